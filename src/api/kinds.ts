@@ -1,0 +1,67 @@
+/**
+ * The kinds Mizzen understands: group, served versions, scope and the names users type for them
+ * (`mizzen get vs`, kubectl-style aliases). Validators and schemas attach to these in
+ * control/config; this file carries only facts about the API.
+ */
+export interface KindInfo {
+  kind: string;
+  group: string;
+  /** Served versions, newest (storage) first. */
+  versions: readonly string[];
+  plural: string;
+  aliases: readonly string[];
+  namespaced: boolean;
+  /** true for Istio CRDs (validated against Istio's OpenAPI schema). */
+  istio: boolean;
+}
+
+const NETWORKING = ['v1', 'v1beta1', 'v1alpha3'] as const;
+const SECURITY = ['v1', 'v1beta1'] as const;
+
+function istioKind(kind: string, group: string, versions: readonly string[], plural: string, aliases: string[]): KindInfo {
+  return { kind, group, versions, plural, aliases, namespaced: true, istio: true };
+}
+
+function kubeKind(kind: string, group: string, versions: readonly string[], plural: string, aliases: string[], namespaced = true): KindInfo {
+  return { kind, group, versions, plural, aliases, namespaced, istio: false };
+}
+
+export const KINDS: readonly KindInfo[] = Object.freeze([
+  istioKind('VirtualService', 'networking.istio.io', NETWORKING, 'virtualservices', ['vs']),
+  istioKind('DestinationRule', 'networking.istio.io', NETWORKING, 'destinationrules', ['dr']),
+  istioKind('Gateway', 'networking.istio.io', NETWORKING, 'gateways', ['gw']),
+  istioKind('ServiceEntry', 'networking.istio.io', NETWORKING, 'serviceentries', ['se']),
+  istioKind('WorkloadEntry', 'networking.istio.io', NETWORKING, 'workloadentries', ['we']),
+  istioKind('WorkloadGroup', 'networking.istio.io', NETWORKING, 'workloadgroups', ['wg']),
+  istioKind('Sidecar', 'networking.istio.io', NETWORKING, 'sidecars', []),
+  istioKind('PeerAuthentication', 'security.istio.io', SECURITY, 'peerauthentications', ['pa']),
+  istioKind('RequestAuthentication', 'security.istio.io', SECURITY, 'requestauthentications', ['ra']),
+  istioKind('AuthorizationPolicy', 'security.istio.io', SECURITY, 'authorizationpolicies', ['ap']),
+  istioKind('Telemetry', 'telemetry.istio.io', ['v1', 'v1alpha1'], 'telemetries', ['telemetry']),
+  kubeKind('Namespace', '', ['v1'], 'namespaces', ['ns'], false),
+  kubeKind('ServiceAccount', '', ['v1'], 'serviceaccounts', ['sa']),
+  kubeKind('Service', '', ['v1'], 'services', ['svc']),
+  kubeKind('Endpoints', '', ['v1'], 'endpoints', ['ep']),
+  kubeKind('Pod', '', ['v1'], 'pods', ['po']),
+  kubeKind('ConfigMap', '', ['v1'], 'configmaps', ['cm']),
+  kubeKind('EndpointSlice', 'discovery.k8s.io', ['v1'], 'endpointslices', []),
+  kubeKind('Deployment', 'apps', ['v1'], 'deployments', ['deploy']),
+]);
+
+export type KindLookup =
+  | { known: true; info: KindInfo }
+  | { known: false; reason: 'unknown-kind' | 'unserved-version'; served?: readonly string[] };
+
+/** Look up by apiVersion + kind, as they appear in a document. */
+export function lookupKind(group: string, version: string, kind: string): KindLookup {
+  const info = KINDS.find((k) => k.kind === kind && k.group === group);
+  if (!info) return { known: false, reason: 'unknown-kind' };
+  if (!info.versions.includes(version)) return { known: false, reason: 'unserved-version', served: info.versions };
+  return { known: true, info };
+}
+
+/** Resolve what a user typed (`vs`, `virtualservices`, `VirtualService`) to a kind. */
+export function kindByName(name: string): KindInfo | undefined {
+  const n = name.toLowerCase();
+  return KINDS.find((k) => k.kind.toLowerCase() === n || k.plural === n || k.aliases.includes(n) || k.plural.replace(/s$/, '') === n);
+}

@@ -1,0 +1,67 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import protobuf from 'protobufjs';
+
+/**
+ * Envoy's v3 API as protobufjs types. The .proto files ship inside @grpc/grpc-js-xds (deps/);
+ * one Root holds every message we encode or decode, including the typed extensions that
+ * travel inside `Any` (HttpConnectionManager, Router, RBAC, TLS contexts, ...).
+ */
+export const ENVOY_PROTO_FILES: readonly string[] = [
+  'envoy/service/discovery/v3/ads.proto',
+  'envoy/service/discovery/v3/discovery.proto',
+  'envoy/config/listener/v3/listener.proto',
+  'envoy/config/route/v3/route.proto',
+  'envoy/config/cluster/v3/cluster.proto',
+  'envoy/config/endpoint/v3/endpoint.proto',
+  'envoy/extensions/transport_sockets/tls/v3/secret.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+  'envoy/extensions/filters/network/rbac/v3/rbac.proto',
+  'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/filters/http/fault/v3/fault.proto',
+  'envoy/extensions/filters/http/cors/v3/cors.proto',
+  'envoy/extensions/filters/http/rbac/v3/rbac.proto',
+  'envoy/extensions/filters/http/jwt_authn/v3/config.proto',
+  'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
+  'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
+  'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
+  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto',
+  'envoy/service/status/v3/csds.proto',
+  'envoy/admin/v3/config_dump.proto',
+];
+
+function depsDir(): string {
+  const require = createRequire(import.meta.url);
+  const pkg = require.resolve('@grpc/grpc-js-xds/package.json');
+  return join(dirname(pkg), 'deps');
+}
+
+/** Include roots for Envoy's protos and their imports (xds, udpa, validate, google.api). */
+export function envoyIncludeDirs(): string[] {
+  const deps = depsDir();
+  const require = createRequire(import.meta.url);
+  const protobufDir = dirname(require.resolve('protobufjs/package.json'));
+  return [...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(deps, d)), protobufDir];
+}
+
+/** Load Envoy's API (plus any extra .proto files given by absolute path) into a fresh Root. */
+export function loadEnvoyRoot(extraFiles: readonly string[] = []): protobuf.Root {
+  const includes = envoyIncludeDirs();
+  const root = new protobuf.Root();
+  root.resolvePath = (origin: string, target: string): string => {
+    if (target.startsWith('/') && existsSync(target)) return target;
+    for (const dir of includes) {
+      const candidate = join(dir, target);
+      if (existsSync(candidate)) return candidate;
+    }
+    // google/protobuf/*.proto are bundled with protobufjs; let it resolve them itself.
+    return protobuf.util.path.resolve(origin, target);
+  };
+  root.loadSync([...ENVOY_PROTO_FILES, ...extraFiles], { keepCase: false });
+  root.resolveAll();
+  return root;
+}
