@@ -1,0 +1,66 @@
+import type { ConfigResource } from '../../api/config-resource.ts';
+import { AnalysisContext, defaultMeshConfig } from './analysis-context.ts';
+import type { AnalysisMessage } from './analysis-message.ts';
+import type { Analyzer } from './analyzer.ts';
+import { allAnalyzers } from './all-analyzers.ts';
+import { defaultResources } from './default-resources.ts';
+import { meshConfigFromResources } from './mesh-config-file.ts';
+import type { Obj } from './untyped-fields.ts';
+
+export interface AnalyzeOptions {
+  /** Istio's system namespace; default `istio-system`. */
+  istioNamespace?: string;
+  /** MeshConfig (istioctl --meshConfigFile); otherwise the `istio` ConfigMap in the input, else defaults. */
+  meshConfig?: Obj;
+  /** MeshNetworks (istioctl --meshNetworksFile). */
+  meshNetworks?: Obj;
+  /** Run only these analyzers (Istio names); default: all. */
+  analyzers?: readonly string[];
+  /** Add Istio's stand-in ingress gateway (default true, as istioctl does for files). */
+  defaultResources?: boolean;
+}
+
+const LEVEL_ORDER = { Error: 0, Warning: 1, Info: 2 } as const;
+
+function synthetic(kind: string, name: string, namespace: string, spec: Obj): ConfigResource {
+  return { apiVersion: 'mesh.istio.io/v1alpha1', kind, group: 'mesh.istio.io', version: 'v1alpha1', metadata: { name, namespace }, spec, raw: { kind, metadata: { name, namespace }, spec } };
+}
+
+/** Analyzers selected by name; unknown names are returned separately so the caller can report them. */
+export function selectAnalyzers(names: readonly string[] | undefined): { analyzers: Analyzer[]; unknown: string[] } {
+  const all = allAnalyzers();
+  if (!names || names.length === 0) return { analyzers: all, unknown: [] };
+  const analyzers = all.filter((a) => names.includes(a.name));
+  const unknown = names.filter((n) => !all.some((a) => a.name === n));
+  return { analyzers, unknown };
+}
+
+/**
+ * Run Istio's analyzers over a set of resources (as `istioctl analyze` does over files) and return
+ * their messages, most severe first. Never throws on user input.
+ */
+export function analyze(resources: readonly ConfigResource[], options: AnalyzeOptions = {}): AnalysisMessage[] {
+  const istioNamespace = options.istioNamespace ?? 'istio-system';
+  const meshConfig = options.meshConfig ?? meshConfigFromResources(resources, istioNamespace) ?? {};
+  const merged = { ...defaultMeshConfig(), ...meshConfig };
+  const all: ConfigResource[] = [...resources];
+  if (options.defaultResources !== false) all.push(...defaultResources(istioNamespace, merged));
+  all.push(synthetic('MeshConfig', 'meshconfig', istioNamespace, merged));
+  if (options.meshNetworks) all.push(synthetic('MeshNetworks', 'meshnetworks', istioNamespace, options.meshNetworks));
+  const ctx = new AnalysisContext(all, { istioNamespace, meshConfig, meshNetworks: options.meshNetworks });
+  for (const a of selectAnalyzers(options.analyzers).analyzers) {
+    ctx.withAnalyzer(a.name, () => {
+      try {
+        a.analyze(ctx);
+      } catch (err) {
+        // An analyzer bug must not hide the other analyzers' findings: report it as Istio does.
+        const self = synthetic('MeshConfig', 'meshconfig', istioNamespace, {});
+        ctx.report(self, 'InternalError', `${a.name}: ${(err as Error).message}`);
+      }
+    });
+  }
+  return ctx.messages
+    .map((m, i) => ({ m, i }))
+    .sort((x, y) => LEVEL_ORDER[x.m.level] - LEVEL_ORDER[y.m.level] || x.m.resource.localeCompare(y.m.resource) || x.m.code.localeCompare(y.m.code) || x.i - y.i)
+    .map(({ m }) => m);
+}

@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { MizzenError } from '../../lib/errors.ts';
+import type { ConfigResource } from '../../api/config-resource.ts';
+import { isObj, obj, str, type Obj } from './untyped-fields.ts';
+
+/**
+ * Read a MeshConfig or MeshNetworks file as istioctl's `--meshConfigFile`/`--meshNetworksFile`
+ * take it: plain YAML of the object, or a ConfigMap whose `data.mesh` / `data.meshNetworks`
+ * holds it.
+ */
+export function readMeshFile(path: string, dataKey: 'mesh' | 'meshNetworks'): Obj {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new MizzenError('CONFIG_IO', `cannot read ${path}: ${(err as Error).message}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    throw new MizzenError('CONFIG_PARSE', `${path}: ${(err as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (!isObj(doc)) throw new MizzenError('CONFIG_PARSE', `${path}: expected a YAML object`);
+  if (doc.kind === 'ConfigMap') return parseEmbedded(str(obj(doc.data)[dataKey]), path);
+  return doc;
+}
+
+function parseEmbedded(text: string, path: string): Obj {
+  if (text === '') return {};
+  try {
+    const v: unknown = parse(text);
+    return isObj(v) ? v : {};
+  } catch (err) {
+    throw new MizzenError('CONFIG_PARSE', `${path}: embedded mesh config: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * MeshConfig carried by the input itself: the `istio` ConfigMap (or `istio-REVISION`) in the
+ * Istio namespace, `data.mesh`. Unparseable text is ignored here (validation reports it).
+ */
+export function meshConfigFromResources(resources: readonly ConfigResource[], istioNamespace: string): Obj | undefined {
+  for (const r of resources) {
+    if (r.kind !== 'ConfigMap' || r.metadata.name !== 'istio' || (r.metadata.namespace ?? '') !== istioNamespace) continue;
+    try {
+      const v: unknown = parse(str(obj(r.spec.data)['mesh']));
+      if (isObj(v)) return v;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
