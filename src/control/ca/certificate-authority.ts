@@ -1,0 +1,86 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Registry } from 'prom-client';
+import { loadCertificateService } from '../../api/ca/certificate-service.ts';
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { Authenticator } from './authenticators/authenticator.ts';
+import { ClientCertificateAuthenticator } from './authenticators/client-certificate-authenticator.ts';
+import { JwtServiceAccountAuthenticator } from './authenticators/jwt-service-account-authenticator.ts';
+import { KubeTokenReviewAuthenticator, type TokenReviewer } from './authenticators/kube-token-review-authenticator.ts';
+import { createCaMetrics } from './ca-metrics.ts';
+import { CertificateIssuer } from './certificate-issuer.ts';
+import { createCertificateHandler } from './certificate-service-handler.ts';
+import { loadSigningAuthority, type SigningAuthority } from './signing-authority.ts';
+import { loadOrCreateTokenKey } from './service-account-token.ts';
+import { ServingCertificateProvider } from './serving-certificate-provider.ts';
+
+/**
+ * The mesh CA as discovery's composition root uses it: Istio's CreateCertificate service to add
+ * to the 15010/15012 gRPC servers, TLS credentials for 15012 (a serving certificate from the same
+ * CA, client certificates requested but optional), and the root for distribution.
+ */
+export interface CertificateAuthorityOptions {
+  caDir: string;
+  trustDomain?: string;
+  clock: Clock;
+  log: Logger;
+  /** The Prometheus registry to register citadel_* metrics on. */
+  metrics: Registry;
+  defaultTtlMs?: number;
+  maxTtlMs?: number;
+  /** Kubernetes mode: check bearer tokens with TokenReview (in addition to local tokens). */
+  tokenReviewer?: TokenReviewer;
+}
+
+export interface CertificateAuthority {
+  /** Register istio.v1.auth.IstioCertificateService on a server (call once per server). */
+  addToServer(server: grpc.Server): void;
+  /** TLS credentials for 15012: serving cert with SAN istiod.istio-system.svc + `hosts`. */
+  servingCredentials(hosts: readonly string[]): grpc.ServerCredentials;
+  /** The root certificate (PEM) proxies should trust. */
+  rootCertPem(): string;
+  /** Root plus intermediates (PEM), what a client certificate chains to. */
+  trustBundlePem(): string;
+  readonly trustDomain: string;
+  readonly issuer: CertificateIssuer;
+  readonly authority: SigningAuthority;
+  close(): void;
+}
+
+export function createCertificateAuthority(o: CertificateAuthorityOptions): CertificateAuthority {
+  const trustDomain = o.trustDomain ?? 'cluster.local';
+  const authority = loadSigningAuthority({ caDir: o.caDir, trustDomain, now: o.clock.now(), log: o.log });
+  const issuer = new CertificateIssuer({ authority, clock: o.clock, defaultTtlMs: o.defaultTtlMs, maxTtlMs: o.maxTtlMs });
+  const tokenKey = loadOrCreateTokenKey(o.caDir);
+  const authenticators: Authenticator[] = [
+    new ClientCertificateAuthenticator({ issuer: authority.signingCert, trustDomain, clock: o.clock }),
+    new JwtServiceAccountAuthenticator({ publicKey: tokenKey.publicKey, trustDomain, clock: o.clock }),
+  ];
+  if (o.tokenReviewer) authenticators.push(new KubeTokenReviewAuthenticator({ review: o.tokenReviewer, trustDomain }));
+  const chainNotAfter = Math.min(Date.parse(authority.signingCert.validTo), Date.parse(authority.rootCert.validTo));
+  const metrics = createCaMetrics(o.metrics, o.clock, () => ({ rootNotAfter: Date.parse(authority.rootCert.validTo), chainNotAfter }));
+  const handler = createCertificateHandler({ authenticators, issuer, metrics, log: o.log });
+  const { service } = loadCertificateService();
+  const trustBundle = [...authority.chainPems].reverse().join('');
+  const providers: ServingCertificateProvider[] = [];
+
+  return {
+    trustDomain,
+    issuer,
+    authority,
+    addToServer(server: grpc.Server): void {
+      server.addService(service, { CreateCertificate: handler });
+    },
+    servingCredentials(hosts: readonly string[]): grpc.ServerCredentials {
+      const provider = new ServingCertificateProvider({ issuer, clock: o.clock, log: o.log, hosts, caBundlePem: trustBundle });
+      providers.push(provider);
+      // grpc-js's factory names its first two parameters the wrong way round; one provider serves both.
+      return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
+    },
+    rootCertPem: () => authority.rootCertPem,
+    trustBundlePem: () => trustBundle,
+    close(): void {
+      for (const p of providers) p.close();
+    },
+  };
+}
