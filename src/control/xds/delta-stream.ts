@@ -1,0 +1,232 @@
+import * as grpc from '@grpc/grpc-js';
+import type protobuf from 'protobufjs';
+import { parseProxyInfo, type ProxyInfo } from './proxy-info.ts';
+import { newWatch, type WatchedResource, type XdsConnection } from './xds-connection.ts';
+import type { XdsSnapshot } from './xds-snapshot.ts';
+import type { DeltaDiscoveryResponseMessage } from './ads-service.ts';
+import { DECODE_OPTIONS } from './ads-service.ts';
+import { WILDCARD_TYPES, generateEncoded, orderTypes, statusError, type StreamDeps } from './stream-deps.ts';
+import { shortType } from './xds-metrics.ts';
+
+interface DeltaDiscoveryRequest {
+  node?: { id?: string; metadata?: unknown; userAgentName?: string; userAgentVersion?: string };
+  typeUrl?: string;
+  resourceNamesSubscribe?: string[];
+  resourceNamesUnsubscribe?: string[];
+  initialResourceVersions?: Record<string, string>;
+  responseNonce?: string;
+  errorDetail?: { code?: number; message?: string };
+}
+
+interface SentDelta {
+  version: string;
+  startedAt: number;
+}
+
+/** Nonces kept per type while waiting for their ACK (older ones count as stale). */
+const MAX_OUTSTANDING = 32;
+
+/**
+ * Incremental (delta) ADS stream: per-resource versions (content hashes), subscribe and
+ * unsubscribe, `*` wildcard (and the legacy empty first subscribe on LDS/CDS),
+ * initial_resource_versions on reconnect, removed_resources for what went away; ACK/NACK by nonce.
+ */
+export class DeltaStream implements XdsConnection {
+  readonly protocol = 'delta' as const;
+  readonly peer: string;
+  readonly connectedAt: number;
+  readonly watched = new Map<string, WatchedResource>();
+  private readonly outstanding = new Map<string, Map<string, SentDelta>>();
+  private proxyInfo: ProxyInfo | undefined;
+  private id = '';
+  private readonly call: grpc.ServerDuplexStream<Buffer, DeltaDiscoveryResponseMessage>;
+  private readonly deps: StreamDeps;
+  private readonly requestType: protobuf.Type;
+  private closed = false;
+
+  constructor(call: grpc.ServerDuplexStream<Buffer, DeltaDiscoveryResponseMessage>, deps: StreamDeps) {
+    this.call = call;
+    this.deps = deps;
+    this.peer = call.getPeer();
+    this.connectedAt = deps.clock.now();
+    this.requestType = deps.root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
+    call.on('data', (buf: Buffer) => this.onData(buf));
+    call.on('end', () => this.finish());
+    call.on('error', () => this.finish());
+    call.on('cancelled', () => this.finish());
+    call.on('close', () => this.finish());
+  }
+
+  get conId(): string {
+    return this.id;
+  }
+
+  get proxy(): ProxyInfo {
+    if (!this.proxyInfo) throw new Error('stream has no proxy yet');
+    return this.proxyInfo;
+  }
+
+  private fail(code: grpc.status, details: string): void {
+    if (this.closed) return;
+    this.deps.log.warn({ peer: this.peer, proxy: this.proxyInfo?.id, details }, 'closing delta ADS stream on a bad request');
+    this.call.emit('error', statusError(code, details));
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.proxyInfo) this.deps.unregister(this);
+    if (!this.call.writableEnded) this.call.end();
+  }
+
+  close(): void {
+    this.finish();
+  }
+
+  private onData(buf: Buffer): void {
+    if (this.closed) return;
+    let req: DeltaDiscoveryRequest;
+    try {
+      req = this.requestType.toObject(this.requestType.decode(buf), DECODE_OPTIONS) as DeltaDiscoveryRequest;
+    } catch (err) {
+      this.fail(grpc.status.INVALID_ARGUMENT, `malformed DeltaDiscoveryRequest: ${(err as Error).message}`);
+      return;
+    }
+    if (!this.proxyInfo) {
+      const parsed = parseProxyInfo(req.node);
+      if (!parsed.ok) {
+        this.fail(grpc.status.INVALID_ARGUMENT, parsed.message);
+        return;
+      }
+      this.proxyInfo = parsed.proxy;
+      this.id = this.deps.nextConnectionId(parsed.proxy);
+      this.deps.register(this);
+    }
+    const typeUrl = req.typeUrl ?? '';
+    if (typeUrl === '') {
+      this.fail(grpc.status.INVALID_ARGUMENT, 'DeltaDiscoveryRequest.type_url is required on an aggregated stream');
+      return;
+    }
+    const respond = this.handle(typeUrl, req);
+    if (respond) void this.pushTypes(this.deps.currentSnapshot(), [typeUrl], this.deps.clock.now(), respond.forced);
+  }
+
+  /** Apply one request; returns what to (re)send, or undefined for nothing. */
+  private handle(typeUrl: string, req: DeltaDiscoveryRequest): { forced: ReadonlySet<string> } | undefined {
+    const nonce = req.responseNonce ?? '';
+    let w = this.watched.get(typeUrl);
+    const first = !w;
+    if (!w) {
+      w = newWatch(typeUrl);
+      this.watched.set(typeUrl, w);
+      for (const [name, version] of Object.entries(req.initialResourceVersions ?? {})) {
+        w.resourceVersions.set(name, version);
+      }
+    }
+    if (nonce !== '') {
+      const sent = this.outstanding.get(typeUrl)?.get(nonce);
+      if (!sent) {
+        this.deps.log.debug({ proxy: this.proxy.id, typeUrl, nonce }, 'ignoring stale delta nonce');
+      } else {
+        this.outstanding.get(typeUrl)?.delete(nonce);
+        const now = this.deps.clock.now();
+        if (req.errorDetail && (req.errorDetail.message || req.errorDetail.code)) {
+          w.lastNack = { nonce, version: sent.version, message: req.errorDetail.message ?? '', code: req.errorDetail.code ?? 0, at: now };
+          this.deps.metrics.rejects.inc({ type: shortType(typeUrl) });
+          this.deps.log.warn({ proxy: this.proxy.id, typeUrl, nonce, error: req.errorDetail.message }, 'proxy rejected (NACK) delta xDS resources');
+        } else {
+          w.nonceAcked = nonce;
+          w.versionAcked = sent.version;
+          w.ackedAt = now;
+          this.deps.metrics.convergence.observe(Math.max(0, now - sent.startedAt) / 1000);
+        }
+      }
+    }
+    const subscribe = req.resourceNamesSubscribe ?? [];
+    const unsubscribe = req.resourceNamesUnsubscribe ?? [];
+    const forced = new Set<string>();
+    if (first && subscribe.length === 0 && WILDCARD_TYPES.has(typeUrl)) w.wildcard = true;
+    for (const name of subscribe) {
+      if (name === '*') {
+        w.wildcard = true;
+        continue;
+      }
+      if (!w.names.has(name)) forced.add(name);
+      w.names.add(name);
+    }
+    for (const name of unsubscribe) {
+      if (name === '*') {
+        w.wildcard = false;
+        continue;
+      }
+      w.names.delete(name);
+      w.resourceVersions.delete(name);
+      w.lastResources.delete(name);
+    }
+    if (first || forced.size > 0 || subscribe.includes('*') || unsubscribe.includes('*')) return { forced };
+    return undefined;
+  }
+
+  push(snapshot: XdsSnapshot, types: readonly string[] | 'all', startedAt: number): Promise<void> {
+    const wanted = types === 'all' ? [...this.watched.keys()] : types.filter((t) => this.watched.has(t));
+    return this.pushTypes(snapshot, orderTypes(wanted), startedAt, new Set());
+  }
+
+  private async pushTypes(snapshot: XdsSnapshot, types: readonly string[], startedAt: number, forced: ReadonlySet<string>): Promise<void> {
+    for (const typeUrl of types) {
+      if (this.closed) return;
+      const w = this.watched.get(typeUrl);
+      if (!w) continue;
+      const t0 = process.hrtime.bigint();
+      const encoded = generateEncoded(this.deps, this.proxy, snapshot, typeUrl, w.wildcard ? undefined : [...w.names]);
+      if (!encoded) continue;
+      const present = new Set<string>();
+      const changed = [];
+      for (const e of encoded) {
+        present.add(e.name);
+        if (w.resourceVersions.get(e.name) !== e.version) changed.push(e);
+      }
+      const removed: string[] = [];
+      for (const name of w.resourceVersions.keys()) {
+        if (!present.has(name) && (w.wildcard || w.names.has(name))) removed.push(name);
+      }
+      // Tell a client that just subscribed to a name we do not have that it does not exist.
+      for (const name of forced) if (!present.has(name) && !removed.includes(name)) removed.push(name);
+      if (changed.length === 0 && removed.length === 0 && forced.size === 0 && w.nonceSent !== undefined) continue;
+      for (const e of changed) {
+        w.resourceVersions.set(e.name, e.version);
+        w.lastResources.set(e.name, e);
+      }
+      for (const name of removed) {
+        w.resourceVersions.delete(name);
+        w.lastResources.delete(name);
+      }
+      const nonce = this.deps.nextNonce();
+      const msg: DeltaDiscoveryResponseMessage = {
+        systemVersionInfo: snapshot.version,
+        resources: changed.map((e) => ({ name: e.name, version: e.version, resource: { typeUrl, value: e.value } })),
+        typeUrl,
+        removedResources: removed,
+        nonce,
+        controlPlane: { identifier: this.deps.controlPlaneId },
+      };
+      let out = this.outstanding.get(typeUrl);
+      if (!out) {
+        out = new Map();
+        this.outstanding.set(typeUrl, out);
+      }
+      out.set(nonce, { version: snapshot.version, startedAt });
+      if (out.size > MAX_OUTSTANDING) out.delete(out.keys().next().value as string);
+      w.nonceSent = nonce;
+      w.versionSent = snapshot.version;
+      w.sentAt = this.deps.clock.now();
+      const type = shortType(typeUrl);
+      await new Promise<void>((resolve) => {
+        this.call.write(msg, () => resolve());
+      });
+      this.deps.metrics.pushes.inc({ type });
+      this.deps.metrics.pushTime.observe({ type }, Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+  }
+}

@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import type protobuf from 'protobufjs';
+import { MizzenError } from '../../lib/errors.ts';
+import { messageNameOf } from '../../api/xds/type-urls.ts';
+import type { GeneratedResource } from '../generate/generator.ts';
+
+/** A resource ready to go on the wire: `google.protobuf.Any` bytes plus a content version. */
+export interface EncodedResource {
+  name: string;
+  typeUrl: string;
+  /** Serialized resource message (the Any's `value`). */
+  value: Uint8Array;
+  /** Short content hash: identical resources have identical versions (used by delta xDS). */
+  version: string;
+}
+
+interface CacheEntry {
+  value: Uint8Array;
+  version: string;
+}
+
+/**
+ * Encodes generated resources (protobuf JSON objects) with Envoy's protobuf types, once per
+ * distinct content: a resource object shared between proxies is found by identity, an equal one
+ * built separately by a content hash. The content-hash cache is bounded (least recently used out).
+ */
+export class ResourceEncoder {
+  private readonly root: protobuf.Root;
+  private readonly byIdentity = new WeakMap<object, CacheEntry>();
+  private readonly byHash = new Map<string, CacheEntry>();
+  private readonly maxEntries: number;
+  private readonly types = new Map<string, protobuf.Type>();
+  /** Counters for tests and /metrics. */
+  encodes = 0;
+  hits = 0;
+
+  constructor(root: protobuf.Root, options: { maxEntries?: number } = {}) {
+    this.root = root;
+    this.maxEntries = options.maxEntries ?? 100_000;
+  }
+
+  private typeFor(typeUrl: string): protobuf.Type {
+    let t = this.types.get(typeUrl);
+    if (!t) {
+      try {
+        t = this.root.lookupType(messageNameOf(typeUrl));
+      } catch (err) {
+        throw new MizzenError('XDS_PROTOCOL', `no protobuf type for ${typeUrl}`, { cause: err });
+      }
+      this.types.set(typeUrl, t);
+    }
+    return t;
+  }
+
+  /** Encode one resource (throws MizzenError INTERNAL when the generator produced an invalid object). */
+  encode(typeUrl: string, generated: GeneratedResource): EncodedResource {
+    const obj = generated.resource;
+    const known = this.byIdentity.get(obj);
+    if (known) {
+      this.hits++;
+      return { name: generated.name, typeUrl, value: known.value, version: known.version };
+    }
+    const json = JSON.stringify(obj);
+    const hash = createHash('sha256').update(typeUrl).update('\0').update(json).digest('base64url').slice(0, 16);
+    let entry = this.byHash.get(hash);
+    if (entry) {
+      this.hits++;
+      this.byHash.delete(hash);
+      this.byHash.set(hash, entry);
+    } else {
+      const type = this.typeFor(typeUrl);
+      const body = stripType(obj);
+      let value: Uint8Array;
+      try {
+        const message = type.fromObject(body);
+        const err = type.verify(message);
+        if (err) throw new Error(err);
+        value = type.encode(message).finish();
+      } catch (e) {
+        throw new MizzenError('INTERNAL', `generated ${typeUrl} ${JSON.stringify(generated.name)} does not encode: ${(e as Error).message}`, { cause: e });
+      }
+      this.encodes++;
+      entry = { value, version: hash };
+      this.byHash.set(hash, entry);
+      if (this.byHash.size > this.maxEntries) {
+        const oldest = this.byHash.keys().next().value;
+        if (oldest !== undefined) this.byHash.delete(oldest);
+      }
+    }
+    this.byIdentity.set(obj, entry);
+    return { name: generated.name, typeUrl, value: entry.value, version: entry.version };
+  }
+
+  get size(): number {
+    return this.byHash.size;
+  }
+}
+
+function stripType(obj: Record<string, unknown>): Record<string, unknown> {
+  if (!('@type' in obj)) return obj;
+  const { '@type': _ignored, ...rest } = obj;
+  return rest;
+}

@@ -1,0 +1,190 @@
+import * as grpc from '@grpc/grpc-js';
+import type protobuf from 'protobufjs';
+import { parseProxyInfo, type ProxyInfo } from './proxy-info.ts';
+import { newWatch, type WatchedResource, type XdsConnection } from './xds-connection.ts';
+import type { XdsSnapshot } from './xds-snapshot.ts';
+import type { DiscoveryResponseMessage } from './ads-service.ts';
+import { DECODE_OPTIONS } from './ads-service.ts';
+import { WILDCARD_TYPES, generateEncoded, orderTypes, statusError, type StreamDeps } from './stream-deps.ts';
+import { shortType } from './xds-metrics.ts';
+
+interface DiscoveryRequest {
+  versionInfo?: string;
+  node?: { id?: string; metadata?: unknown; userAgentName?: string; userAgentVersion?: string };
+  resourceNames?: string[];
+  typeUrl?: string;
+  responseNonce?: string;
+  errorDetail?: { code?: number; message?: string };
+}
+
+/**
+ * State-of-the-world ADS stream (Istio's shouldRespond): the first request names the node;
+ * a request without nonce (or for a type we never sent) is a subscription; a nonce other than
+ * the last one sent for the type is stale and ignored; error_detail is a NACK (recorded, no
+ * resend); an ACK with a changed name set is a new subscription and gets a response.
+ */
+export class SotwStream implements XdsConnection {
+  readonly protocol = 'sotw' as const;
+  readonly peer: string;
+  readonly connectedAt: number;
+  readonly watched = new Map<string, WatchedResource>();
+  private proxyInfo: ProxyInfo | undefined;
+  private id = '';
+  private readonly call: grpc.ServerDuplexStream<Buffer, DiscoveryResponseMessage>;
+  private readonly deps: StreamDeps;
+  private readonly requestType: protobuf.Type;
+  private closed = false;
+
+  constructor(call: grpc.ServerDuplexStream<Buffer, DiscoveryResponseMessage>, deps: StreamDeps) {
+    this.call = call;
+    this.deps = deps;
+    this.peer = call.getPeer();
+    this.connectedAt = deps.clock.now();
+    this.requestType = deps.root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
+    call.on('data', (buf: Buffer) => this.onData(buf));
+    call.on('end', () => this.finish());
+    call.on('error', () => this.finish());
+    call.on('cancelled', () => this.finish());
+    call.on('close', () => this.finish());
+  }
+
+  get conId(): string {
+    return this.id;
+  }
+
+  get proxy(): ProxyInfo {
+    if (!this.proxyInfo) throw new Error('stream has no proxy yet');
+    return this.proxyInfo;
+  }
+
+  private fail(code: grpc.status, details: string): void {
+    if (this.closed) return;
+    this.deps.log.warn({ peer: this.peer, proxy: this.proxyInfo?.id, details }, 'closing ADS stream on a bad request');
+    this.call.emit('error', statusError(code, details));
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.proxyInfo) this.deps.unregister(this);
+    if (!this.call.writableEnded) this.call.end();
+  }
+
+  close(): void {
+    this.finish();
+  }
+
+  private onData(buf: Buffer): void {
+    if (this.closed) return;
+    let req: DiscoveryRequest;
+    try {
+      req = this.requestType.toObject(this.requestType.decode(buf), DECODE_OPTIONS) as DiscoveryRequest;
+    } catch (err) {
+      this.fail(grpc.status.INVALID_ARGUMENT, `malformed DiscoveryRequest: ${(err as Error).message}`);
+      return;
+    }
+    if (!this.proxyInfo) {
+      const parsed = parseProxyInfo(req.node);
+      if (!parsed.ok) {
+        this.fail(grpc.status.INVALID_ARGUMENT, parsed.message);
+        return;
+      }
+      this.proxyInfo = parsed.proxy;
+      this.id = this.deps.nextConnectionId(parsed.proxy);
+      this.deps.register(this);
+    }
+    const typeUrl = req.typeUrl ?? '';
+    if (typeUrl === '') {
+      this.fail(grpc.status.INVALID_ARGUMENT, 'DiscoveryRequest.type_url is required on an aggregated stream');
+      return;
+    }
+    if (this.shouldRespond(typeUrl, req)) {
+      void this.pushTypes(this.deps.currentSnapshot(), [typeUrl], this.deps.clock.now());
+    }
+  }
+
+  private setSubscription(w: WatchedResource, names: readonly string[]): boolean {
+    const explicit = names.filter((n) => n !== '*');
+    const wildcard = names.includes('*') || (names.length === 0 && WILDCARD_TYPES.has(w.typeUrl));
+    const changed = wildcard !== w.wildcard || explicit.length !== w.names.size || explicit.some((n) => !w.names.has(n));
+    w.wildcard = wildcard;
+    w.names = new Set(explicit);
+    return changed;
+  }
+
+  private shouldRespond(typeUrl: string, req: DiscoveryRequest): boolean {
+    const nonce = req.responseNonce ?? '';
+    const names = req.resourceNames ?? [];
+    let w = this.watched.get(typeUrl);
+    if (nonce === '' || !w) {
+      // A new subscription, or a reconnect that carries a nonce from a previous stream.
+      if (!w) {
+        w = newWatch(typeUrl);
+        this.watched.set(typeUrl, w);
+      }
+      this.setSubscription(w, names);
+      return true;
+    }
+    if (nonce !== w.nonceSent) {
+      this.deps.log.debug({ proxy: this.proxy.id, typeUrl, nonce, expected: w.nonceSent }, 'ignoring stale nonce');
+      return false;
+    }
+    const now = this.deps.clock.now();
+    if (req.errorDetail && (req.errorDetail.message || req.errorDetail.code)) {
+      w.lastNack = { nonce, version: w.versionSent ?? '', message: req.errorDetail.message ?? '', code: req.errorDetail.code ?? 0, at: now };
+      this.deps.metrics.rejects.inc({ type: shortType(typeUrl) });
+      this.deps.log.warn({ proxy: this.proxy.id, typeUrl, nonce, error: req.errorDetail.message }, 'proxy rejected (NACK) xDS resources');
+      w.pushStartedAt.delete(nonce);
+      return false;
+    }
+    w.nonceAcked = nonce;
+    w.versionAcked = req.versionInfo ?? w.versionSent;
+    w.ackedAt = now;
+    const started = w.pushStartedAt.get(nonce);
+    if (started !== undefined) {
+      this.deps.metrics.convergence.observe(Math.max(0, now - started) / 1000);
+      w.pushStartedAt.clear();
+    }
+    return this.setSubscription(w, names);
+  }
+
+  push(snapshot: XdsSnapshot, types: readonly string[] | 'all', startedAt: number): Promise<void> {
+    const wanted = types === 'all' ? [...this.watched.keys()] : types.filter((t) => this.watched.has(t));
+    return this.pushTypes(snapshot, orderTypes(wanted), startedAt);
+  }
+
+  private async pushTypes(snapshot: XdsSnapshot, types: readonly string[], startedAt: number): Promise<void> {
+    for (const typeUrl of types) {
+      if (this.closed) return;
+      const w = this.watched.get(typeUrl);
+      if (!w) continue;
+      const t0 = process.hrtime.bigint();
+      const names = w.wildcard ? undefined : [...w.names];
+      const encoded = generateEncoded(this.deps, this.proxy, snapshot, typeUrl, names);
+      if (!encoded) continue;
+      const nonce = this.deps.nextNonce();
+      const msg: DiscoveryResponseMessage = {
+        versionInfo: snapshot.version,
+        resources: encoded.map((e) => ({ typeUrl, value: e.value })),
+        typeUrl,
+        nonce,
+        controlPlane: { identifier: this.deps.controlPlaneId },
+      };
+      w.nonceSent = nonce;
+      w.versionSent = snapshot.version;
+      w.sentAt = this.deps.clock.now();
+      w.pushStartedAt.set(nonce, startedAt);
+      w.lastResources = new Map(encoded.map((e) => [e.name, e]));
+      const type = shortType(typeUrl);
+      let size = 0;
+      for (const e of encoded) size += e.value.length;
+      this.deps.metrics.configSize.observe({ type }, size);
+      await new Promise<void>((resolve) => {
+        this.call.write(msg, () => resolve());
+      });
+      this.deps.metrics.pushes.inc({ type });
+      this.deps.metrics.pushTime.observe({ type }, Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+  }
+}

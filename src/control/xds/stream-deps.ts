@@ -1,0 +1,75 @@
+import type protobuf from 'protobufjs';
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { ResourceEncoder, EncodedResource } from './resource-encoder.ts';
+import type { XdsMetrics } from './xds-metrics.ts';
+import type { XdsSnapshot } from './xds-snapshot.ts';
+import type { XdsConnection } from './xds-connection.ts';
+import { TYPE_URL, PUSH_ORDER } from '../../api/xds/type-urls.ts';
+import { errorMessage } from '../../lib/errors.ts';
+import type { ProxyInfo } from './proxy-info.ts';
+
+/** What a stream needs from the server that owns it. */
+export interface StreamDeps {
+  root: protobuf.Root;
+  encoder: ResourceEncoder;
+  metrics: XdsMetrics;
+  clock: Clock;
+  log: Logger;
+  controlPlaneId: string;
+  currentSnapshot(): XdsSnapshot;
+  nextNonce(): string;
+  nextConnectionId(proxy: ProxyInfo): string;
+  register(conn: XdsConnection): void;
+  unregister(conn: XdsConnection): void;
+}
+
+/** Types a client may subscribe to with no names (everything it should see). */
+export const WILDCARD_TYPES: ReadonlySet<string> = new Set([TYPE_URL.listener, TYPE_URL.cluster, TYPE_URL.workloadAddress, TYPE_URL.authorization]);
+
+/** Order types the way Envoy wants them (CDS, EDS, LDS, RDS, then the rest). */
+export function orderTypes(types: Iterable<string>): string[] {
+  const rank = (t: string): number => {
+    const i = PUSH_ORDER.indexOf(t);
+    return i < 0 ? PUSH_ORDER.length : i;
+  };
+  return [...types].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+/**
+ * Generate and encode one type for one proxy; on a generator or encoding failure, logs, counts
+ * an internal error and returns undefined so the proxy keeps what it has.
+ */
+export function generateEncoded(
+  deps: StreamDeps,
+  proxy: ProxyInfo,
+  snapshot: XdsSnapshot,
+  typeUrl: string,
+  names: readonly string[] | undefined,
+): EncodedResource[] | undefined {
+  try {
+    const generated = snapshot.generate(proxy, typeUrl, names);
+    const wanted = names ? new Set(names) : undefined;
+    const out: EncodedResource[] = [];
+    for (const g of generated) {
+      if (wanted && !wanted.has(g.name)) continue;
+      out.push(deps.encoder.encode(typeUrl, g));
+    }
+    return out;
+  } catch (err) {
+    deps.metrics.internalErrors.inc();
+    deps.log.error({ proxy: proxy.id, typeUrl, err: errorMessage(err) }, 'generating xDS resources failed; proxy keeps its previous config');
+    return undefined;
+  }
+}
+
+/** A gRPC status error (grpc-js ends a server stream with it when emitted as 'error'). */
+export interface GrpcStatusError {
+  code: number;
+  details: string;
+  message: string;
+}
+
+export function statusError(code: number, details: string): GrpcStatusError {
+  return { code, details, message: details };
+}

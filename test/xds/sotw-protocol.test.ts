@@ -1,0 +1,131 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { TYPE_URL } from '../../src/api/xds/type-urls.ts';
+import { AdsTestClient, sidecarNode } from './support/ads-test-client.ts';
+import { envoyRoot, startAds, waitFor } from './support/ads-harness.ts';
+import { TestWorld } from './support/test-world.ts';
+
+describe('SotW ADS stream', () => {
+  const world = new TestWorld().cluster('c1').cluster('c2').endpoints('c1', 8001).endpoints('c2', 8002).listener('l1', 9080).route('9080', 'c1');
+  let h: Awaited<ReturnType<typeof startAds>>;
+  const clients: AdsTestClient[] = [];
+  const client = (): AdsTestClient => {
+    const c = new AdsTestClient(envoyRoot(), h.address, 'sotw');
+    clients.push(c);
+    return c;
+  };
+
+  before(async () => {
+    h = await startAds(world.snapshot());
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await h.close();
+  });
+
+  it('answers a wildcard CDS subscription with every cluster and stays quiet on ACK', async () => {
+    const c = client();
+    c.send({ node: sidecarNode('a', 'ns1'), typeUrl: TYPE_URL.cluster });
+    const r = await c.next();
+    assert.equal(r.typeUrl, TYPE_URL.cluster);
+    assert.deepEqual(c.decode(r).map((x) => x.name).sort(), ['c1', 'c2']);
+    c.send({ typeUrl: TYPE_URL.cluster, versionInfo: r.versionInfo, responseNonce: r.nonce });
+    await waitFor(() => h.ads.connections.find('a.ns1')[0]?.watched.get(TYPE_URL.cluster)?.nonceAcked === r.nonce, 5000, 'ACK recorded');
+    const w = h.ads.connections.find('a.ns1')[0]!.watched.get(TYPE_URL.cluster)!;
+    assert.equal(w.versionAcked, r.versionInfo);
+    assert.equal(c.buffered, 0);
+  });
+
+  it('follows a client that subscribes step by step and then unsubscribes', async () => {
+    const c = client();
+    c.send({ node: sidecarNode('b', 'ns1'), typeUrl: TYPE_URL.endpoint, resourceNames: ['c1'] });
+    const r1 = await c.next();
+    assert.deepEqual(c.decode(r1).map((x) => x.clusterName), ['c1']);
+    c.send({ typeUrl: TYPE_URL.endpoint, versionInfo: r1.versionInfo, responseNonce: r1.nonce, resourceNames: ['c1', 'c2'] });
+    const r2 = await c.next();
+    assert.deepEqual(c.decode(r2).map((x) => x.clusterName).sort(), ['c1', 'c2']);
+    c.send({ typeUrl: TYPE_URL.endpoint, versionInfo: r2.versionInfo, responseNonce: r2.nonce, resourceNames: ['c2'] });
+    const r3 = await c.next();
+    assert.deepEqual(c.decode(r3).map((x) => x.clusterName), ['c2']);
+    // Resending the same full name set is an ACK, not a new subscription.
+    c.send({ typeUrl: TYPE_URL.endpoint, versionInfo: r3.versionInfo, responseNonce: r3.nonce, resourceNames: ['c2'] });
+    await waitFor(() => h.ads.connections.find('b.ns1')[0]?.watched.get(TYPE_URL.endpoint)?.nonceAcked === r3.nonce);
+    assert.equal(c.buffered, 0);
+  });
+
+  it('records a NACK with its error detail and counts it in pilot_total_xds_rejects', async () => {
+    const c = client();
+    c.send({ node: sidecarNode('n', 'ns1'), typeUrl: TYPE_URL.listener });
+    const r = await c.next();
+    c.send({ typeUrl: TYPE_URL.listener, versionInfo: '', responseNonce: r.nonce, errorDetail: { code: 3, message: 'listener l1: field foo unsupported' } });
+    await waitFor(() => h.ads.connections.find('n.ns1')[0]?.watched.get(TYPE_URL.listener)?.lastNack !== undefined);
+    const w = h.ads.connections.find('n.ns1')[0]!.watched.get(TYPE_URL.listener)!;
+    assert.equal(w.lastNack!.message, 'listener l1: field foo unsupported');
+    assert.equal(w.nonceAcked, undefined);
+    const metrics = await h.registry.metrics();
+    assert.match(metrics, /pilot_total_xds_rejects\{type="lds"\} 1/);
+    assert.equal(c.buffered, 0, 'a NACK does not trigger a resend');
+  });
+
+  it('ignores an ACK or NACK carrying a stale nonce', async () => {
+    const c = client();
+    c.send({ node: sidecarNode('s', 'ns1'), typeUrl: TYPE_URL.route, resourceNames: ['9080'] });
+    const r1 = await c.next();
+    h.ads.push(world.snapshot(), () => [TYPE_URL.route]);
+    const r2 = await c.next();
+    assert.notEqual(r1.nonce, r2.nonce);
+    c.send({ typeUrl: TYPE_URL.route, versionInfo: r1.versionInfo, responseNonce: r1.nonce, resourceNames: ['9080', 'other'], errorDetail: { message: 'old' } });
+    c.send({ typeUrl: TYPE_URL.route, versionInfo: r2.versionInfo, responseNonce: r2.nonce, resourceNames: ['9080'] });
+    await waitFor(() => h.ads.connections.find('s.ns1')[0]?.watched.get(TYPE_URL.route)?.nonceAcked === r2.nonce);
+    const w = h.ads.connections.find('s.ns1')[0]!.watched.get(TYPE_URL.route)!;
+    assert.equal(w.lastNack, undefined);
+    assert.deepEqual([...w.names], ['9080']);
+    assert.equal(c.buffered, 0);
+  });
+
+  it('pushes watched types in Envoy order (CDS, EDS, LDS, RDS)', async () => {
+    const c = client();
+    c.send({ node: sidecarNode('o', 'ns1'), typeUrl: TYPE_URL.route, resourceNames: ['9080'] });
+    c.send({ typeUrl: TYPE_URL.listener });
+    c.send({ typeUrl: TYPE_URL.endpoint, resourceNames: ['c1'] });
+    c.send({ typeUrl: TYPE_URL.cluster });
+    for (let i = 0; i < 4; i++) await c.next();
+    world.cluster('c1', 2);
+    h.ads.push(world.snapshot(), (p) => (p.podName === 'o' ? 'all' : undefined));
+    const order = [];
+    for (let i = 0; i < 4; i++) order.push((await c.next()).typeUrl);
+    assert.deepEqual(order, [TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.route]);
+  });
+
+  it('ends a malformed stream with INVALID_ARGUMENT and keeps serving other clients', async () => {
+    const good = client();
+    good.send({ node: sidecarNode('g', 'ns1'), typeUrl: TYPE_URL.cluster });
+    await good.next();
+    const bad = new AdsTestClient(envoyRoot(), h.address, 'sotw', true);
+    clients.push(bad);
+    bad.send(Buffer.from([0x12, 0x05, 0x41]));
+    const st = await bad.waitStatus();
+    assert.equal(st.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(st.details, /malformed DiscoveryRequest/, JSON.stringify(st));
+    const noNode = client();
+    noNode.send({ typeUrl: TYPE_URL.cluster });
+    const st2 = await noNode.waitStatus();
+    assert.equal(st2.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(st2.details, /node\.id/);
+    h.ads.push(world.snapshot(), (p) => (p.podName === 'g' ? [TYPE_URL.cluster] : undefined));
+    const r = await good.next();
+    assert.equal(r.typeUrl, TYPE_URL.cluster);
+  });
+
+  it('encodes a resource shared by many proxies once', async () => {
+    const before = h.ads.encoder.encodes;
+    const w2 = new TestWorld().cluster('shared-x');
+    const snap = w2.snapshot();
+    h.ads.setSnapshot(snap);
+    const cs = [client(), client(), client()];
+    cs.forEach((c, i) => c.send({ node: sidecarNode(`e${i}`, 'ns2'), typeUrl: TYPE_URL.cluster }));
+    for (const c of cs) assert.equal(c.decode(await c.next())[0]!.name, 'shared-x');
+    assert.equal(h.ads.encoder.encodes - before, 1);
+  });
+});
