@@ -1,13 +1,21 @@
 import type { Analyzer } from './analyzer.ts';
+import { gatewayCertificateAnalyzer } from './analyzers/gateway-certificate-analyzer.ts';
+import { conflictingGatewayAnalyzer } from './analyzers/gateway-conflicting-analyzer.ts';
+import { ingressGatewayPortAnalyzer } from './analyzers/gateway-ingress-port-analyzer.ts';
+import { gatewaySecretAnalyzer } from './analyzers/gateway-secret-analyzer.ts';
 import { conflictingMeshGatewayHostsAnalyzer } from './analyzers/virtualservice-conflicting-mesh-gateway-hosts-analyzer.ts';
 import { virtualServiceDestinationHostAnalyzer } from './analyzers/virtualservice-destination-host-analyzer.ts';
 import { virtualServiceDestinationRuleAnalyzer } from './analyzers/virtualservice-destination-rule-analyzer.ts';
 import { virtualServiceGatewayAnalyzer } from './analyzers/virtualservice-gateway-analyzer.ts';
 import { jwtClaimRouteAnalyzer } from './analyzers/virtualservice-jwt-claim-route-analyzer.ts';
 
-/** Every analyzer `mizzen analyze` runs, in Istio's order of registration (by package). */
+/** Every analyzer `mizzen analyze` runs (one file per analyzer under analyzers/). */
 export function allAnalyzers(): Analyzer[] {
   return [
+    gatewayCertificateAnalyzer,
+    conflictingGatewayAnalyzer,
+    ingressGatewayPortAnalyzer,
+    gatewaySecretAnalyzer,
     conflictingMeshGatewayHostsAnalyzer,
     virtualServiceDestinationHostAnalyzer,
     virtualServiceDestinationRuleAnalyzer,
