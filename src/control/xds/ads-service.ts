@@ -3,7 +3,8 @@ import type protobuf from 'protobufjs';
 
 /** A DiscoveryResponse / DeltaDiscoveryResponse in protobufjs object form, resources pre-encoded. */
 export interface AnyMessage {
-  typeUrl: string;
+  /** protobufjs's bundled google.protobuf.Any keeps the snake_case field name. */
+  type_url: string;
   value: Uint8Array;
 }
 

@@ -205,7 +205,7 @@ export class DeltaStream implements XdsConnection {
       const nonce = this.deps.nextNonce();
       const msg: DeltaDiscoveryResponseMessage = {
         systemVersionInfo: snapshot.version,
-        resources: changed.map((e) => ({ name: e.name, version: e.version, resource: { typeUrl, value: e.value } })),
+        resources: changed.map((e) => ({ name: e.name, version: e.version, resource: { type_url: typeUrl, value: e.value } })),
         typeUrl,
         removedResources: removed,
         nonce,

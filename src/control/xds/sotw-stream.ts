@@ -166,7 +166,7 @@ export class SotwStream implements XdsConnection {
       const nonce = this.deps.nextNonce();
       const msg: DiscoveryResponseMessage = {
         versionInfo: snapshot.version,
-        resources: encoded.map((e) => ({ typeUrl, value: e.value })),
+        resources: encoded.map((e) => ({ type_url: typeUrl, value: e.value })),
         typeUrl,
         nonce,
         controlPlane: { identifier: this.deps.controlPlaneId },

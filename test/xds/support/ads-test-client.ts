@@ -12,7 +12,7 @@ export interface DecodedResponse {
   systemVersionInfo?: string;
   typeUrl: string;
   nonce: string;
-  resources: { typeUrl?: string; name?: string; version?: string; value?: Buffer; resource?: { typeUrl: string; value: Buffer } }[];
+  resources: { type_url?: string; name?: string; version?: string; value?: Buffer; resource?: { type_url: string; value: Buffer } | null }[];
   removedResources?: string[];
 }
 
@@ -85,9 +85,10 @@ export class AdsTestClient {
   decode(resp: DecodedResponse): Record<string, unknown>[] {
     const out: Record<string, unknown>[] = [];
     for (const r of resp.resources) {
-      const any = r.resource ?? (r.value ? { typeUrl: r.typeUrl ?? resp.typeUrl, value: r.value } : undefined);
+      const any = r.resource ?? (r.value ? { type_url: r.type_url ?? '', value: r.value } : undefined);
       if (!any) continue;
-      const t = this.root.lookupType(any.typeUrl.slice(any.typeUrl.lastIndexOf('/') + 1));
+      if (any.type_url !== resp.typeUrl) throw new Error(`resource type_url ${any.type_url} != response type_url ${resp.typeUrl}`);
+      const t = this.root.lookupType(any.type_url.slice(any.type_url.lastIndexOf('/') + 1));
       out.push(t.toObject(t.decode(any.value), { longs: String, defaults: false }));
     }
     return out;
