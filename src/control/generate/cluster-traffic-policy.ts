@@ -1,0 +1,125 @@
+import type { ConnectionPoolSettings } from '../../api/istio/connection-pool.ts';
+import type { LoadBalancerSettings, OutlierDetection, TrafficPolicy } from '../../api/istio/destination-rule.ts';
+import type { ClientTLSSettings } from '../../api/istio/tls-settings.ts';
+import { EXT, duration, type JsonObject } from './envoy-extensions.ts';
+
+/** The four settings a cluster takes from a DestinationRule, after merging. */
+export interface EffectivePolicy {
+  loadBalancer?: LoadBalancerSettings;
+  connectionPool?: ConnectionPoolSettings;
+  outlierDetection?: OutlierDetection;
+  tls?: ClientTLSSettings;
+}
+
+/**
+ * Merge as Istio does: the rule's policy, overridden by its port-level settings for this port,
+ * overridden by the subset's policy, overridden by the subset's port-level settings.
+ */
+export function effectivePolicy(top: TrafficPolicy | undefined, subset: TrafficPolicy | undefined, port: number): EffectivePolicy {
+  const out: EffectivePolicy = {};
+  for (const p of [top, subset]) {
+    if (!p) continue;
+    apply(out, p);
+    const portLevel = p.portLevelSettings?.find((s) => s.port?.number === port);
+    if (portLevel) apply(out, portLevel);
+  }
+  return out;
+}
+
+function apply(out: EffectivePolicy, p: EffectivePolicy): void {
+  if (p.loadBalancer) out.loadBalancer = p.loadBalancer;
+  if (p.connectionPool) out.connectionPool = p.connectionPool;
+  if (p.outlierDetection) out.outlierDetection = p.outlierDetection;
+  if (p.tls) out.tls = p.tls;
+}
+
+const MAX = 4294967295;
+
+/** lbPolicy and its config fields on the cluster. */
+export function loadBalancerFields(lb: LoadBalancerSettings | undefined): JsonObject {
+  if (lb?.consistentHash) {
+    const ch = lb.consistentHash;
+    if (ch.maglev) return { lbPolicy: 'MAGLEV', ...(ch.maglev.tableSize ? { maglevLbConfig: { tableSize: ch.maglev.tableSize } } : {}) };
+    const min = ch.ringHash?.minimumRingSize ?? ch.minimumRingSize;
+    return { lbPolicy: 'RING_HASH', ...(min ? { ringHashLbConfig: { minimumRingSize: String(min) } } : {}) };
+  }
+  switch (lb?.simple) {
+    case 'LEAST_CONN':
+    case 'LEAST_REQUEST':
+      return { lbPolicy: 'LEAST_REQUEST' };
+    case 'RANDOM':
+      return { lbPolicy: 'RANDOM' };
+    case 'PASSTHROUGH':
+      return { type: 'ORIGINAL_DST', lbPolicy: 'CLUSTER_PROVIDED' };
+    default:
+      return { lbPolicy: 'ROUND_ROBIN' };
+  }
+}
+
+/** circuit_breakers, connect timeout, per-connection limits, idle timeouts (Istio's defaults: no limits). */
+export function connectionPoolFields(pool: ConnectionPoolSettings | undefined, http2: boolean): JsonObject {
+  const thresholds: JsonObject = {
+    maxConnections: pool?.tcp?.maxConnections ?? MAX,
+    maxPendingRequests: pool?.http?.http1MaxPendingRequests ?? MAX,
+    maxRequests: pool?.http?.http2MaxRequests ?? MAX,
+    maxRetries: pool?.http?.maxRetries ?? MAX,
+    trackRemaining: true,
+  };
+  const out: JsonObject = { connectTimeout: duration(pool?.tcp?.connectTimeout) ?? '10s', circuitBreakers: { thresholds: [thresholds] } };
+  const common: JsonObject = {};
+  const idle = duration(pool?.http?.idleTimeout);
+  if (idle) common.idleTimeout = idle;
+  const maxConnDuration = duration(pool?.tcp?.maxConnectionDuration);
+  if (maxConnDuration) common.maxConnectionDuration = maxConnDuration;
+  if (pool?.http?.maxRequestsPerConnection) common.maxRequestsPerConnection = pool.http.maxRequestsPerConnection;
+  const upgrade = pool?.http?.h2UpgradePolicy === 'UPGRADE';
+  if (http2 || upgrade || Object.keys(common).length > 0) {
+    const protocol: JsonObject = { '@type': EXT.httpProtocolOptions.type };
+    if (Object.keys(common).length > 0) protocol.commonHttpProtocolOptions = common;
+    if (pool?.http?.useClientProtocol) protocol.useDownstreamProtocolConfig = { httpProtocolOptions: {}, http2ProtocolOptions: {} };
+    else protocol.explicitHttpConfig = http2 || upgrade ? { http2ProtocolOptions: pool?.http?.maxConcurrentStreams ? { maxConcurrentStreams: pool.http.maxConcurrentStreams } : {} } : { httpProtocolOptions: {} };
+    out.typedExtensionProtocolOptions = { [EXT.httpProtocolOptions.name]: protocol };
+  }
+  const ka = pool?.tcp?.tcpKeepalive;
+  if (ka) {
+    const keepalive: JsonObject = {};
+    if (ka.probes) keepalive.keepaliveProbes = ka.probes;
+    const t = duration(ka.time);
+    const i = duration(ka.interval);
+    if (t) keepalive.keepaliveTime = Math.round(Number(t.slice(0, -1)));
+    if (i) keepalive.keepaliveInterval = Math.round(Number(i.slice(0, -1)));
+    out.upstreamConnectionOptions = { tcpKeepalive: keepalive };
+  }
+  return out;
+}
+
+/** outlier_detection (Istio's mapping: consecutive5xxErrors → consecutive_5xx, gateway errors, ...). */
+export function outlierDetectionFields(od: OutlierDetection | undefined): JsonObject {
+  if (!od) return {};
+  const out: JsonObject = {};
+  const c5xx = od.consecutive5xxErrors ?? od.consecutiveErrors;
+  if (c5xx !== undefined) {
+    out.consecutive5xx = c5xx;
+    out.enforcingConsecutive5xx = c5xx > 0 ? 100 : 0;
+  } else out.enforcingConsecutive5xx = 0;
+  if (od.consecutiveGatewayErrors !== undefined) {
+    out.consecutiveGatewayFailure = od.consecutiveGatewayErrors;
+    out.enforcingConsecutiveGatewayFailure = od.consecutiveGatewayErrors > 0 ? 100 : 0;
+  }
+  if (od.splitExternalLocalOriginErrors) {
+    out.splitExternalLocalOriginErrors = true;
+    if (od.consecutiveLocalOriginFailures !== undefined) {
+      out.consecutiveLocalOriginFailure = od.consecutiveLocalOriginFailures;
+      out.enforcingConsecutiveLocalOriginFailure = 100;
+    }
+  }
+  const interval = duration(od.interval);
+  if (interval) out.interval = interval;
+  const base = duration(od.baseEjectionTime);
+  if (base) out.baseEjectionTime = base;
+  if (od.maxEjectionPercent !== undefined) out.maxEjectionPercent = od.maxEjectionPercent;
+  out.enforcingSuccessRate = 0;
+  const fields: JsonObject = { outlierDetection: out };
+  if (od.minHealthPercent !== undefined) fields.commonLbConfig = { healthyPanicThreshold: { value: od.minHealthPercent } };
+  return fields;
+}

@@ -1,0 +1,70 @@
+import type { HTTPMatchRequest, HTTPRoute } from '../../api/istio/virtual-service.ts';
+import { EXT, type JsonObject } from './envoy-extensions.ts';
+import { buildRouteAction, defaultRetryPolicy, type RouteBuildContext } from './route-actions.ts';
+import { corsConfig, faultConfig, headerOptions, redirectAction } from './route-filters.ts';
+import { buildRouteMatch, matchApplies } from './route-matches.ts';
+
+/**
+ * Envoy routes for a VirtualService's `http` list, in first-match order: one Envoy route per
+ * Istio match condition that applies to this proxy and port (a route without match catches all).
+ * Routes after a catch-all are unreachable and dropped, as Istio does.
+ */
+export function buildHttpRoutes(routes: readonly HTTPRoute[], ctx: RouteBuildContext): JsonObject[] {
+  const out: JsonObject[] = [];
+  for (const route of routes) {
+    const matches = route.match && route.match.length > 0 ? route.match : [undefined];
+    let catchAll = false;
+    for (const match of matches) {
+      if (match && !matchApplies(match, ctx)) continue;
+      out.push(buildEnvoyRoute(route, match, ctx));
+      if (isCatchAll(match)) catchAll = true;
+    }
+    if (catchAll) break;
+  }
+  return out;
+}
+
+function isCatchAll(match: HTTPMatchRequest | undefined): boolean {
+  if (!match) return true;
+  const { uri, name: _n, sourceLabels: _s, gateways: _g, port: _p, sourceNamespace: _ns, statPrefix: _sp, ...rest } = match;
+  const restEmpty = Object.values(rest).every((v) => v === undefined || (typeof v === 'object' && v !== null && Object.keys(v).length === 0));
+  return restEmpty && (!uri || uri.prefix === '/' || (uri.exact === undefined && uri.prefix === undefined && uri.regex === undefined));
+}
+
+/** One Envoy route for an Istio HTTPRoute and one of its match conditions. */
+export function buildEnvoyRoute(route: HTTPRoute, match: HTTPMatchRequest | undefined, ctx: RouteBuildContext): JsonObject {
+  const name = [match?.name, route.name].filter(Boolean).join('.');
+  const out: JsonObject = { match: buildRouteMatch(match, ctx.grpc) };
+  if (name) out.name = name;
+  if (route.redirect) out.redirect = redirectAction(route.redirect);
+  else if (route.directResponse) {
+    const body = route.directResponse.body;
+    out.directResponse = {
+      status: route.directResponse.status ?? 200,
+      ...(body?.string !== undefined ? { body: { inlineString: body.string } } : body?.bytes !== undefined ? { body: { inlineBytes: body.bytes } } : {}),
+    };
+  } else out.route = buildRouteAction(route, match, ctx);
+  const singleDestHeaders = route.route?.length === 1 ? route.route[0]!.headers : undefined;
+  Object.assign(out, mergeHeaderOptions(headerOptions(route.headers), headerOptions(singleDestHeaders)));
+  const perFilter: JsonObject = {};
+  const fault = route.fault ? faultConfig(route.fault) : undefined;
+  if (fault) perFilter[EXT.fault.name] = fault;
+  if (route.corsPolicy && !ctx.grpc) perFilter[EXT.cors.name] = corsConfig(route.corsPolicy);
+  if (Object.keys(perFilter).length > 0) out.typedPerFilterConfig = perFilter;
+  return out;
+}
+
+function mergeHeaderOptions(a: JsonObject, b: JsonObject): JsonObject {
+  const out: JsonObject = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = [...((out[k] as unknown[]) ?? []), ...(v as unknown[])];
+  return out;
+}
+
+/** The route a host gets when no VirtualService routes it: everything to its cluster. */
+export function defaultRoute(cluster: string, grpc: boolean): JsonObject {
+  return {
+    name: 'default',
+    match: { prefix: '/' },
+    route: grpc ? { cluster } : { cluster, timeout: '0s', retryPolicy: defaultRetryPolicy(), maxGrpcTimeout: '0s' },
+  };
+}

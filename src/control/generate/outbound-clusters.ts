@@ -1,0 +1,99 @@
+import type { Subset } from '../../api/istio/destination-rule.ts';
+import type { PushContext } from '../push/push-context.ts';
+import type { Endpoint, Service, ServicePort } from '../registry/service.ts';
+import type { ProxyInfo } from '../xds/proxy-info.ts';
+import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, outboundClusterName } from './cluster-names.ts';
+import { clusterTlsFields, istioSni } from './cluster-tls.ts';
+import { connectionPoolFields, effectivePolicy, loadBalancerFields, outlierDetectionFields } from './cluster-traffic-policy.ts';
+import { adsConfigSource, type JsonObject } from './envoy-extensions.ts';
+import { localityLbEndpoints } from './load-assignment.ts';
+
+const HTTP2_PROTOCOLS = new Set(['HTTP2', 'GRPC']);
+
+export interface ClusterOptions {
+  /** Proxyless gRPC clients: EDS only, no TLS sockets or Envoy-only extensions. */
+  grpc: boolean;
+}
+
+/** Outbound clusters for every service port the proxy can see: default cluster plus one per DR subset. */
+export function outboundClusters(proxy: ProxyInfo, push: PushContext, opts: ClusterOptions): JsonObject[] {
+  const out: JsonObject[] = [];
+  const seen = new Set<string>();
+  for (const service of push.servicesVisibleTo(proxy)) {
+    for (const port of service.ports) {
+      for (const c of serviceClusters(proxy, push, service, port, opts)) {
+        if (seen.has(c.name as string)) continue;
+        seen.add(c.name as string);
+        out.push(c);
+      }
+    }
+  }
+  return out;
+}
+
+/** The clusters of one service port: `outbound|PORT||HOST` and `outbound|PORT|SUBSET|HOST`. */
+export function serviceClusters(proxy: ProxyInfo, push: PushContext, service: Service, port: ServicePort, opts: ClusterOptions): JsonObject[] {
+  const dr = push.destinationRuleFor(proxy, service);
+  const out = [buildCluster(proxy, push, service, port, undefined, opts)];
+  for (const subset of dr?.spec.subsets ?? []) {
+    if (subset.name) out.push(buildCluster(proxy, push, service, port, subset, opts));
+  }
+  return out;
+}
+
+/** Endpoints of a service port, narrowed to a subset's labels. */
+export function subsetEndpoints(push: PushContext, service: Service, port: number, subsetLabels: Readonly<Record<string, string>> | undefined): Endpoint[] {
+  const all = push.registry.endpoints(service.hostname, port, service.namespace);
+  if (!subsetLabels || Object.keys(subsetLabels).length === 0) return [...all];
+  return all.filter((e) => Object.entries(subsetLabels).every(([k, v]) => e.labels[k] === v));
+}
+
+function buildCluster(proxy: ProxyInfo, push: PushContext, service: Service, port: ServicePort, subset: Subset | undefined, opts: ClusterOptions): JsonObject {
+  const dr = push.destinationRuleFor(proxy, service);
+  const name = outboundClusterName(port.port, subset?.name, service.hostname);
+  const policy = effectivePolicy(dr?.spec.trafficPolicy, subset?.trafficPolicy, port.port);
+  const cluster: JsonObject = { name };
+  const lb = loadBalancerFields(policy.loadBalancer);
+  const passthrough = lb.type === 'ORIGINAL_DST' || service.resolution === 'NONE' || service.resolution === 'PASSTHROUGH';
+  if (opts.grpc) {
+    Object.assign(cluster, { type: 'EDS', edsClusterConfig: { edsConfig: adsConfigSource(), serviceName: name }, lbPolicy: lb.lbPolicy === 'RING_HASH' ? 'RING_HASH' : 'ROUND_ROBIN' });
+    return cluster;
+  }
+  if (passthrough) {
+    Object.assign(cluster, { type: 'ORIGINAL_DST', lbPolicy: 'CLUSTER_PROVIDED' });
+  } else if (service.resolution === 'DNS' || service.resolution === 'DNS_ROUND_ROBIN') {
+    const endpoints = subsetEndpoints(push, service, port.port, subset?.labels);
+    const lbEndpoints = endpoints.length > 0 ? localityLbEndpoints(endpoints, { grpc: false }) : [{ locality: {}, lbEndpoints: [{ endpoint: { address: { socketAddress: { address: service.hostname, portValue: port.port } } } }] }];
+    Object.assign(cluster, lb, {
+      type: service.resolution === 'DNS' ? 'STRICT_DNS' : 'LOGICAL_DNS',
+      dnsLookupFamily: 'V4_ONLY',
+      respectDnsTtl: true,
+      loadAssignment: { clusterName: name, endpoints: lbEndpoints },
+    });
+  } else {
+    Object.assign(cluster, lb, { type: 'EDS', edsClusterConfig: { edsConfig: adsConfigSource(), serviceName: name } });
+  }
+  Object.assign(cluster, connectionPoolFields(policy.connectionPool, HTTP2_PROTOCOLS.has(port.protocol)));
+  Object.assign(cluster, outlierDetectionFields(policy.outlierDetection));
+  const sans = serviceAccountsOf(push, service, port.port, subset?.labels);
+  Object.assign(cluster, clusterTlsFields(policy.tls, { sni: istioSni(port.port, subset?.name, service.hostname), sans, autoMtls: service.location === 'MESH_INTERNAL' && !passthrough, host: service.hostname }));
+  cluster.metadata = { filterMetadata: { istio: { services: [{ host: service.hostname, name: service.name ?? service.hostname, namespace: service.namespace }], ...(subset?.name ? { subset: subset.name } : {}) } } };
+  return cluster;
+}
+
+/** SPIFFE IDs of the workloads behind a service port (for SAN checks), sorted. */
+function serviceAccountsOf(push: PushContext, service: Service, port: number, labels: Readonly<Record<string, string>> | undefined): string[] {
+  const ids = new Set<string>();
+  for (const e of subsetEndpoints(push, service, port, labels)) {
+    if (e.serviceAccount) ids.add(push.spiffeId(e.namespace, e.serviceAccount));
+  }
+  return [...ids].sort();
+}
+
+/** BlackHoleCluster (drops) and PassthroughCluster (original destination). */
+export function specialClusters(): JsonObject[] {
+  return [
+    { name: BLACKHOLE_CLUSTER, type: 'STATIC', connectTimeout: '10s' },
+    { name: PASSTHROUGH_CLUSTER, type: 'ORIGINAL_DST', lbPolicy: 'CLUSTER_PROVIDED', connectTimeout: '10s', circuitBreakers: { thresholds: [{ maxConnections: 4294967295, maxPendingRequests: 4294967295, maxRequests: 4294967295, maxRetries: 4294967295 }] } },
+  ];
+}

@@ -1,0 +1,100 @@
+import type { PushContext } from '../push/push-context.ts';
+import { hostMatches, hostSpecificity } from '../push/host-match.ts';
+import { MESH_GATEWAY, type VirtualServiceView } from '../push/virtual-service-index.ts';
+import type { ProxyInfo } from '../xds/proxy-info.ts';
+import { PASSTHROUGH_CLUSTER, outboundClusterName } from './cluster-names.ts';
+import type { JsonObject } from './envoy-extensions.ts';
+import { buildHttpRoutes, defaultRoute } from './http-routes.ts';
+
+const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-Web']);
+
+export function isHttpProtocol(protocol: string): boolean {
+  return HTTP_PROTOCOLS.has(protocol);
+}
+
+/**
+ * Istio's domain aliases for a service seen from a proxy: the FQDN, every shorter name the
+ * proxy's DNS search path resolves (`name` in the same namespace, `name.ns`, `name.ns.svc`), the
+ * VIPs — each also with `:PORT`.
+ */
+export function domainAliases(hostname: string, addresses: readonly string[], port: number, proxyDnsDomain: string): string[] {
+  const names = [hostname];
+  const hostParts = hostname.split('.');
+  const domainParts = proxyDnsDomain.split('.');
+  // Strip suffixes the proxy's search path adds: for `ns.svc.cluster.local` these are
+  // `ns.svc.cluster.local` (same namespace), `svc.cluster.local`, `cluster.local`.
+  for (let i = 0; i < domainParts.length - 1; i++) {
+    const suffix = '.' + domainParts.slice(i).join('.');
+    if (hostname.endsWith(suffix) && hostname.length > suffix.length) {
+      const alias = hostname.slice(0, -suffix.length);
+      if (!names.includes(alias) && hostParts.length > alias.split('.').length) names.push(alias);
+    }
+  }
+  const out: string[] = [];
+  for (const n of [...names, ...addresses]) out.push(n, `${n}:${port}`);
+  return out;
+}
+
+/** Pick the VirtualService for a host: exact host first, then the most specific wildcard, oldest first. */
+export function virtualServiceForHost(list: readonly VirtualServiceView[], hostname: string): VirtualServiceView | undefined {
+  let best: VirtualServiceView | undefined;
+  let bestScore = -1;
+  for (const vs of list) {
+    for (const h of vs.hosts) {
+      if (!hostMatches(h, hostname)) continue;
+      const score = hostSpecificity(h);
+      if (score > bestScore) {
+        best = vs;
+        bestScore = score;
+      }
+    }
+  }
+  return best;
+}
+
+/** Outbound virtual hosts of a sidecar's (or proxyless client's) route config for one port. */
+export function outboundVirtualHosts(proxy: ProxyInfo, push: PushContext, port: number): JsonObject[] {
+  const vsList = push.virtualServicesFor(proxy, MESH_GATEWAY);
+  const seenDomains = new Set<string>();
+  const out: JsonObject[] = [];
+  const hostsWithService = new Set<string>();
+  for (const service of push.servicesVisibleTo(proxy)) {
+    const sp = service.ports.find((p) => p.port === port);
+    if (!sp || !isHttpProtocol(sp.protocol)) continue;
+    if (hostsWithService.has(service.hostname)) continue;
+    hostsWithService.add(service.hostname);
+    const vs = virtualServiceForHost(vsList, service.hostname);
+    const routes = vs ? buildHttpRoutes(vs.http, routeCtx(proxy, push, port, vs.namespace)) : [defaultRoute(outboundClusterName(port, undefined, service.hostname), false)];
+    const vh = virtualHost(`${service.hostname}:${port}`, domainAliases(service.hostname, service.addresses, port, proxy.dnsDomain), routes, seenDomains);
+    if (vh) out.push(vh);
+  }
+  // VirtualService hosts that name no service (external names): reachable on every HTTP port.
+  for (const vs of vsList) {
+    for (const host of vs.hosts) {
+      if (host.includes('*') || hostsWithService.has(host)) continue;
+      if (push.servicesVisibleTo(proxy).some((s) => s.hostname === host)) continue;
+      const vh = virtualHost(`${host}:${port}`, [host, `${host}:${port}`], buildHttpRoutes(vs.http, routeCtx(proxy, push, port, vs.namespace)), seenDomains);
+      if (vh) out.push(vh);
+    }
+  }
+  const registryOnly = (push.sidecarFor(proxy)?.spec.outboundTrafficPolicy?.mode ?? push.mesh.outboundTrafficPolicy?.mode) === 'REGISTRY_ONLY';
+  out.push(
+    registryOnly
+      ? { name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, directResponse: { status: 502 } }] }
+      : { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: '0s', maxGrpcTimeout: '0s' } }] },
+  );
+  return out;
+}
+
+function routeCtx(proxy: ProxyInfo, push: PushContext, port: number, vsNamespace: string) {
+  return { push, proxy, gateway: MESH_GATEWAY, port, proxyLabels: proxy.labels, proxyNamespace: proxy.namespace, vsNamespace, grpc: false };
+}
+
+/** A virtual host, with domains already used by an earlier one removed (Envoy rejects duplicates). */
+export function virtualHost(name: string, domains: string[], routes: JsonObject[], seen: Set<string>): JsonObject | undefined {
+  const fresh = domains.filter((d) => !seen.has(d));
+  if (fresh.length === 0) return undefined;
+  for (const d of fresh) seen.add(d);
+  return { name, domains: fresh, routes: routes.length > 0 ? routes : [{ name: 'no-route', match: { prefix: '/' }, directResponse: { status: 404 } }], includeRequestAttemptCount: true };
+}
+

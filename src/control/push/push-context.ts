@@ -1,0 +1,221 @@
+import type { ConfigResource } from '../../api/config-resource.ts';
+import type { AuthorizationPolicySpec } from '../../api/istio/authorization-policy.ts';
+import type { GatewaySpec } from '../../api/istio/gateway.ts';
+import type { MutualTlsMode, PeerAuthenticationSpec } from '../../api/istio/peer-authentication.ts';
+import type { RequestAuthenticationSpec } from '../../api/istio/request-authentication.ts';
+import type { SidecarSpec } from '../../api/istio/sidecar.ts';
+import type { ConfigStoreReader } from '../config/config-store-reader.ts';
+import type { RegistrySnapshot, Service } from '../registry/service.ts';
+import type { ProxyInfo } from '../xds/proxy-info.ts';
+import { DestinationRuleIndex, type DestinationRuleView } from './destination-rule-index.ts';
+import { configOrder, exportedTo, hostMatches, labelsMatch, resolveShortName } from './host-match.ts';
+import { SecurityPolicyIndex } from './security-policy-index.ts';
+import { SidecarIndex, egressAdmits } from './sidecar-scope.ts';
+import { MESH_GATEWAY, VirtualServiceIndex, type VirtualServiceView } from './virtual-service-index.ts';
+
+/** The MeshConfig fields translation reads (Istio's names; MeshConfig satisfies this). */
+export interface PushMeshConfig {
+  rootNamespace: string;
+  trustDomain: string;
+  /** Default `cluster.local`. */
+  domainSuffix?: string;
+  outboundTrafficPolicy?: { mode?: 'ALLOW_ANY' | 'REGISTRY_ONLY' };
+}
+
+export interface PushContextInput {
+  config: ConfigStoreReader;
+  registry: RegistrySnapshot;
+  mesh: PushMeshConfig;
+  /** Version string sent to proxies; defaults to the config revision. */
+  version?: string;
+}
+
+export interface GatewayView {
+  resource: ConfigResource<GatewaySpec>;
+  /** `ns/name`, as VirtualServices refer to it. */
+  key: string;
+  spec: GatewaySpec;
+}
+
+/** A config change a proxy may depend on. */
+export interface ConfigRef {
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+export interface EffectiveMtls {
+  mode: Exclude<MutualTlsMode, 'UNSET'>;
+  /** Port-level overrides from the workload-level policy. */
+  ports: ReadonlyMap<number, Exclude<MutualTlsMode, 'UNSET'>>;
+}
+
+/**
+ * Everything one push needs, computed once from config, registry and mesh settings and then
+ * read-only (like Istio's PushContext). Generators ask it questions about a proxy.
+ */
+export class PushContext {
+  readonly version: string;
+  readonly mesh: Readonly<Required<Pick<PushMeshConfig, 'rootNamespace' | 'trustDomain' | 'domainSuffix'>>> & PushMeshConfig;
+  readonly registry: RegistrySnapshot;
+  readonly config: ConfigStoreReader;
+  private readonly virtualServices: VirtualServiceIndex;
+  private readonly destinationRules: DestinationRuleIndex;
+  private readonly sidecars: SidecarIndex;
+  private readonly gateways: GatewayView[];
+  private readonly peerAuthentications: SecurityPolicyIndex<PeerAuthenticationSpec>;
+  private readonly authorizationPolicies: SecurityPolicyIndex<AuthorizationPolicySpec>;
+  private readonly requestAuthentications: SecurityPolicyIndex<RequestAuthenticationSpec>;
+  private readonly visibleCache = new Map<string, readonly Service[]>();
+
+  constructor(input: PushContextInput) {
+    this.config = input.config;
+    this.registry = input.registry;
+    this.mesh = { ...input.mesh, domainSuffix: input.mesh.domainSuffix ?? 'cluster.local' };
+    this.version = input.version ?? String(input.config.revision());
+    const all = input.config.all();
+    const { rootNamespace, domainSuffix } = this.mesh;
+    this.virtualServices = new VirtualServiceIndex(all, domainSuffix);
+    this.destinationRules = new DestinationRuleIndex(all, domainSuffix, rootNamespace);
+    this.sidecars = new SidecarIndex(all, rootNamespace);
+    this.gateways = (all.filter((r) => r.kind === 'Gateway') as ConfigResource<GatewaySpec>[]).sort(configOrder).map((r) => ({
+      resource: r,
+      key: `${r.metadata.namespace ?? 'default'}/${r.metadata.name}`,
+      spec: r.spec ?? {},
+    }));
+    this.peerAuthentications = new SecurityPolicyIndex(all, 'PeerAuthentication', rootNamespace);
+    this.authorizationPolicies = new SecurityPolicyIndex(all, 'AuthorizationPolicy', rootNamespace);
+    this.requestAuthentications = new SecurityPolicyIndex(all, 'RequestAuthentication', rootNamespace);
+  }
+
+  /** The Sidecar resource scoping this proxy, if any. */
+  sidecarFor(proxy: ProxyInfo): ConfigResource<SidecarSpec> | undefined {
+    return this.sidecars.forWorkload(proxy.namespace, proxy.labels);
+  }
+
+  /**
+   * Services the proxy may reach: exported to its namespace and admitted by its Sidecar's egress
+   * hosts (when a Sidecar applies). Sorted by hostname. Cached per namespace+Sidecar.
+   */
+  servicesVisibleTo(proxy: ProxyInfo): readonly Service[] {
+    const sidecar = proxy.type === 'sidecar' ? this.sidecarFor(proxy) : undefined;
+    const key = `${proxy.namespace}|${sidecar ? `${sidecar.metadata.namespace}/${sidecar.metadata.name}` : ''}`;
+    const cached = this.visibleCache.get(key);
+    if (cached) return cached;
+    const egress = sidecar?.spec.egress;
+    const out = this.registry.services
+      .filter((s) => serviceExportedTo(s, proxy.namespace))
+      .filter((s) => !egress || egress.length === 0 || egressAdmits(egress, proxy.namespace, s.hostname, s.namespace))
+      .sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : a.namespace < b.namespace ? -1 : 1));
+    this.visibleCache.set(key, out);
+    return out;
+  }
+
+  /** The service a hostname names for this proxy (its own namespace's declaration first). */
+  serviceFor(proxy: ProxyInfo, hostname: string): Service | undefined {
+    const candidates = this.registry.servicesByHost(hostname).filter((s) => serviceExportedTo(s, proxy.namespace));
+    return candidates.find((s) => s.namespace === proxy.namespace) ?? candidates[0];
+  }
+
+  /** Resolve a destination host written in a resource of namespace `ns` to an FQDN. */
+  resolveHost(host: string, ns: string): string {
+    return resolveShortName(host, ns, this.mesh.domainSuffix);
+  }
+
+  /**
+   * Root VirtualServices bound to `gateway` (`mesh` for sidecars, `ns/name` for gateways) that
+   * are visible to the proxy's namespace, in Istio's order (oldest first). For sidecars with a
+   * Sidecar egress scope, only those with a host the scope admits.
+   */
+  virtualServicesFor(proxy: ProxyInfo, gateway: string = MESH_GATEWAY): readonly VirtualServiceView[] {
+    const list = this.virtualServices.forGateway(gateway, proxy.namespace);
+    if (gateway !== MESH_GATEWAY) return list;
+    const egress = this.sidecarFor(proxy)?.spec.egress;
+    if (!egress || egress.length === 0) return list;
+    return list.filter((vs) => vs.hosts.some((h) => egressAdmits(egress, proxy.namespace, h, vs.namespace)));
+  }
+
+  /** The DestinationRule for a service as seen from the proxy (Istio's namespace precedence). */
+  destinationRuleFor(proxy: ProxyInfo, service: Pick<Service, 'hostname' | 'namespace'>): DestinationRuleView | undefined {
+    return this.destinationRules.lookup(service.hostname, service.namespace, proxy.namespace, proxy.labels);
+  }
+
+  /** Gateways whose selector matches the proxy's labels (router proxies). */
+  gatewaysFor(proxy: ProxyInfo): readonly GatewayView[] {
+    return this.gateways.filter((g) => g.spec.selector !== undefined && Object.keys(g.spec.selector).length > 0 && labelsMatch(g.spec.selector, proxy.labels));
+  }
+
+  /** Effective inbound mTLS mode: workload policy over namespace policy over mesh policy; PERMISSIVE by default. */
+  mtlsFor(proxy: ProxyInfo): EffectiveMtls {
+    const scoped = this.peerAuthentications.scoped(proxy.namespace, proxy.labels);
+    let mode: Exclude<MutualTlsMode, 'UNSET'> = 'PERMISSIVE';
+    for (const policy of [scoped.mesh, scoped.namespace, scoped.workload]) {
+      const m = policy?.spec?.mtls?.mode;
+      if (m && m !== 'UNSET') mode = m;
+    }
+    const ports = new Map<number, Exclude<MutualTlsMode, 'UNSET'>>();
+    for (const [port, setting] of Object.entries(scoped.workload?.spec?.portLevelMtls ?? {})) {
+      const m = setting?.mode;
+      ports.set(Number(port), m && m !== 'UNSET' ? m : mode);
+    }
+    return { mode, ports };
+  }
+
+  authorizationPoliciesFor(proxy: ProxyInfo): ConfigResource<AuthorizationPolicySpec>[] {
+    return this.authorizationPolicies.forWorkload(proxy.namespace, proxy.labels);
+  }
+
+  requestAuthenticationsFor(proxy: ProxyInfo): ConfigResource<RequestAuthenticationSpec>[] {
+    return this.requestAuthentications.forWorkload(proxy.namespace, proxy.labels);
+  }
+
+  /** SPIFFE identity of a service account. */
+  spiffeId(namespace: string, serviceAccount: string): string {
+    return `spiffe://${this.mesh.trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+  }
+
+  /**
+   * Could a change to this config resource alter what the proxy is sent? Used to scope pushes:
+   * false means the proxy can be skipped. Conservative (true) when unsure.
+   */
+  dependsOn(proxy: ProxyInfo, ref: ConfigRef, resource?: ConfigResource): boolean {
+    const ns = ref.namespace ?? 'default';
+    const root = this.mesh.rootNamespace;
+    switch (ref.kind) {
+      case 'PeerAuthentication':
+      case 'AuthorizationPolicy':
+      case 'RequestAuthentication':
+      case 'Sidecar':
+        return ns === proxy.namespace || ns === root;
+      case 'Gateway':
+        return proxy.type === 'router';
+      case 'VirtualService':
+      case 'DestinationRule': {
+        if (!resource) return true;
+        const spec = resource.spec as { hosts?: string[]; host?: string; exportTo?: string[] };
+        if (!exportedTo(spec.exportTo, ns, proxy.namespace) && ns !== proxy.namespace) return false;
+        const hosts = (spec.hosts ?? (spec.host ? [spec.host] : [])).map((h) => this.resolveHost(h, ns));
+        if (hosts.length === 0) return true; // delegate VirtualService: any root may use it
+        if (proxy.type === 'router') return true;
+        const visible = this.servicesVisibleTo(proxy);
+        return hosts.some((h) => visible.some((s) => hostMatches(h, s.hostname) || hostMatches(s.hostname, h)));
+      }
+      case 'ServiceEntry':
+      case 'Service': {
+        if (!resource) return true;
+        const exportTo = (resource.spec as { exportTo?: string[] }).exportTo;
+        return exportedTo(exportTo, ns, proxy.namespace);
+      }
+      default:
+        return true;
+    }
+  }
+}
+
+function serviceExportedTo(s: Service, viewer: string): boolean {
+  if (s.exportTo.length === 0) return true;
+  for (const e of s.exportTo) {
+    if (e === '*' || e === viewer || (e === '.' && s.namespace === viewer)) return true;
+  }
+  return false;
+}

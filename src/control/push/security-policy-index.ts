@@ -1,0 +1,52 @@
+import type { ConfigResource } from '../../api/config-resource.ts';
+import type { WorkloadSelector } from '../../api/istio/workload-selector.ts';
+import { configOrder, labelsMatch } from './host-match.ts';
+
+/**
+ * Policies that select workloads by namespace and `selector.matchLabels` (PeerAuthentication,
+ * AuthorizationPolicy, RequestAuthentication): a policy in the root namespace without selector
+ * is mesh-wide, one in the workload's namespace without selector is namespace-wide, and one with
+ * a selector applies to the workloads it selects in its namespace (in the root namespace: all
+ * namespaces).
+ */
+export class SecurityPolicyIndex<Spec extends { selector?: WorkloadSelector }> {
+  private readonly byNamespace = new Map<string, ConfigResource<Spec>[]>();
+  private readonly rootNamespace: string;
+
+  constructor(resources: readonly ConfigResource[], kind: string, rootNamespace: string) {
+    this.rootNamespace = rootNamespace;
+    const list = (resources.filter((r) => r.kind === kind) as ConfigResource<Spec>[]).sort(configOrder);
+    for (const r of list) {
+      const ns = r.metadata.namespace ?? 'default';
+      const arr = this.byNamespace.get(ns) ?? [];
+      arr.push(r);
+      this.byNamespace.set(ns, arr);
+    }
+  }
+
+  /** Every policy that applies to a workload, root namespace first, in creation order. */
+  forWorkload(namespace: string, labels: Readonly<Record<string, string>>): ConfigResource<Spec>[] {
+    const out: ConfigResource<Spec>[] = [];
+    const namespaces = namespace === this.rootNamespace ? [namespace] : [this.rootNamespace, namespace];
+    for (const ns of namespaces) {
+      for (const r of this.byNamespace.get(ns) ?? []) {
+        if (labelsMatch(r.spec?.selector?.matchLabels, labels)) out.push(r);
+      }
+    }
+    return out;
+  }
+
+  /** Split by scope, for kinds where the narrower scope wins (PeerAuthentication). */
+  scoped(namespace: string, labels: Readonly<Record<string, string>>): { mesh?: ConfigResource<Spec>; namespace?: ConfigResource<Spec>; workload?: ConfigResource<Spec> } {
+    const noSelector = (r: ConfigResource<Spec>): boolean => !r.spec?.selector?.matchLabels || Object.keys(r.spec.selector.matchLabels).length === 0;
+    const mesh = (this.byNamespace.get(this.rootNamespace) ?? []).find(noSelector);
+    const nsList = this.byNamespace.get(namespace) ?? [];
+    const nsWide = namespace === this.rootNamespace ? mesh : nsList.find(noSelector);
+    const workload = nsList.find((r) => !noSelector(r) && labelsMatch(r.spec?.selector?.matchLabels, labels));
+    return { mesh, namespace: nsWide, workload };
+  }
+
+  namespaces(): string[] {
+    return [...this.byNamespace.keys()];
+  }
+}
