@@ -13,6 +13,7 @@ async function loadCommands(): Promise<Register[]> {
   // Each entry is one command file; keep the list sorted.
   const modules = [
     './analyze-command.ts',
+    './token-command.ts',
     './validate-command.ts',
   ];
   const loaded: Register[] = [];

@@ -1,0 +1,152 @@
+import { X509Certificate } from 'node:crypto';
+import { ExponentialBackoff, type BackoffOptions } from '../lib/backoff.ts';
+import { certificateSans, certificateValidity } from '../lib/certificate-info.ts';
+import type { Clock, TimerHandle } from '../lib/clock.ts';
+import { errorMessage, MizzenError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import type { CaClient } from './ca-client.ts';
+import type { SecretCache, WorkloadSecret } from './secret-cache.ts';
+import { createWorkloadCsr, generateWorkloadKey } from './workload-key.ts';
+
+/**
+ * Keeps a workload certificate in the SecretCache, as istio-agent's SecretManager does: a new key
+ * and CSR per rotation, renewal at 50 % of the lifetime minus a random jitter, exponential
+ * backoff when the CA fails, and the still-valid certificate kept (and served) meanwhile.
+ * Renewal authenticates with the current certificate over mTLS when the CA connection is TLS,
+ * and with the token when one is available.
+ */
+export type RotatorEvent =
+  | { type: 'issued'; secret: WorkloadSecret; nextRotationAt: number }
+  | { type: 'failed'; error: string; retryInMs: number; keptCurrent: boolean };
+
+export interface CertificateRotatorOptions {
+  client: CaClient;
+  cache: SecretCache;
+  clock: Clock;
+  log: Logger;
+  /** Whether the CA connection is TLS (so the current certificate can authenticate renewals). */
+  mtls?: boolean;
+  /** SPIFFE URI to request in the CSR (advisory: the CA decides). */
+  identity?: string;
+  /** The bearer token for the CA, read afresh for every request (tokens expire). */
+  token?: () => string | undefined | Promise<string | undefined>;
+  /** Requested lifetime in seconds (0 = the CA's default, 24 h). */
+  validitySeconds?: number;
+  /** Fraction of the lifetime after which to renew (default 0.5). */
+  rotationRatio?: number;
+  /** Up to this fraction of the lifetime is subtracted at random from the renewal time (default 0.05). */
+  jitterRatio?: number;
+  backoff?: BackoffOptions;
+  random?: () => number;
+  onEvent?: (e: RotatorEvent) => void;
+}
+
+export class CertificateRotator {
+  private readonly o: CertificateRotatorOptions;
+  private readonly backoff: ExponentialBackoff;
+  private readonly random: () => number;
+  private timer: TimerHandle | undefined;
+  private inFlight = false;
+  private closed = false;
+  private readonly readyWaiters: { resolve: (s: WorkloadSecret) => void; reject: (e: Error) => void }[] = [];
+
+  constructor(o: CertificateRotatorOptions) {
+    this.o = o;
+    this.random = o.random ?? Math.random;
+    this.backoff = new ExponentialBackoff({ random: this.random, ...o.backoff });
+  }
+
+  /** Fetch the first certificate now; rotation continues on its own until close(). */
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** Resolves with the first certificate (at once if the cache already has one). */
+  ready(): Promise<WorkloadSecret> {
+    const cur = this.o.cache.current();
+    if (cur) return Promise.resolve(cur);
+    if (this.closed) return Promise.reject(new MizzenError('CA_INTERNAL', 'certificate rotator closed'));
+    return new Promise((resolve, reject) => this.readyWaiters.push({ resolve, reject }));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.timer?.cancel();
+    for (const w of this.readyWaiters.splice(0)) w.reject(new MizzenError('CA_INTERNAL', 'certificate rotator closed before a certificate was issued'));
+  }
+
+  private schedule(delayMs: number): void {
+    this.timer?.cancel();
+    if (this.closed) return;
+    this.timer = this.o.clock.setTimer(() => void this.rotate(), Math.max(0, delayMs));
+  }
+
+  private async rotate(): Promise<void> {
+    if (this.closed || this.inFlight) return;
+    this.inFlight = true;
+    try {
+      const secret = await this.fetch();
+      if (this.closed) return;
+      this.backoff.reset();
+      this.o.cache.update(secret);
+      const lifetime = secret.notAfter - secret.notBefore;
+      const ratio = this.o.rotationRatio ?? 0.5;
+      const jitter = (this.o.jitterRatio ?? 0.05) * lifetime * this.random();
+      const at = secret.notBefore + lifetime * ratio - jitter;
+      this.o.log.info({ identity: secret.identity, notAfter: new Date(secret.notAfter).toISOString(), nextRotation: new Date(at).toISOString() }, 'workload certificate issued');
+      this.schedule(at - this.o.clock.now());
+      for (const w of this.readyWaiters.splice(0)) w.resolve(secret);
+      this.o.onEvent?.({ type: 'issued', secret, nextRotationAt: at });
+    } catch (err) {
+      if (this.closed) return;
+      const current = this.o.cache.current();
+      const keptCurrent = current !== undefined && current.notAfter > this.o.clock.now();
+      const retryInMs = this.backoff.next();
+      this.o.log.warn(
+        { err: errorMessage(err), retryInMs, keptCurrent, currentNotAfter: current && new Date(current.notAfter).toISOString() },
+        keptCurrent ? 'certificate renewal failed; keeping the still-valid certificate' : 'cannot get a workload certificate',
+      );
+      this.schedule(retryInMs);
+      this.o.onEvent?.({ type: 'failed', error: errorMessage(err), retryInMs, keptCurrent });
+    } finally {
+      this.inFlight = false;
+    }
+  }
+
+  private async fetch(): Promise<WorkloadSecret> {
+    const key = generateWorkloadKey();
+    const csr = createWorkloadCsr(key, this.o.identity);
+    const current = this.o.cache.current();
+    const now = this.o.clock.now();
+    const useCert = this.o.mtls === true && current !== undefined && current.notAfter > now && current.notBefore <= now;
+    const token = await this.o.token?.();
+    const chain = await this.o.client.createCertificate(csr, this.o.validitySeconds ?? 0, {
+      token,
+      clientCertificate: useCert ? { certChainPem: current.certChainPem, privateKeyPem: current.privateKeyPem } : undefined,
+    });
+    return secretFromChain(chain, key.publicKey.export({ format: 'der', type: 'spki' }), key.privateKeyPem);
+  }
+}
+
+/** Check a CA answer (our key, a chain that links up) and turn it into a WorkloadSecret. */
+export function secretFromChain(chain: readonly string[], spki: Buffer, privateKeyPem: string): WorkloadSecret {
+  let certs: X509Certificate[];
+  try {
+    certs = chain.map((p) => new X509Certificate(p));
+  } catch (err) {
+    throw new MizzenError('CA_INTERNAL', `the CA returned an unreadable certificate: ${(err as Error).message}`);
+  }
+  const leaf = certs[0];
+  if (!leaf.publicKey.export({ format: 'der', type: 'spki' }).equals(spki)) {
+    throw new MizzenError('CA_INTERNAL', 'the CA returned a certificate for a different key');
+  }
+  for (let i = 0; i + 1 < certs.length; i++) {
+    if (!certs[i].verify(certs[i + 1].publicKey)) throw new MizzenError('CA_INTERNAL', `certificate ${i} of the CA's chain is not signed by the next`);
+  }
+  const identity = certificateSans(leaf).uris[0];
+  if (!identity) throw new MizzenError('CA_INTERNAL', 'the CA returned a certificate without a URI SAN');
+  const { notBefore, notAfter } = certificateValidity(leaf);
+  const pems = certs.map((c) => c.toString().trimEnd() + '\n');
+  const withoutRoot = pems.length > 1 ? pems.slice(0, -1) : pems;
+  return { identity, certChainPem: withoutRoot.join(''), privateKeyPem, rootCertPem: pems[pems.length - 1], notBefore, notAfter };
+}
