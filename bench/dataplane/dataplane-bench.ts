@@ -1,0 +1,126 @@
+/**
+ * Data-plane benchmark, Istio's method: client pod → server pod (network namespaces), HTTP/1.1,
+ * 1 KB payload, 4 connections, fixed request rates, latency histograms that are
+ * coordinated-omission correct. Every mode runs in the same session against the same backend, so
+ * the figures are read as differences from `direct` and from the byte-relay floor.
+ */
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { createNetnsPair, type NetnsPair } from './netns-pair.ts';
+import { spawnInNetns, runInNetns, type Started } from './spawn-in-netns.ts';
+import { cpuSeconds, rssMb } from './process-stats.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const node = process.execPath;
+
+export interface DataplaneRow {
+  mode: string;
+  rps: number;
+  p50_ms: number;
+  p90_ms: number;
+  p99_ms: number;
+  achieved_rps: number;
+  errors: number;
+  /** CPU of the proxies in the path (each), vCPU per 1,000 rps; 0 for direct. */
+  cpu_vcpu_per_1000rps: number;
+  /** RSS of each proxy in the path (max), MB; 0 for direct. */
+  rss_mb: number;
+  proxies: number;
+}
+
+export interface ModeSetup {
+  target: { host: string; port: number; hostHeader: string };
+  proxies: Started[];
+  stop(): Promise<void>;
+}
+
+export interface Mode {
+  name: string;
+  setup(pair: NetnsPair, backendPort: number): Promise<ModeSetup>;
+}
+
+export const directMode: Mode = {
+  name: 'direct',
+  async setup(pair, backendPort) {
+    return { target: { host: pair.serverIp, port: backendPort, hostHeader: 'server' }, proxies: [], stop: async () => undefined };
+  },
+};
+
+export const relayFloorMode: Mode = {
+  name: 'relay-floor',
+  async setup(pair, backendPort) {
+    const relay = join(here, 'byte-relay.ts');
+    const inbound = await spawnInNetns(pair.server, [node, relay, '15006', '127.0.0.1', String(backendPort)], { cpu: '0' });
+    const outbound = await spawnInNetns(pair.client, [node, relay, '15001', pair.serverIp, '15006', '127.0.0.1'], { cpu: '0' });
+    return {
+      target: { host: '127.0.0.1', port: 15001, hostHeader: 'server' },
+      proxies: [outbound, inbound],
+      stop: async () => void (await Promise.all([outbound.stop(), inbound.stop()])),
+    };
+  },
+};
+
+export interface DataplaneOptions {
+  modes: Mode[];
+  rates: number[];
+  seconds: number;
+  warmupSeconds: number;
+  log: (line: string) => void;
+}
+
+export async function runDataplaneBench(options: DataplaneOptions): Promise<DataplaneRow[]> {
+  const pair = createNetnsPair(String(process.pid % 100000));
+  const rows: DataplaneRow[] = [];
+  let backend: Started | undefined;
+  try {
+    const backendPort = 8080;
+    backend = await spawnInNetns(pair.server, [node, join(here, 'http-backend.ts'), String(backendPort)], { cpu: '0' });
+    for (const mode of options.modes) {
+      const setup = await mode.setup(pair, backendPort);
+      try {
+        for (const rps of options.rates) {
+          const loadArgs = {
+            host: setup.target.host,
+            port: setup.target.port,
+            hostHeader: setup.target.hostHeader,
+            rps,
+            connections: 4,
+            seconds: options.seconds,
+            warmupSeconds: options.warmupSeconds,
+            payloadBytes: 1024,
+            path: '/echo',
+          };
+          const cpuBefore = setup.proxies.map((p) => cpuSeconds(p.pid));
+          const t0 = process.hrtime.bigint();
+          const out = await runInNetns(pair.client, [node, join(here, 'load-generator.ts'), JSON.stringify(loadArgs)], '1');
+          const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+          const result = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+          const cpuEach = setup.proxies.map((p, i) => (cpuSeconds(p.pid) - cpuBefore[i]) / wall / (rps / 1000));
+          const row: DataplaneRow = {
+            mode: mode.name,
+            rps,
+            p50_ms: result.p50_ms,
+            p90_ms: result.p90_ms,
+            p99_ms: result.p99_ms,
+            achieved_rps: Math.round(result.achieved_rps),
+            errors: result.errors,
+            cpu_vcpu_per_1000rps: cpuEach.length ? Math.max(...cpuEach) : 0,
+            rss_mb: setup.proxies.length ? Math.max(...setup.proxies.map((p) => rssMb(p.pid))) : 0,
+            proxies: setup.proxies.length,
+          };
+          rows.push(row);
+          options.log(
+            `${row.mode.padEnd(16)} ${String(rps).padStart(5)} rps  p50 ${row.p50_ms.toFixed(3)}  p90 ${row.p90_ms.toFixed(3)}  p99 ${row.p99_ms.toFixed(3)} ms  ` +
+              `cpu ${row.cpu_vcpu_per_1000rps.toFixed(3)} vCPU/1k rps  rss ${row.rss_mb.toFixed(1)} MB  errors ${row.errors}`,
+          );
+        }
+      } finally {
+        await setup.stop();
+      }
+    }
+  } finally {
+    await backend?.stop();
+    pair.destroy();
+  }
+  return rows;
+}
