@@ -1,8 +1,15 @@
 import type { Analyzer } from './analyzer.ts';
+import { caCertificateAnalyzer } from './analyzers/destinationrule-ca-certificate-analyzer.ts';
+import { subsetSelectPodAnalyzer } from './analyzers/destinationrule-subset-select-pod-analyzer.ts';
 import { gatewayCertificateAnalyzer } from './analyzers/gateway-certificate-analyzer.ts';
 import { conflictingGatewayAnalyzer } from './analyzers/gateway-conflicting-analyzer.ts';
 import { ingressGatewayPortAnalyzer } from './analyzers/gateway-ingress-port-analyzer.ts';
 import { gatewaySecretAnalyzer } from './analyzers/gateway-secret-analyzer.ts';
+import { sidecarSelectorAnalyzer } from './analyzers/sidecar-selector-analyzer.ts';
+import { telemetryProviderAnalyzer } from './analyzers/telemetry-provider-analyzer.ts';
+import { telemetryLightstepAnalyzer } from './analyzers/telemetry-provider-analyzer.ts';
+import { telemetrySelectorAnalyzer } from './analyzers/telemetry-selector-analyzer.ts';
+import { telemetryDefaultSelectorAnalyzer } from './analyzers/telemetry-selector-analyzer.ts';
 import { conflictingMeshGatewayHostsAnalyzer } from './analyzers/virtualservice-conflicting-mesh-gateway-hosts-analyzer.ts';
 import { virtualServiceDestinationHostAnalyzer } from './analyzers/virtualservice-destination-host-analyzer.ts';
 import { virtualServiceDestinationRuleAnalyzer } from './analyzers/virtualservice-destination-rule-analyzer.ts';
@@ -12,10 +19,17 @@ import { jwtClaimRouteAnalyzer } from './analyzers/virtualservice-jwt-claim-rout
 /** Every analyzer `mizzen analyze` runs (one file per analyzer under analyzers/). */
 export function allAnalyzers(): Analyzer[] {
   return [
+    caCertificateAnalyzer,
+    subsetSelectPodAnalyzer,
     gatewayCertificateAnalyzer,
     conflictingGatewayAnalyzer,
     ingressGatewayPortAnalyzer,
     gatewaySecretAnalyzer,
+    sidecarSelectorAnalyzer,
+    telemetryProviderAnalyzer,
+    telemetryLightstepAnalyzer,
+    telemetrySelectorAnalyzer,
+    telemetryDefaultSelectorAnalyzer,
     conflictingMeshGatewayHostsAnalyzer,
     virtualServiceDestinationHostAnalyzer,
     virtualServiceDestinationRuleAnalyzer,
