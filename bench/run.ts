@@ -5,7 +5,10 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem, release } from 'node:os';
 import { parseArgs } from 'node:util';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { runDataplaneBench, directMode, relayFloorMode } from './dataplane/dataplane-bench.ts';
+import { runControlplaneBench } from './controlplane/controlplane-bench.ts';
 
 const { values } = parseArgs({
   options: {
@@ -44,6 +47,22 @@ if (only.has('dataplane')) {
     warmupSeconds: 2,
     log,
   });
+}
+
+if (only.has('controlplane')) {
+  log('\n== control plane (ADS simulator; 1,000 services × 10 endpoints) ==');
+  result.controlplane = await runControlplaneBench({
+    proxies: quick ? [1000] : [100, 1000, 10000],
+    shape: { services: 1000, endpointsPerService: 10, namespace: 'bench' },
+    log,
+  });
+}
+
+if (only.has('ca') && existsSync(new URL('./ca-bench.ts', import.meta.url))) {
+  log('\n== CA (CSR verification + signing) ==');
+  const out = execFileSync(process.execPath, [new URL('./ca-bench.ts', import.meta.url).pathname, String(quick ? 2000 : 10000)], { encoding: 'utf8' });
+  result.ca = JSON.parse(out.trim().split('\n').pop()!);
+  log(`  ${JSON.stringify(result.ca)}`);
 }
 
 if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2) + '\n');

@@ -1,0 +1,141 @@
+/**
+ * Control-plane convergence, like Istio's pilot-load: `mizzen discovery` on a mesh of M services
+ * (E endpoints each), a simulator process holding N ADS streams; the time from a VirtualService
+ * edit (and from an endpoint-only edit) until every proxy has received and ACKed the new version.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface, type Interface } from 'node:readline';
+import { writeMesh, virtualService, workloadEntry, type MeshShape } from './mesh-config-files.ts';
+import { cpuSeconds, rssMb } from '../dataplane/process-stats.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..', '..');
+
+export interface ControlplaneRow {
+  proxies: number;
+  services: number;
+  endpoints: number;
+  change: 'virtualservice' | 'endpoint';
+  converged: number;
+  convergence_p50_ms: number;
+  convergence_p99_ms: number;
+  initial_sync_s: number;
+  discovery_rss_mb: number;
+  discovery_cpu_s: number;
+}
+
+function lines(child: ChildProcess): Interface {
+  return createInterface({ input: child.stdout! });
+}
+
+function waitForLine(rl: Interface, predicate: (l: string) => boolean, timeoutMs: number, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      rl.off('line', onLine);
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+    }, timeoutMs);
+    const onLine = (l: string): void => {
+      if (!predicate(l)) return;
+      clearTimeout(timer);
+      rl.off('line', onLine);
+      resolve(l);
+    };
+    rl.on('line', onLine);
+  });
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function runControlplaneBench(options: { proxies: number[]; shape: MeshShape; log: (l: string) => void }): Promise<ControlplaneRow[]> {
+  const rows: ControlplaneRow[] = [];
+  for (const n of options.proxies) {
+    const dir = mkdtempSync(join(tmpdir(), 'mizzen-cp-bench-'));
+    writeMesh(dir, options.shape);
+    const grpcPort = await freePort();
+    const httpPort = await freePort();
+    const discovery = spawn(
+      process.execPath,
+      [join(repo, 'bin/mizzen.js'), 'discovery', '--config', dir, '--grpc-addr', `127.0.0.1:${grpcPort}`, '--http-addr', `127.0.0.1:${httpPort}`, '--secure-grpc-addr', ''],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MIZZEN_LOG: 'warn' } },
+    );
+    let discoveryErr = '';
+    discovery.stderr!.on('data', (d: Buffer) => void (discoveryErr = (discoveryErr + d.toString()).slice(-2000)));
+    let sim: ChildProcess | undefined;
+    try {
+      await waitForReady(httpPort, discovery, () => discoveryErr);
+      const cpu0 = cpuSeconds(discovery.pid!);
+      const t0 = performance.now();
+      sim = spawn(
+        process.execPath,
+        ['--max-old-space-size=8192', join(here, 'ads-simulator.ts'), JSON.stringify({ address: `127.0.0.1:${grpcPort}`, proxies: n, channels: Math.max(1, Math.ceil(n / 200)), namespace: options.shape.namespace })],
+        { stdio: ['pipe', 'pipe', 'inherit'] },
+      );
+      const rl = lines(sim);
+      await waitForLine(rl, (l) => l === 'synced', 600_000, `${n} proxies to sync`);
+      const initialSync = (performance.now() - t0) / 1000;
+      options.log(`  ${n} proxies synced in ${initialSync.toFixed(1)} s`);
+      const changes: [ControlplaneRow['change'], 'rds' | 'eds', () => void][] = [
+        ['virtualservice', 'rds', () => writeFileSync(join(dir, 'virtual-service.yaml'), virtualService(options.shape, 50))],
+        ['endpoint', 'eds', () => writeFileSync(join(dir, 'workload-entry.yaml'), workloadEntry(options.shape, 2))],
+      ];
+      for (const [change, type, apply] of changes) {
+        sim.stdin!.write(`watch ${type}\n`);
+        await waitForLine(rl, (l) => l === 'watching', 10_000, 'the simulator to arm');
+        apply();
+        const line = await waitForLine(rl, (l) => l.startsWith('{'), 120_000, `${change} convergence`);
+        const r = JSON.parse(line) as { converged: number; p50_ms: number; p99_ms: number };
+        const row: ControlplaneRow = {
+          proxies: n,
+          services: options.shape.services,
+          endpoints: options.shape.services * options.shape.endpointsPerService,
+          change,
+          converged: r.converged,
+          convergence_p50_ms: Math.round(r.p50_ms),
+          convergence_p99_ms: Math.round(r.p99_ms),
+          initial_sync_s: Number(initialSync.toFixed(2)),
+          discovery_rss_mb: Math.round(rssMb(discovery.pid!)),
+          discovery_cpu_s: Number((cpuSeconds(discovery.pid!) - cpu0).toFixed(2)),
+        };
+        rows.push(row);
+        options.log(
+          `  ${String(n).padStart(6)} proxies, ${change.padEnd(14)} converged ${row.converged}/${n}  p50 ${row.convergence_p50_ms} ms  p99 ${row.convergence_p99_ms} ms  ` +
+            `discovery rss ${row.discovery_rss_mb} MB, cpu ${row.discovery_cpu_s} s`,
+        );
+      }
+      sim.stdin!.write('exit\n');
+    } finally {
+      sim?.kill('SIGKILL');
+      discovery.kill('SIGTERM');
+      await new Promise((r) => (discovery.exitCode !== null ? r(null) : discovery.once('exit', r)));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return rows;
+}
+
+async function waitForReady(httpPort: number, child: ChildProcess, err: () => string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`discovery exited: ${err()}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/ready`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`discovery not ready in 60 s: ${err()}`);
+}
