@@ -70,14 +70,15 @@ export class ServingCertificateProvider implements CertificateProvider {
 
   addCaCertificateListener(listener: CaListener): void {
     this.caListeners.add(listener);
-    listener({ caCertificate: this.caBundle });
+    // Asynchronously: grpc-js registers its watcher only after adding these listeners.
+    queueMicrotask(() => this.caListeners.has(listener) && listener({ caCertificate: this.caBundle }));
   }
   removeCaCertificateListener(listener: CaListener): void {
     this.caListeners.delete(listener);
   }
   addIdentityCertificateListener(listener: IdentityListener): void {
     this.identityListeners.add(listener);
-    if (this.identity) listener(this.identity);
+    queueMicrotask(() => this.identity && this.identityListeners.has(listener) && listener(this.identity));
   }
   removeIdentityCertificateListener(listener: IdentityListener): void {
     this.identityListeners.delete(listener);
