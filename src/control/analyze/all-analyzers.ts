@@ -1,10 +1,13 @@
 import type { Analyzer } from './analyzer.ts';
+import { applicationUidAnalyzer } from './analyzers/application-uid-analyzer.ts';
+import { multiServiceAnalyzer } from './analyzers/deployment-multi-service-analyzer.ts';
 import { caCertificateAnalyzer } from './analyzers/destinationrule-ca-certificate-analyzer.ts';
 import { subsetSelectPodAnalyzer } from './analyzers/destinationrule-subset-select-pod-analyzer.ts';
 import { gatewayCertificateAnalyzer } from './analyzers/gateway-certificate-analyzer.ts';
 import { conflictingGatewayAnalyzer } from './analyzers/gateway-conflicting-analyzer.ts';
 import { ingressGatewayPortAnalyzer } from './analyzers/gateway-ingress-port-analyzer.ts';
 import { gatewaySecretAnalyzer } from './analyzers/gateway-secret-analyzer.ts';
+import { portNameAnalyzer } from './analyzers/service-port-name-analyzer.ts';
 import { sidecarSelectorAnalyzer } from './analyzers/sidecar-selector-analyzer.ts';
 import { telemetryProviderAnalyzer } from './analyzers/telemetry-provider-analyzer.ts';
 import { telemetryLightstepAnalyzer } from './analyzers/telemetry-provider-analyzer.ts';
@@ -19,12 +22,15 @@ import { jwtClaimRouteAnalyzer } from './analyzers/virtualservice-jwt-claim-rout
 /** Every analyzer `mizzen analyze` runs (one file per analyzer under analyzers/). */
 export function allAnalyzers(): Analyzer[] {
   return [
+    applicationUidAnalyzer,
+    multiServiceAnalyzer,
     caCertificateAnalyzer,
     subsetSelectPodAnalyzer,
     gatewayCertificateAnalyzer,
     conflictingGatewayAnalyzer,
     ingressGatewayPortAnalyzer,
     gatewaySecretAnalyzer,
+    portNameAnalyzer,
     sidecarSelectorAnalyzer,
     telemetryProviderAnalyzer,
     telemetryLightstepAnalyzer,
