@@ -76,8 +76,8 @@ export function oid(dotted: string): Buffer {
   const hit = oidCache.get(dotted);
   if (hit) return hit;
   const arcs = dotted.split('.').map(Number);
-  const bytes: number[] = [arcs[0] * 40 + arcs[1]];
-  for (const arc of arcs.slice(2)) {
+  const bytes: number[] = [];
+  for (const arc of [arcs[0] * 40 + arcs[1], ...arcs.slice(2)]) {
     const enc: number[] = [arc & 0x7f];
     for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) enc.unshift((v & 0x7f) | 0x80);
     bytes.push(...enc);
@@ -162,16 +162,17 @@ export function readOid(buf: Buffer, el: DerElement): string {
   expectTag(el, TAG.oid, 'OBJECT IDENTIFIER');
   const bytes = content(buf, el);
   if (bytes.length === 0) throw new DerError('empty OBJECT IDENTIFIER');
-  const first = bytes[0];
-  const arcs = [first < 80 ? Math.floor(first / 40) : 2, first < 80 ? first % 40 : first - 80];
+  const values: number[] = [];
   let v = 0;
-  for (let i = 1; i < bytes.length; i++) {
+  for (let i = 0; i < bytes.length; i++) {
     v = v * 128 + (bytes[i] & 0x7f);
     if (!(bytes[i] & 0x80)) {
-      arcs.push(v);
+      values.push(v);
       v = 0;
     }
   }
+  const first = values[0];
+  const arcs = [first < 80 ? Math.floor(first / 40) : 2, first < 80 ? first % 40 : first - 80, ...values.slice(1)];
   return arcs.join('.');
 }
 
