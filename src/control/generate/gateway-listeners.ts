@@ -1,0 +1,109 @@
+import type { PushContext } from '../push/push-context.ts';
+import { hostMatches } from '../push/host-match.ts';
+import type { VirtualServiceView } from '../push/virtual-service-index.ts';
+import type { ProxyInfo } from '../xds/proxy-info.ts';
+import { BLACKHOLE_CLUSTER } from './cluster-names.ts';
+import { EXT, sdsSecret, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
+import { gatewayRouteName, serverIsHttp, serversByPort, type BoundServer } from './gateway-servers.ts';
+import { httpConnectionManagerFilter, tcpProxyFilter } from './http-connection-manager.ts';
+import { tcpRouteClusters } from './outbound-listeners.ts';
+
+/**
+ * A gateway's listeners: one `0.0.0.0_PORT` per server port. Plain HTTP servers share one chain
+ * with RDS `http.PORT`; HTTPS servers terminate TLS with the credentialName served over SDS
+ * (chain matched on SNI) and route through their own route config; PASSTHROUGH servers
+ * forward by SNI to the clusters of VirtualService `tls` routes; TCP servers use `tcp` routes.
+ */
+export function gatewayListeners(proxy: ProxyInfo, push: PushContext): JsonObject[] {
+  const listeners: JsonObject[] = [];
+  for (const [port, servers] of serversByPort(proxy, push)) {
+    const chains: JsonObject[] = [];
+    let needsTlsInspector = false;
+    const plainHttp = servers.filter((s) => serverIsHttp(s) && s.protocol !== 'HTTPS');
+    if (plainHttp.length > 0) chains.push({ filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: `http.${port}` })] });
+    for (const s of servers) {
+      if (s.protocol === 'HTTPS' && serverIsHttp(s)) {
+        needsTlsInspector = true;
+        chains.push({
+          name: gatewayRouteName(s),
+          filterChainMatch: sniMatch(s),
+          filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: gatewayRouteName(s) })],
+          transportSocket: terminatingTls(s),
+        });
+      } else if (s.protocol === 'TLS' || s.protocol === 'HTTPS') {
+        needsTlsInspector = true;
+        chains.push(...passthroughChains(proxy, push, s));
+      } else if (!serverIsHttp(s)) {
+        const target = tcpTarget(proxy, push, s);
+        if (target) chains.push({ filters: [tcpProxyFilter(typeof target === 'string' ? target : `${s.gateway}:${port}`, target)] });
+      }
+    }
+    if (chains.length === 0) continue;
+    listeners.push({
+      name: `0.0.0.0_${port}`,
+      address: socketAddress('0.0.0.0', port),
+      trafficDirection: 'OUTBOUND',
+      ...(needsTlsInspector ? { listenerFilters: [typedFilter(EXT.tlsInspector)] } : {}),
+      filterChains: chains,
+    });
+  }
+  return listeners;
+}
+
+function sniMatch(s: BoundServer): JsonObject {
+  const names = s.hosts.map((h) => h.host).filter((h) => h !== '*');
+  return names.length > 0 ? { serverNames: names } : {};
+}
+
+function terminatingTls(s: BoundServer): JsonObject {
+  const tls = s.server.tls ?? {};
+  const common: JsonObject = { alpnProtocols: ['h2', 'http/1.1'] };
+  if (tls.credentialName) {
+    common.tlsCertificateSdsSecretConfigs = [sdsSecret(`kubernetes://${tls.credentialName}`)];
+    if (tls.mode === 'MUTUAL') common.combinedValidationContext = { defaultValidationContext: {}, validationContextSdsSecretConfig: sdsSecret(`kubernetes://${tls.credentialName}-cacert`) };
+  } else if (tls.mode === 'ISTIO_MUTUAL') {
+    common.tlsCertificateSdsSecretConfigs = [sdsSecret('default')];
+    common.combinedValidationContext = { defaultValidationContext: {}, validationContextSdsSecretConfig: sdsSecret('ROOTCA') };
+  } else if (tls.serverCertificate && tls.privateKey) {
+    common.tlsCertificates = [{ certificateChain: { filename: tls.serverCertificate }, privateKey: { filename: tls.privateKey } }];
+    if (tls.mode === 'MUTUAL' && tls.caCertificates) common.validationContext = { trustedCa: { filename: tls.caCertificates } };
+  }
+  const mutual = tls.mode === 'MUTUAL' || tls.mode === 'ISTIO_MUTUAL';
+  return { name: EXT.tlsTransport.name, typedConfig: { '@type': EXT.tlsTransport.downstream, commonTlsContext: common, requireClientCertificate: mutual } };
+}
+
+/** VirtualServices bound to this server's gateway whose hosts the server admits. */
+export function virtualServicesForServer(proxy: ProxyInfo, push: PushContext, s: BoundServer): VirtualServiceView[] {
+  return push.virtualServicesFor(proxy, s.gateway).filter((vs) => vs.hosts.some((h) => serverAdmits(s, h, vs.namespace)));
+}
+
+/** Does a server host list (`ns/host`) admit this host from a VirtualService in `vsNs`? */
+export function serverAdmits(s: BoundServer, host: string, vsNs: string): boolean {
+  return s.hosts.some((h) => (h.namespace === '*' || h.namespace === vsNs) && (hostMatches(h.host, host) || hostMatches(host, h.host)));
+}
+
+function passthroughChains(proxy: ProxyInfo, push: PushContext, s: BoundServer): JsonObject[] {
+  const chains: JsonObject[] = [];
+  for (const vs of virtualServicesForServer(proxy, push, s)) {
+    for (const route of vs.spec.tls ?? []) {
+      for (const m of route.match ?? []) {
+        if (m.port !== undefined && m.port !== s.port) continue;
+        const snis = (m.sniHosts ?? []).map((h) => push.resolveHost(h, vs.namespace));
+        if (!route.route?.length || snis.length === 0) continue;
+        const target = tcpRouteClusters(route.route, s.port, vs.namespace, push);
+        chains.push({ filterChainMatch: { serverNames: snis }, filters: [tcpProxyFilter(typeof target === 'string' ? target : `${vs.name}.${vs.namespace}`, target)] });
+      }
+    }
+  }
+  return chains;
+}
+
+function tcpTarget(proxy: ProxyInfo, push: PushContext, s: BoundServer): string | { name: string; weight: number }[] | undefined {
+  for (const vs of virtualServicesForServer(proxy, push, s)) {
+    for (const route of vs.spec.tcp ?? []) {
+      const applies = (route.match ?? []).length === 0 || route.match!.some((m) => m.port === undefined || m.port === s.port);
+      if (applies && route.route?.length) return tcpRouteClusters(route.route, s.port, vs.namespace, push);
+    }
+  }
+  return BLACKHOLE_CLUSTER;
+}

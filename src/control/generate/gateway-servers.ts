@@ -1,0 +1,49 @@
+import type { Server } from '../../api/istio/gateway.ts';
+import type { PushContext } from '../push/push-context.ts';
+import type { ProxyInfo } from '../xds/proxy-info.ts';
+
+/** One Gateway server bound to a router proxy, with the gateway it came from. */
+export interface BoundServer {
+  /** `ns/name` of the Gateway. */
+  gateway: string;
+  gatewayNamespace: string;
+  server: Server;
+  port: number;
+  protocol: string;
+  /** Hosts as `ns/host` entries split: namespace filter ('*' any) and host. */
+  hosts: { namespace: string; host: string }[];
+}
+
+/** Servers of every Gateway selecting this proxy, grouped by port number (ascending). */
+export function serversByPort(proxy: ProxyInfo, push: PushContext): Map<number, BoundServer[]> {
+  const out = new Map<number, BoundServer[]>();
+  for (const g of push.gatewaysFor(proxy)) {
+    const ns = g.resource.metadata.namespace ?? 'default';
+    for (const server of g.spec.servers ?? []) {
+      const port = server.port?.number;
+      if (!port) continue;
+      const hosts = (server.hosts ?? ['*']).map((h) => {
+        const slash = h.indexOf('/');
+        const hns = slash < 0 ? '*' : h.slice(0, slash);
+        return { namespace: hns === '.' ? ns : hns, host: slash < 0 ? h : h.slice(slash + 1) };
+      });
+      const list = out.get(port) ?? [];
+      list.push({ gateway: g.key, gatewayNamespace: ns, server, port, protocol: (server.port?.protocol ?? 'HTTP').toUpperCase(), hosts });
+      out.set(port, list);
+    }
+  }
+  return new Map([...out.entries()].sort((a, b) => a[0] - b[0]));
+}
+
+/** Is the server terminating HTTP (plain or after TLS termination)? */
+export function serverIsHttp(b: BoundServer): boolean {
+  if (b.protocol === 'HTTP' || b.protocol === 'HTTP2' || b.protocol === 'GRPC' || b.protocol === 'GRPC-WEB') return true;
+  return b.protocol === 'HTTPS' && b.server.tls?.mode !== 'PASSTHROUGH' && b.server.tls?.mode !== 'AUTO_PASSTHROUGH';
+}
+
+/** Route config name for a server: `http.PORT` for plaintext, `https.PORT.NAME.GATEWAY.NS` for terminated TLS. */
+export function gatewayRouteName(b: BoundServer): string {
+  if (b.protocol !== 'HTTPS') return `http.${b.port}`;
+  const [ns, name] = b.gateway.split('/') as [string, string];
+  return `https.${b.port}.${b.server.name ?? b.server.port?.name ?? 'https'}.${name}.${ns}`;
+}

@@ -1,0 +1,122 @@
+import type { MutualTlsMode } from '../../api/istio/peer-authentication.ts';
+import type { PushContext } from '../push/push-context.ts';
+import type { ProxyInfo } from '../xds/proxy-info.ts';
+import { buildRbac } from './authz-rbac.ts';
+import { INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName } from './cluster-names.ts';
+import { ISTIO_ALPN, SDS_DEFAULT, SDS_ROOTCA } from './cluster-tls.ts';
+import { EXT, sdsSecret, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
+import { httpConnectionManagerFilter, tcpProxyFilter } from './http-connection-manager.ts';
+import { inboundPorts, type InboundPort } from './inbound-ports.ts';
+import { buildJwtAuthn } from './jwt-authn.ts';
+import { isHttpProtocol } from './virtual-hosts.ts';
+
+export const VIRTUAL_INBOUND = 'virtualInbound';
+export const VIRTUAL_INBOUND_PORT = 15006;
+
+type Mode = Exclude<MutualTlsMode, 'UNSET'>;
+
+/**
+ * `virtualInbound` on 15006: per workload port, filter chains matched on destination port and
+ * transport protocol — `tls` (mesh mTLS, client certificate required) and/or `raw_buffer`
+ * (plaintext) as the PeerAuthentication mode says (STRICT: tls only; PERMISSIVE: both;
+ * DISABLE: plaintext only) — then catch-all chains for other ports to the original destination.
+ * HTTP ports run jwt_authn, RBAC (DENY then ALLOW), fault, CORS and router to `inbound|PORT||`;
+ * TCP ports run network RBAC and tcp_proxy.
+ */
+export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject {
+  const mtls = push.mtlsFor(proxy);
+  const policies = push.authorizationPoliciesFor(proxy);
+  const jwt = buildJwtAuthn(push.requestAuthenticationsFor(proxy));
+  const chains: JsonObject[] = [];
+  for (const ip of inboundPorts(proxy, push)) {
+    const mode = mtls.ports.get(ip.port) ?? mtls.mode;
+    const http = isHttpProtocol(ip.protocol);
+    const filters = http ? httpFilters(ip, policies, jwt) : tcpFilters(ip, policies);
+    for (const transport of transportsFor(mode)) {
+      chains.push({
+        name: transport === 'tls' ? inboundClusterName(ip.port) : `${inboundClusterName(ip.port)}-plaintext`,
+        filterChainMatch: { destinationPort: ip.port, transportProtocol: transport },
+        filters,
+        ...(transport === 'tls' ? { transportSocket: downstreamTls(http) } : {}),
+      });
+    }
+  }
+  const catchAllFilters = [...rbacFilters(policies, true), tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)];
+  for (const transport of transportsFor(mtls.mode)) {
+    chains.push({
+      name: transport === 'tls' ? 'virtualInbound-catchall-tls' : 'virtualInbound-catchall-plaintext',
+      filterChainMatch: { transportProtocol: transport },
+      filters: catchAllFilters,
+      ...(transport === 'tls' ? { transportSocket: downstreamTls(false) } : {}),
+    });
+  }
+  return {
+    name: VIRTUAL_INBOUND,
+    address: socketAddress('0.0.0.0', VIRTUAL_INBOUND_PORT),
+    useOriginalDst: true,
+    trafficDirection: 'INBOUND',
+    listenerFilters: [typedFilter(EXT.originalDst), typedFilter(EXT.tlsInspector), typedFilter(EXT.httpInspector)],
+    filterChains: chains,
+  };
+}
+
+function transportsFor(mode: Mode): ('tls' | 'raw_buffer')[] {
+  if (mode === 'STRICT') return ['tls'];
+  if (mode === 'DISABLE') return ['raw_buffer'];
+  return ['tls', 'raw_buffer'];
+}
+
+/** Server side of mesh mTLS: workload cert, peers verified against the mesh root. */
+export function downstreamTls(http: boolean): JsonObject {
+  return {
+    name: EXT.tlsTransport.name,
+    typedConfig: {
+      '@type': EXT.tlsTransport.downstream,
+      commonTlsContext: {
+        tlsCertificateSdsSecretConfigs: [sdsSecret(SDS_DEFAULT)],
+        combinedValidationContext: { defaultValidationContext: { matchSubjectAltNames: [{ prefix: 'spiffe://' }] }, validationContextSdsSecretConfig: sdsSecret(SDS_ROOTCA) },
+        alpnProtocols: http ? ['h2', 'http/1.1', ...ISTIO_ALPN] : ISTIO_ALPN,
+      },
+      requireClientCertificate: true,
+    },
+  };
+}
+
+function rbacFilters(policies: Parameters<typeof buildRbac>[0], tcp: boolean): JsonObject[] {
+  const rbac = buildRbac(policies, tcp);
+  return [rbac.deny, rbac.allow].filter((f): f is JsonObject => f !== undefined);
+}
+
+function httpFilters(ip: InboundPort, policies: Parameters<typeof buildRbac>[0], jwt: JsonObject | undefined): JsonObject[] {
+  const cluster = inboundClusterName(ip.port);
+  const routeConfig = {
+    name: cluster,
+    virtualHosts: [{ name: `inbound|http|${ip.port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: '0s', maxStreamDuration: { maxStreamDuration: '0s', grpcTimeoutHeaderMax: '0s' } }, decorator: { operation: `${ip.service.hostname}:${ip.servicePort}/*` } }] }],
+    validateClusters: false,
+  };
+  const pre = [...(jwt ? [jwt] : []), ...rbacFilters(policies, false)];
+  return [httpConnectionManagerFilter({ statPrefix: `inbound_0.0.0.0_${ip.port}`, routeConfig, preFilters: pre, inbound: true })];
+}
+
+function tcpFilters(ip: InboundPort, policies: Parameters<typeof buildRbac>[0]): JsonObject[] {
+  const cluster = inboundClusterName(ip.port);
+  return [...rbacFilters(policies, true), tcpProxyFilter(cluster, cluster)];
+}
+
+/** `inbound|PORT||` static clusters to the workload on 127.0.0.1, and the inbound passthrough. */
+export function inboundClusters(proxy: ProxyInfo, push: PushContext): JsonObject[] {
+  const out: JsonObject[] = inboundPorts(proxy, push).map((ip) => {
+    const name = inboundClusterName(ip.port);
+    return {
+      name,
+      type: 'STATIC',
+      connectTimeout: '10s',
+      lbPolicy: 'ROUND_ROBIN',
+      loadAssignment: { clusterName: name, endpoints: [{ lbEndpoints: [{ endpoint: { address: socketAddress('127.0.0.1', ip.port) } }] }] },
+      circuitBreakers: { thresholds: [{ maxConnections: 4294967295, maxPendingRequests: 4294967295, maxRequests: 4294967295, maxRetries: 4294967295, trackRemaining: true }] },
+      metadata: { filterMetadata: { istio: { services: [{ host: ip.service.hostname, name: ip.service.name ?? ip.service.hostname, namespace: ip.service.namespace }] } } },
+    };
+  });
+  out.push({ name: INBOUND_PASSTHROUGH_CLUSTER, type: 'ORIGINAL_DST', lbPolicy: 'CLUSTER_PROVIDED', connectTimeout: '10s' });
+  return out;
+}

@@ -1,0 +1,90 @@
+import type { RouteDestination } from '../../api/istio/virtual-service.ts';
+import type { PushContext } from '../push/push-context.ts';
+import { MESH_GATEWAY } from '../push/virtual-service-index.ts';
+import type { Service } from '../registry/service.ts';
+import type { ProxyInfo } from '../xds/proxy-info.ts';
+import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, outboundClusterName } from './cluster-names.ts';
+import { socketAddress, type JsonObject } from './envoy-extensions.ts';
+import { httpConnectionManagerFilter, tcpProxyFilter } from './http-connection-manager.ts';
+import { normalizeWeights } from './route-actions.ts';
+import { isHttpProtocol, virtualServiceForHost } from './virtual-hosts.ts';
+
+export const VIRTUAL_OUTBOUND = 'virtualOutbound';
+export const VIRTUAL_OUTBOUND_PORT = 15001;
+
+/**
+ * A sidecar's outbound listeners: `virtualOutbound` (15001, hands each connection to the listener
+ * for its original destination, else passthrough), `0.0.0.0_PORT` for HTTP ports (RDS route
+ * config named by the port), `VIP_PORT` for TCP services (tcp_proxy).
+ */
+export function outboundListeners(proxy: ProxyInfo, push: PushContext): JsonObject[] {
+  const services = push.servicesVisibleTo(proxy);
+  const httpPorts = new Set<number>();
+  for (const s of services) for (const p of s.ports) if (isHttpProtocol(p.protocol)) httpPorts.add(p.port);
+  const listeners: JsonObject[] = [virtualOutbound(proxy, push)];
+  for (const port of [...httpPorts].sort((a, b) => a - b)) {
+    listeners.push({
+      name: `0.0.0.0_${port}`,
+      address: socketAddress('0.0.0.0', port),
+      bindToPort: false,
+      trafficDirection: 'OUTBOUND',
+      filterChains: [{ filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: String(port) })] }],
+    });
+  }
+  const names = new Set(listeners.map((l) => l.name));
+  for (const s of services) {
+    for (const p of s.ports) {
+      if (isHttpProtocol(p.protocol)) continue;
+      const binds = s.addresses.length > 0 ? s.addresses : httpPorts.has(p.port) ? [] : ['0.0.0.0'];
+      for (const ip of binds) {
+        const name = `${ip}_${p.port}`;
+        if (names.has(name)) continue;
+        names.add(name);
+        const target = tcpTarget(proxy, push, s, p.port);
+        const statPrefix = typeof target === 'string' ? target : `${s.hostname}:${p.port}`;
+        listeners.push({
+          name,
+          address: socketAddress(ip, p.port),
+          bindToPort: false,
+          trafficDirection: 'OUTBOUND',
+          filterChains: [{ filters: [tcpProxyFilter(statPrefix, target)] }],
+        });
+      }
+    }
+  }
+  return listeners;
+}
+
+function virtualOutbound(proxy: ProxyInfo, push: PushContext): JsonObject {
+  const registryOnly = (push.sidecarFor(proxy)?.spec.outboundTrafficPolicy?.mode ?? push.mesh.outboundTrafficPolicy?.mode) === 'REGISTRY_ONLY';
+  const cluster = registryOnly ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+  return {
+    name: VIRTUAL_OUTBOUND,
+    address: socketAddress('0.0.0.0', VIRTUAL_OUTBOUND_PORT),
+    useOriginalDst: true,
+    trafficDirection: 'OUTBOUND',
+    filterChains: [{ name: 'virtualOutbound-catchall-tcp', filters: [tcpProxyFilter(cluster, cluster)] }],
+  };
+}
+
+/** Where a TCP service port's connections go: its cluster, or a VirtualService tcp route's clusters. */
+function tcpTarget(proxy: ProxyInfo, push: PushContext, s: Service, port: number): string | { name: string; weight: number }[] {
+  const vs = virtualServiceForHost(push.virtualServicesFor(proxy, MESH_GATEWAY), s.hostname);
+  const route = vs?.spec.tcp?.find((r) => (r.match ?? []).length === 0 || r.match!.some((m) => (m.port === undefined || m.port === port) && (!m.sourceLabels || Object.entries(m.sourceLabels).every(([k, v]) => proxy.labels[k] === v))));
+  if (!route?.route?.length) return outboundClusterName(port, undefined, s.hostname);
+  return tcpRouteClusters(route.route, port, vs!.namespace, push);
+}
+
+/** tcp/tls route destinations to a cluster or weighted clusters. */
+export function tcpRouteClusters(dests: readonly RouteDestination[], port: number, ns: string, push: PushContext): string | { name: string; weight: number }[] {
+  const name = (d: RouteDestination): string => {
+    const host = push.resolveHost(d.destination?.host ?? '', ns);
+    const svc = push.registry.servicesByHost(host)[0];
+    const p = d.destination?.port?.number ?? (svc && svc.ports.length === 1 ? svc.ports[0]!.port : port);
+    return outboundClusterName(p, d.destination?.subset || undefined, host);
+  };
+  if (dests.length === 1) return name(dests[0]!);
+  const live = dests.filter((d) => (d.weight ?? 0) > 0);
+  const weights = normalizeWeights(live.map((d) => d.weight ?? 0));
+  return live.map((d, i) => ({ name: name(d), weight: weights[i]! }));
+}
