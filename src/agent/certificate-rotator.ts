@@ -58,7 +58,7 @@ export class CertificateRotator {
 
   /** Fetch the first certificate now; rotation continues on its own until close(). */
   start(): void {
-    this.schedule(0);
+    void this.rotate();
   }
 
   /** Resolves with the first certificate (at once if the cache already has one). */
