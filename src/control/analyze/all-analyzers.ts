@@ -1,5 +1,6 @@
 import type { Analyzer } from './analyzer.ts';
 import { applicationUidAnalyzer } from './analyzers/application-uid-analyzer.ts';
+import { authorizationPoliciesAnalyzer } from './analyzers/authorization-policies-analyzer.ts';
 import { multiServiceAnalyzer } from './analyzers/deployment-multi-service-analyzer.ts';
 import { caCertificateAnalyzer } from './analyzers/destinationrule-ca-certificate-analyzer.ts';
 import { subsetSelectPodAnalyzer } from './analyzers/destinationrule-subset-select-pod-analyzer.ts';
@@ -8,6 +9,8 @@ import { conflictingGatewayAnalyzer } from './analyzers/gateway-conflicting-anal
 import { ingressGatewayPortAnalyzer } from './analyzers/gateway-ingress-port-analyzer.ts';
 import { gatewaySecretAnalyzer } from './analyzers/gateway-secret-analyzer.ts';
 import { portNameAnalyzer } from './analyzers/service-port-name-analyzer.ts';
+import { conflictingServiceEntryProtocolAnalyzer } from './analyzers/serviceentry-conflicting-protocol-analyzer.ts';
+import { serviceEntryAddressesAnalyzer } from './analyzers/serviceentry-protocol-addresses-analyzer.ts';
 import { sidecarSelectorAnalyzer } from './analyzers/sidecar-selector-analyzer.ts';
 import { telemetryProviderAnalyzer } from './analyzers/telemetry-provider-analyzer.ts';
 import { telemetryLightstepAnalyzer } from './analyzers/telemetry-provider-analyzer.ts';
@@ -23,6 +26,7 @@ import { jwtClaimRouteAnalyzer } from './analyzers/virtualservice-jwt-claim-rout
 export function allAnalyzers(): Analyzer[] {
   return [
     applicationUidAnalyzer,
+    authorizationPoliciesAnalyzer,
     multiServiceAnalyzer,
     caCertificateAnalyzer,
     subsetSelectPodAnalyzer,
@@ -31,6 +35,8 @@ export function allAnalyzers(): Analyzer[] {
     ingressGatewayPortAnalyzer,
     gatewaySecretAnalyzer,
     portNameAnalyzer,
+    conflictingServiceEntryProtocolAnalyzer,
+    serviceEntryAddressesAnalyzer,
     sidecarSelectorAnalyzer,
     telemetryProviderAnalyzer,
     telemetryLightstepAnalyzer,

@@ -13,3 +13,38 @@ export function selectorString(selector: Readonly<Record<string, string>>): stri
     .map((k) => `${k}=${selector[k]}`)
     .join(',');
 }
+
+/**
+ * A Kubernetes LabelSelector (`matchLabels` + `matchExpressions`). An absent selector
+ * (undefined) selects everything, as in webhooks.
+ */
+export function labelSelectorMatches(selector: unknown, labels: Readonly<Record<string, string>> | undefined): boolean {
+  if (typeof selector !== 'object' || selector === null) return true;
+  const s = selector as { matchLabels?: unknown; matchExpressions?: unknown };
+  const ml = (typeof s.matchLabels === 'object' && s.matchLabels !== null ? s.matchLabels : {}) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(ml)) if (labels?.[k] !== String(v)) return false;
+  for (const e of Array.isArray(s.matchExpressions) ? s.matchExpressions : []) {
+    const expr = (typeof e === 'object' && e !== null ? e : {}) as { key?: unknown; operator?: unknown; values?: unknown };
+    const key = String(expr.key ?? '');
+    const values = Array.isArray(expr.values) ? expr.values.map(String) : [];
+    const has = labels !== undefined && key in labels;
+    const v = labels?.[key];
+    switch (String(expr.operator ?? '')) {
+      case 'In':
+        if (!has || !values.includes(v!)) return false;
+        break;
+      case 'NotIn':
+        if (has && values.includes(v!)) return false;
+        break;
+      case 'Exists':
+        if (!has) return false;
+        break;
+      case 'DoesNotExist':
+        if (has) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
