@@ -1,13 +1,18 @@
 import type { Analyzer } from './analyzer.ts';
+import { annotationsAnalyzer } from './analyzers/annotations-analyzer.ts';
 import { applicationUidAnalyzer } from './analyzers/application-uid-analyzer.ts';
 import { authorizationPoliciesAnalyzer } from './analyzers/authorization-policies-analyzer.ts';
 import { multiServiceAnalyzer } from './analyzers/deployment-multi-service-analyzer.ts';
+import { deprecationAnalyzer } from './analyzers/deprecation-analyzer.ts';
 import { caCertificateAnalyzer } from './analyzers/destinationrule-ca-certificate-analyzer.ts';
 import { subsetSelectPodAnalyzer } from './analyzers/destinationrule-subset-select-pod-analyzer.ts';
 import { gatewayCertificateAnalyzer } from './analyzers/gateway-certificate-analyzer.ts';
 import { conflictingGatewayAnalyzer } from './analyzers/gateway-conflicting-analyzer.ts';
 import { ingressGatewayPortAnalyzer } from './analyzers/gateway-ingress-port-analyzer.ts';
 import { gatewaySecretAnalyzer } from './analyzers/gateway-secret-analyzer.ts';
+import { injectionAnalyzer } from './analyzers/injection-analyzer.ts';
+import { injectionImageAnalyzer } from './analyzers/injection-image-analyzer.ts';
+import { imageAutoAnalyzer } from './analyzers/injection-image-auto-analyzer.ts';
 import { portNameAnalyzer } from './analyzers/service-port-name-analyzer.ts';
 import { conflictingServiceEntryProtocolAnalyzer } from './analyzers/serviceentry-conflicting-protocol-analyzer.ts';
 import { serviceEntryAddressesAnalyzer } from './analyzers/serviceentry-protocol-addresses-analyzer.ts';
@@ -25,15 +30,20 @@ import { jwtClaimRouteAnalyzer } from './analyzers/virtualservice-jwt-claim-rout
 /** Every analyzer `mizzen analyze` runs (one file per analyzer under analyzers/). */
 export function allAnalyzers(): Analyzer[] {
   return [
+    annotationsAnalyzer,
     applicationUidAnalyzer,
     authorizationPoliciesAnalyzer,
     multiServiceAnalyzer,
+    deprecationAnalyzer,
     caCertificateAnalyzer,
     subsetSelectPodAnalyzer,
     gatewayCertificateAnalyzer,
     conflictingGatewayAnalyzer,
     ingressGatewayPortAnalyzer,
     gatewaySecretAnalyzer,
+    injectionAnalyzer,
+    injectionImageAnalyzer,
+    imageAutoAnalyzer,
     portNameAnalyzer,
     conflictingServiceEntryProtocolAnalyzer,
     serviceEntryAddressesAnalyzer,
