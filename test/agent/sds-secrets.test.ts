@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { certsAdminView } from '../../src/agent/certs-admin-view.ts';
 import { sdsSecretResource, sdsSecretResources } from '../../src/agent/sds-secrets.ts';
 import { createWorkloadAgent } from '../../src/agent/workload-agent.ts';
 import { loadEnvoyRoot } from '../../src/api/xds/envoy-protos.ts';
@@ -60,6 +61,14 @@ describe('Workload agent and SDS secrets', () => {
       assert.equal(sdsSecretResource(secret, 'ROOTCA')?.name, 'ROOTCA');
       assert.equal(sdsSecretResource(secret, 'file-cert:/x'), undefined);
       assert.deepEqual(sdsSecretResources(undefined), []);
+
+      // Certificate expiry as Envoy's admin /certs shows it.
+      const view = certsAdminView(secret, secret.notBefore);
+      const [leafView] = view.certificates[0].cert_chain;
+      assert.deepEqual(leafView.subject_alt_names, [{ uri: 'spiffe://cluster.local/ns/default/sa/reviews' }]);
+      assert.equal(leafView.days_until_expiration, '1');
+      assert.equal(leafView.expiration_time, new Date(secret.notAfter).toISOString());
+      assert.equal(view.certificates[0].ca_cert.length, 1);
     } finally {
       agent.close();
     }
