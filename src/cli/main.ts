@@ -13,7 +13,14 @@ async function loadCommands(): Promise<Register[]> {
   // Each entry is one command file; keep the list sorted.
   const modules = [
     './analyze-command.ts',
+    './apply-command.ts',
+    './delete-command.ts',
+    './down-command.ts',
+    './exec-command.ts',
+    './get-command.ts',
+    './logs-command.ts',
     './token-command.ts',
+    './up-command.ts',
     './validate-command.ts',
   ];
   const loaded: Register[] = [];

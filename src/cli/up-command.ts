@@ -1,0 +1,162 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, closeSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { loadOrCreateTokenKey, mintServiceAccountToken } from '../control/ca/service-account-token.ts';
+import { systemClock } from '../lib/clock.ts';
+import { errorMessage, MizzenError } from '../lib/errors.ts';
+import { createLogFactory } from '../lib/log.ts';
+import { ControlClient } from '../runtime/control-client.ts';
+import { LocalMesh } from '../runtime/local-mesh.ts';
+import { parseExpose } from '../runtime/port-forwarder.ts';
+import { baseProcessEnv, DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR, requireRootLinux, stateDirFrom } from '../runtime/runtime-config.ts';
+import { prepareSidecar } from '../runtime/sidecar-command.ts';
+import type { CliContext } from './cli-context.ts';
+
+interface UpFlags {
+  detach?: boolean;
+  expose: string[];
+  stateDir?: string;
+  podCidr: string;
+  serviceCidr: string;
+  sidecars: string;
+  controlPlane: boolean;
+  timeout: string;
+}
+
+const collect = (v: string, acc: string[]): string[] => [...acc, v];
+const CLI_ENTRY = fileURLToPath(new URL('../../bin/mizzen.js', import.meta.url));
+
+/** Parsed once, frozen: what `mizzen up` runs with (flags + MIZZEN_LOG). */
+function upConfig(dir: string, flags: UpFlags, ctx: CliContext) {
+  const exposes = flags.expose.map(parseExpose);
+  const sidecarsAvailable = existsSync(fileURLToPath(new URL('./proxy-command.ts', import.meta.url)));
+  const discoveryAvailable = existsSync(fileURLToPath(new URL('./discovery-command.ts', import.meta.url)));
+  if (!['auto', 'on', 'off'].includes(flags.sidecars)) throw new MizzenError('USAGE', `--sidecars must be auto, on or off (got ${flags.sidecars})`);
+  const timeoutSeconds = Number(flags.timeout.replace(/s$/, ''));
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new MizzenError('USAGE', `--timeout must be seconds, e.g. 120s (got ${flags.timeout})`);
+  const env = baseProcessEnv(ctx.env);
+  env.PATH = `${dirname(process.execPath)}:${env.PATH}`;
+  return Object.freeze({
+    dir: resolve(ctx.cwd, dir),
+    stateDir: stateDirFrom(flags.stateDir, ctx.cwd),
+    exposes,
+    podCidr: flags.podCidr,
+    serviceCidr: flags.serviceCidr,
+    sidecars: flags.sidecars === 'on' || (flags.sidecars === 'auto' && sidecarsAvailable && discoveryAvailable),
+    controlPlane: flags.controlPlane && discoveryAvailable,
+    timeoutMs: timeoutSeconds * 1000,
+    logLevels: ctx.env.MIZZEN_LOG,
+    env,
+  });
+}
+
+type UpConfig = ReturnType<typeof upConfig>;
+
+/** `mizzen up`: run a whole mesh from a directory of manifests on this machine. */
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('up')
+    .description('run a mesh on this machine from Kubernetes-style manifests and Istio config (needs root and Linux)')
+    .argument('<dir>', 'file or directory of manifests (*.yaml, *.yml, *.json)')
+    .option('-d, --detach', 'run in the background and return once every pod is ready')
+    .option('--expose <ns/svc:port=localport>', 'forward 127.0.0.1:LOCALPORT to a service (repeatable)', collect, [])
+    .option('--state-dir <dir>', 'state directory (default .mizzen in the current directory)')
+    .option('--pod-cidr <cidr>', 'pod addresses', DEFAULT_POD_CIDR)
+    .option('--service-cidr <cidr>', 'service VIPs', DEFAULT_SERVICE_CIDR)
+    .option('--sidecars <mode>', 'auto | on | off: run sidecars in injected pods (auto: when the proxy is available)', 'auto')
+    .option('--no-control-plane', 'do not run mizzen discovery')
+    .option('--timeout <seconds>', 'with -d: how long to wait for readiness', '120s')
+    .action(async (dir: string, flags: UpFlags) => {
+      try {
+        requireRootLinux('up');
+        const config = upConfig(dir, flags, ctx);
+        if (!existsSync(config.dir)) throw new MizzenError('USAGE', `${dir}: no such file or directory`);
+        if (flags.detach) await detached(config, ctx);
+        else await foreground(config, ctx);
+      } catch (err) {
+        ctx.stderr(`error: ${errorMessage(err)}\n`);
+        ctx.exitCode = 1;
+      }
+    });
+}
+
+async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
+  const logs = createLogFactory({ levels: config.logLevels });
+  let stop: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const caDir = join(config.stateDir, 'ca');
+  const mesh = new LocalMesh({
+    stateDir: config.stateDir,
+    manifests: config.dir,
+    exposes: config.exposes,
+    podCidr: config.podCidr,
+    serviceCidr: config.serviceCidr,
+    clock: systemClock,
+    log: logs.component('runtime'),
+    nodeBinary: process.execPath,
+    cliEntry: CLI_ENTRY,
+    controlPlane: config.controlPlane,
+    baseEnv: config.env,
+    onShutdownRequest: () => stop(),
+    sidecar: config.sidecars
+      ? (podCtx) =>
+          prepareSidecar(podCtx, {
+            nodeBinary: process.execPath,
+            cliEntry: CLI_ENTRY,
+            baseEnv: config.env,
+            discoveryPort: 15012,
+            caRootFile: undefined,
+            mintToken: async (namespace, serviceAccount) => mintServiceAccountToken({ key: loadOrCreateTokenKey(caDir).privateKey, namespace, serviceAccount }),
+          })
+      : undefined,
+  });
+  const onSignal = (): void => stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await mesh.start();
+    ctx.stdout(`mesh ${mesh.prefix} started from ${config.dir} (state in ${config.stateDir}); Ctrl-C or \`mizzen down\` stops it\n`);
+    for (const e of mesh.status().exposes) ctx.stdout(`  ${e}\n`);
+    await stopped;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await mesh.close();
+  }
+  ctx.stdout('mesh stopped and removed\n');
+}
+
+async function detached(config: UpConfig, ctx: CliContext): Promise<void> {
+  mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
+  const logFile = join(config.stateDir, 'up.log');
+  const fd = openSync(logFile, 'w');
+  const args = [CLI_ENTRY, 'up', config.dir, '--state-dir', config.stateDir, '--pod-cidr', config.podCidr, '--service-cidr', config.serviceCidr, '--sidecars', config.sidecars ? 'on' : 'off'];
+  if (!config.controlPlane) args.push('--no-control-plane');
+  for (const e of config.exposes) args.push('--expose', `${e.namespace}/${e.service}:${e.port}=${e.localPort}`);
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], cwd: ctx.cwd, env: ctx.env });
+  closeSync(fd);
+  let exitCode: number | null = null;
+  child.on('exit', (code) => (exitCode = code ?? 1));
+  child.unref();
+  const client = new ControlClient(config.stateDir);
+  const deadline = Date.now() + config.timeoutMs;
+  let last: { ready: boolean; waitingFor: string[]; exposes: string[] } | undefined;
+  while (Date.now() < deadline) {
+    if (exitCode !== null) {
+      const log = readFileSync(logFile, 'utf8').trim();
+      throw new MizzenError('RUNTIME_FAILED', `mizzen up exited (code ${exitCode}) before the mesh was ready:\n${log.split('\n').slice(-20).join('\n')}`);
+    }
+    last = await client.get<{ ready: boolean; waitingFor: string[]; exposes: string[] }>('/status').catch(() => undefined);
+    if (last?.ready) {
+      ctx.stdout(`mesh is ready (state in ${config.stateDir}, log ${logFile}); \`mizzen down\` removes it\n`);
+      for (const e of last.exposes) ctx.stdout(`  ${e}   e.g. curl http://${e.split(' ')[0]}/\n`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new MizzenError('RUNTIME_FAILED', `the mesh was not ready after ${config.timeoutMs / 1000}s; still waiting for: ${(last?.waitingFor ?? ['the control API']).join(', ')}`, {
+    hint: `it keeps running: see \`mizzen get pods\`, ${logFile}, and \`mizzen down\` to remove it`,
+  });
+}

@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { ConfigResource } from '../api/config-resource.ts';
+import { listConfigFiles } from '../control/config/read-config-files.ts';
+import type { Clock } from '../lib/clock.ts';
+import { MizzenError } from '../lib/errors.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
+import { CONTROL_SOCKET } from './control-client.ts';
+import { ControlServer, parseSubmitted, type SubmittedFile } from './control-server.ts';
+import { MeshRuntime, type SidecarContext } from './mesh-runtime.ts';
+import { netnsExecArgv } from './netns.ts';
+import type { SidecarCommand } from './pod-instance.ts';
+import { PortForwarder, type ExposeSpec } from './port-forwarder.ts';
+import { processAlive, readMeshState, removeMeshLeftovers, writeMeshState } from './runtime-state.ts';
+import { SupervisedProcess, type BackoffOptions } from './supervised-process.ts';
+import { validateWorkloadResource } from './workload-validation.ts';
+
+export interface LocalMeshOptions {
+  stateDir: string;
+  manifests: string;
+  exposes: readonly ExposeSpec[];
+  podCidr: string;
+  serviceCidr: string;
+  clock: Clock;
+  log?: Logger;
+  nodeBinary: string;
+  cliEntry: string;
+  controlPlane: boolean;
+  /** Sidecar builder; undefined runs injected pods without a sidecar. */
+  sidecar?: (ctx: SidecarContext, stateDir: string) => Promise<SidecarCommand>;
+  /** Extra validation for Istio kinds (the control plane's validator), by field path. */
+  validate?: (r: ConfigResource) => { path: string; message: string }[];
+  backoff?: BackoffOptions;
+  baseEnv: Record<string, string>;
+  /** Called when the mesh asks to stop (mizzen down). */
+  onShutdownRequest?: () => void;
+}
+
+/** Read manifest files as the CLI submits them. */
+export function readSubmittedFiles(paths: readonly string[]): { files: SubmittedFile[]; errors: string[] } {
+  const { files, problems } = listConfigFiles(paths.map((p) => resolve(p)));
+  const errors = problems.map((p) => `${p.file}: ${p.message}`);
+  const out: SubmittedFile[] = [];
+  for (const file of files) {
+    try {
+      out.push({ file, text: readFileSync(file, 'utf8') });
+    } catch (err) {
+      errors.push(`${file}: cannot read: ${(err as Error).message}`);
+    }
+  }
+  return { files: out, errors };
+}
+
+/**
+ * `mizzen up` in one object: state directory, the mesh runtime, the node agent (the way into
+ * the node namespace for --expose), the control API, and the forwarders. start() returns once
+ * everything is created (pods may still be getting ready); close() undoes all of it.
+ */
+export class LocalMesh {
+  readonly options: LocalMeshOptions;
+  readonly prefix: string;
+  readonly runtime: MeshRuntime;
+  private readonly log: Logger;
+  private agent: SupervisedProcess | undefined;
+  private control: ControlServer | undefined;
+  private readonly forwarders: PortForwarder[] = [];
+  private closing: Promise<void> | undefined;
+
+  constructor(options: LocalMeshOptions) {
+    this.options = options;
+    this.log = options.log ?? silentLogger();
+    this.prefix = `mz${randomBytes(3).toString('hex')}`;
+    const validate = (r: ConfigResource): { path: string; message: string }[] => [...validateWorkloadResource(r), ...(options.validate?.(r) ?? [])];
+    this.runtime = new MeshRuntime({
+      stateDir: options.stateDir,
+      prefix: this.prefix,
+      podCidr: options.podCidr,
+      serviceCidr: options.serviceCidr,
+      clock: options.clock,
+      log: this.log,
+      nodeBinary: options.nodeBinary,
+      cliEntry: options.cliEntry,
+      controlPlane: options.controlPlane,
+      sidecar: options.sidecar ? (ctx) => options.sidecar!(ctx, options.stateDir) : undefined,
+      backoff: options.backoff,
+      baseEnv: options.baseEnv,
+      validate,
+    });
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
+    const previous = readMeshState(o.stateDir);
+    if (previous && processAlive(previous.pid) && previous.pid !== process.pid) {
+      throw new MizzenError('RUNTIME_FAILED', `a mesh is already running from ${o.stateDir} (pid ${previous.pid})`, { hint: 'run `mizzen down` first, or use another --state-dir' });
+    }
+    if (previous) await removeMeshLeftovers(previous.prefix, [previous.podCidr, previous.serviceCidr]);
+    for (const sub of ['config', 'pods', 'logs']) rmSync(join(o.stateDir, sub), { recursive: true, force: true });
+    const { files, errors } = readSubmittedFiles([o.manifests]);
+    const parsed = parseSubmitted(files);
+    for (const w of parsed.warnings) this.log.warn(w);
+    if (errors.length + parsed.errors.length > 0) throw new MizzenError('CONFIG_INVALID', [...errors, ...parsed.errors].join('\n'));
+    writeMeshState(o.stateDir, {
+      prefix: this.prefix,
+      pid: process.pid,
+      podCidr: o.podCidr,
+      serviceCidr: o.serviceCidr,
+      startedAt: new Date(o.clock.now()).toISOString(),
+      manifests: resolve(o.manifests),
+      exposes: o.exposes.map((e) => `${e.namespace}/${e.service}:${e.port}=${e.localPort}`),
+    });
+    try {
+      await this.runtime.start();
+      this.startAgent();
+      this.control = new ControlServer(join(o.stateDir, CONTROL_SOCKET), this.runtime, {
+        status: () => this.status(),
+        shutdown: () => o.onShutdownRequest?.(),
+      });
+      await this.control.listen();
+      for (const spec of o.exposes) {
+        const fwd = new PortForwarder(spec, join(o.stateDir, 'node-agent.sock'), () => {
+          const targets = this.runtime.serviceTargets(spec.namespace, spec.service, spec.port);
+          return targets[Math.floor(Math.random() * targets.length)];
+        });
+        await fwd.start();
+        this.forwarders.push(fwd);
+      }
+      const result = await this.runtime.apply(parsed.resources);
+      if (!result.ok) throw new MizzenError('CONFIG_INVALID', result.errors.join('\n'));
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  private startAgent(): void {
+    const o = this.options;
+    const script = new URL('./node-agent-main.ts', import.meta.url).pathname;
+    const argv = netnsExecArgv(this.runtime.node.netns, [o.nodeBinary, script, join(o.stateDir, 'node-agent.sock')]);
+    this.agent = new SupervisedProcess(
+      { name: 'node-agent', argv, env: o.baseEnv, cwd: o.stateDir, logFile: join(o.stateDir, 'logs', 'node-agent.log') },
+      { clock: o.clock, backoff: o.backoff, log: this.log },
+    );
+    this.agent.start();
+  }
+
+  status(): { ready: boolean; waitingFor: string[]; prefix: string; pid: number; exposes: string[] } {
+    const r = this.runtime.readiness();
+    const exposes = this.forwarders.map((f) => `127.0.0.1:${f.spec.localPort} -> ${f.spec.namespace}/${f.spec.service}:${f.spec.port}`);
+    return { ...r, prefix: this.prefix, pid: process.pid, exposes };
+  }
+
+  /** Stop and remove everything; the state directory is removed too. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const f of this.forwarders) await f.close().catch(() => {});
+      await this.control?.close().catch(() => {});
+      await this.runtime.close().catch((err: Error) => this.log.warn({ err: err.message }, 'runtime close failed'));
+      await this.agent?.stop(2000);
+      await removeMeshLeftovers(this.prefix, [this.options.podCidr, this.options.serviceCidr]).catch(() => []);
+      rmSync(this.options.stateDir, { recursive: true, force: true });
+    })();
+    return this.closing;
+  }
+}

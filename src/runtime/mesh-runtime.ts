@@ -1,0 +1,464 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { resourceKey, resourceRef, type ConfigResource } from '../api/config-resource.ts';
+import { KINDS } from '../api/kinds.ts';
+import type { DeploymentSpec } from '../api/kube/deployment.ts';
+import type { ServiceSpec } from '../api/kube/service.ts';
+import type { Clock } from '../lib/clock.ts';
+import { MizzenError } from '../lib/errors.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
+import { ConfigDirWriter } from './config-dir-writer.ts';
+import { deploymentReplicas, podNameFor, podTemplateHash } from './deployment-pods.ts';
+import { GuardRoutes } from './guard-routes.ts';
+import { AddressPool } from './ipam.ts';
+import { deleteNetns, netnsExecArgv } from './netns.ts';
+import { renderHosts, renderResolvConf } from './pod-dns-files.ts';
+import { PodInstance, type PodStatusView, type SidecarCommand } from './pod-instance.ts';
+import { podResource } from './pod-resource.ts';
+import { createNodeNetwork, type NodeNetwork } from './pod-network.ts';
+import { ReadinessProber } from './readiness-probe.ts';
+import { renderServiceNatRules } from './service-nat-rules.ts';
+import { serviceNatEntries, type EndpointPod, type ServiceView } from './service-endpoints.ts';
+import { decideInjection } from './sidecar-injection.ts';
+import { SupervisedProcess, type BackoffOptions } from './supervised-process.ts';
+
+export interface MeshRuntimeOptions {
+  stateDir: string;
+  /** Prefix of every namespace this mesh creates (unique per mesh). */
+  prefix: string;
+  podCidr: string;
+  serviceCidr: string;
+  clock: Clock;
+  log?: Logger;
+  nodeBinary: string;
+  /** Absolute path of bin/mizzen.js (control plane and sidecars run it). */
+  cliEntry: string;
+  /** Run `mizzen discovery` in the node namespace. */
+  controlPlane: boolean;
+  /** Build the sidecar command of an injected pod; undefined: pods run without sidecars. */
+  sidecar?: (pod: SidecarContext) => Promise<SidecarCommand>;
+  backoff?: BackoffOptions;
+  baseEnv: Record<string, string>;
+  /** Kind-level validation of Istio and Kubernetes resources (field paths), injected by the composition root. */
+  validate?: (r: ConfigResource) => { path: string; message: string }[];
+}
+
+/** What a sidecar command is built from. */
+export interface SidecarContext {
+  pod: string;
+  namespace: string;
+  ip: string;
+  serviceAccount: string;
+  discoveryAddress: string;
+  podDir: string;
+  labels: Record<string, string>;
+}
+
+export interface ChangeResult {
+  ok: boolean;
+  errors: string[];
+  /** kubectl-style lines: `deployment.apps/reviews-v1 created`. */
+  changes: string[];
+}
+
+export interface ServiceStatusView {
+  name: string;
+  namespace: string;
+  clusterIP: string;
+  ports: string;
+  selector: Record<string, string>;
+  endpoints: number;
+}
+
+export interface DeploymentStatusView {
+  name: string;
+  namespace: string;
+  replicas: number;
+  ready: number;
+  upToDate: number;
+}
+
+const CLUSTER_SCOPED = new Set(KINDS.filter((k) => !k.namespaced).map((k) => k.kind));
+const kindLabel = (r: ConfigResource): string => `${r.kind.toLowerCase()}${r.group ? `.${r.group}` : ''}/${r.metadata.name}`;
+
+/**
+ * The composition of a local mesh: desired objects (Kubernetes + Istio), the node network,
+ * the control plane, and pods reconciled from Deployments. Every change goes through one queue.
+ */
+export class MeshRuntime {
+  readonly options: MeshRuntimeOptions;
+  readonly node: NodeNetwork;
+  private readonly log: Logger;
+  private readonly objects = new Map<string, ConfigResource>();
+  private readonly pods = new Map<string, PodInstance>();
+  private readonly podIps: AddressPool;
+  private readonly vips: AddressPool;
+  private readonly guard: GuardRoutes;
+  private readonly config: ConfigDirWriter;
+  private readonly written = new Map<string, string>();
+  private discovery: SupervisedProcess | undefined;
+  private discoveryProber: ReadinessProber | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private vethSeq = 0;
+  private refreshTimer: { cancel(): void } | undefined;
+  private closed = false;
+
+  constructor(options: MeshRuntimeOptions) {
+    this.options = options;
+    this.log = options.log ?? silentLogger();
+    this.podIps = new AddressPool(options.podCidr, { firstOffset: 2 });
+    this.vips = new AddressPool(options.serviceCidr, { firstOffset: 10 });
+    this.node = { netns: `${options.prefix}-node`, bridge: 'mzbr0', address: this.podIps.addressAt(1), prefixLength: Number(options.podCidr.split('/')[1]) };
+    this.podIps.reserve('node', this.node.address);
+    this.guard = new GuardRoutes({ cidrs: [this.podIps.cidrText, this.vips.cidrText], owner: options.prefix });
+    this.config = new ConfigDirWriter(join(options.stateDir, 'config'));
+  }
+
+  get discoveryAddress(): string {
+    return this.node.address;
+  }
+
+  /** Guard routes first, then the node namespace, then the control plane. */
+  async start(): Promise<void> {
+    await this.guard.acquire();
+    this.config.clear();
+    await createNodeNetwork(this.node);
+    if (this.options.controlPlane) this.startDiscovery();
+  }
+
+  private startDiscovery(): void {
+    const s = this.options.stateDir;
+    const argv = netnsExecArgv(this.node.netns, [this.options.nodeBinary, this.options.cliEntry, 'discovery', '--config', join(s, 'config'), '--ca-dir', join(s, 'ca')]);
+    this.discoveryProber = new ReadinessProber(
+      { kind: 'http', host: '127.0.0.1', port: 15014, path: '/ready', scheme: 'http' },
+      { netns: this.node.netns, appUid: 0, appGid: 0, probeUid: 0, probeGid: 0 },
+      { initialDelayMs: 0, periodMs: 5000, timeoutMs: 1000, failureThreshold: 3, successThreshold: 1 },
+      this.options.clock,
+      () => {},
+    );
+    const prober = this.discoveryProber;
+    this.discovery = new SupervisedProcess(
+      { name: 'discovery', argv, env: this.options.baseEnv, cwd: dirname(dirname(this.options.cliEntry)), logFile: join(s, 'logs', 'discovery.log') },
+      { clock: this.options.clock, backoff: this.options.backoff, log: this.log, onChange: () => (this.discovery?.isRunning() ? prober.restart() : prober.pause()) },
+    );
+    this.discovery.start();
+  }
+
+  /** Serialise every change to the mesh. */
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  /**
+   * Validate every resource, then (only when all are valid) store them, write them for the
+   * control plane and reconcile pods. Invalid input changes nothing.
+   */
+  apply(resources: readonly ConfigResource[], problems: readonly string[] = []): Promise<ChangeResult> {
+    return this.enqueue(async () => {
+      const errors = [...problems];
+      const normalized = resources.map((r) => this.normalize(r));
+      for (const r of normalized) {
+        const where = r.origin ? `${r.origin.file}: ` : '';
+        for (const issue of this.options.validate?.(r) ?? []) errors.push(`${where}${resourceRef(r)}: ${issue.path}: ${issue.message}`);
+      }
+      if (errors.length > 0) return { ok: false, errors, changes: [] };
+      const changes: string[] = [];
+      for (const r of normalized) {
+        const key = resourceKey(r);
+        const prev = this.objects.get(key);
+        const stored = r.kind === 'Service' && r.group === '' ? this.withClusterIp(r, prev) : r;
+        const same = prev !== undefined && JSON.stringify(prev.raw) === JSON.stringify(stored.raw);
+        this.objects.set(key, stored);
+        this.config.write(stored);
+        changes.push(`${kindLabel(r)} ${prev === undefined ? 'created' : same ? 'unchanged' : 'configured'}`);
+      }
+      await this.reconcile();
+      return { ok: true, errors: [], changes };
+    });
+  }
+
+  delete(resources: readonly ConfigResource[]): Promise<ChangeResult> {
+    return this.enqueue(async () => {
+      const changes: string[] = [];
+      const errors: string[] = [];
+      for (const raw of resources) {
+        const r = this.normalize(raw);
+        const key = resourceKey(r);
+        const prev = this.objects.get(key);
+        if (!prev) {
+          errors.push(`${resourceRef(r)}: not found`);
+          continue;
+        }
+        this.objects.delete(key);
+        this.config.remove(prev);
+        if (prev.kind === 'Service') this.vips.release(key);
+        changes.push(`${kindLabel(prev)} deleted`);
+      }
+      await this.reconcile();
+      return { ok: errors.length === 0, errors, changes };
+    });
+  }
+
+  private normalize(r: ConfigResource): ConfigResource {
+    if (CLUSTER_SCOPED.has(r.kind) || r.metadata.namespace) return r;
+    const metadata = { ...r.metadata, namespace: 'default' };
+    const rawMeta = { ...((r.raw.metadata as Record<string, unknown>) ?? {}), namespace: 'default' };
+    return { ...r, metadata, raw: { ...r.raw, metadata: rawMeta } };
+  }
+
+  /** Give a Service its VIP (kept across updates) and write it into spec.clusterIP. */
+  private withClusterIp(r: ConfigResource, prev: ConfigResource | undefined): ConfigResource {
+    const spec = r.spec as ServiceSpec;
+    if (spec.clusterIP === 'None') return r;
+    const key = resourceKey(r);
+    const prevIp = prev ? (prev.spec as ServiceSpec).clusterIP : undefined;
+    const requested = spec.clusterIP && spec.clusterIP !== prevIp ? spec.clusterIP : undefined;
+    if (requested) this.vips.release(key);
+    const vip = this.vips.allocate(key, requested);
+    const newSpec = { ...spec, clusterIP: vip, clusterIPs: [vip] };
+    const rawSpec = { ...((r.raw.spec as Record<string, unknown>) ?? {}), clusterIP: vip, clusterIPs: [vip] };
+    return { ...r, spec: newSpec, raw: { ...r.raw, spec: rawSpec } };
+  }
+
+  private list(kind: string): ConfigResource[] {
+    return [...this.objects.values()].filter((r) => r.kind === kind).sort((a, b) => resourceKey(a).localeCompare(resourceKey(b)));
+  }
+
+  private namespaceLabels(ns: string): Record<string, string> {
+    const n = this.objects.get(`/Namespace//${ns}`);
+    return (n?.metadata.labels as Record<string, string> | undefined) ?? {};
+  }
+
+  /** Make the running pods match the Deployments: create, replace (template changed), scale, delete. */
+  private async reconcile(): Promise<void> {
+    if (this.closed) return;
+    const deployments = this.list('Deployment').filter((d) => d.group === 'apps');
+    const wanted = new Set(deployments.map((d) => `${d.metadata.namespace}/${d.metadata.name}`));
+    const stops: Promise<void>[] = [];
+    for (const pod of [...this.pods.values()]) {
+      const owner = pod.options.owner;
+      const d = owner ? deployments.find((x) => `${x.metadata.namespace}/${x.metadata.name}` === owner) : undefined;
+      if (!owner || !wanted.has(owner) || !d || podTemplateHash(d.spec as DeploymentSpec) !== pod.options.templateHash) stops.push(this.removePod(pod));
+    }
+    for (const d of deployments) {
+      const owner = `${d.metadata.namespace}/${d.metadata.name}`;
+      const hash = podTemplateHash(d.spec as DeploymentSpec);
+      const mine = [...this.pods.values()].filter((p) => p.options.owner === owner && p.options.templateHash === hash);
+      const want = deploymentReplicas(d);
+      for (const extra of mine.slice(want)) stops.push(this.removePod(extra));
+      for (let i = mine.length; i < want; i++) await this.createPod(d, hash);
+    }
+    await Promise.all(stops);
+    this.scheduleRefresh(0);
+  }
+
+  private async createPod(d: ConfigResource, hash: string): Promise<void> {
+    const spec = d.spec as DeploymentSpec;
+    const ns = d.metadata.namespace ?? 'default';
+    const name = podNameFor(d.metadata.name, hash);
+    const key = `${ns}/${name}`;
+    const labels = { ...(spec.template?.metadata?.labels ?? {}), 'pod-template-hash': hash };
+    const annotations = { ...(spec.template?.metadata?.annotations ?? {}) };
+    const podSpec = spec.template?.spec ?? {};
+    const serviceAccount = podSpec.serviceAccountName ?? podSpec.serviceAccount ?? 'default';
+    const ip = this.podIps.allocate(key);
+    const decision = decideInjection({ namespace: ns, namespaceLabels: this.namespaceLabels(ns), podLabels: labels, podAnnotations: annotations, hostNetwork: podSpec.hostNetwork });
+    const podDir = join(this.options.stateDir, 'pods', `${ns}_${name}`);
+    mkdirSync(podDir, { recursive: true, mode: 0o755 });
+    const sidecar = decision.inject && this.options.sidecar
+      ? await this.options.sidecar({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels })
+      : undefined;
+    if (decision.inject && !this.options.sidecar) this.log.warn({ pod: key }, 'pod would be injected but sidecars are off: running without a sidecar');
+    const pod = new PodInstance({
+      name,
+      namespace: ns,
+      owner: `${ns}/${d.metadata.name}`,
+      templateHash: hash,
+      labels,
+      annotations,
+      spec: podSpec,
+      serviceAccount,
+      ip,
+      netns: `${this.options.prefix}-${ns}.${name}`,
+      hostVeth: `vp${++this.vethSeq}`,
+      node: this.node,
+      baseDir: d.origin?.file ? dirname(d.origin.file) : process.cwd(),
+      logDir: join(this.options.stateDir, 'logs'),
+      baseEnv: this.options.baseEnv,
+      nodeBinary: this.options.nodeBinary,
+      sidecar,
+      clock: this.options.clock,
+      backoff: this.options.backoff,
+      log: this.log,
+      onChange: () => this.scheduleRefresh(20),
+    });
+    this.pods.set(key, pod);
+    try {
+      await pod.start({ hosts: renderHosts(pod, this.serviceNames()), resolvConf: renderResolvConf(ns) }, this.serviceRules());
+    } catch (err) {
+      this.log.error({ pod: key, err: (err as Error).message }, 'pod failed to start');
+      await this.removePod(pod);
+      throw err;
+    }
+  }
+
+  private async removePod(pod: PodInstance): Promise<void> {
+    this.pods.delete(pod.key);
+    await pod.stop().catch((err: Error) => this.log.warn({ pod: pod.key, err: err.message }, 'pod stop failed'));
+    this.podIps.release(pod.key);
+    this.config.remove({ kind: 'Pod', group: '', metadata: { name: pod.name, namespace: pod.namespace } });
+    this.written.delete(pod.key);
+  }
+
+  private serviceViews(): ServiceView[] {
+    return this.list('Service')
+      .filter((s) => s.group === '')
+      .map((s) => ({ name: s.metadata.name, namespace: s.metadata.namespace ?? 'default', vip: (s.spec as ServiceSpec).clusterIP ?? '', spec: s.spec as ServiceSpec }));
+  }
+
+  private serviceNames(): { name: string; namespace: string; vip: string }[] {
+    return this.serviceViews().filter((s) => s.vip && s.vip !== 'None');
+  }
+
+  private endpointPods(): EndpointPod[] {
+    return [...this.pods.values()].map((p) => {
+      const named: Record<string, number> = {};
+      for (const c of p.options.spec.containers ?? []) for (const port of c.ports ?? []) if (port.name) named[port.name] = port.containerPort;
+      return { namespace: p.namespace, labels: p.options.labels, ip: p.options.ip, ready: p.isReady(), namedPorts: named };
+    });
+  }
+
+  private serviceRules(): string {
+    return renderServiceNatRules(serviceNatEntries(this.serviceViews(), this.endpointPods()), this.vips.cidrText);
+  }
+
+  private scheduleRefresh(ms: number): void {
+    if (this.refreshTimer || this.closed) return;
+    this.refreshTimer = this.options.clock.setTimer(() => {
+      this.refreshTimer = undefined;
+      void this.enqueue(() => this.refresh()).catch((err: Error) => this.log.warn({ err: err.message }, 'refresh failed'));
+    }, ms);
+  }
+
+  /** Push pods' state out: Pod objects for the control plane, hosts files and Service DNAT tables. */
+  private async refresh(): Promise<void> {
+    if (this.closed) return;
+    const rules = this.serviceRules();
+    const names = this.serviceNames();
+    for (const pod of this.pods.values()) {
+      const res = podResource(pod.status(), pod.options);
+      const text = JSON.stringify(res.raw);
+      const cache = `${text}\n${rules}\n${renderHosts(pod, names)}`;
+      if (this.written.get(pod.key) === cache) continue;
+      const prev = this.written.get(pod.key);
+      this.config.write(res);
+      try {
+        if (!prev || !prev.endsWith(`\n${rules}\n${renderHosts(pod, names)}`)) {
+          await pod.applyServiceRules(rules);
+          await pod.updateEtc({ hosts: renderHosts(pod, names) });
+        }
+        this.written.set(pod.key, cache);
+      } catch (err) {
+        this.log.warn({ pod: pod.key, err: (err as Error).message }, 'cannot update pod network');
+      }
+    }
+  }
+
+  // ---- views ----------------------------------------------------------------------------
+
+  podViews(namespace?: string): PodStatusView[] {
+    return [...this.pods.values()]
+      .filter((p) => namespace === undefined || p.namespace === namespace)
+      .map((p) => p.status())
+      .sort((a, b) => (a.namespace + '/' + a.name).localeCompare(b.namespace + '/' + b.name));
+  }
+
+  /** A pod by name, or the first pod of `deploy/NAME` (ready pods first). */
+  findPod(namespace: string, ref: string): PodInstance | undefined {
+    const m = /^(?:deploy|deployment|deployments)(?:\.apps)?\/(.+)$/.exec(ref);
+    if (!m) return this.pods.get(`${namespace}/${ref.replace(/^pods?\//, '')}`);
+    const candidates = [...this.pods.values()].filter((p) => p.options.owner === `${namespace}/${m[1]}`);
+    return candidates.find((p) => p.isReady()) ?? candidates[0];
+  }
+
+  /** Ready pods backing a Service port, with the port to dial on each. */
+  serviceTargets(namespace: string, service: string, port: number): { ip: string; port: number; pod: string }[] {
+    const s = this.serviceViews().find((v) => v.namespace === namespace && v.name === service);
+    const sp = s?.spec.ports?.find((p) => p.port === port);
+    if (!s || !sp) return [];
+    const out: { ip: string; port: number; pod: string }[] = [];
+    for (const pod of this.pods.values()) {
+      const e = this.endpointPods().find((x) => x.ip === pod.options.ip);
+      if (!e || pod.namespace !== namespace || !pod.isReady()) continue;
+      const sel = s.spec.selector ?? {};
+      if (Object.keys(sel).length === 0 || !Object.entries(sel).every(([k, v]) => pod.options.labels[k] === v)) continue;
+      const t = sp.targetPort;
+      const target = t === undefined ? sp.port : typeof t === 'number' ? t : /^\d+$/.test(t) ? Number(t) : e.namedPorts[t];
+      if (target !== undefined) out.push({ ip: pod.options.ip, port: target, pod: pod.name });
+    }
+    return out;
+  }
+
+  serviceStatusViews(namespace?: string): ServiceStatusView[] {
+    const pods = this.endpointPods();
+    return serviceNatEntriesView(this.serviceViews().filter((s) => namespace === undefined || s.namespace === namespace), pods);
+  }
+
+  deploymentViews(namespace?: string): DeploymentStatusView[] {
+    return this.list('Deployment')
+      .filter((d) => namespace === undefined || d.metadata.namespace === namespace)
+      .map((d) => {
+        const owner = `${d.metadata.namespace}/${d.metadata.name}`;
+        const hash = podTemplateHash(d.spec as DeploymentSpec);
+        const pods = [...this.pods.values()].filter((p) => p.options.owner === owner);
+        return {
+          name: d.metadata.name,
+          namespace: d.metadata.namespace ?? 'default',
+          replicas: deploymentReplicas(d),
+          ready: pods.filter((p) => p.isReady()).length,
+          upToDate: pods.filter((p) => p.options.templateHash === hash).length,
+        };
+      });
+  }
+
+  /** Every pod ready and, when it runs, the control plane ready. */
+  readiness(): { ready: boolean; waitingFor: string[] } {
+    const waitingFor: string[] = [];
+    if (this.discovery && !this.discoveryProber?.isReady()) waitingFor.push('control plane (mizzen discovery)');
+    for (const d of this.deploymentViews()) if (d.ready < d.replicas) waitingFor.push(`deployment ${d.namespace}/${d.name} (${d.ready}/${d.replicas} ready)`);
+    return { ready: waitingFor.length === 0, waitingFor };
+  }
+
+  /** Stop everything and remove what start() made (the state directory itself stays). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.enqueue(async () => {
+      this.closed = true;
+      this.refreshTimer?.cancel();
+      await Promise.all([...this.pods.values()].map((p) => this.removePod(p)));
+      this.discoveryProber?.stop();
+      await this.discovery?.stop(3000);
+      await deleteNetns(this.node.netns);
+      await this.guard.release();
+    });
+  }
+
+  /** For errors raised outside apply (bad --expose and the like). */
+  static usage(message: string): MizzenError {
+    return new MizzenError('USAGE', message);
+  }
+}
+
+function serviceNatEntriesView(services: ServiceView[], pods: EndpointPod[]): ServiceStatusView[] {
+  const entries = serviceNatEntries(services, pods);
+  return services.map((s) => ({
+    name: s.name,
+    namespace: s.namespace,
+    clusterIP: s.vip || 'None',
+    ports: (s.spec.ports ?? []).map((p) => `${p.port}/${p.protocol ?? 'TCP'}`).join(','),
+    selector: s.spec.selector ?? {},
+    endpoints: new Set(entries.filter((e) => e.vip === s.vip).flatMap((e) => e.backends.map((b) => b.address))).size,
+  }));
+}

@@ -1,0 +1,262 @@
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Container, PodSpec } from '../api/kube/pod.ts';
+import type { Clock } from '../lib/clock.ts';
+import { silentLogger, type Logger } from '../lib/log.ts';
+import { captureOptionsFromAnnotations, PROXY_GID, PROXY_UID, renderCaptureRules } from './capture-rules.ts';
+import { runInNetns, asUserArgv, netnsExecArgv } from './netns.ts';
+import { attachPodNetwork, detachPodNetwork, writeNetnsEtcFile, type NodeNetwork } from './pod-network.ts';
+import { probeTiming, readinessCheck, ReadinessProber, type ProbeCheck } from './readiness-probe.ts';
+import { SupervisedProcess, type BackoffOptions, type ProcessStatus } from './supervised-process.ts';
+
+/** How to run the sidecar of an injected pod (argv run as 1337 inside the pod's namespace). */
+export interface SidecarCommand {
+  argv: string[];
+  env: Record<string, string>;
+  /** Readiness of the proxy (Istio: :15021/healthz/ready). */
+  ready: ProbeCheck;
+}
+
+export interface PodInstanceOptions {
+  name: string;
+  namespace: string;
+  /** `namespace/name` of the owning Deployment, if any. */
+  owner: string | undefined;
+  templateHash: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  spec: PodSpec;
+  serviceAccount: string;
+  ip: string;
+  netns: string;
+  hostVeth: string;
+  node: NodeNetwork;
+  /** Directory the manifest came from: relative paths in commands and workingDir start here. */
+  baseDir: string;
+  logDir: string;
+  /** Environment every container starts from (PATH, HOME, ...). */
+  baseEnv: Record<string, string>;
+  /** The node binary that replaces a container command `node` (Node 24 runs the .ts apps). */
+  nodeBinary: string;
+  sidecar: SidecarCommand | undefined;
+  clock: Clock;
+  backoff?: BackoffOptions;
+  log?: Logger;
+  onChange: () => void;
+}
+
+export interface ContainerStatusView {
+  name: string;
+  ready: boolean;
+  status: ProcessStatus;
+}
+
+export interface PodStatusView {
+  name: string;
+  namespace: string;
+  owner: string | undefined;
+  ip: string;
+  netns: string;
+  phase: string;
+  ready: boolean;
+  readyCount: number;
+  containerCount: number;
+  restarts: number;
+  sidecar: boolean;
+  createdAt: number;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  appUid: number;
+  appGid: number;
+  containers: ContainerStatusView[];
+}
+
+interface Running {
+  name: string;
+  process: SupervisedProcess;
+  prober: ReadinessProber;
+}
+
+/**
+ * One pod of the local mesh: its network namespace and veth, its /etc/netns files, capture
+ * rules when injected, the supervised container processes (plus the sidecar), and readiness.
+ */
+export class PodInstance {
+  readonly options: PodInstanceOptions;
+  readonly createdAt: number;
+  private readonly log: Logger;
+  private running: Running[] = [];
+  private started = false;
+  private stopped = false;
+
+  constructor(options: PodInstanceOptions) {
+    this.options = options;
+    this.createdAt = options.clock.now();
+    this.log = (options.log ?? silentLogger()).child({ pod: `${options.namespace}/${options.name}` });
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  get namespace(): string {
+    return this.options.namespace;
+  }
+
+  get ip(): string {
+    return this.options.ip;
+  }
+
+  get key(): string {
+    return `${this.options.namespace}/${this.options.name}`;
+  }
+
+  get appUser(): { uid: number; gid: number } {
+    const sc = this.options.spec.containers?.[0]?.securityContext;
+    const uid = sc?.runAsUser ?? 0;
+    return { uid, gid: sc?.runAsGroup ?? uid };
+  }
+
+  /** Create the network and start the processes (the sidecar first, as Istio's holdApplicationUntilProxyStarts would). */
+  async start(etc: { hosts: string; resolvConf: string }, serviceRules: string): Promise<void> {
+    const o = this.options;
+    this.started = true;
+    await attachPodNetwork(o.node, { netns: o.netns, hostVeth: o.hostVeth, address: o.ip });
+    await writeNetnsEtcFile(o.netns, 'hosts', etc.hosts);
+    await writeNetnsEtcFile(o.netns, 'resolv.conf', etc.resolvConf);
+    await writeNetnsEtcFile(o.netns, 'hostname', `${o.name}\n`);
+    await this.applyServiceRules(serviceRules);
+    if (o.sidecar) await runInNetns(o.netns, 'nft', ['-f', '-'], { input: renderCaptureRules(captureOptionsFromAnnotations(o.annotations)) });
+    if (this.stopped) return;
+    if (o.sidecar) this.running.push(this.launch('istio-proxy', o.sidecar.argv, o.sidecar.env, PROXY_UID, PROXY_GID, o.baseDir, o.sidecar.ready, undefined));
+    for (const c of o.spec.containers ?? []) {
+      const { uid, gid } = { uid: c.securityContext?.runAsUser ?? this.appUser.uid, gid: c.securityContext?.runAsGroup ?? c.securityContext?.runAsUser ?? this.appUser.gid };
+      const argv = this.containerArgv(c);
+      const cwd = c.workingDir ? (isAbsolute(c.workingDir) ? c.workingDir : resolve(o.baseDir, c.workingDir)) : o.baseDir;
+      this.running.push(this.launch(c.name, argv, this.containerEnv(c), uid, gid, cwd, readinessCheck(c, o.ip), c));
+    }
+  }
+
+  /** Replace the pod's Service DNAT table (kube-proxy's job). */
+  async applyServiceRules(rules: string): Promise<void> {
+    await runInNetns(this.options.netns, 'nft', ['-f', '-'], { input: rules });
+  }
+
+  async updateEtc(etc: { hosts: string }): Promise<void> {
+    await writeNetnsEtcFile(this.options.netns, 'hosts', etc.hosts);
+  }
+
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopped = true;
+    for (const r of this.running) r.prober.stop();
+    // Apps first, then the sidecar (Istio drains the proxy after the app).
+    const apps = this.running.filter((r) => r.name !== 'istio-proxy' || !this.options.sidecar);
+    const side = this.running.filter((r) => r.name === 'istio-proxy' && this.options.sidecar);
+    await Promise.all(apps.map((r) => r.process.stop(graceMs)));
+    await Promise.all(side.map((r) => r.process.stop(graceMs)));
+    if (this.started) await detachPodNetwork({ netns: this.options.netns });
+  }
+
+  isReady(): boolean {
+    return this.running.length > 0 && this.running.every((r) => r.prober.isReady() && r.process.isRunning());
+  }
+
+  status(): PodStatusView {
+    const containers = this.running.map((r) => ({ name: r.name, ready: r.prober.isReady() && r.process.isRunning(), status: r.process.status() }));
+    const waiting = containers.find((c) => c.status.phase !== 'Running');
+    let phase = 'Running';
+    if (this.stopped) phase = 'Terminating';
+    else if (containers.length === 0) phase = 'ContainerCreating';
+    else if (waiting) phase = waiting.status.phase;
+    const { uid, gid } = this.appUser;
+    return {
+      name: this.options.name,
+      namespace: this.options.namespace,
+      owner: this.options.owner,
+      ip: this.options.ip,
+      netns: this.options.netns,
+      phase,
+      ready: this.isReady(),
+      readyCount: containers.filter((c) => c.ready).length,
+      containerCount: containers.length || (this.options.spec.containers?.length ?? 0) + (this.options.sidecar ? 1 : 0),
+      restarts: containers.reduce((n, c) => n + c.status.restarts, 0),
+      sidecar: this.options.sidecar !== undefined,
+      createdAt: this.createdAt,
+      labels: this.options.labels,
+      serviceAccount: this.options.serviceAccount,
+      appUid: uid,
+      appGid: gid,
+      containers,
+    };
+  }
+
+  logFile(container: string): string {
+    return join(this.options.logDir, `${this.options.namespace}_${this.options.name}_${container}.log`);
+  }
+
+  containerNames(): string[] {
+    return this.running.map((r) => r.name);
+  }
+
+  private containerArgv(c: Container): string[] {
+    const argv = [...(c.command ?? []), ...(c.args ?? [])];
+    if (argv.length === 0) return ['sh', '-c', `echo "container ${c.name} has no command (images are not run by mizzen up)" >&2; exit 1`];
+    if (argv[0] === 'node') argv[0] = this.options.nodeBinary;
+    return argv;
+  }
+
+  private containerEnv(c: Container): Record<string, string> {
+    const o = this.options;
+    const env: Record<string, string> = { ...o.baseEnv, HOSTNAME: o.name };
+    const fields: Record<string, string> = {
+      'metadata.name': o.name,
+      'metadata.namespace': o.namespace,
+      'status.podIP': o.ip,
+      'spec.serviceAccountName': o.serviceAccount,
+      'spec.nodeName': 'mizzen-node',
+    };
+    for (const e of c.env ?? []) {
+      if (e.value !== undefined) env[e.name] = expandVars(String(e.value), env);
+      else {
+        const ref = (e.valueFrom as { fieldRef?: { fieldPath?: string } } | undefined)?.fieldRef?.fieldPath;
+        if (ref && fields[ref] !== undefined) env[e.name] = fields[ref];
+      }
+    }
+    return env;
+  }
+
+  private launch(name: string, argv: string[], env: Record<string, string>, uid: number, gid: number, cwd: string, check: ProbeCheck, c: Container | undefined): Running {
+    const o = this.options;
+    const full = netnsExecArgv(o.netns, asUserArgv(uid, gid, argv));
+    const prober = new ReadinessProber(
+      check,
+      { netns: o.netns, appUid: uid, appGid: gid, probeUid: PROXY_UID, probeGid: PROXY_GID },
+      probeTiming(c?.readinessProbe),
+      o.clock,
+      () => o.onChange(),
+    );
+    const process = new SupervisedProcess(
+      { name: `${this.key}/${name}`, argv: full, env, cwd, logFile: this.logFile(name) },
+      {
+        clock: o.clock,
+        restartPolicy: 'Always',
+        backoff: o.backoff,
+        log: this.log,
+        onChange: () => {
+          if (process.isRunning()) {
+            if (!wasRunning) prober.restart();
+          } else prober.pause();
+          wasRunning = process.isRunning();
+          o.onChange();
+        },
+      },
+    );
+    let wasRunning = false;
+    process.start();
+    return { name, process, prober };
+  }
+}
+
+/** Kubernetes `$(VAR)` expansion in env values. */
+function expandVars(value: string, env: Record<string, string>): string {
+  return value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name: string) => env[name] ?? m);
+}

@@ -1,0 +1,59 @@
+import { mkdir, open } from 'node:fs/promises';
+import { runHostCommand } from './host-command.ts';
+import { createNetns, deleteNetns } from './netns.ts';
+
+/**
+ * The network of a local mesh: a "node" namespace holding a bridge with the first pod-CIDR
+ * address (and no route out), and one namespace per pod with a veth to that bridge. Pods route
+ * everything via the node address, which reaches only the bridge: nothing leaves the machine.
+ */
+export interface NodeNetwork {
+  netns: string;
+  bridge: string;
+  address: string;
+  prefixLength: number;
+}
+
+export async function createNodeNetwork(node: NodeNetwork): Promise<void> {
+  await createNetns(node.netns);
+  await runHostCommand('ip', ['-n', node.netns, 'link', 'add', 'name', node.bridge, 'type', 'bridge']);
+  await runHostCommand('ip', ['-n', node.netns, 'addr', 'add', `${node.address}/${node.prefixLength}`, 'dev', node.bridge]);
+  await runHostCommand('ip', ['-n', node.netns, 'link', 'set', node.bridge, 'up']);
+}
+
+export interface PodNetwork {
+  netns: string;
+  /** The veth end on the node side (unique within the node namespace, <= 15 chars). */
+  hostVeth: string;
+  address: string;
+}
+
+export async function attachPodNetwork(node: NodeNetwork, pod: PodNetwork): Promise<void> {
+  await createNetns(pod.netns);
+  await runHostCommand('ip', ['-n', node.netns, 'link', 'add', 'name', pod.hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', pod.netns]);
+  await runHostCommand('ip', ['-n', node.netns, 'link', 'set', pod.hostVeth, 'master', node.bridge, 'up']);
+  await runHostCommand('ip', ['-n', pod.netns, 'addr', 'add', `${pod.address}/${node.prefixLength}`, 'dev', 'eth0']);
+  await runHostCommand('ip', ['-n', pod.netns, 'link', 'set', 'eth0', 'up']);
+  await runHostCommand('ip', ['-n', pod.netns, 'route', 'add', 'default', 'via', node.address, 'dev', 'eth0']);
+}
+
+/** Remove a pod's namespace (its veth pair goes with it) and its /etc/netns files. */
+export async function detachPodNetwork(pod: Pick<PodNetwork, 'netns'>): Promise<void> {
+  await deleteNetns(pod.netns);
+}
+
+/**
+ * Write one of the files `ip netns exec` bind-mounts over /etc. The file is rewritten in place
+ * (truncate + write on the same inode) so processes already running see the new content.
+ */
+export async function writeNetnsEtcFile(netns: string, name: string, content: string): Promise<void> {
+  const dir = `/etc/netns/${netns}`;
+  await mkdir(dir, { recursive: true });
+  const fh = await open(`${dir}/${name}`, 'a+');
+  try {
+    await fh.truncate(0);
+    await fh.write(content, 0, 'utf8');
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,34 @@
+import type { ConfigResource } from '../api/config-resource.ts';
+import type { PodInstanceOptions, PodStatusView } from './pod-instance.ts';
+
+/**
+ * The Pod object the control plane sees for a running pod (its registry derives workloads and
+ * endpoints from Pods): labels (plus `security.istio.io/tlsMode: istio` when injected, as
+ * Istio's injector adds), service account, container ports, and status with podIP and Ready.
+ */
+export function podResource(status: PodStatusView, options: PodInstanceOptions): ConfigResource {
+  const labels: Record<string, string> = { ...options.labels };
+  const annotations: Record<string, string> = { ...options.annotations };
+  const containers: Record<string, unknown>[] = (options.spec.containers ?? []).map((c) => ({ name: c.name, image: c.image ?? 'local', ports: c.ports ?? [] }));
+  if (options.sidecar) {
+    labels['security.istio.io/tlsMode'] = 'istio';
+    labels['service.istio.io/canonical-name'] ??= options.labels['app'] ?? options.owner?.split('/')[1] ?? options.name;
+    labels['service.istio.io/canonical-revision'] ??= options.labels['version'] ?? 'latest';
+    annotations['sidecar.istio.io/status'] = JSON.stringify({ containers: ['istio-proxy'], initContainers: ['istio-init'] });
+    containers.push({ name: 'istio-proxy', image: 'mizzen/proxy', ports: [{ name: 'http-envoy-prom', containerPort: 15090 }] });
+  }
+  const metadata = { name: options.name, namespace: options.namespace, labels, annotations };
+  const spec = { serviceAccountName: options.serviceAccount, nodeName: 'mizzen-node', containers };
+  const podStatus = {
+    phase: status.phase === 'Terminating' ? 'Running' : status.phase === 'ContainerCreating' ? 'Pending' : 'Running',
+    podIP: options.ip,
+    podIPs: [{ ip: options.ip }],
+    hostIP: options.node.address,
+    conditions: [
+      { type: 'Ready', status: status.ready ? 'True' : 'False' },
+      { type: 'ContainersReady', status: status.ready ? 'True' : 'False' },
+    ],
+  };
+  const raw = { apiVersion: 'v1', kind: 'Pod', metadata, spec, status: podStatus };
+  return { apiVersion: 'v1', kind: 'Pod', group: '', version: 'v1', metadata, spec, raw };
+}

@@ -1,0 +1,95 @@
+import net from 'node:net';
+import { MizzenError } from '../lib/errors.ts';
+
+/** `--expose NS/SVC:PORT=LOCALPORT`, parsed. */
+export interface ExposeSpec {
+  namespace: string;
+  service: string;
+  port: number;
+  localPort: number;
+}
+
+export function parseExpose(text: string): ExposeSpec {
+  const m = /^(?:([a-z0-9-]+)\/)?([a-z0-9-]+):(\d+)=(\d+)$/.exec(text.trim());
+  const port = m ? Number(m[3]) : 0;
+  const localPort = m ? Number(m[4]) : 0;
+  if (!m || port < 1 || port > 65535 || localPort < 1 || localPort > 65535) {
+    throw new MizzenError('USAGE', `invalid --expose ${JSON.stringify(text)}`, { hint: 'use NAMESPACE/SERVICE:PORT=LOCALPORT, e.g. default/productpage:9080=19080' });
+  }
+  return { namespace: m[1] ?? 'default', service: m[2], port, localPort };
+}
+
+export type TargetPicker = () => { ip: string; port: number } | undefined;
+
+/**
+ * Like `kubectl port-forward svc/NAME`: listens on 127.0.0.1:LOCALPORT in the root namespace;
+ * each connection goes to one ready pod of the Service, dialled from the node namespace by the
+ * node agent (its Unix socket is the only way into the mesh from outside).
+ */
+export class PortForwarder {
+  readonly spec: ExposeSpec;
+  private readonly agentSocket: string;
+  private readonly pick: TargetPicker;
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  private rr = 0;
+
+  constructor(spec: ExposeSpec, agentSocket: string, pick: TargetPicker) {
+    this.spec = spec;
+    this.agentSocket = agentSocket;
+    this.pick = pick;
+  }
+
+  async start(): Promise<void> {
+    const server = net.createServer((client) => this.forward(client));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new MizzenError('RUNTIME_FAILED', `cannot listen on 127.0.0.1:${this.spec.localPort}: ${err.message}`, { hint: 'is that port already in use?' })));
+      server.listen({ host: '127.0.0.1', port: this.spec.localPort }, () => resolve());
+    });
+    this.server = server;
+  }
+
+  private forward(client: net.Socket): void {
+    this.sockets.add(client);
+    client.on('close', () => this.sockets.delete(client));
+    client.on('error', () => {});
+    client.pause();
+    const target = this.pick();
+    if (!target) {
+      client.destroy();
+      return;
+    }
+    this.rr++;
+    const agent = net.connect(this.agentSocket);
+    this.sockets.add(agent);
+    agent.on('close', () => {
+      this.sockets.delete(agent);
+      client.destroy();
+    });
+    agent.on('error', () => client.destroy());
+    client.on('close', () => agent.destroy());
+    agent.once('connect', () => agent.write(`${JSON.stringify({ host: target.ip, port: target.port })}\n`));
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk]);
+      const nl = head.indexOf(10);
+      if (nl < 0) return;
+      agent.off('data', onData);
+      if (!head.subarray(0, nl).toString().startsWith('OK')) {
+        agent.destroy();
+        return;
+      }
+      const rest = head.subarray(nl + 1);
+      if (rest.length > 0) client.write(rest);
+      agent.pipe(client);
+      client.pipe(agent);
+      client.resume();
+    };
+    agent.on('data', onData);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}

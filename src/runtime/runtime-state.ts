@@ -1,0 +1,72 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GuardRoutes } from './guard-routes.ts';
+import { runHostCommand } from './host-command.ts';
+import { deleteNetns, listNetns } from './netns.ts';
+
+/** What a running mesh records in its state directory, so `mizzen down` can undo it all. */
+export interface MeshState {
+  prefix: string;
+  pid: number;
+  podCidr: string;
+  serviceCidr: string;
+  startedAt: string;
+  manifests: string;
+  exposes: string[];
+}
+
+export const STATE_FILE = 'state.json';
+
+export function readMeshState(stateDir: string): MeshState | undefined {
+  const file = join(stateDir, STATE_FILE);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as MeshState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeMeshState(stateDir: string, state: MeshState): void {
+  writeFileSync(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Remove everything a mesh with this prefix left behind, whether or not its process is alive:
+ * every process inside its namespaces (SIGKILL), the namespaces and their /etc/netns files
+ * (veths and nft tables go with them), its hold on the guard routes.
+ */
+export async function removeMeshLeftovers(prefix: string, cidrs: readonly string[]): Promise<string[]> {
+  const removed: string[] = [];
+  const mine = (await listNetns()).filter((n) => n.startsWith(`${prefix}-`));
+  for (const ns of mine) {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const r = await runHostCommand('ip', ['netns', 'pids', ns], { allowFailure: true });
+      const pids = r.stdout.split(/\s+/).filter(Boolean).map(Number);
+      if (pids.length === 0) break;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await deleteNetns(ns);
+    removed.push(`netns ${ns}`);
+  }
+  const etc = await runHostCommand('sh', ['-c', `ls -d /etc/netns/${prefix}-* 2>/dev/null || true`], { allowFailure: true });
+  for (const dir of etc.stdout.split('\n').filter(Boolean)) rmSync(dir, { recursive: true, force: true });
+  await new GuardRoutes({ cidrs, owner: prefix }).release();
+  return removed;
+}

@@ -1,0 +1,59 @@
+import { chownSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ProbeCheck } from './readiness-probe.ts';
+import type { SidecarCommand } from './pod-instance.ts';
+import type { SidecarContext } from './mesh-runtime.ts';
+import { PROXY_GID, PROXY_UID } from './capture-rules.ts';
+
+export interface SidecarCommandOptions {
+  nodeBinary: string;
+  cliEntry: string;
+  /** Mint the pod's service-account token (JWT the CA accepts). */
+  mintToken: (namespace: string, serviceAccount: string) => Promise<string>;
+  baseEnv: Record<string, string>;
+  /** Discovery port the sidecar dials (15012: TLS + token; 15010: plaintext). */
+  discoveryPort: number;
+  caRootFile: string | undefined;
+}
+
+export const SIDECAR_READY: ProbeCheck = { kind: 'http', host: '127.0.0.1', port: 15021, path: '/healthz/ready', scheme: 'http' };
+
+/**
+ * The sidecar of an injected pod, as Istio's injector would configure istio-proxy: `mizzen
+ * proxy sidecar` as uid/gid 1337 with the pod's identity in the environment (POD_NAME,
+ * POD_NAMESPACE, INSTANCE_IP, SERVICE_ACCOUNT, ISTIO_META_*) and a token file for the
+ * pod's service account.
+ */
+export async function prepareSidecar(ctx: SidecarContext, options: SidecarCommandOptions): Promise<SidecarCommand> {
+  const tokenFile = join(ctx.podDir, 'istio-token');
+  writeFileSync(tokenFile, await options.mintToken(ctx.namespace, ctx.serviceAccount), { mode: 0o600 });
+  chownSync(tokenFile, PROXY_UID, PROXY_GID);
+  const workload = ctx.labels['app'] ?? ctx.pod;
+  const argv = [
+    options.nodeBinary,
+    options.cliEntry,
+    'proxy',
+    'sidecar',
+    '--discovery',
+    `${ctx.discoveryAddress}:${options.discoveryPort}`,
+    '--token-file',
+    tokenFile,
+    ...(options.caRootFile ? ['--ca-root', options.caRootFile] : []),
+  ];
+  const env = {
+    ...options.baseEnv,
+    POD_NAME: ctx.pod,
+    POD_NAMESPACE: ctx.namespace,
+    INSTANCE_IP: ctx.ip,
+    SERVICE_ACCOUNT: ctx.serviceAccount,
+    ISTIO_META_WORKLOAD_NAME: workload,
+    ISTIO_META_CLUSTER_ID: 'Kubernetes',
+    ISTIO_META_MESH_ID: 'cluster.local',
+    TRUST_DOMAIN: 'cluster.local',
+    ISTIO_META_APP_CONTAINERS: '',
+    ISTIO_META_INTERCEPTION_MODE: 'REDIRECT',
+    ISTIO_META_LABELS: JSON.stringify(ctx.labels),
+    PROXY_CONFIG_DIR: ctx.podDir,
+  };
+  return { argv, env, ready: SIDECAR_READY };
+}
