@@ -1,5 +1,5 @@
 import type { WorkloadEntrySpec } from './workload-entry.ts';
-import type { WorkloadSelector } from './workload-selector.ts';
+import type { SidecarWorkloadSelector } from './workload-selector.ts';
 
 export type ServiceEntryLocation = 'MESH_EXTERNAL' | 'MESH_INTERNAL';
 export type ServiceEntryResolution = 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN' | 'DYNAMIC_DNS';
@@ -19,7 +19,8 @@ export interface ServiceEntrySpec {
   location?: ServiceEntryLocation;
   resolution?: ServiceEntryResolution;
   endpoints?: WorkloadEntrySpec[];
-  workloadSelector?: WorkloadSelector;
+  /** networking's WorkloadSelector: `labels` (not `matchLabels`). */
+  workloadSelector?: SidecarWorkloadSelector;
   exportTo?: string[];
   subjectAltNames?: string[];
 }

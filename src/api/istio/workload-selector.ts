@@ -7,7 +7,7 @@ export interface WorkloadSelector {
   matchLabels?: Record<string, string>;
 }
 
-/** Sidecar's selector spells the field `labels`. */
+/** networking's selector (Sidecar, ServiceEntry) spells the field `labels`. */
 export interface SidecarWorkloadSelector {
   labels?: Record<string, string>;
 }
@@ -18,3 +18,6 @@ export interface PolicyTargetReference {
   name?: string;
   namespace?: string;
 }
+
+/** Same shape as SidecarWorkloadSelector, named for ServiceEntry readers. */
+export type NetworkingWorkloadSelector = SidecarWorkloadSelector;

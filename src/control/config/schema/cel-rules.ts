@@ -1,0 +1,96 @@
+import type { ValidationIssue } from '../validation/validation-issue.ts';
+import { CelEvalError, evaluateCel } from './cel-evaluator.ts';
+import { CelSyntaxError, parseCel, type CelNode } from './cel-parser.ts';
+
+/**
+ * The Kubernetes-only parts of a structural schema that JSON Schema cannot express, checked by
+ * walking the object alongside its schema: `x-kubernetes-validations` (CEL rules) and
+ * `x-kubernetes-list-type: set|map` uniqueness.
+ */
+type Schema = Record<string, unknown>;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function childPath(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
+/** Parsed rules are cached per rule text: a CRD repeats the same rule hundreds of times. */
+export class CelRuleChecker {
+  readonly #compiled = new Map<string, CelNode | Error>();
+
+  #compile(rule: string): CelNode | Error {
+    let c = this.#compiled.get(rule);
+    if (!c) {
+      try {
+        c = parseCel(rule);
+      } catch (e) {
+        c = e instanceof CelSyntaxError ? e : new Error(String(e));
+      }
+      this.#compiled.set(rule, c);
+    }
+    return c;
+  }
+
+  check(schema: Schema, value: unknown, path: string, out: ValidationIssue[]): void {
+    if (value === undefined || value === null || !isObject(schema)) return;
+    const rules = schema['x-kubernetes-validations'];
+    if (Array.isArray(rules)) {
+      for (const r of rules as { rule?: string; message?: string }[]) {
+        if (typeof r.rule !== 'string') continue;
+        const node = this.#compile(r.rule);
+        if (node instanceof Error) continue; // a rule we cannot parse is not the user's fault
+        let ok: boolean;
+        try {
+          ok = evaluateCel(node, value) === true;
+        } catch (e) {
+          if (!(e instanceof CelEvalError)) throw e;
+          ok = false;
+        }
+        if (!ok) out.push({ path, message: r.message ?? `failed rule: ${r.rule}` });
+      }
+    }
+    if (Array.isArray(value)) {
+      this.#checkListType(schema, value, path, out);
+      const items = schema.items;
+      if (isObject(items)) value.forEach((v, i) => this.check(items, v, `${path}[${i}]`, out));
+      return;
+    }
+    if (!isObject(value)) return;
+    const props = schema.properties;
+    if (isObject(props)) {
+      for (const [k, sub] of Object.entries(props)) if (k in value) this.check(sub as Schema, value[k], childPath(path, k), out);
+    }
+    const extra = schema.additionalProperties;
+    if (isObject(extra)) {
+      for (const [k, v] of Object.entries(value)) if (!isObject(props) || !(k in props)) this.check(extra, v, `${path}[${k}]`, out);
+    }
+  }
+
+  #checkListType(schema: Schema, list: unknown[], path: string, out: ValidationIssue[]): void {
+    const type = schema['x-kubernetes-list-type'];
+    if (type === 'set') {
+      const seen = new Set<string>();
+      list.forEach((v, i) => {
+        const key = JSON.stringify(v);
+        if (seen.has(key)) out.push({ path: `${path}[${i}]`, message: `Duplicate value: ${key}` });
+        seen.add(key);
+      });
+    } else if (type === 'map') {
+      const keys = schema['x-kubernetes-list-map-keys'];
+      if (!Array.isArray(keys)) return;
+      const seen = new Set<string>();
+      list.forEach((v, i) => {
+        if (!isObject(v)) return;
+        const key = JSON.stringify(keys.map((k: string) => v[k] ?? null));
+        if (seen.has(key)) {
+          const shown = Object.fromEntries(keys.map((k: string) => [k, v[k]]));
+          out.push({ path: `${path}[${i}]`, message: `Duplicate value: ${JSON.stringify(shown)}` });
+        }
+        seen.add(key);
+      });
+    }
+  }
+}
