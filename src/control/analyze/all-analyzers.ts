@@ -2,10 +2,14 @@ import type { Analyzer } from './analyzer.ts';
 import { annotationsAnalyzer } from './analyzers/annotations-analyzer.ts';
 import { applicationUidAnalyzer } from './analyzers/application-uid-analyzer.ts';
 import { authorizationPoliciesAnalyzer } from './analyzers/authorization-policies-analyzer.ts';
+import { blockedCidrsAnalyzer } from './analyzers/blocked-cidrs-analyzer.ts';
+import { conditionAnalyzer } from './analyzers/conditions-analyzer.ts';
 import { multiServiceAnalyzer } from './analyzers/deployment-multi-service-analyzer.ts';
 import { deprecationAnalyzer } from './analyzers/deprecation-analyzer.ts';
 import { caCertificateAnalyzer } from './analyzers/destinationrule-ca-certificate-analyzer.ts';
 import { subsetSelectPodAnalyzer } from './analyzers/destinationrule-subset-select-pod-analyzer.ts';
+import { envoyFilterPatchAnalyzer } from './analyzers/envoyfilter-patch-analyzer.ts';
+import { externalControlPlaneAnalyzer } from './analyzers/external-control-plane-analyzer.ts';
 import { gatewayCertificateAnalyzer } from './analyzers/gateway-certificate-analyzer.ts';
 import { conflictingGatewayAnalyzer } from './analyzers/gateway-conflicting-analyzer.ts';
 import { ingressGatewayPortAnalyzer } from './analyzers/gateway-ingress-port-analyzer.ts';
@@ -13,6 +17,9 @@ import { gatewaySecretAnalyzer } from './analyzers/gateway-secret-analyzer.ts';
 import { injectionAnalyzer } from './analyzers/injection-analyzer.ts';
 import { injectionImageAnalyzer } from './analyzers/injection-image-analyzer.ts';
 import { imageAutoAnalyzer } from './analyzers/injection-image-auto-analyzer.ts';
+import { gatewayApiCrdVersionAnalyzer } from './analyzers/k8sgateway-crd-version-analyzer.ts';
+import { k8sGatewaySelectorAnalyzer } from './analyzers/k8sgateway-selector-analyzer.ts';
+import { meshNetworksAnalyzer } from './analyzers/mesh-networks-analyzer.ts';
 import { portNameAnalyzer } from './analyzers/service-port-name-analyzer.ts';
 import { conflictingServiceEntryProtocolAnalyzer } from './analyzers/serviceentry-conflicting-protocol-analyzer.ts';
 import { serviceEntryAddressesAnalyzer } from './analyzers/serviceentry-protocol-addresses-analyzer.ts';
@@ -26,6 +33,7 @@ import { virtualServiceDestinationHostAnalyzer } from './analyzers/virtualservic
 import { virtualServiceDestinationRuleAnalyzer } from './analyzers/virtualservice-destination-rule-analyzer.ts';
 import { virtualServiceGatewayAnalyzer } from './analyzers/virtualservice-gateway-analyzer.ts';
 import { jwtClaimRouteAnalyzer } from './analyzers/virtualservice-jwt-claim-route-analyzer.ts';
+import { webhookAnalyzer } from './analyzers/webhook-analyzer.ts';
 
 /** Every analyzer `mizzen analyze` runs (one file per analyzer under analyzers/). */
 export function allAnalyzers(): Analyzer[] {
@@ -33,10 +41,14 @@ export function allAnalyzers(): Analyzer[] {
     annotationsAnalyzer,
     applicationUidAnalyzer,
     authorizationPoliciesAnalyzer,
+    blockedCidrsAnalyzer,
+    conditionAnalyzer,
     multiServiceAnalyzer,
     deprecationAnalyzer,
     caCertificateAnalyzer,
     subsetSelectPodAnalyzer,
+    envoyFilterPatchAnalyzer,
+    externalControlPlaneAnalyzer,
     gatewayCertificateAnalyzer,
     conflictingGatewayAnalyzer,
     ingressGatewayPortAnalyzer,
@@ -44,6 +56,9 @@ export function allAnalyzers(): Analyzer[] {
     injectionAnalyzer,
     injectionImageAnalyzer,
     imageAutoAnalyzer,
+    gatewayApiCrdVersionAnalyzer,
+    k8sGatewaySelectorAnalyzer,
+    meshNetworksAnalyzer,
     portNameAnalyzer,
     conflictingServiceEntryProtocolAnalyzer,
     serviceEntryAddressesAnalyzer,
@@ -57,5 +72,6 @@ export function allAnalyzers(): Analyzer[] {
     virtualServiceDestinationRuleAnalyzer,
     virtualServiceGatewayAnalyzer,
     jwtClaimRouteAnalyzer,
+    webhookAnalyzer,
   ];
 }

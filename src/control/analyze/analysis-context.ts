@@ -107,6 +107,11 @@ export class AnalysisContext {
     return this.get(kind, namespace, name, group) !== undefined;
   }
 
+  /** Every resource, in input order by kind. */
+  allResources(): ConfigResource[] {
+    return [...this.byKind.values()].flat();
+  }
+
   /** Names of every namespace known from Namespace resources or from the namespaces resources live in. */
   knownNamespaces(): Set<string> {
     const out = new Set<string>();

@@ -59,7 +59,15 @@ export function analyze(resources: readonly ConfigResource[], options: AnalyzeOp
       }
     });
   }
-  return ctx.messages
+  // Like Istio, report a message once however many places produced it.
+  const seen = new Set<string>();
+  const unique = ctx.messages.filter((m) => {
+    const key = `${m.code}\u0000${m.resource}\u0000${m.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  return unique
     .map((m, i) => ({ m, i }))
     .sort((x, y) => LEVEL_ORDER[x.m.level] - LEVEL_ORDER[y.m.level] || x.m.resource.localeCompare(y.m.resource) || x.m.code.localeCompare(y.m.code) || x.i - y.i)
     .map(({ m }) => m);
