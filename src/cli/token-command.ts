@@ -32,8 +32,9 @@ export function register(program: Command, ctx: CliContext): void {
         ttlSeconds = Math.floor(ms / 1000);
       }
       for (const [flag, value] of [['--namespace', flags.namespace], ['--service-account', flags.serviceAccount]] as const) {
-        if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(value)) {
-          ctx.stderr(`error: ${flag} ${JSON.stringify(value)} is not a valid Kubernetes name\n`);
+        // Kubernetes names are lower case, but any SPIFFE path segment is accepted (e.g. `X`).
+        if (!/^[A-Za-z0-9._-]+$/.test(value)) {
+          ctx.stderr(`error: ${flag} ${JSON.stringify(value)} is not a valid name (letters, digits, '.', '_', '-')\n`);
           ctx.exitCode = 2;
           return;
         }
