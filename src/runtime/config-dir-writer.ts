@@ -23,6 +23,7 @@ export class ConfigDirWriter {
   }
 
   write(r: ConfigResource): void {
+    mkdirSync(this.dir, { recursive: true });
     const file = this.fileFor(r);
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, stringify(r.raw, { lineWidth: 0 }));
@@ -35,6 +36,7 @@ export class ConfigDirWriter {
 
   /** Remove every file (a fresh start). */
   clear(): void {
+    mkdirSync(this.dir, { recursive: true });
     for (const name of readdirSync(this.dir)) rmSync(join(this.dir, name), { force: true, recursive: true });
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ConfigResource } from '../api/config-resource.ts';
 import { listConfigFiles } from '../control/config/read-config-files.ts';
@@ -152,7 +152,7 @@ export class LocalMesh {
     return { ...r, prefix: this.prefix, pid: process.pid, exposes };
   }
 
-  /** Stop and remove everything; the state directory is removed too. */
+  /** Stop and remove everything, state files included (but a detached `up.log`). */
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const f of this.forwarders) await f.close().catch(() => {});
@@ -160,7 +160,10 @@ export class LocalMesh {
       await this.runtime.close().catch((err: Error) => this.log.warn({ err: err.message }, 'runtime close failed'));
       await this.agent?.stop(2000);
       await removeMeshLeftovers(this.prefix, [this.options.podCidr, this.options.serviceCidr]).catch(() => []);
-      rmSync(this.options.stateDir, { recursive: true, force: true });
+      // Keep only the detached-mode log (its reader may still need it); `mizzen down` removes the rest.
+      const dir = this.options.stateDir;
+      for (const name of existsSync(dir) ? readdirSync(dir) : []) if (name !== 'up.log') rmSync(join(dir, name), { recursive: true, force: true });
+      if (existsSync(dir) && readdirSync(dir).length === 0) rmSync(dir, { recursive: true, force: true });
     })();
     return this.closing;
   }
