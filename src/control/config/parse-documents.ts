@@ -6,6 +6,14 @@ export interface ParseProblem {
   file: string;
   line: number;
   message: string;
+  /**
+   * What kind of problem: `syntax` (malformed YAML/JSON), `io` (cannot read), `not-a-resource`
+   * (a well-formed document that is not a Kubernetes object: no apiVersion/kind, e.g. an OpenAPI
+   * file next to manifests), `invalid-resource` (a Kubernetes object missing its name).
+   */
+  code?: 'syntax' | 'io' | 'not-a-resource' | 'invalid-resource';
+  /** The document's kind, when it has one. */
+  kind?: string;
 }
 
 export interface ParsedDocuments {
@@ -27,7 +35,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function toResources(obj: unknown, file: string, line: number, out: ParsedDocuments): void {
   if (obj === null || obj === undefined) return; // empty document (`---` at the end, comments only)
   if (!isObject(obj)) {
-    out.problems.push({ file, line, message: 'document is not an object (expected apiVersion, kind, metadata)' });
+    out.problems.push({ file, line, message: 'document is not an object (expected apiVersion, kind, metadata)', code: 'not-a-resource' });
     return;
   }
   if (obj.kind === 'List' && Array.isArray(obj.items)) {
@@ -35,17 +43,17 @@ function toResources(obj: unknown, file: string, line: number, out: ParsedDocume
     return;
   }
   if (typeof obj.apiVersion !== 'string' || obj.apiVersion === '') {
-    out.problems.push({ file, line, message: 'document has no apiVersion' });
+    out.problems.push({ file, line, message: 'document has no apiVersion', code: 'not-a-resource' });
     return;
   }
   if (typeof obj.kind !== 'string' || obj.kind === '') {
-    out.problems.push({ file, line, message: 'document has no kind' });
+    out.problems.push({ file, line, message: 'document has no kind', code: 'not-a-resource' });
     return;
   }
   const metadata = isObject(obj.metadata) ? obj.metadata : {};
   if (typeof metadata.name !== 'string' || metadata.name === '') {
     if (typeof metadata.generateName !== 'string') {
-      out.problems.push({ file, line, message: `${obj.kind}: metadata.name is missing` });
+      out.problems.push({ file, line, message: `${obj.kind}: metadata.name is missing`, code: 'invalid-resource', kind: obj.kind });
       return;
     }
   }
@@ -88,7 +96,7 @@ export function parseDocuments(text: string, file: string): ParsedDocuments {
       if (file.endsWith('.json')) {
         const m = /position (\d+)/.exec(String(err));
         const line = m ? text.slice(0, Number(m[1])).split('\n').length : 1;
-        out.problems.push({ file, line, message: `invalid JSON: ${(err as Error).message}` });
+        out.problems.push({ file, line, message: `invalid JSON: ${(err as Error).message}`, code: 'syntax' });
         return out;
       }
       // not JSON after all: YAML is a superset, fall through
@@ -103,7 +111,7 @@ export function parseDocuments(text: string, file: string): ParsedDocuments {
     if (doc.errors.length > 0) {
       for (const e of doc.errors) {
         const at = e.pos?.[0] ?? start;
-        out.problems.push({ file, line: lineOf(counter, at), message: `invalid YAML: ${e.message.split('\n')[0]}` });
+        out.problems.push({ file, line: lineOf(counter, at), message: `invalid YAML: ${e.message.split('\n')[0]}`, code: 'syntax' });
       }
       continue;
     }
@@ -111,7 +119,7 @@ export function parseDocuments(text: string, file: string): ParsedDocuments {
     try {
       value = doc.toJS({ maxAliasCount: 1000 });
     } catch (err) {
-      out.problems.push({ file, line, message: `invalid YAML: ${(err as Error).message}` });
+      out.problems.push({ file, line, message: `invalid YAML: ${(err as Error).message}`, code: 'syntax' });
       continue;
     }
     toResources(value, file, line, out);

@@ -20,7 +20,7 @@ export function listConfigFiles(paths: readonly string[]): { files: string[]; pr
   };
   for (const p of paths) {
     const st = statSync(p, { throwIfNoEntry: false });
-    if (!st) problems.push({ file: p, line: 0, message: 'no such file or directory' });
+    if (!st) problems.push({ file: p, line: 0, message: 'no such file or directory', code: 'io' });
     else if (st.isDirectory()) walk(p);
     else files.push(p);
   }
@@ -36,7 +36,7 @@ export function readConfigFiles(paths: readonly string[]): ParsedDocuments {
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      out.problems.push({ file, line: 0, message: `cannot read: ${(err as Error).message}` });
+      out.problems.push({ file, line: 0, message: `cannot read: ${(err as Error).message}`, code: 'io' });
       continue;
     }
     const parsed = parseDocuments(text, file);

@@ -96,7 +96,7 @@ function validateContainers(list: unknown, path: string, out: IssueList, require
     else names.add(c.name);
     for (const f of ['command', 'args'] as const) {
       const v = c[f];
-      if (v !== undefined && (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))) out.error(at(p, f), 'Invalid value: must be a list of strings');
+      if (v !== undefined && v !== null && (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))) out.error(at(p, f), 'Invalid value: must be a list of strings');
     }
     (Array.isArray(c.ports) ? c.ports : []).forEach((cp, j) => {
       if (!isObject(cp)) return;
@@ -114,7 +114,7 @@ function validatePodSpec(spec: PodSpec | undefined, path: string, out: IssueList
   validateContainers(spec.containers, at(path, 'containers'), out, true);
   validateContainers(spec.initContainers, at(path, 'initContainers'), out, false);
   const sa = spec.serviceAccountName ?? spec.serviceAccount;
-  if (sa !== undefined && (typeof sa !== 'string' || !isDNS1123Label(sa))) out.error(at(path, 'serviceAccountName'), `Invalid value: ${JSON.stringify(sa)}`);
+  if (sa !== undefined && sa !== '' && (typeof sa !== 'string' || !isDNS1123Label(sa))) out.error(at(path, 'serviceAccountName'), `Invalid value: ${JSON.stringify(sa)}`);
 }
 
 function validateDeployment(spec: DeploymentSpec, out: IssueList): void {
