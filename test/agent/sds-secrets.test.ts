@@ -74,3 +74,28 @@ describe('Workload agent and SDS secrets', () => {
     }
   });
 });
+
+describe('cacheSecretProvider', () => {
+  it('exposes default and ROOTCA and reports rotations, not the replay on subscribe', async () => {
+    const { SecretCache } = await import('../../src/agent/secret-cache.ts');
+    const { cacheSecretProvider } = await import('../../src/agent/cache-secret-provider.ts');
+    const cache = new SecretCache();
+    const provider = cacheSecretProvider(cache);
+    const changes: string[] = [];
+    const unsubscribe = provider.onChange((n) => changes.push(n));
+    assert.equal(provider.getSecret('default'), undefined);
+    const s = { identity: 'spiffe://td/ns/a/sa/b', certChainPem: 'CHAIN', privateKeyPem: 'KEY', rootCertPem: 'ROOT', notBefore: 0, notAfter: 1 };
+    cache.update(s);
+    assert.deepEqual(changes, ['default', 'ROOTCA']);
+    assert.deepEqual(provider.getSecret('default'), { kind: 'certificate', certChain: 'CHAIN', privateKey: 'KEY' });
+    assert.deepEqual(provider.getSecret('ROOTCA'), { kind: 'validation', trustedCa: 'ROOT' });
+    assert.equal(provider.getSecret('other'), undefined);
+    const late: string[] = [];
+    provider.onChange((n) => late.push(n));
+    assert.deepEqual(late, [], 'no replay');
+    unsubscribe();
+    cache.update({ ...s, certChainPem: 'CHAIN2' });
+    assert.deepEqual(changes, ['default', 'ROOTCA']);
+    assert.deepEqual(late, ['default', 'ROOTCA']);
+  });
+});
