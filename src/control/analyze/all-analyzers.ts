@@ -1,4 +1,5 @@
 import type { Analyzer } from './analyzer.ts';
+import { schemaValidationAnalyzers } from './analyzers/schema-validation-analyzer.ts';
 import { annotationsAnalyzer } from './analyzers/annotations-analyzer.ts';
 import { applicationUidAnalyzer } from './analyzers/application-uid-analyzer.ts';
 import { authorizationPoliciesAnalyzer } from './analyzers/authorization-policies-analyzer.ts';
@@ -35,7 +36,7 @@ import { virtualServiceGatewayAnalyzer } from './analyzers/virtualservice-gatewa
 import { jwtClaimRouteAnalyzer } from './analyzers/virtualservice-jwt-claim-route-analyzer.ts';
 import { webhookAnalyzer } from './analyzers/webhook-analyzer.ts';
 
-/** Every analyzer `mizzen analyze` runs (one file per analyzer under analyzers/). */
+/** Every analyzer `mizzen analyze` runs (one file per analyzer under analyzers/), as Istio's analyzers.All(). */
 export function allAnalyzers(): Analyzer[] {
   return [
     annotationsAnalyzer,
@@ -73,5 +74,6 @@ export function allAnalyzers(): Analyzer[] {
     virtualServiceGatewayAnalyzer,
     jwtClaimRouteAnalyzer,
     webhookAnalyzer,
+    ...schemaValidationAnalyzers(),
   ];
 }
