@@ -1,3 +1,13 @@
+import { mkdtempSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { systemClock } from '../../src/lib/clock.ts';
+import { LocalMesh, type LocalMeshOptions } from '../../src/runtime/local-mesh.ts';
+import { listNetns } from '../../src/runtime/netns.ts';
+import { baseProcessEnv } from '../../src/runtime/runtime-config.ts';
+import { processAlive } from '../../src/runtime/runtime-state.ts';
+import { DEFAULT_GUARD_DIR, hasGuardRoute } from '../../src/runtime/guard-routes.ts';
 import { runHostCommand } from '../../src/runtime/host-command.ts';
 
 /**
@@ -12,4 +22,63 @@ export async function rootSkipReason(): Promise<string | false> {
     if (r.code !== 0) return `needs ${tool} (apt-get install iproute2 nftables util-linux)`;
   }
   return false;
+}
+
+
+export const REPO = fileURLToPath(new URL('../../', import.meta.url));
+export const CLI_ENTRY = join(REPO, 'bin/mizzen.js');
+
+/** A fresh temporary directory for one test's manifests and state. */
+export function tempDir(tag: string): string {
+  return mkdtempSync(join(tmpdir(), `mizzen-${tag}-`));
+}
+
+/** A LocalMesh for tests: no control plane, fast backoff, state under `dir`. */
+export function testMesh(dir: string, manifests: string, overrides: Partial<LocalMeshOptions> = {}): LocalMesh {
+  const env = baseProcessEnv(process.env);
+  env.PATH = `${join(process.execPath, '..')}:${env.PATH}`;
+  return new LocalMesh({
+    stateDir: join(dir, 'state'),
+    manifests,
+    exposes: [],
+    podCidr: '10.244.0.0/16',
+    serviceCidr: '10.96.0.0/16',
+    clock: systemClock,
+    nodeBinary: process.execPath,
+    cliEntry: CLI_ENTRY,
+    controlPlane: false,
+    backoff: { initialMs: 200, maxMs: 1000, resetAfterMs: 60_000 },
+    baseEnv: env,
+    ...overrides,
+  });
+}
+
+/** Poll `check` until it returns a truthy value (or throw after `timeoutMs`). */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** What a mesh with this prefix may have left behind (empty when teardown was complete). */
+export async function leftovers(prefix: string, pids: readonly number[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const ns of await listNetns()) if (ns.startsWith(`${prefix}-`)) out.push(`netns ${ns}`);
+  if (existsSync('/etc/netns')) for (const d of readdirSync('/etc/netns')) if (d.startsWith(`${prefix}-`)) out.push(`/etc/netns/${d}`);
+  for (const pid of pids) if (processAlive(pid)) out.push(`process ${pid}`);
+  if (existsSync(join(DEFAULT_GUARD_DIR, `${prefix}.holder`))) out.push(`guard holder ${prefix}`);
+  const holders = existsSync(DEFAULT_GUARD_DIR) ? readdirSync(DEFAULT_GUARD_DIR).filter((n) => n.endsWith('.holder')) : [];
+  if (holders.length === 0) {
+    for (const cidr of ['10.244.0.0/16', '10.96.0.0/16']) if (await hasGuardRoute(cidr)) out.push(`route unreachable ${cidr}`);
+  }
+  return out;
 }
