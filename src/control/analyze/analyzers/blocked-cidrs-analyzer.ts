@@ -1,4 +1,5 @@
 import type { Analyzer } from '../analyzer.ts';
+import { fullName } from '../full-name.ts';
 import { objs, str } from '../untyped-fields.ts';
 import { podTemplate } from '../injection-status.ts';
 
@@ -19,7 +20,7 @@ export const blockedCidrsAnalyzer: Analyzer = {
     for (const d of istiods) {
       const configured = objs(podTemplate(d).spec.containers).some((c) => objs(c.env).some((e) => str(e.name) === ENV && str(e.value) !== ''));
       if (configured) continue;
-      const names = ras.map((r) => `${r.metadata.namespace ?? ''}/${r.metadata.name}`).join(', ');
+      const names = ras.map((r) => fullName(r)).join(', ');
       ctx.report(d, 'JwksUriFetchUnrestricted', ras.length, names);
     }
   },

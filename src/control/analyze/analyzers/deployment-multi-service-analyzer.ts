@@ -1,13 +1,11 @@
 import type { ConfigResource } from '../../../api/config-resource.ts';
 import type { Analyzer } from '../analyzer.ts';
+import { fullName } from '../full-name.ts';
 import { podTemplate, workloadInMesh } from '../injection-status.ts';
 import { selectorMatches } from '../label-selector.ts';
 import { servicePortProtocol } from '../port-protocol.ts';
 import { num, objs, str, stringMap, type Obj } from '../untyped-fields.ts';
 
-function fullName(r: ConfigResource): string {
-  return r.metadata.namespace ? `${r.metadata.namespace}/${r.metadata.name}` : r.metadata.name;
-}
 
 /**
  * Istio's deployment.MultiServiceAnalyzer (ServiceAssociationAnalyzer): services selecting a

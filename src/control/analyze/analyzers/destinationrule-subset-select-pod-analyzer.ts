@@ -1,6 +1,7 @@
 import type { ConfigResource } from '../../../api/config-resource.ts';
 import type { AnalysisContext } from '../analysis-context.ts';
 import type { Analyzer } from '../analyzer.ts';
+import { podTemplate } from '../injection-status.ts';
 import { selectorMatches } from '../label-selector.ts';
 import { resourceNameFromHost } from '../route-destinations.ts';
 import { objs, str, stringMap, type Obj } from '../untyped-fields.ts';
@@ -45,6 +46,12 @@ export const subsetSelectPodAnalyzer: Analyzer = {
         .list('Pod')
         .filter((p) => (p.metadata.namespace ?? '') === n.namespace && selectorMatches(svcSelector, p.metadata.labels))
         .map((p) => endpointLabels(ctx, p));
+      // Files describe workloads as Deployments more often than as Pods: their pod templates
+      // count as the pods they will create (Istio, reading a live cluster, sees the pods).
+      for (const d of ctx.list('Deployment')) {
+        const labels = podTemplate(d).labels;
+        if ((d.metadata.namespace ?? '') === n.namespace && selectorMatches(svcSelector, labels)) pods.push(labels);
+      }
       for (const ss of subsets) {
         const labels = stringMap(ss.labels);
         if (!pods.some((l) => selectorMatches(labels, l))) ctx.report(dr, 'DestinationRuleSubsetNotSelectPods', str(ss.name));

@@ -1,4 +1,5 @@
 import type { Analyzer } from '../analyzer.ts';
+import { fullName } from '../full-name.ts';
 import { gatewaySelector } from '../gateway-workloads.ts';
 import { selectorMatches } from '../label-selector.ts';
 import { obj, objs, str, type Obj } from '../untyped-fields.ts';
@@ -26,7 +27,7 @@ export const gatewayCertificateAnalyzer: Analyzer = {
         if (other === gw || !selectorMatches(selector, gatewaySelector(other))) continue;
         const otherTls = objs((other.spec as Obj).servers).filter((s) => s.tls !== undefined).map((s) => obj(s.tls));
         if (tls.some((a) => otherTls.some((b) => sameCertificate(a, b)))) {
-          const name = (r: typeof gw): string => `${r.metadata.namespace ?? ''}/${r.metadata.name}`;
+          const name = (r: typeof gw): string => fullName(r);
           ctx.report(gw, 'GatewayDuplicateCertificate', [name(gw), name(other)]);
         }
       }

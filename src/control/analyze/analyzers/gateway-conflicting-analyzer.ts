@@ -1,13 +1,11 @@
 import type { ConfigResource } from '../../../api/config-resource.ts';
 import type { Analyzer } from '../analyzer.ts';
+import { fullName } from '../full-name.ts';
 import { gatewayPods, gatewaySelector } from '../gateway-workloads.ts';
 import { hostMatches } from '../host-name.ts';
 import { selectorString } from '../label-selector.ts';
 import { num, obj, objs, strs, type Obj } from '../untyped-fields.ts';
 
-function fullName(r: ConfigResource): string {
-  return r.metadata.namespace ? `${r.metadata.namespace}/${r.metadata.name}` : r.metadata.name;
-}
 
 function bareHost(h: string): string {
   const slash = h.indexOf('/');

@@ -1,5 +1,6 @@
 import type { AnalysisContext } from '../analysis-context.ts';
 import type { Analyzer } from '../analyzer.ts';
+import { fullName } from '../full-name.ts';
 import { hasIstioProxy, INJECT_ANNOTATION, INJECTION_LABEL, REVISION_LABEL } from '../injection-status.ts';
 import { injectorValues } from '../injector-config.ts';
 import { obj, type Obj } from '../untyped-fields.ts';
@@ -49,7 +50,7 @@ export const injectionAnalyzer: Analyzer = {
       if (inject.toLowerCase() === 'false') continue;
       const spec = pod.spec as Obj;
       if (spec.hostNetwork === true) continue;
-      if (!hasIstioProxy(spec)) ctx.report(pod, 'PodMissingProxy', `${pod.metadata.namespace ?? ''}/${pod.metadata.name}`);
+      if (!hasIstioProxy(spec)) ctx.report(pod, 'PodMissingProxy', fullName(pod));
     }
   },
 };

@@ -1,5 +1,6 @@
 import type { ConfigResource } from '../../../api/config-resource.ts';
 import type { Analyzer } from '../analyzer.ts';
+import { fullName } from '../full-name.ts';
 import { EXPORT_ALL, EXPORT_LOCAL } from '../service-host-index.ts';
 import { num, objs, str, strs, type Obj } from '../untyped-fields.ts';
 
@@ -48,7 +49,7 @@ export const conflictingServiceEntryProtocolAnalyzer: Analyzer = {
         const conflicting = list.filter((o) => o.se !== e.se && o.protocol !== e.protocol && visible(o.scopes, e.scopes));
         if (conflicting.length === 0) continue;
         const all = [e, ...conflicting];
-        const names = [...new Set(all.map((x) => `${x.se.metadata.namespace ?? ''}/${x.se.metadata.name}`))].sort().join(', ');
+        const names = [...new Set(all.map((x) => fullName(x.se)))].sort().join(', ');
         const protocols = [...new Set(all.map((x) => x.protocol || 'unspecified'))].sort().join(', ');
         ctx.report(e.se, 'ConflictingServiceEntryProtocol', names, e.host, e.port, protocols);
         reported.add(e.se);

@@ -1,5 +1,6 @@
 import type { ConfigResource } from '../../../api/config-resource.ts';
 import type { Analyzer } from '../analyzer.ts';
+import { fullName } from '../full-name.ts';
 import { hostMatches, toFqdn } from '../host-name.ts';
 import { clusterDomain, EXPORT_ALL, EXPORT_LOCAL } from '../service-host-index.ts';
 import { strs, type Obj } from '../untyped-fields.ts';
@@ -46,7 +47,7 @@ export const conflictingMeshGatewayHostsAnalyzer: Analyzer = {
       }
     }
     for (const [vs, c] of conflicts) {
-      const names = [...c.others].map((o) => `${o.metadata.namespace ?? ''}/${o.metadata.name}`).join(',');
+      const names = [...c.others].map((o) => fullName(o)).join(',');
       ctx.report(vs, 'ConflictingMeshGatewayVirtualServiceHosts', names, `${c.scope}/${c.host}`, c.scope);
     }
   },

@@ -1,6 +1,7 @@
 import type { ConfigResource } from '../../../api/config-resource.ts';
 import type { AnalysisContext } from '../analysis-context.ts';
 import type { Analyzer } from '../analyzer.ts';
+import { fullName } from '../full-name.ts';
 import { mirrorDestinations, routeDestinations, type RouteDestination } from '../route-destinations.ts';
 import { ServiceHostIndex, type IndexedService } from '../service-host-index.ts';
 import { num, obj, objs, str, strs, type Obj } from '../untyped-fields.ts';
@@ -63,7 +64,7 @@ export const virtualServiceDestinationHostAnalyzer: Analyzer = {
           if (str(d.subset) !== '') continue;
           for (const [vs, hosts] of withSubsets) {
             for (const h of hosts) {
-              if (h === str(d.host)) ctx.report(r, 'IngressRouteRulesNotAffected', `${vs.metadata.namespace ?? ''}/${vs.metadata.name}`, `${ns}/${r.metadata.name}`);
+              if (h === str(d.host)) ctx.report(r, 'IngressRouteRulesNotAffected', fullName(vs), fullName(r));
             }
           }
         }

@@ -1,5 +1,6 @@
 import type { AnalysisContext } from '../analysis-context.ts';
 import type { Analyzer } from '../analyzer.ts';
+import { fullName } from '../full-name.ts';
 import { hostMatches, hostsForNamespace } from '../host-name.ts';
 import { objs, str, strs, type Obj } from '../untyped-fields.ts';
 
@@ -53,7 +54,7 @@ export const virtualServiceGatewayAnalyzer: Analyzer = {
       for (const ref of strs(spec.gateways)) {
         if (ref === 'mesh') continue;
         if (ref.includes(INTERNAL_GATEWAY_MARKER)) {
-          ctx.report(r, 'ReferencedInternalGateway', `${vsNs}/${r.metadata.name}`, ref);
+          ctx.report(r, 'ReferencedInternalGateway', fullName(r), ref);
           continue;
         }
         const gw = gatewayName(vsNs, ref);
@@ -61,7 +62,7 @@ export const virtualServiceGatewayAnalyzer: Analyzer = {
         if (!hosts) ctx.report(r, 'ReferencedResourceNotFound', 'gateway', ref);
         const visible = hostsForNamespace(hosts ?? [], vsNs);
         if (!visible.some((gh) => vsHosts.some((vh) => hostMatches(gh, vh)))) {
-          ctx.report(r, 'VirtualServiceHostNotFoundInGateway', vsHosts, `${vsNs}/${r.metadata.name}`, `${gw.namespace}/${gw.name}`);
+          ctx.report(r, 'VirtualServiceHostNotFoundInGateway', vsHosts, fullName(r), gw.namespace ? `${gw.namespace}/${gw.name}` : gw.name);
         }
       }
     }
