@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { MizzenError } from '../../src/lib/errors.ts';
+import { requireRootLinux } from '../../src/runtime/runtime-config.ts';
+import { readMeshState } from '../../src/runtime/runtime-state.ts';
+import { CLI_ENTRY, leftovers, REPO, rootSkipReason, tempDir, waitFor } from './netns-test-support.ts';
+
+const skip = await rootSkipReason();
+const ECHO = join(REPO, 'test/runtime/fixtures/echo-server.ts');
+
+function cli(args: string[], options: { cwd: string; prefix?: string[] }): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const argv = [...(options.prefix ?? []), process.execPath, CLI_ENTRY, ...args];
+    const child = spawn(argv[0], argv.slice(1), { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe('requireRootLinux', () => {
+  it('refuses a non-root user and a non-Linux platform with a clear message', () => {
+    assert.throws(
+      () => requireRootLinux('up', 1000, 'linux'),
+      (err: unknown) => err instanceof MizzenError && err.code === 'RUNTIME_NOT_ROOT' && /mizzen up needs root.*hint: run it with sudo/s.test(err.describe()),
+    );
+    assert.throws(() => requireRootLinux('up', 0, 'darwin'), /needs Linux/);
+    assert.doesNotThrow(() => requireRootLinux('up', 0, 'linux'));
+  });
+});
+
+describe('mizzen up/get/apply/logs/exec/down (CLI)', { skip }, () => {
+  let dir: string;
+  let port: number;
+  let prefix = '';
+
+  before(async () => {
+    dir = tempDir('cli');
+    port = await freePort();
+    writeFileSync(
+      join(dir, 'app.yaml'),
+      `apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - {name: web, command: ["node", "${ECHO}"], ports: [{containerPort: 8080}], readinessProbe: {httpGet: {path: /ready, port: 8080}}}
+`,
+    );
+  });
+
+  after(async () => {
+    if (!dir) return;
+    if (existsSync(join(dir, '.mizzen'))) await cli(['down'], { cwd: dir });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses to run when not root, without a stack trace', async () => {
+    const r = await cli(['up', '-d', 'app.yaml'], { cwd: dir, prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: mizzen up needs root/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+
+  it('runs a mesh in the background, reports it, and removes everything on down', async () => {
+    const up = await cli(['up', '-d', 'app.yaml', '--expose', `default/web:80=${port}`, '--no-control-plane', '--sidecars', 'off'], { cwd: dir });
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout, /mesh is ready/);
+    assert.match(up.stdout, new RegExp(`127\\.0\\.0\\.1:${port} -> default/web:80`));
+    prefix = readMeshState(join(dir, '.mizzen'))?.prefix ?? '';
+    assert.ok(prefix);
+
+    const res = await fetch(`http://127.0.0.1:${port}/through-expose`);
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { path: string }).path, '/through-expose');
+
+    const pods = await cli(['get', 'pods'], { cwd: dir });
+    assert.match(pods.stdout, /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\n/);
+    assert.match(pods.stdout, /web-\w+-\w+\s+1\/1\s+Running\s+0/);
+    const svc = await cli(['get', 'svc', '-o', 'json'], { cwd: dir });
+    const svcs = (JSON.parse(svc.stdout) as { items: { name: string; clusterIP: string }[] }).items;
+    assert.match(svcs[0].clusterIP, /^10\.96\./);
+
+    writeFileSync(join(dir, 'bad.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: {name: bad}\nspec: {ports: [{port: "eighty"}]}\n');
+    const bad = await cli(['apply', '-f', 'bad.yaml'], { cwd: dir });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /bad\.yaml: Service default\/bad: spec\.ports\[0\]\.port: must be a port number/);
+
+    const exec = await cli(['exec', 'deploy/web', '--', 'curl', '-s', 'http://web/from-exec'], { cwd: dir });
+    assert.equal(exec.code, 0, exec.stderr);
+    assert.equal((JSON.parse(exec.stdout) as { path: string }).path, '/from-exec');
+    const logs = await cli(['logs', 'deploy/web'], { cwd: dir });
+    assert.match(logs.stdout, /echo listening on 8080/);
+
+    const down = await cli(['down'], { cwd: dir });
+    assert.equal(down.code, 0, down.stderr);
+    assert.ok(!existsSync(join(dir, '.mizzen')), 'state directory removed');
+    assert.deepEqual(await leftovers(prefix, []), []);
+    await waitFor('port closed', async () => !(await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false)));
+  });
+});
