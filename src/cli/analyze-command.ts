@@ -91,7 +91,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--meshConfigFile <file>', 'MeshConfig to use (plain YAML or the istio ConfigMap)')
     .option('--meshNetworksFile <file>', 'MeshNetworks to use (plain YAML or the istio ConfigMap)')
     .option('--istioNamespace <ns>', "Istio's system namespace", 'istio-system')
-    .option('--analyzer <name...>', 'run only these analyzers (see --list-analyzers)')
+    .option('--analyzer <name>', 'run only this analyzer (repeatable; see --list-analyzers)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--list-analyzers', 'list the available analyzers and exit')
     .option('--failure-threshold <level>', 'lowest level that makes the exit status non-zero: Info, Warning, Error', 'Error')
     .action((paths: string[], flags: AnalyzeFlags) => run(paths, flags, ctx));

@@ -3,58 +3,55 @@ import type { AnalysisContext } from '../analysis-context.ts';
 import type { Analyzer } from '../analyzer.ts';
 import { podTemplate } from '../injection-status.ts';
 import { selectorMatches } from '../label-selector.ts';
-import { resourceNameFromHost } from '../route-destinations.ts';
-import { objs, str, stringMap, type Obj } from '../untyped-fields.ts';
+import { ServiceHostIndex } from '../service-host-index.ts';
+import { obj, objs, str, stringMap, strs, type Obj } from '../untyped-fields.ts';
 
-/** Node labels Kubernetes copies onto a pod's topology (Istio matches them in subset labels). */
-const TOPOLOGY_LABELS = ['topology.kubernetes.io/region', 'topology.kubernetes.io/zone', 'topology.istio.io/subzone', 'kubernetes.io/hostname'];
-
-/** A pod's labels plus the topology labels of its node, as Istio's endpoint labels have them. */
+/**
+ * A pod's labels plus the labels Istio's registry adds to its endpoints from the node: locality
+ * (region, zone, subzone) and host name.
+ */
 function endpointLabels(ctx: AnalysisContext, pod: ConfigResource): Record<string, string> {
   const labels = { ...(pod.metadata.labels ?? {}) };
-  const node = ctx.get('Node', '', str((pod.spec as Obj).nodeName), '');
+  const nodeName = str((pod.spec as Obj).nodeName);
+  const node = nodeName === '' ? undefined : ctx.get('Node', '', nodeName, '');
   if (node) {
-    for (const k of TOPOLOGY_LABELS) {
-      const v = node.metadata.labels?.[k];
+    const nl = node.metadata.labels ?? {};
+    const set = (k: string, v: string | undefined): void => {
       if (v !== undefined && v !== '') labels[k] = v;
-    }
+    };
+    set('topology.kubernetes.io/region', nl['topology.kubernetes.io/region']);
+    set('topology.kubernetes.io/zone', nl['topology.kubernetes.io/zone']);
+    set('topology.istio.io/subzone', nl['topology.istio.io/subzone']);
   }
+  if (nodeName !== '') labels['kubernetes.io/hostname'] = nodeName;
   return labels;
 }
 
 /**
- * Istio's destinationrule.PodNotSelectedAnalyzer: each subset of a DestinationRule for a
- * Kubernetes service should select some of the service's pods.
+ * Istio's destinationrule.SubsetSelectPodAnalyzer (PodNotSelectedAnalyzer): a DestinationRule's
+ * host must be a known service, and each subset should select some pod.
  */
 export const subsetSelectPodAnalyzer: Analyzer = {
   name: 'destinationrule.SubsetSelectPodAnalyzer',
-  description: 'Checks that the subsets of a DestinationRule select pods of its host',
-  messages: ['DestinationRuleSubsetNotSelectPods'],
+  description: 'Checks if pods are selected by subsets in destination rules',
+  messages: ['UnknownDestinationRuleHost', 'DestinationRuleSubsetNotSelectPods'],
   analyze(ctx) {
+    const index = new ServiceHostIndex(ctx);
+    // Files describe workloads as Deployments more often than as Pods: their pod templates
+    // count as the pods they will create (Istio, reading a live cluster, sees the pods).
+    const workloads = [...ctx.list('Pod').map((p) => endpointLabels(ctx, p)), ...ctx.list('Deployment').map((d) => podTemplate(d).labels)];
     for (const dr of ctx.list('DestinationRule')) {
       const spec = dr.spec as Obj;
-      const subsets = objs(spec.subsets);
-      if (subsets.length === 0) continue;
       const host = str(spec.host);
-      if (host.startsWith('*')) continue;
-      const n = resourceNameFromHost(dr.metadata.namespace ?? '', host);
-      const svc = ctx.get('Service', n.namespace, n.name);
-      if (!svc) continue;
-      const svcSelector = stringMap((svc.spec as Obj).selector);
-      if (Object.keys(svcSelector).length === 0) continue;
-      const pods = ctx
-        .list('Pod')
-        .filter((p) => (p.metadata.namespace ?? '') === n.namespace && selectorMatches(svcSelector, p.metadata.labels))
-        .map((p) => endpointLabels(ctx, p));
-      // Files describe workloads as Deployments more often than as Pods: their pod templates
-      // count as the pods they will create (Istio, reading a live cluster, sees the pods).
-      for (const d of ctx.list('Deployment')) {
-        const labels = podTemplate(d).labels;
-        if ((d.metadata.namespace ?? '') === n.namespace && selectorMatches(svcSelector, labels)) pods.push(labels);
+      const svc = index.lookup(dr.metadata.namespace ?? '', strs(spec.exportTo), host);
+      if (!svc) {
+        ctx.report(dr, 'UnknownDestinationRuleHost', host);
+        continue;
       }
-      for (const ss of subsets) {
-        const labels = stringMap(ss.labels);
-        if (!pods.some((l) => selectorMatches(labels, l))) ctx.report(dr, 'DestinationRuleSubsetNotSelectPods', str(ss.name));
+      const seSelector = svc.resource.kind === 'ServiceEntry' ? stringMap(obj((svc.resource.spec as Obj).workloadSelector).labels) : {};
+      for (const ss of objs(spec.subsets)) {
+        const selector = { ...seSelector, ...stringMap(ss.labels) };
+        if (!workloads.some((l) => selectorMatches(selector, l))) ctx.report(dr, 'DestinationRuleSubsetNotSelectPods', str(ss.name));
       }
     }
   },
