@@ -13,6 +13,26 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+function typeMatches(schema: Schema, value: unknown): boolean {
+  if (schema['x-kubernetes-int-or-string'] === true) return typeof value === 'number' || typeof value === 'string';
+  switch (schema.type) {
+    case 'object':
+      return isObject(value);
+    case 'array':
+      return Array.isArray(value);
+    case 'string':
+      return typeof value === 'string';
+    case 'integer':
+      return typeof value === 'number' && Number.isInteger(value);
+    case 'number':
+      return typeof value === 'number';
+    case 'boolean':
+      return typeof value === 'boolean';
+    default:
+      return true;
+  }
+}
+
 function childPath(path: string, key: string): string {
   return path ? `${path}.${key}` : key;
 }
@@ -36,6 +56,8 @@ export class CelRuleChecker {
 
   check(schema: Schema, value: unknown, path: string, out: ValidationIssue[]): void {
     if (value === undefined || value === null || !isObject(schema)) return;
+    // Kubernetes evaluates rules only on values of the declared type (ajv reports the mismatch).
+    if (!typeMatches(schema, value)) return;
     const rules = schema['x-kubernetes-validations'];
     if (Array.isArray(rules)) {
       for (const r of rules as { rule?: string; message?: string }[]) {

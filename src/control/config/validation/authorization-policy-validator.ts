@@ -4,7 +4,7 @@ import { at, type IssueList } from './issue-list.ts';
 import { checkEmptyValues, checkValidPathTemplate, validateAttribute, validateIPs, validatePorts } from './security-attributes.ts';
 import { validatePolicySelection } from './target-refs.ts';
 
-const SOURCE_FIELDS = ['principals', 'requestPrincipals', 'namespaces', 'ipBlocks', 'remoteIpBlocks', 'notPrincipals', 'notRequestPrincipals', 'notNamespaces', 'notIpBlocks', 'notRemoteIpBlocks', 'serviceAccounts', 'notServiceAccounts'] as const;
+const SOURCE_FIELDS = ['principals', 'requestPrincipals', 'namespaces', 'ipBlocks', 'remoteIpBlocks', 'notPrincipals', 'notRequestPrincipals', 'notNamespaces', 'notIpBlocks', 'notRemoteIpBlocks', 'serviceAccounts', 'notServiceAccounts', 'trustDomains', 'notTrustDomains'] as const;
 const OPERATION_FIELDS = ['ports', 'methods', 'paths', 'hosts', 'notPorts', 'notMethods', 'notPaths', 'notHosts'] as const;
 
 function capital(s: string): string {
@@ -15,12 +15,6 @@ function validateSource(src: Source, i: number, path: string, out: IssueList): b
   if (SOURCE_FIELDS.every((f) => !src[f]?.length)) out.error(path, `\`from.source\` must not be empty, found at rule ${i}`);
   for (const f of ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'] as const) out.check(at(path, f), validateIPs(src[f]));
   for (const f of SOURCE_FIELDS) out.check(at(path, f), checkEmptyValues(capital(f), src[f]));
-  for (const f of ['serviceAccounts', 'notServiceAccounts'] as const) {
-    for (const sa of src[f] ?? []) {
-      const parts = sa.split('/');
-      if (sa !== '' && (parts.length !== 2 || parts[0] === '' || parts[1] === '')) out.error(at(path, f), `service account "${sa}" must be of the form namespace/name`);
-    }
-  }
   return ['notPrincipals', 'principals', 'ipBlocks', 'notIpBlocks', 'namespaces', 'notNamespaces', 'remoteIpBlocks', 'notRemoteIpBlocks', 'serviceAccounts', 'notServiceAccounts'].some((f) => src[f as keyof Source] !== undefined);
 }
 

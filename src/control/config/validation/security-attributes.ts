@@ -27,7 +27,7 @@ function validateMapKey(key: string): string | undefined {
   return undefined;
 }
 
-const PLAIN_KEYS = new Set(['source.namespace', 'source.principal', 'request.auth.principal', 'request.auth.audiences', 'request.auth.presenter', 'connection.sni', 'source.serviceAccount']);
+const PLAIN_KEYS = new Set(['source.namespace', 'source.principal', 'request.auth.principal', 'request.auth.audiences', 'request.auth.presenter', 'connection.sni', 'source.serviceAccount', 'source.trustDomain']);
 
 export function validateAttribute(key: string, values: string[] | undefined): string | undefined {
   if (key === '') return 'attribute key is empty';
@@ -39,18 +39,17 @@ export function validateAttribute(key: string, values: string[] | undefined): st
   return `unknown attribute: ${key}`;
 }
 
-/** Paths may use `{*}` (one segment) and `{**}` (the rest, last) templates. */
+/** Paths may use `{*}` (one segment) and `{**}` (any number of segments, at most once) templates. */
 export function checkValidPathTemplate(field: string, paths: string[] | undefined): string | undefined {
   for (const p of paths ?? []) {
     if (!p.includes('{') && !p.includes('}')) continue;
-    const segments = p.split('/');
-    for (let i = 0; i < segments.length; i++) {
-      const s = segments[i];
-      if (!s.includes('{') && !s.includes('}')) continue;
+    let any = 0;
+    for (const s of p.replace(/^\/+|\/+$/g, '').split('/')) {
       if (s === '{*}') continue;
-      if (s === '{**}' && i === segments.length - 1) continue;
-      if (s === '{**}') return `invalid or unsupported path ${p}, found in ${field}. {**} is not the last operator`;
-      return `invalid or unsupported path ${p}, found in ${field}. Contains segment ${s} with at least one of '{' or '}'`;
+      if (s === '{**}' && any++ === 0) continue;
+      if (s.includes('{') || s.includes('}') || s === '{**}') {
+        return `invalid or unsupported path ${p}, found in ${field}. Contains segment ${s} with at least one of '{' or '}' or is not the last operator`;
+      }
     }
   }
   return undefined;

@@ -63,6 +63,13 @@ export class ResourceValidator {
     if (!found.known) {
       if (found.reason === 'unserved-version') {
         out.error('apiVersion', `version "${r.version}" of ${r.kind} is not served (served versions: ${(found.served ?? []).join(', ')})`);
+      } else if (this.#schema.has(r.group, r.kind)) {
+        // An Istio kind Mizzen does not implement (EnvoyFilter, WasmPlugin, ...): a warning, but
+        // its CRD schema still applies, as it would in a cluster.
+        const schema = this.#schema.check(r.group, r.kind, r.version, r.raw);
+        if (schema.status === 'unserved') out.error('apiVersion', `version "${r.version}" of ${r.kind} is not served (served versions: ${schema.served.join(', ')})`);
+        else if (schema.status === 'checked') for (const e of schema.errors) out.error(e.path, e.message);
+        out.warn('kind', `${r.kind} (${r.apiVersion}) is not supported by Mizzen: checked against its CRD schema only, ignored otherwise`);
       } else {
         out.warn('kind', `unknown kind ${r.kind} (apiVersion ${r.apiVersion}): not validated`);
       }
