@@ -1,0 +1,135 @@
+import type * as net from 'node:net';
+import type { ClusterManager } from '../upstream/cluster-manager.ts';
+import type { StreamInfo, StreamObserver } from '../l7/stream-info.ts';
+import type { TcpProxyConfig } from './tcp-proxy-config.ts';
+
+/**
+ * tcp_proxy as a pure byte relay: pick the cluster (weighted), a host, connect (raw or TLS per
+ * the cluster's transport socket) and pipe both directions with no per-chunk work beyond byte
+ * counting. Circuit breaker max_connections applies; failures close the downstream connection.
+ */
+export function proxyTcp(
+  downstream: net.Socket,
+  initial: Buffer | undefined,
+  cfg: TcpProxyConfig,
+  clusters: ClusterManager,
+  info: StreamInfo,
+  observers: readonly StreamObserver[],
+): void {
+  let clusterName = cfg.cluster;
+  if (cfg.weighted) {
+    let r = Math.random() * cfg.totalWeight;
+    for (const w of cfg.weighted) {
+      r -= w.weight;
+      if (r < 0) {
+        clusterName = w.name;
+        break;
+      }
+    }
+    clusterName ??= cfg.weighted[cfg.weighted.length - 1].name;
+  }
+  info.clusterName = clusterName ?? '';
+  info.protocol = 'tcp';
+  let finished = false;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    info.endMs = performance.now();
+    for (const o of observers) {
+      try {
+        o.onStreamComplete(info);
+      } catch {
+        // observers never break traffic
+      }
+    }
+  };
+  const cluster = clusterName ? clusters.get(clusterName) : undefined;
+  if (!cluster) {
+    info.addFlag('NC');
+    downstream.destroy();
+    finish();
+    return;
+  }
+  if (cluster.breaker.connections >= cluster.config.limits.maxConnections) {
+    cluster.stats.cxOverflow++;
+    info.addFlag('UO');
+    downstream.destroy();
+    finish();
+    return;
+  }
+  let host;
+  if (cluster.config.type === 'ORIGINAL_DST') {
+    const od = info.originalDestination || `${info.downstreamLocalAddress}:${info.downstreamLocalPort}`;
+    const c = od.lastIndexOf(':');
+    host = cluster.originalDestinationHost(od.slice(0, c).replace(/^\[|\]$/g, ''), Number(od.slice(c + 1)));
+  } else host = cluster.pick(undefined, undefined);
+  if (!host) {
+    cluster.stats.noHealthyHost++;
+    info.addFlag('UH');
+    downstream.destroy();
+    finish();
+    return;
+  }
+  info.upstreamHost = host.key;
+  downstream.pause();
+  const initialBytes = downstream.bytesRead - (initial?.length ?? 0);
+  const pending: Buffer[] = initial && initial.length > 0 ? [initial] : [];
+  cluster.breaker.connections++;
+  cluster.stats.cxTotal++;
+  host.cxActive++;
+  const h = host;
+  let attempts = 0;
+  const connectOnce = (): void => {
+    attempts++;
+    cluster.connector.connect(h.address, h.port, cluster.tlsFor(h), cluster.config.connectTimeoutMs, (err, upstream) => {
+      if (err || !upstream) {
+        cluster.stats.cxConnectFail++;
+        cluster.recordResult(h, 503, true);
+        if (attempts < cfg.maxConnectAttempts && !downstream.destroyed) return connectOnce();
+        cluster.breaker.connections--;
+        h.cxActive--;
+        info.addFlag('UF');
+        info.upstreamTransportFailureReason = err?.detail ?? '';
+        downstream.destroy();
+        finish();
+        return;
+      }
+      if (downstream.destroyed) {
+        upstream.destroy();
+        cluster.breaker.connections--;
+        h.cxActive--;
+        finish();
+        return;
+      }
+      for (const b of pending) {
+        upstream.write(b);
+        info.bytesReceived += b.length;
+      }
+      downstream.pipe(upstream);
+      upstream.pipe(downstream);
+      downstream.resume();
+      const idle = cfg.idleTimeoutMs;
+      if (idle > 0) {
+        downstream.setTimeout(idle, () => {
+          downstream.destroy();
+          upstream.destroy();
+        });
+      }
+      upstream.on('error', () => downstream.destroy());
+      downstream.on('error', () => upstream.destroy());
+      upstream.on('close', () => {
+        info.bytesReceived += downstream.bytesRead - initialBytes;
+        info.bytesSent += downstream.bytesWritten;
+        cluster.breaker.connections--;
+        h.cxActive--;
+        if (!downstream.destroyed) downstream.end();
+        finish();
+      });
+      downstream.on('close', () => {
+        if (!upstream.destroyed) upstream.end();
+      });
+    });
+  };
+  downstream.on('error', () => undefined);
+  connectOnce();
+}

@@ -1,0 +1,111 @@
+import { messageNameOf } from '../../api/xds/type-urls.ts';
+import { asArray, asObj, asString, durationMs, wrapped, wrappedBool, type Obj } from '../xds-client/proto-values.ts';
+import { onlyFields, reject } from '../xds-client/resource-rejection.ts';
+import type { HttpFilter, HttpFilterRegistry } from './http-filter.ts';
+import { compileRouteTable, type RouteTable } from './route-table.ts';
+
+/** A compiled envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager. */
+export interface HcmConfig {
+  statPrefix: string;
+  codec: 'AUTO' | 'HTTP1' | 'HTTP2';
+  routeConfigName: string | undefined;
+  inlineRoutes: RouteTable | undefined;
+  filters: readonly HttpFilter[];
+  useRemoteAddress: boolean;
+  xffNumTrustedHops: number;
+  skipXffAppend: boolean;
+  serverName: string;
+  serverHeader: 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
+  generateRequestId: boolean;
+  preserveExternalRequestId: boolean;
+  alwaysSetRequestIdInResponse: boolean;
+  forwardClientCert: 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
+  setClientCert: { subject: boolean; uri: boolean; dns: boolean; cert: boolean };
+  requestTimeoutMs: number;
+  streamIdleTimeoutMs: number;
+  maxHeadersBytes: number;
+  upgrades: ReadonlySet<string>;
+}
+
+const HCM_FIELDS = [
+  'codecType', 'statPrefix', 'rds', 'routeConfig', 'httpFilters', 'tracing', 'httpProtocolOptions', 'http2ProtocolOptions',
+  'serverName', 'serverHeaderTransformation', 'maxRequestHeadersKb', 'streamIdleTimeout', 'requestTimeout',
+  'requestHeadersTimeout', 'drainTimeout', 'delayedCloseTimeout', 'accessLog', 'accessLogOptions', 'useRemoteAddress',
+  'xffNumTrustedHops', 'internalAddressConfig', 'skipXffAppend', 'via', 'generateRequestId', 'preserveExternalRequestId',
+  'alwaysSetRequestIdInResponse', 'forwardClientCertDetails', 'setCurrentClientCertDetails', 'proxy_100Continue',
+  'proxy100Continue', 'normalizePath', 'mergeSlashes', 'pathWithEscapedSlashesAction', 'requestIdExtension',
+  'localReplyConfig', 'stripMatchingHostPort', 'stripAnyHostPort', 'upgradeConfigs', 'commonHttpProtocolOptions',
+  'streamErrorOnInvalidHttpMessage', 'originalIpDetectionExtensions', 'proxyStatusConfig', 'appendXForwardedPort',
+  'addProxyProtocolConnectionState', 'earlyHeaderMutationExtensions', 'representIpv4RemoteAddressAsIpv4MappedIpv6',
+];
+
+const ROUTER = 'envoy.extensions.filters.http.router.v3.Router';
+
+export function compileHcm(o: Obj, path: string, registry: HttpFilterRegistry): HcmConfig {
+  onlyFields(o, path, HCM_FIELDS);
+  if (o.scopedRoutes !== undefined) reject(`${path}.scopedRoutes`, 'scoped routes are not supported');
+  let routeConfigName: string | undefined;
+  let inlineRoutes: RouteTable | undefined;
+  if (o.rds !== undefined) {
+    const rds = asObj(o.rds);
+    onlyFields(rds, `${path}.rds`, ['configSource', 'routeConfigName']);
+    routeConfigName = asString(rds.routeConfigName);
+    if (!routeConfigName) reject(`${path}.rds.routeConfigName`, 'empty route config name');
+  } else if (o.routeConfig !== undefined) {
+    inlineRoutes = compileRouteTable(asObj(o.routeConfig));
+  } else reject(path, 'needs rds or route_config');
+  const filters: HttpFilter[] = [];
+  const list = asArray(o.httpFilters);
+  let sawRouter = false;
+  list.forEach((f, i) => {
+    const p = `${path}.httpFilters[${i}]`;
+    onlyFields(f, p, ['name', 'typedConfig', 'isOptional', 'disabled', 'configDiscovery']);
+    if (f.configDiscovery !== undefined) reject(`${p}.configDiscovery`, 'ECDS is not supported');
+    const name = asString(f.name);
+    const tc = asObj(f.typedConfig);
+    let type = asString(tc['@type'] ?? tc.typeUrl);
+    type = type ? messageNameOf(type) : '';
+    if (type === 'udpa.type.v1.TypedStruct' || type === 'xds.type.v3.TypedStruct') type = messageNameOf(asString(tc.typeUrl));
+    if (type === ROUTER || (!type && name === 'envoy.filters.http.router')) {
+      sawRouter = true;
+      if (i !== list.length - 1) reject(p, 'the router filter must be the last HTTP filter');
+      return;
+    }
+    if (f.disabled === true) return;
+    if (registry.isIgnored(type, name)) return;
+    const factory = registry.factory(type);
+    if (!factory) {
+      if (f.isOptional === true) return;
+      reject(`${p}.typedConfig`, `HTTP filter ${name} (${type || 'no type'}) is not supported`);
+    }
+    filters.push(factory(name, tc, `${p}.typedConfig`));
+  });
+  if (!sawRouter) reject(`${path}.httpFilters`, 'the router filter (envoy.filters.http.router) is required and must be last');
+  const xfcc = asString(o.forwardClientCertDetails, 'SANITIZE') as HcmConfig['forwardClientCert'];
+  const scc = asObj(o.setCurrentClientCertDetails);
+  const upgrades = new Set<string>();
+  for (const u of asArray(o.upgradeConfigs)) if (wrappedBool(u.enabled) !== false) upgrades.add(asString(u.upgradeType).toLowerCase());
+  const codec = asString(o.codecType, 'AUTO');
+  if (codec !== 'AUTO' && codec !== 'HTTP1' && codec !== 'HTTP2') reject(`${path}.codecType`, `codec ${codec} not supported`);
+  return {
+    statPrefix: asString(o.statPrefix),
+    codec: codec as HcmConfig['codec'],
+    routeConfigName,
+    inlineRoutes,
+    filters,
+    useRemoteAddress: wrappedBool(o.useRemoteAddress) === true,
+    xffNumTrustedHops: Number(o.xffNumTrustedHops ?? 0),
+    skipXffAppend: o.skipXffAppend === true,
+    serverName: asString(o.serverName, 'envoy'),
+    serverHeader: asString(o.serverHeaderTransformation, 'OVERWRITE') as HcmConfig['serverHeader'],
+    generateRequestId: wrappedBool(o.generateRequestId) ?? true,
+    preserveExternalRequestId: o.preserveExternalRequestId === true,
+    alwaysSetRequestIdInResponse: o.alwaysSetRequestIdInResponse === true,
+    forwardClientCert: xfcc,
+    setClientCert: { subject: wrappedBool(scc.subject) === true || scc.subject === true, uri: scc.uri === true, dns: scc.dns === true, cert: scc.cert === true },
+    requestTimeoutMs: durationMs(o.requestTimeout) ?? 0,
+    streamIdleTimeoutMs: durationMs(o.streamIdleTimeout) ?? 300_000,
+    maxHeadersBytes: (wrapped(o.maxRequestHeadersKb) ?? 60) * 1024,
+    upgrades,
+  };
+}

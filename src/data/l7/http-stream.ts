@@ -1,0 +1,666 @@
+import { randomUUID } from 'node:crypto';
+import type { Cluster } from '../upstream/cluster.ts';
+import type { ClusterManager } from '../upstream/cluster-manager.ts';
+import type { Host } from '../upstream/host.ts';
+import type { PoolWaiter } from '../upstream/http1-pool.ts';
+import type { Http1UpstreamConnection, UpstreamResponseHandler } from '../upstream/http1-upstream-connection.ts';
+import { hashKey } from '../upstream/load-balancer.ts';
+import { HeaderList } from '../http1/header-list.ts';
+import { reasonPhrase } from '../http1/head-parser.ts';
+import type { HcmConfig } from './hcm-config.ts';
+import type { FilterContext, FilterRequest, FilterVerdict, LocalReply } from './http-filter.ts';
+import { LOCAL_REPLY, redirectLocation } from './local-reply.ts';
+import { RequestMirror } from './request-mirror.ts';
+import { retriableStatus, retryBackoffMs, type RetryPolicy } from './retry-policy.ts';
+import type { ForwardAction, Route, RouteTable, WeightedCluster } from './route-table.ts';
+import { StreamInfo, type StreamObserver } from './stream-info.ts';
+
+/** The downstream side of a request (HTTP/1.1 connection today; HTTP/2 stream later). */
+export interface DownstreamSink {
+  sendHead(status: number, reason: string, headers: HeaderList): void;
+  sendBody(chunk: Buffer | string): boolean;
+  /** The response is complete. */
+  sendEnd(): void;
+  /** Reset the downstream (response cannot be completed). */
+  abort(): void;
+  pauseRequestBody(): void;
+  resumeRequestBody(): void;
+  /** The connection will close after this response (adds `connection: close`). */
+  readonly closing: boolean;
+}
+
+/** Shared, per-proxy dependencies of HTTP streams. */
+export interface HttpRuntime {
+  clusters: ClusterManager;
+  routeTable(name: string): RouteTable | undefined;
+  observers: readonly StreamObserver[];
+}
+
+const RETAIN_LIMIT = 64 * 1024;
+
+/**
+ * One HTTP request through the connection manager: request-id/XFF/XFP handling, route match,
+ * HTTP filters (decodeHeaders hook), then the router: cluster and host selection, circuit
+ * breakers, pooled upstream connection, retries with backoff, per-try and route timeouts,
+ * response header mutation and streaming. Reused for every request of a downstream connection.
+ */
+export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterContext {
+  readonly info = new StreamInfo();
+  readonly request: FilterRequest = { method: '', path: '', authority: '', scheme: 'http', headers: new HeaderList() };
+  route: Route | undefined;
+  private readonly rt: HttpRuntime;
+  private hcm: HcmConfig;
+  private sink: DownstreamSink;
+  private action: ForwardAction | undefined;
+  private weighted: WeightedCluster | undefined;
+  private cluster: Cluster | undefined;
+  private host: Host | undefined;
+  private conn: Http1UpstreamConnection | undefined;
+  private waitingPool: Host | undefined;
+  private retry: RetryPolicy | undefined;
+  private attempts = 0;
+  private retriesUsed = 0;
+  private body: Buffer[] = [];
+  private bodyBytes = 0;
+  private retainBody = false;
+  private bodyTooLarge = false;
+  requestComplete = false;
+  private headSent = false;
+  private upgrade: string | undefined;
+  /** The upstream request has been written (head at least) on `conn`. */
+  private upstreamStarted = 0;
+  private attemptActive = false;
+  private active = false;
+  private gen = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private timerMs = 0;
+  private deadlineGen = -1;
+  private tryTimer: NodeJS.Timeout | undefined;
+  private tryTimerMs = 0;
+  private tryGen = -1;
+  private readonly onTimeoutBound = (): void => this.onTimeout();
+  private readonly onTryTimeoutBound = (): void => this.onTryTimeout();
+  private readonly onDone: (s: HttpStream) => void;
+
+  constructor(rt: HttpRuntime, hcm: HcmConfig, sink: DownstreamSink, onDone: (s: HttpStream) => void) {
+    this.rt = rt;
+    this.hcm = hcm;
+    this.sink = sink;
+    this.onDone = onDone;
+  }
+
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  /** Start a request whose head was parsed. `bodyExpected`: a body follows. */
+  start(method: string, path: string, authority: string, headers: HeaderList, bodyExpected: boolean, upgrade: string | undefined): void {
+    const info = this.info;
+    info.resetForRequest(performance.now());
+    this.gen++;
+    this.active = true;
+    this.route = undefined;
+    this.action = undefined;
+    this.weighted = undefined;
+    this.cluster = undefined;
+    this.host = undefined;
+    this.conn = undefined;
+    this.waitingPool = undefined;
+    this.attempts = 0;
+    this.retriesUsed = 0;
+    this.body.length = 0;
+    this.bodyBytes = 0;
+    this.bodyTooLarge = false;
+    this.requestComplete = !bodyExpected;
+    this.headSent = false;
+    this.upstreamStarted = 0;
+    this.upgrade = upgrade;
+    const req = this.request;
+    req.method = method;
+    req.path = path;
+    req.authority = authority;
+    req.headers = headers;
+    info.method = method;
+    info.path = path;
+    info.authority = authority;
+    info.scheme = req.scheme;
+    info.userAgent = headers.get('user-agent') ?? '';
+    this.prepareHeaders();
+    if (this.hcm.requestTimeoutMs > 0) this.armTimer(this.hcm.requestTimeoutMs);
+    const table = this.hcm.inlineRoutes ?? (this.hcm.routeConfigName !== undefined ? this.rt.routeTable(this.hcm.routeConfigName) : undefined);
+    this.route = table?.route(req);
+    if (this.route) {
+      info.routeName = this.route.name;
+      info.virtualHostName = this.route.virtualHost.name;
+    }
+    this.runFilters(0);
+  }
+
+  private prepareHeaders(): void {
+    const h = this.request.headers;
+    const hcm = this.hcm;
+    const info = this.info;
+    if (hcm.generateRequestId) {
+      let id = h.get('x-request-id');
+      if (id === undefined || (hcm.useRemoteAddress && !hcm.preserveExternalRequestId && !info.mtls)) {
+        id = randomUUID();
+        h.set('x-request-id', id);
+      }
+      info.requestId = id;
+    } else info.requestId = h.get('x-request-id') ?? '';
+    if (hcm.useRemoteAddress && !hcm.skipXffAppend) {
+      const xff = h.get('x-forwarded-for');
+      h.set('x-forwarded-for', xff ? `${xff},${info.downstreamRemoteAddress}` : info.downstreamRemoteAddress);
+    }
+    if (hcm.useRemoteAddress || !h.has('x-forwarded-proto')) h.set('x-forwarded-proto', this.request.scheme);
+    switch (hcm.forwardClientCert) {
+      case 'SANITIZE': h.remove('x-forwarded-client-cert'); break;
+      case 'SANITIZE_SET':
+      case 'APPEND_FORWARD':
+        if (info.mtls && info.peerPrincipal) {
+          let v = info.localPrincipal ? `By=${info.localPrincipal}` : '';
+          if (hcm.setClientCert.uri || hcm.forwardClientCert === 'APPEND_FORWARD') v += `${v ? ';' : ''}URI=${info.peerPrincipal}`;
+          const prev = hcm.forwardClientCert === 'APPEND_FORWARD' ? h.get('x-forwarded-client-cert') : undefined;
+          h.set('x-forwarded-client-cert', prev ? `${prev},${v}` : v);
+        } else if (hcm.forwardClientCert === 'SANITIZE_SET') h.remove('x-forwarded-client-cert');
+        break;
+      default: break;
+    }
+  }
+
+  private runFilters(from: number): void {
+    const filters = this.hcm.filters;
+    for (let i = from; i < filters.length; i++) {
+      const f = filters[i];
+      if (!f.decodeHeaders) continue;
+      const v = f.decodeHeaders(this);
+      if (v === undefined) continue;
+      if (v instanceof Promise) {
+        const gen = this.gen;
+        v.then((verdict: FilterVerdict) => {
+          if (gen !== this.gen || !this.active) return;
+          if (verdict) this.localReply(verdict);
+          else this.runFilters(i + 1);
+        }, (err: Error) => {
+          if (gen !== this.gen || !this.active) return;
+          this.localReply({ status: 500, body: `filter ${f.name} failed: ${err.message}`, details: 'filter_failed' });
+        });
+        return;
+      }
+      this.localReply(v);
+      return;
+    }
+    this.routeRequest();
+  }
+
+  private routeRequest(): void {
+    const route = this.route;
+    if (!route) return this.localReply(LOCAL_REPLY.noRoute);
+    const action = route.action;
+    if (action.kind === 'direct') return this.localReply({ status: action.status, body: action.body ?? '', details: 'direct_response' }, route);
+    if (action.kind === 'redirect') {
+      const loc = redirectLocation(action, this.request, route.matchPrefix);
+      return this.localReply({ status: action.status, body: '', headers: [['location', loc]], details: 'redirect' }, route);
+    }
+    this.action = action;
+    let clusterName: string | undefined;
+    if (action.weighted) {
+      let r = Math.random() * action.totalWeight;
+      for (const w of action.weighted) {
+        r -= w.weight;
+        if (r < 0) {
+          this.weighted = w;
+          break;
+        }
+      }
+      this.weighted ??= action.weighted[action.weighted.length - 1];
+      clusterName = this.weighted.name;
+    } else if (action.clusterHeader) clusterName = this.request.headers.get(action.clusterHeader);
+    else clusterName = action.cluster;
+    const cluster = clusterName !== undefined ? this.rt.clusters.get(clusterName) : undefined;
+    this.info.clusterName = clusterName ?? '';
+    if (!cluster) return this.localReply({ ...LOCAL_REPLY.clusterNotFound, status: action.clusterNotFoundCode });
+    this.cluster = cluster;
+    this.applyRequestMutations(route, action);
+    this.retry = action.retry;
+    this.retainBody = !this.requestComplete && this.retry !== undefined && this.retry.numRetries > 0;
+    if (action.timeoutMs > 0) this.armTimer(action.timeoutMs);
+    if (action.mirrors.length > 0 && this.requestComplete) {
+      for (const m of action.mirrors) {
+        const mc = this.rt.clusters.get(m.cluster);
+        if (mc && Math.random() < m.fraction) RequestMirror.send(mc, this.request.method, this.request.path, this.request.authority, this.request.headers, []);
+      }
+    }
+    this.attempt();
+  }
+
+  private applyRequestMutations(route: Route, action: ForwardAction): void {
+    const h = this.request.headers;
+    const req = this.request;
+    this.weighted?.requestHeaders.apply(h);
+    route.requestHeaders.apply(h);
+    route.virtualHost.requestHeaders.apply(h);
+    const table = this.hcm.inlineRoutes ?? (this.hcm.routeConfigName !== undefined ? this.rt.routeTable(this.hcm.routeConfigName) : undefined);
+    table?.requestHeaders.apply(h);
+    if (action.prefixRewrite !== undefined && route.matchPrefix !== undefined) {
+      req.path = action.prefixRewrite + req.path.slice(route.matchPrefix.length);
+      if (req.path === '' || req.path.charCodeAt(0) !== 47) req.path = `/${req.path}`;
+    } else if (action.regexRewrite) {
+      const q = req.path.indexOf('?');
+      const p = q < 0 ? req.path : req.path.slice(0, q);
+      req.path = p.replace(action.regexRewrite.re, action.regexRewrite.substitution) + (q < 0 ? '' : req.path.slice(q));
+    }
+    if (action.hostRewrite !== undefined) req.authority = action.hostRewrite;
+    if (this.retry && route.virtualHost.includeAttemptCount) h.set('x-envoy-attempt-count', '1');
+    else if (route.virtualHost.includeAttemptCount) h.set('x-envoy-attempt-count', '1');
+    h.remove('x-envoy-expected-rq-timeout-ms');
+    if (action.timeoutMs > 0) h.set('x-envoy-expected-rq-timeout-ms', String(action.timeoutMs));
+  }
+
+  private hashFor(action: ForwardAction): number | undefined {
+    let out: number | undefined;
+    for (const p of action.hashPolicies) {
+      let v: string | undefined;
+      if (p.kind === 'header') v = this.request.headers.get(p.name);
+      else if (p.kind === 'sourceIp') v = this.info.downstreamRemoteAddress;
+      else if (p.kind === 'cookie') {
+        const cookies = this.request.headers.getAll('cookie');
+        if (cookies) for (const part of cookies.split(/;\s*/)) if (part.startsWith(`${p.name}=`)) v = part.slice(p.name.length + 1);
+      } else if (p.kind === 'query') {
+        const m = new RegExp(`[?&]${p.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}=([^&]*)`).exec(this.request.path);
+        v = m?.[1];
+      }
+      if (v === undefined) continue;
+      const h = hashKey(v);
+      out = out === undefined ? h : (Math.imul(out, 31) + h) >>> 0;
+      if (p.terminal) break;
+    }
+    return out;
+  }
+
+  private attempt(): void {
+    const cluster = this.cluster!;
+    const action = this.action!;
+    const cb = cluster.breaker;
+    if (cb.requests >= cluster.config.limits.maxRequests) {
+      cluster.stats.rqOverflow++;
+      return this.localReply(LOCAL_REPLY.overflow);
+    }
+    let host: Host | undefined;
+    if (cluster.config.type === 'ORIGINAL_DST') {
+      const od = this.info.originalDestination || `${this.info.downstreamLocalAddress}:${this.info.downstreamLocalPort}`;
+      const c = od.lastIndexOf(':');
+      host = cluster.originalDestinationHost(od.slice(0, c).replace(/^\[|\]$/g, ''), Number(od.slice(c + 1)));
+    } else host = cluster.pick(this.hashFor(action), this.retry?.otherHost ? this.host : undefined);
+    if (!host) {
+      cluster.stats.noHealthyHost++;
+      return this.localReply(LOCAL_REPLY.noHealthyUpstream);
+    }
+    this.attempts++;
+    this.info.attemptCount = this.attempts;
+    if (this.attempts > 1 && this.route?.virtualHost.includeAttemptCount) this.request.headers.set('x-envoy-attempt-count', String(this.attempts));
+    this.host = host;
+    this.info.upstreamHost = host.key;
+    cb.requests++;
+    host.activeRequests++;
+    this.attemptActive = true;
+    cluster.stats.rqTotal++;
+    host.rqTotal++;
+    if (this.retry?.perTryTimeoutMs) this.armTryTimer(this.retry.perTryTimeoutMs);
+    this.waitingPool = host;
+    cluster.pool(host).acquire(this);
+  }
+
+  /** The attempt on `host` is over (response, failure or timeout): undo its accounting. */
+  private endAttempt(): void {
+    const host = this.host;
+    if (host && this.cluster && this.attemptActive) {
+      this.cluster.breaker.requests--;
+      host.activeRequests--;
+      this.attemptActive = false;
+    }
+    this.tryGen = -1;
+  }
+
+  onPoolReady(conn: Http1UpstreamConnection): void {
+    this.waitingPool = undefined;
+    if (!this.active) {
+      conn.host.pool?.release(conn);
+      return;
+    }
+    this.conn = conn;
+    this.upstreamStarted = performance.now();
+    conn.attach(this, this.request.method === 'HEAD');
+    const req = this.request;
+    const head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${req.authority}\r\n${req.headers.serialize()}\r\n`;
+    const s = conn.socket;
+    if (this.body.length === 0) s.write(head, 'latin1');
+    else {
+      s.cork();
+      s.write(head, 'latin1');
+      for (const b of this.body) s.write(b);
+      s.uncork();
+      if (!this.retainBody) {
+        this.body.length = 0;
+      }
+    }
+  }
+
+  onPoolFailure(kind: string, detail: string): void {
+    this.waitingPool = undefined;
+    if (!this.active) return;
+    const cluster = this.cluster!;
+    const host = this.host!;
+    this.endAttempt();
+    if (kind === 'overflow') return this.localReply(LOCAL_REPLY.overflow);
+    this.info.upstreamTransportFailureReason = detail;
+    cluster.recordResult(host, 503, true);
+    if (this.retry?.onConnectFailure && this.canRetry()) return this.scheduleRetry();
+    if (kind === 'connect-timeout') this.info.upstreamTransportFailureReason = 'connect timeout';
+    const body = `${LOCAL_REPLY.connectFailure.body}${kind === 'tls-failure' ? `, transport failure reason: TLS_error: ${detail}` : ''}`;
+    this.localReply({ ...LOCAL_REPLY.connectFailure, body });
+  }
+
+  /** More request body from downstream (raw bytes, framing included). */
+  onRequestBody(chunk: Buffer): void {
+    if (!this.active) return;
+    this.info.bytesReceived += chunk.length;
+    if (this.retainBody) {
+      this.bodyBytes += chunk.length;
+      if (this.bodyBytes > RETAIN_LIMIT) {
+        this.retainBody = false;
+        this.bodyTooLarge = true;
+      }
+    }
+    const conn = this.conn;
+    if (conn) {
+      if (this.retainBody) this.body.push(chunk);
+      else if (this.body.length > 0) this.body.length = 0;
+      if (!conn.socket.write(chunk)) this.sink.pauseRequestBody();
+    } else this.body.push(chunk);
+  }
+
+  onRequestEnd(): void {
+    this.requestComplete = true;
+  }
+
+  onUpstreamDrain(): void {
+    this.sink.resumeRequestBody();
+  }
+
+  private canRetry(): boolean {
+    const r = this.retry;
+    if (!r || this.retriesUsed >= r.numRetries || this.bodyTooLarge || !this.requestComplete || this.headSent) return false;
+    const cluster = this.cluster!;
+    if (cluster.breaker.retries >= cluster.config.limits.maxRetries) {
+      cluster.stats.rqRetryOverflow++;
+      this.info.addFlag('URX');
+      return false;
+    }
+    return true;
+  }
+
+  private scheduleRetry(): void {
+    const cluster = this.cluster!;
+    this.retriesUsed++;
+    cluster.stats.rqRetry++;
+    cluster.breaker.retries++;
+    const gen = this.gen;
+    const delay = retryBackoffMs(this.retry!, this.retriesUsed);
+    setTimeout(() => {
+      cluster.breaker.retries--;
+      if (gen !== this.gen || !this.active) return;
+      this.attempt();
+    }, delay).unref();
+  }
+
+  onResponseHead(status: number, reason: string, headers: HeaderList, hasBody: boolean): void {
+    if (!this.active) return;
+    const cluster = this.cluster!;
+    const host = this.host!;
+    const conn = this.conn!;
+    const grpcStatus = headers.get('grpc-status');
+    cluster.recordResult(host, status, false);
+    if (this.retry && status !== 101 && retriableStatus(this.retry, status, grpcStatus)) {
+      if (this.canRetry()) {
+        this.endAttempt();
+        this.conn = undefined;
+        conn.destroy();
+        return this.scheduleRetry();
+      }
+      if (this.retriesUsed > 0) this.info.addFlag('URX');
+    }
+    this.tryGen = -1;
+    this.info.upstreamServiceTimeMs = Math.round(performance.now() - this.upstreamStarted);
+    this.countStatus(status);
+    this.info.responseCode = status;
+    this.info.responseCodeDetails = 'via_upstream';
+    headers.remove('connection');
+    headers.remove('keep-alive');
+    if (status === 101) {
+      headers.set('connection', 'upgrade');
+    }
+    this.finishResponseHeaders(status, headers);
+    headers.set('x-envoy-upstream-service-time', String(this.info.upstreamServiceTimeMs));
+    if (this.sink.closing && status !== 101) headers.set('connection', 'close');
+    this.headSent = true;
+    this.sink.sendHead(status, reason || reasonPhrase(status), headers);
+    if (!hasBody && status !== 101) this.onResponseEnd();
+  }
+
+  private countStatus(status: number): void {
+    const s = this.cluster?.stats;
+    if (!s) return;
+    if (status < 300) s.rq2xx++;
+    else if (status < 400) s.rq3xx++;
+    else if (status < 500) s.rq4xx++;
+    else s.rq5xx++;
+  }
+
+  /** Response header mutations, server header, attempt count, filter encode hooks. */
+  private finishResponseHeaders(status: number, headers: HeaderList): void {
+    const route = this.route;
+    if (route && route.action.kind === 'route') {
+      this.weighted?.responseHeaders.apply(headers);
+      route.responseHeaders.apply(headers);
+      route.virtualHost.responseHeaders.apply(headers);
+      const table = this.hcm.inlineRoutes ?? (this.hcm.routeConfigName !== undefined ? this.rt.routeTable(this.hcm.routeConfigName) : undefined);
+      table?.responseHeaders.apply(headers);
+      if (route.virtualHost.includeAttemptCountInResponse) headers.set('x-envoy-attempt-count', String(Math.max(1, this.attempts)));
+    }
+    if (this.hcm.serverHeader === 'OVERWRITE' || (this.hcm.serverHeader === 'APPEND_IF_ABSENT' && !headers.has('server'))) headers.set('server', this.hcm.serverName);
+    if (this.hcm.alwaysSetRequestIdInResponse && this.info.requestId) headers.set('x-request-id', this.info.requestId);
+    for (const f of this.hcm.filters) f.encodeHeaders?.(this, status, headers);
+  }
+
+  onResponseBody(chunk: Buffer): void {
+    if (!this.active) return;
+    this.info.bytesSent += chunk.length;
+    if (!this.sink.sendBody(chunk)) this.conn?.socket.pause();
+  }
+
+  /** Downstream can take more response body. */
+  onDownstreamDrain(): void {
+    this.conn?.socket.resume();
+  }
+
+  onResponseEnd(): void {
+    if (!this.active) return;
+    const conn = this.conn;
+    this.conn = undefined;
+    this.endAttempt();
+    if (conn) {
+      if (this.requestComplete && !this.upgrade) conn.host.pool?.release(conn);
+      else conn.destroy();
+    }
+    this.sink.sendEnd();
+    this.complete();
+  }
+
+  onUpstreamReset(beforeHeaders: boolean, detail: string): void {
+    if (!this.active) return;
+    this.conn = undefined;
+    this.endAttempt();
+    this.info.upstreamTransportFailureReason = detail;
+    if (beforeHeaders && !this.headSent) {
+      this.cluster?.recordResult(this.host!, 503, true);
+      if (this.retry?.onReset && this.canRetry()) return this.scheduleRetry();
+      return this.localReply(LOCAL_REPLY.connectionTermination);
+    }
+    this.info.addFlag('UR');
+    this.sink.abort();
+    this.complete();
+  }
+
+  /** Answer locally (filters, errors, direct responses, redirects). */
+  localReply(r: LocalReply, route?: Route): void {
+    if (!this.active) return;
+    if (this.waitingPool) {
+      this.cluster?.pool(this.waitingPool).cancel(this);
+      this.waitingPool = undefined;
+      this.endAttempt();
+    }
+    if (this.conn) {
+      this.conn.destroy();
+      this.conn = undefined;
+      this.endAttempt();
+    }
+    if (this.headSent) {
+      this.sink.abort();
+      this.complete();
+      return;
+    }
+    if (r.flag) this.info.addFlag(r.flag);
+    this.info.responseCode = r.status;
+    this.info.responseCodeDetails = r.details ?? 'local_reply';
+    const h = new HeaderList();
+    if (r.headers) for (const [k, v] of r.headers) h.add(k, v);
+    const body = r.body ?? '';
+    if (body.length > 0 && !h.has('content-type')) h.add('content-type', 'text/plain');
+    h.set('content-length', String(Buffer.byteLength(body)));
+    h.add('date', new Date().toUTCString());
+    if (route) {
+      route.responseHeaders.apply(h);
+      route.virtualHost.responseHeaders.apply(h);
+    }
+    if (this.hcm.serverHeader !== 'PASS_THROUGH') h.set('server', this.hcm.serverName);
+    for (const f of this.hcm.filters) f.encodeHeaders?.(this, r.status, h);
+    if (this.sink.closing) h.set('connection', 'close');
+    this.headSent = true;
+    this.sink.sendHead(r.status, reasonPhrase(r.status), h);
+    if (body.length > 0 && this.request.method !== 'HEAD') this.sink.sendBody(body);
+    this.info.bytesSent += Buffer.byteLength(body);
+    this.sink.sendEnd();
+    this.complete();
+  }
+
+  private complete(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.deadlineGen = -1;
+    this.tryGen = -1;
+    this.body.length = 0;
+    this.info.endMs = performance.now();
+    for (const o of this.rt.observers) {
+      try {
+        o.onStreamComplete(this.info);
+      } catch {
+        // observers never break traffic
+      }
+    }
+    this.onDone(this);
+  }
+
+  /** The downstream connection went away mid-request. */
+  downstreamReset(): void {
+    if (!this.active) return;
+    this.info.addFlag('DC');
+    if (this.info.responseCode === 0) this.info.responseCode = 0;
+    if (this.waitingPool) {
+      this.cluster?.pool(this.waitingPool).cancel(this);
+      this.waitingPool = undefined;
+    }
+    const conn = this.conn;
+    this.conn = undefined;
+    this.endAttempt();
+    conn?.destroy();
+    this.active = false;
+    this.info.endMs = performance.now();
+    for (const o of this.rt.observers) {
+      try {
+        o.onStreamComplete(this.info);
+      } catch {
+        // ignore
+      }
+    }
+  }
+
+  private armTimer(ms: number): void {
+    this.deadlineGen = this.gen;
+    if (this.timer && this.timerMs === ms) this.timer.refresh();
+    else {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = setTimeout(this.onTimeoutBound, ms);
+      this.timer.unref();
+      this.timerMs = ms;
+    }
+  }
+
+  private armTryTimer(ms: number): void {
+    this.tryGen = this.gen * 1000 + this.attempts;
+    if (this.tryTimer && this.tryTimerMs === ms) this.tryTimer.refresh();
+    else {
+      if (this.tryTimer) clearTimeout(this.tryTimer);
+      this.tryTimer = setTimeout(this.onTryTimeoutBound, ms);
+      this.tryTimer.unref();
+      this.tryTimerMs = ms;
+    }
+  }
+
+  private onTimeout(): void {
+    if (this.deadlineGen !== this.gen || !this.active) return;
+    if (this.cluster) this.cluster.stats.rqTimeout++;
+    if (this.host && this.cluster && !this.headSent) this.cluster.recordResult(this.host, 504, false);
+    if (this.headSent) {
+      this.info.addFlag('UT');
+      const c = this.conn;
+      this.conn = undefined;
+      this.endAttempt();
+      c?.destroy();
+      this.sink.abort();
+      this.complete();
+      return;
+    }
+    this.localReply(LOCAL_REPLY.timeout);
+  }
+
+  private onTryTimeout(): void {
+    if (this.tryGen !== this.gen * 1000 + this.attempts || !this.active || this.headSent) return;
+    const c = this.conn;
+    if (this.waitingPool) {
+      this.cluster?.pool(this.waitingPool).cancel(this);
+      this.waitingPool = undefined;
+    }
+    this.conn = undefined;
+    this.endAttempt();
+    c?.destroy();
+    if (this.cluster && this.host) this.cluster.recordResult(this.host, 504, false);
+    const r = this.retry!;
+    if ((r.on5xx || r.onGatewayError || r.onReset) && this.canRetry()) return this.scheduleRetry();
+    if (this.cluster) this.cluster.stats.rqTimeout++;
+    this.localReply(LOCAL_REPLY.timeout);
+  }
+
+  /** Close timers when the connection goes away. */
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.tryTimer) clearTimeout(this.tryTimer);
+    this.timer = undefined;
+    this.tryTimer = undefined;
+  }
+
+  setHcm(hcm: HcmConfig, sink: DownstreamSink): void {
+    this.hcm = hcm;
+    this.sink = sink;
+  }
+}

@@ -1,0 +1,265 @@
+import type * as net from 'node:net';
+import { BodyFramer } from '../http1/body-framer.ts';
+import { findHeadEnd, parseRequestHead } from '../http1/head-parser.ts';
+import type { HeaderList } from '../http1/header-list.ts';
+import type { HcmConfig } from './hcm-config.ts';
+import { HttpStream, type DownstreamSink, type HttpRuntime } from './http-stream.ts';
+import { LOCAL_REPLY } from './local-reply.ts';
+import type { StreamInfo } from './stream-info.ts';
+
+/** Connection-level facts copied into every request's StreamInfo. */
+export interface DownstreamConnectionInfo {
+  listenerName: string;
+  direction: StreamInfo['direction'];
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+  originalDestination: string;
+  requestedServerName: string;
+  tls: boolean;
+  peerPrincipal: string;
+  localPrincipal: string;
+}
+
+/**
+ * The lean HTTP/1.1 server side of the connection manager: parses only the request head, streams
+ * bodies (content-length and chunked) as raw bytes, supports keep-alive and pipelining (one
+ * request at a time), `Expect: 100-continue` and upgrades (WebSocket) as a byte tunnel.
+ */
+export class Http1ServerConnection implements DownstreamSink {
+  private readonly socket: net.Socket;
+  private readonly stream: HttpStream;
+  private readonly hcm: HcmConfig;
+  private readonly conn: DownstreamConnectionInfo;
+  private buf: Buffer | undefined;
+  private readonly framer = new BodyFramer();
+  private readingBody = false;
+  private keepAlive = true;
+  private tunnel = false;
+  private closed = false;
+  private waitingResponse = false;
+  private pausedForPipeline = false;
+  closing = false;
+  private readonly uncorkBound = (): void => this.socket.uncork();
+  private readonly onIdle: ((c: Http1ServerConnection) => void) | undefined;
+
+  constructor(socket: net.Socket, hcm: HcmConfig, rt: HttpRuntime, conn: DownstreamConnectionInfo, initial: Buffer | undefined, onIdle?: (c: Http1ServerConnection) => void) {
+    this.socket = socket;
+    this.hcm = hcm;
+    this.conn = conn;
+    this.onIdle = onIdle;
+    this.stream = new HttpStream(rt, hcm, this, () => this.onStreamDone());
+    const info = this.stream.info;
+    info.listenerName = conn.listenerName;
+    info.direction = conn.direction;
+    info.downstreamRemoteAddress = conn.remoteAddress;
+    info.downstreamRemotePort = conn.remotePort;
+    info.downstreamLocalAddress = conn.localAddress;
+    info.downstreamLocalPort = conn.localPort;
+    info.originalDestination = conn.originalDestination;
+    info.requestedServerName = conn.requestedServerName;
+    info.mtls = conn.tls && conn.peerPrincipal !== '';
+    info.peerPrincipal = conn.peerPrincipal;
+    info.localPrincipal = conn.localPrincipal;
+    this.stream.request.scheme = conn.tls ? 'https' : 'http';
+    socket.setNoDelay(true);
+    socket.on('data', (c: Buffer) => this.onData(c));
+    socket.on('drain', () => this.stream.onDownstreamDrain());
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.onClose());
+    socket.on('end', () => {
+      if (!this.stream.isActive) socket.end();
+      else this.keepAlive = false;
+    });
+    if (initial && initial.length > 0) this.onData(initial);
+  }
+
+  get idle(): boolean {
+    return !this.stream.isActive;
+  }
+
+  /** Close when idle now, or after the in-flight response (drain). */
+  shutdown(): void {
+    this.keepAlive = false;
+    this.closing = true;
+    if (!this.stream.isActive) this.socket.end();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    if (this.tunnel) {
+      this.stream.onRequestBody(chunk);
+      return;
+    }
+    if (this.readingBody) {
+      this.bodyData(chunk, 0);
+      return;
+    }
+    if (this.waitingResponse) {
+      // pipelined request while one is in flight: hold it
+      this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
+      this.socket.pause();
+      this.pausedForPipeline = true;
+      return;
+    }
+    const prevLen = this.buf ? this.buf.length : 0;
+    const buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
+    this.buf = undefined;
+    this.parseHead(buf, prevLen);
+  }
+
+  private parseHead(buf: Buffer, searchFrom: number): void {
+    const end = findHeadEnd(buf, searchFrom);
+    if (end < 0) {
+      if (buf.length > this.hcm.maxHeadersBytes) return this.protocolError(LOCAL_REPLY.headersTooLarge);
+      this.buf = buf;
+      return;
+    }
+    if (end > this.hcm.maxHeadersBytes) return this.protocolError(LOCAL_REPLY.headersTooLarge);
+    const head = parseRequestHead(buf, end);
+    if (typeof head === 'string') return this.protocolError({ ...LOCAL_REPLY.badRequest, details: `http1.codec_error{${head}}` });
+    const h: HeaderList = head.headers;
+    const authority = h.get('host') ?? '';
+    h.remove('host');
+    const connection = (h.get('connection') ?? '').toLowerCase();
+    this.keepAlive = head.versionMinor === 1 ? !connection.includes('close') : connection.includes('keep-alive');
+    if (!this.keepAlive) this.closing = true;
+    let upgrade: string | undefined;
+    const up = h.get('upgrade');
+    if (up !== undefined && connection.includes('upgrade') && this.hcm.upgrades.has(up.toLowerCase())) upgrade = up.toLowerCase();
+    h.remove('connection');
+    h.remove('keep-alive');
+    h.remove('proxy-connection');
+    if (upgrade) {
+      h.set('connection', 'upgrade');
+    } else h.remove('upgrade');
+    const te = h.get('transfer-encoding');
+    const cl = h.get('content-length');
+    if (te !== undefined) {
+      if (!te.toLowerCase().endsWith('chunked')) return this.protocolError({ ...LOCAL_REPLY.badRequest, details: 'http1.invalid_transfer_encoding' });
+      h.remove('content-length');
+      this.framer.reset('chunked');
+    } else if (cl !== undefined) {
+      const n = Number(cl);
+      if (!/^\d+$/.test(cl) || !Number.isSafeInteger(n)) return this.protocolError({ ...LOCAL_REPLY.badRequest, details: 'http1.content_length_invalid' });
+      this.framer.reset('length', n);
+    } else this.framer.reset('none');
+    const expect = h.get('expect');
+    if (expect !== undefined && expect.toLowerCase() === '100-continue') {
+      h.remove('expect');
+      this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+    }
+    this.waitingResponse = true;
+    this.readingBody = !this.framer.done;
+    this.socket.cork();
+    this.stream.start(head.method, head.target, authority, h, !this.framer.done, upgrade);
+    process.nextTick(this.uncorkBound);
+    if (end < buf.length) {
+      if (this.readingBody) this.bodyData(buf, end);
+      else this.holdPipelined(buf.subarray(end));
+    }
+  }
+
+  private bodyData(buf: Buffer, offset: number): void {
+    const n = this.framer.consume(buf, offset);
+    if (this.framer.error) return this.protocolError({ ...LOCAL_REPLY.badRequest, details: `http1.codec_error{${this.framer.error}}` });
+    if (n > 0) this.stream.onRequestBody(offset === 0 && n === buf.length ? buf : buf.subarray(offset, offset + n));
+    if (this.framer.done) {
+      this.readingBody = false;
+      this.stream.onRequestEnd();
+      if (offset + n < buf.length) this.holdPipelined(buf.subarray(offset + n));
+    }
+  }
+
+  private holdPipelined(rest: Buffer): void {
+    if (!this.stream.isActive) {
+      // the response already completed: handle the next request now
+      this.parseHead(rest, 0);
+      return;
+    }
+    this.buf = this.buf ? Buffer.concat([this.buf, rest]) : rest;
+    this.socket.pause();
+    this.pausedForPipeline = true;
+  }
+
+  private protocolError(r: { status: number; body: string; flag?: string; details?: string }): void {
+    this.keepAlive = false;
+    this.closing = true;
+    this.readingBody = false;
+    if (this.stream.isActive) {
+      this.socket.destroy();
+      return;
+    }
+    const body = r.body;
+    this.socket.end(`HTTP/1.1 ${r.status} ${r.status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`);
+  }
+
+  // DownstreamSink
+
+  sendHead(status: number, reason: string, headers: HeaderList): void {
+    if (this.closed) return;
+    this.socket.cork();
+    this.socket.write(`HTTP/1.1 ${status} ${reason}\r\n${headers.serialize()}\r\n`, 'latin1');
+    process.nextTick(this.uncorkBound);
+    if (status === 101) {
+      this.tunnel = true;
+      this.readingBody = false;
+    }
+  }
+
+  sendBody(chunk: Buffer | string): boolean {
+    if (this.closed) return true;
+    return this.socket.write(chunk);
+  }
+
+  sendEnd(): void {
+    // completion handled in onStreamDone (after the stream's bookkeeping)
+  }
+
+  abort(): void {
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  pauseRequestBody(): void {
+    this.socket.pause();
+  }
+
+  resumeRequestBody(): void {
+    if (!this.pausedForPipeline) this.socket.resume();
+  }
+
+  private onStreamDone(): void {
+    this.waitingResponse = false;
+    if (this.closed) return;
+    if (this.tunnel) {
+      this.socket.end();
+      return;
+    }
+    if (!this.keepAlive || this.readingBody) {
+      // unread request body or close requested: close after the response
+      this.closed = true;
+      this.socket.end();
+      return;
+    }
+    this.onIdle?.(this);
+    if (this.closing) {
+      this.socket.end();
+      return;
+    }
+    const rest = this.buf;
+    this.buf = undefined;
+    if (this.pausedForPipeline) {
+      this.pausedForPipeline = false;
+      this.socket.resume();
+    }
+    if (rest && rest.length > 0) this.parseHead(rest, 0);
+  }
+
+  private onClose(): void {
+    this.closed = true;
+    this.stream.downstreamReset();
+    this.stream.dispose();
+  }
+}

@@ -1,0 +1,286 @@
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import type { Logger } from '../../lib/log.ts';
+import { Http1ServerConnection, type DownstreamConnectionInfo } from '../l7/http1-server-connection.ts';
+import type { HttpRuntime } from '../l7/http-stream.ts';
+import { StreamInfo } from '../l7/stream-info.ts';
+import { proxyTcp } from '../l4/tcp-proxy.ts';
+import { plainIp } from '../matchers/cidr.ts';
+import { checkSans, peerUri, type TlsContextFactory } from '../tls/tls-context-factory.ts';
+import { selectFilterChain, type ConnectionFacts } from './filter-chain-selector.ts';
+import type { FilterChainSpec, ListenerSpec } from './listener-config.ts';
+import type { OriginalDestination } from './original-destination.ts';
+import { sniff } from './protocol-sniffer.ts';
+
+interface ActiveListener {
+  spec: ListenerSpec;
+  server: net.Server | undefined;
+  boundPort: number;
+  versionInfo: string;
+  lastUpdated: string;
+}
+
+export interface ListenerManagerDeps {
+  runtime: HttpRuntime;
+  tls: TlsContextFactory;
+  originalDst: OriginalDestination;
+  log: Logger;
+  /** Address to bind listeners whose address is 0.0.0.0 (tests bind 127.0.0.1). */
+  bindAddressOverride?: string;
+  /** Port overrides by listener name (tests: 0 for an ephemeral port). */
+  portOverride?: (name: string, port: number) => number;
+  sniffTimeoutMs?: number;
+}
+
+/**
+ * Listeners from LDS: binds those with bind_to_port, hands captured connections to the listener
+ * of their original destination (use_original_dst), sniffs TLS/HTTP when chains need it, picks
+ * the filter chain, terminates TLS and runs the chain's network filters and terminal filter.
+ * A listener updated in place keeps its socket; new connections use the new config.
+ */
+export class ListenerManager {
+  private readonly deps: ListenerManagerDeps;
+  readonly listeners = new Map<string, ActiveListener>();
+  private readonly httpConns = new Set<Http1ServerConnection>();
+  private readonly sockets = new Set<net.Socket>();
+  private draining = false;
+  /** Number of bind operations still in progress (for readiness). */
+  pendingBinds = 0;
+
+  constructor(deps: ListenerManagerDeps) {
+    this.deps = deps;
+  }
+
+  apply(specs: readonly ListenerSpec[], removed: readonly string[], full: boolean, version: string): void {
+    const names = new Set(specs.map((s) => s.name));
+    for (const spec of specs) {
+      const existing = this.listeners.get(spec.name);
+      const now = new Date().toISOString();
+      if (existing && existing.spec.address === spec.address && existing.spec.port === spec.port && existing.spec.bindToPort === spec.bindToPort) {
+        if (JSON.stringify(existing.spec.raw) !== JSON.stringify(spec.raw)) existing.lastUpdated = now;
+        existing.spec = spec;
+        existing.versionInfo = version;
+        continue;
+      }
+      if (existing) this.closeListener(existing);
+      const active: ActiveListener = { spec, server: undefined, boundPort: spec.port, versionInfo: version, lastUpdated: now };
+      this.listeners.set(spec.name, active);
+      if (spec.bindToPort && !this.draining) this.bind(active);
+    }
+    const drop = full ? [...this.listeners.keys()].filter((n) => !names.has(n)) : removed;
+    for (const n of drop) {
+      const l = this.listeners.get(n);
+      if (l) this.closeListener(l);
+      this.listeners.delete(n);
+    }
+  }
+
+  /** The port a listener is bound to (after port overrides / ephemeral ports). */
+  boundPort(name: string): number | undefined {
+    const l = this.listeners.get(name);
+    return l?.server ? l.boundPort : undefined;
+  }
+
+  private bind(active: ActiveListener): void {
+    const spec = active.spec;
+    const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (s) => this.onConnection(active, s));
+    active.server = server;
+    const host = this.deps.bindAddressOverride && (spec.address === '0.0.0.0' || spec.address === '::') ? this.deps.bindAddressOverride : spec.address;
+    const port = this.deps.portOverride ? this.deps.portOverride(spec.name, spec.port) : spec.port;
+    this.pendingBinds++;
+    server.once('listening', () => {
+      this.pendingBinds--;
+      active.boundPort = (server.address() as net.AddressInfo).port;
+      this.deps.log.info({ listener: spec.name, address: host, port: active.boundPort }, 'listener bound');
+    });
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      this.pendingBinds = Math.max(0, this.pendingBinds - 1);
+      this.deps.log.error({ listener: spec.name, address: host, port, err: err.message }, `cannot bind listener (is port ${port} in use?)`);
+      if (active.server === server) active.server = undefined;
+    });
+    server.listen({ host, port });
+  }
+
+  private closeListener(l: ActiveListener): void {
+    l.server?.close();
+    l.server = undefined;
+  }
+
+  /** Find the listener for a captured destination: exact ip:port, then 0.0.0.0:port. */
+  private listenerFor(ip: string, port: number): ActiveListener | undefined {
+    let wildcard: ActiveListener | undefined;
+    for (const l of this.listeners.values()) {
+      if (l.spec.port !== port || l.spec.useOriginalDst) continue;
+      if (l.spec.address === ip) return l;
+      if (l.spec.address === '0.0.0.0' || l.spec.address === '::') wildcard ??= l;
+    }
+    return wildcard;
+  }
+
+  private onConnection(receiving: ActiveListener, socket: net.Socket): void {
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', () => undefined);
+    const od = receiving.spec.useOriginalDst ? this.deps.originalDst.lookup(socket) : undefined;
+    const destIp = od ? od.address : plainIp(socket.localAddress ?? '');
+    const destPort = od ? od.port : socket.localPort ?? 0;
+    let target = receiving;
+    if (receiving.spec.useOriginalDst && od) target = this.listenerFor(od.address, od.port) ?? receiving;
+    const facts: ConnectionFacts = {
+      destinationIp: destIp,
+      destinationPort: destPort,
+      serverName: '',
+      transportProtocol: 'raw_buffer',
+      applicationProtocols: [],
+      sourceIp: plainIp(socket.remoteAddress ?? ''),
+      sourcePort: socket.remotePort ?? 0,
+    };
+    const spec = target.spec;
+    if (!spec.sniff) {
+      this.dispatch(spec, socket, facts, undefined, od !== undefined);
+      return;
+    }
+    let buf: Buffer | undefined;
+    const timer = setTimeout(() => finish(), this.deps.sniffTimeoutMs ?? 5000);
+    const finish = (): void => {
+      clearTimeout(timer);
+      socket.removeListener('data', onData);
+      socket.removeListener('end', finish);
+      socket.pause();
+      this.dispatch(spec, socket, facts, buf, od !== undefined);
+    };
+    const onData = (chunk: Buffer): void => {
+      buf = buf ? Buffer.concat([buf, chunk]) : chunk;
+      const r = sniff(buf);
+      if (r.incomplete && buf.length < 16384) return;
+      facts.transportProtocol = r.transport;
+      facts.applicationProtocols = r.applicationProtocols;
+      facts.serverName = r.serverName;
+      finish();
+    };
+    socket.on('data', onData);
+    socket.once('end', finish);
+  }
+
+  private dispatch(spec: ListenerSpec, socket: net.Socket, facts: ConnectionFacts, initial: Buffer | undefined, captured: boolean): void {
+    const chain = selectFilterChain(spec, facts);
+    if (!chain) {
+      this.deps.log.debug({ listener: spec.name, facts }, 'no filter chain matched; closing');
+      socket.destroy();
+      return;
+    }
+    const conn: DownstreamConnectionInfo = {
+      listenerName: spec.name,
+      direction: spec.direction,
+      remoteAddress: facts.sourceIp,
+      remotePort: facts.sourcePort,
+      localAddress: plainIp(socket.localAddress ?? ''),
+      localPort: socket.localPort ?? 0,
+      originalDestination: captured ? (facts.destinationIp.includes(':') ? `[${facts.destinationIp}]:${facts.destinationPort}` : `${facts.destinationIp}:${facts.destinationPort}`) : '',
+      requestedServerName: facts.serverName,
+      tls: false,
+      peerPrincipal: '',
+      localPrincipal: '',
+    };
+    if (!chain.tls) {
+      this.runChain(chain, socket, conn, initial);
+      return;
+    }
+    const ctx = this.deps.tls.secureContext(chain.tls);
+    if ('missing' in ctx) {
+      this.deps.log.warn({ listener: spec.name, secret: ctx.missing }, 'TLS secret not available; closing connection');
+      socket.destroy();
+      return;
+    }
+    if (initial) {
+      socket.pause();
+      socket.unshift(initial);
+    }
+    const spec2 = chain.tls;
+    const t = new tls.TLSSocket(socket, {
+      isServer: true,
+      secureContext: ctx,
+      requestCert: spec2.requireClientCert || spec2.ca !== undefined,
+      rejectUnauthorized: spec2.requireClientCert,
+      ALPNProtocols: spec2.alpn.length > 0 ? [...spec2.alpn] : undefined,
+    });
+    t.on('error', () => socket.destroy());
+    t.once('secure', () => {
+      const peer = t.getPeerCertificate();
+      const hasPeer = peer && Object.keys(peer).length > 0;
+      if (hasPeer && spec2.sanMatchers.length > 0) {
+        const err = checkSans(spec2, peer);
+        if (err) {
+          this.deps.log.debug({ listener: spec.name, err }, 'client certificate SAN rejected');
+          t.destroy();
+          return;
+        }
+      }
+      conn.tls = true;
+      conn.peerPrincipal = hasPeer && t.authorized ? peerUri(peer) ?? '' : '';
+      conn.localPrincipal = peerUri(t.getCertificate() as tls.PeerCertificate | undefined) ?? '';
+      conn.requestedServerName = (t as unknown as { servername?: string }).servername || conn.requestedServerName;
+      this.runChain(chain, t, conn, undefined);
+    });
+  }
+
+  private runChain(chain: FilterChainSpec, socket: net.Socket, conn: DownstreamConnectionInfo, initial: Buffer | undefined): void {
+    const rt = this.deps.runtime;
+    if (chain.networkFilters.length > 0 || chain.terminal.kind === 'tcp') {
+      const info = new StreamInfo();
+      info.resetForRequest(performance.now());
+      info.listenerName = conn.listenerName;
+      info.direction = conn.direction;
+      info.downstreamRemoteAddress = conn.remoteAddress;
+      info.downstreamRemotePort = conn.remotePort;
+      info.downstreamLocalAddress = conn.localAddress;
+      info.downstreamLocalPort = conn.localPort;
+      info.originalDestination = conn.originalDestination;
+      info.requestedServerName = conn.requestedServerName;
+      info.mtls = conn.tls && conn.peerPrincipal !== '';
+      info.peerPrincipal = conn.peerPrincipal;
+      info.localPrincipal = conn.localPrincipal;
+      for (const f of chain.networkFilters) {
+        if (!f.onConnection(info)) {
+          socket.destroy();
+          return;
+        }
+      }
+      if (chain.terminal.kind === 'tcp') {
+        proxyTcp(socket, initial, chain.terminal.tcp, rt.clusters, info, rt.observers);
+        return;
+      }
+    }
+    if (chain.terminal.kind !== 'http') return;
+    const hcm = chain.terminal.hcm;
+    if (initial && initial.toString('latin1', 0, 3) === 'PRI') {
+      // HTTP/2 prior knowledge is not served yet: refuse cleanly
+      socket.destroy();
+      return;
+    }
+    const c = new Http1ServerConnection(socket, hcm, rt, conn, initial, this.draining ? (x) => x.shutdown() : undefined);
+    this.httpConns.add(c);
+    socket.once('close', () => this.httpConns.delete(c));
+    if (socket.isPaused()) socket.resume();
+  }
+
+  /** Stop accepting; close idle HTTP connections; resolve when all connections ended or after `graceMs`. */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    for (const l of this.listeners.values()) this.closeListener(l);
+    for (const c of this.httpConns) c.shutdown();
+    const deadline = Date.now() + graceMs;
+    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const s of this.sockets) s.destroy();
+  }
+
+  close(): void {
+    this.draining = true;
+    for (const l of this.listeners.values()) this.closeListener(l);
+    for (const s of this.sockets) s.destroy();
+  }
+}

@@ -1,0 +1,278 @@
+import type * as grpc from '@grpc/grpc-js';
+import { systemClock, type Clock } from '../lib/clock.ts';
+import type { LogFactory, Logger } from '../lib/log.ts';
+import { TYPE_URL } from '../api/xds/type-urls.ts';
+import { AdminServer, type AdminSource } from './admin/admin-server.ts';
+import { buildConfigDump } from './admin/config-dump.ts';
+import { ProxyStats } from './admin/proxy-stats.ts';
+import { CORS_FILTER_TYPE, createCorsFilter } from './l7/cors-filter.ts';
+import { FAULT_FILTER_TYPE, createFaultFilter } from './l7/fault-filter.ts';
+import { HttpFilterRegistry } from './l7/http-filter.ts';
+import type { StreamObserver } from './l7/stream-info.ts';
+import { ListenerManager } from './listener/listener-manager.ts';
+import { NetworkFilterRegistry } from './listener/network-filter.ts';
+import { LOCAL_ADDRESS_DESTINATION, type OriginalDestination } from './listener/original-destination.ts';
+import { ChainedSecretProvider, MapSecretProvider, type SecretProvider } from './tls/secret-provider.ts';
+import { TlsContextFactory } from './tls/tls-context-factory.ts';
+import { ClusterManager } from './upstream/cluster-manager.ts';
+import { UpstreamConnector } from './upstream/upstream-connector.ts';
+import { AdsClient } from './xds-client/ads-client.ts';
+import { XdsConfigApplier } from './xds-client/config-applier.ts';
+import { EnvoyCodec } from './xds-client/envoy-codec.ts';
+import { buildNode, type NodeIdentity } from './xds-client/node-identity.ts';
+
+export interface ProxyOptions {
+  identity: NodeIdentity;
+  /** Discovery address HOST:PORT (ADS). */
+  discovery: string;
+  credentials?: grpc.ChannelCredentials;
+  xdsProtocol?: 'delta' | 'sotw';
+  logs: LogFactory;
+  clock?: Clock;
+  codec?: EnvoyCodec;
+  /** Admin (15000) on localhost; `undefined` port disables it, 0 picks one. */
+  adminAddress?: string;
+  adminPort?: number;
+  /** Readiness (15021, /healthz/ready) and Prometheus (15090) servers; undefined disables. */
+  readinessAddress?: string;
+  readinessPort?: number;
+  prometheusPort?: number;
+  /** Secrets from the local agent (`default`, `ROOTCA`); SDS-over-ADS secrets are consulted after. */
+  secrets?: SecretProvider;
+  originalDestination?: OriginalDestination;
+  bindAddressOverride?: string;
+  portOverride?: (listenerName: string, port: number) => number;
+  /** Extra filters (RBAC, JWT, telemetry) registered by other components. */
+  registerFilters?: (http: HttpFilterRegistry, network: NetworkFilterRegistry) => void;
+  observers?: StreamObserver[];
+  drainGraceMs?: number;
+  onQuit?: () => void;
+}
+
+/**
+ * The data plane proxy: ADS client → config applier → clusters, listeners, routes; admin and
+ * readiness servers. `sidecar.ts` and `router.ts` build it for their node types.
+ */
+export class Proxy implements AdminSource {
+  readonly options: ProxyOptions;
+  readonly log: Logger;
+  readonly codec: EnvoyCodec;
+  readonly node: Record<string, unknown>;
+  readonly stats = new ProxyStats();
+  readonly adsSecrets = new MapSecretProvider();
+  readonly secrets: SecretProvider;
+  readonly tlsFactory: TlsContextFactory;
+  readonly clusters: ClusterManager;
+  readonly listeners: ListenerManager;
+  readonly applier: XdsConfigApplier;
+  readonly ads: AdsClient;
+  readonly httpFilters = new HttpFilterRegistry();
+  readonly networkFilters = new NetworkFilterRegistry();
+  private readonly observers: StreamObserver[];
+  private admin: AdminServer | undefined;
+  private readiness: AdminServer | undefined;
+  private prometheus: AdminServer | undefined;
+  adminPort: number | undefined;
+  readinessPort: number | undefined;
+  prometheusPort: number | undefined;
+  private closed = false;
+
+  constructor(options: ProxyOptions) {
+    this.options = options;
+    const clock = options.clock ?? systemClock;
+    this.log = options.logs.component('proxy');
+    this.codec = options.codec ?? new EnvoyCodec();
+    this.node = buildNode(options.identity);
+    this.secrets = options.secrets ? new ChainedSecretProvider([options.secrets, this.adsSecrets]) : this.adsSecrets;
+    this.tlsFactory = new TlsContextFactory(this.secrets);
+    this.clusters = new ClusterManager(new UpstreamConnector(this.tlsFactory), clock, options.logs.component('upstream'));
+    this.observers = [this.stats, ...(options.observers ?? [])];
+    this.httpFilters.register(FAULT_FILTER_TYPE, createFaultFilter).register(CORS_FILTER_TYPE, createCorsFilter);
+    // Istio's telemetry/metadata filters: no traffic effect here (telemetry is done by observers)
+    for (const n of ['istio.metadata_exchange', 'istio.stats', 'istio.alpn', 'envoy.filters.http.grpc_stats', 'istio.peer_metadata', 'envoy.filters.http.grpc_web'])
+      this.httpFilters.ignoreName(n);
+    for (const t of ['envoy.extensions.filters.http.grpc_stats.v3.FilterConfig', 'istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig', 'io.istio.http.peer_metadata.Config', 'envoy.extensions.filters.http.grpc_web.v3.GrpcWeb'])
+      this.httpFilters.ignoreType(t);
+    for (const n of ['istio.metadata_exchange', 'istio.stats', 'envoy.filters.network.metadata_exchange'])
+      this.networkFilters.ignoreName(n);
+    this.networkFilters.ignoreType('envoy.tcp.metadataexchange.config.MetadataExchange');
+    options.registerFilters?.(this.httpFilters, this.networkFilters);
+    const runtime = {
+      clusters: this.clusters,
+      routeTable: (name: string) => this.applier.routeTable(name),
+      observers: this.observers,
+    };
+    this.listeners = new ListenerManager({
+      runtime,
+      tls: this.tlsFactory,
+      originalDst: options.originalDestination ?? LOCAL_ADDRESS_DESTINATION,
+      log: options.logs.component('listener'),
+      bindAddressOverride: options.bindAddressOverride,
+      portOverride: options.portOverride,
+    });
+    this.applier = new XdsConfigApplier({
+      clusters: this.clusters,
+      listeners: this.listeners,
+      secrets: this.adsSecrets,
+      compileDeps: { httpFilters: this.httpFilters, networkFilters: this.networkFilters },
+      log: options.logs.component('xds'),
+    });
+    const stats = this.stats;
+    const applier = this.applier;
+    this.ads = new AdsClient({
+      target: options.discovery,
+      node: this.node,
+      codec: this.codec,
+      sink: {
+        apply(u) {
+          const r = applier.apply(u);
+          if (r === undefined) stats.xdsAcks++;
+          else stats.xdsNacks++;
+          return r;
+        },
+        subscriptions: (t) => applier.subscriptions(t),
+      },
+      clock,
+      log: options.logs.component('xds'),
+      protocol: options.xdsProtocol,
+      credentials: options.credentials,
+    });
+  }
+
+  async start(): Promise<void> {
+    const o = this.options;
+    if (o.adminPort !== undefined) {
+      this.admin = new AdminServer(this, this.log);
+      this.adminPort = await this.admin.listen(o.adminAddress ?? '127.0.0.1', o.adminPort);
+    }
+    if (o.readinessPort !== undefined) {
+      this.readiness = new AdminServer(this, this.log);
+      this.readinessPort = await this.readiness.listen(o.readinessAddress ?? '0.0.0.0', o.readinessPort);
+    }
+    if (o.prometheusPort !== undefined) {
+      this.prometheus = new AdminServer(this, this.log);
+      this.prometheusPort = await this.prometheus.listen(o.readinessAddress ?? '0.0.0.0', o.prometheusPort);
+    }
+    this.ads.start();
+    this.log.info({ node: this.node.id, discovery: o.discovery }, 'proxy started');
+  }
+
+  /** Resolves once the first full config is applied (clusters, listeners and their routes). */
+  whenReady(): Promise<void> {
+    return new Promise((resolve) => this.applier.onReady(resolve));
+  }
+
+  ready(): boolean {
+    return this.applier.ready && this.listeners.pendingBinds === 0;
+  }
+
+  boundPort(listenerName: string): number | undefined {
+    return this.listeners.boundPort(listenerName);
+  }
+
+  /** SIGTERM: stop accepting, let in-flight requests finish within the grace period, then close. */
+  async drain(graceMs = this.options.drainGraceMs ?? 5000): Promise<void> {
+    this.log.info({ graceMs }, 'draining');
+    await this.listeners.drain(graceMs);
+    this.close();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ads.close();
+    this.listeners.close();
+    this.clusters.close();
+    this.tlsFactory.close();
+    this.admin?.close();
+    this.readiness?.close();
+    this.prometheus?.close();
+  }
+
+  // AdminSource
+
+  configDump(params: URLSearchParams): unknown {
+    const local: { name: string; secret: NonNullable<ReturnType<SecretProvider['getSecret']>> }[] = [];
+    for (const n of ['default', 'ROOTCA']) {
+      const s = this.options.secrets?.getSecret(n);
+      if (s) local.push({ name: n, secret: s });
+    }
+    return buildConfigDump({
+      node: { ...this.node, metadata: this.options.identity },
+      accepted: this.applier.accepted,
+      localSecrets: local,
+      includeEds: params.has('include_eds'),
+      resource: params.get('resource') ?? undefined,
+    });
+  }
+
+  clustersText(json: boolean): string {
+    if (json) {
+      return `${JSON.stringify({
+        clusterStatuses: [...this.clusters.clusters.values()].map((c) => ({
+          name: c.config.name,
+          hostStatuses: c.hosts.map((h) => ({
+            address: { socketAddress: { address: h.address, portValue: h.port } },
+            stats: [{ name: 'rq_total', value: h.rqTotal }, { name: 'cx_active', value: h.cxActive }, { name: 'rq_active', value: h.activeRequests }],
+            healthStatus: { edsHealthStatus: h.healthy ? 'HEALTHY' : 'UNHEALTHY', failedOutlierCheck: h.ejectedUntil > Date.now() },
+            weight: h.weight,
+          })),
+        })),
+      }, null, 2)}\n`;
+    }
+    const lines: string[] = [];
+    const now = Date.now();
+    for (const c of this.clusters.clusters.values()) {
+      const l = c.config.limits;
+      lines.push(`${c.config.name}::default_priority::max_connections::${l.maxConnections}`, `${c.config.name}::default_priority::max_pending_requests::${l.maxPendingRequests}`, `${c.config.name}::default_priority::max_requests::${l.maxRequests}`, `${c.config.name}::default_priority::max_retries::${l.maxRetries}`);
+      for (const h of c.hosts) {
+        const p = `${c.config.name}::${h.key}::`;
+        const flags = [h.healthy ? 'healthy' : '/eds_health_failed', ...(h.ejectedUntil > now ? ['/failed_outlier_check'] : [])];
+        lines.push(`${p}cx_active::${h.cxActive}`, `${p}rq_active::${h.activeRequests}`, `${p}rq_total::${h.rqTotal}`, `${p}weight::${h.weight}`, `${p}health_flags::${flags.join('')}`, `${p}region::${h.locality.split('/')[0] ?? ''}`);
+      }
+    }
+    return `${lines.join('\n')}\n`;
+  }
+
+  statsText(): string {
+    return this.stats.text(this.clusters);
+  }
+
+  statsPrometheus(): string {
+    return this.stats.prometheus(this.clusters);
+  }
+
+  listenerList(): { name: string; address: string; port: number | undefined }[] {
+    return [...this.listeners.listeners.values()].map((l) => ({ name: l.spec.name, address: l.spec.address, port: l.server ? l.boundPort : undefined }));
+  }
+
+  setLogLevel(level: string, component: string | undefined): boolean {
+    const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+    if (!levels.includes(level)) return false;
+    if (component) this.options.logs.component(component).level = level;
+    else this.options.logs.root.level = level;
+    return true;
+  }
+
+  quit(): void {
+    this.log.info('quitquitquit received');
+    if (this.options.onQuit) this.options.onQuit();
+    else void this.drain(0);
+  }
+
+  serverInfo(): unknown {
+    return {
+      version: 'mizzen/0.1.0',
+      state: this.ready() ? 'LIVE' : 'PRE_INITIALIZING',
+      node: this.node.id,
+      xds: {
+        connected: this.ads.connected,
+        protocol: this.ads.activeProtocol,
+        types: Object.fromEntries([...this.ads.status].map(([k, v]) => [k.split('.').pop(), v])),
+      },
+      listeners: this.applier.names(TYPE_URL.listener).length,
+      clusters: this.clusters.clusters.size,
+    };
+  }
+}
+

@@ -1,0 +1,179 @@
+import { asArray, asNumber, asObj, asString, durationMs, filterMetadata, percent, wrapped, type Obj } from '../xds-client/proto-values.ts';
+import { onlyFields, reject } from '../xds-client/resource-rejection.ts';
+import { compileTransportSocket, type TlsSpec } from '../tls/tls-context-config.ts';
+import { compileEndpoints, type EndpointSpec } from './endpoint-config.ts';
+
+export type ClusterType = 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
+export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'RING_HASH' | 'MAGLEV' | 'CLUSTER_PROVIDED';
+
+export interface CircuitBreakerLimits {
+  maxConnections: number;
+  maxPendingRequests: number;
+  maxRequests: number;
+  maxRetries: number;
+}
+
+export interface OutlierConfig {
+  consecutive5xx: number;
+  consecutiveGatewayFailure: number;
+  enforcing5xx: number;
+  enforcingGateway: number;
+  intervalMs: number;
+  baseEjectionTimeMs: number;
+  maxEjectionPercent: number;
+  maxEjectionTimeMs: number;
+  splitLocalOrigin: boolean;
+}
+
+/** A compiled envoy.config.cluster.v3.Cluster. */
+export interface ClusterConfig {
+  name: string;
+  type: ClusterType;
+  edsServiceName: string;
+  connectTimeoutMs: number;
+  lbPolicy: LbPolicy;
+  ringSize: number;
+  choiceCount: number;
+  panicThreshold: number;
+  limits: CircuitBreakerLimits;
+  outlier: OutlierConfig | undefined;
+  tls: TlsSpec | undefined;
+  /** transport_socket_matches in order; an endpoint whose metadata matches takes that socket. */
+  tlsMatches: readonly { name: string; match: Readonly<Record<string, unknown>>; tls: TlsSpec | undefined }[];
+  http2: boolean;
+  useDownstreamProtocol: boolean;
+  idleTimeoutMs: number;
+  maxRequestsPerConnection: number;
+  staticEndpoints: readonly EndpointSpec[] | undefined;
+  dnsRefreshMs: number;
+  metadata: Obj;
+  raw: Obj;
+}
+
+const CLUSTER_FIELDS = [
+  'name', 'altStatName', 'type', 'edsClusterConfig', 'connectTimeout', 'perConnectionBufferLimitBytes', 'lbPolicy',
+  'loadAssignment', 'circuitBreakers', 'typedExtensionProtocolOptions', 'dnsRefreshRate', 'dnsLookupFamily',
+  'respectDnsTtl', 'outlierDetection', 'cleanupInterval', 'commonLbConfig', 'transportSocket', 'transportSocketMatches',
+  'metadata', 'upstreamConnectionOptions', 'filters', 'ringHashLbConfig', 'leastRequestLbConfig', 'maglevLbConfig',
+  'roundRobinLbConfig', 'commonHttpProtocolOptions', 'httpProtocolOptions', 'http2ProtocolOptions', 'maxRequestsPerConnection',
+  'protocolSelection', 'closeConnectionsOnHostHealthFailure', 'ignoreHealthOnHostRemoval', 'trackClusterStats',
+  'originalDstLbConfig', 'upstreamBindConfig', 'dnsJitter',
+];
+
+const DEFAULT_LIMITS: CircuitBreakerLimits = { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 };
+
+function compileLimits(cb: unknown, path: string): CircuitBreakerLimits {
+  const o = asObj(cb);
+  onlyFields(o, path, ['thresholds', 'perHostThresholds']);
+  const t = asArray(o.thresholds).find((x) => asString(x.priority, 'DEFAULT') === 'DEFAULT');
+  if (!t) return DEFAULT_LIMITS;
+  onlyFields(t, `${path}.thresholds`, ['priority', 'maxConnections', 'maxPendingRequests', 'maxRequests', 'maxRetries', 'retryBudget', 'trackRemaining', 'maxConnectionPools']);
+  return {
+    maxConnections: wrapped(t.maxConnections) ?? DEFAULT_LIMITS.maxConnections,
+    maxPendingRequests: wrapped(t.maxPendingRequests) ?? DEFAULT_LIMITS.maxPendingRequests,
+    maxRequests: wrapped(t.maxRequests) ?? DEFAULT_LIMITS.maxRequests,
+    maxRetries: wrapped(t.maxRetries) ?? DEFAULT_LIMITS.maxRetries,
+  };
+}
+
+function compileOutlier(od: unknown, path: string): OutlierConfig | undefined {
+  if (od === undefined) return undefined;
+  const o = asObj(od);
+  onlyFields(o, path, [
+    'consecutive5xx', 'interval', 'baseEjectionTime', 'maxEjectionPercent', 'enforcingConsecutive5xx', 'enforcingSuccessRate',
+    'successRateMinimumHosts', 'successRateRequestVolume', 'successRateStdevFactor', 'consecutiveGatewayFailure',
+    'enforcingConsecutiveGatewayFailure', 'splitExternalLocalOriginErrors', 'consecutiveLocalOriginFailure',
+    'enforcingConsecutiveLocalOriginFailure', 'enforcingLocalOriginSuccessRate', 'maxEjectionTime', 'maxEjectionTimeJitter',
+    'failurePercentageThreshold', 'enforcingFailurePercentage', 'enforcingFailurePercentageLocalOrigin',
+    'failurePercentageMinimumHosts', 'failurePercentageRequestVolume', 'successfulActiveHealthCheckUnejectHost',
+    'alwaysEjectOneHost',
+  ]);
+  return {
+    consecutive5xx: wrapped(o.consecutive5xx) ?? 5,
+    consecutiveGatewayFailure: wrapped(o.consecutiveGatewayFailure) ?? 5,
+    enforcing5xx: wrapped(o.enforcingConsecutive5xx) ?? 100,
+    enforcingGateway: wrapped(o.enforcingConsecutiveGatewayFailure) ?? 0,
+    intervalMs: durationMs(o.interval) ?? 10_000,
+    baseEjectionTimeMs: durationMs(o.baseEjectionTime) ?? 30_000,
+    maxEjectionPercent: wrapped(o.maxEjectionPercent) ?? 10,
+    maxEjectionTimeMs: durationMs(o.maxEjectionTime) ?? 300_000,
+    splitLocalOrigin: o.splitExternalLocalOriginErrors === true,
+  };
+}
+
+function compileProtocolOptions(c: Obj, path: string): { http2: boolean; useDownstream: boolean; idleTimeoutMs: number; maxRequestsPerConnection: number } {
+  let http2 = c.http2ProtocolOptions !== undefined;
+  let useDownstream = false;
+  let idleTimeoutMs = durationMs(asObj(c.commonHttpProtocolOptions).idleTimeout) ?? 3_600_000;
+  let maxReq = wrapped(c.maxRequestsPerConnection) ?? 0;
+  for (const [key, v] of Object.entries(asObj(c.typedExtensionProtocolOptions))) {
+    const p = `${path}.typedExtensionProtocolOptions["${key}"]`;
+    const o = asObj(v);
+    if (key !== 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions') reject(p, 'unsupported protocol options');
+    onlyFields(o, p, ['commonHttpProtocolOptions', 'upstreamHttpProtocolOptions', 'explicitHttpConfig', 'useDownstreamProtocolConfig', 'autoConfig', 'httpFilters', 'headerValidationConfig']);
+    if (asArray(o.httpFilters).length > 0) reject(`${p}.httpFilters`, 'upstream HTTP filters are not supported');
+    const common = asObj(o.commonHttpProtocolOptions);
+    idleTimeoutMs = durationMs(common.idleTimeout) ?? idleTimeoutMs;
+    maxReq = wrapped(common.maxRequestsPerConnection) ?? maxReq;
+    const explicit = asObj(o.explicitHttpConfig);
+    if (explicit.http2ProtocolOptions !== undefined) http2 = true;
+    if (o.useDownstreamProtocolConfig !== undefined) useDownstream = true;
+    if (o.autoConfig !== undefined) useDownstream = true;
+  }
+  if (c.protocolSelection === 'USE_DOWNSTREAM_PROTOCOL') useDownstream = true;
+  return { http2, useDownstream, idleTimeoutMs, maxRequestsPerConnection: maxReq };
+}
+
+export function compileCluster(c: Obj): ClusterConfig {
+  const name = asString(c.name);
+  const path = `Cluster ${name}`;
+  if (!name) reject(`${path}.name`, 'cluster name is empty');
+  onlyFields(c, path, CLUSTER_FIELDS);
+  const type = asString(c.type, 'STATIC') as ClusterType;
+  if (!['EDS', 'STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST'].includes(type)) reject(`${path}.type`, `cluster type ${type} not supported`);
+  const lbPolicy = asString(c.lbPolicy, 'ROUND_ROBIN') as LbPolicy;
+  if (!['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV', 'CLUSTER_PROVIDED'].includes(lbPolicy)) reject(`${path}.lbPolicy`, `lb policy ${lbPolicy} not supported`);
+  for (const f of asArray(c.filters)) {
+    const n = asString(f.name);
+    if (!n.startsWith('istio.') && !n.includes('metadata_exchange')) reject(`${path}.filters`, `upstream network filter ${n} not supported`);
+  }
+  const tlsMatches = asArray(c.transportSocketMatches).map((m, i) => {
+    const p = `${path}.transportSocketMatches[${i}]`;
+    onlyFields(m, p, ['name', 'match', 'transportSocket']);
+    const match = asObj(m.match);
+    const fields = asObj(match.fields);
+    const plain: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(fields)) plain[k] = asObj(v).stringValue ?? asObj(v).boolValue ?? asObj(v).numberValue;
+    return { name: asString(m.name), match: plain, tls: compileTransportSocket(m.transportSocket, `${p}.transportSocket`, 'upstream') };
+  });
+  const proto = compileProtocolOptions(c, path);
+  const panic = asObj(c.commonLbConfig).healthyPanicThreshold;
+  let staticEndpoints: EndpointSpec[] | undefined;
+  if (type === 'STATIC' || type === 'STRICT_DNS' || type === 'LOGICAL_DNS') {
+    staticEndpoints = compileEndpoints(asObj(c.loadAssignment), `${path}.loadAssignment`).endpoints;
+  } else if (c.loadAssignment !== undefined && type !== 'EDS') {
+    reject(`${path}.loadAssignment`, `not allowed for ${type} clusters`);
+  }
+  return {
+    name,
+    type,
+    edsServiceName: asString(asObj(c.edsClusterConfig).serviceName) || name,
+    connectTimeoutMs: durationMs(c.connectTimeout) ?? 5000,
+    lbPolicy,
+    ringSize: Math.min(8_388_608, asNumber(asObj(asObj(c.ringHashLbConfig).minimumRingSize).value, 1024)),
+    choiceCount: wrapped(asObj(c.leastRequestLbConfig).choiceCount) ?? 2,
+    panicThreshold: panic === undefined ? 0.5 : (percent(panic) ?? 0),
+    limits: c.circuitBreakers === undefined ? DEFAULT_LIMITS : compileLimits(c.circuitBreakers, `${path}.circuitBreakers`),
+    outlier: compileOutlier(c.outlierDetection, `${path}.outlierDetection`),
+    tls: compileTransportSocket(c.transportSocket, `${path}.transportSocket`, 'upstream'),
+    tlsMatches,
+    http2: proto.http2,
+    useDownstreamProtocol: proto.useDownstream,
+    idleTimeoutMs: proto.idleTimeoutMs,
+    maxRequestsPerConnection: proto.maxRequestsPerConnection,
+    staticEndpoints,
+    dnsRefreshMs: durationMs(c.dnsRefreshRate) ?? 5000,
+    metadata: filterMetadata(c.metadata, 'istio'),
+    raw: c,
+  };
+}

@@ -1,0 +1,186 @@
+import type { Clock } from '../../lib/clock.ts';
+import type { TlsSpec } from '../tls/tls-context-config.ts';
+import type { ClusterConfig } from './cluster-config.ts';
+import type { EndpointSpec } from './endpoint-config.ts';
+import { Host } from './host.ts';
+import { Http1Pool } from './http1-pool.ts';
+import { createLoadBalancer, type LoadBalancer } from './load-balancer.ts';
+import type { UpstreamConnector } from './upstream-connector.ts';
+
+/** Live circuit-breaker counters of a cluster (limits are in config.limits). */
+export interface BreakerState {
+  connections: number;
+  pending: number;
+  requests: number;
+  retries: number;
+}
+
+export interface ClusterStats {
+  rqTotal: number;
+  rq2xx: number;
+  rq3xx: number;
+  rq4xx: number;
+  rq5xx: number;
+  rqTimeout: number;
+  rqRetry: number;
+  rqRetryOverflow: number;
+  rqPendingOverflow: number;
+  rqOverflow: number;
+  cxTotal: number;
+  cxConnectFail: number;
+  cxOverflow: number;
+  outlierEjections: number;
+  noHealthyHost: number;
+}
+
+/**
+ * A live cluster: its hosts (from EDS, static config or original destinations), load balancer,
+ * circuit-breaker counters, outlier detection and per-host connection pools.
+ */
+export class Cluster {
+  config: ClusterConfig;
+  readonly connector: UpstreamConnector;
+  private readonly clock: Clock;
+  hosts: Host[] = [];
+  private usable: Host[] = [];
+  private usableStale = true;
+  private nextUnejectAt = Infinity;
+  private lb: LoadBalancer;
+  readonly breaker: BreakerState = { connections: 0, pending: 0, requests: 0, retries: 0 };
+  readonly stats: ClusterStats = {
+    rqTotal: 0, rq2xx: 0, rq3xx: 0, rq4xx: 0, rq5xx: 0, rqTimeout: 0, rqRetry: 0, rqRetryOverflow: 0,
+    rqPendingOverflow: 0, rqOverflow: 0, cxTotal: 0, cxConnectFail: 0, cxOverflow: 0, outlierEjections: 0, noHealthyHost: 0,
+  };
+  /** Whether endpoints have been delivered (EDS clusters warm until then). */
+  warmed: boolean;
+  versionInfo = '';
+  lastUpdated = new Date().toISOString();
+
+  constructor(config: ClusterConfig, connector: UpstreamConnector, clock: Clock) {
+    this.config = config;
+    this.connector = connector;
+    this.clock = clock;
+    this.lb = createLoadBalancer(config.lbPolicy, config);
+    this.warmed = config.type !== 'EDS';
+    if (config.staticEndpoints) this.setEndpoints(config.staticEndpoints);
+  }
+
+  /** Take a new config for the same cluster name, keeping hosts, pools and counters. */
+  reconfigure(config: ClusterConfig): void {
+    const tlsChanged = JSON.stringify(config.raw.transportSocket) !== JSON.stringify(this.config.raw.transportSocket)
+      || JSON.stringify(config.raw.transportSocketMatches) !== JSON.stringify(this.config.raw.transportSocketMatches);
+    this.config = config;
+    this.lb = createLoadBalancer(config.lbPolicy, config);
+    if (tlsChanged) for (const h of this.hosts) { h.pool?.drain(); h.pool = undefined; }
+    if (config.staticEndpoints) this.setEndpoints(config.staticEndpoints);
+    this.usableStale = true;
+  }
+
+  setEndpoints(endpoints: readonly EndpointSpec[]): void {
+    const old = new Map(this.hosts.map((h) => [h.key, h]));
+    const next: Host[] = [];
+    for (const e of endpoints) {
+      const probe = new Host(e);
+      const existing = old.get(probe.key);
+      if (existing) {
+        existing.update(e);
+        old.delete(probe.key);
+        next.push(existing);
+      } else next.push(probe);
+    }
+    for (const gone of old.values()) gone.pool?.drain();
+    this.hosts = next;
+    this.usableStale = true;
+    this.warmed = true;
+  }
+
+  /** The transport socket for a host: first transport_socket_match whose metadata matches, else the default. */
+  tlsFor(host: Host): TlsSpec | undefined {
+    for (const m of this.config.tlsMatches) {
+      let ok = true;
+      for (const [k, v] of Object.entries(m.match)) if (host.metadata[k] !== v) { ok = false; break; }
+      if (ok) return m.tls;
+    }
+    return this.config.tls;
+  }
+
+  pool(host: Host): Http1Pool {
+    if (!host.pool) host.pool = new Http1Pool(host, this, this.tlsFor(host));
+    return host.pool;
+  }
+
+  private refreshUsable(now: number): void {
+    let next = Infinity;
+    const healthy: Host[] = [];
+    for (const h of this.hosts) {
+      if (h.ejectedUntil > now) next = Math.min(next, h.ejectedUntil);
+      else if (h.ejectedUntil !== 0) {
+        h.ejectedUntil = 0;
+      }
+      if (h.available(now)) healthy.push(h);
+    }
+    // Envoy's panic threshold: with too few healthy hosts, balance over all of them.
+    const panic = this.hosts.length > 0 && healthy.length / this.hosts.length < this.config.panicThreshold;
+    this.usable = panic ? this.hosts.slice() : healthy;
+    this.nextUnejectAt = next;
+    this.usableStale = false;
+  }
+
+  /** Pick a host (undefined: no healthy upstream, Envoy's UH). */
+  pick(hash: number | undefined, avoid: Host | undefined): Host | undefined {
+    const now = this.clock.now();
+    if (this.usableStale || now >= this.nextUnejectAt) this.refreshUsable(now);
+    return this.lb.pick(this.usable, hash, avoid);
+  }
+
+  /** ORIGINAL_DST: the host for a destination address, created on first use. */
+  originalDestinationHost(address: string, port: number): Host {
+    const key = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+    let h = this.hosts.find((x) => x.key === key);
+    if (!h) {
+      h = new Host({ address, port, weight: 1, healthy: true, metadata: {}, locality: '', hostname: '' });
+      this.hosts.push(h);
+      if (this.hosts.length > 1024) {
+        const old = this.hosts.shift()!;
+        old.pool?.drain();
+      }
+    }
+    return h;
+  }
+
+  /** Outlier detection input: one response (or connect failure as 503 gateway error) from a host. */
+  recordResult(host: Host, status: number, localOrigin: boolean): void {
+    const od = this.config.outlier;
+    if (!od) return;
+    if (localOrigin && od.splitLocalOrigin) return;
+    if (status >= 500) {
+      host.consecutive5xx++;
+      if (status === 502 || status === 503 || status === 504) host.consecutiveGatewayFailure++;
+      else host.consecutiveGatewayFailure = 0;
+      if (od.consecutive5xx > 0 && host.consecutive5xx >= od.consecutive5xx && Math.random() * 100 < od.enforcing5xx) this.eject(host);
+      else if (od.consecutiveGatewayFailure > 0 && host.consecutiveGatewayFailure >= od.consecutiveGatewayFailure && Math.random() * 100 < od.enforcingGateway) this.eject(host);
+    } else {
+      host.consecutive5xx = 0;
+      host.consecutiveGatewayFailure = 0;
+    }
+  }
+
+  private eject(host: Host): void {
+    const od = this.config.outlier!;
+    const now = this.clock.now();
+    if (host.ejectedUntil > now) return;
+    const ejected = this.hosts.filter((h) => h.ejectedUntil > now).length;
+    if (ejected > 0 && ((ejected + 1) / this.hosts.length) * 100 > od.maxEjectionPercent) return;
+    if (ejected === 0 && this.hosts.length > 0 && (1 / this.hosts.length) * 100 > od.maxEjectionPercent && od.maxEjectionPercent === 0) return;
+    host.ejections++;
+    host.ejectedUntil = now + Math.min(od.maxEjectionTimeMs, od.baseEjectionTimeMs * host.ejections);
+    host.consecutive5xx = 0;
+    host.consecutiveGatewayFailure = 0;
+    this.stats.outlierEjections++;
+    this.usableStale = true;
+  }
+
+  close(): void {
+    for (const h of this.hosts) h.pool?.drain();
+  }
+}

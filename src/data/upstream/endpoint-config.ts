@@ -1,0 +1,62 @@
+import { isIP } from 'node:net';
+import { asArray, asObj, asString, filterMetadata, wrapped, type Obj } from '../xds-client/proto-values.ts';
+import { onlyFields, reject } from '../xds-client/resource-rejection.ts';
+
+/** One endpoint from a ClusterLoadAssignment (or a static load_assignment). */
+export interface EndpointSpec {
+  address: string;
+  port: number;
+  weight: number;
+  healthy: boolean;
+  /** filter_metadata values used for transport_socket_matches (e.g. tlsMode) and telemetry. */
+  metadata: Readonly<Record<string, unknown>>;
+  locality: string;
+  hostname: string;
+}
+
+export interface EndpointsConfig {
+  clusterName: string;
+  endpoints: EndpointSpec[];
+}
+
+const HEALTHY = new Set(['UNKNOWN', 'HEALTHY', 'DEGRADED', '']);
+
+export function compileEndpoints(cla: Obj, path: string): EndpointsConfig {
+  onlyFields(cla, path, ['clusterName', 'endpoints', 'namedEndpoints', 'policy']);
+  const endpoints: EndpointSpec[] = [];
+  asArray(cla.endpoints).forEach((le, i) => {
+    const p = `${path}.endpoints[${i}]`;
+    onlyFields(le, p, ['locality', 'lbEndpoints', 'loadBalancingWeight', 'priority', 'metadata', 'proximity', 'leds_cluster_locality_config']);
+    if (Number(le.priority ?? 0) !== 0) reject(`${p}.priority`, 'priorities other than 0 are not supported');
+    const loc = asObj(le.locality);
+    const locality = [asString(loc.region), asString(loc.zone), asString(loc.subZone)].join('/');
+    asArray(le.lbEndpoints).forEach((lb, j) => {
+      const q = `${p}.lbEndpoints[${j}]`;
+      onlyFields(lb, q, ['endpoint', 'healthStatus', 'metadata', 'loadBalancingWeight', 'endpointName']);
+      const ep = asObj(lb.endpoint);
+      onlyFields(ep, `${q}.endpoint`, ['address', 'healthCheckConfig', 'hostname', 'additionalAddresses']);
+      const addr = asObj(asObj(ep.address).socketAddress);
+      if (Object.keys(addr).length === 0) reject(`${q}.endpoint.address`, 'only socket addresses are supported');
+      onlyFields(addr, `${q}.endpoint.address.socketAddress`, ['address', 'portValue', 'protocol', 'ipv4Compat', 'resolverName']);
+      const address = asString(addr.address);
+      if (!address) reject(`${q}.endpoint.address.socketAddress.address`, 'address is empty');
+      const md = { ...filterMetadata(lb.metadata, 'envoy.transport_socket_match'), ...prefixed(filterMetadata(lb.metadata, 'istio')) };
+      endpoints.push({
+        address,
+        port: Number(addr.portValue ?? 0),
+        weight: wrapped(lb.loadBalancingWeight) ?? 1,
+        healthy: HEALTHY.has(asString(lb.healthStatus)),
+        metadata: md,
+        locality,
+        hostname: asString(ep.hostname) || (isIP(address) ? '' : address),
+      });
+    });
+  });
+  return { clusterName: asString(cla.clusterName), endpoints };
+}
+
+function prefixed(o: Obj): Obj {
+  const out: Obj = {};
+  for (const [k, v] of Object.entries(o)) out[`istio.${k}`] = v;
+  return out;
+}

@@ -1,0 +1,48 @@
+import type { EndpointSpec } from './endpoint-config.ts';
+import type { Http1Pool } from './http1-pool.ts';
+
+/** One upstream endpoint with its live state: load, outlier status, connection pool. */
+export class Host {
+  readonly address: string;
+  readonly port: number;
+  readonly key: string;
+  weight: number;
+  healthy: boolean;
+  metadata: Readonly<Record<string, unknown>>;
+  locality: string;
+  hostname: string;
+  activeRequests = 0;
+  /** Outlier detection: ejected until this time (ms, clock time), 0 = not ejected. */
+  ejectedUntil = 0;
+  ejections = 0;
+  consecutive5xx = 0;
+  consecutiveGatewayFailure = 0;
+  pool: Http1Pool | undefined;
+  /** Stats. */
+  rqTotal = 0;
+  rqError = 0;
+  cxActive = 0;
+
+  constructor(e: EndpointSpec) {
+    this.address = e.address;
+    this.port = e.port;
+    this.key = e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+    this.weight = e.weight;
+    this.healthy = e.healthy;
+    this.metadata = e.metadata;
+    this.locality = e.locality;
+    this.hostname = e.hostname;
+  }
+
+  update(e: EndpointSpec): void {
+    this.weight = e.weight;
+    this.healthy = e.healthy;
+    this.metadata = e.metadata;
+    this.locality = e.locality;
+    this.hostname = e.hostname;
+  }
+
+  available(now: number): boolean {
+    return this.healthy && this.ejectedUntil <= now;
+  }
+}

@@ -1,0 +1,83 @@
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { checkSans, TlsContextFactory } from '../tls/tls-context-factory.ts';
+import type { TlsSpec } from '../tls/tls-context-config.ts';
+
+export type ConnectFailure = { kind: 'connect-failure' | 'connect-timeout' | 'tls-failure'; detail: string };
+
+/**
+ * Opens upstream sockets: raw TCP or TLS per a compiled UpstreamTlsContext (secure context from
+ * SDS secrets, SAN check on the server certificate, TLS sessions cached per peer and resumed so a
+ * new pooled connection skips the full handshake).
+ */
+export class UpstreamConnector {
+  private readonly tlsFactory: TlsContextFactory;
+  private readonly sessions = new Map<string, { session: Buffer; generation: number }>();
+
+  constructor(tlsFactory: TlsContextFactory) {
+    this.tlsFactory = tlsFactory;
+  }
+
+  connect(address: string, port: number, spec: TlsSpec | undefined, timeoutMs: number, done: (err: ConnectFailure | undefined, socket: net.Socket | undefined) => void): void {
+    let finished = false;
+    const finish = (err: ConnectFailure | undefined, s: net.Socket | undefined): void => {
+      if (finished) return;
+      finished = true;
+      done(err, s);
+    };
+    if (!spec) {
+      const s = net.connect({ host: address, port, noDelay: true });
+      s.setTimeout(timeoutMs);
+      s.once('timeout', () => {
+        s.destroy();
+        finish({ kind: 'connect-timeout', detail: `connect timeout after ${timeoutMs} ms` }, undefined);
+      });
+      s.once('error', (e: NodeJS.ErrnoException) => finish({ kind: 'connect-failure', detail: e.code ?? e.message }, undefined));
+      s.once('connect', () => {
+        s.setTimeout(0);
+        s.removeAllListeners('timeout');
+        s.removeAllListeners('error');
+        finish(undefined, s);
+      });
+      return;
+    }
+    const ctx = this.tlsFactory.secureContext(spec);
+    if (!(ctx instanceof Object) || 'missing' in ctx) {
+      queueMicrotask(() => finish({ kind: 'tls-failure', detail: `secret ${(ctx as { missing: string }).missing} not available` }, undefined));
+      return;
+    }
+    const sessionKey = `${address}:${port}|${spec.key}`;
+    const cached = this.sessions.get(sessionKey);
+    const generation = this.tlsFactory.generation;
+    const s = tls.connect({
+      host: address,
+      port,
+      secureContext: ctx,
+      servername: spec.sni,
+      ALPNProtocols: spec.alpn.length > 0 ? [...spec.alpn] : undefined,
+      rejectUnauthorized: spec.ca !== undefined,
+      checkServerIdentity: (_host, cert) => {
+        const err = checkSans(spec, cert);
+        return err ? new Error(err) : undefined;
+      },
+      session: cached && cached.generation === generation ? cached.session : undefined,
+    });
+    s.setNoDelay(true);
+    s.on('session', (session: Buffer) => this.sessions.set(sessionKey, { session, generation }));
+    s.setTimeout(timeoutMs);
+    s.once('timeout', () => {
+      s.destroy();
+      finish({ kind: 'connect-timeout', detail: `connect timeout after ${timeoutMs} ms` }, undefined);
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => {
+      const tlsErr = e.code?.startsWith('ERR_TLS') || e.code?.startsWith('ERR_SSL') || /certificate|SAN|ssl|tls/i.test(e.message);
+      finish({ kind: tlsErr ? 'tls-failure' : 'connect-failure', detail: e.code ?? e.message }, undefined);
+    });
+    s.once('secureConnect', () => {
+      s.setTimeout(0);
+      s.removeAllListeners('timeout');
+      s.removeAllListeners('error');
+      finish(undefined, s);
+    });
+  }
+}
