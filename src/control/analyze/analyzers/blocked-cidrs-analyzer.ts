@@ -16,11 +16,12 @@ export const blockedCidrsAnalyzer: Analyzer = {
   analyze(ctx) {
     const ras = ctx.list('RequestAuthentication');
     if (ras.length === 0) return;
-    const istiods = ctx.list('Deployment').filter((d) => (d.metadata.namespace ?? '') === ctx.istioNamespace && (podTemplate(d).labels.app === 'istiod' || d.metadata.name.startsWith('istiod')));
+    const istiods = ctx.list('Deployment').filter((d) => d.metadata.labels?.app === 'istiod');
     for (const d of istiods) {
       const configured = objs(podTemplate(d).spec.containers).some((c) => objs(c.env).some((e) => str(e.name) === ENV && str(e.value) !== ''));
       if (configured) continue;
-      const names = ras.map((r) => fullName(r)).join(', ');
+      const all = ras.map((r) => fullName(r));
+      const names = all.length <= 5 ? all.join(', ') : `${all.slice(0, 5).join(', ')}, and ${all.length - 5} more`;
       ctx.report(d, 'JwksUriFetchUnrestricted', ras.length, names);
     }
   },

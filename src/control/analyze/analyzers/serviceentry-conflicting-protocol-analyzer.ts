@@ -4,55 +4,51 @@ import { fullName } from '../full-name.ts';
 import { EXPORT_ALL, EXPORT_LOCAL } from '../service-host-index.ts';
 import { num, objs, str, strs, type Obj } from '../untyped-fields.ts';
 
-interface HostPort {
+interface Entry {
   se: ConfigResource;
-  scopes: Set<string>;
-  host: string;
-  port: number;
   protocol: string;
 }
 
-function visible(a: Set<string>, b: Set<string>): boolean {
-  if (a.has(EXPORT_ALL) || b.has(EXPORT_ALL)) return true;
-  for (const s of a) if (b.has(s)) return true;
-  return false;
-}
-
 /**
- * Istio's serviceentry.ConflictingServiceEntryProtocolAnalyzer: ServiceEntries visible to the
- * same namespace must not give the same host and port different protocols.
+ * Istio's serviceentry.ConflictingServiceEntryProtocolAnalyzer: ServiceEntries visible in the
+ * same scope must not give the same host and port different protocols.
  */
 export const conflictingServiceEntryProtocolAnalyzer: Analyzer = {
   name: 'serviceentry.ConflictingServiceEntryProtocolAnalyzer',
-  description: 'Checks for ServiceEntries that define the same host and port with different protocols',
+  description: 'Checks if multiple ServiceEntries define the same host and port with different protocols',
   messages: ['ConflictingServiceEntryProtocol'],
   analyze(ctx) {
-    const entries: HostPort[] = [];
+    // scope (namespace or `*`) → host → port → entries
+    const index = new Map<string, { scope: string; host: string; port: number; entries: Entry[] }>();
     for (const se of ctx.list('ServiceEntry')) {
       const spec = se.spec as Obj;
       const ns = se.metadata.namespace ?? '';
       const exportTo = strs(spec.exportTo);
-      const scopes = new Set(exportTo.length === 0 ? [EXPORT_ALL] : exportTo.map((e) => (e === EXPORT_LOCAL ? ns : e)));
-      for (const host of strs(spec.hosts)) {
-        for (const p of objs(spec.ports)) entries.push({ se, scopes, host, port: num(p.number) ?? 0, protocol: str(p.protocol).toUpperCase() });
+      const scopes = exportTo.length === 0 || exportTo.includes(EXPORT_ALL) ? [EXPORT_ALL] : [...new Set(exportTo.map((e) => (e === EXPORT_LOCAL ? ns : e)))];
+      for (const scope of scopes) {
+        for (const host of strs(spec.hosts)) {
+          for (const p of objs(spec.ports)) {
+            const port = num(p.number) ?? 0;
+            const key = JSON.stringify([scope, host, port]);
+            const slot = index.get(key) ?? { scope, host, port, entries: [] };
+            slot.entries.push({ se, protocol: str(p.protocol) });
+            index.set(key, slot);
+          }
+        }
       }
     }
-    const groups = new Map<string, HostPort[]>();
-    for (const e of entries) {
-      const key = `${e.host}:${e.port}`;
-      groups.set(key, [...(groups.get(key) ?? []), e]);
-    }
-    const reported = new Set<ConfigResource>();
-    for (const list of groups.values()) {
-      for (const e of list) {
-        if (reported.has(e.se)) continue;
-        const conflicting = list.filter((o) => o.se !== e.se && o.protocol !== e.protocol && visible(o.scopes, e.scopes));
-        if (conflicting.length === 0) continue;
-        const all = [e, ...conflicting];
-        const names = [...new Set(all.map((x) => fullName(x.se)))].sort().join(', ');
-        const protocols = [...new Set(all.map((x) => x.protocol || 'unspecified'))].sort().join(', ');
-        ctx.report(e.se, 'ConflictingServiceEntryProtocol', names, e.host, e.port, protocols);
-        reported.add(e.se);
+    const reported = new Set<string>();
+    for (const slot of index.values()) {
+      const entries = [...slot.entries];
+      if (slot.scope !== EXPORT_ALL) entries.push(...(index.get(JSON.stringify([EXPORT_ALL, slot.host, slot.port]))?.entries ?? []));
+      const protocols = [...new Set(entries.map((e) => e.protocol.toUpperCase()))].sort();
+      if (protocols.length < 2) continue;
+      const names = [...new Set(entries.map((e) => fullName(e.se)))].sort().join(', ');
+      for (const e of entries) {
+        const n = fullName(e.se);
+        if (reported.has(n)) continue;
+        reported.add(n);
+        ctx.report(e.se, 'ConflictingServiceEntryProtocol', names, slot.host, slot.port, protocols.join(', '));
       }
     }
   },
