@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { loadOrCreateTokenKey, mintServiceAccountToken } from '../control/ca/service-account-token.ts';
+import { ResourceValidator } from '../control/config/validation/validate-resource.ts';
 import { systemClock } from '../lib/clock.ts';
 import { errorMessage, MizzenError } from '../lib/errors.ts';
 import { createLogFactory } from '../lib/log.ts';
@@ -87,7 +88,9 @@ async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   const caDir = join(config.stateDir, 'ca');
+  const validator = new ResourceValidator();
   const mesh = new LocalMesh({
+    validate: (r) => validator.validate(r).errors,
     stateDir: config.stateDir,
     manifests: config.dir,
     exposes: config.exposes,

@@ -71,7 +71,11 @@ export class LocalMesh {
     this.options = options;
     this.log = options.log ?? silentLogger();
     this.prefix = `mz${randomBytes(3).toString('hex')}`;
-    const validate = (r: ConfigResource): { path: string; message: string }[] => [...validateWorkloadResource(r), ...(options.validate?.(r) ?? [])];
+    const validate = (r: ConfigResource): { path: string; message: string }[] => {
+      const all = [...(options.validate?.(r) ?? []), ...validateWorkloadResource(r)];
+      const seen = new Set<string>();
+      return all.filter((i) => !seen.has(`${i.path}\0${i.message}`) && Boolean(seen.add(`${i.path}\0${i.message}`)));
+    };
     this.runtime = new MeshRuntime({
       stateDir: options.stateDir,
       prefix: this.prefix,
