@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { analyze, selectAnalyzers } from '../control/analyze/analyze.ts';
+import { analyze, analyzeClusters, selectAnalyzers, type ClusterInput } from '../control/analyze/analyze.ts';
 import type { AnalysisMessage } from '../control/analyze/analysis-message.ts';
 import { allAnalyzers } from '../control/analyze/all-analyzers.ts';
 import { readMeshFile } from '../control/analyze/mesh-config-file.ts';
@@ -18,6 +18,7 @@ interface AnalyzeFlags {
   analyzer?: string[];
   listAnalyzers?: boolean;
   failureThreshold: string;
+  cluster?: string[];
 }
 
 const LEVELS = ['Info', 'Warning', 'Error'];
@@ -49,7 +50,18 @@ function run(paths: string[], flags: AnalyzeFlags, ctx: CliContext): void {
     ctx.exitCode = 2;
     return;
   }
-  if (paths.length === 0) {
+  const clusterPaths = new Map<string, string[]>();
+  for (const spec of flags.cluster ?? []) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0 || eq === spec.length - 1) {
+      ctx.stderr(`error: --cluster expects ID=PATH, got "${spec}"\n`);
+      ctx.exitCode = 2;
+      return;
+    }
+    const id = spec.slice(0, eq);
+    clusterPaths.set(id, [...(clusterPaths.get(id) ?? []), spec.slice(eq + 1)]);
+  }
+  if (paths.length === 0 && clusterPaths.size === 0) {
     ctx.stderr('error: give at least one FILE or DIR to analyze\n');
     ctx.exitCode = 2;
     return;
@@ -64,9 +76,22 @@ function run(paths: string[], flags: AnalyzeFlags, ctx: CliContext): void {
     ctx.exitCode = 1;
     return;
   }
-  const { resources, problems } = readConfigFiles(paths);
+  const problems: ReturnType<typeof readConfigFiles>['problems'] = [];
+  const read = (p: readonly string[]): ReturnType<typeof readConfigFiles>['resources'] => {
+    const out = readConfigFiles(p);
+    problems.push(...out.problems);
+    return out.resources;
+  };
+  const options = { istioNamespace: flags.istioNamespace, meshConfig, meshNetworks, analyzers: flags.analyzer };
+  let messages;
+  if (clusterPaths.size > 0) {
+    const clusters: ClusterInput[] = [...clusterPaths].map(([id, p]) => ({ id, resources: read(p) }));
+    if (paths.length > 0) clusters.push({ id: 'Kubernetes', resources: read(paths) });
+    messages = analyzeClusters(clusters, options);
+  } else {
+    messages = analyze(read(paths), options);
+  }
   for (const p of problems) ctx.stderr(`${p.file}${p.line > 0 ? `:${p.line}` : ''}: ${p.message}\n`);
-  const messages = analyze(resources, { istioNamespace: flags.istioNamespace, meshConfig, meshNetworks, analyzers: flags.analyzer });
   if (flags.output === 'json') {
     const out = messages.map((m) => ({ code: m.code, name: m.name, level: m.level, resource: m.resource, message: m.message }));
     ctx.stdout(`${JSON.stringify(out, null, 2)}\n`);
@@ -92,6 +117,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--meshNetworksFile <file>', 'MeshNetworks to use (plain YAML or the istio ConfigMap)')
     .option('--istioNamespace <ns>', "Istio's system namespace", 'istio-system')
     .option('--analyzer <name>', 'run only this analyzer (repeatable; see --list-analyzers)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--cluster <id=path>', 'multi-cluster analysis: files of one cluster (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--list-analyzers', 'list the available analyzers and exit')
     .option('--failure-threshold <level>', 'lowest level that makes the exit status non-zero: Info, Warning, Error', 'Error')
     .action((paths: string[], flags: AnalyzeFlags) => run(paths, flags, ctx));

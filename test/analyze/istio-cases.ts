@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { analyze } from '../../src/control/analyze/analyze.ts';
-import { selectAnalyzers } from '../../src/control/analyze/analyze.ts';
+import { analyze, analyzeClusters, selectAnalyzers } from '../../src/control/analyze/analyze.ts';
 import { messageType } from '../../src/control/analyze/message-catalog.ts';
 import { readMeshFile } from '../../src/control/analyze/mesh-config-file.ts';
 import { readConfigFiles } from '../../src/control/config/read-config-files.ts';
@@ -38,14 +37,17 @@ export interface CaseOutcome {
 export function runCase(c: IstioCase): CaseOutcome {
   const { analyzers } = selectAnalyzers([c.analyzer]);
   const analyzer = analyzers[0];
-  if (!analyzer || c.multicluster) return { supported: false, pass: false, missing: [], extra: [] };
-  const files = (c.inputFiles ?? []).map((f) => join(CORPUS, f));
-  const { resources } = readConfigFiles(files);
+  if (!analyzer) return { supported: false, pass: false, missing: [], extra: [] };
+  const read = (files: string[] | undefined): ReturnType<typeof readConfigFiles>['resources'] => readConfigFiles((files ?? []).map((f) => join(CORPUS, f))).resources;
   const meshConfig = c.meshConfigFile ? readMeshFile(join(CORPUS, c.meshConfigFile), 'mesh') : undefined;
   const meshNetworks = c.meshNetworksFile ? readMeshFile(join(CORPUS, c.meshNetworksFile), 'meshNetworks') : undefined;
   const codes = new Set(analyzer.messages.map((n) => messageType(n).code));
   for (const e of c.expected) codes.add(e.code);
-  const got = analyze(resources, { analyzers: [c.analyzer], meshConfig, meshNetworks })
+  const options = { analyzers: [c.analyzer], meshConfig, meshNetworks };
+  const messages = c.multicluster
+    ? analyzeClusters([{ id: 'cluster1', resources: read(c.cluster1InputFiles) }, { id: 'cluster2', resources: read(c.cluster2InputFiles) }], options)
+    : analyze(read(c.inputFiles), options);
+  const got = messages
     .filter((m) => codes.has(m.code))
     .map((m) => `${m.code} ${m.resource}`);
   const want = c.expected.map((e) => `${e.code} ${e.resource}`);

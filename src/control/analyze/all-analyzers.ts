@@ -21,6 +21,7 @@ import { imageAutoAnalyzer } from './analyzers/injection-image-auto-analyzer.ts'
 import { gatewayApiCrdVersionAnalyzer } from './analyzers/k8sgateway-crd-version-analyzer.ts';
 import { k8sGatewaySelectorAnalyzer } from './analyzers/k8sgateway-selector-analyzer.ts';
 import { meshNetworksAnalyzer } from './analyzers/mesh-networks-analyzer.ts';
+import { multiClusterServiceAnalyzer } from './analyzers/multicluster-service-analyzer.ts';
 import { portNameAnalyzer } from './analyzers/service-port-name-analyzer.ts';
 import { conflictingServiceEntryProtocolAnalyzer } from './analyzers/serviceentry-conflicting-protocol-analyzer.ts';
 import { serviceEntryAddressesAnalyzer } from './analyzers/serviceentry-protocol-addresses-analyzer.ts';
@@ -60,6 +61,7 @@ export function allAnalyzers(): Analyzer[] {
     gatewayApiCrdVersionAnalyzer,
     k8sGatewaySelectorAnalyzer,
     meshNetworksAnalyzer,
+    multiClusterServiceAnalyzer,
     portNameAnalyzer,
     conflictingServiceEntryProtocolAnalyzer,
     serviceEntryAddressesAnalyzer,

@@ -12,6 +12,8 @@ export interface AnalysisContextOptions {
   meshConfig?: MeshConfigObject;
   /** MeshNetworks as given by the user, if any. */
   meshNetworks?: Record<string, unknown>;
+  /** For multi-cluster analysis: the cluster each resource was read from. */
+  clusterOf?: ReadonlyMap<ConfigResource, string>;
 }
 
 /** Group of each kind the analyzers look up by bare kind name (Istio's collections). */
@@ -74,11 +76,13 @@ export class AnalysisContext {
   private readonly byKind = new Map<string, ConfigResource[]>();
   private readonly byName = new Map<string, ConfigResource>();
   private currentAnalyzer = '';
+  private readonly clusters: ReadonlyMap<ConfigResource, string>;
 
   constructor(resources: readonly ConfigResource[], options: AnalysisContextOptions = {}) {
     this.istioNamespace = options.istioNamespace ?? 'istio-system';
     this.meshConfig = { ...defaultMeshConfig(), ...(options.meshConfig ?? {}) };
     this.meshNetworks = options.meshNetworks;
+    this.clusters = options.clusterOf ?? new Map();
     for (const r of resources) {
       const key = kindKey(r.kind, r.group);
       const list = this.byKind.get(key) ?? [];
@@ -105,6 +109,11 @@ export class AnalysisContext {
 
   exists(kind: string, namespace: string, name: string, group?: string): boolean {
     return this.get(kind, namespace, name, group) !== undefined;
+  }
+
+  /** The cluster a resource came from in a multi-cluster analysis; '' otherwise. */
+  clusterOf(r: ConfigResource): string {
+    return this.clusters.get(r) ?? '';
   }
 
   /** Every resource, in input order by kind. */

@@ -18,6 +18,14 @@ export interface AnalyzeOptions {
   analyzers?: readonly string[];
   /** Add Istio's stand-in ingress gateway (default true, as istioctl does for files). */
   defaultResources?: boolean;
+  /** Multi-cluster analysis: the cluster each input resource belongs to (see analyzeClusters). */
+  clusterOf?: ReadonlyMap<ConfigResource, string>;
+}
+
+/** One cluster's resources, for multi-cluster analysis. */
+export interface ClusterInput {
+  id: string;
+  resources: readonly ConfigResource[];
 }
 
 const LEVEL_ORDER = { Error: 0, Warning: 1, Info: 2 } as const;
@@ -47,7 +55,7 @@ export function analyze(resources: readonly ConfigResource[], options: AnalyzeOp
   if (options.defaultResources !== false) all.push(...defaultResources(istioNamespace, merged));
   all.push(synthetic('MeshConfig', 'meshconfig', istioNamespace, merged));
   if (options.meshNetworks) all.push(synthetic('MeshNetworks', 'meshnetworks', istioNamespace, options.meshNetworks));
-  const ctx = new AnalysisContext(all, { istioNamespace, meshConfig, meshNetworks: options.meshNetworks });
+  const ctx = new AnalysisContext(all, { istioNamespace, meshConfig, meshNetworks: options.meshNetworks, clusterOf: options.clusterOf });
   for (const a of selectAnalyzers(options.analyzers).analyzers) {
     ctx.withAnalyzer(a.name, () => {
       try {
@@ -71,4 +79,14 @@ export function analyze(resources: readonly ConfigResource[], options: AnalyzeOp
     .map((m, i) => ({ m, i }))
     .sort((x, y) => LEVEL_ORDER[x.m.level] - LEVEL_ORDER[y.m.level] || x.m.resource.localeCompare(y.m.resource) || x.m.code.localeCompare(y.m.code) || x.i - y.i)
     .map(({ m }) => m);
+}
+
+/**
+ * Analyze several clusters together (istioctl's multi-cluster mode): every analyzer sees the
+ * union of the clusters' resources, and cross-cluster analyzers compare them per cluster.
+ */
+export function analyzeClusters(clusters: readonly ClusterInput[], options: Omit<AnalyzeOptions, 'clusterOf'> = {}): AnalysisMessage[] {
+  const clusterOf = new Map<ConfigResource, string>();
+  for (const c of clusters) for (const r of c.resources) clusterOf.set(r, c.id);
+  return analyze(clusters.flatMap((c) => c.resources), { ...options, clusterOf });
 }
