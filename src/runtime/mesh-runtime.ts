@@ -5,22 +5,21 @@ import { KINDS } from '../api/kinds.ts';
 import type { DeploymentSpec } from '../api/kube/deployment.ts';
 import type { ServiceSpec } from '../api/kube/service.ts';
 import type { Clock } from '../lib/clock.ts';
-import { MizzenError } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { ConfigDirWriter } from './config-dir-writer.ts';
 import { deploymentReplicas, podNameFor, podTemplateHash } from './deployment-pods.ts';
 import { GuardRoutes } from './guard-routes.ts';
 import { AddressPool } from './ipam.ts';
-import { deleteNetns, netnsExecArgv } from './netns.ts';
+import { deleteNetns } from './netns.ts';
 import { renderHosts, renderResolvConf } from './pod-dns-files.ts';
 import { PodInstance, type PodStatusView, type SidecarCommand } from './pod-instance.ts';
 import { podResource } from './pod-resource.ts';
 import { createNodeNetwork, type NodeNetwork } from './pod-network.ts';
-import { ReadinessProber } from './readiness-probe.ts';
 import { renderServiceNatRules } from './service-nat-rules.ts';
 import { serviceNatEntries, type EndpointPod, type ServiceView } from './service-endpoints.ts';
 import { decideInjection } from './sidecar-injection.ts';
-import { SupervisedProcess, type BackoffOptions } from './supervised-process.ts';
+import type { BackoffOptions } from './supervised-process.ts';
+import { ControlPlaneProcess } from './control-plane-process.ts';
 
 export interface MeshRuntimeOptions {
   stateDir: string;
@@ -96,8 +95,7 @@ export class MeshRuntime {
   private readonly guard: GuardRoutes;
   private readonly config: ConfigDirWriter;
   private readonly written = new Map<string, string>();
-  private discovery: SupervisedProcess | undefined;
-  private discoveryProber: ReadinessProber | undefined;
+  private discovery: ControlPlaneProcess | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private vethSeq = 0;
   private refreshTimer: { cancel(): void } | undefined;
@@ -127,20 +125,8 @@ export class MeshRuntime {
   }
 
   private startDiscovery(): void {
-    const s = this.options.stateDir;
-    const argv = netnsExecArgv(this.node.netns, [this.options.nodeBinary, this.options.cliEntry, 'discovery', '--config', join(s, 'config'), '--ca-dir', join(s, 'ca')]);
-    this.discoveryProber = new ReadinessProber(
-      { kind: 'http', host: '127.0.0.1', port: 15014, path: '/ready', scheme: 'http' },
-      { netns: this.node.netns, appUid: 0, appGid: 0, probeUid: 0, probeGid: 0 },
-      { initialDelayMs: 0, periodMs: 5000, timeoutMs: 1000, failureThreshold: 3, successThreshold: 1 },
-      this.options.clock,
-      () => {},
-    );
-    const prober = this.discoveryProber;
-    this.discovery = new SupervisedProcess(
-      { name: 'discovery', argv, env: this.options.baseEnv, cwd: dirname(dirname(this.options.cliEntry)), logFile: join(s, 'logs', 'discovery.log') },
-      { clock: this.options.clock, backoff: this.options.backoff, log: this.log, onChange: () => (this.discovery?.isRunning() ? prober.restart() : prober.pause()) },
-    );
+    const o = this.options;
+    this.discovery = new ControlPlaneProcess({ netns: this.node.netns, stateDir: o.stateDir, nodeBinary: o.nodeBinary, cliEntry: o.cliEntry, env: o.baseEnv, clock: o.clock, log: this.log, backoff: o.backoff });
     this.discovery.start();
   }
 
@@ -426,7 +412,7 @@ export class MeshRuntime {
   /** Every pod ready and, when it runs, the control plane ready. */
   readiness(): { ready: boolean; waitingFor: string[] } {
     const waitingFor: string[] = [];
-    if (this.discovery && !this.discoveryProber?.isReady()) waitingFor.push('control plane (mizzen discovery)');
+    if (this.discovery && !this.discovery.isReady()) waitingFor.push('control plane (mizzen discovery)');
     for (const d of this.deploymentViews()) if (d.ready < d.replicas) waitingFor.push(`deployment ${d.namespace}/${d.name} (${d.ready}/${d.replicas} ready)`);
     return { ready: waitingFor.length === 0, waitingFor };
   }
@@ -438,17 +424,12 @@ export class MeshRuntime {
       this.closed = true;
       this.refreshTimer?.cancel();
       await Promise.all([...this.pods.values()].map((p) => this.removePod(p)));
-      this.discoveryProber?.stop();
-      await this.discovery?.stop(3000);
+      await this.discovery?.stop();
       await deleteNetns(this.node.netns);
       await this.guard.release();
     });
   }
 
-  /** For errors raised outside apply (bad --expose and the like). */
-  static usage(message: string): MizzenError {
-    return new MizzenError('USAGE', message);
-  }
 }
 
 function serviceNatEntriesView(services: ServiceView[], pods: EndpointPod[]): ServiceStatusView[] {

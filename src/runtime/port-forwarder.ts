@@ -32,7 +32,6 @@ export class PortForwarder {
   private readonly pick: TargetPicker;
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
-  private rr = 0;
 
   constructor(spec: ExposeSpec, agentSocket: string, pick: TargetPicker) {
     this.spec = spec;
@@ -59,7 +58,6 @@ export class PortForwarder {
       client.destroy();
       return;
     }
-    this.rr++;
     const agent = net.connect(this.agentSocket);
     this.sockets.add(agent);
     agent.on('close', () => {
