@@ -2,6 +2,9 @@ import { resourceRef, type ConfigResource } from '../../api/config-resource.ts';
 import { newMessage, type AnalysisMessage } from './analysis-message.ts';
 import { messageType } from './message-catalog.ts';
 
+/** Annotation listing message codes (or `*`) not to report for a resource. */
+export const SUPPRESS_ANNOTATION = 'galley.istio.io/analyze-suppress';
+
 /** Mesh-wide settings the analyzers read, with Istio's field names (a MeshConfig object). */
 export type MeshConfigObject = Record<string, unknown>;
 
@@ -144,9 +147,15 @@ export class AnalysisContext {
     }
   }
 
-  /** Report a message of a catalog type (Istio's name) against a resource. */
+  /**
+   * Report a message of a catalog type (Istio's name) against a resource, unless the resource
+   * suppresses that code with Istio's `galley.istio.io/analyze-suppress` annotation.
+   */
   report(r: ConfigResource, typeName: string, ...args: unknown[]): void {
-    const m = newMessage(messageType(typeName), resourceRef(r), args, this.currentAnalyzer);
+    const type = messageType(typeName);
+    const suppress = r.metadata.annotations?.[SUPPRESS_ANNOTATION];
+    if (typeof suppress === 'string' && suppress.split(',').some((c) => c.trim() === '*' || c.trim() === type.code)) return;
+    const m = newMessage(type, resourceRef(r), args, this.currentAnalyzer);
     if (r.origin && r.origin.line > 0) {
       m.file = r.origin.file;
       m.line = r.origin.line;
