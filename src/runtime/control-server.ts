@@ -32,6 +32,24 @@ export function parseSubmitted(files: readonly SubmittedFile[]): { resources: Co
   return { resources, errors, warnings };
 }
 
+/**
+ * kubectl's `-n NS` for apply/delete: resources without a namespace get it; a resource naming
+ * another namespace is an error. Cluster-scoped kinds are left alone.
+ */
+export function withNamespace(resources: ConfigResource[], namespace: string | undefined, errors: string[]): ConfigResource[] {
+  if (!namespace) return resources;
+  return resources.map((r) => {
+    const k = lookupKind(r.group, r.version, r.kind);
+    if (k.known && !k.info.namespaced) return r;
+    if (r.metadata.namespace && r.metadata.namespace !== namespace) {
+      errors.push(`${r.origin?.file ?? ''}: ${resourceRef(r)}: the namespace from the provided object "${r.metadata.namespace}" does not match the namespace "${namespace}"`);
+      return r;
+    }
+    const rawMeta = { ...((r.raw.metadata as Record<string, unknown>) ?? {}), namespace };
+    return { ...r, metadata: { ...r.metadata, namespace }, raw: { ...r.raw, metadata: rawMeta } };
+  });
+}
+
 export interface ControlHooks {
   status(): unknown;
   shutdown(): void;
@@ -99,11 +117,13 @@ export class ControlServer {
       }
     }
     if (req.method === 'POST') {
-      const body = (await readBody(req)) as { files?: SubmittedFile[] };
+      const body = (await readBody(req)) as { files?: SubmittedFile[]; namespace?: string };
       switch (url.pathname) {
         case '/apply':
         case '/delete': {
-          const { resources, errors, warnings } = parseSubmitted(body.files ?? []);
+          const parsed = parseSubmitted(body.files ?? []);
+          const { errors, warnings } = parsed;
+          const resources = withNamespace(parsed.resources, body.namespace, errors);
           if (url.pathname === '/apply') {
             const result = await runtime.apply(resources, errors);
             return send(res, 200, { ...result, warnings });

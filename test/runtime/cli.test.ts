@@ -114,6 +114,19 @@ spec:
     const exec = await cli(['exec', 'deploy/web', '--', 'curl', '-s', 'http://web/from-exec'], { cwd: dir });
     assert.equal(exec.code, 0, exec.stderr);
     assert.equal((JSON.parse(exec.stdout) as { path: string }).path, '/from-exec');
+    // Istio's sleep sample, unchanged, into a namespace of its own (kubectl apply -n).
+    const sleepYaml = join(REPO, '../shared/istio/istio/samples/sleep/sleep.yaml');
+    if (existsSync(sleepYaml)) {
+      const applied = await cli(['apply', '-n', 'legacy', '-f', sleepYaml], { cwd: dir });
+      assert.equal(applied.code, 0, applied.stderr);
+      assert.match(applied.stdout, /deployment\.apps\/sleep created/);
+      await waitFor('sleep ready', async () => /sleep-\w+-\w+\s+1\/1\s+Running/.test((await cli(['get', 'pods', '-n', 'legacy'], { cwd: dir })).stdout));
+      const fromSleep = await cli(['exec', '-n', 'legacy', 'deploy/sleep', '--', 'curl', '-s', 'http://web.default/from-sleep'], { cwd: dir });
+      assert.equal((JSON.parse(fromSleep.stdout) as { path: string }).path, '/from-sleep');
+    } else {
+      process.stderr.write(`skipping the sleep sample: ${sleepYaml} is missing\n`);
+    }
+
     const logs = await cli(['logs', 'deploy/web'], { cwd: dir });
     assert.match(logs.stdout, /echo listening on 8080/);
 
