@@ -1,9 +1,18 @@
 /** HTTP header names and values in route header operations and matches. */
-const VALID_HEADER = /^[-_A-Za-z0-9]+$/;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+/** A header field name (RFC 7230 token); pseudo-headers such as `:authority` are allowed. */
 export function validateHeaderName(name: string): string | undefined {
   if (name === '') return 'header name cannot be empty';
-  if (!VALID_HEADER.test(name)) return `header name ${name} is not a valid header name`;
+  const bare = name.startsWith(':') ? name.slice(1) : name;
+  if (!TOKEN.test(bare)) return `header name ${name} is not a valid header name`;
+  return undefined;
+}
+
+/** Strict form (no pseudo-headers): names Istio writes into requests. */
+export function validateStrictHeaderName(name: string): string | undefined {
+  if (name === '') return 'header name cannot be empty';
+  if (!TOKEN.test(name)) return `header name ${name} is not a valid header name`;
   return undefined;
 }
 
@@ -46,20 +55,37 @@ export function validateHeaderOperationName(name: string): string | undefined {
   return undefined;
 }
 
-/** Envoy header value: no control characters; `%` starts a `%VARIABLE%` or is escaped as `%%`. */
+/**
+ * Envoy header value: no control characters; `%` starts a command operator
+ * `%NAME%`, `%NAME(args)%` or `%NAME(args):N%`, or is escaped as `%%`.
+ */
 export function validateHeaderValue(value: string): string | undefined {
-  if (/[\u0000-\u0008\u000A-\u001F\u007F]/.test(value)) return `header value configuration ${value} is invalid`;
-  for (let i = 0; i < value.length; i++) {
-    if (value[i] !== '%') continue;
-    if (value[i + 1] === '%') {
+  const invalid = `header value configuration ${value} is invalid`;
+  if (/[\u0000-\u0008\u000A-\u001F\u007F]/.test(value)) return invalid;
+  let i = 0;
+  while (i < value.length) {
+    if (value[i] !== '%') {
       i++;
       continue;
     }
-    const end = value.indexOf('%', i + 1);
-    if (end < 0) return `header value configuration: invalid header configuration: un-terminated variable expression '${value.slice(i)}'`;
-    const name = value.slice(i + 1, end);
-    if (!/^[A-Z_][A-Z0-9_]*(\(.*\))?(:\d+)?$/.test(name)) return `header value configuration: invalid header configuration: unknown variable '${name}'`;
-    i = end;
+    if (value[i + 1] === '%') {
+      i += 2;
+      continue;
+    }
+    let j = i + 1;
+    while (j < value.length && /[A-Z0-9_]/.test(value[j])) j++;
+    if (j === i + 1) return invalid;
+    if (value[j] === '(') {
+      const close = value.indexOf(')', j);
+      if (close < 0) return invalid;
+      j = close + 1;
+    }
+    if (value[j] === ':') {
+      j++;
+      while (j < value.length && /[0-9]/.test(value[j])) j++;
+    }
+    if (value[j] !== '%') return invalid;
+    i = j + 1;
   }
   return undefined;
 }

@@ -1,7 +1,7 @@
 import type { ConfigResource } from '../../../api/config-resource.ts';
 import type { JWTRule, RequestAuthenticationSpec } from '../../../api/istio/request-authentication.ts';
 import { validateDuration } from './duration.ts';
-import { validateHeaderName } from './http-headers.ts';
+import { validateStrictHeaderName } from './http-headers.ts';
 import { at, type IssueList } from './issue-list.ts';
 import { validatePolicySelection } from './target-refs.ts';
 
@@ -46,7 +46,7 @@ function validateJwtRule(rule: JWTRule, path: string, out: IssueList): void {
     const p = at(at(path, 'outputClaimToHeaders'), i);
     if (!ch) out.error(p, 'outputClaimToHeaders must not be null');
     else if (!ch.claim || !ch.header) out.error(p, 'outputClaimToHeaders header and claim value must be non-empty string');
-    else out.check(at(p, 'header'), validateHeaderName(ch.header));
+    else out.check(at(p, 'header'), validateStrictHeaderName(ch.header));
   });
   if (rule.timeout !== undefined) out.check(at(path, 'timeout'), validateDuration(rule.timeout));
 }

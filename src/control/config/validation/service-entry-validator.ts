@@ -8,8 +8,8 @@ import { validateLabels, validateWorkloadSelector } from './labels.ts';
 import { isHTTPProtocol, isTCPProtocol, isTLSProtocol, parseProtocol, validatePort, validatePortName, validateProtocol } from './ports.ts';
 import { validateWorkloadEntrySpec } from './workload-entry-validator.ts';
 
-/** Annotation that opts a ServiceEntry out of (v2) automatic VIP allocation, as in Istio. */
-const AUTO_ALLOCATE_OPT_OUT = 'networking.istio.io/enable-autoallocate-ip';
+/** Annotation that opts a ServiceEntry in to (v2) automatic VIP allocation, as in Istio. */
+const AUTO_ALLOCATE = 'networking.istio.io/enable-autoallocate-ip';
 
 export function validateServiceEntry(r: ConfigResource<ServiceEntrySpec>, out: IssueList): void {
   const se = r.spec;
@@ -36,7 +36,7 @@ export function validateServiceEntry(r: ConfigResource<ServiceEntrySpec>, out: I
   });
   const resolution = se.resolution ?? 'NONE';
   if (cidr && resolution !== 'NONE' && resolution !== 'STATIC') out.error('spec.addresses', 'CIDR addresses are allowed only for NONE/STATIC resolution types');
-  const autoAllocation = r.metadata.annotations?.[AUTO_ALLOCATE_OPT_OUT] !== 'false';
+  const autoAllocation = r.metadata.annotations?.[AUTO_ALLOCATE] === 'true';
   const numbers = new Set<number>();
   const names = new Set<string>();
   (se.ports ?? []).forEach((port, i) => {
@@ -96,7 +96,6 @@ export function validateServiceEntry(r: ConfigResource<ServiceEntrySpec>, out: I
           out.check(pp, validatePort(port));
         }
       });
-      if (se.workloadSelector) out.warn('spec.workloadSelector', `workloadSelector should not be set when resolution mode is ${resolution}`);
       if ((se.addresses ?? []).length > 0 && hosts.length > 1 && (se.ports ?? []).some((p) => p && isTCPProtocol(parseProtocol(p.protocol)))) {
         out.warn('spec.hosts', 'service entry can not have more than one host specified simultaneously with address and tcp port');
       }

@@ -89,6 +89,8 @@ export function validateSidecar(r: ConfigResource<SidecarSpec>, out: IssueList):
       if (ing.tls.subjectAltNames?.length) out.error(tp, 'sidecar: subjectAltNames is not supported in ingress tls');
       if (ing.tls.httpsRedirect) out.error(tp, 'sidecar: httpsRedirect is not supported');
       if (ing.tls.credentialName) out.error(tp, 'sidecar: credentialName is not currently supported');
+      if (ing.tls.credentialNames?.length) out.error(tp, 'sidecar: credentialNames is not currently supported');
+      if (ing.tls.tlsCertificates?.length) out.error(tp, 'sidecar: tlsCertificates is not currently supported');
       if (ing.tls.mode === 'ISTIO_MUTUAL' || ing.tls.mode === 'AUTO_PASSTHROUGH') out.error(tp, `configuration is invalid: cannot set mode to ${ing.tls.mode} in sidecar ingress tls`);
       validateServerTls(ing.tls, tp, out);
     }

@@ -1,5 +1,6 @@
 import type { ConfigResource } from '../../../api/config-resource.ts';
 import type { ProviderRef, TelemetrySpec } from '../../../api/istio/telemetry.ts';
+import { CelSyntaxError, parseCel } from '../schema/cel-parser.ts';
 import { at, type IssueList } from './issue-list.ts';
 import { validatePolicySelection } from './target-refs.ts';
 
@@ -57,6 +58,15 @@ export function validateTelemetry(r: ConfigResource<TelemetrySpec>, out: IssueLi
   });
   (spec.accessLogging ?? []).forEach((l, i) => {
     if (!l) return;
-    validateProviders(l.providers, at(at('spec.accessLogging', i), 'providers'), out);
+    const p = at('spec.accessLogging', i);
+    if (l.filter?.expression !== undefined) {
+      try {
+        parseCel(l.filter.expression);
+      } catch (err) {
+        if (!(err instanceof CelSyntaxError)) throw err;
+        out.error(at(p, 'filter.expression'), `invalid filter expression: ${err.message}`);
+      }
+    }
+    validateProviders(l.providers, at(p, 'providers'), out);
   });
 }

@@ -1,5 +1,5 @@
 import type { ClientTLSSettings, ServerTLSSettings } from '../../../api/istio/tls-settings.ts';
-import type { IssueList } from './issue-list.ts';
+import { at, type IssueList } from './issue-list.ts';
 
 /** TLS blocks: server side (Gateway servers, Sidecar ingress) and client side (DestinationRule). */
 const CIPHER_SUITES = new Set([
@@ -19,7 +19,9 @@ export function validateServerTls(tls: ServerTLSSettings | undefined, path: stri
   const valid = new Set<string>();
   const dup = new Set<string>();
   for (const cs of tls.cipherSuites ?? []) {
-    if (!CIPHER_SUITES.has(cs)) invalid.add(cs);
+    // BoringSSL cipher-list operators (`-X`, `!X`, `+X`) name a suite too.
+    const name = cs.replace(/^[-!+]/, '');
+    if (!CIPHER_SUITES.has(name)) invalid.add(cs);
     else if (valid.has(cs)) dup.add(cs);
     else valid.add(cs);
   }
@@ -38,15 +40,29 @@ export function validateServerTls(tls: ServerTLSSettings | undefined, path: stri
       out.warn(path, `${mode} mode does not use certificates, they will be ignored`);
     }
   }
-  const hasCredential = Boolean(tls.credentialName || tls.credentialNames?.length || tls.tlsCertificates?.length);
-  if ((mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') && hasCredential) return;
-  if (mode === 'SIMPLE') {
-    if (!tls.serverCertificate) out.error(path, 'SIMPLE TLS requires a server certificate');
-    if (!tls.privateKey) out.error(path, 'SIMPLE TLS requires a private key');
-  } else if (mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') {
-    if (!tls.serverCertificate) out.error(path, 'MUTUAL TLS requires a server certificate');
-    if (!tls.privateKey) out.error(path, 'MUTUAL TLS requires a private key');
-    if (!tls.caCertificates) out.error(path, 'MUTUAL TLS requires a client CA bundle');
+  if (mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') {
+    const sources = (tls.credentialName ? 1 : 0) + (tls.credentialNames?.length ? 1 : 0) + (tls.tlsCertificates?.length ? 1 : 0) + (tls.serverCertificate && tls.privateKey ? 1 : 0);
+    if (sources > 1) {
+      out.error(path, 'only one of credential_name, credential_names, tls_certificates or server_certificate/private_key can be set');
+      return;
+    }
+    // Credentials fetched remotely (SDS): certificate files are not required.
+    if (tls.credentialName || tls.credentialNames?.length) return;
+  }
+  const label = mode === 'SIMPLE' ? 'SIMPLE' : 'MUTUAL';
+  if (mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL') {
+    const certs = tls.tlsCertificates ?? [];
+    if (certs.length > 0) {
+      if (certs.length > 2) out.warn(at(path, 'tlsCertificates'), `${label} TLS can support up to 2 server certificates`);
+      certs.forEach((c, i) => {
+        if (!c?.serverCertificate) out.error(at(at(path, 'tlsCertificates'), i), `${label} TLS requires a server certificate`);
+        if (!c?.privateKey) out.error(at(at(path, 'tlsCertificates'), i), `${label} TLS requires a private key`);
+      });
+    } else {
+      if (!tls.serverCertificate) out.error(path, `${label} TLS requires a server certificate`);
+      if (!tls.privateKey) out.error(path, `${label} TLS requires a private key`);
+    }
+    if (mode !== 'SIMPLE' && !tls.caCertificates) out.error(path, 'MUTUAL TLS requires a client CA bundle');
   }
   if (tls.caCrl) {
     if (tls.credentialName) out.error(path, 'CRL is not supported with credentialName. CRL has to be specified in the credential');

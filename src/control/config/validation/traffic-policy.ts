@@ -1,6 +1,6 @@
 import type { ConnectionPoolSettings } from '../../../api/istio/connection-pool.ts';
 import type { LoadBalancerSettings, LocalityLoadBalancerSetting, OutlierDetection, PortTrafficPolicy, TrafficPolicy } from '../../../api/istio/destination-rule.ts';
-import { validateDuration } from './duration.ts';
+import { parseDurationNanos, validateDuration } from './duration.ts';
 import { validateFQDN } from './hosts.ts';
 import { isValidIP } from './ip-addresses.ts';
 import { at, type IssueList } from './issue-list.ts';
@@ -39,7 +39,7 @@ export function validateConnectionPool(cp: ConnectionPoolSettings | undefined, p
     if ((t.maxConnections ?? 0) < 0) out.error(p, 'max connections must be non-negative');
     duration(t.connectTimeout, at(p, 'connectTimeout'), out);
     duration(t.maxConnectionDuration, at(p, 'maxConnectionDuration'), out);
-    duration(t.idleTimeout, at(p, 'idleTimeout'), out);
+    if (t.idleTimeout !== undefined && parseDurationNanos(t.idleTimeout) !== 0) duration(t.idleTimeout, at(p, 'idleTimeout'), out); // 0s disables it
     duration(t.tcpKeepalive?.time, at(p, 'tcpKeepalive.time'), out);
     duration(t.tcpKeepalive?.interval, at(p, 'tcpKeepalive.interval'), out);
   }

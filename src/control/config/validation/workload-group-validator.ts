@@ -1,6 +1,6 @@
 import type { ConfigResource } from '../../../api/config-resource.ts';
 import type { ReadinessProbe, WorkloadGroupSpec } from '../../../api/istio/workload-group.ts';
-import { validateHeaderName } from './http-headers.ts';
+import { validateStrictHeaderName } from './http-headers.ts';
 import { at, type IssueList } from './issue-list.ts';
 import { validateLabels } from './labels.ts';
 import { validatePort } from './ports.ts';
@@ -17,7 +17,7 @@ function validateProbe(probe: ReadinessProbe | undefined, path: string, out: Iss
     if (h.scheme && h.scheme !== 'HTTPS' && h.scheme !== 'HTTP') out.error(at(p, 'scheme'), 'httpGet.scheme must be one of "HTTPS", "HTTP"');
     (h.httpHeaders ?? []).forEach((hdr, i) => {
       if (!hdr) out.error(at(at(p, 'httpHeaders'), i), 'invalid nil header');
-      else out.check(at(at(p, 'httpHeaders'), i), validateHeaderName(hdr.name ?? ''));
+      else out.check(at(at(p, 'httpHeaders'), i), validateStrictHeaderName(hdr.name ?? ''));
     });
   } else if (probe.tcpSocket) {
     out.check(at(path, 'tcpSocket.port'), validatePort(probe.tcpSocket.port ?? 0));
