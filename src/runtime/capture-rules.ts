@@ -19,6 +19,12 @@ export interface CaptureOptions {
   excludeInboundPorts?: readonly number[];
   excludeOutboundPorts?: readonly number[];
   excludeOutboundIpv4Ranges?: readonly string[];
+  /**
+   * Sources whose inbound connections are not captured. `mizzen up` passes the node address:
+   * only its port forwards (`--expose`, like `kubectl port-forward`, which enters the pod and
+   * bypasses the sidecar) connect from there.
+   */
+  excludeInboundSources?: readonly string[];
 }
 
 function parsePorts(value: string | undefined): number[] {
@@ -65,6 +71,7 @@ export function renderCaptureRules(options: CaptureOptions = {}): string {
     '  }',
     '  chain istio_inbound {',
     `    tcp dport ${set(inboundExcluded)} return`,
+    ...((options.excludeInboundSources ?? []).length > 0 ? [`    ip saddr ${set(options.excludeInboundSources ?? [])} return`] : []),
     '    jump istio_in_redirect',
     '  }',
     '  chain istio_in_redirect {',

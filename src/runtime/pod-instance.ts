@@ -125,7 +125,7 @@ export class PodInstance {
     await writeNetnsEtcFile(o.netns, 'resolv.conf', etc.resolvConf);
     await writeNetnsEtcFile(o.netns, 'hostname', `${o.name}\n`);
     await this.applyServiceRules(serviceRules);
-    if (o.sidecar) await runInNetns(o.netns, 'nft', ['-f', '-'], { input: renderCaptureRules(captureOptionsFromAnnotations(o.annotations)) });
+    if (o.sidecar) await runInNetns(o.netns, 'nft', ['-f', '-'], { input: renderCaptureRules({ ...captureOptionsFromAnnotations(o.annotations), excludeInboundSources: [o.node.address] }) });
     if (this.stopped) return;
     if (o.sidecar) this.running.push(this.launch('istio-proxy', o.sidecar.argv, o.sidecar.env, PROXY_UID, PROXY_GID, o.baseDir, o.sidecar.ready, undefined));
     for (const c of o.spec.containers ?? []) {

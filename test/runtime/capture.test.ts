@@ -150,6 +150,13 @@ describe('traffic capture in injected pods', { skip }, () => {
     assert.equal(sidecarLog('deploy/client').length, before);
   });
 
+  it('leaves connections from the node (port forwards) uncaptured, as kubectl port-forward bypasses the sidecar', async () => {
+    const echo = mesh.runtime.findPod('mesh', 'deploy/echo');
+    assert.ok(echo);
+    const r = await runInNetns(mesh.runtime.node.netns, 'curl', ['-s', '-m', '5', `http://${echo.ip}:8080/forwarded`]);
+    assert.equal((JSON.parse(r.stdout) as { peer: string }).peer, mesh.runtime.node.address);
+  });
+
   it('lets a pod without a sidecar reach the service through the Service DNAT', async () => {
     const plain = mesh.runtime.findPod('mesh', 'deploy/plain');
     assert.ok(plain);
