@@ -8,7 +8,7 @@ import { isObj, obj, str, type Obj } from './untyped-fields.ts';
  */
 export function injectorValues(ctx: AnalysisContext, revision: string): Obj | undefined {
   const name = revision === '' || revision === 'default' ? 'istio-sidecar-injector' : `istio-sidecar-injector-${revision}`;
-  const cm = ctx.get('ConfigMap', ctx.istioNamespace, name);
+  const cm = ctx.get('ConfigMap', ctx.istioNamespace, name) ?? ctx.list('ConfigMap').find((c) => c.metadata.name === name);
   if (!cm) return undefined;
   try {
     const v: unknown = parse(str(obj(cm.spec.data).values));

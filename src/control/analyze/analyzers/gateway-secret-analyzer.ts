@@ -1,7 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import type { ConfigResource } from '../../../api/config-resource.ts';
 import type { Analyzer } from '../analyzer.ts';
-import { gatewayPods } from '../gateway-workloads.ts';
+import { gatewayPods, gatewaySelector } from '../gateway-workloads.ts';
+import { selectorString } from '../label-selector.ts';
 import { obj, objs, str, type Obj } from '../untyped-fields.ts';
 
 function decoded(data: Obj, key: string): string {
@@ -38,9 +39,13 @@ export const gatewaySecretAnalyzer: Analyzer = {
   analyze(ctx) {
     const now = new Date();
     for (const gw of ctx.list('Gateway')) {
-      // Secrets are read from the namespace of the gateway workload (else the Gateway's own).
+      // Secrets are read from the namespace of the gateway workload, not of the Gateway.
       const pod = gatewayPods(ctx, gw)[0];
-      const ns = (pod ?? gw).metadata.namespace ?? '';
+      if (!pod) {
+        ctx.report(gw, 'ReferencedResourceNotFound', 'selector', selectorString(gatewaySelector(gw)));
+        continue;
+      }
+      const ns = pod.metadata.namespace ?? '';
       for (const server of objs((gw.spec as Obj).servers)) {
         const cn = str(obj(server.tls).credentialName);
         if (cn === '') continue;

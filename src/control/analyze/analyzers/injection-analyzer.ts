@@ -5,10 +5,11 @@ import { hasIstioProxy, INJECT_ANNOTATION, INJECTION_LABEL, REVISION_LABEL } fro
 import { injectorValues } from '../injector-config.ts';
 import { obj, type Obj } from '../untyped-fields.ts';
 
-const SYSTEM_NAMESPACES = new Set(['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage']);
+const DATAPLANE_MODE_LABEL = 'istio.io/dataplane-mode';
 
-function enableNamespacesByDefault(ctx: AnalysisContext): boolean {
-  const values = injectorValues(ctx, '');
+/** `sidecarInjectorWebhook.enableNamespacesByDefault` of the injector for a revision. */
+function enableNamespacesByDefault(ctx: AnalysisContext, revision: string): boolean {
+  const values = injectorValues(ctx, revision);
   return obj(values?.sidecarInjectorWebhook).enableNamespacesByDefault === true;
 }
 
@@ -21,27 +22,27 @@ export const injectionAnalyzer: Analyzer = {
   description: 'Checks conditions related to Istio sidecar injection',
   messages: ['NamespaceNotInjected', 'NamespaceInjectionEnabledByDefault', 'NamespaceMultipleInjectionLabels', 'PodMissingProxy'],
   analyze(ctx) {
-    const byDefault = enableNamespacesByDefault(ctx);
     const injected = new Set<string>();
     for (const ns of ctx.list('Namespace')) {
       const name = ns.metadata.name;
-      if (SYSTEM_NAMESPACES.has(name) || name === ctx.istioNamespace) continue;
+      if (name === 'istio-system') continue;
       const labels = ns.metadata.labels ?? {};
       const injection = labels[INJECTION_LABEL];
       const rev = labels[REVISION_LABEL];
-      const ambient = labels['istio.io/dataplane-mode'] === 'ambient';
-      const kinds = [injection === 'enabled' ? `${INJECTION_LABEL}=enabled` : '', rev !== undefined ? `${REVISION_LABEL}=${rev}` : '', ambient ? 'istio.io/dataplane-mode=ambient' : ''].filter((k) => k !== '');
-      if (kinds.length > 1) {
-        ctx.report(ns, 'NamespaceMultipleInjectionLabels', kinds);
-        continue;
+      const istioLabels: string[] = [];
+      if (injection !== undefined) istioLabels.push(`${INJECTION_LABEL}=${injection}`);
+      for (const l of [REVISION_LABEL, DATAPLANE_MODE_LABEL]) {
+        if (labels[l] !== undefined && (injection === undefined || injection === 'enabled')) istioLabels.push(`${l}=${labels[l]}`);
       }
-      if (ambient) continue;
-      if (injection === undefined && rev === undefined) {
-        if (byDefault) ctx.report(ns, 'NamespaceInjectionEnabledByDefault');
+      if (istioLabels.length > 1) ctx.report(ns, 'NamespaceMultipleInjectionLabels', istioLabels);
+      if (labels[DATAPLANE_MODE_LABEL] === 'ambient') continue;
+      if ((injection ?? '') === '' && rev === undefined) {
+        if (enableNamespacesByDefault(ctx, '')) ctx.report(ns, 'NamespaceInjectionEnabledByDefault');
         else ctx.report(ns, 'NamespaceNotInjected', name, name);
         continue;
       }
-      if (rev === undefined && injection !== 'enabled') continue;
+      // Only the legacy label marks a namespace whose pods must all have the proxy.
+      if (injection !== 'enabled') continue;
       injected.add(name);
     }
     for (const pod of ctx.list('Pod')) {
