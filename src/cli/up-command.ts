@@ -110,7 +110,7 @@ async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
             cliEntry: CLI_ENTRY,
             baseEnv: config.env,
             discoveryPort: 15012,
-            caRootFile: undefined,
+            caRootFile: join(caDir, 'root-cert.pem'),
             mintToken: async (namespace, serviceAccount) => mintServiceAccountToken({ key: loadOrCreateTokenKey(caDir).privateKey, namespace, serviceAccount }),
           })
       : undefined,

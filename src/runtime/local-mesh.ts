@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ConfigResource } from '../api/config-resource.ts';
 import { listConfigFiles } from '../control/config/read-config-files.ts';
@@ -95,7 +95,9 @@ export class LocalMesh {
 
   async start(): Promise<void> {
     const o = this.options;
-    mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
+    // Traversable (sidecars, uid 1337, read their own files under pods/), not listable.
+    mkdirSync(o.stateDir, { recursive: true });
+    chmodSync(o.stateDir, 0o711);
     const previous = readMeshState(o.stateDir);
     if (previous && processAlive(previous.pid) && previous.pid !== process.pid) {
       throw new MizzenError('RUNTIME_FAILED', `a mesh is already running from ${o.stateDir} (pid ${previous.pid})`, { hint: 'run `mizzen down` first, or use another --state-dir' });
@@ -131,6 +133,7 @@ export class LocalMesh {
         await fwd.start();
         this.forwarders.push(fwd);
       }
+      if (o.controlPlane) await this.runtime.waitForControlPlane(60_000);
       const result = await this.runtime.apply(parsed.resources);
       if (!result.ok) throw new MizzenError('CONFIG_INVALID', result.errors.join('\n'));
     } catch (err) {

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { resourceKey, resourceRef, type ConfigResource } from '../api/config-resource.ts';
 import { KINDS } from '../api/kinds.ts';
+import { MizzenError } from '../lib/errors.ts';
 import type { DeploymentSpec } from '../api/kube/deployment.ts';
 import type { ServiceSpec } from '../api/kube/service.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -130,6 +131,19 @@ export class MeshRuntime {
     this.discovery.start();
   }
 
+  /** Pods are created once the control plane answers (as injection needs istiod). */
+  async waitForControlPlane(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.discovery && !this.discovery.isReady()) {
+      if (Date.now() > deadline) {
+        throw new MizzenError('RUNTIME_FAILED', `the control plane (mizzen discovery) was not ready after ${timeoutMs / 1000}s`, {
+          hint: `see ${join(this.options.stateDir, 'logs', 'discovery.log')}`,
+        });
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** Serialise every change to the mesh. */
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.queue.then(fn, fn);
@@ -252,7 +266,7 @@ export class MeshRuntime {
     const ip = this.podIps.allocate(key);
     const decision = decideInjection({ namespace: ns, namespaceLabels: this.namespaceLabels(ns), podLabels: labels, podAnnotations: annotations, hostNetwork: podSpec.hostNetwork });
     const podDir = join(this.options.stateDir, 'pods', `${ns}_${name}`);
-    mkdirSync(podDir, { recursive: true, mode: 0o755 });
+    mkdirSync(podDir, { recursive: true });
     const sidecar = decision.inject && this.options.sidecar
       ? await this.options.sidecar({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels })
       : undefined;

@@ -127,7 +127,7 @@ export class PodInstance {
     await this.applyServiceRules(serviceRules);
     if (o.sidecar) await runInNetns(o.netns, 'nft', ['-f', '-'], { input: renderCaptureRules({ ...captureOptionsFromAnnotations(o.annotations), excludeInboundSources: [o.node.address] }) });
     if (this.stopped) return;
-    if (o.sidecar) this.running.push(this.launch('istio-proxy', o.sidecar.argv, o.sidecar.env, PROXY_UID, PROXY_GID, o.baseDir, o.sidecar.ready, undefined));
+    if (o.sidecar) this.running.push(this.launch('istio-proxy', o.sidecar.argv, o.sidecar.env, PROXY_UID, PROXY_GID, '/', o.sidecar.ready, undefined));
     for (const c of o.spec.containers ?? []) {
       const { uid, gid } = { uid: c.securityContext?.runAsUser ?? this.appUser.uid, gid: c.securityContext?.runAsGroup ?? c.securityContext?.runAsUser ?? this.appUser.gid };
       const argv = this.containerArgv(c);

@@ -1,4 +1,4 @@
-import { chownSync, writeFileSync } from 'node:fs';
+import { chownSync, copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProbeCheck } from './readiness-probe.ts';
 import type { SidecarCommand } from './pod-instance.ts';
@@ -13,6 +13,7 @@ export interface SidecarCommandOptions {
   baseEnv: Record<string, string>;
   /** Discovery port the sidecar dials (15012: TLS + token; 15010: plaintext). */
   discoveryPort: number;
+  /** The mesh root (discovery's --ca-dir/root-cert.pem): with it, the sidecar uses TLS to discovery. */
   caRootFile: string | undefined;
 }
 
@@ -28,6 +29,13 @@ export async function prepareSidecar(ctx: SidecarContext, options: SidecarComman
   const tokenFile = join(ctx.podDir, 'istio-token');
   writeFileSync(tokenFile, await options.mintToken(ctx.namespace, ctx.serviceAccount), { mode: 0o600 });
   chownSync(tokenFile, PROXY_UID, PROXY_GID);
+  // The proxy runs as 1337 and cannot read the CA directory: give it its own copy of the root.
+  let caRoot: string | undefined;
+  if (options.caRootFile && existsSync(options.caRootFile)) {
+    caRoot = join(ctx.podDir, 'root-cert.pem');
+    copyFileSync(options.caRootFile, caRoot);
+    chownSync(caRoot, PROXY_UID, PROXY_GID);
+  }
   const workload = ctx.labels['app'] ?? ctx.pod;
   const argv = [
     options.nodeBinary,
@@ -38,7 +46,7 @@ export async function prepareSidecar(ctx: SidecarContext, options: SidecarComman
     `${ctx.discoveryAddress}:${options.discoveryPort}`,
     '--token-file',
     tokenFile,
-    ...(options.caRootFile ? ['--ca-root', options.caRootFile] : []),
+    ...(caRoot ? ['--ca-root', caRoot] : []),
   ];
   const env = {
     ...options.baseEnv,
