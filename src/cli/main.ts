@@ -19,6 +19,7 @@ async function loadCommands(): Promise<Register[]> {
     './exec-command.ts',
     './get-command.ts',
     './logs-command.ts',
+    './proxy-command.ts',
     './token-command.ts',
     './up-command.ts',
     './validate-command.ts',

@@ -26,6 +26,7 @@ export interface ProxyOptions {
   /** Discovery address HOST:PORT (ADS). */
   discovery: string;
   credentials?: grpc.ChannelCredentials;
+  channelOptions?: grpc.ChannelOptions;
   xdsProtocol?: 'delta' | 'sotw';
   logs: LogFactory;
   clock?: Clock;
@@ -136,6 +137,7 @@ export class Proxy implements AdminSource {
       log: options.logs.component('xds'),
       protocol: options.xdsProtocol,
       credentials: options.credentials,
+      channelOptions: options.channelOptions,
     });
   }
 

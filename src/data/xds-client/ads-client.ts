@@ -40,6 +40,7 @@ export interface AdsClientOptions {
   log: Logger;
   protocol?: 'delta' | 'sotw';
   credentials?: grpc.ChannelCredentials;
+  channelOptions?: grpc.ChannelOptions;
   /** Reconnect backoff: first delay and cap (ms). */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -99,6 +100,7 @@ export class AdsClient {
     this.client = new grpc.Client(opts.target, opts.credentials ?? grpc.credentials.createInsecure(), {
       'grpc.keepalive_time_ms': 30_000,
       'grpc.max_receive_message_length': 256 * 1024 * 1024,
+      ...(opts.channelOptions ?? {}),
     });
     const t = (n: string): protobuf.Type => opts.codec.type(`envoy.service.discovery.v3.${n}`);
     this.reqType = t('DiscoveryRequest');

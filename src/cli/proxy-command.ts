@@ -1,0 +1,138 @@
+import { readFile } from 'node:fs/promises';
+import type * as net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import type { Command } from 'commander';
+import { createWorkloadAgent, type WorkloadAgent } from '../agent/workload-agent.ts';
+import { cacheSecretProvider } from '../agent/cache-secret-provider.ts';
+import { systemClock } from '../lib/clock.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { createLogFactory } from '../lib/log.ts';
+import { getOriginalDestination } from '../lib/original-dst.ts';
+import type { OriginalDestination } from '../data/listener/original-destination.ts';
+import type { ProxyType } from '../data/xds-client/node-identity.ts';
+import { createRouter } from '../data/router.ts';
+import { createSidecar } from '../data/sidecar.ts';
+import type { CliContext } from './cli-context.ts';
+import { proxyConfig, type ProxyCommandConfig, type ProxyFlags } from './proxy-config.ts';
+
+/** SO_ORIGINAL_DST through src/lib/original-dst.ts; undefined when the socket was not redirected. */
+const kernelOriginalDestination: OriginalDestination = {
+  lookup(socket: net.Socket) {
+    try {
+      const d = getOriginalDestination(socket);
+      if (!d) return undefined;
+      const local = (socket.localAddress ?? '').replace(/^::ffff:/, '');
+      if (d.address === local && d.port === socket.localPort) return undefined;
+      return d;
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+function xdsCredentials(c: ProxyCommandConfig): { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions } {
+  if (!c.caRootPem) return { credentials: grpc.credentials.createInsecure(), options: {} };
+  const ssl = grpc.credentials.createSsl(Buffer.from(c.caRootPem));
+  const tokenFile = c.tokenFile;
+  const creds = tokenFile
+    ? grpc.credentials.combineChannelCredentials(ssl, grpc.credentials.createFromMetadataGenerator((_params, cb) => {
+      readFile(tokenFile, 'utf8').then((t) => {
+        const md = new grpc.Metadata();
+        if (t.trim()) md.set('authorization', `Bearer ${t.trim()}`);
+        cb(null, md);
+      }, (err: Error) => cb(err));
+    }))
+    : ssl;
+  return { credentials: creds, options: { 'grpc.ssl_target_name_override': 'istiod.istio-system.svc', 'grpc.default_authority': 'istiod.istio-system.svc' } };
+}
+
+async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise<void> {
+  const c = proxyConfig(type, flags, ctx.env);
+  const logs = createLogFactory({ levels: c.logLevels });
+  const log = logs.component('proxy');
+  let agent: WorkloadAgent | undefined;
+  if (c.caAddress) {
+    agent = createWorkloadAgent({
+      caAddress: c.caAddress,
+      caRootCertPem: c.caRootPem,
+      tokenFile: c.tokenFile,
+      identity: `spiffe://${c.trustDomain}/ns/${c.namespace}/sa/${c.serviceAccount}`,
+      clock: systemClock,
+      log: logs.component('agent'),
+    });
+    agent.start();
+  }
+  const { credentials, options } = xdsCredentials(c);
+  const identity = { id: c.nodeId, ip: c.ip, podName: c.podName, namespace: c.namespace, serviceAccount: c.serviceAccount, labels: c.labels, meta: c.meta, trustDomain: c.trustDomain };
+  let stop: (() => void) | undefined;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const opts = {
+    identity,
+    discovery: c.discovery,
+    credentials,
+    channelOptions: options,
+    xdsProtocol: c.xdsProtocol,
+    logs,
+    adminPort: c.adminPort,
+    readinessPort: c.readinessPort,
+    prometheusPort: c.prometheusPort,
+    secrets: agent ? cacheSecretProvider(agent.cache) : undefined,
+    originalDestination: kernelOriginalDestination,
+    portOverride: (name: string, p: number) => (name === 'virtualOutbound' && c.outboundPort !== undefined ? c.outboundPort : name === 'virtualInbound' && c.inboundPort !== undefined ? c.inboundPort : p),
+    drainGraceMs: c.drainGraceMs,
+    onQuit: () => stop?.(),
+  };
+  const proxy = type === 'router' ? createRouter(opts) : createSidecar(opts);
+  const onSignal = (): void => stop?.();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  try {
+    await proxy.start();
+    ctx.stdout(`mizzen proxy ${type} ${String(proxy.node.id)}: admin 127.0.0.1:${proxy.adminPort}${proxy.readinessPort !== undefined ? `, ready :${proxy.readinessPort}/healthz/ready` : ''}, discovery ${c.discovery}\n`);
+    await stopped;
+    log.info('shutting down: draining connections');
+    await proxy.drain(c.drainGraceMs);
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    proxy.close();
+    agent?.close();
+  }
+}
+
+/** `mizzen proxy sidecar|router`: the data plane, consuming Envoy xDS from discovery. */
+export function register(program: Command, ctx: CliContext): void {
+  const proxy = program.command('proxy').description('run the data plane proxy (Envoy xDS from discovery)');
+  for (const type of ['sidecar', 'router'] as const) {
+    proxy
+      .command(type)
+      .description(type === 'sidecar' ? 'a sidecar next to one workload (captured 15001 outbound / 15006 inbound)' : 'a gateway (listeners bound to their ports)')
+      .option('--discovery <host:port>', 'discovery (ADS) address; env DISCOVERY_ADDRESS')
+      .option('--id <node-id>', `Istio node id, e.g. ${type}~10.244.0.5~pod.ns~ns.svc.cluster.local`)
+      .option('--ip <ip>', 'instance IP; env INSTANCE_IP')
+      .option('--pod <name>', 'pod name; env POD_NAME')
+      .option('--namespace <ns>', 'namespace; env POD_NAMESPACE')
+      .option('--service-account <sa>', 'service account; env SERVICE_ACCOUNT')
+      .option('--labels <k=v,...>', 'workload labels; env ISTIO_META_LABELS (JSON)')
+      .option('--admin-port <port>', 'admin port (localhost)', '15000')
+      .option('--readiness-port <port>', 'readiness port (/healthz/ready), "none" to disable', '15021')
+      .option('--prometheus-port <port>', 'Prometheus port (/stats/prometheus), "none" to disable', '15090')
+      .option('--ca-address <host:port>', 'CA address (default: the discovery address); env CA_ADDR')
+      .option('--no-ca', 'do not request a workload certificate')
+      .option('--ca-root <file>', 'mesh root certificate: discovery and the CA are reached over TLS')
+      .option('--token-file <file>', 'service-account token for discovery and the CA')
+      .option('--outbound-port <port>', 'port for the virtualOutbound listener (default: as configured, 15001)')
+      .option('--inbound-port <port>', 'port for the virtualInbound listener (default: as configured, 15006)')
+      .option('--xds-protocol <p>', 'delta or sotw', 'delta')
+      .option('--drain-grace <seconds>', 'on SIGTERM, how long in-flight requests may finish', '5')
+      .option('--trust-domain <domain>', 'trust domain; env TRUST_DOMAIN')
+      .action(async (flags: ProxyFlags) => {
+        try {
+          await run(type, flags, ctx);
+        } catch (err) {
+          ctx.stderr(`error: ${errorMessage(err)}\n`);
+          ctx.exitCode = 1;
+        }
+      });
+  }
+}

@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import { MizzenError } from '../lib/errors.ts';
+import type { ProxyType } from '../data/xds-client/node-identity.ts';
+import { parseNodeId } from '../data/xds-client/node-identity.ts';
+
+/** Flags of `mizzen proxy sidecar|router` as commander gives them. */
+export interface ProxyFlags {
+  discovery?: string;
+  id?: string;
+  ip?: string;
+  pod?: string;
+  namespace?: string;
+  serviceAccount?: string;
+  labels?: string;
+  adminPort: string;
+  readinessPort: string;
+  prometheusPort: string;
+  caAddress?: string;
+  ca: boolean;
+  caRoot?: string;
+  tokenFile?: string;
+  outboundPort?: string;
+  inboundPort?: string;
+  xdsProtocol: string;
+  drainGrace: string;
+  trustDomain?: string;
+}
+
+/** Everything `mizzen proxy` runs with, parsed once from flags and istio-agent's env vars. */
+export interface ProxyCommandConfig {
+  type: ProxyType;
+  discovery: string;
+  nodeId: string | undefined;
+  ip: string;
+  podName: string;
+  namespace: string;
+  serviceAccount: string;
+  labels: Record<string, string>;
+  meta: Record<string, string>;
+  adminPort: number;
+  readinessPort: number | undefined;
+  prometheusPort: number | undefined;
+  caAddress: string | undefined;
+  caRootPem: string | undefined;
+  tokenFile: string | undefined;
+  outboundPort: number | undefined;
+  inboundPort: number | undefined;
+  xdsProtocol: 'delta' | 'sotw';
+  drainGraceMs: number;
+  trustDomain: string;
+  logLevels: string | undefined;
+}
+
+function port(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined || v === '' || v === 'none') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new MizzenError('USAGE', `${flag} must be a port number (got ${v})`);
+  return n;
+}
+
+function parseLabels(s: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!s) return out;
+  const t = s.trim();
+  if (t.startsWith('{')) {
+    try {
+      for (const [k, v] of Object.entries(JSON.parse(t) as Record<string, unknown>)) out[k] = String(v);
+      return out;
+    } catch {
+      throw new MizzenError('USAGE', `labels: invalid JSON ${JSON.stringify(t.slice(0, 60))}`);
+    }
+  }
+  for (const part of t.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new MizzenError('USAGE', `--labels: expected k=v,... (got ${JSON.stringify(part)})`);
+    out[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  return out;
+}
+
+/** Flags win over env; env uses istio-agent's names. */
+export function proxyConfig(type: ProxyType, f: ProxyFlags, env: NodeJS.ProcessEnv): ProxyCommandConfig {
+  const discovery = f.discovery ?? env.DISCOVERY_ADDRESS ?? env.PILOT_ADDRESS;
+  if (!discovery) throw new MizzenError('USAGE', '--discovery HOST:PORT is required (or DISCOVERY_ADDRESS)', { hint: 'discovery listens on 15010 (plaintext) and 15012 (TLS)' });
+  if (!/^[^\s:]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/.test(discovery)) throw new MizzenError('USAGE', `--discovery must be HOST:PORT (got ${discovery})`);
+  const parsedId = f.id ? parseNodeId(f.id) : undefined;
+  if (f.id && !parsedId) throw new MizzenError('USAGE', `--id must look like ${type}~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local (got ${f.id})`);
+  const meta: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (k.startsWith('ISTIO_META_') && v !== undefined && k !== 'ISTIO_META_LABELS') meta[k.slice('ISTIO_META_'.length)] = v;
+  const labels = { ...parseLabels(env.ISTIO_META_LABELS), ...parseLabels(f.labels) };
+  const ip = f.ip ?? parsedId?.ip ?? env.INSTANCE_IP ?? '127.0.0.1';
+  const podName = f.pod ?? parsedId?.podName ?? env.POD_NAME ?? (type === 'router' ? 'istio-ingressgateway' : 'local');
+  const namespace = f.namespace ?? parsedId?.namespace ?? env.POD_NAMESPACE ?? (type === 'router' ? 'istio-system' : 'default');
+  let caRootPem: string | undefined;
+  if (f.caRoot) {
+    try {
+      caRootPem = readFileSync(f.caRoot, 'utf8');
+    } catch (err) {
+      throw new MizzenError('USAGE', `--ca-root ${f.caRoot}: ${(err as Error).message}`);
+    }
+  }
+  const proto = f.xdsProtocol;
+  if (proto !== 'delta' && proto !== 'sotw') throw new MizzenError('USAGE', `--xds-protocol must be delta or sotw (got ${proto})`);
+  const grace = Number(f.drainGrace.replace(/s$/, ''));
+  if (!Number.isFinite(grace) || grace < 0) throw new MizzenError('USAGE', `--drain-grace must be seconds (got ${f.drainGrace})`);
+  return Object.freeze({
+    type,
+    discovery,
+    nodeId: f.id,
+    ip,
+    podName,
+    namespace,
+    serviceAccount: f.serviceAccount ?? env.SERVICE_ACCOUNT ?? 'default',
+    labels,
+    meta,
+    adminPort: port(f.adminPort, '--admin-port') ?? 15000,
+    readinessPort: port(f.readinessPort, '--readiness-port'),
+    prometheusPort: port(f.prometheusPort, '--prometheus-port'),
+    caAddress: f.ca ? f.caAddress ?? env.CA_ADDR ?? discovery : undefined,
+    caRootPem,
+    tokenFile: f.tokenFile ?? env.TOKEN_FILE,
+    outboundPort: port(f.outboundPort, '--outbound-port'),
+    inboundPort: port(f.inboundPort, '--inbound-port'),
+    xdsProtocol: proto,
+    drainGraceMs: grace * 1000,
+    trustDomain: f.trustDomain ?? env.TRUST_DOMAIN ?? 'cluster.local',
+    logLevels: env.MIZZEN_LOG,
+  });
+}
