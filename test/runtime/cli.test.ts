@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -135,5 +135,47 @@ spec:
     assert.ok(!existsSync(join(dir, '.mizzen')), 'state directory removed');
     assert.deepEqual(await leftovers(prefix, []), []);
     await waitFor('port closed', async () => !(await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false)));
+  });
+
+  it('tears down on Ctrl-C in the foreground', async () => {
+    const fg = tempDir('cli-fg');
+    writeFileSync(join(fg, 'app.yaml'), readFileSync(join(dir, 'app.yaml'), 'utf8'));
+    const child = spawn(process.execPath, [CLI_ENTRY, 'up', 'app.yaml', '--no-control-plane', '--sidecars', 'off'], { cwd: fg, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
+    try {
+      await waitFor('mesh started', () => /mesh (mz\w+) started/.test(out));
+      const fgPrefix = /mesh (mz\w+) started/.exec(out)?.[1] ?? '';
+      await waitFor('pod running', async () => /1\/1\s+Running/.test((await cli(['get', 'pods'], { cwd: fg })).stdout));
+      child.kill('SIGINT');
+      assert.equal(await exited, 0);
+      assert.match(out, /mesh stopped and removed/);
+      assert.deepEqual(await leftovers(fgPrefix, []), []);
+      assert.ok(!existsSync(join(fg, '.mizzen', 'state.json')));
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(fg, { recursive: true, force: true });
+    }
+  });
+
+  it('cleans up after a mesh process that was killed', async () => {
+    const up = await cli(['up', '-d', 'app.yaml', '--no-control-plane', '--sidecars', 'off'], { cwd: dir });
+    assert.equal(up.code, 0, up.stderr);
+    const state = readMeshState(join(dir, '.mizzen'));
+    assert.ok(state);
+    process.kill(state.pid, 'SIGKILL');
+    await waitFor('mesh process gone', () => {
+      try {
+        process.kill(state.pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    const down = await cli(['down'], { cwd: dir });
+    assert.equal(down.code, 0, down.stderr);
+    assert.deepEqual(await leftovers(state.prefix, []), []);
+    assert.ok(!existsSync(join(dir, '.mizzen')));
   });
 });
