@@ -112,5 +112,6 @@ export function register(program: Command, ctx: CliContext): void {
     .description("validate Istio and Kubernetes config files as Istio's admission webhook does (schema and semantics)")
     .argument('[paths...]', 'files or directories (searched recursively for *.yaml, *.yml, *.json)')
     .option('-o, --output <format>', 'output format: text (default) or json')
-    .action((paths: string[], flags: { output?: string }) => run(paths, flags, ctx));
+    .option('-f, --filename <paths...>', 'files or directories, as istioctl validate -f takes them')
+    .action((paths: string[], flags: { output?: string; filename?: string[] }) => run([...(flags.filename ?? []), ...paths], flags, ctx));
 }

@@ -122,6 +122,12 @@ describe('mizzen validate (CLI)', () => {
     assert.equal(svc?.namespace, null);
   });
 
+  it('takes files with -f as istioctl does', async () => {
+    const run = await runCli(['validate', '-f', join(dir, 'valid.yaml'), '-f', join(dir, 'resource.json')]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /2 resource\(s\) valid/);
+  });
+
   it('fails on a path that does not exist and on a bad output format', async () => {
     const missing = await runCli(['validate', join(dir, 'nope.yaml')]);
     assert.equal(missing.code, 1);
