@@ -5,15 +5,11 @@ import { hostMatches, toFqdn } from '../host-name.ts';
 import { clusterDomain, EXPORT_ALL, EXPORT_LOCAL } from '../service-host-index.ts';
 import { strs, type Obj } from '../untyped-fields.ts';
 
-interface MeshHost {
-  vs: ConfigResource;
-  scope: string;
-  host: string;
-}
-
 /**
  * Istio's virtualservice.ConflictingMeshGatewayHostsAnalyzer: two VirtualServices bound to the
- * mesh gateway must not claim the same host for a namespace that sees both.
+ * mesh gateway must not claim the same host for a namespace that sees both. Hosts are keyed by
+ * visibility scope (`*` or a namespace); a namespace-scoped host also conflicts with any
+ * mesh-wide host matching it.
  */
 export const conflictingMeshGatewayHostsAnalyzer: Analyzer = {
   name: 'virtualservice.ConflictingMeshGatewayHostsAnalyzer',
@@ -21,7 +17,7 @@ export const conflictingMeshGatewayHostsAnalyzer: Analyzer = {
   messages: ['ConflictingMeshGatewayVirtualServiceHosts'],
   analyze(ctx) {
     const domain = clusterDomain(ctx);
-    const entries: MeshHost[] = [];
+    const byKey = new Map<string, { scope: string; host: string; list: ConfigResource[] }>();
     for (const vs of ctx.list('VirtualService')) {
       const spec = vs.spec as Obj;
       const gateways = strs(spec.gateways);
@@ -29,26 +25,29 @@ export const conflictingMeshGatewayHostsAnalyzer: Analyzer = {
       const ns = vs.metadata.namespace ?? '';
       const exportTo = strs(spec.exportTo);
       const scopes = exportTo.length === 0 || exportTo.includes(EXPORT_ALL) ? [EXPORT_ALL] : [...new Set(exportTo.map((e) => (e === EXPORT_LOCAL ? ns : e)))];
-      for (const scope of scopes) for (const h of strs(spec.hosts)) entries.push({ vs, scope, host: toFqdn(ns, h, domain) });
-    }
-    const conflicts = new Map<ConfigResource, { others: Set<ConfigResource>; host: string; scope: string }>();
-    for (let i = 0; i < entries.length; i++) {
-      for (let j = i + 1; j < entries.length; j++) {
-        const a = entries[i]!;
-        const b = entries[j]!;
-        if (a.vs === b.vs) continue;
-        if (a.scope !== b.scope && a.scope !== EXPORT_ALL && b.scope !== EXPORT_ALL) continue;
-        if (!hostMatches(a.host, b.host)) continue;
-        for (const [x, y] of [[a, b], [b, a]] as const) {
-          const c = conflicts.get(x.vs) ?? { others: new Set<ConfigResource>([x.vs]), host: x.host, scope: x.scope };
-          c.others.add(y.vs);
-          conflicts.set(x.vs, c);
+      for (const scope of scopes) {
+        for (const h of strs(spec.hosts)) {
+          const host = toFqdn(ns, h, domain);
+          const key = `${scope}/${host}`;
+          const slot = byKey.get(key) ?? { scope, host, list: [] };
+          slot.list.push(vs);
+          byKey.set(key, slot);
         }
       }
     }
-    for (const [vs, c] of conflicts) {
-      const names = [...c.others].map((o) => fullName(o)).join(',');
-      ctx.report(vs, 'ConflictingMeshGatewayVirtualServiceHosts', names, `${c.scope}/${c.host}`, c.scope);
+    const reported = new Set<ConfigResource>();
+    for (const [key, slot] of byKey) {
+      const list = [...slot.list];
+      if (slot.scope !== EXPORT_ALL) {
+        for (const other of byKey.values()) if (other.scope === EXPORT_ALL && hostMatches(slot.host, other.host)) list.push(...other.list);
+      }
+      if (list.length < 2) continue;
+      const names = list.map(fullName).join(',');
+      for (const vs of list) {
+        if (reported.has(vs)) continue;
+        reported.add(vs);
+        ctx.report(vs, 'ConflictingMeshGatewayVirtualServiceHosts', names, key);
+      }
     }
   },
 };
