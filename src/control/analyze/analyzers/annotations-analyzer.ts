@@ -1,8 +1,5 @@
 import type { Analyzer } from '../analyzer.ts';
-import { isIstioAnnotation, lookupAnnotation } from '../istio-annotations.ts';
-
-/** Annotations Istio's tooling sets itself; never reported. */
-const ALWAYS_IGNORED = new Set(['kubectl.kubernetes.io/last-applied-configuration']);
+import { ALWAYS_IGNORED_ANNOTATIONS, isIstioAnnotation, lookupAnnotation } from '../istio-annotations.ts';
 
 /**
  * Istio's annotations.K8sAnalyzer: Istio annotations on Namespaces, Services, Pods and
@@ -16,13 +13,14 @@ export const annotationsAnalyzer: Analyzer = {
     for (const kind of ['Namespace', 'Service', 'Pod', 'Deployment']) {
       for (const r of ctx.list(kind)) {
         for (const [name, value] of Object.entries(r.metadata.annotations ?? {})) {
-          if (ALWAYS_IGNORED.has(name) || !isIstioAnnotation(name)) continue;
+          if (!isIstioAnnotation(name) || ALWAYS_IGNORED_ANNOTATIONS.has(name)) continue;
           const info = lookupAnnotation(name);
           if (!info) {
             ctx.report(r, 'UnknownAnnotation', name);
             continue;
           }
-          const revisioned = r.metadata.labels?.['istio.io/rev'] !== undefined && name === 'sidecar.istio.io/inject';
+          // Both the deprecated annotation and its replacement label: the user knows; stay quiet.
+          const revisioned = r.metadata.labels?.['sidecar.istio.io/inject'] !== undefined && name === 'sidecar.istio.io/inject';
           if (info.deprecated !== undefined && !revisioned) ctx.report(r, 'DeprecatedAnnotation', name, info.deprecated);
           if (info.resources.includes('Any')) continue;
           if (!info.resources.includes(kind)) {
