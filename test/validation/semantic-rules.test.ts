@@ -14,9 +14,14 @@ interface Case {
   valid: boolean;
   warn?: boolean;
   annotations?: Record<string, string>;
+  /** metadata.name (default foo). */
+  resourceName?: string;
 }
 
 const API: Record<string, string> = {
+  ConfigMap: 'v1',
+  Service: 'v1',
+  Deployment: 'apps/v1',
   VirtualService: 'networking.istio.io/v1',
   DestinationRule: 'networking.istio.io/v1',
   Gateway: 'networking.istio.io/v1',
@@ -182,15 +187,22 @@ const CASES: Case[] = [
   { name: 'mtls mode UNSET', kind: 'PeerAuthentication', valid: true, spec: { mtls: { mode: 'UNSET' } } },
   { name: 'several access logging providers', kind: 'Telemetry', valid: true, warn: false, spec: { accessLogging: [{ providers: [{ name: 'envoy' }, { name: 'otel' }] }, { providers: [{ name: 'otel' }] }] } },
   { name: 'custom tag and targetRef', kind: 'Telemetry', valid: true, spec: { tracing: [{ customTags: { clusterID: { environment: { name: 'FOO' } } } }], targetRef: { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'foo' } } },
+  // Kubernetes kinds: light checks.
+  { name: 'mesh config that is not YAML', kind: 'ConfigMap', resourceName: 'istio', valid: false, spec: { data: { mesh: 'a: [1, 2' } } },
+  { name: 'mesh config mapping', kind: 'ConfigMap', resourceName: 'istio', valid: true, spec: { data: { mesh: 'rootNamespace: istio-system\ntrustDomain: cluster.local\n' } } },
+  { name: 'service with unnamed ports', kind: 'Service', valid: false, spec: { ports: [{ port: 80 }, { port: 81 }] } },
+  { name: 'service with a named target port', kind: 'Service', valid: true, spec: { selector: { app: 'x' }, ports: [{ name: 'http', port: 80, targetPort: 'http-web' }] } },
+  { name: 'deployment selector not matching its template', kind: 'Deployment', valid: false, spec: { selector: { matchLabels: { app: 'a' } }, template: { metadata: { labels: { app: 'b' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } } },
+  { name: 'deployment', kind: 'Deployment', valid: true, spec: { replicas: 2, selector: { matchLabels: { app: 'a' } }, template: { metadata: { labels: { app: 'a', version: 'v1' } }, spec: { containers: [{ name: 'c', command: ['node', 'server.js'], ports: [{ containerPort: 9080 }] }] } } } },
 ];
 
 describe('semantic validation rules', () => {
   const validator = new ResourceValidator();
   for (const c of CASES) {
     it(`${c.kind}: ${c.name} is ${c.valid ? 'valid' : 'invalid'}${c.warn === undefined ? '' : c.warn ? ' with a warning' : ' without warnings'}`, () => {
-      const metadata = { name: 'foo', namespace: 'bar', ...(c.annotations ? { annotations: c.annotations } : {}) };
+      const metadata = { name: c.resourceName ?? 'foo', namespace: 'bar', ...(c.annotations ? { annotations: c.annotations } : {}) };
       const apiVersion = API[c.kind];
-      const [group, version] = apiVersion.split('/');
+      const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
       const r: ConfigResource = { apiVersion, kind: c.kind, group, version, metadata, spec: c.spec, raw: { apiVersion, kind: c.kind, metadata, spec: c.spec } };
       const res = validator.validate(r);
       assert.equal(res.errors.length === 0, c.valid, JSON.stringify(res.errors));

@@ -1,4 +1,6 @@
+import { parseDocument } from 'yaml';
 import type { ConfigResource } from '../../../api/config-resource.ts';
+import { MESH_CONFIG_KEY, MESH_CONFIG_MAP_NAME } from '../../../api/kube/config-map.ts';
 import type { DeploymentSpec } from '../../../api/kube/deployment.ts';
 import type { EndpointSlicePayload } from '../../../api/kube/endpoint-slice.ts';
 import type { EndpointsPayload } from '../../../api/kube/endpoints.ts';
@@ -168,7 +170,18 @@ function validateEndpointSlice(payload: EndpointSlicePayload, out: IssueList): v
   });
 }
 
-function validateConfigMap(payload: { data?: unknown }, out: IssueList): void {
+/** ConfigMap `istio`, key `mesh`: Istio's MeshConfig as YAML; it must at least parse to a mapping. */
+function validateMeshConfigText(text: string, path: string, out: IssueList): void {
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) {
+    out.error(path, `invalid mesh config YAML: ${doc.errors[0].message.split('\n')[0]}`);
+    return;
+  }
+  const value: unknown = doc.toJS();
+  if (value !== null && value !== undefined && !isObject(value)) out.error(path, 'mesh config must be a YAML mapping (MeshConfig fields)');
+}
+
+function validateConfigMap(name: string, payload: { data?: unknown }, out: IssueList): void {
   if (payload.data === undefined) return;
   if (!isObject(payload.data)) {
     out.error('data', 'Invalid value: must be a map of strings');
@@ -177,6 +190,7 @@ function validateConfigMap(payload: { data?: unknown }, out: IssueList): void {
   for (const [k, v] of Object.entries(payload.data)) {
     if (!/^[-._a-zA-Z0-9]+$/.test(k) || k.length > 253) out.error(`data[${k}]`, `Invalid value: ${JSON.stringify(k)}: a valid config key must consist of alphanumeric characters, '-', '_' or '.'`);
     if (typeof v !== 'string') out.error(`data[${k}]`, 'Invalid value: must be a string');
+    else if (name === MESH_CONFIG_MAP_NAME && k === MESH_CONFIG_KEY) validateMeshConfigText(v, `data[${k}]`, out);
   }
 }
 
@@ -203,7 +217,7 @@ export function validateKubeResource(r: ConfigResource, out: IssueList): void {
       validateEndpointSlice(r.spec as EndpointSlicePayload, out);
       break;
     case 'ConfigMap':
-      validateConfigMap(r.spec, out);
+      validateConfigMap(r.metadata.name, r.spec, out);
       break;
     default:
       break; // Namespace, ServiceAccount: metadata only
