@@ -1,7 +1,15 @@
 import type { Analyzer } from '../analyzer.ts';
-import { obj, objs, type Obj } from '../untyped-fields.ts';
+import { num, obj, objs, str, type Obj } from '../untyped-fields.ts';
 
-/** Istio's deprecation.DeprecationAnalyzer: fields Istio has deprecated in VirtualService and Sidecar. */
+/** Istio CRDs that were removed (their CustomResourceDefinitions still installed are reported). */
+const REMOVED_CRDS: readonly [string, string][] = [
+  ['rbac.istio.io', 'ClusterRbacConfig'],
+  ['rbac.istio.io', 'RbacConfig'],
+  ['rbac.istio.io', 'ServiceRole'],
+  ['rbac.istio.io', 'ServiceRoleBinding'],
+];
+
+/** Istio's deprecation.DeprecationAnalyzer: deprecated fields and removed Istio types. */
 export const deprecationAnalyzer: Analyzer = {
   name: 'deprecation.DeprecationAnalyzer',
   description: 'Checks for deprecated Istio types and fields',
@@ -9,14 +17,20 @@ export const deprecationAnalyzer: Analyzer = {
   analyze(ctx) {
     for (const vs of ctx.list('VirtualService')) {
       for (const http of objs((vs.spec as Obj).http)) {
-        if (obj(obj(http.fault).delay).percent !== undefined) ctx.report(vs, 'Deprecated', 'HTTPFaultInjection.Delay.percent is deprecated; use percentage');
-        if (obj(http.corsPolicy).allowOrigin !== undefined) ctx.report(vs, 'Deprecated', 'CorsPolicy.allowOrigin is deprecated; use allowOrigins');
+        if ((num(obj(obj(http.fault).delay).percent) ?? 0) > 0) {
+          ctx.report(vs, 'Deprecated', 'HTTPRoute.fault.delay.percent is deprecated; use HTTPRoute.fault.delay.percentage');
+        }
       }
     }
     for (const sc of ctx.list('Sidecar')) {
-      if (obj(obj((sc.spec as Obj).outboundTrafficPolicy)).egressProxy !== undefined) {
-        ctx.report(sc, 'Deprecated', 'OutboundTrafficPolicy.egressProxy is deprecated');
-      }
+      const egressProxy = obj((sc.spec as Obj).outboundTrafficPolicy).egressProxy;
+      if (egressProxy !== undefined && egressProxy !== null) ctx.report(sc, 'Deprecated', 'OutboundTrafficPolicy.EgressProxy ignored');
+    }
+    for (const crd of ctx.list('CustomResourceDefinition')) {
+      const spec = crd.spec as Obj;
+      const group = str(spec.group);
+      const kind = str(obj(spec.names).kind);
+      for (const [g, k] of REMOVED_CRDS) if (group === g && kind === k) ctx.report(crd, 'Deprecated', `Custom resource type ${g} ${k} is removed`);
     }
   },
 };
