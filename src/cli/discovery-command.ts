@@ -1,0 +1,62 @@
+import type { Command } from 'commander';
+import { Discovery } from '../control/discovery.ts';
+import { systemClock } from '../lib/clock.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { createLogFactory } from '../lib/log.ts';
+import type { CliContext } from './cli-context.ts';
+import { discoveryConfig, type DiscoveryFlags } from './discovery-config.ts';
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** `mizzen discovery`: the control plane (like istiod). Runs until SIGTERM/SIGINT. */
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('discovery')
+    .description('run the control plane: Istio config → Envoy xDS over gRPC ADS (15010, 15012 with --ca-dir), CA, debug/metrics (15014)')
+    .option('--config <dir>', 'directory (watched recursively) or file of Istio YAML/JSON; repeatable', collect)
+    .option('--ca-dir <dir>', 'run the CA with its root/keys in this directory (created on first start) and serve TLS xDS on --secure-grpc-addr')
+    .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
+    .option('--grpc-addr <addr>', 'plaintext xDS + CA listen address', ':15010')
+    .option('--secure-grpc-addr <addr>', 'TLS xDS + CA listen address (with --ca-dir)', ':15012')
+    .option('--http-addr <addr>', 'debug/metrics HTTP listen address (/metrics, /ready, /debug/...)', ':15014')
+    .option('--http-socket <path>', 'also serve the debug HTTP endpoints on this Unix socket')
+    .option('--serving-host <host>', 'extra SAN for the 15012 serving certificate; repeatable', collect)
+    .addHelpText('after', '\nEnvironment: PILOT_DEBOUNCE_AFTER (100ms), PILOT_DEBOUNCE_MAX (10s), PILOT_PUSH_THROTTLE (100), MIZZEN_LOG (e.g. info,xds=debug)\n')
+    .action(async (flags: DiscoveryFlags) => {
+      let discovery: Discovery | undefined;
+      let stop: (() => void) | undefined;
+      const stopped = new Promise<void>((resolve) => (stop = resolve));
+      const onSignal = (): void => stop?.();
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+      try {
+        const c = discoveryConfig(flags, ctx.env);
+        const logs = createLogFactory({ levels: c.logLevels });
+        discovery = new Discovery({
+          configPaths: c.configPaths,
+          ...(c.caDir !== undefined ? { caDir: c.caDir } : {}),
+          trustDomain: c.trustDomain,
+          grpcAddr: c.grpcAddr,
+          secureGrpcAddr: c.secureGrpcAddr,
+          httpAddr: c.httpAddr,
+          ...(c.httpSocket !== undefined ? { httpSocket: c.httpSocket } : {}),
+          servingHosts: c.servingHosts,
+          debounceAfterMs: c.debounceAfterMs,
+          debounceMaxMs: c.debounceMaxMs,
+          pushConcurrency: c.pushConcurrency,
+          clock: systemClock,
+          logs,
+        });
+        const addrs = await discovery.start();
+        ctx.stdout(`mizzen discovery: xDS ${addrs.grpc}${addrs.secureGrpc ? `, xDS+TLS ${addrs.secureGrpc}` : ''}, debug ${addrs.http}\n`);
+        await stopped;
+      } catch (err) {
+        ctx.stderr(`error: ${errorMessage(err)}\n`);
+        ctx.exitCode = 1;
+      } finally {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        await discovery?.close();
+      }
+    });
+}

@@ -1,0 +1,60 @@
+import { MizzenError } from '../lib/errors.ts';
+import { parseDuration } from '../lib/duration.ts';
+
+/** `mizzen discovery` flags, as commander hands them over. */
+export interface DiscoveryFlags {
+  config?: string[];
+  caDir?: string;
+  trustDomain: string;
+  grpcAddr: string;
+  secureGrpcAddr: string;
+  httpAddr: string;
+  httpSocket?: string;
+  servingHost?: string[];
+}
+
+/** Everything the command needs, parsed once from flags and the environment. */
+export interface DiscoveryConfig {
+  readonly configPaths: readonly string[];
+  readonly caDir: string | undefined;
+  readonly trustDomain: string;
+  readonly grpcAddr: string;
+  readonly secureGrpcAddr: string;
+  readonly httpAddr: string;
+  readonly httpSocket: string | undefined;
+  readonly servingHosts: readonly string[];
+  readonly debounceAfterMs: number;
+  readonly debounceMaxMs: number;
+  readonly pushConcurrency: number;
+  readonly logLevels: string | undefined;
+}
+
+function envDuration(env: NodeJS.ProcessEnv, name: string, fallbackMs: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallbackMs;
+  const ms = parseDuration(raw);
+  if (ms === undefined || ms < 0) throw new MizzenError('USAGE', `${name}=${JSON.stringify(raw)} is not a duration (examples: 100ms, 1s, 10s)`);
+  return ms;
+}
+
+/** The only place `mizzen discovery` reads the environment (PILOT_DEBOUNCE_*, PILOT_PUSH_THROTTLE, MIZZEN_LOG). */
+export function discoveryConfig(flags: DiscoveryFlags, env: NodeJS.ProcessEnv): DiscoveryConfig {
+  const paths = flags.config ?? [];
+  if (paths.length === 0) throw new MizzenError('USAGE', 'mizzen discovery needs at least one --config DIR (a directory of Istio YAML, watched for changes)');
+  const throttle = env.PILOT_PUSH_THROTTLE ? Number(env.PILOT_PUSH_THROTTLE) : 100;
+  if (!Number.isInteger(throttle) || throttle < 1) throw new MizzenError('USAGE', `PILOT_PUSH_THROTTLE=${env.PILOT_PUSH_THROTTLE} must be a positive integer`);
+  return Object.freeze({
+    configPaths: Object.freeze([...paths]),
+    caDir: flags.caDir,
+    trustDomain: flags.trustDomain,
+    grpcAddr: flags.grpcAddr,
+    secureGrpcAddr: flags.secureGrpcAddr,
+    httpAddr: flags.httpAddr,
+    httpSocket: flags.httpSocket,
+    servingHosts: Object.freeze(flags.servingHost ?? ['localhost', '127.0.0.1']),
+    debounceAfterMs: envDuration(env, 'PILOT_DEBOUNCE_AFTER', 100),
+    debounceMaxMs: envDuration(env, 'PILOT_DEBOUNCE_MAX', 10_000),
+    pushConcurrency: throttle,
+    logLevels: env.MIZZEN_LOG,
+  });
+}

@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import { errorMessage } from '../lib/errors.ts';
+import type { ProxySyncStatus } from '../control/debug/sync-status.ts';
+import type { CliContext } from './cli-context.ts';
+import { fetchDiscoveryJson } from './discovery-debug-client.ts';
+import { formatTable } from './text-table.ts';
+
+interface Flags {
+  discoveryAddress: string;
+  output?: string;
+}
+
+/** `mizzen proxy-status [POD[.NS]]`: every connected proxy's xDS sync state, like istioctl. */
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('proxy-status')
+    .alias('ps')
+    .description("show each connected proxy's xDS sync state (SYNCED, STALE, NOT SENT) from discovery's /debug/syncz")
+    .argument('[pod]', 'only this proxy (POD or POD.NAMESPACE)')
+    .option('--discovery-address <addr>', "discovery's debug/metrics address (HOST:PORT or unix:/path)", '127.0.0.1:15014')
+    .option('-o, --output <format>', 'output format: table (default) or json')
+    .action(async (pod: string | undefined, flags: Flags) => {
+      if (flags.output !== undefined && flags.output !== 'json' && flags.output !== 'table') {
+        ctx.stderr(`error: -o ${flags.output}: want json or table\n`);
+        ctx.exitCode = 2;
+        return;
+      }
+      let rows: ProxySyncStatus[];
+      try {
+        rows = (await fetchDiscoveryJson(flags.discoveryAddress, '/debug/syncz')) as ProxySyncStatus[];
+      } catch (err) {
+        ctx.stderr(`error: ${errorMessage(err)}\n`);
+        ctx.exitCode = 1;
+        return;
+      }
+      if (pod) {
+        rows = rows.filter((r) => r.name === pod || r.podName === pod || r.proxy === pod);
+        if (rows.length === 0) {
+          ctx.stderr(`error: proxy ${pod} is not connected to discovery\n`);
+          ctx.exitCode = 1;
+          return;
+        }
+      }
+      if (flags.output === 'json') {
+        ctx.stdout(`${JSON.stringify(rows, null, 2)}\n`);
+        return;
+      }
+      const nack = (r: ProxySyncStatus, short: string): string => {
+        const state = r.status[short] ?? 'NOT SENT';
+        const t = r.types.find((x) => x.typeUrl.endsWith(typeSuffix(short)));
+        return t?.lastNack && t.lastNack.nonce === t.nonceSent ? `${state} (NACK)` : state;
+      };
+      ctx.stdout(
+        formatTable(
+          ['NAME', 'CLUSTER', 'CDS', 'LDS', 'EDS', 'RDS', 'ISTIOD', 'VERSION'],
+          rows.map((r) => [r.name, r.clusterId, nack(r, 'cds'), nack(r, 'lds'), nack(r, 'eds'), nack(r, 'rds'), r.controlPlane ?? 'mizzen-discovery', r.istioVersion || 'unknown']),
+        ),
+      );
+    });
+}
+
+function typeSuffix(short: string): string {
+  return { cds: '.Cluster', lds: '.Listener', eds: '.ClusterLoadAssignment', rds: '.RouteConfiguration' }[short] ?? short;
+}

@@ -1,0 +1,271 @@
+import * as grpc from '@grpc/grpc-js';
+import { hostname } from 'node:os';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { loadEnvoyRoot } from '../api/xds/envoy-protos.ts';
+import { resourceRef } from '../api/config-resource.ts';
+import type { Clock } from '../lib/clock.ts';
+import { MizzenError, errorMessage } from '../lib/errors.ts';
+import type { LogFactory, Logger } from '../lib/log.ts';
+import { createCertificateAuthority, type CertificateAuthority } from './ca/certificate-authority.ts';
+import type { ConfigChange, ConfigStoreReader } from './config/config-store-reader.ts';
+import { ConfigStore } from './config/config-store.ts';
+import { FileSource } from './config/sources/file-source.ts';
+import type { ResourceValidator } from './config/sources/resource-validator.ts';
+import { validateResource } from './config/validation/validate-resource.ts';
+import { DebugServer } from './debug/debug-server.ts';
+import { parseListenAddress } from './debug/listen-address.ts';
+import { registryDump } from './debug/registry-dump.ts';
+import { GeneratorRegistry } from './generate/generator-registry.ts';
+import { Debouncer } from './push/debouncer.ts';
+import { PushContext, type PushMeshConfig } from './push/push-context.ts';
+import { defaultClassify, fullPushRequest, mergePushRequests, requestFromChanges, type ChangeClass, type PushRequest } from './push/push-request.ts';
+import { scopePush } from './push/push-scope.ts';
+import type { RegistrySnapshot } from './registry/service.ts';
+import { AdsServer } from './xds/ads-server.ts';
+import { XdsMetrics } from './xds/xds-metrics.ts';
+import type { XdsSnapshot } from './xds/xds-snapshot.ts';
+
+export interface DiscoveryOptions {
+  configPaths: readonly string[];
+  caDir?: string;
+  trustDomain: string;
+  /** Plaintext xDS + CA (`:15010`). */
+  grpcAddr: string;
+  /** TLS xDS + CA (`:15012`), served when a CA is configured. */
+  secureGrpcAddr: string;
+  /** Debug/metrics HTTP (`:15014`). */
+  httpAddr: string;
+  /** An extra Unix socket for the debug HTTP server (the CLI's way in under `mizzen up`). */
+  httpSocket?: string;
+  debounceAfterMs: number;
+  debounceMaxMs: number;
+  pushConcurrency?: number;
+  /** Extra SANs for the 15012 serving certificate. */
+  servingHosts?: readonly string[];
+  clock: Clock;
+  logs: LogFactory;
+  /** Service registry builder (default: the registry of control/registry/). */
+  buildRegistry?: (reader: ConfigStoreReader, mesh: PushMeshConfig) => RegistrySnapshot;
+  /** Parse meshconfig.yaml text into mesh settings (previous kept when it throws). */
+  parseMeshConfig?: (text: string) => PushMeshConfig;
+  classify?: (change: ConfigChange) => ChangeClass;
+  validate?: ResourceValidator;
+  /** Poll interval for the config directories besides fs.watch (ms). */
+  rescanIntervalMs?: number;
+}
+
+export interface DiscoveryAddresses {
+  grpc: string;
+  secureGrpc: string | undefined;
+  http: string;
+}
+
+/**
+ * `mizzen discovery`'s composition root: file source → store → registry → push context →
+ * generators → ADS server (debounced, scoped pushes), plus the CA and the debug/metrics server.
+ */
+export class Discovery {
+  private readonly o: DiscoveryOptions;
+  readonly metricsRegistry = new Registry();
+  readonly store: ConfigStore;
+  private readonly root = loadEnvoyRoot();
+  private readonly xdsMetrics: XdsMetrics;
+  readonly ads: AdsServer;
+  private readonly generators = new GeneratorRegistry();
+  private readonly fileSource: FileSource;
+  private readonly debouncer: Debouncer<PushRequest>;
+  private readonly classify: (change: ConfigChange) => ChangeClass;
+  private mesh: PushMeshConfig;
+  private pushContext: PushContext | undefined;
+  private pushCounter = 0;
+  private ca: CertificateAuthority | undefined;
+  private grpcServer: grpc.Server | undefined;
+  private readonly debugServers: DebugServer[] = [];
+  private ready = false;
+  private unsubscribe: (() => void) | undefined;
+  private readonly log: Logger;
+  readonly controlPlaneId = `mizzen-discovery-${hostname()}`;
+
+  constructor(options: DiscoveryOptions) {
+    this.o = options;
+    const log = options.logs.component('discovery');
+    this.log = log;
+    this.mesh = { rootNamespace: 'istio-system', trustDomain: options.trustDomain };
+    this.classify = options.classify ?? defaultClassify;
+    collectDefaultMetrics({ register: this.metricsRegistry });
+    this.xdsMetrics = new XdsMetrics(this.metricsRegistry);
+    this.store = new ConfigStore({ log: options.logs.component('config') });
+    this.ads = new AdsServer({
+      root: this.root,
+      metrics: this.xdsMetrics,
+      clock: options.clock,
+      log: options.logs.component('xds'),
+      pushConcurrency: options.pushConcurrency ?? 100,
+      controlPlaneId: this.controlPlaneId,
+    });
+    this.fileSource = new FileSource({
+      paths: options.configPaths,
+      store: this.store,
+      validate: options.validate ?? validateResource,
+      clock: options.clock,
+      log: options.logs.component('config'),
+      ...(options.rescanIntervalMs !== undefined ? { rescanIntervalMs: options.rescanIntervalMs } : {}),
+      onMeshConfig: (text, file) => this.onMeshConfig(text, file),
+    });
+    this.debouncer = new Debouncer<PushRequest>({
+      clock: options.clock,
+      afterMs: options.debounceAfterMs,
+      maxMs: options.debounceMaxMs,
+      merge: mergePushRequests,
+      flush: (req, waited) => this.pushNow(req, waited),
+      onError: (err) => log.error({ err: errorMessage(err) }, 'push failed'),
+    });
+  }
+
+
+  private onMeshConfig(text: string | undefined, file: string): void {
+    const base: PushMeshConfig = { rootNamespace: 'istio-system', trustDomain: this.o.trustDomain };
+    if (text === undefined) {
+      this.mesh = base;
+    } else if (this.o.parseMeshConfig) {
+      try {
+        this.mesh = { ...base, ...this.o.parseMeshConfig(text) };
+      } catch (err) {
+        this.log.error({ file, err: errorMessage(err) }, 'invalid mesh config; keeping the previous one');
+        return;
+      }
+    }
+    if (this.ready) this.debouncer.push(fullPushRequest('mesh', this.o.clock.now()));
+  }
+
+  /** Build a new immutable push context and the snapshot the ADS server serves from it. */
+  private buildSnapshot(): XdsSnapshot {
+    const registry = (this.o.buildRegistry ?? emptyRegistry)(this.store, this.mesh);
+    const version = `${new Date(this.o.clock.now()).toISOString()}/${++this.pushCounter}`;
+    const push = new PushContext({ config: this.store, registry, mesh: this.mesh, version });
+    this.pushContext = push;
+    const generators = this.generators;
+    return {
+      version,
+      generate(proxy, typeUrl, names) {
+        const g = generators.get(typeUrl, proxy);
+        return g ? g.generate(proxy, push, names ? { names } : {}) : [];
+      },
+    };
+  }
+
+  private async pushNow(req: PushRequest, waitedMs: number): Promise<void> {
+    this.xdsMetrics.debounceTime.observe(waitedMs / 1000);
+    for (const [reason, n] of Object.entries(req.reasons)) this.xdsMetrics.pushTriggers.inc({ type: reason }, n);
+    let snapshot: XdsSnapshot;
+    try {
+      snapshot = this.buildSnapshot();
+    } catch (err) {
+      this.xdsMetrics.pushContextErrors.inc();
+      this.log.error({ err: errorMessage(err) }, 'building the push context failed; proxies keep their config');
+      return;
+    }
+    const queued = this.ads.push(snapshot, scopePush(req, this.pushContext!, this.classify), req.startedAt);
+    this.log.debug({ version: snapshot.version, full: req.full, changes: req.changes.length, queued }, 'push');
+  }
+
+  async start(): Promise<DiscoveryAddresses> {
+    const scan = await this.fileSource.start();
+    for (const p of scan.problems) this.log.warn({ problem: p }, 'config problem');
+    this.ads.setSnapshot(this.buildSnapshot());
+    this.unsubscribe = this.store.subscribe((changes) => {
+      const req = requestFromChanges(changes, this.o.clock.now(), this.classify);
+      if (req) this.debouncer.push(req);
+    });
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 });
+    this.grpcServer = server;
+    this.ads.addToServer(server);
+    if (this.o.caDir) {
+      this.ca = createCertificateAuthority({
+        caDir: this.o.caDir,
+        trustDomain: this.o.trustDomain,
+        clock: this.o.clock,
+        log: this.o.logs.component('ca'),
+        metrics: this.metricsRegistry,
+      });
+      this.ca.addToServer(server);
+    }
+    const grpcAddr = await bindGrpc(server, this.o.grpcAddr, 15010, grpc.ServerCredentials.createInsecure());
+    let secure: string | undefined;
+    if (this.ca) {
+      secure = await bindGrpc(server, this.o.secureGrpcAddr, 15012, this.ca.servingCredentials(this.o.servingHosts ?? ['localhost', '127.0.0.1']));
+    } else {
+      this.log.info('no --ca-dir: the CA and TLS xDS on 15012 are off');
+    }
+    const debugOptions = {
+      root: this.root,
+      connections: this.ads.connections,
+      metrics: this.metricsRegistry,
+      log: this.o.logs.component('debug'),
+      ready: () => this.ready,
+      controlPlaneId: this.controlPlaneId,
+      registryz: () => (this.pushContext ? registryDump(this.pushContext.registry) : []),
+      configz: () => this.configz(),
+    };
+    const http = new DebugServer({ ...debugOptions, address: this.o.httpAddr });
+    this.debugServers.push(http);
+    const httpAddr = await http.start();
+    if (this.o.httpSocket) {
+      const sock = new DebugServer({ ...debugOptions, address: `unix:${this.o.httpSocket}` });
+      this.debugServers.push(sock);
+      await sock.start();
+    }
+    this.ready = true;
+    this.log.info({ grpc: grpcAddr, secureGrpc: secure, http: httpAddr, resources: this.store.all().length }, 'discovery ready');
+    return { grpc: grpcAddr, secureGrpc: secure, http: httpAddr };
+  }
+
+  private configz(): unknown {
+    return {
+      revision: this.store.revision(),
+      pushVersion: this.ads.currentSnapshot().version,
+      resources: this.store.all().map((r) => ({
+        ref: resourceRef(r),
+        apiVersion: r.apiVersion,
+        kind: r.kind,
+        namespace: r.metadata.namespace,
+        name: r.metadata.name,
+        ...(r.origin ? { origin: r.origin } : {}),
+      })),
+      errors: this.fileSource.problems(),
+      files: this.fileSource.status(),
+    };
+  }
+
+  /** Push everything to everyone now (tests and operators). */
+  pushAll(reason = 'debug'): void {
+    this.debouncer.push(fullPushRequest(reason, this.o.clock.now()));
+  }
+
+  async close(): Promise<void> {
+    this.ready = false;
+    this.unsubscribe?.();
+    this.fileSource.close();
+    this.debouncer.close();
+    this.ads.close();
+    this.grpcServer?.forceShutdown();
+    this.ca?.close();
+    await Promise.all(this.debugServers.map((s) => s.close()));
+  }
+}
+
+async function bindGrpc(server: grpc.Server, address: string, defaultPort: number, creds: grpc.ServerCredentials): Promise<string> {
+  const a = parseListenAddress(address, defaultPort);
+  const target = a.path ? `unix:${a.path}` : `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(target, creds, (err, p) =>
+      err ? reject(new MizzenError('USAGE', `cannot listen on ${address} for gRPC: ${err.message}`, { hint: 'is another discovery running? choose another address', cause: err })) : resolve(p),
+    ),
+  );
+  return a.path ? target : `${a.host}:${port}`;
+}
+
+/** Stand-in until the registry builder is wired: no services, no endpoints. */
+function emptyRegistry(): RegistrySnapshot {
+  return { services: [], workloads: [], servicesByHost: () => [], endpoints: () => [] };
+}
