@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type protobuf from 'protobufjs';
 import { MizzenError } from '../../lib/errors.ts';
 import { messageNameOf } from '../../api/xds/type-urls.ts';
+import { protoJsonToObject } from '../../api/xds/proto-json.ts';
 import type { GeneratedResource } from '../generate/generator.ts';
 
 /** A resource ready to go on the wire: `google.protobuf.Any` bytes plus a content version. */
@@ -72,7 +73,8 @@ export class ResourceEncoder {
       const body = stripType(obj);
       let value: Uint8Array;
       try {
-        const message = type.fromObject(body);
+        // Generators write proto3 JSON (durations "1s", plain wrappers); protobufjs wants its object form.
+        const message = type.fromObject(protoJsonToObject(type, body).object);
         const err = type.verify(message);
         if (err) throw new Error(err);
         value = type.encode(message).finish();
