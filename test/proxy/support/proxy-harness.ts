@@ -43,6 +43,7 @@ export async function startHarness(opts: Partial<ProxyOptions> & { delta?: boole
     ads,
     proxy,
     async push(config) {
+      const ads = h.ads;
       const before = ads.acks.length;
       const types: [string, Obj[] | undefined][] = [
         [TYPE_URL.cluster, config.clusters], [TYPE_URL.endpoint, config.endpoints], [TYPE_URL.listener, config.listeners], [TYPE_URL.route, config.routes],
@@ -59,7 +60,7 @@ export async function startHarness(opts: Partial<ProxyOptions> & { delta?: boole
     },
     async close() {
       proxy.close();
-      await ads.stop();
+      await h.ads.stop();
     },
   };
   return h;
