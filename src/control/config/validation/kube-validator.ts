@@ -196,7 +196,10 @@ function validateConfigMap(name: string, payload: { data?: unknown }, out: Issue
 
 export function validateKubeResource(r: ConfigResource, out: IssueList): void {
   const name = r.metadata.name;
-  if ((r.kind === 'Service' || r.kind === 'Namespace') && (!DNS1035_LABEL.test(name) || name.length > 63)) {
+  if (r.kind === 'Namespace' && (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || name.length > 63)) {
+    out.error('metadata.name', `Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character`);
+  }
+  if (r.kind === 'Service' && (!DNS1035_LABEL.test(name) || name.length > 63)) {
     out.error('metadata.name', `Invalid value: ${JSON.stringify(name)}: a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character`);
   }
   if (r.metadata.labels !== undefined && stringMap(r.metadata.labels, 'metadata.labels', out)) validateLabels(r.metadata.labels, 'metadata.labels', out);
