@@ -2,6 +2,9 @@ import type { Analyzer } from '../analyzer.ts';
 import { servicePortProtocol, UNSUPPORTED } from '../port-protocol.ts';
 import { num, objs, str, type Obj } from '../untyped-fields.ts';
 
+/** Services of gateways Istio deploys itself (not the user's to name). */
+const MANAGED_GATEWAY_CONTROLLERS = new Set(['istio.io-gateway-controller', 'istio.io-mesh-controller', 'istio.io-eastwest-controller']);
+
 /** Namespaces Istio never injects (and does not analyze port names in). */
 const IGNORED_NAMESPACES = new Set(['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage']);
 
@@ -15,22 +18,16 @@ export const portNameAnalyzer: Analyzer = {
       if (IGNORED_NAMESPACES.has(svc.metadata.namespace ?? '')) continue;
       const labels = svc.metadata.labels ?? {};
       if (labels.istio !== undefined || labels.release === 'istio') continue;
+      if (MANAGED_GATEWAY_CONTROLLERS.has(labels['gateway.istio.io/managed'] ?? '')) continue;
       const spec = svc.spec as Obj;
-      const ports = objs(spec.ports);
-      if (str(spec.type) === 'ExternalName') {
-        for (const p of ports) {
-          const name = str(p.name);
-          const proto = servicePortProtocol(num(p.port) ?? 0, name, str(p.protocol) || 'TCP', str(p.appProtocol));
-          if (name === '' || proto === UNSUPPORTED || proto === 'TCP') ctx.report(svc, 'ExternalNameServiceTypeInvalidPortName');
-        }
-        continue;
-      }
-      for (const p of ports) {
-        if (str(p.appProtocol) !== '') continue;
+      const externalName = str(spec.type) === 'ExternalName';
+      for (const p of objs(spec.ports)) {
+        const name = str(p.name);
         const port = num(p.port) ?? 0;
-        if (servicePortProtocol(port, str(p.name), str(p.protocol) || 'TCP') === UNSUPPORTED) {
-          ctx.report(svc, 'PortNameIsNotUnderNamingConvention', str(p.name), port, p.targetPort === undefined ? '' : str(p.targetPort));
-        }
+        const unsupported = servicePortProtocol(port, name, str(p.protocol) || 'TCP', str(p.appProtocol)) === UNSUPPORTED;
+        if (!unsupported && !(name === 'tcp' && externalName)) continue;
+        if (externalName) ctx.report(svc, 'ExternalNameServiceTypeInvalidPortName');
+        else ctx.report(svc, 'PortNameIsNotUnderNamingConvention', name, port, p.targetPort === undefined ? '0' : str(p.targetPort));
       }
     }
   },
