@@ -1,0 +1,130 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'node:http';
+import { TYPE_URL } from '../../src/api/xds/type-urls.ts';
+import { Discovery } from '../../src/control/discovery.ts';
+import { main } from '../../src/cli/main.ts';
+import { systemClock } from '../../src/lib/clock.ts';
+import { createLogFactory } from '../../src/lib/log.ts';
+import { AdsTestClient, sidecarNode } from './support/ads-test-client.ts';
+import { envoyRoot, waitFor } from './support/ads-harness.ts';
+
+function get(addr: string, path: string): Promise<{ status: number; body: string }> {
+  const [host, port] = addr.split(':');
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port: Number(port), path }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(['node', 'mizzen', ...args], { stdout: (s) => void (out += s), stderr: (s) => void (err += s) });
+  return { code, out, err };
+}
+
+describe('Discovery debug endpoints and proxy-status/proxy-config', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mizzen-dbg-'));
+  let d: Discovery;
+  let addrs: Awaited<ReturnType<Discovery['start']>>;
+  const clients: AdsTestClient[] = [];
+
+  before(async () => {
+    writeFileSync(
+      join(dir, 'se.yaml'),
+      `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: echo, namespace: default}
+spec:
+  hosts: [echo.example.com]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1}]
+`,
+    );
+    writeFileSync(join(dir, 'bad.yaml'), 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: broken, namespace: default}\nspec: {hosts: 7}\n');
+    d = new Discovery({
+      configPaths: [dir],
+      trustDomain: 'cluster.local',
+      grpcAddr: '127.0.0.1:0',
+      secureGrpcAddr: '127.0.0.1:0',
+      httpAddr: '127.0.0.1:0',
+      debounceAfterMs: 10,
+      debounceMaxMs: 1000,
+      clock: systemClock,
+      logs: createLogFactory({ levels: 'silent' }),
+      rescanIntervalMs: 0,
+    });
+    addrs = await d.start();
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await d.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is ready and shows config errors in /debug/configz', async () => {
+    assert.equal((await get(addrs.http, '/ready')).status, 200);
+    const configz = JSON.parse((await get(addrs.http, '/debug/configz')).body) as { resources: { ref: string }[]; errors: { file?: string; message: string }[] };
+    assert.ok(configz.resources.some((r) => r.ref === 'ServiceEntry default/echo'));
+    assert.ok(configz.errors.some((e) => e.file?.endsWith('bad.yaml')), JSON.stringify(configz.errors));
+  });
+
+  it('reports sync state and a NACK in /debug/syncz, metrics and proxy-status', async () => {
+    const c = new AdsTestClient(envoyRoot(), addrs.grpc, 'sotw');
+    clients.push(c);
+    c.send({ node: sidecarNode('web-1', 'default'), typeUrl: TYPE_URL.cluster });
+    const r = await c.next();
+    c.send({ typeUrl: TYPE_URL.cluster, versionInfo: r.versionInfo, responseNonce: r.nonce });
+    c.send({ typeUrl: TYPE_URL.listener });
+    const l = await c.next();
+    c.send({ typeUrl: TYPE_URL.listener, responseNonce: l.nonce, errorDetail: { code: 3, message: 'listener virtualOutbound: unsupported field' } });
+    await waitFor(() => d.ads.connections.find('web-1.default')[0]?.watched.get(TYPE_URL.listener)?.lastNack !== undefined);
+
+    const syncz = JSON.parse((await get(addrs.http, '/debug/syncz')).body) as { name: string; status: Record<string, string>; types: { typeUrl: string; lastNack?: { message: string } }[] }[];
+    const row = syncz.find((s) => s.name === 'web-1.default')!;
+    assert.equal(row.status.cds, 'SYNCED');
+    assert.equal(row.status.lds, 'STALE');
+    assert.equal(row.status.rds, 'NOT SENT');
+    assert.equal(row.types.find((t) => t.typeUrl === TYPE_URL.listener)!.lastNack!.message, 'listener virtualOutbound: unsupported field');
+    const metrics = (await get(addrs.http, '/metrics')).body;
+    assert.match(metrics, /pilot_total_xds_rejects\{type="lds"\} 1/);
+    assert.match(metrics, /pilot_xds\{version="1.24-mizzen",type="sidecar"\} 1/);
+
+    const ps = await cli(['proxy-status', '--discovery-address', addrs.http]);
+    assert.equal(ps.code, 0, ps.err);
+    assert.match(ps.out, /^NAME\s+CLUSTER\s+CDS\s+LDS\s+EDS\s+RDS\s+ISTIOD\s+VERSION/);
+    assert.match(ps.out, /web-1\.default\s+Kubernetes\s+SYNCED\s+STALE \(NACK\)\s+NOT SENT\s+NOT SENT/);
+    const psJson = await cli(['proxy-status', '-o', 'json', '--discovery-address', addrs.http]);
+    assert.equal((JSON.parse(psJson.out) as unknown[]).length, 1);
+  });
+
+  it('dumps what the proxy was sent, Envoy-shaped, for proxy-config', async () => {
+    const dump = JSON.parse((await get(addrs.http, '/debug/config_dump?proxyID=web-1.default')).body) as { configs: { '@type': string; dynamicActiveClusters?: { cluster: { name: string } }[] }[] };
+    const clusters = dump.configs.find((c) => c['@type'].endsWith('ClustersConfigDump'))!.dynamicActiveClusters!;
+    assert.ok(clusters.length > 0);
+    const pc = await cli(['proxy-config', 'clusters', 'web-1.default', '--discovery-address', addrs.http]);
+    assert.equal(pc.code, 0, pc.err);
+    assert.match(pc.out, /^SERVICE FQDN\s+PORT\s+SUBSET\s+DIRECTION\s+TYPE\s+DESTINATION RULE/);
+    const pcJson = await cli(['proxy-config', 'clusters', 'web-1', '-n', 'default', '-o', 'json', '--discovery-address', addrs.http]);
+    assert.deepEqual((JSON.parse(pcJson.out) as { name: string }[]).map((c) => c.name), clusters.map((c) => c.cluster.name));
+    const missing = await cli(['proxy-config', 'listeners', 'nobody.default', '--discovery-address', addrs.http]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /nobody\.default is not connected/);
+  });
+
+  it('says clearly when discovery cannot be reached', async () => {
+    const r = await cli(['proxy-status', '--discovery-address', '127.0.0.1:1']);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /cannot reach discovery/);
+  });
+});
