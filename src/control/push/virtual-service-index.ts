@@ -47,7 +47,7 @@ export class VirtualServiceIndex {
         name: r.metadata.name,
         hosts: hosts.map((h) => resolveShortName(h, namespace, domainSuffix)),
         gateways,
-        http: inlineDelegates(spec.http ?? [], namespace, byKey),
+        http: inlineDelegates(spec.http ?? [], namespace, byKey, domainSuffix),
         spec,
       };
       this.all.push(view);
@@ -70,25 +70,36 @@ export class VirtualServiceIndex {
   }
 }
 
-function inlineDelegates(routes: readonly HTTPRoute[], namespace: string, byKey: Map<string, ConfigResource<VirtualServiceSpec>>, depth = 0): HTTPRoute[] {
+function inlineDelegates(routes: readonly HTTPRoute[], namespace: string, byKey: Map<string, ConfigResource<VirtualServiceSpec>>, domainSuffix: string): HTTPRoute[] {
   const out: HTTPRoute[] = [];
   for (const route of routes) {
     if (!route.delegate) {
       out.push(route);
       continue;
     }
-    if (depth > 0) continue; // Istio allows one level of delegation
-    const key = `${route.delegate.namespace ?? namespace}/${route.delegate.name ?? ''}`;
+    const delegateNs = route.delegate.namespace ?? namespace;
+    const key = `${delegateNs}/${route.delegate.name ?? ''}`;
     const delegate = byKey.get(key);
     if (!delegate || (delegate.spec.hosts ?? []).length > 0) continue; // missing delegate: the route is dropped
     for (const child of delegate.spec.http ?? []) {
-      if (child.delegate) continue;
+      if (child.delegate) continue; // Istio allows one level of delegation
       const matches = mergeMatches(route.match, child.match);
       if (matches === null) continue;
-      out.push({ ...child, ...(matches ? { match: matches } : {}) });
+      out.push({ ...qualifyHosts(child, delegateNs, domainSuffix), ...(matches ? { match: matches } : {}) });
     }
   }
   return out;
+}
+
+/** A delegate's short destination hosts name services of the delegate's namespace, not the root's. */
+function qualifyHosts(route: HTTPRoute, ns: string, domainSuffix: string): HTTPRoute {
+  const q = <T extends { host?: string } | undefined>(d: T): T => (d && d.host ? { ...d, host: resolveShortName(d.host, ns, domainSuffix) } : d);
+  return {
+    ...route,
+    ...(route.route ? { route: route.route.map((r) => ({ ...r, destination: q(r.destination) })) } : {}),
+    ...(route.mirror ? { mirror: q(route.mirror) } : {}),
+    ...(route.mirrors ? { mirrors: route.mirrors.map((m) => ({ ...m, destination: q(m.destination) })) } : {}),
+  };
 }
 
 /**
