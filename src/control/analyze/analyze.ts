@@ -34,12 +34,26 @@ function synthetic(kind: string, name: string, namespace: string, spec: Obj): Co
   return { apiVersion: 'mesh.istio.io/v1alpha1', kind, group: 'mesh.istio.io', version: 'v1alpha1', metadata: { name, namespace }, spec, raw: { kind, metadata: { name, namespace }, spec } };
 }
 
-/** Analyzers selected by name; unknown names are returned separately so the caller can report them. */
+/** Istio's Go type names for analyzers whose registered name differs (accepted by --analyzer). */
+const ALIASES: Readonly<Record<string, string>> = {
+  'deployment.ServiceAssociationAnalyzer': 'deployment.MultiServiceAnalyzer',
+  'deployment.ApplicationUIDAnalyzer': 'applicationUID.Analyzer',
+  'deprecation.FieldAnalyzer': 'deprecation.DeprecationAnalyzer',
+  'destinationrule.PodNotSelectedAnalyzer': 'destinationrule.SubsetSelectPodAnalyzer',
+  'multicluster.MeshNetworksAnalyzer': 'meshnetworks.MeshNetworksAnalyzer',
+  'multicluster.ServiceAnalyzer': 'services.MultiClusterServiceAnalyzer',
+  'authz.AuthorizationPoliciesAnalyzer': 'auth.AuthorizationPoliciesAnalyzer',
+  'serviceentry.ProtocolAddressesAnalyzer': 'serviceentry.Analyzer',
+  'telemetry.ProdiverAnalyzer': 'telemetry.ProviderAnalyzer',
+};
+
+/** Analyzers selected by name (or Istio Go type name); unknown names are returned so the caller can report them. */
 export function selectAnalyzers(names: readonly string[] | undefined): { analyzers: Analyzer[]; unknown: string[] } {
   const all = allAnalyzers();
   if (!names || names.length === 0) return { analyzers: all, unknown: [] };
-  const analyzers = all.filter((a) => names.includes(a.name));
-  const unknown = names.filter((n) => !all.some((a) => a.name === n));
+  const wanted = names.map((n) => ALIASES[n] ?? n);
+  const analyzers = all.filter((a) => wanted.includes(a.name));
+  const unknown = names.filter((n, i) => !all.some((a) => a.name === wanted[i]));
   return { analyzers, unknown };
 }
 
