@@ -78,6 +78,10 @@ export class XdsSimulator {
     return this.clusters.get(name);
   }
 
+  loadAssignment(clusterName: string): Json | undefined {
+    return this.endpoints.get(clusterName);
+  }
+
   routeConfig(name: string): Json | undefined {
     return this.routes.get(name);
   }
