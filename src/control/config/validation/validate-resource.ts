@@ -76,15 +76,17 @@ export class ResourceValidator {
       return;
     }
     const { info } = found;
-    const name = r.metadata.name;
-    if (!isDNS1123Subdomain(name)) {
-      out.error('metadata.name', `Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`);
-    }
-    const ns = r.metadata.namespace;
-    if (ns !== undefined && (typeof ns !== 'string' || !isDNS1123Label(ns) || ns !== ns.toLowerCase())) {
-      out.error('metadata.namespace', `Invalid value: ${JSON.stringify(ns)}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'`);
-    }
     if (!info.istio) {
+      // The apiserver's object-name rules; Istio's own validation checks names of Istio kinds
+      // only where it cares (Gateway), so they are not applied to those.
+      const name = r.metadata.name;
+      if (!isDNS1123Subdomain(name)) {
+        out.error('metadata.name', `Invalid value: ${JSON.stringify(name)}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character`);
+      }
+      const ns = r.metadata.namespace;
+      if (ns !== undefined && (typeof ns !== 'string' || !isDNS1123Label(ns) || ns !== ns.toLowerCase())) {
+        out.error('metadata.namespace', `Invalid value: ${JSON.stringify(ns)}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'`);
+      }
       validateKubeResource(r, out);
       return;
     }
@@ -100,7 +102,7 @@ export class ResourceValidator {
       return;
     }
     if (r.kind !== 'AuthorizationPolicy' && r.metadata.annotations?.['istio.io/dry-run'] !== undefined) {
-      out.error('metadata.annotations', `${ns ?? ''}/${name} has unsupported annotation istio.io/dry-run, please remove the annotation`);
+      out.error('metadata.annotations', `${r.metadata.namespace ?? ''}/${r.metadata.name} has unsupported annotation istio.io/dry-run, please remove the annotation`);
     }
     const spec = isObject(r.raw.spec) ? r : { ...r, spec: {} };
     try {
