@@ -30,9 +30,8 @@ export class SchemaValidator {
 
   constructor(catalog: CrdSchemaCatalog = new CrdSchemaCatalog()) {
     this.#catalog = catalog;
-    this.#ajv = new Ajv({ allErrors: true, strict: false, validateFormats: true, verbose: true });
+    this.#ajv = new Ajv({ allErrors: true, strict: false, validateFormats: true, verbose: true, logger: false });
     (addFormats as unknown as (a: Ajv) => void)(this.#ajv);
-    // Kubernetes validates format: int32 loosely for integers; ajv-formats covers int32/double/byte/date-time.
   }
 
   has(group: string, kind: string): boolean {
