@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { CORPUS, loadCases } from './istio-cases.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/mizzen.js');
 
@@ -210,5 +211,17 @@ describe('mizzen analyze (CLI)', () => {
     const r = await mizzen(['analyze', join(dir, 'nope.yaml')]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /no such file or directory/);
+  });
+
+  it("reproduces an Istio analyzer case through the CLI (--analyzer, --meshConfigFile)", async (t) => {
+    const cases = loadCases();
+    const c = cases?.find((x) => x.name === 'istioInjectionEnableNamespacesByDefault');
+    if (!c) {
+      t.skip('../shared/istio/analyze-expected.json is missing');
+      return;
+    }
+    const r = await mizzen(['analyze', '-o', 'json', '--analyzer', c.analyzer, ...(c.inputFiles ?? []).map((f) => join(CORPUS, f))]);
+    const got = (JSON.parse(r.stdout) as { code: string; resource: string }[]).map((m) => `${m.code} ${m.resource}`).sort();
+    assert.deepEqual(got, c.expected.map((e) => `${e.code} ${e.resource}`).sort());
   });
 });
