@@ -3,7 +3,7 @@ import { obj, objs, str } from '../untyped-fields.ts';
 
 /**
  * Istio's meshnetworks.MeshNetworksAnalyzer: `fromRegistry` in MeshNetworks must name a known
- * cluster: the local one (`Kubernetes`) or one from a remote secret (`istio/multiCluster=true`).
+ * registry (`Kubernetes`, `External`, `Mock`) or a cluster from a remote secret (`istio/multiCluster=true`).
  */
 export const meshNetworksAnalyzer: Analyzer = {
   name: 'meshnetworks.MeshNetworksAnalyzer',
@@ -12,7 +12,7 @@ export const meshNetworksAnalyzer: Analyzer = {
   analyze(ctx) {
     const meshNetworks = ctx.list('MeshNetworks')[0];
     if (!meshNetworks) return;
-    const known = new Set(['Kubernetes']);
+    const known = new Set(['Mock', 'Kubernetes', 'External']);
     for (const s of ctx.list('Secret')) {
       if (s.metadata.labels?.['istio/multiCluster'] !== 'true') continue;
       for (const k of [...Object.keys(obj(s.spec.data)), ...Object.keys(obj(s.spec.stringData))]) known.add(k);
