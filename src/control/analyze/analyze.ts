@@ -4,7 +4,7 @@ import type { AnalysisMessage } from './analysis-message.ts';
 import type { Analyzer } from './analyzer.ts';
 import { allAnalyzers } from './all-analyzers.ts';
 import { defaultResources } from './default-resources.ts';
-import { meshConfigFromResources } from './mesh-config-file.ts';
+import { meshDataFromResources } from './mesh-config-file.ts';
 import type { Obj } from './untyped-fields.ts';
 
 export interface AnalyzeOptions {
@@ -63,13 +63,14 @@ export function selectAnalyzers(names: readonly string[] | undefined): { analyze
  */
 export function analyze(resources: readonly ConfigResource[], options: AnalyzeOptions = {}): AnalysisMessage[] {
   const istioNamespace = options.istioNamespace ?? 'istio-system';
-  const meshConfig = options.meshConfig ?? meshConfigFromResources(resources, istioNamespace) ?? {};
+  const meshConfig = options.meshConfig ?? meshDataFromResources(resources, istioNamespace, 'mesh') ?? {};
+  const meshNetworks = options.meshNetworks ?? meshDataFromResources(resources, istioNamespace, 'meshNetworks');
   const merged = { ...defaultMeshConfig(), ...meshConfig };
   const all: ConfigResource[] = [...resources];
   if (options.defaultResources !== false) all.push(...defaultResources(istioNamespace, merged));
   all.push(synthetic('MeshConfig', 'meshconfig', istioNamespace, merged));
-  if (options.meshNetworks) all.push(synthetic('MeshNetworks', 'meshnetworks', istioNamespace, options.meshNetworks));
-  const ctx = new AnalysisContext(all, { istioNamespace, meshConfig, meshNetworks: options.meshNetworks, clusterOf: options.clusterOf });
+  if (meshNetworks) all.push(synthetic('MeshNetworks', 'meshnetworks', istioNamespace, meshNetworks));
+  const ctx = new AnalysisContext(all, { istioNamespace, meshConfig, meshNetworks, clusterOf: options.clusterOf });
   for (const a of selectAnalyzers(options.analyzers).analyzers) {
     ctx.withAnalyzer(a.name, () => {
       try {

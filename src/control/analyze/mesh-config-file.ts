@@ -39,14 +39,16 @@ function parseEmbedded(text: string, path: string): Obj {
 }
 
 /**
- * MeshConfig carried by the input itself: the `istio` ConfigMap (or `istio-REVISION`) in the
- * Istio namespace, `data.mesh`. Unparseable text is ignored here (validation reports it).
+ * MeshConfig (`data.mesh`) or MeshNetworks (`data.meshNetworks`) carried by the input itself:
+ * the `istio` ConfigMap in the Istio namespace. Unparseable text is ignored here.
  */
-export function meshConfigFromResources(resources: readonly ConfigResource[], istioNamespace: string): Obj | undefined {
+export function meshDataFromResources(resources: readonly ConfigResource[], istioNamespace: string, dataKey: 'mesh' | 'meshNetworks'): Obj | undefined {
   for (const r of resources) {
     if (r.kind !== 'ConfigMap' || r.metadata.name !== 'istio' || (r.metadata.namespace ?? '') !== istioNamespace) continue;
+    const text = str(obj(r.spec.data)[dataKey]);
+    if (text === '') continue;
     try {
-      const v: unknown = parse(str(obj(r.spec.data)['mesh']));
+      const v: unknown = parse(text);
       if (isObj(v)) return v;
     } catch {
       return undefined;
