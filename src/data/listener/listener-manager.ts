@@ -44,6 +44,8 @@ export class ListenerManager {
   private readonly httpConns = new Set<Http1ServerConnection>();
   private readonly sockets = new Set<net.Socket>();
   private draining = false;
+  /** Standalone TLSSockets only verify client certificates when attached to a server object. */
+  private readonly tlsServer = new tls.Server();
   /** Number of bind operations still in progress (for readiness). */
   pendingBinds = 0;
 
@@ -207,11 +209,21 @@ export class ListenerManager {
       requestCert: spec2.requireClientCert || spec2.ca !== undefined,
       rejectUnauthorized: spec2.requireClientCert,
       ALPNProtocols: spec2.alpn.length > 0 ? [...spec2.alpn] : undefined,
+      server: this.tlsServer,
     });
     t.on('error', () => socket.destroy());
     t.once('secure', () => {
+      if (t.destroyed) return;
       const peer = t.getPeerCertificate();
       const hasPeer = peer && Object.keys(peer).length > 0;
+      // A standalone TLSSocket leaves chain verification to the caller: ask OpenSSL's verdict.
+      const verifyError = hasPeer ? (t as unknown as { _handle?: { verifyError?: () => Error | null } })._handle?.verifyError?.() ?? null : new Error('no client certificate');
+      const authorized = hasPeer && verifyError === null;
+      if (spec2.requireClientCert && !authorized) {
+        this.deps.log.debug({ listener: spec.name, err: verifyError?.message }, 'client certificate rejected');
+        t.destroy();
+        return;
+      }
       if (hasPeer && spec2.sanMatchers.length > 0) {
         const err = checkSans(spec2, peer);
         if (err) {
@@ -221,7 +233,7 @@ export class ListenerManager {
         }
       }
       conn.tls = true;
-      conn.peerPrincipal = hasPeer && t.authorized ? peerUri(peer) ?? '' : '';
+      conn.peerPrincipal = authorized ? peerUri(peer) ?? '' : '';
       conn.localPrincipal = peerUri(t.getCertificate() as tls.PeerCertificate | undefined) ?? '';
       conn.requestedServerName = (t as unknown as { servername?: string }).servername || conn.requestedServerName;
       this.runChain(chain, t, conn, undefined);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as tls from 'node:tls';
 import type { PeerCertificate } from 'node:tls';
 import type { SecretProvider } from './secret-provider.ts';
@@ -37,7 +38,9 @@ export class TlsContextFactory {
     const hit = this.cache.get(spec.key);
     if (hit) return hit.ctx;
     const uses: string[] = [];
-    const opts: tls.SecureContextOptions = { minVersion: spec.minVersion, maxVersion: spec.maxVersion };
+    // a session id context lets servers that ask for client certificates resume sessions
+    const sessionIdContext = createHash('sha256').update(spec.key).digest('hex').slice(0, 32);
+    const opts: tls.SecureContextOptions = { minVersion: spec.minVersion, maxVersion: spec.maxVersion, sessionIdContext };
     if (spec.cert) {
       if ('sds' in spec.cert) {
         uses.push(spec.cert.sds);
