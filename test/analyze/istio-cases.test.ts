@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CASES_FILE, loadCases, runCase } from './istio-cases.ts';
+import { CASES_FILE, EXTRA_CASES_FILE, loadCases, runCase } from './istio-cases.ts';
 
 const cases = loadCases();
 
@@ -25,4 +25,19 @@ describe("Istio's analyzer test cases", () => {
     t.diagnostic(`${passed}/${cases.length} Istio analyzer cases pass`);
     assert.ok(passed * 2 >= cases.length, `only ${passed}/${cases.length} cases pass`);
   });
+});
+
+describe("Istio's analyzer test cases (earlier test table)", () => {
+  const extra = loadCases(EXTRA_CASES_FILE);
+  if (!extra) {
+    it('are skipped', (t) => t.skip(`${CASES_FILE} is missing`));
+    return;
+  }
+  for (const c of extra) {
+    it(`${c.analyzer}: ${c.name}`, () => {
+      const out = runCase(c);
+      assert.ok(out.supported, `analyzer ${c.analyzer} exists`);
+      assert.deepEqual({ missing: out.missing, extra: out.extra }, { missing: [], extra: [] });
+    });
+  }
 });
