@@ -80,7 +80,7 @@ function compileOutlier(od: unknown, path: string): OutlierConfig | undefined {
   if (od === undefined) return undefined;
   const o = asObj(od);
   onlyFields(o, path, [
-    'consecutive_5xx', 'interval', 'baseEjectionTime', 'maxEjectionPercent', 'enforcing_consecutive_5xx', 'enforcingSuccessRate',
+    'consecutive_5xx', 'interval', 'baseEjectionTime', 'maxEjectionPercent', 'enforcingConsecutive_5xx', 'enforcingSuccessRate',
     'successRateMinimumHosts', 'successRateRequestVolume', 'successRateStdevFactor', 'consecutiveGatewayFailure',
     'enforcingConsecutiveGatewayFailure', 'splitExternalLocalOriginErrors', 'consecutiveLocalOriginFailure',
     'enforcingConsecutiveLocalOriginFailure', 'enforcingLocalOriginSuccessRate', 'maxEjectionTime', 'maxEjectionTimeJitter',
@@ -91,7 +91,7 @@ function compileOutlier(od: unknown, path: string): OutlierConfig | undefined {
   return {
     consecutive5xx: wrapped(o.consecutive_5xx) ?? 5,
     consecutiveGatewayFailure: wrapped(o.consecutiveGatewayFailure) ?? 5,
-    enforcing5xx: wrapped(o.enforcing_consecutive_5xx) ?? 100,
+    enforcing5xx: wrapped(o.enforcingConsecutive_5xx) ?? 100,
     enforcingGateway: wrapped(o.enforcingConsecutiveGatewayFailure) ?? 0,
     intervalMs: durationMs(o.interval) ?? 10_000,
     baseEjectionTimeMs: durationMs(o.baseEjectionTime) ?? 30_000,
