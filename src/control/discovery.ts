@@ -10,6 +10,8 @@ import { createCertificateAuthority, type CertificateAuthority } from './ca/cert
 import type { ConfigChange, ConfigStoreReader } from './config/config-store-reader.ts';
 import { ConfigStore } from './config/config-store.ts';
 import { FileSource } from './config/sources/file-source.ts';
+import { MeshConfigWatcher } from './config/mesh-config-watcher.ts';
+import type { MeshConfig } from './config/mesh-config.ts';
 import type { ResourceValidator } from './config/sources/resource-validator.ts';
 import { validateResource } from './config/validation/validate-resource.ts';
 import { DebugServer } from './debug/debug-server.ts';
@@ -17,7 +19,7 @@ import { parseListenAddress } from './debug/listen-address.ts';
 import { registryDump } from './debug/registry-dump.ts';
 import { GeneratorRegistry } from './generate/generator-registry.ts';
 import { Debouncer } from './push/debouncer.ts';
-import { PushContext, type PushMeshConfig } from './push/push-context.ts';
+import { PushContext } from './push/push-context.ts';
 import { defaultClassify, fullPushRequest, mergePushRequests, requestFromChanges, type ChangeClass, type PushRequest } from './push/push-request.ts';
 import { scopePush } from './push/push-scope.ts';
 import type { RegistrySnapshot } from './registry/service.ts';
@@ -45,9 +47,7 @@ export interface DiscoveryOptions {
   clock: Clock;
   logs: LogFactory;
   /** Service registry builder (default: the registry of control/registry/). */
-  buildRegistry?: (reader: ConfigStoreReader, mesh: PushMeshConfig) => RegistrySnapshot;
-  /** Parse meshconfig.yaml text into mesh settings (previous kept when it throws). */
-  parseMeshConfig?: (text: string) => PushMeshConfig;
+  buildRegistry?: (reader: ConfigStoreReader, mesh: MeshConfig) => RegistrySnapshot;
   classify?: (change: ConfigChange) => ChangeClass;
   validate?: ResourceValidator;
   /** Poll interval for the config directories besides fs.watch (ms). */
@@ -75,7 +75,7 @@ export class Discovery {
   private readonly fileSource: FileSource;
   private readonly debouncer: Debouncer<PushRequest>;
   private readonly classify: (change: ConfigChange) => ChangeClass;
-  private mesh: PushMeshConfig;
+  private readonly meshWatcher: MeshConfigWatcher;
   private pushContext: PushContext | undefined;
   private pushCounter = 0;
   private ca: CertificateAuthority | undefined;
@@ -90,11 +90,14 @@ export class Discovery {
     this.o = options;
     const log = options.logs.component('discovery');
     this.log = log;
-    this.mesh = { rootNamespace: 'istio-system', trustDomain: options.trustDomain };
     this.classify = options.classify ?? defaultClassify;
     collectDefaultMetrics({ register: this.metricsRegistry });
     this.xdsMetrics = new XdsMetrics(this.metricsRegistry);
     this.store = new ConfigStore({ log: options.logs.component('config') });
+    this.meshWatcher = new MeshConfigWatcher({ store: this.store, log: options.logs.component('config') });
+    this.meshWatcher.onChange(() => {
+      if (this.ready) this.debouncer.push(fullPushRequest('mesh', options.clock.now()));
+    });
     this.ads = new AdsServer({
       root: this.root,
       metrics: this.xdsMetrics,
@@ -110,7 +113,7 @@ export class Discovery {
       clock: options.clock,
       log: options.logs.component('config'),
       ...(options.rescanIntervalMs !== undefined ? { rescanIntervalMs: options.rescanIntervalMs } : {}),
-      onMeshConfig: (text, file) => this.onMeshConfig(text, file),
+      onMeshConfig: (text, file) => this.meshWatcher.setFile(text, file),
     });
     this.debouncer = new Debouncer<PushRequest>({
       clock: options.clock,
@@ -123,19 +126,9 @@ export class Discovery {
   }
 
 
-  private onMeshConfig(text: string | undefined, file: string): void {
-    const base: PushMeshConfig = { rootNamespace: 'istio-system', trustDomain: this.o.trustDomain };
-    if (text === undefined) {
-      this.mesh = base;
-    } else if (this.o.parseMeshConfig) {
-      try {
-        this.mesh = { ...base, ...this.o.parseMeshConfig(text) };
-      } catch (err) {
-        this.log.error({ file, err: errorMessage(err) }, 'invalid mesh config; keeping the previous one');
-        return;
-      }
-    }
-    if (this.ready) this.debouncer.push(fullPushRequest('mesh', this.o.clock.now()));
+  /** The MeshConfig in force; --trust-domain is authoritative (the CA signs for it). */
+  private get mesh(): MeshConfig {
+    return { ...this.meshWatcher.current(), trustDomain: this.o.trustDomain };
   }
 
   /** Build a new immutable push context and the snapshot the ADS server serves from it. */
@@ -232,7 +225,8 @@ export class Discovery {
         name: r.metadata.name,
         ...(r.origin ? { origin: r.origin } : {}),
       })),
-      errors: this.fileSource.problems(),
+      errors: [...this.fileSource.problems(), ...this.meshWatcher.problems()],
+      meshConfig: this.mesh,
       files: this.fileSource.status(),
     };
   }
@@ -246,6 +240,7 @@ export class Discovery {
     this.ready = false;
     this.unsubscribe?.();
     this.fileSource.close();
+    this.meshWatcher.close();
     this.debouncer.close();
     this.ads.close();
     this.grpcServer?.forceShutdown();

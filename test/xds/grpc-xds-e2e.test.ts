@@ -1,0 +1,173 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface, type Interface } from 'node:readline';
+import { startEchoBackend } from './support/echo-backends.ts';
+import { waitFor } from './support/ads-harness.ts';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const HOST = 'echo.example.com';
+
+function config(dir: string, p1: number, p2: number, weights: [number, number]): void {
+  writeFileSync(
+    join(dir, 'service.yaml'),
+    `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: echo, namespace: default}
+spec:
+  hosts: [${HOST}]
+  ports: [{number: 7070, name: grpc, protocol: GRPC}]
+  resolution: STATIC
+  location: MESH_INTERNAL
+  workloadSelector: {labels: {app: echo}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: echo-v1, namespace: default}
+spec: {address: 127.0.0.1, ports: {grpc: ${p1}}, labels: {app: echo, version: v1}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: echo-v2, namespace: default}
+spec: {address: 127.0.0.1, ports: {grpc: ${p2}}, labels: {app: echo, version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: echo, namespace: default}
+spec:
+  host: ${HOST}
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+`,
+  );
+  writeVs(dir, weights);
+}
+
+function writeVs(dir: string, [w1, w2]: [number, number]): void {
+  writeFileSync(
+    join(dir, 'virtual-service.yaml'),
+    `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo, namespace: default}
+spec:
+  hosts: [${HOST}]
+  http:
+  - match: [{headers: {x-canary: {exact: "yes"}}}]
+    route: [{destination: {host: ${HOST}, subset: v2}}]
+  - route:
+    - {destination: {host: ${HOST}, subset: v1}, weight: ${w1}}
+    - {destination: {host: ${HOST}, subset: v2}, weight: ${w2}}
+`,
+  );
+}
+
+class LineProcess {
+  readonly child: ChildProcess;
+  private readonly lines: string[] = [];
+  private waiters: ((l: string) => void)[] = [];
+  private readonly rl: Interface;
+  stderr = '';
+
+  constructor(args: string[], env: NodeJS.ProcessEnv) {
+    this.child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr!.on('data', (c) => (this.stderr = (this.stderr + String(c)).slice(-4000)));
+    this.rl = createInterface({ input: this.child.stdout! });
+    this.rl.on('line', (l) => {
+      const w = this.waiters.shift();
+      if (w) w(l);
+      else this.lines.push(l);
+    });
+  }
+
+  nextLine(timeoutMs = 20_000): Promise<string> {
+    const l = this.lines.shift();
+    if (l !== undefined) return Promise.resolve(l);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no output within ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs);
+      this.waiters.push((x) => {
+        clearTimeout(t);
+        resolve(x);
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+describe('mizzen discovery with a real @grpc/grpc-js-xds client', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mizzen-grpc-e2e-'));
+  const backends: { port: number; close(): void }[] = [];
+  let discovery: LineProcess;
+  let client: LineProcess;
+
+  before(async () => {
+    backends.push(await startEchoBackend('v1'), await startEchoBackend('v2'));
+    config(dir, backends[0]!.port, backends[1]!.port, [80, 20]);
+    discovery = new LineProcess(['bin/mizzen.js', 'discovery', '--config', dir, '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0'], {
+      ...process.env,
+      PILOT_DEBOUNCE_AFTER: '50ms',
+      MIZZEN_LOG: 'warn',
+    });
+    const banner = await discovery.nextLine();
+    const m = /xDS (\S+?),.*debug (\S+)/.exec(banner);
+    assert.ok(m, `unexpected banner: ${banner}`);
+    const bootstrap = {
+      xds_servers: [{ server_uri: m[1], channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+      node: { id: 'sidecar~127.0.0.1~client-1.default~default.svc.cluster.local', metadata: { GENERATOR: 'grpc', NAMESPACE: 'default' }, locality: {} },
+    };
+    client = new LineProcess(['test/xds/support/xds-echo-client.ts', `xds:///${HOST}:7070`], {
+      ...process.env,
+      GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap),
+    });
+  });
+
+  after(async () => {
+    client.child.stdin?.end();
+    await client?.stop();
+    await discovery?.stop();
+    for (const b of backends) b.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const run = async (calls: number, header?: string): Promise<{ counts: Record<string, number>; errors: number; lastError: string }> => {
+    client.child.stdin!.write(`${JSON.stringify({ calls, ...(header ? { header } : {}) })}\n`);
+    return JSON.parse(await client.nextLine(60_000)) as { counts: Record<string, number>; errors: number; lastError: string };
+  };
+
+  it('splits calls about 80/20 by the VirtualService weights', async () => {
+    const r = await run(200);
+    assert.equal(r.errors, 0, r.lastError);
+    const v1 = r.counts.v1 ?? 0;
+    assert.ok(v1 >= 135 && v1 <= 185, `v1 got ${v1}/200: ${JSON.stringify(r.counts)}`);
+  });
+
+  it('sends every call with the matching header to its subset', async () => {
+    const r = await run(50, 'x-canary');
+    assert.deepEqual(r.counts, { v2: 50 });
+  });
+
+  it('follows a file edit to 50/50 without restarting anything', async () => {
+    writeVs(dir, [50, 50]);
+    let last: Record<string, number> = {};
+    await waitFor(
+      async () => {
+        const r = await run(200);
+        last = r.counts;
+        const v1 = r.counts.v1 ?? 0;
+        return r.errors === 0 && v1 >= 70 && v1 <= 130;
+      },
+      30_000,
+      `a 50/50 split (last: ${JSON.stringify(last)})`,
+    );
+  });
+});
