@@ -52,6 +52,17 @@ describe('SotW ADS stream', () => {
     c.send({ typeUrl: TYPE_URL.endpoint, versionInfo: r3.versionInfo, responseNonce: r3.nonce, resourceNames: ['c2'] });
     await waitFor(() => h.ads.connections.find('b.ns1')[0]?.watched.get(TYPE_URL.endpoint)?.nonceAcked === r3.nonce);
     assert.equal(c.buffered, 0);
+    // Emptying the name set later unsubscribes from everything (not a wildcard).
+    c.send({ typeUrl: TYPE_URL.endpoint, versionInfo: r3.versionInfo, responseNonce: r3.nonce, resourceNames: [] });
+    const r4 = await c.next();
+    assert.equal(r4.resources.length, 0);
+  });
+
+  it('treats a stream that starts with no EDS names as a wildcard (legacy, load simulators)', async () => {
+    const c = client();
+    c.send({ node: sidecarNode('lw', 'ns1'), typeUrl: TYPE_URL.endpoint });
+    const r = await c.next();
+    assert.deepEqual(c.decode(r).map((x) => x.clusterName).sort(), ['c1', 'c2']);
   });
 
   it('records a NACK with its error detail and counts it in pilot_total_xds_rejects', async () => {

@@ -104,9 +104,15 @@ export class SotwStream implements XdsConnection {
     }
   }
 
-  private setSubscription(w: WatchedResource, names: readonly string[]): boolean {
+  /**
+   * Apply a request's name set. Empty names mean wildcard on LDS/CDS (and the workload types);
+   * on other types only when the stream starts that way (legacy wildcard, as load simulators
+   * do) — Envoy empties its EDS/RDS names only to unsubscribe from everything.
+   */
+  private setSubscription(w: WatchedResource, names: readonly string[], first = false): boolean {
     const explicit = names.filter((n) => n !== '*');
-    const wildcard = names.includes('*') || (names.length === 0 && WILDCARD_TYPES.has(w.typeUrl));
+    const legacy = names.length === 0 && (WILDCARD_TYPES.has(w.typeUrl) || first || (w.wildcard && w.names.size === 0));
+    const wildcard = names.includes('*') || legacy;
     const changed = wildcard !== w.wildcard || explicit.length !== w.names.size || explicit.some((n) => !w.names.has(n));
     w.wildcard = wildcard;
     w.names = new Set(explicit);
@@ -119,11 +125,12 @@ export class SotwStream implements XdsConnection {
     let w = this.watched.get(typeUrl);
     if (nonce === '' || !w) {
       // A new subscription, or a reconnect that carries a nonce from a previous stream.
+      const first = !w;
       if (!w) {
         w = newWatch(typeUrl);
         this.watched.set(typeUrl, w);
       }
-      this.setSubscription(w, names);
+      this.setSubscription(w, names, first);
       return true;
     }
     if (nonce !== w.nonceSent) {
