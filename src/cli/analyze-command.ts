@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { stringify } from 'yaml';
 import { analyze, analyzeClusters, selectAnalyzers, type ClusterInput } from '../control/analyze/analyze.ts';
 import type { AnalysisMessage } from '../control/analyze/analysis-message.ts';
 import { allAnalyzers } from '../control/analyze/all-analyzers.ts';
@@ -33,8 +34,8 @@ function run(paths: string[], flags: AnalyzeFlags, ctx: CliContext): void {
     for (const a of allAnalyzers()) ctx.stdout(`${a.name}: ${a.description}\n`);
     return;
   }
-  if (flags.output !== undefined && flags.output !== 'json' && flags.output !== 'text') {
-    ctx.stderr(`error: unknown output format "${flags.output}" (use json)\n`);
+  if (flags.output !== undefined && !['json', 'yaml', 'text', 'log'].includes(flags.output)) {
+    ctx.stderr(`error: unknown output format "${flags.output}" (use json or yaml)\n`);
     ctx.exitCode = 2;
     return;
   }
@@ -92,9 +93,11 @@ function run(paths: string[], flags: AnalyzeFlags, ctx: CliContext): void {
     messages = analyze(read(paths), options);
   }
   for (const p of problems) ctx.stderr(`${p.file}${p.line > 0 ? `:${p.line}` : ''}: ${p.message}\n`);
+  const out = messages.map((m) => ({ code: m.code, name: m.name, level: m.level, resource: m.resource, message: m.message }));
   if (flags.output === 'json') {
-    const out = messages.map((m) => ({ code: m.code, name: m.name, level: m.level, resource: m.resource, message: m.message }));
     ctx.stdout(`${JSON.stringify(out, null, 2)}\n`);
+  } else if (flags.output === 'yaml') {
+    ctx.stdout(stringify(out));
   } else if (messages.length === 0) {
     ctx.stderr('\u2714 No validation issues found when analyzing the given files.\n');
   } else {
@@ -112,7 +115,7 @@ export function register(program: Command, ctx: CliContext): void {
         `failure threshold, ${ANALYZE_ISSUES_FOUND} when some does (as istioctl), 1 when a file cannot be read or parsed, 2 on bad usage.`,
     )
     .argument('[paths...]', 'files or directories (walked recursively for *.yaml, *.yml, *.json)')
-    .option('-o, --output <format>', 'output format: json (default: text lines like istioctl)')
+    .option('-o, --output <format>', 'output format: json or yaml (default: text lines like istioctl)')
     .option('--meshConfigFile <file>', 'MeshConfig to use (plain YAML or the istio ConfigMap)')
     .option('--meshNetworksFile <file>', 'MeshNetworks to use (plain YAML or the istio ConfigMap)')
     .option('--istioNamespace <ns>', "Istio's system namespace", 'istio-system')
