@@ -194,6 +194,7 @@ const CASES: Case[] = [
   { name: 'service with a named target port', kind: 'Service', valid: true, spec: { selector: { app: 'x' }, ports: [{ name: 'http', port: 80, targetPort: 'http-web' }] } },
   { name: 'deployment selector not matching its template', kind: 'Deployment', valid: false, spec: { selector: { matchLabels: { app: 'a' } }, template: { metadata: { labels: { app: 'b' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } } },
   { name: 'deployment', kind: 'Deployment', valid: true, spec: { replicas: 2, selector: { matchLabels: { app: 'a' } }, template: { metadata: { labels: { app: 'a', version: 'v1' } }, spec: { containers: [{ name: 'c', command: ['node', 'server.js'], ports: [{ containerPort: 9080 }] }] } } } },
+  { name: '~/ host on a Gateway generated from the Gateway API', kind: 'Gateway', valid: true, annotations: { 'internal.istio.io/gateway-semantics': 'gateway' }, spec: { servers: [{ hosts: ['~/foo.bar.com'], port: { name: 'name1', number: 7, protocol: 'http' } }] } },
 ];
 
 describe('semantic validation rules', () => {

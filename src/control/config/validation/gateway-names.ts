@@ -2,7 +2,7 @@ import { isDNS1123Label, validateFQDN } from './hosts.ts';
 import type { IssueList } from './issue-list.ts';
 
 /** `gateways` of a VirtualService or a match: `name`, `namespace/name`, or `mesh`. */
-export function validateGatewayNames(names: string[] | undefined, path: string, out: IssueList): void {
+export function validateGatewayNames(names: string[] | undefined, path: string, out: IssueList, gatewaySemantics = false): void {
   for (const name of names ?? []) {
     const slash = name.indexOf('/');
     if (slash < 0) {
@@ -17,6 +17,6 @@ export function validateGatewayNames(names: string[] | undefined, path: string, 
     const gw = name.slice(slash + 1);
     if (ns === '' || gw === '') out.error(path, 'config namespace and gateway name cannot be empty');
     if (!isDNS1123Label(ns)) out.error(path, `invalid value for namespace: "${ns}"`);
-    if (!isDNS1123Label(gw)) out.error(path, `invalid value for gateway name: "${gw}"`);
+    if (!isDNS1123Label(gw) && !gatewaySemantics) out.error(path, `invalid value for gateway name: "${gw}"`);
   }
 }

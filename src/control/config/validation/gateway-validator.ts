@@ -8,11 +8,13 @@ import { validateServerTls } from './tls-settings.ts';
 import { validateUnixAddress } from './unix-address.ts';
 
 const UNIX = 'unix://';
+/** Set by Istio on Gateways it generates from Gateway API resources. */
+const GATEWAY_SEMANTICS = 'internal.istio.io/gateway-semantics';
 
-function validateServer(server: Server, path: string, out: IssueList): void {
+function validateServer(server: Server, path: string, out: IssueList, gatewaySemantics: boolean): void {
   if (!server.hosts || server.hosts.length === 0) out.error(at(path, 'hosts'), 'server config must contain at least one host');
   (server.hosts ?? []).forEach((h, i) => {
-    for (const e of validateNamespaceSlashWildcardHostname(h, true)) out.error(at(at(path, 'hosts'), i), e);
+    for (const e of validateNamespaceSlashWildcardHostname(h, true, gatewaySemantics)) out.error(at(at(path, 'hosts'), i), e);
   });
   const bind = server.bind ?? '';
   const port = server.port;
@@ -64,7 +66,8 @@ function validateServer(server: Server, path: string, out: IssueList): void {
 }
 
 export function validateGateway(r: ConfigResource<GatewaySpec>, out: IssueList): void {
-  if (!isDNS1123Label(r.metadata.name)) out.error('metadata.name', `invalid gateway name: "${r.metadata.name}"`);
+  const gatewaySemantics = r.metadata.annotations?.[GATEWAY_SEMANTICS] === 'gateway';
+  if (!isDNS1123Label(r.metadata.name) && !gatewaySemantics) out.error('metadata.name', `invalid gateway name: "${r.metadata.name}"`);
   const servers = r.spec.servers ?? [];
   if (servers.length === 0) out.error('spec.servers', 'gateway must have at least one server');
   const names = new Set<string>();
@@ -74,7 +77,7 @@ export function validateGateway(r: ConfigResource<GatewaySpec>, out: IssueList):
       out.error(p, 'server may not be nil');
       return;
     }
-    validateServer(s, p, out);
+    validateServer(s, p, out, gatewaySemantics);
     if (s.port) {
       const name = s.port.name ?? '';
       if (names.has(name)) out.error(at(p, 'port.name'), `port names in servers must be unique: duplicate name ${name}`);

@@ -88,7 +88,8 @@ function validateHostnamePart(hostname: string, isGateway: boolean): string[] {
 }
 
 /** Sidecar egress hosts (`ns/host`, required) and Gateway server hosts (`ns/host` or `host`). */
-export function validateNamespaceSlashWildcardHostname(hostname: string, isGateway: boolean): string[] {
+/** `gatewaySemantics`: a Gateway generated from a Gateway API resource, where `~/host` means "no routes attached". */
+export function validateNamespaceSlashWildcardHostname(hostname: string, isGateway: boolean, gatewaySemantics = false): string[] {
   const slash = hostname.indexOf('/');
   if (slash < 0) {
     if (isGateway) return validateHostnamePart(hostname, true);
@@ -98,7 +99,7 @@ export function validateNamespaceSlashWildcardHostname(hostname: string, isGatew
   const dns = hostname.slice(slash + 1);
   const errs: string[] = [];
   if (ns === '' || dns === '') errs.push('config namespace and dnsName in host entry cannot be empty');
-  const special = isGateway ? ['*', '.'] : ['*', '.', '~'];
+  const special = isGateway && !gatewaySemantics ? ['*', '.'] : ['*', '.', '~'];
   if (!special.includes(ns) && !isDNS1123Label(ns)) errs.push(`invalid namespace value "${ns}" in ${isGateway ? 'gateway' : 'sidecar'}`);
   errs.push(...validateHostnamePart(dns, isGateway));
   return errs;

@@ -70,7 +70,7 @@ function validateHeaderOps(h: Headers | undefined, path: string, out: IssueList)
   for (const name of h.response?.remove ?? []) out.check(at(path, 'response.remove'), validateHeaderOperationName(name));
 }
 
-function validateWeights(list: (HTTPRouteDestination | RouteDestination)[] | undefined, path: string, out: IssueList): void {
+function validateWeights(list: (HTTPRouteDestination | RouteDestination)[] | undefined, path: string, out: IssueList, gatewaySemantics: boolean): void {
   let total = 0;
   (list ?? []).forEach((w, i) => {
     const p = at(path, i);
@@ -80,7 +80,7 @@ function validateWeights(list: (HTTPRouteDestination | RouteDestination)[] | und
     }
     if (!w.destination) out.error(at(p, 'destination'), 'destination is required');
     if ('headers' in w) validateHeaderOps((w as HTTPRouteDestination).headers, at(p, 'headers'), out);
-    validateDestination(w.destination, at(p, 'destination'), out);
+    if (!gatewaySemantics) validateDestination(w.destination, at(p, 'destination'), out);
     const weight = w.weight ?? 0;
     if (weight < 0) out.error(at(p, 'weight'), `weight ${weight} < 0`);
     total += weight;
@@ -88,8 +88,8 @@ function validateWeights(list: (HTTPRouteDestination | RouteDestination)[] | und
   if ((list ?? []).length > 1 && total === 0) out.error(path, 'total destination weight = 0');
 }
 
-export function validateRouteDestinations(list: RouteDestination[] | undefined, path: string, out: IssueList): void {
-  validateWeights(list, path, out);
+export function validateRouteDestinations(list: RouteDestination[] | undefined, path: string, out: IssueList, gatewaySemantics = false): void {
+  validateWeights(list, path, out, gatewaySemantics);
 }
 
 function validatePercentage(value: number | undefined, path: string, out: IssueList): void {
@@ -197,7 +197,7 @@ function validateRewrite(route: HTTPRoute, path: string, out: IssueList): void {
   }
 }
 
-export function validateHTTPRoute(route: HTTPRoute, path: string, delegate: boolean, out: IssueList): void {
+export function validateHTTPRoute(route: HTTPRoute, path: string, delegate: boolean, out: IssueList, gatewaySemantics = false): void {
   // Conflicts between the route's actions.
   if (!delegate && route.delegate) {
     if (route.redirect) out.error(at(path, 'redirect'), `root HTTP route ${route.name ?? ''} must not specify redirect`);
@@ -294,6 +294,6 @@ export function validateHTTPRoute(route: HTTPRoute, path: string, delegate: bool
     }
   }
   validateRewrite(route, at(path, 'rewrite'), out);
-  validateWeights(route.route, at(path, 'route'), out);
+  validateWeights(route.route, at(path, 'route'), out, gatewaySemantics);
   if (route.timeout !== undefined) out.check(at(path, 'timeout'), validateDuration(route.timeout));
 }

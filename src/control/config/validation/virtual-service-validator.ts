@@ -13,6 +13,8 @@ import { reportUnreachableRules } from './unreachable-rules.ts';
 
 export function validateVirtualService(r: ConfigResource<VirtualServiceSpec>, out: IssueList): void {
   const vs = r.spec;
+  // Set by Istio on VirtualServices it generates from Gateway API routes.
+  const gatewaySemantics = r.metadata.annotations?.['internal.istio.io/route-semantics'] === 'gateway';
   const hosts = vs.hosts ?? [];
   const gateways = vs.gateways ?? [];
   if (hosts.length === 0) {
@@ -23,7 +25,7 @@ export function validateVirtualService(r: ConfigResource<VirtualServiceSpec>, ou
   let appliesToMesh = gateways.length === 0;
   let appliesToGateway = false;
   if (gateways.length > 0) {
-    validateGatewayNames(gateways, 'spec.gateways', out);
+    validateGatewayNames(gateways, 'spec.gateways', out, gatewaySemantics);
     appliesToGateway = !gateways.includes('mesh');
     appliesToMesh = !appliesToGateway;
   }
@@ -63,7 +65,7 @@ export function validateVirtualService(r: ConfigResource<VirtualServiceSpec>, ou
   if (!vs.http?.length && !vs.tcp?.length && !vs.tls?.length) out.error('spec', 'http, tcp or tls must be provided in virtual service');
   (vs.http ?? []).forEach((h, i) => {
     if (!h) out.error(at('spec.http', i), 'http route may not be null');
-    else validateHTTPRoute(h, at('spec.http', i), hosts.length === 0, out);
+    else validateHTTPRoute(h, at('spec.http', i), hosts.length === 0, out, gatewaySemantics);
   });
   (vs.tls ?? []).forEach((t, i) => {
     if (!t) return;
@@ -92,7 +94,7 @@ export function validateVirtualService(r: ConfigResource<VirtualServiceSpec>, ou
       validateGatewayNames(m.gateways, at(mp, 'gateways'), out);
     });
     if (!t.route?.length) out.error(at(p, 'route'), 'TLS route is required');
-    validateRouteDestinations(t.route, at(p, 'route'), out);
+    validateRouteDestinations(t.route, at(p, 'route'), out, gatewaySemantics);
   });
   (vs.tcp ?? []).forEach((t, i) => {
     if (!t) return;
@@ -109,7 +111,7 @@ export function validateVirtualService(r: ConfigResource<VirtualServiceSpec>, ou
       validateGatewayNames(m.gateways, at(mp, 'gateways'), out);
     });
     if (!t.route?.length) out.error(at(p, 'route'), 'TCP route is required');
-    validateRouteDestinations(t.route, at(p, 'route'), out);
+    validateRouteDestinations(t.route, at(p, 'route'), out, gatewaySemantics);
   });
   validateExportTo(r.metadata.namespace ?? '', vs.exportTo, false, false, 'spec.exportTo', out);
   reportUnreachableRules(vs, out);
