@@ -97,7 +97,7 @@ describe('AuthorizationPolicy as RBAC', () => {
   it('names policies as Istio does', () => {
     const hcm = sim.listener('virtualInbound')!.filterChains[0].filters[0].typedConfig;
     const allow = hcm.httpFilters[2].typedConfig.rules;
-    assert.equal(allow.action, 'ALLOW');
+    assert.equal(allow.action, undefined, 'ALLOW is the default, left out as Istio does');
     assert.deepEqual(Object.keys(allow.policies), ['ns[default]-policy[reviews-viewer]-rule[0]', 'ns[default]-policy[reviews-viewer]-rule[1]']);
   });
 

@@ -106,7 +106,14 @@ export function principalMatches(p: Json, r: RbacRequest): boolean {
   if (p.directRemoteIp) return cidrContains(p.directRemoteIp, r.sourceIp);
   if (p.remoteIp) return cidrContains(p.remoteIp, r.sourceIp);
   if (p.header) return headerMatches(p.header, r.headers);
-  if (p.metadata) return p.metadata.path?.[0]?.key === 'request.auth.principal' && stringMatches(p.metadata.value?.stringMatch, r.requestPrincipal);
+  if (p.metadata) {
+    // jwt_authn's verified payload (`ISS/SUB` request principal) under envoy.filters.http.jwt_authn → payload.
+    if (p.metadata.filter !== 'envoy.filters.http.jwt_authn' || !r.requestPrincipal) return false;
+    const idx = r.requestPrincipal.lastIndexOf('/');
+    let v: unknown = { payload: { iss: r.requestPrincipal.slice(0, idx), sub: r.requestPrincipal.slice(idx + 1) } };
+    for (const seg of p.metadata.path as { key: string }[]) v = (v as Record<string, unknown> | undefined)?.[seg.key];
+    return typeof v === 'string' && stringMatches(p.metadata.value?.stringMatch, v);
+  }
   throw new Error(`simulator: unsupported RBAC principal ${JSON.stringify(p)}`);
 }
 

@@ -1,13 +1,15 @@
 import type { ConfigResource } from '../../api/config-resource.ts';
-import type { AuthorizationPolicySpec, Condition, Operation, Rule, Source } from '../../api/istio/authorization-policy.ts';
+import type { AuthorizationPolicySpec, Operation, Rule, Source } from '../../api/istio/authorization-policy.ts';
 import { EXT, type JsonObject } from './envoy-extensions.ts';
+import { conditionPermission, conditionPrincipal, isHttpCondition, principalMatcher, requestPrincipalMatcher, serviceAccountMatcher, namespaceMatcher, valueMatcher, cidr } from './authz-matchers.ts';
 
 /**
- * AuthorizationPolicy → Envoy RBAC (as Istio's authz builder): one RBAC filter for DENY policies
- * and one for ALLOW policies, DENY first. Each rule becomes a policy named
- * `ns[NS]-policy[NAME]-rule[I]` whose permissions come from `to` (and destination `when`
- * conditions) and principals from `from` (and source `when` conditions). For TCP (network RBAC)
- * HTTP-only fields make an ALLOW rule match nothing and are dropped from a DENY rule.
+ * AuthorizationPolicy → Envoy RBAC, in the structure of Istio's authz builder: one RBAC filter
+ * for DENY policies and one for ALLOW policies (DENY runs first); each rule is a policy
+ * `ns[NS]-policy[NAME]-rule[I]` whose permissions are one `andRules` per `to` entry (its fields
+ * as `orRules`, then destination `when` conditions) and whose principals are one `andIds` per
+ * `from` entry (likewise with source conditions). For TCP (network RBAC), a rule using HTTP-only
+ * fields is dropped from ALLOW (it can never match) and has those fields removed in DENY.
  */
 export interface RbacFilters {
   deny?: JsonObject;
@@ -18,168 +20,109 @@ type Matcher = JsonObject;
 
 export function buildRbac(policies: readonly ConfigResource<AuthorizationPolicySpec>[], tcp: boolean): RbacFilters {
   const byAction: Record<'ALLOW' | 'DENY', JsonObject> = { ALLOW: {}, DENY: {} };
-  let hasAllow = false;
-  let hasDeny = false;
+  const present = { ALLOW: false, DENY: false };
   for (const p of policies) {
     const action = p.spec.action ?? 'ALLOW';
-    if (action !== 'ALLOW' && action !== 'DENY') continue; // AUDIT/CUSTOM: no enforcement here
-    if (action === 'ALLOW') hasAllow = true;
-    else hasDeny = true;
-    const rules = p.spec.rules ?? [];
+    if (action !== 'ALLOW' && action !== 'DENY') continue; // AUDIT/CUSTOM: not enforced here
+    present[action] = true;
+    const ns = p.metadata.namespace ?? 'default';
+    const rules = p.spec.rules;
+    if (!rules) {
+      // No rules: ALLOW matches nothing (Istio's allow-nil-rule), DENY nothing.
+      if (action === 'ALLOW') byAction.ALLOW[`ns[${ns}]-policy[${p.metadata.name}]-rule[0]`] = { permissions: [{ notRule: { any: true } }], principals: [{ notId: { any: true } }] };
+      continue;
+    }
     rules.forEach((rule, i) => {
-      const built = buildPolicy(rule, tcp, action);
-      if (built) byAction[action][`ns[${p.metadata.namespace ?? 'default'}]-policy[${p.metadata.name}]-rule[${i}]`] = built;
+      const built = buildPolicy(rule, tcp, action, ns);
+      if (built) byAction[action][`ns[${ns}]-policy[${p.metadata.name}]-rule[${i}]`] = built;
     });
   }
   const out: RbacFilters = {};
-  if (hasDeny) out.deny = rbacFilter('DENY', byAction.DENY, tcp);
-  if (hasAllow) out.allow = rbacFilter('ALLOW', byAction.ALLOW, tcp);
+  if (present.DENY) out.deny = rbacFilter('DENY', byAction.DENY, tcp);
+  if (present.ALLOW) out.allow = rbacFilter('ALLOW', byAction.ALLOW, tcp);
   return out;
 }
 
 function rbacFilter(action: string, policies: JsonObject, tcp: boolean): JsonObject {
   const ext = tcp ? EXT.networkRbac : EXT.httpRbac;
-  const config: JsonObject = { '@type': ext.type, rules: { action, policies } };
+  // ALLOW is the proto default and, as in Istio's output, left out.
+  const rules: JsonObject = action === 'ALLOW' ? {} : { action };
+  if (Object.keys(policies).length > 0) rules.policies = policies;
+  const config: JsonObject = { '@type': ext.type, rules };
   if (tcp) config.statPrefix = 'tcp.';
   return { name: ext.name, typedConfig: config };
 }
 
-const HTTP_ONLY_OPERATION: (keyof Operation)[] = ['methods', 'notMethods', 'paths', 'notPaths', 'hosts', 'notHosts'];
-const HTTP_ONLY_SOURCE: (keyof Source)[] = ['requestPrincipals', 'notRequestPrincipals'];
+const HTTP_OPERATION: (keyof Operation)[] = ['hosts', 'notHosts', 'methods', 'notMethods', 'paths', 'notPaths'];
+const HTTP_SOURCE: (keyof Source)[] = ['requestPrincipals', 'notRequestPrincipals'];
 
-function buildPolicy(rule: Rule, tcp: boolean, action: 'ALLOW' | 'DENY'): JsonObject | undefined {
+function has(list: unknown): boolean {
+  return Array.isArray(list) && list.length > 0;
+}
+
+function buildPolicy(rule: Rule, tcp: boolean, action: 'ALLOW' | 'DENY', ns: string): JsonObject | undefined {
   const usesHttp =
-    (rule.to ?? []).some((t) => HTTP_ONLY_OPERATION.some((k) => (t.operation?.[k] as unknown[] | undefined)?.length)) ||
-    (rule.from ?? []).some((f) => HTTP_ONLY_SOURCE.some((k) => (f.source?.[k] as unknown[] | undefined)?.length)) ||
+    (rule.to ?? []).some((t) => HTTP_OPERATION.some((k) => has(t.operation?.[k]))) ||
+    (rule.from ?? []).some((f) => HTTP_SOURCE.some((k) => has(f.source?.[k]))) ||
     (rule.when ?? []).some((c) => isHttpCondition(c.key ?? ''));
   if (tcp && usesHttp && action === 'ALLOW') return undefined;
-  const perms: Matcher[] = [];
-  const toItems = (rule.to ?? []).map((t) => operationPermission(t.operation ?? {}, tcp)).filter((m): m is Matcher => m !== undefined);
-  if (toItems.length > 0) perms.push(or(toItems, 'orRules'));
-  const principals: Matcher[] = [];
-  const fromItems = (rule.from ?? []).map((f) => sourcePrincipal(f.source ?? {}, tcp)).filter((m): m is Matcher => m !== undefined);
-  if (fromItems.length > 0) principals.push(or(fromItems, 'orIds'));
-  for (const c of rule.when ?? []) {
-    if (tcp && isHttpCondition(c.key ?? '')) continue;
-    const perm = conditionPermission(c);
-    if (perm) perms.push(perm);
-    const principal = conditionPrincipal(c);
-    if (principal) principals.push(principal);
-  }
+  const when = (rule.when ?? []).filter((c) => !(tcp && isHttpCondition(c.key ?? '')));
+  const whenPerms = when.flatMap(conditionPermission);
+  const whenPrincipals = when.flatMap(conditionPrincipal);
+  const tos = rule.to && rule.to.length > 0 ? rule.to.map((t) => t.operation ?? {}) : [{}];
+  const froms = rule.from && rule.from.length > 0 ? rule.from.map((f) => f.source ?? {}) : [{}];
   return {
-    permissions: [perms.length === 0 ? { any: true } : perms.length === 1 ? perms[0] : { andRules: { rules: perms } }],
-    principals: [principals.length === 0 ? { any: true } : principals.length === 1 ? principals[0] : { andIds: { ids: principals } }],
+    permissions: tos.map((op) => andRules([...operationRules(op, tcp), ...whenPerms])),
+    principals: froms.map((src) => andIds([...sourceIds(src, tcp, ns), ...whenPrincipals])),
   };
 }
 
-function or(items: Matcher[], kind: 'orRules' | 'orIds'): Matcher {
-  if (items.length === 1) return items[0]!;
-  return kind === 'orRules' ? { orRules: { rules: items } } : { orIds: { ids: items } };
+function andRules(rules: Matcher[]): Matcher {
+  return { andRules: { rules: rules.length > 0 ? rules : [{ any: true }] } };
 }
 
-function and(items: Matcher[], kind: 'andRules' | 'andIds'): Matcher | undefined {
-  if (items.length === 0) return undefined;
-  if (items.length === 1) return items[0];
-  return kind === 'andRules' ? { andRules: { rules: items } } : { andIds: { ids: items } };
+function andIds(ids: Matcher[]): Matcher {
+  return { andIds: { ids: ids.length > 0 ? ids : [{ any: true }] } };
 }
 
-/** Istio's value syntax: `*` any, `pre*` prefix, `*suf` suffix, else exact. */
-export function valueMatcher(v: string, ignoreCase = false): JsonObject {
-  const ic = ignoreCase ? { ignoreCase: true } : {};
-  if (v === '*') return { safeRegex: { regex: '.+' } };
-  if (v.endsWith('*')) return { prefix: v.slice(0, -1), ...ic };
-  if (v.startsWith('*')) return { suffix: v.slice(1), ...ic };
-  return { exact: v, ...ic };
-}
-
-function values(list: string[] | undefined, notList: string[] | undefined, one: (v: string) => Matcher, kind: 'rules' | 'ids'): Matcher[] {
+/** `[values]` as orRules, `[notValues]` as notRule(orRules). */
+function ruleField(values: string[] | undefined, notValues: string[] | undefined, one: (v: string) => Matcher): Matcher[] {
   const out: Matcher[] = [];
-  if (list?.length) out.push(kind === 'rules' ? or(list.map(one), 'orRules') : or(list.map(one), 'orIds'));
-  if (notList?.length) {
-    const inner = kind === 'rules' ? or(notList.map(one), 'orRules') : or(notList.map(one), 'orIds');
-    out.push(kind === 'rules' ? { notRule: inner } : { notId: inner });
-  }
+  if (has(values)) out.push({ orRules: { rules: values!.map(one) } });
+  if (has(notValues)) out.push({ notRule: { orRules: { rules: notValues!.map(one) } } });
   return out;
 }
 
-function operationPermission(op: Operation, tcp: boolean): Matcher | undefined {
-  const parts: Matcher[] = [];
+function idField(values: string[] | undefined, notValues: string[] | undefined, one: (v: string) => Matcher): Matcher[] {
+  const out: Matcher[] = [];
+  if (has(values)) out.push({ orIds: { ids: values!.map(one) } });
+  if (has(notValues)) out.push({ notId: { orIds: { ids: notValues!.map(one) } } });
+  return out;
+}
+
+function header(name: string, v: string, ignoreCase = false): Matcher {
+  return v === '*' ? { header: { name, presentMatch: true } } : { header: { name, stringMatch: valueMatcher(v, ignoreCase) } };
+}
+
+function operationRules(op: Operation, tcp: boolean): Matcher[] {
+  const out: Matcher[] = [];
   if (!tcp) {
-    parts.push(...values(op.hosts, op.notHosts, (h) => ({ header: { name: ':authority', stringMatch: valueMatcher(h, true) } }), 'rules'));
-    parts.push(...values(op.methods, op.notMethods, (m) => ({ header: { name: ':method', stringMatch: { exact: m } } }), 'rules'));
-    parts.push(...values(op.paths, op.notPaths, (p) => ({ urlPath: { path: valueMatcher(p) } }), 'rules'));
+    out.push(...ruleField(op.hosts, op.notHosts, (h) => header(':authority', h, true)));
+    out.push(...ruleField(op.methods, op.notMethods, (m) => header(':method', m)));
+    out.push(...ruleField(op.paths, op.notPaths, (p) => ({ urlPath: { path: p === '*' ? { safeRegex: { regex: '.+' } } : valueMatcher(p) } })));
   }
-  parts.push(...values(op.ports, op.notPorts, (p) => ({ destinationPort: Number(p) }), 'rules'));
-  return and(parts, 'andRules') ?? { any: true };
+  out.push(...ruleField(op.ports, op.notPorts, (p) => ({ destinationPort: Number(p) })));
+  return out;
 }
 
-/** Istio principals are `TRUST_DOMAIN/ns/NS/sa/SA`; certificates carry `spiffe://` URIs. */
-function principalMatcher(p: string): Matcher {
-  if (p === '*') return { authenticated: { principalName: { safeRegex: { regex: '.+' } } } };
-  const m = valueMatcher(p);
-  if (m.exact !== undefined) return { authenticated: { principalName: { exact: `spiffe://${p}` } } };
-  if (m.prefix !== undefined) return { authenticated: { principalName: { prefix: `spiffe://${m.prefix}` } } };
-  return { authenticated: { principalName: m } };
+function sourceIds(src: Source, tcp: boolean, ns: string): Matcher[] {
+  const out: Matcher[] = [];
+  out.push(...idField(src.serviceAccounts, src.notServiceAccounts, (sa) => serviceAccountMatcher(sa, ns)));
+  out.push(...idField(src.principals, src.notPrincipals, principalMatcher));
+  if (!tcp) out.push(...idField(src.requestPrincipals, src.notRequestPrincipals, requestPrincipalMatcher));
+  out.push(...idField(src.namespaces, src.notNamespaces, namespaceMatcher));
+  out.push(...idField(src.remoteIpBlocks, src.notRemoteIpBlocks, (b) => ({ remoteIp: cidr(b) })));
+  out.push(...idField(src.ipBlocks, src.notIpBlocks, (b) => ({ directRemoteIp: cidr(b) })));
+  return out;
 }
 
-function requestPrincipalMatcher(p: string): Matcher {
-  return { metadata: { filter: 'istio_authn', path: [{ key: 'request.auth.principal' }], value: { stringMatch: valueMatcher(p) } } };
-}
-
-function namespaceMatcher(ns: string): Matcher {
-  const escaped = ns.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return { authenticated: { principalName: { safeRegex: { regex: `.*/ns/${ns === '*' ? '[^/]+' : escaped}/.*` } } } };
-}
-
-function cidr(block: string): JsonObject {
-  const [addr, len] = block.split('/');
-  return { addressPrefix: addr, prefixLen: len !== undefined ? Number(len) : addr!.includes(':') ? 128 : 32 };
-}
-
-function sourcePrincipal(src: Source, tcp: boolean): Matcher | undefined {
-  const parts: Matcher[] = [];
-  parts.push(...values(src.principals, src.notPrincipals, principalMatcher, 'ids'));
-  if (!tcp) parts.push(...values(src.requestPrincipals, src.notRequestPrincipals, requestPrincipalMatcher, 'ids'));
-  parts.push(...values(src.namespaces, src.notNamespaces, namespaceMatcher, 'ids'));
-  parts.push(...values(src.ipBlocks, src.notIpBlocks, (b) => ({ directRemoteIp: cidr(b) }), 'ids'));
-  parts.push(...values(src.remoteIpBlocks, src.notRemoteIpBlocks, (b) => ({ remoteIp: cidr(b) }), 'ids'));
-  return and(parts, 'andIds') ?? { any: true };
-}
-
-function isHttpCondition(key: string): boolean {
-  return key.startsWith('request.') ;
-}
-
-const HEADER_KEY = /^request\.headers\[(.+)\]$/;
-const CLAIM_KEY = /^request\.auth\.claims\[(.+)\]$/;
-
-function conditionPermission(c: Condition): Matcher | undefined {
-  const key = c.key ?? '';
-  if (key === 'destination.port') return values(c.values, c.notValues, (v) => ({ destinationPort: Number(v) }), 'rules').reduce(andReduce('andRules'), undefined);
-  if (key === 'destination.ip') return values(c.values, c.notValues, (v) => ({ destinationIp: cidr(v) }), 'rules').reduce(andReduce('andRules'), undefined);
-  if (key === 'connection.sni') return values(c.values, c.notValues, (v) => ({ requestedServerName: valueMatcher(v) }), 'rules').reduce(andReduce('andRules'), undefined);
-  return undefined;
-}
-
-function conditionPrincipal(c: Condition): Matcher | undefined {
-  const key = c.key ?? '';
-  let one: ((v: string) => Matcher) | undefined;
-  if (key === 'source.ip') one = (v) => ({ directRemoteIp: cidr(v) });
-  else if (key === 'remote.ip') one = (v) => ({ remoteIp: cidr(v) });
-  else if (key === 'source.namespace') one = namespaceMatcher;
-  else if (key === 'source.principal') one = principalMatcher;
-  else if (key === 'request.auth.principal') one = requestPrincipalMatcher;
-  else if (HEADER_KEY.test(key)) {
-    const name = HEADER_KEY.exec(key)![1]!.toLowerCase();
-    one = (v) => ({ header: { name, stringMatch: valueMatcher(v) } });
-  } else if (CLAIM_KEY.test(key) || key === 'request.auth.audiences' || key === 'request.auth.presenter') {
-    const path = CLAIM_KEY.test(key) ? CLAIM_KEY.exec(key)![1]! : key;
-    one = (v) => ({ metadata: { filter: 'istio_authn', path: [{ key: path }], value: { stringMatch: valueMatcher(v) } } });
-  }
-  if (!one) return undefined;
-  return values(c.values, c.notValues, one, 'ids').reduce(andReduce('andIds'), undefined);
-}
-
-function andReduce(kind: 'andRules' | 'andIds') {
-  return (acc: Matcher | undefined, m: Matcher): Matcher => (acc === undefined ? m : (and([acc, m], kind) as Matcher));
-}

@@ -1,12 +1,13 @@
 import type { ConfigResource } from '../../api/config-resource.ts';
 import type { RequestAuthenticationSpec } from '../../api/istio/request-authentication.ts';
+import { JWT_PAYLOAD_KEY } from './authz-matchers.ts';
 import { EXT, duration, type JsonObject } from './envoy-extensions.ts';
 
 /**
  * RequestAuthentication → envoy.filters.http.jwt_authn, as Istio: a request with a token must
  * carry a valid one for some provider (else 401); a request without a token passes (an
  * AuthorizationPolicy on requestPrincipals is what requires one). The verified payload goes to
- * dynamic metadata under the issuer, which authz reads as `request.auth.*`.
+ * dynamic metadata under `payload`, which authz reads for `request.auth.*` and requestPrincipals.
  */
 export function buildJwtAuthn(policies: readonly ConfigResource<RequestAuthenticationSpec>[]): JsonObject | undefined {
   const providers: JsonObject = {};
@@ -15,7 +16,7 @@ export function buildJwtAuthn(policies: readonly ConfigResource<RequestAuthentic
     for (const [i, rule] of (p.spec.jwtRules ?? []).entries()) {
       if (!rule.issuer) continue;
       const name = `origins-${p.metadata.namespace ?? 'default'}-${p.metadata.name}-${i}`;
-      const provider: JsonObject = { issuer: rule.issuer, payloadInMetadata: rule.issuer, forward: rule.forwardOriginalToken ?? false };
+      const provider: JsonObject = { issuer: rule.issuer, payloadInMetadata: JWT_PAYLOAD_KEY, forward: rule.forwardOriginalToken ?? false };
       if (rule.audiences?.length) provider.audiences = [...rule.audiences];
       if (rule.jwks) provider.localJwks = { inlineString: rule.jwks };
       else if (rule.jwksUri) provider.remoteJwks = { httpUri: { uri: rule.jwksUri, cluster: jwksCluster(rule.jwksUri), timeout: duration(rule.timeout) ?? '5s' }, cacheDuration: '300s' };
