@@ -86,6 +86,13 @@ export interface Workload {
   ports: Readonly<Record<string, number>>;
   /** Has a sidecar (label security.istio.io/tlsMode=istio or injected). */
   tlsMode: 'istio' | 'disabled';
+  /** Ready (Pod Ready condition, WorkloadEntry Healthy condition); undefined means healthy. */
+  healthy?: boolean;
+  network?: string;
+  /** Load-balancing weight (WorkloadEntry.weight). */
+  weight?: number;
+  /** Key of the resource it came from (group/Kind/ns/name). */
+  source?: string;
 }
 
 /** An immutable view of the registry at one moment. */

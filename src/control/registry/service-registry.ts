@@ -1,0 +1,95 @@
+import type { Endpoint, RegistrySnapshot, Service, ServicePort, Workload } from './service.ts';
+
+export interface ServiceWithEndpoints {
+  service: Service;
+  endpoints: readonly Endpoint[];
+}
+
+function serviceId(s: Pick<Service, 'registry' | 'namespace' | 'hostname'>): string {
+  return `${s.registry}/${s.namespace}/${s.hostname}`;
+}
+
+function compareEndpoints(a: Endpoint, b: Endpoint): number {
+  if (a.address !== b.address) return a.address < b.address ? -1 : 1;
+  if (a.port !== b.port) return a.port - b.port;
+  return (a.workloadName ?? '') < (b.workloadName ?? '') ? -1 : (a.workloadName ?? '') > (b.workloadName ?? '') ? 1 : 0;
+}
+
+/**
+ * An immutable registry snapshot with lookups by hostname and by (hostname, port). Services are
+ * ordered by hostname then namespace (Kubernetes before ServiceEntry); endpoints by address.
+ */
+export class ServiceRegistry implements RegistrySnapshot {
+  readonly services: readonly Service[];
+  readonly workloads: readonly Workload[];
+  private readonly byHost = new Map<string, Service[]>();
+  private readonly endpointsById = new Map<string, Map<number, readonly Endpoint[]>>();
+
+  constructor(entries: readonly ServiceWithEndpoints[], workloads: readonly Workload[]) {
+    const sorted = [...entries].sort(
+      (a, b) =>
+        a.service.hostname.localeCompare(b.service.hostname) ||
+        a.service.namespace.localeCompare(b.service.namespace) ||
+        a.service.registry.localeCompare(b.service.registry),
+    );
+    this.services = Object.freeze(sorted.map((e) => e.service));
+    this.workloads = Object.freeze([...workloads].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name)));
+    for (const { service, endpoints } of sorted) {
+      const list = this.byHost.get(service.hostname) ?? [];
+      list.push(service);
+      this.byHost.set(service.hostname, list);
+      const id = serviceId(service);
+      let byPort = this.endpointsById.get(id);
+      if (!byPort) {
+        byPort = new Map();
+        this.endpointsById.set(id, byPort);
+      }
+      for (const sp of service.ports) {
+        const eps = endpoints.filter((e) => e.servicePort === sp.port).sort(compareEndpoints);
+        byPort.set(sp.port, Object.freeze([...(byPort.get(sp.port) ?? []), ...eps]));
+      }
+    }
+  }
+
+  servicesByHost(hostname: string): readonly Service[] {
+    return this.byHost.get(hostname) ?? [];
+  }
+
+  /** The service for a hostname, in a namespace when given (else the first by namespace). */
+  service(hostname: string, namespace?: string): Service | undefined {
+    const list = this.servicesByHost(hostname);
+    return namespace === undefined ? list[0] : list.find((s) => s.namespace === namespace);
+  }
+
+  /** A service port by (hostname, port), with its service. */
+  servicePort(hostname: string, port: number, namespace?: string): { service: Service; port: ServicePort } | undefined {
+    for (const s of this.servicesByHost(hostname)) {
+      if (namespace !== undefined && s.namespace !== namespace) continue;
+      const sp = s.ports.find((p) => p.port === port);
+      if (sp) return { service: s, port: sp };
+    }
+    return undefined;
+  }
+
+  /** Endpoints of a service port; across namespaces declaring the host unless one is given. */
+  endpoints(hostname: string, port: number, namespace?: string): readonly Endpoint[] {
+    const out: Endpoint[] = [];
+    for (const s of this.servicesByHost(hostname)) {
+      if (namespace !== undefined && s.namespace !== namespace) continue;
+      out.push(...(this.endpointsById.get(serviceId(s))?.get(port) ?? []));
+    }
+    return out;
+  }
+
+  /** Every endpoint of a service, all ports, in port then address order. */
+  endpointsOf(service: Service): readonly Endpoint[] {
+    const byPort = this.endpointsById.get(serviceId(service));
+    if (!byPort) return [];
+    return [...byPort.keys()].sort((a, b) => a - b).flatMap((p) => byPort.get(p) ?? []);
+  }
+
+  /** Workloads (Pods, WorkloadEntries) at an address. */
+  workloadsAt(address: string): readonly Workload[] {
+    return this.workloads.filter((w) => w.address === address);
+  }
+}
