@@ -31,7 +31,7 @@ export function formatMessageLine(m: AnalysisMessage): string {
 
 function run(paths: string[], flags: AnalyzeFlags, ctx: CliContext): void {
   if (flags.listAnalyzers) {
-    for (const a of allAnalyzers()) ctx.stdout(`${a.name}: ${a.description}\n`);
+    for (const a of allAnalyzers()) ctx.stdout(`${a.name}: ${a.description}${a.optional ? ' (optional: run with --analyzer)' : ''}\n`);
     return;
   }
   if (flags.output !== undefined && !['json', 'yaml', 'text', 'log'].includes(flags.output)) {

@@ -1,5 +1,6 @@
 import type { Analyzer } from './analyzer.ts';
 import { schemaValidationAnalyzers } from './analyzers/schema-validation-analyzer.ts';
+import { alphaAnnotationsAnalyzer } from './analyzers/alpha-annotations-analyzer.ts';
 import { annotationsAnalyzer } from './analyzers/annotations-analyzer.ts';
 import { applicationUidAnalyzer } from './analyzers/application-uid-analyzer.ts';
 import { authorizationPoliciesAnalyzer } from './analyzers/authorization-policies-analyzer.ts';
@@ -37,9 +38,13 @@ import { virtualServiceGatewayAnalyzer } from './analyzers/virtualservice-gatewa
 import { jwtClaimRouteAnalyzer } from './analyzers/virtualservice-jwt-claim-route-analyzer.ts';
 import { webhookAnalyzer } from './analyzers/webhook-analyzer.ts';
 
-/** Every analyzer `mizzen analyze` runs (one file per analyzer under analyzers/), as Istio's analyzers.All(). */
+/**
+ * Every analyzer `mizzen analyze` knows (one file per analyzer under analyzers/): Istio's
+ * analyzers.All(), the multi-cluster ones, and optional ones (`optional: true`) run only by name.
+ */
 export function allAnalyzers(): Analyzer[] {
   return [
+    alphaAnnotationsAnalyzer,
     annotationsAnalyzer,
     applicationUidAnalyzer,
     authorizationPoliciesAnalyzer,

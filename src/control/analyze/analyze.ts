@@ -50,7 +50,7 @@ const ALIASES: Readonly<Record<string, string>> = {
 /** Analyzers selected by name (or Istio Go type name); unknown names are returned so the caller can report them. */
 export function selectAnalyzers(names: readonly string[] | undefined): { analyzers: Analyzer[]; unknown: string[] } {
   const all = allAnalyzers();
-  if (!names || names.length === 0) return { analyzers: all, unknown: [] };
+  if (!names || names.length === 0) return { analyzers: all.filter((a) => !a.optional), unknown: [] };
   const wanted = names.map((n) => ALIASES[n] ?? n);
   const analyzers = all.filter((a) => wanted.includes(a.name));
   const unknown = names.filter((n, i) => !all.some((a) => a.name === wanted[i]));

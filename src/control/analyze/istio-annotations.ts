@@ -11,6 +11,8 @@ export interface AnnotationInfo {
   resources: readonly string[];
   deprecated?: string;
   validate?: (value: string) => string | undefined;
+  /** Feature maturity; Alpha unless stated. */
+  status?: 'Beta' | 'Stable';
 }
 
 function uint32(v: string): string | undefined {
@@ -76,7 +78,7 @@ const TABLE: readonly AnnotationInfo[] = [
   { name: 'alpha.istio.io/canonical-serviceaccounts', resources: SVC, deprecated: '' },
   { name: 'alpha.istio.io/kubernetes-serviceaccounts', resources: SVC, deprecated: '' },
   { name: 'ambient.istio.io/bypass-inbound-capture', resources: POD },
-  { name: 'ambient.istio.io/redirection', resources: POD },
+  { name: 'ambient.istio.io/redirection', resources: POD, status: 'Beta' },
   { name: 'ambient.istio.io/waypoint-inbound-binding', resources: ['GatewayClass', 'Gateway'] },
   { name: 'galley.istio.io/analyze-suppress', resources: ANY },
   { name: 'gateway.istio.io/controller-version', resources: ANY },
@@ -89,12 +91,12 @@ const TABLE: readonly AnnotationInfo[] = [
   { name: 'istio.io/dry-run', resources: ['AuthorizationPolicy'] },
   { name: 'istio.io/rev', resources: POD },
   { name: 'istio.io/workloadController', resources: WE },
-  { name: 'kubernetes.io/ingress.class', resources: ['Ingress'] },
+  { name: 'kubernetes.io/ingress.class', resources: ['Ingress'], status: 'Stable' },
   { name: 'networking.istio.io/exportTo', resources: SVC },
   { name: 'networking.istio.io/service-type', resources: GW },
   { name: 'networking.istio.io/traffic-distribution', resources: ['Service', 'ServiceEntry'] },
   { name: 'prometheus.istio.io/merge-metrics', resources: POD, validate: bool },
-  { name: 'proxy.istio.io/config', resources: POD, validate: proxyConfigYaml },
+  { name: 'proxy.istio.io/config', resources: POD, validate: proxyConfigYaml, status: 'Beta' },
   { name: 'proxy.istio.io/overrides', resources: POD },
   { name: 'readiness.status.sidecar.istio.io/applicationPorts', resources: POD },
   { name: 'readiness.status.sidecar.istio.io/failureThreshold', resources: POD, validate: uint32 },
@@ -106,7 +108,7 @@ const TABLE: readonly AnnotationInfo[] = [
   { name: 'sidecar.istio.io/discoveryAddress', resources: POD, deprecated: '' },
   { name: 'sidecar.istio.io/enableCoreDump', resources: POD, validate: bool },
   { name: 'sidecar.istio.io/extraStatTags', resources: POD, deprecated: '' },
-  { name: 'sidecar.istio.io/inject', resources: POD, deprecated: ' in favor of the "sidecar.istio.io/inject" label' },
+  { name: 'sidecar.istio.io/inject', resources: POD, deprecated: ' in favor of the "sidecar.istio.io/inject" label', status: 'Beta' },
   { name: 'sidecar.istio.io/interceptionMode', resources: POD, validate: interceptionMode },
   { name: 'sidecar.istio.io/logLevel', resources: POD },
   { name: 'sidecar.istio.io/nativeSidecar', resources: POD },
@@ -126,7 +128,7 @@ const TABLE: readonly AnnotationInfo[] = [
   { name: 'sidecar.istio.io/userVolumeMount', resources: POD },
   { name: 'status.sidecar.istio.io/port', resources: POD, validate: portNumber },
   { name: 'topology.istio.io/controlPlaneClusters', resources: ['Namespace'] },
-  { name: 'traffic.istio.io/nodeSelector', resources: SVC },
+  { name: 'traffic.istio.io/nodeSelector', resources: SVC, status: 'Stable' },
   { name: 'traffic.sidecar.istio.io/excludeInboundPorts', resources: POD, validate: portList },
   { name: 'traffic.sidecar.istio.io/excludeInterfaces', resources: POD },
   { name: 'traffic.sidecar.istio.io/excludeOutboundIPRanges', resources: POD, validate: cidrList },
