@@ -2,6 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { LogFactory, Logger } from '../lib/log.ts';
 import { TYPE_URL } from '../api/xds/type-urls.ts';
+import { certsAdminView } from '../agent/certs-admin-view.ts';
 import { AdminServer, type AdminSource } from './admin/admin-server.ts';
 import { buildConfigDump } from './admin/config-dump.ts';
 import { ProxyStats } from './admin/proxy-stats.ts';
@@ -260,6 +261,13 @@ export class Proxy implements AdminSource {
     this.log.info('quitquitquit received');
     if (this.options.onQuit) this.options.onQuit();
     else void this.drain(0);
+  }
+
+  certs(): unknown {
+    const cert = this.secrets.getSecret('default');
+    const root = this.secrets.getSecret('ROOTCA');
+    const pems = cert?.kind === 'certificate' && root?.kind === 'validation' ? { certChainPem: cert.certChain, rootCertPem: root.trustedCa } : undefined;
+    return certsAdminView(pems, (this.options.clock ?? systemClock).now());
   }
 
   serverInfo(): unknown {

@@ -13,6 +13,8 @@ export interface AdminSource {
   setLogLevel(level: string, component: string | undefined): boolean;
   quit(): void;
   serverInfo(): unknown;
+  /** Envoy's /certs view of the workload certificate and trust bundle (expiry). */
+  certs?(): unknown;
 }
 
 /**
@@ -71,6 +73,8 @@ export class AdminServer {
           return send(200, this.source.statsPrometheus(), 'text/plain; version=0.0.4');
         case '/listeners':
           return send(200, `${JSON.stringify(this.source.listenerList(), null, 2)}\n`, 'application/json');
+        case '/certs':
+          return send(200, `${JSON.stringify(this.source.certs?.() ?? { certificates: [] }, null, 2)}\n`, 'application/json');
         case '/server_info':
           return send(200, `${JSON.stringify(this.source.serverInfo(), null, 2)}\n`, 'application/json');
         case '/logging': {

@@ -1,16 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import type { Cluster } from '../upstream/cluster.ts';
 import type { ClusterManager } from '../upstream/cluster-manager.ts';
 import type { Host } from '../upstream/host.ts';
 import type { PoolWaiter } from '../upstream/http1-pool.ts';
 import type { Http1UpstreamConnection, UpstreamResponseHandler } from '../upstream/http1-upstream-connection.ts';
-import { hashKey } from '../upstream/load-balancer.ts';
 import { HeaderList } from '../http1/header-list.ts';
 import { reasonPhrase } from '../http1/head-parser.ts';
 import type { HcmConfig } from './hcm-config.ts';
 import type { FilterContext, FilterRequest, FilterVerdict, LocalReply } from './http-filter.ts';
 import { LOCAL_REPLY, redirectLocation } from './local-reply.ts';
 import { RequestMirror } from './request-mirror.ts';
+import { applyRouteRequest, finishResponseHeaders, prepareRequestHeaders, routeHash } from './request-headers.ts';
+import { ReusableTimer } from './reusable-timer.ts';
 import { retriableStatus, retryBackoffMs, type RetryPolicy } from './retry-policy.ts';
 import type { ForwardAction, Route, RouteTable, WeightedCluster } from './route-table.ts';
 import { StreamInfo, type StreamObserver } from './stream-info.ts';
@@ -72,14 +72,8 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
   private attemptActive = false;
   private active = false;
   private gen = 0;
-  private timer: NodeJS.Timeout | undefined;
-  private timerMs = 0;
-  private deadlineGen = -1;
-  private tryTimer: NodeJS.Timeout | undefined;
-  private tryTimerMs = 0;
-  private tryGen = -1;
-  private readonly onTimeoutBound = (): void => this.onTimeout();
-  private readonly onTryTimeoutBound = (): void => this.onTryTimeout();
+  private readonly timer = new ReusableTimer(() => this.onTimeout());
+  private readonly tryTimer = new ReusableTimer(() => this.onTryTimeout());
   private readonly onDone: (s: HttpStream) => void;
 
   constructor(rt: HttpRuntime, hcm: HcmConfig, sink: DownstreamSink, onDone: (s: HttpStream) => void) {
@@ -125,47 +119,14 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
     info.authority = authority;
     info.scheme = req.scheme;
     info.userAgent = headers.get('user-agent') ?? '';
-    this.prepareHeaders();
-    if (this.hcm.requestTimeoutMs > 0) this.armTimer(this.hcm.requestTimeoutMs);
-    const table = this.hcm.inlineRoutes ?? (this.hcm.routeConfigName !== undefined ? this.rt.routeTable(this.hcm.routeConfigName) : undefined);
-    this.route = table?.route(req);
+    prepareRequestHeaders(req, this.hcm, info);
+    if (this.hcm.requestTimeoutMs > 0) this.timer.arm(this.hcm.requestTimeoutMs);
+    this.route = this.table()?.route(req);
     if (this.route) {
       info.routeName = this.route.name;
       info.virtualHostName = this.route.virtualHost.name;
     }
     this.runFilters(0);
-  }
-
-  private prepareHeaders(): void {
-    const h = this.request.headers;
-    const hcm = this.hcm;
-    const info = this.info;
-    if (hcm.generateRequestId) {
-      let id = h.get('x-request-id');
-      if (id === undefined || (hcm.useRemoteAddress && !hcm.preserveExternalRequestId && !info.mtls)) {
-        id = randomUUID();
-        h.set('x-request-id', id);
-      }
-      info.requestId = id;
-    } else info.requestId = h.get('x-request-id') ?? '';
-    if (hcm.useRemoteAddress && !hcm.skipXffAppend) {
-      const xff = h.get('x-forwarded-for');
-      h.set('x-forwarded-for', xff ? `${xff},${info.downstreamRemoteAddress}` : info.downstreamRemoteAddress);
-    }
-    if (hcm.useRemoteAddress || !h.has('x-forwarded-proto')) h.set('x-forwarded-proto', this.request.scheme);
-    switch (hcm.forwardClientCert) {
-      case 'SANITIZE': h.remove('x-forwarded-client-cert'); break;
-      case 'SANITIZE_SET':
-      case 'APPEND_FORWARD':
-        if (info.mtls && info.peerPrincipal) {
-          let v = info.localPrincipal ? `By=${info.localPrincipal}` : '';
-          if (hcm.setClientCert.uri || hcm.forwardClientCert === 'APPEND_FORWARD') v += `${v ? ';' : ''}URI=${info.peerPrincipal}`;
-          const prev = hcm.forwardClientCert === 'APPEND_FORWARD' ? h.get('x-forwarded-client-cert') : undefined;
-          h.set('x-forwarded-client-cert', prev ? `${prev},${v}` : v);
-        } else if (hcm.forwardClientCert === 'SANITIZE_SET') h.remove('x-forwarded-client-cert');
-        break;
-      default: break;
-    }
   }
 
   private runFilters(from: number): void {
@@ -221,10 +182,10 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
     this.info.clusterName = clusterName ?? '';
     if (!cluster) return this.localReply({ ...LOCAL_REPLY.clusterNotFound, status: action.clusterNotFoundCode });
     this.cluster = cluster;
-    this.applyRequestMutations(route, action);
+    applyRouteRequest(this.request, route, action, this.weighted, this.table());
     this.retry = action.retry;
     this.retainBody = !this.requestComplete && this.retry !== undefined && this.retry.numRetries > 0;
-    if (action.timeoutMs > 0) this.armTimer(action.timeoutMs);
+    if (action.timeoutMs > 0) this.timer.arm(action.timeoutMs);
     if (action.mirrors.length > 0 && this.requestComplete) {
       for (const m of action.mirrors) {
         const mc = this.rt.clusters.get(m.cluster);
@@ -232,50 +193,6 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
       }
     }
     this.attempt();
-  }
-
-  private applyRequestMutations(route: Route, action: ForwardAction): void {
-    const h = this.request.headers;
-    const req = this.request;
-    this.weighted?.requestHeaders.apply(h);
-    route.requestHeaders.apply(h);
-    route.virtualHost.requestHeaders.apply(h);
-    const table = this.hcm.inlineRoutes ?? (this.hcm.routeConfigName !== undefined ? this.rt.routeTable(this.hcm.routeConfigName) : undefined);
-    table?.requestHeaders.apply(h);
-    if (action.prefixRewrite !== undefined && route.matchPrefix !== undefined) {
-      req.path = action.prefixRewrite + req.path.slice(route.matchPrefix.length);
-      if (req.path === '' || req.path.charCodeAt(0) !== 47) req.path = `/${req.path}`;
-    } else if (action.regexRewrite) {
-      const q = req.path.indexOf('?');
-      const p = q < 0 ? req.path : req.path.slice(0, q);
-      req.path = p.replace(action.regexRewrite.re, action.regexRewrite.substitution) + (q < 0 ? '' : req.path.slice(q));
-    }
-    if (action.hostRewrite !== undefined) req.authority = action.hostRewrite;
-    if (this.retry && route.virtualHost.includeAttemptCount) h.set('x-envoy-attempt-count', '1');
-    else if (route.virtualHost.includeAttemptCount) h.set('x-envoy-attempt-count', '1');
-    h.remove('x-envoy-expected-rq-timeout-ms');
-    if (action.timeoutMs > 0) h.set('x-envoy-expected-rq-timeout-ms', String(action.timeoutMs));
-  }
-
-  private hashFor(action: ForwardAction): number | undefined {
-    let out: number | undefined;
-    for (const p of action.hashPolicies) {
-      let v: string | undefined;
-      if (p.kind === 'header') v = this.request.headers.get(p.name);
-      else if (p.kind === 'sourceIp') v = this.info.downstreamRemoteAddress;
-      else if (p.kind === 'cookie') {
-        const cookies = this.request.headers.getAll('cookie');
-        if (cookies) for (const part of cookies.split(/;\s*/)) if (part.startsWith(`${p.name}=`)) v = part.slice(p.name.length + 1);
-      } else if (p.kind === 'query') {
-        const m = new RegExp(`[?&]${p.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}=([^&]*)`).exec(this.request.path);
-        v = m?.[1];
-      }
-      if (v === undefined) continue;
-      const h = hashKey(v);
-      out = out === undefined ? h : (Math.imul(out, 31) + h) >>> 0;
-      if (p.terminal) break;
-    }
-    return out;
   }
 
   private attempt(): void {
@@ -291,7 +208,7 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
       const od = this.info.originalDestination || `${this.info.downstreamLocalAddress}:${this.info.downstreamLocalPort}`;
       const c = od.lastIndexOf(':');
       host = cluster.originalDestinationHost(od.slice(0, c).replace(/^\[|\]$/g, ''), Number(od.slice(c + 1)));
-    } else host = cluster.pick(this.hashFor(action), this.retry?.otherHost ? this.host : undefined);
+    } else host = cluster.pick(routeHash(action, this.request, this.info), this.retry?.otherHost ? this.host : undefined);
     if (!host) {
       cluster.stats.noHealthyHost++;
       return this.localReply(LOCAL_REPLY.noHealthyUpstream);
@@ -306,7 +223,7 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
     this.attemptActive = true;
     cluster.stats.rqTotal++;
     host.rqTotal++;
-    if (this.retry?.perTryTimeoutMs) this.armTryTimer(this.retry.perTryTimeoutMs);
+    if (this.retry?.perTryTimeoutMs) this.tryTimer.arm(this.retry.perTryTimeoutMs);
     this.waitingPool = host;
     cluster.pool(host).acquire(this);
   }
@@ -319,7 +236,7 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
       host.activeRequests--;
       this.attemptActive = false;
     }
-    this.tryGen = -1;
+    this.tryTimer.disarm();
   }
 
   onPoolReady(conn: Http1UpstreamConnection): void {
@@ -430,7 +347,7 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
       }
       if (this.retriesUsed > 0) this.info.addFlag('URX');
     }
-    this.tryGen = -1;
+    this.tryTimer.disarm();
     this.info.upstreamServiceTimeMs = Math.round(performance.now() - this.upstreamStarted);
     this.countStatus(status);
     this.info.responseCode = status;
@@ -457,19 +374,13 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
     else s.rq5xx++;
   }
 
+  private table(): RouteTable | undefined {
+    return this.hcm.inlineRoutes ?? (this.hcm.routeConfigName !== undefined ? this.rt.routeTable(this.hcm.routeConfigName) : undefined);
+  }
+
   /** Response header mutations, server header, attempt count, filter encode hooks. */
   private finishResponseHeaders(status: number, headers: HeaderList): void {
-    const route = this.route;
-    if (route && route.action.kind === 'route') {
-      this.weighted?.responseHeaders.apply(headers);
-      route.responseHeaders.apply(headers);
-      route.virtualHost.responseHeaders.apply(headers);
-      const table = this.hcm.inlineRoutes ?? (this.hcm.routeConfigName !== undefined ? this.rt.routeTable(this.hcm.routeConfigName) : undefined);
-      table?.responseHeaders.apply(headers);
-      if (route.virtualHost.includeAttemptCountInResponse) headers.set('x-envoy-attempt-count', String(Math.max(1, this.attempts)));
-    }
-    if (this.hcm.serverHeader === 'OVERWRITE' || (this.hcm.serverHeader === 'APPEND_IF_ABSENT' && !headers.has('server'))) headers.set('server', this.hcm.serverName);
-    if (this.hcm.alwaysSetRequestIdInResponse && this.info.requestId) headers.set('x-request-id', this.info.requestId);
+    finishResponseHeaders(headers, this.hcm, this.route, this.weighted, this.table(), this.attempts, this.info.requestId);
     for (const f of this.hcm.filters) f.encodeHeaders?.(this, status, headers);
   }
 
@@ -557,8 +468,8 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
   private complete(): void {
     if (!this.active) return;
     this.active = false;
-    this.deadlineGen = -1;
-    this.tryGen = -1;
+    this.timer.disarm();
+    this.tryTimer.disarm();
     this.body.length = 0;
     this.info.endMs = performance.now();
     for (const o of this.rt.observers) {
@@ -595,30 +506,8 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
     }
   }
 
-  private armTimer(ms: number): void {
-    this.deadlineGen = this.gen;
-    if (this.timer && this.timerMs === ms) this.timer.refresh();
-    else {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = setTimeout(this.onTimeoutBound, ms);
-      this.timer.unref();
-      this.timerMs = ms;
-    }
-  }
-
-  private armTryTimer(ms: number): void {
-    this.tryGen = this.gen * 1000 + this.attempts;
-    if (this.tryTimer && this.tryTimerMs === ms) this.tryTimer.refresh();
-    else {
-      if (this.tryTimer) clearTimeout(this.tryTimer);
-      this.tryTimer = setTimeout(this.onTryTimeoutBound, ms);
-      this.tryTimer.unref();
-      this.tryTimerMs = ms;
-    }
-  }
-
   private onTimeout(): void {
-    if (this.deadlineGen !== this.gen || !this.active) return;
+    if (!this.active) return;
     if (this.cluster) this.cluster.stats.rqTimeout++;
     if (this.host && this.cluster && !this.headSent) this.cluster.recordResult(this.host, 504, false);
     if (this.headSent) {
@@ -635,7 +524,7 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
   }
 
   private onTryTimeout(): void {
-    if (this.tryGen !== this.gen * 1000 + this.attempts || !this.active || this.headSent) return;
+    if (!this.active || this.headSent) return;
     const c = this.conn;
     if (this.waitingPool) {
       this.cluster?.pool(this.waitingPool).cancel(this);
@@ -653,10 +542,8 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
 
   /** Close timers when the connection goes away. */
   dispose(): void {
-    if (this.timer) clearTimeout(this.timer);
-    if (this.tryTimer) clearTimeout(this.tryTimer);
-    this.timer = undefined;
-    this.tryTimer = undefined;
+    this.timer.dispose();
+    this.tryTimer.dispose();
   }
 
   setHcm(hcm: HcmConfig, sink: DownstreamSink): void {
