@@ -32,7 +32,8 @@ function details(cert: X509Certificate, now: number): CertificateDetailsJson {
   };
 }
 
-export function certsAdminView(secret: WorkloadSecret | undefined, now: number): CertificatesJson {
+/** Envoy's /certs JSON for the workload chain and trust bundle (PEM), or no certificates. */
+export function certsAdminView(secret: Pick<WorkloadSecret, 'certChainPem' | 'rootCertPem'> | undefined, now: number): CertificatesJson {
   if (!secret) return { certificates: [] };
   return {
     certificates: [
