@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { ConfigResource } from '../api/config-resource.ts';
 import { KINDS } from '../api/kinds.ts';
-import type { ParseProblem } from '../control/config/parse-documents.ts';
+import { readFileSync } from 'node:fs';
+import { parseDocuments, type ParsedDocuments, type ParseProblem } from '../control/config/parse-documents.ts';
 import { readConfigFiles } from '../control/config/read-config-files.ts';
 import { ResourceValidator } from '../control/config/validation/validate-resource.ts';
 import type { ValidationIssue } from '../control/config/validation/validation-issue.ts';
@@ -71,8 +72,24 @@ function formatLine(rep: ValidateReport, issue: ValidationIssue, warning: boolea
   return `${where}${tag} ${ref}:${path} ${issue.message}\n`;
 }
 
+/** Read the given files and directories; `-` is standard input (as `istioctl validate -f -`). */
+function readInputs(paths: readonly string[]): ParsedDocuments {
+  const files = paths.filter((p) => p !== '-');
+  const out = files.length > 0 ? readConfigFiles(files) : { resources: [], problems: [] };
+  if (paths.includes('-')) {
+    try {
+      const parsed = parseDocuments(readFileSync(0, 'utf8'), '<stdin>');
+      out.resources.push(...parsed.resources);
+      out.problems.push(...parsed.problems);
+    } catch (err) {
+      out.problems.push({ file: '<stdin>', line: 0, message: `cannot read: ${(err as Error).message}`, code: 'io' });
+    }
+  }
+  return out;
+}
+
 export function validatePaths(paths: readonly string[], validator = new ResourceValidator()): ValidateReport[] {
-  const { resources, problems } = readConfigFiles(paths);
+  const { resources, problems } = readInputs(paths);
   const reports = [...resources.map((r) => reportForResource(r, validator)), ...problems.map(reportForProblem)];
   return reports.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
 }
@@ -110,7 +127,7 @@ export function register(program: Command, ctx: CliContext): void {
   program
     .command('validate')
     .description("validate Istio and Kubernetes config files as Istio's admission webhook does (schema and semantics)")
-    .argument('[paths...]', 'files or directories (searched recursively for *.yaml, *.yml, *.json)')
+    .argument('[paths...]', 'files or directories (searched recursively for *.yaml, *.yml, *.json); - reads standard input')
     .option('-o, --output <format>', 'output format: text (default) or json')
     .option('-f, --filename <paths...>', 'files or directories, as istioctl validate -f takes them')
     .action((paths: string[], flags: { output?: string; filename?: string[] }) => run([...(flags.filename ?? []), ...paths], flags, ctx));

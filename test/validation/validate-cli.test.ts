@@ -128,6 +128,12 @@ describe('mizzen validate (CLI)', () => {
     assert.match(run.stderr, /2 resource\(s\) valid/);
   });
 
+  it('reads standard input for -', async () => {
+    const run = await runCli(['validate', '-f', '-'], undefined, INVALID_VS);
+    assert.equal(run.code, 1);
+    assert.match(run.stdout, /^<stdin>:1: VirtualService prod\/ratings: spec\.http\[0\]\.route\[0\]\.weight: weight -5 < 0$/m);
+  });
+
   it('fails on a path that does not exist and on a bad output format', async () => {
     const missing = await runCli(['validate', join(dir, 'nope.yaml')]);
     assert.equal(missing.code, 1);
