@@ -213,6 +213,18 @@ describe('mizzen analyze (CLI)', () => {
     assert.match(r.stderr, /no such file or directory/);
   });
 
+  it('compares clusters given with --cluster ID=PATH', async () => {
+    const svc = (port: number): string => `apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: ns}\nspec: {ports: [{name: http, port: ${port}}]}\n`;
+    const east = file('east.yaml', svc(80));
+    const west = file('west.yaml', svc(8080));
+    const r = await mizzen(['analyze', '-o', 'json', '--cluster', `east=${east}`, '--cluster', `west=${west}`]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { code: string; resource: string; message: string }[];
+    assert.deepEqual(out.filter((m) => m.code === 'IST0170').map((m) => m.resource), ['Service ns/s']);
+    const bad = await mizzen(['analyze', '--cluster', 'nopath']);
+    assert.equal(bad.code, 2);
+  });
+
   it("reproduces an Istio analyzer case through the CLI (--analyzer, --meshConfigFile)", async (t) => {
     const cases = loadCases();
     const c = cases?.find((x) => x.name === 'istioInjectionEnableNamespacesByDefault');
