@@ -69,12 +69,8 @@ export function smallInteger(n: number): Buffer {
   return tlv(TAG.integer, Buffer.from(bytes));
 }
 
-const oidCache = new Map<string, Buffer>();
-
-/** OBJECT IDENTIFIER from dotted form (cached: the same few OIDs are written over and over). */
+/** OBJECT IDENTIFIER from dotted form. */
 export function oid(dotted: string): Buffer {
-  const hit = oidCache.get(dotted);
-  if (hit) return hit;
   const arcs = dotted.split('.').map(Number);
   const bytes: number[] = [];
   for (const arc of [arcs[0] * 40 + arcs[1], ...arcs.slice(2)]) {
@@ -82,9 +78,7 @@ export function oid(dotted: string): Buffer {
     for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) enc.unshift((v & 0x7f) | 0x80);
     bytes.push(...enc);
   }
-  const out = tlv(TAG.oid, Buffer.from(bytes));
-  if (oidCache.size < 256) oidCache.set(dotted, out);
-  return out;
+  return tlv(TAG.oid, Buffer.from(bytes));
 }
 
 /** X.509 Time: UTCTime through 2049, GeneralizedTime after (RFC 5280 4.1.2.5). */

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, type KeyObject, sign } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as der from './der.ts';
-import { signatureAlgorithmFor } from './signature-algorithm.ts';
+import { signatureAlgorithmFor, type SignatureAlgorithm } from './signature-algorithm.ts';
 
 /**
  * Build and sign X.509 v3 certificates directly in DER (RFC 5280) with node:crypto. This is the
@@ -131,13 +131,15 @@ export interface CertificateFields {
   extensions: readonly Buffer[];
   /** The issuer's private key. */
   signingKey: KeyObject;
+  /** The signature algorithm for `signingKey`, when the caller has it already (saves a key inspection per certificate). */
+  algorithm?: SignatureAlgorithm;
 }
 
 const VERSION_3 = der.explicit(0, der.smallInteger(2));
 
 /** Encode, sign and return a certificate as DER. */
 export function buildCertificate(f: CertificateFields): Buffer {
-  const alg = signatureAlgorithmFor(f.signingKey);
+  const alg = f.algorithm ?? signatureAlgorithmFor(f.signingKey);
   const tbs = der.sequence(
     VERSION_3,
     der.unsignedInteger(f.serial),

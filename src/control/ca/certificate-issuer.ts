@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../../lib/clock.ts';
 import { parseCertificationRequest, type ParsedCertificationRequest } from '../../lib/certification-request.ts';
 import { toPem } from '../../lib/pem.ts';
+import { signatureAlgorithmFor, type SignatureAlgorithm } from '../../lib/signature-algorithm.ts';
 import {
   authorityKeyIdentifierExtension,
   basicConstraintsExtension,
@@ -54,6 +55,7 @@ export class CertificateIssuer {
   private readonly workloadExtensions: readonly Buffer[];
   private readonly emptySubject = distinguishedName([]);
   private readonly signingNotAfter: number;
+  private readonly algorithm: SignatureAlgorithm;
 
   constructor(o: CertificateIssuerOptions) {
     this.authority = o.authority;
@@ -61,6 +63,7 @@ export class CertificateIssuer {
     this.defaultTtlMs = o.defaultTtlMs ?? DEFAULT_WORKLOAD_TTL_MS;
     this.maxTtlMs = o.maxTtlMs ?? MAX_WORKLOAD_TTL_MS;
     this.signingNotAfter = Date.parse(o.authority.signingCert.validTo);
+    this.algorithm = signatureAlgorithmFor(o.authority.signingKey);
     this.workloadExtensions = [
       keyUsageExtension([KEY_USAGE.digitalSignature, KEY_USAGE.keyEncipherment]),
       extKeyUsageExtension([OID.serverAuth, OID.clientAuth]),
@@ -107,6 +110,7 @@ export class CertificateIssuer {
         notAfter,
         spki,
         signingKey: this.authority.signingKey,
+        algorithm: this.algorithm,
         extensions: [...this.workloadExtensions, subjectAltNameExtension(names, true)],
       });
       return { ok: true, certChain: [toPem('CERTIFICATE', certDer), ...this.authority.chainPems], notBefore: now, notAfter };
