@@ -20,9 +20,12 @@ import { registryDump } from './debug/registry-dump.ts';
 import { GeneratorRegistry } from './generate/generator-registry.ts';
 import { Debouncer } from './push/debouncer.ts';
 import { PushContext } from './push/push-context.ts';
-import { defaultClassify, fullPushRequest, mergePushRequests, requestFromChanges, type ChangeClass, type PushRequest } from './push/push-request.ts';
+import { fullPushRequest, mergePushRequests, requestFromChanges, type ChangeClass, type PushRequest } from './push/push-request.ts';
 import { scopePush } from './push/push-scope.ts';
+import { sharedGeneration } from './push/shared-generation.ts';
 import type { RegistrySnapshot } from './registry/service.ts';
+import { buildRegistry } from './registry/build-registry.ts';
+import { classifyChange } from './registry/classify-change.ts';
 import { AdsServer } from './xds/ads-server.ts';
 import { XdsMetrics } from './xds/xds-metrics.ts';
 import type { XdsSnapshot } from './xds/xds-snapshot.ts';
@@ -90,7 +93,7 @@ export class Discovery {
     this.o = options;
     const log = options.logs.component('discovery');
     this.log = log;
-    this.classify = options.classify ?? defaultClassify;
+    this.classify = options.classify ?? classifyChange;
     collectDefaultMetrics({ register: this.metricsRegistry });
     this.xdsMetrics = new XdsMetrics(this.metricsRegistry);
     this.store = new ConfigStore({ log: options.logs.component('config') });
@@ -133,18 +136,17 @@ export class Discovery {
 
   /** Build a new immutable push context and the snapshot the ADS server serves from it. */
   private buildSnapshot(): XdsSnapshot {
-    const registry = (this.o.buildRegistry ?? emptyRegistry)(this.store, this.mesh);
+    const mesh = this.mesh;
+    const registry = (this.o.buildRegistry ?? buildRegistry)(this.store, mesh);
     const version = `${new Date(this.o.clock.now()).toISOString()}/${++this.pushCounter}`;
-    const push = new PushContext({ config: this.store, registry, mesh: this.mesh, version });
+    const push = new PushContext({ config: this.store, registry, mesh, version });
     this.pushContext = push;
     const generators = this.generators;
-    return {
-      version,
-      generate(proxy, typeUrl, names) {
-        const g = generators.get(typeUrl, proxy);
-        return g ? g.generate(proxy, push, names ? { names } : {}) : [];
-      },
-    };
+    const generate = sharedGeneration((proxy, typeUrl, names) => {
+      const g = generators.get(typeUrl, proxy);
+      return g ? g.generate(proxy, push, names ? { names } : {}) : [];
+    });
+    return { version, generate };
   }
 
   private async pushNow(req: PushRequest, waitedMs: number): Promise<void> {
@@ -258,9 +260,4 @@ async function bindGrpc(server: grpc.Server, address: string, defaultPort: numbe
     ),
   );
   return a.path ? target : `${a.host}:${port}`;
-}
-
-/** Stand-in until the registry builder is wired: no services, no endpoints. */
-function emptyRegistry(): RegistrySnapshot {
-  return { services: [], workloads: [], servicesByHost: () => [], endpoints: () => [] };
 }

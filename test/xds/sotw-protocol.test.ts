@@ -83,6 +83,7 @@ describe('SotW ADS stream', () => {
     const c = client();
     c.send({ node: sidecarNode('s', 'ns1'), typeUrl: TYPE_URL.route, resourceNames: ['9080'] });
     const r1 = await c.next();
+    world.route('9080', 'c2');
     h.ads.push(world.snapshot(), () => [TYPE_URL.route]);
     const r2 = await c.next();
     assert.notEqual(r1.nonce, r2.nonce);
@@ -102,7 +103,7 @@ describe('SotW ADS stream', () => {
     c.send({ typeUrl: TYPE_URL.endpoint, resourceNames: ['c1'] });
     c.send({ typeUrl: TYPE_URL.cluster });
     for (let i = 0; i < 4; i++) await c.next();
-    world.cluster('c1', 2);
+    world.cluster('c1', 2).endpoints('c1', 8101).listener('l1', 9081).route('9080', 'c1');
     h.ads.push(world.snapshot(), (p) => (p.podName === 'o' ? 'all' : undefined));
     const order = [];
     for (let i = 0; i < 4; i++) order.push((await c.next()).typeUrl);
@@ -124,9 +125,24 @@ describe('SotW ADS stream', () => {
     const st2 = await noNode.waitStatus();
     assert.equal(st2.code, grpc.status.INVALID_ARGUMENT);
     assert.match(st2.details, /node\.id/);
+    world.cluster('c2', 3);
     h.ads.push(world.snapshot(), (p) => (p.podName === 'g' ? [TYPE_URL.cluster] : undefined));
     const r = await good.next();
     assert.equal(r.typeUrl, TYPE_URL.cluster);
+  });
+
+  it('does not resend a type whose resources did not change', async () => {
+    const c = client();
+    c.send({ node: sidecarNode('u', 'ns1'), typeUrl: TYPE_URL.cluster });
+    c.send({ typeUrl: TYPE_URL.route, resourceNames: ['9080'] });
+    await c.next();
+    await c.next();
+    world.route('9080', 'c2-other');
+    h.ads.push(world.snapshot(), (p) => (p.podName === 'u' ? 'all' : undefined));
+    const r = await c.next();
+    assert.equal(r.typeUrl, TYPE_URL.route);
+    await h.ads.idle();
+    assert.equal(c.buffered, 0, 'CDS unchanged: not resent');
   });
 
   it('encodes a resource shared by many proxies once', async () => {

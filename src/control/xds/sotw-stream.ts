@@ -100,7 +100,7 @@ export class SotwStream implements XdsConnection {
       return;
     }
     if (this.shouldRespond(typeUrl, req)) {
-      void this.pushTypes(this.deps.currentSnapshot(), [typeUrl], this.deps.clock.now());
+      void this.pushTypes(this.deps.currentSnapshot(), [typeUrl], this.deps.clock.now(), false);
     }
   }
 
@@ -158,10 +158,15 @@ export class SotwStream implements XdsConnection {
 
   push(snapshot: XdsSnapshot, types: readonly string[] | 'all', startedAt: number): Promise<void> {
     const wanted = types === 'all' ? [...this.watched.keys()] : types.filter((t) => this.watched.has(t));
-    return this.pushTypes(snapshot, orderTypes(wanted), startedAt);
+    return this.pushTypes(snapshot, orderTypes(wanted), startedAt, true);
   }
 
-  private async pushTypes(snapshot: XdsSnapshot, types: readonly string[], startedAt: number): Promise<void> {
+  /**
+   * Send the given types. Server-initiated pushes (`skipUnchanged`) leave out a type whose
+   * resources are exactly those last sent (same names, same content versions): the proxy has
+   * them already, so a VirtualService edit sends RDS, not every cluster again.
+   */
+  private async pushTypes(snapshot: XdsSnapshot, types: readonly string[], startedAt: number, skipUnchanged: boolean): Promise<void> {
     for (const typeUrl of types) {
       if (this.closed) return;
       const w = this.watched.get(typeUrl);
@@ -170,6 +175,10 @@ export class SotwStream implements XdsConnection {
       const names = w.wildcard ? undefined : [...w.names];
       const encoded = generateEncoded(this.deps, this.proxy, snapshot, typeUrl, names);
       if (!encoded) continue;
+      let signature = '';
+      for (const e of encoded) signature += `${e.name}\0${e.version}\n`;
+      if (skipUnchanged && signature === w.sentSignature) continue;
+      w.sentSignature = signature;
       const nonce = this.deps.nextNonce();
       const msg: DiscoveryResponseMessage = {
         versionInfo: snapshot.version,

@@ -28,6 +28,8 @@ export interface WatchedResource {
   pushStartedAt: Map<string, number>;
   /** Delta: the version of every resource the client has (name → content version). */
   resourceVersions: Map<string, string>;
+  /** SotW: names and content versions of the last response, to skip resending an identical set. */
+  sentSignature: string | undefined;
   /** The resources last sent (all the client has for SotW), for config_dump. */
   lastResources: Map<string, EncodedResource>;
 }
@@ -44,6 +46,7 @@ export function newWatch(typeUrl: string): WatchedResource {
     versionAcked: undefined,
     ackedAt: undefined,
     lastNack: undefined,
+    sentSignature: undefined,
     pushStartedAt: new Map(),
     resourceVersions: new Map(),
     lastResources: new Map(),

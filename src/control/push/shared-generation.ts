@@ -1,0 +1,38 @@
+import { TYPE_URL } from '../../api/xds/type-urls.ts';
+import type { GeneratedResource } from '../generate/generator.ts';
+import type { ProxyInfo } from '../xds/proxy-info.ts';
+
+/**
+ * Proxies that the generators cannot tell apart get the same resources: within one push
+ * context, generation is memoized per (type URL, requested names, proxy "shape"). The shape is
+ * every ProxyInfo field the generators read — type, proxyless generator, namespace, DNS domain,
+ * labels, and for listeners/clusters (inbound side) the proxy's IPs. Sharing the result also
+ * shares the resource objects, so the encoder serializes each once for all those proxies.
+ * If a generator starts reading another proxy field, it must be added here.
+ */
+export function proxyShapeKey(proxy: ProxyInfo, typeUrl: string): string {
+  const labels = Object.keys(proxy.labels)
+    .sort()
+    .map((k) => `${k}=${proxy.labels[k]}`)
+    .join(',');
+  const perInstance = typeUrl === TYPE_URL.listener || typeUrl === TYPE_URL.cluster || !KNOWN_TYPES.has(typeUrl) ? `|${[...proxy.ipAddresses].sort().join(',')}|${proxy.podName}|${proxy.serviceAccount ?? ''}` : '';
+  return `${proxy.type}|${proxy.generator ?? ''}|${proxy.namespace}|${proxy.dnsDomain}|${labels}${perInstance}`;
+}
+
+const KNOWN_TYPES: ReadonlySet<string> = new Set([TYPE_URL.listener, TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.route]);
+
+export type GenerateFn = (proxy: ProxyInfo, typeUrl: string, names: readonly string[] | undefined) => GeneratedResource[];
+
+/** Wrap a generate function with the per-push memo (create one per push context). */
+export function sharedGeneration(generate: GenerateFn, maxEntries = 10_000): GenerateFn {
+  const memo = new Map<string, GeneratedResource[]>();
+  return (proxy, typeUrl, names) => {
+    const key = `${typeUrl}\n${proxyShapeKey(proxy, typeUrl)}\n${names === undefined ? '*' : [...names].sort().join('\0')}`;
+    let out = memo.get(key);
+    if (!out) {
+      out = generate(proxy, typeUrl, names);
+      if (memo.size < maxEntries) memo.set(key, out);
+    }
+    return out;
+  };
+}
