@@ -131,7 +131,9 @@ export class ListenerManager {
     const destIp = od ? od.address : plainIp(socket.localAddress ?? '');
     const destPort = od ? od.port : socket.localPort ?? 0;
     let target = receiving;
-    if (receiving.spec.useOriginalDst && od) target = this.listenerFor(od.address, od.port) ?? receiving;
+    // Hand-off by original destination is for outbound capture only: Istio's virtualInbound matches
+    // its filter chains on the original port, and handing it to a 0.0.0.0_PORT outbound listener loops.
+    if (receiving.spec.useOriginalDst && od && receiving.spec.direction !== 'INBOUND') target = this.listenerFor(od.address, od.port) ?? receiving;
     const facts: ConnectionFacts = {
       destinationIp: destIp,
       destinationPort: destPort,
