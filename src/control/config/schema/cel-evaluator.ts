@@ -8,6 +8,9 @@ import type { CelNode } from './cel-parser.ts';
  */
 export class CelEvalError extends Error {}
 
+/** A function this interpreter does not implement: the rule cannot be judged (not the user's fault). */
+export class CelUnsupportedError extends Error {}
+
 class Duration {
   readonly nanos: number;
   constructor(nanos: number) {
@@ -266,6 +269,6 @@ function call(node: Extract<CelNode, { t: 'call' }>, scope: Scope): unknown {
       if (!(target instanceof CelUrl)) throw new CelEvalError('getHost() expects a URL');
       return target.url.host;
     default:
-      throw new CelEvalError(`unsupported function ${fn}()`);
+      throw new CelUnsupportedError(`unsupported function ${fn}()`);
   }
 }

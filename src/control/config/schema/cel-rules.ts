@@ -1,5 +1,5 @@
 import type { ValidationIssue } from '../validation/validation-issue.ts';
-import { CelEvalError, evaluateCel } from './cel-evaluator.ts';
+import { CelEvalError, CelUnsupportedError, evaluateCel } from './cel-evaluator.ts';
 import { CelSyntaxError, parseCel, type CelNode } from './cel-parser.ts';
 
 /**
@@ -68,6 +68,7 @@ export class CelRuleChecker {
         try {
           ok = evaluateCel(node, value) === true;
         } catch (e) {
+          if (e instanceof CelUnsupportedError) continue; // a rule we cannot evaluate is not the user's fault
           if (!(e instanceof CelEvalError)) throw e;
           ok = false;
         }
