@@ -5,6 +5,9 @@ import { netnsExecArgv } from './netns.ts';
 import { ReadinessProber } from './readiness-probe.ts';
 import { SupervisedProcess, type BackoffOptions } from './supervised-process.ts';
 
+/** discovery's debug HTTP on a Unix socket, for `mizzen proxy-status --discovery-address unix:.mizzen/discovery.sock`. */
+export const DISCOVERY_SOCKET = 'discovery.sock';
+
 export interface ControlPlaneOptions {
   netns: string;
   stateDir: string;
@@ -25,10 +28,10 @@ export class ControlPlaneProcess {
   private readonly prober: ReadinessProber;
 
   constructor(o: ControlPlaneOptions) {
-    const argv = netnsExecArgv(o.netns, [o.nodeBinary, o.cliEntry, 'discovery', '--config', join(o.stateDir, 'config'), '--ca-dir', join(o.stateDir, 'ca')]);
+    const argv = netnsExecArgv(o.netns, [o.nodeBinary, o.cliEntry, 'discovery', '--config', join(o.stateDir, 'config'), '--ca-dir', join(o.stateDir, 'ca'), '--http-socket', join(o.stateDir, DISCOVERY_SOCKET)]);
     this.prober = new ReadinessProber(
       { kind: 'http', host: '127.0.0.1', port: 15014, path: '/ready', scheme: 'http' },
-      { netns: o.netns, appUid: 0, appGid: 0, probeUid: 0, probeGid: 0 },
+      { netns: o.netns, execNetns: o.netns, appUid: 0, appGid: 0, probeUid: 0, probeGid: 0 },
       { initialDelayMs: 0, periodMs: 5000, timeoutMs: 1000, failureThreshold: 3, successThreshold: 1 },
       o.clock,
       () => {},

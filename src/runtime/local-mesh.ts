@@ -66,6 +66,8 @@ export class LocalMesh {
   private control: ControlServer | undefined;
   private readonly forwarders: PortForwarder[] = [];
   private closing: Promise<void> | undefined;
+  /** The initial manifests are applied (until then the mesh is not ready). */
+  private started = false;
 
   constructor(options: LocalMeshOptions) {
     this.options = options;
@@ -136,6 +138,7 @@ export class LocalMesh {
       if (o.controlPlane) await this.runtime.waitForControlPlane(60_000);
       const result = await this.runtime.apply(parsed.resources);
       if (!result.ok) throw new MizzenError('CONFIG_INVALID', result.errors.join('\n'));
+      this.started = true;
     } catch (err) {
       await this.close();
       throw err;
@@ -154,7 +157,7 @@ export class LocalMesh {
   }
 
   status(): { ready: boolean; waitingFor: string[]; prefix: string; pid: number; exposes: string[] } {
-    const r = this.runtime.readiness();
+    const r = this.started ? this.runtime.readiness() : { ready: false, waitingFor: ['the manifests to be applied'] };
     const exposes = this.forwarders.map((f) => `127.0.0.1:${f.spec.localPort} -> ${f.spec.namespace}/${f.spec.service}:${f.spec.port}`);
     return { ...r, prefix: this.prefix, pid: process.pid, exposes };
   }

@@ -229,7 +229,7 @@ export class PodInstance {
     const full = netnsExecArgv(o.netns, asUserArgv(uid, gid, argv));
     const prober = new ReadinessProber(
       check,
-      { netns: o.netns, appUid: uid, appGid: gid, probeUid: PROXY_UID, probeGid: PROXY_GID },
+      { netns: o.node.netns, execNetns: o.netns, appUid: uid, appGid: gid, probeUid: 0, probeGid: 0 },
       probeTiming(c?.readinessProbe),
       o.clock,
       () => o.onChange(),

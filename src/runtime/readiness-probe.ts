@@ -4,9 +4,10 @@ import { runHostCommand } from './host-command.ts';
 import { asUserArgv, netnsExecArgv } from './netns.ts';
 
 /**
- * Readiness checks, run from inside the pod's network namespace as the proxy's uid (so capture
- * leaves them alone, as Istio's probe rewrite does): httpGet (2xx/3xx), tcpSocket (connects),
- * exec (exits 0), or, without a readinessProbe, a TCP connect to the first declared port.
+ * Readiness checks, run like the kubelet's: httpGet (2xx/3xx) and tcpSocket (connects) from the
+ * node namespace to the pod address (capture leaves the node's connections alone, as Istio's
+ * probe rewrite makes kubelet probes bypass the sidecar), exec (exits 0) inside the pod; without
+ * a readinessProbe, a TCP connect to the first declared port.
  */
 export type ProbeCheck = { kind: 'http'; host: string; port: number; path: string; scheme: string } | { kind: 'tcp'; host: string; port: number } | { kind: 'exec'; command: string[] } | { kind: 'none' };
 
@@ -58,7 +59,10 @@ export function probeTiming(probe: Probe | undefined): ProbeTiming {
 }
 
 export interface ProbeContext {
+  /** Where httpGet/tcpSocket probes run from (the node namespace for pods). */
   netns: string;
+  /** Where exec probes run (the pod's namespace). */
+  execNetns: string;
   /** uid/gid the exec probe runs as (the app's). */
   appUid: number;
   appGid: number;
@@ -88,7 +92,7 @@ export async function runCheck(check: ProbeCheck, ctx: ProbeContext, timeoutMs: 
       argv = ['timeout', secs, ...asUserArgv(ctx.appUid, ctx.appGid, check.command)];
       break;
   }
-  const full = netnsExecArgv(ctx.netns, argv);
+  const full = netnsExecArgv(check.kind === 'exec' ? ctx.execNetns : ctx.netns, argv);
   const r = await runHostCommand(full[0], full.slice(1), { allowFailure: true });
   return r.code === 0;
 }

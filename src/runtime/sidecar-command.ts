@@ -17,7 +17,10 @@ export interface SidecarCommandOptions {
   caRootFile: string | undefined;
 }
 
-export const SIDECAR_READY: ProbeCheck = { kind: 'http', host: '127.0.0.1', port: 15021, path: '/healthz/ready', scheme: 'http' };
+/** The proxy's readiness (Istio: :15021/healthz/ready; 15021 is never captured). */
+export function sidecarReadyCheck(podIp: string): ProbeCheck {
+  return { kind: 'http', host: podIp, port: 15021, path: '/healthz/ready', scheme: 'http' };
+}
 
 /**
  * The sidecar of an injected pod, as Istio's injector would configure istio-proxy: `mizzen
@@ -63,5 +66,5 @@ export async function prepareSidecar(ctx: SidecarContext, options: SidecarComman
     ISTIO_META_LABELS: JSON.stringify(ctx.labels),
     PROXY_CONFIG_DIR: ctx.podDir,
   };
-  return { argv, env, ready: SIDECAR_READY };
+  return { argv, env, ready: sidecarReadyCheck(ctx.ip) };
 }

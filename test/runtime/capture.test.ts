@@ -96,7 +96,7 @@ describe('traffic capture in injected pods', { skip }, () => {
     writeFileSync(join(dir, 'mesh.yaml'), manifests);
     mesh = testMesh(dir, join(dir, 'mesh.yaml'), {
       // A stand-in for the proxy (the capture rules are what is tested here).
-      sidecar: async () => ({ argv: [process.execPath, SIDECAR], env: {}, ready: { kind: 'http', host: '127.0.0.1', port: 15021, path: '/healthz/ready', scheme: 'http' } }),
+      sidecar: async (ctx) => ({ argv: [process.execPath, SIDECAR], env: {}, ready: { kind: 'http', host: ctx.ip, port: 15021, path: '/healthz/ready', scheme: 'http' } }),
     });
     await mesh.start();
     await waitFor('pods ready', () => mesh.runtime.readiness().ready);
