@@ -233,6 +233,11 @@ export class Discovery {
     };
   }
 
+  /** The CA's root certificate (PEM) when running with --ca-dir. */
+  rootCertPem(): string | undefined {
+    return this.ca?.rootCertPem();
+  }
+
   /** Push everything to everyone now (tests and operators). */
   pushAll(reason = 'debug'): void {
     this.debouncer.push(fullPushRequest(reason, this.o.clock.now()));

@@ -25,13 +25,13 @@ export class AdsTestClient {
   status: grpc.StatusObject | undefined;
   private statusWaiters: ((s: grpc.StatusObject) => void)[] = [];
 
-  constructor(root: protobuf.Root, address: string, mode: 'sotw' | 'delta', rawRequests = false) {
+  constructor(root: protobuf.Root, address: string, mode: 'sotw' | 'delta', rawRequests = false, credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}) {
     this.root = root;
     const reqType = root.lookupType(mode === 'sotw' ? 'envoy.service.discovery.v3.DiscoveryRequest' : 'envoy.service.discovery.v3.DeltaDiscoveryRequest');
     const respType = root.lookupType(mode === 'sotw' ? 'envoy.service.discovery.v3.DiscoveryResponse' : 'envoy.service.discovery.v3.DeltaDiscoveryResponse');
     const method = mode === 'sotw' ? 'StreamAggregatedResources' : 'DeltaAggregatedResources';
     const Ctor = grpc.makeGenericClientConstructor({}, ADS_SERVICE_NAME);
-    this.client = new Ctor(address, grpc.credentials.createInsecure());
+    this.client = new Ctor(address, credentials, options);
     this.stream = this.client.makeBidiStreamRequest(
       `/${ADS_SERVICE_NAME}/${method}`,
       (m: unknown) => (rawRequests && Buffer.isBuffer(m) ? m : Buffer.from(reqType.encode(reqType.fromObject(m as Record<string, unknown>)).finish())),
