@@ -43,12 +43,20 @@ export class Http1ServerConnection implements DownstreamSink {
   closing = false;
   private readonly uncorkBound = (): void => this.socket.uncork();
   private readonly onIdle: ((c: Http1ServerConnection) => void) | undefined;
+  private readonly onHttp2: ((buf: Buffer) => void) | undefined;
+  private requests = 0;
 
-  constructor(socket: net.Socket, hcm: HcmConfig, rt: HttpRuntime, conn: DownstreamConnectionInfo, initial: Buffer | undefined, onIdle?: (c: Http1ServerConnection) => void) {
+  constructor(
+    socket: net.Socket, hcm: HcmConfig, rt: HttpRuntime, conn: DownstreamConnectionInfo, initial: Buffer | undefined,
+    onIdle?: (c: Http1ServerConnection) => void,
+    /** Called instead of HTTP/1 handling when the connection opens with the HTTP/2 preface. */
+    onHttp2?: (buf: Buffer) => void,
+  ) {
     this.socket = socket;
     this.hcm = hcm;
     this.conn = conn;
     this.onIdle = onIdle;
+    this.onHttp2 = onHttp2;
     this.stream = new HttpStream(rt, hcm, this, () => this.onStreamDone());
     const info = this.stream.info;
     info.listenerName = conn.listenerName;
@@ -110,6 +118,17 @@ export class Http1ServerConnection implements DownstreamSink {
   }
 
   private parseHead(buf: Buffer, searchFrom: number): void {
+    if (this.requests === 0 && this.onHttp2 && buf[0] === 0x50 && buf.toString('latin1', 0, Math.min(buf.length, 14)) === 'PRI * HTTP/2.0'.slice(0, Math.min(buf.length, 14))) {
+      if (buf.length < 14) {
+        this.buf = buf;
+        return;
+      }
+      // prior-knowledge HTTP/2: hand the connection to the HTTP/2 side
+      this.closed = true;
+      for (const ev of ['data', 'drain', 'end', 'close']) this.socket.removeAllListeners(ev);
+      this.onHttp2(buf);
+      return;
+    }
     const end = findHeadEnd(buf, searchFrom);
     if (end < 0) {
       if (buf.length > this.hcm.maxHeadersBytes) return this.protocolError(LOCAL_REPLY.headersTooLarge);
@@ -151,6 +170,7 @@ export class Http1ServerConnection implements DownstreamSink {
       this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
     }
     this.waitingResponse = true;
+    this.requests++;
     this.readingBody = !this.framer.done;
     this.socket.cork();
     this.stream.start(head.method, head.target, authority, h, !this.framer.done, upgrade);

@@ -2,6 +2,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Logger } from '../../lib/log.ts';
 import { Http1ServerConnection, type DownstreamConnectionInfo } from '../l7/http1-server-connection.ts';
+import { Http2Gateway } from '../l7/http2-server-connection.ts';
 import type { HttpRuntime } from '../l7/http-stream.ts';
 import { StreamInfo } from '../l7/stream-info.ts';
 import { proxyTcp } from '../l4/tcp-proxy.ts';
@@ -49,8 +50,11 @@ export class ListenerManager {
   /** Number of bind operations still in progress (for readiness). */
   pendingBinds = 0;
 
+  private readonly h2: Http2Gateway;
+
   constructor(deps: ListenerManagerDeps) {
     this.deps = deps;
+    this.h2 = new Http2Gateway(deps.runtime);
   }
 
   apply(specs: readonly ListenerSpec[], removed: readonly string[], full: boolean, version: string): void {
@@ -271,12 +275,12 @@ export class ListenerManager {
     }
     if (chain.terminal.kind !== 'http') return;
     const hcm = chain.terminal.hcm;
-    if (initial && initial.toString('latin1', 0, 3) === 'PRI') {
-      // HTTP/2 prior knowledge is not served yet: refuse cleanly
-      socket.destroy();
+    const alpn = (socket as tls.TLSSocket).alpnProtocol;
+    if (hcm.codec === 'HTTP2' || alpn === 'h2' || (initial && initial.toString('latin1', 0, 3) === 'PRI')) {
+      this.h2.serve(socket, hcm, conn, initial);
       return;
     }
-    const c = new Http1ServerConnection(socket, hcm, rt, conn, initial, this.draining ? (x) => x.shutdown() : undefined);
+    const c = new Http1ServerConnection(socket, hcm, rt, conn, initial, this.draining ? (x) => x.shutdown() : undefined, (buf) => this.h2.serve(socket, hcm, conn, buf));
     this.httpConns.add(c);
     socket.once('close', () => this.httpConns.delete(c));
     if (socket.isPaused()) socket.resume();
@@ -294,6 +298,7 @@ export class ListenerManager {
 
   close(): void {
     this.draining = true;
+    this.h2.close();
     for (const l of this.listeners.values()) this.closeListener(l);
     for (const s of this.sockets) s.destroy();
   }

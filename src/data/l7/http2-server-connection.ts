@@ -1,0 +1,292 @@
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import type * as net from 'node:net';
+import { Duplex } from 'node:stream';
+import { HeaderList } from '../http1/header-list.ts';
+import type { Cluster } from '../upstream/cluster.ts';
+import type { HcmConfig } from './hcm-config.ts';
+import type { FilterContext, FilterRequest, LocalReply } from './http-filter.ts';
+import type { HttpRuntime } from './http-stream.ts';
+import type { DownstreamConnectionInfo } from './http1-server-connection.ts';
+import { Http2UpstreamPool } from './http2-upstream-pool.ts';
+import { LOCAL_REPLY, redirectLocation } from './local-reply.ts';
+import { applyRouteRequest, finishResponseHeaders, prepareRequestHeaders, routeHash } from './request-headers.ts';
+import type { Route, RouteTable, WeightedCluster } from './route-table.ts';
+import { StreamInfo } from './stream-info.ts';
+
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings', 'te']);
+
+interface SessionCtx {
+  hcm: HcmConfig;
+  conn: DownstreamConnectionInfo;
+}
+
+/**
+ * HTTP/2 (h2c prior knowledge or TLS ALPN h2) on the connection manager, for gRPC and HTTP/2
+ * clients: node:http2 server sessions; the same route tables and HTTP filters as HTTP/1.1; each
+ * stream goes to an HTTP/2 upstream session (multiplexed per host) when the cluster speaks HTTP/2
+ * or uses the downstream protocol, else to a fresh HTTP/1.1 request. Trailers are forwarded
+ * (gRPC status). Retries are not applied on this path.
+ */
+export class Http2Gateway {
+  private readonly rt: HttpRuntime;
+  private readonly pool = new Http2UpstreamPool();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+
+  constructor(rt: HttpRuntime) {
+    this.rt = rt;
+  }
+
+  /** Serve an HTTP/2 connection; `initial` are bytes already read (the preface). */
+  serve(socket: net.Socket, hcm: HcmConfig, conn: DownstreamConnectionInfo, initial: Buffer | undefined): void {
+    // node:http2 reads a net.Socket's native handle directly, so bytes already read (the sniffed
+    // preface) are replayed through a JS stream wrapper instead of unshift().
+    const transport: Duplex = initial && initial.length > 0 ? replay(socket, initial) : socket;
+    // one light server object per connection carries that connection's config to its streams
+    const ctx: SessionCtx = { hcm, conn };
+    const server = http2.createServer();
+    server.on('session', (sess: http2.ServerHttp2Session) => {
+      this.sessions.add(sess);
+      sess.once('close', () => this.sessions.delete(sess));
+      sess.on('error', () => undefined);
+    });
+    server.on('stream', (st, headers) => this.onStream(st as http2.ServerHttp2Stream, headers, ctx));
+    server.emit('connection', transport);
+    if (transport === socket && socket.isPaused()) socket.resume();
+  }
+
+  close(): void {
+    for (const s of this.sessions) s.destroy();
+    this.pool.close();
+  }
+
+  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, c: SessionCtx): void {
+    const info = new StreamInfo();
+    info.resetForRequest(performance.now());
+    info.protocol = 'HTTP/2';
+    info.listenerName = c.conn.listenerName;
+    info.direction = c.conn.direction;
+    info.downstreamRemoteAddress = c.conn.remoteAddress;
+    info.downstreamRemotePort = c.conn.remotePort;
+    info.downstreamLocalAddress = c.conn.localAddress;
+    info.downstreamLocalPort = c.conn.localPort;
+    info.originalDestination = c.conn.originalDestination;
+    info.mtls = c.conn.tls && c.conn.peerPrincipal !== '';
+    info.peerPrincipal = c.conn.peerPrincipal;
+    info.localPrincipal = c.conn.localPrincipal;
+    const h = new HeaderList();
+    for (const [k, v] of Object.entries(headers)) {
+      if (k.startsWith(':') || HOP.has(k) || v === undefined) continue;
+      if (Array.isArray(v)) for (const x of v) h.add(k, x);
+      else h.add(k, String(v));
+    }
+    const req: FilterRequest = {
+      method: String(headers[':method'] ?? 'GET'),
+      path: String(headers[':path'] ?? '/'),
+      authority: String(headers[':authority'] ?? headers.host ?? ''),
+      scheme: c.conn.tls ? 'https' : 'http',
+      headers: h,
+    };
+    info.method = req.method;
+    info.path = req.path;
+    info.authority = req.authority;
+    info.scheme = req.scheme;
+    info.userAgent = h.get('user-agent') ?? '';
+    prepareRequestHeaders(req, c.hcm, info);
+    const table = c.hcm.inlineRoutes ?? (c.hcm.routeConfigName !== undefined ? this.rt.routeTable(c.hcm.routeConfigName) : undefined);
+    const route = table?.route(req);
+    const fctx: FilterContext = { request: req, info, route };
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      info.endMs = performance.now();
+      for (const o of this.rt.observers) {
+        try {
+          o.onStreamComplete(info);
+        } catch {
+          // observers never break traffic
+        }
+      }
+    };
+    stream.on('error', () => finish());
+    stream.once('close', () => finish());
+    const local = (r: LocalReply): void => {
+      if (stream.destroyed || stream.headersSent) return;
+      if (r.flag) info.addFlag(r.flag);
+      info.responseCode = r.status;
+      info.responseCodeDetails = r.details ?? 'local_reply';
+      const rh = new HeaderList();
+      for (const [k, v] of r.headers ?? []) rh.add(k, v);
+      if (r.body && !rh.has('content-type')) rh.add('content-type', 'text/plain');
+      rh.set('server', c.hcm.serverName);
+      for (const f of c.hcm.filters) f.encodeHeaders?.(fctx, r.status, rh);
+      stream.respond({ ':status': r.status, ...rh.toRecord() });
+      stream.end(r.body ?? '');
+    };
+    const run = (i: number): void => {
+      for (; i < c.hcm.filters.length; i++) {
+        const f = c.hcm.filters[i];
+        const v = f.decodeHeaders?.(fctx);
+        if (v === undefined) continue;
+        if (v instanceof Promise) {
+          const next = i + 1;
+          v.then((verdict) => (verdict ? local(verdict) : run(next)), (err: Error) => local({ status: 500, body: err.message }));
+          return;
+        }
+        return local(v);
+      }
+      this.route(stream, req, info, fctx, route, table, c.hcm, local);
+    };
+    run(0);
+  }
+
+  private route(stream: http2.ServerHttp2Stream, req: FilterRequest, info: StreamInfo, fctx: FilterContext, route: Route | undefined, table: RouteTable | undefined, hcm: HcmConfig, local: (r: LocalReply) => void): void {
+    if (!route) return local(LOCAL_REPLY.noRoute);
+    const a = route.action;
+    if (a.kind === 'direct') return local({ status: a.status, body: a.body ?? '', details: 'direct_response' });
+    if (a.kind === 'redirect') return local({ status: a.status, headers: [['location', redirectLocation(a, req, route.matchPrefix)]], details: 'redirect' });
+    let weighted: WeightedCluster | undefined;
+    let name = a.cluster;
+    if (a.weighted) {
+      let r = Math.random() * a.totalWeight;
+      weighted = a.weighted.find((w) => (r -= w.weight) < 0) ?? a.weighted[a.weighted.length - 1];
+      name = weighted.name;
+    } else if (a.clusterHeader) name = req.headers.get(a.clusterHeader);
+    info.clusterName = name ?? '';
+    const cluster = name ? this.rt.clusters.get(name) : undefined;
+    if (!cluster) return local({ ...LOCAL_REPLY.clusterNotFound, status: a.clusterNotFoundCode });
+    applyRouteRequest(req, route, a, weighted, table);
+    if (cluster.breaker.requests >= cluster.config.limits.maxRequests) {
+      cluster.stats.rqOverflow++;
+      return local(LOCAL_REPLY.overflow);
+    }
+    const host = cluster.pick(routeHash(a, req, info), undefined);
+    if (!host) {
+      cluster.stats.noHealthyHost++;
+      return local(LOCAL_REPLY.noHealthyUpstream);
+    }
+    info.upstreamHost = host.key;
+    info.attemptCount = 1;
+    cluster.breaker.requests++;
+    cluster.stats.rqTotal++;
+    host.activeRequests++;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      cluster.breaker.requests--;
+      host.activeRequests--;
+    };
+    stream.once('close', release);
+    const started = performance.now();
+    const onHead = (status: number, rh: HeaderList): void => {
+      cluster.recordResult(host, status, false);
+      info.responseCode = status;
+      info.upstreamServiceTimeMs = Math.round(performance.now() - started);
+      finishResponseHeaders(rh, hcm, route, weighted, table, 1, info.requestId);
+      for (const f of hcm.filters) f.encodeHeaders?.(fctx, status, rh);
+      rh.set('x-envoy-upstream-service-time', String(info.upstreamServiceTimeMs));
+      for (const k of HOP) rh.remove(k);
+    };
+    const fail = (detail: string): void => {
+      info.upstreamTransportFailureReason = detail;
+      cluster.recordResult(host, 503, true);
+      release();
+      if (!stream.headersSent) local(LOCAL_REPLY.connectFailure);
+      else stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    };
+    let timer: NodeJS.Timeout | undefined;
+    if (a.timeoutMs > 0) {
+      timer = setTimeout(() => {
+        cluster.stats.rqTimeout++;
+        if (!stream.headersSent) local(LOCAL_REPLY.timeout);
+        else stream.close(http2.constants.NGHTTP2_CANCEL);
+      }, a.timeoutMs);
+      timer.unref();
+      stream.once('close', () => clearTimeout(timer));
+    }
+    if (cluster.config.http2 || cluster.config.useDownstreamProtocol) this.forwardH2(stream, req, cluster, host, onHead, fail);
+    else this.forwardH1(stream, req, cluster, host, onHead, fail);
+  }
+
+  private forwardH2(stream: http2.ServerHttp2Stream, req: FilterRequest, cluster: Cluster, host: import('../upstream/host.ts').Host, onHead: (s: number, h: HeaderList) => void, fail: (d: string) => void): void {
+    this.pool.get(cluster, host, (session, err) => {
+      if (!session) return fail(err);
+      if (stream.destroyed) return;
+      const out: http2.OutgoingHttpHeaders = { ':method': req.method, ':path': req.path, ':authority': req.authority, ':scheme': req.scheme };
+      for (const [k, v] of Object.entries(req.headers.toRecord())) out[k] = v;
+      const up = session.request(out);
+      let trailers: http2.IncomingHttpHeaders | undefined;
+      up.on('error', (e: Error) => fail(e.message));
+      up.on('trailers', (t) => (trailers = t));
+      up.on('response', (rh) => {
+        if (stream.destroyed) return up.close();
+        const status = Number(rh[':status'] ?? 502);
+        const list = new HeaderList();
+        for (const [k, v] of Object.entries(rh)) if (!k.startsWith(':') && v !== undefined) list.add(k, Array.isArray(v) ? v.join(', ') : String(v));
+        onHead(status, list);
+        stream.respond({ ':status': status, ...list.toRecord() }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => {
+          const t: http2.OutgoingHttpHeaders = {};
+          for (const [k, v] of Object.entries(trailers ?? {})) if (!k.startsWith(':') && v !== undefined) t[k] = v;
+          stream.sendTrailers(t);
+        });
+        up.pipe(stream);
+      });
+      stream.pipe(up);
+      stream.once('close', () => {
+        if (!up.closed) up.close(http2.constants.NGHTTP2_CANCEL);
+      });
+    });
+  }
+
+  private forwardH1(stream: http2.ServerHttp2Stream, req: FilterRequest, cluster: Cluster, host: import('../upstream/host.ts').Host, onHead: (s: number, h: HeaderList) => void, fail: (d: string) => void): void {
+    cluster.connector.connect(host.address, host.port, cluster.tlsFor(host), cluster.config.connectTimeoutMs, (err, socket) => {
+      if (!socket) return fail(err?.detail ?? 'connect failed');
+      if (stream.destroyed) return socket.destroy();
+      const up = http.request({ method: req.method, path: req.path, headers: { host: req.authority, ...req.headers.toRecord() }, createConnection: () => socket });
+      up.on('error', (e) => fail(e.message));
+      up.on('response', (res) => {
+        const status = res.statusCode ?? 502;
+        const list = new HeaderList();
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) list.add(k, Array.isArray(v) ? v.join(', ') : String(v));
+        onHead(status, list);
+        stream.respond({ ':status': status, ...list.toRecord() });
+        res.pipe(stream);
+        res.on('end', () => socket.destroy());
+      });
+      stream.pipe(up);
+    });
+  }
+}
+
+/** A Duplex that yields `initial` first, then the socket's data; writes go to the socket. */
+function replay(socket: net.Socket, initial: Buffer): Duplex {
+  const d = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      socket.write(chunk, cb);
+    },
+    final(cb) {
+      socket.end();
+      cb();
+    },
+    destroy(err, cb) {
+      socket.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  d.push(initial);
+  socket.removeAllListeners('data');
+  socket.on('data', (c: Buffer) => {
+    if (!d.push(c)) socket.pause();
+  });
+  socket.on('end', () => d.push(null));
+  socket.on('close', () => d.destroy());
+  socket.on('error', (e) => d.destroy(e));
+  socket.resume();
+  return d;
+}

@@ -1,0 +1,54 @@
+import * as http2 from 'node:http2';
+import type { Cluster } from '../upstream/cluster.ts';
+import type { Host } from '../upstream/host.ts';
+
+/**
+ * HTTP/2 client sessions to upstream hosts, one multiplexed session per host (and transport),
+ * opened through the cluster's connector (raw or TLS with the cluster's UpstreamTlsContext).
+ */
+export class Http2UpstreamPool {
+  private readonly sessions = new Map<string, http2.ClientHttp2Session>();
+  private readonly opening = new Map<string, ((s: http2.ClientHttp2Session | undefined, err: string) => void)[]>();
+
+  get(cluster: Cluster, host: Host, done: (s: http2.ClientHttp2Session | undefined, err: string) => void): void {
+    const tls = cluster.tlsFor(host);
+    const key = `${cluster.config.name}|${host.key}`;
+    const s = this.sessions.get(key);
+    if (s && !s.closed && !s.destroyed) return done(s, '');
+    const waiting = this.opening.get(key);
+    if (waiting) {
+      waiting.push(done);
+      return;
+    }
+    this.opening.set(key, [done]);
+    const spec = tls ? { ...tls, alpn: tls.alpn.includes('h2') ? tls.alpn : ['h2', ...tls.alpn], key: `${tls.key}|h2` } : undefined;
+    cluster.breaker.connections++;
+    cluster.stats.cxTotal++;
+    cluster.connector.connect(host.address, host.port, spec, cluster.config.connectTimeoutMs, (err, socket) => {
+      const list = this.opening.get(key) ?? [];
+      this.opening.delete(key);
+      if (err || !socket) {
+        cluster.breaker.connections--;
+        cluster.stats.cxConnectFail++;
+        for (const d of list) d(undefined, err?.detail ?? 'connect failed');
+        return;
+      }
+      const session = http2.connect(`http://${host.key}`, { createConnection: () => socket });
+      session.on('error', () => undefined);
+      session.once('close', () => {
+        cluster.breaker.connections--;
+        if (this.sessions.get(key) === session) this.sessions.delete(key);
+      });
+      session.once('goaway', () => {
+        if (this.sessions.get(key) === session) this.sessions.delete(key);
+      });
+      this.sessions.set(key, session);
+      for (const d of list) d(session, '');
+    });
+  }
+
+  close(): void {
+    for (const s of this.sessions.values()) s.close();
+    this.sessions.clear();
+  }
+}
