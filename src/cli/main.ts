@@ -9,24 +9,33 @@ import type { CliContext } from './cli-context.ts';
  */
 type Register = (program: Command, ctx: CliContext) => void;
 
-async function loadCommands(): Promise<Register[]> {
-  // Each entry is one command file; keep the list sorted.
-  const modules = [
-    './analyze-command.ts',
-    './apply-command.ts',
-    './delete-command.ts',
-    './discovery-command.ts',
-    './down-command.ts',
-    './exec-command.ts',
-    './get-command.ts',
-    './logs-command.ts',
-    './proxy-command.ts',
-    './proxy-config-command.ts',
-    './proxy-status-command.ts',
-    './token-command.ts',
-    './up-command.ts',
-    './validate-command.ts',
-  ];
+/** Command (and alias) → the file that registers it; keep sorted. */
+const COMMAND_MODULES: Readonly<Record<string, string>> = {
+  analyze: './analyze-command.ts',
+  apply: './apply-command.ts',
+  delete: './delete-command.ts',
+  discovery: './discovery-command.ts',
+  down: './down-command.ts',
+  exec: './exec-command.ts',
+  get: './get-command.ts',
+  logs: './logs-command.ts',
+  pc: './proxy-config-command.ts',
+  proxy: './proxy-command.ts',
+  'proxy-config': './proxy-config-command.ts',
+  'proxy-status': './proxy-status-command.ts',
+  ps: './proxy-status-command.ts',
+  token: './token-command.ts',
+  up: './up-command.ts',
+  validate: './validate-command.ts',
+};
+
+/**
+ * Load only the module of the command being run (a proxy does not load the control plane, and a
+ * broken command cannot break the others); help and unknown commands load them all.
+ */
+async function loadCommands(argv: readonly string[]): Promise<Register[]> {
+  const invoked = COMMAND_MODULES[argv[2] ?? ''];
+  const modules = invoked ? [invoked] : [...new Set(Object.values(COMMAND_MODULES))];
   const loaded: Register[] = [];
   for (const m of modules) {
     const mod = (await import(m)) as { register: Register };
@@ -49,7 +58,7 @@ export async function main(argv: string[], io: Partial<Pick<CliContext, 'stdout'
     .exitOverride()
     .configureOutput({ writeOut: ctx.stdout, writeErr: ctx.stderr })
     .showHelpAfterError();
-  for (const register of await loadCommands()) register(program, ctx);
+  for (const register of await loadCommands(argv)) register(program, ctx);
   try {
     await program.parseAsync(argv);
   } catch (err) {
