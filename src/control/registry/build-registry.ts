@@ -1,11 +1,12 @@
 import { SERVICE_NAME_LABEL } from '../../api/kube/endpoint-slice.ts';
 import type { ConfigStoreReader } from '../config/config-store-reader.ts';
-import { kubeServiceEndpoints, type PodIndex } from './kube-endpoints.ts';
+import { kubeServiceEndpoints } from './kube-endpoints.ts';
 import { serviceFromKube } from './kube-service.ts';
 import { workloadFromPod } from './pod-workload.ts';
 import type { Workload } from './service.ts';
 import { serviceEntryEndpoints, servicesFromServiceEntry } from './service-entry-services.ts';
 import { ServiceRegistry, type ServiceWithEndpoints } from './service-registry.ts';
+import { WorkloadIndex } from './workload-index.ts';
 import { workloadFromWorkloadEntry } from './workload-entry-workload.ts';
 
 /** The mesh settings the registry reads (a MeshConfig, or discovery's narrower view of one). */
@@ -29,16 +30,6 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
   return out;
 }
 
-function podIndexes(pods: readonly Workload[]): Map<string, PodIndex> {
-  const out = new Map<string, PodIndex>();
-  for (const [ns, list] of groupBy(pods, (p) => p.namespace)) {
-    out.set(ns, { all: list, byName: new Map(list.map((p) => [p.name, p])), byIP: new Map(list.map((p) => [p.address, p])) });
-  }
-  return out;
-}
-
-const NO_PODS: PodIndex = { all: [], byName: new Map(), byIP: new Map() };
-
 /**
  * Build the service registry from the config in force: Kubernetes Services with their endpoints
  * (EndpointSlices, Endpoints, or selected Pods), ServiceEntries with theirs (inline, or selected
@@ -51,7 +42,8 @@ export function buildRegistry(reader: ConfigStoreReader, mesh: RegistryMeshSetti
   const groups = reader.list('WorkloadGroup');
   const pods = reader.list('Pod').map(workloadFromPod).filter((w): w is Workload => w !== undefined);
   const entries = reader.list('WorkloadEntry').map((r) => workloadFromWorkloadEntry(r, groups)).filter((w): w is Workload => w !== undefined);
-  const podsByNs = podIndexes(pods);
+  const workloads = [...pods, ...entries];
+  const workloadIndex = new WorkloadIndex(workloads);
   const slicesByService = groupBy(
     reader.list('EndpointSlice').filter((s) => s.metadata.labels?.[SERVICE_NAME_LABEL]),
     (s) => `${s.metadata.namespace ?? 'default'}/${s.metadata.labels![SERVICE_NAME_LABEL]}`,
@@ -62,14 +54,13 @@ export function buildRegistry(reader: ConfigStoreReader, mesh: RegistryMeshSetti
     const endpoints = kubeServiceEndpoints(service, r, {
       slices: slicesByService.get(`${service.namespace}/${r.metadata.name}`) ?? [],
       endpoints: reader.get('Endpoints', service.namespace, r.metadata.name),
-      pods: podsByNs.get(service.namespace) ?? NO_PODS,
+      pods: workloadIndex,
     });
     out.push({ service, endpoints });
   }
-  const workloads = [...pods, ...entries];
   for (const r of reader.list('ServiceEntry')) {
     for (const service of servicesFromServiceEntry(r, defaultExportTo)) {
-      out.push({ service, endpoints: serviceEntryEndpoints(service, r, workloads) });
+      out.push({ service, endpoints: serviceEntryEndpoints(service, r, workloadIndex) });
     }
   }
   return new ServiceRegistry(out, workloads);

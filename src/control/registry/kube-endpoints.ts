@@ -3,21 +3,15 @@ import { SERVICE_NAME_LABEL, type EndpointSlicePayload, type SlicePort } from '.
 import type { EndpointAddress, EndpointPort, EndpointsPayload, ObjectReference } from '../../api/kube/endpoints.ts';
 import type { ServiceSpec } from '../../api/kube/service.ts';
 import type { Endpoint, Service, ServicePort, Workload } from './service.ts';
-import { selectorMatches } from './workload-labels.ts';
-
-/** What endpoint building needs to know about the pods of one namespace. */
-export interface PodIndex {
-  byName: ReadonlyMap<string, Workload>;
-  byIP: ReadonlyMap<string, Workload>;
-  all: readonly Workload[];
-}
+import type { WorkloadIndex } from './workload-index.ts';
 
 export interface KubeEndpointInputs {
   /** EndpointSlices labelled with this service's name, in its namespace. */
   slices: readonly ConfigResource[];
   /** The Endpoints object of the same name, if any. */
   endpoints: ConfigResource | undefined;
-  pods: PodIndex;
+  /** The mesh's workloads, indexed (only Pods are used here). */
+  pods: WorkloadIndex;
 }
 
 /** Endpoint from an address, enriched by the pod behind it when known. */
@@ -44,9 +38,9 @@ function endpointFor(service: Service, sp: ServicePort, address: string, port: n
   return e;
 }
 
-function podOf(ref: ObjectReference | undefined, ip: string, pods: PodIndex): Workload | undefined {
-  if (ref?.kind === 'Pod' && ref.name) return pods.byName.get(ref.name);
-  return pods.byIP.get(ip);
+function podOf(service: Service, ref: ObjectReference | undefined, ip: string, pods: WorkloadIndex): Workload | undefined {
+  if (ref?.kind === 'Pod' && ref.name) return pods.pod(ref.namespace ?? service.namespace, ref.name);
+  return pods.at(service.namespace, ip);
 }
 
 /** The slice/Endpoints port serving a service port: same name, or the only port when unnamed. */
@@ -65,19 +59,19 @@ function fromSlices(service: Service, sp: ServicePort, inputs: KubeEndpointInput
     for (const ep of payload.endpoints ?? []) {
       const ready = publishNotReady || ep.conditions?.ready !== false;
       for (const address of ep.addresses ?? []) {
-        out.push(endpointFor(service, sp, address, port.port, ready, podOf(ep.targetRef, address, inputs.pods), ep.zone));
+        out.push(endpointFor(service, sp, address, port.port, ready, podOf(service, ep.targetRef, address, inputs.pods), ep.zone));
       }
     }
   }
   return out;
 }
 
-function fromEndpoints(service: Service, sp: ServicePort, endpoints: ConfigResource, pods: PodIndex, publishNotReady: boolean): Endpoint[] {
+function fromEndpoints(service: Service, sp: ServicePort, endpoints: ConfigResource, pods: WorkloadIndex, publishNotReady: boolean): Endpoint[] {
   const out: Endpoint[] = [];
   for (const subset of (endpoints.spec as EndpointsPayload).subsets ?? []) {
     const port = matchPort<EndpointPort>(subset.ports ?? [], sp, service.ports.length);
     if (!port) continue;
-    const add = (a: EndpointAddress, ready: boolean): void => void out.push(endpointFor(service, sp, a.ip, port.port, ready, podOf(a.targetRef, a.ip, pods)));
+    const add = (a: EndpointAddress, ready: boolean): void => void out.push(endpointFor(service, sp, a.ip, port.port, ready, podOf(service, a.targetRef, a.ip, pods)));
     for (const a of subset.addresses ?? []) add(a, true);
     for (const a of subset.notReadyAddresses ?? []) add(a, publishNotReady);
   }
@@ -92,10 +86,9 @@ function targetPortOn(pod: Workload, sp: ServicePort): number | undefined {
   return pod.ports[t];
 }
 
-function fromPods(service: Service, sp: ServicePort, pods: PodIndex, publishNotReady: boolean): Endpoint[] {
+function fromPods(service: Service, sp: ServicePort, selected: readonly Workload[], publishNotReady: boolean): Endpoint[] {
   const out: Endpoint[] = [];
-  for (const pod of pods.all) {
-    if (!selectorMatches(service.selector, pod.labels)) continue;
+  for (const pod of selected) {
     const port = targetPortOn(pod, sp);
     if (port === undefined) continue;
     out.push(endpointFor(service, sp, pod.address, port, publishNotReady || pod.healthy !== false, pod));
@@ -113,12 +106,14 @@ export function kubeServiceEndpoints(service: Service, serviceResource: ConfigRe
   const spec = serviceResource.spec as ServiceSpec;
   const publishNotReady = spec.publishNotReadyAddresses === true;
   const out: Endpoint[] = [];
+  const useSelector = spec.type !== 'ExternalName' && inputs.slices.length === 0 && !inputs.endpoints;
+  const selected = useSelector ? inputs.pods.select(service.namespace, service.selector, 'Pod') : [];
   for (const sp of service.ports) {
     if (spec.type === 'ExternalName') {
       if (spec.externalName) out.push(endpointFor(service, sp, spec.externalName, sp.port, true, undefined));
     } else if (inputs.slices.length > 0) out.push(...fromSlices(service, sp, inputs, publishNotReady));
     else if (inputs.endpoints) out.push(...fromEndpoints(service, sp, inputs.endpoints, inputs.pods, publishNotReady));
-    else out.push(...fromPods(service, sp, inputs.pods, publishNotReady));
+    else out.push(...fromPods(service, sp, selected, publishNotReady));
   }
   return out;
 }

@@ -3,7 +3,8 @@ import type { ServiceEntrySpec } from '../../api/istio/service-entry.ts';
 import type { WorkloadEntrySpec } from '../../api/istio/workload-entry.ts';
 import { declaredProtocol } from './protocol.ts';
 import type { Endpoint, Resolution, Service, ServicePort, Workload } from './service.ts';
-import { localityFromLabels, parseLocality, resolveExportTo, selectorMatches, workloadEntryTlsMode } from './workload-labels.ts';
+import type { WorkloadIndex } from './workload-index.ts';
+import { localityFromLabels, parseLocality, resolveExportTo, workloadEntryTlsMode } from './workload-labels.ts';
 
 function resolutionOf(spec: ServiceEntrySpec): Resolution {
   switch (spec.resolution) {
@@ -107,16 +108,15 @@ function workloadEndpoint(service: Service, sp: ServicePort, w: Workload): Endpo
  * its namespace matched by workloadSelector; or, for DNS resolution with neither, the host
  * itself (not for wildcard hosts).
  */
-export function serviceEntryEndpoints(service: Service, r: ConfigResource, workloads: readonly Workload[]): Endpoint[] {
+export function serviceEntryEndpoints(service: Service, r: ConfigResource, workloads: WorkloadIndex): Endpoint[] {
   const spec = r.spec as ServiceEntrySpec;
   const out: Endpoint[] = [];
+  const selected = spec.endpoints && spec.endpoints.length > 0 ? [] : workloads.select(service.namespace, service.selector);
   for (const sp of service.ports) {
     if (spec.endpoints && spec.endpoints.length > 0) {
       for (const we of spec.endpoints) if (we.address) out.push(inlineEndpoint(service, sp, we));
     } else if (service.selector) {
-      for (const w of workloads) {
-        if (w.namespace === service.namespace && selectorMatches(service.selector, w.labels)) out.push(workloadEndpoint(service, sp, w));
-      }
+      for (const w of selected) out.push(workloadEndpoint(service, sp, w));
     } else if ((service.resolution === 'DNS' || service.resolution === 'DNS_ROUND_ROBIN') && !service.hostname.includes('*')) {
       out.push(inlineEndpoint(service, sp, { address: service.hostname }));
     }

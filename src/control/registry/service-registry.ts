@@ -9,6 +9,10 @@ function serviceId(s: Pick<Service, 'registry' | 'namespace' | 'hostname'>): str
   return `${s.registry}/${s.namespace}/${s.hostname}`;
 }
 
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function compareEndpoints(a: Endpoint, b: Endpoint): number {
   if (a.address !== b.address) return a.address < b.address ? -1 : 1;
   if (a.port !== b.port) return a.port - b.port;
@@ -24,16 +28,14 @@ export class ServiceRegistry implements RegistrySnapshot {
   readonly workloads: readonly Workload[];
   private readonly byHost = new Map<string, Service[]>();
   private readonly endpointsById = new Map<string, Map<number, readonly Endpoint[]>>();
+  private byAddress: Map<string, Workload[]> | undefined;
 
   constructor(entries: readonly ServiceWithEndpoints[], workloads: readonly Workload[]) {
     const sorted = [...entries].sort(
-      (a, b) =>
-        a.service.hostname.localeCompare(b.service.hostname) ||
-        a.service.namespace.localeCompare(b.service.namespace) ||
-        a.service.registry.localeCompare(b.service.registry),
+      (a, b) => cmp(a.service.hostname, b.service.hostname) || cmp(a.service.namespace, b.service.namespace) || cmp(a.service.registry, b.service.registry),
     );
-    this.services = Object.freeze(sorted.map((e) => e.service));
-    this.workloads = Object.freeze([...workloads].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name)));
+    this.services = sorted.map((e) => e.service);
+    this.workloads = [...workloads].sort((a, b) => cmp(a.namespace, b.namespace) || cmp(a.kind, b.kind) || cmp(a.name, b.name));
     for (const { service, endpoints } of sorted) {
       const list = this.byHost.get(service.hostname) ?? [];
       list.push(service);
@@ -44,9 +46,15 @@ export class ServiceRegistry implements RegistrySnapshot {
         byPort = new Map();
         this.endpointsById.set(id, byPort);
       }
+      const perPort = new Map<number, Endpoint[]>();
+      for (const e of endpoints) {
+        const list = perPort.get(e.servicePort);
+        if (list) list.push(e);
+        else perPort.set(e.servicePort, [e]);
+      }
       for (const sp of service.ports) {
-        const eps = endpoints.filter((e) => e.servicePort === sp.port).sort(compareEndpoints);
-        byPort.set(sp.port, Object.freeze([...(byPort.get(sp.port) ?? []), ...eps]));
+        const eps = [...(byPort.get(sp.port) ?? []), ...(perPort.get(sp.port) ?? [])].sort(compareEndpoints);
+        byPort.set(sp.port, eps);
       }
     }
   }
@@ -90,6 +98,14 @@ export class ServiceRegistry implements RegistrySnapshot {
 
   /** Workloads (Pods, WorkloadEntries) at an address. */
   workloadsAt(address: string): readonly Workload[] {
-    return this.workloads.filter((w) => w.address === address);
+    if (!this.byAddress) {
+      this.byAddress = new Map();
+      for (const w of this.workloads) {
+        const list = this.byAddress.get(w.address);
+        if (list) list.push(w);
+        else this.byAddress.set(w.address, [w]);
+      }
+    }
+    return this.byAddress.get(address) ?? [];
   }
 }
