@@ -34,3 +34,24 @@ describe('generated resources', () => {
     });
   }
 });
+
+describe('resource sharing across proxies', () => {
+  const push = pushContext(RICH_CONFIG, RICH_SERVICES, RICH_ENDPOINTS);
+
+  it('gives proxies in the same scope the very same outbound objects, and their own inbound listener', () => {
+    const a = generateAll(proxy({ ip: '10.244.0.11', labels: { app: 'reviews', version: 'v1' }, pod: 'a' }), push);
+    const b = generateAll(proxy({ ip: '10.244.0.21', labels: { app: 'reviews', version: 'v2' }, pod: 'b' }), push);
+    const byName = (list: readonly { name: string; resource: object }[], n: string) => list.find((r) => r.name === n)!.resource;
+    assert.equal(byName(a.clusters, 'outbound|9080||reviews.default.svc.cluster.local'), byName(b.clusters, 'outbound|9080||reviews.default.svc.cluster.local'));
+    assert.equal(byName(a.routes, '9080'), byName(b.routes, '9080'));
+    assert.equal(byName(a.listeners, '0.0.0.0_9080'), byName(b.listeners, '0.0.0.0_9080'));
+    assert.equal(byName(a.endpoints, 'outbound|9080|v1|reviews.default.svc.cluster.local'), byName(b.endpoints, 'outbound|9080|v1|reviews.default.svc.cluster.local'));
+    assert.notEqual(byName(a.listeners, 'virtualInbound'), byName(b.listeners, 'virtualInbound'));
+  });
+
+  it('builds separately for another namespace', () => {
+    const a = generateAll(proxy({ namespace: 'default' }), push);
+    const b = generateAll(proxy({ namespace: 'other' }), push);
+    assert.notEqual(a.routes.find((r) => r.name === '9080')!.resource, b.routes.find((r) => r.name === '9080')!.resource);
+  });
+});

@@ -82,11 +82,18 @@ export function staticRegistry(serviceSpecs: readonly ServiceSpec[], endpointSpe
     }
   }
   const workloads: Workload[] = [];
+  const byHost = new Map<string, Service[]>();
+  for (const s of services) byHost.set(s.hostname, [...(byHost.get(s.hostname) ?? []), s]);
+  const byPort = new Map<string, Endpoint[]>();
+  for (const e of endpoints) {
+    const k = `${e.hostname}|${e.servicePort}`;
+    byPort.set(k, [...(byPort.get(k) ?? []), e]);
+  }
   return {
     services,
     workloads,
-    servicesByHost: (h) => services.filter((s) => s.hostname === h),
-    endpoints: (h, port, ns) => endpoints.filter((e) => e.hostname === h && e.servicePort === port && (ns === undefined || e.namespace === ns)),
+    servicesByHost: (h) => byHost.get(h) ?? [],
+    endpoints: (h, port, ns) => (byPort.get(`${h}|${port}`) ?? []).filter((e) => ns === undefined || e.namespace === ns),
   };
 }
 

@@ -6,7 +6,7 @@ import type { JsonObject } from './envoy-extensions.ts';
 import type { GeneratedResource, GenerateRequest, Generator } from './generator.ts';
 import { inboundClusters } from './inbound-listeners.ts';
 import { outboundClusters, serviceClusters, specialClusters } from './outbound-clusters.ts';
-import { toResources } from './resource-list.ts';
+import { filterNames, toResources } from './resource-list.ts';
 
 /**
  * CDS: `outbound|PORT|SUBSET|HOST` for every visible service port and DestinationRule subset,
@@ -18,9 +18,10 @@ export class ClusterGenerator implements Generator {
 
   generate(proxy: ProxyInfo, push: PushContext, request: GenerateRequest): GeneratedResource[] {
     if (proxy.generator === 'grpc') return toResources(grpcClusters(proxy, push, request.names), request.names);
-    const clusters = [...outboundClusters(proxy, push, { grpc: false }), ...specialClusters()];
-    if (proxy.type === 'sidecar') clusters.push(...inboundClusters(proxy, push));
-    return toResources(clusters, request.names);
+    // The outbound part is shared by the proxies of a scope (wrapped once); inbound is per workload.
+    const shared = push.cached(`cds-res|${push.scopeKey(proxy)}`, () => toResources([...outboundClusters(proxy, push, { grpc: false }), ...specialClusters()], undefined));
+    const own = proxy.type === 'sidecar' ? toResources(inboundClusters(proxy, push), undefined) : [];
+    return filterNames([...shared, ...own], request.names);
   }
 }
 
@@ -33,7 +34,7 @@ function grpcClusters(proxy: ProxyInfo, push: PushContext, names: readonly strin
     const service = push.serviceFor(proxy, parsed.host);
     const port = service?.ports.find((p) => p.port === parsed.port);
     if (!service || !port) continue;
-    const c = serviceClusters(proxy, push, service, port, { grpc: true }).find((x) => x.name === name);
+    const c = push.cached(`cds|grpc|${push.scopeKey(proxy)}|${name}`, () => serviceClusters(proxy, push, service, port, { grpc: true }).find((x) => x.name === name));
     if (c) out.push(c);
   }
   return out;

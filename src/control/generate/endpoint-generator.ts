@@ -1,5 +1,5 @@
 import { TYPE_URL } from '../../api/xds/type-urls.ts';
-import type { PushContext } from '../push/push-context.ts';
+import { labelsKey, type PushContext } from '../push/push-context.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { parseClusterName } from './cluster-names.ts';
 import type { JsonObject } from './envoy-extensions.ts';
@@ -17,7 +17,18 @@ export class EndpointGenerator implements Generator {
 
   generate(proxy: ProxyInfo, push: PushContext, request: GenerateRequest): GeneratedResource[] {
     const grpc = proxy.generator === 'grpc';
-    const names = request.names && request.names.length > 0 ? request.names : outboundClusters(proxy, push, { grpc }).filter((c) => c.type === 'EDS').map((c) => c.name as string);
+    // Proxies of one scope ask for the same clusters: build the answer once per push.
+    const names = request.names && request.names.length > 0 ? request.names : undefined;
+    const key = `eds-res|${push.scopeKey(proxy)}|${names ? names.join('\n') : '*'}`;
+    return [...push.cached(key, () => this.build(proxy, push, names, grpc))];
+  }
+
+  private build(proxy: ProxyInfo, push: PushContext, requested: readonly string[] | undefined, grpc: boolean): GeneratedResource[] {
+    const request = { names: requested };
+    const names =
+      request.names && request.names.length > 0
+        ? request.names
+        : push.cached(`eds-names|${grpc}|${push.scopeKey(proxy)}`, () => outboundClusters(proxy, push, { grpc }).filter((c) => c.type === 'EDS').map((c) => c.name as string));
     const out: JsonObject[] = [];
     for (const name of names) {
       const cla = loadAssignment(proxy, push, name, grpc);
@@ -36,9 +47,12 @@ export function loadAssignment(proxy: ProxyInfo, push: PushContext, clusterName:
   let labels: Readonly<Record<string, string>> | undefined;
   if (parsed.subset) {
     const subset = push.destinationRuleFor(proxy, service)?.spec.subsets?.find((s) => s.name === parsed.subset);
-    if (!subset) return { clusterName, endpoints: [] };
+    if (!subset) return push.cached(`eds|none|${clusterName}`, () => ({ clusterName, endpoints: [] }));
     labels = subset.labels ?? {};
   }
-  const endpoints = subsetEndpoints(push, service, parsed.port, labels);
-  return { clusterName, endpoints: localityLbEndpoints(endpoints, { grpc }) };
+  // Shared by every proxy that resolves the same subset labels for this cluster.
+  return push.cached(`eds|${grpc}|${service.namespace}|${clusterName}|${labelsKey(labels ?? {})}`, () => ({
+    clusterName,
+    endpoints: localityLbEndpoints(subsetEndpoints(push, service, parsed.port, labels), { grpc }),
+  }));
 }

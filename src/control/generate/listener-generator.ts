@@ -1,5 +1,5 @@
 import { TYPE_URL } from '../../api/xds/type-urls.ts';
-import type { PushContext } from '../push/push-context.ts';
+import { labelsKey, type PushContext } from '../push/push-context.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import type { GeneratedResource, GenerateRequest, Generator } from './generator.ts';
 import { gatewayListeners } from './gateway-listeners.ts';
@@ -13,8 +13,11 @@ export class ListenerGenerator implements Generator {
   readonly typeUrl = TYPE_URL.listener;
 
   generate(proxy: ProxyInfo, push: PushContext, request: GenerateRequest): GeneratedResource[] {
-    if (proxy.generator === 'grpc') return toResources(grpcTargets(proxy, push, request.names).map(grpcListener), undefined);
-    if (proxy.type === 'router') return toResources(gatewayListeners(proxy, push), request.names);
-    return toResources([...outboundListeners(proxy, push), inboundListener(proxy, push)], request.names);
+    const scope = push.scopeKey(proxy);
+    if (proxy.generator === 'grpc') return toResources(grpcTargets(proxy, push, request.names).map((t) => push.cached(`lds|${scope}|${t.name}`, () => grpcListener(t))), undefined);
+    if (proxy.type === 'router') return toResources(push.cached(`lds|${scope}`, () => gatewayListeners(proxy, push)), request.names);
+    // Outbound listeners are shared within a scope; the inbound one depends on the workload itself.
+    const inboundKey = `lds-in|${proxy.namespace}|${proxy.ipAddresses.join(',')}|${labelsKey(proxy.labels)}`;
+    return toResources([...push.cached(`lds|${scope}`, () => outboundListeners(proxy, push)), push.cached(inboundKey, () => inboundListener(proxy, push))], request.names);
   }
 }

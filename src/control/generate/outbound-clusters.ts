@@ -1,4 +1,5 @@
 import type { Subset } from '../../api/istio/destination-rule.ts';
+import type { DestinationRuleView } from '../push/destination-rule-index.ts';
 import type { PushContext } from '../push/push-context.ts';
 import type { Endpoint, Service, ServicePort } from '../registry/service.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
@@ -17,6 +18,10 @@ export interface ClusterOptions {
 
 /** Outbound clusters for every service port the proxy can see: default cluster plus one per DR subset. */
 export function outboundClusters(proxy: ProxyInfo, push: PushContext, opts: ClusterOptions): JsonObject[] {
+  return push.cached(`cds|${opts.grpc}|${push.scopeKey(proxy)}`, () => buildOutboundClusters(proxy, push, opts));
+}
+
+function buildOutboundClusters(proxy: ProxyInfo, push: PushContext, opts: ClusterOptions): JsonObject[] {
   const out: JsonObject[] = [];
   const seen = new Set<string>();
   for (const service of push.servicesVisibleTo(proxy)) {
@@ -34,11 +39,16 @@ export function outboundClusters(proxy: ProxyInfo, push: PushContext, opts: Clus
 /** The clusters of one service port: `outbound|PORT||HOST` and `outbound|PORT|SUBSET|HOST`. */
 export function serviceClusters(proxy: ProxyInfo, push: PushContext, service: Service, port: ServicePort, opts: ClusterOptions): JsonObject[] {
   const dr = push.destinationRuleFor(proxy, service);
-  const out = [buildCluster(proxy, push, service, port, undefined, opts)];
-  for (const subset of dr?.spec.subsets ?? []) {
-    if (subset.name) out.push(buildCluster(proxy, push, service, port, subset, opts));
-  }
-  return out;
+  // A service port's clusters depend only on the service and the DestinationRule in force:
+  // shared by every scope that resolves the same rule.
+  const key = `clusters|${opts.grpc}|${service.namespace}/${service.hostname}|${port.port}|${dr ? `${dr.namespace}/${dr.name}` : ''}`;
+  return push.cached(key, () => {
+    const out = [buildCluster(push, service, port, undefined, dr, opts)];
+    for (const subset of dr?.spec.subsets ?? []) {
+      if (subset.name) out.push(buildCluster(push, service, port, subset, dr, opts));
+    }
+    return out;
+  });
 }
 
 /** Endpoints of a service port, narrowed to a subset's labels. */
@@ -48,8 +58,7 @@ export function subsetEndpoints(push: PushContext, service: Service, port: numbe
   return all.filter((e) => Object.entries(subsetLabels).every(([k, v]) => e.labels[k] === v));
 }
 
-function buildCluster(proxy: ProxyInfo, push: PushContext, service: Service, port: ServicePort, subset: Subset | undefined, opts: ClusterOptions): JsonObject {
-  const dr = push.destinationRuleFor(proxy, service);
+function buildCluster(push: PushContext, service: Service, port: ServicePort, subset: Subset | undefined, dr: DestinationRuleView | undefined, opts: ClusterOptions): JsonObject {
   const name = outboundClusterName(port.port, subset?.name, service.hostname);
   const policy = effectivePolicy(dr?.spec.trafficPolicy, subset?.trafficPolicy, port.port);
   const cluster: JsonObject = { name };

@@ -14,3 +14,10 @@ export function toResources(resources: readonly JsonObject[], names: readonly st
   }
   return out;
 }
+
+/** Keep only the requested names (all when the request is wildcard). */
+export function filterNames(resources: readonly GeneratedResource[], names: readonly string[] | undefined): GeneratedResource[] {
+  if (!names || names.length === 0 || names.includes('*')) return [...resources];
+  const wanted = new Set(names);
+  return resources.filter((r) => wanted.has(r.name));
+}

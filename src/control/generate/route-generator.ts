@@ -16,8 +16,9 @@ export class RouteGenerator implements Generator {
   readonly typeUrl = TYPE_URL.route;
 
   generate(proxy: ProxyInfo, push: PushContext, request: GenerateRequest): GeneratedResource[] {
-    if (proxy.generator === 'grpc') return toResources(grpcTargets(proxy, push, request.names).map((t) => grpcRouteConfig(proxy, push, t)), undefined);
-    if (proxy.type === 'router') return toResources(gatewayRouteConfigs(proxy, push), request.names);
+    const scope = push.scopeKey(proxy);
+    if (proxy.generator === 'grpc') return toResources(grpcTargets(proxy, push, request.names).map((t) => push.cached(`rds|${scope}|${t.name}`, () => grpcRouteConfig(proxy, push, t))), undefined);
+    if (proxy.type === 'router') return toResources(push.cached(`rds|${scope}`, () => gatewayRouteConfigs(proxy, push)), request.names);
     return toResources(sidecarRouteConfigs(proxy, push, request.names), request.names);
   }
 }
@@ -32,5 +33,6 @@ export function sidecarRouteConfigs(proxy: ProxyInfo, push: PushContext, names: 
     for (const s of push.servicesVisibleTo(proxy)) for (const p of s.ports) if (isHttpProtocol(p.protocol)) set.add(p.port);
     ports = [...set].sort((a, b) => a - b);
   }
-  return ports.map((port) => ({ name: String(port), virtualHosts: outboundVirtualHosts(proxy, push, port), validateClusters: false }));
+  const scope = push.scopeKey(proxy);
+  return ports.map((port) => push.cached(`rds|${scope}|${port}`, () => ({ name: String(port), virtualHosts: outboundVirtualHosts(proxy, push, port), validateClusters: false })));
 }

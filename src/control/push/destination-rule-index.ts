@@ -36,11 +36,11 @@ export class DestinationRuleIndex {
 
   /** The rule in force for `hostname` (declared in `serviceNs`) seen by a proxy in `proxyNs`. */
   lookup(hostname: string, serviceNs: string, proxyNs: string, proxyLabels: Readonly<Record<string, string>> = {}): DestinationRuleView | undefined {
-    for (const ns of uniq([proxyNs, serviceNs, this.rootNamespace])) {
-      const found = this.bestIn(ns, hostname, proxyNs, proxyLabels);
-      if (found) return found;
-    }
-    return undefined;
+    const found = this.bestIn(proxyNs, hostname, proxyNs, proxyLabels);
+    if (found) return found;
+    const inService = serviceNs === proxyNs ? undefined : this.bestIn(serviceNs, hostname, proxyNs, proxyLabels);
+    if (inService) return inService;
+    return this.rootNamespace === proxyNs || this.rootNamespace === serviceNs ? undefined : this.bestIn(this.rootNamespace, hostname, proxyNs, proxyLabels);
   }
 
   private bestIn(ns: string, hostname: string, proxyNs: string, proxyLabels: Readonly<Record<string, string>>): DestinationRuleView | undefined {
@@ -59,8 +59,4 @@ export class DestinationRuleIndex {
   all(): DestinationRuleView[] {
     return [...this.byNamespace.values()].flat();
   }
-}
-
-function uniq(values: string[]): string[] {
-  return [...new Set(values)];
 }

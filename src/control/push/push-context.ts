@@ -67,6 +67,9 @@ export class PushContext {
   private readonly authorizationPolicies: SecurityPolicyIndex<AuthorizationPolicySpec>;
   private readonly requestAuthentications: SecurityPolicyIndex<RequestAuthenticationSpec>;
   private readonly visibleCache = new Map<string, readonly Service[]>();
+  private readonly memo = new Map<string, unknown>();
+  /** Does some config make generation depend on a proxy's labels (sourceLabels, DR workloadSelector)? */
+  private readonly labelSensitive: boolean;
 
   constructor(input: PushContextInput) {
     this.config = input.config;
@@ -86,6 +89,35 @@ export class PushContext {
     this.peerAuthentications = new SecurityPolicyIndex(all, 'PeerAuthentication', rootNamespace);
     this.authorizationPolicies = new SecurityPolicyIndex(all, 'AuthorizationPolicy', rootNamespace);
     this.requestAuthentications = new SecurityPolicyIndex(all, 'RequestAuthentication', rootNamespace);
+    this.labelSensitive = all.some((r) => {
+      if (r.kind === 'DestinationRule') return (r.spec as { workloadSelector?: unknown }).workloadSelector !== undefined;
+      if (r.kind !== 'VirtualService') return false;
+      const spec = r.spec as { http?: { match?: { sourceLabels?: object }[] }[]; tcp?: { match?: { sourceLabels?: object }[] }[]; tls?: { match?: { sourceLabels?: object }[] }[] };
+      return [...(spec.http ?? []), ...(spec.tcp ?? []), ...(spec.tls ?? [])].some((route) => (route.match ?? []).some((m) => m.sourceLabels !== undefined));
+    });
+  }
+
+  /**
+   * Build once per push and share: generators key what they build by what it depends on (see
+   * scopeKey), so proxies in the same scope get the very same objects — and the encoder the
+   * very same bytes.
+   */
+  cached<T>(key: string, build: () => T): T {
+    if (this.memo.has(key)) return this.memo.get(key) as T;
+    const value = build();
+    this.memo.set(key, value);
+    return value;
+  }
+
+  /**
+   * What outbound generation depends on for a proxy: type, namespace, DNS domain, Sidecar scope,
+   * and its labels only when some config matches on labels.
+   */
+  scopeKey(proxy: ProxyInfo): string {
+    const sidecar = proxy.type === 'sidecar' ? this.sidecarFor(proxy) : undefined;
+    const sidecarKey = sidecar ? `${sidecar.metadata.namespace}/${sidecar.metadata.name}` : '';
+    const labels = this.labelSensitive || proxy.type === 'router' ? labelsKey(proxy.labels) : '';
+    return `${proxy.type}|${proxy.generator ?? ''}|${proxy.namespace}|${proxy.dnsDomain}|${sidecarKey}|${labels}`;
   }
 
   /** The Sidecar resource scoping this proxy, if any. */
@@ -210,6 +242,14 @@ export class PushContext {
         return true;
     }
   }
+}
+
+/** Stable text of a label set. */
+export function labelsKey(labels: Readonly<Record<string, string>>): string {
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${labels[k]}`)
+    .join(',');
 }
 
 function serviceExportedTo(s: Service, viewer: string): boolean {
