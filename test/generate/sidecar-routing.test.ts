@@ -119,6 +119,19 @@ describe('sidecar outbound HTTP routing', () => {
     assert.equal(unknownTcp.cluster, 'PassthroughCluster');
   });
 
+  it('chooses among external TLS hosts on one port by SNI, and passes unknown SNI through', () => {
+    const push2 = pushContext('', [
+      { name: 'x', hostname: 'a.example.com', registry: 'ServiceEntry', resolution: 'DNS', location: 'MESH_EXTERNAL', ports: [{ port: 443, protocol: 'TLS' }] },
+      { name: 'y', hostname: 'b.example.com', registry: 'ServiceEntry', resolution: 'DNS', location: 'MESH_EXTERNAL', ports: [{ port: 443, protocol: 'TLS' }] },
+    ]);
+    const s2 = simulator(client, push2);
+    const tls = (sni: string) => s2.run({ mode: 'outbound', address: '5.5.5.5', port: 443, protocol: 'tcp', tls: true, sni });
+    assert.equal(tls('a.example.com').cluster, 'outbound|443||a.example.com');
+    assert.equal(tls('b.example.com').cluster, 'outbound|443||b.example.com');
+    assert.equal(tls('c.example.com').cluster, 'PassthroughCluster');
+    assert.equal(tls('a.example.com').listener, '0.0.0.0_443');
+  });
+
   it('routes external ServiceEntry hosts (DNS) by their name', () => {
     const r = sim.run(http('httpbin.org', { address: '3.3.3.3', port: 80 }));
     assert.equal(r.cluster, 'outbound|80||httpbin.org');

@@ -4,7 +4,7 @@ import { MESH_GATEWAY } from '../push/virtual-service-index.ts';
 import type { Service } from '../registry/service.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, outboundClusterName } from './cluster-names.ts';
-import { socketAddress, type JsonObject } from './envoy-extensions.ts';
+import { EXT, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
 import { httpConnectionManagerFilter, tcpProxyFilter } from './http-connection-manager.ts';
 import { normalizeWeights } from './route-actions.ts';
 import { isHttpProtocol, virtualServiceForHost } from './virtual-hosts.ts';
@@ -31,28 +31,44 @@ export function outboundListeners(proxy: ProxyInfo, push: PushContext): JsonObje
       filterChains: [{ filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: String(port) })] }],
     });
   }
-  const names = new Set(listeners.map((l) => l.name));
+  // Non-HTTP ports: one listener per bind address (VIP, or 0.0.0.0 for services without one),
+  // its chains chosen by SNI for TLS services (egress to several HTTPS hosts on 443).
+  const groups = new Map<string, { ip: string; port: number; entries: { service: Service; tls: boolean }[] }>();
   for (const s of services) {
     for (const p of s.ports) {
       if (isHttpProtocol(p.protocol)) continue;
       const binds = s.addresses.length > 0 ? s.addresses : httpPorts.has(p.port) ? [] : ['0.0.0.0'];
       for (const ip of binds) {
         const name = `${ip}_${p.port}`;
-        if (names.has(name)) continue;
-        names.add(name);
-        const target = tcpTarget(proxy, push, s, p.port);
-        const statPrefix = typeof target === 'string' ? target : `${s.hostname}:${p.port}`;
-        listeners.push({
-          name,
-          address: socketAddress(ip, p.port),
-          bindToPort: false,
-          trafficDirection: 'OUTBOUND',
-          filterChains: [{ filters: [tcpProxyFilter(statPrefix, target)] }],
-        });
+        const g = groups.get(name) ?? { ip, port: p.port, entries: [] };
+        if (!g.entries.some((e) => e.service.hostname === s.hostname)) g.entries.push({ service: s, tls: TLS_PROTOCOLS.has(p.protocol) });
+        groups.set(name, g);
       }
     }
   }
+  for (const [name, g] of groups) listeners.push(tcpListener(proxy, push, name, g.ip, g.port, g.entries));
   return listeners;
+}
+
+const TLS_PROTOCOLS = new Set(['TLS', 'HTTPS']);
+
+function tcpListener(proxy: ProxyInfo, push: PushContext, name: string, ip: string, port: number, entries: { service: Service; tls: boolean }[]): JsonObject {
+  const chain = (s: Service): JsonObject => {
+    const target = tcpTarget(proxy, push, s, port);
+    return { filters: [tcpProxyFilter(typeof target === 'string' ? target : `${s.hostname}:${port}`, target)] };
+  };
+  const listener: JsonObject = { name, address: socketAddress(ip, port), bindToPort: false, trafficDirection: 'OUTBOUND' };
+  const sni = ip === '0.0.0.0' && entries.length > 1 ? entries.filter((e) => e.tls) : [];
+  if (sni.length === 0) {
+    listener.filterChains = [chain(entries[0]!.service)];
+    return listener;
+  }
+  const chains: JsonObject[] = sni.map((e) => ({ filterChainMatch: { serverNames: [e.service.hostname] }, ...chain(e.service) }));
+  const plain = entries.find((e) => !e.tls);
+  const registryOnly = (push.sidecarFor(proxy)?.spec.outboundTrafficPolicy?.mode ?? push.mesh.outboundTrafficPolicy?.mode) === 'REGISTRY_ONLY';
+  const fallback = registryOnly ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+  chains.push(plain ? chain(plain.service) : { filters: [tcpProxyFilter(fallback, fallback)] });
+  return { ...listener, listenerFilters: [typedFilter(EXT.tlsInspector)], filterChains: chains };
 }
 
 function virtualOutbound(proxy: ProxyInfo, push: PushContext): JsonObject {
@@ -70,7 +86,11 @@ function virtualOutbound(proxy: ProxyInfo, push: PushContext): JsonObject {
 /** Where a TCP service port's connections go: its cluster, or a VirtualService tcp route's clusters. */
 function tcpTarget(proxy: ProxyInfo, push: PushContext, s: Service, port: number): string | { name: string; weight: number }[] {
   const vs = virtualServiceForHost(push.virtualServicesFor(proxy, MESH_GATEWAY), s.hostname);
-  const route = vs?.spec.tcp?.find((r) => (r.match ?? []).length === 0 || r.match!.some((m) => (m.port === undefined || m.port === port) && (!m.sourceLabels || Object.entries(m.sourceLabels).every(([k, v]) => proxy.labels[k] === v))));
+  const labelsOk = (m: { sourceLabels?: Record<string, string> }): boolean => !m.sourceLabels || Object.entries(m.sourceLabels).every(([k, v]) => proxy.labels[k] === v);
+  // tls routes by SNI (the service host), then tcp routes, first match wins.
+  const tls = vs?.spec.tls?.find((r) => (r.match ?? []).some((m) => (m.port === undefined || m.port === port) && labelsOk(m) && (m.sniHosts ?? []).some((h) => push.resolveHost(h, vs.namespace) === s.hostname)));
+  const tcp = vs?.spec.tcp?.find((r) => (r.match ?? []).length === 0 || r.match!.some((m) => (m.port === undefined || m.port === port) && labelsOk(m)));
+  const route = tls ?? tcp;
   if (!route?.route?.length) return outboundClusterName(port, undefined, s.hostname);
   return tcpRouteClusters(route.route, port, vs!.namespace, push);
 }
