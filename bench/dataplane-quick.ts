@@ -4,10 +4,11 @@
  * server sidecar (mizzen proxy) → 1 KB HTTP backend, against load generator → backend directly,
  * in the same run (Istio's recipe: HTTP/1.1, 1 KB, 4 connections, fixed rate). Prints added
  * P50/P90/P99, CPU per 1,000 rps and RSS per proxy. Profile with MIZZEN_BENCH_PROF=1 (the
- * proxies write --cpu-prof files to ./bench-prof/).
+ * proxies write --cpu-prof files to $TMPDIR/mizzen-bench-prof/).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
   clientAds.set(TYPE_URL.route, [routeConfig('9080', [vhost('server', ['*'], [route({ prefix: '/' }, { cluster: 'outbound|9080||server.default.svc.cluster.local', timeout: { seconds: 0 } })])])]);
   clientAds.set(TYPE_URL.secret, [secret('bench-cert', clientCert), rootSecret]);
 
-  const prof = process.env.MIZZEN_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', join(root, 'bench-prof')] : [];
+  const prof = process.env.MIZZEN_BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', join(tmpdir(), 'mizzen-bench-prof')] : [];
   const proxyArgs = (ads: TestAdsServer, pod: string) => [...prof, join(root, 'bin', 'mizzen.js'), 'proxy', 'sidecar', '--discovery', ads.address, '--no-ca', '--admin-port', '0', '--readiness-port', 'none', '--prometheus-port', 'none', '--ip', '127.0.0.1', '--pod', pod, '--namespace', 'default'];
   const serverProxy = await start(proxyArgs(serverAds, 'server'), /admin/, { MIZZEN_LOG: 'warn' });
   const clientProxy = await start(proxyArgs(clientAds, 'client'), /admin/, { MIZZEN_LOG: 'warn' });

@@ -213,7 +213,7 @@ export class AdsClient {
         const known = this.versions.get(typeUrl);
         const initialResourceVersions: Record<string, string> = {};
         if (known) for (const [n, v] of known) if (wildcard || names.includes(n)) initialResourceVersions[n] = v;
-        stream.write({ node, typeUrl, resourceNamesSubscribe: names, initialResourceVersions });
+        stream.write({ node, typeUrl, resourceNamesSubscribe: wildcard ? ['*'] : names, initialResourceVersions });
       } else {
         const add = names.filter((n) => !prev.includes(n));
         const drop = prev.filter((n) => !names.includes(n));
