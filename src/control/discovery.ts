@@ -145,7 +145,7 @@ export class Discovery {
     const generate = sharedGeneration((proxy, typeUrl, names) => {
       const g = generators.get(typeUrl, proxy);
       return g ? g.generate(proxy, push, names ? { names } : {}) : [];
-    });
+    }, registry);
     return { version, generate };
   }
 

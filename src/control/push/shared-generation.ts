@@ -1,21 +1,31 @@
 import { TYPE_URL } from '../../api/xds/type-urls.ts';
 import type { GeneratedResource } from '../generate/generator.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
+import type { RegistrySnapshot } from '../registry/service.ts';
 
 /**
  * Proxies that the generators cannot tell apart get the same resources: within one push
  * context, generation is memoized per (type URL, requested names, proxy "shape"). The shape is
  * every ProxyInfo field the generators read — type, proxyless generator, namespace, DNS domain,
- * labels, and for listeners/clusters (inbound side) the proxy's IPs. Sharing the result also
+ * labels, and for listeners/clusters (inbound side) those of the proxy's IPs that are workload
+ * or endpoint addresses in this push (others cannot match anything). Sharing the result also
  * shares the resource objects, so the encoder serializes each once for all those proxies.
  * If a generator starts reading another proxy field, it must be added here.
  */
-export function proxyShapeKey(proxy: ProxyInfo, typeUrl: string): string {
+export function proxyShapeKey(proxy: ProxyInfo, typeUrl: string, workloadAddresses?: ReadonlySet<string>): string {
   const labels = Object.keys(proxy.labels)
     .sort()
     .map((k) => `${k}=${proxy.labels[k]}`)
     .join(',');
-  const perInstance = typeUrl === TYPE_URL.listener || typeUrl === TYPE_URL.cluster || !KNOWN_TYPES.has(typeUrl) ? `|${[...proxy.ipAddresses].sort().join(',')}|${proxy.podName}|${proxy.serviceAccount ?? ''}` : '';
+  let perInstance = '';
+  if (!KNOWN_TYPES.has(typeUrl)) {
+    perInstance = `|${proxy.id}`;
+  } else if (typeUrl === TYPE_URL.listener || typeUrl === TYPE_URL.cluster) {
+    // Inbound listeners/clusters follow the endpoints at the proxy's IPs; an IP that is no
+    // endpoint or workload address in this push cannot change them.
+    const ips = workloadAddresses ? proxy.ipAddresses.filter((ip) => workloadAddresses.has(ip)) : [...proxy.ipAddresses];
+    perInstance = `|${ips.sort().join(',')}`;
+  }
   return `${proxy.type}|${proxy.generator ?? ''}|${proxy.namespace}|${proxy.dnsDomain}|${labels}${perInstance}`;
 }
 
@@ -24,10 +34,19 @@ const KNOWN_TYPES: ReadonlySet<string> = new Set([TYPE_URL.listener, TYPE_URL.cl
 export type GenerateFn = (proxy: ProxyInfo, typeUrl: string, names: readonly string[] | undefined) => GeneratedResource[];
 
 /** Wrap a generate function with the per-push memo (create one per push context). */
-export function sharedGeneration(generate: GenerateFn, maxEntries = 10_000): GenerateFn {
+export function sharedGeneration(generate: GenerateFn, registry?: RegistrySnapshot, maxEntries = 10_000): GenerateFn {
   const memo = new Map<string, GeneratedResource[]>();
+  let addresses: Set<string> | undefined;
+  const workloadAddresses = (): Set<string> | undefined => {
+    if (!registry) return undefined;
+    if (!addresses) {
+      addresses = new Set(registry.workloads.map((w) => w.address));
+      for (const s of registry.services) for (const p of s.ports) for (const e of registry.endpoints(s.hostname, p.port, s.namespace)) addresses.add(e.address);
+    }
+    return addresses;
+  };
   return (proxy, typeUrl, names) => {
-    const key = `${typeUrl}\n${proxyShapeKey(proxy, typeUrl)}\n${names === undefined ? '*' : [...names].sort().join('\0')}`;
+    const key = `${typeUrl}\n${proxyShapeKey(proxy, typeUrl, workloadAddresses())}\n${names === undefined ? '*' : [...names].sort().join('\0')}`;
     let out = memo.get(key);
     if (!out) {
       out = generate(proxy, typeUrl, names);
