@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { resourceKey, resourceRef, type ConfigResource } from '../api/config-resource.ts';
 import { KINDS } from '../api/kinds.ts';
@@ -16,6 +16,7 @@ import { renderHosts, renderResolvConf } from './pod-dns-files.ts';
 import { PodInstance, type PodStatusView, type SidecarCommand } from './pod-instance.ts';
 import { podResource } from './pod-resource.ts';
 import { createNodeNetwork, type NodeNetwork } from './pod-network.ts';
+import { meshRunDir, RUN_DIR } from './runtime-state.ts';
 import { renderServiceNatRules } from './service-nat-rules.ts';
 import { serviceNatEntries, type EndpointPod, type ServiceView } from './service-endpoints.ts';
 import { decideInjection } from './sidecar-injection.ts';
@@ -265,8 +266,11 @@ export class MeshRuntime {
     const serviceAccount = podSpec.serviceAccountName ?? podSpec.serviceAccount ?? 'default';
     const ip = this.podIps.allocate(key);
     const decision = decideInjection({ namespace: ns, namespaceLabels: this.namespaceLabels(ns), podLabels: labels, podAnnotations: annotations, hostNetwork: podSpec.hostNetwork });
-    const podDir = join(this.options.stateDir, 'pods', `${ns}_${name}`);
+    // Sidecar files (token, root cert) live under /run/mizzen/PREFIX, traversable by uid 1337
+    // whatever the state directory's parents allow (a 0700 home, a mkdtemp directory).
+    const podDir = join(meshRunDir(this.options.prefix), 'pods', `${ns}_${name}`);
     mkdirSync(podDir, { recursive: true });
+    for (const d of [RUN_DIR, meshRunDir(this.options.prefix), dirname(podDir), podDir]) chmodSync(d, 0o755);
     const sidecar = decision.inject && this.options.sidecar
       ? await this.options.sidecar({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels })
       : undefined;
@@ -308,6 +312,7 @@ export class MeshRuntime {
     this.pods.delete(pod.key);
     await pod.stop().catch((err: Error) => this.log.warn({ pod: pod.key, err: err.message }, 'pod stop failed'));
     this.podIps.release(pod.key);
+    rmSync(join(meshRunDir(this.options.prefix), 'pods', `${pod.namespace}_${pod.name}`), { recursive: true, force: true });
     this.config.remove({ kind: 'Pod', group: '', metadata: { name: pod.name, namespace: pod.namespace } });
     this.written.delete(pod.key);
   }

@@ -17,6 +17,13 @@ export interface MeshState {
 
 export const STATE_FILE = 'state.json';
 
+/** Per-mesh files processes of other users (sidecars, uid 1337) read: /run/mizzen/PREFIX. */
+export const RUN_DIR = '/run/mizzen';
+
+export function meshRunDir(prefix: string): string {
+  return join(RUN_DIR, prefix);
+}
+
 export function readMeshState(stateDir: string): MeshState | undefined {
   const file = join(stateDir, STATE_FILE);
   if (!existsSync(file)) return undefined;
@@ -67,6 +74,7 @@ export async function removeMeshLeftovers(prefix: string, cidrs: readonly string
   }
   const etc = await runHostCommand('sh', ['-c', `ls -d /etc/netns/${prefix}-* 2>/dev/null || true`], { allowFailure: true });
   for (const dir of etc.stdout.split('\n').filter(Boolean)) rmSync(dir, { recursive: true, force: true });
+  rmSync(meshRunDir(prefix), { recursive: true, force: true });
   await new GuardRoutes({ cidrs, owner: prefix }).release();
   return removed;
 }

@@ -76,6 +76,7 @@ export async function leftovers(prefix: string, pids: readonly number[]): Promis
   if (existsSync('/etc/netns')) for (const d of readdirSync('/etc/netns')) if (d.startsWith(`${prefix}-`)) out.push(`/etc/netns/${d}`);
   for (const pid of pids) if (processAlive(pid)) out.push(`process ${pid}`);
   if (existsSync(join(DEFAULT_GUARD_DIR, `${prefix}.holder`))) out.push(`guard holder ${prefix}`);
+  if (existsSync(join('/run/mizzen', prefix))) out.push(`/run/mizzen/${prefix}`);
   const holders = existsSync(DEFAULT_GUARD_DIR) ? readdirSync(DEFAULT_GUARD_DIR).filter((n) => n.endsWith('.holder')) : [];
   if (holders.length === 0) {
     for (const cidr of ['10.244.0.0/16', '10.96.0.0/16']) if (await hasGuardRoute(cidr)) out.push(`route unreachable ${cidr}`);
