@@ -140,3 +140,24 @@ describe('CertificateAuthority (CreateCertificate over real gRPC)', () => {
     }
   });
 });
+
+describe('CertificateAuthority.authenticate', () => {
+  it('authenticates tokens and mesh certificates for other services (e.g. xDS on 15012)', async () => {
+    const dir = tempDir();
+    const fx = await startCa(dir.path);
+    try {
+      const token = await mintServiceAccountToken({ key: loadOrCreateTokenKey(dir.path).privateKey, namespace: 'ns', serviceAccount: 'sa' });
+      assert.deepEqual(await fx.ca.authenticate({ bearerToken: token }), { ok: true, authenticator: 'jwt', identity: 'spiffe://cluster.local/ns/ns/sa/sa' });
+      const { csr } = opensslCsr(dir.path, 'spiffe://x/ns/y/sa/z');
+      const { chain } = await createCertificate({ address: fx.plainAddress, csr, token });
+      const peerCertificate = new X509Certificate(chain![0]).raw;
+      const viaCert = await fx.ca.authenticate({ peerCertificate });
+      assert.equal(viaCert.ok && viaCert.identity, 'spiffe://cluster.local/ns/ns/sa/sa');
+      const none = await fx.ca.authenticate({});
+      assert.equal(none.ok, false);
+    } finally {
+      await fx.close();
+      dir.remove();
+    }
+  });
+});

@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import { loadCertificateService } from '../../api/ca/certificate-service.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
-import type { Authenticator } from './authenticators/authenticator.ts';
+import { authenticateCaller, type AuthenticationResult, type Authenticator, type CallerCredentials } from './authenticators/authenticator.ts';
 import { ClientCertificateAuthenticator } from './authenticators/client-certificate-authenticator.ts';
 import { JwtServiceAccountAuthenticator } from './authenticators/jwt-service-account-authenticator.ts';
 import { KubeTokenReviewAuthenticator, type TokenReviewer } from './authenticators/kube-token-review-authenticator.ts';
@@ -41,6 +41,11 @@ export interface CertificateAuthority {
   rootCertPem(): string;
   /** Root plus intermediates (PEM), what a client certificate chains to. */
   trustBundlePem(): string;
+  /**
+   * Authenticate a caller with the CA's authenticators (mesh client certificate, local token,
+   * TokenReview), e.g. for xDS on 15012: `ca.authenticate(callerCredentials(call))`.
+   */
+  authenticate(credentials: CallerCredentials): Promise<AuthenticationResult>;
   readonly trustDomain: string;
   readonly issuer: CertificateIssuer;
   readonly authority: SigningAuthority;
@@ -77,6 +82,7 @@ export function createCertificateAuthority(o: CertificateAuthorityOptions): Cert
       // grpc-js's factory names its first two parameters the wrong way round; one provider serves both.
       return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
     },
+    authenticate: (credentials: CallerCredentials) => authenticateCaller(authenticators, credentials),
     rootCertPem: () => authority.rootCertPem,
     trustBundlePem: () => trustBundle,
     close(): void {

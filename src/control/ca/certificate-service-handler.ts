@@ -18,8 +18,14 @@ export interface CertificateServiceDeps {
 
 type Call = grpc.ServerUnaryCall<IstioCertificateRequest, IstioCertificateResponse>;
 
-/** Bearer token and TLS-verified client certificate of a call. */
-export function callerCredentials(call: Call): CallerCredentials {
+/** The parts of any grpc-js server call that carry credentials (unary or stream). */
+export interface CredentialCarrier {
+  metadata: grpc.Metadata;
+  getAuthContext?(): { sslPeerCertificate?: { raw?: Buffer } } | null;
+}
+
+/** Bearer token and TLS-verified client certificate of a call (unary or streaming, e.g. ADS). */
+export function callerCredentials(call: CredentialCarrier): CallerCredentials {
   const out: CallerCredentials = {};
   const auth = call.metadata.get('authorization')[0];
   if (typeof auth === 'string') {
