@@ -1,6 +1,6 @@
 import type { StringMatch } from '../../api/istio/string-match.ts';
 import type { HTTPMatchRequest } from '../../api/istio/virtual-service.ts';
-import { labelsMatch } from '../push/host-match.ts';
+import { labelsMatch } from '../push/config-scope.ts';
 import type { JsonObject } from './envoy-extensions.ts';
 
 /** Who asks and where: decides which VirtualService match conditions apply. */

@@ -19,7 +19,6 @@ export function isHttpProtocol(protocol: string): boolean {
  */
 export function domainAliases(hostname: string, addresses: readonly string[], port: number, proxyDnsDomain: string): string[] {
   const names = [hostname];
-  const hostParts = hostname.split('.');
   const domainParts = proxyDnsDomain.split('.');
   // Strip suffixes the proxy's search path adds: for `ns.svc.cluster.local` these are
   // `ns.svc.cluster.local` (same namespace), `svc.cluster.local`, `cluster.local`.
@@ -27,7 +26,7 @@ export function domainAliases(hostname: string, addresses: readonly string[], po
     const suffix = '.' + domainParts.slice(i).join('.');
     if (hostname.endsWith(suffix) && hostname.length > suffix.length) {
       const alias = hostname.slice(0, -suffix.length);
-      if (!names.includes(alias) && hostParts.length > alias.split('.').length) names.push(alias);
+      if (!names.includes(alias)) names.push(alias);
     }
   }
   const out: string[] = [];

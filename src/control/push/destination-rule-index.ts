@@ -1,6 +1,7 @@
 import type { ConfigResource } from '../../api/config-resource.ts';
 import type { DestinationRuleSpec } from '../../api/istio/destination-rule.ts';
-import { configOrder, exportedTo, hostMatches, hostSpecificity, labelsMatch, resolveShortName } from './host-match.ts';
+import { configOrder, exportedTo, labelsMatch } from './config-scope.ts';
+import { hostMatches, hostSpecificity, resolveShortName } from './host-match.ts';
 
 export interface DestinationRuleView {
   resource: ConfigResource<DestinationRuleSpec>;

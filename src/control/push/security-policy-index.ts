@@ -1,6 +1,6 @@
 import type { ConfigResource } from '../../api/config-resource.ts';
 import type { WorkloadSelector } from '../../api/istio/workload-selector.ts';
-import { configOrder, labelsMatch } from './host-match.ts';
+import { configOrder, labelsMatch } from './config-scope.ts';
 
 /**
  * Policies that select workloads by namespace and `selector.matchLabels` (PeerAuthentication,

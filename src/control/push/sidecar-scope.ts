@@ -1,6 +1,7 @@
 import type { ConfigResource } from '../../api/config-resource.ts';
 import type { IstioEgressListener, SidecarSpec } from '../../api/istio/sidecar.ts';
-import { configOrder, hostMatches, labelsMatch } from './host-match.ts';
+import { configOrder, labelsMatch } from './config-scope.ts';
+import { hostMatches } from './host-match.ts';
 
 /**
  * The Sidecar resource in force for a workload: one with a matching workloadSelector in its

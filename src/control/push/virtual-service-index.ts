@@ -1,6 +1,7 @@
 import type { ConfigResource } from '../../api/config-resource.ts';
 import type { HTTPMatchRequest, HTTPRoute, VirtualServiceSpec } from '../../api/istio/virtual-service.ts';
-import { configOrder, exportedTo, resolveShortName } from './host-match.ts';
+import { configOrder, exportedTo } from './config-scope.ts';
+import { resolveShortName } from './host-match.ts';
 
 /** A VirtualService ready for generation: hosts as FQDNs, gateways as `ns/name`, delegates inlined. */
 export interface VirtualServiceView {
