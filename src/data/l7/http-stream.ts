@@ -37,6 +37,7 @@ export interface HttpRuntime {
 }
 
 const RETAIN_LIMIT = 64 * 1024;
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 /**
  * One HTTP request through the connection manager: request-id/XFF/XFP handling, route match,
@@ -70,6 +71,9 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
   /** The upstream request has been written (head at least) on `conn`. */
   private upstreamStarted = 0;
   private attemptActive = false;
+  /** The current attempt runs on a kept-alive connection that served earlier requests. */
+  private connReused = false;
+  private staleRetried = false;
   private active = false;
   private gen = 0;
   private readonly timer = new ReusableTimer(() => this.onTimeout());
@@ -102,6 +106,8 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
     this.waitingPool = undefined;
     this.attempts = 0;
     this.retriesUsed = 0;
+    this.staleRetried = false;
+    this.connReused = false;
     this.body.length = 0;
     this.bodyBytes = 0;
     this.bodyTooLarge = false;
@@ -248,6 +254,7 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
     this.conn = conn;
     this.upstreamStarted = performance.now();
     conn.attach(this, this.request.method === 'HEAD');
+    this.connReused = conn.requests > 1;
     const req = this.request;
     const head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${req.authority}\r\n${req.headers.serialize()}\r\n`;
     const s = conn.socket;
@@ -414,6 +421,13 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
     this.endAttempt();
     this.info.upstreamTransportFailureReason = detail;
     if (beforeHeaders && !this.headSent) {
+      // A pooled keep-alive connection the server closed while idle (keep-alive timeout race):
+      // nothing was processed, so send the request once more on a fresh connection.
+      if (this.connReused && !this.staleRetried && this.requestComplete && IDEMPOTENT.has(this.request.method) && (this.body.length > 0 || this.info.bytesReceived === 0)) {
+        this.staleRetried = true;
+        this.attempts--;
+        return this.attempt();
+      }
       this.cluster?.recordResult(this.host!, 503, true);
       if (this.retry?.onReset && this.canRetry()) return this.scheduleRetry();
       return this.localReply(LOCAL_REPLY.connectionTermination);
