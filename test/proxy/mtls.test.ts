@@ -8,6 +8,10 @@ import { EchoServer, type EchoReply } from './support/echo-server.ts';
 import { request } from './support/http-client.ts';
 import { startHarness, type Harness } from './support/proxy-harness.ts';
 import { issue, makeCa } from './support/test-pki.ts';
+import * as http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+
+const H2 = { typedExtensionProtocolOptions: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicitHttpConfig: { http2ProtocolOptions: {} } } } };
 
 const SDS = (name: string) => ({ name, sdsConfig: { ads: {}, resourceApiVersion: 'V3' } });
 const INSPECTORS = [{ name: 'envoy.filters.listener.tls_inspector', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } }];
@@ -55,6 +59,7 @@ describe('mTLS between two proxies (SDS secrets, SPIFFE SAN checks, STRICT/PERMI
   let foreign: { certPem: string; keyPem: string };
   let rootPem: string;
   let clientCert: { certPem: string; keyPem: string };
+  let grpcServer: http2.Http2Server;
 
   before(async () => {
     const ca = await makeCa('mesh-root');
@@ -70,13 +75,24 @@ describe('mTLS between two proxies (SDS secrets, SPIFFE SAN checks, STRICT/PERMI
     clientSecrets.set('default', { kind: 'certificate', certChain: clientCert.certPem, privateKey: clientCert.keyPem });
     clientSecrets.set('ROOTCA', { kind: 'validation', trustedCa: ca.certPem });
     app = await new EchoServer('app').start();
+    grpcServer = http2.createServer();
+    grpcServer.on('stream', (st) => {
+      const stream = st as http2.ServerHttp2Stream;
+      stream.resume();
+      stream.on('end', () => {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        stream.end('pong');
+      });
+    });
+    await new Promise<void>((r) => grpcServer.listen(0, '127.0.0.1', r));
     server = await startHarness({
       secrets: serverSecrets,
       observers: [{ onStreamComplete: (i: StreamInfo) => serverInfos.push({ peer: i.peerPrincipal, mtls: i.mtls }) }],
     });
     const inboundHcm = hcm('inbound|9080||', { forwardClientCertDetails: 'APPEND_FORWARD', setCurrentClientCertDetails: { uri: true } });
     await server.push({
-      clusters: [staticCluster('inbound|9080||', [['127.0.0.1', app.port]])],
+      clusters: [staticCluster('inbound|9080||', [['127.0.0.1', app.port]]), staticCluster('inbound|7070||', [['127.0.0.1', (grpcServer.address() as AddressInfo).port]], H2)],
       listeners: [
         { name: 'strict', address: address('0.0.0.0', 15006), listenerFilters: INSPECTORS, filterChains: [{ filterChainMatch: { transportProtocol: 'tls' }, transportSocket: downstreamTls(true), filters: [inboundHcm] }] },
         {
@@ -86,7 +102,7 @@ describe('mTLS between two proxies (SDS secrets, SPIFFE SAN checks, STRICT/PERMI
           ],
         },
       ],
-      routes: [routeConfig('inbound|9080||', [vhost('inbound', ['*'], [route({ prefix: '/' }, { cluster: 'inbound|9080||' })])])],
+      routes: [routeConfig('inbound|9080||', [vhost('inbound', ['*'], [route({ prefix: '/grpc.' }, { cluster: 'inbound|7070||' }), route({ prefix: '/' }, { cluster: 'inbound|9080||' })])])],
     });
     strictPort = server.port('strict');
     permissivePort = server.port('permissive');
@@ -101,6 +117,7 @@ describe('mTLS between two proxies (SDS secrets, SPIFFE SAN checks, STRICT/PERMI
     await client.push({
       clusters: [
         staticCluster('mtls', [['127.0.0.1', strictPort]], { transportSocket: upstreamTls('spiffe://cluster.local/ns/default/sa/server') }),
+        staticCluster('mtls-h2', [['127.0.0.1', strictPort]], { transportSocket: upstreamTls('spiffe://cluster.local/ns/default/sa/server'), ...H2 }),
         staticCluster('wrong-san', [['127.0.0.1', strictPort]], { transportSocket: upstreamTls('spiffe://cluster.local/ns/default/sa/someone-else') }),
         staticCluster('plain-to-strict', [['127.0.0.1', strictPort]]),
         staticCluster('plain-to-permissive', [['127.0.0.1', permissivePort]]),
@@ -109,6 +126,7 @@ describe('mTLS between two proxies (SDS secrets, SPIFFE SAN checks, STRICT/PERMI
       listeners: [httpListener('out', 9080, 'out')],
       routes: [routeConfig('out', [vhost('all', ['*'], [
         route({ prefix: '/mtls' }, { cluster: 'mtls' }),
+        route({ prefix: '/grpc.' }, { cluster: 'mtls-h2' }),
         route({ prefix: '/wrong' }, { cluster: 'wrong-san' }),
         route({ prefix: '/plain-strict' }, { cluster: 'plain-to-strict' }),
         route({ prefix: '/plain-permissive' }, { cluster: 'plain-to-permissive' }),
@@ -122,6 +140,7 @@ describe('mTLS between two proxies (SDS secrets, SPIFFE SAN checks, STRICT/PERMI
     await client.close();
     await server.close();
     await app.stop();
+    await new Promise<void>((r) => grpcServer.close(() => r()));
   });
 
   it('carries requests over mTLS with the SPIFFE identity visible to the server side', async () => {
@@ -134,6 +153,29 @@ describe('mTLS between two proxies (SDS secrets, SPIFFE SAN checks, STRICT/PERMI
     assert.deepEqual(serverInfos[0], { peer: 'spiffe://cluster.local/ns/default/sa/client', mtls: true });
     // keep-alive pool: one upstream TLS connection for sequential requests
     assert.match(client.proxy.statsText(), /cluster\.mtls\.upstream_cx_total: 1\n/);
+  });
+
+  it('carries gRPC (HTTP/2 with trailers) across the mTLS hop', async () => {
+    const res = await new Promise<{ status: unknown; body: string; trailers: http2.IncomingHttpHeaders | undefined }>((resolve, reject) => {
+      const c = http2.connect(`http://127.0.0.1:${clientPort}`);
+      c.on('error', reject);
+      const req = c.request({ ':method': 'POST', ':path': '/grpc.Echo/Ping', 'content-type': 'application/grpc' });
+      let status: unknown;
+      let trailers: http2.IncomingHttpHeaders | undefined;
+      let body = '';
+      req.on('response', (h) => (status = h[':status']));
+      req.on('trailers', (t) => (trailers = t));
+      req.on('data', (d: Buffer) => (body += d));
+      req.on('end', () => {
+        c.close();
+        resolve({ status, body, trailers });
+      });
+      req.on('error', reject);
+      req.end('ping');
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'pong');
+    assert.equal(res.trailers?.['grpc-status'], '0');
   });
 
   it('uses auto mTLS for endpoints labelled tlsMode=istio', async () => {
