@@ -7,6 +7,7 @@ export const RICH_SERVICES: ServiceSpec[] = [
   { name: 'ratings', vip: '10.96.0.12', ports: [{ port: 9080, protocol: 'GRPC' }] },
   { name: 'details', vip: '10.96.0.13', ports: [{ port: 9080 }] },
   { name: 'mongodb', vip: '10.96.0.14', ports: [{ port: 27017, protocol: 'TCP' }] },
+  { name: 'legacy', vip: '10.96.0.15', ports: [{ port: 7000, protocol: 'UNSUPPORTED' }] },
   { name: 'httpbin', hostname: 'httpbin.org', registry: 'ServiceEntry', resolution: 'DNS', location: 'MESH_EXTERNAL', ports: [{ port: 80 }, { port: 443, protocol: 'TLS' }] },
 ];
 

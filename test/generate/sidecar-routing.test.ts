@@ -132,6 +132,21 @@ describe('sidecar outbound HTTP routing', () => {
     assert.equal(tls('a.example.com').listener, '0.0.0.0_443');
   });
 
+  it('sniffs ports without a declared protocol: HTTP gets routes, anything else is proxied as TCP', () => {
+    const push2 = pushContext(
+      'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: legacy, namespace: default }\nspec: { hosts: [legacy], http: [{ name: legacy-http, route: [{ destination: { host: legacy } }] }] }\n',
+      [{ name: 'legacy', vip: '10.96.7.7', ports: [{ port: 7000, protocol: 'UNSUPPORTED' }] }],
+      [{ service: 'legacy', address: '10.244.7.7' }],
+    );
+    const s2 = simulator(client, push2);
+    const h = s2.run({ mode: 'outbound', address: '10.96.7.7', port: 7000, host: 'legacy:7000' });
+    assert.equal(h.listener, '10.96.7.7_7000');
+    assert.equal(h.routeName, 'legacy-http');
+    const tcp = s2.run({ mode: 'outbound', address: '10.96.7.7', port: 7000, protocol: 'tcp' });
+    assert.equal(tcp.cluster, 'outbound|7000||legacy.default.svc.cluster.local');
+    assert.deepEqual(tcp.networkFilters, ['envoy.filters.network.tcp_proxy']);
+  });
+
   it('routes external ServiceEntry hosts (DNS) by their name', () => {
     const r = sim.run(http('httpbin.org', { address: '3.3.3.3', port: 80 }));
     assert.equal(r.cluster, 'outbound|80||httpbin.org');

@@ -151,6 +151,8 @@ export class XdsSimulator {
       (m) => ({ set: m.destinationPort !== undefined, ok: m.destinationPort === req.port }),
       (m) => ({ set: (m.serverNames ?? []).length > 0, ok: (m.serverNames ?? []).some((n: string) => n === req.sni || (n.startsWith('*.') && !!req.sni?.endsWith(n.slice(1)))) }),
       (m) => ({ set: !!m.transportProtocol, ok: m.transportProtocol === transport }),
+      // http_inspector: plaintext HTTP requests look like http/1.1.
+      (m) => ({ set: (m.applicationProtocols ?? []).length > 0, ok: !req.tls && req.protocol !== 'tcp' && (m.applicationProtocols ?? []).includes('http/1.1') }),
     ];
     for (const step of steps) {
       const matching = cands.filter(({ c }: Json) => {

@@ -7,7 +7,7 @@ import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, outboundClusterName } from './c
 import { EXT, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
 import { httpConnectionManagerFilter, tcpProxyFilter } from './http-connection-manager.ts';
 import { normalizeWeights } from './route-actions.ts';
-import { isHttpProtocol, virtualServiceForHost } from './virtual-hosts.ts';
+import { isHttpProtocol, isSniffed, virtualServiceForHost } from './virtual-hosts.ts';
 
 export const VIRTUAL_OUTBOUND = 'virtualOutbound';
 export const VIRTUAL_OUTBOUND_PORT = 15001;
@@ -33,7 +33,7 @@ export function outboundListeners(proxy: ProxyInfo, push: PushContext): JsonObje
   }
   // Non-HTTP ports: one listener per bind address (VIP, or 0.0.0.0 for services without one),
   // its chains chosen by SNI for TLS services (egress to several HTTPS hosts on 443).
-  const groups = new Map<string, { ip: string; port: number; entries: { service: Service; tls: boolean }[] }>();
+  const groups = new Map<string, { ip: string; port: number; entries: TcpEntry[] }>();
   for (const s of services) {
     for (const p of s.ports) {
       if (isHttpProtocol(p.protocol)) continue;
@@ -41,7 +41,7 @@ export function outboundListeners(proxy: ProxyInfo, push: PushContext): JsonObje
       for (const ip of binds) {
         const name = `${ip}_${p.port}`;
         const g = groups.get(name) ?? { ip, port: p.port, entries: [] };
-        if (!g.entries.some((e) => e.service.hostname === s.hostname)) g.entries.push({ service: s, tls: TLS_PROTOCOLS.has(p.protocol) });
+        if (!g.entries.some((e) => e.service.hostname === s.hostname)) g.entries.push({ service: s, tls: TLS_PROTOCOLS.has(p.protocol), sniff: isSniffed(p.protocol) });
         groups.set(name, g);
       }
     }
@@ -51,8 +51,17 @@ export function outboundListeners(proxy: ProxyInfo, push: PushContext): JsonObje
 }
 
 const TLS_PROTOCOLS = new Set(['TLS', 'HTTPS']);
+/** ALPN-like protocols http_inspector reports for plaintext HTTP. */
+const SNIFFED_HTTP = ['http/1.1', 'h2c'];
 
-function tcpListener(proxy: ProxyInfo, push: PushContext, name: string, ip: string, port: number, entries: { service: Service; tls: boolean }[]): JsonObject {
+interface TcpEntry {
+  service: Service;
+  tls: boolean;
+  /** Protocol not declared: HTTP is detected (http_inspector) and routed, the rest proxied as TCP. */
+  sniff: boolean;
+}
+
+function tcpListener(proxy: ProxyInfo, push: PushContext, name: string, ip: string, port: number, entries: TcpEntry[]): JsonObject {
   const chain = (s: Service): JsonObject => {
     const target = tcpTarget(proxy, push, s, port);
     return { filters: [tcpProxyFilter(typeof target === 'string' ? target : `${s.hostname}:${port}`, target)] };
@@ -60,6 +69,10 @@ function tcpListener(proxy: ProxyInfo, push: PushContext, name: string, ip: stri
   const listener: JsonObject = { name, address: socketAddress(ip, port), bindToPort: false, trafficDirection: 'OUTBOUND' };
   const sni = ip === '0.0.0.0' && entries.length > 1 ? entries.filter((e) => e.tls) : [];
   if (sni.length === 0) {
+    if (entries[0]!.sniff) {
+      const http = { filterChainMatch: { applicationProtocols: SNIFFED_HTTP }, filters: [httpConnectionManagerFilter({ statPrefix: `outbound_${ip}_${port}`, rds: String(port) })] };
+      return { ...listener, listenerFilters: [typedFilter(EXT.httpInspector)], filterChains: [http, chain(entries[0]!.service)] };
+    }
     listener.filterChains = [chain(entries[0]!.service)];
     return listener;
   }

@@ -6,7 +6,7 @@ import type { GeneratedResource, GenerateRequest, Generator } from './generator.
 import { gatewayRouteConfigs } from './gateway-routes.ts';
 import { grpcRouteConfig, grpcTargets } from './grpc-resources.ts';
 import { toResources } from './resource-list.ts';
-import { isHttpProtocol, outboundVirtualHosts } from './virtual-hosts.ts';
+import { carriesHttp, outboundVirtualHosts } from './virtual-hosts.ts';
 
 /**
  * RDS: sidecars get one route config per outbound HTTP port, named by the port (`"9080"`);
@@ -30,7 +30,7 @@ export function sidecarRouteConfigs(proxy: ProxyInfo, push: PushContext, names: 
     ports = names.map(Number).filter((n) => Number.isInteger(n) && n > 0 && n < 65536);
   } else {
     const set = new Set<number>();
-    for (const s of push.servicesVisibleTo(proxy)) for (const p of s.ports) if (isHttpProtocol(p.protocol)) set.add(p.port);
+    for (const s of push.servicesVisibleTo(proxy)) for (const p of s.ports) if (carriesHttp(p.protocol)) set.add(p.port);
     ports = [...set].sort((a, b) => a - b);
   }
   const scope = push.scopeKey(proxy);

@@ -12,6 +12,16 @@ export function isHttpProtocol(protocol: string): boolean {
   return HTTP_PROTOCOLS.has(protocol);
 }
 
+/** Undeclared protocol: the proxy sniffs, so HTTP on it is routed like HTTP (as Istio does). */
+export function isSniffed(protocol: string): boolean {
+  return protocol === 'UNSUPPORTED';
+}
+
+/** Does traffic on this port get HTTP routes (declared HTTP, or sniffed)? */
+export function carriesHttp(protocol: string): boolean {
+  return isHttpProtocol(protocol) || isSniffed(protocol);
+}
+
 /**
  * Istio's domain aliases for a service seen from a proxy: the FQDN, every shorter name the
  * proxy's DNS search path resolves (`name` in the same namespace, `name.ns`, `name.ns.svc`), the
@@ -59,7 +69,7 @@ export function outboundVirtualHosts(proxy: ProxyInfo, push: PushContext, port: 
   const hostsWithService = new Set<string>();
   for (const service of push.servicesVisibleTo(proxy)) {
     const sp = service.ports.find((p) => p.port === port);
-    if (!sp || !isHttpProtocol(sp.protocol)) continue;
+    if (!sp || !carriesHttp(sp.protocol)) continue;
     if (hostsWithService.has(service.hostname)) continue;
     hostsWithService.add(service.hostname);
     const vs = virtualServiceForHost(vsList, service.hostname);
