@@ -75,6 +75,8 @@ describe('CertificateAuthority (CreateCertificate over real gRPC)', () => {
   it('refuses malformed CSRs, bad CSR signatures and weak keys with INVALID_ARGUMENT', async () => {
     const garbage = await createCertificate({ address: fx.plainAddress, csr: 'not a csr', token });
     assert.equal(garbage.error?.code, grpc.status.INVALID_ARGUMENT);
+    const huge = await createCertificate({ address: fx.plainAddress, csr: 'A'.repeat(100_000), token });
+    assert.equal(huge.error?.code, grpc.status.INVALID_ARGUMENT);
 
     const { csr } = opensslCsr(dir.path, 'spiffe://a/ns/b/sa/c', 'sig');
     const body = csr.split('\n').filter((l) => l && !l.startsWith('-----')).join('');

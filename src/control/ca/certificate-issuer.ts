@@ -25,6 +25,8 @@ import type { SigningAuthority } from './signing-authority.ts';
  */
 export const DEFAULT_WORKLOAD_TTL_MS = 24 * 3600 * 1000;
 export const MAX_WORKLOAD_TTL_MS = 90 * 24 * 3600 * 1000;
+/** A PEM CSR for any accepted key is well under this; larger input is refused before parsing. */
+export const MAX_CSR_BYTES = 64 * 1024;
 
 export type IssueFailure = 'csr-invalid' | 'ttl-invalid' | 'sign-failed';
 
@@ -76,6 +78,7 @@ export class CertificateIssuer {
   issueWorkload(req: WorkloadCertificateRequest): IssueResult {
     const ttl = this.lifetime(req.validitySeconds);
     if (typeof ttl === 'string') return { ok: false, failure: 'ttl-invalid', reason: ttl };
+    if (req.csrPem.length > MAX_CSR_BYTES) return { ok: false, failure: 'csr-invalid', reason: `CSR of ${req.csrPem.length} bytes exceeds ${MAX_CSR_BYTES}` };
     const parsed = parseCertificationRequest(req.csrPem);
     if (!parsed.ok) return { ok: false, failure: 'csr-invalid', reason: parsed.reason };
     const keyProblem = checkKeyPolicy(parsed.request);
