@@ -1,6 +1,6 @@
 import type * as net from 'node:net';
 import type { ClusterManager } from '../upstream/cluster-manager.ts';
-import type { StreamInfo, StreamObserver } from '../l7/stream-info.ts';
+import { notifyObservers, type StreamInfo, type StreamObserver } from '../l7/stream-info.ts';
 import type { TcpProxyConfig } from './tcp-proxy-config.ts';
 
 /**
@@ -35,13 +35,7 @@ export function proxyTcp(
     if (finished) return;
     finished = true;
     info.endMs = performance.now();
-    for (const o of observers) {
-      try {
-        o.onStreamComplete(info);
-      } catch {
-        // observers never break traffic
-      }
-    }
+    notifyObservers(observers, info);
   };
   const cluster = clusterName ? clusters.get(clusterName) : undefined;
   if (!cluster) {

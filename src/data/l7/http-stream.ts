@@ -7,13 +7,13 @@ import { HeaderList } from '../http1/header-list.ts';
 import { reasonPhrase } from '../http1/head-parser.ts';
 import type { HcmConfig } from './hcm-config.ts';
 import type { FilterContext, FilterRequest, FilterVerdict, LocalReply } from './http-filter.ts';
-import { LOCAL_REPLY, redirectLocation } from './local-reply.ts';
+import { LOCAL_REPLY, localReplyHeaders, redirectLocation } from './local-reply.ts';
 import { RequestMirror } from './request-mirror.ts';
 import { applyRouteRequest, finishResponseHeaders, prepareRequestHeaders, routeHash } from './request-headers.ts';
 import { ReusableTimer } from './reusable-timer.ts';
 import { retriableStatus, retryBackoffMs, type RetryPolicy } from './retry-policy.ts';
-import type { ForwardAction, Route, RouteTable, WeightedCluster } from './route-table.ts';
-import { StreamInfo, type StreamObserver } from './stream-info.ts';
+import { pickCluster, type ForwardAction, type Route, type RouteTable, type WeightedCluster } from './route-table.ts';
+import { notifyObservers, StreamInfo, type StreamObserver } from './stream-info.ts';
 
 /** The downstream side of a request (HTTP/1.1 connection today; HTTP/2 stream later). */
 export interface DownstreamSink {
@@ -170,20 +170,9 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
       return this.localReply({ status: action.status, body: '', headers: [['location', loc]], details: 'redirect' }, route);
     }
     this.action = action;
-    let clusterName: string | undefined;
-    if (action.weighted) {
-      let r = Math.random() * action.totalWeight;
-      for (const w of action.weighted) {
-        r -= w.weight;
-        if (r < 0) {
-          this.weighted = w;
-          break;
-        }
-      }
-      this.weighted ??= action.weighted[action.weighted.length - 1];
-      clusterName = this.weighted.name;
-    } else if (action.clusterHeader) clusterName = this.request.headers.get(action.clusterHeader);
-    else clusterName = action.cluster;
+    const picked = pickCluster(action, this.request.headers);
+    const clusterName = picked.name;
+    this.weighted = picked.weighted;
     const cluster = clusterName !== undefined ? this.rt.clusters.get(clusterName) : undefined;
     this.info.clusterName = clusterName ?? '';
     if (!cluster) return this.localReply({ ...LOCAL_REPLY.clusterNotFound, status: action.clusterNotFoundCode });
@@ -356,7 +345,7 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
     }
     this.tryTimer.disarm();
     this.info.upstreamServiceTimeMs = Math.round(performance.now() - this.upstreamStarted);
-    this.countStatus(status);
+    cluster.countResponse(status);
     this.info.responseCode = status;
     this.info.responseCodeDetails = 'via_upstream';
     headers.remove('connection');
@@ -370,15 +359,6 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
     this.headSent = true;
     this.sink.sendHead(status, reason || reasonPhrase(status), headers);
     if (!hasBody && status !== 101) this.onResponseEnd();
-  }
-
-  private countStatus(status: number): void {
-    const s = this.cluster?.stats;
-    if (!s) return;
-    if (status < 300) s.rq2xx++;
-    else if (status < 400) s.rq3xx++;
-    else if (status < 500) s.rq4xx++;
-    else s.rq5xx++;
   }
 
   private table(): RouteTable | undefined {
@@ -458,17 +438,8 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
     if (r.flag) this.info.addFlag(r.flag);
     this.info.responseCode = r.status;
     this.info.responseCodeDetails = r.details ?? 'local_reply';
-    const h = new HeaderList();
-    if (r.headers) for (const [k, v] of r.headers) h.add(k, v);
     const body = r.body ?? '';
-    if (body.length > 0 && !h.has('content-type')) h.add('content-type', 'text/plain');
-    h.set('content-length', String(Buffer.byteLength(body)));
-    h.add('date', new Date().toUTCString());
-    if (route) {
-      route.responseHeaders.apply(h);
-      route.virtualHost.responseHeaders.apply(h);
-    }
-    if (this.hcm.serverHeader !== 'PASS_THROUGH') h.set('server', this.hcm.serverName);
+    const h = localReplyHeaders(r, body, this.hcm, route);
     for (const f of this.hcm.filters) f.encodeHeaders?.(this, r.status, h);
     if (this.sink.closing) h.set('connection', 'close');
     this.headSent = true;
@@ -486,13 +457,7 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
     this.tryTimer.disarm();
     this.body.length = 0;
     this.info.endMs = performance.now();
-    for (const o of this.rt.observers) {
-      try {
-        o.onStreamComplete(this.info);
-      } catch {
-        // observers never break traffic
-      }
-    }
+    notifyObservers(this.rt.observers, this.info);
     this.onDone(this);
   }
 
@@ -511,13 +476,7 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
     conn?.destroy();
     this.active = false;
     this.info.endMs = performance.now();
-    for (const o of this.rt.observers) {
-      try {
-        o.onStreamComplete(this.info);
-      } catch {
-        // ignore
-      }
-    }
+    notifyObservers(this.rt.observers, this.info);
   }
 
   private onTimeout(): void {

@@ -11,8 +11,8 @@ import type { DownstreamConnectionInfo } from './http1-server-connection.ts';
 import { Http2UpstreamPool } from './http2-upstream-pool.ts';
 import { LOCAL_REPLY, redirectLocation } from './local-reply.ts';
 import { applyRouteRequest, finishResponseHeaders, prepareRequestHeaders, routeHash } from './request-headers.ts';
-import type { Route, RouteTable, WeightedCluster } from './route-table.ts';
-import { StreamInfo } from './stream-info.ts';
+import { pickCluster, type Route, type RouteTable } from './route-table.ts';
+import { notifyObservers, StreamInfo } from './stream-info.ts';
 
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings', 'te']);
 
@@ -101,13 +101,7 @@ export class Http2Gateway {
       if (done) return;
       done = true;
       info.endMs = performance.now();
-      for (const o of this.rt.observers) {
-        try {
-          o.onStreamComplete(info);
-        } catch {
-          // observers never break traffic
-        }
-      }
+      notifyObservers(this.rt.observers, info);
     };
     stream.on('error', () => finish());
     stream.once('close', () => finish());
@@ -146,13 +140,7 @@ export class Http2Gateway {
     const a = route.action;
     if (a.kind === 'direct') return local({ status: a.status, body: a.body ?? '', details: 'direct_response' });
     if (a.kind === 'redirect') return local({ status: a.status, headers: [['location', redirectLocation(a, req, route.matchPrefix)]], details: 'redirect' });
-    let weighted: WeightedCluster | undefined;
-    let name = a.cluster;
-    if (a.weighted) {
-      let r = Math.random() * a.totalWeight;
-      weighted = a.weighted.find((w) => (r -= w.weight) < 0) ?? a.weighted[a.weighted.length - 1];
-      name = weighted.name;
-    } else if (a.clusterHeader) name = req.headers.get(a.clusterHeader);
+    const { name, weighted } = pickCluster(a, req.headers);
     info.clusterName = name ?? '';
     const cluster = name ? this.rt.clusters.get(name) : undefined;
     if (!cluster) return local({ ...LOCAL_REPLY.clusterNotFound, status: a.clusterNotFoundCode });

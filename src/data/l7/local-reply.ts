@@ -1,3 +1,8 @@
+import { HeaderList } from '../http1/header-list.ts';
+import type { HcmConfig } from './hcm-config.ts';
+import type { LocalReply } from './http-filter.ts';
+import type { Route } from './route-table.ts';
+
 /** Envoy's local reply bodies for its response flags (what an Envoy client would see). */
 export const LOCAL_REPLY = Object.freeze({
   noRoute: { status: 404, body: '', flag: 'NR', details: 'route_not_found' },
@@ -46,4 +51,19 @@ export function redirectLocation(
   }
   if (r.stripQuery) query = '';
   return `${scheme}://${host}${port ? `:${port}` : ''}${path}${query}`;
+}
+
+/** Headers of a local reply: given headers, content type/length, date, route response headers, server. */
+export function localReplyHeaders(r: LocalReply, body: string, hcm: HcmConfig, route: Route | undefined): HeaderList {
+  const h = new HeaderList();
+  if (r.headers) for (const [k, v] of r.headers) h.add(k, v);
+  if (body.length > 0 && !h.has('content-type')) h.add('content-type', 'text/plain');
+  h.set('content-length', String(Buffer.byteLength(body)));
+  h.add('date', new Date().toUTCString());
+  if (route) {
+    route.responseHeaders.apply(h);
+    route.virtualHost.responseHeaders.apply(h);
+  }
+  if (hcm.serverHeader !== 'PASS_THROUGH') h.set('server', hcm.serverName);
+  return h;
 }

@@ -424,3 +424,18 @@ export class RouteTable {
 export function compileRouteTable(config: Obj): RouteTable {
   return new RouteTable(config, `RouteConfiguration ${asString(config.name)}`);
 }
+
+/** The cluster a forward action sends this request to (weighted pick, header or fixed name). */
+export function pickCluster(action: ForwardAction, headers: HeaderList): { name: string | undefined; weighted: WeightedCluster | undefined } {
+  if (action.weighted) {
+    let r = Math.random() * action.totalWeight;
+    for (const w of action.weighted) {
+      r -= w.weight;
+      if (r < 0) return { name: w.name, weighted: w };
+    }
+    const last = action.weighted[action.weighted.length - 1];
+    return { name: last.name, weighted: last };
+  }
+  if (action.clusterHeader) return { name: headers.get(action.clusterHeader), weighted: undefined };
+  return { name: action.cluster, weighted: undefined };
+}

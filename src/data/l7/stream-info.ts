@@ -82,3 +82,14 @@ export class StreamInfo {
 export interface StreamObserver {
   onStreamComplete(info: StreamInfo): void;
 }
+
+/** Hand a finished stream to every observer; an observer failure never affects traffic. */
+export function notifyObservers(observers: readonly StreamObserver[], info: StreamInfo): void {
+  for (const o of observers) {
+    try {
+      o.onStreamComplete(info);
+    } catch {
+      // observers never break traffic
+    }
+  }
+}

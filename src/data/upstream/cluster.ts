@@ -180,6 +180,15 @@ export class Cluster {
     this.usableStale = true;
   }
 
+  /** Count an upstream response by status class. */
+  countResponse(status: number): void {
+    const s = this.stats;
+    if (status < 300) s.rq2xx++;
+    else if (status < 400) s.rq3xx++;
+    else if (status < 500) s.rq4xx++;
+    else s.rq5xx++;
+  }
+
   close(): void {
     for (const h of this.hosts) h.pool?.drain();
   }
