@@ -85,4 +85,11 @@ describe('proxyless gRPC resources', () => {
     const sim = simulator(client, push, ['nope.default.svc.cluster.local:7070']);
     assert.equal(sim.listener('nope.default.svc.cluster.local:7070'), undefined);
   });
+
+  it('answers a wildcard listener subscription with every visible service port', () => {
+    const sim = simulator(client, push);
+    assert.ok(sim.listener(TARGET));
+    assert.ok(sim.routeConfig(TARGET));
+    assert.ok(sim.cluster('outbound|7070||echo.default.svc.cluster.local'));
+  });
 });

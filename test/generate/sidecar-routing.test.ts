@@ -291,4 +291,44 @@ spec:
     assert.deepEqual(blocked.directResponse, { status: 502 });
     assert.equal(sim.run({ mode: 'outbound', address: '8.8.8.8', port: 5432, protocol: 'tcp' }).cluster, 'BlackHoleCluster');
   });
+
+  it('sends TLS by SNI through a VirtualService tls route, and applies mirrors and case-insensitive uri matches', () => {
+    const push = pushContext(
+      `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ext, namespace: default }
+spec:
+  hosts: [api.example.com]
+  tls: [{ match: [{ port: 443, sniHosts: [api.example.com] }], route: [{ destination: { host: egress.example.com, port: { number: 443 } } }] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: a, namespace: default }
+spec:
+  hosts: [a]
+  http:
+  - name: shout
+    match: [{ uri: { prefix: /LOUD }, ignoreUriCase: true }]
+    mirrors: [{ destination: { host: b }, percentage: { value: 25 } }, { destination: { host: c.other.svc.cluster.local } }]
+    route: [{ destination: { host: a } }]
+`,
+      [
+        ...services,
+        { name: 'api', hostname: 'api.example.com', registry: 'ServiceEntry', resolution: 'DNS', location: 'MESH_EXTERNAL', ports: [{ port: 443, protocol: 'TLS' }] },
+        { name: 'egress', hostname: 'egress.example.com', registry: 'ServiceEntry', resolution: 'DNS', location: 'MESH_EXTERNAL', ports: [{ port: 443, protocol: 'TLS' }] },
+      ],
+    );
+    const sim = simulator(proxy({}), push);
+    assert.equal(sim.run({ mode: 'outbound', address: '9.9.9.9', port: 443, protocol: 'tcp', tls: true, sni: 'api.example.com' }).cluster, 'outbound|443||egress.example.com');
+    const r = sim.run(http('a', { address: '10.96.1.1', port: 80, path: '/loud/x' }));
+    assert.equal(r.routeName, 'shout');
+    assert.deepEqual(
+      r.route!.route.requestMirrorPolicies.map((m: { cluster: string; runtimeFraction: { defaultValue: { numerator: number } } }) => [m.cluster, m.runtimeFraction.defaultValue.numerator]),
+      [
+        ['outbound|80||b.default.svc.cluster.local', 250000],
+        ['outbound|80||c.other.svc.cluster.local', 1000000],
+      ],
+    );
+  });
 });
