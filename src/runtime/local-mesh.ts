@@ -135,7 +135,6 @@ export class LocalMesh {
         await fwd.start();
         this.forwarders.push(fwd);
       }
-      if (o.controlPlane) await this.runtime.waitForControlPlane(60_000);
       const result = await this.runtime.apply(parsed.resources);
       if (!result.ok) throw new MizzenError('CONFIG_INVALID', result.errors.join('\n'));
       this.started = true;

@@ -238,6 +238,7 @@ export class MeshRuntime {
     const deployments = this.list('Deployment').filter((d) => d.group === 'apps');
     const wanted = new Set(deployments.map((d) => `${d.metadata.namespace}/${d.metadata.name}`));
     const stops: Promise<void>[] = [];
+    const creations: Promise<void>[] = [];
     for (const pod of [...this.pods.values()]) {
       const owner = pod.options.owner;
       const d = owner ? deployments.find((x) => `${x.metadata.namespace}/${x.metadata.name}` === owner) : undefined;
@@ -249,10 +250,13 @@ export class MeshRuntime {
       const mine = [...this.pods.values()].filter((p) => p.options.owner === owner && p.options.templateHash === hash);
       const want = deploymentReplicas(d);
       for (const extra of mine.slice(want)) stops.push(this.removePod(extra));
-      for (let i = mine.length; i < want; i++) await this.createPod(d, hash);
+      for (let i = mine.length; i < want; i++) creations.push(this.createPod(d, hash));
     }
-    await Promise.all(stops);
+    // Pods start in parallel (their namespaces and processes are independent).
+    const results = await Promise.allSettled([...stops, ...creations]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     this.scheduleRefresh(0);
+    if (failed) throw failed.reason;
   }
 
   private async createPod(d: ConfigResource, hash: string): Promise<void> {
@@ -271,8 +275,13 @@ export class MeshRuntime {
     const podDir = join(meshRunDir(this.options.prefix), 'pods', `${ns}_${name}`);
     mkdirSync(podDir, { recursive: true });
     for (const d of [RUN_DIR, meshRunDir(this.options.prefix), dirname(podDir), podDir]) chmodSync(d, 0o755);
-    const sidecar = decision.inject && this.options.sidecar
-      ? await this.options.sidecar({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels })
+    const build = this.options.sidecar;
+    // The pod's network and rules are made at once; its sidecar waits for the control plane.
+    const sidecar = decision.inject && build
+      ? async () => {
+          await this.waitForControlPlane(120_000);
+          return build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels });
+        }
       : undefined;
     if (decision.inject && !this.options.sidecar) this.log.warn({ pod: key }, 'pod would be injected but sidecars are off: running without a sidecar');
     const pod = new PodInstance({

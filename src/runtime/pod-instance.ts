@@ -37,7 +37,8 @@ export interface PodInstanceOptions {
   baseEnv: Record<string, string>;
   /** The node binary that replaces a container command `node` (Node 24 runs the .ts apps). */
   nodeBinary: string;
-  sidecar: SidecarCommand | undefined;
+  /** Builds the sidecar command (may wait for the control plane); undefined: no sidecar. */
+  sidecar: (() => Promise<SidecarCommand>) | undefined;
   clock: Clock;
   backoff?: BackoffOptions;
   log?: Logger;
@@ -126,8 +127,9 @@ export class PodInstance {
     await writeNetnsEtcFile(o.netns, 'hostname', `${o.name}\n`);
     await this.applyServiceRules(serviceRules);
     if (o.sidecar) await runInNetns(o.netns, 'nft', ['-f', '-'], { input: renderCaptureRules({ ...captureOptionsFromAnnotations(o.annotations), excludeInboundSources: [o.node.address] }) });
+    const sidecar = o.sidecar ? await o.sidecar() : undefined;
     if (this.stopped) return;
-    if (o.sidecar) this.running.push(this.launch('istio-proxy', o.sidecar.argv, o.sidecar.env, PROXY_UID, PROXY_GID, '/', o.sidecar.ready, undefined));
+    if (sidecar) this.running.push(this.launch('istio-proxy', sidecar.argv, sidecar.env, PROXY_UID, PROXY_GID, '/', sidecar.ready, undefined));
     for (const c of o.spec.containers ?? []) {
       const { uid, gid } = { uid: c.securityContext?.runAsUser ?? this.appUser.uid, gid: c.securityContext?.runAsGroup ?? c.securityContext?.runAsUser ?? this.appUser.gid };
       const argv = this.containerArgv(c);
