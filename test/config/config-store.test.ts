@@ -99,3 +99,29 @@ describe('ConfigStore', () => {
     assert.equal(store.list('VirtualService').length, 1);
   });
 });
+
+describe('ConfigStore identity', () => {
+  it('keeps the same object for re-applied identical content, so readers can cache by identity', () => {
+    const store = new ConfigStore();
+    store.apply('file', [vs('a', 'x', 'n')]);
+    const first = store.get('VirtualService', 'n', 'a');
+    store.replaceSource('file', [vs('a', 'x', 'n')]);
+    assert.equal(store.get('VirtualService', 'n', 'a'), first);
+    store.replaceSource('file', [vs('a', 'y', 'n')]);
+    assert.notEqual(store.get('VirtualService', 'n', 'a'), first);
+  });
+});
+
+describe('ConfigStore lists', () => {
+  it('never mutates a list it returned, even when an update keeps the order', () => {
+    const store = new ConfigStore();
+    store.apply('file', [vs('a', 'x', 'n'), vs('b', 'x', 'n')]);
+    const before = store.list('VirtualService');
+    store.apply('file', [vs('b', 'y', 'n')]);
+    store.apply('file', [vs('a', 'y', 'n')]);
+    const after = store.list('VirtualService');
+    assert.deepEqual(before.map((r) => r.spec), [{ hosts: ['x'] }, { hosts: ['x'] }]);
+    assert.deepEqual(after.map((r) => r.spec), [{ hosts: ['y'] }, { hosts: ['y'] }]);
+    assert.equal(store.list('VirtualService'), after);
+  });
+});

@@ -44,6 +44,8 @@ export class ConfigStore implements ConfigStoreReader {
   /** `Kind/namespace/name` → resource in force, for get(). */
   private readonly byName = new Map<string, ConfigResource>();
   private readonly sortedCache = new Map<string, readonly ConfigResource[]>();
+  /** Kinds whose cached sorted list was returned by list() (so must not be mutated). */
+  private readonly handedOut = new Set<string>();
   private readonly listeners = new Set<ConfigChangeListener>();
   private readonly sources = new Map<string, Set<string>>();
   private readonly log: Logger;
@@ -64,6 +66,7 @@ export class ConfigStore implements ConfigStoreReader {
       sorted = [...(this.byKind.get(kind)?.values() ?? [])].sort(compareResources);
       this.sortedCache.set(kind, sorted);
     }
+    this.handedOut.add(kind);
     return namespace === undefined ? sorted : sorted.filter((r) => r.metadata.namespace === namespace);
   }
 
@@ -142,7 +145,9 @@ export class ConfigStore implements ConfigStoreReader {
     let entry = this.entries.get(key);
     const held = entry?.bySource.get(sourceId);
     if (entry && held && sameContent(held.resource, r)) {
-      // Same content (perhaps from another line of the file): refresh origin, no event.
+      // Same content: no event. The held object stays (readers may cache by identity) unless
+      // its origin moved (another line or file), which is refreshed for error reports.
+      if (isDeepStrictEqual(held.resource.origin, r.origin)) return;
       held.resource = r;
       if (this.effectiveHolder(entry) === held) this.setEffective(key, entry, r);
       return;
@@ -198,8 +203,21 @@ export class ConfigStore implements ConfigStoreReader {
       kindMap = new Map();
       this.byKind.set(r.kind, kindMap);
     }
+    const replaced = kindMap.get(key);
     kindMap.set(key, r);
     this.byName.set(nameKey(r), r);
+    const sorted = this.sortedCache.get(r.kind);
+    if (sorted && replaced) {
+      // An update keeps the order: swap the element in (copying first if a reader holds the list).
+      const i = indexOf(sorted, replaced);
+      if (i >= 0) {
+        const list = this.handedOut.has(r.kind) ? [...sorted] : (sorted as ConfigResource[]);
+        list[i] = r;
+        this.sortedCache.set(r.kind, list);
+        this.handedOut.delete(r.kind);
+        return;
+      }
+    }
     this.sortedCache.delete(r.kind);
   }
 
@@ -235,6 +253,20 @@ function change(r: ConfigResource, old: ConfigResource | undefined, next: Config
 
 function nameKey(r: ConfigResource): string {
   return `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
+}
+
+/** Position of `r` in a list sorted by compareResources (binary search), or -1. */
+function indexOf(sorted: readonly ConfigResource[], r: ConfigResource): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const c = compareResources(sorted[mid], r);
+    if (c === 0) return sorted[mid] === r ? mid : -1;
+    if (c < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }
 
 function compareResources(a: ConfigResource, b: ConfigResource): number {

@@ -1,5 +1,5 @@
 import type { ConfigResource } from '../../api/config-resource.ts';
-import { SERVICE_NAME_LABEL, type EndpointSlicePayload, type SlicePort } from '../../api/kube/endpoint-slice.ts';
+import type { EndpointSlicePayload, SlicePort } from '../../api/kube/endpoint-slice.ts';
 import type { EndpointAddress, EndpointPort, EndpointsPayload, ObjectReference } from '../../api/kube/endpoints.ts';
 import type { ServiceSpec } from '../../api/kube/service.ts';
 import type { Endpoint, Service, ServicePort, Workload } from './service.ts';
@@ -12,6 +12,13 @@ export interface KubeEndpointInputs {
   endpoints: ConfigResource | undefined;
   /** The mesh's workloads, indexed (only Pods are used here). */
   pods: WorkloadIndex;
+  /** Pods the selector matches, when the caller already selected them (see selectedPods). */
+  selected?: readonly Workload[];
+}
+
+/** Does this service take its endpoints from selector-matched pods (no slices, Endpoints)? */
+export function usesPodSelector(serviceResource: ConfigResource, inputs: Pick<KubeEndpointInputs, 'slices' | 'endpoints'>): boolean {
+  return (serviceResource.spec as ServiceSpec).type !== 'ExternalName' && inputs.slices.length === 0 && !inputs.endpoints;
 }
 
 /** Endpoint from an address, enriched by the pod behind it when known. */
@@ -106,8 +113,7 @@ export function kubeServiceEndpoints(service: Service, serviceResource: ConfigRe
   const spec = serviceResource.spec as ServiceSpec;
   const publishNotReady = spec.publishNotReadyAddresses === true;
   const out: Endpoint[] = [];
-  const useSelector = spec.type !== 'ExternalName' && inputs.slices.length === 0 && !inputs.endpoints;
-  const selected = useSelector ? inputs.pods.select(service.namespace, service.selector, 'Pod') : [];
+  const selected = usesPodSelector(serviceResource, inputs) ? (inputs.selected ?? inputs.pods.select(service.namespace, service.selector, 'Pod')) : [];
   for (const sp of service.ports) {
     if (spec.type === 'ExternalName') {
       if (spec.externalName) out.push(endpointFor(service, sp, spec.externalName, sp.port, true, undefined));
@@ -116,9 +122,4 @@ export function kubeServiceEndpoints(service: Service, serviceResource: ConfigRe
     else out.push(...fromPods(service, sp, selected, publishNotReady));
   }
   return out;
-}
-
-/** EndpointSlices of a service: same namespace, label `kubernetes.io/service-name`. */
-export function slicesOf(service: Service, slices: readonly ConfigResource[]): ConfigResource[] {
-  return slices.filter((s) => s.metadata.namespace === service.namespace && s.metadata.labels?.[SERVICE_NAME_LABEL] === service.name);
 }

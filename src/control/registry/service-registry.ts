@@ -2,7 +2,17 @@ import type { Endpoint, RegistrySnapshot, Service, ServicePort, Workload } from 
 
 export interface ServiceWithEndpoints {
   service: Service;
-  endpoints: readonly Endpoint[];
+  /** Endpoints per service port, each list sorted (see indexEndpoints). */
+  byPort: ReadonlyMap<number, readonly Endpoint[]>;
+}
+
+/** Group a service's endpoints by service port, each list in stable (address, port) order. */
+export function indexEndpoints(service: Service, endpoints: readonly Endpoint[]): Map<number, Endpoint[]> {
+  const out = new Map<number, Endpoint[]>();
+  for (const sp of service.ports) out.set(sp.port, []);
+  for (const e of endpoints) out.get(e.servicePort)?.push(e);
+  for (const list of out.values()) list.sort(compareEndpoints);
+  return out;
 }
 
 function serviceId(s: Pick<Service, 'registry' | 'namespace' | 'hostname'>): string {
@@ -27,7 +37,7 @@ export class ServiceRegistry implements RegistrySnapshot {
   readonly services: readonly Service[];
   readonly workloads: readonly Workload[];
   private readonly byHost = new Map<string, Service[]>();
-  private readonly endpointsById = new Map<string, Map<number, readonly Endpoint[]>>();
+  private readonly endpointsById = new Map<string, ReadonlyMap<number, readonly Endpoint[]>>();
   private byAddress: Map<string, Workload[]> | undefined;
 
   constructor(entries: readonly ServiceWithEndpoints[], workloads: readonly Workload[]) {
@@ -36,26 +46,20 @@ export class ServiceRegistry implements RegistrySnapshot {
     );
     this.services = sorted.map((e) => e.service);
     this.workloads = [...workloads].sort((a, b) => cmp(a.namespace, b.namespace) || cmp(a.kind, b.kind) || cmp(a.name, b.name));
-    for (const { service, endpoints } of sorted) {
-      const list = this.byHost.get(service.hostname) ?? [];
-      list.push(service);
-      this.byHost.set(service.hostname, list);
+    for (const { service, byPort } of sorted) {
+      const list = this.byHost.get(service.hostname);
+      if (list) list.push(service);
+      else this.byHost.set(service.hostname, [service]);
       const id = serviceId(service);
-      let byPort = this.endpointsById.get(id);
-      if (!byPort) {
-        byPort = new Map();
+      const existing = this.endpointsById.get(id);
+      if (!existing) {
         this.endpointsById.set(id, byPort);
+        continue;
       }
-      const perPort = new Map<number, Endpoint[]>();
-      for (const e of endpoints) {
-        const list = perPort.get(e.servicePort);
-        if (list) list.push(e);
-        else perPort.set(e.servicePort, [e]);
-      }
-      for (const sp of service.ports) {
-        const eps = [...(byPort.get(sp.port) ?? []), ...(perPort.get(sp.port) ?? [])].sort(compareEndpoints);
-        byPort.set(sp.port, eps);
-      }
+      // Two resources declaring the same host in one namespace: merge their endpoints.
+      const merged = new Map(existing);
+      for (const [port, eps] of byPort) merged.set(port, [...(merged.get(port) ?? []), ...eps].sort(compareEndpoints));
+      this.endpointsById.set(id, merged);
     }
   }
 
