@@ -1,0 +1,197 @@
+import { Registry } from 'prom-client';
+import type { StreamInfo, StreamObserver } from '../l7/stream-info.ts';
+import { buildLabels, factsKey, factsOf, UNKNOWN_PEER, type IstioLabels, type LabelFacts, type ServiceRef } from './istio-labels.ts';
+import { telemetryRecord } from './metadata-exchange-filter.ts';
+import type { PeerInfo } from './peer-metadata.ts';
+
+/** Istio's istio_request_duration_milliseconds buckets. */
+export const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
+/** Istio's request/response size buckets (bytes). */
+export const BYTES_BUCKETS = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000];
+
+class Histo {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+
+  constructor(n: number) {
+    this.counts = new Array<number>(n + 1).fill(0);
+  }
+
+  observe(bounds: readonly number[], v: number): void {
+    let i = 0;
+    while (i < bounds.length && v > bounds[i]) i++;
+    this.counts[i]++;
+    this.sum += v;
+    this.count++;
+  }
+}
+
+/** One label set and everything recorded under it (plain numbers: the hot path only adds). */
+class Series {
+  readonly labels: IstioLabels | Omit<IstioLabels, 'response_code' | 'grpc_response_status'>;
+  requests = 0;
+  readonly duration = new Histo(DURATION_BUCKETS.length);
+  readonly requestBytes = new Histo(BYTES_BUCKETS.length);
+  readonly responseBytes = new Histo(BYTES_BUCKETS.length);
+  tcpSent = 0;
+  tcpReceived = 0;
+  tcpOpened = 0;
+  tcpClosed = 0;
+
+  constructor(labels: Series['labels']) {
+    this.labels = labels;
+  }
+}
+
+interface MetricValue {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName?: string;
+}
+
+/** A prom-client compatible metric (name/help/type/get) reading the series store at scrape time. */
+interface CollectedMetric {
+  name: string;
+  help: string;
+  type: 'counter' | 'histogram';
+  aggregator: 'sum';
+  get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] };
+  reset(): void;
+}
+
+export interface IstioMetricsOptions {
+  /** This workload (the proxy's node metadata). */
+  self: PeerInfo;
+  /** Our SPIFFE identity. */
+  selfPrincipal: string;
+  /** The service a cluster fronts (cluster metadata `istio.services`), undefined when unknown. */
+  clusterService?: (cluster: string) => ServiceRef | undefined;
+  /** Bound on distinct label sets (beyond it new sets fold into one overflow series). */
+  maxSeries?: number;
+}
+
+/**
+ * Istio's standard metrics for one proxy, in its own prom-client Registry: istio_requests_total,
+ * istio_request_duration_milliseconds, istio_request_bytes, istio_response_bytes (HTTP) and
+ * istio_tcp_{sent,received}_bytes_total, istio_tcp_connections_{opened,closed}_total (TCP),
+ * reporter `destination` on inbound and `source` otherwise. Per stream the cost is one cache
+ * lookup (label sets are built once per distinct peer/service/code/flags) and a few additions.
+ */
+export class IstioMetrics implements StreamObserver {
+  readonly registry = new Registry();
+  private readonly series = new Map<string, Series>();
+  private readonly opts: IstioMetricsOptions;
+  private readonly facts: LabelFacts = {
+    inbound: false, source: UNKNOWN_PEER, destination: UNKNOWN_PEER, sourcePrincipal: '', destinationPrincipal: '', service: undefined,
+    protocol: 'http', code: '', grpcStatus: '', flags: '', security: 'unknown', principalNamespace: '',
+  };
+  private readonly services = new Map<string, ServiceRef | undefined>();
+  private readonly maxSeries: number;
+
+  constructor(opts: IstioMetricsOptions) {
+    this.opts = opts;
+    this.maxSeries = opts.maxSeries ?? 20_000;
+    const http = (s: Series): boolean => s.labels.request_protocol !== 'tcp';
+    const tcp = (s: Series): boolean => s.labels.request_protocol === 'tcp';
+    this.counter('istio_requests_total', 'Total requests.', http, (s) => s.requests);
+    this.histogram('istio_request_duration_milliseconds', 'Request duration in milliseconds.', DURATION_BUCKETS, http, (s) => s.duration);
+    this.histogram('istio_request_bytes', 'Request sizes in bytes.', BYTES_BUCKETS, http, (s) => s.requestBytes);
+    this.histogram('istio_response_bytes', 'Response sizes in bytes.', BYTES_BUCKETS, http, (s) => s.responseBytes);
+    this.counter('istio_tcp_sent_bytes_total', 'Bytes sent to the downstream during TCP connections.', tcp, (s) => s.tcpSent);
+    this.counter('istio_tcp_received_bytes_total', 'Bytes received from the downstream during TCP connections.', tcp, (s) => s.tcpReceived);
+    this.counter('istio_tcp_connections_opened_total', 'TCP connections opened.', tcp, (s) => s.tcpOpened);
+    this.counter('istio_tcp_connections_closed_total', 'TCP connections closed.', tcp, (s) => s.tcpClosed);
+  }
+
+  private counter(name: string, help: string, filter: (s: Series) => boolean, value: (s: Series) => number): void {
+    const m: CollectedMetric = {
+      name, help, type: 'counter', aggregator: 'sum',
+      get: () => {
+        const values: MetricValue[] = [];
+        for (const s of this.series.values()) if (filter(s)) values.push({ labels: s.labels, value: value(s) });
+        return { name, help, type: 'counter', aggregator: 'sum', values };
+      },
+      reset: () => undefined,
+    };
+    this.registry.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
+
+  private histogram(name: string, help: string, bounds: readonly number[], filter: (s: Series) => boolean, pick: (s: Series) => Histo): void {
+    const m: CollectedMetric = {
+      name, help, type: 'histogram', aggregator: 'sum',
+      get: () => {
+        const values: MetricValue[] = [];
+        for (const s of this.series.values()) {
+          if (!filter(s)) continue;
+          const h = pick(s);
+          if (h.count === 0) continue;
+          let acc = 0;
+          for (let i = 0; i < bounds.length; i++) {
+            acc += h.counts[i];
+            values.push({ metricName: `${name}_bucket`, labels: { ...s.labels, le: bounds[i] }, value: acc });
+          }
+          values.push({ metricName: `${name}_bucket`, labels: { ...s.labels, le: '+Inf' }, value: h.count });
+          values.push({ metricName: `${name}_sum`, labels: s.labels, value: h.sum });
+          values.push({ metricName: `${name}_count`, labels: s.labels, value: h.count });
+        }
+        return { name, help, type: 'histogram', aggregator: 'sum', values };
+      },
+      reset: () => undefined,
+    };
+    this.registry.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
+
+  private serviceOf(cluster: string): ServiceRef | undefined {
+    if (this.services.has(cluster)) return this.services.get(cluster);
+    const svc = this.opts.clusterService?.(cluster);
+    if (this.services.size > 4096) this.services.clear();
+    this.services.set(cluster, svc);
+    return svc;
+  }
+
+  /** The series for a finished stream (created on first sight of its label set). */
+  private seriesFor(info: StreamInfo): Series {
+    const rec = telemetryRecord(info);
+    let svc = this.serviceOf(info.clusterName);
+    if (!svc && info.protocol !== 'tcp' && info.authority) {
+      // no cluster metadata: Istio falls back to the host header
+      const host = info.authority.replace(/:\d+$/, '');
+      const parts = host.split('.');
+      svc = { host, name: parts[0], namespace: parts.length >= 3 && parts[2] === 'svc' ? parts[1] : 'unknown' };
+    }
+    const f = factsOf(this.facts, info, rec, this.opts.self, this.opts.selfPrincipal, svc);
+    const key = factsKey(f);
+    let s = this.series.get(key);
+    if (!s) {
+      const labels = buildLabels(f);
+      if (info.protocol === 'tcp') {
+        const { response_code: _c, grpc_response_status: _g, ...rest } = labels;
+        s = new Series(rest);
+      } else s = new Series(labels);
+      if (this.series.size < this.maxSeries) this.series.set(key, s);
+    }
+    return s;
+  }
+
+  onStreamComplete(info: StreamInfo): void {
+    if (info.direction === 'UNSPECIFIED' && info.listenerName === '') return;
+    const s = this.seriesFor(info);
+    if (info.protocol === 'tcp') {
+      s.tcpOpened++;
+      s.tcpClosed++;
+      s.tcpSent += info.bytesSent;
+      s.tcpReceived += info.bytesReceived;
+      return;
+    }
+    s.requests++;
+    s.duration.observe(DURATION_BUCKETS, Math.max(0, info.durationMs()));
+    s.requestBytes.observe(BYTES_BUCKETS, info.bytesReceived);
+    s.responseBytes.observe(BYTES_BUCKETS, info.bytesSent);
+  }
+
+  /** Prometheus text exposition of the Istio metrics. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

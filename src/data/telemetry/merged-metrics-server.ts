@@ -1,0 +1,106 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../../lib/log.ts';
+
+/** Where the application's own metrics are (the pod's prometheus.io/port|path annotations). */
+export interface AppScrapeTarget {
+  port: number;
+  path: string;
+  host?: string;
+}
+
+/** Istio's scrape annotations (as ISTIO_PROMETHEUS_ANNOTATIONS / node metadata carry them) → a target. */
+export function scrapeTargetOf(annotations: Record<string, string> | undefined): AppScrapeTarget | undefined {
+  if (!annotations) return undefined;
+  const get = (k: string): string | undefined => annotations[`prometheus.io/${k}`] ?? annotations[k];
+  if (get('scrape') === 'false') return undefined;
+  const port = Number(get('port'));
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+  const path = get('path') || '/metrics';
+  return { port, path: path.startsWith('/') ? path : `/${path}` };
+}
+
+export interface MergedMetricsOptions {
+  /** The proxy's own exposition (15090's content). */
+  proxyMetrics: () => Promise<string> | string;
+  app: AppScrapeTarget | undefined;
+  log: Logger;
+  /** Timeout of the app scrape. */
+  timeoutMs?: number;
+}
+
+/**
+ * The agent's 15020 `/stats/prometheus`: the proxy's own metrics followed by the application's
+ * (scraped from localhost on each request), as Istio's metrics merging does; a failing app
+ * scrape still returns the proxy's metrics (and counts `istio_agent_scrape_failures_total`).
+ */
+export class MergedMetricsServer {
+  private readonly server: http.Server;
+  private readonly opts: MergedMetricsOptions;
+  private failures = 0;
+
+  constructor(opts: MergedMetricsOptions) {
+    this.opts = opts;
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host, port }, () => {
+        this.server.removeListener('error', reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  close(): void {
+    this.server.close();
+    this.server.closeAllConnections();
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://agent');
+    if (url.pathname !== '/stats/prometheus' && url.pathname !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('try /stats/prometheus\n');
+      return;
+    }
+    const [own, app] = await Promise.all([
+      Promise.resolve().then(() => this.opts.proxyMetrics()).catch((err: Error) => `# proxy metrics unavailable: ${err.message}\n`),
+      this.scrapeApp(),
+    ]);
+    const agent = `# TYPE istio_agent_scrape_failures_total counter\nistio_agent_scrape_failures_total ${this.failures}\n`;
+    const body = `${own.endsWith('\n') ? own : `${own}\n`}${agent}${app}`;
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
+  private scrapeApp(): Promise<string> {
+    const t = this.opts.app;
+    if (!t) return Promise.resolve('');
+    return new Promise((resolve) => {
+      const req = http.get({ host: t.host ?? '127.0.0.1', port: t.port, path: t.path, timeout: this.opts.timeoutMs ?? 5000, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          if ((res.statusCode ?? 0) >= 300) {
+            this.failures++;
+            resolve('');
+            return;
+          }
+          const text = Buffer.concat(chunks).toString();
+          resolve(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+        });
+        res.on('error', () => resolve(''));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', (err) => {
+        this.failures++;
+        this.opts.log.debug({ err: err.message, port: t.port, path: t.path }, 'application metrics scrape failed');
+        resolve('');
+      });
+    });
+  }
+}
