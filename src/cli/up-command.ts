@@ -122,6 +122,10 @@ async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
     await mesh.start();
     ctx.stdout(`mesh ${mesh.prefix} started from ${config.dir} (state in ${config.stateDir}); Ctrl-C or \`mizzen down\` stops it\n`);
     for (const e of mesh.status().exposes) ctx.stdout(`  ${e}\n`);
+    let stopping = false;
+    void stopped.then(() => (stopping = true));
+    while (!stopping && !mesh.status().ready) await Promise.race([stopped, new Promise((r) => setTimeout(r, 250))]);
+    if (!stopping) ctx.stdout('all pods are ready\n');
     await stopped;
   } finally {
     process.off('SIGINT', onSignal);
