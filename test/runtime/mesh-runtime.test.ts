@@ -152,6 +152,44 @@ spec:
     assert.ok(!(await listNetns()).includes(pod.netns), 'its namespace is gone');
   });
 
+  it('scales a Deployment, and a Service applied later resolves in running pods', async () => {
+    const file = join(dir, 'scaled.yaml');
+    const doc = (replicas: number): string => `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: scaled, namespace: apps}
+spec:
+  replicas: ${replicas}
+  selector: {matchLabels: {app: scaled}}
+  template:
+    metadata: {labels: {app: scaled}}
+    spec:
+      containers:
+      - {name: scaled, command: ["node", "${ECHO}"], ports: [{containerPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: scaled, namespace: apps}
+spec:
+  selector: {app: scaled}
+  ports: [{port: 8080}]
+`;
+    const scaledPods = (): string[] => mesh.runtime.podViews('apps').filter((p) => p.name.startsWith('scaled-') && p.ready).map((p) => p.name);
+    await mesh.runtime.apply(parseDocuments(doc(3), file).resources);
+    await waitFor('3 replicas', () => scaledPods().length === 3);
+    notePids();
+    const seen = new Set<string>();
+    await waitFor('every replica answers through the new Service name', async () => {
+      const r = await curlFrom('deploy/client', 'http://scaled:8080/');
+      if (r.code === 200) seen.add((JSON.parse(r.body) as { pod: string }).pod);
+      return seen.size === 3;
+    });
+    const r = await mesh.runtime.apply(parseDocuments(doc(1), file).resources);
+    assert.deepEqual(r.changes, ['deployment.apps/scaled configured', 'service/scaled unchanged']);
+    assert.equal(mesh.runtime.podViews('apps').filter((p) => p.name.startsWith('scaled-')).length, 1);
+    await mesh.runtime.delete(parseDocuments(doc(1), file).resources);
+    assert.equal(mesh.runtime.podViews('apps').filter((p) => p.name.startsWith('scaled-')).length, 0);
+  });
+
   it('restarts a crashing container with growing backoff and shows CrashLoopBackOff', async () => {
     const text = `apiVersion: apps/v1
 kind: Deployment
