@@ -24,7 +24,7 @@ import { fullPushRequest, mergePushRequests, requestFromChanges, type ChangeClas
 import { scopePush } from './push/push-scope.ts';
 import { sharedGeneration } from './push/shared-generation.ts';
 import type { RegistrySnapshot } from './registry/service.ts';
-import { buildRegistry } from './registry/build-registry.ts';
+import { RegistryBuilder } from './registry/registry-builder.ts';
 import { classifyChange } from './registry/classify-change.ts';
 import { AdsServer } from './xds/ads-server.ts';
 import { XdsMetrics } from './xds/xds-metrics.ts';
@@ -81,6 +81,8 @@ export class Discovery {
   private readonly meshWatcher: MeshConfigWatcher;
   private pushContext: PushContext | undefined;
   private pushCounter = 0;
+  /** Reuses unchanged per-resource registry results (and the snapshot) between pushes. */
+  private readonly registryBuilder = new RegistryBuilder();
   private ca: CertificateAuthority | undefined;
   private grpcServer: grpc.Server | undefined;
   private readonly debugServers: DebugServer[] = [];
@@ -137,7 +139,7 @@ export class Discovery {
   /** Build a new immutable push context and the snapshot the ADS server serves from it. */
   private buildSnapshot(): XdsSnapshot {
     const mesh = this.mesh;
-    const registry = (this.o.buildRegistry ?? buildRegistry)(this.store, mesh);
+    const registry = this.o.buildRegistry ? this.o.buildRegistry(this.store, mesh) : this.registryBuilder.build(this.store, mesh);
     const version = `${new Date(this.o.clock.now()).toISOString()}/${++this.pushCounter}`;
     const push = new PushContext({ config: this.store, registry, mesh, version });
     this.pushContext = push;
