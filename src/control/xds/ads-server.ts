@@ -93,7 +93,7 @@ export class AdsServer {
   /** Add the AggregatedDiscoveryService to a grpc-js server. */
   addToServer(server: grpc.Server): void {
     server.addService(adsServiceDefinition(this.options.root), {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, DiscoveryResponseMessage>) => {
+      StreamAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, DiscoveryResponseMessage | Buffer>) => {
         const s = new SotwStream(call, this.deps);
         this.track(s, call);
       },

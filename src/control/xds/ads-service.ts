@@ -49,7 +49,7 @@ export function adsServiceDefinition(root: protobuf.Root): grpc.ServiceDefinitio
       responseStream: true,
       requestSerialize: (b: Buffer) => b,
       requestDeserialize: raw,
-      responseSerialize: (m: DiscoveryResponseMessage) => Buffer.from(resp.encode(m).finish()),
+      responseSerialize: (m: DiscoveryResponseMessage | Buffer) => (Buffer.isBuffer(m) ? m : Buffer.from(resp.encode(m).finish())),
       responseDeserialize: (b: Buffer) => resp.decode(b),
     },
     DeltaAggregatedResources: {

@@ -179,8 +179,9 @@ export class DeltaStream implements XdsConnection {
       const w = this.watched.get(typeUrl);
       if (!w) continue;
       const t0 = process.hrtime.bigint();
-      const encoded = generateEncoded(this.deps, this.proxy, snapshot, typeUrl, w.wildcard ? undefined : [...w.names]);
-      if (!encoded) continue;
+      const set = generateEncoded(this.deps, this.proxy, snapshot, typeUrl, w.wildcard ? undefined : [...w.names]);
+      if (!set) continue;
+      const encoded = set.resources;
       const present = new Set<string>();
       const changed = [];
       for (const e of encoded) {

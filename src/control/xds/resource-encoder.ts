@@ -4,6 +4,7 @@ import { MizzenError } from '../../lib/errors.ts';
 import { messageNameOf } from '../../api/xds/type-urls.ts';
 import { protoJsonToObject } from '../../api/xds/proto-json.ts';
 import type { GeneratedResource } from '../generate/generator.ts';
+import { encodeResourceSet, type EncodedResourceSet } from './response-encoding.ts';
 
 /** A resource ready to go on the wire: `google.protobuf.Any` bytes plus a content version. */
 export interface EncodedResource {
@@ -30,6 +31,7 @@ export class ResourceEncoder {
   private readonly byIdentity = new WeakMap<object, CacheEntry>();
   private readonly byHash = new Map<string, CacheEntry>();
   private readonly maxEntries: number;
+  private readonly sets = new WeakMap<readonly GeneratedResource[], { key: string; set: EncodedResourceSet }>();
   private readonly types = new Map<string, protobuf.Type>();
   /** Counters for tests and /metrics. */
   encodes = 0;
@@ -91,6 +93,25 @@ export class ResourceEncoder {
     }
     this.byIdentity.set(obj, entry);
     return { name: generated.name, typeUrl, value: entry.value, version: entry.version };
+  }
+
+  /**
+   * Encode a generated list (only `names` when given) as a response body. A list object shared
+   * between proxies (the push's shared generation) is encoded once: the set is cached on it.
+   */
+  encodeList(typeUrl: string, generated: readonly GeneratedResource[], names: readonly string[] | undefined): EncodedResourceSet {
+    const key = `${typeUrl}\n${names === undefined ? '*' : names.join('\0')}`;
+    const cached = this.sets.get(generated);
+    if (cached && cached.key === key) return cached.set;
+    const wanted = names ? new Set(names) : undefined;
+    const out: EncodedResource[] = [];
+    for (const g of generated) {
+      if (wanted && !wanted.has(g.name)) continue;
+      out.push(this.encode(typeUrl, g));
+    }
+    const set = encodeResourceSet(typeUrl, out);
+    this.sets.set(generated, { key, set });
+    return set;
   }
 
   get size(): number {

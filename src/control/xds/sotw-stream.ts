@@ -4,6 +4,7 @@ import { parseProxyInfo, type ProxyInfo } from './proxy-info.ts';
 import { newWatch, type WatchedResource, type XdsConnection } from './xds-connection.ts';
 import type { XdsSnapshot } from './xds-snapshot.ts';
 import type { DiscoveryResponseMessage } from './ads-service.ts';
+import { encodeDiscoveryResponse } from './response-encoding.ts';
 import { DECODE_OPTIONS } from './ads-service.ts';
 import { WILDCARD_TYPES, generateEncoded, orderTypes, statusError, type StreamDeps } from './stream-deps.ts';
 import { shortType } from './xds-metrics.ts';
@@ -30,12 +31,12 @@ export class SotwStream implements XdsConnection {
   readonly watched = new Map<string, WatchedResource>();
   private proxyInfo: ProxyInfo | undefined;
   private id = '';
-  private readonly call: grpc.ServerDuplexStream<Buffer, DiscoveryResponseMessage>;
+  private readonly call: grpc.ServerDuplexStream<Buffer, DiscoveryResponseMessage | Buffer>;
   private readonly deps: StreamDeps;
   private readonly requestType: protobuf.Type;
   private closed = false;
 
-  constructor(call: grpc.ServerDuplexStream<Buffer, DiscoveryResponseMessage>, deps: StreamDeps) {
+  constructor(call: grpc.ServerDuplexStream<Buffer, DiscoveryResponseMessage | Buffer>, deps: StreamDeps) {
     this.call = call;
     this.deps = deps;
     this.peer = call.getPeer();
@@ -173,29 +174,19 @@ export class SotwStream implements XdsConnection {
       if (!w) continue;
       const t0 = process.hrtime.bigint();
       const names = w.wildcard ? undefined : [...w.names];
-      const encoded = generateEncoded(this.deps, this.proxy, snapshot, typeUrl, names);
-      if (!encoded) continue;
-      let signature = '';
-      for (const e of encoded) signature += `${e.name}\0${e.version}\n`;
-      if (skipUnchanged && signature === w.sentSignature) continue;
-      w.sentSignature = signature;
+      const set = generateEncoded(this.deps, this.proxy, snapshot, typeUrl, names);
+      if (!set) continue;
+      if (skipUnchanged && set.signature === w.sentSignature) continue;
+      w.sentSignature = set.signature;
       const nonce = this.deps.nextNonce();
-      const msg: DiscoveryResponseMessage = {
-        versionInfo: snapshot.version,
-        resources: encoded.map((e) => ({ type_url: typeUrl, value: e.value })),
-        typeUrl,
-        nonce,
-        controlPlane: { identifier: this.deps.controlPlaneId },
-      };
+      const msg = encodeDiscoveryResponse(snapshot.version, typeUrl, nonce, this.deps.controlPlaneId, set);
       w.nonceSent = nonce;
       w.versionSent = snapshot.version;
       w.sentAt = this.deps.clock.now();
       w.pushStartedAt.set(nonce, startedAt);
-      w.lastResources = new Map(encoded.map((e) => [e.name, e]));
+      w.lastResources = new Map(set.resources.map((e) => [e.name, e]));
       const type = shortType(typeUrl);
-      let size = 0;
-      for (const e of encoded) size += e.value.length;
-      this.deps.metrics.configSize.observe({ type }, size);
+      this.deps.metrics.configSize.observe({ type }, set.size);
       await new Promise<void>((resolve) => {
         this.call.write(msg, () => resolve());
       });

@@ -1,7 +1,8 @@
 import type protobuf from 'protobufjs';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
-import type { ResourceEncoder, EncodedResource } from './resource-encoder.ts';
+import type { ResourceEncoder } from './resource-encoder.ts';
+import type { EncodedResourceSet } from './response-encoding.ts';
 import type { XdsMetrics } from './xds-metrics.ts';
 import type { XdsSnapshot } from './xds-snapshot.ts';
 import type { XdsConnection } from './xds-connection.ts';
@@ -46,16 +47,9 @@ export function generateEncoded(
   snapshot: XdsSnapshot,
   typeUrl: string,
   names: readonly string[] | undefined,
-): EncodedResource[] | undefined {
+): EncodedResourceSet | undefined {
   try {
-    const generated = snapshot.generate(proxy, typeUrl, names);
-    const wanted = names ? new Set(names) : undefined;
-    const out: EncodedResource[] = [];
-    for (const g of generated) {
-      if (wanted && !wanted.has(g.name)) continue;
-      out.push(deps.encoder.encode(typeUrl, g));
-    }
-    return out;
+    return deps.encoder.encodeList(typeUrl, snapshot.generate(proxy, typeUrl, names), names);
   } catch (err) {
     deps.metrics.internalErrors.inc();
     deps.log.error({ proxy: proxy.id, typeUrl, err: errorMessage(err) }, 'generating xDS resources failed; proxy keeps its previous config');

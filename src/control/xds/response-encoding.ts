@@ -1,0 +1,36 @@
+import protobuf from 'protobufjs';
+import type { EncodedResource } from './resource-encoder.ts';
+
+/**
+ * Wire encoding of SotW responses without re-encoding shared resources per proxy: the repeated
+ * `resources` field (google.protobuf.Any entries) of a resource list is built once and kept with
+ * the list; each proxy's DiscoveryResponse is a small header plus those bytes.
+ */
+export interface EncodedResourceSet {
+  resources: readonly EncodedResource[];
+  /** Names and content versions: equal signatures mean identical responses. */
+  signature: string;
+  /** Field 2 (`repeated Any resources`) of DiscoveryResponse, ready to append. */
+  body: Uint8Array;
+  size: number;
+}
+
+export function encodeResourceSet(typeUrl: string, resources: readonly EncodedResource[]): EncodedResourceSet {
+  const w = protobuf.Writer.create();
+  let signature = '';
+  let size = 0;
+  for (const r of resources) {
+    signature += `${r.name}\0${r.version}\n`;
+    size += r.value.length;
+    // Any { type_url = 1; value = 2 } as DiscoveryResponse.resources (field 2, length-delimited)
+    w.uint32(0x12).fork().uint32(0x0a).string(typeUrl).uint32(0x12).bytes(r.value).ldelim();
+  }
+  return { resources, signature, body: w.finish(), size };
+}
+
+/** DiscoveryResponse bytes: version_info=1, resources=2 (pre-encoded), type_url=4, nonce=5, control_plane=6. */
+export function encodeDiscoveryResponse(versionInfo: string, typeUrl: string, nonce: string, controlPlaneId: string, set: EncodedResourceSet): Buffer {
+  const head = protobuf.Writer.create().uint32(0x0a).string(versionInfo).finish();
+  const tail = protobuf.Writer.create().uint32(0x22).string(typeUrl).uint32(0x2a).string(nonce).uint32(0x32).fork().uint32(0x0a).string(controlPlaneId).ldelim().finish();
+  return Buffer.concat([head, set.body, tail], head.length + set.body.length + tail.length);
+}
