@@ -76,6 +76,12 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
   private staleRetried = false;
   private active = false;
   private gen = 0;
+  private corked: import('node:net').Socket | undefined;
+  private readonly uncorkUpstream = (): void => {
+    const c = this.corked;
+    this.corked = undefined;
+    c?.uncork();
+  };
   private readonly timer = new ReusableTimer(() => this.onTimeout());
   private readonly tryTimer = new ReusableTimer(() => this.onTryTimeout());
   private readonly onDone: (s: HttpStream) => void;
@@ -247,16 +253,14 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
     const req = this.request;
     const head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${req.authority}\r\n${req.headers.serialize()}\r\n`;
     const s = conn.socket;
-    if (this.body.length === 0) s.write(head, 'latin1');
-    else {
-      s.cork();
-      s.write(head, 'latin1');
-      for (const b of this.body) s.write(b);
-      s.uncork();
-      if (!this.retainBody) {
-        this.body.length = 0;
-      }
-    }
+    // Corked until the end of this tick: body bytes that arrive with the head (the usual case)
+    // leave in the same write (one syscall, one TLS record).
+    s.cork();
+    s.write(head, 'latin1');
+    for (const b of this.body) s.write(b);
+    if (!this.retainBody) this.body.length = 0;
+    this.corked = s;
+    process.nextTick(this.uncorkUpstream);
   }
 
   onPoolFailure(kind: string, detail: string): void {
