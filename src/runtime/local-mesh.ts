@@ -109,7 +109,8 @@ export class LocalMesh {
     const { files, errors } = readSubmittedFiles([o.manifests]);
     const parsed = parseSubmitted(files);
     for (const w of parsed.warnings) this.log.warn(w);
-    if (errors.length + parsed.errors.length > 0) throw new MizzenError('CONFIG_INVALID', [...errors, ...parsed.errors].join('\n'));
+    const invalid = [...errors, ...parsed.errors, ...this.runtime.check(parsed.resources)];
+    if (invalid.length > 0) throw new MizzenError('CONFIG_INVALID', invalid.join('\n'));
     writeMeshState(o.stateDir, {
       prefix: this.prefix,
       pid: process.pid,

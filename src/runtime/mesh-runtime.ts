@@ -158,12 +158,8 @@ export class MeshRuntime {
    */
   apply(resources: readonly ConfigResource[], problems: readonly string[] = []): Promise<ChangeResult> {
     return this.enqueue(async () => {
-      const errors = [...problems];
+      const errors = [...problems, ...this.check(resources)];
       const normalized = resources.map((r) => this.normalize(r));
-      for (const r of normalized) {
-        const where = r.origin ? `${r.origin.file}: ` : '';
-        for (const issue of this.options.validate?.(r) ?? []) errors.push(`${where}${resourceRef(r)}: ${issue.path}: ${issue.message}`);
-      }
       if (errors.length > 0) return { ok: false, errors, changes: [] };
       const changes: string[] = [];
       for (const r of normalized) {
@@ -178,6 +174,16 @@ export class MeshRuntime {
       await this.reconcile();
       return { ok: true, errors: [], changes };
     });
+  }
+
+  /** Validation errors of resources, as `FILE: Kind ns/name: field.path: message` lines. */
+  check(resources: readonly ConfigResource[]): string[] {
+    const errors: string[] = [];
+    for (const r of resources.map((x) => this.normalize(x))) {
+      const where = r.origin ? `${r.origin.file}: ` : '';
+      for (const issue of this.options.validate?.(r) ?? []) errors.push(`${where}${resourceRef(r)}: ${issue.path}: ${issue.message}`);
+    }
+    return errors;
   }
 
   delete(resources: readonly ConfigResource[]): Promise<ChangeResult> {
