@@ -1,13 +1,13 @@
-import type { ConfigResource } from '../../api/config-resource.ts';
+import { resourceRef, type ConfigResource } from '../../api/config-resource.ts';
 import { SERVICE_NAME_LABEL } from '../../api/kube/endpoint-slice.ts';
 import type { ServiceEntrySpec } from '../../api/istio/service-entry.ts';
 import type { ConfigStoreReader } from '../config/config-store-reader.ts';
-import { kubeServiceEndpoints, usesPodSelector } from './kube-endpoints.ts';
+import { kubeServiceEndpoints, usesPodSelector, type KubeEndpointInputs } from './kube-endpoints.ts';
 import { serviceFromKube } from './kube-service.ts';
 import { workloadFromPod } from './pod-workload.ts';
 import type { Endpoint, Service, Workload } from './service.ts';
 import { serviceEntryEndpoints, servicesFromServiceEntry } from './service-entry-services.ts';
-import { ServiceRegistry, indexEndpoints, type ServiceWithEndpoints } from './service-registry.ts';
+import { ServiceRegistry, indexEndpoints, type RegistryProblem, type ServiceWithEndpoints } from './service-registry.ts';
 import { AUTO_REGISTRATION_GROUP_ANNOTATION, workloadFromWorkloadEntry } from './workload-entry-workload.ts';
 import { WorkloadIndex } from './workload-index.ts';
 
@@ -58,13 +58,23 @@ export class RegistryBuilder {
     if (this.last && lists.every((l, i) => sameItems(l, this.last!.lists[i]))) return this.last.registry;
     const groups = reader.list('WorkloadGroup');
     const workloads: Workload[] = [];
-    for (const r of reader.list('Pod')) this.addWorkload(r, workloads, () => workloadFromPod(r));
+    const problems: RegistryProblem[] = [];
+    // Resources reach the store validated; a conversion that still fails skips that resource only.
+    const guard = (r: ConfigResource, fn: () => void): void => {
+      try {
+        fn();
+      } catch (err) {
+        problems.push({ resource: resourceRef(r), message: `not in the registry: ${(err as Error).message}` });
+      }
+    };
+    for (const r of reader.list('Pod')) guard(r, () => this.addWorkload(r, workloads, () => workloadFromPod(r)));
     for (const r of reader.list('WorkloadEntry')) {
       const grouped = r.metadata.annotations?.[AUTO_REGISTRATION_GROUP_ANNOTATION] !== undefined;
-      if (grouped) {
+      guard(r, () => {
+        if (!grouped) return this.addWorkload(r, workloads, () => workloadFromWorkloadEntry(r, groups));
         const w = workloadFromWorkloadEntry(r, groups); // depends on the group too: not cached
         if (w) workloads.push(w);
-      } else this.addWorkload(r, workloads, () => workloadFromWorkloadEntry(r, groups));
+      });
     }
     const index = this.lastIndex && sameItems(this.lastIndex.workloads, workloads) ? this.lastIndex.index : new WorkloadIndex(workloads);
     this.lastIndex = { workloads, index };
@@ -79,46 +89,40 @@ export class RegistryBuilder {
     }
     const out: ServiceWithEndpoints[] = [];
     for (const r of reader.list('Service')) {
-      let service = this.kubeServiceCache.get(r);
-      if (!service) {
-        service = serviceFromKube(r, domainSuffix, defaultExportTo);
-        this.kubeServiceCache.set(r, service);
-      }
-      const inputs = {
-        slices: slicesByService.get(`${service.namespace}/${r.metadata.name}`) ?? [],
-        endpoints: reader.get('Endpoints', service.namespace, r.metadata.name),
-        pods: index,
-      };
-      if (!usesPodSelector(r, inputs)) {
-        out.push({ service, byPort: indexEndpoints(service, kubeServiceEndpoints(service, r, inputs)) });
-        continue;
-      }
-      // Selector-matched pods: reuse the endpoints while the service and its pods are the same objects.
-      const selected = index.select(service.namespace, service.selector, 'Pod');
-      const cached = this.selectorCache.get(r);
-      if (cached && sameItems(cached.selected, selected)) {
-        out.push({ service, byPort: cached.byPort });
-        continue;
-      }
-      const byPort = indexEndpoints(service, kubeServiceEndpoints(service, r, { ...inputs, selected }));
-      this.selectorCache.set(r, { selected, byPort });
-      out.push({ service, byPort });
+      guard(r, () => out.push(this.kubeService(r, domainSuffix, defaultExportTo, { slices: slicesByService.get(`${r.metadata.namespace ?? 'default'}/${r.metadata.name}`) ?? [], endpoints: reader.get('Endpoints', r.metadata.namespace, r.metadata.name), pods: index })));
     }
-    for (const r of reader.list('ServiceEntry')) {
-      let cached = this.serviceEntryCache.get(r);
-      if (!cached) {
-        cached = { services: servicesFromServiceEntry(r, defaultExportTo) };
-        if (!selectsWorkloads(r)) {
-          cached.fixed = cached.services.map((service) => ({ service, byPort: indexEndpoints(service, serviceEntryEndpoints(service, r, index)) }));
-        }
-        this.serviceEntryCache.set(r, cached);
-      }
-      if (cached.fixed) out.push(...cached.fixed);
-      else for (const service of cached.services) out.push({ service, byPort: indexEndpoints(service, serviceEntryEndpoints(service, r, index)) });
-    }
-    const registry = new ServiceRegistry(out, workloads);
+    for (const r of reader.list('ServiceEntry')) guard(r, () => out.push(...this.serviceEntry(r, defaultExportTo, index)));
+    const registry = new ServiceRegistry(out, workloads, problems);
     this.last = { lists, registry };
     return registry;
+  }
+
+  private kubeService(r: ConfigResource, domainSuffix: string, defaultExportTo: readonly string[], inputs: KubeEndpointInputs): ServiceWithEndpoints {
+    let service = this.kubeServiceCache.get(r);
+    if (!service) {
+      service = serviceFromKube(r, domainSuffix, defaultExportTo);
+      this.kubeServiceCache.set(r, service);
+    }
+    if (!usesPodSelector(r, inputs)) return { service, byPort: indexEndpoints(service, kubeServiceEndpoints(service, r, inputs)) };
+    // Selector-matched pods: reuse the endpoints while the service and its pods are the same objects.
+    const selected = inputs.pods.select(service.namespace, service.selector, 'Pod');
+    const cached = this.selectorCache.get(r);
+    if (cached && sameItems(cached.selected, selected)) return { service, byPort: cached.byPort };
+    const byPort = indexEndpoints(service, kubeServiceEndpoints(service, r, { ...inputs, selected }));
+    this.selectorCache.set(r, { selected, byPort });
+    return { service, byPort };
+  }
+
+  private serviceEntry(r: ConfigResource, defaultExportTo: readonly string[], index: WorkloadIndex): ServiceWithEndpoints[] {
+    let cached = this.serviceEntryCache.get(r);
+    if (!cached) {
+      cached = { services: servicesFromServiceEntry(r, defaultExportTo) };
+      if (!selectsWorkloads(r)) {
+        cached.fixed = cached.services.map((service) => ({ service, byPort: indexEndpoints(service, serviceEntryEndpoints(service, r, index)) }));
+      }
+      this.serviceEntryCache.set(r, cached);
+    }
+    return cached.fixed ?? cached.services.map((service) => ({ service, byPort: indexEndpoints(service, serviceEntryEndpoints(service, r, index)) }));
   }
 
   private addWorkload(r: ConfigResource, out: Workload[], convert: () => Workload | undefined): void {

@@ -6,6 +6,12 @@ export interface ServiceWithEndpoints {
   byPort: ReadonlyMap<number, readonly Endpoint[]>;
 }
 
+/** A resource the registry could not use (it is left out; the rest of the registry stands). */
+export interface RegistryProblem {
+  resource: string;
+  message: string;
+}
+
 /** Group a service's endpoints by service port, each list in stable (address, port) order. */
 export function indexEndpoints(service: Service, endpoints: readonly Endpoint[]): Map<number, Endpoint[]> {
   const out = new Map<number, Endpoint[]>();
@@ -36,11 +42,13 @@ function compareEndpoints(a: Endpoint, b: Endpoint): number {
 export class ServiceRegistry implements RegistrySnapshot {
   readonly services: readonly Service[];
   readonly workloads: readonly Workload[];
+  readonly problems: readonly RegistryProblem[];
   private readonly byHost = new Map<string, Service[]>();
   private readonly endpointsById = new Map<string, ReadonlyMap<number, readonly Endpoint[]>>();
   private byAddress: Map<string, Workload[]> | undefined;
 
-  constructor(entries: readonly ServiceWithEndpoints[], workloads: readonly Workload[]) {
+  constructor(entries: readonly ServiceWithEndpoints[], workloads: readonly Workload[], problems: readonly RegistryProblem[] = []) {
+    this.problems = problems;
     const sorted = [...entries].sort(
       (a, b) => cmp(a.service.hostname, b.service.hostname) || cmp(a.service.namespace, b.service.namespace) || cmp(a.service.registry, b.service.registry),
     );
