@@ -3,10 +3,10 @@ import { MESH_GATEWAY } from '../push/virtual-service-index.ts';
 import type { Service } from '../registry/service.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { outboundClusterName } from './cluster-names.ts';
-import { EXT, type JsonObject } from './envoy-extensions.ts';
+import type { JsonObject } from './envoy-extensions.ts';
 import { httpConnectionManagerConfig } from './http-connection-manager.ts';
 import { buildHttpRoutes, defaultRoute } from './http-routes.ts';
-import { domainAliases, virtualServiceForHost } from './virtual-hosts.ts';
+import { domainAliases } from './virtual-hosts.ts';
 
 /** A `HOST:PORT` target a proxyless client asked for, resolved to a service port. */
 export interface GrpcTarget {
@@ -48,7 +48,7 @@ export function grpcListener(t: GrpcTarget): JsonObject {
 
 /** Route config `HOST:PORT`: one virtual host answering the requested authority and the service's aliases. */
 export function grpcRouteConfig(proxy: ProxyInfo, push: PushContext, t: GrpcTarget): JsonObject {
-  const vs = virtualServiceForHost(push.virtualServicesFor(proxy, MESH_GATEWAY), t.service.hostname);
+  const vs = push.virtualServiceForHost(proxy, t.service.hostname);
   const ctx = { push, proxy, gateway: MESH_GATEWAY, port: t.port, proxyLabels: proxy.labels, proxyNamespace: proxy.namespace, vsNamespace: vs?.namespace ?? proxy.namespace, grpc: true };
   const routes = vs ? buildHttpRoutes(vs.http, ctx) : [defaultRoute(outboundClusterName(t.port, undefined, t.service.hostname), true)];
   const domains = [...new Set([t.name, ...domainAliases(t.service.hostname, t.service.addresses, t.port, proxy.dnsDomain)])];

@@ -1,13 +1,12 @@
 import type { RouteDestination } from '../../api/istio/virtual-service.ts';
 import type { PushContext } from '../push/push-context.ts';
-import { MESH_GATEWAY } from '../push/virtual-service-index.ts';
 import type { Service } from '../registry/service.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, outboundClusterName } from './cluster-names.ts';
 import { EXT, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
 import { httpConnectionManagerFilter, tcpProxyFilter } from './http-connection-manager.ts';
 import { normalizeWeights } from './route-actions.ts';
-import { isHttpProtocol, isSniffed, virtualServiceForHost } from './virtual-hosts.ts';
+import { isHttpProtocol, isSniffed } from './virtual-hosts.ts';
 
 export const VIRTUAL_OUTBOUND = 'virtualOutbound';
 export const VIRTUAL_OUTBOUND_PORT = 15001;
@@ -98,7 +97,7 @@ function virtualOutbound(proxy: ProxyInfo, push: PushContext): JsonObject {
 
 /** Where a TCP service port's connections go: its cluster, or a VirtualService tcp route's clusters. */
 function tcpTarget(proxy: ProxyInfo, push: PushContext, s: Service, port: number): string | { name: string; weight: number }[] {
-  const vs = virtualServiceForHost(push.virtualServicesFor(proxy, MESH_GATEWAY), s.hostname);
+  const vs = push.virtualServiceForHost(proxy, s.hostname);
   const labelsOk = (m: { sourceLabels?: Record<string, string> }): boolean => !m.sourceLabels || Object.entries(m.sourceLabels).every(([k, v]) => proxy.labels[k] === v);
   // tls routes by SNI (the service host), then tcp routes, first match wins.
   const tls = vs?.spec.tls?.find((r) => (r.match ?? []).some((m) => (m.port === undefined || m.port === port) && labelsOk(m) && (m.sniHosts ?? []).some((h) => push.resolveHost(h, vs.namespace) === s.hostname)));

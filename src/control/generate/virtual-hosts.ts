@@ -1,6 +1,5 @@
 import type { PushContext } from '../push/push-context.ts';
-import { hostMatches, hostSpecificity } from '../push/host-match.ts';
-import { MESH_GATEWAY, type VirtualServiceView } from '../push/virtual-service-index.ts';
+import { MESH_GATEWAY } from '../push/virtual-service-index.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { PASSTHROUGH_CLUSTER, outboundClusterName } from './cluster-names.ts';
 import type { JsonObject } from './envoy-extensions.ts';
@@ -44,23 +43,6 @@ export function domainAliases(hostname: string, addresses: readonly string[], po
   return out;
 }
 
-/** Pick the VirtualService for a host: exact host first, then the most specific wildcard, oldest first. */
-export function virtualServiceForHost(list: readonly VirtualServiceView[], hostname: string): VirtualServiceView | undefined {
-  let best: VirtualServiceView | undefined;
-  let bestScore = -1;
-  for (const vs of list) {
-    for (const h of vs.hosts) {
-      if (!hostMatches(h, hostname)) continue;
-      const score = hostSpecificity(h);
-      if (score > bestScore) {
-        best = vs;
-        bestScore = score;
-      }
-    }
-  }
-  return best;
-}
-
 /** Outbound virtual hosts of a sidecar's (or proxyless client's) route config for one port. */
 export function outboundVirtualHosts(proxy: ProxyInfo, push: PushContext, port: number): JsonObject[] {
   const vsList = push.virtualServicesFor(proxy, MESH_GATEWAY);
@@ -72,7 +54,7 @@ export function outboundVirtualHosts(proxy: ProxyInfo, push: PushContext, port: 
     if (!sp || !carriesHttp(sp.protocol)) continue;
     if (hostsWithService.has(service.hostname)) continue;
     hostsWithService.add(service.hostname);
-    const vs = virtualServiceForHost(vsList, service.hostname);
+    const vs = push.virtualServiceForHost(proxy, service.hostname);
     const routes = vs ? buildHttpRoutes(vs.http, routeCtx(proxy, push, port, vs.namespace)) : [defaultRoute(outboundClusterName(port, undefined, service.hostname), false)];
     const vh = virtualHost(`${service.hostname}:${port}`, domainAliases(service.hostname, service.addresses, port, proxy.dnsDomain), routes, seenDomains);
     if (vh) out.push(vh);

@@ -9,7 +9,7 @@ import type { RegistrySnapshot, Service } from '../registry/service.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { DestinationRuleIndex, type DestinationRuleView } from './destination-rule-index.ts';
 import { configOrder, exportedTo, labelsMatch } from './config-scope.ts';
-import { hostMatches, resolveShortName } from './host-match.ts';
+import { hostMatches, hostSpecificity, resolveShortName } from './host-match.ts';
 import { SecurityPolicyIndex } from './security-policy-index.ts';
 import { SidecarIndex, egressAdmits } from './sidecar-scope.ts';
 import { MESH_GATEWAY, VirtualServiceIndex, type VirtualServiceView } from './virtual-service-index.ts';
@@ -166,6 +166,26 @@ export class PushContext {
     const egress = this.sidecarFor(proxy)?.spec.egress;
     if (!egress || egress.length === 0) return list;
     return list.filter((vs) => vs.hosts.some((h) => egressAdmits(egress, proxy.namespace, h, vs.namespace)));
+  }
+
+  /**
+   * The VirtualService that routes `hostname` for this proxy on `gateway`: one naming the host
+   * exactly, else the most specific wildcard; the oldest on ties. Indexed once per scope.
+   */
+  virtualServiceForHost(proxy: ProxyInfo, hostname: string, gateway: string = MESH_GATEWAY): VirtualServiceView | undefined {
+    const index = this.cached(`vs-host-index|${gateway}|${this.scopeKey(proxy)}`, () => {
+      const exact = new Map<string, VirtualServiceView>();
+      const wildcards: { pattern: string; vs: VirtualServiceView; order: number }[] = [];
+      this.virtualServicesFor(proxy, gateway).forEach((vs, order) => {
+        for (const h of vs.hosts) {
+          if (h.includes('*')) wildcards.push({ pattern: h, vs, order });
+          else if (!exact.has(h)) exact.set(h, vs);
+        }
+      });
+      wildcards.sort((a, b) => hostSpecificity(b.pattern) - hostSpecificity(a.pattern) || a.order - b.order);
+      return { exact, wildcards };
+    });
+    return index.exact.get(hostname) ?? index.wildcards.find((w) => hostMatches(w.pattern, hostname))?.vs;
   }
 
   /** The DestinationRule for a service as seen from the proxy (Istio's namespace precedence). */
