@@ -66,7 +66,7 @@ spec:
   address: 127.0.0.13
   labels: {app: echo}
 `,
-        pod('echo-pod', '10.244.5.5', { app: 'echo', version: 'v3', 'security.istio.io/tlsMode': 'istio' }, { ns: 'apps', sa: 'echo' }),
+        pod('echo-pod', '10.244.5.5', { app: 'echo', version: 'v3', 'security.istio.io/tlsMode': 'istio' }, { ns: 'apps', sa: 'echo', ports: { http: 8000 } }),
       ),
     );
     const svc = reg.service('echo.apps.mesh')!;
@@ -85,7 +85,7 @@ spec:
     assert.deepEqual(v1.locality, { region: 'us-east', zone: 'us-east-1a', subzone: 'rack1' });
     assert.equal(v1.weight, 3);
     assert.equal(grpc[2].network, 'net2');
-    assert.deepEqual(reg.endpoints('echo.apps.mesh', 80).map((e) => `${e.address}:${e.port}`), ['10.244.5.5:80', '127.0.0.11:80', '127.0.0.12:80']);
+    assert.deepEqual(reg.endpoints('echo.apps.mesh', 80).map((e) => `${e.address}:${e.port}`), ['10.244.5.5:8000', '127.0.0.11:80', '127.0.0.12:80']);
     assert.equal(reg.workloads.filter((w) => w.kind === 'WorkloadEntry').length, 3);
   });
 

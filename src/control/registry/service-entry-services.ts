@@ -89,8 +89,9 @@ function workloadEndpoint(service: Service, sp: ServicePort, w: Workload): Endpo
     servicePort: sp.port,
     servicePortName: sp.name,
     address: w.address,
-    // WorkloadEntry ports map by port name; pods serve the targetPort (or the port itself).
-    port: w.kind === 'WorkloadEntry' ? portOn(w.ports, sp) : portOn(undefined, sp),
+    // As Istio: the workload's port of the same name (WorkloadEntry ports, Pod container
+    // ports), else the targetPort, else the port itself.
+    port: portOn(w.ports, sp),
     labels: w.labels,
     healthy: w.healthy !== false,
     tlsMode: w.tlsMode,
