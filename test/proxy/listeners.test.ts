@@ -49,6 +49,7 @@ describe('listeners: original destination dispatch, sniffing, tcp_proxy', () => 
     od.set('127.0.0.2', { address: '10.96.0.5', port: 9080 });
     od.set('127.0.0.3', { address: '10.96.0.6', port: 3306 });
     od.set('127.0.0.4', { address: '127.0.0.1', port: passthrough.port });
+    od.set('127.0.0.6', { address: '10.244.0.9', port: 9090 });
     h = await startHarness({ originalDestination: od });
     await h.push({
       clusters: [
@@ -64,6 +65,14 @@ describe('listeners: original destination dispatch, sniffing, tcp_proxy', () => 
         },
         { name: '10.96.0.5_9080', address: address('10.96.0.5', 9080), bindToPort: { value: false }, filterChains: [{ filters: [hcm('9080')] }] },
         { name: '0.0.0.0_3306', address: address('0.0.0.0', 3306), bindToPort: { value: false }, filterChains: [{ filters: [tcpProxy([{ name: 'tcp-a', weight: 100 }, { name: 'tcp-b', weight: 0 }])] }] },
+        {
+          name: 'virtualInbound', address: address('0.0.0.0', 15006), trafficDirection: 'INBOUND',
+          listenerFilters: [{ name: 'envoy.filters.listener.original_dst', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } }],
+          filterChains: [
+            { filterChainMatch: { destinationPort: { value: 9080 } }, filters: [tcpProxy('tcp-a')] },
+            { filterChainMatch: { destinationPort: { value: 9090 } }, filters: [tcpProxy('tcp-b')] },
+          ],
+        },
         {
           name: 'sniffing', address: address('0.0.0.0', 8000), listenerFilters: INSPECTORS,
           filterChains: [
@@ -95,6 +104,10 @@ describe('listeners: original destination dispatch, sniffing, tcp_proxy', () => 
   it('passes unknown destinations through to the original destination (PassthroughCluster)', async () => {
     const r = await request(outbound, { path: '/direct', localAddress: '127.0.0.4' });
     assert.equal(r.json<EchoReply>().server, 'passthrough');
+  });
+
+  it('matches inbound filter chains on the captured destination port (original_dst listener filter)', async () => {
+    assert.equal(await tcpRoundTrip(h.port('virtualInbound'), 'in', '127.0.0.6'), 'b:in');
   });
 
   it('sniffs HTTP/1.1 to the HTTP chain and anything else to the TCP chain', async () => {

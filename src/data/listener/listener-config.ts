@@ -35,6 +35,8 @@ export interface ListenerSpec {
   port: number;
   bindToPort: boolean;
   useOriginalDst: boolean;
+  /** The original_dst listener filter: match chains and ORIGINAL_DST clusters on the captured destination. */
+  originalDstFilter: boolean;
   filterChains: readonly FilterChainSpec[];
   defaultChain: FilterChainSpec | undefined;
   /** Run tls_inspector / http_inspector (sniff the first bytes) before choosing a chain. */
@@ -124,11 +126,12 @@ export function compileListener(l: Obj, deps: ListenerCompileDeps): ListenerSpec
   onlyFields(sa, `${path}.address.socketAddress`, ['address', 'portValue', 'protocol', 'ipv4Compat', 'resolverName']);
   if (sa.protocol === 'UDP') reject(`${path}.address.socketAddress.protocol`, 'UDP listeners are not supported');
   let sniff = false;
+  let originalDstFilter = false;
   asArray(l.listenerFilters).forEach((lf, i) => {
     const n = asString(lf.name);
     const t = messageNameOf(asString(asObj(lf.typedConfig)['@type'] ?? asObj(lf.typedConfig).typeUrl));
     if (n.includes('tls_inspector') || n.includes('http_inspector') || t.includes('TlsInspector') || t.includes('HttpInspector')) sniff = true;
-    else if (n.includes('original_dst') || t.includes('OriginalDst')) return;
+    else if (n.includes('original_dst') || t.includes('OriginalDst')) originalDstFilter = true;
     else if (n.startsWith('istio.') || n.includes('metadata_exchange')) return;
     else reject(`${path}.listenerFilters[${i}]`, `listener filter ${n} is not supported`);
   });
@@ -146,6 +149,7 @@ export function compileListener(l: Obj, deps: ListenerCompileDeps): ListenerSpec
     port: Number(sa.portValue ?? 0),
     bindToPort,
     useOriginalDst: wrappedBool(l.useOriginalDst) === true,
+    originalDstFilter,
     filterChains,
     defaultChain,
     sniff,

@@ -131,7 +131,7 @@ export class ListenerManager {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => undefined);
-    const od = receiving.spec.useOriginalDst ? this.deps.originalDst.lookup(socket) : undefined;
+    const od = receiving.spec.useOriginalDst || receiving.spec.originalDstFilter ? this.deps.originalDst.lookup(socket) : undefined;
     const destIp = od ? od.address : plainIp(socket.localAddress ?? '');
     const destPort = od ? od.port : socket.localPort ?? 0;
     let target = receiving;
