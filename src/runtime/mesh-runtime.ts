@@ -100,6 +100,9 @@ export class MeshRuntime {
   private discovery: ControlPlaneProcess | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private vethSeq = 0;
+  /** Pod changes seen / pushed to Service rules, hosts files and Pod objects. */
+  private changeSeq = 0;
+  private appliedSeq = 0;
   private refreshTimer: { cancel(): void } | undefined;
   private closed = false;
 
@@ -355,6 +358,7 @@ export class MeshRuntime {
   }
 
   private scheduleRefresh(ms: number): void {
+    this.changeSeq++;
     if (this.refreshTimer || this.closed) return;
     this.refreshTimer = this.options.clock.setTimer(() => {
       this.refreshTimer = undefined;
@@ -365,6 +369,15 @@ export class MeshRuntime {
   /** Push pods' state out: Pod objects for the control plane, hosts files and Service DNAT tables. */
   private async refresh(): Promise<void> {
     if (this.closed) return;
+    const seq = this.changeSeq;
+    try {
+      await this.pushPodState();
+    } finally {
+      this.appliedSeq = seq;
+    }
+  }
+
+  private async pushPodState(): Promise<void> {
     const rules = this.serviceRules();
     const names = this.serviceNames();
     for (const pod of this.pods.values()) {
@@ -447,6 +460,7 @@ export class MeshRuntime {
   readiness(): { ready: boolean; waitingFor: string[] } {
     const waitingFor: string[] = [];
     if (this.discovery && !this.discovery.isReady()) waitingFor.push('control plane (mizzen discovery)');
+    if (this.appliedSeq !== this.changeSeq) waitingFor.push('Service rules and hosts files to reflect the pods');
     for (const d of this.deploymentViews()) if (d.ready < d.replicas) waitingFor.push(`deployment ${d.namespace}/${d.name} (${d.ready}/${d.replicas} ready)`);
     return { ready: waitingFor.length === 0, waitingFor };
   }
