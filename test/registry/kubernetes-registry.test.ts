@@ -96,6 +96,7 @@ spec:
     assert.equal(db.ports[0].protocol, 'MYSQL');
     const ext = reg.service('ext.shop.svc.cluster.local')!;
     assert.equal(ext.resolution, 'DNS');
+    assert.equal(ext.location, 'MESH_EXTERNAL');
     assert.deepEqual(reg.endpoints(ext.hostname, 443).map((e) => `${e.address}:${e.port}`), ['api.example.com:443']);
   });
 
@@ -167,5 +168,32 @@ spec: {ports: [{port: 80}]}
     assert.deepEqual(reg.service('plain.team.svc.cluster.local')?.exportTo, ['team']);
     assert.deepEqual(buildRegistry(store).service('plain.team.svc.cluster.local')?.exportTo, ['*']);
     assert.equal(buildRegistry(store, { domainSuffix: 'mesh.test' }).services[0].hostname, 'plain.team.svc.mesh.test');
+  });
+
+  it('adds WorkloadEntries its selector matches (VMs behind a Kubernetes service)', () => {
+    const reg = buildRegistry(
+      storeOf(
+        `apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: ns}
+spec:
+  clusterIP: 10.96.0.30
+  selector: {app: api}
+  ports: [{name: http, port: 80, targetPort: 8080}, {name: grpc, port: 90, targetPort: grpc-port}]
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: api-vm, namespace: ns}
+spec:
+  address: 192.168.0.7
+  labels: {app: api}
+  serviceAccount: api
+  ports: {grpc-port: 9999}
+`,
+        pod('api-1', '10.244.7.1', { app: 'api' }, { ns: 'ns', ports: { 'grpc-port': 9000 } }),
+      ),
+    );
+    assert.deepEqual(reg.endpoints('api.ns.svc.cluster.local', 80).map((e) => `${e.workloadName} ${e.address}:${e.port} ${e.tlsMode}`), ['api-1 10.244.7.1:8080 disabled', 'api-vm 192.168.0.7:8080 istio']);
+    assert.deepEqual(reg.endpoints('api.ns.svc.cluster.local', 90).map((e) => `${e.address}:${e.port}`), ['10.244.7.1:9000', '192.168.0.7:9999']);
   });
 });

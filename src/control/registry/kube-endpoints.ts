@@ -12,7 +12,7 @@ export interface KubeEndpointInputs {
   endpoints: ConfigResource | undefined;
   /** The mesh's workloads, indexed (only Pods are used here). */
   pods: WorkloadIndex;
-  /** Pods the selector matches, when the caller already selected them (see selectedPods). */
+  /** Workloads (Pods and WorkloadEntries) the selector matches, when the caller selected them already. */
   selected?: readonly Workload[];
 }
 
@@ -113,13 +113,17 @@ export function kubeServiceEndpoints(service: Service, serviceResource: ConfigRe
   const spec = serviceResource.spec as ServiceSpec;
   const publishNotReady = spec.publishNotReadyAddresses === true;
   const out: Endpoint[] = [];
-  const selected = usesPodSelector(serviceResource, inputs) ? (inputs.selected ?? inputs.pods.select(service.namespace, service.selector, 'Pod')) : [];
+  const selected = inputs.selected ?? inputs.pods.select(service.namespace, service.selector);
+  const pods = usesPodSelector(serviceResource, inputs) ? selected.filter((w) => w.kind === 'Pod') : [];
+  // WorkloadEntries matching the selector are endpoints too (VMs behind a Kubernetes service).
+  const entries = spec.type === 'ExternalName' ? [] : selected.filter((w) => w.kind === 'WorkloadEntry');
   for (const sp of service.ports) {
     if (spec.type === 'ExternalName') {
       if (spec.externalName) out.push(endpointFor(service, sp, spec.externalName, sp.port, true, undefined));
     } else if (inputs.slices.length > 0) out.push(...fromSlices(service, sp, inputs, publishNotReady));
     else if (inputs.endpoints) out.push(...fromEndpoints(service, sp, inputs.endpoints, inputs.pods, publishNotReady));
-    else out.push(...fromPods(service, sp, selected, publishNotReady));
+    else out.push(...fromPods(service, sp, pods, publishNotReady));
+    out.push(...fromPods(service, sp, entries, publishNotReady));
   }
   return out;
 }

@@ -11,7 +11,7 @@ export const EXPORT_TO_ANNOTATION = 'networking.istio.io/exportTo';
  * A Kubernetes Service as a mesh service: `name.ns.svc.DOMAIN`, ClusterIP(s) as VIPs (none for
  * headless and ExternalName), ports with Istio's protocol rules and their targetPort (default:
  * the port), resolution STATIC (PASSTHROUGH when headless, DNS for ExternalName), exportTo from
- * the annotation or the mesh default.
+ * the annotation or the mesh default. ExternalName services are MESH_EXTERNAL, as in Istio.
  */
 export function serviceFromKube(r: ConfigResource, domainSuffix: string, defaultExportTo: readonly string[]): Service {
   const spec = r.spec as ServiceSpec;
@@ -35,7 +35,7 @@ export function serviceFromKube(r: ConfigResource, domainSuffix: string, default
     ports,
     addresses,
     resolution: external ? 'DNS' : headless ? 'PASSTHROUGH' : 'STATIC',
-    location: 'MESH_INTERNAL',
+    location: external ? 'MESH_EXTERNAL' : 'MESH_INTERNAL',
     exportTo: resolveExportTo(exportTo, namespace, defaultExportTo),
     labels: { ...(r.metadata.labels ?? {}) },
     registry: 'Kubernetes',

@@ -104,8 +104,8 @@ export class RegistryBuilder {
       this.kubeServiceCache.set(r, service);
     }
     if (!usesPodSelector(r, inputs)) return { service, byPort: indexEndpoints(service, kubeServiceEndpoints(service, r, inputs)) };
-    // Selector-matched pods: reuse the endpoints while the service and its pods are the same objects.
-    const selected = inputs.pods.select(service.namespace, service.selector, 'Pod');
+    // Selector-matched workloads: reuse the endpoints while the service and its workloads are the same objects.
+    const selected = inputs.pods.select(service.namespace, service.selector);
     const cached = this.selectorCache.get(r);
     if (cached && sameItems(cached.selected, selected)) return { service, byPort: cached.byPort };
     const byPort = indexEndpoints(service, kubeServiceEndpoints(service, r, { ...inputs, selected }));
