@@ -13,6 +13,7 @@ import { SotwStream } from './sotw-stream.ts';
 import type { StreamDeps } from './stream-deps.ts';
 import type { XdsConnection } from './xds-connection.ts';
 import type { XdsMetrics } from './xds-metrics.ts';
+import { WriteBudget } from './write-budget.ts';
 import { emptySnapshot, type XdsSnapshot } from './xds-snapshot.ts';
 
 export interface AdsServerOptions {
@@ -25,6 +26,8 @@ export interface AdsServerOptions {
   /** control_plane.identifier in responses. */
   controlPlaneId?: string;
   initialSnapshot?: XdsSnapshot;
+  /** Response bytes in flight to gRPC across all streams (default 128 MiB). */
+  writeBudgetBytes?: number;
 }
 
 /** Which types a push sends to one proxy: 'all' watched types, a list, or undefined (skip it). */
@@ -71,6 +74,7 @@ export class AdsServer {
     this.deps = {
       root: options.root,
       encoder: this.encoder,
+      writeBudget: new WriteBudget(options.writeBudgetBytes ?? 128 * 1024 * 1024),
       metrics: options.metrics,
       clock: options.clock,
       log: options.log,

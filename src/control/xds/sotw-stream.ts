@@ -9,6 +9,9 @@ import { DECODE_OPTIONS } from './ads-service.ts';
 import { WILDCARD_TYPES, generateEncoded, orderTypes, statusError, type StreamDeps } from './stream-deps.ts';
 import { shortType } from './xds-metrics.ts';
 
+/** Longest a response keeps its share of the write budget while the client does not read. */
+const WRITE_BUDGET_HOLD_MS = 5000;
+
 interface DiscoveryRequest {
   versionInfo?: string;
   node?: { id?: string; metadata?: unknown; userAgentName?: string; userAgentVersion?: string };
@@ -179,6 +182,11 @@ export class SotwStream implements XdsConnection {
       if (skipUnchanged && set.signature === w.sentSignature) continue;
       w.sentSignature = set.signature;
       const nonce = this.deps.nextNonce();
+      const release = await this.deps.writeBudget.acquire(set.body.length);
+      if (this.closed) {
+        release();
+        return;
+      }
       const msg = encodeDiscoveryResponse(snapshot.version, typeUrl, nonce, this.deps.controlPlaneId, set);
       w.nonceSent = nonce;
       w.versionSent = snapshot.version;
@@ -187,8 +195,14 @@ export class SotwStream implements XdsConnection {
       w.lastResources = new Map(set.resources.map((e) => [e.name, e]));
       const type = shortType(typeUrl);
       this.deps.metrics.configSize.observe({ type }, set.size);
+      // A client that stops reading must not hold the shared budget: give it back after a while.
+      const timer = this.deps.clock.setTimer(release, WRITE_BUDGET_HOLD_MS);
       await new Promise<void>((resolve) => {
-        this.call.write(msg, () => resolve());
+        this.call.write(msg, () => {
+          timer.cancel();
+          release();
+          resolve();
+        });
       });
       this.deps.metrics.pushes.inc({ type });
       this.deps.metrics.pushTime.observe({ type }, Number(process.hrtime.bigint() - t0) / 1e9);

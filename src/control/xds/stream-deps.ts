@@ -2,6 +2,7 @@ import type protobuf from 'protobufjs';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { ResourceEncoder } from './resource-encoder.ts';
+import type { WriteBudget } from './write-budget.ts';
 import type { EncodedResourceSet } from './response-encoding.ts';
 import type { XdsMetrics } from './xds-metrics.ts';
 import type { XdsSnapshot } from './xds-snapshot.ts';
@@ -14,6 +15,8 @@ import type { ProxyInfo } from './proxy-info.ts';
 export interface StreamDeps {
   root: protobuf.Root;
   encoder: ResourceEncoder;
+  /** Shared bound on response bytes handed to gRPC and not yet flushed. */
+  writeBudget: WriteBudget;
   metrics: XdsMetrics;
   clock: Clock;
   log: Logger;
