@@ -48,6 +48,20 @@ describe('upstream HTTP/1.1 connection pool', () => {
     assert.equal(connections, 4);
   });
 
+  it('relays a close-delimited response body and closes the downstream connection after it', async () => {
+    const raw = net.createServer((s) => s.once('data', () => s.end('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil close')));
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
+    await h.push({
+      clusters: [staticCluster('app', [['127.0.0.1', (server.address() as net.AddressInfo).port]]), staticCluster('raw', [['127.0.0.1', (raw.address() as net.AddressInfo).port]])],
+      routes: [routeConfig('web', [vhost('all', ['*'], [route({ prefix: '/raw' }, { cluster: 'raw' }), route({ prefix: '/' }, { cluster: 'app' })])])],
+    });
+    const r = await request(port, { path: '/raw' });
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'until close');
+    assert.equal(r.headers.connection, 'close');
+    raw.close();
+  });
+
   it('does not resend non-idempotent requests', async () => {
     const r = await request(port, { method: 'POST', path: '/p', body: 'x' });
     assert.equal(r.status, 503);

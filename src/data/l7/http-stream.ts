@@ -27,6 +27,8 @@ export interface DownstreamSink {
   resumeRequestBody(): void;
   /** The connection will close after this response (adds `connection: close`). */
   readonly closing: boolean;
+  /** Close the connection after this response (a close-delimited upstream body). */
+  closeAfterResponse(): void;
 }
 
 /** Shared, per-proxy dependencies of HTTP streams. */
@@ -354,6 +356,8 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
     this.info.responseCodeDetails = 'via_upstream';
     headers.remove('connection');
     headers.remove('keep-alive');
+    // a body delimited by the upstream closing can only be relayed the same way
+    if (hasBody && status !== 101 && !headers.has('content-length') && !(headers.get('transfer-encoding') ?? '').toLowerCase().includes('chunked')) this.sink.closeAfterResponse();
     if (status === 101) {
       headers.set('connection', 'upgrade');
     }

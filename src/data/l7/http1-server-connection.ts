@@ -242,6 +242,11 @@ export class Http1ServerConnection implements DownstreamSink {
     this.socket.destroy();
   }
 
+  closeAfterResponse(): void {
+    this.keepAlive = false;
+    this.closing = true;
+  }
+
   pauseRequestBody(): void {
     this.socket.pause();
   }
