@@ -75,6 +75,13 @@ describe('sidecar clusters (CDS)', () => {
     assert.equal(sim.cluster('outbound|80||httpbin.org')!.transportSocketMatches, undefined, 'no auto mTLS to external services');
   });
 
+  it('follows mesh settings: enableAutoMtls false and the default connect timeout', () => {
+    const off = simulator(proxy({}), pushContext(RICH_CONFIG, RICH_SERVICES, RICH_ENDPOINTS, { enableAutoMtls: false, connectTimeout: '3s' }));
+    const c = off.cluster('outbound|9080||details.default.svc.cluster.local')!;
+    assert.equal(c.transportSocketMatches, undefined);
+    assert.equal(c.connectTimeout, '3s');
+  });
+
   it('applies port-level TLS origination only on that port', () => {
     const tls443 = sim.cluster('outbound|443||httpbin.org')!.transportSocket.typedConfig;
     assert.equal(tls443.sni, 'httpbin.org');

@@ -57,7 +57,7 @@ export function loadBalancerFields(lb: LoadBalancerSettings | undefined): JsonOb
 }
 
 /** circuit_breakers, connect timeout, per-connection limits, idle timeouts (Istio's defaults: no limits). */
-export function connectionPoolFields(pool: ConnectionPoolSettings | undefined, http2: boolean): JsonObject {
+export function connectionPoolFields(pool: ConnectionPoolSettings | undefined, http2: boolean, defaultConnectTimeout = '10s'): JsonObject {
   const thresholds: JsonObject = {
     maxConnections: pool?.tcp?.maxConnections ?? MAX,
     maxPendingRequests: pool?.http?.http1MaxPendingRequests ?? MAX,
@@ -65,7 +65,7 @@ export function connectionPoolFields(pool: ConnectionPoolSettings | undefined, h
     maxRetries: pool?.http?.maxRetries ?? MAX,
     trackRemaining: true,
   };
-  const out: JsonObject = { connectTimeout: duration(pool?.tcp?.connectTimeout) ?? '10s', circuitBreakers: { thresholds: [thresholds] } };
+  const out: JsonObject = { connectTimeout: duration(pool?.tcp?.connectTimeout) ?? duration(defaultConnectTimeout) ?? '10s', circuitBreakers: { thresholds: [thresholds] } };
   const common: JsonObject = {};
   const idle = duration(pool?.http?.idleTimeout);
   if (idle) common.idleTimeout = idle;

@@ -82,10 +82,10 @@ function buildCluster(push: PushContext, service: Service, port: ServicePort, su
   } else {
     Object.assign(cluster, lb, { type: 'EDS', edsClusterConfig: { edsConfig: adsConfigSource(), serviceName: name } });
   }
-  Object.assign(cluster, connectionPoolFields(policy.connectionPool, HTTP2_PROTOCOLS.has(port.protocol)));
+  Object.assign(cluster, connectionPoolFields(policy.connectionPool, HTTP2_PROTOCOLS.has(port.protocol), push.mesh.connectTimeout));
   Object.assign(cluster, outlierDetectionFields(policy.outlierDetection));
   const sans = serviceAccountsOf(push, service, port.port, subset?.labels);
-  Object.assign(cluster, clusterTlsFields(policy.tls, { sni: istioSni(port.port, subset?.name, service.hostname), sans, autoMtls: service.location === 'MESH_INTERNAL' && !passthrough, host: service.hostname }));
+  Object.assign(cluster, clusterTlsFields(policy.tls, { sni: istioSni(port.port, subset?.name, service.hostname), sans, autoMtls: push.mesh.enableAutoMtls !== false && service.location === 'MESH_INTERNAL' && !passthrough, host: service.hostname }));
   cluster.metadata = { filterMetadata: { istio: { services: [{ host: service.hostname, name: service.name ?? service.hostname, namespace: service.namespace }], ...(subset?.name ? { subset: subset.name } : {}) } } };
   return cluster;
 }

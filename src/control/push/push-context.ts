@@ -21,6 +21,10 @@ export interface PushMeshConfig {
   /** Default `cluster.local`. */
   domainSuffix?: string;
   outboundTrafficPolicy?: { mode?: 'ALLOW_ANY' | 'REGISTRY_ONLY' };
+  /** Default true: mTLS to workloads that have a sidecar without a DestinationRule saying so. */
+  enableAutoMtls?: boolean;
+  /** Default cluster connect timeout (`10s`). */
+  connectTimeout?: string;
 }
 
 export interface PushContextInput {
