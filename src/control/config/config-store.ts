@@ -67,7 +67,12 @@ export class ConfigStore implements ConfigStoreReader {
       this.sortedCache.set(kind, sorted);
     }
     this.handedOut.add(kind);
-    return namespace === undefined ? sorted : sorted.filter((r) => r.metadata.namespace === namespace);
+    if (namespace === undefined) return sorted;
+    // Sorted by namespace first: the namespace's resources are one contiguous run.
+    const from = lowerBound(sorted, namespace);
+    let to = from;
+    while (to < sorted.length && (sorted[to].metadata.namespace ?? '') === namespace) to++;
+    return sorted.slice(from, to);
   }
 
   get(kind: string, namespace: string | undefined, name: string): ConfigResource | undefined {
@@ -253,6 +258,18 @@ function change(r: ConfigResource, old: ConfigResource | undefined, next: Config
 
 function nameKey(r: ConfigResource): string {
   return `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
+}
+
+/** First index whose namespace is >= `namespace` in a list sorted by compareResources. */
+function lowerBound(sorted: readonly ConfigResource[], namespace: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((sorted[mid].metadata.namespace ?? '') < namespace) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Position of `r` in a list sorted by compareResources (binary search), or -1. */
