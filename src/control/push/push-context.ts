@@ -197,9 +197,9 @@ export class PushContext {
     return this.destinationRules.lookup(service.hostname, service.namespace, proxy.namespace, proxy.labels);
   }
 
-  /** Gateways whose selector matches the proxy's labels (router proxies). */
+  /** Gateways whose selector matches the proxy's labels (router proxies); no selector selects every gateway. */
   gatewaysFor(proxy: ProxyInfo): readonly GatewayView[] {
-    return this.gateways.filter((g) => g.spec.selector !== undefined && Object.keys(g.spec.selector).length > 0 && labelsMatch(g.spec.selector, proxy.labels));
+    return this.gateways.filter((g) => labelsMatch(g.spec.selector, proxy.labels));
   }
 
   /** Effective inbound mTLS mode: workload policy over namespace policy over mesh policy; PERMISSIVE by default. */
