@@ -86,6 +86,9 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
   const onSignal = (): void => stop?.();
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  // One broken connection must not take the data plane down with every other connection.
+  const onCrash = (err: unknown): void => log.error({ err }, 'unexpected error in a connection handler (kept running)');
+  process.on('uncaughtException', onCrash);
   try {
     await proxy.start();
     ctx.stdout(`mizzen proxy ${type} ${String(proxy.node.id)}: admin 127.0.0.1:${proxy.adminPort}${proxy.readinessPort !== undefined ? `, ready :${proxy.readinessPort}/healthz/ready` : ''}, discovery ${c.discovery}\n`);
@@ -95,6 +98,7 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('uncaughtException', onCrash);
     proxy.close();
     agent?.close();
   }
