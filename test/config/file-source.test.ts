@@ -198,4 +198,33 @@ describe('FileSource', () => {
     assert.equal(result.changes.length, 0);
     assert.equal(store.all().length, 0);
   });
+
+  it('debounces a burst of file events into one scan after the quiet period (manual clock)', async () => {
+    const clock = new ManualClock();
+    const store = new ConfigStore();
+    source = new FileSource({ paths: [dir], store, validate, clock, debounceMs: 100, rescanIntervalMs: 0 });
+    await source.start();
+    let scans = 0;
+    source.onScan(() => scans++);
+    writeFileSync(join(dir, 'a.yaml'), vsYaml('a', ['a']));
+    await waitFor(() => clock.pendingTimers() > 0); // the event arrived and armed the debounce
+    writeFileSync(join(dir, 'b.yaml'), vsYaml('b', ['b']));
+    clock.advance(99);
+    assert.equal(scans, 0);
+    const scan = nextScan(source, () => true);
+    clock.advance(10_000);
+    const result = await scan;
+    assert.equal(scans, 1);
+    assert.ok(result.filesRead.includes(join(dir, 'a.yaml')));
+    assert.ok(store.get('VirtualService', 'default', 'a'));
+  });
 });
+
+/** Wait for a condition that file events make true (polls the event loop; fails after 10 s). */
+async function waitFor(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not reached within 10 s');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
