@@ -11,6 +11,10 @@ import { FAULT_FILTER_TYPE, createFaultFilter } from './l7/fault-filter.ts';
 import { HttpFilterRegistry } from './l7/http-filter.ts';
 import type { StreamObserver } from './l7/stream-info.ts';
 import { ListenerManager } from './listener/listener-manager.ts';
+import { registerPolicyFilters } from './policy/policy-filters.ts';
+import type { AccessLogOptions } from './telemetry/access-log.ts';
+import { IstioTelemetry } from './telemetry/istio-telemetry.ts';
+import type { AppScrapeTarget } from './telemetry/merged-metrics-server.ts';
 import { NetworkFilterRegistry } from './listener/network-filter.ts';
 import { LOCAL_ADDRESS_DESTINATION, type OriginalDestination } from './listener/original-destination.ts';
 import { ChainedSecretProvider, MapSecretProvider, type SecretProvider } from './tls/secret-provider.ts';
@@ -47,6 +51,11 @@ export interface ProxyOptions {
   /** Extra filters (RBAC, JWT, telemetry) registered by other components. */
   registerFilters?: (http: HttpFilterRegistry, network: NetworkFilterRegistry) => void;
   observers?: StreamObserver[];
+  /** Istio access log (meshConfig.accessLogFile/Encoding/Format); none when undefined. */
+  accessLog?: AccessLogOptions;
+  /** 15020: Prometheus merged with the app's metrics (`appMetrics` or node PROMETHEUS_ANNOTATIONS); undefined disables. */
+  mergedMetricsPort?: number;
+  appMetrics?: AppScrapeTarget;
   drainGraceMs?: number;
   onQuit?: () => void;
 }
@@ -70,6 +79,8 @@ export class Proxy implements AdminSource {
   readonly ads: AdsClient;
   readonly httpFilters = new HttpFilterRegistry();
   readonly networkFilters = new NetworkFilterRegistry();
+  readonly telemetry: IstioTelemetry;
+  mergedMetricsPort: number | undefined;
   private readonly observers: StreamObserver[];
   private admin: AdminServer | undefined;
   private readiness: AdminServer | undefined;
@@ -88,13 +99,26 @@ export class Proxy implements AdminSource {
     this.secrets = options.secrets ? new ChainedSecretProvider([options.secrets, this.adsSecrets]) : this.adsSecrets;
     this.tlsFactory = new TlsContextFactory(this.secrets);
     this.clusters = new ClusterManager(new UpstreamConnector(this.tlsFactory), clock, options.logs.component('upstream'));
-    this.observers = [this.stats, ...(options.observers ?? [])];
     this.httpFilters.register(FAULT_FILTER_TYPE, createFaultFilter).register(CORS_FILTER_TYPE, createCorsFilter);
     // Istio's telemetry/metadata filters: no traffic effect here (telemetry is done by observers)
-    for (const n of ['istio.metadata_exchange', 'istio.stats', 'istio.alpn', 'envoy.filters.http.grpc_stats', 'istio.peer_metadata', 'envoy.filters.http.grpc_web'])
+    for (const n of ['istio.alpn', 'envoy.filters.http.grpc_stats', 'envoy.filters.http.grpc_web'])
       this.httpFilters.ignoreName(n);
-    for (const t of ['envoy.extensions.filters.http.grpc_stats.v3.FilterConfig', 'istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig', 'io.istio.http.peer_metadata.Config', 'envoy.extensions.filters.http.grpc_web.v3.GrpcWeb'])
+    for (const t of ['envoy.extensions.filters.http.grpc_stats.v3.FilterConfig', 'istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig', 'envoy.extensions.filters.http.grpc_web.v3.GrpcWeb'])
       this.httpFilters.ignoreType(t);
+    // authorization, JWT and Istio telemetry (src/data/policy, src/data/telemetry)
+    registerPolicyFilters(this.httpFilters, this.networkFilters, { now: () => clock.now() });
+    this.telemetry = new IstioTelemetry({
+      node: this.node,
+      log: options.logs.component('telemetry'),
+      accessLog: options.accessLog,
+      appMetrics: options.appMetrics,
+      clusterService: (name) => {
+        const svc = (this.clusters.get(name)?.config.metadata.services as { host?: string; name?: string; namespace?: string }[] | undefined)?.[0];
+        return svc?.host ? { host: svc.host, name: svc.name ?? svc.host, namespace: svc.namespace ?? 'unknown' } : undefined;
+      },
+    });
+    this.telemetry.registerFilters(this.httpFilters);
+    this.observers = [this.stats, ...this.telemetry.observers, ...(options.observers ?? [])];
     for (const n of ['istio.metadata_exchange', 'istio.stats', 'envoy.filters.network.metadata_exchange'])
       this.networkFilters.ignoreName(n);
     this.networkFilters.ignoreType('envoy.tcp.metadataexchange.config.MetadataExchange');
@@ -156,6 +180,9 @@ export class Proxy implements AdminSource {
       this.prometheus = new AdminServer(this, this.log);
       this.prometheusPort = await this.prometheus.listen(o.readinessAddress ?? '0.0.0.0', o.prometheusPort);
     }
+    if (o.mergedMetricsPort !== undefined) {
+      this.mergedMetricsPort = await this.telemetry.startMerged(o.readinessAddress ?? '0.0.0.0', o.mergedMetricsPort, () => this.statsPrometheus());
+    }
     this.ads.start();
     this.log.info({ node: this.node.id, discovery: o.discovery }, 'proxy started');
   }
@@ -190,6 +217,7 @@ export class Proxy implements AdminSource {
     this.admin?.close();
     this.readiness?.close();
     this.prometheus?.close();
+    this.telemetry.close();
   }
 
   // AdminSource
@@ -241,8 +269,9 @@ export class Proxy implements AdminSource {
     return this.stats.text(this.clusters);
   }
 
-  statsPrometheus(): string {
-    return this.stats.prometheus(this.clusters);
+  /** Envoy-style proxy counters followed by Istio's standard metrics. */
+  async statsPrometheus(): Promise<string> {
+    return `${this.stats.prometheus(this.clusters)}${await this.telemetry.prometheusText()}`;
   }
 
   listenerList(): { name: string; address: string; port: number | undefined }[] {

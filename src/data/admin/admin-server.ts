@@ -8,7 +8,7 @@ export interface AdminSource {
   configDump(params: URLSearchParams): unknown;
   clustersText(json: boolean): string;
   statsText(): string;
-  statsPrometheus(): string;
+  statsPrometheus(): string | Promise<string>;
   listenerList(): { name: string; address: string; port: number | undefined }[];
   setLogLevel(level: string, component: string | undefined): boolean;
   quit(): void;
@@ -50,6 +50,13 @@ export class AdminServer {
     this.server.closeAllConnections();
   }
 
+  private sendPrometheus(send: (status: number, body: string, type?: string) => void): void {
+    Promise.resolve(this.source.statsPrometheus()).then(
+      (text) => send(200, text, 'text/plain; version=0.0.4'),
+      (err: Error) => send(500, `metrics error: ${err.message}\n`),
+    );
+  }
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://admin');
     const send = (status: number, body: string, type = 'text/plain; charset=UTF-8'): void => {
@@ -67,10 +74,10 @@ export class AdminServer {
         case '/clusters':
           return url.searchParams.get('format') === 'json' ? send(200, this.source.clustersText(true), 'application/json') : send(200, this.source.clustersText(false));
         case '/stats':
-          if (url.searchParams.get('format') === 'prometheus') return send(200, this.source.statsPrometheus(), 'text/plain; version=0.0.4');
+          if (url.searchParams.get('format') === 'prometheus') return this.sendPrometheus(send);
           return send(200, this.source.statsText());
         case '/stats/prometheus':
-          return send(200, this.source.statsPrometheus(), 'text/plain; version=0.0.4');
+          return this.sendPrometheus(send);
         case '/listeners':
           return send(200, `${JSON.stringify(this.source.listenerList(), null, 2)}\n`, 'application/json');
         case '/certs':
