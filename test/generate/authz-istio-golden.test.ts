@@ -24,27 +24,29 @@ function expected(file: string): unknown[] {
   });
 }
 
-// Not compared (not implemented): trust domain aliases (simple-policy-*td-aliases*, principal-with-wildcard),
+// Not compared (not implemented): wildcard principals across trust domain aliases (principal-with-wildcard, td-aliases-source-principal),
 // path templates `{*}`/`{**}` (allow-full-rule, allow-path), CUSTOM/AUDIT actions and dry-run.
-const CASES: [string, string, string[], boolean][] = [
+const CASES: [string, string, string[], boolean, { domain: string; aliases: string[] }?][] = [
   ['a single ALLOW policy with every kind of source, operation and condition', 'http/single-policy-in.yaml', ['http/single-policy-out.yaml'], false],
   ['several policies in one filter', 'http/multiple-policies-in.yaml', ['http/multiple-policies-out.yaml'], false],
   ['an ALLOW policy with an empty rule (allow all)', 'http/allow-empty-rule-in.yaml', ['http/allow-empty-rule-out.yaml'], false],
   ['an ALLOW policy without rules (allow nothing)', 'http/allow-nil-rule-in.yaml', ['http/allow-nil-rule-out.yaml'], false],
   ['DENY and ALLOW policies (two filters, DENY first)', 'http/deny-and-allow-in.yaml', ['http/deny-and-allow-out1.yaml', 'http/deny-and-allow-out2.yaml'], false],
+  ['principals under trust domain aliases', 'http/simple-policy-td-aliases-in.yaml', ['http/simple-policy-td-aliases-out.yaml'], false, { domain: 'td1', aliases: ['cluster.local'] }],
+  ['principals under several trust domain aliases', 'http/simple-policy-multiple-td-aliases-in.yaml', ['http/simple-policy-multiple-td-aliases-out.yaml'], false, { domain: 'td1', aliases: ['cluster.local', 'some-td'] }],
   ['TCP: ALLOW with HTTP and TCP rules keeps the TCP ones', 'tcp/allow-both-http-tcp-in.yaml', ['tcp/allow-both-http-tcp-out.yaml'], true],
   ['TCP: ALLOW rules with HTTP-only fields are dropped', 'tcp/allow-only-http-in.yaml', ['tcp/allow-only-http-out.yaml'], true],
   ['TCP: DENY rules lose their HTTP-only fields', 'tcp/deny-both-http-tcp-in.yaml', ['tcp/deny-both-http-tcp-out.yaml'], true],
 ];
 
 describe("AuthorizationPolicy against Istio's expected RBAC", () => {
-  for (const [what, input, outputs, tcp] of CASES) {
+  for (const [what, input, outputs, tcp, trust] of CASES) {
     it(`matches Istio for ${what}`, (t) => {
       if (!existsSync(DIR + input)) {
         t.skip(`Istio test data not found at ${DIR} (needs ../shared/istio)`);
         return;
       }
-      const rbac = buildRbac(policies(input), tcp);
+      const rbac = buildRbac(policies(input), tcp, trust);
       const got = [rbac.deny, rbac.allow].filter(Boolean);
       assert.deepEqual(got, outputs.map(expected).flat());
     });

@@ -30,6 +30,24 @@ export function cidr(block: string): JsonObject {
   return { addressPrefix: addr, prefixLen: len !== undefined ? Number(len) : addr!.includes(':') ? 128 : 32 };
 }
 
+/** The mesh trust domain and its aliases (MeshConfig trustDomainAliases): principals in any are accepted in all. */
+export interface TrustDomains {
+  domain: string;
+  aliases: readonly string[];
+}
+
+/**
+ * A principal as one or more matchers: an exact principal whose trust domain is the mesh's or
+ * one of its aliases becomes one matcher per trust domain (the mesh's first), as Istio does.
+ */
+export function principalMatchers(p: string, trust: TrustDomains | undefined): Matcher[] {
+  const slash = p.indexOf('/');
+  const td = slash < 0 ? '' : p.slice(0, slash);
+  if (!trust || trust.aliases.length === 0 || p.includes('*') || (td !== trust.domain && !trust.aliases.includes(td))) return [principalMatcher(p)];
+  const rest = p.slice(slash);
+  return [trust.domain, ...trust.aliases.filter((a) => a !== trust.domain)].map((d) => principalMatcher(`${d}${rest}`));
+}
+
 /** Istio principals are `TRUST_DOMAIN/ns/NS/sa/SA`; peer certificates carry `spiffe://` URIs. */
 export function principalMatcher(p: string): Matcher {
   if (p === '*') return { authenticated: { principalName: { safeRegex: { regex: '.+' } } } };

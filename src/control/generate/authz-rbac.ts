@@ -1,7 +1,7 @@
 import type { ConfigResource } from '../../api/config-resource.ts';
 import type { AuthorizationPolicySpec, Operation, Rule, Source } from '../../api/istio/authorization-policy.ts';
 import { EXT, type JsonObject } from './envoy-extensions.ts';
-import { conditionPermission, conditionPrincipal, isHttpCondition, principalMatcher, requestPrincipalMatcher, serviceAccountMatcher, namespaceMatcher, valueMatcher, cidr } from './authz-matchers.ts';
+import { cidr, conditionPermission, conditionPrincipal, isHttpCondition, namespaceMatcher, principalMatchers, requestPrincipalMatcher, serviceAccountMatcher, valueMatcher, type TrustDomains } from './authz-matchers.ts';
 
 /**
  * AuthorizationPolicy → Envoy RBAC, in the structure of Istio's authz builder: one RBAC filter
@@ -18,7 +18,7 @@ export interface RbacFilters {
 
 type Matcher = JsonObject;
 
-export function buildRbac(policies: readonly ConfigResource<AuthorizationPolicySpec>[], tcp: boolean): RbacFilters {
+export function buildRbac(policies: readonly ConfigResource<AuthorizationPolicySpec>[], tcp: boolean, trust?: TrustDomains): RbacFilters {
   const byAction: Record<'ALLOW' | 'DENY', JsonObject> = { ALLOW: {}, DENY: {} };
   const present = { ALLOW: false, DENY: false };
   for (const p of policies) {
@@ -33,7 +33,7 @@ export function buildRbac(policies: readonly ConfigResource<AuthorizationPolicyS
       continue;
     }
     rules.forEach((rule, i) => {
-      const built = buildPolicy(rule, tcp, action, ns);
+      const built = buildPolicy(rule, tcp, action, ns, trust);
       if (built) byAction[action][`ns[${ns}]-policy[${p.metadata.name}]-rule[${i}]`] = built;
     });
   }
@@ -60,7 +60,7 @@ function has(list: unknown): boolean {
   return Array.isArray(list) && list.length > 0;
 }
 
-function buildPolicy(rule: Rule, tcp: boolean, action: 'ALLOW' | 'DENY', ns: string): JsonObject | undefined {
+function buildPolicy(rule: Rule, tcp: boolean, action: 'ALLOW' | 'DENY', ns: string, trust: TrustDomains | undefined): JsonObject | undefined {
   const usesHttp =
     (rule.to ?? []).some((t) => HTTP_OPERATION.some((k) => has(t.operation?.[k]))) ||
     (rule.from ?? []).some((f) => HTTP_SOURCE.some((k) => has(f.source?.[k]))) ||
@@ -73,7 +73,7 @@ function buildPolicy(rule: Rule, tcp: boolean, action: 'ALLOW' | 'DENY', ns: str
   const froms = rule.from && rule.from.length > 0 ? rule.from.map((f) => f.source ?? {}) : [{}];
   return {
     permissions: tos.map((op) => andRules([...operationRules(op, tcp), ...whenPerms])),
-    principals: froms.map((src) => andIds([...sourceIds(src, tcp, ns), ...whenPrincipals])),
+    principals: froms.map((src) => andIds([...sourceIds(src, tcp, ns, trust), ...whenPrincipals])),
   };
 }
 
@@ -93,10 +93,10 @@ function ruleField(values: string[] | undefined, notValues: string[] | undefined
   return out;
 }
 
-function idField(values: string[] | undefined, notValues: string[] | undefined, one: (v: string) => Matcher): Matcher[] {
+function idField(values: string[] | undefined, notValues: string[] | undefined, one: (v: string) => Matcher | Matcher[]): Matcher[] {
   const out: Matcher[] = [];
-  if (has(values)) out.push({ orIds: { ids: values!.map(one) } });
-  if (has(notValues)) out.push({ notId: { orIds: { ids: notValues!.map(one) } } });
+  if (has(values)) out.push({ orIds: { ids: values!.flatMap(one) } });
+  if (has(notValues)) out.push({ notId: { orIds: { ids: notValues!.flatMap(one) } } });
   return out;
 }
 
@@ -115,10 +115,10 @@ function operationRules(op: Operation, tcp: boolean): Matcher[] {
   return out;
 }
 
-function sourceIds(src: Source, tcp: boolean, ns: string): Matcher[] {
+function sourceIds(src: Source, tcp: boolean, ns: string, trust: TrustDomains | undefined): Matcher[] {
   const out: Matcher[] = [];
   out.push(...idField(src.serviceAccounts, src.notServiceAccounts, (sa) => serviceAccountMatcher(sa, ns)));
-  out.push(...idField(src.principals, src.notPrincipals, principalMatcher));
+  out.push(...idField(src.principals, src.notPrincipals, (p) => principalMatchers(p, trust)));
   if (!tcp) out.push(...idField(src.requestPrincipals, src.notRequestPrincipals, requestPrincipalMatcher));
   out.push(...idField(src.namespaces, src.notNamespaces, namespaceMatcher));
   out.push(...idField(src.remoteIpBlocks, src.notRemoteIpBlocks, (b) => ({ remoteIp: cidr(b) })));

@@ -1,6 +1,7 @@
 import type { MutualTlsMode } from '../../api/istio/peer-authentication.ts';
 import type { PushContext } from '../push/push-context.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
+import type { TrustDomains } from './authz-matchers.ts';
 import { buildRbac } from './authz-rbac.ts';
 import { INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName } from './cluster-names.ts';
 import { ISTIO_ALPN, SDS_DEFAULT, SDS_ROOTCA } from './cluster-tls.ts';
@@ -27,11 +28,12 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
   const mtls = push.mtlsFor(proxy);
   const policies = push.authorizationPoliciesFor(proxy);
   const jwt = buildJwtAuthn(push.requestAuthenticationsFor(proxy));
+  const trust: TrustDomains = { domain: push.mesh.trustDomain, aliases: push.mesh.trustDomainAliases ?? [] };
   const chains: JsonObject[] = [];
   for (const ip of inboundPorts(proxy, push)) {
     const mode = mtls.ports.get(ip.port) ?? mtls.mode;
     const http = isHttpProtocol(ip.protocol);
-    const filters = http ? httpFilters(ip, policies, jwt) : tcpFilters(ip, policies);
+    const filters = http ? httpFilters(ip, policies, jwt, trust) : tcpFilters(ip, policies, trust);
     for (const transport of transportsFor(mode)) {
       chains.push({
         name: transport === 'tls' ? inboundClusterName(ip.port) : `${inboundClusterName(ip.port)}-plaintext`,
@@ -41,7 +43,7 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
       });
     }
   }
-  const catchAllFilters = [...rbacFilters(policies, true), tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)];
+  const catchAllFilters = [...rbacFilters(policies, true, trust), tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)];
   for (const transport of transportsFor(mtls.mode)) {
     chains.push({
       name: transport === 'tls' ? 'virtualInbound-catchall-tls' : 'virtualInbound-catchall-plaintext',
@@ -82,25 +84,25 @@ export function downstreamTls(http: boolean): JsonObject {
   };
 }
 
-function rbacFilters(policies: Parameters<typeof buildRbac>[0], tcp: boolean): JsonObject[] {
-  const rbac = buildRbac(policies, tcp);
+function rbacFilters(policies: Parameters<typeof buildRbac>[0], tcp: boolean, trust: TrustDomains): JsonObject[] {
+  const rbac = buildRbac(policies, tcp, trust);
   return [rbac.deny, rbac.allow].filter((f): f is JsonObject => f !== undefined);
 }
 
-function httpFilters(ip: InboundPort, policies: Parameters<typeof buildRbac>[0], jwt: JsonObject | undefined): JsonObject[] {
+function httpFilters(ip: InboundPort, policies: Parameters<typeof buildRbac>[0], jwt: JsonObject | undefined, trust: TrustDomains): JsonObject[] {
   const cluster = inboundClusterName(ip.port);
   const routeConfig = {
     name: cluster,
     virtualHosts: [{ name: `inbound|http|${ip.port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: '0s', maxStreamDuration: { maxStreamDuration: '0s', grpcTimeoutHeaderMax: '0s' } }, decorator: { operation: `${ip.service.hostname}:${ip.servicePort}/*` } }] }],
     validateClusters: false,
   };
-  const pre = [...(jwt ? [jwt] : []), ...rbacFilters(policies, false)];
+  const pre = [...(jwt ? [jwt] : []), ...rbacFilters(policies, false, trust)];
   return [httpConnectionManagerFilter({ statPrefix: `inbound_0.0.0.0_${ip.port}`, routeConfig, preFilters: pre, inbound: true })];
 }
 
-function tcpFilters(ip: InboundPort, policies: Parameters<typeof buildRbac>[0]): JsonObject[] {
+function tcpFilters(ip: InboundPort, policies: Parameters<typeof buildRbac>[0], trust: TrustDomains): JsonObject[] {
   const cluster = inboundClusterName(ip.port);
-  return [...rbacFilters(policies, true), tcpProxyFilter(cluster, cluster)];
+  return [...rbacFilters(policies, true, trust), tcpProxyFilter(cluster, cluster)];
 }
 
 /** `inbound|PORT||` static clusters to the workload on 127.0.0.1, and the inbound passthrough. */

@@ -25,6 +25,8 @@ export interface PushMeshConfig {
   enableAutoMtls?: boolean;
   /** Default cluster connect timeout (`10s`). */
   connectTimeout?: string;
+  /** Other trust domains whose identities count as the mesh's (authorization principals). */
+  trustDomainAliases?: readonly string[];
 }
 
 export interface PushContextInput {
