@@ -98,7 +98,8 @@ export function createJwtAuthnFilter(name: string, config: Obj, path: string, de
       case 'none':
         return 'ok';
       case 'allowMissing':
-        return ev.anyToken ? JWT_STATUS.verificationFail : 'ok';
+        // a token is present: only a provider that accepts it can satisfy the requirement
+        return ev.anyToken ? JWT_STATUS.unknownIssuer : 'ok';
       case 'allowMissingOrFailed':
         await Promise.all(allProviders.map((p) => verify(ev, p)));
         return 'ok';
@@ -121,7 +122,7 @@ export function createJwtAuthnFilter(name: string, config: Obj, path: string, de
         const results = await Promise.all(r.list.map((c) => evaluate(c, ev)));
         if (results.includes('ok')) return 'ok';
         // report the most telling failure: a bad token over a missing one
-        return results.find((s) => s !== JWT_STATUS.missing && s !== JWT_STATUS.verificationFail) ?? results.find((s) => s !== JWT_STATUS.missing) ?? JWT_STATUS.missing;
+        return results.find((s) => s !== JWT_STATUS.missing && s !== JWT_STATUS.unknownIssuer) ?? results.find((s) => s !== JWT_STATUS.missing) ?? JWT_STATUS.missing;
       }
     }
   };
