@@ -145,6 +145,20 @@ describe('SotW ADS stream', () => {
     assert.equal(c.buffered, 0, 'CDS unchanged: not resent');
   });
 
+  it('pushes only the changed endpoints of a named EDS subscription', async () => {
+    const c = client();
+    c.send({ node: sidecarNode('inc', 'ns1'), typeUrl: TYPE_URL.endpoint, resourceNames: ['c1', 'c2'] });
+    const r1 = await c.next();
+    assert.equal(r1.resources.length, 2);
+    c.send({ typeUrl: TYPE_URL.endpoint, versionInfo: r1.versionInfo, responseNonce: r1.nonce, resourceNames: ['c1', 'c2'] });
+    world.endpoints('c2', 9902);
+    h.ads.push(world.snapshot(), (p) => (p.podName === 'inc' ? [TYPE_URL.endpoint] : undefined));
+    const r2 = await c.next();
+    assert.deepEqual(c.decode(r2).map((x) => x.clusterName), ['c2']);
+    const w = h.ads.connections.find('inc.ns1')[0]!.watched.get(TYPE_URL.endpoint)!;
+    assert.deepEqual([...w.lastResources.keys()].sort(), ['c1', 'c2'], 'the proxy still has both');
+  });
+
   it('encodes a resource shared by many proxies once', async () => {
     const before = h.ads.encoder.encodes;
     const w2 = new TestWorld().cluster('shared-x');

@@ -4,7 +4,7 @@ import { parseProxyInfo, type ProxyInfo } from './proxy-info.ts';
 import { newWatch, type WatchedResource, type XdsConnection } from './xds-connection.ts';
 import type { XdsSnapshot } from './xds-snapshot.ts';
 import type { DiscoveryResponseMessage } from './ads-service.ts';
-import { encodeDiscoveryResponse } from './response-encoding.ts';
+import { encodeDiscoveryResponse, encodeResourceSet, type EncodedResourceSet } from './response-encoding.ts';
 import { DECODE_OPTIONS } from './ads-service.ts';
 import { WILDCARD_TYPES, generateEncoded, orderTypes, statusError, type StreamDeps } from './stream-deps.ts';
 import { shortType } from './xds-metrics.ts';
@@ -180,21 +180,23 @@ export class SotwStream implements XdsConnection {
       const set = generateEncoded(this.deps, this.proxy, snapshot, typeUrl, names);
       if (!set) continue;
       if (skipUnchanged && set.signature === w.sentSignature) continue;
+      const send = skipUnchanged ? changedOnly(typeUrl, set, w) : set;
       w.sentSignature = set.signature;
       const nonce = this.deps.nextNonce();
-      const release = await this.deps.writeBudget.acquire(set.body.length);
+      const release = await this.deps.writeBudget.acquire(send.body.length);
       if (this.closed) {
         release();
         return;
       }
-      const msg = encodeDiscoveryResponse(snapshot.version, typeUrl, nonce, this.deps.controlPlaneId, set);
+      const msg = encodeDiscoveryResponse(snapshot.version, typeUrl, nonce, this.deps.controlPlaneId, send);
       w.nonceSent = nonce;
       w.versionSent = snapshot.version;
       w.sentAt = this.deps.clock.now();
       w.pushStartedAt.set(nonce, startedAt);
-      w.lastResources = new Map(set.resources.map((e) => [e.name, e]));
+      if (send === set) w.lastResources = new Map(set.resources.map((e) => [e.name, e]));
+      else for (const e of send.resources) w.lastResources.set(e.name, e);
       const type = shortType(typeUrl);
-      this.deps.metrics.configSize.observe({ type }, set.size);
+      this.deps.metrics.configSize.observe({ type }, send.size);
       // A client that stops reading must not hold the shared budget: give it back after a while.
       const timer = this.deps.clock.setTimer(release, WRITE_BUDGET_HOLD_MS);
       await new Promise<void>((resolve) => {
@@ -208,4 +210,22 @@ export class SotwStream implements XdsConnection {
       this.deps.metrics.pushTime.observe({ type }, Number(process.hrtime.bigint() - t0) / 1e9);
     }
   }
+}
+
+/**
+ * For types Envoy tracks resource by resource (EDS, RDS: not LDS/CDS, where a response is the
+ * whole set), a push may carry only the resources whose content changed, as istiod does for
+ * incremental EDS. Falls back to the full set when a resource went away or most changed.
+ */
+function changedOnly(typeUrl: string, set: EncodedResourceSet, w: WatchedResource): EncodedResourceSet {
+  if (WILDCARD_TYPES.has(typeUrl) || w.nonceSent === undefined || w.lastResources.size === 0) return set;
+  const current = new Set<string>();
+  const changed = [];
+  for (const e of set.resources) {
+    current.add(e.name);
+    if (w.lastResources.get(e.name)?.version !== e.version) changed.push(e);
+  }
+  for (const name of w.lastResources.keys()) if (!current.has(name)) return set;
+  if (changed.length * 2 > set.resources.length) return set;
+  return encodeResourceSet(typeUrl, changed);
 }
