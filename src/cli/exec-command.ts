@@ -19,17 +19,19 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<command...>', 'command and arguments (after --)')
     .option('-n, --namespace <ns>', 'namespace', 'default')
     .option('-c, --container <name>', 'container (accepted for kubectl compatibility)')
+    .option('-i, --stdin', 'pass stdin to the command (it always is; kubectl compatibility)')
+    .option('-t, --tty', 'attach the terminal directly (interactive shells)')
     .option('--state-dir <dir>', 'state directory (default .mizzen in the current directory)')
-    .action(async (pod: string, command: string[], flags: { namespace: string; stateDir?: string }) => {
+    .action(async (pod: string, command: string[], flags: { namespace: string; stateDir?: string; tty?: boolean }) => {
       try {
         requireRootLinux('exec');
         const client = new ControlClient(stateDirFrom(flags.stateDir, ctx.cwd));
         const view = await client.get<PodStatusView>('/pod', { namespace: flags.namespace, ref: pod });
         if (command.length === 0) throw new MizzenError('USAGE', 'no command given: mizzen exec POD -- CMD ...');
         const argv = netnsExecArgv(view.netns, asUserArgv(view.appUid, view.appGid, command));
-        const child = spawn(argv[0], argv.slice(1), { stdio: ['inherit', 'pipe', 'pipe'] });
-        child.stdout.on('data', (d: Buffer) => ctx.stdout(d.toString('utf8')));
-        child.stderr.on('data', (d: Buffer) => ctx.stderr(d.toString('utf8')));
+        const child = spawn(argv[0], argv.slice(1), { stdio: flags.tty ? 'inherit' : ['inherit', 'pipe', 'pipe'] });
+        child.stdout?.on('data', (d: Buffer) => ctx.stdout(d.toString('utf8')));
+        child.stderr?.on('data', (d: Buffer) => ctx.stderr(d.toString('utf8')));
         ctx.exitCode = await new Promise<number>((resolve) => {
           child.on('error', (err) => {
             ctx.stderr(`error: ${err.message}\n`);

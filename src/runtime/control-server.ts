@@ -26,6 +26,10 @@ export function parseSubmitted(files: readonly SubmittedFile[]): { resources: Co
         warnings.push(`${f.file}: ${resourceRef(r)}: ${k.reason === 'unknown-kind' ? `unknown kind ${r.apiVersion} ${r.kind}: ignored` : `${r.apiVersion} is not a served version of ${r.kind}: ignored`}`);
         continue;
       }
+      if (r.kind === 'Pod' && r.group === '') {
+        warnings.push(`${f.file}: ${resourceRef(r)}: bare Pods are not run by mizzen up (use a Deployment): ignored`);
+        continue;
+      }
       resources.push(r);
     }
   }
@@ -112,7 +116,7 @@ export class ControlServer {
             return send(res, 400, { error: `a container name must be given for pod ${pod.name}: choose one of [${names.join(' ')}] (-c NAME)` });
           }
           const text = await readFile(pod.logFile(container), 'utf8').catch(() => '');
-          return send(res, 200, { pod: pod.name, container, text });
+          return send(res, 200, { pod: pod.name, container, text, file: pod.logFile(container) });
         }
       }
     }

@@ -129,6 +129,8 @@ spec:
 
     const logs = await cli(['logs', 'deploy/web'], { cwd: dir });
     assert.match(logs.stdout, /echo listening on 8080/);
+    const tail = await cli(['logs', 'deploy/web', '--tail', '1'], { cwd: dir });
+    assert.equal(tail.stdout, 'echo listening on 8080\n');
 
     const down = await cli(['down'], { cwd: dir });
     assert.equal(down.code, 0, down.stderr);
