@@ -8,6 +8,8 @@ export const RICH_SERVICES: ServiceSpec[] = [
   { name: 'details', vip: '10.96.0.13', ports: [{ port: 9080 }] },
   { name: 'mongodb', vip: '10.96.0.14', ports: [{ port: 27017, protocol: 'TCP' }] },
   { name: 'legacy', vip: '10.96.0.15', ports: [{ port: 7000, protocol: 'UNSUPPORTED' }] },
+  { name: 'db', hostname: 'db.external', vip: '192.168.10.0/24', registry: 'ServiceEntry', resolution: 'NONE', location: 'MESH_EXTERNAL', ports: [{ port: 5432, protocol: 'TCP' }] },
+  { name: 'pg', hostname: 'pg.external', registry: 'ServiceEntry', resolution: 'DNS', location: 'MESH_EXTERNAL', ports: [{ port: 5432, protocol: 'TCP' }] },
   { name: 'httpbin', hostname: 'httpbin.org', registry: 'ServiceEntry', resolution: 'DNS', location: 'MESH_EXTERNAL', ports: [{ port: 80 }, { port: 443, protocol: 'TLS' }] },
 ];
 

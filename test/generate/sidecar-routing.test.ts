@@ -147,6 +147,19 @@ describe('sidecar outbound HTTP routing', () => {
     assert.deepEqual(tcp.networkFilters, ['envoy.filters.network.tcp_proxy']);
   });
 
+  it('matches ServiceEntry CIDR addresses by destination prefix', () => {
+    const push2 = pushContext('', [
+      { name: 'db', hostname: 'db.external', vip: '192.168.10.0/24', registry: 'ServiceEntry', resolution: 'NONE', location: 'MESH_EXTERNAL', ports: [{ port: 5432, protocol: 'TCP' }] },
+      { name: 'other', hostname: 'other.external', registry: 'ServiceEntry', resolution: 'DNS', location: 'MESH_EXTERNAL', ports: [{ port: 5432, protocol: 'TCP' }] },
+    ]);
+    const s2 = simulator(client, push2);
+    const inRange = s2.run({ mode: 'outbound', address: '192.168.10.7', port: 5432, protocol: 'tcp' });
+    assert.equal(inRange.listener, '0.0.0.0_5432');
+    assert.equal(inRange.cluster, 'outbound|5432||db.external');
+    assert.deepEqual(inRange.endpoints, ['192.168.10.7:5432'], 'resolution NONE: to the original destination');
+    assert.equal(s2.run({ mode: 'outbound', address: '10.1.1.1', port: 5432, protocol: 'tcp' }).cluster, 'outbound|5432||other.external');
+  });
+
   it('routes external ServiceEntry hosts (DNS) by their name', () => {
     const r = sim.run(http('httpbin.org', { address: '3.3.3.3', port: 80 }));
     assert.equal(r.cluster, 'outbound|80||httpbin.org');

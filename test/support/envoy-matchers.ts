@@ -78,7 +78,7 @@ export interface RbacRequest {
   requestPrincipal?: string;
 }
 
-function cidrContains(c: Json, ip: string | undefined): boolean {
+export function cidrContains(c: Json, ip: string | undefined): boolean {
   if (!ip || ip.includes(':') || String(c.addressPrefix).includes(':')) return ip === c.addressPrefix;
   const toInt = (s: string): number => s.split('.').reduce((a, b) => (a << 8) + Number(b), 0) >>> 0;
   const len = c.prefixLen ?? 32;

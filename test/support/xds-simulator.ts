@@ -5,7 +5,7 @@
  * generators produce.
  */
 import type { GeneratedResource } from '../../src/control/generate/generator.ts';
-import { rbacAllows, routeMatches, selectVirtualHost } from './envoy-matchers.ts';
+import { cidrContains, rbacAllows, routeMatches, selectVirtualHost } from './envoy-matchers.ts';
 
 type Json = Record<string, any>;
 
@@ -149,6 +149,7 @@ export class XdsSimulator {
     const transport = req.tls ? 'tls' : 'raw_buffer';
     const steps: ((m: Json) => { set: boolean; ok: boolean })[] = [
       (m) => ({ set: m.destinationPort !== undefined, ok: m.destinationPort === req.port }),
+      (m) => ({ set: (m.prefixRanges ?? []).length > 0, ok: (m.prefixRanges ?? []).some((r: Json) => cidrContains(r, req.address)) }),
       (m) => ({ set: (m.serverNames ?? []).length > 0, ok: (m.serverNames ?? []).some((n: string) => n === req.sni || (n.startsWith('*.') && !!req.sni?.endsWith(n.slice(1)))) }),
       (m) => ({ set: !!m.transportProtocol, ok: m.transportProtocol === transport }),
       // http_inspector: plaintext HTTP requests look like http/1.1.

@@ -36,13 +36,18 @@ export function outboundListeners(proxy: ProxyInfo, push: PushContext): JsonObje
   for (const s of services) {
     for (const p of s.ports) {
       if (isHttpProtocol(p.protocol)) continue;
-      const binds = s.addresses.length > 0 ? s.addresses : httpPorts.has(p.port) ? [] : ['0.0.0.0'];
-      for (const ip of binds) {
+      // ServiceEntry addresses may be CIDRs: those are matched by destination prefix on 0.0.0.0_PORT.
+      const ips = s.addresses.filter((a) => !a.includes('/'));
+      const cidrs = s.addresses.filter((a) => a.includes('/'));
+      const binds = ips.length > 0 || cidrs.length > 0 ? ips : httpPorts.has(p.port) ? [] : ['0.0.0.0'];
+      const add = (ip: string, entry: TcpEntry): void => {
         const name = `${ip}_${p.port}`;
         const g = groups.get(name) ?? { ip, port: p.port, entries: [] };
-        if (!g.entries.some((e) => e.service.hostname === s.hostname)) g.entries.push({ service: s, tls: TLS_PROTOCOLS.has(p.protocol), sniff: isSniffed(p.protocol) });
+        if (!g.entries.some((e) => e.service.hostname === s.hostname)) g.entries.push(entry);
         groups.set(name, g);
-      }
+      };
+      for (const ip of binds) add(ip, { service: s, tls: TLS_PROTOCOLS.has(p.protocol), sniff: isSniffed(p.protocol), cidrs: [] });
+      if (cidrs.length > 0 && !httpPorts.has(p.port)) add('0.0.0.0', { service: s, tls: false, sniff: false, cidrs });
     }
   }
   for (const [name, g] of groups) listeners.push(tcpListener(proxy, push, name, g.ip, g.port, g.entries));
@@ -58,6 +63,8 @@ interface TcpEntry {
   tls: boolean;
   /** Protocol not declared: HTTP is detected (http_inspector) and routed, the rest proxied as TCP. */
   sniff: boolean;
+  /** Destination CIDRs (ServiceEntry addresses) this entry is chosen by. */
+  cidrs: string[];
 }
 
 function tcpListener(proxy: ProxyInfo, push: PushContext, name: string, ip: string, port: number, entries: TcpEntry[]): JsonObject {
@@ -66,21 +73,31 @@ function tcpListener(proxy: ProxyInfo, push: PushContext, name: string, ip: stri
     return { filters: [tcpProxyFilter(typeof target === 'string' ? target : `${s.hostname}:${port}`, target)] };
   };
   const listener: JsonObject = { name, address: socketAddress(ip, port), bindToPort: false, trafficDirection: 'OUTBOUND' };
-  const sni = ip === '0.0.0.0' && entries.length > 1 ? entries.filter((e) => e.tls) : [];
-  if (sni.length === 0) {
-    if (entries[0]!.sniff) {
+  const byCidr = entries.filter((e) => e.cidrs.length > 0);
+  const rest = entries.filter((e) => e.cidrs.length === 0);
+  const sni = ip === '0.0.0.0' && rest.length > 1 ? rest.filter((e) => e.tls) : [];
+  if (byCidr.length === 0 && sni.length === 0) {
+    if (rest[0]!.sniff) {
       const http = { filterChainMatch: { applicationProtocols: SNIFFED_HTTP }, filters: [httpConnectionManagerFilter({ statPrefix: `outbound_${ip}_${port}`, rds: String(port) })] };
-      return { ...listener, listenerFilters: [typedFilter(EXT.httpInspector)], filterChains: [http, chain(entries[0]!.service)] };
+      return { ...listener, listenerFilters: [typedFilter(EXT.httpInspector)], filterChains: [http, chain(rest[0]!.service)] };
     }
-    listener.filterChains = [chain(entries[0]!.service)];
+    listener.filterChains = [chain(rest[0]!.service)];
     return listener;
   }
-  const chains: JsonObject[] = sni.map((e) => ({ filterChainMatch: { serverNames: [e.service.hostname] }, ...chain(e.service) }));
-  const plain = entries.find((e) => !e.tls);
+  const chains: JsonObject[] = [
+    ...byCidr.map((e) => ({ filterChainMatch: { prefixRanges: e.cidrs.map(cidrRange) }, ...chain(e.service) })),
+    ...sni.map((e) => ({ filterChainMatch: { serverNames: [e.service.hostname] }, ...chain(e.service) })),
+  ];
+  const plain = rest.find((e) => !sni.includes(e));
   const registryOnly = (push.sidecarFor(proxy)?.spec.outboundTrafficPolicy?.mode ?? push.mesh.outboundTrafficPolicy?.mode) === 'REGISTRY_ONLY';
   const fallback = registryOnly ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
   chains.push(plain ? chain(plain.service) : { filters: [tcpProxyFilter(fallback, fallback)] });
-  return { ...listener, listenerFilters: [typedFilter(EXT.tlsInspector)], filterChains: chains };
+  return { ...listener, ...(sni.length > 0 ? { listenerFilters: [typedFilter(EXT.tlsInspector)] } : {}), filterChains: chains };
+}
+
+function cidrRange(c: string): JsonObject {
+  const [addr, len] = c.split('/');
+  return { addressPrefix: addr, prefixLen: Number(len) };
 }
 
 function virtualOutbound(proxy: ProxyInfo, push: PushContext): JsonObject {
