@@ -73,7 +73,7 @@ describe('AuthorizationPolicy as RBAC', () => {
 
   it('runs jwt_authn, then the DENY RBAC filter, then the ALLOW one, before the router', () => {
     const r = sim.run(inbound({ principal: PRODUCTPAGE, path: '/reviews/1' }));
-    assert.deepEqual(r.httpFilters, ['envoy.filters.http.jwt_authn', 'envoy.filters.http.rbac', 'envoy.filters.http.rbac', 'envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.router']);
+    assert.deepEqual(r.httpFilters, ['istio.metadata_exchange', 'envoy.filters.http.jwt_authn', 'envoy.filters.http.rbac', 'envoy.filters.http.rbac', 'envoy.filters.http.fault', 'envoy.filters.http.cors', 'istio.stats', 'envoy.filters.http.router']);
   });
 
   it('allows what a rule allows and denies everything else', () => {
@@ -96,7 +96,7 @@ describe('AuthorizationPolicy as RBAC', () => {
 
   it('names policies as Istio does', () => {
     const hcm = sim.listener('virtualInbound')!.filterChains[0].filters[0].typedConfig;
-    const allow = hcm.httpFilters[2].typedConfig.rules;
+    const allow = hcm.httpFilters[3].typedConfig.rules;
     assert.equal(allow.action, undefined, 'ALLOW is the default, left out as Istio does');
     assert.deepEqual(Object.keys(allow.policies), ['ns[default]-policy[reviews-viewer]-rule[0]', 'ns[default]-policy[reviews-viewer]-rule[1]']);
   });
@@ -128,7 +128,7 @@ describe('RequestAuthentication as jwt_authn', () => {
   it('declares a provider per rule and lets requests without a token through', () => {
     const sim = simulator(reviewsProxy, pushContext(RICH_CONFIG, RICH_SERVICES, RICH_ENDPOINTS));
     const hcm = sim.listener('virtualInbound')!.filterChains[0].filters[0].typedConfig;
-    const jwt = hcm.httpFilters[0].typedConfig;
+    const jwt = hcm.httpFilters[1].typedConfig;
     const provider = jwt.providers['origins-default-jwt-0'];
     assert.equal(provider.issuer, 'https://issuer.example');
     assert.deepEqual(provider.audiences, ['reviews']);

@@ -114,7 +114,7 @@ describe('sidecar outbound HTTP routing', () => {
     assert.equal(tcp.listener, '10.96.0.14_27017');
     assert.equal(tcp.cluster, 'outbound|27017||mongodb.default.svc.cluster.local');
     assert.deepEqual(tcp.endpoints, ['10.244.0.14:27017']);
-    const unknownTcp = sim.run({ mode: 'outbound', address: '8.8.8.8', port: 5432, protocol: 'tcp' });
+    const unknownTcp = sim.run({ mode: 'outbound', address: '8.8.8.8', port: 6543, protocol: 'tcp' });
     assert.equal(unknownTcp.listener, 'virtualOutbound');
     assert.equal(unknownTcp.cluster, 'PassthroughCluster');
   });
