@@ -199,6 +199,22 @@ describe('FileSource', () => {
     assert.equal(store.all().length, 0);
   });
 
+  it('warns about a resource defined in two files while both define it', async () => {
+    writeFileSync(join(dir, 'a.yaml'), vsYaml('same', ['from-a']));
+    writeFileSync(join(dir, 'b.yaml'), vsYaml('same', ['from-b']));
+    const store = new ConfigStore();
+    source = new FileSource({ paths: [dir], store, validate, rescanIntervalMs: 0, watch: false });
+    const first = await source.start();
+    assert.deepEqual(hostsOf(store, 'same'), ['from-b']);
+    assert.equal(first.problems.length, 1);
+    assert.equal(first.problems[0].file, join(dir, 'b.yaml'));
+    assert.match(first.problems[0].message, /also defined in .*a\.yaml/);
+    unlinkSync(join(dir, 'a.yaml'));
+    const second = await source.rescan();
+    assert.deepEqual(second.problems, []);
+    assert.deepEqual(hostsOf(store, 'same'), ['from-b']);
+  });
+
   it('debounces a burst of file events into one scan after the quiet period (manual clock)', async () => {
     const clock = new ManualClock();
     const store = new ConfigStore();

@@ -68,6 +68,8 @@ export class FileSource {
   private readonly watchers = new Map<string, FSWatcher>();
   private readonly listeners = new Set<(r: ScanResult) => void>();
   private pathProblems: ConfigError[] = [];
+  /** Resources defined in more than one file, per file using the later definition. */
+  private duplicates = new Map<string, ConfigError[]>();
   private debounce: TimerHandle | undefined;
   private firstEventAt: number | undefined;
   private periodic: TimerHandle | undefined;
@@ -126,14 +128,14 @@ export class FileSource {
 
   /** Current problems across all files (errors and warnings). */
   problems(): ConfigError[] {
-    return [...this.pathProblems, ...[...this.files.values()].flatMap((f) => [...f.errors, ...f.warnings])];
+    return [...this.pathProblems, ...[...this.files.values()].flatMap((f) => [...f.errors, ...f.warnings, ...(this.duplicates.get(f.file) ?? [])])];
   }
 
   /** Per-file view for `/debug/configz`. */
   status(): FileStatus[] {
     return [...this.files.values()]
       .sort((a, b) => (a.file < b.file ? -1 : 1))
-      .map((f) => ({ file: f.file, resources: [...f.served.values()].map(resourceRef), errors: f.errors, warnings: f.warnings }));
+      .map((f) => ({ file: f.file, resources: [...f.served.values()].map(resourceRef), errors: f.errors, warnings: [...f.warnings, ...(this.duplicates.get(f.file) ?? [])] }));
   }
 
   // ---- scanning --------------------------------------------------------------------------
@@ -231,19 +233,19 @@ export class FileSource {
   /** This source's full set: files in sorted order, a later file winning a duplicate key. */
   private desired(): ConfigResource[] {
     const out = new Map<string, { r: ConfigResource; file: string }>();
+    const duplicates = new Map<string, ConfigError[]>();
     const sorted = [...this.files.values()].sort((a, b) => (a.file < b.file ? -1 : 1));
     for (const f of sorted) {
       for (const [key, r] of f.served) {
         const before = out.get(key);
         if (before) {
-          const message = `also defined in ${before.file}; the definition in this file is used`;
-          if (!f.warnings.some((w) => w.message === message && w.resource === resourceRef(r))) {
-            this.files.set(f.file, { ...f, warnings: [...f.warnings, { file: f.file, line: r.origin?.line, resource: resourceRef(r), message, level: 'warning' }] });
-          }
+          const warning: ConfigError = { file: f.file, line: r.origin?.line, resource: resourceRef(r), message: `also defined in ${before.file}; the definition in this file is used`, level: 'warning' };
+          duplicates.set(f.file, [...(duplicates.get(f.file) ?? []), warning]);
         }
         out.set(key, { r, file: f.file });
       }
     }
+    this.duplicates = duplicates;
     return [...out.values()].map((v) => v.r);
   }
 
