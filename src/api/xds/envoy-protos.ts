@@ -30,6 +30,9 @@ export const ENVOY_PROTO_FILES: readonly string[] = [
   'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto',
+  // TypedStruct carries extension configs Envoy's API does not define (Istio's peer_metadata, stats)
+  'udpa/type/v1/typed_struct.proto',
+  'xds/type/v3/typed_struct.proto',
   'envoy/service/status/v3/csds.proto',
   'envoy/admin/v3/config_dump.proto',
 ];

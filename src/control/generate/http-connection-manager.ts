@@ -13,10 +13,30 @@ export interface HcmOptions {
   inbound?: boolean;
 }
 
-/** HTTP filters in Istio's order: authn/authz, fault, CORS, router last. */
-export function httpFilters(opts: Pick<HcmOptions, 'preFilters' | 'grpc'>): JsonObject[] {
+const TYPED_STRUCT = 'type.googleapis.com/udpa.type.v1.TypedStruct';
+
+/**
+ * Istio's `istio.metadata_exchange` (peer_metadata): inbound learns the client from request
+ * headers and answers with its own metadata; outbound (and gateways) send theirs upstream and
+ * learn the server from the response.
+ */
+export function metadataExchangeFilter(inbound: boolean): JsonObject {
+  const value = inbound
+    ? { downstream_discovery: [{ istio_headers: {} }], downstream_propagation: [{ istio_headers: {} }] }
+    : { upstream_discovery: [{ istio_headers: {} }], upstream_propagation: [{ istio_headers: {} }] };
+  return { name: 'istio.metadata_exchange', typedConfig: { '@type': TYPED_STRUCT, typeUrl: 'type.googleapis.com/io.istio.http.peer_metadata.Config', value } };
+}
+
+/** Istio's `istio.stats` (metrics with reporter by direction). */
+export function statsFilter(inbound: boolean): JsonObject {
+  return { name: 'istio.stats', typedConfig: { '@type': TYPED_STRUCT, typeUrl: 'type.googleapis.com/stats.PluginConfig', value: inbound ? { reporter: 'SERVER' } : {} } };
+}
+
+/** HTTP filters in Istio's order: metadata exchange, authn/authz, fault, CORS, stats, router last. */
+export function httpFilters(opts: Pick<HcmOptions, 'preFilters' | 'grpc' | 'inbound'>): JsonObject[] {
   if (opts.grpc) return [...(opts.preFilters ?? []), typedFilter(EXT.router)];
-  return [...(opts.preFilters ?? []), typedFilter(EXT.fault), typedFilter(EXT.cors), typedFilter(EXT.router)];
+  const inbound = opts.inbound === true;
+  return [metadataExchangeFilter(inbound), ...(opts.preFilters ?? []), typedFilter(EXT.fault), typedFilter(EXT.cors), statsFilter(inbound), typedFilter(EXT.router)];
 }
 
 /** The HttpConnectionManager typed config (the `Any` body). */
