@@ -99,6 +99,7 @@ spec:
   ports: [{name: http, number: 80, protocol: HTTP, targetPort: 8080}]
   resolution: STATIC
   exportTo: [".", ns2]
+  subjectAltNames: [spiffe://cluster.local/ns/ns1/sa/inline]
   endpoints:
   - {address: 10.0.0.1, labels: {version: v1}}
   - {address: 10.0.0.2, ports: {http: 9090}, serviceAccount: sa2}
@@ -124,6 +125,7 @@ spec:
       const eps = reg.endpoints(host, 80);
       assert.deepEqual(eps.map((e) => `${e.address}:${e.port} ${e.tlsMode}`), ['10.0.0.1:8080 disabled', '10.0.0.2:9090 istio']);
       assert.deepEqual(reg.service(host)?.exportTo, ['ns1', 'ns2']);
+      assert.deepEqual(reg.service(host)?.subjectAltNames, ['spiffe://cluster.local/ns/ns1/sa/inline']);
     }
     assert.deepEqual(reg.endpoints('api.example.com', 443).map((e) => `${e.address}:${e.port}`), ['api.example.com:443']);
     assert.equal(reg.endpoints('*.wild.example.com', 443).length, 0);

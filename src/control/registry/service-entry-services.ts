@@ -49,6 +49,7 @@ export function servicesFromServiceEntry(r: ConfigResource, defaultExportTo: rea
       registry: 'ServiceEntry',
       source: resourceKey(r),
     };
+    if (spec.subjectAltNames && spec.subjectAltNames.length > 0) s.subjectAltNames = [...spec.subjectAltNames];
     const selector = spec.workloadSelector?.labels;
     if (selector && Object.keys(selector).length > 0) s.selector = { ...selector };
     return s;

@@ -44,6 +44,8 @@ export interface Service {
   /** Pod/WorkloadEntry selector (Kubernetes selector or ServiceEntry workloadSelector). */
   selector?: Readonly<Record<string, string>>;
   registry: 'Kubernetes' | 'ServiceEntry';
+  /** ServiceEntry `subjectAltNames`: identities its endpoints' certificates must carry. */
+  subjectAltNames?: readonly string[];
   /** Key of the resource it came from (group/Kind/ns/name). */
   source: string;
 }
