@@ -22,11 +22,20 @@ describe('load balancing and endpoint health', () => {
         edsCluster('random', { lbPolicy: 'RANDOM' }),
         edsCluster('health', { commonLbConfig: { healthyPanicThreshold: {} } }),
         edsCluster('panic'),
+        edsCluster('prio'),
       ],
       endpoints: [
         cla('rr', eps), cla('ring', eps), cla('lr', eps), cla('random', eps),
         cla('health', eps, { health: ['HEALTHY', 'UNHEALTHY', 'DRAINING'] }),
         cla('panic', eps, { health: ['HEALTHY', 'UNHEALTHY', 'DRAINING'] }),
+        {
+          clusterName: 'prio',
+          endpoints: [
+            { priority: 0, locality: { region: 'r1', zone: 'z1' }, lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: servers[0].port } } }, healthStatus: 'UNHEALTHY' }] },
+            { priority: 1, locality: { region: 'r1', zone: 'z2' }, lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: servers[1].port } } } }] },
+            { priority: 2, locality: { region: 'r2', zone: 'z1' }, lbEndpoints: [{ endpoint: { address: { socketAddress: { address: '127.0.0.1', portValue: servers[2].port } } } }] },
+          ],
+        },
       ],
       listeners: [httpListener('web', 8080, 'web')],
       routes: [routeConfig('web', [vhost('all', ['*'], [
@@ -38,6 +47,7 @@ describe('load balancing and endpoint health', () => {
         route({ prefix: '/random' }, { cluster: 'random' }),
         route({ prefix: '/health' }, { cluster: 'health' }),
         route({ prefix: '/panic' }, { cluster: 'panic' }),
+        route({ prefix: '/prio' }, { cluster: 'prio' }),
       ])])],
     });
     port = h.port('web');
@@ -82,6 +92,10 @@ describe('load balancing and endpoint health', () => {
 
   it('sends nothing to UNHEALTHY or DRAINING endpoints', async () => {
     for (let i = 0; i < 10; i++) assert.equal(await server('/health'), 'a');
+  });
+
+  it('fails over to the next locality priority when the first has no healthy endpoint', async () => {
+    for (let i = 0; i < 5; i++) assert.equal(await server('/prio'), 'b');
   });
 
   it('balances over all endpoints below the panic threshold (Envoy default 50 %)', async () => {

@@ -111,17 +111,19 @@ export class Cluster {
 
   private refreshUsable(now: number): void {
     let next = Infinity;
-    const healthy: Host[] = [];
     for (const h of this.hosts) {
       if (h.ejectedUntil > now) next = Math.min(next, h.ejectedUntil);
-      else if (h.ejectedUntil !== 0) {
-        h.ejectedUntil = 0;
-      }
-      if (h.available(now)) healthy.push(h);
+      else if (h.ejectedUntil !== 0) h.ejectedUntil = 0;
     }
+    // Priorities (locality failover): the lowest priority with a healthy host takes the traffic.
+    let level = Infinity;
+    for (const h of this.hosts) if (h.available(now) && h.priority < level) level = h.priority;
+    if (level === Infinity) level = 0;
+    const members = this.hosts.filter((h) => h.priority === level);
+    const healthy = members.filter((h) => h.available(now));
     // Envoy's panic threshold: with too few healthy hosts, balance over all of them.
-    const panic = this.hosts.length > 0 && healthy.length / this.hosts.length < this.config.panicThreshold;
-    this.usable = panic ? this.hosts.slice() : healthy;
+    const panic = members.length > 0 && healthy.length / members.length < this.config.panicThreshold;
+    this.usable = panic ? members : healthy;
     this.nextUnejectAt = next;
     this.usableStale = false;
   }
@@ -138,7 +140,7 @@ export class Cluster {
     const key = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
     let h = this.hosts.find((x) => x.key === key);
     if (!h) {
-      h = new Host({ address, port, weight: 1, healthy: true, metadata: {}, locality: '', hostname: '' });
+      h = new Host({ address, port, weight: 1, healthy: true, metadata: {}, locality: '', hostname: '', priority: 0 });
       this.hosts.push(h);
       if (this.hosts.length > 1024) {
         const old = this.hosts.shift()!;

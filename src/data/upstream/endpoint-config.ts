@@ -12,6 +12,8 @@ export interface EndpointSpec {
   metadata: Readonly<Record<string, unknown>>;
   locality: string;
   hostname: string;
+  /** Locality priority (0 first; higher ones take traffic when lower ones have no healthy host). */
+  priority: number;
 }
 
 export interface EndpointsConfig {
@@ -27,7 +29,7 @@ export function compileEndpoints(cla: Obj, path: string): EndpointsConfig {
   asArray(cla.endpoints).forEach((le, i) => {
     const p = `${path}.endpoints[${i}]`;
     onlyFields(le, p, ['locality', 'lbEndpoints', 'loadBalancingWeight', 'priority', 'metadata', 'proximity', 'leds_cluster_locality_config']);
-    if (Number(le.priority ?? 0) !== 0) reject(`${p}.priority`, 'priorities other than 0 are not supported');
+    const priority = Number(le.priority ?? 0);
     const loc = asObj(le.locality);
     const locality = [asString(loc.region), asString(loc.zone), asString(loc.subZone)].join('/');
     asArray(le.lbEndpoints).forEach((lb, j) => {
@@ -48,6 +50,7 @@ export function compileEndpoints(cla: Obj, path: string): EndpointsConfig {
         healthy: HEALTHY.has(asString(lb.healthStatus)),
         metadata: md,
         locality,
+        priority,
         hostname: asString(ep.hostname) || (isIP(address) ? '' : address),
       });
     });

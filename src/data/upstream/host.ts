@@ -11,6 +11,7 @@ export class Host {
   metadata: Readonly<Record<string, unknown>>;
   locality: string;
   hostname: string;
+  priority: number;
   activeRequests = 0;
   /** Outlier detection: ejected until this time (ms, clock time), 0 = not ejected. */
   ejectedUntil = 0;
@@ -32,6 +33,7 @@ export class Host {
     this.metadata = e.metadata;
     this.locality = e.locality;
     this.hostname = e.hostname;
+    this.priority = e.priority;
   }
 
   update(e: EndpointSpec): void {
@@ -40,6 +42,7 @@ export class Host {
     this.metadata = e.metadata;
     this.locality = e.locality;
     this.hostname = e.hostname;
+    this.priority = e.priority;
   }
 
   available(now: number): boolean {
