@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import type { StreamInfo, StreamObserver } from '../l7/stream-info.ts';
-import { buildLabels, factsKey, factsOf, UNKNOWN_PEER, type IstioLabels, type LabelFacts, type ServiceRef } from './istio-labels.ts';
+import { buildLabels, factsKey, factsOf, serviceOfClusterName, UNKNOWN_PEER, type IstioLabels, type LabelFacts, type ServiceRef } from './istio-labels.ts';
 import { telemetryRecord } from './metadata-exchange-filter.ts';
 import type { PeerInfo } from './peer-metadata.ts';
 
@@ -144,7 +144,7 @@ export class IstioMetrics implements StreamObserver {
 
   private serviceOf(cluster: string): ServiceRef | undefined {
     if (this.services.has(cluster)) return this.services.get(cluster);
-    const svc = this.opts.clusterService?.(cluster);
+    const svc = this.opts.clusterService?.(cluster) ?? serviceOfClusterName(cluster);
     if (this.services.size > 4096) this.services.clear();
     this.services.set(cluster, svc);
     return svc;
