@@ -1,10 +1,8 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { resourceKey, resourceRef, type ConfigResource } from '../api/config-resource.ts';
-import { KINDS } from '../api/kinds.ts';
 import { MizzenError } from '../lib/errors.ts';
 import type { DeploymentSpec } from '../api/kube/deployment.ts';
-import type { ServiceSpec } from '../api/kube/service.ts';
 import type { Clock } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { ConfigDirWriter } from './config-dir-writer.ts';
@@ -18,10 +16,11 @@ import { podResource } from './pod-resource.ts';
 import { createNodeNetwork, type NodeNetwork } from './pod-network.ts';
 import { meshRunDir, RUN_DIR } from './runtime-state.ts';
 import { renderServiceNatRules } from './service-nat-rules.ts';
-import { serviceNatEntries, type EndpointPod, type ServiceView } from './service-endpoints.ts';
+import { serviceBackends, serviceNatEntries, serviceStatusViews, type EndpointPod, type ServiceStatusView } from './service-endpoints.ts';
 import { decideInjection } from './sidecar-injection.ts';
 import type { BackoffOptions } from './supervised-process.ts';
 import { ControlPlaneProcess } from './control-plane-process.ts';
+import { ClusterObjects } from './cluster-objects.ts';
 
 export interface MeshRuntimeOptions {
   stateDir: string;
@@ -62,14 +61,6 @@ export interface ChangeResult {
   changes: string[];
 }
 
-export interface ServiceStatusView {
-  name: string;
-  namespace: string;
-  clusterIP: string;
-  ports: string;
-  selector: Record<string, string>;
-  endpoints: number;
-}
 
 export interface DeploymentStatusView {
   name: string;
@@ -79,7 +70,6 @@ export interface DeploymentStatusView {
   upToDate: number;
 }
 
-const CLUSTER_SCOPED = new Set(KINDS.filter((k) => !k.namespaced).map((k) => k.kind));
 const kindLabel = (r: ConfigResource): string => `${r.kind.toLowerCase()}${r.group ? `.${r.group}` : ''}/${r.metadata.name}`;
 
 /**
@@ -90,10 +80,9 @@ export class MeshRuntime {
   readonly options: MeshRuntimeOptions;
   readonly node: NodeNetwork;
   private readonly log: Logger;
-  private readonly objects = new Map<string, ConfigResource>();
+  private readonly objects: ClusterObjects;
   private readonly pods = new Map<string, PodInstance>();
   private readonly podIps: AddressPool;
-  private readonly vips: AddressPool;
   private readonly guard: GuardRoutes;
   private readonly config: ConfigDirWriter;
   private readonly written = new Map<string, string>();
@@ -110,10 +99,10 @@ export class MeshRuntime {
     this.options = options;
     this.log = options.log ?? silentLogger();
     this.podIps = new AddressPool(options.podCidr, { firstOffset: 2 });
-    this.vips = new AddressPool(options.serviceCidr, { firstOffset: 10 });
+    this.objects = new ClusterObjects(options.serviceCidr);
     this.node = { netns: `${options.prefix}-node`, bridge: 'mzbr0', address: this.podIps.addressAt(1), prefixLength: Number(options.podCidr.split('/')[1]) };
     this.podIps.reserve('node', this.node.address);
-    this.guard = new GuardRoutes({ cidrs: [this.podIps.cidrText, this.vips.cidrText], owner: options.prefix });
+    this.guard = new GuardRoutes({ cidrs: [this.podIps.cidrText, this.objects.vips.cidrText], owner: options.prefix });
     this.config = new ConfigDirWriter(join(options.stateDir, 'config'));
   }
 
@@ -162,15 +151,12 @@ export class MeshRuntime {
   apply(resources: readonly ConfigResource[], problems: readonly string[] = []): Promise<ChangeResult> {
     return this.enqueue(async () => {
       const errors = [...problems, ...this.check(resources)];
-      const normalized = resources.map((r) => this.normalize(r));
+      const normalized = resources.map((r) => this.objects.normalize(r));
       if (errors.length > 0) return { ok: false, errors, changes: [] };
       const changes: string[] = [];
       for (const r of normalized) {
-        const key = resourceKey(r);
-        const prev = this.objects.get(key);
-        const stored = r.kind === 'Service' && r.group === '' ? this.withClusterIp(r, prev) : r;
+        const { stored, prev } = this.objects.put(r);
         const same = prev !== undefined && JSON.stringify(prev.raw) === JSON.stringify(stored.raw);
-        this.objects.set(key, stored);
         this.config.write(stored);
         changes.push(`${kindLabel(r)} ${prev === undefined ? 'created' : same ? 'unchanged' : 'configured'}`);
       }
@@ -182,7 +168,7 @@ export class MeshRuntime {
   /** Validation errors of resources, as `FILE: Kind ns/name: field.path: message` lines. */
   check(resources: readonly ConfigResource[]): string[] {
     const errors: string[] = [];
-    for (const r of resources.map((x) => this.normalize(x))) {
+    for (const r of resources.map((x) => this.objects.normalize(x))) {
       const where = r.origin ? `${r.origin.file}: ` : '';
       for (const issue of this.options.validate?.(r) ?? []) errors.push(`${where}${resourceRef(r)}: ${issue.path}: ${issue.message}`);
     }
@@ -194,16 +180,13 @@ export class MeshRuntime {
       const changes: string[] = [];
       const errors: string[] = [];
       for (const raw of resources) {
-        const r = this.normalize(raw);
-        const key = resourceKey(r);
-        const prev = this.objects.get(key);
+        const r = this.objects.normalize(raw);
+        const prev = this.objects.remove(resourceKey(r));
         if (!prev) {
           errors.push(`${resourceRef(r)}: not found`);
           continue;
         }
-        this.objects.delete(key);
         this.config.remove(prev);
-        if (prev.kind === 'Service') this.vips.release(key);
         changes.push(`${kindLabel(prev)} deleted`);
       }
       await this.reconcile();
@@ -211,40 +194,10 @@ export class MeshRuntime {
     });
   }
 
-  private normalize(r: ConfigResource): ConfigResource {
-    if (CLUSTER_SCOPED.has(r.kind) || r.metadata.namespace) return r;
-    const metadata = { ...r.metadata, namespace: 'default' };
-    const rawMeta = { ...((r.raw.metadata as Record<string, unknown>) ?? {}), namespace: 'default' };
-    return { ...r, metadata, raw: { ...r.raw, metadata: rawMeta } };
-  }
-
-  /** Give a Service its VIP (kept across updates) and write it into spec.clusterIP. */
-  private withClusterIp(r: ConfigResource, prev: ConfigResource | undefined): ConfigResource {
-    const spec = r.spec as ServiceSpec;
-    if (spec.clusterIP === 'None') return r;
-    const key = resourceKey(r);
-    const prevIp = prev ? (prev.spec as ServiceSpec).clusterIP : undefined;
-    const requested = spec.clusterIP && spec.clusterIP !== prevIp ? spec.clusterIP : undefined;
-    if (requested) this.vips.release(key);
-    const vip = this.vips.allocate(key, requested);
-    const newSpec = { ...spec, clusterIP: vip, clusterIPs: [vip] };
-    const rawSpec = { ...((r.raw.spec as Record<string, unknown>) ?? {}), clusterIP: vip, clusterIPs: [vip] };
-    return { ...r, spec: newSpec, raw: { ...r.raw, spec: rawSpec } };
-  }
-
-  private list(kind: string): ConfigResource[] {
-    return [...this.objects.values()].filter((r) => r.kind === kind).sort((a, b) => resourceKey(a).localeCompare(resourceKey(b)));
-  }
-
-  private namespaceLabels(ns: string): Record<string, string> {
-    const n = this.objects.get(`/Namespace//${ns}`);
-    return (n?.metadata.labels as Record<string, string> | undefined) ?? {};
-  }
-
   /** Make the running pods match the Deployments: create, replace (template changed), scale, delete. */
   private async reconcile(): Promise<void> {
     if (this.closed) return;
-    const deployments = this.list('Deployment').filter((d) => d.group === 'apps');
+    const deployments = this.objects.list('Deployment').filter((d) => d.group === 'apps');
     const wanted = new Set(deployments.map((d) => `${d.metadata.namespace}/${d.metadata.name}`));
     const stops: Promise<void>[] = [];
     const creations: Promise<void>[] = [];
@@ -278,7 +231,7 @@ export class MeshRuntime {
     const podSpec = spec.template?.spec ?? {};
     const serviceAccount = podSpec.serviceAccountName ?? podSpec.serviceAccount ?? 'default';
     const ip = this.podIps.allocate(key);
-    const decision = decideInjection({ namespace: ns, namespaceLabels: this.namespaceLabels(ns), podLabels: labels, podAnnotations: annotations, hostNetwork: podSpec.hostNetwork });
+    const decision = decideInjection({ namespace: ns, namespaceLabels: this.objects.namespaceLabels(ns), podLabels: labels, podAnnotations: annotations, hostNetwork: podSpec.hostNetwork });
     // Sidecar files (token, root cert) live under /run/mizzen/PREFIX, traversable by uid 1337
     // whatever the state directory's parents allow (a 0700 home, a mkdtemp directory).
     const podDir = join(meshRunDir(this.options.prefix), 'pods', `${ns}_${name}`);
@@ -335,14 +288,8 @@ export class MeshRuntime {
     this.written.delete(pod.key);
   }
 
-  private serviceViews(): ServiceView[] {
-    return this.list('Service')
-      .filter((s) => s.group === '')
-      .map((s) => ({ name: s.metadata.name, namespace: s.metadata.namespace ?? 'default', vip: (s.spec as ServiceSpec).clusterIP ?? '', spec: s.spec as ServiceSpec }));
-  }
-
   private serviceNames(): { name: string; namespace: string; vip: string }[] {
-    return this.serviceViews().filter((s) => s.vip && s.vip !== 'None');
+    return this.objects.serviceViews().filter((s) => s.vip && s.vip !== 'None');
   }
 
   private endpointPods(): EndpointPod[] {
@@ -354,7 +301,7 @@ export class MeshRuntime {
   }
 
   private serviceRules(): string {
-    return renderServiceNatRules(serviceNatEntries(this.serviceViews(), this.endpointPods()), this.vips.cidrText);
+    return renderServiceNatRules(serviceNatEntries(this.objects.serviceViews(), this.endpointPods()), this.objects.vips.cidrText);
   }
 
   private scheduleRefresh(ms: number): void {
@@ -417,30 +364,20 @@ export class MeshRuntime {
   }
 
   /** Ready pods backing a Service port, with the port to dial on each. */
-  serviceTargets(namespace: string, service: string, port: number): { ip: string; port: number; pod: string }[] {
-    const s = this.serviceViews().find((v) => v.namespace === namespace && v.name === service);
+  serviceTargets(namespace: string, service: string, port: number): { ip: string; port: number }[] {
+    const s = this.objects.serviceViews().find((v) => v.namespace === namespace && v.name === service);
     const sp = s?.spec.ports?.find((p) => p.port === port);
     if (!s || !sp) return [];
-    const out: { ip: string; port: number; pod: string }[] = [];
-    for (const pod of this.pods.values()) {
-      const e = this.endpointPods().find((x) => x.ip === pod.options.ip);
-      if (!e || pod.namespace !== namespace || !pod.isReady()) continue;
-      const sel = s.spec.selector ?? {};
-      if (Object.keys(sel).length === 0 || !Object.entries(sel).every(([k, v]) => pod.options.labels[k] === v)) continue;
-      const t = sp.targetPort;
-      const target = t === undefined ? sp.port : typeof t === 'number' ? t : /^\d+$/.test(t) ? Number(t) : e.namedPorts[t];
-      if (target !== undefined) out.push({ ip: pod.options.ip, port: target, pod: pod.name });
-    }
-    return out;
+    return serviceBackends(s, sp, this.endpointPods()).map((b) => ({ ip: b.address, port: b.port }));
   }
 
   serviceStatusViews(namespace?: string): ServiceStatusView[] {
     const pods = this.endpointPods();
-    return serviceNatEntriesView(this.serviceViews().filter((s) => namespace === undefined || s.namespace === namespace), pods);
+    return serviceStatusViews(this.objects.serviceViews().filter((s) => namespace === undefined || s.namespace === namespace), pods);
   }
 
   deploymentViews(namespace?: string): DeploymentStatusView[] {
-    return this.list('Deployment')
+    return this.objects.list('Deployment')
       .filter((d) => namespace === undefined || d.metadata.namespace === namespace)
       .map((d) => {
         const owner = `${d.metadata.namespace}/${d.metadata.name}`;
@@ -478,16 +415,4 @@ export class MeshRuntime {
     });
   }
 
-}
-
-function serviceNatEntriesView(services: ServiceView[], pods: EndpointPod[]): ServiceStatusView[] {
-  const entries = serviceNatEntries(services, pods);
-  return services.map((s) => ({
-    name: s.name,
-    namespace: s.namespace,
-    clusterIP: s.vip || 'None',
-    ports: (s.spec.ports ?? []).map((p) => `${p.port}/${p.protocol ?? 'TCP'}`).join(','),
-    selector: s.spec.selector ?? {},
-    endpoints: new Set(entries.filter((e) => e.vip === s.vip).flatMap((e) => e.backends.map((b) => b.address))).size,
-  }));
 }

@@ -55,3 +55,25 @@ export function serviceNatEntries(services: readonly ServiceView[], pods: readon
   }
   return out;
 }
+
+export interface ServiceStatusView {
+  name: string;
+  namespace: string;
+  clusterIP: string;
+  ports: string;
+  selector: Record<string, string>;
+  endpoints: number;
+}
+
+/** `mizzen get services` rows: VIP, ports, and how many ready pods back the Service. */
+export function serviceStatusViews(services: readonly ServiceView[], pods: readonly EndpointPod[]): ServiceStatusView[] {
+  const entries = serviceNatEntries(services, pods);
+  return services.map((s) => ({
+    name: s.name,
+    namespace: s.namespace,
+    clusterIP: s.vip || 'None',
+    ports: (s.spec.ports ?? []).map((p) => `${p.port}/${p.protocol ?? 'TCP'}`).join(','),
+    selector: s.spec.selector ?? {},
+    endpoints: new Set(entries.filter((e) => e.vip === s.vip).flatMap((e) => e.backends.map((b) => b.address))).size,
+  }));
+}
