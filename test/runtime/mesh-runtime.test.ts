@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseDocuments } from '../../src/control/config/parse-documents.ts';
 import type { LocalMesh } from '../../src/runtime/local-mesh.ts';
+import { runHostCommand } from '../../src/runtime/host-command.ts';
 import { asUserArgv, listNetns, runInNetns } from '../../src/runtime/netns.ts';
 import { leftovers, REPO, rootSkipReason, tempDir, testMesh, waitFor } from './netns-test-support.ts';
 
@@ -108,6 +109,17 @@ describe('MeshRuntime', { skip }, () => {
     assert.equal(svc.endpoints, 2);
     const written = readFileSync(join(dir, 'state', 'config', 'core.Service.apps.echo.yaml'), 'utf8');
     assert.match(written, new RegExp(`clusterIP: ${svc.clusterIP.replace(/\./g, '\\.')}`));
+  });
+
+  it('keeps mesh addresses on the machine: guard routes in the root namespace, no way out of the node namespace', async () => {
+    for (const addr of ['10.244.0.2', '10.96.0.10']) {
+      const r = await runHostCommand('ip', ['route', 'get', addr], { allowFailure: true });
+      assert.notEqual(r.code, 0, `root namespace has no usable route to ${addr}`);
+      assert.match(r.stderr, /No route to host|unreachable/i);
+    }
+    const node = mesh.runtime.node.netns;
+    assert.equal((await runInNetns(node, 'ip', ['route', 'show', 'default'])).stdout.trim(), '');
+    assert.equal((await runInNetns(node, 'sysctl', ['-n', 'net.ipv4.ip_forward'])).stdout.trim(), '0');
   });
 
   it('lets pods reach each other by service name (svc, svc.ns, svc.ns.svc.cluster.local)', async () => {
