@@ -119,7 +119,7 @@ describe('MeshRuntime', { skip }, () => {
     }
     const node = mesh.runtime.node.netns;
     assert.equal((await runInNetns(node, 'ip', ['route', 'show', 'default'])).stdout.trim(), '');
-    assert.equal((await runInNetns(node, 'sysctl', ['-n', 'net.ipv4.ip_forward'])).stdout.trim(), '0');
+    assert.equal((await runInNetns(node, 'cat', ['/proc/sys/net/ipv4/ip_forward'])).stdout.trim(), '0');
   });
 
   it('lets pods reach each other by service name (svc, svc.ns, svc.ns.svc.cluster.local)', async () => {
