@@ -76,6 +76,9 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
     adminPort: c.adminPort,
     readinessPort: c.readinessPort,
     prometheusPort: c.prometheusPort,
+    mergedMetricsPort: c.mergedMetricsPort,
+    appMetrics: c.appMetrics,
+    accessLog: c.accessLog,
     secrets: agent ? cacheSecretProvider(agent.cache) : undefined,
     originalDestination: kernelOriginalDestination,
     portOverride: (name: string, p: number) => (name === 'virtualOutbound' && c.outboundPort !== undefined ? c.outboundPort : name === 'virtualInbound' && c.inboundPort !== undefined ? c.inboundPort : p),
@@ -121,6 +124,9 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--admin-port <port>', 'admin port (localhost)', '15000')
       .option('--readiness-port <port>', 'readiness port (/healthz/ready), "none" to disable', '15021')
       .option('--prometheus-port <port>', 'Prometheus port (/stats/prometheus), "none" to disable', '15090')
+      .option('--merged-metrics-port <port>', 'merged Prometheus port (proxy + app metrics per ISTIO_PROMETHEUS_ANNOTATIONS), "none" to disable', '15020')
+      .option('--access-log-file <path>', 'Istio access log (one line per request), e.g. /dev/stdout (meshConfig.accessLogFile)')
+      .option('--access-log-encoding <enc>', 'TEXT (Istio default format) or JSON (meshConfig.accessLogEncoding)', 'TEXT')
       .option('--ca-address <host:port>', 'CA address (default: the discovery address); env CA_ADDR')
       .option('--no-ca', 'do not request a workload certificate')
       .option('--ca-root <file>', 'mesh root certificate: discovery and the CA are reached over TLS')

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { MizzenError } from '../lib/errors.ts';
 import type { ProxyType } from '../data/xds-client/node-identity.ts';
 import { parseNodeId } from '../data/xds-client/node-identity.ts';
+import type { AccessLogOptions } from '../data/telemetry/access-log.ts';
+import { scrapeTargetOf, type AppScrapeTarget } from '../data/telemetry/merged-metrics-server.ts';
 
 /** Flags of `mizzen proxy sidecar|router` as commander gives them. */
 export interface ProxyFlags {
@@ -15,6 +17,9 @@ export interface ProxyFlags {
   adminPort: string;
   readinessPort: string;
   prometheusPort: string;
+  mergedMetricsPort?: string;
+  accessLogFile?: string;
+  accessLogEncoding?: string;
   caAddress?: string;
   ca: boolean;
   caRoot?: string;
@@ -40,6 +45,10 @@ export interface ProxyCommandConfig {
   adminPort: number;
   readinessPort: number | undefined;
   prometheusPort: number | undefined;
+  /** 15020: merged Prometheus (proxy + app from ISTIO_PROMETHEUS_ANNOTATIONS). */
+  mergedMetricsPort: number | undefined;
+  appMetrics: AppScrapeTarget | undefined;
+  accessLog: AccessLogOptions | undefined;
   caAddress: string | undefined;
   caRootPem: string | undefined;
   tokenFile: string | undefined;
@@ -101,6 +110,16 @@ export function proxyConfig(type: ProxyType, f: ProxyFlags, env: NodeJS.ProcessE
   }
   const proto = f.xdsProtocol;
   if (proto !== 'delta' && proto !== 'sotw') throw new MizzenError('USAGE', `--xds-protocol must be delta or sotw (got ${proto})`);
+  const encoding = (f.accessLogEncoding ?? 'TEXT').toUpperCase();
+  if (encoding !== 'TEXT' && encoding !== 'JSON') throw new MizzenError('USAGE', `--access-log-encoding must be TEXT or JSON (got ${f.accessLogEncoding})`);
+  let appMetrics: AppScrapeTarget | undefined;
+  if (env.ISTIO_PROMETHEUS_ANNOTATIONS) {
+    try {
+      appMetrics = scrapeTargetOf(JSON.parse(env.ISTIO_PROMETHEUS_ANNOTATIONS) as Record<string, string>);
+    } catch {
+      throw new MizzenError('USAGE', `ISTIO_PROMETHEUS_ANNOTATIONS must be JSON like {"scrape":"true","port":"8080","path":"/metrics"}`);
+    }
+  }
   const grace = Number(f.drainGrace.replace(/s$/, ''));
   if (!Number.isFinite(grace) || grace < 0) throw new MizzenError('USAGE', `--drain-grace must be seconds (got ${f.drainGrace})`);
   return Object.freeze({
@@ -116,6 +135,9 @@ export function proxyConfig(type: ProxyType, f: ProxyFlags, env: NodeJS.ProcessE
     adminPort: port(f.adminPort, '--admin-port') ?? 15000,
     readinessPort: port(f.readinessPort, '--readiness-port'),
     prometheusPort: port(f.prometheusPort, '--prometheus-port'),
+    mergedMetricsPort: port(f.mergedMetricsPort, '--merged-metrics-port'),
+    appMetrics,
+    accessLog: f.accessLogFile ? { path: f.accessLogFile, encoding: encoding as 'TEXT' | 'JSON' } : undefined,
     caAddress: f.ca ? f.caAddress ?? env.CA_ADDR ?? discovery : undefined,
     caRootPem,
     tokenFile: f.tokenFile ?? env.TOKEN_FILE,

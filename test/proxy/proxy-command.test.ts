@@ -24,7 +24,7 @@ describe('mizzen proxy sidecar (child process)', () => {
     ads.set(TYPE_URL.cluster, [staticCluster('app', [['127.0.0.1', app.port]])]);
     ads.set(TYPE_URL.listener, [httpListener('web', 0, 'web', { address: { socketAddress: { address: '127.0.0.1', portValue: 0 } } })]);
     ads.set(TYPE_URL.route, [routeConfig('web', [vhost('all', ['*'], [route({ prefix: '/' }, { cluster: 'app' })])])]);
-    child = spawn(process.execPath, ['bin/mizzen.js', 'proxy', 'sidecar', '--discovery', ads.address, '--no-ca', '--admin-port', '0', '--readiness-port', '0', '--prometheus-port', 'none',
+    child = spawn(process.execPath, ['bin/mizzen.js', 'proxy', 'sidecar', '--discovery', ads.address, '--no-ca', '--admin-port', '0', '--readiness-port', '0', '--prometheus-port', 'none', '--merged-metrics-port', 'none',
       '--ip', '10.244.0.7', '--pod', 'reviews-v1-abc', '--namespace', 'bookinfo', '--labels', 'app=reviews,version=v1', '--drain-grace', '1'], {
       env: { ...process.env, SERVICE_ACCOUNT: 'bookinfo-reviews', ISTIO_META_CLUSTER_ID: 'Kubernetes', MIZZEN_LOG: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],

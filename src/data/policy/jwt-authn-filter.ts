@@ -186,21 +186,23 @@ export function createJwtAuthnFilter(name: string, config: Obj, path: string, de
           }
         }
       }
-      const ev = new Evaluation();
+      // no rule applies: nothing is required or verified
+      if (!requires) return undefined;
+      let ev: Evaluation | undefined;
       for (const p of allProviders) {
         const f = p.find(req);
+        if (!f) continue;
+        ev ??= new Evaluation();
         ev.found.set(p, f);
-        if (f) ev.anyToken = true;
+        ev.anyToken = true;
       }
-      if (!requires) {
-        // no rule applies: tokens are not required, but Envoy still does not verify them
-        return undefined;
-      }
-      if (!ev.anyToken) {
+      if (!ev) {
+        // the common case: no token at all, decided without allocation or verification
         const s = noToken(requires);
         return s === 'ok' ? undefined : failure(req, s);
       }
-      return evaluate(requires, ev).then((s) => finish(ctx, ev, s));
+      const e = ev;
+      return evaluate(requires, e).then((s) => finish(ctx, e, s));
     },
   };
 }
