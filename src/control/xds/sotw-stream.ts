@@ -219,6 +219,8 @@ export class SotwStream implements XdsConnection {
  */
 function changedOnly(typeUrl: string, set: EncodedResourceSet, w: WatchedResource): EncodedResourceSet {
   if (WILDCARD_TYPES.has(typeUrl) || w.nonceSent === undefined || w.lastResources.size === 0) return set;
+  // After a NACK the client kept older resources than those we sent: resend everything.
+  if (w.lastNack !== undefined && w.lastNack.nonce === w.nonceSent) return set;
   const current = new Set<string>();
   const changed = [];
   for (const e of set.resources) {
