@@ -84,4 +84,31 @@ spec:
     const other = simulator(proxy({ type: 'router', namespace: 'istio-system', labels: { istio: 'egressgateway' } }), pushContext(RICH_CONFIG, RICH_SERVICES, RICH_ENDPOINTS));
     assert.equal(other.listener('0.0.0.0_80'), undefined);
   });
+
+  it('tells a plaintext and a TLS server on one port apart by transport protocol', () => {
+    const push = pushContext(
+      `
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: mixed, namespace: istio-system }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - { port: { number: 8443, name: http, protocol: HTTP }, hosts: ["*"] }
+  - { port: { number: 8443, name: https, protocol: HTTPS }, hosts: ["*"], tls: { mode: SIMPLE, credentialName: any-cert } }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: all, namespace: default }
+spec: { hosts: ["*"], gateways: [istio-system/mixed], http: [{ name: all, route: [{ destination: { host: productpage } }] }] }
+`,
+      RICH_SERVICES,
+      RICH_ENDPOINTS,
+    );
+    const s = simulator(gw, push);
+    const matches = s.listener('0.0.0.0_8443')!.filterChains.map((c: { filterChainMatch: object }) => c.filterChainMatch);
+    assert.deepEqual(matches, [{ transportProtocol: 'raw_buffer' }, { transportProtocol: 'tls' }]);
+    assert.equal(s.run({ mode: 'gateway', port: 8443, host: 'x', path: '/' }).routeConfig, 'http.8443');
+    assert.equal(s.run({ mode: 'gateway', port: 8443, tls: true, sni: 'x', host: 'x', path: '/' }).routeConfig, 'https.8443.https.mixed.istio-system');
+  });
 });

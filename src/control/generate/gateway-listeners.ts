@@ -26,19 +26,24 @@ export function gatewayListeners(proxy: ProxyInfo, push: PushContext): JsonObjec
         needsTlsInspector = true;
         chains.push({
           name: gatewayRouteName(s),
-          filterChainMatch: sniMatch(s),
+          filterChainMatch: { ...sniMatch(s), transportProtocol: 'tls' },
           filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: gatewayRouteName(s) })],
           transportSocket: terminatingTls(s),
         });
       } else if (s.protocol === 'TLS' || s.protocol === 'HTTPS') {
         needsTlsInspector = true;
-        chains.push(...passthroughChains(proxy, push, s));
+        chains.push(...passthroughChains(proxy, push, s).map((c) => ({ ...c, filterChainMatch: { ...(c.filterChainMatch as JsonObject), transportProtocol: 'tls' } })));
       } else if (!serverIsHttp(s)) {
         const target = tcpTarget(proxy, push, s);
         if (target) chains.push({ filters: [tcpProxyFilter(typeof target === 'string' ? target : `${s.gateway}:${port}`, target)] });
       }
     }
     if (chains.length === 0) continue;
+    if (needsTlsInspector) {
+      // TLS and plaintext servers share the port: plaintext chains match raw_buffer, so no two
+      // chains have the same (empty) match when a TLS server admits every SNI.
+      for (const c of chains) if (!c.filterChainMatch) c.filterChainMatch = { transportProtocol: 'raw_buffer' };
+    }
     listeners.push({
       name: `0.0.0.0_${port}`,
       address: socketAddress('0.0.0.0', port),
