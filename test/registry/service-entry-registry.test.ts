@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildRegistry } from '../../src/control/registry/build-registry.ts';
-import { istioFile, pod, storeOf } from './registry-helpers.ts';
+import { istioFile, pod, resources, storeOf } from './registry-helpers.ts';
+import { ConfigStore } from '../../src/control/config/config-store.ts';
 
 describe('buildRegistry (ServiceEntry)', () => {
   it('builds services from Istio\'s external sample: hosts, CIDR addresses, protocols, defaults', (t) => {
@@ -187,5 +188,32 @@ spec:
     assert.equal(e.serviceAccount, 'vm-sa');
     assert.equal(e.tlsMode, 'istio');
     assert.equal(e.healthy, false);
+  });
+
+  it('reads Istio\'s valid ServiceEntry and WorkloadEntry documents', (t) => {
+    const se = istioFile('pkg/config/validation/testdata/crds/serviceentry-valid.yaml');
+    const we = istioFile('pkg/config/validation/testdata/crds/workloadentry-valid.yaml');
+    if (!se || !we) return t.skip('Istio validation test data not found under ../shared/istio');
+    const full = resources(se).find((r) => r.metadata.name === 'full')!;
+    const entries = resources(we);
+    const store = new ConfigStore();
+    store.apply('test', [full, ...entries]);
+    const reg = buildRegistry(store);
+    const svc = reg.service('example.com')!;
+    // `[1.2.3.4, 001:db8::]` is a flow sequence whose second item YAML reads as a mapping
+    // (`db8::` ends in `:` before `]`); only string addresses are VIPs.
+    assert.deepEqual(svc.addresses, ['1.2.3.4']);
+    assert.deepEqual(svc.exportTo, ['default', 'foo']);
+    assert.deepEqual(svc.ports, [{ name: 'foo', port: 1234, protocol: 'HTTP', targetPort: 2345 }]);
+    assert.equal(svc.resolution, 'DNS');
+    assert.deepEqual(svc.selector, { foo: 'bar' });
+    assert.equal(reg.endpoints('example.com', 1234).length, 0); // nothing carries foo=bar
+    const workloads = new Map(reg.workloads.map((w) => [w.name, w]));
+    assert.equal(workloads.has('missing-address-network-set'), false);
+    const w = workloads.get('full')!;
+    assert.deepEqual([w.address, w.serviceAccount, w.network, w.weight, w.tlsMode], ['1.2.3.4', 'sa', 'net', 2, 'istio']);
+    assert.deepEqual(w.locality, { region: 'foo', zone: 'bar', subzone: 'baz' });
+    assert.deepEqual(w.ports, { http: 1 });
+    assert.equal(workloads.get('uds-path')?.address, 'unix:///foo/bar');
   });
 });

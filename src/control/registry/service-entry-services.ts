@@ -41,7 +41,7 @@ export function servicesFromServiceEntry(r: ConfigResource, defaultExportTo: rea
       hostname: host,
       namespace,
       ports,
-      addresses: [...(spec.addresses ?? [])],
+      addresses: (spec.addresses ?? []).filter((a) => typeof a === 'string'),
       resolution: resolutionOf(spec),
       location: spec.location === 'MESH_INTERNAL' ? 'MESH_INTERNAL' : 'MESH_EXTERNAL',
       exportTo,
