@@ -11,7 +11,7 @@ import { createLogFactory } from '../lib/log.ts';
 import { ControlClient } from '../runtime/control-client.ts';
 import { LocalMesh } from '../runtime/local-mesh.ts';
 import { parseExpose } from '../runtime/port-forwarder.ts';
-import { baseProcessEnv, DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR, requireRootLinux, stateDirFrom } from '../runtime/runtime-config.ts';
+import { baseProcessEnv, DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR, requireHostTools, requireRootLinux, stateDirFrom } from '../runtime/runtime-config.ts';
 import { prepareSidecar } from '../runtime/sidecar-command.ts';
 import type { CliContext } from './cli-context.ts';
 
@@ -72,6 +72,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (dir: string, flags: UpFlags) => {
       try {
         requireRootLinux('up');
+        requireHostTools(ctx.env.PATH ? `${ctx.env.PATH}:/usr/sbin:/sbin` : undefined, existsSync);
         const config = upConfig(dir, flags, ctx);
         if (!existsSync(config.dir)) throw new MizzenError('USAGE', `${dir}: no such file or directory`);
         if (flags.detach) await detached(config, ctx);

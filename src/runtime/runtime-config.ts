@@ -38,3 +38,23 @@ export function baseProcessEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   if (env.MIZZEN_LOG) out.MIZZEN_LOG = env.MIZZEN_LOG;
   return out;
 }
+
+/** Host tools `mizzen up` runs, with the Debian/Ubuntu package that has each. */
+const HOST_TOOLS: readonly [string, string][] = [
+  ['ip', 'iproute2'],
+  ['nft', 'nftables'],
+  ['setpriv', 'util-linux'],
+  ['curl', 'curl'],
+  ['timeout', 'coreutils'],
+  ['bash', 'bash'],
+];
+
+/** Refuse clearly when a host tool is missing (instead of failing halfway through). */
+export function requireHostTools(pathEnv: string | undefined, exists: (file: string) => boolean): void {
+  const dirs = (pathEnv ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean);
+  const missing = HOST_TOOLS.filter(([tool]) => !dirs.some((d) => exists(`${d}/${tool}`)));
+  if (missing.length === 0) return;
+  throw new MizzenError('RUNTIME_FAILED', `mizzen up needs ${missing.map(([t]) => t).join(', ')} on PATH`, {
+    hint: `install them (e.g. apt-get install ${[...new Set(missing.map(([, p]) => p))].join(' ')})`,
+  });
+}

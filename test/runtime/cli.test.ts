@@ -5,7 +5,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MizzenError } from '../../src/lib/errors.ts';
-import { requireRootLinux } from '../../src/runtime/runtime-config.ts';
+import { requireHostTools, requireRootLinux } from '../../src/runtime/runtime-config.ts';
 import { readMeshState } from '../../src/runtime/runtime-state.ts';
 import { CLI_ENTRY, leftovers, REPO, rootSkipReason, tempDir, waitFor } from './netns-test-support.ts';
 
@@ -40,6 +40,16 @@ describe('requireRootLinux', () => {
     );
     assert.throws(() => requireRootLinux('up', 0, 'darwin'), /needs Linux/);
     assert.doesNotThrow(() => requireRootLinux('up', 0, 'linux'));
+  });
+});
+
+describe('requireHostTools', () => {
+  it('names the missing tools and the packages to install', () => {
+    assert.throws(
+      () => requireHostTools('/bin', (f) => f === '/bin/ip' || f === '/bin/bash'),
+      (err: unknown) => err instanceof MizzenError && /needs nft, setpriv, curl, timeout on PATH.*apt-get install nftables util-linux curl coreutils/s.test(err.describe()),
+    );
+    assert.doesNotThrow(() => requireHostTools('/bin', () => true));
   });
 });
 
