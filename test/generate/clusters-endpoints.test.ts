@@ -75,6 +75,15 @@ describe('sidecar clusters (CDS)', () => {
     assert.equal(sim.cluster('outbound|80||httpbin.org')!.transportSocketMatches, undefined, 'no auto mTLS to external services');
   });
 
+  it('accepts the workload identities under trust domain aliases too', () => {
+    const aliased = simulator(proxy({}), pushContext(RICH_CONFIG, RICH_SERVICES, RICH_ENDPOINTS, { trustDomainAliases: ['old.example'] }));
+    const tls = aliased.cluster('outbound|9080||ratings.default.svc.cluster.local')!.transportSocket.typedConfig;
+    assert.deepEqual(tls.commonTlsContext.combinedValidationContext.defaultValidationContext.matchSubjectAltNames, [
+      { exact: 'spiffe://cluster.local/ns/default/sa/ratings' },
+      { exact: 'spiffe://old.example/ns/default/sa/ratings' },
+    ]);
+  });
+
   it('follows mesh settings: enableAutoMtls false and the default connect timeout', () => {
     const off = simulator(proxy({}), pushContext(RICH_CONFIG, RICH_SERVICES, RICH_ENDPOINTS, { enableAutoMtls: false, connectTimeout: '3s' }));
     const c = off.cluster('outbound|9080||details.default.svc.cluster.local')!;

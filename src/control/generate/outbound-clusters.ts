@@ -94,7 +94,10 @@ function buildCluster(push: PushContext, service: Service, port: ServicePort, su
 function serviceAccountsOf(push: PushContext, service: Service, port: number, labels: Readonly<Record<string, string>> | undefined): string[] {
   const ids = new Set<string>();
   for (const e of subsetEndpoints(push, service, port, labels)) {
-    if (e.serviceAccount) ids.add(push.spiffeId(e.namespace, e.serviceAccount));
+    if (!e.serviceAccount) continue;
+    ids.add(push.spiffeId(e.namespace, e.serviceAccount));
+    // Workloads may still hold certificates of an aliased trust domain (Istio verifies both).
+    for (const td of push.mesh.trustDomainAliases ?? []) ids.add(`spiffe://${td}/ns/${e.namespace}/sa/${e.serviceAccount}`);
   }
   return [...ids].sort();
 }
