@@ -124,7 +124,7 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--admin-port <port>', 'admin port (localhost)', '15000')
       .option('--readiness-port <port>', 'readiness port (/healthz/ready), "none" to disable', '15021')
       .option('--prometheus-port <port>', 'Prometheus port (/stats/prometheus), "none" to disable', '15090')
-      .option('--merged-metrics-port <port>', 'merged Prometheus port (proxy + app metrics per ISTIO_PROMETHEUS_ANNOTATIONS), "none" to disable', '15020')
+      .option('--merged-metrics-port <port>', 'merged Prometheus port (proxy + app metrics per ISTIO_PROMETHEUS_ANNOTATIONS), "none" to disable (default 15020, none when --prometheus-port is none)')
       .option('--access-log-file <path>', 'Istio access log (one line per request), e.g. /dev/stdout (meshConfig.accessLogFile)')
       .option('--access-log-encoding <enc>', 'TEXT (Istio default format) or JSON (meshConfig.accessLogEncoding)', 'TEXT')
       .option('--ca-address <host:port>', 'CA address (default: the discovery address); env CA_ADDR')

@@ -135,7 +135,8 @@ export function proxyConfig(type: ProxyType, f: ProxyFlags, env: NodeJS.ProcessE
     adminPort: port(f.adminPort, '--admin-port') ?? 15000,
     readinessPort: port(f.readinessPort, '--readiness-port'),
     prometheusPort: port(f.prometheusPort, '--prometheus-port'),
-    mergedMetricsPort: port(f.mergedMetricsPort, '--merged-metrics-port'),
+    // served with Prometheus (15090): disabling that disables the merge unless asked for explicitly
+    mergedMetricsPort: f.mergedMetricsPort !== undefined ? port(f.mergedMetricsPort, '--merged-metrics-port') : port(f.prometheusPort, '--prometheus-port') === undefined ? undefined : 15020,
     appMetrics,
     accessLog: f.accessLogFile ? { path: f.accessLogFile, encoding: encoding as 'TEXT' | 'JSON' } : undefined,
     caAddress: f.ca ? f.caAddress ?? env.CA_ADDR ?? discovery : undefined,
