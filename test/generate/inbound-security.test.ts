@@ -60,6 +60,20 @@ spec: { selector: { matchLabels: { app: a } }, portLevelMtls: { "81": { mode: DI
     assert.equal(sim.run({ mode: 'inbound', port: 81, host: 'a', tls: true }).error, 'no filter chain');
   });
 
+  it('detects HTTP on plaintext ports without a declared protocol', () => {
+    const push = pushContext(
+      'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: { name: default, namespace: istio-system }\nspec: { mtls: { mode: PERMISSIVE } }\n',
+      [{ name: 'u', vip: '10.96.3.3', ports: [{ port: 7000, protocol: 'UNSUPPORTED' as const }] }],
+      [{ service: 'u', address: '10.244.3.3' }],
+    );
+    const sim = simulator(proxy({ ip: '10.244.3.3' }), push);
+    const http = sim.run({ mode: 'inbound', port: 7000, host: 'u', tls: false });
+    assert.equal(http.filterChain, 'inbound|7000||-plaintext-http');
+    assert.equal(http.cluster, 'inbound|7000||');
+    assert.equal(sim.run({ mode: 'inbound', port: 7000, tls: false, protocol: 'tcp' }).filterChain, 'inbound|7000||-plaintext');
+    assert.equal(sim.run({ mode: 'inbound', port: 7000, tls: true, protocol: 'tcp' }).filterChain, 'inbound|7000||');
+  });
+
   it('passes other ports through to the original destination under the same mode', () => {
     const sim = simulator(aProxy, pushContext(base, services, endpoints));
     const r = sim.run({ mode: 'inbound', address: '10.244.2.1', port: 9999, tls: true, protocol: 'tcp' });

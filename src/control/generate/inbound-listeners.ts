@@ -9,7 +9,7 @@ import { EXT, sdsSecret, socketAddress, typedFilter, type JsonObject } from './e
 import { httpConnectionManagerFilter, tcpProxyFilter } from './http-connection-manager.ts';
 import { inboundPorts, type InboundPort } from './inbound-ports.ts';
 import { buildJwtAuthn } from './jwt-authn.ts';
-import { isHttpProtocol } from './virtual-hosts.ts';
+import { isHttpProtocol, isSniffed } from './virtual-hosts.ts';
 
 export const VIRTUAL_INBOUND = 'virtualInbound';
 export const VIRTUAL_INBOUND_PORT = 15006;
@@ -35,6 +35,14 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
     const http = isHttpProtocol(ip.protocol);
     const filters = http ? httpFilters(ip, policies, jwt, trust) : tcpFilters(ip, policies, trust);
     for (const transport of transportsFor(mode)) {
+      if (transport === 'raw_buffer' && isSniffed(ip.protocol)) {
+        // Undeclared protocol in plaintext: HTTP (seen by http_inspector) gets the HTTP chain.
+        chains.push({
+          name: `${inboundClusterName(ip.port)}-plaintext-http`,
+          filterChainMatch: { destinationPort: ip.port, transportProtocol: transport, applicationProtocols: ['http/1.1', 'h2c'] },
+          filters: httpFilters(ip, policies, jwt, trust),
+        });
+      }
       chains.push({
         name: transport === 'tls' ? inboundClusterName(ip.port) : `${inboundClusterName(ip.port)}-plaintext`,
         filterChainMatch: { destinationPort: ip.port, transportProtocol: transport },
