@@ -116,8 +116,7 @@ describe('Bookinfo acceptance (sidecars, mTLS, Istio samples)', { skip, timeout:
     assert.equal(inMesh.stdout, '200');
   });
 
-  // todo: the proxy serves no merged metrics on :15020 yet (telemetry is another part's work).
-  it("shows istio_requests_total with connection_security_policy=\"mutual_tls\" on reviews' :15020", { todo: 'proxy telemetry on :15020 has not landed' }, async () => {
+  it("shows istio_requests_total with connection_security_policy=\"mutual_tls\" on reviews' :15020", async () => {
     const metrics = await cli(['exec', '-n', 'default', 'deploy/reviews-v1', '--', 'curl', '-s', 'http://127.0.0.1:15020/stats/prometheus'], dir);
     assert.match(metrics.stdout, /istio_requests_total\{[^}]*connection_security_policy="mutual_tls"/);
   });
