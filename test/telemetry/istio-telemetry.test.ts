@@ -7,7 +7,8 @@ import { protoJsonToObject } from '../../src/api/xds/proto-json.ts';
 import { messageNameOf } from '../../src/api/xds/type-urls.ts';
 import { metadataExchangeFilter, statsFilter } from '../../src/control/generate/http-connection-manager.ts';
 import { MapSecretProvider } from '../../src/data/tls/secret-provider.ts';
-import { address, DOWNSTREAM_TLS, hcm, route, routeConfig, staticCluster, UPSTREAM_TLS, vhost } from '../proxy/support/envoy-builders.ts';
+import * as net from 'node:net';
+import { address, DOWNSTREAM_TLS, hcm, route, routeConfig, staticCluster, tcpProxy, UPSTREAM_TLS, vhost } from '../proxy/support/envoy-builders.ts';
 import { EchoServer, type EchoReply } from '../proxy/support/echo-server.ts';
 import { request } from '../proxy/support/http-client.ts';
 import { codec, startHarness, waitUntil, type Harness } from '../proxy/support/proxy-harness.ts';
@@ -94,7 +95,7 @@ describe('Istio telemetry between two sidecars (metadata exchange, metrics, acce
           transportSocket: { name: 'envoy.transport_sockets.tls', typedConfig: { '@type': DOWNSTREAM_TLS, requireClientCertificate: { value: true }, commonTlsContext: { tlsCertificateSdsSecretConfigs: [SDS('default')], combinedValidationContext: { defaultValidationContext: { matchSubjectAltNames: [{ prefix: 'spiffe://cluster.local/' }] }, validationContextSdsSecretConfig: SDS('ROOTCA') } } } },
           filters: [hcm('inbound|9080||', {}, istioFilters(true))],
         }],
-      }],
+      }, { name: 'tcpInbound', address: address('0.0.0.0', 15016), trafficDirection: 'INBOUND', filterChains: [{ filters: [tcpProxy('inbound|9080||')] }] }],
       routes: [routeConfig('inbound|9080||', [vhost('inbound|http|9080', ['*'], [route({ prefix: '/' }, { cluster: 'inbound|9080||' })])])],
     });
     client = await startHarness({
@@ -162,6 +163,27 @@ describe('Istio telemetry between two sidecars (metadata exchange, metrics, acce
     assert.match(text, /istio_request_duration_milliseconds_bucket\{[^}]*reporter="destination"[^}]*le="0.5"\}/);
     assert.match(text, /istio_request_bytes_count\{/);
     assert.match(text, /istio_response_bytes_sum\{/);
+  });
+
+  it('reports TCP metrics for tcp_proxy connections', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const s = net.connect(server.port('tcpInbound'), '127.0.0.1', () => s.write('GET /tcp HTTP/1.1\r\nhost: reviews\r\nconnection: close\r\n\r\n'));
+      s.on('data', () => undefined);
+      s.on('close', () => resolve());
+      s.on('error', reject);
+    });
+    let text = '';
+    const find = (m: string) => samples(text, m).find((s) => s.labels.reporter === 'destination' && s.labels.request_protocol === 'tcp');
+    const deadline = Date.now() + 5000;
+    do text = await scrape(server.proxy.prometheusPort!); while (!find('istio_tcp_connections_closed_total') && Date.now() < deadline);
+    const closed = find('istio_tcp_connections_closed_total');
+    assert.ok(closed && closed.value >= 1, 'closed connection counted');
+    assert.equal(closed.labels.connection_security_policy, 'none');
+    assert.equal(closed.labels.destination_service, REVIEWS);
+    assert.equal(closed.labels.response_code, undefined, 'TCP metrics carry no response_code');
+    assert.ok(find('istio_tcp_sent_bytes_total')!.value > 0);
+    assert.ok(find('istio_tcp_received_bytes_total')!.value > 0);
+    assert.ok(find('istio_tcp_connections_opened_total')!.value >= 1);
   });
 
   it('serves Istio metrics merged with the application metrics on 15020', async () => {
