@@ -4,7 +4,7 @@ import { TYPE_URL } from '../../src/api/xds/type-urls.ts';
 import { cla, edsCluster, httpListener, route, routeConfig, staticCluster, vhost } from './support/envoy-builders.ts';
 import { EchoServer, type EchoReply } from './support/echo-server.ts';
 import { request } from './support/http-client.ts';
-import { startHarness, type Harness } from './support/proxy-harness.ts';
+import { startHarness, waitUntil, type Harness } from './support/proxy-harness.ts';
 
 describe('HTTP routing (lean HTTP/1.1 path)', () => {
   let h: Harness;
@@ -17,7 +17,7 @@ describe('HTTP routing (lean HTTP/1.1 path)', () => {
     v2 = await new EchoServer('v2').start();
     h = await startHarness();
     await h.push({
-      clusters: [staticCluster('v1', [['127.0.0.1', v1.port]]), edsCluster('v2')],
+      clusters: [staticCluster('v1', [['127.0.0.1', v1.port]]), edsCluster('v2'), staticCluster('dns', [['localhost', v1.port]], { type: 'STRICT_DNS', dnsLookupFamily: 'V4_ONLY' })],
       endpoints: [cla('v2', [['127.0.0.1', v2.port]])],
       listeners: [httpListener('0.0.0.0_9080', 9080, '9080', {}, { serverName: 'istio-envoy', useRemoteAddress: { value: true } })],
       routes: [routeConfig('9080', [
@@ -32,6 +32,7 @@ describe('HTTP routing (lean HTTP/1.1 path)', () => {
           route({ prefix: '/api/' }, { cluster: 'v1', prefixRewrite: '/v1/' }),
           route({ prefix: '/rx/' }, { cluster: 'v1', regexRewrite: { pattern: { regex: '^/rx/(\\w+)/(\\w+)$' }, substitution: '/\\2/\\1' } }),
           route({ prefix: '/host' }, { cluster: 'v1', hostRewriteLiteral: 'rewritten.example' }),
+          route({ prefix: '/autohost' }, { cluster: 'dns', autoHostRewrite: { value: true } }),
           route({ prefix: '/hdr' }, { cluster: 'v1' }, {
             requestHeadersToAdd: [{ header: { key: 'x-added', value: 'yes' }, appendAction: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
             requestHeadersToRemove: ['x-remove-me'],
@@ -101,6 +102,8 @@ describe('HTTP routing (lean HTTP/1.1 path)', () => {
     assert.equal((await get('/api/ratings?x=1')).json<EchoReply>().url, '/v1/ratings?x=1');
     assert.equal((await get('/rx/a/b')).json<EchoReply>().url, '/b/a');
     assert.equal((await get('/host')).json<EchoReply>().headers.host, 'rewritten.example');
+    await waitUntil(() => (h.proxy.clusters.get('dns')?.hosts.length ?? 0) > 0, 'STRICT_DNS resolution');
+    assert.equal((await get('/autohost')).json<EchoReply>().headers.host, 'localhost');
   });
 
   it('adds and removes request and response headers', async () => {

@@ -253,6 +253,7 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
     conn.attach(this, this.request.method === 'HEAD');
     this.connReused = conn.requests > 1;
     const req = this.request;
+    if (this.action?.autoHostRewrite && conn.host.hostname) req.authority = conn.host.hostname;
     const head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${req.authority}\r\n${req.headers.serialize()}\r\n`;
     const s = conn.socket;
     // Corked until the end of this tick: body bytes that arrive with the head (the usual case)

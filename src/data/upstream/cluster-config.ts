@@ -46,6 +46,8 @@ export interface ClusterConfig {
   maxRequestsPerConnection: number;
   staticEndpoints: readonly EndpointSpec[] | undefined;
   dnsRefreshMs: number;
+  /** dns_lookup_family: 4 (V4_ONLY), 6 (V6_ONLY) or 0 (both, IPv4 first). */
+  dnsFamily: 0 | 4 | 6;
   metadata: Obj;
   raw: Obj;
 }
@@ -173,6 +175,7 @@ export function compileCluster(c: Obj): ClusterConfig {
     maxRequestsPerConnection: proto.maxRequestsPerConnection,
     staticEndpoints,
     dnsRefreshMs: durationMs(c.dnsRefreshRate) ?? 5000,
+    dnsFamily: c.dnsLookupFamily === 'V4_ONLY' ? 4 : c.dnsLookupFamily === 'V6_ONLY' ? 6 : 0,
     metadata: filterMetadata(c.metadata, 'istio'),
     raw: c,
   };

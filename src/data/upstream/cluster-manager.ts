@@ -111,7 +111,7 @@ export class ClusterManager {
     const run = (): void => {
       const cl = this.clusters.get(name);
       if (!cl || !cl.config.staticEndpoints) return;
-      resolveStrictDns(cl.config.staticEndpoints).then((eps) => {
+      resolveStrictDns(cl.config.staticEndpoints, cl.config.dnsFamily).then((eps) => {
         if (this.clusters.get(name) === cl) cl.setEndpoints(eps);
       }, (err: Error) => this.log.warn({ cluster: name, err: err.message }, 'DNS resolution failed'));
     };

@@ -61,8 +61,9 @@ export class Cluster {
     this.connector = connector;
     this.clock = clock;
     this.lb = createLoadBalancer(config.lbPolicy, config);
-    this.warmed = config.type !== 'EDS';
-    if (config.staticEndpoints) this.setEndpoints(config.staticEndpoints);
+    // EDS clusters warm with their first assignment, DNS clusters with their first resolution
+    this.warmed = config.type === 'STATIC' || config.type === 'ORIGINAL_DST';
+    if (config.staticEndpoints && config.type === 'STATIC') this.setEndpoints(config.staticEndpoints);
   }
 
   /** Take a new config for the same cluster name, keeping hosts, pools and counters. */
@@ -72,7 +73,7 @@ export class Cluster {
     this.config = config;
     this.lb = createLoadBalancer(config.lbPolicy, config);
     if (tlsChanged) for (const h of this.hosts) { h.pool?.drain(); h.pool = undefined; }
-    if (config.staticEndpoints) this.setEndpoints(config.staticEndpoints);
+    if (config.staticEndpoints && config.type === 'STATIC') this.setEndpoints(config.staticEndpoints);
     this.usableStale = true;
   }
 
