@@ -48,6 +48,10 @@ export class ControlClient {
         },
       );
       req.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EACCES') {
+          reject(new MizzenError('RUNTIME_NOT_ROOT', `permission denied on the mesh's control socket ${this.socketPath}`, { cause: err, hint: 'the mesh belongs to root: run this command with sudo' }));
+          return;
+        }
         const missing = err.code === 'ENOENT' || err.code === 'ECONNREFUSED';
         reject(
           new MizzenError('RUNTIME_FAILED', missing ? `no mesh is running here (${this.socketPath})` : `cannot reach the mesh: ${err.message}`, {
