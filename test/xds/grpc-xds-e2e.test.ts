@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,8 +73,8 @@ class LineProcess {
   private readonly rl: Interface;
   stderr = '';
 
-  constructor(args: string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(args: string[], env: NodeJS.ProcessEnv, cmd: string = process.execPath) {
+    this.child = spawn(cmd, args, { cwd: REPO, env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr!.on('data', (c) => (this.stderr = (this.stderr + String(c)).slice(-4000)));
     this.rl = createInterface({ input: this.child.stdout! });
     this.rl.on('line', (l) => {
@@ -104,7 +104,10 @@ class LineProcess {
   }
 }
 
-describe('mizzen discovery with a real @grpc/grpc-js-xds client', () => {
+function clientSuite(title: string, command: () => { cmd: string; args: string[] } | string): void {
+  const spawnable = command();
+  const skip = typeof spawnable === 'string' ? spawnable : false;
+describe(title, { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'mizzen-grpc-e2e-'));
   const backends: { port: number; close(): void }[] = [];
   let discovery: LineProcess;
@@ -125,10 +128,11 @@ describe('mizzen discovery with a real @grpc/grpc-js-xds client', () => {
       xds_servers: [{ server_uri: m[1], channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
       node: { id: 'sidecar~127.0.0.1~client-1.default~default.svc.cluster.local', metadata: { GENERATOR: 'grpc', NAMESPACE: 'default' }, locality: {} },
     };
-    client = new LineProcess(['test/xds/support/xds-echo-client.ts', `xds:///${HOST}:7070`], {
+    const { cmd, args } = spawnable as { cmd: string; args: string[] };
+    client = new LineProcess([...args, `xds:///${HOST}:7070`], {
       ...process.env,
       GRPC_XDS_BOOTSTRAP_CONFIG: JSON.stringify(bootstrap),
-    });
+    }, cmd);
   });
 
   after(async () => {
@@ -170,4 +174,15 @@ describe('mizzen discovery with a real @grpc/grpc-js-xds client', () => {
       `a 50/50 split (last: ${JSON.stringify(last)})`,
     );
   });
+});
+}
+
+clientSuite('mizzen discovery with a real @grpc/grpc-js-xds client', () => ({ cmd: process.execPath, args: ['test/xds/support/xds-echo-client.ts'] }));
+
+// gRPC C-core: Debian's python3-grpcio (the system Python; a pyenv python usually lacks it).
+const CCORE_PYTHON = '/usr/bin/python3';
+clientSuite('mizzen discovery with a real gRPC C-core client (python3-grpcio)', () => {
+  const probe = spawnSync(CCORE_PYTHON, ['-c', 'import grpc'], { stdio: 'ignore' });
+  if (probe.error || probe.status !== 0) return `${CCORE_PYTHON} with the grpc module (Debian python3-grpcio) is not installed`;
+  return { cmd: CCORE_PYTHON, args: ['test/xds/support/ccore_echo_client.py'] };
 });
