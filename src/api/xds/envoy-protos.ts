@@ -32,6 +32,8 @@ export const ENVOY_PROTO_FILES: readonly string[] = [
   'envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto',
   // TypedStruct carries extension configs Envoy's API does not define (Istio's peer_metadata, stats)
   'udpa/type/v1/typed_struct.proto',
+  'envoy/extensions/access_loggers/file/v3/file.proto',
+  'envoy/extensions/access_loggers/stream/v3/stream.proto',
   'xds/type/v3/typed_struct.proto',
   'envoy/service/status/v3/csds.proto',
   'envoy/admin/v3/config_dump.proto',

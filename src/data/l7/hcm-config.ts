@@ -81,6 +81,8 @@ export function compileHcm(o: Obj, path: string, registry: HttpFilterRegistry): 
     filters.push(factory(name, tc, `${p}.typedConfig`));
   });
   if (!sawRouter) reject(`${path}.httpFilters`, 'the router filter (envoy.filters.http.router) is required and must be last');
+  const accessLog = Array.isArray(o.accessLog) && o.accessLog.length > 0 ? registry.accessLog?.(asArray(o.accessLog), `${path}.accessLog`) : undefined;
+  if (accessLog) filters.unshift(accessLog);
   const xfcc = asString(o.forwardClientCertDetails, 'SANITIZE') as HcmConfig['forwardClientCert'];
   const scc = asObj(o.setCurrentClientCertDetails);
   const upgrades = new Set<string>();

@@ -57,6 +57,8 @@ export class HttpFilterRegistry {
   private readonly factories = new Map<string, HttpFilterFactory>();
   private readonly ignoredTypes = new Set<string>();
   private readonly ignoredNames = new Set<string>();
+  /** Compiles an HCM's `access_log` list into a filter that marks streams for logging (telemetry). */
+  accessLog: ((entries: Obj[], path: string) => HttpFilter | undefined) | undefined;
 
   register(typeName: string, factory: HttpFilterFactory): this {
     this.factories.set(typeName, factory);

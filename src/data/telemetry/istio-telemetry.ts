@@ -3,6 +3,7 @@ import type { HttpFilterRegistry } from '../l7/http-filter.ts';
 import type { StreamObserver } from '../l7/stream-info.ts';
 import { structToJson, type Obj } from '../xds-client/proto-values.ts';
 import { AccessLog, type AccessLogOptions } from './access-log.ts';
+import { AccessLogSinks, createHcmAccessLogFilter, HcmAccessLogObserver } from './hcm-access-log.ts';
 import type { ServiceRef } from './istio-labels.ts';
 import { IstioMetrics } from './istio-metrics.ts';
 import { MergedMetricsServer, scrapeTargetOf, type AppScrapeTarget } from './merged-metrics-server.ts';
@@ -32,6 +33,8 @@ export class IstioTelemetry {
   readonly accessLog: AccessLog | undefined;
   readonly codec = new PeerMetadataCodec();
   readonly nodeMetadata: Obj;
+  readonly accessLogSinks = new AccessLogSinks();
+  private readonly hcmAccessLog = new HcmAccessLogObserver();
   private readonly ownValue: string;
   private readonly ownId: string;
   private readonly opts: IstioTelemetryOptions;
@@ -50,7 +53,7 @@ export class IstioTelemetry {
   }
 
   get observers(): StreamObserver[] {
-    return this.accessLog ? [this.metrics, this.accessLog] : [this.metrics];
+    return this.accessLog ? [this.metrics, this.hcmAccessLog, this.accessLog] : [this.metrics, this.hcmAccessLog];
   }
 
   /** istio.metadata_exchange (peer_metadata) and istio.stats (metrics are recorded by the observer). */
@@ -58,6 +61,7 @@ export class IstioTelemetry {
     const deps = { codec: this.codec, ownValue: this.ownValue, ownId: this.ownId };
     http.register(PEER_METADATA_TYPE, (name, config) => createMetadataExchangeFilter(name, config, deps));
     http.register(STATS_PLUGIN_TYPE, (name) => ({ name }));
+    http.accessLog = (entries, path) => createHcmAccessLogFilter(entries, path, this.accessLogSinks);
   }
 
   prometheusText(): Promise<string> {
@@ -81,5 +85,6 @@ export class IstioTelemetry {
   close(): void {
     this.merged?.close();
     this.accessLog?.close();
+    this.accessLogSinks.close();
   }
 }
