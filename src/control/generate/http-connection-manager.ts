@@ -11,6 +11,39 @@ export interface HcmOptions {
   grpc?: boolean;
   /** Inbound: forward the peer certificate details (XFCC) as Istio's sidecars do. */
   inbound?: boolean;
+  /** HCM `access_log` entries (see `meshAccessLog`). */
+  accessLog?: JsonObject[];
+}
+
+/** Istio's default access log format (meshConfig.accessLogFormat unset, TEXT encoding). */
+export const ISTIO_ACCESS_LOG_FORMAT =
+  '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% ' +
+  '%RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% %BYTES_SENT% ' +
+  '%DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" ' +
+  '"%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER_RAW% %UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% ' +
+  '%DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME%\n';
+
+const ISTIO_ACCESS_LOG_JSON: Record<string, string> = {
+  start_time: '%START_TIME%', method: '%REQ(:METHOD)%', path: '%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%', protocol: '%PROTOCOL%',
+  response_code: '%RESPONSE_CODE%', response_flags: '%RESPONSE_FLAGS%', response_code_details: '%RESPONSE_CODE_DETAILS%',
+  connection_termination_details: '%CONNECTION_TERMINATION_DETAILS%', upstream_transport_failure_reason: '%UPSTREAM_TRANSPORT_FAILURE_REASON%',
+  bytes_received: '%BYTES_RECEIVED%', bytes_sent: '%BYTES_SENT%', duration: '%DURATION%', upstream_service_time: '%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%',
+  x_forwarded_for: '%REQ(X-FORWARDED-FOR)%', user_agent: '%REQ(USER-AGENT)%', request_id: '%REQ(X-REQUEST-ID)%', authority: '%REQ(:AUTHORITY)%',
+  upstream_host: '%UPSTREAM_HOST%', upstream_cluster: '%UPSTREAM_CLUSTER_RAW%', upstream_local_address: '%UPSTREAM_LOCAL_ADDRESS%',
+  downstream_local_address: '%DOWNSTREAM_LOCAL_ADDRESS%', downstream_remote_address: '%DOWNSTREAM_REMOTE_ADDRESS%',
+  requested_server_name: '%REQUESTED_SERVER_NAME%', route_name: '%ROUTE_NAME%',
+};
+
+/**
+ * meshConfig.accessLogFile / accessLogEncoding / accessLogFormat → the HCM `access_log` list Istio
+ * generates (one envoy.access_loggers.file entry), or none when no file is configured.
+ */
+export function meshAccessLog(mesh: { accessLogFile?: string; accessLogEncoding?: 'TEXT' | 'JSON'; accessLogFormat?: string }): JsonObject[] {
+  if (!mesh.accessLogFile) return [];
+  const logFormat = mesh.accessLogEncoding === 'JSON'
+    ? { jsonFormat: ISTIO_ACCESS_LOG_JSON }
+    : { textFormatSource: { inlineString: mesh.accessLogFormat ? (mesh.accessLogFormat.endsWith('\n') ? mesh.accessLogFormat : `${mesh.accessLogFormat}\n`) : ISTIO_ACCESS_LOG_FORMAT } };
+  return [{ name: 'envoy.access_loggers.file', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog', path: mesh.accessLogFile, logFormat } }];
 }
 
 const TYPED_STRUCT = 'type.googleapis.com/udpa.type.v1.TypedStruct';
@@ -45,6 +78,7 @@ export function httpConnectionManagerConfig(opts: HcmOptions): JsonObject {
   if (opts.rds !== undefined) out.rds = { routeConfigName: opts.rds, configSource: adsConfigSource() };
   else out.routeConfig = opts.routeConfig ?? { name: opts.statPrefix, virtualHosts: [] };
   out.httpFilters = httpFilters(opts);
+  if (opts.accessLog && opts.accessLog.length > 0) out.accessLog = opts.accessLog;
   if (!opts.grpc) {
     out.useRemoteAddress = false;
     out.normalizePath = true;
