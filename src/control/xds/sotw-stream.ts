@@ -9,8 +9,12 @@ import { DECODE_OPTIONS } from './ads-service.ts';
 import { WILDCARD_TYPES, generateEncoded, orderTypes, statusError, type StreamDeps } from './stream-deps.ts';
 import { shortType } from './xds-metrics.ts';
 
-/** Longest a response keeps its share of the write budget while the client does not read. */
-const WRITE_BUDGET_HOLD_MS = 5000;
+/**
+ * Longest a response may wait for the client to read it (Istio's PILOT_XDS_SEND_TIMEOUT idea):
+ * past it the stream is closed (the client reconnects), so a stuck client neither holds the
+ * shared write budget nor makes discovery buffer its config without bound.
+ */
+const SEND_TIMEOUT_MS = 30_000;
 
 interface DiscoveryRequest {
   versionInfo?: string;
@@ -38,6 +42,7 @@ export class SotwStream implements XdsConnection {
   private readonly deps: StreamDeps;
   private readonly requestType: protobuf.Type;
   private closed = false;
+  private readonly pendingWrites = new Set<() => void>();
 
   constructor(call: grpc.ServerDuplexStream<Buffer, DiscoveryResponseMessage | Buffer>, deps: StreamDeps) {
     this.call = call;
@@ -71,6 +76,7 @@ export class SotwStream implements XdsConnection {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const settle of [...this.pendingWrites]) settle();
     if (this.proxyInfo) this.deps.unregister(this);
     if (!this.call.writableEnded) this.call.end();
   }
@@ -197,14 +203,20 @@ export class SotwStream implements XdsConnection {
       else for (const e of send.resources) w.lastResources.set(e.name, e);
       const type = shortType(typeUrl);
       this.deps.metrics.configSize.observe({ type }, send.size);
-      // A client that stops reading must not hold the shared budget: give it back after a while.
-      const timer = this.deps.clock.setTimer(release, WRITE_BUDGET_HOLD_MS);
       await new Promise<void>((resolve) => {
-        this.call.write(msg, () => {
+        // grpc-js never calls back for a cancelled call: closing the stream settles it too.
+        const settle = (): void => {
           timer.cancel();
+          this.pendingWrites.delete(settle);
           release();
           resolve();
-        });
+        };
+        const timer = this.deps.clock.setTimer(() => {
+          settle();
+          this.fail(grpc.status.DEADLINE_EXCEEDED, `the client did not read a ${type.toUpperCase()} response within ${SEND_TIMEOUT_MS / 1000}s`);
+        }, SEND_TIMEOUT_MS);
+        this.pendingWrites.add(settle);
+        this.call.write(msg, settle);
       });
       this.deps.metrics.pushes.inc({ type });
       this.deps.metrics.pushTime.observe({ type }, Number(process.hrtime.bigint() - t0) / 1e9);
