@@ -81,4 +81,24 @@ describe('RegistryBuilder', () => {
     }
     assert.deepEqual(incremental.services, fresh.services);
   });
+
+  it('matches a fresh build after in-place pod updates (labels moved between services)', () => {
+    const second = SERVICE.replace('name: web,', 'name: api,').replace('app: web', 'app: api').replace('10.96.0.9', '10.96.0.10');
+    const store = storeOf(SERVICE, second, ...[1, 2, 3, 4].map((i) => pod(`p-${i}`, `10.244.0.${i}`, { app: i % 2 ? 'web' : 'api' }, { ns: 'ns' })));
+    const builder = new RegistryBuilder();
+    const check = (): void => {
+      const incremental = builder.build(store);
+      const fresh = new RegistryBuilder().build(store);
+      for (const host of ['web.ns.svc.cluster.local', 'api.ns.svc.cluster.local']) {
+        assert.deepEqual(incremental.endpoints(host, 80), fresh.endpoints(host, 80), host);
+      }
+    };
+    check();
+    store.apply('test', resources(pod('p-1', '10.244.0.1', { app: 'api' }, { ns: 'ns' })));
+    check();
+    assert.deepEqual(builder.build(store).endpoints('api.ns.svc.cluster.local', 80).map((e) => e.address), ['10.244.0.1', '10.244.0.2', '10.244.0.4']);
+    store.apply('test', resources(pod('p-2', '10.244.0.3', { app: 'web' }, { ns: 'ns' }) + '---\n' + pod('p-3', '10.244.0.9', { app: 'web' }, { ns: 'ns', ready: false })));
+    check();
+    assert.deepEqual(builder.build(store).endpoints('web.ns.svc.cluster.local', 80).map((e) => `${e.address}:${e.healthy}`), ['10.244.0.3:true', '10.244.0.9:false']);
+  });
 });

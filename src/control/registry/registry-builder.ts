@@ -76,7 +76,8 @@ export class RegistryBuilder {
         if (w) workloads.push(w);
       });
     }
-    const index = this.lastIndex && sameItems(this.lastIndex.workloads, workloads) ? this.lastIndex.index : new WorkloadIndex(workloads);
+    const reusable = this.lastIndex && (sameItems(this.lastIndex.workloads, workloads) || this.lastIndex.index.update(this.lastIndex.workloads, workloads));
+    const index = reusable ? this.lastIndex!.index : new WorkloadIndex(workloads);
     this.lastIndex = { workloads, index };
     const slicesByService = new Map<string, ConfigResource[]>();
     for (const s of reader.list('EndpointSlice')) {
