@@ -8,13 +8,20 @@ import { request } from './support/http-client.ts';
 import { startHarness, type Harness } from './support/proxy-harness.ts';
 
 /** A gRPC-shaped h2c server: echoes the body and ends with grpc-status trailers. */
-async function grpcLikeServer(): Promise<http2.Http2Server & { port: number }> {
-  const s = http2.createServer() as http2.Http2Server & { port: number };
+async function grpcLikeServer(): Promise<http2.Http2Server & { port: number; failNext: number }> {
+  const s = http2.createServer() as http2.Http2Server & { port: number; failNext: number };
+  s.failNext = 0;
   s.on('stream', (st, headers) => {
     const stream = st as http2.ServerHttp2Stream;
     const chunks: Buffer[] = [];
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('end', () => {
+      if (s.failNext > 0) {
+        // trailers-only response: UNAVAILABLE
+        s.failNext--;
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '14' }, { endStream: true });
+        return;
+      }
       stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'x-path': String(headers[':path']) }, { waitForTrailers: true });
       stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': 'ok' }));
       stream.end(Buffer.concat(chunks));
@@ -48,7 +55,7 @@ function h2request(port: number, path: string, body?: string, headers: http2.Out
 describe('HTTP/2 and gRPC through the connection manager', () => {
   let h: Harness;
   let echo: EchoServer;
-  let grpc: http2.Http2Server & { port: number };
+  let grpc: http2.Http2Server & { port: number; failNext: number };
   let port: number;
 
   before(async () => {
@@ -63,6 +70,7 @@ describe('HTTP/2 and gRPC through the connection manager', () => {
       listeners: [httpListener('web', 8080, 'web')],
       routes: [routeConfig('web', [vhost('all', ['*'], [
         route({ prefix: '/helloworld.Greeter/', grpc: {} }, { cluster: 'grpc' }, { responseHeadersToAdd: [{ header: { key: 'x-route', value: 'grpc' } }] }),
+        route({ prefix: '/retry.Svc/' }, { cluster: 'grpc', retryPolicy: { retryOn: 'unavailable,connect-failure', numRetries: { value: 3 }, retryBackOff: { baseInterval: { nanos: 1_000_000 } } } }),
         route({ prefix: '/' }, { cluster: 'h1' }),
       ])])],
     });
@@ -93,6 +101,15 @@ describe('HTTP/2 and gRPC through the connection manager', () => {
     assert.equal(r.headers['x-path'], '/helloworld.Greeter/SayHello');
     assert.equal(r.body, 'payload');
     assert.equal(r.trailers?.['grpc-status'], '0');
+  });
+
+  it('retries gRPC UNAVAILABLE (trailers-only) responses and replays the request body', async () => {
+    grpc.failNext = 2;
+    const r = await h2request(port, '/retry.Svc/Call', 'body-to-replay', { 'content-type': 'application/grpc' });
+    assert.equal(r.headers[':status'], 200);
+    assert.equal(r.body, 'body-to-replay');
+    assert.equal(r.trailers?.['grpc-status'], '0');
+    assert.equal(grpc.failNext, 0);
   });
 
   it('still serves HTTP/1.1 on the same listener', async () => {

@@ -8,6 +8,7 @@ import type { HcmConfig } from './hcm-config.ts';
 import type { FilterContext, FilterRequest, LocalReply } from './http-filter.ts';
 import type { HttpRuntime } from './http-stream.ts';
 import type { DownstreamConnectionInfo } from './http1-server-connection.ts';
+import { forwardHttp2 } from './http2-forwarder.ts';
 import { Http2UpstreamPool } from './http2-upstream-pool.ts';
 import { LOCAL_REPLY, redirectLocation } from './local-reply.ts';
 import { applyRouteRequest, finishResponseHeaders, prepareRequestHeaders, routeHash } from './request-headers.ts';
@@ -145,6 +146,29 @@ export class Http2Gateway {
     const cluster = name ? this.rt.clusters.get(name) : undefined;
     if (!cluster) return local({ ...LOCAL_REPLY.clusterNotFound, status: a.clusterNotFoundCode });
     applyRouteRequest(req, route, a, weighted, table);
+    let timer: NodeJS.Timeout | undefined;
+    if (a.timeoutMs > 0) {
+      timer = setTimeout(() => {
+        cluster.stats.rqTimeout++;
+        if (!stream.headersSent) local(LOCAL_REPLY.timeout);
+        else stream.close(http2.constants.NGHTTP2_CANCEL);
+      }, a.timeoutMs);
+      timer.unref();
+      stream.once('close', () => clearTimeout(timer));
+    }
+    if (cluster.config.http2 || cluster.config.useDownstreamProtocol) {
+      forwardHttp2({
+        stream, req, info, cluster, action: a, pool: this.pool, hash: routeHash(a, req, info), local,
+        onHead: (status, rh, attempts) => {
+          info.responseCode = status;
+          finishResponseHeaders(rh, hcm, route, weighted, table, attempts, info.requestId);
+          for (const f of hcm.filters) f.encodeHeaders?.(fctx, status, rh);
+          rh.set('x-envoy-upstream-service-time', String(info.upstreamServiceTimeMs));
+          for (const k of HOP) rh.remove(k);
+        },
+      });
+      return;
+    }
     if (cluster.breaker.requests >= cluster.config.limits.maxRequests) {
       cluster.stats.rqOverflow++;
       return local(LOCAL_REPLY.overflow);
@@ -184,49 +208,7 @@ export class Http2Gateway {
       if (!stream.headersSent) local(LOCAL_REPLY.connectFailure);
       else stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
     };
-    let timer: NodeJS.Timeout | undefined;
-    if (a.timeoutMs > 0) {
-      timer = setTimeout(() => {
-        cluster.stats.rqTimeout++;
-        if (!stream.headersSent) local(LOCAL_REPLY.timeout);
-        else stream.close(http2.constants.NGHTTP2_CANCEL);
-      }, a.timeoutMs);
-      timer.unref();
-      stream.once('close', () => clearTimeout(timer));
-    }
-    if (cluster.config.http2 || cluster.config.useDownstreamProtocol) this.forwardH2(stream, req, cluster, host, onHead, fail);
-    else this.forwardH1(stream, req, cluster, host, onHead, fail);
-  }
-
-  private forwardH2(stream: http2.ServerHttp2Stream, req: FilterRequest, cluster: Cluster, host: import('../upstream/host.ts').Host, onHead: (s: number, h: HeaderList) => void, fail: (d: string) => void): void {
-    this.pool.get(cluster, host, (session, err) => {
-      if (!session) return fail(err);
-      if (stream.destroyed) return;
-      const out: http2.OutgoingHttpHeaders = { ':method': req.method, ':path': req.path, ':authority': req.authority, ':scheme': req.scheme };
-      for (const [k, v] of Object.entries(req.headers.toRecord())) out[k] = v;
-      const up = session.request(out);
-      let trailers: http2.IncomingHttpHeaders | undefined;
-      up.on('error', (e: Error) => fail(e.message));
-      up.on('trailers', (t) => (trailers = t));
-      up.on('response', (rh) => {
-        if (stream.destroyed) return up.close();
-        const status = Number(rh[':status'] ?? 502);
-        const list = new HeaderList();
-        for (const [k, v] of Object.entries(rh)) if (!k.startsWith(':') && v !== undefined) list.add(k, Array.isArray(v) ? v.join(', ') : String(v));
-        onHead(status, list);
-        stream.respond({ ':status': status, ...list.toRecord() }, { waitForTrailers: true });
-        stream.on('wantTrailers', () => {
-          const t: http2.OutgoingHttpHeaders = {};
-          for (const [k, v] of Object.entries(trailers ?? {})) if (!k.startsWith(':') && v !== undefined) t[k] = v;
-          stream.sendTrailers(t);
-        });
-        up.pipe(stream);
-      });
-      stream.pipe(up);
-      stream.once('close', () => {
-        if (!up.closed) up.close(http2.constants.NGHTTP2_CANCEL);
-      });
-    });
+    this.forwardH1(stream, req, cluster, host, onHead, fail);
   }
 
   private forwardH1(stream: http2.ServerHttp2Stream, req: FilterRequest, cluster: Cluster, host: import('../upstream/host.ts').Host, onHead: (s: number, h: HeaderList) => void, fail: (d: string) => void): void {
