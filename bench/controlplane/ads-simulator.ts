@@ -6,8 +6,9 @@
  * argv: JSON {address, proxies, channels, namespace}
  * stdin: `watch TYPE` (TYPE: cds|eds|lds|rds) starts a convergence measurement from now;
  * stdout: `synced` once every stream has had a response of every type; then per watch a JSON line
- * {type, proxies, converged, p50_ms, p99_ms, max_ms} once every proxy has ACKed a new response of
- * that type (or after 60 s, with converged < proxies).
+ * {type, proxies, converged, p50_ms, p99_ms, max_ms, responses, resources_per_response, versions} one
+ * second after every proxy has ACKed a new response of that type (or after 60 s, with converged <
+ * proxies); `responses` counts the responses of every type received meanwhile.
  */
 import * as grpc from '@grpc/grpc-js';
 import { createInterface } from 'node:readline';
@@ -33,6 +34,7 @@ interface RespHead {
   versionInfo: string;
   typeUrl: string;
   nonce: string;
+  resources: number;
 }
 
 const Client = grpc.makeGenericClientConstructor(
@@ -47,7 +49,7 @@ const Client = grpc.makeGenericClientConstructor(
       // Only the envelope is needed; resources stay encoded.
       responseDeserialize: (b: Buffer): RespHead => {
         const m = Resp.decode(b) as unknown as RespHead;
-        return { versionInfo: m.versionInfo, typeUrl: m.typeUrl, nonce: m.nonce };
+        return { versionInfo: m.versionInfo, typeUrl: m.typeUrl, nonce: m.nonce, resources: (m as unknown as { resources?: unknown[] }).resources?.length ?? 0 };
       },
     },
   },
@@ -58,7 +60,19 @@ const clients = Array.from({ length: opts.channels }, () => new Client(opts.addr
 const seen: Set<Short>[] = [];
 const lastResponseAt: Map<Short, number>[] = [];
 let synced = 0;
-let watch: { type: Short; t0: number; times: (number | undefined)[]; count: number } | undefined;
+interface Watch {
+  type: Short;
+  t0: number;
+  times: (number | undefined)[];
+  count: number;
+  /** Responses of each type received while watching (shows whether a change pushed only its type). */
+  responses: Record<Short, number>;
+  /** Resources per response of the watched type (min..max): full set or only what changed. */
+  minResources: number;
+  maxResources: number;
+  versions: Set<string>;
+}
+let watch: Watch | undefined;
 const streams: grpc.ClientDuplexStream<object, RespHead>[] = [];
 
 function ipOf(i: number): string {
@@ -96,9 +110,14 @@ for (let i = 0; i < opts.proxies; i++) {
       seen[i].add(short);
       if (seen[i].size === 4 && ++synced === opts.proxies) process.stdout.write('synced\n');
     }
+    if (watch) watch.responses[short]++;
     if (watch && watch.type === short && watch.times[i] === undefined) {
       watch.times[i] = now - watch.t0;
-      if (++watch.count === opts.proxies) report();
+      watch.minResources = Math.min(watch.minResources, r.resources);
+      watch.maxResources = Math.max(watch.maxResources, r.resources);
+      watch.versions.add(r.versionInfo);
+      // Keep counting other types' responses for a second: a push that wrongly included them shows.
+      if (++watch.count === opts.proxies) setTimeout(report, 1000);
     }
   });
   stream.on('error', (err: Error) => process.stderr.write(`stream ${i}: ${err.message}\n`));
@@ -109,7 +128,8 @@ function report(): void {
   const times = watch.times.filter((t): t is number => t !== undefined).sort((a, b) => a - b);
   const pct = (p: number): number => (times.length ? times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)] : NaN);
   process.stdout.write(
-    JSON.stringify({ type: watch.type, proxies: opts.proxies, converged: times.length, p50_ms: pct(50), p99_ms: pct(99), max_ms: times[times.length - 1] ?? NaN }) + '\n',
+    JSON.stringify({ type: watch.type, proxies: opts.proxies, converged: times.length, p50_ms: pct(50), p99_ms: pct(99), max_ms: times[times.length - 1] ?? NaN,
+      responses: watch.responses, resources_per_response: [watch.minResources, watch.maxResources], versions: watch.versions.size }) + '\n',
   );
   watch = undefined;
 }
@@ -117,7 +137,16 @@ function report(): void {
 createInterface({ input: process.stdin }).on('line', (line) => {
   const [cmd, arg] = line.trim().split(/\s+/);
   if (cmd === 'watch' && arg in TYPES) {
-    watch = { type: arg as Short, t0: performance.now(), times: new Array(opts.proxies), count: 0 };
+    watch = {
+      type: arg as Short,
+      t0: performance.now(),
+      times: new Array(opts.proxies),
+      count: 0,
+      responses: { cds: 0, eds: 0, lds: 0, rds: 0 },
+      minResources: Infinity,
+      maxResources: 0,
+      versions: new Set(),
+    };
     const mine = watch;
     process.stdout.write('watching\n');
     setTimeout(() => watch === mine && report(), 60_000).unref();

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface, type Interface } from 'node:readline';
@@ -26,6 +26,12 @@ export interface ControlplaneRow {
   initial_sync_s: number;
   discovery_rss_mb: number;
   discovery_cpu_s: number;
+  /** Load average (1 min) when the change was made: other work on the machine. */
+  load_average: number;
+  /** Responses of each type the simulator received during the measurement (all proxies). */
+  responses: Record<string, number>;
+  /** Resources per response of the measured type (min, max). */
+  resources_per_response: [number, number];
 }
 
 function lines(child: ChildProcess): Interface {
@@ -58,7 +64,13 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function runControlplaneBench(options: { proxies: number[]; shape: MeshShape; log: (l: string) => void }): Promise<ControlplaneRow[]> {
+export async function runControlplaneBench(options: {
+  proxies: number[];
+  shape: MeshShape;
+  log: (l: string) => void;
+  /** Write a V8 CPU profile of discovery (one per run) into this directory. */
+  cpuProfDir?: string;
+}): Promise<ControlplaneRow[]> {
   const rows: ControlplaneRow[] = [];
   for (const n of options.proxies) {
     const dir = mkdtempSync(join(tmpdir(), 'mizzen-cp-bench-'));
@@ -67,7 +79,10 @@ export async function runControlplaneBench(options: { proxies: number[]; shape: 
     const httpPort = await freePort();
     const discovery = spawn(
       process.execPath,
-      [join(repo, 'bin/mizzen.js'), 'discovery', '--config', dir, '--grpc-addr', `127.0.0.1:${grpcPort}`, '--http-addr', `127.0.0.1:${httpPort}`, '--secure-grpc-addr', ''],
+      [
+        ...(options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir, '--cpu-prof-name', `discovery-${n}-${Date.now()}.cpuprofile`] : []),
+        join(repo, 'bin/mizzen.js'),
+        'discovery', '--config', dir, '--grpc-addr', `127.0.0.1:${grpcPort}`, '--http-addr', `127.0.0.1:${httpPort}`, '--secure-grpc-addr', ''],
       { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MIZZEN_LOG: 'warn' } },
     );
     let discoveryErr = '';
@@ -93,9 +108,10 @@ export async function runControlplaneBench(options: { proxies: number[]; shape: 
       for (const [change, type, apply] of changes) {
         sim.stdin!.write(`watch ${type}\n`);
         await waitForLine(rl, (l) => l === 'watching', 10_000, 'the simulator to arm');
+        const load = loadavg()[0]!;
         apply();
         const line = await waitForLine(rl, (l) => l.startsWith('{'), 120_000, `${change} convergence`);
-        const r = JSON.parse(line) as { converged: number; p50_ms: number; p99_ms: number };
+        const r = JSON.parse(line) as { converged: number; p50_ms: number; p99_ms: number; responses: Record<string, number>; resources_per_response: [number, number] };
         const row: ControlplaneRow = {
           proxies: n,
           services: options.shape.services,
@@ -107,11 +123,15 @@ export async function runControlplaneBench(options: { proxies: number[]; shape: 
           initial_sync_s: Number(initialSync.toFixed(2)),
           discovery_rss_mb: Math.round(rssMb(discovery.pid!)),
           discovery_cpu_s: Number((cpuSeconds(discovery.pid!) - cpu0).toFixed(2)),
+          load_average: Number(load.toFixed(1)),
+          responses: r.responses,
+          resources_per_response: r.resources_per_response,
         };
         rows.push(row);
         options.log(
           `  ${String(n).padStart(6)} proxies, ${change.padEnd(14)} converged ${row.converged}/${n}  p50 ${row.convergence_p50_ms} ms  p99 ${row.convergence_p99_ms} ms  ` +
-            `discovery rss ${row.discovery_rss_mb} MB, cpu ${row.discovery_cpu_s} s`,
+            `discovery rss ${row.discovery_rss_mb} MB, cpu ${row.discovery_cpu_s} s (since the simulator started); load ${row.load_average}; ` +
+            `responses ${JSON.stringify(row.responses)}, ${row.resources_per_response.join('..')} resources each`,
         );
       }
       sim.stdin!.write('exit\n');

@@ -1,0 +1,29 @@
+/**
+ * `node bench/controlplane/run-controlplane.ts [N ...] [--services M] [--endpoints E] [--cpu-prof DIR] [--json FILE]`:
+ * the control-plane convergence benchmark alone (no root needed), e.g. for profiling discovery.
+ */
+import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { runControlplaneBench } from './controlplane-bench.ts';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    services: { type: 'string', default: '1000' },
+    endpoints: { type: 'string', default: '10' },
+    'cpu-prof': { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+const proxies = positionals.length ? positionals.map(Number) : [100];
+const log = (l: string): void => void process.stdout.write(l + '\n');
+log(`load average before: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+const rows = await runControlplaneBench({
+  proxies,
+  shape: { services: Number(values.services), endpointsPerService: Number(values.endpoints), namespace: 'bench' },
+  log,
+  ...(values['cpu-prof'] ? { cpuProfDir: values['cpu-prof'] } : {}),
+});
+log(`load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2) + '\n');
