@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { httpListener, route, routeConfig, staticCluster, vhost } from './support/envoy-builders.ts';
 import { EchoServer } from './support/echo-server.ts';
 import { request } from './support/http-client.ts';
-import { startHarness, type Harness } from './support/proxy-harness.ts';
+import { startHarness, waitUntil, type Harness } from './support/proxy-harness.ts';
 
 describe('draining (SIGTERM semantics)', () => {
   let h: Harness;
@@ -27,8 +27,9 @@ describe('draining (SIGTERM semantics)', () => {
   });
 
   it('stops accepting, lets in-flight requests finish, then closes', async () => {
+    slow.count = 0;
     const inFlight = request(port, { path: '/slow' });
-    await new Promise((r) => setTimeout(r, 50));
+    await waitUntil(() => slow.count === 1, 'the request to reach the upstream');
     const drained = h.proxy.drain(5000);
     const r = await inFlight;
     assert.equal(r.status, 200);
