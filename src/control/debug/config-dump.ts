@@ -17,7 +17,8 @@ export function configDump(root: protobuf.Root, conn: XdsConnection): Record<str
     const w = conn.watched.get(typeUrl);
     if (!w) return [];
     const lastUpdated = w.sentAt !== undefined ? new Date(w.sentAt).toISOString() : undefined;
-    return [...w.lastResources.values()]
+    return w.lastResources
+      .values()
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
       .map((e) => ({ name: e.name, version: w.versionSent ?? '', lastUpdated, resource: decode(typeUrl, e.value) }));
   };

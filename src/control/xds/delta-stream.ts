@@ -197,7 +197,7 @@ export class DeltaStream implements XdsConnection {
       if (changed.length === 0 && removed.length === 0 && forced.size === 0 && w.nonceSent !== undefined) continue;
       for (const e of changed) {
         w.resourceVersions.set(e.name, e.version);
-        w.lastResources.set(e.name, e);
+        w.lastResources.set(e);
       }
       for (const name of removed) {
         w.resourceVersions.delete(name);

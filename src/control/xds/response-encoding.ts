@@ -13,6 +13,8 @@ export interface EncodedResourceSet {
   /** Field 2 (`repeated Any resources`) of DiscoveryResponse, ready to append. */
   body: Uint8Array;
   size: number;
+  /** Name → resource, built on first use and shared by every holder of the set. */
+  index?: Map<string, EncodedResource>;
 }
 
 export function encodeResourceSet(typeUrl: string, resources: readonly EncodedResource[]): EncodedResourceSet {

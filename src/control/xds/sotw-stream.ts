@@ -199,8 +199,8 @@ export class SotwStream implements XdsConnection {
       w.versionSent = snapshot.version;
       w.sentAt = this.deps.clock.now();
       w.pushStartedAt.set(nonce, startedAt);
-      if (send === set) w.lastResources = new Map(set.resources.map((e) => [e.name, e]));
-      else for (const e of send.resources) w.lastResources.set(e.name, e);
+      if (send === set) w.lastResources.replace(set);
+      else for (const e of send.resources) w.lastResources.set(e);
       const type = shortType(typeUrl);
       this.deps.metrics.configSize.observe({ type }, send.size);
       await new Promise<void>((resolve) => {
@@ -233,13 +233,15 @@ function changedOnly(typeUrl: string, set: EncodedResourceSet, w: WatchedResourc
   if (WILDCARD_TYPES.has(typeUrl) || w.nonceSent === undefined || w.lastResources.size === 0) return set;
   // After a NACK the client kept older resources than those we sent: resend everything.
   if (w.lastNack !== undefined && w.lastNack.nonce === w.nonceSent) return set;
-  const current = new Set<string>();
   const changed = [];
+  let matched = 0;
   for (const e of set.resources) {
-    current.add(e.name);
-    if (w.lastResources.get(e.name)?.version !== e.version) changed.push(e);
+    const prev = w.lastResources.get(e.name);
+    if (prev) matched++;
+    if (prev?.version !== e.version) changed.push(e);
   }
-  for (const name of w.lastResources.keys()) if (!current.has(name)) return set;
+  // A resource the client has is no longer there: send the full set.
+  if (matched < w.lastResources.size) return set;
   if (changed.length * 2 > set.resources.length) return set;
   return encodeResourceSet(typeUrl, changed);
 }

@@ -1,6 +1,6 @@
 import type { ProxyInfo } from './proxy-info.ts';
 import type { XdsSnapshot } from './xds-snapshot.ts';
-import type { EncodedResource } from './resource-encoder.ts';
+import { SentResources } from './sent-resources.ts';
 
 export interface NackRecord {
   nonce: string;
@@ -31,7 +31,7 @@ export interface WatchedResource {
   /** SotW: names and content versions of the last response, to skip resending an identical set. */
   sentSignature: string | undefined;
   /** The resources last sent (all the client has for SotW), for config_dump. */
-  lastResources: Map<string, EncodedResource>;
+  lastResources: SentResources;
 }
 
 export function newWatch(typeUrl: string): WatchedResource {
@@ -49,7 +49,7 @@ export function newWatch(typeUrl: string): WatchedResource {
     sentSignature: undefined,
     pushStartedAt: new Map(),
     resourceVersions: new Map(),
-    lastResources: new Map(),
+    lastResources: new SentResources(),
   };
 }
 
