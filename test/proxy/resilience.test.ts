@@ -153,7 +153,7 @@ describe('circuit breakers and outlier detection', () => {
   let port: number;
 
   before(async () => {
-    slow = await new EchoServer('slow', () => ({ delayMs: 300 })).start();
+    slow = await new EchoServer('slow', () => ({ delayMs: 1500 })).start();
     a = await new EchoServer('a', () => ({ status: 500 })).start();
     b = await new EchoServer('b').start();
     h = await startHarness();
