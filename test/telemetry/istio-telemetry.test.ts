@@ -165,15 +165,21 @@ describe('Istio telemetry between two sidecars (metadata exchange, metrics, acce
     assert.match(text, /istio_response_bytes_sum\{/);
   });
 
-  it('reports TCP metrics for tcp_proxy connections', async () => {
-    await new Promise<void>((resolve, reject) => {
-      const s = net.connect(server.port('tcpInbound'), '127.0.0.1', () => s.write('GET /tcp HTTP/1.1\r\nhost: reviews\r\nconnection: close\r\n\r\n'));
-      s.on('data', () => undefined);
-      s.on('close', () => resolve());
-      s.on('error', reject);
-    });
+  it('reports TCP metrics for tcp_proxy connections (opened while open, closed at the end)', async () => {
     let text = '';
     const find = (m: string) => samples(text, m).find((s) => s.labels.reporter === 'destination' && s.labels.request_protocol === 'tcp');
+    const sock = net.connect(server.port('tcpInbound'), '127.0.0.1');
+    await new Promise<void>((resolve, reject) => sock.once('connect', () => resolve()).once('error', reject));
+    const openDeadline = Date.now() + 5000;
+    do text = await scrape(server.proxy.prometheusPort!); while (!find('istio_tcp_connections_opened_total') && Date.now() < openDeadline);
+    assert.ok(find('istio_tcp_connections_opened_total'), 'opened is counted while the connection is open');
+    assert.equal(find('istio_tcp_connections_closed_total')?.value ?? 0, 0);
+    await new Promise<void>((resolve, reject) => {
+      sock.on('data', () => undefined);
+      sock.on('close', () => resolve());
+      sock.on('error', reject);
+      sock.write('GET /tcp HTTP/1.1\r\nhost: reviews\r\nconnection: close\r\n\r\n');
+    });
     const deadline = Date.now() + 5000;
     do text = await scrape(server.proxy.prometheusPort!); while (!find('istio_tcp_connections_closed_total') && Date.now() < deadline);
     const closed = find('istio_tcp_connections_closed_total');

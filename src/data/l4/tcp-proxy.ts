@@ -30,6 +30,7 @@ export function proxyTcp(
   }
   info.clusterName = clusterName ?? '';
   info.protocol = 'tcp';
+  for (const o of observers) o.onStreamStart?.(info);
   let finished = false;
   const finish = (): void => {
     if (finished) return;

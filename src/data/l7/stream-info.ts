@@ -80,6 +80,8 @@ export class StreamInfo {
 
 /** Receives every finished request (access log, Istio metrics). */
 export interface StreamObserver {
+  /** A TCP connection starts being proxied (istio_tcp_connections_opened_total). */
+  onStreamStart?(info: StreamInfo): void;
   onStreamComplete(info: StreamInfo): void;
 }
 

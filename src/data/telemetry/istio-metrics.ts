@@ -174,11 +174,15 @@ export class IstioMetrics implements StreamObserver {
     return s;
   }
 
+  onStreamStart(info: StreamInfo): void {
+    if (info.protocol !== 'tcp' || (info.direction === 'UNSPECIFIED' && info.listenerName === '')) return;
+    this.seriesFor(info).tcpOpened++;
+  }
+
   onStreamComplete(info: StreamInfo): void {
     if (info.direction === 'UNSPECIFIED' && info.listenerName === '') return;
     const s = this.seriesFor(info);
     if (info.protocol === 'tcp') {
-      s.tcpOpened++;
       s.tcpClosed++;
       s.tcpSent += info.bytesSent;
       s.tcpReceived += info.bytesReceived;
