@@ -76,6 +76,18 @@ describe('jwt_authn requirements', () => {
     assert.equal((await run(f, ctx('/', { 'x-a-token': `Token ${await token('a', { aud: 'y' })}` })))?.status, 403);
   });
 
+  it('caches verified tokens until they expire (clock injected)', async () => {
+    let now = Date.now();
+    const f = createJwtAuthnFilter('jwt', { providers: { a: providers().a }, rules: [{ match: { prefix: '/' }, requires: { providerName: 'a' } }] }, 'l', { jwks: new JwksCache(), now: () => now });
+    const t = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'k' }).setIssuer('a').setExpirationTime(Math.floor(now / 1000) + 120).sign(key);
+    assert.equal(await run(f, ctx('/', { 'x-a-token': `Token ${t}` })), undefined);
+    assert.equal(await run(f, ctx('/', { 'x-a-token': `Token ${t}` })), undefined, 'served from the cache');
+    now += 120_000 + 61_000; // past exp and the 60 s clock skew
+    const r = await run(f, ctx('/', { 'x-a-token': `Token ${t}` }));
+    assert.equal(r?.status, 401);
+    assert.equal(r?.body, 'Jwt is expired');
+  });
+
   it('rejects configs it cannot honour, naming the field', () => {
     assert.throws(() => filter({ providers: { p: { issuer: 'p' } } }), (e: unknown) => e instanceof ResourceRejection && /providers\[p\]: a provider needs local_jwks or remote_jwks/.test(e.message));
     assert.throws(() => filter({ providers: { p: { issuer: 'p', localJwks: { inlineString: 'not json' } } } }), (e: unknown) => e instanceof ResourceRejection && /providers\[p\]\.localJwks: invalid JWKS/.test(e.message));

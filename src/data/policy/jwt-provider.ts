@@ -55,6 +55,9 @@ export class JwtProvider {
   private readonly skewSec: number;
   private readonly requireExp: boolean;
   private readonly now: () => number;
+  /** Verified tokens (Envoy's jwt_cache_config, default 100 entries): skips the signature check. */
+  private readonly verified = new Map<string, JWTPayload>();
+  private readonly cacheSize: number;
 
   constructor(name: string, o: Obj, path: string, jwks: JwksCache, now: () => number) {
     onlyFields(o, path, PROVIDER_FIELDS);
@@ -71,6 +74,8 @@ export class JwtProvider {
     this.skewSec = o.clockSkewSeconds !== undefined ? asNumber(o.clockSkewSeconds) : 60;
     this.requireExp = o.requireExpiration === true;
     this.now = now;
+    const cacheCfg = asObj(o.jwtCacheConfig);
+    this.cacheSize = cacheCfg.jwtCacheSize !== undefined ? asNumber(cacheCfg.jwtCacheSize) : 100;
     const locs: TokenLocation[] = [];
     asArray(o.fromHeaders).forEach((h, i) => {
       onlyFields(h, `${path}.fromHeaders[${i}]`, ['name', 'valuePrefix']);
@@ -129,6 +134,21 @@ export class JwtProvider {
 
   /** Verify a token; resolves to 'ok' with the payload, or an Envoy status message. */
   async verify(token: string): Promise<{ status: JwtStatus; payload?: JWTPayload }> {
+    const hit = this.verified.get(token);
+    if (hit) {
+      const nowSec = this.now() / 1000;
+      if (hit.exp === undefined || nowSec < hit.exp + this.skewSec) return { status: 'ok', payload: hit };
+      this.verified.delete(token);
+    }
+    const r = await this.verifyUncached(token);
+    if (r.status === 'ok' && r.payload && this.cacheSize > 0) {
+      if (this.verified.size >= this.cacheSize) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(token, r.payload);
+    }
+    return r;
+  }
+
+  private async verifyUncached(token: string): Promise<{ status: JwtStatus; payload?: JWTPayload }> {
     let claims: JWTPayload;
     try {
       claims = decodeJwt(token);
