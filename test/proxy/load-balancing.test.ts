@@ -43,6 +43,7 @@ describe('load balancing and endpoint health', () => {
         route({ prefix: '/ring-header' }, { cluster: 'ring', hashPolicy: [{ header: { headerName: 'x-user' } }] }),
         route({ prefix: '/ring-cookie' }, { cluster: 'ring', hashPolicy: [{ cookie: { name: 'session' } }] }),
         route({ prefix: '/ring-ip' }, { cluster: 'ring', hashPolicy: [{ connectionProperties: { sourceIp: true } }] }),
+        route({ prefix: '/ring-ttl' }, { cluster: 'ring', hashPolicy: [{ cookie: { name: 'sticky', ttl: { seconds: 60 }, path: '/' } }] }),
         route({ prefix: '/lr' }, { cluster: 'lr' }),
         route({ prefix: '/random' }, { cluster: 'random' }),
         route({ prefix: '/health' }, { cluster: 'health' }),
@@ -80,6 +81,19 @@ describe('load balancing and endpoint health', () => {
     const spread = new Set<string>();
     for (let i = 0; i < 30; i++) spread.add(await server('/ring-header', { 'x-user': `user-${i}` }));
     assert.ok(spread.size >= 2, 'different keys spread over endpoints');
+  });
+
+  it('generates the hash cookie when a TTL is configured and the client has none', async () => {
+    const first = await request(port, { path: '/ring-ttl' });
+    const setCookie = String(first.headers['set-cookie']);
+    assert.match(setCookie, /^sticky="[0-9a-f]+"; Max-Age=60; Path=\/; HttpOnly$/);
+    const cookie = setCookie.split(';')[0];
+    const server0 = first.json<EchoReply>().server;
+    for (let i = 0; i < 5; i++) {
+      const r = await request(port, { path: '/ring-ttl', headers: { cookie } });
+      assert.equal(r.json<EchoReply>().server, server0);
+      assert.equal(r.headers['set-cookie'], undefined);
+    }
   });
 
   it('least request and random use every endpoint', async () => {

@@ -73,6 +73,8 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
   /** The upstream request has been written (head at least) on `conn`. */
   private upstreamStarted = 0;
   private attemptActive = false;
+  /** A generated hash-policy cookie to set on the response. */
+  private readonly cookie: { setCookie?: string } = {};
   /** The current attempt runs on a kept-alive connection that served earlier requests. */
   private connReused = false;
   private staleRetried = false;
@@ -211,7 +213,10 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
       const od = this.info.originalDestination || `${this.info.downstreamLocalAddress}:${this.info.downstreamLocalPort}`;
       const c = od.lastIndexOf(':');
       host = cluster.originalDestinationHost(od.slice(0, c).replace(/^\[|\]$/g, ''), Number(od.slice(c + 1)));
-    } else host = cluster.pick(routeHash(action, this.request, this.info), this.retry?.otherHost ? this.host : undefined);
+    } else {
+      if (this.attempts === 0) this.cookie.setCookie = undefined;
+      host = cluster.pick(routeHash(action, this.request, this.info, this.cookie), this.retry?.otherHost ? this.host : undefined);
+    }
     if (!host) {
       cluster.stats.noHealthyHost++;
       return this.localReply(LOCAL_REPLY.noHealthyUpstream);
@@ -364,6 +369,7 @@ export class HttpStream implements PoolWaiter, UpstreamResponseHandler, FilterCo
     }
     this.finishResponseHeaders(status, headers);
     headers.set('x-envoy-upstream-service-time', String(this.info.upstreamServiceTimeMs));
+    if (this.cookie.setCookie) headers.add('set-cookie', this.cookie.setCookie);
     if (this.sink.closing && status !== 101) headers.set('connection', 'close');
     this.headSent = true;
     this.sink.sendHead(status, reason || reasonPhrase(status), headers);

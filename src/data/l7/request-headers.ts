@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { hashKey } from '../upstream/load-balancer.ts';
 import type { HcmConfig } from './hcm-config.ts';
 import type { FilterRequest } from './http-filter.ts';
@@ -57,8 +57,12 @@ export function applyRouteRequest(req: FilterRequest, route: Route, action: Forw
   if (action.timeoutMs > 0) h.set('x-envoy-expected-rq-timeout-ms', String(action.timeoutMs));
 }
 
-/** The consistent-hash key of a request from the route's hash policies (undefined: none applies). */
-export function routeHash(action: ForwardAction, req: FilterRequest, info: StreamInfo): number | undefined {
+/**
+ * The consistent-hash key of a request from the route's hash policies (undefined: none applies).
+ * A cookie policy with a TTL whose cookie is missing generates one, as Envoy does; the
+ * `set-cookie` value for the response goes to `generated.setCookie`.
+ */
+export function routeHash(action: ForwardAction, req: FilterRequest, info: StreamInfo, generated?: { setCookie?: string }): number | undefined {
   let out: number | undefined;
   for (const p of action.hashPolicies) {
     let v: string | undefined;
@@ -66,7 +70,11 @@ export function routeHash(action: ForwardAction, req: FilterRequest, info: Strea
     else if (p.kind === 'sourceIp') v = info.downstreamRemoteAddress;
     else if (p.kind === 'cookie') {
       const cookies = req.headers.getAll('cookie');
-      if (cookies) for (const part of cookies.split(/;\s*/)) if (part.startsWith(`${p.name}=`)) v = part.slice(p.name.length + 1);
+      if (cookies) for (const part of cookies.split(/;\s*/)) if (part.startsWith(`${p.name}=`)) v = part.slice(p.name.length + 1).replace(/^"(.*)"$/, '$1');
+      if (v === undefined && p.ttlMs !== undefined && generated) {
+        v = randomBytes(8).toString('hex');
+        generated.setCookie = `${p.name}="${v}"${p.ttlMs > 0 ? `; Max-Age=${Math.floor(p.ttlMs / 1000)}` : ''}${p.path ? `; Path=${p.path}` : ''}; HttpOnly`;
+      }
     } else if (p.kind === 'query') {
       const q = req.path.indexOf('?');
       if (q >= 0) for (const pair of req.path.slice(q + 1).split('&')) if (pair.startsWith(`${p.name}=`)) v = pair.slice(p.name.length + 1);

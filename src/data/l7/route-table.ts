@@ -18,7 +18,7 @@ export interface RouteRequest {
 
 export type HashPolicy =
   | { kind: 'header'; name: string; terminal: boolean }
-  | { kind: 'cookie'; name: string; terminal: boolean }
+  | { kind: 'cookie'; name: string; terminal: boolean; ttlMs: number | undefined; path: string }
   | { kind: 'sourceIp'; terminal: boolean }
   | { kind: 'query'; name: string; terminal: boolean };
 
@@ -228,7 +228,11 @@ function compileHashPolicies(v: unknown, path: string): HashPolicy[] {
     onlyFields(h, p, ['header', 'cookie', 'connectionProperties', 'queryParameter', 'terminal', 'filterState']);
     const terminal = h.terminal === true;
     if (h.header !== undefined) return { kind: 'header', name: asString(asObj(h.header).headerName).toLowerCase(), terminal };
-    if (h.cookie !== undefined) return { kind: 'cookie', name: asString(asObj(h.cookie).name), terminal };
+    if (h.cookie !== undefined) {
+      const c = asObj(h.cookie);
+      onlyFields(c, `${p}.cookie`, ['name', 'ttl', 'path', 'attributes']);
+      return { kind: 'cookie', name: asString(c.name), terminal, ttlMs: c.ttl === undefined ? undefined : durationMs(c.ttl), path: asString(c.path) };
+    }
     if (h.connectionProperties !== undefined) return { kind: 'sourceIp', terminal };
     if (h.queryParameter !== undefined) return { kind: 'query', name: asString(asObj(h.queryParameter).name), terminal };
     return reject(p, 'unsupported hash policy');
