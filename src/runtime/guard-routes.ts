@@ -1,5 +1,5 @@
 import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MizzenError } from '../lib/errors.ts';
 import { runHostCommand } from './host-command.ts';
@@ -38,23 +38,30 @@ export class GuardRoutes {
 
   /** Drop this holder; remove the routes when no holder is left. */
   async release(): Promise<void> {
-    await this.locked(async () => {
+    const last = await this.locked(async () => {
       await rm(join(this.dir, `${this.owner}.holder`), { force: true });
       const others = (await readdir(this.dir)).filter((n) => n.endsWith('.holder'));
-      if (others.length > 0) return;
+      if (others.length > 0) return false;
       for (const cidr of this.cidrs) await runHostCommand('ip', ['route', 'del', 'unreachable', cidr], { allowFailure: true });
+      return true;
     });
+    if (!last) return;
+    // Leave no empty directories behind (fails harmlessly when another mesh just took the lock).
+    await rmdir(this.dir).catch(() => {});
+    await rmdir(dirname(this.dir)).catch(() => {});
   }
 
   private async locked<T>(fn: () => Promise<T>): Promise<T> {
-    await mkdir(this.dir, { recursive: true });
     const lock = join(this.dir, '.lock');
     const deadline = Date.now() + 10_000;
     for (;;) {
       try {
+        await mkdir(this.dir, { recursive: true });
         await mkdir(lock);
         break;
       } catch (err) {
+        // ENOENT: the last holder removed the directory in between; make it again.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         if (Date.now() > deadline) {
           // A holder died inside the critical section: take over its stale lock.
