@@ -6,7 +6,7 @@ import { buildRbac } from './authz-rbac.ts';
 import { INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName } from './cluster-names.ts';
 import { ISTIO_ALPN, SDS_DEFAULT, SDS_ROOTCA } from './cluster-tls.ts';
 import { EXT, sdsSecret, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
-import { httpConnectionManagerFilter, tcpProxyFilter } from './http-connection-manager.ts';
+import { httpConnectionManagerFilter, meshAccessLog, tcpProxyFilter } from './http-connection-manager.ts';
 import { inboundPorts, type InboundPort } from './inbound-ports.ts';
 import { buildJwtAuthn } from './jwt-authn.ts';
 import { isHttpProtocol, isSniffed } from './virtual-hosts.ts';
@@ -33,14 +33,14 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
   for (const ip of inboundPorts(proxy, push)) {
     const mode = mtls.ports.get(ip.port) ?? mtls.mode;
     const http = isHttpProtocol(ip.protocol);
-    const filters = http ? httpFilters(ip, policies, jwt, trust) : tcpFilters(ip, policies, trust);
+    const filters = http ? httpFilters(ip, policies, jwt, trust, meshAccessLog(push.mesh)) : tcpFilters(ip, policies, trust);
     for (const transport of transportsFor(mode)) {
       if (transport === 'raw_buffer' && isSniffed(ip.protocol)) {
         // Undeclared protocol in plaintext: HTTP (seen by http_inspector) gets the HTTP chain.
         chains.push({
           name: `${inboundClusterName(ip.port)}-plaintext-http`,
           filterChainMatch: { destinationPort: ip.port, transportProtocol: transport, applicationProtocols: ['http/1.1', 'h2c'] },
-          filters: httpFilters(ip, policies, jwt, trust),
+          filters: httpFilters(ip, policies, jwt, trust, meshAccessLog(push.mesh)),
         });
       }
       chains.push({
@@ -97,7 +97,7 @@ function rbacFilters(policies: Parameters<typeof buildRbac>[0], tcp: boolean, tr
   return [rbac.deny, rbac.allow].filter((f): f is JsonObject => f !== undefined);
 }
 
-function httpFilters(ip: InboundPort, policies: Parameters<typeof buildRbac>[0], jwt: JsonObject | undefined, trust: TrustDomains): JsonObject[] {
+function httpFilters(ip: InboundPort, policies: Parameters<typeof buildRbac>[0], jwt: JsonObject | undefined, trust: TrustDomains, accessLog: JsonObject[]): JsonObject[] {
   const cluster = inboundClusterName(ip.port);
   const routeConfig = {
     name: cluster,
@@ -105,7 +105,7 @@ function httpFilters(ip: InboundPort, policies: Parameters<typeof buildRbac>[0],
     validateClusters: false,
   };
   const pre = [...(jwt ? [jwt] : []), ...rbacFilters(policies, false, trust)];
-  return [httpConnectionManagerFilter({ statPrefix: `inbound_0.0.0.0_${ip.port}`, routeConfig, preFilters: pre, inbound: true })];
+  return [httpConnectionManagerFilter({ statPrefix: `inbound_0.0.0.0_${ip.port}`, routeConfig, preFilters: pre, inbound: true, accessLog })];
 }
 
 function tcpFilters(ip: InboundPort, policies: Parameters<typeof buildRbac>[0], trust: TrustDomains): JsonObject[] {

@@ -27,6 +27,10 @@ export interface PushMeshConfig {
   connectTimeout?: string;
   /** Other trust domains whose identities count as the mesh's (authorization principals). */
   trustDomainAliases?: readonly string[];
+  /** meshConfig access log: HCMs get an envoy.access_loggers.file entry when a file is set. */
+  accessLogFile?: string;
+  accessLogEncoding?: 'TEXT' | 'JSON';
+  accessLogFormat?: string;
 }
 
 export interface PushContextInput {
