@@ -1,0 +1,42 @@
+/**
+ * `node bench/dataplane/run-dataplane.ts [--modes direct,relay-floor,sidecar,...] [--rates 1000]
+ * [--seconds 8] [--warmup 2] [--prof DIR] [--json FILE]`: the data-plane part of `npm run bench`
+ * alone (root: it creates network namespaces). --prof writes the proxies' --cpu-prof files to DIR.
+ */
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { runDataplaneBench, directMode, relayFloorMode, type Mode } from './dataplane-bench.ts';
+import { sidecarModes } from './sidecar-modes.ts';
+
+const { values } = parseArgs({
+  options: {
+    modes: { type: 'string', default: 'direct,relay-floor,sidecar,sidecar-nomtls,client-sidecar,server-sidecar' },
+    rates: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '8' },
+    warmup: { type: 'string', default: '2' },
+    prof: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+const log = (line: string): void => void process.stdout.write(line + '\n');
+if (process.getuid?.() !== 0) {
+  log('run-dataplane needs root (network namespaces, nft, uid 1337 for the sidecars)');
+  process.exit(1);
+}
+const prof = values.prof;
+if (prof) {
+  mkdirSync(prof, { recursive: true });
+  chmodSync(prof, 0o777);
+}
+const all: Mode[] = [directMode, relayFloorMode, ...sidecarModes(prof ? { nodeFlags: () => ['--cpu-prof', '--cpu-prof-dir', prof] } : {})];
+const wanted = values.modes.split(',');
+const modes = wanted.map((n) => {
+  const m = all.find((x) => x.name === n);
+  if (!m) throw new Error(`unknown mode ${n} (known: ${all.map((x) => x.name).join(', ')})`);
+  return m;
+});
+log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+const rows = await runDataplaneBench({ modes, rates: values.rates.split(',').map(Number), seconds: Number(values.seconds), warmupSeconds: Number(values.warmup), log });
+log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2) + '\n');
