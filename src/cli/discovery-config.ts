@@ -1,5 +1,6 @@
 import { MizzenError } from '../lib/errors.ts';
 import { parseDuration } from '../lib/duration.ts';
+import { parseListenAddress } from '../control/debug/listen-address.ts';
 
 /** `mizzen discovery` flags, as commander hands them over. */
 export interface DiscoveryFlags {
@@ -41,6 +42,10 @@ function envDuration(env: NodeJS.ProcessEnv, name: string, fallbackMs: number): 
 export function discoveryConfig(flags: DiscoveryFlags, env: NodeJS.ProcessEnv): DiscoveryConfig {
   const paths = flags.config ?? [];
   if (paths.length === 0) throw new MizzenError('USAGE', 'mizzen discovery needs at least one --config DIR (a directory of Istio YAML, watched for changes)');
+  // Check every address before anything starts listening.
+  parseListenAddress(flags.grpcAddr, 15010);
+  parseListenAddress(flags.httpAddr, 15014);
+  if (flags.caDir) parseListenAddress(flags.secureGrpcAddr, 15012);
   const throttle = env.PILOT_PUSH_THROTTLE ? Number(env.PILOT_PUSH_THROTTLE) : 100;
   if (!Number.isInteger(throttle) || throttle < 1) throw new MizzenError('USAGE', `PILOT_PUSH_THROTTLE=${env.PILOT_PUSH_THROTTLE} must be a positive integer`);
   return Object.freeze({

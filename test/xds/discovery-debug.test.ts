@@ -122,6 +122,16 @@ spec:
     assert.match(missing.err, /nobody\.default is not connected/);
   });
 
+  it('mizzen discovery refuses bad input with a clear message', async () => {
+    const none = await cli(['discovery']);
+    assert.equal(none.code, 1);
+    assert.match(none.err, /needs at least one --config DIR/);
+    const badAddr = await cli(['discovery', '--config', dir, '--grpc-addr', '127.0.0.1:0', '--http-addr', 'nope:xx']);
+    assert.equal(badAddr.code, 1);
+    assert.match(badAddr.err, /invalid address "nope:xx"/);
+    assert.doesNotMatch(badAddr.err, /at .*\.ts:\d+/, 'no stack trace');
+  });
+
   it('says clearly when discovery cannot be reached', async () => {
     const r = await cli(['proxy-status', '--discovery-address', '127.0.0.1:1']);
     assert.equal(r.code, 1);

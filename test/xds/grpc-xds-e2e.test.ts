@@ -136,7 +136,7 @@ function clientSuite(title: string, command: () => { cmd: string; args: string[]
     });
 
     after(async () => {
-      client.child.stdin?.end();
+      client?.child.stdin?.end();
       await client?.stop();
       await discovery?.stop();
       for (const b of backends) b.close();
