@@ -23,6 +23,9 @@ interface SentDelta {
   startedAt: number;
 }
 
+/** How long a response holds its write-budget share while the client does not read (see SotW). */
+const BUDGET_HOLD_MS = 30_000;
+
 /** Nonces kept per type while waiting for their ACK (older ones count as stale). */
 const MAX_OUTSTANDING = 32;
 
@@ -43,6 +46,7 @@ export class DeltaStream implements XdsConnection {
   private readonly deps: StreamDeps;
   private readonly requestType: protobuf.Type;
   private closed = false;
+  private readonly pendingWrites = new Set<() => void>();
 
   constructor(call: grpc.ServerDuplexStream<Buffer, DeltaDiscoveryResponseMessage>, deps: StreamDeps) {
     this.call = call;
@@ -76,6 +80,7 @@ export class DeltaStream implements XdsConnection {
   private finish(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const settle of [...this.pendingWrites]) settle();
     if (this.proxyInfo) this.deps.unregister(this);
     if (!this.call.writableEnded) this.call.end();
   }
@@ -223,8 +228,21 @@ export class DeltaStream implements XdsConnection {
       w.versionSent = snapshot.version;
       w.sentAt = this.deps.clock.now();
       const type = shortType(typeUrl);
+      let bytes = 0;
+      for (const e of changed) bytes += e.value.length;
+      const release = await this.deps.writeBudget.acquire(bytes);
       await new Promise<void>((resolve) => {
-        this.call.write(msg, () => resolve());
+        // grpc-js never calls back for a cancelled call: closing the stream settles it too.
+        const settle = (): void => {
+          timer.cancel();
+          this.pendingWrites.delete(settle);
+          release();
+          resolve();
+        };
+        const timer = this.deps.clock.setTimer(release, BUDGET_HOLD_MS);
+        this.pendingWrites.add(settle);
+        if (this.closed) settle();
+        else this.call.write(msg, settle);
       });
       this.deps.metrics.pushes.inc({ type });
       this.deps.metrics.pushTime.observe({ type }, Number(process.hrtime.bigint() - t0) / 1e9);
