@@ -24,6 +24,7 @@ interface UpFlags {
   sidecars: string;
   controlPlane: boolean;
   timeout: string;
+  ingressGateway?: boolean;
 }
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
@@ -48,6 +49,7 @@ function upConfig(dir: string, flags: UpFlags, ctx: CliContext) {
     sidecars: flags.sidecars === 'on' || (flags.sidecars === 'auto' && sidecarsAvailable && discoveryAvailable),
     controlPlane: flags.controlPlane && discoveryAvailable,
     timeoutMs: timeoutSeconds * 1000,
+    ingressGateway: flags.ingressGateway === true,
     logLevels: ctx.env.MIZZEN_LOG,
     env,
   });
@@ -68,6 +70,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--service-cidr <cidr>', 'service VIPs', DEFAULT_SERVICE_CIDR)
     .option('--sidecars <mode>', 'auto | on | off: run sidecars in injected pods (auto: when the proxy is available)', 'auto')
     .option('--no-control-plane', 'do not run mizzen discovery')
+    .option('--ingress-gateway', "also run Istio's default ingress gateway (istio-system/istio-ingressgateway, ports 80/443)")
     .option('--timeout <seconds>', 'with -d: how long to wait for readiness', '120s')
     .action(async (dir: string, flags: UpFlags) => {
       try {
@@ -104,6 +107,7 @@ async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
     controlPlane: config.controlPlane,
     baseEnv: config.env,
     onShutdownRequest: () => stop(),
+    ingressGateway: config.ingressGateway,
     sidecar: config.sidecars
       ? (podCtx) =>
           prepareSidecar(podCtx, {
@@ -142,6 +146,7 @@ async function detached(config: UpConfig, ctx: CliContext): Promise<void> {
   const fd = openSync(logFile, 'w');
   const args = [CLI_ENTRY, 'up', config.dir, '--state-dir', config.stateDir, '--pod-cidr', config.podCidr, '--service-cidr', config.serviceCidr, '--sidecars', config.sidecars ? 'on' : 'off'];
   if (!config.controlPlane) args.push('--no-control-plane');
+  if (config.ingressGateway) args.push('--ingress-gateway');
   for (const e of config.exposes) args.push('--expose', `${e.namespace}/${e.service}:${e.port}=${e.localPort}`);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], cwd: ctx.cwd, env: ctx.env });
   closeSync(fd);

@@ -8,6 +8,7 @@ import { MizzenError } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { CONTROL_SOCKET } from './control-client.ts';
 import { ControlServer, parseSubmitted, type SubmittedFile } from './control-server.ts';
+import { ingressGatewayManifests } from './ingress-gateway.ts';
 import { MeshRuntime, type SidecarContext } from './mesh-runtime.ts';
 import { netnsExecArgv } from './netns.ts';
 import type { SidecarCommand } from './pod-instance.ts';
@@ -33,6 +34,8 @@ export interface LocalMeshOptions {
   validate?: (r: ConfigResource) => { path: string; message: string }[];
   backoff?: BackoffOptions;
   baseEnv: Record<string, string>;
+  /** Also run Istio's default ingress gateway (istio-system/istio-ingressgateway). */
+  ingressGateway?: boolean;
   /** Called when the mesh asks to stop (mizzen down). */
   onShutdownRequest?: () => void;
 }
@@ -107,7 +110,7 @@ export class LocalMesh {
     if (previous) await removeMeshLeftovers(previous.prefix, [previous.podCidr, previous.serviceCidr]);
     for (const sub of ['config', 'pods', 'logs']) rmSync(join(o.stateDir, sub), { recursive: true, force: true });
     const { files, errors } = readSubmittedFiles([o.manifests]);
-    const parsed = parseSubmitted(files);
+    const parsed = parseSubmitted(o.ingressGateway ? [ingressGatewayManifests(), ...files] : files);
     for (const w of parsed.warnings) this.log.warn(w);
     const invalid = [...errors, ...parsed.errors, ...this.runtime.check(parsed.resources)];
     if (invalid.length > 0) throw new MizzenError('CONFIG_INVALID', invalid.join('\n'));

@@ -52,6 +52,8 @@ export interface SidecarContext {
   discoveryAddress: string;
   podDir: string;
   labels: Record<string, string>;
+  /** `router` for pods injected with Istio's gateway template (an ingress gateway). */
+  proxyType: 'sidecar' | 'router';
 }
 
 export interface ChangeResult {
@@ -228,7 +230,10 @@ export class MeshRuntime {
     const key = `${ns}/${name}`;
     const labels = { ...(spec.template?.metadata?.labels ?? {}), 'pod-template-hash': hash };
     const annotations = { ...(spec.template?.metadata?.annotations ?? {}) };
-    const podSpec = spec.template?.spec ?? {};
+    const templateSpec = spec.template?.spec ?? {};
+    // Istio's gateway injection template: the pod is the proxy (`mizzen proxy router`), no capture.
+    const gateway = (annotations['inject.istio.io/templates'] ?? '').split(',').includes('gateway');
+    const podSpec = gateway ? { ...templateSpec, containers: (templateSpec.containers ?? []).filter((c) => c.name !== 'istio-proxy') } : templateSpec;
     const serviceAccount = podSpec.serviceAccountName ?? podSpec.serviceAccount ?? 'default';
     const ip = this.podIps.allocate(key);
     const decision = decideInjection({ namespace: ns, namespaceLabels: this.objects.namespaceLabels(ns), podLabels: labels, podAnnotations: annotations, hostNetwork: podSpec.hostNetwork });
@@ -242,7 +247,7 @@ export class MeshRuntime {
     const sidecar = decision.inject && build
       ? async () => {
           await this.waitForControlPlane(120_000);
-          return build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels });
+          return build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels, proxyType: gateway ? 'router' : 'sidecar' });
         }
       : undefined;
     if (decision.inject && !this.options.sidecar) this.log.warn({ pod: key }, 'pod would be injected but sidecars are off: running without a sidecar');
@@ -264,6 +269,7 @@ export class MeshRuntime {
       baseEnv: this.options.baseEnv,
       nodeBinary: this.options.nodeBinary,
       sidecar,
+      capture: !gateway,
       clock: this.options.clock,
       backoff: this.options.backoff,
       log: this.log,

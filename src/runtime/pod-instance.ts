@@ -39,6 +39,8 @@ export interface PodInstanceOptions {
   nodeBinary: string;
   /** Builds the sidecar command (may wait for the control plane); undefined: no sidecar. */
   sidecar: (() => Promise<SidecarCommand>) | undefined;
+  /** Install the capture rules with the sidecar (not for gateways). */
+  capture?: boolean;
   clock: Clock;
   backoff?: BackoffOptions;
   log?: Logger;
@@ -126,7 +128,7 @@ export class PodInstance {
     await writeNetnsEtcFile(o.netns, 'resolv.conf', etc.resolvConf);
     await writeNetnsEtcFile(o.netns, 'hostname', `${o.name}\n`);
     await this.applyServiceRules(serviceRules);
-    if (o.sidecar) await runInNetns(o.netns, 'nft', ['-f', '-'], { input: renderCaptureRules({ ...captureOptionsFromAnnotations(o.annotations), excludeInboundSources: [o.node.address] }) });
+    if (o.sidecar && o.capture !== false) await runInNetns(o.netns, 'nft', ['-f', '-'], { input: renderCaptureRules({ ...captureOptionsFromAnnotations(o.annotations), excludeInboundSources: [o.node.address] }) });
     const sidecar = o.sidecar ? await o.sidecar() : undefined;
     if (this.stopped) return;
     if (sidecar) this.running.push(this.launch('istio-proxy', sidecar.argv, sidecar.env, PROXY_UID, PROXY_GID, '/', sidecar.ready, undefined));

@@ -44,7 +44,7 @@ export async function prepareSidecar(ctx: SidecarContext, options: SidecarComman
     options.nodeBinary,
     options.cliEntry,
     'proxy',
-    'sidecar',
+    ctx.proxyType,
     '--discovery',
     `${ctx.discoveryAddress}:${options.discoveryPort}`,
     '--token-file',

@@ -21,7 +21,7 @@ function checkLabels(v: unknown, path: string, out: FieldIssue[]): void {
   for (const [k, val] of Object.entries(v)) if (typeof val !== 'string') out.push({ path: `${path}.${k}`, message: 'label values must be strings' });
 }
 
-function checkContainer(c: unknown, path: string, out: FieldIssue[]): void {
+function checkContainer(c: unknown, path: string, out: FieldIssue[], injectedProxy = false): void {
   if (!isObj(c)) {
     out.push({ path, message: 'must be an object' });
     return;
@@ -31,7 +31,7 @@ function checkContainer(c: unknown, path: string, out: FieldIssue[]): void {
     const v = c[f];
     if (v !== undefined && (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))) out.push({ path: `${path}.${f}`, message: 'must be a list of strings' });
   }
-  if (!Array.isArray(c.command) && !Array.isArray(c.args)) out.push({ path: `${path}.command`, message: 'required by mizzen up: images are not run, give command/args of a local process' });
+  if (!Array.isArray(c.command) && !Array.isArray(c.args) && !(injectedProxy && c.name === 'istio-proxy')) out.push({ path: `${path}.command`, message: 'required by mizzen up: images are not run, give command/args of a local process' });
   if (c.env !== undefined) {
     if (!Array.isArray(c.env)) out.push({ path: `${path}.env`, message: 'must be a list' });
     else
@@ -79,7 +79,12 @@ export function validateWorkloadResource(r: ConfigResource): FieldIssue[] {
       const podSpec = isObj(template.spec) ? template.spec : undefined;
       if (!podSpec) out.push({ path: 'spec.template.spec', message: 'required' });
       else if (!Array.isArray(podSpec.containers) || podSpec.containers.length === 0) out.push({ path: 'spec.template.spec.containers', message: 'required: at least one container' });
-      else podSpec.containers.forEach((c, i) => checkContainer(c, `spec.template.spec.containers[${i}]`, out));
+      else {
+        // Istio's gateway injection: the `istio-proxy` container (image: auto) is the proxy itself.
+        const annotations = isObj(meta.annotations) ? meta.annotations : {};
+        const gateway = String(annotations['inject.istio.io/templates'] ?? '').split(',').includes('gateway');
+        podSpec.containers.forEach((c, i) => checkContainer(c, `spec.template.spec.containers[${i}]`, out, gateway));
+      }
     }
   }
   return out;

@@ -38,6 +38,7 @@ async function freePort(): Promise<number> {
 describe('Bookinfo acceptance (sidecars, mTLS, Istio samples)', { skip, timeout: 240_000 }, () => {
   let dir: string;
   let port: number;
+  let gatewayPort: number;
   let prefix = '';
 
   const reviews = async (user?: string): Promise<{ version: string; rating: unknown }> => {
@@ -60,6 +61,7 @@ describe('Bookinfo acceptance (sidecars, mTLS, Istio samples)', { skip, timeout:
   before(async () => {
     dir = tempDir('accept');
     port = await freePort();
+    gatewayPort = await freePort();
   });
 
   after(async () => {
@@ -71,7 +73,7 @@ describe('Bookinfo acceptance (sidecars, mTLS, Istio samples)', { skip, timeout:
 
   it('gets ready (issue: under 30 s) and serves /productpage through --expose', async () => {
     const started = Date.now();
-    const up = await cli(['up', '-d', join(REPO, 'examples/bookinfo'), '--expose', `default/productpage:9080=${port}`], dir);
+    const up = await cli(['up', '-d', join(REPO, 'examples/bookinfo'), '--expose', `default/productpage:9080=${port}`, '--ingress-gateway', '--expose', `istio-system/istio-ingressgateway:80=${gatewayPort}`], dir);
     assert.equal(up.code, 0, up.stderr);
     const took = Date.now() - started;
     prefix = readMeshState(join(dir, '.mizzen'))?.prefix ?? '';
@@ -83,6 +85,11 @@ describe('Bookinfo acceptance (sidecars, mTLS, Istio samples)', { skip, timeout:
     assert.ok(took < 90_000, `ready after ${took} ms`);
     const res = await fetch(`http://127.0.0.1:${port}/productpage`);
     assert.equal(res.status, 200);
+  });
+
+  it("serves /productpage through the ingress gateway with Istio's bookinfo-gateway.yaml", async () => {
+    await apply(join(NETWORKING, 'bookinfo-gateway.yaml'));
+    assert.ok(await eventually('gateway routes /productpage', async () => (await fetch(`http://127.0.0.1:${gatewayPort}/productpage`).then((r) => r.status, () => 0)) === 200));
   });
 
   it('routes by Istio\'s samples: all versions, all-v1, jason to v2, 50/50 v1/v3, ratings abort for jason', async () => {
