@@ -44,9 +44,11 @@ describe('scopePush', () => {
   const scope = (changes: ConfigChange[]) => scopePush(requestFromChanges(changes, 0)!, push, defaultClassify);
   const change = (r: ConfigResource): ConfigChange => ({ kind: r.kind, group: r.group, namespace: r.metadata.namespace, name: r.metadata.name, old: undefined, new: r });
 
+  const allButEds = Object.values(TYPE_URL).filter((t) => t !== TYPE_URL.endpoint);
+
   it('reaches only proxies that can see the host a VirtualService changes', () => {
     const s = scope([change(res('VirtualService', 'a', 'vs', { hosts: ['private.a.svc.cluster.local'], http: [] }))]);
-    assert.equal(s(pa), 'all');
+    assert.deepEqual(s(pa), allButEds, 'a VirtualService cannot change endpoints: no EDS (as istiod)');
     assert.equal(s(pb), undefined);
     assert.equal(s(pc), undefined);
   });
@@ -70,11 +72,17 @@ describe('scopePush', () => {
     assert.deepEqual(s(pa), [TYPE_URL.endpoint, TYPE_URL.workloadAddress]);
   });
 
+  it('pushes EDS too when a VirtualService change comes with an endpoint or DestinationRule change', () => {
+    const vs = change(res('VirtualService', 'a', 'vs', { hosts: ['private.a.svc.cluster.local'], http: [] }));
+    assert.equal(scope([vs, change(res('WorkloadEntry', 'a', 'we', { address: '10.1.1.1' }))])(pa), 'all');
+    assert.equal(scope([vs, change(res('DestinationRule', 'a', 'dr', { host: 'shared.example.com' }))])(pa), 'all');
+  });
+
   it('routes a Gateway change to gateways only', () => {
     const s = scope([change(res('Gateway', 'a', 'gw', { servers: [] }))]);
     assert.equal(s(pa), undefined);
     const router = parseProxyInfo({ id: 'router~10.0.0.9~gw-1.istio-system~istio-system.svc.cluster.local' });
     assert.ok(router.ok);
-    assert.equal(s(router.proxy), 'all');
+    assert.deepEqual(s(router.proxy), allButEds);
   });
 });

@@ -13,11 +13,30 @@ export interface DependencyView {
 export const ENDPOINT_TYPES: readonly string[] = [TYPE_URL.endpoint, TYPE_URL.workloadAddress];
 
 /**
+ * Config kinds that cannot change a sidecar's or gateway's endpoints (Istio's skippedEdsConfigs):
+ * a push caused only by these leaves EDS out. Envoy asks for the endpoints of a cluster it has
+ * not seen by itself, so a new cluster still gets its endpoints.
+ */
+export const KINDS_WITHOUT_ENDPOINTS: ReadonlySet<string> = new Set([
+  'VirtualService',
+  'Gateway',
+  'AuthorizationPolicy',
+  'RequestAuthentication',
+  'Telemetry',
+  'WasmPlugin',
+  'ProxyConfig',
+]);
+
+/** Every type but EDS (the ADS server pushes only those a connection watches). */
+const ALL_BUT_ENDPOINTS: readonly string[] = Object.values(TYPE_URL).filter((t) => t !== TYPE_URL.endpoint);
+
+/**
  * Decide, per proxy, what a push request sends (Istio's ProxyNeedsPush + the type filter):
  * 'all' watched types when a config change reaches the proxy (namespace, exportTo, Sidecar
  * egress scope, service dependence — asked of the push context with both the old and the new
- * version of each changed resource), only endpoint types for endpoint-only changes, and
- * nothing (undefined) when no change concerns it.
+ * version of each changed resource) — all but EDS when only kinds that cannot change endpoints
+ * (VirtualService, Gateway, policies) reach it —, only endpoint types for endpoint-only changes,
+ * and nothing (undefined) when no change concerns it.
  */
 export function scopePush(
   request: PushRequest,
@@ -28,12 +47,15 @@ export function scopePush(
   const config = request.changes.filter((c) => classify(c) === 'config');
   const endpointChanges = request.changes.filter((c) => classify(c) === 'endpoints');
   return (proxy) => {
+    let reached = false;
     for (const c of config) {
       const ref = { kind: c.kind, ...(c.namespace !== undefined ? { namespace: c.namespace } : {}), name: c.name };
       if ((c.old && view.dependsOn(proxy, ref, c.old)) || (c.new && view.dependsOn(proxy, ref, c.new)) || (!c.old && !c.new && view.dependsOn(proxy, ref))) {
-        return 'all';
+        if (!KINDS_WITHOUT_ENDPOINTS.has(c.kind)) return 'all';
+        reached = true;
       }
     }
+    if (reached) return endpointChanges.length > 0 ? 'all' : ALL_BUT_ENDPOINTS;
     if (endpointChanges.length > 0) {
       // A proxy's own workload (its labels, its identity) shapes its whole config.
       const own = endpointChanges.some((c) => c.kind === 'Pod' && c.name === proxy.podName && c.namespace === proxy.namespace);
