@@ -5,7 +5,8 @@
  *
  * argv: JSON {address, proxies, channels, namespace}
  * stdin: `watch TYPE` (TYPE: cds|eds|lds|rds) starts a convergence measurement from now;
- * stdout: `synced` once every stream has had a response of every type; then per watch a JSON line
+ * stdout: `synced {"bytes": {TYPE: N}}` once every stream has had a response of every type (bytes:
+ * response bytes received so far per type); then per watch a JSON line
  * {type, proxies, converged, p50_ms, p99_ms, max_ms, responses, resources_per_response, versions} one
  * second after every proxy has ACKed a new response of that type (or after 60 s, with converged <
  * proxies); `responses` counts the responses of every type received meanwhile.
@@ -49,6 +50,8 @@ const Client = grpc.makeGenericClientConstructor(
       // Only the envelope is needed; resources stay encoded.
       responseDeserialize: (b: Buffer): RespHead => {
         const m = Resp.decode(b) as unknown as RespHead;
+        const short = SHORT.get(m.typeUrl);
+        if (short) bytesReceived[short] += b.length;
         return { versionInfo: m.versionInfo, typeUrl: m.typeUrl, nonce: m.nonce, resources: (m as unknown as { resources?: unknown[] }).resources?.length ?? 0 };
       },
     },
@@ -56,6 +59,8 @@ const Client = grpc.makeGenericClientConstructor(
   'AggregatedDiscoveryService',
 );
 
+/** Response bytes received per type (all streams): what the initial sync transfers. */
+const bytesReceived: Record<Short, number> = { cds: 0, eds: 0, lds: 0, rds: 0 };
 const clients = Array.from({ length: opts.channels }, () => new Client(opts.address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 }));
 const seen: Set<Short>[] = [];
 const lastResponseAt: Map<Short, number>[] = [];
@@ -108,7 +113,7 @@ for (let i = 0; i < opts.proxies; i++) {
     const now = performance.now();
     if (!seen[i].has(short)) {
       seen[i].add(short);
-      if (seen[i].size === 4 && ++synced === opts.proxies) process.stdout.write('synced\n');
+      if (seen[i].size === 4 && ++synced === opts.proxies) process.stdout.write(`synced ${JSON.stringify({ bytes: bytesReceived })}\n`);
     }
     if (watch) watch.responses[short]++;
     if (watch && watch.type === short && watch.times[i] === undefined) {

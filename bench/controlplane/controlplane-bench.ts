@@ -4,7 +4,7 @@
  * edit (and from an endpoint-only edit) until every proxy has received and ACKed the new version.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,6 +70,9 @@ export async function runControlplaneBench(options: {
   log: (l: string) => void;
   /** Write a V8 CPU profile of discovery (one per run) into this directory. */
   cpuProfDir?: string;
+  /** Extra Node flags for the discovery process (e.g. --trace-gc) and a file for its stdout. */
+  discoveryNodeArgs?: string[];
+  discoveryStdout?: string;
 }): Promise<ControlplaneRow[]> {
   const rows: ControlplaneRow[] = [];
   for (const n of options.proxies) {
@@ -80,10 +83,11 @@ export async function runControlplaneBench(options: {
     const discovery = spawn(
       process.execPath,
       [
+        ...(options.discoveryNodeArgs ?? []),
         ...(options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir, '--cpu-prof-name', `discovery-${n}-${Date.now()}.cpuprofile`] : []),
         join(repo, 'bin/mizzen.js'),
         'discovery', '--config', dir, '--grpc-addr', `127.0.0.1:${grpcPort}`, '--http-addr', `127.0.0.1:${httpPort}`, '--secure-grpc-addr', ''],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, MIZZEN_LOG: 'warn' } },
+      { stdio: ['ignore', options.discoveryStdout ? openSync(options.discoveryStdout, 'a') : 'ignore', 'pipe'], env: { ...process.env, MIZZEN_LOG: 'warn' } },
     );
     let discoveryErr = '';
     discovery.stderr!.on('data', (d: Buffer) => void (discoveryErr = (discoveryErr + d.toString()).slice(-2000)));
@@ -98,9 +102,11 @@ export async function runControlplaneBench(options: {
         { stdio: ['pipe', 'pipe', 'inherit'] },
       );
       const rl = lines(sim);
-      await waitForLine(rl, (l) => l === 'synced', 600_000, `${n} proxies to sync`);
+      const syncLine = await waitForLine(rl, (l) => l.startsWith('synced'), 600_000, `${n} proxies to sync`);
       const initialSync = (performance.now() - t0) / 1000;
-      options.log(`  ${n} proxies synced in ${initialSync.toFixed(1)} s`);
+      const syncBytes = (JSON.parse(syncLine.slice('synced'.length)) as { bytes: Record<string, number> }).bytes;
+      const perProxy = Object.entries(syncBytes).map(([t, b]) => `${t} ${(b / n / 1024).toFixed(0)} KB`).join(', ');
+      options.log(`  ${n} proxies synced in ${initialSync.toFixed(1)} s (per proxy: ${perProxy}); discovery rss ${Math.round(rssMb(discovery.pid!))} MB`);
       const changes: [ControlplaneRow['change'], 'rds' | 'eds', () => void][] = [
         ['virtualservice', 'rds', () => writeFileSync(join(dir, 'virtual-service.yaml'), virtualService(options.shape, 50))],
         ['endpoint', 'eds', () => writeFileSync(join(dir, 'workload-entry.yaml'), workloadEntry(options.shape, 2))],
@@ -109,6 +115,7 @@ export async function runControlplaneBench(options: {
         sim.stdin!.write(`watch ${type}\n`);
         await waitForLine(rl, (l) => l === 'watching', 10_000, 'the simulator to arm');
         const load = loadavg()[0]!;
+        options.log(`  ${new Date().toISOString()} ${change} change written`);
         apply();
         const line = await waitForLine(rl, (l) => l.startsWith('{'), 120_000, `${change} convergence`);
         const r = JSON.parse(line) as { converged: number; p50_ms: number; p99_ms: number; responses: Record<string, number>; resources_per_response: [number, number] };

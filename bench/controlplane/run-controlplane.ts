@@ -1,5 +1,5 @@
 /**
- * `node bench/controlplane/run-controlplane.ts [N ...] [--services M] [--endpoints E] [--cpu-prof DIR] [--json FILE]`:
+ * `node bench/controlplane/run-controlplane.ts [N ...] [--services M] [--endpoints E] [--cpu-prof DIR] [--node-arg FLAG]... [--discovery-stdout FILE] [--json FILE]`:
  * the control-plane convergence benchmark alone (no root needed), e.g. for profiling discovery.
  */
 import { writeFileSync } from 'node:fs';
@@ -14,6 +14,8 @@ const { values, positionals } = parseArgs({
     endpoints: { type: 'string', default: '10' },
     'cpu-prof': { type: 'string' },
     json: { type: 'string' },
+    'node-arg': { type: 'string', multiple: true },
+    'discovery-stdout': { type: 'string' },
   },
 });
 const proxies = positionals.length ? positionals.map(Number) : [100];
@@ -24,6 +26,8 @@ const rows = await runControlplaneBench({
   shape: { services: Number(values.services), endpointsPerService: Number(values.endpoints), namespace: 'bench' },
   log,
   ...(values['cpu-prof'] ? { cpuProfDir: values['cpu-prof'] } : {}),
+  ...(values['node-arg'] ? { discoveryNodeArgs: values['node-arg'] } : {}),
+  ...(values['discovery-stdout'] ? { discoveryStdout: values['discovery-stdout'] } : {}),
 });
 log(`load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2) + '\n');
