@@ -1,6 +1,17 @@
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { MizzenError } from '../lib/errors.ts';
 import { parseListenAddress } from '../control/debug/listen-address.ts';
+
+/**
+ * Where discovery's debug server is when the user did not say: the local mesh's Unix socket
+ * (`mizzen up` state in the current directory) when there is one, else istiod's 15014.
+ */
+export function defaultDiscoveryAddress(cwd: string): string {
+  const socket = join(cwd, '.mizzen', 'discovery.sock');
+  return existsSync(socket) ? `unix:${socket}` : '127.0.0.1:15014';
+}
 
 /**
  * GET a JSON document from discovery's debug server (`HOST:PORT`, `:PORT` or a Unix socket

@@ -2,13 +2,13 @@ import type { Command } from 'commander';
 import { X509Certificate } from 'node:crypto';
 import { errorMessage } from '../lib/errors.ts';
 import type { CliContext } from './cli-context.ts';
-import { fetchDiscoveryJson } from './discovery-debug-client.ts';
+import { defaultDiscoveryAddress, fetchDiscoveryJson } from './discovery-debug-client.ts';
 import { formatTable } from './text-table.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 interface Flags {
-  discoveryAddress: string;
+  discoveryAddress?: string;
   output?: string;
   namespace?: string;
 }
@@ -34,7 +34,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<kind>', 'listeners, routes, clusters, endpoints or secret')
     .argument('<pod>', 'POD[.NAMESPACE] (or the full node ID)')
     .option('-n, --namespace <ns>', 'namespace of the pod (default: from POD.NS, else default)')
-    .option('--discovery-address <addr>', "discovery's debug/metrics address (HOST:PORT or unix:/path)", '127.0.0.1:15014')
+    .option('--discovery-address <addr>', "discovery's debug/metrics address (HOST:PORT or unix:/path; default: the local mesh's .mizzen/discovery.sock when present, else 127.0.0.1:15014)")
     .option('-o, --output <format>', 'output format: table (default) or json (Envoy-shaped)')
     .action(async (kindArg: string, pod: string, flags: Flags) => {
       const kind = ALIASES[kindArg];
@@ -51,7 +51,7 @@ export function register(program: Command, ctx: CliContext): void {
       const proxyId = pod.includes('~') || pod.includes('.') ? pod : `${pod}.${flags.namespace ?? 'default'}`;
       let dump: Obj;
       try {
-        dump = (await fetchDiscoveryJson(flags.discoveryAddress, `/debug/config_dump?proxyID=${encodeURIComponent(proxyId)}`)) as Obj;
+        dump = (await fetchDiscoveryJson(flags.discoveryAddress ?? defaultDiscoveryAddress(ctx.cwd), `/debug/config_dump?proxyID=${encodeURIComponent(proxyId)}`)) as Obj;
       } catch (err) {
         ctx.stderr(`error: ${errorMessage(err)}\n`);
         ctx.exitCode = 1;

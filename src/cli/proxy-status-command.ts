@@ -2,11 +2,11 @@ import type { Command } from 'commander';
 import { errorMessage } from '../lib/errors.ts';
 import type { ProxySyncStatus } from '../control/debug/sync-status.ts';
 import type { CliContext } from './cli-context.ts';
-import { fetchDiscoveryJson } from './discovery-debug-client.ts';
+import { defaultDiscoveryAddress, fetchDiscoveryJson } from './discovery-debug-client.ts';
 import { formatTable } from './text-table.ts';
 
 interface Flags {
-  discoveryAddress: string;
+  discoveryAddress?: string;
   output?: string;
 }
 
@@ -17,7 +17,7 @@ export function register(program: Command, ctx: CliContext): void {
     .alias('ps')
     .description("show each connected proxy's xDS sync state (SYNCED, STALE, NOT SENT) from discovery's /debug/syncz")
     .argument('[pod]', 'only this proxy (POD or POD.NAMESPACE)')
-    .option('--discovery-address <addr>', "discovery's debug/metrics address (HOST:PORT or unix:/path)", '127.0.0.1:15014')
+    .option('--discovery-address <addr>', "discovery's debug/metrics address (HOST:PORT or unix:/path; default: the local mesh's .mizzen/discovery.sock when present, else 127.0.0.1:15014)")
     .option('-o, --output <format>', 'output format: table (default) or json')
     .action(async (pod: string | undefined, flags: Flags) => {
       if (flags.output !== undefined && flags.output !== 'json' && flags.output !== 'table') {
@@ -27,7 +27,7 @@ export function register(program: Command, ctx: CliContext): void {
       }
       let rows: ProxySyncStatus[];
       try {
-        rows = (await fetchDiscoveryJson(flags.discoveryAddress, '/debug/syncz')) as ProxySyncStatus[];
+        rows = (await fetchDiscoveryJson(flags.discoveryAddress ?? defaultDiscoveryAddress(ctx.cwd), '/debug/syncz')) as ProxySyncStatus[];
       } catch (err) {
         ctx.stderr(`error: ${errorMessage(err)}\n`);
         ctx.exitCode = 1;

@@ -52,6 +52,8 @@ export interface SidecarContext {
   discoveryAddress: string;
   podDir: string;
   labels: Record<string, string>;
+  /** The owning workload (the Deployment's name), reported as WORKLOAD_NAME like Istio's injector. */
+  workload: string;
   /** `router` for pods injected with Istio's gateway template (an ingress gateway). */
   proxyType: 'sidecar' | 'router';
 }
@@ -247,7 +249,7 @@ export class MeshRuntime {
     const sidecar = decision.inject && build
       ? async () => {
           await this.waitForControlPlane(120_000);
-          return build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels, proxyType: gateway ? 'router' : 'sidecar' });
+          return build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels, workload: d.metadata.name, proxyType: gateway ? 'router' : 'sidecar' });
         }
       : undefined;
     if (decision.inject && !this.options.sidecar) this.log.warn({ pod: key }, 'pod would be injected but sidecars are off: running without a sidecar');

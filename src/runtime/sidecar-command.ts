@@ -39,7 +39,6 @@ export async function prepareSidecar(ctx: SidecarContext, options: SidecarComman
     copyFileSync(options.caRootFile, caRoot);
     chownSync(caRoot, PROXY_UID, PROXY_GID);
   }
-  const workload = ctx.labels['app'] ?? ctx.pod;
   const argv = [
     options.nodeBinary,
     options.cliEntry,
@@ -57,7 +56,7 @@ export async function prepareSidecar(ctx: SidecarContext, options: SidecarComman
     POD_NAMESPACE: ctx.namespace,
     INSTANCE_IP: ctx.ip,
     SERVICE_ACCOUNT: ctx.serviceAccount,
-    ISTIO_META_WORKLOAD_NAME: workload,
+    ISTIO_META_WORKLOAD_NAME: ctx.workload,
     ISTIO_META_CLUSTER_ID: 'Kubernetes',
     ISTIO_META_MESH_ID: 'cluster.local',
     TRUST_DOMAIN: 'cluster.local',

@@ -129,6 +129,15 @@ describe('Bookinfo acceptance (sidecars, mTLS, Istio samples)', { skip, timeout:
   it("shows istio_requests_total with connection_security_policy=\"mutual_tls\" on reviews' :15020", async () => {
     const metrics = await cli(['exec', '-n', 'default', 'deploy/reviews-v1', '--', 'curl', '-s', 'http://127.0.0.1:15020/stats/prometheus'], dir);
     assert.match(metrics.stdout, /istio_requests_total\{[^}]*connection_security_policy="mutual_tls"/);
+    // Workloads are named after their Deployment, as Istio's injector does (not the app label).
+    assert.match(metrics.stdout, /istio_requests_total\{[^}]*reporter="destination"[^}]*destination_workload="reviews-v1"/);
+    assert.match(metrics.stdout, /istio_requests_total\{[^}]*source_workload="productpage-v1"/);
+  });
+  
+  it('proxy-status finds the local mesh without --discovery-address', async () => {
+    const status = await cli(['proxy-status'], dir);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /reviews-v1-\S+\.default\s/);
   });
 
   it('leaves nothing behind after down', async () => {
