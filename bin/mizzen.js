@@ -8,6 +8,12 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(1);
 }
+// The proxy runs with a small young generation (2 MB semi-spaces instead of V8's 16 MB): measured
+// ~159 → ~130 MB RSS per sidecar under 1,000 rps at the same CPU. V8 takes the flag only at start,
+// so the process re-executes itself in place (same pid, nothing left behind) unless the flag is set.
+if (process.argv[2] === 'proxy' && typeof process.execve === 'function' && !process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
+  process.execve(process.execPath, [process.execPath, '--max-semi-space-size=2', ...process.execArgv, ...process.argv.slice(1)], process.env);
+}
 // Serve the sources as cached type-stripped JavaScript (bin/strip-cache.js): ~18 MB less per process.
 const { installStripCache } = await import('./strip-cache.js');
 installStripCache();
