@@ -12,12 +12,7 @@ const skip = istioDataMissing(DIR);
  * Documents where Mizzen knowingly differs from Istio, with the reason. Keep this empty unless
  * the difference is outside validation itself.
  */
-const KNOWN_DIFFERENCES: Record<string, string> = {
-  // `addresses: [1.2.3.4, 001:db8::]` — in a YAML 1.2 flow sequence `001:db8::]` is a mapping
-  // `{"001:db8:": null}` (the `:` before `]` is an indicator); Go's yaml.v2 reads a string. The
-  // yaml package follows the spec, so the document does not even have the shape Istio sees.
-  'serviceentry-valid.yaml/full': 'YAML parser difference for an unquoted IPv6 address ending in "::" inside a flow sequence',
-};
+const KNOWN_DIFFERENCES: Record<string, string> = {};
 
 describe('Istio CRD validation test data (testdata/crds)', { skip }, () => {
   const validator = new ResourceValidator();

@@ -1,4 +1,5 @@
 import { LineCounter, parseAllDocuments } from 'yaml';
+import { restoreFlowColonScalars } from './flow-colon-scalars.ts';
 import { splitApiVersion, type ConfigResource } from '../../api/config-resource.ts';
 
 /** A problem with a document as text, before any kind-specific validation. */
@@ -115,6 +116,7 @@ export function parseDocuments(text: string, file: string): ParsedDocuments {
       }
       continue;
     }
+    restoreFlowColonScalars(doc, text);
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: 1000 });
