@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { runDataplaneBench, directMode, relayFloorMode } from './dataplane/dataplane-bench.ts';
+import { sidecarModes } from './dataplane/sidecar-modes.ts';
 import { runControlplaneBench } from './controlplane/controlplane-bench.ts';
 
 const { values } = parseArgs({
@@ -41,7 +42,7 @@ log(`machine: ${JSON.stringify(machine)}`);
 if (only.has('dataplane')) {
   log('\n== data plane (client pod → server pod, HTTP/1.1, 1 KB, 4 connections) ==');
   result.dataplane = await runDataplaneBench({
-    modes: [directMode, relayFloorMode],
+    modes: [directMode, relayFloorMode, ...sidecarModes()],
     rates: quick ? [1000] : [500, 1000, 1500],
     seconds: quick ? 8 : 20,
     warmupSeconds: 2,

@@ -6,6 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { loadavg } from 'node:os';
 import { createNetnsPair, type NetnsPair } from './netns-pair.ts';
 import { spawnInNetns, runInNetns, type Started } from './spawn-in-netns.ts';
 import { cpuSeconds, rssMb } from './process-stats.ts';
@@ -26,6 +27,11 @@ export interface DataplaneRow {
   /** RSS of each proxy in the path (max), MB; 0 for direct. */
   rss_mb: number;
   proxies: number;
+  /** Per proxy in path order (client side first): vCPU per 1,000 rps and RSS MB. */
+  cpu_each: number[];
+  rss_each: number[];
+  /** 1-minute load average when the measurement ended (the machine is shared). */
+  load1: number;
 }
 
 export interface ModeSetup {
@@ -107,11 +113,14 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
             cpu_vcpu_per_1000rps: cpuEach.length ? Math.max(...cpuEach) : 0,
             rss_mb: setup.proxies.length ? Math.max(...setup.proxies.map((p) => rssMb(p.pid))) : 0,
             proxies: setup.proxies.length,
+            cpu_each: cpuEach.map((c) => Number(c.toFixed(3))),
+            rss_each: setup.proxies.map((p) => Number(rssMb(p.pid).toFixed(1))),
+            load1: loadavg()[0],
           };
           rows.push(row);
           options.log(
             `${row.mode.padEnd(16)} ${String(rps).padStart(5)} rps  p50 ${row.p50_ms.toFixed(3)}  p90 ${row.p90_ms.toFixed(3)}  p99 ${row.p99_ms.toFixed(3)} ms  ` +
-              `cpu ${row.cpu_vcpu_per_1000rps.toFixed(3)} vCPU/1k rps  rss ${row.rss_mb.toFixed(1)} MB  errors ${row.errors}`,
+              `cpu ${row.cpu_vcpu_per_1000rps.toFixed(3)} vCPU/1k rps [${row.cpu_each.join(' ')}]  rss ${row.rss_mb.toFixed(1)} MB [${row.rss_each.join(' ')}]  errors ${row.errors}  load ${row.load1.toFixed(1)}`,
           );
         }
       } finally {

@@ -110,6 +110,8 @@ export function sidecarMode(o: SidecarModeOptions): Mode {
       const caDir = join(work, 'ca');
       mkdirSync(configDir);
       writeFileSync(join(configDir, 'mesh.yaml'), meshConfig(pair, o));
+      // The sidecars (uid 1337) cannot write the CLI's type-stripped cache: fill it first.
+      execFileSync(node, [join(here, '..', '..', 'bin', 'strip-cache.js')], { stdio: 'ignore' });
       const started: Started[] = [];
       const captured: string[] = [];
       const stop = async (): Promise<void> => {
