@@ -1,16 +1,12 @@
-import * as grpc from '@grpc/grpc-js';
-import type protobuf from 'protobufjs';
-import { parseProxyInfo, type ProxyInfo } from './proxy-info.ts';
-import { newWatch, type WatchedResource, type XdsConnection } from './xds-connection.ts';
+import type * as grpc from '@grpc/grpc-js';
+import { AdsStream, type AdsRequestHead } from './ads-stream.ts';
+import { newWatch } from './xds-connection.ts';
 import type { XdsSnapshot } from './xds-snapshot.ts';
 import type { DeltaDiscoveryResponseMessage } from './ads-service.ts';
-import { DECODE_OPTIONS } from './ads-service.ts';
-import { WILDCARD_TYPES, generateEncoded, orderTypes, statusError, type StreamDeps } from './stream-deps.ts';
+import { WILDCARD_TYPES, generateEncoded, orderTypes, type StreamDeps } from './stream-deps.ts';
 import { shortType } from './xds-metrics.ts';
 
-interface DeltaDiscoveryRequest {
-  node?: { id?: string; metadata?: unknown; userAgentName?: string; userAgentVersion?: string };
-  typeUrl?: string;
+interface DeltaDiscoveryRequest extends AdsRequestHead {
   resourceNamesSubscribe?: string[];
   resourceNamesUnsubscribe?: string[];
   initialResourceVersions?: Record<string, string>;
@@ -23,9 +19,6 @@ interface SentDelta {
   startedAt: number;
 }
 
-/** How long a response holds its write-budget share while the client does not read (see SotW). */
-const BUDGET_HOLD_MS = 30_000;
-
 /** Nonces kept per type while waiting for their ACK (older ones count as stale). */
 const MAX_OUTSTANDING = 32;
 
@@ -34,85 +27,15 @@ const MAX_OUTSTANDING = 32;
  * unsubscribe, `*` wildcard (and the legacy empty first subscribe on LDS/CDS),
  * initial_resource_versions on reconnect, removed_resources for what went away; ACK/NACK by nonce.
  */
-export class DeltaStream implements XdsConnection {
+export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponseMessage> {
   readonly protocol = 'delta' as const;
-  readonly peer: string;
-  readonly connectedAt: number;
-  readonly watched = new Map<string, WatchedResource>();
   private readonly outstanding = new Map<string, Map<string, SentDelta>>();
-  private proxyInfo: ProxyInfo | undefined;
-  private id = '';
-  private readonly call: grpc.ServerDuplexStream<Buffer, DeltaDiscoveryResponseMessage>;
-  private readonly deps: StreamDeps;
-  private readonly requestType: protobuf.Type;
-  private closed = false;
-  private readonly pendingWrites = new Set<() => void>();
 
   constructor(call: grpc.ServerDuplexStream<Buffer, DeltaDiscoveryResponseMessage>, deps: StreamDeps) {
-    this.call = call;
-    this.deps = deps;
-    this.peer = call.getPeer();
-    this.connectedAt = deps.clock.now();
-    this.requestType = deps.root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
-    call.on('data', (buf: Buffer) => this.onData(buf));
-    call.on('end', () => this.finish());
-    call.on('error', () => this.finish());
-    call.on('cancelled', () => this.finish());
-    call.on('close', () => this.finish());
+    super(call, deps, 'DeltaDiscoveryRequest');
   }
 
-  get conId(): string {
-    return this.id;
-  }
-
-  get proxy(): ProxyInfo {
-    if (!this.proxyInfo) throw new Error('stream has no proxy yet');
-    return this.proxyInfo;
-  }
-
-  private fail(code: grpc.status, details: string): void {
-    if (this.closed) return;
-    this.deps.log.warn({ peer: this.peer, proxy: this.proxyInfo?.id, details }, 'closing delta ADS stream on a bad request');
-    this.call.emit('error', statusError(code, details));
-    this.finish();
-  }
-
-  private finish(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const settle of [...this.pendingWrites]) settle();
-    if (this.proxyInfo) this.deps.unregister(this);
-    if (!this.call.writableEnded) this.call.end();
-  }
-
-  close(): void {
-    this.finish();
-  }
-
-  private onData(buf: Buffer): void {
-    if (this.closed) return;
-    let req: DeltaDiscoveryRequest;
-    try {
-      req = this.requestType.toObject(this.requestType.decode(buf), DECODE_OPTIONS) as DeltaDiscoveryRequest;
-    } catch (err) {
-      this.fail(grpc.status.INVALID_ARGUMENT, `malformed DeltaDiscoveryRequest: ${(err as Error).message}`);
-      return;
-    }
-    if (!this.proxyInfo) {
-      const parsed = parseProxyInfo(req.node);
-      if (!parsed.ok) {
-        this.fail(grpc.status.INVALID_ARGUMENT, parsed.message);
-        return;
-      }
-      this.proxyInfo = parsed.proxy;
-      this.id = this.deps.nextConnectionId(parsed.proxy);
-      this.deps.register(this);
-    }
-    const typeUrl = req.typeUrl ?? '';
-    if (typeUrl === '') {
-      this.fail(grpc.status.INVALID_ARGUMENT, 'DeltaDiscoveryRequest.type_url is required on an aggregated stream');
-      return;
-    }
+  protected onRequest(typeUrl: string, req: DeltaDiscoveryRequest): void {
     const respond = this.handle(typeUrl, req);
     if (respond) void this.pushTypes(this.deps.currentSnapshot(), [typeUrl], this.deps.clock.now(), respond.forced);
   }
@@ -230,20 +153,7 @@ export class DeltaStream implements XdsConnection {
       const type = shortType(typeUrl);
       let bytes = 0;
       for (const e of changed) bytes += e.value.length;
-      const release = await this.deps.writeBudget.acquire(bytes);
-      await new Promise<void>((resolve) => {
-        // grpc-js never calls back for a cancelled call: closing the stream settles it too.
-        const settle = (): void => {
-          timer.cancel();
-          this.pendingWrites.delete(settle);
-          release();
-          resolve();
-        };
-        const timer = this.deps.clock.setTimer(release, BUDGET_HOLD_MS);
-        this.pendingWrites.add(settle);
-        if (this.closed) settle();
-        else this.call.write(msg, settle);
-      });
+      if (!(await this.write(bytes, () => msg))) return;
       this.deps.metrics.pushes.inc({ type });
       this.deps.metrics.pushTime.observe({ type }, Number(process.hrtime.bigint() - t0) / 1e9);
     }

@@ -1,28 +1,15 @@
-import * as grpc from '@grpc/grpc-js';
-import type protobuf from 'protobufjs';
-import { parseProxyInfo, type ProxyInfo } from './proxy-info.ts';
-import { newWatch, type WatchedResource, type XdsConnection } from './xds-connection.ts';
+import type * as grpc from '@grpc/grpc-js';
+import { AdsStream, type AdsRequestHead } from './ads-stream.ts';
+import { newWatch, type WatchedResource } from './xds-connection.ts';
 import type { XdsSnapshot } from './xds-snapshot.ts';
 import type { DiscoveryResponseMessage } from './ads-service.ts';
 import { encodeDiscoveryResponse, encodeResourceSet, type EncodedResourceSet } from './response-encoding.ts';
-import { DECODE_OPTIONS } from './ads-service.ts';
-import { WILDCARD_TYPES, generateEncoded, orderTypes, statusError, type StreamDeps } from './stream-deps.ts';
+import { WILDCARD_TYPES, generateEncoded, orderTypes, type StreamDeps } from './stream-deps.ts';
 import { shortType } from './xds-metrics.ts';
 
-/**
- * How long a response holds its share of the shared write budget while the client has not read
- * it. Past it the share is given back (the write stays pending): a slow or stuck client must not
- * stall everyone else. The stream is not closed — like istiod (PILOT_XDS_SEND_TIMEOUT off by
- * default), since streams multiplexed on one busy connection are slow through no fault of theirs.
- * Each stream has at most one response per type in flight, so what waits stays bounded.
- */
-const BUDGET_HOLD_MS = 30_000;
-
-interface DiscoveryRequest {
+interface DiscoveryRequest extends AdsRequestHead {
   versionInfo?: string;
-  node?: { id?: string; metadata?: unknown; userAgentName?: string; userAgentVersion?: string };
   resourceNames?: string[];
-  typeUrl?: string;
   responseNonce?: string;
   errorDetail?: { code?: number; message?: string };
 }
@@ -33,84 +20,14 @@ interface DiscoveryRequest {
  * the last one sent for the type is stale and ignored; error_detail is a NACK (recorded, no
  * resend); an ACK with a changed name set is a new subscription and gets a response.
  */
-export class SotwStream implements XdsConnection {
+export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponseMessage | Buffer> {
   readonly protocol = 'sotw' as const;
-  readonly peer: string;
-  readonly connectedAt: number;
-  readonly watched = new Map<string, WatchedResource>();
-  private proxyInfo: ProxyInfo | undefined;
-  private id = '';
-  private readonly call: grpc.ServerDuplexStream<Buffer, DiscoveryResponseMessage | Buffer>;
-  private readonly deps: StreamDeps;
-  private readonly requestType: protobuf.Type;
-  private closed = false;
-  private readonly pendingWrites = new Set<() => void>();
 
   constructor(call: grpc.ServerDuplexStream<Buffer, DiscoveryResponseMessage | Buffer>, deps: StreamDeps) {
-    this.call = call;
-    this.deps = deps;
-    this.peer = call.getPeer();
-    this.connectedAt = deps.clock.now();
-    this.requestType = deps.root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
-    call.on('data', (buf: Buffer) => this.onData(buf));
-    call.on('end', () => this.finish());
-    call.on('error', () => this.finish());
-    call.on('cancelled', () => this.finish());
-    call.on('close', () => this.finish());
+    super(call, deps, 'DiscoveryRequest');
   }
 
-  get conId(): string {
-    return this.id;
-  }
-
-  get proxy(): ProxyInfo {
-    if (!this.proxyInfo) throw new Error('stream has no proxy yet');
-    return this.proxyInfo;
-  }
-
-  private fail(code: grpc.status, details: string): void {
-    if (this.closed) return;
-    this.deps.log.warn({ peer: this.peer, proxy: this.proxyInfo?.id, details }, 'closing ADS stream on a bad request');
-    this.call.emit('error', statusError(code, details));
-    this.finish();
-  }
-
-  private finish(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const settle of [...this.pendingWrites]) settle();
-    if (this.proxyInfo) this.deps.unregister(this);
-    if (!this.call.writableEnded) this.call.end();
-  }
-
-  close(): void {
-    this.finish();
-  }
-
-  private onData(buf: Buffer): void {
-    if (this.closed) return;
-    let req: DiscoveryRequest;
-    try {
-      req = this.requestType.toObject(this.requestType.decode(buf), DECODE_OPTIONS) as DiscoveryRequest;
-    } catch (err) {
-      this.fail(grpc.status.INVALID_ARGUMENT, `malformed DiscoveryRequest: ${(err as Error).message}`);
-      return;
-    }
-    if (!this.proxyInfo) {
-      const parsed = parseProxyInfo(req.node);
-      if (!parsed.ok) {
-        this.fail(grpc.status.INVALID_ARGUMENT, parsed.message);
-        return;
-      }
-      this.proxyInfo = parsed.proxy;
-      this.id = this.deps.nextConnectionId(parsed.proxy);
-      this.deps.register(this);
-    }
-    const typeUrl = req.typeUrl ?? '';
-    if (typeUrl === '') {
-      this.fail(grpc.status.INVALID_ARGUMENT, 'DiscoveryRequest.type_url is required on an aggregated stream');
-      return;
-    }
+  protected onRequest(typeUrl: string, req: DiscoveryRequest): void {
     if (this.shouldRespond(typeUrl, req)) {
       void this.pushTypes(this.deps.currentSnapshot(), [typeUrl], this.deps.clock.now(), false);
     }
@@ -190,33 +107,20 @@ export class SotwStream implements XdsConnection {
       if (skipUnchanged && set.signature === w.sentSignature) continue;
       const send = skipUnchanged ? changedOnly(typeUrl, set, w) : set;
       w.sentSignature = set.signature;
-      const nonce = this.deps.nextNonce();
-      const release = await this.deps.writeBudget.acquire(send.body.length);
-      if (this.closed) {
-        release();
-        return;
-      }
-      const msg = encodeDiscoveryResponse(snapshot.version, typeUrl, nonce, this.deps.controlPlaneId, send);
-      w.nonceSent = nonce;
-      w.versionSent = snapshot.version;
-      w.sentAt = this.deps.clock.now();
-      w.pushStartedAt.set(nonce, startedAt);
-      if (send === set) w.lastResources.replace(set);
-      else for (const e of send.resources) w.lastResources.set(e);
       const type = shortType(typeUrl);
-      this.deps.metrics.configSize.observe({ type }, send.size);
-      await new Promise<void>((resolve) => {
-        // grpc-js never calls back for a cancelled call: closing the stream settles it too.
-        const settle = (): void => {
-          timer.cancel();
-          this.pendingWrites.delete(settle);
-          release();
-          resolve();
-        };
-        const timer = this.deps.clock.setTimer(release, BUDGET_HOLD_MS);
-        this.pendingWrites.add(settle);
-        this.call.write(msg, settle);
+      const written = await this.write(send.body.length, () => {
+        const nonce = this.deps.nextNonce();
+        const msg = encodeDiscoveryResponse(snapshot.version, typeUrl, nonce, this.deps.controlPlaneId, send);
+        w.nonceSent = nonce;
+        w.versionSent = snapshot.version;
+        w.sentAt = this.deps.clock.now();
+        w.pushStartedAt.set(nonce, startedAt);
+        if (send === set) w.lastResources.replace(set);
+        else for (const e of send.resources) w.lastResources.set(e);
+        this.deps.metrics.configSize.observe({ type }, send.size);
+        return msg;
       });
+      if (!written) return;
       this.deps.metrics.pushes.inc({ type });
       this.deps.metrics.pushTime.observe({ type }, Number(process.hrtime.bigint() - t0) / 1e9);
     }
