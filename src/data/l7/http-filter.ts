@@ -1,3 +1,4 @@
+import { FilterFactoryRegistry, type FilterFactory } from '../xds-client/filter-factory-registry.ts';
 import type { Obj } from '../xds-client/proto-values.ts';
 import type { HeaderList } from '../http1/header-list.ts';
 import type { Route } from './route-table.ts';
@@ -45,42 +46,13 @@ export interface HttpFilter {
 }
 
 /** Builds a filter from its typed_config (throws ResourceRejection for invalid config). */
-export type HttpFilterFactory = (name: string, config: Obj, path: string) => HttpFilter;
+export type HttpFilterFactory = FilterFactory<HttpFilter>;
 
 /**
- * Filter factories by config type (`@type` of typed_config). The composition root registers the
- * built-in ones (fault, cors, router) and other components add theirs (rbac, jwt_authn, ...).
- * Filters in `ignored` are accepted and skipped (no traffic effect in this proxy); anything else
- * unknown is rejected unless the HCM marks it is_optional.
+ * HTTP filter factories by config type (built-ins: fault, cors, router; others add rbac,
+ * jwt_authn, ...), plus the HCM access-log hook.
  */
-export class HttpFilterRegistry {
-  private readonly factories = new Map<string, HttpFilterFactory>();
-  private readonly ignoredTypes = new Set<string>();
-  private readonly ignoredNames = new Set<string>();
+export class HttpFilterRegistry extends FilterFactoryRegistry<HttpFilter> {
   /** Compiles an HCM's `access_log` list into a filter that marks streams for logging (telemetry). */
   accessLog: ((entries: Obj[], path: string) => HttpFilter | undefined) | undefined;
-
-  register(typeName: string, factory: HttpFilterFactory): this {
-    this.factories.set(typeName, factory);
-    return this;
-  }
-
-  ignoreType(typeName: string): this {
-    this.ignoredTypes.add(typeName);
-    return this;
-  }
-
-  ignoreName(name: string): this {
-    this.ignoredNames.add(name);
-    return this;
-  }
-
-  /** The factory for a type (full message name, e.g. envoy.extensions.filters.http.fault.v3.HTTPFault). */
-  factory(typeName: string): HttpFilterFactory | undefined {
-    return this.factories.get(typeName);
-  }
-
-  isIgnored(typeName: string, name: string): boolean {
-    return this.ignoredTypes.has(typeName) || this.ignoredNames.has(name);
-  }
 }
