@@ -13,6 +13,8 @@ import { isHttpProtocol, isSniffed } from './virtual-hosts.ts';
 
 export const VIRTUAL_INBOUND = 'virtualInbound';
 export const VIRTUAL_INBOUND_PORT = 15006;
+/** Istio's inbound passthrough source (InboundPassthroughBindIpv4), as an Envoy BindConfig. */
+export const INBOUND_PASSTHROUGH_BIND: JsonObject = { sourceAddress: { address: '127.0.0.6', portValue: 0 } };
 
 type Mode = Exclude<MutualTlsMode, 'UNSET'>;
 
@@ -63,7 +65,7 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
   return {
     name: VIRTUAL_INBOUND,
     address: socketAddress('0.0.0.0', VIRTUAL_INBOUND_PORT),
-    useOriginalDst: true,
+    // As Istio: no use_original_dst; the original_dst listener filter restores the captured destination.
     trafficDirection: 'INBOUND',
     listenerFilters: [typedFilter(EXT.originalDst), typedFilter(EXT.tlsInspector), typedFilter(EXT.httpInspector)],
     filterChains: chains,
@@ -127,6 +129,16 @@ export function inboundClusters(proxy: ProxyInfo, push: PushContext): JsonObject
       metadata: { filterMetadata: { istio: { services: [{ host: ip.service.hostname, name: ip.service.name ?? ip.service.hostname, namespace: ip.service.namespace }] } } },
     };
   });
-  out.push({ name: INBOUND_PASSTHROUGH_CLUSTER, type: 'ORIGINAL_DST', lbPolicy: 'CLUSTER_PROVIDED', connectTimeout: '10s' });
+  // Traffic to a pod port no Service declares goes to the pod IP; the source 127.0.0.6 (Istio's
+  // InboundPassthroughBindIpv4) is what istio-init exempts from capture on lo, so the
+  // connection is not redirected to 15006 again.
+  out.push({
+    name: INBOUND_PASSTHROUGH_CLUSTER,
+    type: 'ORIGINAL_DST',
+    lbPolicy: 'CLUSTER_PROVIDED',
+    connectTimeout: '10s',
+    circuitBreakers: { thresholds: [{ maxConnections: 4294967295, maxPendingRequests: 4294967295, maxRequests: 4294967295, maxRetries: 4294967295, trackRemaining: true }] },
+    upstreamBindConfig: INBOUND_PASSTHROUGH_BIND,
+  });
   return out;
 }

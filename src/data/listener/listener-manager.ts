@@ -116,7 +116,8 @@ export class ListenerManager {
   private listenerFor(ip: string, port: number): ActiveListener | undefined {
     let wildcard: ActiveListener | undefined;
     for (const l of this.listeners.values()) {
-      if (l.spec.port !== port || l.spec.useOriginalDst) continue;
+      // virtualOutbound/virtualInbound are never hand-off targets (Istio's virtualInbound has no use_original_dst).
+      if (l.spec.port !== port || l.spec.useOriginalDst || l.spec.direction === 'INBOUND') continue;
       if (l.spec.address === ip) return l;
       if (l.spec.address === '0.0.0.0' || l.spec.address === '::') wildcard ??= l;
     }

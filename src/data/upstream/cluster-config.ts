@@ -2,6 +2,7 @@ import { asArray, asNumber, asObj, asString, durationMs, filterMetadata, percent
 import { onlyFields, reject } from '../xds-client/resource-rejection.ts';
 import { compileTransportSocket, type TlsSpec } from '../tls/tls-context-config.ts';
 import { compileEndpoints, type EndpointSpec } from './endpoint-config.ts';
+import { compileUpstreamBind, type UpstreamBind } from './upstream-bind-config.ts';
 
 export type ClusterType = 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
 export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'RING_HASH' | 'MAGLEV' | 'CLUSTER_PROVIDED';
@@ -48,6 +49,8 @@ export interface ClusterConfig {
   dnsRefreshMs: number;
   /** dns_lookup_family: 4 (V4_ONLY), 6 (V6_ONLY) or 0 (both, IPv4 first). */
   dnsFamily: 0 | 4 | 6;
+  /** upstream_bind_config: source addresses for upstream sockets (Istio: 127.0.0.6 on inbound). */
+  bind: UpstreamBind | undefined;
   metadata: Obj;
   raw: Obj;
 }
@@ -176,6 +179,7 @@ export function compileCluster(c: Obj): ClusterConfig {
     staticEndpoints,
     dnsRefreshMs: durationMs(c.dnsRefreshRate) ?? 5000,
     dnsFamily: c.dnsLookupFamily === 'V4_ONLY' ? 4 : c.dnsLookupFamily === 'V6_ONLY' ? 6 : 0,
+    bind: compileUpstreamBind(c.upstreamBindConfig, `${path}.upstreamBindConfig`),
     metadata: filterMetadata(c.metadata, 'istio'),
     raw: c,
   };

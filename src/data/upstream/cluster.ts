@@ -39,7 +39,9 @@ export interface ClusterStats {
  */
 export class Cluster {
   config: ClusterConfig;
-  readonly connector: UpstreamConnector;
+  /** Opens this cluster's upstream sockets (bound to the config's upstream_bind_config source). */
+  connector: UpstreamConnector;
+  private readonly baseConnector: UpstreamConnector;
   private readonly clock: Clock;
   hosts: Host[] = [];
   private usable: Host[] = [];
@@ -58,7 +60,8 @@ export class Cluster {
 
   constructor(config: ClusterConfig, connector: UpstreamConnector, clock: Clock) {
     this.config = config;
-    this.connector = connector;
+    this.baseConnector = connector;
+    this.connector = connector.withBind(config.bind);
     this.clock = clock;
     this.lb = createLoadBalancer(config.lbPolicy, config);
     // EDS clusters warm with their first assignment, DNS clusters with their first resolution
@@ -70,9 +73,11 @@ export class Cluster {
   reconfigure(config: ClusterConfig): void {
     const tlsChanged = JSON.stringify(config.raw.transportSocket) !== JSON.stringify(this.config.raw.transportSocket)
       || JSON.stringify(config.raw.transportSocketMatches) !== JSON.stringify(this.config.raw.transportSocketMatches);
+    const bindChanged = JSON.stringify(config.bind) !== JSON.stringify(this.config.bind);
     this.config = config;
     this.lb = createLoadBalancer(config.lbPolicy, config);
-    if (tlsChanged) for (const h of this.hosts) { h.pool?.drain(); h.pool = undefined; }
+    if (bindChanged) this.connector = this.baseConnector.withBind(config.bind);
+    if (tlsChanged || bindChanged) for (const h of this.hosts) { h.pool?.drain(); h.pool = undefined; }
     if (config.staticEndpoints && config.type === 'STATIC') this.setEndpoints(config.staticEndpoints);
     this.usableStale = true;
   }

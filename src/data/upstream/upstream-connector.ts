@@ -2,20 +2,31 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { checkSans, TlsContextFactory } from '../tls/tls-context-factory.ts';
 import type { TlsSpec } from '../tls/tls-context-config.ts';
+import { sourceFor, type UpstreamBind } from './upstream-bind-config.ts';
 
 export type ConnectFailure = { kind: 'connect-failure' | 'connect-timeout' | 'tls-failure'; detail: string };
 
 /**
  * Opens upstream sockets: raw TCP or TLS per a compiled UpstreamTlsContext (secure context from
  * SDS secrets, SAN check on the server certificate, TLS sessions cached per peer and resumed so a
- * new pooled connection skips the full handshake).
+ * new pooled connection skips the full handshake). A connector made by `withBind` binds the
+ * socket's source address first (Envoy's upstream_bind_config).
  */
 export class UpstreamConnector {
   private readonly tlsFactory: TlsContextFactory;
-  private readonly sessions = new Map<string, { session: Buffer; generation: number }>();
+  private readonly sessions: Map<string, { session: Buffer; generation: number }>;
+  private readonly bind: UpstreamBind | undefined;
 
-  constructor(tlsFactory: TlsContextFactory) {
+  constructor(tlsFactory: TlsContextFactory, bind?: UpstreamBind, sessions?: Map<string, { session: Buffer; generation: number }>) {
     this.tlsFactory = tlsFactory;
+    this.bind = bind;
+    this.sessions = sessions ?? new Map();
+  }
+
+  /** This connector (same TLS contexts and session cache) binding sources as `bind` says; undefined: no bind. */
+  withBind(bind: UpstreamBind | undefined): UpstreamConnector {
+    if (bind === this.bind) return this;
+    return new UpstreamConnector(this.tlsFactory, bind, this.sessions);
   }
 
   connect(address: string, port: number, spec: TlsSpec | undefined, timeoutMs: number, done: (err: ConnectFailure | undefined, socket: net.Socket | undefined) => void): void {
@@ -25,8 +36,10 @@ export class UpstreamConnector {
       finished = true;
       done(err, s);
     };
+    const source = this.bind ? sourceFor(this.bind, address) : undefined;
+    const local = source ? { localAddress: source.address, ...(source.port !== 0 ? { localPort: source.port } : {}) } : {};
     if (!spec) {
-      const s = net.connect({ host: address, port, noDelay: true });
+      const s = net.connect({ host: address, port, noDelay: true, ...local });
       s.setTimeout(timeoutMs);
       s.once('timeout', () => {
         s.destroy();
@@ -52,6 +65,7 @@ export class UpstreamConnector {
     const s = tls.connect({
       host: address,
       port,
+      ...local,
       secureContext: ctx,
       servername: spec.sni,
       ALPNProtocols: spec.alpn.length > 0 ? [...spec.alpn] : undefined,

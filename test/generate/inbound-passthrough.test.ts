@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadEnvoyRoot } from '../../src/api/xds/envoy-protos.ts';
+import { TYPE_URL } from '../../src/api/xds/type-urls.ts';
+import { encodeProblems } from '../support/envoy-encode.ts';
+import { generateAll, proxy, pushContext, simulator } from '../support/generate-fixture.ts';
+
+type Json = Record<string, any>;
+
+const services = [{ name: 'web', vip: '10.96.7.7', ports: [{ port: 80, name: 'http' }] }];
+const endpoints = [{ service: 'web', address: '10.244.7.7', targetPort: 8080, labels: { app: 'web' } }];
+const webProxy = proxy({ ip: '10.244.7.7', labels: { app: 'web' } });
+const permissive = 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: { name: default, namespace: istio-system }\nspec: { mtls: { mode: PERMISSIVE } }\n';
+
+function resources() {
+  return generateAll(webProxy, pushContext(permissive, services, endpoints));
+}
+
+describe('inbound passthrough (Istio)', () => {
+  it('binds InboundPassthroughCluster upstream sockets to 127.0.0.6, an ORIGINAL_DST cluster as Istio generates it', () => {
+    const c = resources().clusters.find((r) => r.name === 'InboundPassthroughCluster')?.resource as Json | undefined;
+    assert.ok(c, 'InboundPassthroughCluster generated');
+    assert.equal(c.type, 'ORIGINAL_DST');
+    assert.equal(c.lbPolicy, 'CLUSTER_PROVIDED');
+    assert.deepEqual(c.upstreamBindConfig, { sourceAddress: { address: '127.0.0.6', portValue: 0 } });
+  });
+
+  it('keeps virtualInbound without use_original_dst, restoring the destination with the original_dst listener filter', () => {
+    const l = resources().listeners.find((r) => r.name === 'virtualInbound')?.resource as Json | undefined;
+    assert.ok(l);
+    assert.equal(l.useOriginalDst, undefined);
+    assert.equal(l.trafficDirection, 'INBOUND');
+    assert.equal(l.listenerFilters[0].name, 'envoy.filters.listener.original_dst');
+  });
+
+  it('sends a pod port no Service declares to InboundPassthroughCluster, in plaintext and mTLS', () => {
+    const sim = simulator(webProxy, pushContext(permissive, services, endpoints));
+    for (const tls of [false, true]) {
+      const r = sim.run({ mode: 'inbound', address: '10.244.7.7', port: 9999, tls, protocol: 'tcp' });
+      assert.equal(r.listener, 'virtualInbound');
+      assert.equal(r.filterChain, tls ? 'virtualInbound-catchall-tls' : 'virtualInbound-catchall-plaintext');
+      assert.equal(r.cluster, 'InboundPassthroughCluster');
+    }
+    // A declared port still reaches its own inbound cluster.
+    assert.equal(sim.run({ mode: 'inbound', address: '10.244.7.7', port: 8080, tls: true, host: 'web' }).cluster, 'inbound|8080||');
+  });
+
+  it('encodes with Envoy\'s protobuf types', () => {
+    const res = resources();
+    const root = loadEnvoyRoot();
+    assert.deepEqual([...encodeProblems(root, TYPE_URL.cluster, res.clusters), ...encodeProblems(root, TYPE_URL.listener, res.listeners)], []);
+  });
+});
