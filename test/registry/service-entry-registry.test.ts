@@ -200,9 +200,9 @@ spec:
     store.apply('test', [full, ...entries]);
     const reg = buildRegistry(store);
     const svc = reg.service('example.com')!;
-    // `[1.2.3.4, 001:db8::]` is a flow sequence whose second item YAML reads as a mapping
-    // (`db8::` ends in `:` before `]`); only string addresses are VIPs.
-    assert.deepEqual(svc.addresses, ['1.2.3.4']);
+    // `[1.2.3.4, 001:db8::]`: read as two strings, as Kubernetes' YAML parser does (see
+    // restoreFlowColonScalars), so both are VIPs.
+    assert.deepEqual(svc.addresses, ['1.2.3.4', '001:db8::']);
     assert.deepEqual(svc.exportTo, ['default', 'foo']);
     assert.deepEqual(svc.ports, [{ name: 'foo', port: 1234, protocol: 'HTTP', targetPort: 2345 }]);
     assert.equal(svc.resolution, 'DNS');
