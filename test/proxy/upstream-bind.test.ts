@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { TYPE_URL } from '../../src/api/xds/type-urls.ts';
@@ -35,17 +36,26 @@ describe('upstream_bind_config', () => {
   let h: Harness;
   let tcpApp: net.Server & { port: number };
   let httpApp: http.Server & { port: number };
+  let h2App: http2.Http2Server & { port: number };
   const od = new SourceAddressDestinationMap();
 
   const clusters = (bind: object | undefined) => [
     { name: 'InboundPassthroughCluster', type: 'ORIGINAL_DST', lbPolicy: 'CLUSTER_PROVIDED', connectTimeout: { seconds: 1 }, ...(bind ? { upstreamBindConfig: bind } : {}) },
+    {
+      name: 'h2-passthrough', type: 'ORIGINAL_DST', lbPolicy: 'CLUSTER_PROVIDED', connectTimeout: { seconds: 1 }, ...(bind ? { upstreamBindConfig: bind } : {}),
+      typedExtensionProtocolOptions: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', useDownstreamProtocolConfig: { http2ProtocolOptions: {} } } },
+    },
   ];
 
   before(async () => {
     tcpApp = await peerReporter();
-    httpApp = http.createServer((req, res) => res.end(req.socket.remoteAddress)) as http.Server & { port: number };
+    httpApp = http.createServer((req, res) => res.end(req.socket.remoteAddress ?? '')) as http.Server & { port: number };
     await new Promise<void>((r) => httpApp.listen(0, '127.0.0.1', r));
     httpApp.port = (httpApp.address() as net.AddressInfo).port;
+    h2App = http2.createServer((req, res) => res.end(req.socket.remoteAddress ?? '')) as http2.Http2Server & { port: number };
+    await new Promise<void>((r) => h2App.listen(0, '127.0.0.1', r));
+    h2App.port = (h2App.address() as net.AddressInfo).port;
+    od.set('127.0.0.23', { address: '127.0.0.1', port: h2App.port });
     // Captured inbound connections (client source → original destination, as SO_ORIGINAL_DST would say).
     od.set('127.0.0.21', { address: '127.0.0.1', port: tcpApp.port });
     od.set('127.0.0.22', { address: '127.0.0.1', port: httpApp.port });
@@ -58,11 +68,15 @@ describe('upstream_bind_config', () => {
           listenerFilters: [ORIGINAL_DST_FILTER],
           filterChains: [
             { filterChainMatch: { destinationPort: { value: httpApp.port } }, filters: [hcm('passthrough-http')] },
+            { filterChainMatch: { destinationPort: { value: h2App.port } }, filters: [hcm('passthrough-h2')] },
             { name: 'virtualInbound-catchall-plaintext', filters: [tcpProxy('InboundPassthroughCluster')] },
           ],
         },
       ],
-      routes: [routeConfig('passthrough-http', [vhost('all', ['*'], [route({ prefix: '/' }, { cluster: 'InboundPassthroughCluster' })])])],
+      routes: [
+        routeConfig('passthrough-http', [vhost('all', ['*'], [route({ prefix: '/' }, { cluster: 'InboundPassthroughCluster' })])]),
+        routeConfig('passthrough-h2', [vhost('all', ['*'], [route({ prefix: '/' }, { cluster: 'h2-passthrough' })])]),
+      ],
     });
   });
 
@@ -70,6 +84,7 @@ describe('upstream_bind_config', () => {
     await h.close();
     tcpApp.close();
     httpApp.close();
+    h2App.close();
   });
 
   it('binds tcp_proxy upstream sockets of the cluster to the source address (Istio\'s 127.0.0.6 inbound passthrough)', async () => {
@@ -80,6 +95,33 @@ describe('upstream_bind_config', () => {
     const r = await request(h.port('virtualInbound'), { path: '/', localAddress: '127.0.0.22' });
     assert.equal(r.status, 200);
     assert.equal(r.body, '127.0.0.6');
+  });
+
+  const h2Get = async (localAddress: string): Promise<{ status: number; body: string }> => {
+    const port = h.port('virtualInbound');
+    const session = http2.connect(`http://127.0.0.1:${port}`, { createConnection: () => net.connect({ host: '127.0.0.1', port, localAddress }) });
+    try {
+      return await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = session.request({ ':path': '/h2' });
+        let status = 0;
+        let body = '';
+        req.on('response', (hd) => (status = Number(hd[':status'])));
+        req.on('data', (d: Buffer) => (body += d.toString()));
+        req.on('end', () => resolve({ status, body }));
+        req.on('error', reject);
+        req.end();
+      });
+    } finally {
+      session.close();
+    }
+  };
+
+  it('sends HTTP/2 (h2c) streams on ORIGINAL_DST clusters to the original destination, bound as well (HTTP/1.1 and HTTP/2 upstreams)', async () => {
+    for (const [local, upstream] of [['127.0.0.22', 'HTTP/1.1'], ['127.0.0.23', 'HTTP/2']]) {
+      const r = await h2Get(local!);
+      assert.equal(r.status, 200, `${upstream} upstream: ${r.body}`);
+      assert.equal(r.body, '127.0.0.6', `${upstream} upstream`);
+    }
   });
 
   it('follows a cluster update that removes the bind', async () => {

@@ -84,7 +84,7 @@ export function forwardHttp2(o: Http2ForwardOptions): void {
       cluster.stats.rqOverflow++;
       return o.local(LOCAL_REPLY.overflow);
     }
-    const h = cluster.pick(o.hash, retry?.otherHost ? host : undefined);
+    const h = cluster.hostFor(info.originalDestination || `${info.downstreamLocalAddress}:${info.downstreamLocalPort}`, o.hash, retry?.otherHost ? host : undefined);
     if (!h) {
       cluster.stats.noHealthyHost++;
       return o.local(LOCAL_REPLY.noHealthyUpstream);

@@ -173,7 +173,7 @@ export class Http2Gateway {
       cluster.stats.rqOverflow++;
       return local(LOCAL_REPLY.overflow);
     }
-    const host = cluster.pick(routeHash(a, req, info), undefined);
+    const host = cluster.hostFor(info.originalDestination || `${info.downstreamLocalAddress}:${info.downstreamLocalPort}`, routeHash(a, req, info), undefined);
     if (!host) {
       cluster.stats.noHealthyHost++;
       return local(LOCAL_REPLY.noHealthyUpstream);

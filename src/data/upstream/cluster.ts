@@ -141,6 +141,18 @@ export class Cluster {
     return this.lb.pick(this.usable, hash, avoid);
   }
 
+  /**
+   * The host for a request: ORIGINAL_DST clusters take `destination` (the captured original
+   * destination, else the downstream local address, as `ip:port` / `[ip6]:port`); others load-balance.
+   */
+  hostFor(destination: string, hash: number | undefined, avoid: Host | undefined): Host | undefined {
+    if (this.config.type !== 'ORIGINAL_DST') return this.pick(hash, avoid);
+    const c = destination.lastIndexOf(':');
+    const port = Number(destination.slice(c + 1));
+    if (c <= 0 || !Number.isInteger(port) || port <= 0) return undefined;
+    return this.originalDestinationHost(destination.slice(0, c).replace(/^\[|\]$/g, ''), port);
+  }
+
   /** ORIGINAL_DST: the host for a destination address, created on first use. */
   originalDestinationHost(address: string, port: number): Host {
     const key = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
