@@ -42,6 +42,12 @@ describe('sidecar outbound HTTP routing', () => {
     assert.equal(r.route!.route.retryPolicy.retryOn, 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes');
   });
 
+  it("names the VirtualService a route came from in Istio's route metadata (what proxy-config routes shows)", () => {
+    const r = sim.run(http('reviews', { headers: { 'end-user': 'jason' } }));
+    assert.match(String(r.route!.metadata.filterMetadata.istio.config), /^\/apis\/networking\.istio\.io\/v1\/namespaces\/default\/virtual-service\/reviews$/);
+    assert.equal(sim.run(http('details', { address: '10.96.0.13' })).route!.metadata, undefined);
+  });
+
   it('sends a header match to its subset, and the subset cluster has only that version', () => {
     const r = sim.run(http('reviews', { headers: { 'end-user': 'jason' } }));
     assert.equal(r.routeName, 'jason');

@@ -32,7 +32,7 @@ function routeConfig(name: string, servers: BoundServer[], proxy: ProxyInfo, pus
     const redirect = s.server.tls?.httpsRedirect === true;
     for (const vs of virtualServicesForServer(proxy, push, s)) {
       const ctx = { push, proxy, gateway: s.gateway, port: s.port, proxyLabels: proxy.labels, proxyNamespace: proxy.namespace, vsNamespace: vs.namespace, grpc: false };
-      const routes = buildHttpRoutes(vs.http, ctx);
+      const routes = buildHttpRoutes(vs.http, ctx, vs);
       for (const host of vs.hosts) {
         if (!serverAdmits(s, host, vs.namespace)) continue;
         // A VS host wider than the server's (`*` on a `foo.com` server) is narrowed to the server host.

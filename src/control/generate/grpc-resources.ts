@@ -50,7 +50,7 @@ export function grpcListener(t: GrpcTarget): JsonObject {
 export function grpcRouteConfig(proxy: ProxyInfo, push: PushContext, t: GrpcTarget): JsonObject {
   const vs = push.virtualServiceForHost(proxy, t.service.hostname);
   const ctx = { push, proxy, gateway: MESH_GATEWAY, port: t.port, proxyLabels: proxy.labels, proxyNamespace: proxy.namespace, vsNamespace: vs?.namespace ?? proxy.namespace, grpc: true };
-  const routes = vs ? buildHttpRoutes(vs.http, ctx) : [defaultRoute(outboundClusterName(t.port, undefined, t.service.hostname), true)];
+  const routes = vs ? buildHttpRoutes(vs.http, ctx, vs) : [defaultRoute(outboundClusterName(t.port, undefined, t.service.hostname), true)];
   const domains = [...new Set([t.name, ...domainAliases(t.service.hostname, t.service.addresses, t.port, proxy.dnsDomain)])];
   return { name: t.name, virtualHosts: [{ name: t.name, domains, routes: routes.length > 0 ? routes : [defaultRoute(outboundClusterName(t.port, undefined, t.service.hostname), true)] }] };
 }

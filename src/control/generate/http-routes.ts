@@ -9,19 +9,33 @@ import { buildRouteMatch, matchApplies } from './route-matches.ts';
  * Istio match condition that applies to this proxy and port (a route without match catches all).
  * Routes after a catch-all are unreachable and dropped, as Istio does.
  */
-export function buildHttpRoutes(routes: readonly HTTPRoute[], ctx: RouteBuildContext): JsonObject[] {
+export function buildHttpRoutes(routes: readonly HTTPRoute[], ctx: RouteBuildContext, source?: ConfigRef): JsonObject[] {
+  const metadata = source ? routeMetadata(source) : undefined;
   const out: JsonObject[] = [];
   for (const route of routes) {
     const matches = route.match && route.match.length > 0 ? route.match : [undefined];
     let catchAll = false;
     for (const match of matches) {
       if (match && !matchApplies(match, ctx)) continue;
-      out.push(buildEnvoyRoute(route, match, ctx));
+      const built = buildEnvoyRoute(route, match, ctx);
+      if (metadata) built.metadata = metadata;
+      out.push(built);
       if (isCatchAll(match)) catchAll = true;
     }
     if (catchAll) break;
   }
   return out;
+}
+
+/** The VirtualService a route came from. */
+export interface ConfigRef {
+  name: string;
+  namespace: string;
+}
+
+/** Istio's route metadata naming its VirtualService (what `istioctl proxy-config routes` shows). */
+function routeMetadata(ref: ConfigRef): JsonObject {
+  return { filterMetadata: { istio: { config: `/apis/networking.istio.io/v1/namespaces/${ref.namespace}/virtual-service/${ref.name}` } } };
 }
 
 function isCatchAll(match: HTTPMatchRequest | undefined): boolean {

@@ -55,7 +55,7 @@ export function outboundVirtualHosts(proxy: ProxyInfo, push: PushContext, port: 
     if (hostsWithService.has(service.hostname)) continue;
     hostsWithService.add(service.hostname);
     const vs = push.virtualServiceForHost(proxy, service.hostname);
-    const routes = vs ? buildHttpRoutes(vs.http, routeCtx(proxy, push, port, vs.namespace)) : [defaultRoute(outboundClusterName(port, undefined, service.hostname), false)];
+    const routes = vs ? buildHttpRoutes(vs.http, routeCtx(proxy, push, port, vs.namespace), vs) : [defaultRoute(outboundClusterName(port, undefined, service.hostname), false)];
     const vh = virtualHost(`${service.hostname}:${port}`, domainAliases(service.hostname, service.addresses, port, proxy.dnsDomain), routes, seenDomains);
     if (vh) out.push(vh);
   }
@@ -64,7 +64,7 @@ export function outboundVirtualHosts(proxy: ProxyInfo, push: PushContext, port: 
     for (const host of vs.hosts) {
       if (host.includes('*') || hostsWithService.has(host)) continue;
       if (push.servicesVisibleTo(proxy).some((s) => s.hostname === host)) continue;
-      const vh = virtualHost(`${host}:${port}`, [host, `${host}:${port}`], buildHttpRoutes(vs.http, routeCtx(proxy, push, port, vs.namespace)), seenDomains);
+      const vh = virtualHost(`${host}:${port}`, [host, `${host}:${port}`], buildHttpRoutes(vs.http, routeCtx(proxy, push, port, vs.namespace), vs), seenDomains);
       if (vh) out.push(vh);
     }
   }
