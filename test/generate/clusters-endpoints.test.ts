@@ -97,10 +97,12 @@ describe('sidecar clusters (CDS)', () => {
     assert.equal(sim.cluster('outbound|80||httpbin.org')!.transportSocket, undefined);
   });
 
-  it('has inbound|PORT|| clusters for the workload ports, to 127.0.0.1', () => {
+  it('has inbound|PORT|| clusters for the workload ports, to the original destination (pod IP) from 127.0.0.6, as Istio 1.10+', () => {
     const c = sim.cluster('inbound|9080||')!;
-    assert.equal(c.type, 'STATIC');
-    assert.deepEqual(c.loadAssignment.endpoints[0].lbEndpoints[0].endpoint.address, { socketAddress: { address: '127.0.0.1', portValue: 9080 } });
+    assert.equal(c.type, 'ORIGINAL_DST');
+    assert.equal(c.lbPolicy, 'CLUSTER_PROVIDED');
+    assert.equal(c.loadAssignment, undefined);
+    assert.deepEqual(c.upstreamBindConfig, { sourceAddress: { address: '127.0.0.6', portValue: 0 } });
     const details = simulator(proxy({ ip: '10.244.0.13', labels: { app: 'details' } }), push);
     assert.ok(details.cluster('inbound|8080||'), 'keyed by the workload (target) port');
   });

@@ -41,8 +41,19 @@ describe('inbound passthrough (Istio)', () => {
       assert.equal(r.filterChain, tls ? 'virtualInbound-catchall-tls' : 'virtualInbound-catchall-plaintext');
       assert.equal(r.cluster, 'InboundPassthroughCluster');
     }
-    // A declared port still reaches its own inbound cluster.
-    assert.equal(sim.run({ mode: 'inbound', address: '10.244.7.7', port: 8080, tls: true, host: 'web' }).cluster, 'inbound|8080||');
+    // A declared port reaches its own inbound cluster, at the pod address (Istio 1.10+), from 127.0.0.6.
+    const declared = sim.run({ mode: 'inbound', address: '10.244.7.7', port: 8080, tls: true, host: 'web' });
+    assert.equal(declared.cluster, 'inbound|8080||');
+    assert.deepEqual(declared.endpoints, ['10.244.7.7:8080']);
+    const c = resources().clusters.find((r) => r.name === 'inbound|8080||')?.resource as Json;
+    assert.deepEqual([c.type, c.upstreamBindConfig], ['ORIGINAL_DST', { sourceAddress: { address: '127.0.0.6', portValue: 0 } }]);
+  });
+
+  it('drops connections whose destination is 15006 itself (virtualInbound-blackhole), instead of passing them through to itself', () => {
+    const sim = simulator(webProxy, pushContext(permissive, services, endpoints));
+    const r = sim.run({ mode: 'inbound', address: '10.244.7.7', port: 15006, tls: false, protocol: 'tcp' });
+    assert.equal(r.filterChain, 'virtualInbound-blackhole');
+    assert.equal(r.cluster, 'BlackHoleCluster');
   });
 
   it('encodes with Envoy\'s protobuf types', () => {

@@ -17,7 +17,7 @@ describe('inbound mTLS (PeerAuthentication)', () => {
     assert.equal(ok.listener, 'virtualInbound');
     assert.equal(ok.filterChain, 'inbound|9080||');
     assert.equal(ok.cluster, 'inbound|9080||');
-    assert.deepEqual(ok.endpoints, ['127.0.0.1:9080']);
+    assert.deepEqual(ok.endpoints, ['10.244.0.11:9080']);
     const tls = ok.transportSocket!.typedConfig;
     assert.equal(tls.requireClientCertificate, true);
     assert.equal(tls.commonTlsContext.tlsCertificateSdsSecretConfigs[0].name, 'default');

@@ -59,6 +59,6 @@ describe('generation over the Kubernetes registry', () => {
     const sim = new XdsSimulator(generateAll(proxy({ ip: '10.244.0.21', labels: { app: 'reviews', version: 'v1' }, serviceAccount: 'reviews' }), push));
     const r = sim.run({ mode: 'inbound', address: '10.244.0.21', port: 8080, host: 'reviews:9080', tls: true });
     assert.equal(r.cluster, 'inbound|8080||');
-    assert.deepEqual(r.endpoints, ['127.0.0.1:8080']);
+    assert.deepEqual(r.endpoints, ['10.244.0.21:8080']);
   });
 });

@@ -100,12 +100,14 @@ describe('inbound passthrough through sidecars (mizzen up)', { skip, timeout: 12
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('reaches a declared port through the Service', async () => {
+  it('reaches a declared port through the Service, on the pod address', async () => {
     const r = await waitFor('web through its Service', async () => {
       const x = await curl('http://web.pt/declared');
       return x.code === 200 ? x : undefined;
     });
-    assert.equal((JSON.parse(r.body) as { path: string }).path, '/declared');
+    const body = JSON.parse(r.body) as { path: string; peer: string };
+    assert.equal(body.path, '/declared');
+    assert.equal(body.peer, '127.0.0.6', 'inbound|8080|| reaches the app on the pod address from 127.0.0.6, as Istio 1.10+');
   });
 
   it('reaches a pod port no Service declares through both sidecars, the app seeing 127.0.0.6, without looping', async () => {
@@ -118,5 +120,13 @@ describe('inbound passthrough through sidecars (mizzen up)', { skip, timeout: 12
     // Exactly one upstream connection per request on the server side: a loop back into 15006 would open more.
     assert.equal(await stat('deploy/web', 'cluster.InboundPassthroughCluster.upstream_cx_total'), before + 1);
     assert.ok((await stat('deploy/client', 'cluster.PassthroughCluster.upstream_cx_total')) >= 1, 'the client sidecar passed it through');
+  });
+
+  it('drops a connection to the pod\'s 15006 itself (virtualInbound-blackhole) instead of passing it through to itself', async () => {
+    const before = await stat('deploy/web', 'cluster.InboundPassthroughCluster.upstream_cx_total');
+    const r = await curl(`http://${webIp}:15006/loop`);
+    assert.equal(r.code, 0, 'closed without a response');
+    assert.equal(await stat('deploy/web', 'cluster.InboundPassthroughCluster.upstream_cx_total'), before);
+    assert.equal((await curl(`http://${webIp}:7070/after`)).code, 200, 'the sidecar keeps serving');
   });
 });

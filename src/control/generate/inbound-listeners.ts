@@ -3,7 +3,7 @@ import type { PushContext } from '../push/push-context.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import type { TrustDomains } from './authz-matchers.ts';
 import { buildRbac } from './authz-rbac.ts';
-import { INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName } from './cluster-names.ts';
+import { BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName } from './cluster-names.ts';
 import { ISTIO_ALPN, SDS_DEFAULT, SDS_ROOTCA } from './cluster-tls.ts';
 import { EXT, sdsSecret, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
 import { httpConnectionManagerFilter, meshAccessLog, tcpProxyFilter } from './http-connection-manager.ts';
@@ -53,6 +53,8 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
       });
     }
   }
+  // As Istio: a connection whose destination is 15006 itself is dropped, not passed through to itself.
+  chains.push({ name: 'virtualInbound-blackhole', filterChainMatch: { destinationPort: VIRTUAL_INBOUND_PORT }, filters: [tcpProxyFilter(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)] });
   const catchAllFilters = [...rbacFilters(policies, true, trust), tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)];
   for (const transport of transportsFor(mtls.mode)) {
     chains.push({
@@ -115,16 +117,20 @@ function tcpFilters(ip: InboundPort, policies: Parameters<typeof buildRbac>[0], 
   return [...rbacFilters(policies, true, trust), tcpProxyFilter(cluster, cluster)];
 }
 
-/** `inbound|PORT||` static clusters to the workload on 127.0.0.1, and the inbound passthrough. */
+/**
+ * `inbound|PORT||` clusters and the inbound passthrough, as Istio (1.10+) generates them: the
+ * workload is reached on the captured destination (pod IP and workload port, as without a mesh:
+ * an app listening on 127.0.0.1 only is not exposed), from 127.0.0.6 so capture lets it through.
+ */
 export function inboundClusters(proxy: ProxyInfo, push: PushContext): JsonObject[] {
   const out: JsonObject[] = inboundPorts(proxy, push).map((ip) => {
     const name = inboundClusterName(ip.port);
     return {
       name,
-      type: 'STATIC',
+      type: 'ORIGINAL_DST',
       connectTimeout: '10s',
-      lbPolicy: 'ROUND_ROBIN',
-      loadAssignment: { clusterName: name, endpoints: [{ lbEndpoints: [{ endpoint: { address: socketAddress('127.0.0.1', ip.port) } }] }] },
+      lbPolicy: 'CLUSTER_PROVIDED',
+      upstreamBindConfig: INBOUND_PASSTHROUGH_BIND,
       circuitBreakers: { thresholds: [{ maxConnections: 4294967295, maxPendingRequests: 4294967295, maxRequests: 4294967295, maxRetries: 4294967295, trackRemaining: true }] },
       metadata: { filterMetadata: { istio: { services: [{ host: ip.service.hostname, name: ip.service.name ?? ip.service.hostname, namespace: ip.service.namespace }] } } },
     };
