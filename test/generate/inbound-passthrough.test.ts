@@ -56,6 +56,14 @@ describe('inbound passthrough (Istio)', () => {
     assert.equal(r.cluster, 'BlackHoleCluster');
   });
 
+  it('drops connections whose destination is 15001 itself (virtualOutbound-blackhole)', () => {
+    const sim = simulator(webProxy, pushContext(permissive, services, endpoints));
+    const r = sim.run({ mode: 'outbound', address: '10.244.7.7', port: 15001, protocol: 'tcp' });
+    assert.equal(r.filterChain, 'virtualOutbound-blackhole');
+    assert.equal(r.cluster, 'BlackHoleCluster');
+    assert.equal(sim.run({ mode: 'outbound', address: '192.0.2.1', port: 5555, protocol: 'tcp' }).cluster, 'PassthroughCluster');
+  });
+
   it('encodes with Envoy\'s protobuf types', () => {
     const res = resources();
     const root = loadEnvoyRoot();

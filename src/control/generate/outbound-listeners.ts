@@ -108,7 +108,11 @@ function virtualOutbound(proxy: ProxyInfo, push: PushContext): JsonObject {
     address: socketAddress('0.0.0.0', VIRTUAL_OUTBOUND_PORT),
     useOriginalDst: true,
     trafficDirection: 'OUTBOUND',
-    filterChains: [{ name: 'virtualOutbound-catchall-tcp', filters: [tcpProxyFilter(cluster, cluster)] }],
+    filterChains: [
+      // As Istio: a connection whose destination is 15001 itself is dropped, not passed through to itself.
+      { name: 'virtualOutbound-blackhole', filterChainMatch: { destinationPort: VIRTUAL_OUTBOUND_PORT }, filters: [tcpProxyFilter(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)] },
+      { name: 'virtualOutbound-catchall-tcp', filters: [tcpProxyFilter(cluster, cluster)] },
+    ],
   };
 }
 
