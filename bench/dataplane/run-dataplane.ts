@@ -1,6 +1,6 @@
 /**
  * `node bench/dataplane/run-dataplane.ts [--modes direct,relay-floor,sidecar,...] [--rates 1000]
- * [--seconds 8] [--warmup 2] [--prof DIR] [--json FILE]`: the data-plane part of `npm run bench`
+ * [--seconds 8] [--warmup 2] [--prof DIR] [--proxy-flags '--node-flag ...'] [--json FILE]`: the data-plane part of `npm run bench`
  * alone (root: it creates network namespaces). --prof writes the proxies' --cpu-prof files to DIR.
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2' },
     prof: { type: 'string' },
     json: { type: 'string' },
+    'proxy-flags': { type: 'string', default: '' },
   },
 });
 const log = (line: string): void => void process.stdout.write(line + '\n');
@@ -29,7 +30,9 @@ if (prof) {
   mkdirSync(prof, { recursive: true });
   chmodSync(prof, 0o777);
 }
-const all: Mode[] = [directMode, relayFloorMode, ...sidecarModes(prof ? { nodeFlags: () => ['--cpu-prof', '--cpu-prof-dir', prof] } : {})];
+const proxyFlags = values['proxy-flags'].split(' ').filter(Boolean);
+const nodeFlags = (): string[] => [...proxyFlags, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [])];
+const all: Mode[] = [directMode, relayFloorMode, ...sidecarModes({ nodeFlags })];
 const wanted = values.modes.split(',');
 const modes = wanted.map((n) => {
   const m = all.find((x) => x.name === n);
