@@ -1,6 +1,6 @@
 /**
  * `node bench/dataplane/run-dataplane.ts [--modes direct,relay-floor,sidecar,...] [--rates 1000]
- * [--seconds 8] [--warmup 2] [--prof DIR] [--proxy-flags '--node-flag ...'] [--json FILE]`: the data-plane part of `npm run bench`
+ * [--seconds 8] [--warmup 2] [--prof DIR] [--proxy-flags='--node-flag ...'] [--json FILE]`: the data-plane part of `npm run bench`
  * alone (root: it creates network namespaces). --prof writes the proxies' --cpu-prof files to DIR.
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
