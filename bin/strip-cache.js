@@ -7,7 +7,9 @@
 // mtime match the stamp on its last line; a miss strips the file (loading the stripper once) and
 // writes the entry when the cache is writable. `node bin/strip-cache.js` fills the whole cache
 // (npm `prepare`), e.g. before starting sidecars as a user that cannot write it.
-import { registerHooks, stripTypeScriptTypes } from 'node:module';
+// Namespace import: on a Node without these exports (npm `prepare` under an old system node) the
+// module still loads and the cache is simply not used.
+import * as nodeModule from 'node:module';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -35,7 +37,7 @@ export function strippedSource(file, srcRoot = SRC_ROOT, cacheRoot = CACHE_ROOT)
   process.emitWarning = () => undefined; // the one-time ExperimentalWarning of stripTypeScriptTypes
   let js;
   try {
-    js = stripTypeScriptTypes(readFileSync(file, 'utf8'), { mode: 'strip' }) + stamp;
+    js = nodeModule.stripTypeScriptTypes(readFileSync(file, 'utf8'), { mode: 'strip' }) + stamp;
   } finally {
     process.emitWarning = emitWarning;
   }
@@ -52,9 +54,9 @@ export function strippedSource(file, srcRoot = SRC_ROOT, cacheRoot = CACHE_ROOT)
 
 /** Serve src/**\/*.ts through the cache (no-op on a Node without module.registerHooks). */
 export function installStripCache(srcRoot = SRC_ROOT, cacheRoot = CACHE_ROOT) {
-  if (typeof registerHooks !== 'function' || typeof stripTypeScriptTypes !== 'function') return false;
+  if (typeof nodeModule.registerHooks !== 'function' || typeof nodeModule.stripTypeScriptTypes !== 'function') return false;
   const prefix = pathToFileURL(srcRoot + sep).href;
-  registerHooks({
+  nodeModule.registerHooks({
     load(url, context, nextLoad) {
       if (!url.startsWith(prefix) || !url.endsWith('.ts')) return nextLoad(url, context);
       return { format: 'module', source: strippedSource(fileURLToPath(url), srcRoot, cacheRoot), shortCircuit: true };
@@ -81,6 +83,10 @@ export function fillStripCache(srcRoot = SRC_ROOT, cacheRoot = CACHE_ROOT) {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (typeof nodeModule.stripTypeScriptTypes !== 'function') {
+    process.stdout.write(`node ${process.version} cannot type-strip ahead of time; the CLI will strip at start\n`);
+    process.exit(0);
+  }
   const n = fillStripCache();
   process.stdout.write(`type-stripped ${n} files into ${CACHE_ROOT}\n`);
 }
