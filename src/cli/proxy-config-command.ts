@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { X509Certificate } from 'node:crypto';
-import { errorMessage } from '../lib/errors.ts';
+import { MizzenError, errorMessage } from '../lib/errors.ts';
+import type { ProxySyncStatus } from '../control/debug/sync-status.ts';
 import type { CliContext } from './cli-context.ts';
 import { defaultDiscoveryAddress, fetchDiscoveryJson } from './discovery-debug-client.ts';
 import { formatTable } from './text-table.ts';
@@ -48,10 +49,11 @@ export function register(program: Command, ctx: CliContext): void {
         ctx.exitCode = 2;
         return;
       }
-      const proxyId = pod.includes('~') || pod.includes('.') ? pod : `${pod}.${flags.namespace ?? 'default'}`;
+      const address = flags.discoveryAddress ?? defaultDiscoveryAddress(ctx.cwd);
       let dump: Obj;
       try {
-        dump = (await fetchDiscoveryJson(flags.discoveryAddress ?? defaultDiscoveryAddress(ctx.cwd), `/debug/config_dump?proxyID=${encodeURIComponent(proxyId)}`)) as Obj;
+        const proxyId = await resolveProxyId(address, pod, flags.namespace ?? 'default');
+        dump = (await fetchDiscoveryJson(address, `/debug/config_dump?proxyID=${encodeURIComponent(proxyId)}`)) as Obj;
       } catch (err) {
         ctx.stderr(`error: ${errorMessage(err)}\n`);
         ctx.exitCode = 1;
@@ -191,4 +193,20 @@ function routeMatch(m: Obj): string {
   if (m.safeRegex?.regex !== undefined) return m.safeRegex.regex;
   if (m.pathSeparatedPrefix !== undefined) return `${m.pathSeparatedPrefix}/*`;
   return '/*';
+}
+
+/**
+ * `POD[.NS]`, a node ID, or `deploy/NAME` (as istioctl takes it: the first connected proxy of
+ * that Deployment, whose pods are named `NAME-HASH-SUFFIX`).
+ */
+async function resolveProxyId(address: string, pod: string, namespace: string): Promise<string> {
+  if (!pod.startsWith('deploy/') && !pod.startsWith('deployment/')) {
+    return pod.includes('~') || pod.includes('.') ? pod : `${pod}.${namespace}`;
+  }
+  const [name, ns = namespace] = pod.slice(pod.indexOf('/') + 1).split('.');
+  const proxies = (await fetchDiscoveryJson(address, '/debug/syncz')) as ProxySyncStatus[];
+  const pattern = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-[a-z0-9]+-[a-z0-9]+$`);
+  const match = proxies.filter((p) => p.namespace === ns && pattern.test(p.podName)).sort((a, b) => a.name.localeCompare(b.name))[0];
+  if (!match) throw new MizzenError('USAGE', `no connected proxy of deployment ${ns}/${name}`, { hint: 'mizzen proxy-status lists the connected proxies' });
+  return match.name;
 }

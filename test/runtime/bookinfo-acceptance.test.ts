@@ -138,6 +138,10 @@ describe('Bookinfo acceptance (sidecars, mTLS, Istio samples)', { skip, timeout:
     const status = await cli(['proxy-status'], dir);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /reviews-v1-\S+\.default\s/);
+    // istioctl's deploy/NAME form, and routes naming their VirtualService.
+    const routes = await cli(['proxy-config', 'routes', 'deploy/productpage-v1'], dir);
+    assert.equal(routes.code, 0, routes.stderr);
+    assert.match(routes.stdout, /^9080\s+reviews\.default\.svc\.cluster\.local:9080\s.*\/\*\s+reviews\.default$/m);
   });
 
   it('leaves nothing behind after down', async () => {

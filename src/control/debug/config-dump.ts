@@ -1,5 +1,6 @@
 import type protobuf from 'protobufjs';
 import { TYPE_URL, messageNameOf } from '../../api/xds/type-urls.ts';
+import { protoObjectToJson } from '../../api/xds/proto-object-to-json.ts';
 import type { XdsConnection } from '../xds/xds-connection.ts';
 
 const TO_JSON: protobuf.IConversionOptions = { json: true, enums: String, longs: String, bytes: String, defaults: false, arrays: false };
@@ -11,7 +12,7 @@ const TO_JSON: protobuf.IConversionOptions = { json: true, enums: String, longs:
 export function configDump(root: protobuf.Root, conn: XdsConnection): Record<string, unknown> {
   const decode = (typeUrl: string, value: Uint8Array): Record<string, unknown> => {
     const t = root.lookupType(messageNameOf(typeUrl));
-    return { '@type': typeUrl, ...t.toObject(t.decode(value), TO_JSON) };
+    return { '@type': typeUrl, ...protoObjectToJson(t, t.toObject(t.decode(value), TO_JSON)) };
   };
   const entries = (typeUrl: string): { version: string; lastUpdated: string | undefined; resource: Record<string, unknown>; name: string }[] => {
     const w = conn.watched.get(typeUrl);
