@@ -3,7 +3,7 @@ import { onlyFields, reject } from '../xds-client/resource-rejection.ts';
 import { compileHeaderMatcher, type HeaderMatch } from './header-matcher.ts';
 import type { FilterContext, FilterVerdict, HttpFilter } from './http-filter.ts';
 import { LOCAL_REPLY } from './local-reply.ts';
-import { headerValueFor } from './route-table.ts';
+import { headerValueFor } from './route-match.ts';
 
 export const FAULT_FILTER_TYPE = 'envoy.extensions.filters.http.fault.v3.HTTPFault';
 

@@ -12,7 +12,8 @@ import { RequestMirror } from './request-mirror.ts';
 import { applyRouteRequest, finishResponseHeaders, prepareRequestHeaders, routeHash } from './request-headers.ts';
 import { ReusableTimer } from './reusable-timer.ts';
 import { retriableStatus, retryBackoffMs, type RetryPolicy } from './retry-policy.ts';
-import { pickCluster, type ForwardAction, type Route, type RouteTable, type WeightedCluster } from './route-table.ts';
+import { pickCluster, type ForwardAction, type WeightedCluster } from './route-action.ts';
+import type { Route, RouteTable } from './route-table.ts';
 import { notifyObservers, StreamInfo, type StreamObserver } from './stream-info.ts';
 
 /** The downstream side of a request (HTTP/1.1 connection today; HTTP/2 stream later). */

@@ -6,7 +6,7 @@ import type { FilterRequest, LocalReply } from './http-filter.ts';
 import type { Http2UpstreamPool } from './http2-upstream-pool.ts';
 import { LOCAL_REPLY } from './local-reply.ts';
 import { retriableStatus, retryBackoffMs } from './retry-policy.ts';
-import type { ForwardAction } from './route-table.ts';
+import type { ForwardAction } from './route-action.ts';
 import type { StreamInfo } from './stream-info.ts';
 
 const RETAIN_LIMIT = 64 * 1024;

@@ -12,7 +12,8 @@ import { forwardHttp2 } from './http2-forwarder.ts';
 import { Http2UpstreamPool } from './http2-upstream-pool.ts';
 import { LOCAL_REPLY, redirectLocation } from './local-reply.ts';
 import { applyRouteRequest, finishResponseHeaders, prepareRequestHeaders, routeHash } from './request-headers.ts';
-import { pickCluster, type Route, type RouteTable } from './route-table.ts';
+import { pickCluster } from './route-action.ts';
+import type { Route, RouteTable } from './route-table.ts';
 import { notifyObservers, StreamInfo } from './stream-info.ts';
 
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings', 'te']);

@@ -2,7 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { hashKey } from '../upstream/load-balancer.ts';
 import type { HcmConfig } from './hcm-config.ts';
 import type { FilterRequest } from './http-filter.ts';
-import type { ForwardAction, Route, RouteTable, WeightedCluster } from './route-table.ts';
+import type { ForwardAction, WeightedCluster } from './route-action.ts';
+import type { Route, RouteTable } from './route-table.ts';
 import type { StreamInfo } from './stream-info.ts';
 
 /** x-request-id, x-forwarded-for, x-forwarded-proto and x-forwarded-client-cert, as Envoy's HCM sets them. */

@@ -4,7 +4,7 @@ import { onlyFields, reject } from '../xds-client/resource-rejection.ts';
 import { compileRegex } from '../matchers/string-matcher.ts';
 import { compileHeaderMatcher, type HeaderMatch } from '../l7/header-matcher.ts';
 import type { FilterContext, FilterRequest, FilterVerdict, HttpFilter, LocalReply } from '../l7/http-filter.ts';
-import { headerValueFor } from '../l7/route-table.ts';
+import { headerValueFor } from '../l7/route-match.ts';
 import type { JwksCache } from './jwks-cache.ts';
 import { JWT_STATUS, JwtProvider, type FoundToken, type JwtStatus } from './jwt-provider.ts';
 

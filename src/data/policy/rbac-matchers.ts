@@ -4,7 +4,7 @@ import { compileCidr, type Cidr } from '../matchers/cidr.ts';
 import { compileStringMatcher, type StringMatch } from '../matchers/string-matcher.ts';
 import { compileHeaderMatcher } from '../l7/header-matcher.ts';
 import type { FilterRequest } from '../l7/http-filter.ts';
-import { headerValueFor } from '../l7/route-table.ts';
+import { headerValueFor } from '../l7/route-match.ts';
 import type { StreamInfo } from '../l7/stream-info.ts';
 import { compileMetadataMatcher } from './metadata-matcher.ts';
 
