@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { errorMessage, MizzenError } from '../lib/errors.ts';
 import { ControlClient } from '../runtime/control-client.ts';
-import type { DeploymentStatusView } from '../runtime/mesh-runtime.ts';
+import type { DeploymentStatusView } from '../runtime/mesh-status-views.ts';
 import type { ServiceStatusView } from '../runtime/service-endpoints.ts';
 import type { PodStatusView } from '../runtime/pod-instance.ts';
 import { stateDirFrom } from '../runtime/runtime-config.ts';

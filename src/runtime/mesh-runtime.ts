@@ -16,7 +16,8 @@ import { podResource } from './pod-resource.ts';
 import { createNodeNetwork, type NodeNetwork } from './pod-network.ts';
 import { meshRunDir, RUN_DIR } from './runtime-state.ts';
 import { renderServiceNatRules } from './service-nat-rules.ts';
-import { serviceBackends, serviceNatEntries, serviceStatusViews, type EndpointPod, type ServiceStatusView } from './service-endpoints.ts';
+import { serviceNatEntries, type ServiceStatusView } from './service-endpoints.ts';
+import { MeshStatusViews, type DeploymentStatusView } from './mesh-status-views.ts';
 import { decideInjection } from './sidecar-injection.ts';
 import type { BackoffOptions } from './supervised-process.ts';
 import { ControlPlaneProcess } from './control-plane-process.ts';
@@ -66,14 +67,6 @@ export interface ChangeResult {
 }
 
 
-export interface DeploymentStatusView {
-  name: string;
-  namespace: string;
-  replicas: number;
-  ready: number;
-  upToDate: number;
-}
-
 const kindLabel = (r: ConfigResource): string => `${r.kind.toLowerCase()}${r.group ? `.${r.group}` : ''}/${r.metadata.name}`;
 
 /**
@@ -89,6 +82,7 @@ export class MeshRuntime {
   private readonly podIps: AddressPool;
   private readonly guard: GuardRoutes;
   private readonly config: ConfigDirWriter;
+  private readonly views: MeshStatusViews;
   private readonly written = new Map<string, string>();
   private discovery: ControlPlaneProcess | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -108,6 +102,7 @@ export class MeshRuntime {
     this.podIps.reserve('node', this.node.address);
     this.guard = new GuardRoutes({ cidrs: [this.podIps.cidrText, this.objects.vips.cidrText], owner: options.prefix });
     this.config = new ConfigDirWriter(join(options.stateDir, 'config'));
+    this.views = new MeshStatusViews(this.pods, this.objects);
   }
 
   get discoveryAddress(): string {
@@ -300,16 +295,9 @@ export class MeshRuntime {
     return this.objects.serviceViews().filter((s) => s.vip && s.vip !== 'None');
   }
 
-  private endpointPods(): EndpointPod[] {
-    return [...this.pods.values()].map((p) => {
-      const named: Record<string, number> = {};
-      for (const c of p.options.spec.containers ?? []) for (const port of c.ports ?? []) if (port.name) named[port.name] = port.containerPort;
-      return { namespace: p.namespace, labels: p.options.labels, ip: p.options.ip, ready: p.isReady(), namedPorts: named };
-    });
-  }
 
   private serviceRules(): string {
-    return renderServiceNatRules(serviceNatEntries(this.objects.serviceViews(), this.endpointPods()), this.objects.vips.cidrText);
+    return renderServiceNatRules(serviceNatEntries(this.objects.serviceViews(), this.views.endpointPods()), this.objects.vips.cidrText);
   }
 
   private scheduleRefresh(ms: number): void {
@@ -354,51 +342,28 @@ export class MeshRuntime {
     }
   }
 
-  // ---- views ----------------------------------------------------------------------------
+  // ---- views (MeshStatusViews) ------------------------------------------------------------
 
   podViews(namespace?: string): PodStatusView[] {
-    return [...this.pods.values()]
-      .filter((p) => namespace === undefined || p.namespace === namespace)
-      .map((p) => p.status())
-      .sort((a, b) => (a.namespace + '/' + a.name).localeCompare(b.namespace + '/' + b.name));
+    return this.views.podViews(namespace);
   }
 
   /** A pod by name, or the first pod of `deploy/NAME` (ready pods first). */
   findPod(namespace: string, ref: string): PodInstance | undefined {
-    const m = /^(?:deploy|deployment|deployments)(?:\.apps)?\/(.+)$/.exec(ref);
-    if (!m) return this.pods.get(`${namespace}/${ref.replace(/^pods?\//, '')}`);
-    const candidates = [...this.pods.values()].filter((p) => p.options.owner === `${namespace}/${m[1]}`);
-    return candidates.find((p) => p.isReady()) ?? candidates[0];
+    return this.views.findPod(namespace, ref);
   }
 
   /** Ready pods backing a Service port, with the port to dial on each. */
   serviceTargets(namespace: string, service: string, port: number): { ip: string; port: number }[] {
-    const s = this.objects.serviceViews().find((v) => v.namespace === namespace && v.name === service);
-    const sp = s?.spec.ports?.find((p) => p.port === port);
-    if (!s || !sp) return [];
-    return serviceBackends(s, sp, this.endpointPods()).map((b) => ({ ip: b.address, port: b.port }));
+    return this.views.serviceTargets(namespace, service, port);
   }
 
   serviceStatusViews(namespace?: string): ServiceStatusView[] {
-    const pods = this.endpointPods();
-    return serviceStatusViews(this.objects.serviceViews().filter((s) => namespace === undefined || s.namespace === namespace), pods);
+    return this.views.serviceStatusViews(namespace);
   }
 
   deploymentViews(namespace?: string): DeploymentStatusView[] {
-    return this.objects.list('Deployment')
-      .filter((d) => namespace === undefined || d.metadata.namespace === namespace)
-      .map((d) => {
-        const owner = `${d.metadata.namespace}/${d.metadata.name}`;
-        const hash = podTemplateHash(d.spec as DeploymentSpec);
-        const pods = [...this.pods.values()].filter((p) => p.options.owner === owner);
-        return {
-          name: d.metadata.name,
-          namespace: d.metadata.namespace ?? 'default',
-          replicas: deploymentReplicas(d),
-          ready: pods.filter((p) => p.isReady()).length,
-          upToDate: pods.filter((p) => p.options.templateHash === hash).length,
-        };
-      });
+    return this.views.deploymentViews(namespace);
   }
 
   /** Every pod ready and, when it runs, the control plane ready. */
