@@ -135,6 +135,7 @@ export class Proxy implements AdminSource {
       log: options.logs.component('listener'),
       bindAddressOverride: options.bindAddressOverride,
       portOverride: options.portOverride,
+      tcpMetadataExchange: this.telemetry.tcpExchange,
     });
     this.applier = new XdsConfigApplier({
       clusters: this.clusters,

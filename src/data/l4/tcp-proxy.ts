@@ -2,11 +2,15 @@ import type * as net from 'node:net';
 import type { ClusterManager } from '../upstream/cluster-manager.ts';
 import { notifyObservers, type StreamInfo, type StreamObserver } from '../l7/stream-info.ts';
 import type { TcpProxyConfig } from './tcp-proxy-config.ts';
+import type { TcpMetadataExchange } from '../telemetry/tcp-metadata-exchange.ts';
 
 /**
  * tcp_proxy as a pure byte relay: pick the cluster (weighted), a host, connect (raw or TLS per
  * the cluster's transport socket) and pipe both directions with no per-chunk work beyond byte
  * counting. Circuit breaker max_connections applies; failures close the downstream connection.
+ * With `mx` and a cluster carrying istio.metadata_exchange whose TLS negotiated
+ * istio-peer-exchange, the peers' metadata headers are swapped first (then the pipe is pure).
+ * Observers see the stream start once the upstream peer is known (or at the end on failure).
  */
 export function proxyTcp(
   downstream: net.Socket,
@@ -15,6 +19,7 @@ export function proxyTcp(
   clusters: ClusterManager,
   info: StreamInfo,
   observers: readonly StreamObserver[],
+  mx?: TcpMetadataExchange,
 ): void {
   let clusterName = cfg.cluster;
   if (cfg.weighted) {
@@ -30,10 +35,16 @@ export function proxyTcp(
   }
   info.clusterName = clusterName ?? '';
   info.protocol = 'tcp';
-  for (const o of observers) o.onStreamStart?.(info);
+  let started = false;
+  const start = (): void => {
+    if (started) return;
+    started = true;
+    for (const o of observers) o.onStreamStart?.(info);
+  };
   let finished = false;
   const finish = (): void => {
     if (finished) return;
+    start();
     finished = true;
     info.endMs = performance.now();
     notifyObservers(observers, info);
@@ -96,10 +107,31 @@ export function proxyTcp(
         finish();
         return;
       }
-      for (const b of pending) {
-        upstream.write(b);
-        info.bytesReceived += b.length;
+      if (mx && cluster.config.metadataExchange && mx.negotiated(upstream)) {
+        upstream.on('error', () => undefined);
+        mx.upstream(upstream, info, (ok, rest) => {
+          if (!ok || downstream.destroyed) {
+            upstream.destroy();
+            downstream.destroy();
+            cluster.breaker.connections--;
+            h.cxActive--;
+            finish();
+            return;
+          }
+          relay(upstream, rest);
+        });
+        return;
       }
+      relay(upstream, undefined);
+    });
+  };
+  const relay = (upstream: net.Socket, fromUpstream: Buffer | undefined): void => {
+    {
+      start();
+      // bytes sent count from here (not the metadata header written to an inbound peer)
+      const sentBase = downstream.bytesWritten;
+      if (fromUpstream) downstream.write(fromUpstream);
+      for (const b of pending) upstream.write(b);
       downstream.pipe(upstream);
       upstream.pipe(downstream);
       downstream.resume();
@@ -114,7 +146,7 @@ export function proxyTcp(
       downstream.on('error', () => upstream.destroy());
       upstream.on('close', () => {
         info.bytesReceived += downstream.bytesRead - initialBytes;
-        info.bytesSent += downstream.bytesWritten;
+        info.bytesSent += downstream.bytesWritten - sentBase;
         cluster.breaker.connections--;
         h.cxActive--;
         if (!downstream.destroyed) downstream.end();
@@ -123,7 +155,8 @@ export function proxyTcp(
       downstream.on('close', () => {
         if (!upstream.destroyed) upstream.end();
       });
-    });
+      if (upstream.isPaused()) upstream.resume();
+    }
   };
   downstream.on('error', () => undefined);
   connectOnce();

@@ -7,6 +7,7 @@ import { compileHcm, type HcmConfig } from '../l7/hcm-config.ts';
 import type { HttpFilterRegistry } from '../l7/http-filter.ts';
 import { compileTcpProxy, type TcpProxyConfig } from '../l4/tcp-proxy-config.ts';
 import type { NetworkFilter, NetworkFilterRegistry } from './network-filter.ts';
+import { isTcpMetadataExchange } from '../telemetry/tcp-metadata-exchange.ts';
 
 export interface FilterChainMatchSpec {
   destinationPort: number | undefined;
@@ -26,6 +27,8 @@ export interface FilterChainSpec {
   tls: TlsSpec | undefined;
   networkFilters: readonly NetworkFilter[];
   terminal: { kind: 'http'; hcm: HcmConfig } | { kind: 'tcp'; tcp: TcpProxyConfig };
+  /** istio.metadata_exchange network filter: TCP metadata exchange when ALPN istio-peer-exchange is negotiated. */
+  metadataExchange: boolean;
 }
 
 /** A compiled envoy.config.listener.v3.Listener. */
@@ -87,6 +90,7 @@ function compileChain(fc: Obj, path: string, deps: ListenerCompileDeps): FilterC
     sourceType: asString(m.sourceType, 'ANY') as FilterChainMatchSpec['sourceType'],
   };
   const networkFilters: NetworkFilter[] = [];
+  let metadataExchange = false;
   let terminal: FilterChainSpec['terminal'] | undefined;
   const filters = asArray(fc.filters);
   filters.forEach((f, i) => {
@@ -99,6 +103,7 @@ function compileChain(fc: Obj, path: string, deps: ListenerCompileDeps): FilterC
     if (terminal) reject(p, `filter ${name} after the terminal filter`);
     if (type === HCM) terminal = { kind: 'http', hcm: compileHcm(tc, `${p}.typedConfig`, deps.httpFilters) };
     else if (type === TCP_PROXY) terminal = { kind: 'tcp', tcp: compileTcpProxy(tc, `${p}.typedConfig`) };
+    else if (isTcpMetadataExchange(name, type, asString(tc.typeUrl))) metadataExchange = true;
     else if (deps.networkFilters.isIgnored(type, name)) return;
     else {
       const factory = deps.networkFilters.factory(type);
@@ -113,6 +118,7 @@ function compileChain(fc: Obj, path: string, deps: ListenerCompileDeps): FilterC
     tls: compileTransportSocket(fc.transportSocket, `${path}.transportSocket`, 'downstream'),
     networkFilters,
     terminal,
+    metadataExchange,
   };
 }
 

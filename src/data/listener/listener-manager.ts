@@ -6,6 +6,7 @@ import { Http2Gateway } from '../l7/http2-server-connection.ts';
 import type { HttpRuntime } from '../l7/http-stream.ts';
 import { StreamInfo } from '../l7/stream-info.ts';
 import { proxyTcp } from '../l4/tcp-proxy.ts';
+import type { TcpMetadataExchange } from '../telemetry/tcp-metadata-exchange.ts';
 import { plainIp } from '../matchers/cidr.ts';
 import { checkSans, peerUri, type TlsContextFactory } from '../tls/tls-context-factory.ts';
 import { selectFilterChain, type ConnectionFacts } from './filter-chain-selector.ts';
@@ -31,6 +32,8 @@ export interface ListenerManagerDeps {
   /** Port overrides by listener name (tests: 0 for an ephemeral port). */
   portOverride?: (name: string, port: number) => number;
   sniffTimeoutMs?: number;
+  /** TCP metadata exchange (istio-peer-exchange) for tcp_proxy chains and clusters that enable it. */
+  tcpMetadataExchange?: TcpMetadataExchange;
 }
 
 /**
@@ -270,7 +273,13 @@ export class ListenerManager {
         }
       }
       if (chain.terminal.kind === 'tcp') {
-        proxyTcp(socket, initial, chain.terminal.tcp, rt.clusters, info, rt.observers);
+        const tcp = chain.terminal.tcp;
+        const mx = this.deps.tcpMetadataExchange;
+        if (chain.metadataExchange && mx && mx.negotiated(socket)) {
+          mx.downstream(socket, initial, info, (rest) => proxyTcp(socket, rest, tcp, rt.clusters, info, rt.observers, mx));
+          return;
+        }
+        proxyTcp(socket, initial, tcp, rt.clusters, info, rt.observers, mx);
         return;
       }
     }

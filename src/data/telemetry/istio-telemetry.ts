@@ -8,7 +8,8 @@ import type { ServiceRef } from './istio-labels.ts';
 import { IstioMetrics } from './istio-metrics.ts';
 import { MergedMetricsServer, scrapeTargetOf, type AppScrapeTarget } from './merged-metrics-server.ts';
 import { createMetadataExchangeFilter, PEER_METADATA_TYPE } from './metadata-exchange-filter.ts';
-import { PeerMetadataCodec, peerInfoOf } from './peer-metadata.ts';
+import { exchangedMetadata, PeerMetadataCodec, peerInfoOf } from './peer-metadata.ts';
+import { TcpMetadataExchange } from './tcp-metadata-exchange.ts';
 
 export const STATS_PLUGIN_TYPE = 'stats.PluginConfig';
 
@@ -34,6 +35,8 @@ export class IstioTelemetry {
   readonly codec = new PeerMetadataCodec();
   readonly nodeMetadata: Obj;
   readonly accessLogSinks = new AccessLogSinks();
+  /** TCP metadata exchange (ALPN istio-peer-exchange) for tcp_proxy connections. */
+  readonly tcpExchange: TcpMetadataExchange;
   private readonly hcmAccessLog = new HcmAccessLogObserver();
   private readonly ownValue: string;
   private readonly ownId: string;
@@ -46,6 +49,7 @@ export class IstioTelemetry {
     this.nodeMetadata = md;
     this.ownValue = this.codec.encode(md);
     this.ownId = typeof opts.node.id === 'string' ? opts.node.id : '';
+    this.tcpExchange = new TcpMetadataExchange(md, this.ownId, exchangedMetadata);
     const self = peerInfoOf(md, -1);
     const td = typeof md.MESH_ID === 'string' && md.MESH_ID ? md.MESH_ID : 'cluster.local';
     this.metrics = new IstioMetrics({ self, selfPrincipal: `spiffe://${td}/ns/${self.namespace}/sa/${self.serviceAccount}`, clusterService: opts.clusterService });

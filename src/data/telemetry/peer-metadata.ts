@@ -49,6 +49,13 @@ export function peerInfoOf(meta: Obj, id: number): PeerInfo {
 /** The node metadata keys a proxy sends to its peers (Istio's exchanged set). */
 const EXCHANGED = ['NAME', 'NAMESPACE', 'LABELS', 'WORKLOAD_NAME', 'OWNER', 'SERVICE_ACCOUNT', 'CLUSTER_ID', 'MESH_ID', 'INSTANCE_IPS', 'APP_CONTAINERS', 'ISTIO_VERSION', 'PLATFORM_METADATA'];
 
+/** The part of node metadata a proxy sends to its peers. */
+export function exchangedMetadata(meta: Obj): Obj {
+  const out: Obj = {};
+  for (const k of EXCHANGED) if (meta[k] !== undefined && meta[k] !== '') out[k] = meta[k];
+  return out;
+}
+
 /**
  * Encodes our node metadata as Istio's `x-envoy-peer-metadata` value (base64 of a serialized
  * google.protobuf.Struct) and decodes peers' values, caching decoded peers by header value (the
@@ -68,9 +75,7 @@ export class PeerMetadataCodec {
 
   /** Header value for our own metadata (plain JSON node metadata). */
   encode(meta: Obj): string {
-    const out: Obj = {};
-    for (const k of EXCHANGED) if (meta[k] !== undefined && meta[k] !== '') out[k] = meta[k];
-    const msg = this.struct.fromObject(jsonToStruct(out));
+    const msg = this.struct.fromObject(jsonToStruct(exchangedMetadata(meta)));
     return Buffer.from(this.struct.encode(msg).finish()).toString('base64');
   }
 

@@ -3,6 +3,8 @@ import { onlyFields, reject } from '../xds-client/resource-rejection.ts';
 import { compileTransportSocket, type TlsSpec } from '../tls/tls-context-config.ts';
 import { compileEndpoints, type EndpointSpec } from './endpoint-config.ts';
 import { compileUpstreamBind, type UpstreamBind } from './upstream-bind-config.ts';
+import { messageNameOf } from '../../api/xds/type-urls.ts';
+import { isTcpMetadataExchange } from '../telemetry/tcp-metadata-exchange.ts';
 
 export type ClusterType = 'EDS' | 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'ORIGINAL_DST';
 export type LbPolicy = 'ROUND_ROBIN' | 'LEAST_REQUEST' | 'RANDOM' | 'RING_HASH' | 'MAGLEV' | 'CLUSTER_PROVIDED';
@@ -28,6 +30,8 @@ export interface OutlierConfig {
 
 /** A compiled envoy.config.cluster.v3.Cluster. */
 export interface ClusterConfig {
+  /** Upstream filter istio.metadata_exchange: TCP metadata exchange when ALPN istio-peer-exchange is negotiated. */
+  metadataExchange: boolean;
   name: string;
   type: ClusterType;
   edsServiceName: string;
@@ -138,9 +142,12 @@ export function compileCluster(c: Obj): ClusterConfig {
   if (!['EDS', 'STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST'].includes(type)) reject(`${path}.type`, `cluster type ${type} not supported`);
   const lbPolicy = asString(c.lbPolicy, 'ROUND_ROBIN') as LbPolicy;
   if (!['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV', 'CLUSTER_PROVIDED'].includes(lbPolicy)) reject(`${path}.lbPolicy`, `lb policy ${lbPolicy} not supported`);
+  let metadataExchange = false;
   for (const f of asArray(c.filters)) {
     const n = asString(f.name);
     if (!n.startsWith('istio.') && !n.includes('metadata_exchange')) reject(`${path}.filters`, `upstream network filter ${n} not supported`);
+    const tc = asObj(f.typedConfig);
+    if (isTcpMetadataExchange(n, messageNameOf(asString(tc['@type'])), asString(tc.typeUrl))) metadataExchange = true;
   }
   const tlsMatches = asArray(c.transportSocketMatches).map((m, i) => {
     const p = `${path}.transportSocketMatches[${i}]`;
@@ -181,6 +188,7 @@ export function compileCluster(c: Obj): ClusterConfig {
     dnsFamily: c.dnsLookupFamily === 'V4_ONLY' ? 4 : c.dnsLookupFamily === 'V6_ONLY' ? 6 : 0,
     bind: compileUpstreamBind(c.upstreamBindConfig, `${path}.upstreamBindConfig`),
     metadata: filterMetadata(c.metadata, 'istio'),
+    metadataExchange,
     raw: c,
   };
 }
