@@ -3,7 +3,8 @@ import { BodyFramer } from '../http1/body-framer.ts';
 import { findHeadEnd, parseRequestHead } from '../http1/head-parser.ts';
 import type { HeaderList } from '../http1/header-list.ts';
 import type { HcmConfig } from './hcm-config.ts';
-import { HttpStream, type DownstreamSink, type HttpRuntime } from './http-stream.ts';
+import type { DownstreamSink } from './downstream-sink.ts';
+import { HttpStream, type HttpRuntime } from './http-stream.ts';
 import { LOCAL_REPLY } from './local-reply.ts';
 import type { StreamInfo } from './stream-info.ts';
 

@@ -1,0 +1,17 @@
+import type { HeaderList } from '../http1/header-list.ts';
+
+/** The downstream side of a request (HTTP/1.1 connection today; HTTP/2 stream later). */
+export interface DownstreamSink {
+  sendHead(status: number, reason: string, headers: HeaderList): void;
+  sendBody(chunk: Buffer | string): boolean;
+  /** The response is complete. */
+  sendEnd(): void;
+  /** Reset the downstream (response cannot be completed). */
+  abort(): void;
+  pauseRequestBody(): void;
+  resumeRequestBody(): void;
+  /** The connection will close after this response (adds `connection: close`). */
+  readonly closing: boolean;
+  /** Close the connection after this response (a close-delimited upstream body). */
+  closeAfterResponse(): void;
+}
