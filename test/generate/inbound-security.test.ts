@@ -129,7 +129,7 @@ spec:
       RICH_ENDPOINTS,
     );
     const db = simulator(proxy({ ip: '10.244.0.14', labels: { app: 'mongodb' } }), push);
-    const rbac = db.listener('virtualInbound')!.filterChains.find((c: { name: string }) => c.name === 'inbound|27017||').filters[0];
+    const rbac = db.listener('virtualInbound')!.filterChains.find((c: { name: string }) => c.name === 'inbound|27017||').filters.find((f: { name: string }) => f.name === 'envoy.filters.network.rbac');
     assert.equal(rbac.name, 'envoy.filters.network.rbac');
     assert.deepEqual(Object.keys(rbac.typedConfig.rules.policies), ['ns[default]-policy[db]-rule[1]']);
     const req = { mode: 'inbound' as const, port: 27017, tls: true, protocol: 'tcp' as const };

@@ -1,5 +1,6 @@
 import type { ClientTLSSettings } from '../../api/istio/tls-settings.ts';
 import { EXT, sdsSecret, type JsonObject } from './envoy-extensions.ts';
+import { tcpMetadataExchangeFilter } from './tcp-metadata-exchange-filter.ts';
 
 /** SDS secret names the agent serves: the workload certificate and the mesh root. */
 export const SDS_DEFAULT = 'default';
@@ -34,10 +35,12 @@ function tlsSocket(context: JsonObject): JsonObject {
 
 /** Cluster fields for TLS: DestinationRule tls if set, else auto mTLS for mesh-internal services. */
 export function clusterTlsFields(tls: ClientTLSSettings | undefined, opts: { sni: string; sans: readonly string[]; autoMtls: boolean; host: string }): JsonObject {
-  if (tls?.mode === 'ISTIO_MUTUAL') return { transportSocket: tlsSocket(istioMutualContext(opts.sni, tls.subjectAltNames?.length ? tls.subjectAltNames : opts.sans)) };
+  // Mesh mTLS clusters carry Istio's upstream TCP metadata exchange (active only when the peer negotiates istio-peer-exchange).
+  if (tls?.mode === 'ISTIO_MUTUAL') return { transportSocket: tlsSocket(istioMutualContext(opts.sni, tls.subjectAltNames?.length ? tls.subjectAltNames : opts.sans)), filters: [tcpMetadataExchangeFilter()] };
   if (tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL') return { transportSocket: tlsSocket(originatedTlsContext(tls, opts.host)) };
   if (tls?.mode === 'DISABLE' || !opts.autoMtls) return {};
   return {
+    filters: [tcpMetadataExchangeFilter()],
     transportSocketMatches: [
       { name: 'tlsMode-istio', match: { tlsMode: 'istio' }, transportSocket: tlsSocket(istioMutualContext(opts.sni, opts.sans)) },
       { name: 'tlsMode-disabled', match: {}, transportSocket: { name: EXT.rawBuffer.name, typedConfig: { '@type': EXT.rawBuffer.type } } },

@@ -5,6 +5,7 @@ import type { TrustDomains } from './authz-matchers.ts';
 import { buildRbac } from './authz-rbac.ts';
 import { BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName } from './cluster-names.ts';
 import { ISTIO_ALPN, SDS_DEFAULT, SDS_ROOTCA } from './cluster-tls.ts';
+import { tcpMetadataExchangeFilter } from './tcp-metadata-exchange-filter.ts';
 import { EXT, sdsSecret, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
 import { httpConnectionManagerFilter, meshAccessLog, tcpProxyFilter } from './http-connection-manager.ts';
 import { inboundPorts, type InboundPort } from './inbound-ports.ts';
@@ -55,7 +56,7 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
   }
   // As Istio: a connection whose destination is 15006 itself is dropped, not passed through to itself.
   chains.push({ name: 'virtualInbound-blackhole', filterChainMatch: { destinationPort: VIRTUAL_INBOUND_PORT }, filters: [tcpProxyFilter(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)] });
-  const catchAllFilters = [...rbacFilters(policies, true, trust), tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)];
+  const catchAllFilters = [tcpMetadataExchangeFilter(), ...rbacFilters(policies, true, trust), tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)];
   for (const transport of transportsFor(mtls.mode)) {
     chains.push({
       name: transport === 'tls' ? 'virtualInbound-catchall-tls' : 'virtualInbound-catchall-plaintext',
@@ -89,7 +90,9 @@ export function downstreamTls(http: boolean): JsonObject {
       commonTlsContext: {
         tlsCertificateSdsSecretConfigs: [sdsSecret(SDS_DEFAULT)],
         combinedValidationContext: { defaultValidationContext: { matchSubjectAltNames: [{ prefix: 'spiffe://' }] }, validationContextSdsSecretConfig: sdsSecret(SDS_ROOTCA) },
-        alpnProtocols: http ? ['h2', 'http/1.1', ...ISTIO_ALPN] : ISTIO_ALPN,
+        // Selection follows the server's order: HTTP chains settle on `istio`, never on
+        // istio-peer-exchange (that would make a client send the TCP exchange header to HTTP).
+        alpnProtocols: http ? ['h2', 'http/1.1', 'istio', ...ISTIO_ALPN.filter((p) => p !== 'istio')] : ISTIO_ALPN,
       },
       requireClientCertificate: true,
     },
@@ -114,7 +117,7 @@ function httpFilters(ip: InboundPort, policies: Parameters<typeof buildRbac>[0],
 
 function tcpFilters(ip: InboundPort, policies: Parameters<typeof buildRbac>[0], trust: TrustDomains): JsonObject[] {
   const cluster = inboundClusterName(ip.port);
-  return [...rbacFilters(policies, true, trust), tcpProxyFilter(cluster, cluster)];
+  return [tcpMetadataExchangeFilter(), ...rbacFilters(policies, true, trust), tcpProxyFilter(cluster, cluster)];
 }
 
 /**
