@@ -230,6 +230,7 @@ export class Proxy implements AdminSource {
       if (s) local.push({ name: n, secret: s });
     }
     return buildConfigDump({
+      root: this.codec.root,
       node: { ...this.node, metadata: this.options.identity },
       accepted: this.applier.accepted,
       localSecrets: local,

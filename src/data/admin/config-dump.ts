@@ -1,12 +1,28 @@
-import { TYPE_URL } from '../../api/xds/type-urls.ts';
+import type protobuf from 'protobufjs';
+import { protoObjectToJson } from '../../api/xds/proto-object-to-json.ts';
+import { TYPE_URL, messageNameOf } from '../../api/xds/type-urls.ts';
 import type { AcceptedResource } from '../xds-client/config-applier.ts';
 import type { Obj } from '../xds-client/proto-values.ts';
 import type { TlsSecret } from '../tls/secret-provider.ts';
 
 const ADMIN = 'type.googleapis.com/envoy.admin.v3.';
 
-function typed(typeUrl: string, r: Obj): Obj {
-  return { '@type': typeUrl, ...r };
+const TO_JSON: protobuf.IConversionOptions = { json: true, enums: String, longs: String, bytes: String, defaults: false, arrays: false };
+
+/**
+ * A decoded resource as Envoy's admin prints it (proto3 JSON): the stored object is re-read
+ * through its message type (so 64-bit integers print as strings) and then durations become
+ * `"10s"`, wrappers plain values, Structs plain JSON and `Any`s `{'@type', ...}`.
+ */
+function typedIn(root: protobuf.Root, typeUrl: string, r: Obj): Obj {
+  const t = root.lookupType(messageNameOf(typeUrl));
+  let obj: Obj;
+  try {
+    obj = t.toObject(t.fromObject(r), TO_JSON);
+  } catch {
+    obj = r; // not re-encodable (should not happen for accepted resources): convert as stored
+  }
+  return { '@type': typeUrl, ...protoObjectToJson(t, obj) };
 }
 
 function latest(list: Iterable<AcceptedResource>): string {
@@ -18,12 +34,15 @@ function latest(list: Iterable<AcceptedResource>): string {
 
 /** Envoy's /config_dump shape from accepted xDS resources (private keys redacted). */
 export function buildConfigDump(opts: {
+  /** The Envoy protos the resources were decoded with (EnvoyCodec.root). */
+  root: protobuf.Root;
   node: Obj;
   accepted: ReadonlyMap<string, ReadonlyMap<string, AcceptedResource>>;
   localSecrets: readonly { name: string; secret: TlsSecret }[];
   includeEds: boolean;
   resource?: string;
 }): Obj {
+  const typed = (typeUrl: string, r: Obj): Obj => typedIn(opts.root, typeUrl, r);
   const get = (t: string): AcceptedResource[] => [...(opts.accepted.get(t)?.values() ?? [])];
   const clusters = get(TYPE_URL.cluster);
   const listeners = get(TYPE_URL.listener);
