@@ -26,10 +26,6 @@ export function parseSubmitted(files: readonly SubmittedFile[]): { resources: Co
         warnings.push(`${f.file}: ${resourceRef(r)}: ${k.reason === 'unknown-kind' ? `unknown kind ${r.apiVersion} ${r.kind}: ignored` : `${r.apiVersion} is not a served version of ${r.kind}: ignored`}`);
         continue;
       }
-      if (r.kind === 'Pod' && r.group === '') {
-        warnings.push(`${f.file}: ${resourceRef(r)}: bare Pods are not run by mizzen up (use a Deployment): ignored`);
-        continue;
-      }
       resources.push(r);
     }
   }

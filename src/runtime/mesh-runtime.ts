@@ -22,6 +22,8 @@ import { decideInjection } from './sidecar-injection.ts';
 import type { BackoffOptions } from './supervised-process.ts';
 import { ControlPlaneProcess } from './control-plane-process.ts';
 import { ClusterObjects } from './cluster-objects.ts';
+import { barePodHash, barePodKey, barePodTemplate, isBarePod } from './bare-pods.ts';
+import type { PodSpec } from '../api/kube/pod.ts';
 
 export interface MeshRuntimeOptions {
   stateDir: string;
@@ -66,6 +68,22 @@ export interface ChangeResult {
   changes: string[];
 }
 
+
+/** What one pod is created from: a Deployment's template or a bare Pod manifest. */
+interface PodPlan {
+  name: string;
+  namespace: string;
+  /** `namespace/name` of the owning Deployment; undefined for a bare Pod. */
+  owner: string | undefined;
+  /** WORKLOAD_NAME for the sidecar: the Deployment, or the bare Pod's own name. */
+  workload: string;
+  hash: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  spec: PodSpec;
+  /** The manifest file (relative commands start in its directory). */
+  origin: string | undefined;
+}
 
 const kindLabel = (r: ConfigResource): string => `${r.kind.toLowerCase()}${r.group ? `.${r.group}` : ''}/${r.metadata.name}`;
 
@@ -156,8 +174,10 @@ export class MeshRuntime {
       for (const r of normalized) {
         const { stored, prev } = this.objects.put(r);
         const same = prev !== undefined && JSON.stringify(prev.raw) === JSON.stringify(stored.raw);
-        this.config.write(stored);
-        changes.push(`${kindLabel(r)} ${prev === undefined ? 'created' : same ? 'unchanged' : 'configured'}`);
+        // A bare Pod reaches the control plane as the running pod (pushPodState), not as its manifest.
+        if (!isBarePod(stored)) this.config.write(stored);
+        const recreated = isBarePod(stored) && prev !== undefined && barePodHash(prev) !== barePodHash(stored);
+        changes.push(`${kindLabel(r)} ${prev === undefined ? 'created' : same ? 'unchanged' : recreated ? 'recreated (a Pod spec cannot be updated in place)' : 'configured'}`);
       }
       await this.reconcile();
       return { ok: true, errors: [], changes };
@@ -200,8 +220,16 @@ export class MeshRuntime {
     const wanted = new Set(deployments.map((d) => `${d.metadata.namespace}/${d.metadata.name}`));
     const stops: Promise<void>[] = [];
     const creations: Promise<void>[] = [];
+    const barePods = new Map(this.objects.list('Pod').filter(isBarePod).map((p) => [barePodKey(p), p]));
+    // A bare pod is recreated under the same name: its old instance must be gone first.
+    const bareStops: Promise<void>[] = [];
     for (const pod of [...this.pods.values()]) {
       const owner = pod.options.owner;
+      if (!owner) {
+        const b = barePods.get(pod.key);
+        if (!b || barePodHash(b) !== pod.options.templateHash) bareStops.push(this.removePod(pod));
+        continue;
+      }
       const d = owner ? deployments.find((x) => `${x.metadata.namespace}/${x.metadata.name}` === owner) : undefined;
       if (!owner || !wanted.has(owner) || !d || podTemplateHash(d.spec as DeploymentSpec) !== pod.options.templateHash) stops.push(this.removePod(pod));
     }
@@ -211,7 +239,14 @@ export class MeshRuntime {
       const mine = [...this.pods.values()].filter((p) => p.options.owner === owner && p.options.templateHash === hash);
       const want = deploymentReplicas(d);
       for (const extra of mine.slice(want)) stops.push(this.removePod(extra));
-      for (let i = mine.length; i < want; i++) creations.push(this.createPod(d, hash));
+      for (let i = mine.length; i < want; i++) creations.push(this.createDeploymentPod(d, hash));
+    }
+    await Promise.allSettled(bareStops);
+    for (const [key, b] of barePods) {
+      if (this.pods.has(key)) continue;
+      const t = barePodTemplate(b);
+      const ns = b.metadata.namespace ?? 'default';
+      creations.push(this.createPod({ name: b.metadata.name, namespace: ns, owner: undefined, workload: b.metadata.name, hash: barePodHash(b), ...t, origin: b.origin?.file }));
     }
     // Pods start in parallel (their namespaces and processes are independent).
     const results = await Promise.allSettled([...stops, ...creations]);
@@ -220,14 +255,28 @@ export class MeshRuntime {
     if (failed) throw failed.reason;
   }
 
-  private async createPod(d: ConfigResource, hash: string): Promise<void> {
+  private createDeploymentPod(d: ConfigResource, hash: string): Promise<void> {
     const spec = d.spec as DeploymentSpec;
     const ns = d.metadata.namespace ?? 'default';
-    const name = podNameFor(d.metadata.name, hash);
+    return this.createPod({
+      name: podNameFor(d.metadata.name, hash),
+      namespace: ns,
+      owner: `${ns}/${d.metadata.name}`,
+      workload: d.metadata.name,
+      hash,
+      labels: { ...(spec.template?.metadata?.labels ?? {}), 'pod-template-hash': hash },
+      annotations: { ...(spec.template?.metadata?.annotations ?? {}) },
+      spec: spec.template?.spec ?? {},
+      origin: d.origin?.file,
+    });
+  }
+
+  /** Create and start one pod (of a Deployment, or a bare Pod when `owner` is undefined). */
+  private async createPod(plan: PodPlan): Promise<void> {
+    const { name, labels, annotations, hash } = plan;
+    const ns = plan.namespace;
     const key = `${ns}/${name}`;
-    const labels = { ...(spec.template?.metadata?.labels ?? {}), 'pod-template-hash': hash };
-    const annotations = { ...(spec.template?.metadata?.annotations ?? {}) };
-    const templateSpec = spec.template?.spec ?? {};
+    const templateSpec = plan.spec;
     // Istio's gateway injection template: the pod is the proxy (`mizzen proxy router`), no capture.
     const gateway = (annotations['inject.istio.io/templates'] ?? '').split(',').includes('gateway');
     const podSpec = gateway ? { ...templateSpec, containers: (templateSpec.containers ?? []).filter((c) => c.name !== 'istio-proxy') } : templateSpec;
@@ -244,14 +293,14 @@ export class MeshRuntime {
     const sidecar = decision.inject && build
       ? async () => {
           await this.waitForControlPlane(120_000);
-          return build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels, workload: d.metadata.name, proxyType: gateway ? 'router' : 'sidecar' });
+          return build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels, workload: plan.workload, proxyType: gateway ? 'router' : 'sidecar' });
         }
       : undefined;
     if (decision.inject && !this.options.sidecar) this.log.warn({ pod: key }, 'pod would be injected but sidecars are off: running without a sidecar');
     const pod = new PodInstance({
       name,
       namespace: ns,
-      owner: `${ns}/${d.metadata.name}`,
+      owner: plan.owner,
       templateHash: hash,
       labels,
       annotations,
@@ -261,7 +310,7 @@ export class MeshRuntime {
       netns: `${this.options.prefix}-${ns}.${name}`,
       hostVeth: `vp${++this.vethSeq}`,
       node: this.node,
-      baseDir: d.origin?.file ? dirname(d.origin.file) : process.cwd(),
+      baseDir: plan.origin ? dirname(plan.origin) : process.cwd(),
       logDir: join(this.options.stateDir, 'logs'),
       baseEnv: this.options.baseEnv,
       nodeBinary: this.options.nodeBinary,
@@ -372,6 +421,9 @@ export class MeshRuntime {
     if (this.discovery && !this.discovery.isReady()) waitingFor.push('control plane (mizzen discovery)');
     if (this.appliedSeq !== this.changeSeq) waitingFor.push('Service rules and hosts files to reflect the pods');
     for (const d of this.deploymentViews()) if (d.ready < d.replicas) waitingFor.push(`deployment ${d.namespace}/${d.name} (${d.ready}/${d.replicas} ready)`);
+    // Bare pods: ready, or finished under a restartPolicy that does not restart them.
+    for (const p of this.podViews()) if (p.owner === undefined && !p.ready && p.phase !== 'Completed' && p.phase !== 'Error') waitingFor.push(`pod ${p.namespace}/${p.name}`);
+    for (const b of this.objects.list('Pod').filter(isBarePod)) if (!this.pods.has(barePodKey(b))) waitingFor.push(`pod ${barePodKey(b)} (not created)`);
     return { ready: waitingFor.length === 0, waitingFor };
   }
 

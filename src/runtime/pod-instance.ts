@@ -6,7 +6,7 @@ import { captureOptionsFromAnnotations, PROXY_GID, PROXY_UID, renderCaptureRules
 import { runInNetns, asUserArgv, netnsExecArgv } from './netns.ts';
 import { attachPodNetwork, detachPodNetwork, writeNetnsEtcFile, type NodeNetwork } from './pod-network.ts';
 import { probeTiming, readinessCheck, ReadinessProber, type ProbeCheck } from './readiness-probe.ts';
-import { SupervisedProcess, type BackoffOptions, type ProcessStatus } from './supervised-process.ts';
+import { SupervisedProcess, type BackoffOptions, type ProcessStatus, type RestartPolicy } from './supervised-process.ts';
 
 /** How to run the sidecar of an injected pod (argv run as 1337 inside the pod's namespace). */
 export interface SidecarCommand {
@@ -131,12 +131,12 @@ export class PodInstance {
     if (o.sidecar && o.capture !== false) await runInNetns(o.netns, 'nft', ['-f', '-'], { input: renderCaptureRules({ ...captureOptionsFromAnnotations(o.annotations), excludeInboundSources: [o.node.address] }) });
     const sidecar = o.sidecar ? await o.sidecar() : undefined;
     if (this.stopped) return;
-    if (sidecar) this.running.push(this.launch('istio-proxy', sidecar.argv, sidecar.env, PROXY_UID, PROXY_GID, '/', sidecar.ready, undefined));
+    if (sidecar) this.running.push(this.launch('istio-proxy', sidecar.argv, sidecar.env, PROXY_UID, PROXY_GID, '/', sidecar.ready, undefined, 'Always'));
     for (const c of o.spec.containers ?? []) {
       const { uid, gid } = { uid: c.securityContext?.runAsUser ?? this.appUser.uid, gid: c.securityContext?.runAsGroup ?? c.securityContext?.runAsUser ?? this.appUser.gid };
       const argv = this.containerArgv(c);
       const cwd = c.workingDir ? (isAbsolute(c.workingDir) ? c.workingDir : resolve(o.baseDir, c.workingDir)) : o.baseDir;
-      this.running.push(this.launch(c.name, argv, this.containerEnv(c), uid, gid, cwd, readinessCheck(c, o.ip), c));
+      this.running.push(this.launch(c.name, argv, this.containerEnv(c), uid, gid, cwd, readinessCheck(c, o.ip), c, o.spec.restartPolicy ?? 'Always'));
     }
   }
 
@@ -228,7 +228,7 @@ export class PodInstance {
     return env;
   }
 
-  private launch(name: string, argv: string[], env: Record<string, string>, uid: number, gid: number, cwd: string, check: ProbeCheck, c: Container | undefined): Running {
+  private launch(name: string, argv: string[], env: Record<string, string>, uid: number, gid: number, cwd: string, check: ProbeCheck, c: Container | undefined, restartPolicy: RestartPolicy): Running {
     const o = this.options;
     const full = netnsExecArgv(o.netns, asUserArgv(uid, gid, argv));
     const prober = new ReadinessProber(
@@ -242,7 +242,7 @@ export class PodInstance {
       { name: `${this.key}/${name}`, argv: full, env, cwd, logFile: this.logFile(name) },
       {
         clock: o.clock,
-        restartPolicy: 'Always',
+        restartPolicy,
         backoff: o.backoff,
         log: this.log,
         onChange: () => {

@@ -1,6 +1,12 @@
 import type { ConfigResource } from '../api/config-resource.ts';
 import type { PodInstanceOptions, PodStatusView } from './pod-instance.ts';
 
+function podEnded(status: PodStatusView): 'Succeeded' | 'Failed' | undefined {
+  const apps = status.containers.filter((c) => c.name !== 'istio-proxy' || !status.sidecar);
+  if (apps.length === 0 || !apps.every((c) => c.status.phase === 'Completed' || c.status.phase === 'Error')) return undefined;
+  return apps.every((c) => c.status.phase === 'Completed') ? 'Succeeded' : 'Failed';
+}
+
 /**
  * The Pod object the control plane sees for a running pod (its registry derives workloads and
  * endpoints from Pods): labels (plus `security.istio.io/tlsMode: istio` when injected, as
@@ -20,7 +26,8 @@ export function podResource(status: PodStatusView, options: PodInstanceOptions):
   const metadata = { name: options.name, namespace: options.namespace, labels, annotations };
   const spec = { serviceAccountName: options.serviceAccount, nodeName: 'mizzen-node', containers };
   const podStatus = {
-    phase: status.phase === 'Terminating' ? 'Running' : status.phase === 'ContainerCreating' ? 'Pending' : 'Running',
+    // A bare Pod with restartPolicy Never/OnFailure whose app containers ended: Succeeded/Failed.
+    phase: status.phase === 'ContainerCreating' ? 'Pending' : podEnded(status) ?? 'Running',
     podIP: options.ip,
     podIPs: [{ ip: options.ip }],
     hostIP: options.node.address,

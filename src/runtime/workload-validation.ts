@@ -46,7 +46,7 @@ function checkContainer(c: unknown, path: string, out: FieldIssue[], injectedPro
   }
 }
 
-/** Errors in the fields of Namespace, ServiceAccount, Service and Deployment that the runtime uses. */
+/** Errors in the fields of Namespace, ServiceAccount, Service, Deployment and Pod that the runtime uses. */
 export function validateWorkloadResource(r: ConfigResource): FieldIssue[] {
   const out: FieldIssue[] = [];
   const name = r.metadata.name;
@@ -86,6 +86,13 @@ export function validateWorkloadResource(r: ConfigResource): FieldIssue[] {
         podSpec.containers.forEach((c, i) => checkContainer(c, `spec.template.spec.containers[${i}]`, out, gateway));
       }
     }
+  }
+  if (r.kind === 'Pod' && r.group === '') {
+    const podSpec = isObj(spec) ? spec : undefined;
+    if (!podSpec) out.push({ path: 'spec', message: 'required' });
+    else if (!Array.isArray(podSpec.containers) || podSpec.containers.length === 0) out.push({ path: 'spec.containers', message: 'required: at least one container' });
+    else podSpec.containers.forEach((c, i) => checkContainer(c, `spec.containers[${i}]`, out));
+    if (podSpec && podSpec.restartPolicy !== undefined && !['Always', 'OnFailure', 'Never'].includes(String(podSpec.restartPolicy))) out.push({ path: 'spec.restartPolicy', message: 'must be Always, OnFailure or Never' });
   }
   return out;
 }
