@@ -87,9 +87,7 @@ export abstract class RouterStream implements PoolWaiter, UpstreamResponseHandle
     }
     let host: Host | undefined;
     if (cluster.config.type === 'ORIGINAL_DST') {
-      const od = this.info.originalDestination || `${this.info.downstreamLocalAddress}:${this.info.downstreamLocalPort}`;
-      const c = od.lastIndexOf(':');
-      host = cluster.originalDestinationHost(od.slice(0, c).replace(/^\[|\]$/g, ''), Number(od.slice(c + 1)));
+      host = cluster.originalDestinationHostFor(this.info.originalDestination || `${this.info.downstreamLocalAddress}:${this.info.downstreamLocalPort}`);
     } else {
       if (this.attempts === 0) this.cookie.setCookie = undefined;
       host = cluster.pick(routeHash(action, this.request, this.info, this.cookie), this.retry?.otherHost ? this.host : undefined);

@@ -33,6 +33,9 @@ export interface ClusterStats {
   noHealthyHost: number;
 }
 
+/** ORIGINAL_DST clusters keep at most this many destination hosts (oldest evicted first). */
+const MAX_ORIGINAL_DESTINATION_HOSTS = 1024;
+
 /**
  * A live cluster: its hosts (from EDS, static config or original destinations), load balancer,
  * circuit-breaker counters, outlier detection and per-host connection pools.
@@ -44,6 +47,8 @@ export class Cluster {
   private readonly baseConnector: UpstreamConnector;
   private readonly clock: Clock;
   hosts: Host[] = [];
+  /** `hosts` by key (`ip:port` / `[ip6]:port`): ORIGINAL_DST finds a destination's host in O(1). */
+  private byKey = new Map<string, Host>();
   private usable: Host[] = [];
   private usableStale = true;
   private nextUnejectAt = Infinity;
@@ -96,6 +101,7 @@ export class Cluster {
     }
     for (const gone of old.values()) gone.pool?.drain();
     this.hosts = next;
+    this.byKey = new Map(next.map((h) => [h.key, h]));
     this.usableStale = true;
     this.warmed = true;
   }
@@ -147,21 +153,38 @@ export class Cluster {
    */
   hostFor(destination: string, hash: number | undefined, avoid: Host | undefined): Host | undefined {
     if (this.config.type !== 'ORIGINAL_DST') return this.pick(hash, avoid);
-    const c = destination.lastIndexOf(':');
-    const port = Number(destination.slice(c + 1));
-    if (c <= 0 || !Number.isInteger(port) || port <= 0) return undefined;
-    return this.originalDestinationHost(destination.slice(0, c).replace(/^\[|\]$/g, ''), port);
+    return this.originalDestinationHostFor(destination);
   }
 
-  /** ORIGINAL_DST: the host for a destination address, created on first use. */
+  /**
+   * ORIGINAL_DST: the host for a destination `ip:port`, `[ip6]:port` (or unbracketed `ip6:port`),
+   * created on first use; undefined when the text has no valid port. A destination already in
+   * canonical form (what the listener records) is found without parsing or allocating.
+   */
+  originalDestinationHostFor(destination: string): Host | undefined {
+    const known = this.byKey.get(destination);
+    if (known) return known;
+    const c = destination.lastIndexOf(':');
+    const port = Number(destination.slice(c + 1));
+    if (c <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+    const open = destination.charCodeAt(0) === 91 /* [ */ && destination.charCodeAt(c - 1) === 93; /* ] */
+    return this.originalDestinationHost(open ? destination.slice(1, c - 1) : destination.slice(0, c), port);
+  }
+
+  /**
+   * ORIGINAL_DST: the host for a destination address, created on first use. At most 1,024 such
+   * hosts are kept: a new one beyond that evicts (and drains) the oldest.
+   */
   originalDestinationHost(address: string, port: number): Host {
     const key = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-    let h = this.hosts.find((x) => x.key === key);
+    let h = this.byKey.get(key);
     if (!h) {
       h = new Host({ address, port, weight: 1, healthy: true, metadata: {}, locality: '', hostname: '', priority: 0 });
       this.hosts.push(h);
-      if (this.hosts.length > 1024) {
+      this.byKey.set(key, h);
+      if (this.hosts.length > MAX_ORIGINAL_DESTINATION_HOSTS) {
         const old = this.hosts.shift()!;
+        if (this.byKey.get(old.key) === old) this.byKey.delete(old.key);
         old.pool?.drain();
       }
     }
