@@ -65,9 +65,7 @@ export function proxyTcp(
   }
   let host;
   if (cluster.config.type === 'ORIGINAL_DST') {
-    const od = info.originalDestination || `${info.downstreamLocalAddress}:${info.downstreamLocalPort}`;
-    const c = od.lastIndexOf(':');
-    host = cluster.originalDestinationHost(od.slice(0, c).replace(/^\[|\]$/g, ''), Number(od.slice(c + 1)));
+    host = cluster.originalDestinationHostFor(info.originalDestination || `${info.downstreamLocalAddress}:${info.downstreamLocalPort}`);
   } else host = cluster.pick(undefined, undefined);
   if (!host) {
     cluster.stats.noHealthyHost++;
