@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { ConfigResource } from '../api/config-resource.ts';
-import type { PodSpec } from '../api/kube/pod.ts';
 
 /**
  * A bare Pod manifest (no owning Deployment): it runs under exactly its manifest's name. Its
@@ -20,11 +19,3 @@ export function isBarePod(r: ConfigResource): boolean {
   return r.kind === 'Pod' && r.group === '';
 }
 
-/** The parts of a Pod manifest a pod is created from. */
-export function barePodTemplate(r: ConfigResource): { labels: Record<string, string>; annotations: Record<string, string>; spec: PodSpec } {
-  return {
-    labels: { ...((r.metadata.labels as Record<string, string> | undefined) ?? {}) },
-    annotations: { ...((r.metadata.annotations as Record<string, string> | undefined) ?? {}) },
-    spec: (r.spec as PodSpec | undefined) ?? {},
-  };
-}

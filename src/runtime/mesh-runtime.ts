@@ -6,7 +6,7 @@ import type { DeploymentSpec } from '../api/kube/deployment.ts';
 import type { Clock } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { ConfigDirWriter } from './config-dir-writer.ts';
-import { deploymentReplicas, podNameFor, podTemplateHash } from './deployment-pods.ts';
+import { deploymentReplicas, podTemplateHash } from './deployment-pods.ts';
 import { GuardRoutes } from './guard-routes.ts';
 import { AddressPool } from './ipam.ts';
 import { deleteNetns } from './netns.ts';
@@ -22,8 +22,8 @@ import { decideInjection } from './sidecar-injection.ts';
 import type { BackoffOptions } from './supervised-process.ts';
 import { ControlPlaneProcess } from './control-plane-process.ts';
 import { ClusterObjects } from './cluster-objects.ts';
-import { barePodHash, barePodKey, barePodTemplate, isBarePod } from './bare-pods.ts';
-import type { PodSpec } from '../api/kube/pod.ts';
+import { barePodHash, barePodKey, isBarePod } from './bare-pods.ts';
+import { barePodPlan, deploymentPodPlan, type PodPlan } from './pod-plan.ts';
 
 export interface MeshRuntimeOptions {
   stateDir: string;
@@ -68,22 +68,6 @@ export interface ChangeResult {
   changes: string[];
 }
 
-
-/** What one pod is created from: a Deployment's template or a bare Pod manifest. */
-interface PodPlan {
-  name: string;
-  namespace: string;
-  /** `namespace/name` of the owning Deployment; undefined for a bare Pod. */
-  owner: string | undefined;
-  /** WORKLOAD_NAME for the sidecar: the Deployment, or the bare Pod's own name. */
-  workload: string;
-  hash: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  spec: PodSpec;
-  /** The manifest file (relative commands start in its directory). */
-  origin: string | undefined;
-}
 
 const kindLabel = (r: ConfigResource): string => `${r.kind.toLowerCase()}${r.group ? `.${r.group}` : ''}/${r.metadata.name}`;
 
@@ -231,7 +215,7 @@ export class MeshRuntime {
         continue;
       }
       const d = owner ? deployments.find((x) => `${x.metadata.namespace}/${x.metadata.name}` === owner) : undefined;
-      if (!owner || !wanted.has(owner) || !d || podTemplateHash(d.spec as DeploymentSpec) !== pod.options.templateHash) stops.push(this.removePod(pod));
+      if (!wanted.has(owner) || !d || podTemplateHash(d.spec as DeploymentSpec) !== pod.options.templateHash) stops.push(this.removePod(pod));
     }
     for (const d of deployments) {
       const owner = `${d.metadata.namespace}/${d.metadata.name}`;
@@ -239,36 +223,18 @@ export class MeshRuntime {
       const mine = [...this.pods.values()].filter((p) => p.options.owner === owner && p.options.templateHash === hash);
       const want = deploymentReplicas(d);
       for (const extra of mine.slice(want)) stops.push(this.removePod(extra));
-      for (let i = mine.length; i < want; i++) creations.push(this.createDeploymentPod(d, hash));
+      for (let i = mine.length; i < want; i++) creations.push(this.createPod(deploymentPodPlan(d, hash)));
     }
     await Promise.allSettled(bareStops);
     for (const [key, b] of barePods) {
       if (this.pods.has(key)) continue;
-      const t = barePodTemplate(b);
-      const ns = b.metadata.namespace ?? 'default';
-      creations.push(this.createPod({ name: b.metadata.name, namespace: ns, owner: undefined, workload: b.metadata.name, hash: barePodHash(b), ...t, origin: b.origin?.file }));
+      creations.push(this.createPod(barePodPlan(b)));
     }
     // Pods start in parallel (their namespaces and processes are independent).
     const results = await Promise.allSettled([...stops, ...creations]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     this.scheduleRefresh(0);
     if (failed) throw failed.reason;
-  }
-
-  private createDeploymentPod(d: ConfigResource, hash: string): Promise<void> {
-    const spec = d.spec as DeploymentSpec;
-    const ns = d.metadata.namespace ?? 'default';
-    return this.createPod({
-      name: podNameFor(d.metadata.name, hash),
-      namespace: ns,
-      owner: `${ns}/${d.metadata.name}`,
-      workload: d.metadata.name,
-      hash,
-      labels: { ...(spec.template?.metadata?.labels ?? {}), 'pod-template-hash': hash },
-      annotations: { ...(spec.template?.metadata?.annotations ?? {}) },
-      spec: spec.template?.spec ?? {},
-      origin: d.origin?.file,
-    });
   }
 
   /** Create and start one pod (of a Deployment, or a bare Pod when `owner` is undefined). */
