@@ -8,6 +8,7 @@ import type { TcpMetadataExchange } from '../telemetry/tcp-metadata-exchange.ts'
  * tcp_proxy as a pure byte relay: pick the cluster (weighted), a host, connect (raw or TLS per
  * the cluster's transport socket) and pipe both directions with no per-chunk work beyond byte
  * counting. Circuit breaker max_connections applies; failures close the downstream connection.
+ * Half-close propagates both ways (a FIN from one peer ends the write side toward the other).
  * With `mx` and a cluster carrying istio.metadata_exchange whose TLS negotiated
  * istio-peer-exchange, the peers' metadata headers are swapped first (then the pipe is pure).
  * Observers see the stream start once the upstream peer is known (or at the end on failure).
@@ -121,40 +122,45 @@ export function proxyTcp(
         return;
       }
       relay(upstream, undefined);
-    });
+    }, true);
+  };
+  /** One socket closed: a clean close (both directions ended) only ends the other; anything else (error, idle, drain) tears it down. */
+  const closeOther = (closed: net.Socket, other: net.Socket): void => {
+    if (other.destroyed) return;
+    if (closed.readableEnded && closed.writableFinished) other.end();
+    else other.destroy();
   };
   const relay = (upstream: net.Socket, fromUpstream: Buffer | undefined): void => {
-    {
-      start();
-      // bytes sent count from here (not the metadata header written to an inbound peer)
-      const sentBase = downstream.bytesWritten;
-      if (fromUpstream) downstream.write(fromUpstream);
-      for (const b of pending) upstream.write(b);
-      downstream.pipe(upstream);
-      upstream.pipe(downstream);
-      downstream.resume();
-      const idle = cfg.idleTimeoutMs;
-      if (idle > 0) {
-        downstream.setTimeout(idle, () => {
-          downstream.destroy();
-          upstream.destroy();
-        });
-      }
-      upstream.on('error', () => downstream.destroy());
-      downstream.on('error', () => upstream.destroy());
-      upstream.on('close', () => {
-        info.bytesReceived += downstream.bytesRead - initialBytes;
-        info.bytesSent += downstream.bytesWritten - sentBase;
-        cluster.breaker.connections--;
-        h.cxActive--;
-        if (!downstream.destroyed) downstream.end();
-        finish();
+    start();
+    // bytes sent count from here (not the metadata header written to an inbound peer)
+    const sentBase = downstream.bytesWritten;
+    if (fromUpstream) downstream.write(fromUpstream);
+    for (const b of pending) upstream.write(b);
+    // Half-close as Envoy: the end of one direction ends the other socket's write side (pipe's
+    // default end: true; both sockets are allowHalfOpen); each socket closes once both of its
+    // directions ended, and the connection is done when the upstream closed.
+    downstream.pipe(upstream);
+    upstream.pipe(downstream);
+    downstream.resume();
+    const idle = cfg.idleTimeoutMs;
+    if (idle > 0) {
+      downstream.setTimeout(idle, () => {
+        downstream.destroy();
+        upstream.destroy();
       });
-      downstream.on('close', () => {
-        if (!upstream.destroyed) upstream.end();
-      });
-      if (upstream.isPaused()) upstream.resume();
     }
+    upstream.on('error', () => downstream.destroy());
+    downstream.on('error', () => upstream.destroy());
+    upstream.on('close', () => {
+      info.bytesReceived += downstream.bytesRead - initialBytes;
+      info.bytesSent += downstream.bytesWritten - sentBase;
+      cluster.breaker.connections--;
+      h.cxActive--;
+      closeOther(upstream, downstream);
+      finish();
+    });
+    downstream.on('close', () => closeOther(downstream, upstream));
+    if (upstream.isPaused()) upstream.resume();
   };
   downstream.on('error', () => undefined);
   connectOnce();

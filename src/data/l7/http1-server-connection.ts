@@ -78,7 +78,9 @@ export class Http1ServerConnection implements DownstreamSink {
     socket.on('error', () => undefined);
     socket.on('close', () => this.onClose());
     socket.on('end', () => {
-      if (!this.stream.isActive) socket.end();
+      // half-closed client (the listener socket is allowHalfOpen, node:http semantics): finish the
+      // in-flight response, then close; mid-body or in an upgraded tunnel, close as before
+      if (!this.stream.isActive || this.tunnel || this.readingBody) socket.end();
       else this.keepAlive = false;
     });
     if (initial && initial.length > 0) this.onData(initial);

@@ -92,7 +92,7 @@ export class ListenerManager {
 
   private bind(active: ActiveListener): void {
     const spec = active.spec;
-    const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (s) => this.onConnection(active, s));
+    const server = net.createServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: true }, (s) => this.onConnection(active, s));
     active.server = server;
     const host = this.deps.bindAddressOverride && (spec.address === '0.0.0.0' || spec.address === '::') ? this.deps.bindAddressOverride : spec.address;
     const port = this.deps.portOverride ? this.deps.portOverride(spec.name, spec.port) : spec.port;
@@ -287,10 +287,15 @@ export class ListenerManager {
     const hcm = chain.terminal.hcm;
     const alpn = (socket as tls.TLSSocket).alpnProtocol;
     if (hcm.codec === 'HTTP2' || alpn === 'h2' || (initial && initial.toString('latin1', 0, 3) === 'PRI')) {
+      // node:http2 sessions expect node's default: our write side ends when the client's does
+      socket.allowHalfOpen = false;
       this.h2.serve(socket, hcm, conn, initial);
       return;
     }
-    const c = new Http1ServerConnection(socket, hcm, rt, conn, initial, this.draining ? (x) => x.shutdown() : undefined, (buf) => this.h2.serve(socket, hcm, conn, buf));
+    const c = new Http1ServerConnection(socket, hcm, rt, conn, initial, this.draining ? (x) => x.shutdown() : undefined, (buf) => {
+      socket.allowHalfOpen = false;
+      this.h2.serve(socket, hcm, conn, buf);
+    });
     this.httpConns.add(c);
     socket.once('close', () => this.httpConns.delete(c));
     if (socket.isPaused()) socket.resume();

@@ -29,7 +29,11 @@ export class UpstreamConnector {
     return new UpstreamConnector(this.tlsFactory, bind, this.sessions);
   }
 
-  connect(address: string, port: number, spec: TlsSpec | undefined, timeoutMs: number, done: (err: ConnectFailure | undefined, socket: net.Socket | undefined) => void): void {
+  /**
+   * `halfOpen`: the socket keeps its write side open after the peer's FIN (tcp_proxy propagates
+   * half-close itself); HTTP pools leave it false (node's default: end on the peer's end).
+   */
+  connect(address: string, port: number, spec: TlsSpec | undefined, timeoutMs: number, done: (err: ConnectFailure | undefined, socket: net.Socket | undefined) => void, halfOpen = false): void {
     let finished = false;
     const finish = (err: ConnectFailure | undefined, s: net.Socket | undefined): void => {
       if (finished) return;
@@ -39,7 +43,7 @@ export class UpstreamConnector {
     const source = this.bind ? sourceFor(this.bind, address) : undefined;
     const local = source ? { localAddress: source.address, ...(source.port !== 0 ? { localPort: source.port } : {}) } : {};
     if (!spec) {
-      const s = net.connect({ host: address, port, noDelay: true, ...local });
+      const s = net.connect({ host: address, port, noDelay: true, allowHalfOpen: halfOpen, ...local });
       s.setTimeout(timeoutMs);
       s.once('timeout', () => {
         s.destroy();
@@ -76,6 +80,7 @@ export class UpstreamConnector {
       },
       session: cached && cached.generation === generation ? cached.session : undefined,
     });
+    s.allowHalfOpen = halfOpen;
     s.setNoDelay(true);
     s.on('session', (session: Buffer) => this.sessions.set(sessionKey, { session, generation }));
     s.setTimeout(timeoutMs);
