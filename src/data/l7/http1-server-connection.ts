@@ -6,22 +6,8 @@ import type { HcmConfig } from './hcm-config.ts';
 import type { DownstreamSink } from './downstream-sink.ts';
 import { HttpStream, type HttpRuntime } from './http-stream.ts';
 import { LOCAL_REPLY } from './local-reply.ts';
-import type { StreamInfo } from './stream-info.ts';
+import type { DownstreamConnectionInfo } from './downstream-connection-info.ts';
 
-/** Connection-level facts copied into every request's StreamInfo. */
-export interface DownstreamConnectionInfo {
-  listenerName: string;
-  direction: StreamInfo['direction'];
-  remoteAddress: string;
-  remotePort: number;
-  localAddress: string;
-  localPort: number;
-  originalDestination: string;
-  requestedServerName: string;
-  tls: boolean;
-  peerPrincipal: string;
-  localPrincipal: string;
-}
 
 /**
  * The lean HTTP/1.1 server side of the connection manager: parses only the request head, streams
@@ -60,17 +46,7 @@ export class Http1ServerConnection implements DownstreamSink {
     this.onHttp2 = onHttp2;
     this.stream = new HttpStream(rt, hcm, this, () => this.onStreamDone());
     const info = this.stream.info;
-    info.listenerName = conn.listenerName;
-    info.direction = conn.direction;
-    info.downstreamRemoteAddress = conn.remoteAddress;
-    info.downstreamRemotePort = conn.remotePort;
-    info.downstreamLocalAddress = conn.localAddress;
-    info.downstreamLocalPort = conn.localPort;
-    info.originalDestination = conn.originalDestination;
-    info.requestedServerName = conn.requestedServerName;
-    info.mtls = conn.tls && conn.peerPrincipal !== '';
-    info.peerPrincipal = conn.peerPrincipal;
-    info.localPrincipal = conn.localPrincipal;
+    info.setDownstream(conn);
     this.stream.request.scheme = conn.tls ? 'https' : 'http';
     socket.setNoDelay(true);
     socket.on('data', (c: Buffer) => this.onData(c));

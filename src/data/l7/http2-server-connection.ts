@@ -7,7 +7,7 @@ import type { Cluster } from '../upstream/cluster.ts';
 import type { HcmConfig } from './hcm-config.ts';
 import type { FilterContext, FilterRequest, LocalReply } from './http-filter.ts';
 import type { HttpRuntime } from './http-stream.ts';
-import type { DownstreamConnectionInfo } from './http1-server-connection.ts';
+import type { DownstreamConnectionInfo } from './downstream-connection-info.ts';
 import { forwardHttp2 } from './http2-forwarder.ts';
 import { Http2UpstreamPool } from './http2-upstream-pool.ts';
 import { LOCAL_REPLY, redirectLocation } from './local-reply.ts';
@@ -66,16 +66,7 @@ export class Http2Gateway {
     const info = new StreamInfo();
     info.resetForRequest(performance.now());
     info.protocol = 'HTTP/2';
-    info.listenerName = c.conn.listenerName;
-    info.direction = c.conn.direction;
-    info.downstreamRemoteAddress = c.conn.remoteAddress;
-    info.downstreamRemotePort = c.conn.remotePort;
-    info.downstreamLocalAddress = c.conn.localAddress;
-    info.downstreamLocalPort = c.conn.localPort;
-    info.originalDestination = c.conn.originalDestination;
-    info.mtls = c.conn.tls && c.conn.peerPrincipal !== '';
-    info.peerPrincipal = c.conn.peerPrincipal;
-    info.localPrincipal = c.conn.localPrincipal;
+    info.setDownstream(c.conn);
     const h = new HeaderList();
     for (const [k, v] of Object.entries(headers)) {
       if (k.startsWith(':') || HOP.has(k) || v === undefined) continue;

@@ -1,3 +1,5 @@
+import type { DownstreamConnectionInfo } from './downstream-connection-info.ts';
+
 /**
  * Everything known about one HTTP request (or TCP connection) as it goes through the proxy: what
  * access logs, metrics (istio_requests_total labels) and policy filters read. One object per
@@ -42,6 +44,21 @@ export class StreamInfo {
   attemptCount = 0;
   /** Free-form state other filters share (peer metadata, JWT claims, ...). */
   readonly filterState = new Map<string, unknown>();
+
+  /** Copy the connection-level facts (addresses, SNI, TLS peer) that every request on it shares. */
+  setDownstream(conn: DownstreamConnectionInfo): void {
+    this.listenerName = conn.listenerName;
+    this.direction = conn.direction;
+    this.downstreamRemoteAddress = conn.remoteAddress;
+    this.downstreamRemotePort = conn.remotePort;
+    this.downstreamLocalAddress = conn.localAddress;
+    this.downstreamLocalPort = conn.localPort;
+    this.originalDestination = conn.originalDestination;
+    this.requestedServerName = conn.requestedServerName;
+    this.mtls = conn.tls && conn.peerPrincipal !== '';
+    this.peerPrincipal = conn.peerPrincipal;
+    this.localPrincipal = conn.localPrincipal;
+  }
 
   resetForRequest(nowMs: number): void {
     this.startTime = Date.now();

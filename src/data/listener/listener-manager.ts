@@ -1,7 +1,8 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Logger } from '../../lib/log.ts';
-import { Http1ServerConnection, type DownstreamConnectionInfo } from '../l7/http1-server-connection.ts';
+import { Http1ServerConnection } from '../l7/http1-server-connection.ts';
+import type { DownstreamConnectionInfo } from '../l7/downstream-connection-info.ts';
 import { Http2Gateway } from '../l7/http2-server-connection.ts';
 import type { HttpRuntime } from '../l7/http-stream.ts';
 import { StreamInfo } from '../l7/stream-info.ts';
@@ -255,17 +256,7 @@ export class ListenerManager {
     if (chain.networkFilters.length > 0 || chain.terminal.kind === 'tcp') {
       const info = new StreamInfo();
       info.resetForRequest(performance.now());
-      info.listenerName = conn.listenerName;
-      info.direction = conn.direction;
-      info.downstreamRemoteAddress = conn.remoteAddress;
-      info.downstreamRemotePort = conn.remotePort;
-      info.downstreamLocalAddress = conn.localAddress;
-      info.downstreamLocalPort = conn.localPort;
-      info.originalDestination = conn.originalDestination;
-      info.requestedServerName = conn.requestedServerName;
-      info.mtls = conn.tls && conn.peerPrincipal !== '';
-      info.peerPrincipal = conn.peerPrincipal;
-      info.localPrincipal = conn.localPrincipal;
+      info.setDownstream(conn);
       for (const f of chain.networkFilters) {
         if (!f.onConnection(info)) {
           socket.destroy();

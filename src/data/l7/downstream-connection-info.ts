@@ -1,0 +1,16 @@
+import type { StreamInfo } from './stream-info.ts';
+
+/** Connection-level facts copied into every request's StreamInfo. */
+export interface DownstreamConnectionInfo {
+  listenerName: string;
+  direction: StreamInfo['direction'];
+  remoteAddress: string;
+  remotePort: number;
+  localAddress: string;
+  localPort: number;
+  originalDestination: string;
+  requestedServerName: string;
+  tls: boolean;
+  peerPrincipal: string;
+  localPrincipal: string;
+}
