@@ -95,14 +95,14 @@ export class ControlServer {
         case '/status':
           return send(res, 200, hooks.status());
         case '/pods':
-          return send(res, 200, runtime.podViews(ns));
+          return send(res, 200, runtime.views.podViews(ns));
         case '/services':
-          return send(res, 200, runtime.serviceStatusViews(ns));
+          return send(res, 200, runtime.views.serviceStatusViews(ns));
         case '/deployments':
-          return send(res, 200, runtime.deploymentViews(ns));
+          return send(res, 200, runtime.views.deploymentViews(ns));
         case '/pod':
         case '/logs': {
-          const pod = runtime.findPod(ns ?? 'default', q('ref') ?? '');
+          const pod = runtime.views.findPod(ns ?? 'default', q('ref') ?? '');
           if (!pod) return send(res, 404, { error: `pod ${q('ref')} not found in namespace ${ns ?? 'default'}` });
           if (url.pathname === '/pod') return send(res, 200, pod.status());
           const names = pod.containerNames();

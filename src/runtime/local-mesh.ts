@@ -133,7 +133,7 @@ export class LocalMesh {
       await this.control.listen();
       for (const spec of o.exposes) {
         const fwd = new PortForwarder(spec, join(o.stateDir, 'node-agent.sock'), () => {
-          const targets = this.runtime.serviceTargets(spec.namespace, spec.service, spec.port);
+          const targets = this.runtime.views.serviceTargets(spec.namespace, spec.service, spec.port);
           return targets[Math.floor(Math.random() * targets.length)];
         });
         await fwd.start();

@@ -84,7 +84,8 @@ export class MeshRuntime {
   private readonly podIps: AddressPool;
   private readonly guard: GuardRoutes;
   private readonly config: ConfigDirWriter;
-  private readonly views: MeshStatusViews;
+  /** Read-only views of pods, Services and Deployments (kubectl get, port forwards, readiness). */
+  readonly views: MeshStatusViews;
   private readonly written = new Map<string, string>();
   private discovery: ControlPlaneProcess | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -340,15 +341,15 @@ export class MeshRuntime {
     const names = this.serviceNames();
     for (const pod of this.pods.values()) {
       const res = podResource(pod.status(), pod.options);
-      const text = JSON.stringify(res.raw);
-      const cache = `${text}\n${rules}\n${renderHosts(pod, names)}`;
-      if (this.written.get(pod.key) === cache) continue;
+      const network = `\n${rules}\n${renderHosts(pod, names)}`;
+      const cache = JSON.stringify(res.raw) + network;
       const prev = this.written.get(pod.key);
+      if (prev === cache) continue;
       this.config.write(res);
       try {
-        if (!prev || !prev.endsWith(`\n${rules}\n${renderHosts(pod, names)}`)) {
+        if (!prev || !prev.endsWith(network)) {
           await pod.applyServiceRules(rules);
-          await pod.updateEtc({ hosts: renderHosts(pod, names) });
+          await pod.updateEtc({ hosts: network.slice(rules.length + 2) });
         }
         this.written.set(pod.key, cache);
       } catch (err) {
@@ -357,38 +358,14 @@ export class MeshRuntime {
     }
   }
 
-  // ---- views (MeshStatusViews) ------------------------------------------------------------
-
-  podViews(namespace?: string): PodStatusView[] {
-    return this.views.podViews(namespace);
-  }
-
-  /** A pod by name, or the first pod of `deploy/NAME` (ready pods first). */
-  findPod(namespace: string, ref: string): PodInstance | undefined {
-    return this.views.findPod(namespace, ref);
-  }
-
-  /** Ready pods backing a Service port, with the port to dial on each. */
-  serviceTargets(namespace: string, service: string, port: number): { ip: string; port: number }[] {
-    return this.views.serviceTargets(namespace, service, port);
-  }
-
-  serviceStatusViews(namespace?: string): ServiceStatusView[] {
-    return this.views.serviceStatusViews(namespace);
-  }
-
-  deploymentViews(namespace?: string): DeploymentStatusView[] {
-    return this.views.deploymentViews(namespace);
-  }
-
   /** Every pod ready and, when it runs, the control plane ready. */
   readiness(): { ready: boolean; waitingFor: string[] } {
     const waitingFor: string[] = [];
     if (this.discovery && !this.discovery.isReady()) waitingFor.push('control plane (mizzen discovery)');
     if (this.appliedSeq !== this.changeSeq) waitingFor.push('Service rules and hosts files to reflect the pods');
-    for (const d of this.deploymentViews()) if (d.ready < d.replicas) waitingFor.push(`deployment ${d.namespace}/${d.name} (${d.ready}/${d.replicas} ready)`);
+    for (const d of this.views.deploymentViews()) if (d.ready < d.replicas) waitingFor.push(`deployment ${d.namespace}/${d.name} (${d.ready}/${d.replicas} ready)`);
     // Bare pods: ready, or finished under a restartPolicy that does not restart them.
-    for (const p of this.podViews()) if (p.owner === undefined && !p.ready && p.phase !== 'Completed' && p.phase !== 'Error') waitingFor.push(`pod ${p.namespace}/${p.name}`);
+    for (const p of this.views.podViews()) if (p.owner === undefined && !p.ready && p.phase !== 'Completed' && p.phase !== 'Error') waitingFor.push(`pod ${p.namespace}/${p.name}`);
     for (const b of this.objects.list('Pod').filter(isBarePod)) if (!this.pods.has(barePodKey(b))) waitingFor.push(`pod ${barePodKey(b)} (not created)`);
     return { ready: waitingFor.length === 0, waitingFor };
   }

@@ -80,10 +80,10 @@ describe('bare Pods under mizzen up', { skip, timeout: 60_000 }, () => {
   let mesh: LocalMesh;
   const pids = new Set<number>();
   const notePids = (): void => {
-    for (const p of mesh.runtime.podViews()) for (const c of p.containers) if (c.status.pid) pids.add(c.status.pid);
+    for (const p of mesh.runtime.views.podViews()) for (const c of p.containers) if (c.status.pid) pids.add(c.status.pid);
   };
   const curlFrom = async (ns: string, pod: string, url: string): Promise<{ code: number; body: string }> => {
-    const p = mesh.runtime.findPod(ns, pod);
+    const p = mesh.runtime.views.findPod(ns, pod);
     assert.ok(p, `pod ${ns}/${pod}`);
     const r = await runInNetns(p.status().netns, 'curl', ['-s', '-m', '5', '-w', '\n%{http_code}', url], { allowFailure: true });
     const lines = r.stdout.split('\n');
@@ -112,13 +112,13 @@ describe('bare Pods under mizzen up', { skip, timeout: 60_000 }, () => {
   });
 
   it('runs each Pod under its manifest name, injected by its namespace, with its restartPolicy', async () => {
-    const pods = mesh.runtime.podViews().map((p) => [`${p.namespace}/${p.name}`, p.owner, p.sidecar, p.containerCount]);
+    const pods = mesh.runtime.views.podViews().map((p) => [`${p.namespace}/${p.name}`, p.owner, p.sidecar, p.containerCount]);
     assert.deepEqual(pods, [
       ['mesh/echo', undefined, true, 2],
       ['plain/once', undefined, false, 1],
       ['plain/sleep', undefined, false, 1],
     ]);
-    const once = await waitFor('once completed', () => mesh.runtime.podViews('plain').find((p) => p.name === 'once' && p.phase === 'Completed'));
+    const once = await waitFor('once completed', () => mesh.runtime.views.podViews('plain').find((p) => p.name === 'once' && p.phase === 'Completed'));
     assert.equal(once.restarts, 0, 'restartPolicy Never: not restarted');
     const podFile = join(dir, 'state', 'config', 'core.Pod.plain.once.yaml');
     await waitFor('the control plane sees it Succeeded', () => existsSync(podFile) && readFileSync(podFile, 'utf8').includes('phase: Succeeded'));
@@ -128,11 +128,11 @@ describe('bare Pods under mizzen up', { skip, timeout: 60_000 }, () => {
     const r = await curlFrom('plain', 'sleep', 'http://echo.mesh/hello');
     assert.equal(r.code, 200);
     assert.equal((JSON.parse(r.body) as { pod: string }).pod, 'echo');
-    assert.equal(mesh.runtime.serviceStatusViews('mesh')[0].endpoints, 1);
+    assert.equal(mesh.runtime.views.serviceStatusViews('mesh')[0].endpoints, 1);
   });
 
   it('recreates a Pod whose spec changed, and removes it on delete', async () => {
-    const before = mesh.runtime.findPod('mesh', 'echo');
+    const before = mesh.runtime.views.findPod('mesh', 'echo');
     assert.ok(before);
     const changed = manifests.replace('ports: [{name: http, containerPort: 8080}]', 'ports: [{name: http, containerPort: 9000}]\n    env: [{name: PORT, value: "9000"}]');
     const parsed = parseSubmitted([{ file: join(dir, 'pods.yaml'), text: changed }]);
@@ -142,18 +142,18 @@ describe('bare Pods under mizzen up', { skip, timeout: 60_000 }, () => {
     assert.ok(applied.changes.includes('pod/sleep unchanged'));
     await waitFor('mesh ready again', () => mesh.runtime.readiness().ready);
     notePids();
-    assert.notEqual(mesh.runtime.findPod('mesh', 'echo'), before, 'a new pod instance');
+    assert.notEqual(mesh.runtime.views.findPod('mesh', 'echo'), before, 'a new pod instance');
     const r = await curlFrom('plain', 'sleep', 'http://echo.mesh/again');
     assert.equal(r.code, 200, 'the Service follows the named port to 9000');
 
     // `mizzen delete -f` (the real CLI, through the mesh's control socket).
-    const netns = mesh.runtime.findPod('mesh', 'echo')!.status().netns;
+    const netns = mesh.runtime.views.findPod('mesh', 'echo')!.status().netns;
     const file = join(dir, 'echo-pod.yaml');
     writeFileSync(file, changed.split('\n---\n').find((d) => d.includes('kind: Pod') && d.includes('name: echo'))!);
     const { stdout } = await promisify(execFile)(process.execPath, [CLI_ENTRY, 'delete', '-f', file, '--state-dir', join(dir, 'state')]);
     assert.equal(stdout, 'pod/echo deleted\n');
-    assert.equal(mesh.runtime.findPod('mesh', 'echo'), undefined);
+    assert.equal(mesh.runtime.views.findPod('mesh', 'echo'), undefined);
     assert.ok(!(await listNetns()).includes(netns), 'its namespace is gone');
-    assert.equal(mesh.runtime.serviceStatusViews('mesh')[0].endpoints, 0);
+    assert.equal(mesh.runtime.views.serviceStatusViews('mesh')[0].endpoints, 0);
   });
 });

@@ -29,7 +29,7 @@ describe('Bookinfo on a local mesh', { skip }, () => {
     mesh = testMesh(dir, join(REPO, 'examples/bookinfo'), { exposes: [{ namespace: 'default', service: 'productpage', port: 9080, localPort: port }] });
     await mesh.start();
     await waitFor('bookinfo ready', () => mesh.runtime.readiness().ready);
-    for (const p of mesh.runtime.podViews()) for (const c of p.containers) if (c.status.pid) pids.push(c.status.pid);
+    for (const p of mesh.runtime.views.podViews()) for (const c of p.containers) if (c.status.pid) pids.push(c.status.pid);
   });
 
   after(async () => {
@@ -41,9 +41,9 @@ describe('Bookinfo on a local mesh', { skip }, () => {
   });
 
   it('runs every Bookinfo workload as Istio\'s bookinfo.yaml declares them', () => {
-    const deployments = mesh.runtime.deploymentViews('default').map((d) => `${d.name} ${d.ready}/${d.replicas}`);
+    const deployments = mesh.runtime.views.deploymentViews('default').map((d) => `${d.name} ${d.ready}/${d.replicas}`);
     assert.deepEqual(deployments, ['details-v1 1/1', 'productpage-v1 1/1', 'ratings-v1 1/1', 'reviews-v1 1/1', 'reviews-v2 1/1', 'reviews-v3 1/1']);
-    assert.deepEqual(mesh.runtime.serviceStatusViews('default').map((s) => `${s.name} ${s.endpoints}`), ['details 1', 'productpage 1', 'ratings 1', 'reviews 3']);
+    assert.deepEqual(mesh.runtime.views.serviceStatusViews('default').map((s) => `${s.name} ${s.endpoints}`), ['details 1', 'productpage 1', 'ratings 1', 'reviews 3']);
   });
 
   it('answers /productpage through --expose, with reviews v1, v2 and v3 all answering', async () => {

@@ -83,7 +83,7 @@ describe('traffic capture in injected pods', { skip }, () => {
   const pids: number[] = [];
 
   const sidecarLog = (ref: string): Captured[] => {
-    const pod = mesh.runtime.findPod('mesh', ref);
+    const pod = mesh.runtime.views.findPod('mesh', ref);
     assert.ok(pod);
     return readFileSync(pod.logFile('istio-proxy'), 'utf8')
       .split('\n')
@@ -100,7 +100,7 @@ describe('traffic capture in injected pods', { skip }, () => {
     });
     await mesh.start();
     await waitFor('pods ready', () => mesh.runtime.readiness().ready);
-    for (const p of mesh.runtime.podViews()) for (const c of p.containers) if (c.status.pid) pids.push(c.status.pid);
+    for (const p of mesh.runtime.views.podViews()) for (const c of p.containers) if (c.status.pid) pids.push(c.status.pid);
   });
 
   after(async () => {
@@ -112,7 +112,7 @@ describe('traffic capture in injected pods', { skip }, () => {
   });
 
   it('injects by the namespace label and honours sidecar.istio.io/inject=false', () => {
-    const pods = mesh.runtime.podViews('mesh');
+    const pods = mesh.runtime.views.podViews('mesh');
     assert.deepEqual(pods.map((p) => [p.name.split('-')[0], p.sidecar, p.containerCount]).sort(), [
       ['client', true, 2],
       ['echo', true, 2],
@@ -121,10 +121,10 @@ describe('traffic capture in injected pods', { skip }, () => {
   });
 
   it('is transparent: the app connects to name:port, its sidecar gets the VIP as original destination, the server pod\'s sidecar the pod address', async () => {
-    const client = mesh.runtime.findPod('mesh', 'deploy/client');
-    const echo = mesh.runtime.findPod('mesh', 'deploy/echo');
+    const client = mesh.runtime.views.findPod('mesh', 'deploy/client');
+    const echo = mesh.runtime.views.findPod('mesh', 'deploy/echo');
     assert.ok(client && echo);
-    const vip = mesh.runtime.serviceStatusViews('mesh').find((s) => s.name === 'echo')?.clusterIP;
+    const vip = mesh.runtime.views.serviceStatusViews('mesh').find((s) => s.name === 'echo')?.clusterIP;
     const r = await runInNetns(client.status().netns, 'curl', ['-s', '-m', '5', 'http://echo.mesh/captured']);
     const body = JSON.parse(r.stdout) as { path: string; peer: string };
     assert.equal(body.path, '/captured');
@@ -137,8 +137,8 @@ describe('traffic capture in injected pods', { skip }, () => {
   });
 
   it('does not capture the proxy uid, loopback, or the proxy\'s own inbound ports', async () => {
-    const client = mesh.runtime.findPod('mesh', 'deploy/client');
-    const echo = mesh.runtime.findPod('mesh', 'deploy/echo');
+    const client = mesh.runtime.views.findPod('mesh', 'deploy/client');
+    const echo = mesh.runtime.views.findPod('mesh', 'deploy/echo');
     assert.ok(client && echo);
     const before = sidecarLog('deploy/client').length;
     // uid 1337 straight to the echo pod: not redirected (so no log line), still answered via inbound capture.
@@ -151,14 +151,14 @@ describe('traffic capture in injected pods', { skip }, () => {
   });
 
   it('leaves connections from the node (port forwards) uncaptured, as kubectl port-forward bypasses the sidecar', async () => {
-    const echo = mesh.runtime.findPod('mesh', 'deploy/echo');
+    const echo = mesh.runtime.views.findPod('mesh', 'deploy/echo');
     assert.ok(echo);
     const r = await runInNetns(mesh.runtime.node.netns, 'curl', ['-s', '-m', '5', `http://${echo.ip}:8080/forwarded`]);
     assert.equal((JSON.parse(r.stdout) as { peer: string }).peer, mesh.runtime.node.address);
   });
 
   it('lets a pod without a sidecar reach the service through the Service DNAT', async () => {
-    const plain = mesh.runtime.findPod('mesh', 'deploy/plain');
+    const plain = mesh.runtime.views.findPod('mesh', 'deploy/plain');
     assert.ok(plain);
     const r = await runInNetns(plain.status().netns, 'curl', ['-s', '-m', '5', 'http://echo/plain']);
     assert.equal((JSON.parse(r.stdout) as { path: string }).path, '/plain');

@@ -70,11 +70,11 @@ describe('MeshRuntime', { skip }, () => {
   let mesh: LocalMesh;
   const seenPids = new Set<number>();
   const notePids = (): void => {
-    for (const p of mesh.runtime.podViews()) for (const c of p.containers) if (c.status.pid) seenPids.add(c.status.pid);
+    for (const p of mesh.runtime.views.podViews()) for (const c of p.containers) if (c.status.pid) seenPids.add(c.status.pid);
   };
 
   const curlFrom = async (podRef: string, url: string): Promise<{ code: number; body: string }> => {
-    const pod = mesh.runtime.findPod('apps', podRef);
+    const pod = mesh.runtime.views.findPod('apps', podRef);
     assert.ok(pod, `pod ${podRef}`);
     const r = await runInNetns(pod.status().netns, 'curl', ['-s', '-m', '5', '-w', '\n%{http_code}', url], { allowFailure: true });
     const lines = r.stdout.split('\n');
@@ -100,11 +100,11 @@ describe('MeshRuntime', { skip }, () => {
   });
 
   it('gives each pod an address from the pod CIDR and each Service a VIP from the service CIDR', () => {
-    const pods = mesh.runtime.podViews('apps');
+    const pods = mesh.runtime.views.podViews('apps');
     assert.equal(pods.length, 3);
     for (const p of pods) assert.match(p.ip, /^10\.244\.\d+\.\d+$/);
     assert.equal(new Set(pods.map((p) => p.ip)).size, 3);
-    const [svc] = mesh.runtime.serviceStatusViews('apps');
+    const [svc] = mesh.runtime.views.serviceStatusViews('apps');
     assert.match(svc.clusterIP, /^10\.96\.\d+\.\d+$/);
     assert.equal(svc.endpoints, 2);
     const written = readFileSync(join(dir, 'state', 'config', 'core.Service.apps.echo.yaml'), 'utf8');
@@ -123,7 +123,7 @@ describe('MeshRuntime', { skip }, () => {
   });
 
   it('lets pods reach each other by service name (svc, svc.ns, svc.ns.svc.cluster.local)', async () => {
-    const echoPods = new Set(mesh.runtime.podViews('apps').filter((p) => p.name.startsWith('echo-')).map((p) => p.name));
+    const echoPods = new Set(mesh.runtime.views.podViews('apps').filter((p) => p.name.startsWith('echo-')).map((p) => p.name));
     for (const host of ['echo', 'echo.apps', 'echo.apps.svc', 'echo.apps.svc.cluster.local']) {
       const r = await curlFrom('deploy/client', `http://${host}/hello`);
       assert.equal(r.code, 200, host);
@@ -154,13 +154,13 @@ spec:
     const parsed = parseDocuments(text, join(dir, 'extra.yaml'));
     const applied = await mesh.runtime.apply(parsed.resources);
     assert.deepEqual(applied.changes, ['deployment.apps/extra created']);
-    const pod = await waitFor('extra pod ready', () => mesh.runtime.podViews('apps').find((p) => p.name.startsWith('extra-') && p.ready));
+    const pod = await waitFor('extra pod ready', () => mesh.runtime.views.podViews('apps').find((p) => p.name.startsWith('extra-') && p.ready));
     notePids();
     const r = await curlFrom('deploy/client', `http://${pod.ip}:9000/`);
     assert.equal(r.code, 200);
     const deleted = await mesh.runtime.delete(parsed.resources);
     assert.deepEqual(deleted.changes, ['deployment.apps/extra deleted']);
-    assert.equal(mesh.runtime.podViews('apps').filter((p) => p.name.startsWith('extra-')).length, 0);
+    assert.equal(mesh.runtime.views.podViews('apps').filter((p) => p.name.startsWith('extra-')).length, 0);
     assert.ok(!(await listNetns()).includes(pod.netns), 'its namespace is gone');
   });
 
@@ -185,7 +185,7 @@ spec:
   selector: {app: scaled}
   ports: [{port: 8080}]
 `;
-    const scaledPods = (): string[] => mesh.runtime.podViews('apps').filter((p) => p.name.startsWith('scaled-') && p.ready).map((p) => p.name);
+    const scaledPods = (): string[] => mesh.runtime.views.podViews('apps').filter((p) => p.name.startsWith('scaled-') && p.ready).map((p) => p.name);
     await mesh.runtime.apply(parseDocuments(doc(3), file).resources);
     await waitFor('3 replicas', () => scaledPods().length === 3);
     notePids();
@@ -197,9 +197,9 @@ spec:
     });
     const r = await mesh.runtime.apply(parseDocuments(doc(1), file).resources);
     assert.deepEqual(r.changes, ['deployment.apps/scaled configured', 'service/scaled unchanged']);
-    assert.equal(mesh.runtime.podViews('apps').filter((p) => p.name.startsWith('scaled-')).length, 1);
+    assert.equal(mesh.runtime.views.podViews('apps').filter((p) => p.name.startsWith('scaled-')).length, 1);
     await mesh.runtime.delete(parseDocuments(doc(1), file).resources);
-    assert.equal(mesh.runtime.podViews('apps').filter((p) => p.name.startsWith('scaled-')).length, 0);
+    assert.equal(mesh.runtime.views.podViews('apps').filter((p) => p.name.startsWith('scaled-')).length, 0);
   });
 
   it('restarts a crashing container with growing backoff and shows CrashLoopBackOff', async () => {
@@ -219,7 +219,7 @@ spec:
     const gaps: number[] = [];
     let last = 0;
     await waitFor('three restarts', () => {
-      const c = mesh.runtime.podViews('apps').find((p) => p.name.startsWith('crasher-'))?.containers[0];
+      const c = mesh.runtime.views.podViews('apps').find((p) => p.name.startsWith('crasher-'))?.containers[0];
       if (!c) return false;
       if (c.status.phase === 'CrashLoopBackOff' && c.status.nextRestartAt && c.status.nextRestartAt !== last) {
         if (c.status.startedAt) gaps.push(c.status.nextRestartAt - c.status.startedAt);
@@ -228,7 +228,7 @@ spec:
       return c.status.restarts >= 3 && gaps.length >= 3;
     });
     assert.ok(gaps[2] > gaps[0], `backoff grows: ${gaps.join(', ')} ms`);
-    const pod = mesh.runtime.findPod('apps', 'deploy/crasher');
+    const pod = mesh.runtime.views.findPod('apps', 'deploy/crasher');
     assert.ok(pod);
     assert.equal(pod.status().ready, false);
     assert.match(readFileSync(pod.logFile('crasher'), 'utf8'), /crashing\ncrashing\n/);
@@ -253,16 +253,16 @@ kind: Service
 metadata: {name: fine, namespace: apps}
 spec: {ports: [{port: 80}]}
 `;
-    const before = mesh.runtime.podViews().length;
+    const before = mesh.runtime.views.podViews().length;
     const r = await mesh.runtime.apply(parseDocuments(text, file).resources);
     assert.equal(r.ok, false);
     assert.deepEqual(r.errors, [`${file}: Deployment apps/bad: spec.template.spec.containers[0].ports[0].containerPort: must be a port number 1-65535`]);
-    assert.equal(mesh.runtime.podViews().length, before);
-    assert.equal(mesh.runtime.serviceStatusViews('apps').find((s) => s.name === 'fine'), undefined);
+    assert.equal(mesh.runtime.views.podViews().length, before);
+    assert.equal(mesh.runtime.views.serviceStatusViews('apps').find((s) => s.name === 'fine'), undefined);
   });
 
   it('runs exec-style commands as the app user inside the pod namespace', async () => {
-    const pod = mesh.runtime.findPod('apps', 'deploy/client');
+    const pod = mesh.runtime.views.findPod('apps', 'deploy/client');
     assert.ok(pod);
     const argv = asUserArgv(65534, 65534, ['id', '-u']);
     const r = await runInNetns(pod.status().netns, argv[0], argv.slice(1));
