@@ -1,0 +1,122 @@
+/**
+ * gRPC's length-prefixed message framing: 1 byte compressed flag, 4 bytes big-endian length,
+ * then the message. `frameHeader` lets a sender write the prefix and a shared body as separate
+ * chunks (no copy of the body); `GrpcMessageReader` reassembles messages from DATA chunks.
+ */
+export const FRAME_HEADER_BYTES = 5;
+
+/** The 5-byte prefix of an uncompressed message of `length` bytes. */
+export function frameHeader(length: number): Buffer {
+  const h = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  h[0] = 0;
+  h.writeUInt32BE(length, 1);
+  return h;
+}
+
+/** One framed message in a single buffer (for small messages, where a copy is cheaper than two writes). */
+export function frameMessage(message: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + message.length);
+  out[0] = 0;
+  out.writeUInt32BE(message.length, 1);
+  out.set(message, FRAME_HEADER_BYTES);
+  return out;
+}
+
+/** Why a byte stream is not a valid sequence of gRPC messages (the reader stops at the first). */
+export interface FramingError {
+  /** RESOURCE_EXHAUSTED for an oversized message, UNIMPLEMENTED / INTERNAL for compression. */
+  code: number;
+  message: string;
+}
+
+export interface GrpcMessageReaderOptions {
+  /** Largest accepted message (default 4 MiB, gRPC's default receive limit). */
+  maxMessageBytes?: number;
+}
+
+/**
+ * Incremental de-framer. `push(chunk)` returns the messages completed by that chunk, or a
+ * FramingError (oversized, or compressed: no grpc-encoding is negotiated by our peers, so a set
+ * compressed flag is a protocol error). Message buffers are views into the received chunks when
+ * a message lies within one chunk, copies otherwise.
+ */
+export class GrpcMessageReader {
+  private readonly max: number;
+  private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
+  private headerFill = 0;
+  private body: Buffer | undefined;
+  private bodyFill = 0;
+  private failed: FramingError | undefined;
+
+  constructor(options: GrpcMessageReaderOptions = {}) {
+    this.max = options.maxMessageBytes ?? 4 * 1024 * 1024;
+  }
+
+  /** True when no partial message is buffered (a clean end of stream is possible). */
+  get atBoundary(): boolean {
+    return this.headerFill === 0 && this.body === undefined;
+  }
+
+  push(chunk: Buffer): Buffer[] | FramingError {
+    if (this.failed) return this.failed;
+    const out: Buffer[] = [];
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.body === undefined) {
+        // Fast path: a whole header and message inside this chunk.
+        if (this.headerFill === 0 && chunk.length - off >= FRAME_HEADER_BYTES) {
+          const flag = chunk[off]!;
+          const len = chunk.readUInt32BE(off + 1);
+          const err = this.check(flag, len);
+          if (err) return (this.failed = err);
+          if (chunk.length - off - FRAME_HEADER_BYTES >= len) {
+            out.push(chunk.subarray(off + FRAME_HEADER_BYTES, off + FRAME_HEADER_BYTES + len));
+            off += FRAME_HEADER_BYTES + len;
+            continue;
+          }
+          this.body = Buffer.allocUnsafe(len);
+          this.bodyFill = 0;
+          off += FRAME_HEADER_BYTES;
+          continue;
+        }
+        const take = Math.min(FRAME_HEADER_BYTES - this.headerFill, chunk.length - off);
+        chunk.copy(this.header, this.headerFill, off, off + take);
+        this.headerFill += take;
+        off += take;
+        if (this.headerFill < FRAME_HEADER_BYTES) break;
+        const len = this.header.readUInt32BE(1);
+        const err = this.check(this.header[0]!, len);
+        if (err) return (this.failed = err);
+        this.headerFill = 0;
+        this.body = Buffer.allocUnsafe(len);
+        this.bodyFill = 0;
+        if (len === 0) {
+          out.push(this.body);
+          this.body = undefined;
+        }
+        continue;
+      }
+      const take = Math.min(this.body.length - this.bodyFill, chunk.length - off);
+      chunk.copy(this.body, this.bodyFill, off, off + take);
+      this.bodyFill += take;
+      off += take;
+      if (this.bodyFill === this.body.length) {
+        out.push(this.body);
+        this.body = undefined;
+      }
+    }
+    return out;
+  }
+
+  private check(flag: number, len: number): FramingError | undefined {
+    if (flag === 1) return { code: 12, message: 'received a compressed message, but no grpc-encoding was negotiated (compression is not supported)' };
+    if (flag !== 0) return { code: 13, message: `invalid gRPC frame flag ${flag}` };
+    if (len > this.max) return { code: 8, message: `received message larger than max (${len} vs. ${this.max})` };
+    return undefined;
+  }
+}
+
+/** Type guard for the reader's error value. */
+export function isFramingError(v: Buffer[] | FramingError): v is FramingError {
+  return !Array.isArray(v);
+}
