@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { loadavg } from 'node:os';
 import { createNetnsPair, type NetnsPair } from './netns-pair.ts';
 import { spawnInNetns, runInNetns, type Started } from './spawn-in-netns.ts';
-import { cpuSeconds, rssMb } from './process-stats.ts';
+import { cpuSeconds, memoryMb, rssMb } from './process-stats.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const node = process.execPath;
@@ -26,6 +26,9 @@ export interface DataplaneRow {
   cpu_vcpu_per_1000rps: number;
   /** RSS of each proxy in the path (max), MB; 0 for direct. */
   rss_mb: number;
+  /** Anonymous (private) part of that proxy's RSS and its PSS, MB (RSS also counts the node binary's shared file pages). */
+  rss_anon_mb: number;
+  pss_mb: number;
   proxies: number;
   /** Per proxy in path order (client side first): vCPU per 1,000 rps and RSS MB. */
   cpu_each: number[];
@@ -102,6 +105,8 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
           const wall = Number(process.hrtime.bigint() - t0) / 1e9;
           const result = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
           const cpuEach = setup.proxies.map((p, i) => (cpuSeconds(p.pid) - cpuBefore[i]) / wall / (rps / 1000));
+          const mem = setup.proxies.map((p) => memoryMb(p.pid));
+          const maxOf = (k: 'anon' | 'pss'): number => (mem.length ? Number(Math.max(...mem.map((m) => m[k])).toFixed(1)) : 0);
           const row: DataplaneRow = {
             mode: mode.name,
             rps,
@@ -112,6 +117,8 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
             errors: result.errors,
             cpu_vcpu_per_1000rps: cpuEach.length ? Math.max(...cpuEach) : 0,
             rss_mb: setup.proxies.length ? Math.max(...setup.proxies.map((p) => rssMb(p.pid))) : 0,
+            rss_anon_mb: maxOf('anon'),
+            pss_mb: maxOf('pss'),
             proxies: setup.proxies.length,
             cpu_each: cpuEach.map((c) => Number(c.toFixed(3))),
             rss_each: setup.proxies.map((p) => Number(rssMb(p.pid).toFixed(1))),
@@ -120,7 +127,7 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
           rows.push(row);
           options.log(
             `${row.mode.padEnd(16)} ${String(rps).padStart(5)} rps  p50 ${row.p50_ms.toFixed(3)}  p90 ${row.p90_ms.toFixed(3)}  p99 ${row.p99_ms.toFixed(3)} ms  ` +
-              `cpu ${row.cpu_vcpu_per_1000rps.toFixed(3)} vCPU/1k rps [${row.cpu_each.join(' ')}]  rss ${row.rss_mb.toFixed(1)} MB [${row.rss_each.join(' ')}]  errors ${row.errors}  load ${row.load1.toFixed(1)}`,
+              `cpu ${row.cpu_vcpu_per_1000rps.toFixed(3)} vCPU/1k rps [${row.cpu_each.join(' ')}]  rss ${row.rss_mb.toFixed(1)} MB [${row.rss_each.join(' ')}] anon ${row.rss_anon_mb} pss ${row.pss_mb}  errors ${row.errors}  load ${row.load1.toFixed(1)}`,
           );
         }
       } finally {
