@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { decodeJwt, errors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey } from 'jose';
 import { asArray, asNumber, asObj, asString, durationMs, type Obj } from '../xds-client/proto-values.ts';
 import { onlyFields, reject } from '../xds-client/resource-rejection.ts';
 import type { FilterRequest } from '../l7/http-filter.ts';
@@ -52,6 +52,7 @@ export class JwtProvider {
   readonly claimToHeaders: readonly { header: string; claim: string }[];
   private readonly locations: readonly TokenLocation[];
   private readonly keys!: JWTVerifyGetKey;
+  private readonly jwks: JwksCache;
   private readonly skewSec: number;
   private readonly requireExp: boolean;
   private readonly now: () => number;
@@ -74,6 +75,7 @@ export class JwtProvider {
     this.skewSec = o.clockSkewSeconds !== undefined ? asNumber(o.clockSkewSeconds) : 60;
     this.requireExp = o.requireExpiration === true;
     this.now = now;
+    this.jwks = jwks;
     const cacheCfg = asObj(o.jwtCacheConfig);
     this.cacheSize = cacheCfg.jwtCacheSize !== undefined ? asNumber(cacheCfg.jwtCacheSize) : 100;
     const locs: TokenLocation[] = [];
@@ -149,6 +151,7 @@ export class JwtProvider {
   }
 
   private async verifyUncached(token: string): Promise<{ status: JwtStatus; payload?: JWTPayload }> {
+    const { decodeJwt, errors, jwtVerify } = await this.jwks.jose();
     let claims: JWTPayload;
     try {
       claims = decodeJwt(token);
