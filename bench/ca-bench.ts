@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as grpc from '@grpc/grpc-js';
+import { GrpcServer } from '../src/lib/grpc-wire/grpc-server.ts';
 import { Registry } from 'prom-client';
 import { CaClient } from '../src/agent/ca-client.ts';
 import { createCertificateAuthority } from '../src/control/ca/certificate-authority.ts';
@@ -55,13 +55,11 @@ const result: Record<string, number | string> = {
 };
 
 if (values.grpc) {
-  const server = new grpc.Server();
+  const server = new GrpcServer();
   ca.addToServer(server);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
+  const address = await server.listen({ host: '127.0.0.1', port: 0 });
   const token = await mintServiceAccountToken({ key: loadOrCreateTokenKey(caDir).privateKey, namespace: 'bench', serviceAccount: 'w' });
-  const client = new CaClient({ address: `127.0.0.1:${port}` });
+  const client = new CaClient({ address });
   const concurrency = Number(values.concurrency);
   let next = 0;
   const g0 = process.hrtime.bigint();
@@ -76,7 +74,7 @@ if (values.grpc) {
   const gs = Number(process.hrtime.bigint() - g0) / 1e9;
   result.grpc_certs_per_second = Math.round(n / gs);
   result.grpc_concurrency = concurrency;
-  await new Promise<void>((r) => server.tryShutdown(() => r()));
+  await server.close(1000);
 }
 
 ca.close();

@@ -1,10 +1,10 @@
-import * as grpc from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadEnvoyRoot } from '../api/xds/envoy-protos.ts';
 import { resourceRef } from '../api/config-resource.ts';
 import type { Clock } from '../lib/clock.ts';
 import { MizzenError, errorMessage } from '../lib/errors.ts';
+import { GrpcServer, type GrpcServerTls } from '../lib/grpc-wire/grpc-server.ts';
 import type { LogFactory, Logger } from '../lib/log.ts';
 import { createCertificateAuthority, type CertificateAuthority } from './ca/certificate-authority.ts';
 import type { ConfigChange, ConfigStoreReader } from './config/config-store-reader.ts';
@@ -84,7 +84,7 @@ export class Discovery {
   /** Reuses unchanged per-resource registry results (and the snapshot) between pushes. */
   private readonly registryBuilder = new RegistryBuilder();
   private ca: CertificateAuthority | undefined;
-  private grpcServer: grpc.Server | undefined;
+  private grpcServer: GrpcServer | undefined;
   private readonly debugServers: DebugServer[] = [];
   private ready = false;
   private unsubscribe: (() => void) | undefined;
@@ -174,7 +174,7 @@ export class Discovery {
       const req = requestFromChanges(changes, this.o.clock.now(), this.classify);
       if (req) this.debouncer.push(req);
     });
-    const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 });
+    const server = new GrpcServer({ log: this.o.logs.component('grpc'), clock: this.o.clock, maxReceiveMessageBytes: 16 * 1024 * 1024 });
     this.grpcServer = server;
     this.ads.addToServer(server);
     if (this.o.caDir) {
@@ -187,10 +187,10 @@ export class Discovery {
       });
       this.ca.addToServer(server);
     }
-    const grpcAddr = await bindGrpc(server, this.o.grpcAddr, 15010, grpc.ServerCredentials.createInsecure());
+    const grpcAddr = await bindGrpc(server, this.o.grpcAddr, 15010);
     let secure: string | undefined;
     if (this.ca) {
-      secure = await bindGrpc(server, this.o.secureGrpcAddr, 15012, this.ca.servingCredentials(this.o.servingHosts ?? ['localhost', '127.0.0.1']));
+      secure = await bindGrpc(server, this.o.secureGrpcAddr, 15012, this.ca.servingTls(this.o.servingHosts ?? ['localhost', '127.0.0.1']));
     } else {
       this.log.info('no --ca-dir: the CA and TLS xDS on 15012 are off');
     }
@@ -252,19 +252,18 @@ export class Discovery {
     this.meshWatcher.close();
     this.debouncer.close();
     this.ads.close();
-    this.grpcServer?.forceShutdown();
+    this.grpcServer?.forceClose();
     this.ca?.close();
     await Promise.all(this.debugServers.map((s) => s.close()));
   }
 }
 
-async function bindGrpc(server: grpc.Server, address: string, defaultPort: number, creds: grpc.ServerCredentials): Promise<string> {
+async function bindGrpc(server: GrpcServer, address: string, defaultPort: number, tls?: GrpcServerTls): Promise<string> {
   const a = parseListenAddress(address, defaultPort);
-  const target = a.path ? `unix:${a.path}` : `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(target, creds, (err, p) =>
-      err ? reject(new MizzenError('USAGE', `cannot listen on ${address} for gRPC: ${err.message}`, { hint: 'is another discovery running? choose another address', cause: err })) : resolve(p),
-    ),
-  );
-  return a.path ? target : `${a.host}:${port}`;
+  try {
+    const bound = await server.listen(a.path ? { path: a.path } : { host: a.host, port: a.port }, tls);
+    return a.path ? bound : `${a.host}:${bound.slice(bound.lastIndexOf(':') + 1)}`;
+  } catch (err) {
+    throw new MizzenError('USAGE', `cannot listen on ${address} for gRPC: ${errorMessage(err)}`, { hint: 'is another discovery running? choose another address', cause: err });
+  }
 }

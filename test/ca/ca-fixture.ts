@@ -7,6 +7,7 @@ import { Registry } from 'prom-client';
 import { loadCertificateService, type IstioCertificateResponse } from '../../src/api/ca/certificate-service.ts';
 import { createCertificateAuthority, type CertificateAuthority } from '../../src/control/ca/certificate-authority.ts';
 import { systemClock, type Clock } from '../../src/lib/clock.ts';
+import { GrpcServer } from '../../src/lib/grpc-wire/grpc-server.ts';
 import { silentLogger } from '../../src/lib/log.ts';
 
 /** A CA on real gRPC servers on ephemeral loopback ports: plaintext (like 15010) and TLS (like 15012). */
@@ -24,28 +25,23 @@ export function tempDir(prefix = 'mizzen-ca-'): { path: string; remove(): void }
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-function bind(server: grpc.Server, creds: grpc.ServerCredentials): Promise<number> {
-  return new Promise((resolve, reject) => server.bindAsync('127.0.0.1:0', creds, (err, port) => (err ? reject(err) : resolve(port))));
-}
-
 export async function startCa(caDir: string, clock: Clock = systemClock, extra: { maxTtlMs?: number } = {}): Promise<CaFixture> {
   const registry = new Registry();
   const ca = createCertificateAuthority({ caDir, clock, log: silentLogger(), metrics: registry, ...extra });
-  const plain = new grpc.Server();
-  const tls = new grpc.Server();
-  ca.addToServer(plain);
-  ca.addToServer(tls);
-  const plainPort = await bind(plain, grpc.ServerCredentials.createInsecure());
-  const tlsPort = await bind(tls, ca.servingCredentials(['127.0.0.1']));
+  // One server on both listeners, as discovery serves 15010 and 15012.
+  const server = new GrpcServer({ clock });
+  ca.addToServer(server);
+  const plainAddress = await server.listen({ host: '127.0.0.1', port: 0 });
+  const tlsAddress = await server.listen({ host: '127.0.0.1', port: 0 }, ca.servingTls(['127.0.0.1']));
   return {
     ca,
     registry,
     caDir,
-    plainAddress: `127.0.0.1:${plainPort}`,
-    tlsAddress: `127.0.0.1:${tlsPort}`,
+    plainAddress,
+    tlsAddress,
     async close() {
       ca.close();
-      await Promise.all([plain, tls].map((s) => new Promise<void>((r) => s.tryShutdown(() => r()))));
+      await server.close(1000);
     },
   };
 }

@@ -2,23 +2,14 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
+export { CERTIFICATE_SERVICE_NAME, CREATE_CERTIFICATE_PATH } from './certificate-messages.ts';
+export type { IstioCertificateRequest, IstioCertificateResponse } from './certificate-messages.ts';
+
 /**
- * `istio.v1.auth.IstioCertificateService` loaded from this directory's .proto at run time. Both
- * the CA (server) and the agent (client) take their definitions from here.
+ * `istio.v1.auth.IstioCertificateService` as a grpc-js service, loaded from this directory's .proto
+ * at run time: the agent's client uses it. (Discovery serves the CA with certificate-messages.ts
+ * on its own gRPC server, without grpc-js.)
  */
-export const CERTIFICATE_SERVICE_NAME = 'istio.v1.auth.IstioCertificateService';
-export const CREATE_CERTIFICATE_PATH = `/${CERTIFICATE_SERVICE_NAME}/CreateCertificate`;
-
-export interface IstioCertificateRequest {
-  csr: string;
-  /** Seconds; proto-loader hands int64 over as a string (longs: String). */
-  validityDuration?: string | number;
-  metadata?: unknown;
-}
-
-export interface IstioCertificateResponse {
-  certChain: string[];
-}
 
 export interface CertificateServiceDefinitions {
   service: grpc.ServiceDefinition;

@@ -1,6 +1,6 @@
-import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
-import { loadCertificateService } from '../../api/ca/certificate-service.ts';
+import { CREATE_CERTIFICATE_PATH } from '../../api/ca/certificate-messages.ts';
+import type { GrpcServer, GrpcServerTls } from '../../lib/grpc-wire/grpc-server.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import { authenticateCaller, type AuthenticationResult, type Authenticator, type CallerCredentials } from './authenticators/authenticator.ts';
@@ -33,17 +33,20 @@ export interface CertificateAuthorityOptions {
 }
 
 export interface CertificateAuthority {
-  /** Register istio.v1.auth.IstioCertificateService on a server (call once per server). */
-  addToServer(server: grpc.Server): void;
-  /** TLS credentials for 15012: serving cert with SAN istiod.istio-system.svc + `hosts`. */
-  servingCredentials(hosts: readonly string[]): grpc.ServerCredentials;
+  /** Register istio.v1.auth.IstioCertificateService on a gRPC server (call once per server). */
+  addToServer(server: GrpcServer): void;
+  /**
+   * TLS for 15012: a serving certificate with SAN istiod.istio-system.svc + `hosts`, renewed at
+   * half its lifetime (the listener swaps it live); client certificates requested, optional.
+   */
+  servingTls(hosts: readonly string[]): GrpcServerTls;
   /** The root certificate (PEM) proxies should trust. */
   rootCertPem(): string;
   /** Root plus intermediates (PEM), what a client certificate chains to. */
   trustBundlePem(): string;
   /**
    * Authenticate a caller with the CA's authenticators (mesh client certificate, local token,
-   * TokenReview), e.g. for xDS on 15012: `ca.authenticate(callerCredentials(call))`.
+   * TokenReview), e.g. for xDS on 15012: `ca.authenticate(callerCredentials(stream))`.
    */
   authenticate(credentials: CallerCredentials): Promise<AuthenticationResult>;
   readonly trustDomain: string;
@@ -65,7 +68,6 @@ export function createCertificateAuthority(o: CertificateAuthorityOptions): Cert
   const chainNotAfter = Math.min(Date.parse(authority.signingCert.validTo), Date.parse(authority.rootCert.validTo));
   const metrics = createCaMetrics(o.metrics, o.clock, () => ({ rootNotAfter: Date.parse(authority.rootCert.validTo), chainNotAfter }));
   const handler = createCertificateHandler({ authenticators, issuer, metrics, log: o.log });
-  const { service } = loadCertificateService();
   const trustBundle = [...authority.chainPems].reverse().join('');
   const providers: ServingCertificateProvider[] = [];
 
@@ -73,14 +75,13 @@ export function createCertificateAuthority(o: CertificateAuthorityOptions): Cert
     trustDomain,
     issuer,
     authority,
-    addToServer(server: grpc.Server): void {
-      server.addService(service, { CreateCertificate: handler });
+    addToServer(server: GrpcServer): void {
+      server.addUnary(CREATE_CERTIFICATE_PATH, handler);
     },
-    servingCredentials(hosts: readonly string[]): grpc.ServerCredentials {
+    servingTls(hosts: readonly string[]): GrpcServerTls {
       const provider = new ServingCertificateProvider({ issuer, clock: o.clock, log: o.log, hosts, caBundlePem: trustBundle });
       providers.push(provider);
-      // grpc-js's factory names its first two parameters the wrong way round; one provider serves both.
-      return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
+      return provider;
     },
     authenticate: (credentials: CallerCredentials) => authenticateCaller(authenticators, credentials),
     rootCertPem: () => authority.rootCertPem,

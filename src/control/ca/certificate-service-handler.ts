@@ -1,5 +1,8 @@
-import * as grpc from '@grpc/grpc-js';
-import type { IstioCertificateRequest, IstioCertificateResponse } from '../../api/ca/certificate-service.ts';
+import { CertificateMessages } from '../../api/ca/certificate-messages.ts';
+import type { GrpcMetadata } from '../../lib/grpc-wire/grpc-metadata.ts';
+import type { GrpcUnaryHandler, GrpcUnaryReply } from '../../lib/grpc-wire/grpc-server.ts';
+import type { GrpcPeer } from '../../lib/grpc-wire/grpc-server-stream.ts';
+import { GrpcStatus } from '../../lib/grpc-wire/grpc-status.ts';
 import type { Logger } from '../../lib/log.ts';
 import { authenticateCaller, type Authenticator, type CallerCredentials } from './authenticators/authenticator.ts';
 import type { CaMetrics } from './ca-metrics.ts';
@@ -16,71 +19,72 @@ export interface CertificateServiceDeps {
   log: Logger;
 }
 
-type Call = grpc.ServerUnaryCall<IstioCertificateRequest, IstioCertificateResponse>;
-
-/** The parts of any grpc-js server call that carry credentials (unary or stream). */
+/** The parts of a gRPC call that carry credentials (unary or stream). */
 export interface CredentialCarrier {
-  metadata: grpc.Metadata;
-  getAuthContext?(): { sslPeerCertificate?: { raw?: Buffer } } | null;
+  metadata: GrpcMetadata;
+  peer: GrpcPeer;
 }
 
 /** Bearer token and TLS-verified client certificate of a call (unary or streaming, e.g. ADS). */
 export function callerCredentials(call: CredentialCarrier): CallerCredentials {
   const out: CallerCredentials = {};
-  const auth = call.metadata.get('authorization')[0];
-  if (typeof auth === 'string') {
+  const auth = call.metadata.get('authorization');
+  if (auth !== undefined) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
     if (m) out.bearerToken = m[1];
   }
-  const peer = call.getAuthContext?.()?.sslPeerCertificate;
-  if (peer?.raw) out.peerCertificate = peer.raw;
+  if (call.peer.certificate) out.peerCertificate = call.peer.certificate;
   return out;
 }
 
-function status(code: grpc.status, details: string): Partial<grpc.StatusObject> {
-  return { code, details };
+function status(code: number, message: string): GrpcUnaryReply {
+  return { status: { code, message } };
 }
 
-export function createCertificateHandler(deps: CertificateServiceDeps): grpc.handleUnaryCall<IstioCertificateRequest, IstioCertificateResponse> {
+export function createCertificateHandler(deps: CertificateServiceDeps): GrpcUnaryHandler {
   const { authenticators, issuer, metrics, log } = deps;
-  return (call, callback) => {
+  const messages = new CertificateMessages();
+  return async (request, call) => {
     metrics.csrCount.inc();
-    const peer = call.getPeer();
-    void authenticateCaller(authenticators, callerCredentials(call)).then(
-      (auth) => {
-        if (!auth.ok) {
-          metrics.authenticationFailureCount.inc();
-          log.warn({ peer, reason: auth.reason }, 'CreateCertificate: authentication failed');
-          callback(status(grpc.status.UNAUTHENTICATED, 'request authenticate failure'));
-          return;
+    const peer = call.peer.address;
+    try {
+      const auth = await authenticateCaller(authenticators, callerCredentials(call));
+      if (!auth.ok) {
+        metrics.authenticationFailureCount.inc();
+        log.warn({ peer, reason: auth.reason }, 'CreateCertificate: authentication failed');
+        return status(GrpcStatus.UNAUTHENTICATED, 'request authenticate failure');
+      }
+      let req;
+      try {
+        req = messages.decodeRequest(request);
+      } catch (err) {
+        metrics.csrParsingErrorCount.inc();
+        log.warn({ peer, identity: auth.identity, reason: (err as Error).message }, 'CreateCertificate: malformed request');
+        return status(GrpcStatus.INVALID_ARGUMENT, 'CSR parsing error');
+      }
+      const validitySeconds = Number(req.validityDuration ?? 0);
+      const result = issuer.issueWorkload({ csrPem: req.csr ?? '', identity: auth.identity, validitySeconds });
+      if (!result.ok) {
+        if (result.failure === 'csr-invalid') {
+          metrics.csrParsingErrorCount.inc();
+          log.warn({ peer, identity: auth.identity, reason: result.reason }, 'CreateCertificate: bad CSR');
+          return status(GrpcStatus.INVALID_ARGUMENT, 'CSR parsing error');
         }
-        const req = call.request;
-        const validitySeconds = Number(req.validityDuration ?? 0);
-        const result = issuer.issueWorkload({ csrPem: req.csr ?? '', identity: auth.identity, validitySeconds });
-        if (!result.ok) {
-          if (result.failure === 'csr-invalid') {
-            metrics.csrParsingErrorCount.inc();
-            log.warn({ peer, identity: auth.identity, reason: result.reason }, 'CreateCertificate: bad CSR');
-            callback(status(grpc.status.INVALID_ARGUMENT, 'CSR parsing error'));
-          } else if (result.failure === 'ttl-invalid') {
-            metrics.csrSignErrorCount.inc({ error_type: 'TTLError' });
-            log.warn({ peer, identity: auth.identity, reason: result.reason }, 'CreateCertificate: bad validity');
-            callback(status(grpc.status.INVALID_ARGUMENT, 'invalid requested certificate lifetime'));
-          } else {
-            metrics.csrSignErrorCount.inc({ error_type: 'CertGenError' });
-            log.error({ peer, identity: auth.identity, reason: result.reason }, 'CreateCertificate: signing failed');
-            callback(status(grpc.status.INTERNAL, 'failed to sign the certificate'));
-          }
-          return;
+        if (result.failure === 'ttl-invalid') {
+          metrics.csrSignErrorCount.inc({ error_type: 'TTLError' });
+          log.warn({ peer, identity: auth.identity, reason: result.reason }, 'CreateCertificate: bad validity');
+          return status(GrpcStatus.INVALID_ARGUMENT, 'invalid requested certificate lifetime');
         }
-        metrics.successCertIssuanceCount.inc();
-        log.debug({ peer, identity: auth.identity, via: auth.authenticator, notAfter: new Date(result.notAfter).toISOString() }, 'issued certificate');
-        callback(null, { certChain: result.certChain });
-      },
-      (err: unknown) => {
-        log.error({ peer, err }, 'CreateCertificate: unexpected failure');
-        callback(status(grpc.status.INTERNAL, 'internal error'));
-      },
-    );
+        metrics.csrSignErrorCount.inc({ error_type: 'CertGenError' });
+        log.error({ peer, identity: auth.identity, reason: result.reason }, 'CreateCertificate: signing failed');
+        return status(GrpcStatus.INTERNAL, 'failed to sign the certificate');
+      }
+      metrics.successCertIssuanceCount.inc();
+      log.debug({ peer, identity: auth.identity, via: auth.authenticator, notAfter: new Date(result.notAfter).toISOString() }, 'issued certificate');
+      return { response: messages.encodeResponse({ certChain: result.certChain }) };
+    } catch (err) {
+      log.error({ peer, err }, 'CreateCertificate: unexpected failure');
+      return status(GrpcStatus.INTERNAL, 'internal error');
+    }
   };
 }

@@ -1,13 +1,10 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { experimental } from '@grpc/grpc-js';
+import type { SecureContextOptions } from 'node:tls';
 import type { Clock, TimerHandle } from '../../lib/clock.ts';
+import type { GrpcServerTls } from '../../lib/grpc-wire/grpc-server.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { CertificateIssuer } from './certificate-issuer.ts';
-
-type CertificateProvider = experimental.CertificateProvider;
-type CaListener = experimental.CaCertificateUpdateListener;
-type IdentityListener = experimental.IdentityCertificateUpdateListener;
 
 /** Istiod's own service name, always in discovery's serving certificate. */
 export const DISCOVERY_SERVICE_NAME = 'istiod.istio-system.svc';
@@ -16,9 +13,11 @@ export const SERVING_CERT_TTL_MS = 24 * 3600 * 1000;
 /**
  * Discovery's TLS identity for 15012, issued by the mesh CA and renewed at half its lifetime; also
  * the trust bundle (root and intermediates) that client certificates are verified against.
- * Plugs into grpc-js as a CertificateProvider so a renewal swaps the server's TLS context live.
+ * It is a listener's TLS source for the gRPC server: a renewal swaps the server's TLS context live
+ * (new connections get the new certificate; client certificates are requested, optional, and
+ * verified against the bundle).
  */
-export class ServingCertificateProvider implements CertificateProvider {
+export class ServingCertificateProvider implements GrpcServerTls {
   private readonly issuer: CertificateIssuer;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -26,9 +25,8 @@ export class ServingCertificateProvider implements CertificateProvider {
   readonly dnsNames: string[];
   readonly ipAddresses: string[];
   private readonly caBundle: Buffer;
-  private identity: experimental.IdentityCertificateUpdate | null = null;
-  private readonly caListeners = new Set<CaListener>();
-  private readonly identityListeners = new Set<IdentityListener>();
+  private identity: { certificate: Buffer; privateKey: Buffer } | null = null;
+  private readonly listeners = new Set<() => void>();
   private timer: TimerHandle | undefined;
   private closed = false;
 
@@ -63,26 +61,24 @@ export class ServingCertificateProvider implements CertificateProvider {
       privateKey: Buffer.from(privateKey.export({ format: 'pem', type: 'pkcs8' }) as string),
     };
     this.log.info({ dns: this.dnsNames, ips: this.ipAddresses, notAfter: new Date(result.notAfter).toISOString() }, 'discovery serving certificate issued');
-    for (const l of this.identityListeners) l(this.identity);
+    for (const l of this.listeners) l();
     const lifetime = result.notAfter - result.notBefore;
     this.timer = this.clock.setTimer(() => this.renew(), Math.max(1000, lifetime / 2));
   }
 
-  addCaCertificateListener(listener: CaListener): void {
-    this.caListeners.add(listener);
-    // Asynchronously: grpc-js registers its watcher only after adding these listeners.
-    queueMicrotask(() => this.caListeners.has(listener) && listener({ caCertificate: this.caBundle }));
+  /** Key, chain and client-certificate trust bundle in force now. */
+  contextOptions(): SecureContextOptions {
+    if (!this.identity) throw new Error('discovery has no serving certificate yet');
+    return { key: this.identity.privateKey, cert: this.identity.certificate, ca: this.caBundle };
   }
-  removeCaCertificateListener(listener: CaListener): void {
-    this.caListeners.delete(listener);
+
+  /** Called after each renewal; returns the unsubscribe function. */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
   }
-  addIdentityCertificateListener(listener: IdentityListener): void {
-    this.identityListeners.add(listener);
-    queueMicrotask(() => this.identity && this.identityListeners.has(listener) && listener(this.identity));
-  }
-  removeIdentityCertificateListener(listener: IdentityListener): void {
-    this.identityListeners.delete(listener);
-  }
+
+  readonly requestClientCertificate = true;
 
   close(): void {
     this.closed = true;

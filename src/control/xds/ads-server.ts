@@ -1,10 +1,11 @@
-import type * as grpc from '@grpc/grpc-js';
+import type { GrpcServer } from '../../lib/grpc-wire/grpc-server.ts';
+import type { GrpcServerStream } from '../../lib/grpc-wire/grpc-server-stream.ts';
 import type protobuf from 'protobufjs';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { PushQueue } from '../push/push-queue.ts';
-import { adsServiceDefinition, type DeltaDiscoveryResponseMessage, type DiscoveryResponseMessage } from './ads-service.ts';
+import { ADS_DELTA_PATH, ADS_SOTW_PATH } from './ads-service.ts';
 import { ConnectionRegistry } from './connection-registry.ts';
 import { DeltaStream } from './delta-stream.ts';
 import type { ProxyInfo } from './proxy-info.ts';
@@ -26,7 +27,7 @@ export interface AdsServerOptions {
   /** control_plane.identifier in responses. */
   controlPlaneId?: string;
   initialSnapshot?: XdsSnapshot;
-  /** Response bytes in flight to gRPC across all streams (default 128 MiB). */
+  /** Response bytes handed to HTTP/2 and not yet flushed, across all streams (default 128 MiB). */
   writeBudgetBytes?: number;
 }
 
@@ -40,7 +41,7 @@ interface QueuedPush {
 }
 
 /**
- * The ADS server ("how to send"): grpc-js handlers for SotW and delta streams, the connection
+ * The ADS server ("how to send"): gRPC stream handlers for SotW and delta streams, the connection
  * registry, the shared resource encoder and the push queue. What to send comes from the current
  * XdsSnapshot, replaced on every push.
  */
@@ -94,27 +95,15 @@ export class AdsServer {
     };
   }
 
-  /** Add the AggregatedDiscoveryService to a grpc-js server. */
-  addToServer(server: grpc.Server): void {
-    server.addService(adsServiceDefinition(this.options.root), {
-      StreamAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, DiscoveryResponseMessage | Buffer>) => {
-        const s = new SotwStream(call, this.deps);
-        this.track(s, call);
-      },
-      DeltaAggregatedResources: (call: grpc.ServerDuplexStream<Buffer, DeltaDiscoveryResponseMessage>) => {
-        const s = new DeltaStream(call, this.deps);
-        this.track(s, call);
-      },
-    });
+  /** Add the AggregatedDiscoveryService (SotW and delta) to a gRPC server. */
+  addToServer(server: GrpcServer): void {
+    server.addStream(ADS_SOTW_PATH, (call) => this.track(new SotwStream(call, this.deps), call));
+    server.addStream(ADS_DELTA_PATH, (call) => this.track(new DeltaStream(call, this.deps), call));
   }
 
-  private track(s: SotwStream | DeltaStream, call: grpc.ServerDuplexStream<Buffer, unknown>): void {
+  private track(s: SotwStream | DeltaStream, call: GrpcServerStream): void {
     this.streams.add(s);
-    const drop = (): void => void this.streams.delete(s);
-    call.on('close', drop);
-    call.on('cancelled', drop);
-    call.on('error', drop);
-    call.on('end', drop);
+    call.on('close', () => void this.streams.delete(s));
   }
 
   currentSnapshot(): XdsSnapshot {

@@ -1,10 +1,11 @@
-import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
+import type { GrpcServerStream } from '../../lib/grpc-wire/grpc-server-stream.ts';
+import { GrpcStatus } from '../../lib/grpc-wire/grpc-status.ts';
 import { parseProxyInfo, type ProxyInfo } from './proxy-info.ts';
 import type { WatchedResource, XdsConnection } from './xds-connection.ts';
 import type { XdsSnapshot } from './xds-snapshot.ts';
 import { DECODE_OPTIONS } from './ads-service.ts';
-import { statusError, type StreamDeps } from './stream-deps.ts';
+import type { StreamDeps } from './stream-deps.ts';
 
 /**
  * How long a response holds its share of the shared write budget while the client has not read
@@ -27,7 +28,7 @@ export interface AdsRequestHead {
  * first request's node, and writing responses under the shared write budget. Subclasses own the
  * protocol state machine (`onRequest`) and what to send (`push`).
  */
-export abstract class AdsStream<Req extends AdsRequestHead, Resp> implements XdsConnection {
+export abstract class AdsStream<Req extends AdsRequestHead> implements XdsConnection {
   abstract readonly protocol: 'sotw' | 'delta';
   readonly peer: string;
   readonly connectedAt: number;
@@ -36,22 +37,21 @@ export abstract class AdsStream<Req extends AdsRequestHead, Resp> implements Xds
   protected closed = false;
   private proxyInfo: ProxyInfo | undefined;
   private id = '';
-  private readonly call: grpc.ServerDuplexStream<Buffer, Resp>;
+  private readonly call: GrpcServerStream;
   private readonly requestType: protobuf.Type;
   private readonly requestName: string;
   private readonly pendingWrites = new Set<() => void>();
 
-  constructor(call: grpc.ServerDuplexStream<Buffer, Resp>, deps: StreamDeps, requestName: 'DiscoveryRequest' | 'DeltaDiscoveryRequest') {
+  constructor(call: GrpcServerStream, deps: StreamDeps, requestName: 'DiscoveryRequest' | 'DeltaDiscoveryRequest') {
     this.call = call;
     this.deps = deps;
     this.requestName = requestName;
-    this.peer = call.getPeer();
+    this.peer = call.peer.address;
     this.connectedAt = deps.clock.now();
     this.requestType = deps.root.lookupType(`envoy.service.discovery.v3.${requestName}`);
-    call.on('data', (buf: Buffer) => this.onData(buf));
+    call.on('message', (buf: Buffer) => this.onData(buf));
+    // The client half-closed, cancelled or went away: the stream is over.
     call.on('end', () => this.finish());
-    call.on('error', () => this.finish());
-    call.on('cancelled', () => this.finish());
     call.on('close', () => this.finish());
   }
 
@@ -75,11 +75,12 @@ export abstract class AdsStream<Req extends AdsRequestHead, Resp> implements Xds
 
   /**
    * Write one response of `bytes` under the shared write budget. `prepare` runs once the budget
-   * is granted (and only if the stream is still open) and returns the message to write; the
-   * promise settles when grpc-js has taken the write or the stream closed; false when the stream
-   * closed before anything was written.
+   * is granted (and only if the stream is still open) and returns the message as a list of parts
+   * (written in order without joining them: a body shared by many proxies is never copied); the
+   * promise settles when HTTP/2 has flushed the message or the stream closed; false when the
+   * stream closed before anything was written.
    */
-  protected async write(bytes: number, prepare: () => Resp): Promise<boolean> {
+  protected async write(bytes: number, prepare: () => readonly Uint8Array[]): Promise<boolean> {
     const release = await this.deps.writeBudget.acquire(bytes);
     if (this.closed) {
       release();
@@ -87,7 +88,7 @@ export abstract class AdsStream<Req extends AdsRequestHead, Resp> implements Xds
     }
     const msg = prepare();
     await new Promise<void>((resolve) => {
-      // grpc-js never calls back for a cancelled call: closing the stream settles it too.
+      // Closing the stream settles it too (whatever the transport does with pending callbacks).
       const settle = (): void => {
         timer.cancel();
         this.pendingWrites.delete(settle);
@@ -101,10 +102,10 @@ export abstract class AdsStream<Req extends AdsRequestHead, Resp> implements Xds
     return true;
   }
 
-  private fail(code: grpc.status, details: string): void {
+  private fail(code: number, details: string): void {
     if (this.closed) return;
     this.deps.log.warn({ peer: this.peer, proxy: this.proxyInfo?.id, details }, `closing ADS stream on a bad ${this.requestName}`);
-    this.call.emit('error', statusError(code, details));
+    this.call.end(code, details);
     this.finish();
   }
 
@@ -113,7 +114,7 @@ export abstract class AdsStream<Req extends AdsRequestHead, Resp> implements Xds
     this.closed = true;
     for (const settle of [...this.pendingWrites]) settle();
     if (this.proxyInfo) this.deps.unregister(this);
-    if (!this.call.writableEnded) this.call.end();
+    this.call.end();
   }
 
   private onData(buf: Buffer): void {
@@ -122,13 +123,13 @@ export abstract class AdsStream<Req extends AdsRequestHead, Resp> implements Xds
     try {
       req = this.requestType.toObject(this.requestType.decode(buf), DECODE_OPTIONS) as Req;
     } catch (err) {
-      this.fail(grpc.status.INVALID_ARGUMENT, `malformed ${this.requestName}: ${(err as Error).message}`);
+      this.fail(GrpcStatus.INVALID_ARGUMENT, `malformed ${this.requestName}: ${(err as Error).message}`);
       return;
     }
     if (!this.proxyInfo) {
       const parsed = parseProxyInfo(req.node);
       if (!parsed.ok) {
-        this.fail(grpc.status.INVALID_ARGUMENT, parsed.message);
+        this.fail(GrpcStatus.INVALID_ARGUMENT, parsed.message);
         return;
       }
       this.proxyInfo = parsed.proxy;
@@ -137,7 +138,7 @@ export abstract class AdsStream<Req extends AdsRequestHead, Resp> implements Xds
     }
     const typeUrl = req.typeUrl ?? '';
     if (typeUrl === '') {
-      this.fail(grpc.status.INVALID_ARGUMENT, `${this.requestName}.type_url is required on an aggregated stream`);
+      this.fail(GrpcStatus.INVALID_ARGUMENT, `${this.requestName}.type_url is required on an aggregated stream`);
       return;
     }
     this.onRequest(typeUrl, req);

@@ -1,4 +1,5 @@
-import type * as grpc from '@grpc/grpc-js';
+import type { GrpcServerStream } from '../../lib/grpc-wire/grpc-server-stream.ts';
+import type protobuf from 'protobufjs';
 import { AdsStream, type AdsRequestHead } from './ads-stream.ts';
 import { newWatch } from './xds-connection.ts';
 import type { XdsSnapshot } from './xds-snapshot.ts';
@@ -27,12 +28,14 @@ const MAX_OUTSTANDING = 32;
  * unsubscribe, `*` wildcard (and the legacy empty first subscribe on LDS/CDS),
  * initial_resource_versions on reconnect, removed_resources for what went away; ACK/NACK by nonce.
  */
-export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponseMessage> {
+export class DeltaStream extends AdsStream<DeltaDiscoveryRequest> {
   readonly protocol = 'delta' as const;
   private readonly outstanding = new Map<string, Map<string, SentDelta>>();
+  private readonly responseType: protobuf.Type;
 
-  constructor(call: grpc.ServerDuplexStream<Buffer, DeltaDiscoveryResponseMessage>, deps: StreamDeps) {
+  constructor(call: GrpcServerStream, deps: StreamDeps) {
     super(call, deps, 'DeltaDiscoveryRequest');
+    this.responseType = deps.root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
   }
 
   protected onRequest(typeUrl: string, req: DeltaDiscoveryRequest): void {
@@ -153,7 +156,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest, DeltaDiscovery
       const type = shortType(typeUrl);
       let bytes = 0;
       for (const e of changed) bytes += e.value.length;
-      if (!(await this.write(bytes, () => msg))) return;
+      if (!(await this.write(bytes, () => [this.responseType.encode(msg).finish()]))) return;
       this.deps.metrics.pushes.inc({ type });
       this.deps.metrics.pushTime.observe({ type }, Number(process.hrtime.bigint() - t0) / 1e9);
     }

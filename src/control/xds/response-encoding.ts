@@ -30,9 +30,14 @@ export function encodeResourceSet(typeUrl: string, resources: readonly EncodedRe
   return { resources, signature, body: w.finish(), size };
 }
 
-/** DiscoveryResponse bytes: version_info=1, resources=2 (pre-encoded), type_url=4, nonce=5, control_plane=6. */
-export function encodeDiscoveryResponse(versionInfo: string, typeUrl: string, nonce: string, controlPlaneId: string, set: EncodedResourceSet): Buffer {
+/**
+ * DiscoveryResponse as three parts to write back to back (version_info=1; resources=2, the
+ * set's pre-encoded body, shared by every proxy sent the same set and never copied; type_url=4,
+ * nonce=5, control_plane=6): protobuf fields may come in any order, so the small per-proxy head
+ * and tail frame the shared body without joining it.
+ */
+export function encodeDiscoveryResponse(versionInfo: string, typeUrl: string, nonce: string, controlPlaneId: string, set: EncodedResourceSet): [Uint8Array, Uint8Array, Uint8Array] {
   const head = protobuf.Writer.create().uint32(0x0a).string(versionInfo).finish();
   const tail = protobuf.Writer.create().uint32(0x22).string(typeUrl).uint32(0x2a).string(nonce).uint32(0x32).fork().uint32(0x0a).string(controlPlaneId).ldelim().finish();
-  return Buffer.concat([head, set.body, tail], head.length + set.body.length + tail.length);
+  return [head, set.body, tail];
 }

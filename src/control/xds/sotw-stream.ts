@@ -1,8 +1,7 @@
-import type * as grpc from '@grpc/grpc-js';
+import type { GrpcServerStream } from '../../lib/grpc-wire/grpc-server-stream.ts';
 import { AdsStream, type AdsRequestHead } from './ads-stream.ts';
 import { newWatch, type WatchedResource } from './xds-connection.ts';
 import type { XdsSnapshot } from './xds-snapshot.ts';
-import type { DiscoveryResponseMessage } from './ads-service.ts';
 import { encodeDiscoveryResponse, encodeResourceSet, type EncodedResourceSet } from './response-encoding.ts';
 import { WILDCARD_TYPES, generateEncoded, orderTypes, type StreamDeps } from './stream-deps.ts';
 import { shortType } from './xds-metrics.ts';
@@ -20,10 +19,10 @@ interface DiscoveryRequest extends AdsRequestHead {
  * the last one sent for the type is stale and ignored; error_detail is a NACK (recorded, no
  * resend); an ACK with a changed name set is a new subscription and gets a response.
  */
-export class SotwStream extends AdsStream<DiscoveryRequest, DiscoveryResponseMessage | Buffer> {
+export class SotwStream extends AdsStream<DiscoveryRequest> {
   readonly protocol = 'sotw' as const;
 
-  constructor(call: grpc.ServerDuplexStream<Buffer, DiscoveryResponseMessage | Buffer>, deps: StreamDeps) {
+  constructor(call: GrpcServerStream, deps: StreamDeps) {
     super(call, deps, 'DiscoveryRequest');
   }
 

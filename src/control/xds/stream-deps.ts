@@ -59,14 +59,3 @@ export function generateEncoded(
     return undefined;
   }
 }
-
-/** A gRPC status error (grpc-js ends a server stream with it when emitted as 'error'). */
-export interface GrpcStatusError {
-  code: number;
-  details: string;
-  message: string;
-}
-
-export function statusError(code: number, details: string): GrpcStatusError {
-  return { code, details, message: details };
-}

@@ -1,7 +1,7 @@
-import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { loadEnvoyRoot } from '../../../src/api/xds/envoy-protos.ts';
 import { systemClock } from '../../../src/lib/clock.ts';
+import { GrpcServer } from '../../../src/lib/grpc-wire/grpc-server.ts';
 import { silentLogger } from '../../../src/lib/log.ts';
 import { AdsServer } from '../../../src/control/xds/ads-server.ts';
 import { XdsMetrics } from '../../../src/control/xds/xds-metrics.ts';
@@ -14,7 +14,7 @@ export function envoyRoot(): protobuf.Root {
   return cachedRoot;
 }
 
-/** An ADS server on an ephemeral loopback port. */
+/** An ADS server on discovery's gRPC server, on an ephemeral loopback port. */
 export async function startAds(initial?: XdsSnapshot): Promise<{ ads: AdsServer; address: string; registry: Registry; close(): Promise<void> }> {
   const registry = new Registry();
   const ads = new AdsServer({
@@ -24,18 +24,16 @@ export async function startAds(initial?: XdsSnapshot): Promise<{ ads: AdsServer;
     log: silentLogger(),
     ...(initial ? { initialSnapshot: initial } : {}),
   });
-  const server = new grpc.Server();
+  const server = new GrpcServer();
   ads.addToServer(server);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
+  const address = await server.listen({ host: '127.0.0.1', port: 0 });
   return {
     ads,
-    address: `127.0.0.1:${port}`,
+    address,
     registry,
     async close() {
       ads.close();
-      server.forceShutdown();
+      server.forceClose();
     },
   };
 }

@@ -1,0 +1,265 @@
+import { createSecureServer, createServer, type Http2Server, type Http2Session, type IncomingHttpHeaders, type SecureServerOptions, type ServerHttp2Stream, type Settings } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
+import { systemClock, type Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
+import { GrpcMetadata } from './grpc-metadata.ts';
+import { GrpcServerStream, type GrpcPeer } from './grpc-server-stream.ts';
+import { GrpcStatus, type GrpcCallStatus } from './grpc-status.ts';
+import { parseGrpcTimeout } from './grpc-timeout.ts';
+
+/** One unary call as its handler sees it. */
+export interface GrpcUnaryCall {
+  path: string;
+  metadata: GrpcMetadata;
+  peer: GrpcPeer;
+  /** Aborted when the client cancels or the deadline passes (the status is then already sent). */
+  signal: AbortSignal;
+}
+
+/** A unary handler's answer: the response message, or a status. */
+export type GrpcUnaryReply = { response: Uint8Array } | { status: GrpcCallStatus };
+
+export type GrpcUnaryHandler = (request: Buffer, call: GrpcUnaryCall) => GrpcUnaryReply | Promise<GrpcUnaryReply>;
+/** Takes over a (bidi or client/server streaming) call; it must end the stream eventually. */
+export type GrpcStreamHandler = (stream: GrpcServerStream) => void;
+
+/** TLS for a listener; `onChange` lets a rotating certificate replace the context live. */
+export interface GrpcServerTls {
+  /** Current key, certificate chain and CAs trusted for client certificates. */
+  contextOptions(): SecureContextOptions;
+  /** Called when contextOptions() changed; returns an unsubscribe function. */
+  onChange?(listener: () => void): () => void;
+  /** Ask for a client certificate (optional for the client; verified against `ca`). Default true. */
+  requestClientCertificate?: boolean;
+}
+
+export type GrpcListenTarget = { host: string; port: number } | { path: string };
+
+export interface GrpcServerOptions {
+  log?: Logger;
+  clock?: Clock;
+  /** Largest request message accepted (RESOURCE_EXHAUSTED beyond). Default 16 MiB. */
+  maxReceiveMessageBytes?: number;
+  /** HTTP/2 receive window per stream and per connection. Default 16 MiB. */
+  windowBytes?: number;
+}
+
+interface Listener {
+  server: Http2Server;
+  sessions: Set<Http2Session>;
+  unsubscribe?: () => void;
+}
+
+type Route = { kind: 'unary'; handler: GrpcUnaryHandler } | { kind: 'stream'; handler: GrpcStreamHandler };
+
+/**
+ * A gRPC server over node:http2, plaintext (h2c) or TLS (ALPN h2), on TCP or Unix sockets: routes
+ * by `:path` to unary and streaming handlers, frames messages with grpc-message-framing, answers
+ * unknown methods UNIMPLEMENTED (trailers-only), enforces content-type, grpc-timeout (unary) and
+ * the receive size limit. One server may listen on several addresses (e.g. 15010 and 15012).
+ */
+export class GrpcServer {
+  private readonly routes = new Map<string, Route>();
+  private readonly listeners: Listener[] = [];
+  private readonly log: Logger | undefined;
+  private readonly clock: Clock;
+  private readonly maxReceive: number;
+  private readonly window: number;
+  private readonly settings: Settings;
+
+  constructor(options: GrpcServerOptions = {}) {
+    this.log = options.log;
+    this.clock = options.clock ?? systemClock;
+    this.maxReceive = options.maxReceiveMessageBytes ?? 16 * 1024 * 1024;
+    this.window = Math.min(options.windowBytes ?? 16 * 1024 * 1024, 2 ** 31 - 1);
+    this.settings = { initialWindowSize: this.window, maxConcurrentStreams: 2 ** 32 - 1, enablePush: false };
+  }
+
+  addUnary(path: string, handler: GrpcUnaryHandler): void {
+    this.addRoute(path, { kind: 'unary', handler });
+  }
+
+  addStream(path: string, handler: GrpcStreamHandler): void {
+    this.addRoute(path, { kind: 'stream', handler });
+  }
+
+  private addRoute(path: string, route: Route): void {
+    if (this.routes.has(path)) throw new Error(`gRPC method ${path} registered twice`);
+    this.routes.set(path, route);
+  }
+
+  /** Start listening; resolves with the bound address (`HOST:PORT` or `unix:PATH`). */
+  async listen(target: GrpcListenTarget, tls?: GrpcServerTls): Promise<string> {
+    const common = { settings: this.settings, maxSessionMemory: Number.MAX_SAFE_INTEGER };
+    let server: Http2Server;
+    if (tls) {
+      const opts: SecureServerOptions = {
+        ...common,
+        ...tls.contextOptions(),
+        ALPNProtocols: ['h2'],
+        allowHTTP1: false,
+        requestCert: tls.requestClientCertificate ?? true,
+        // Unverified client certificates are not refused here; peer.certificate is set only for verified ones.
+        rejectUnauthorized: false,
+      };
+      server = createSecureServer(opts) as unknown as Http2Server;
+    } else {
+      server = createServer(common);
+    }
+    const listener: Listener = { server, sessions: new Set() };
+    if (tls?.onChange) {
+      const secure = server as unknown as { setSecureContext(o: SecureContextOptions): void };
+      listener.unsubscribe = tls.onChange(() => secure.setSecureContext(tls.contextOptions()));
+    }
+    server.on('session', (session: Http2Session) => {
+      listener.sessions.add(session);
+      session.on('close', () => listener.sessions.delete(session));
+      session.on('error', () => {});
+      if (this.window > 65_535) session.setLocalWindowSize(this.window);
+    });
+    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers, tls !== undefined));
+    server.on('sessionError', () => {});
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      const done = (): void => {
+        server.off('error', reject);
+        server.on('error', (err) => this.log?.warn({ err: err.message }, 'gRPC server error'));
+        resolve();
+      };
+      if ('path' in target) server.listen(target.path, done);
+      else server.listen(target.port, target.host, done);
+    });
+    this.listeners.push(listener);
+    if ('path' in target) return `unix:${target.path}`;
+    const a = server.address() as AddressInfo;
+    return `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+  }
+
+  /**
+   * Stop accepting connections, send GOAWAY on every connection and let calls in flight finish;
+   * after `graceMs` whatever is left is destroyed.
+   */
+  async close(graceMs = 5000): Promise<void> {
+    const all = this.listeners.splice(0);
+    for (const l of all) {
+      l.unsubscribe?.();
+      l.server.close();
+      for (const s of l.sessions) if (!s.closed) s.close();
+    }
+    const open = (): boolean => all.some((l) => l.sessions.size > 0);
+    if (!open()) return;
+    await new Promise<void>((resolve) => {
+      const timer = this.clock.setTimer(() => {
+        for (const l of all) for (const s of l.sessions) s.destroy();
+        resolve();
+      }, graceMs);
+      const check = (): void => {
+        if (open()) return;
+        timer.cancel();
+        resolve();
+      };
+      for (const l of all) for (const s of l.sessions) s.once('close', () => queueMicrotask(check));
+    });
+  }
+
+  /** Destroy every connection and stop listening now. */
+  forceClose(): void {
+    for (const l of this.listeners.splice(0)) {
+      l.unsubscribe?.();
+      l.server.close();
+      for (const s of l.sessions) s.destroy();
+    }
+  }
+
+  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, secure: boolean): void {
+    stream.on('error', () => {});
+    if (headers[':method'] !== 'POST') {
+      respondHttp(stream, 405);
+      return;
+    }
+    const contentType = headers['content-type'];
+    if (typeof contentType !== 'string' || !/^application\/grpc(?:$|[+;])/.test(contentType)) {
+      respondHttp(stream, 415);
+      return;
+    }
+    const path = headers[':path'] ?? '';
+    const call = new GrpcServerStream({ stream, path, metadata: new GrpcMetadata(headers), peer: peerOf(stream, secure), maxReceiveMessageBytes: this.maxReceive });
+    const route = this.routes.get(path);
+    if (!route) {
+      call.end(GrpcStatus.UNIMPLEMENTED, `unknown method ${path}`);
+      return;
+    }
+    const encoding = headers['grpc-encoding'];
+    if (typeof encoding === 'string' && encoding !== 'identity') {
+      call.end(GrpcStatus.UNIMPLEMENTED, `grpc-encoding ${encoding} is not supported`);
+      return;
+    }
+    if (route.kind === 'stream') {
+      try {
+        route.handler(call);
+      } catch (err) {
+        this.log?.error({ path, err: (err as Error).message }, 'gRPC stream handler failed');
+        call.end(GrpcStatus.INTERNAL, 'internal error');
+      }
+      return;
+    }
+    this.runUnary(call, route.handler, headers['grpc-timeout']);
+  }
+
+  private runUnary(call: GrpcServerStream, handler: GrpcUnaryHandler, timeoutHeader: string | string[] | undefined): void {
+    const abort = new AbortController();
+    let request: Buffer | undefined;
+    let count = 0;
+    const timeoutMs = typeof timeoutHeader === 'string' ? parseGrpcTimeout(timeoutHeader) : undefined;
+    const deadline = timeoutMs === undefined ? undefined : this.clock.setTimer(() => {
+      call.end(GrpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded');
+      abort.abort();
+    }, timeoutMs);
+    call.on('close', () => {
+      deadline?.cancel();
+      abort.abort();
+    });
+    call.on('message', (m: Buffer) => {
+      request = m;
+      if (++count > 1) call.end(GrpcStatus.UNIMPLEMENTED, 'received a second request message for a unary method');
+    });
+    call.on('end', () => {
+      if (request === undefined) {
+        call.end(GrpcStatus.UNIMPLEMENTED, 'received no request message for a unary method');
+        return;
+      }
+      const info: GrpcUnaryCall = { path: call.path, metadata: call.metadata, peer: call.peer, signal: abort.signal };
+      void (async () => handler(request, info))().then(
+        (reply) => {
+          if (call.ended) return;
+          if ('response' in reply) {
+            call.write([reply.response]);
+            call.end(GrpcStatus.OK);
+          } else {
+            call.end(reply.status.code, reply.status.message);
+          }
+        },
+        (err: unknown) => {
+          this.log?.error({ path: call.path, err: (err as Error)?.message }, 'gRPC unary handler failed');
+          call.end(GrpcStatus.INTERNAL, 'internal error');
+        },
+      );
+    });
+  }
+}
+
+function respondHttp(stream: ServerHttp2Stream, status: number): void {
+  if (!stream.destroyed && !stream.headersSent) stream.respond({ ':status': status }, { endStream: true });
+}
+
+function peerOf(stream: ServerHttp2Stream, secure: boolean): GrpcPeer {
+  const socket = stream.session?.socket;
+  if (!socket) return { address: 'unknown' };
+  const address = socket.remoteAddress === undefined ? `unix:${String(socket.localAddress ?? '')}` : `${socket.remoteAddress.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort}`;
+  if (!secure) return { address };
+  const tls = socket as unknown as TLSSocket;
+  if (!tls.authorized) return { address };
+  const cert = tls.getPeerCertificate();
+  return cert?.raw ? { address, certificate: cert.raw } : { address };
+}
