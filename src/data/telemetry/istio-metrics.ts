@@ -1,8 +1,8 @@
-import { Registry } from 'prom-client';
 import type { StreamInfo, StreamObserver } from '../l7/stream-info.ts';
 import { buildLabels, factsKey, factsOf, serviceOfClusterName, UNKNOWN_PEER, type IstioLabels, type LabelFacts, type ServiceRef } from './istio-labels.ts';
 import { telemetryRecord } from './metadata-exchange-filter.ts';
 import type { PeerInfo } from './peer-metadata.ts';
+import { formatLabels, PrometheusText, type HistogramSample, type ValueSample } from './prometheus-text.ts';
 
 /** Istio's istio_request_duration_milliseconds buckets. */
 export const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
@@ -38,27 +38,21 @@ class Series {
   tcpReceived = 0;
   tcpOpened = 0;
   tcpClosed = 0;
+  private labelText: string | undefined;
 
   constructor(labels: Series['labels']) {
     this.labels = labels;
   }
+
+  /** The label set in exposition form, formatted on the first scrape. */
+  get text(): string {
+    this.labelText ??= formatLabels(this.labels);
+    return this.labelText;
+  }
 }
 
-interface MetricValue {
-  labels: Record<string, string | number>;
-  value: number;
-  metricName?: string;
-}
-
-/** A prom-client compatible metric (name/help/type/get) reading the series store at scrape time. */
-interface CollectedMetric {
-  name: string;
-  help: string;
-  type: 'counter' | 'histogram';
-  aggregator: 'sum';
-  get(): { name: string; help: string; type: string; aggregator: string; values: MetricValue[] };
-  reset(): void;
-}
+/** One metric family of the exposition, read from the series store at scrape time. */
+type Family = (out: PrometheusText, series: Iterable<Series>) => void;
 
 export interface IstioMetricsOptions {
   /** This workload (the proxy's node metadata). */
@@ -72,14 +66,14 @@ export interface IstioMetricsOptions {
 }
 
 /**
- * Istio's standard metrics for one proxy, in its own prom-client Registry: istio_requests_total,
+ * Istio's standard metrics for one proxy (Prometheus text written by prometheus-text.ts): istio_requests_total,
  * istio_request_duration_milliseconds, istio_request_bytes, istio_response_bytes (HTTP) and
  * istio_tcp_{sent,received}_bytes_total, istio_tcp_connections_{opened,closed}_total (TCP),
  * reporter `destination` on inbound and `source` otherwise. Per stream the cost is one cache
  * lookup (label sets are built once per distinct peer/service/code/flags) and a few additions.
  */
 export class IstioMetrics implements StreamObserver {
-  readonly registry = new Registry();
+  private readonly families: Family[] = [];
   private readonly series = new Map<string, Series>();
   private readonly opts: IstioMetricsOptions;
   private readonly facts: LabelFacts = {
@@ -105,41 +99,23 @@ export class IstioMetrics implements StreamObserver {
   }
 
   private counter(name: string, help: string, filter: (s: Series) => boolean, value: (s: Series) => number): void {
-    const m: CollectedMetric = {
-      name, help, type: 'counter', aggregator: 'sum',
-      get: () => {
-        const values: MetricValue[] = [];
-        for (const s of this.series.values()) if (filter(s)) values.push({ labels: s.labels, value: value(s) });
-        return { name, help, type: 'counter', aggregator: 'sum', values };
-      },
-      reset: () => undefined,
-    };
-    this.registry.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0]);
+    this.families.push((out, series) => {
+      const values: ValueSample[] = [];
+      for (const s of series) if (filter(s)) values.push({ labels: s.text, value: value(s) });
+      out.counter(name, help, values);
+    });
   }
 
   private histogram(name: string, help: string, bounds: readonly number[], filter: (s: Series) => boolean, pick: (s: Series) => Histo): void {
-    const m: CollectedMetric = {
-      name, help, type: 'histogram', aggregator: 'sum',
-      get: () => {
-        const values: MetricValue[] = [];
-        for (const s of this.series.values()) {
-          if (!filter(s)) continue;
-          const h = pick(s);
-          if (h.count === 0) continue;
-          let acc = 0;
-          for (let i = 0; i < bounds.length; i++) {
-            acc += h.counts[i];
-            values.push({ metricName: `${name}_bucket`, labels: { ...s.labels, le: bounds[i] }, value: acc });
-          }
-          values.push({ metricName: `${name}_bucket`, labels: { ...s.labels, le: '+Inf' }, value: h.count });
-          values.push({ metricName: `${name}_sum`, labels: s.labels, value: h.sum });
-          values.push({ metricName: `${name}_count`, labels: s.labels, value: h.count });
-        }
-        return { name, help, type: 'histogram', aggregator: 'sum', values };
-      },
-      reset: () => undefined,
-    };
-    this.registry.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0]);
+    this.families.push((out, series) => {
+      const values: HistogramSample[] = [];
+      for (const s of series) {
+        if (!filter(s)) continue;
+        const h = pick(s);
+        if (h.count > 0) values.push({ labels: s.text, counts: h.counts, sum: h.sum, count: h.count });
+      }
+      out.histogram(name, help, bounds, values);
+    });
   }
 
   private serviceOf(cluster: string): ServiceRef | undefined {
@@ -195,7 +171,9 @@ export class IstioMetrics implements StreamObserver {
   }
 
   /** Prometheus text exposition of the Istio metrics. */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  text(): string {
+    const out = new PrometheusText();
+    for (const f of this.families) f(out, this.series.values());
+    return out.text();
   }
 }

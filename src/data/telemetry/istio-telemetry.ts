@@ -68,7 +68,7 @@ export class IstioTelemetry {
     http.accessLog = (entries, path) => createHcmAccessLogFilter(entries, path, this.accessLogSinks);
   }
 
-  prometheusText(): Promise<string> {
+  prometheusText(): string {
     return this.metrics.text();
   }
 
