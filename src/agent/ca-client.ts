@@ -1,5 +1,7 @@
-import * as grpc from '@grpc/grpc-js';
-import { loadCertificateService, type CertificateServiceDefinitions, type IstioCertificateResponse } from '../api/ca/certificate-service.ts';
+import protobuf from 'protobufjs';
+import { CREATE_CERTIFICATE_PATH } from '../api/ca/certificate-messages.ts';
+import { GrpcChannel } from '../lib/grpc-wire/grpc-channel.ts';
+import { GrpcStatus, grpcStatusName } from '../lib/grpc-wire/grpc-status.ts';
 import { MizzenError } from '../lib/errors.ts';
 
 /**
@@ -27,62 +29,65 @@ export interface CertificateCallCredentials {
   clientCertificate?: { certChainPem: string; privateKeyPem: string };
 }
 
+/** IstioCertificateRequest: csr = 1 (string), validity_duration = 3 (int64 seconds). */
+export function encodeCertificateRequest(csrPem: string, validitySeconds: number): Uint8Array {
+  const w = protobuf.Writer.create();
+  if (csrPem) w.uint32((1 << 3) | 2).string(csrPem);
+  const v = Math.max(0, Math.floor(validitySeconds));
+  if (v > 0) w.uint32((3 << 3) | 0).int64(v);
+  return w.finish();
+}
+
+/** IstioCertificateResponse: cert_chain = 1 (repeated string); unknown fields skipped. Throws on bad bytes. */
+export function decodeCertificateChain(bytes: Uint8Array): string[] {
+  const r = protobuf.Reader.create(bytes);
+  const chain: string[] = [];
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    if (tag >>> 3 === 1 && (tag & 7) === 2) chain.push(r.string());
+    else r.skipType(tag & 7);
+  }
+  return chain;
+}
+
 export class CaClient {
   private readonly o: CaClientOptions;
-  private readonly defs: CertificateServiceDefinitions;
 
   constructor(o: CaClientOptions) {
     this.o = o;
-    this.defs = loadCertificateService();
   }
 
   /** Send a CSR; resolves with the PEM chain (leaf first, root last). Rejects with MizzenError. */
-  createCertificate(csrPem: string, validitySeconds: number, creds: CertificateCallCredentials): Promise<string[]> {
+  async createCertificate(csrPem: string, validitySeconds: number, creds: CertificateCallCredentials): Promise<string[]> {
     const tls = this.o.tls;
-    let channelCreds: grpc.ChannelCredentials;
-    const options: grpc.ChannelOptions = { 'grpc.max_reconnect_backoff_ms': 1000 };
-    if (tls) {
-      const cc = creds.clientCertificate;
-      channelCreds = grpc.credentials.createSsl(
-        Buffer.from(tls.rootCertPem),
-        cc ? Buffer.from(cc.privateKeyPem) : null,
-        cc ? Buffer.from(cc.certChainPem) : null,
-      );
-      options['grpc.ssl_target_name_override'] = tls.serverName ?? 'istiod.istio-system.svc';
-      options['grpc.default_authority'] = tls.serverName ?? 'istiod.istio-system.svc';
-    } else channelCreds = grpc.credentials.createInsecure();
-    const client = new this.defs.Client(this.o.address, channelCreds, options);
-    const metadata = new grpc.Metadata();
-    if (creds.token) metadata.set('authorization', `Bearer ${creds.token}`);
-    const deadline = new Date(Date.now() + (this.o.timeoutMs ?? 10_000));
-    return new Promise<string[]>((resolve, reject) => {
-      (client as unknown as Record<string, CallFn>).CreateCertificate(
-        { csr: csrPem, validityDuration: String(Math.max(0, Math.floor(validitySeconds))) },
-        metadata,
-        { deadline },
-        (err, res) => {
-          client.close();
-          if (err) {
-            reject(
-              new MizzenError(err.code === grpc.status.UNAUTHENTICATED ? 'CA_UNAUTHENTICATED' : 'CA_INTERNAL', `CreateCertificate to ${this.o.address} failed: ${grpc.status[err.code] ?? err.code}: ${err.details}`, {
-                cause: err,
-                hint: err.code === grpc.status.UNAVAILABLE ? 'is discovery running and reachable?' : undefined,
-              }),
-            );
-            return;
-          }
-          const chain = res?.certChain ?? [];
-          if (chain.length === 0) reject(new MizzenError('CA_INTERNAL', 'the CA returned an empty certificate chain'));
-          else resolve(chain);
-        },
-      );
+    const cc = tls ? creds.clientCertificate : undefined;
+    const channel = new GrpcChannel({
+      target: this.o.address,
+      tls: tls ? { rootCertPem: tls.rootCertPem, serverName: tls.serverName ?? 'istiod.istio-system.svc', clientKeyPem: cc?.privateKeyPem, clientCertPem: cc?.certChainPem } : undefined,
     });
+    let result;
+    try {
+      result = await channel.unary(CREATE_CERTIFICATE_PATH, encodeCertificateRequest(csrPem, validitySeconds), {
+        metadata: creds.token ? { authorization: `Bearer ${creds.token}` } : undefined,
+        deadlineMs: this.o.timeoutMs ?? 10_000,
+      });
+    } finally {
+      channel.close();
+    }
+    const { status, message } = result;
+    if (status.code !== GrpcStatus.OK || !message) {
+      throw new MizzenError(status.code === GrpcStatus.UNAUTHENTICATED ? 'CA_UNAUTHENTICATED' : 'CA_INTERNAL', `CreateCertificate to ${this.o.address} failed: ${grpcStatusName(status.code)}: ${status.message}`, {
+        cause: status,
+        hint: status.code === GrpcStatus.UNAVAILABLE ? 'is discovery running and reachable?' : undefined,
+      });
+    }
+    let chain: string[];
+    try {
+      chain = decodeCertificateChain(message);
+    } catch (err) {
+      throw new MizzenError('CA_INTERNAL', `CreateCertificate to ${this.o.address}: the response could not be parsed: ${(err as Error).message}`);
+    }
+    if (chain.length === 0) throw new MizzenError('CA_INTERNAL', 'the CA returned an empty certificate chain');
+    return chain;
   }
 }
-
-type CallFn = (
-  req: unknown,
-  md: grpc.Metadata,
-  opts: grpc.CallOptions,
-  cb: (err: grpc.ServiceError | null, res?: IstioCertificateResponse) => void,
-) => void;

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import type * as net from 'node:net';
-import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import { createWorkloadAgent, type WorkloadAgent } from '../agent/workload-agent.ts';
 import { cacheSecretProvider } from '../agent/cache-secret-provider.ts';
@@ -9,6 +8,7 @@ import { errorMessage } from '../lib/errors.ts';
 import { createLogFactory } from '../lib/log.ts';
 import { getOriginalDestination } from '../lib/original-dst.ts';
 import type { OriginalDestination } from '../data/listener/original-destination.ts';
+import type { XdsTransport } from '../data/xds-client/ads-client.ts';
 import type { ProxyType } from '../data/xds-client/node-identity.ts';
 import { createRouter } from '../data/router.ts';
 import { createSidecar } from '../data/sidecar.ts';
@@ -30,20 +30,22 @@ const kernelOriginalDestination: OriginalDestination = {
   },
 };
 
-function xdsCredentials(c: ProxyCommandConfig): { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions } {
-  if (!c.caRootPem) return { credentials: grpc.credentials.createInsecure(), options: {} };
-  const ssl = grpc.credentials.createSsl(Buffer.from(c.caRootPem));
+/** Istio's discovery server name (SNI, certificate check and :authority on 15012). */
+const DISCOVERY_SERVER_NAME = 'istiod.istio-system.svc';
+
+/** Plaintext without a mesh root; else TLS to istiod's name, with the token (re-read per stream) as a Bearer. */
+function xdsTransport(c: ProxyCommandConfig): XdsTransport {
+  if (!c.caRootPem) return {};
   const tokenFile = c.tokenFile;
-  const creds = tokenFile
-    ? grpc.credentials.combineChannelCredentials(ssl, grpc.credentials.createFromMetadataGenerator((_params, cb) => {
-      readFile(tokenFile, 'utf8').then((t) => {
-        const md = new grpc.Metadata();
-        if (t.trim()) md.set('authorization', `Bearer ${t.trim()}`);
-        cb(null, md);
-      }, (err: Error) => cb(err));
-    }))
-    : ssl;
-  return { credentials: creds, options: { 'grpc.ssl_target_name_override': 'istiod.istio-system.svc', 'grpc.default_authority': 'istiod.istio-system.svc' } };
+  return {
+    tls: { rootCertPem: c.caRootPem, serverName: DISCOVERY_SERVER_NAME },
+    metadata: tokenFile
+      ? async (): Promise<Record<string, string>> => {
+        const t = (await readFile(tokenFile, 'utf8')).trim();
+        return t ? { authorization: `Bearer ${t}` } : {};
+      }
+      : undefined,
+  };
 }
 
 async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise<void> {
@@ -62,15 +64,13 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
     });
     agent.start();
   }
-  const { credentials, options } = xdsCredentials(c);
   const identity = { id: c.nodeId, ip: c.ip, podName: c.podName, namespace: c.namespace, serviceAccount: c.serviceAccount, labels: c.labels, meta: c.meta, trustDomain: c.trustDomain };
   let stop: (() => void) | undefined;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   const opts = {
     identity,
     discovery: c.discovery,
-    credentials,
-    channelOptions: options,
+    xdsTransport: xdsTransport(c),
     xdsProtocol: c.xdsProtocol,
     logs,
     adminPort: c.adminPort,

@@ -1,5 +1,7 @@
-import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
+import { GrpcChannel, type GrpcTlsOptions } from '../../lib/grpc-wire/grpc-channel.ts';
+import type { GrpcClientStream, CallMetadataSource, GrpcStreamStatus } from '../../lib/grpc-wire/grpc-client-stream.ts';
+import { GrpcStatus } from '../../lib/grpc-wire/grpc-status.ts';
 import type { Clock, TimerHandle } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import { TYPE_URL } from '../../api/xds/type-urls.ts';
@@ -31,6 +33,18 @@ export interface XdsResourceSink {
   subscriptions(typeUrl: string): readonly string[];
 }
 
+/**
+ * How the proxy reaches discovery: plaintext (15010) when `tls` is omitted, else TLS verified
+ * against the mesh root with Istio's server name (15012); `metadata` is sent on every stream
+ * (e.g. the service-account JWT, re-read per connection).
+ */
+export interface XdsTransport {
+  tls?: GrpcTlsOptions;
+  /** :authority (default: the TLS server name, else the target). */
+  authority?: string;
+  metadata?: CallMetadataSource;
+}
+
 export interface AdsClientOptions {
   target: string;
   node: EnvoyObject;
@@ -39,8 +53,7 @@ export interface AdsClientOptions {
   clock: Clock;
   log: Logger;
   protocol?: 'delta' | 'sotw';
-  credentials?: grpc.ChannelCredentials;
-  channelOptions?: grpc.ChannelOptions;
+  transport?: XdsTransport;
   /** Reconnect backoff: first delay and cap (ms). */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -67,7 +80,15 @@ const NAME_FIELD: Record<string, string> = {
   [TYPE_URL.secret]: 'name',
 };
 
-type Stream = grpc.ClientDuplexStream<Record<string, unknown>, protobuf.Message>;
+/** One ADS stream: the gRPC call and the request encoder of its protocol. */
+interface Stream {
+  call: GrpcClientStream | undefined;
+  write(request: Record<string, unknown>): void;
+}
+
+/** Envoy's default for xDS: responses up to 256 MiB. */
+const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
+const KEEPALIVE_MS = 30_000;
 
 /**
  * Aggregated Discovery Service client over one gRPC stream: delta (preferred; falls back to
@@ -77,7 +98,7 @@ type Stream = grpc.ClientDuplexStream<Record<string, unknown>, protobuf.Message>
  */
 export class AdsClient {
   private readonly opts: AdsClientOptions;
-  private readonly client: grpc.Client;
+  private channel: GrpcChannel | undefined;
   private readonly reqType: protobuf.Type;
   private readonly respType: protobuf.Type;
   private readonly deltaReqType: protobuf.Type;
@@ -97,11 +118,6 @@ export class AdsClient {
     this.opts = opts;
     this.protocol = opts.protocol ?? 'delta';
     this.backoffMs = opts.initialBackoffMs ?? 500;
-    this.client = new grpc.Client(opts.target, opts.credentials ?? grpc.credentials.createInsecure(), {
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.max_receive_message_length': 256 * 1024 * 1024,
-      ...(opts.channelOptions ?? {}),
-    });
     const t = (n: string): protobuf.Type => opts.codec.type(`envoy.service.discovery.v3.${n}`);
     this.reqType = t('DiscoveryRequest');
     this.respType = t('DiscoveryResponse');
@@ -125,8 +141,9 @@ export class AdsClient {
     this.retryTimer = undefined;
     const s = this.stream;
     this.stream = undefined;
-    s?.cancel();
-    this.client.close();
+    s?.call?.cancel();
+    this.channel?.close();
+    this.channel = undefined;
     this.connected = false;
   }
 
@@ -144,40 +161,50 @@ export class AdsClient {
     const delta = this.protocol === 'delta';
     const reqType = delta ? this.deltaReqType : this.reqType;
     const respType = delta ? this.deltaRespType : this.respType;
-    const stream = this.client.makeBidiStreamRequest(
-      ADS + (delta ? 'DeltaAggregatedResources' : 'StreamAggregatedResources'),
-      (o: Record<string, unknown>) => Buffer.from(reqType.encode(reqType.fromObject(o)).finish()),
-      (b: Buffer) => respType.decode(b),
-    ) as Stream;
+    const stream: Stream = {
+      call: undefined,
+      write: (o) => stream.call?.write(reqType.encode(reqType.fromObject(o)).finish()),
+    };
     this.stream = stream;
     this.sentNames.clear();
     this.connects++;
-    stream.on('data', (msg: protobuf.Message) => {
-      if (this.stream !== stream) return;
-      if (!this.connected) {
-        this.connected = true;
-        this.backoffMs = this.opts.initialBackoffMs ?? 500;
-      }
-      try {
-        if (delta) this.onDelta(msg);
-        else this.onSotw(msg);
-      } catch (err) {
-        this.opts.log.error({ err }, 'xds response handling failed');
-      }
+    this.channel ??= new GrpcChannel({ target: this.opts.target, tls: this.opts.transport?.tls, authority: this.opts.transport?.authority, keepaliveMs: KEEPALIVE_MS });
+    stream.call = this.channel.openStream(ADS + (delta ? 'DeltaAggregatedResources' : 'StreamAggregatedResources'), {
+      metadata: this.opts.transport?.metadata,
+      maxReceiveMessageBytes: MAX_RESPONSE_BYTES,
+      onMessage: (bytes) => {
+        if (this.stream !== stream) return;
+        let msg: protobuf.Message;
+        try {
+          msg = respType.decode(bytes);
+        } catch (err) {
+          this.opts.log.warn({ err }, 'xds response could not be parsed; reconnecting');
+          stream.call?.cancel();
+          return;
+        }
+        if (!this.connected) {
+          this.connected = true;
+          this.backoffMs = this.opts.initialBackoffMs ?? 500;
+        }
+        try {
+          if (delta) this.onDelta(msg);
+          else this.onSotw(msg);
+        } catch (err) {
+          this.opts.log.error({ err }, 'xds response handling failed');
+        }
+      },
+      onStatus: (st: GrpcStreamStatus) => {
+        if (this.stream !== stream) return;
+        if (st.code === GrpcStatus.UNIMPLEMENTED && delta) {
+          this.opts.log.info('delta ADS not implemented by the server, using state of the world');
+          this.protocol = 'sotw';
+          this.backoffMs = 0;
+        } else if (st.code !== GrpcStatus.OK && st.code !== GrpcStatus.CANCELLED) {
+          this.opts.log.warn({ code: st.code, details: st.message }, 'xds stream failed (is discovery running?)');
+        }
+        this.lost(stream);
+      },
     });
-    stream.on('error', (err: grpc.ServiceError) => {
-      if (this.stream !== stream) return;
-      if (err.code === grpc.status.UNIMPLEMENTED && delta) {
-        this.opts.log.info('delta ADS not implemented by the server, using state of the world');
-        this.protocol = 'sotw';
-        this.backoffMs = 0;
-      } else if (err.code !== grpc.status.CANCELLED) {
-        this.opts.log.warn({ code: err.code, details: err.details }, 'xds stream failed (is discovery running?)');
-      }
-      this.lost(stream);
-    });
-    stream.on('end', () => this.lost(stream));
-    stream.on('close', () => this.lost(stream));
     // Wildcard types first (clusters before listeners), then whatever we already know we need.
     for (const tu of SUBSCRIBED) this.subscribe(tu, true);
   }
@@ -186,7 +213,7 @@ export class AdsClient {
     if (this.stream !== stream) return;
     this.stream = undefined;
     this.connected = false;
-    stream.cancel();
+    stream.call?.cancel();
     if (this.closed) return;
     const delay = this.backoffMs;
     const max = this.opts.maxBackoffMs ?? 30_000;
@@ -251,7 +278,7 @@ export class AdsClient {
     }
     this.stream?.write(error === undefined
       ? { node: this.opts.node, typeUrl, responseNonce: m.nonce }
-      : { node: this.opts.node, typeUrl, responseNonce: m.nonce, errorDetail: { code: grpc.status.INVALID_ARGUMENT, message: error } });
+      : { node: this.opts.node, typeUrl, responseNonce: m.nonce, errorDetail: { code: GrpcStatus.INVALID_ARGUMENT, message: error } });
     this.record(typeUrl, m.nonce, update.versionInfo, error);
     if (!error) this.refreshSubscriptions();
   }
@@ -279,7 +306,7 @@ export class AdsClient {
     this.sentNames.set(typeUrl, names);
     this.stream?.write(error === undefined
       ? { node: this.opts.node, typeUrl, versionInfo: m.versionInfo, resourceNames: names, responseNonce: m.nonce }
-      : { node: this.opts.node, typeUrl, versionInfo: st?.acceptedVersion ?? '', resourceNames: names, responseNonce: m.nonce, errorDetail: { code: grpc.status.INVALID_ARGUMENT, message: error } });
+      : { node: this.opts.node, typeUrl, versionInfo: st?.acceptedVersion ?? '', resourceNames: names, responseNonce: m.nonce, errorDetail: { code: GrpcStatus.INVALID_ARGUMENT, message: error } });
     if (!error) this.refreshSubscriptions();
   }
 

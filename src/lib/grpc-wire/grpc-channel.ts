@@ -2,7 +2,7 @@ import * as http2 from 'node:http2';
 import { isIP } from 'node:net';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { GrpcClientStream, type GrpcHeaders, type GrpcMetadataSource, type GrpcStreamOptions } from './grpc-client-stream.ts';
+import { GrpcClientStream, type GrpcHeaders, type CallMetadataSource, type GrpcStreamOptions } from './grpc-client-stream.ts';
 import { GrpcStatus, type GrpcCallStatus } from './grpc-status.ts';
 
 /** TLS to the server: verify against `rootCertPem`, optionally present a client certificate. */
@@ -32,7 +32,7 @@ export interface GrpcChannelOptions {
 }
 
 export interface GrpcUnaryOptions {
-  metadata?: GrpcMetadataSource;
+  metadata?: CallMetadataSource;
   deadlineMs?: number;
   maxReceiveMessageBytes?: number;
 }

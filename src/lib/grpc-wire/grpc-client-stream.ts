@@ -4,10 +4,10 @@ import { decodeGrpcMessage, GrpcStatus, grpcStatusFromHttp } from './grpc-status
 import { formatGrpcTimeout } from './grpc-timeout.ts';
 
 /** Custom metadata sent as request headers (ASCII values; keys lower-case). */
-export type GrpcMetadata = Record<string, string>;
+export type CallMetadata = Record<string, string>;
 
 /** Metadata given per call, or produced per call (e.g. a token read from a file). */
-export type GrpcMetadataSource = GrpcMetadata | (() => GrpcMetadata | Promise<GrpcMetadata>);
+export type CallMetadataSource = CallMetadata | (() => CallMetadata | Promise<CallMetadata>);
 
 /** Response headers or trailers, multi-valued fields joined with ', '. */
 export type GrpcHeaders = Record<string, string>;
@@ -20,7 +20,7 @@ export interface GrpcStreamStatus {
 }
 
 export interface GrpcStreamOptions {
-  metadata?: GrpcMetadataSource;
+  metadata?: CallMetadataSource;
   /** Whole-call deadline: sent as grpc-timeout, and the call ends locally with DEADLINE_EXCEEDED. */
   deadlineMs?: number;
   /** Largest accepted response message (default 4 MiB). */
@@ -77,7 +77,7 @@ export class GrpcClientStream {
       this.deadlineTimer = setTimeout(() => this.abort(GrpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded'), Math.max(0, o.deadlineMs));
     }
     const md = o.metadata;
-    const begin = (metadata: GrpcMetadata): void => {
+    const begin = (metadata: CallMetadata): void => {
       if (this.done) return;
       const headers: http2.OutgoingHttpHeaders = { ...metadata, ...baseHeaders, ':path': path };
       if (o.deadlineMs !== undefined) headers['grpc-timeout'] = formatGrpcTimeout(o.deadlineMs);
@@ -89,7 +89,7 @@ export class GrpcClientStream {
       this.attach(req);
     };
     if (typeof md === 'function') {
-      let produced: GrpcMetadata | Promise<GrpcMetadata>;
+      let produced: CallMetadata | Promise<CallMetadata>;
       try {
         produced = md();
       } catch (err) {
