@@ -89,4 +89,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   }
   const n = fillStripCache();
   process.stdout.write(`type-stripped ${n} files into ${CACHE_ROOT}\n`);
+  // the proxy's pruned Envoy descriptor (src/api/xds/proxy-envoy-root.ts), so that sidecars that
+  // cannot write the cache (uid 1337) do not parse the .proto files at every start
+  const { proxyEnvoyDescriptor, PROXY_ENVOY_ROOT_CACHE } = await import('../src/api/xds/proxy-envoy-root.ts');
+  const { built } = proxyEnvoyDescriptor();
+  process.stdout.write(`${built ? 'wrote' : 'kept'} the proxy's Envoy descriptor ${PROXY_ENVOY_ROOT_CACHE}\n`);
 }

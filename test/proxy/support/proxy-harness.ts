@@ -1,3 +1,4 @@
+import { loadProxyEnvoyRoot } from '../../../src/api/xds/proxy-envoy-root.ts';
 import { TYPE_URL } from '../../../src/api/xds/type-urls.ts';
 import { createLogFactory } from '../../../src/lib/log.ts';
 import { Proxy, type ProxyOptions } from '../../../src/data/proxy.ts';
@@ -7,11 +8,18 @@ import { TestAdsServer } from './test-ads-server.ts';
 type Obj = Record<string, unknown>;
 
 let sharedCodec: EnvoyCodec | undefined;
+let sharedProxyCodec: EnvoyCodec | undefined;
 
 /** Envoy protos load once per test process. */
 export function codec(): EnvoyCodec {
   sharedCodec ??= new EnvoyCodec();
   return sharedCodec;
+}
+
+/** The proxy's own (pruned) Envoy types, as a real proxy decodes with them. */
+export function proxyCodec(): EnvoyCodec {
+  sharedProxyCodec ??= new EnvoyCodec(loadProxyEnvoyRoot());
+  return sharedProxyCodec;
 }
 
 export interface Harness {
@@ -32,7 +40,7 @@ export async function startHarness(opts: Partial<ProxyOptions> & { delta?: boole
     identity: { type: 'sidecar', ip: '10.244.0.9', podName: 'test-pod', namespace: 'default', serviceAccount: 'test', labels: { app: 'test' } },
     discovery: ads.address,
     logs: createLogFactory({ levels: process.env.MIZZEN_TEST_LOG ?? 'silent' }),
-    codec: c,
+    codec: proxyCodec(),
     adminPort: 0,
     bindAddressOverride: '127.0.0.1',
     portOverride: () => 0,
