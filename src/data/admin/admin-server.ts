@@ -1,6 +1,5 @@
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../lib/log.ts';
+import { PlainHttpServer, type PlainRequest, type PlainResponse } from './plain-http-server.ts';
 
 /** What the admin endpoints read and do; the proxy composition root implements it. */
 export interface AdminSource {
@@ -20,49 +19,39 @@ export interface AdminSource {
 /**
  * Envoy-like admin on 15000 (localhost): /config_dump, /clusters, /stats, /stats/prometheus,
  * /ready, /quitquitquit, /logging, /listeners, /server_info. Also serves /healthz/ready and
- * /stats/prometheus when bound as the 15021 / 15090 servers.
+ * /stats/prometheus when bound as the 15021 / 15090 servers. HTTP/1.1 through PlainHttpServer
+ * (no node:http in the proxy).
  */
 export class AdminServer {
-  private readonly server: http.Server;
+  private readonly server: PlainHttpServer;
   private readonly source: AdminSource;
   private readonly log: Logger;
 
   constructor(source: AdminSource, log: Logger) {
     this.source = source;
     this.log = log;
-    this.server = http.createServer((req, res) => this.handle(req, res));
-    this.server.keepAliveTimeout = 5000;
+    this.server = new PlainHttpServer((req) => this.handle(req), { idleTimeoutMs: 5000, onError: (err) => log.error({ err }, 'admin request failed') });
   }
 
-  async listen(host: string, port: number): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host, port }, () => {
-        this.server.removeListener('error', reject);
-        resolve();
-      });
-    });
-    return (this.server.address() as AddressInfo).port;
+  listen(host: string, port: number): Promise<number> {
+    return this.server.listen(host, port);
   }
 
   close(): void {
     this.server.close();
-    this.server.closeAllConnections();
   }
 
-  private sendPrometheus(send: (status: number, body: string, type?: string) => void): void {
-    Promise.resolve(this.source.statsPrometheus()).then(
-      (text) => send(200, text, 'text/plain; version=0.0.4'),
-      (err: Error) => send(500, `metrics error: ${err.message}\n`),
-    );
+  private async prometheus(): Promise<PlainResponse> {
+    try {
+      return { status: 200, contentType: 'text/plain; version=0.0.4', body: await this.source.statsPrometheus() };
+    } catch (err) {
+      return { status: 500, contentType: 'text/plain; charset=UTF-8', body: `metrics error: ${(err as Error).message}\n` };
+    }
   }
 
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://admin');
-    const send = (status: number, body: string, type = 'text/plain; charset=UTF-8'): void => {
-      res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    };
+  private handle(req: PlainRequest): PlainResponse | Promise<PlainResponse> {
+    const url = new URL(req.url, 'http://admin');
+    const send = (status: number, body: string, contentType = 'text/plain; charset=UTF-8'): PlainResponse => ({ status, contentType, body });
     try {
       switch (url.pathname) {
         case '/ready':
@@ -74,10 +63,10 @@ export class AdminServer {
         case '/clusters':
           return url.searchParams.get('format') === 'json' ? send(200, this.source.clustersText(true), 'application/json') : send(200, this.source.clustersText(false));
         case '/stats':
-          if (url.searchParams.get('format') === 'prometheus') return this.sendPrometheus(send);
+          if (url.searchParams.get('format') === 'prometheus') return this.prometheus();
           return send(200, this.source.statsText());
         case '/stats/prometheus':
-          return this.sendPrometheus(send);
+          return this.prometheus();
         case '/listeners':
           return send(200, `${JSON.stringify(this.source.listenerList(), null, 2)}\n`, 'application/json');
         case '/certs':
@@ -94,15 +83,14 @@ export class AdminServer {
         }
         case '/quitquitquit':
           if (req.method !== 'POST') return send(405, 'use POST\n');
-          send(200, 'OK\n');
           setImmediate(() => this.source.quit());
-          return;
+          return send(200, 'OK\n');
         default:
           return send(404, 'unknown admin endpoint; try /config_dump /clusters /stats /stats/prometheus /ready /listeners /logging /quitquitquit\n');
       }
     } catch (err) {
       this.log.error({ err }, 'admin request failed');
-      send(500, `admin error: ${(err as Error).message}\n`);
+      return send(500, `admin error: ${(err as Error).message}\n`);
     }
   }
 }

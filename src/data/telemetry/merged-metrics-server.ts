@@ -1,6 +1,6 @@
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../lib/log.ts';
+import { PlainHttpServer, type PlainRequest, type PlainResponse } from '../admin/plain-http-server.ts';
+import { PROMETHEUS_CONTENT_TYPE } from './prometheus-text.ts';
 
 /** Where the application's own metrics are (the pod's prometheus.io/port|path annotations). */
 export interface AppScrapeTarget {
@@ -33,53 +33,42 @@ export interface MergedMetricsOptions {
  * The agent's 15020 `/stats/prometheus`: the proxy's own metrics followed by the application's
  * (scraped from localhost on each request), as Istio's metrics merging does; a failing app
  * scrape still returns the proxy's metrics (and counts `istio_agent_scrape_failures_total`).
+ * Served by PlainHttpServer; node:http is loaded only to scrape an application, when there is one.
  */
 export class MergedMetricsServer {
-  private readonly server: http.Server;
+  private readonly server: PlainHttpServer;
   private readonly opts: MergedMetricsOptions;
   private failures = 0;
 
   constructor(opts: MergedMetricsOptions) {
     this.opts = opts;
-    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server = new PlainHttpServer((req) => this.handle(req), { onError: (err) => opts.log.error({ err }, 'merged metrics request failed') });
   }
 
-  async listen(host: string, port: number): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host, port }, () => {
-        this.server.removeListener('error', reject);
-        resolve();
-      });
-    });
-    return (this.server.address() as AddressInfo).port;
+  listen(host: string, port: number): Promise<number> {
+    return this.server.listen(host, port);
   }
 
   close(): void {
     this.server.close();
-    this.server.closeAllConnections();
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://agent');
-    if (url.pathname !== '/stats/prometheus' && url.pathname !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('try /stats/prometheus\n');
-      return;
-    }
+  private async handle(req: PlainRequest): Promise<PlainResponse> {
+    const url = new URL(req.url, 'http://agent');
+    if (url.pathname !== '/stats/prometheus' && url.pathname !== '/metrics') return { status: 404, contentType: 'text/plain', body: 'try /stats/prometheus\n' };
     const [own, app] = await Promise.all([
       Promise.resolve().then(() => this.opts.proxyMetrics()).catch((err: Error) => `# proxy metrics unavailable: ${err.message}\n`),
       this.scrapeApp(),
     ]);
     const agent = `# TYPE istio_agent_scrape_failures_total counter\nistio_agent_scrape_failures_total ${this.failures}\n`;
     const body = `${own.endsWith('\n') ? own : `${own}\n`}${agent}${app}`;
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
+    return { status: 200, contentType: PROMETHEUS_CONTENT_TYPE, body };
   }
 
-  private scrapeApp(): Promise<string> {
+  private async scrapeApp(): Promise<string> {
     const t = this.opts.app;
-    if (!t) return Promise.resolve('');
+    if (!t) return '';
+    const http = await import('node:http');
     return new Promise((resolve) => {
       const req = http.get({ host: t.host ?? '127.0.0.1', port: t.port, path: t.path, timeout: this.opts.timeoutMs ?? 5000, agent: false }, (res) => {
         const chunks: Buffer[] = [];
