@@ -3,7 +3,8 @@ import * as tls from 'node:tls';
 import type { Logger } from '../../lib/log.ts';
 import { Http1ServerConnection } from '../l7/http1-server-connection.ts';
 import type { DownstreamConnectionInfo } from '../l7/downstream-connection-info.ts';
-import { Http2Gateway } from '../l7/http2-server-connection.ts';
+import type { HcmConfig } from '../l7/hcm-config.ts';
+import type { Http2Gateway } from '../l7/http2-server-connection.ts';
 import type { HttpRuntime } from '../l7/http-stream.ts';
 import { StreamInfo } from '../l7/stream-info.ts';
 import { proxyTcp } from '../l4/tcp-proxy.ts';
@@ -54,11 +55,44 @@ export class ListenerManager {
   /** Number of bind operations still in progress (for readiness). */
   pendingBinds = 0;
 
-  private readonly h2: Http2Gateway;
+  /**
+   * HTTP/2 downstream (and with it node:http2) is loaded on the first HTTP/2 connection: a mesh of
+   * HTTP/1.1 services never pays for it.
+   */
+  private h2: Http2Gateway | undefined;
+  private h2Loading: Promise<Http2Gateway> | undefined;
 
   constructor(deps: ListenerManagerDeps) {
     this.deps = deps;
-    this.h2 = new Http2Gateway(deps.runtime);
+  }
+
+  /** Hand a connection to the HTTP/2 gateway; bytes arriving while it loads are replayed to it. */
+  private serveHttp2(socket: net.Socket, hcm: HcmConfig, conn: DownstreamConnectionInfo, initial: Buffer | undefined): void {
+    // node:http2 sessions expect node's default: our write side ends when the client's does
+    socket.allowHalfOpen = false;
+    if (this.h2) {
+      this.h2.serve(socket, hcm, conn, initial);
+      return;
+    }
+    const chunks: Buffer[] = initial && initial.length > 0 ? [initial] : [];
+    const early = (c: Buffer): void => void chunks.push(c);
+    socket.on('data', early);
+    this.h2Loading ??= import('../l7/http2-server-connection.ts').then((m) => (this.h2 = new m.Http2Gateway(this.deps.runtime)));
+    this.h2Loading.then(
+      (gw) => {
+        socket.off('data', early);
+        socket.pause();
+        if (socket.destroyed || this.draining) {
+          socket.destroy();
+          return;
+        }
+        gw.serve(socket, hcm, conn, chunks.length === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+      },
+      (err: unknown) => {
+        this.deps.log.error({ err }, 'HTTP/2 support failed to load');
+        socket.destroy();
+      },
+    );
   }
 
   apply(specs: readonly ListenerSpec[], removed: readonly string[], full: boolean, version: string): void {
@@ -278,15 +312,10 @@ export class ListenerManager {
     const hcm = chain.terminal.hcm;
     const alpn = (socket as tls.TLSSocket).alpnProtocol;
     if (hcm.codec === 'HTTP2' || alpn === 'h2' || (initial && initial.toString('latin1', 0, 3) === 'PRI')) {
-      // node:http2 sessions expect node's default: our write side ends when the client's does
-      socket.allowHalfOpen = false;
-      this.h2.serve(socket, hcm, conn, initial);
+      this.serveHttp2(socket, hcm, conn, initial);
       return;
     }
-    const c = new Http1ServerConnection(socket, hcm, rt, conn, initial, this.draining ? (x) => x.shutdown() : undefined, (buf) => {
-      socket.allowHalfOpen = false;
-      this.h2.serve(socket, hcm, conn, buf);
-    });
+    const c = new Http1ServerConnection(socket, hcm, rt, conn, initial, this.draining ? (x) => x.shutdown() : undefined, (buf) => this.serveHttp2(socket, hcm, conn, buf));
     this.httpConns.add(c);
     socket.once('close', () => this.httpConns.delete(c));
     if (socket.isPaused()) socket.resume();
@@ -304,7 +333,7 @@ export class ListenerManager {
 
   close(): void {
     this.draining = true;
-    this.h2.close();
+    this.h2?.close();
     for (const l of this.listeners.values()) this.closeListener(l);
     for (const s of this.sockets) s.destroy();
   }
