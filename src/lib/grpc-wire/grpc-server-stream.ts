@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { constants, type ServerHttp2Stream } from 'node:http2';
+import type { ServerHttp2Stream } from 'node:http2';
 import type { GrpcMetadata } from './grpc-metadata.ts';
 import { GrpcMessageReader, frameHeader, isFramingError } from './grpc-message-framing.ts';
 import { GrpcStatus, encodeGrpcMessage } from './grpc-status.ts';
@@ -55,7 +55,6 @@ export class GrpcServerStream extends EventEmitter {
     s.on('wantTrailers', () => {
       if (s.destroyed) return;
       s.sendTrailers(this.trailers);
-      this.resetIfClientOpen();
     });
     // Stream errors (peer reset, session torn down) end in 'close' below.
     s.on('error', () => {});
@@ -115,19 +114,10 @@ export class GrpcServerStream extends EventEmitter {
     if (!this.headersSent) {
       this.headersSent = true;
       s.respond({ ':status': 200, 'content-type': 'application/grpc', ...status }, { endStream: true });
-      this.resetIfClientOpen();
     } else {
       this.trailers = status;
       s.end();
     }
-  }
-
-  /**
-   * The client may still have its side open (a bidi stream the server ended): once our status is
-   * submitted, reset the stream with NO_ERROR, as gRPC servers do, so neither side keeps it.
-   */
-  private resetIfClientOpen(): void {
-    if (!this.stream.readableEnded && !this.stream.closed) this.stream.close(constants.NGHTTP2_NO_ERROR);
   }
 
   private sendHeaders(): void {
@@ -150,7 +140,8 @@ export class GrpcServerStream extends EventEmitter {
   }
 
   private onEnd(): void {
-    if (this.ended) return;
+    // A reset (client cancel) also ends the readable side: that is not a half-close.
+    if (this.ended || this.stream.aborted || (this.stream.rstCode !== undefined && this.stream.rstCode !== 0)) return;
     if (!this.reader.atBoundary) {
       this.end(GrpcStatus.INTERNAL, 'client half-closed in the middle of a message');
       return;
