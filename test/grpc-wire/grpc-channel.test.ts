@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as http2 from 'node:http2';
 import { tmpdir } from 'node:os';
+import * as net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GrpcChannel } from '../../src/lib/grpc-wire/grpc-channel.ts';
@@ -215,6 +216,47 @@ describe('GrpcChannel (failures and transports)', () => {
       wrongName.close();
       wrongRoot.close();
       await server.stop();
+    }
+  });
+
+  it('sends keepalive PINGs while a call is open', async () => {
+    const h2 = http2.createServer();
+    let pings = 0;
+    h2.on('session', (sess: http2.ServerHttp2Session) => sess.on('ping', () => pings++));
+    h2.on('stream', (s: http2.ServerHttp2Stream) => s.respond({ ':status': 200, 'content-type': 'application/grpc' }));
+    await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+    const channel = new GrpcChannel({ target: `127.0.0.1:${(h2.address() as { port: number }).port}`, keepaliveMs: 20 });
+    try {
+      const c = collect(channel, '/a/Hold');
+      await waitFor(() => pings >= 2, 'two keepalive pings');
+      c.stream.cancel();
+      assert.equal((await c.status).code, GrpcStatus.CANCELLED);
+    } finally {
+      channel.close();
+      await new Promise<void>((r) => h2.close(() => r()));
+    }
+  });
+
+  it('drops a connection whose peer stops acknowledging PINGs: open calls end UNAVAILABLE', async () => {
+    // A peer that speaks just enough HTTP/2 (its SETTINGS) and then goes silent.
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((sock) => {
+      sockets.add(sock);
+      sock.on('error', () => undefined);
+      sock.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
+      sock.resume();
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const channel = new GrpcChannel({ target: `127.0.0.1:${(silent.address() as net.AddressInfo).port}`, keepaliveMs: 20, keepaliveTimeoutMs: 50 });
+    try {
+      const c = collect(channel, '/a/Hold');
+      const st = await c.status;
+      assert.equal(st.code, GrpcStatus.UNAVAILABLE);
+      assert.match(st.message, /keepalive/);
+    } finally {
+      channel.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
     }
   });
 

@@ -46,6 +46,14 @@ export interface GrpcUnaryResult {
   trailers: GrpcHeaders;
 }
 
+/** One HTTP/2 connection and what the channel tracks for it. */
+interface Connection {
+  session: http2.ClientHttp2Session;
+  /** Open calls: the session is ref'd (keeps the process alive) and pinged only while > 0. */
+  active: number;
+  keepalive: NodeJS.Timeout | undefined;
+}
+
 /** Envoy's gRPC client windows: 256 MiB per stream and per connection. */
 const WINDOW_BYTES = 256 * 1024 * 1024;
 
@@ -74,9 +82,7 @@ export class GrpcChannel {
   private readonly target: ParsedTarget;
   private readonly authority: string;
   private readonly baseHeaders: http2.OutgoingHttpHeaders;
-  private session: http2.ClientHttp2Session | undefined;
-  private active = 0;
-  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private conn: Connection | undefined;
   private closed = false;
 
   constructor(o: GrpcChannelOptions) {
@@ -128,44 +134,42 @@ export class GrpcChannel {
   /** Drop the connection; open calls end (UNAVAILABLE / CANCELLED) and later calls fail. */
   close(): void {
     this.closed = true;
-    this.dropSession(this.session);
+    this.drop(this.conn);
   }
 
   private startRequest(headers: http2.OutgoingHttpHeaders): http2.ClientHttp2Stream | Error {
     if (this.closed) return new Error('channel closed');
     for (let attempt = 0; attempt < 2; attempt++) {
-      const session = this.connection();
+      const conn = this.connection();
       try {
-        const req = session.request(headers, { endStream: false });
-        this.track(session, req);
+        const req = conn.session.request(headers, { endStream: false });
+        this.track(conn, req);
         return req;
       } catch (err) {
         // Closing or GOAWAY'd session: forget it and try a fresh one once.
-        this.dropSession(session);
+        this.drop(conn);
         if (attempt === 1) return err as Error;
       }
     }
     return new Error('unreachable');
   }
 
-  private track(session: http2.ClientHttp2Session, req: http2.ClientHttp2Stream): void {
-    if (this.active++ === 0) {
-      session.ref();
-      this.startKeepalive(session);
+  private track(conn: Connection, req: http2.ClientHttp2Stream): void {
+    if (conn.active++ === 0) {
+      conn.session.ref();
+      this.startKeepalive(conn);
     }
     req.once('close', () => {
-      if (this.session !== session) return;
-      if (--this.active === 0) {
-        session.unref();
-        this.stopKeepalive();
-      }
+      if (--conn.active > 0) return;
+      stopKeepalive(conn);
+      if (!conn.session.destroyed) conn.session.unref();
     });
   }
 
-  private connection(): http2.ClientHttp2Session {
-    const existing = this.session;
-    if (existing && !existing.closed && !existing.destroyed) return existing;
-    this.dropSession(existing);
+  private connection(): Connection {
+    const existing = this.conn;
+    if (existing && !existing.session.closed && !existing.session.destroyed) return existing;
+    this.drop(existing);
     const t = this.target;
     const tlsOpts = this.o.tls;
     const createConnection = (): net.Socket => {
@@ -186,8 +190,8 @@ export class GrpcChannel {
       settings: { initialWindowSize: WINDOW_BYTES, enablePush: false },
       maxSessionMemory: 512,
     });
-    this.session = session;
-    this.active = 0;
+    const conn: Connection = { session, active: 0, keepalive: undefined };
+    this.conn = conn;
     const connectTimer = setTimeout(() => session.destroy(new Error(`connecting to ${this.o.target} timed out`)), this.o.connectTimeoutMs ?? 20_000);
     connectTimer.unref();
     session.once('connect', () => {
@@ -200,33 +204,31 @@ export class GrpcChannel {
     });
     session.on('error', () => undefined); // each stream reports the failure as its status
     session.once('goaway', () => {
-      if (this.session === session) this.session = undefined;
+      // Calls in flight finish on it; new calls go to a new connection.
+      if (this.conn === conn) this.conn = undefined;
     });
     session.once('close', () => {
       clearTimeout(connectTimer);
-      if (this.session === session) {
-        this.session = undefined;
-        this.stopKeepalive();
-      }
+      stopKeepalive(conn);
+      if (this.conn === conn) this.conn = undefined;
     });
     session.unref();
-    return session;
+    return conn;
   }
 
-  private dropSession(session: http2.ClientHttp2Session | undefined): void {
-    if (!session) return;
-    if (this.session === session) {
-      this.session = undefined;
-      this.stopKeepalive();
-    }
-    if (!session.destroyed) session.destroy();
+  private drop(conn: Connection | undefined): void {
+    if (!conn) return;
+    if (this.conn === conn) this.conn = undefined;
+    stopKeepalive(conn);
+    if (!conn.session.destroyed) conn.session.destroy();
   }
 
-  private startKeepalive(session: http2.ClientHttp2Session): void {
+  private startKeepalive(conn: Connection): void {
     const every = this.o.keepaliveMs;
-    if (every === undefined || this.keepaliveTimer) return;
+    if (every === undefined || conn.keepalive) return;
+    const session = conn.session;
     const timeoutMs = this.o.keepaliveTimeoutMs ?? 20_000;
-    this.keepaliveTimer = setInterval(() => {
+    conn.keepalive = setInterval(() => {
       if (session.destroyed || !session.socket) return;
       let acked = false;
       const watchdog = setTimeout(() => {
@@ -243,11 +245,11 @@ export class GrpcChannel {
         clearTimeout(watchdog);
       }
     }, every);
-    this.keepaliveTimer.unref();
+    conn.keepalive.unref();
   }
+}
 
-  private stopKeepalive(): void {
-    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
-    this.keepaliveTimer = undefined;
-  }
+function stopKeepalive(conn: Connection): void {
+  if (conn.keepalive) clearInterval(conn.keepalive);
+  conn.keepalive = undefined;
 }
