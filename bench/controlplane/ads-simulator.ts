@@ -1,6 +1,6 @@
 /**
  * A load simulator in its own process, like Istio's pilot-load: opens N SotW ADS streams (spread
- * over several gRPC channels), each as a sidecar with its own node ID, subscribes wildcard to CDS,
+ * over several lean gRPC channels, src/lib/grpc-wire), each as a sidecar with its own node ID, subscribes wildcard to CDS,
  * EDS, LDS and RDS, and ACKs every response as Envoy would (without decoding the resources).
  *
  * argv: JSON {address, proxies, channels, namespace}
@@ -11,10 +11,11 @@
  * second after every proxy has ACKed a new response of that type (or after 60 s, with converged <
  * proxies); `responses` counts the responses of every type received meanwhile.
  */
-import * as grpc from '@grpc/grpc-js';
 import { createInterface } from 'node:readline';
 import { loadEnvoyRoot } from '../../src/api/xds/envoy-protos.ts';
 import { TYPE_URL } from '../../src/api/xds/type-urls.ts';
+import { GrpcChannel } from '../../src/lib/grpc-wire/grpc-channel.ts';
+import type { GrpcClientStream } from '../../src/lib/grpc-wire/grpc-client-stream.ts';
 
 interface Options {
   address: string;
@@ -26,7 +27,6 @@ interface Options {
 const opts = JSON.parse(process.argv[2] ?? '{}') as Options;
 const root = loadEnvoyRoot();
 const Req = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
-const Resp = root.lookupType('envoy.service.discovery.v3.DiscoveryResponse');
 const TYPES = { cds: TYPE_URL.cluster, eds: TYPE_URL.endpoint, lds: TYPE_URL.listener, rds: TYPE_URL.route } as const;
 type Short = keyof typeof TYPES;
 const SHORT = new Map<string, Short>(Object.entries(TYPES).map(([k, v]) => [v, k as Short]));
@@ -38,38 +38,57 @@ interface RespHead {
   resources: number;
 }
 
-const Client = grpc.makeGenericClientConstructor(
-  {
-    StreamAggregatedResources: {
-      path: '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
-      requestStream: true,
-      responseStream: true,
-      requestSerialize: (m: object) => Buffer.from(Req.encode(Req.fromObject(m)).finish()),
-      requestDeserialize: (b: Buffer) => b,
-      responseSerialize: (b: Buffer) => b,
-      // Only the envelope is needed; resources stay encoded.
-      responseDeserialize: (b: Buffer): RespHead => {
-        const m = Resp.decode(b) as unknown as RespHead;
-        const short = SHORT.get(m.typeUrl);
-        if (short) bytesReceived[short] += b.length;
-        return { versionInfo: m.versionInfo, typeUrl: m.typeUrl, nonce: m.nonce, resources: (m as unknown as { resources?: unknown[] }).resources?.length ?? 0 };
-      },
-    },
-  },
-  'AggregatedDiscoveryService',
-);
+const ADS_PATH = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
+const encodeRequest = (m: object): Uint8Array => Req.encode(Req.fromObject(m)).finish();
+
+/**
+ * DiscoveryResponse's envelope from its wire bytes: version_info=1, resources=2 (counted, skipped),
+ * type_url=4, nonce=5; everything else skipped by wire type.
+ */
+function readHead(b: Buffer): RespHead {
+  const out: RespHead = { versionInfo: '', typeUrl: '', nonce: '', resources: 0 };
+  let pos = 0;
+  const varint = (): number => {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      const byte = b[pos++]!;
+      v += (byte & 0x7f) * mul;
+      if (byte < 0x80) return v;
+      mul *= 128;
+    }
+  };
+  while (pos < b.length) {
+    const key = varint();
+    const field = Math.floor(key / 8);
+    const wire = key & 7;
+    if (wire === 0) {
+      varint();
+    } else if (wire === 2) {
+      const len = varint();
+      if (field === 1) out.versionInfo = b.toString('utf8', pos, pos + len);
+      else if (field === 2) out.resources++;
+      else if (field === 4) out.typeUrl = b.toString('utf8', pos, pos + len);
+      else if (field === 5) out.nonce = b.toString('utf8', pos, pos + len);
+      pos += len;
+    } else if (wire === 1) {
+      pos += 8;
+    } else if (wire === 5) {
+      pos += 4;
+    } else {
+      throw new Error(`unexpected wire type ${wire} in DiscoveryResponse`);
+    }
+  }
+  return out;
+}
 
 /** Response bytes received per type (all streams): what the initial sync transfers. */
 const bytesReceived: Record<Short, number> = { cds: 0, eds: 0, lds: 0, rds: 0 };
-// Envoy's HTTP/2 defaults for its xDS connection: 256 MiB stream and connection windows (gRPC's
-// 64 KiB default would make every 1.6 MB EDS response wait for ~25 WINDOW_UPDATE round trips).
-const ENVOY_WINDOW = 256 * 1024 * 1024;
-const clients = Array.from(
-  { length: opts.channels },
-  () => new Client(opts.address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc-node.flow_control_window': ENVOY_WINDOW }),
-);
+// The lean gRPC channel (src/lib/grpc-wire) has Envoy's HTTP/2 windows for its xDS connection:
+// 256 MiB per stream and connection (gRPC's 64 KiB default would make every 1.6 MB EDS response
+// wait for ~25 WINDOW_UPDATE round trips).
+const clients = Array.from({ length: opts.channels }, () => new GrpcChannel({ target: opts.address, maxReceiveMessageBytes: 1024 * 1024 * 1024 }));
 const seen: Set<Short>[] = [];
-const lastResponseAt: Map<Short, number>[] = [];
 let synced = 0;
 interface Watch {
   type: Short;
@@ -84,18 +103,26 @@ interface Watch {
   versions: Set<string>;
 }
 let watch: Watch | undefined;
-const streams: grpc.ClientDuplexStream<object, RespHead>[] = [];
+const streams: GrpcClientStream[] = [];
 
 function ipOf(i: number): string {
   return `10.${100 + ((i >> 16) & 0xff)}.${(i >> 8) & 0xff}.${i & 0xff}`;
 }
 
-for (let i = 0; i < opts.proxies; i++) {
-  const client = clients[i % clients.length] as unknown as { StreamAggregatedResources(): grpc.ClientDuplexStream<object, RespHead> };
-  const stream = client.StreamAggregatedResources();
-  streams.push(stream);
-  seen.push(new Set());
-  lastResponseAt.push(new Map());
+/** Streams the server closed and that were opened again (all proxies). */
+let reopened = 0;
+
+function openStream(i: number): void {
+  const stream: GrpcClientStream = clients[i % clients.length]!.openStream(ADS_PATH, {
+    onMessage: (b) => onResponse(b),
+    onStatus: (st) => {
+      if (exiting || streams[i] !== stream) return;
+      if (st.code !== 0) process.stderr.write(`stream ${i}: ${st.code} ${st.message}\n`);
+      reopened++;
+      setTimeout(() => !exiting && openStream(i), 100);
+    },
+  });
+  streams[i] = stream;
   const node = {
     id: `sidecar~${ipOf(i)}~sim-${i}.${opts.namespace}~${opts.namespace}.svc.cluster.local`,
     cluster: `sim.${opts.namespace}`,
@@ -109,17 +136,19 @@ for (let i = 0; i < opts.proxies; i++) {
   };
   let first = true;
   for (const typeUrl of Object.values(TYPES)) {
-    stream.write(first ? { node, typeUrl } : { typeUrl });
+    stream.write(encodeRequest(first ? { node, typeUrl } : { typeUrl }));
     first = false;
   }
-  stream.on('data', (r: RespHead) => {
+  function onResponse(b: Buffer): void {
+    const r = readHead(b);
     const short = SHORT.get(r.typeUrl);
-    stream.write({ typeUrl: r.typeUrl, versionInfo: r.versionInfo, responseNonce: r.nonce });
+    stream.write(encodeRequest({ typeUrl: r.typeUrl, versionInfo: r.versionInfo, responseNonce: r.nonce }));
     if (!short) return;
+    bytesReceived[short] += b.length;
     const now = performance.now();
-    if (!seen[i].has(short)) {
-      seen[i].add(short);
-      if (seen[i].size === 4 && ++synced === opts.proxies) process.stdout.write(`synced ${JSON.stringify({ bytes: bytesReceived })}\n`);
+    if (!seen[i]!.has(short)) {
+      seen[i]!.add(short);
+      if (seen[i]!.size === 4 && ++synced === opts.proxies) process.stdout.write(`synced ${JSON.stringify({ bytes: bytesReceived })}\n`);
     }
     if (watch) watch.responses[short]++;
     if (watch && watch.type === short && watch.times[i] === undefined) {
@@ -130,8 +159,13 @@ for (let i = 0; i < opts.proxies; i++) {
       // Keep counting other types' responses for a second: a push that wrongly included them shows.
       if (++watch.count === opts.proxies) setTimeout(report, 1000);
     }
-  });
-  stream.on('error', (err: Error) => process.stderr.write(`stream ${i}: ${err.message}\n`));
+  }
+}
+
+let exiting = false;
+for (let i = 0; i < opts.proxies; i++) {
+  seen.push(new Set());
+  openStream(i);
 }
 
 function report(): void {
@@ -140,7 +174,7 @@ function report(): void {
   const pct = (p: number): number => (times.length ? times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)] : NaN);
   process.stdout.write(
     JSON.stringify({ type: watch.type, proxies: opts.proxies, converged: times.length, p50_ms: pct(50), p99_ms: pct(99), max_ms: times[times.length - 1] ?? NaN,
-      responses: watch.responses, resources_per_response: [watch.minResources, watch.maxResources], versions: watch.versions.size }) + '\n',
+      responses: watch.responses, resources_per_response: [watch.minResources, watch.maxResources], versions: watch.versions.size, reopened }) + '\n',
   );
   watch = undefined;
 }
@@ -162,6 +196,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     process.stdout.write('watching\n');
     setTimeout(() => watch === mine && report(), 60_000).unref();
   } else if (cmd === 'exit') {
+    exiting = true;
     for (const s of streams) s.cancel();
     for (const c of clients) c.close();
     process.exit(0);

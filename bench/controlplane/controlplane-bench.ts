@@ -32,6 +32,8 @@ export interface ControlplaneRow {
   responses: Record<string, number>;
   /** Resources per response of the measured type (min, max). */
   resources_per_response: [number, number];
+  /** Streams the server closed that the simulator re-opened since it started (0 when none). */
+  reopened: number;
 }
 
 function lines(child: ChildProcess): Interface {
@@ -73,6 +75,8 @@ export async function runControlplaneBench(options: {
   /** Extra Node flags for the discovery process (e.g. --trace-gc) and a file for its stdout. */
   discoveryNodeArgs?: string[];
   discoveryStdout?: string;
+  /** The mizzen entry point to run discovery from (default this checkout's bin/mizzen.js): A/B against another tree. */
+  discoveryBin?: string;
 }): Promise<ControlplaneRow[]> {
   const rows: ControlplaneRow[] = [];
   for (const n of options.proxies) {
@@ -85,7 +89,7 @@ export async function runControlplaneBench(options: {
       [
         ...(options.discoveryNodeArgs ?? []),
         ...(options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir, '--cpu-prof-name', `discovery-${n}-${Date.now()}.cpuprofile`] : []),
-        join(repo, 'bin/mizzen.js'),
+        options.discoveryBin ?? join(repo, 'bin/mizzen.js'),
         'discovery', '--config', dir, '--grpc-addr', `127.0.0.1:${grpcPort}`, '--http-addr', `127.0.0.1:${httpPort}`, '--secure-grpc-addr', ''],
       { stdio: ['ignore', options.discoveryStdout ? openSync(options.discoveryStdout, 'a') : 'ignore', 'pipe'], env: { ...process.env, MIZZEN_LOG: 'warn' } },
     );
@@ -118,7 +122,7 @@ export async function runControlplaneBench(options: {
         options.log(`  ${new Date().toISOString()} ${change} change written`);
         apply();
         const line = await waitForLine(rl, (l) => l.startsWith('{'), 120_000, `${change} convergence`);
-        const r = JSON.parse(line) as { converged: number; p50_ms: number; p99_ms: number; responses: Record<string, number>; resources_per_response: [number, number] };
+        const r = JSON.parse(line) as { converged: number; p50_ms: number; p99_ms: number; responses: Record<string, number>; resources_per_response: [number, number]; reopened?: number };
         const row: ControlplaneRow = {
           proxies: n,
           services: options.shape.services,
@@ -133,12 +137,13 @@ export async function runControlplaneBench(options: {
           load_average: Number(load.toFixed(1)),
           responses: r.responses,
           resources_per_response: r.resources_per_response,
+          reopened: r.reopened ?? 0,
         };
         rows.push(row);
         options.log(
           `  ${String(n).padStart(6)} proxies, ${change.padEnd(14)} converged ${row.converged}/${n}  p50 ${row.convergence_p50_ms} ms  p99 ${row.convergence_p99_ms} ms  ` +
             `discovery rss ${row.discovery_rss_mb} MB, cpu ${row.discovery_cpu_s} s (since the simulator started); load ${row.load_average}; ` +
-            `responses ${JSON.stringify(row.responses)}, ${row.resources_per_response.join('..')} resources each`,
+            `responses ${JSON.stringify(row.responses)}, ${row.resources_per_response.join('..')} resources each` + (row.reopened ? `; ${row.reopened} streams re-opened` : ''),
         );
       }
       sim.stdin!.write('exit\n');

@@ -1,5 +1,5 @@
 /**
- * `node bench/controlplane/run-controlplane.ts [N ...] [--services M] [--endpoints E] [--cpu-prof DIR] [--node-arg FLAG]... [--discovery-stdout FILE] [--json FILE]`:
+ * `node bench/controlplane/run-controlplane.ts [N ...] [--services M] [--endpoints E] [--cpu-prof DIR] [--node-arg FLAG]... [--discovery-stdout FILE] [--json FILE] [--mizzen PATH/bin/mizzen.js]`:
  * the control-plane convergence benchmark alone (no root needed), e.g. for profiling discovery.
  */
 import { writeFileSync } from 'node:fs';
@@ -16,6 +16,7 @@ const { values, positionals } = parseArgs({
     json: { type: 'string' },
     'node-arg': { type: 'string', multiple: true },
     'discovery-stdout': { type: 'string' },
+    mizzen: { type: 'string' },
   },
 });
 const proxies = positionals.length ? positionals.map(Number) : [100];
@@ -28,6 +29,7 @@ const rows = await runControlplaneBench({
   ...(values['cpu-prof'] ? { cpuProfDir: values['cpu-prof'] } : {}),
   ...(values['node-arg'] ? { discoveryNodeArgs: values['node-arg'] } : {}),
   ...(values['discovery-stdout'] ? { discoveryStdout: values['discovery-stdout'] } : {}),
+  ...(values.mizzen ? { discoveryBin: values.mizzen } : {}),
 });
 log(`load average after: ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2) + '\n');
