@@ -19,7 +19,9 @@ export interface FileSourceOptions {
   /** Source id inside the store; default `file`. */
   sourceId?: string;
   clock?: Clock;
-  /** Quiet period after a file event before rescanning; default 100 ms. */
+  /**
+   * Quiet period after a file event before rescanning; default 10 ms (see DEFAULT_DEBOUNCE_MS).
+   */
   debounceMs?: number;
   /** Periodic rescan, the fallback when file events are lost; default 5000 ms, 0 = off. */
   rescanIntervalMs?: number;
@@ -49,6 +51,16 @@ export interface FileStatus {
 }
 
 const MESH_CONFIG_FILES = new Set(['meshconfig.yaml', 'meshconfig.yml']);
+
+/**
+ * The file source's own debounce (Istio's PILOT_DEBOUNCE_AFTER, 100 ms, still follows in the push
+ * debouncer). Its only job is to fold the inotify events of one write into one scan: a writer's
+ * events (truncate, write(2) calls, rename) arrive within microseconds to a few milliseconds of
+ * each other, so 10 ms of quiet is enough; continuous events postpone the scan by at most 10
+ * quiet periods. A slower writer may be caught half-way: a partial file that does not parse or
+ * validate keeps the last valid version serving, and its next event rescans it (tested).
+ */
+const DEFAULT_DEBOUNCE_MS = 10;
 
 /**
  * Serves the config files under some paths: an initial scan, then fs.watch (recursive) with a
@@ -83,7 +95,7 @@ export class FileSource {
     this.clock = options.clock ?? systemClock;
     this.log = options.log ?? silentLogger();
     this.sourceId = options.sourceId ?? 'file';
-    this.debounceMs = options.debounceMs ?? 100;
+    this.debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.rescanMs = options.rescanIntervalMs ?? 5000;
   }
 
