@@ -34,6 +34,11 @@ export interface ControlplaneRow {
   resources_per_response: [number, number];
   /** Streams the server closed that the simulator re-opened since it started (0 when none). */
   reopened: number;
+  /** The simulator's user+system seconds since it started (it shares the cores with discovery). */
+  simulator_cpu_s: number;
+  /** CPU seconds of discovery and of the simulator from writing the change to the report (convergence + 1 s). */
+  change_discovery_cpu_s: number;
+  change_simulator_cpu_s: number;
 }
 
 function lines(child: ChildProcess): Interface {
@@ -120,6 +125,8 @@ export async function runControlplaneBench(options: {
         await waitForLine(rl, (l) => l === 'watching', 10_000, 'the simulator to arm');
         const load = loadavg()[0]!;
         options.log(`  ${new Date().toISOString()} ${change} change written`);
+        const dc0 = cpuSeconds(discovery.pid!);
+        const sc0 = cpuSeconds(sim.pid!);
         apply();
         const line = await waitForLine(rl, (l) => l.startsWith('{'), 120_000, `${change} convergence`);
         const r = JSON.parse(line) as { converged: number; p50_ms: number; p99_ms: number; responses: Record<string, number>; resources_per_response: [number, number]; reopened?: number };
@@ -138,11 +145,14 @@ export async function runControlplaneBench(options: {
           responses: r.responses,
           resources_per_response: r.resources_per_response,
           reopened: r.reopened ?? 0,
+          simulator_cpu_s: Number(cpuSeconds(sim.pid!).toFixed(2)),
+          change_discovery_cpu_s: Number((cpuSeconds(discovery.pid!) - dc0).toFixed(2)),
+          change_simulator_cpu_s: Number((cpuSeconds(sim.pid!) - sc0).toFixed(2)),
         };
         rows.push(row);
         options.log(
           `  ${String(n).padStart(6)} proxies, ${change.padEnd(14)} converged ${row.converged}/${n}  p50 ${row.convergence_p50_ms} ms  p99 ${row.convergence_p99_ms} ms  ` +
-            `discovery rss ${row.discovery_rss_mb} MB, cpu ${row.discovery_cpu_s} s (since the simulator started); load ${row.load_average}; ` +
+            `discovery rss ${row.discovery_rss_mb} MB, cpu ${row.discovery_cpu_s} s (since the simulator started; simulator ${row.simulator_cpu_s} s); this change: discovery ${row.change_discovery_cpu_s} s, simulator ${row.change_simulator_cpu_s} s; load ${row.load_average}; ` +
             `responses ${JSON.stringify(row.responses)}, ${row.resources_per_response.join('..')} resources each` + (row.reopened ? `; ${row.reopened} streams re-opened` : ''),
         );
       }
