@@ -4,8 +4,13 @@ import type { HeaderList } from '../http1/header-list.ts';
 export interface DownstreamSink {
   sendHead(status: number, reason: string, headers: HeaderList): void;
   sendBody(chunk: Buffer | string): boolean;
-  /** The response is complete. */
+  /** The response is complete (a head still held back is written). */
   sendEnd(): void;
+  /**
+   * The upstream input at hand has been handled: write a response head held back for body bytes
+   * (a sink may keep the head to send it with the first body chunk in one write).
+   */
+  flush(): void;
   /** Reset the downstream (response cannot be completed). */
   abort(): void;
   pauseRequestBody(): void;

@@ -2,6 +2,7 @@ import type * as net from 'node:net';
 import { BodyFramer } from '../http1/body-framer.ts';
 import { findHeadEnd, parseRequestHead } from '../http1/head-parser.ts';
 import type { HeaderList } from '../http1/header-list.ts';
+import { messageBuffer } from '../http1/message-buffer.ts';
 import type { HcmConfig } from './hcm-config.ts';
 import type { DownstreamSink } from './downstream-sink.ts';
 import { HttpStream, type HttpRuntime } from './http-stream.ts';
@@ -28,7 +29,8 @@ export class Http1ServerConnection implements DownstreamSink {
   private waitingResponse = false;
   private pausedForPipeline = false;
   closing = false;
-  private readonly uncorkBound = (): void => this.socket.uncork();
+  /** A response head not written yet: it leaves with the first body bytes or at the end of the input being processed. */
+  private pendingHead: string | undefined;
   private readonly onIdle: ((c: Http1ServerConnection) => void) | undefined;
   private readonly onHttp2: ((buf: Buffer) => void) | undefined;
   private requests = 0;
@@ -151,13 +153,19 @@ export class Http1ServerConnection implements DownstreamSink {
     this.waitingResponse = true;
     this.requests++;
     this.readingBody = !this.framer.done;
-    this.socket.cork();
-    this.stream.start(head.method, head.target, authority, h, !this.framer.done, upgrade);
-    process.nextTick(this.uncorkBound);
+    // the head and the body bytes that came with it go upstream in one write (endBatch)
+    const stream = this.stream;
+    stream.beginBatch();
+    stream.start(head.method, head.target, authority, h, !this.framer.done, upgrade);
     if (end < buf.length) {
       if (this.readingBody) this.bodyData(buf, end);
-      else this.holdPipelined(buf.subarray(end));
+      else {
+        stream.endBatch();
+        this.holdPipelined(buf.subarray(end));
+        return;
+      }
     }
+    stream.endBatch();
   }
 
   private bodyData(buf: Buffer, offset: number): void {
@@ -198,25 +206,39 @@ export class Http1ServerConnection implements DownstreamSink {
 
   sendHead(status: number, reason: string, headers: HeaderList): void {
     if (this.closed) return;
-    this.socket.cork();
-    this.socket.write(`HTTP/1.1 ${status} ${reason}\r\n${headers.serialize()}\r\n`, 'latin1');
-    process.nextTick(this.uncorkBound);
+    const head = `HTTP/1.1 ${status} ${reason}\r\n${headers.serialize()}\r\n`;
     if (status === 101) {
+      this.socket.write(head, 'latin1');
       this.tunnel = true;
       this.readingBody = false;
+      return;
     }
+    this.pendingHead = head;
   }
 
   sendBody(chunk: Buffer | string): boolean {
     if (this.closed) return true;
-    return this.socket.write(chunk);
+    const head = this.pendingHead;
+    if (head === undefined) return this.socket.write(chunk);
+    this.pendingHead = undefined;
+    return this.socket.write(messageBuffer(head, chunk));
+  }
+
+  /** Write a response head still waiting for body bytes (the input at hand has been processed). */
+  flush(): void {
+    const head = this.pendingHead;
+    if (head === undefined) return;
+    this.pendingHead = undefined;
+    if (!this.closed) this.socket.write(head, 'latin1');
   }
 
   sendEnd(): void {
+    this.flush();
     // completion handled in onStreamDone (after the stream's bookkeeping)
   }
 
   abort(): void {
+    this.pendingHead = undefined;
     this.closed = true;
     this.socket.destroy();
   }

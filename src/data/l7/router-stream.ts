@@ -14,6 +14,7 @@ import { retriableStatus, retryBackoffMs, type RetryPolicy } from './retry-polic
 import type { ForwardAction, WeightedCluster } from './route-action.ts';
 import type { Route } from './route-table.ts';
 import { StreamInfo } from './stream-info.ts';
+import { messageBuffer } from '../http1/message-buffer.ts';
 
 const RETAIN_LIMIT = 64 * 1024;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -57,12 +58,11 @@ export abstract class RouterStream implements PoolWaiter, UpstreamResponseHandle
   protected staleRetried = false;
   protected active = false;
   protected gen = 0;
-  private corked: import('node:net').Socket | undefined;
-  private readonly uncorkUpstream = (): void => {
-    const c = this.corked;
-    this.corked = undefined;
-    c?.uncork();
-  };
+  /** Inside the downstream connection's handling of one input chunk (beginBatch/endBatch). */
+  private batching = false;
+  /** The upstream request head held back until the body bytes of the same input are known. */
+  private pendingHead: string | undefined;
+  private pendingConn: Http1UpstreamConnection | undefined;
   protected readonly tryTimer = new ReusableTimer(() => this.onTryTimeout());
 
   constructor(hcm: HcmConfig, sink: DownstreamSink) {
@@ -135,15 +135,37 @@ export abstract class RouterStream implements PoolWaiter, UpstreamResponseHandle
     const req = this.request;
     if (this.action?.autoHostRewrite && conn.host.hostname) req.authority = conn.host.hostname;
     const head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${req.authority}\r\n${req.headers.serialize()}\r\n`;
-    const s = conn.socket;
-    // Corked until the end of this tick: body bytes that arrive with the head (the usual case)
-    // leave in the same write (one syscall, one TLS record).
-    s.cork();
-    s.write(head, 'latin1');
-    for (const b of this.body) s.write(b);
+    if (this.batching) {
+      // body bytes that arrived with the head are still being handed over: write at endBatch
+      this.pendingHead = head;
+      this.pendingConn = conn;
+      return;
+    }
+    this.writeHead(conn, head);
+  }
+
+  /** The head and the request body received so far in one write (one syscall, one TLS record). */
+  private writeHead(conn: Http1UpstreamConnection, head: string): void {
+    conn.socket.write(this.body.length > 0 ? messageBuffer(head, this.body) : messageBuffer(head, undefined));
     if (!this.retainBody) this.body.length = 0;
-    this.corked = s;
-    process.nextTick(this.uncorkUpstream);
+  }
+
+  /** The downstream connection starts handing over one input chunk (head and body bytes). */
+  beginBatch(): void {
+    this.batching = true;
+    this.pendingHead = undefined;
+    this.pendingConn = undefined;
+  }
+
+  /** The input chunk has been handed over: write the upstream head held back with its body bytes. */
+  endBatch(): void {
+    this.batching = false;
+    const head = this.pendingHead;
+    if (head === undefined) return;
+    const conn = this.pendingConn!;
+    this.pendingHead = undefined;
+    this.pendingConn = undefined;
+    if (this.active && this.conn === conn && !conn.closed) this.writeHead(conn, head);
   }
 
   onPoolFailure(kind: string, detail: string): void {
@@ -173,7 +195,7 @@ export abstract class RouterStream implements PoolWaiter, UpstreamResponseHandle
       }
     }
     const conn = this.conn;
-    if (conn) {
+    if (conn && this.pendingHead === undefined) {
       if (this.retainBody) this.body.push(chunk);
       else if (this.body.length > 0) this.body.length = 0;
       if (!conn.socket.write(chunk)) this.sink.pauseRequestBody();
@@ -249,6 +271,11 @@ export abstract class RouterStream implements PoolWaiter, UpstreamResponseHandle
     this.headSent = true;
     this.sink.sendHead(status, reason || reasonPhrase(status), headers);
     if (!hasBody && status !== 101) this.onResponseEnd();
+  }
+
+  /** The upstream bytes at hand are handled: a response head held back for body bytes goes now. */
+  onInputHandled(): void {
+    if (this.active) this.sink.flush();
   }
 
   onResponseBody(chunk: Buffer): void {

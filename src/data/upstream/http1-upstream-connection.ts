@@ -15,6 +15,8 @@ export interface UpstreamResponseHandler {
   onUpstreamReset(beforeHeaders: boolean, detail: string): void;
   /** The upstream socket can take more request body. */
   onUpstreamDrain(): void;
+  /** The bytes received so far have been delivered (a response head held back for its body may go now). */
+  onInputHandled?(): void;
 }
 
 export interface ConnectionOwner {
@@ -136,6 +138,7 @@ export class Http1UpstreamConnection {
         return;
       }
       if (end < buf.length) this.bodyData(buf, end);
+      if (this.handler === h) h.onInputHandled?.();
       return;
     }
   }
