@@ -174,7 +174,8 @@ export class Discovery {
       const req = requestFromChanges(changes, this.o.clock.now(), this.classify);
       if (req) this.debouncer.push(req);
     });
-    const server = new GrpcServer({ log: this.o.logs.component('grpc'), clock: this.o.clock, maxReceiveMessageBytes: 16 * 1024 * 1024 });
+    // Real time for grpc-timeout and the shutdown grace, whatever clock drives pushes.
+    const server = new GrpcServer({ log: this.o.logs.component('grpc'), maxReceiveMessageBytes: 16 * 1024 * 1024 });
     this.grpcServer = server;
     this.ads.addToServer(server);
     if (this.o.caDir) {
@@ -252,9 +253,10 @@ export class Discovery {
     this.meshWatcher.close();
     this.debouncer.close();
     this.ads.close();
-    this.grpcServer?.forceClose();
+    // Every ADS stream is ended: GOAWAY lets clients finish and reconnect elsewhere; cut after 2 s.
+    const grpcClosed = this.grpcServer?.close(2000);
     this.ca?.close();
-    await Promise.all(this.debugServers.map((s) => s.close()));
+    await Promise.all([grpcClosed, ...this.debugServers.map((s) => s.close())]);
   }
 }
 

@@ -29,7 +29,7 @@ export async function startCa(caDir: string, clock: Clock = systemClock, extra: 
   const registry = new Registry();
   const ca = createCertificateAuthority({ caDir, clock, log: silentLogger(), metrics: registry, ...extra });
   // One server on both listeners, as discovery serves 15010 and 15012.
-  const server = new GrpcServer({ clock });
+  const server = new GrpcServer();
   ca.addToServer(server);
   const plainAddress = await server.listen({ host: '127.0.0.1', port: 0 });
   const tlsAddress = await server.listen({ host: '127.0.0.1', port: 0 }, ca.servingTls(['127.0.0.1']));

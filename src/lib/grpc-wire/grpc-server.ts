@@ -118,7 +118,8 @@ export class GrpcServer {
       session.on('error', () => {});
       if (this.window > 65_535) session.setLocalWindowSize(this.window);
     });
-    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers, tls !== undefined));
+    const unixPath = 'path' in target ? target.path : undefined;
+    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers, tls !== undefined, unixPath));
     server.on('sessionError', () => {});
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -172,7 +173,7 @@ export class GrpcServer {
     }
   }
 
-  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, secure: boolean): void {
+  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, secure: boolean, unixPath: string | undefined): void {
     stream.on('error', () => {});
     if (headers[':method'] !== 'POST') {
       respondHttp(stream, 405);
@@ -184,7 +185,7 @@ export class GrpcServer {
       return;
     }
     const path = headers[':path'] ?? '';
-    const call = new GrpcServerStream({ stream, path, metadata: new GrpcMetadata(headers), peer: peerOf(stream, secure), maxReceiveMessageBytes: this.maxReceive });
+    const call = new GrpcServerStream({ stream, path, metadata: new GrpcMetadata(headers), peer: peerOf(stream, secure, unixPath), maxReceiveMessageBytes: this.maxReceive });
     const route = this.routes.get(path);
     if (!route) {
       call.end(GrpcStatus.UNIMPLEMENTED, `unknown method ${path}`);
@@ -253,10 +254,11 @@ function respondHttp(stream: ServerHttp2Stream, status: number): void {
   if (!stream.destroyed && !stream.headersSent) stream.respond({ ':status': status }, { endStream: true });
 }
 
-function peerOf(stream: ServerHttp2Stream, secure: boolean): GrpcPeer {
+function peerOf(stream: ServerHttp2Stream, secure: boolean, unixPath: string | undefined): GrpcPeer {
   const socket = stream.session?.socket;
   if (!socket) return { address: 'unknown' };
-  const address = socket.remoteAddress === undefined ? `unix:${String(socket.localAddress ?? '')}` : `${socket.remoteAddress.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress}:${socket.remotePort}`;
+  const ip = socket.remoteAddress;
+  const address = unixPath !== undefined || ip === undefined ? `unix:${unixPath ?? ''}` : `${ip.includes(':') ? `[${ip}]` : ip}:${socket.remotePort}`;
   if (!secure) return { address };
   const tls = socket as unknown as TLSSocket;
   if (!tls.authorized) return { address };
