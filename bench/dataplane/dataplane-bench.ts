@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { loadavg } from 'node:os';
 import { createNetnsPair, type NetnsPair } from './netns-pair.ts';
 import { spawnInNetns, runInNetns, type Started } from './spawn-in-netns.ts';
+import { applyPinning, PINNINGS, type Pinning } from './pinning.ts';
 import { cpuSeconds, memoryMb, rssMb } from './process-stats.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -16,6 +17,8 @@ const node = process.execPath;
 
 export interface DataplaneRow {
   mode: string;
+  /** Where the processes ran: "per-pod" (client pod on CPU 1, server pod on CPU 0) or "shared" (proxies and backend on CPU 0, load generator on CPU 1). */
+  pinning: string;
   rps: number;
   p50_ms: number;
   p90_ms: number;
@@ -39,7 +42,10 @@ export interface DataplaneRow {
 
 export interface ModeSetup {
   target: { host: string; port: number; hostHeader: string };
+  /** The proxies in the path, client side first. */
   proxies: Started[];
+  /** For each proxy, the pod it belongs to (pinning). */
+  proxyPods: ('client' | 'server')[];
   stop(): Promise<void>;
 }
 
@@ -51,7 +57,7 @@ export interface Mode {
 export const directMode: Mode = {
   name: 'direct',
   async setup(pair, backendPort) {
-    return { target: { host: pair.serverIp, port: backendPort, hostHeader: 'server' }, proxies: [], stop: async () => undefined };
+    return { target: { host: pair.serverIp, port: backendPort, hostHeader: 'server' }, proxies: [], proxyPods: [], stop: async () => undefined };
   },
 };
 
@@ -64,6 +70,7 @@ export const relayFloorMode: Mode = {
     return {
       target: { host: '127.0.0.1', port: 15001, hostHeader: 'server' },
       proxies: [outbound, inbound],
+      proxyPods: ['client', 'server'],
       stop: async () => void (await Promise.all([outbound.stop(), inbound.stop()])),
     };
   },
@@ -71,6 +78,8 @@ export const relayFloorMode: Mode = {
 
 export interface DataplaneOptions {
   modes: Mode[];
+  /** Pinnings to measure each mode under (each mode is set up once and re-pinned); default per-pod then shared. */
+  pinnings?: Pinning[];
   rates: number[];
   seconds: number;
   warmupSeconds: number;
@@ -84,51 +93,13 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
   try {
     const backendPort = 8080;
     backend = await spawnInNetns(pair.server, [node, join(here, 'http-backend.ts'), String(backendPort)], { cpu: '0' });
+    const pinnings = options.pinnings ?? [PINNINGS['per-pod'], PINNINGS.shared];
     for (const mode of options.modes) {
       const setup = await mode.setup(pair, backendPort);
       try {
-        for (const rps of options.rates) {
-          const loadArgs = {
-            host: setup.target.host,
-            port: setup.target.port,
-            hostHeader: setup.target.hostHeader,
-            rps,
-            connections: 4,
-            seconds: options.seconds,
-            warmupSeconds: options.warmupSeconds,
-            payloadBytes: 1024,
-            path: '/echo',
-          };
-          const cpuBefore = setup.proxies.map((p) => cpuSeconds(p.pid));
-          const t0 = process.hrtime.bigint();
-          const out = await runInNetns(pair.client, [node, join(here, 'load-generator.ts'), JSON.stringify(loadArgs)], '1');
-          const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-          const result = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
-          const cpuEach = setup.proxies.map((p, i) => (cpuSeconds(p.pid) - cpuBefore[i]) / wall / (rps / 1000));
-          const mem = setup.proxies.map((p) => memoryMb(p.pid));
-          const maxOf = (k: 'anon' | 'pss'): number => (mem.length ? Number(Math.max(...mem.map((m) => m[k])).toFixed(1)) : 0);
-          const row: DataplaneRow = {
-            mode: mode.name,
-            rps,
-            p50_ms: result.p50_ms,
-            p90_ms: result.p90_ms,
-            p99_ms: result.p99_ms,
-            achieved_rps: Math.round(result.achieved_rps),
-            errors: result.errors,
-            cpu_vcpu_per_1000rps: cpuEach.length ? Math.max(...cpuEach) : 0,
-            rss_mb: setup.proxies.length ? Math.max(...setup.proxies.map((p) => rssMb(p.pid))) : 0,
-            rss_anon_mb: maxOf('anon'),
-            pss_mb: maxOf('pss'),
-            proxies: setup.proxies.length,
-            cpu_each: cpuEach.map((c) => Number(c.toFixed(3))),
-            rss_each: setup.proxies.map((p) => Number(rssMb(p.pid).toFixed(1))),
-            load1: loadavg()[0],
-          };
-          rows.push(row);
-          options.log(
-            `${row.mode.padEnd(16)} ${String(rps).padStart(5)} rps  p50 ${row.p50_ms.toFixed(3)}  p90 ${row.p90_ms.toFixed(3)}  p99 ${row.p99_ms.toFixed(3)} ms  ` +
-              `cpu ${row.cpu_vcpu_per_1000rps.toFixed(3)} vCPU/1k rps [${row.cpu_each.join(' ')}]  rss ${row.rss_mb.toFixed(1)} MB [${row.rss_each.join(' ')}] anon ${row.rss_anon_mb} pss ${row.pss_mb}  errors ${row.errors}  load ${row.load1.toFixed(1)}`,
-          );
+        for (const pin of pinnings) {
+          applyPinning(pin, backend, setup.proxies, setup.proxyPods);
+          for (const rps of options.rates) rows.push(await measure(pair, setup, mode.name, pin, rps, options));
         }
       } finally {
         await setup.stop();
@@ -139,4 +110,50 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
     pair.destroy();
   }
   return rows;
+}
+
+/** One constant-rate run of the load generator (in the client pod, on the pinning's CPU) through `setup`. */
+async function measure(pair: NetnsPair, setup: ModeSetup, mode: string, pin: Pinning, rps: number, options: DataplaneOptions): Promise<DataplaneRow> {
+  const loadArgs = {
+    host: setup.target.host,
+    port: setup.target.port,
+    hostHeader: setup.target.hostHeader,
+    rps,
+    connections: 4,
+    seconds: options.seconds,
+    warmupSeconds: options.warmupSeconds,
+    payloadBytes: 1024,
+    path: '/echo',
+  };
+  const cpuBefore = setup.proxies.map((p) => cpuSeconds(p.pid));
+  const t0 = process.hrtime.bigint();
+  const out = await runInNetns(pair.client, [node, join(here, 'load-generator.ts'), JSON.stringify(loadArgs)], pin.loadgen);
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const result = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+  const cpuEach = setup.proxies.map((p, i) => (cpuSeconds(p.pid) - cpuBefore[i]) / wall / (rps / 1000));
+  const mem = setup.proxies.map((p) => memoryMb(p.pid));
+  const maxOf = (k: 'anon' | 'pss'): number => (mem.length ? Number(Math.max(...mem.map((m) => m[k])).toFixed(1)) : 0);
+  const row: DataplaneRow = {
+    mode,
+    pinning: pin.name,
+    rps,
+    p50_ms: result.p50_ms,
+    p90_ms: result.p90_ms,
+    p99_ms: result.p99_ms,
+    achieved_rps: Math.round(result.achieved_rps),
+    errors: result.errors,
+    cpu_vcpu_per_1000rps: cpuEach.length ? Math.max(...cpuEach) : 0,
+    rss_mb: setup.proxies.length ? Math.max(...setup.proxies.map((p) => rssMb(p.pid))) : 0,
+    rss_anon_mb: maxOf('anon'),
+    pss_mb: maxOf('pss'),
+    proxies: setup.proxies.length,
+    cpu_each: cpuEach.map((c) => Number(c.toFixed(3))),
+    rss_each: setup.proxies.map((p) => Number(rssMb(p.pid).toFixed(1))),
+    load1: loadavg()[0],
+  };
+  options.log(
+    `${row.mode.padEnd(16)} ${row.pinning.padEnd(7)} ${String(rps).padStart(5)} rps  p50 ${row.p50_ms.toFixed(3)}  p90 ${row.p90_ms.toFixed(3)}  p99 ${row.p99_ms.toFixed(3)} ms  ` +
+      `cpu ${row.cpu_vcpu_per_1000rps.toFixed(3)} vCPU/1k rps [${row.cpu_each.join(' ')}]  rss ${row.rss_mb.toFixed(1)} MB [${row.rss_each.join(' ')}] anon ${row.rss_anon_mb} pss ${row.pss_mb}  errors ${row.errors}  load ${row.load1.toFixed(1)}`,
+  );
+  return row;
 }

@@ -1,13 +1,16 @@
 /**
  * `node bench/dataplane/run-dataplane.ts [--modes direct,relay-floor,sidecar,...] [--rates 1000]
- * [--seconds 8] [--warmup 2] [--prof DIR] [--proxy-flags='--node-flag ...'] [--json FILE]`: the data-plane part of `npm run bench`
- * alone (root: it creates network namespaces). --prof writes the proxies' --cpu-prof files to DIR.
+ * [--seconds 8] [--warmup 2] [--pinning per-pod,shared] [--prof DIR] [--proxy-flags='--node-flag ...'] [--json FILE]`:
+ * the data-plane part of `npm run bench` alone (root: it creates network namespaces). --prof writes
+ * the proxies' --cpu-prof files to DIR. --pinning: which CPU placements to measure every mode
+ * under (bench/dataplane/pinning.ts), in that order; rows carry `pinning`.
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runDataplaneBench, directMode, relayFloorMode, type Mode } from './dataplane-bench.ts';
 import { sidecarModes } from './sidecar-modes.ts';
+import { pinningsFrom } from './pinning.ts';
 
 const { values } = parseArgs({
   options: {
@@ -18,6 +21,7 @@ const { values } = parseArgs({
     prof: { type: 'string' },
     json: { type: 'string' },
     'proxy-flags': { type: 'string', default: '' },
+    pinning: { type: 'string', default: 'per-pod,shared' },
   },
 });
 const log = (line: string): void => void process.stdout.write(line + '\n');
@@ -40,6 +44,6 @@ const modes = wanted.map((n) => {
   return m;
 });
 log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-const rows = await runDataplaneBench({ modes, rates: values.rates.split(',').map(Number), seconds: Number(values.seconds), warmupSeconds: Number(values.warmup), log });
+const rows = await runDataplaneBench({ modes, pinnings: pinningsFrom(values.pinning), rates: values.rates.split(',').map(Number), seconds: Number(values.seconds), warmupSeconds: Number(values.warmup), log });
 log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2) + '\n');

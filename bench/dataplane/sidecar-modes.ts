@@ -31,7 +31,7 @@ export interface SidecarModeOptions {
   clientSidecar: boolean;
   serverSidecar: boolean;
   mtls: boolean;
-  /** CPU list for the proxies (taskset -c). */
+  /** CPU list the proxies start on (taskset -c; the benchmark re-pins them per pinning). */
   cpu?: string;
   /** Extra node flags for the proxies (e.g. --cpu-prof ...). */
   nodeFlags?: () => string[];
@@ -133,6 +133,7 @@ export function sidecarMode(o: SidecarModeOptions): Mode {
         );
         started.push(discovery);
         const sidecars: Started[] = [];
+        const pods: ('client' | 'server')[] = [];
         for (const [podName, ns, ip, injected] of [
           ['client', pair.client, pair.clientIp, o.clientSidecar],
           ['server', pair.server, pair.serverIp, o.serverSidecar],
@@ -152,12 +153,17 @@ export function sidecarMode(o: SidecarModeOptions): Mode {
           const proxy = await spawnInNetns(ns, argv, { readyText: 'admin 127.0.0.1', env, cpu: o.cpu ?? '0' });
           started.push(proxy);
           sidecars.push(proxy);
+          pods.push(podName);
           nft(ns, renderCaptureRules(podName === 'client' ? { excludeInboundPorts: DISCOVERY_PORTS } : {}));
           captured.push(ns);
         }
-        await waitForPath(pair, 30_000);
+        try {
+          await waitForPath(pair, 30_000);
+        } catch (err) {
+          throw new Error(`${(err as Error).message}\n${sidecars.map((p, i) => `${pods[i]} sidecar stderr: ${p.stderrTail()}`).join('\n')}`);
+        }
         // spawnInNetns reports the `taskset`/`ip` wrapper's pid; exec keeps it the proxy's own.
-        return { target: { host: pair.serverIp, port: 8080, hostHeader: `${SERVICE_HOST}:8080` }, proxies: sidecars, stop };
+        return { target: { host: pair.serverIp, port: 8080, hostHeader: `${SERVICE_HOST}:8080` }, proxies: sidecars, proxyPods: pods, stop };
       } catch (err) {
         await stop();
         throw err;

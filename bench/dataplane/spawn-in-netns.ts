@@ -5,6 +5,8 @@ export interface Started {
   child: ChildProcess;
   pid: number;
   stop(): Promise<void>;
+  /** The last part of what the process wrote to stderr (for failure reports). */
+  stderrTail(): string;
 }
 
 export function spawnInNetns(ns: string, args: string[], options: { cpu?: string; readyText?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Started> {
@@ -20,7 +22,7 @@ export function spawnInNetns(ns: string, args: string[], options: { cpu?: string
       child.kill('SIGKILL');
       reject(new Error(`${args.join(' ')} in ${ns} not ready after ${options.timeoutMs ?? 20000} ms: ${err.slice(-500)}`));
     }, options.timeoutMs ?? 20_000);
-    child.stderr!.on('data', (d: Buffer) => void (err += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => void (err = (err + d.toString()).slice(-4000)));
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       if (out.includes(readyText)) {
@@ -30,6 +32,7 @@ export function spawnInNetns(ns: string, args: string[], options: { cpu?: string
         resolve({
           child,
           pid: child.pid!,
+          stderrTail: () => err.slice(-2000),
           stop: () =>
             new Promise<void>((res) => {
               if (child.exitCode !== null || child.signalCode !== null) return res();
