@@ -94,6 +94,7 @@ function runLoad(port: number, seconds: number, rps: number): Promise<{ achieved
 async function pathWorks(port: number): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     const s = net.connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n'));
+    s.setTimeout(2000, () => s.destroy());
     let d = '';
     s.on('data', (c) => (d += c));
     s.on('close', () => resolve(d.startsWith('HTTP/1.1 200')));
