@@ -58,7 +58,7 @@ export class HttpStream extends RouterStream implements FilterContext {
     this.retriesUsed = 0;
     this.staleRetried = false;
     this.connReused = false;
-    this.body.length = 0;
+    if (this.body.length > 0) this.body.length = 0; // an array length store is a runtime call even when it is already 0
     this.bodyBytes = 0;
     this.bodyTooLarge = false;
     this.requestComplete = !bodyExpected;
@@ -188,7 +188,7 @@ export class HttpStream extends RouterStream implements FilterContext {
     this.active = false;
     this.timer.disarm();
     this.tryTimer.disarm();
-    this.body.length = 0;
+    if (this.body.length > 0) this.body.length = 0;
     this.info.endMs = performance.now();
     notifyObservers(this.rt.observers, this.info);
     this.onDone(this);

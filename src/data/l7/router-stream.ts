@@ -147,7 +147,7 @@ export abstract class RouterStream implements PoolWaiter, UpstreamResponseHandle
   /** The head and the request body received so far in one write (one syscall, one TLS record). */
   private writeHead(conn: Http1UpstreamConnection, head: string): void {
     conn.socket.write(this.body.length > 0 ? messageBuffer(head, this.body) : messageBuffer(head, undefined));
-    if (!this.retainBody) this.body.length = 0;
+    if (!this.retainBody && this.body.length > 0) this.body.length = 0;
   }
 
   /** The downstream connection starts handing over one input chunk (head and body bytes). */
