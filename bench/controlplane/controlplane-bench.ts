@@ -75,7 +75,7 @@ export async function runControlplaneBench(options: {
   proxies: number[];
   shape: MeshShape;
   log: (l: string) => void;
-  /** Write a V8 CPU profile of discovery (one per run) into this directory. */
+  /** Write V8 CPU profiles of discovery and of the simulator (one each per run) into this directory. */
   cpuProfDir?: string;
   /** Extra Node flags for the discovery process (e.g. --trace-gc) and a file for its stdout. */
   discoveryNodeArgs?: string[];
@@ -107,7 +107,9 @@ export async function runControlplaneBench(options: {
       const t0 = performance.now();
       sim = spawn(
         process.execPath,
-        ['--max-old-space-size=8192', join(here, 'ads-simulator.ts'), JSON.stringify({ address: `127.0.0.1:${grpcPort}`, proxies: n, channels: Math.max(1, Math.ceil(n / 200)), namespace: options.shape.namespace })],
+        ['--max-old-space-size=8192',
+          ...(options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir, '--cpu-prof-name', `simulator-${n}-${Date.now()}.cpuprofile`] : []),
+          join(here, 'ads-simulator.ts'), JSON.stringify({ address: `127.0.0.1:${grpcPort}`, proxies: n, channels: Math.max(1, Math.ceil(n / 200)), namespace: options.shape.namespace })],
         { stdio: ['pipe', 'pipe', 'inherit'] },
       );
       const rl = lines(sim);
@@ -157,6 +159,13 @@ export async function runControlplaneBench(options: {
         );
       }
       sim.stdin!.write('exit\n');
+      // Let it exit by itself (a --cpu-prof profile is written on exit); killed below otherwise.
+      const exited = sim;
+      await new Promise((r) => {
+        if (exited.exitCode !== null) return r(null);
+        const t = setTimeout(r, 10_000);
+        exited.once('exit', () => r(clearTimeout(t)));
+      });
     } finally {
       sim?.kill('SIGKILL');
       discovery.kill('SIGTERM');
