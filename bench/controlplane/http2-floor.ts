@@ -54,7 +54,7 @@ if (process.argv[2] === 'client') {
   const body = Buffer.alloc(bytes, 7);
   const held: http2.ServerHttp2Stream[] = [];
   const server = http2.createServer({ settings: { initialWindowSize: 16 * 1024 * 1024 } });
-  server.on('stream', (s) => {
+  server.on('stream', (s: http2.ServerHttp2Stream) => {
     s.respond({ ':status': 200 });
     held.push(s);
   });
