@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as http2 from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -254,6 +257,24 @@ describe('GrpcServer (plaintext, grpc-js clients)', () => {
       assert.equal(status, 415);
     } finally {
       session.close();
+    }
+  });
+});
+
+describe('GrpcServer on a Unix socket', () => {
+  it('serves calls on a socket path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mizzen-grpc-unix-'));
+    const { server } = buildServer();
+    const address = await server.listen({ path: join(dir, 'grpc.sock') });
+    const client = new Client(address, grpc.credentials.createInsecure()) as unknown as AnyClient;
+    try {
+      assert.equal(address, `unix:${join(dir, 'grpc.sock')}`);
+      const r = await unary(client, 'Echo', Buffer.from('u'), { deadline: Date.now() + 10_000 });
+      assert.equal(r.res?.toString(), ':u');
+    } finally {
+      client.close();
+      await server.close(500);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
