@@ -108,15 +108,15 @@ export class GrpcServer {
       server = createServer(common);
     }
     const listener: Listener = { server, sessions: new Set() };
-    if (tls?.onChange) {
-      const secure = server as unknown as { setSecureContext(o: SecureContextOptions): void };
-      listener.unsubscribe = tls.onChange(() => secure.setSecureContext(tls.contextOptions()));
-    }
     server.on('session', (session: Http2Session) => {
       listener.sessions.add(session);
       session.on('close', () => listener.sessions.delete(session));
       session.on('error', () => {});
-      if (this.window > 65_535) session.setLocalWindowSize(this.window);
+      try {
+        if (this.window > 65_535) session.setLocalWindowSize(this.window);
+      } catch {
+        // the connection died while being set up; its 'close' removes it
+      }
     });
     const unixPath = 'path' in target ? target.path : undefined;
     server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers, tls !== undefined, unixPath));
@@ -131,6 +131,11 @@ export class GrpcServer {
       if ('path' in target) server.listen(target.path, done);
       else server.listen(target.port, target.host, done);
     });
+    if (tls?.onChange) {
+      // A renewed certificate applies to new connections from then on.
+      const secure = server as unknown as { setSecureContext(o: SecureContextOptions): void };
+      listener.unsubscribe = tls.onChange(() => secure.setSecureContext(tls.contextOptions()));
+    }
     this.listeners.push(listener);
     if ('path' in target) return `unix:${target.path}`;
     const a = server.address() as AddressInfo;
