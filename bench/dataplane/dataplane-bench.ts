@@ -95,7 +95,14 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
     backend = await spawnInNetns(pair.server, [node, join(here, 'http-backend.ts'), String(backendPort)], { cpu: '0' });
     const pinnings = options.pinnings ?? [PINNINGS['per-pod'], PINNINGS.shared];
     for (const mode of options.modes) {
-      const setup = await mode.setup(pair, backendPort);
+      let setup: ModeSetup;
+      try {
+        setup = await mode.setup(pair, backendPort);
+      } catch (err) {
+        // seen intermittently on the loaded shared VM: the server sidecar's path never answers
+        options.log(`${mode.name}: setup failed, retrying once: ${String((err as Error).message).split('\n').slice(-3).join(' | ')}`);
+        setup = await mode.setup(pair, backendPort);
+      }
       try {
         for (const pin of pinnings) {
           applyPinning(pin, backend, setup.proxies, setup.proxyPods);

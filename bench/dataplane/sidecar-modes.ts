@@ -149,7 +149,7 @@ export function sidecarMode(o: SidecarModeOptions): Mode {
             node, ...(o.nodeFlags?.() ?? []), cli, 'proxy', 'sidecar', '--discovery', discoveryAddr, '--token-file', tokenFile,
             '--ip', ip, '--pod', podName, '--namespace', 'default', '--service-account', podName, '--labels', `app=${podName}`,
           ];
-          const env = { ...process.env, MIZZEN_LOG: 'warn', ...o.env };
+          const env = { ...process.env, MIZZEN_LOG: process.env.MIZZEN_BENCH_PROXY_LOG ?? 'warn', ...o.env };
           const proxy = await spawnInNetns(ns, argv, { readyText: 'admin 127.0.0.1', env, cpu: o.cpu ?? '0' });
           started.push(proxy);
           sidecars.push(proxy);
