@@ -104,6 +104,12 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
         setup = await mode.setup(pair, backendPort);
       }
       try {
+        if (setup.proxies.length > 0) {
+          // JIT warm-up before the first measured run (V8 still compiles the hot path ~10 s into
+          // load), so the first pinning measured does not pay it and the pinnings compare alike
+          applyPinning(pinnings[0], backend, setup.proxies, setup.proxyPods);
+          await runInNetns(pair.client, [node, join(here, 'load-generator.ts'), JSON.stringify({ ...loadArgsOf(setup, options.rates[0], options), seconds: WARMUP_SECONDS, warmupSeconds: 0 })], pinnings[0].loadgen);
+        }
         for (const pin of pinnings) {
           applyPinning(pin, backend, setup.proxies, setup.proxyPods);
           for (const rps of options.rates) rows.push(await measure(pair, setup, mode.name, pin, rps, options));
@@ -119,9 +125,11 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
   return rows;
 }
 
-/** One constant-rate run of the load generator (in the client pod, on the pinning's CPU) through `setup`. */
-async function measure(pair: NetnsPair, setup: ModeSetup, mode: string, pin: Pinning, rps: number, options: DataplaneOptions): Promise<DataplaneRow> {
-  const loadArgs = {
+/** Unmeasured load on a fresh proxy before its first measured run. */
+const WARMUP_SECONDS = 8;
+
+function loadArgsOf(setup: ModeSetup, rps: number, options: DataplaneOptions): Record<string, unknown> {
+  return {
     host: setup.target.host,
     port: setup.target.port,
     hostHeader: setup.target.hostHeader,
@@ -132,6 +140,11 @@ async function measure(pair: NetnsPair, setup: ModeSetup, mode: string, pin: Pin
     payloadBytes: 1024,
     path: '/echo',
   };
+}
+
+/** One constant-rate run of the load generator (in the client pod, on the pinning's CPU) through `setup`. */
+async function measure(pair: NetnsPair, setup: ModeSetup, mode: string, pin: Pinning, rps: number, options: DataplaneOptions): Promise<DataplaneRow> {
+  const loadArgs = loadArgsOf(setup, rps, options);
   const cpuBefore = setup.proxies.map((p) => cpuSeconds(p.pid));
   const t0 = process.hrtime.bigint();
   const out = await runInNetns(pair.client, [node, join(here, 'load-generator.ts'), JSON.stringify(loadArgs)], pin.loadgen);
