@@ -8,18 +8,14 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(1);
 }
-// The proxy's V8 flags (BENCHMARKS.md, data-plane memory): a small young generation (2 MB
-// semi-spaces instead of V8's 16 MB: ~159 → ~130 MB RSS per sidecar under 1,000 rps at the same
-// CPU) and no Maglev mid-tier compiler (~10 MB less under load, CPU per request unchanged within
-// noise: hot code still reaches TurboFan). V8 takes them only at start, so the process
-// re-executes itself in place (same pid, nothing left behind) with those not given explicitly.
-const PROXY_V8_FLAGS = [
-  { given: (a) => a.startsWith('--max-semi-space-size'), flag: '--max-semi-space-size=2' },
-  { given: (a) => a === '--maglev' || a === '--no-maglev', flag: '--no-maglev' },
-];
-const missingProxyFlags = PROXY_V8_FLAGS.filter((f) => !process.execArgv.some(f.given)).map((f) => f.flag);
-if (process.argv[2] === 'proxy' && typeof process.execve === 'function' && missingProxyFlags.length > 0) {
-  process.execve(process.execPath, [process.execPath, ...missingProxyFlags, ...process.execArgv, ...process.argv.slice(1)], process.env);
+// The proxy runs with a small young generation (2 MB semi-spaces instead of V8's 16 MB): measured
+// ~159 → ~130 MB RSS per sidecar under 1,000 rps at the same CPU. V8 takes the flag only at start,
+// so the process re-executes itself in place (same pid, nothing left behind) unless the flag is set.
+// `--no-maglev` (~10 MB less under load, same CPU per request) was tried and rejected: without the
+// mid-tier compiler the netns bench's P90/P99 after a 2 s warm-up went from ~2 / 10–30 ms to
+// 2.6–1,272 / 105–1,445 ms (BENCHMARKS.md, data-plane memory).
+if (process.argv[2] === 'proxy' && typeof process.execve === 'function' && !process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
+  process.execve(process.execPath, [process.execPath, '--max-semi-space-size=2', ...process.execArgv, ...process.argv.slice(1)], process.env);
 }
 // Serve the sources as cached type-stripped JavaScript (bin/strip-cache.js): ~18 MB less per process.
 const { installStripCache } = await import('./strip-cache.js');
