@@ -80,6 +80,8 @@ export interface DataplaneOptions {
   modes: Mode[];
   /** Pinnings to measure each mode under (each mode is set up once and re-pinned); default per-pod then shared. */
   pinnings?: Pinning[];
+  /** Per mode, a subset of `pinnings` (e.g. the quick run measures only the main modes under both). */
+  pinningsFor?: (mode: string, all: Pinning[]) => Pinning[];
   rates: number[];
   seconds: number;
   warmupSeconds: number;
@@ -95,6 +97,8 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
     backend = await spawnInNetns(pair.server, [node, join(here, 'http-backend.ts'), String(backendPort)], { cpu: '0' });
     const pinnings = options.pinnings ?? [PINNINGS['per-pod'], PINNINGS.shared];
     for (const mode of options.modes) {
+      const modePinnings = options.pinningsFor ? options.pinningsFor(mode.name, pinnings) : pinnings;
+      if (modePinnings.length === 0) continue;
       let setup: ModeSetup;
       try {
         setup = await mode.setup(pair, backendPort);
@@ -107,10 +111,10 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
         if (setup.proxies.length > 0) {
           // JIT warm-up before the first measured run (V8 still compiles the hot path ~10 s into
           // load), so the first pinning measured does not pay it and the pinnings compare alike
-          applyPinning(pinnings[0], backend, setup.proxies, setup.proxyPods);
-          await runInNetns(pair.client, [node, join(here, 'load-generator.ts'), JSON.stringify({ ...loadArgsOf(setup, options.rates[0], options), seconds: WARMUP_SECONDS, warmupSeconds: 0 })], pinnings[0].loadgen);
+          applyPinning(modePinnings[0], backend, setup.proxies, setup.proxyPods);
+          await runInNetns(pair.client, [node, join(here, 'load-generator.ts'), JSON.stringify({ ...loadArgsOf(setup, options.rates[0], options), seconds: WARMUP_SECONDS, warmupSeconds: 0 })], modePinnings[0].loadgen);
         }
-        for (const pin of pinnings) {
+        for (const pin of modePinnings) {
           applyPinning(pin, backend, setup.proxies, setup.proxyPods);
           for (const rps of options.rates) rows.push(await measure(pair, setup, mode.name, pin, rps, options));
         }
