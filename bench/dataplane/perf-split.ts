@@ -11,6 +11,9 @@
  *   MIZZEN_BENCH_NODE_FLAGS=--perf-basic-prof node bench/dataplane-quick.ts --seconds 30 &
  *   perf record -e cpu-clock -F 2000 -g -p $(pgrep -f 'proxy sidecar.*--pod client') -o c.data -- sleep 8
  *   node bench/dataplane/perf-split.ts c.data --requests 8000
+ *
+ * (--perf-basic-prof also leaves /tmp/perf-PID.map and isolate-*-v8.log files in the working
+ * directory: delete them afterwards.)
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
