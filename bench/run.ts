@@ -46,9 +46,10 @@ if (only.has('dataplane')) {
     rates: quick ? [1000] : [500, 1000, 1500],
     seconds: quick ? 8 : 20,
     warmupSeconds: 2,
-    // both pinnings (bench/dataplane/pinning.ts; per-pod is the headline); the quick run measures
-    // the one-sided and plaintext modes per-pod only, to stay under 5 minutes
-    pinningsFor: quick ? (mode, all) => (['direct', 'relay-floor', 'sidecar'].includes(mode) ? all : all.slice(0, 1)) : undefined,
+    // both pinnings for direct, the floor and the sidecar pair (bench/dataplane/pinning.ts; per-pod
+    // is the headline); the one-sided and plaintext modes per-pod only (quick under 5 minutes,
+    // full under 30)
+    pinningsFor: (mode, all) => (['direct', 'relay-floor', 'sidecar'].includes(mode) ? all : all.slice(0, 1)),
     log,
   });
 }
