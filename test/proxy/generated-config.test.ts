@@ -59,4 +59,21 @@ describe('proxy accepts what discovery generates', () => {
       assert.deepEqual(problems, []);
     });
   }
+
+  it("selects a sidecar's virtual host by name with any port: route configs ignore the port in host matching", () => {
+    const res = generateAll(cases[0][1], push);
+    const c = codec();
+    const raw = res.routes.find((r) => (r.resource as Obj).name === '9080')!.resource as Obj;
+    assert.equal(raw.ignorePortInHostMatching, true);
+    const vhosts = raw.virtualHosts as { name: string; domains: string[] }[];
+    const domains = vhosts.flatMap((v) => v.domains);
+    assert.ok(domains.every((d) => d === '*' || !/:\d+$/.test(d)), `no :PORT domains: ${domains.filter((d) => /:\d+$/.test(d)).join(', ')}`);
+    const { object } = protoJsonToObject(c.typeOfUrl(TYPE_URL.route), raw);
+    const table = compileRouteTable(c.decode(TYPE_URL.route, c.encode(TYPE_URL.route, object)) as Obj);
+    const ratings = 'ratings.default.svc.cluster.local:9080';
+    for (const host of ['ratings', 'ratings:9080', 'ratings:80', 'ratings.default.svc.cluster.local:9080', 'RATINGS.default:9080']) {
+      assert.equal(table.selectVirtualHost(host)?.name, ratings, host);
+    }
+    assert.equal(table.selectVirtualHost('[fd00::1]')?.name, 'allow_any', 'an IPv6 literal without a port keeps its colons');
+  });
 });

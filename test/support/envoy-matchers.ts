@@ -49,9 +49,16 @@ export function routeMatches(match: Json, path: string, headers: Readonly<Record
   return true;
 }
 
-/** Envoy's virtual host selection: exact domain, then longest `*suffix`, then `prefix*`, then `*`. */
-export function selectVirtualHost(vhosts: readonly Json[], host: string): Json | undefined {
-  const h = host.toLowerCase();
+/**
+ * Envoy's virtual host selection: exact domain, then longest `*suffix`, then `prefix*`, then `*`;
+ * with `ignorePort` (the route config's `ignore_port_in_host_matching`) a `:PORT` is dropped first.
+ */
+export function selectVirtualHost(vhosts: readonly Json[], host: string, ignorePort = false): Json | undefined {
+  let h = host.toLowerCase();
+  if (ignorePort) {
+    const c = h.lastIndexOf(':');
+    if (c > 0 && h.indexOf(']') < c) h = h.slice(0, c);
+  }
   for (const vh of vhosts) if (vh.domains.some((d: string) => d.toLowerCase() === h)) return vh;
   let best: Json | undefined;
   let bestLen = -1;

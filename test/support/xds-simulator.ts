@@ -185,7 +185,7 @@ export class XdsSimulator {
 
   private route(rc: Json, req: SimRequest, out: SimResult): SimResult {
     const headers = this.headers(req);
-    const vh = selectVirtualHost(rc.virtualHosts ?? [], headers[':authority']!);
+    const vh = selectVirtualHost(rc.virtualHosts ?? [], headers[':authority']!, rc.ignorePortInHostMatching === true);
     if (!vh) return { ...out, error: 'no virtual host' };
     out.virtualHost = vh.name;
     const route = (vh.routes ?? []).find((r: Json) => routeMatches(r.match, req.path ?? '/', headers));

@@ -34,5 +34,5 @@ export function sidecarRouteConfigs(proxy: ProxyInfo, push: PushContext, names: 
     ports = [...set].sort((a, b) => a - b);
   }
   const scope = push.scopeKey(proxy);
-  return ports.map((port) => push.cached(`rds|${scope}|${port}`, () => ({ name: String(port), virtualHosts: outboundVirtualHosts(proxy, push, port), validateClusters: false })));
+  return ports.map((port) => push.cached(`rds|${scope}|${port}`, () => ({ name: String(port), virtualHosts: outboundVirtualHosts(proxy, push, port), validateClusters: false, ignorePortInHostMatching: true })));
 }

@@ -24,9 +24,10 @@ export function carriesHttp(protocol: string): boolean {
 /**
  * Istio's domain aliases for a service seen from a proxy: the FQDN, every shorter name the
  * proxy's DNS search path resolves (`name` in the same namespace, `name.ns`, `name.ns.svc`), the
- * VIPs — each also with `:PORT`.
+ * VIPs — each also with `:PORT` unless `port` is undefined (sidecar route configs set
+ * `ignore_port_in_host_matching` instead, as Istio does for every proxy but proxyless gRPC).
  */
-export function domainAliases(hostname: string, addresses: readonly string[], port: number, proxyDnsDomain: string): string[] {
+export function domainAliases(hostname: string, addresses: readonly string[], port: number | undefined, proxyDnsDomain: string): string[] {
   const names = [hostname];
   const domainParts = proxyDnsDomain.split('.');
   // Strip suffixes the proxy's search path adds: for `ns.svc.cluster.local` these are
@@ -39,11 +40,18 @@ export function domainAliases(hostname: string, addresses: readonly string[], po
     }
   }
   const out: string[] = [];
-  for (const n of [...names, ...addresses]) out.push(n, `${n}:${port}`);
+  for (const n of [...names, ...addresses]) {
+    if (port === undefined) out.push(n);
+    else out.push(n, `${n}:${port}`);
+  }
   return out;
 }
 
-/** Outbound virtual hosts of a sidecar's (or proxyless client's) route config for one port. */
+/**
+ * Outbound virtual hosts of a sidecar's route config for one port. Domains carry no `:PORT`
+ * variants: the route config sets `ignorePortInHostMatching` (Istio does the same for every
+ * proxy but proxyless gRPC; it halves the domain lists that every proxy receives on each RDS push).
+ */
 export function outboundVirtualHosts(proxy: ProxyInfo, push: PushContext, port: number): JsonObject[] {
   const vsList = push.virtualServicesFor(proxy, MESH_GATEWAY);
   const seenDomains = new Set<string>();
@@ -56,7 +64,7 @@ export function outboundVirtualHosts(proxy: ProxyInfo, push: PushContext, port: 
     hostsWithService.add(service.hostname);
     const vs = push.virtualServiceForHost(proxy, service.hostname);
     const routes = vs ? buildHttpRoutes(vs.http, routeCtx(proxy, push, port, vs.namespace), vs) : [defaultRoute(outboundClusterName(port, undefined, service.hostname), false)];
-    const vh = virtualHost(`${service.hostname}:${port}`, domainAliases(service.hostname, service.addresses, port, proxy.dnsDomain), routes, seenDomains);
+    const vh = virtualHost(`${service.hostname}:${port}`, domainAliases(service.hostname, service.addresses, undefined, proxy.dnsDomain), routes, seenDomains);
     if (vh) out.push(vh);
   }
   // VirtualService hosts that name no service (external names): reachable on every HTTP port.
@@ -64,7 +72,7 @@ export function outboundVirtualHosts(proxy: ProxyInfo, push: PushContext, port: 
     for (const host of vs.hosts) {
       if (host.includes('*') || hostsWithService.has(host)) continue;
       if (push.servicesVisibleTo(proxy).some((s) => s.hostname === host)) continue;
-      const vh = virtualHost(`${host}:${port}`, [host, `${host}:${port}`], buildHttpRoutes(vs.http, routeCtx(proxy, push, port, vs.namespace), vs), seenDomains);
+      const vh = virtualHost(`${host}:${port}`, [host], buildHttpRoutes(vs.http, routeCtx(proxy, push, port, vs.namespace), vs), seenDomains);
       if (vh) out.push(vh);
     }
   }
