@@ -112,6 +112,30 @@ describe('sidecar outbound HTTP routing', () => {
     assert.deepEqual(r.route!.route.hashPolicy, [{ header: { headerName: 'x-user' } }]);
   });
 
+  it("retries on another host by default (Istio's previous_hosts predicate), but not when the route hashes to a host", () => {
+    const plain = sim.run(http('details', { address: '10.96.0.13' })).route!.route.retryPolicy;
+    assert.deepEqual(plain.retryHostPredicate, [{ name: 'envoy.retry_host_predicates.previous_hosts', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' } }]);
+    assert.equal(plain.hostSelectionRetryMaxAttempts, '5');
+    const hashed = sim.run(http('reviews', { path: '/anything' })).route!.route;
+    assert.ok(hashed.hashPolicy, 'the reviews route hashes (port-level consistentHash)');
+    assert.equal(hashed.retryPolicy.retryHostPredicate, undefined);
+  });
+
+  it("hashes a service's default route (no VirtualService) by its DestinationRule's consistentHash", () => {
+    const push2 = pushContext(
+      'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: { name: cart, namespace: default }\nspec: { host: cart, trafficPolicy: { loadBalancer: { consistentHash: { httpCookie: { name: session, ttl: 60s } } } } }\n',
+      [{ name: 'cart', vip: '10.96.8.8', ports: [{ port: 8080 }] }, { name: 'plain', vip: '10.96.8.9', ports: [{ port: 8080 }] }],
+      [{ service: 'cart', address: '10.244.8.8' }, { service: 'plain', address: '10.244.8.9' }],
+    );
+    const s2 = simulator(client, push2);
+    const cart = s2.run(http('cart', { address: '10.96.8.8', port: 8080 })).route!.route;
+    assert.deepEqual(cart.hashPolicy, [{ cookie: { name: 'session', ttl: '60s' } }]);
+    assert.equal(cart.retryPolicy.retryHostPredicate, undefined, 'affinity: no retry on another host');
+    const plain = s2.run(http('plain', { address: '10.96.8.9', port: 8080 })).route!.route;
+    assert.equal(plain.hashPolicy, undefined);
+    assert.equal(plain.retryPolicy.retryHostPredicate.length, 1);
+  });
+
   it('sends unknown hosts to PassthroughCluster (ALLOW_ANY) and TCP services through VIP_PORT listeners', () => {
     const r = sim.run(http('unknown.example', { address: '1.2.3.4', port: 9080 }));
     assert.equal(r.virtualHost, 'allow_any');

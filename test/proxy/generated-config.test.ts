@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { protoJsonToObject } from '../../src/api/xds/proto-json.ts';
 import { TYPE_URL } from '../../src/api/xds/type-urls.ts';
 import { compileRouteTable } from '../../src/data/l7/route-table.ts';
+import { HeaderList } from '../../src/data/http1/header-list.ts';
 import { compileListener } from '../../src/data/listener/listener-config.ts';
 import { compileCluster } from '../../src/data/upstream/cluster-config.ts';
 import { compileEndpoints } from '../../src/data/upstream/endpoint-config.ts';
@@ -75,5 +76,7 @@ describe('proxy accepts what discovery generates', () => {
       assert.equal(table.selectVirtualHost(host)?.name, ratings, host);
     }
     assert.equal(table.selectVirtualHost('[fd00::1]')?.name, 'allow_any', 'an IPv6 literal without a port keeps its colons');
+    const details = table.route({ authority: 'details', path: '/', method: 'GET', scheme: 'http', headers: new HeaderList() });
+    assert.equal((details?.action as { retry?: { otherHost: boolean } }).retry?.otherHost, true, "Istio's default retry policy: another host on retry");
   });
 });

@@ -74,11 +74,13 @@ function mergeHeaderOptions(a: JsonObject, b: JsonObject): JsonObject {
   return out;
 }
 
-/** The route a host gets when no VirtualService routes it: everything to its cluster. */
-export function defaultRoute(cluster: string, grpc: boolean): JsonObject {
-  return {
-    name: 'default',
-    match: { prefix: '/' },
-    route: grpc ? { cluster } : { cluster, timeout: '0s', retryPolicy: defaultRetryPolicy(), maxGrpcTimeout: '0s' },
-  };
+/**
+ * The route a host gets when no VirtualService routes it: everything to its cluster, hashed by
+ * the DestinationRule's consistentHash when it has one (`hash`).
+ */
+export function defaultRoute(cluster: string, grpc: boolean, hash?: JsonObject): JsonObject {
+  if (grpc) return { name: 'default', match: { prefix: '/' }, route: { cluster } };
+  const route: JsonObject = { cluster, timeout: '0s', retryPolicy: defaultRetryPolicy(hash !== undefined), maxGrpcTimeout: '0s' };
+  if (hash) route.hashPolicy = [hash];
+  return { name: 'default', match: { prefix: '/' }, route };
 }

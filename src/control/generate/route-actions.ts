@@ -3,7 +3,7 @@ import type { Destination, HTTPMatchRequest, HTTPRetry, HTTPRoute } from '../../
 import type { PushContext } from '../push/push-context.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { outboundClusterName } from './cluster-names.ts';
-import { duration, fractionalPercent, type JsonObject } from './envoy-extensions.ts';
+import { EXT, duration, fractionalPercent, type JsonObject } from './envoy-extensions.ts';
 import { headerOptions } from './route-filters.ts';
 import type { MatchScope } from './route-matches.ts';
 
@@ -15,8 +15,19 @@ export interface RouteBuildContext extends MatchScope {
 /** Istio's default retry policy for HTTP routes. */
 export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 
-export function defaultRetryPolicy(): JsonObject {
-  return { retryOn: DEFAULT_RETRY_ON, numRetries: 2, hostSelectionRetryMaxAttempts: '5' };
+/**
+ * Istio's default retry policy: on a retry prefer a host not tried yet (`previous_hosts`), except
+ * when the route hashes to a host (consistent hash), where retrying elsewhere would break affinity.
+ */
+export function defaultRetryPolicy(consistentHash = false): JsonObject {
+  const out: JsonObject = { retryOn: DEFAULT_RETRY_ON, numRetries: 2 };
+  if (!consistentHash) out.retryHostPredicate = [previousHostsPredicate()];
+  out.hostSelectionRetryMaxAttempts = '5';
+  return out;
+}
+
+function previousHostsPredicate(): JsonObject {
+  return { name: EXT.previousHosts.name, typedConfig: { '@type': EXT.previousHosts.type } };
 }
 
 /** `outbound|PORT|SUBSET|HOST` for a VirtualService destination. */
@@ -60,11 +71,11 @@ export function buildRouteAction(route: HTTPRoute, match: HTTPMatchRequest | und
   } else {
     action.timeout = timeout ?? '0s';
   }
-  const retry = retryPolicy(route.retries, ctx.grpc);
+  const hash = destinationHashPolicy(dests[0]?.destination, ctx);
+  const retry = retryPolicy(route.retries, ctx.grpc, hash !== undefined);
   if (retry) action.retryPolicy = retry;
   const mirrors = mirrorPolicies(route, ctx);
   if (mirrors.length > 0) action.requestMirrorPolicies = mirrors;
-  const hash = hashPolicy(dests[0]?.destination, ctx);
   if (hash) action.hashPolicy = [hash];
   return action;
 }
@@ -82,8 +93,8 @@ export function normalizeWeights(weights: number[]): number[] {
   return scaled;
 }
 
-function retryPolicy(retries: HTTPRetry | undefined, grpc: boolean): JsonObject | undefined {
-  if (!retries) return grpc ? undefined : defaultRetryPolicy();
+function retryPolicy(retries: HTTPRetry | undefined, grpc: boolean, consistentHash: boolean): JsonObject | undefined {
+  if (!retries) return grpc ? undefined : defaultRetryPolicy(consistentHash);
   if (!retries.attempts) return undefined; // attempts 0 disables retries
   const out: JsonObject = { numRetries: retries.attempts };
   const on = (retries.retryOn ?? DEFAULT_RETRY_ON).split(',').map((s) => s.trim()).filter(Boolean);
@@ -96,7 +107,10 @@ function retryPolicy(retries: HTTPRetry | undefined, grpc: boolean): JsonObject 
   if (perTry) out.perTryTimeout = perTry;
   const backoff = duration(retries.backoff);
   if (backoff) out.retryBackOff = { baseInterval: backoff };
-  if (!grpc) out.hostSelectionRetryMaxAttempts = '5';
+  if (!grpc) {
+    if (!consistentHash) out.retryHostPredicate = [previousHostsPredicate()];
+    out.hostSelectionRetryMaxAttempts = '5';
+  }
   return out;
 }
 
@@ -113,7 +127,7 @@ function mirrorPolicy(cluster: string, percent: number | undefined): JsonObject 
 }
 
 /** Route hash policy from the destination's DestinationRule consistentHash (ring hash LB). */
-function hashPolicy(dest: Destination | undefined, ctx: RouteBuildContext): JsonObject | undefined {
+export function destinationHashPolicy(dest: Destination | undefined, ctx: RouteBuildContext): JsonObject | undefined {
   if (!dest?.host) return undefined;
   const host = ctx.push.resolveHost(dest.host, ctx.vsNamespace);
   const service = ctx.push.serviceFor(ctx.proxy, host);

@@ -4,6 +4,7 @@ import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { PASSTHROUGH_CLUSTER, outboundClusterName } from './cluster-names.ts';
 import type { JsonObject } from './envoy-extensions.ts';
 import { buildHttpRoutes, defaultRoute } from './http-routes.ts';
+import { destinationHashPolicy } from './route-actions.ts';
 
 const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-Web']);
 
@@ -63,7 +64,9 @@ export function outboundVirtualHosts(proxy: ProxyInfo, push: PushContext, port: 
     if (hostsWithService.has(service.hostname)) continue;
     hostsWithService.add(service.hostname);
     const vs = push.virtualServiceForHost(proxy, service.hostname);
-    const routes = vs ? buildHttpRoutes(vs.http, routeCtx(proxy, push, port, vs.namespace), vs) : [defaultRoute(outboundClusterName(port, undefined, service.hostname), false)];
+    const routes = vs
+      ? buildHttpRoutes(vs.http, routeCtx(proxy, push, port, vs.namespace), vs)
+      : [defaultRoute(outboundClusterName(port, undefined, service.hostname), false, destinationHashPolicy({ host: service.hostname }, routeCtx(proxy, push, port, service.namespace)))];
     const vh = virtualHost(`${service.hostname}:${port}`, domainAliases(service.hostname, service.addresses, undefined, proxy.dnsDomain), routes, seenDomains);
     if (vh) out.push(vh);
   }
