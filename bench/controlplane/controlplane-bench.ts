@@ -96,7 +96,7 @@ export async function runControlplaneBench(options: {
         ...(options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir, '--cpu-prof-name', `discovery-${n}-${Date.now()}.cpuprofile`] : []),
         options.discoveryBin ?? join(repo, 'bin/mizzen.js'),
         'discovery', '--config', dir, '--grpc-addr', `127.0.0.1:${grpcPort}`, '--http-addr', `127.0.0.1:${httpPort}`, '--secure-grpc-addr', ''],
-      { stdio: ['ignore', options.discoveryStdout ? openSync(options.discoveryStdout, 'a') : 'ignore', 'pipe'], env: { ...process.env, MIZZEN_LOG: 'warn' } },
+      { stdio: ['ignore', options.discoveryStdout ? openSync(options.discoveryStdout, 'a') : 'ignore', 'pipe'], env: { ...process.env, MIZZEN_LOG: process.env.MIZZEN_BENCH_DISCOVERY_LOG ?? 'warn' } },
     );
     let discoveryErr = '';
     discovery.stderr!.on('data', (d: Buffer) => void (discoveryErr = (discoveryErr + d.toString()).slice(-2000)));

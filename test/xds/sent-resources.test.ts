@@ -27,4 +27,17 @@ describe('SentResources', () => {
     other.replace(shared);
     assert.equal(other.get('a'), s.get('a'), 'the index is shared');
   });
+
+  it('names the exact set the client has until a per-stream change', () => {
+    const shared = encodeResourceSet('t', [r('a', '1')]);
+    const s = new SentResources();
+    assert.equal(s.exactSet, undefined);
+    s.replace(shared);
+    assert.equal(s.exactSet, shared);
+    s.set(r('a', '2'));
+    assert.equal(s.exactSet, undefined);
+    s.replace(shared);
+    s.delete('a');
+    assert.equal(s.exactSet, undefined);
+  });
 });

@@ -159,6 +159,34 @@ describe('SotW ADS stream', () => {
     assert.deepEqual([...w.lastResources.keys()].sort(), ['c1', 'c2'], 'the proxy still has both');
   });
 
+  it('keeps EDS pushes incremental change after change, for every proxy that had the same endpoints', async () => {
+    const cs = [client(), client()];
+    const rs = [];
+    for (const [i, c] of cs.entries()) {
+      c.send({ node: sidecarNode(`inc2-${i}`, 'ns1'), typeUrl: TYPE_URL.endpoint, resourceNames: ['c1', 'c2'] });
+      const r = await c.next();
+      assert.equal(r.resources.length, 2);
+      c.send({ typeUrl: TYPE_URL.endpoint, versionInfo: r.versionInfo, responseNonce: r.nonce, resourceNames: ['c1', 'c2'] });
+      rs.push(r);
+    }
+    const mine = (p: { podName: string }) => (p.podName.startsWith('inc2-') ? [TYPE_URL.endpoint] : undefined);
+    world.endpoints('c1', 9911);
+    h.ads.push(world.snapshot(), mine);
+    for (const c of cs) assert.deepEqual(c.decode(await c.next()).map((x) => x.clusterName), ['c1']);
+    world.endpoints('c2', 9912);
+    h.ads.push(world.snapshot(), mine);
+    for (const c of cs) {
+      const r = await c.next();
+      const [only] = c.decode(r);
+      assert.deepEqual(c.decode(r).map((x) => x.clusterName), ['c2'], 'the second change too sends only what changed');
+      assert.match(JSON.stringify(only), /9912/);
+    }
+    for (const i of [0, 1]) {
+      const w = h.ads.connections.find(`inc2-${i}.ns1`)[0]!.watched.get(TYPE_URL.endpoint)!;
+      assert.deepEqual([...w.lastResources.keys()].sort(), ['c1', 'c2']);
+    }
+  });
+
   it('encodes a resource shared by many proxies once', async () => {
     const before = h.ads.encoder.encodes;
     const w2 = new TestWorld().cluster('shared-x');

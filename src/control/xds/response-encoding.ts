@@ -15,6 +15,11 @@ export interface EncodedResourceSet {
   size: number;
   /** Name → resource, built on first use and shared by every holder of the set. */
   index?: Map<string, EncodedResource>;
+  /**
+   * The changed-only response from an earlier set to this one (incremental EDS/RDS), computed
+   * once for every proxy that had exactly that earlier set.
+   */
+  changedSince?: WeakMap<EncodedResourceSet, EncodedResourceSet>;
 }
 
 export function encodeResourceSet(typeUrl: string, resources: readonly EncodedResource[]): EncodedResourceSet {

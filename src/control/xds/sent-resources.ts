@@ -17,11 +17,18 @@ export class SentResources {
   private base: ReadonlyMap<string, EncodedResource> = new Map();
   /** Sent after the base set; `undefined` marks a base resource the client no longer has. */
   private overlay = new Map<string, EncodedResource | undefined>();
+  private exact: EncodedResourceSet | undefined;
 
-  /** The client now has exactly this set (a full SotW response). */
+  /** The client now has exactly this set (a full SotW response, or a changed-only one that made it so). */
   replace(set: EncodedResourceSet): void {
     this.base = indexOf(set);
     this.overlay = new Map();
+    this.exact = set;
+  }
+
+  /** The set the client has, when it is exactly one set (no per-stream changes since). */
+  get exactSet(): EncodedResourceSet | undefined {
+    return this.overlay.size === 0 ? this.exact : undefined;
   }
 
   get(name: string): EncodedResource | undefined {
@@ -34,12 +41,14 @@ export class SentResources {
 
   /** The client now has this resource (added or updated). */
   set(resource: EncodedResource): void {
+    this.exact = undefined;
     this.overlay.set(resource.name, resource);
     this.compact();
   }
 
   delete(name: string): boolean {
     const had = this.has(name);
+    this.exact = undefined;
     if (this.base.has(name)) this.overlay.set(name, undefined);
     else this.overlay.delete(name);
     return had;
@@ -73,5 +82,6 @@ export class SentResources {
     if (this.overlay.size <= 64 || this.overlay.size * 2 < this.base.size) return;
     this.base = new Map(this.entries());
     this.overlay = new Map();
+    this.exact = undefined;
   }
 }

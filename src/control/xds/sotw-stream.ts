@@ -3,6 +3,7 @@ import { AdsStream, type AdsRequestHead } from './ads-stream.ts';
 import { newWatch, type WatchedResource } from './xds-connection.ts';
 import type { XdsSnapshot } from './xds-snapshot.ts';
 import { encodeDiscoveryResponse, encodeResourceSet, type EncodedResourceSet } from './response-encoding.ts';
+import type { SentResources } from './sent-resources.ts';
 import { WILDCARD_TYPES, generateEncoded, orderTypes, type StreamDeps } from './stream-deps.ts';
 import { shortType } from './xds-metrics.ts';
 
@@ -114,8 +115,9 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
         w.versionSent = snapshot.version;
         w.sentAt = this.deps.clock.now();
         w.pushStartedAt.set(nonce, startedAt);
-        if (send === set) w.lastResources.replace(set);
-        else for (const e of send.resources) w.lastResources.set(e);
+        // A changed-only response leaves the client with exactly `set` too (changedOnly sends
+        // every resource it lacks or has in another version, and falls back when one went away).
+        w.lastResources.replace(set);
         this.deps.metrics.configSize.observe({ type }, send.size);
         return msg;
       });
@@ -135,15 +137,28 @@ function changedOnly(typeUrl: string, set: EncodedResourceSet, w: WatchedResourc
   if (WILDCARD_TYPES.has(typeUrl) || w.nonceSent === undefined || w.lastResources.size === 0) return set;
   // After a NACK the client kept older resources than those we sent: resend everything.
   if (w.lastNack !== undefined && w.lastNack.nonce === w.nonceSent) return set;
+  // Proxies that had the same set get the same answer: compute it once per (old set, new set).
+  const from = w.lastResources.exactSet;
+  if (from === undefined) return diff(typeUrl, set, w.lastResources);
+  const memo = (set.changedSince ??= new WeakMap());
+  let out = memo.get(from);
+  if (out === undefined) {
+    out = diff(typeUrl, set, w.lastResources);
+    memo.set(from, out);
+  }
+  return out;
+}
+
+function diff(typeUrl: string, set: EncodedResourceSet, last: SentResources): EncodedResourceSet {
   const changed = [];
   let matched = 0;
   for (const e of set.resources) {
-    const prev = w.lastResources.get(e.name);
+    const prev = last.get(e.name);
     if (prev) matched++;
     if (prev?.version !== e.version) changed.push(e);
   }
   // A resource the client has is no longer there: send the full set.
-  if (matched < w.lastResources.size) return set;
+  if (matched < last.size) return set;
   if (changed.length * 2 > set.resources.length) return set;
   return encodeResourceSet(typeUrl, changed);
 }
