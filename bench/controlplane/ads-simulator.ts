@@ -1,7 +1,8 @@
 /**
  * A load simulator in its own process, like Istio's pilot-load: opens N SotW ADS streams (spread
  * over several lean gRPC channels, src/lib/grpc-wire), each as a sidecar with its own node ID, subscribes wildcard to CDS,
- * EDS, LDS and RDS, and ACKs every response as Envoy would (without decoding the resources).
+ * EDS, LDS and RDS, and ACKs every response as Envoy would (reading only the envelope, from the
+ * message parts as they arrive: see response-head-parser.ts).
  *
  * argv: JSON {address, proxies, channels, namespace}
  * stdin: `watch TYPE` (TYPE: cds|eds|lds|rds) starts a convergence measurement from now;
@@ -16,6 +17,7 @@ import { loadEnvoyRoot } from '../../src/api/xds/envoy-protos.ts';
 import { TYPE_URL } from '../../src/api/xds/type-urls.ts';
 import { GrpcChannel } from '../../src/lib/grpc-wire/grpc-channel.ts';
 import type { GrpcClientStream } from '../../src/lib/grpc-wire/grpc-client-stream.ts';
+import { ResponseHeadParser, type ResponseHead } from './response-head-parser.ts';
 
 interface Options {
   address: string;
@@ -30,57 +32,8 @@ const Req = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
 const TYPES = { cds: TYPE_URL.cluster, eds: TYPE_URL.endpoint, lds: TYPE_URL.listener, rds: TYPE_URL.route } as const;
 type Short = keyof typeof TYPES;
 const SHORT = new Map<string, Short>(Object.entries(TYPES).map(([k, v]) => [v, k as Short]));
-
-interface RespHead {
-  versionInfo: string;
-  typeUrl: string;
-  nonce: string;
-  resources: number;
-}
-
 const ADS_PATH = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
 const encodeRequest = (m: object): Uint8Array => Req.encode(Req.fromObject(m)).finish();
-
-/**
- * DiscoveryResponse's envelope from its wire bytes: version_info=1, resources=2 (counted, skipped),
- * type_url=4, nonce=5; everything else skipped by wire type.
- */
-function readHead(b: Buffer): RespHead {
-  const out: RespHead = { versionInfo: '', typeUrl: '', nonce: '', resources: 0 };
-  let pos = 0;
-  const varint = (): number => {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      const byte = b[pos++]!;
-      v += (byte & 0x7f) * mul;
-      if (byte < 0x80) return v;
-      mul *= 128;
-    }
-  };
-  while (pos < b.length) {
-    const key = varint();
-    const field = Math.floor(key / 8);
-    const wire = key & 7;
-    if (wire === 0) {
-      varint();
-    } else if (wire === 2) {
-      const len = varint();
-      if (field === 1) out.versionInfo = b.toString('utf8', pos, pos + len);
-      else if (field === 2) out.resources++;
-      else if (field === 4) out.typeUrl = b.toString('utf8', pos, pos + len);
-      else if (field === 5) out.nonce = b.toString('utf8', pos, pos + len);
-      pos += len;
-    } else if (wire === 1) {
-      pos += 8;
-    } else if (wire === 5) {
-      pos += 4;
-    } else {
-      throw new Error(`unexpected wire type ${wire} in DiscoveryResponse`);
-    }
-  }
-  return out;
-}
 
 /** Response bytes received per type (all streams): what the initial sync transfers. */
 const bytesReceived: Record<Short, number> = { cds: 0, eds: 0, lds: 0, rds: 0 };
@@ -113,8 +66,12 @@ function ipOf(i: number): string {
 let reopened = 0;
 
 function openStream(i: number): void {
+  const parser = new ResponseHeadParser();
   const stream: GrpcClientStream = clients[i % clients.length]!.openStream(ADS_PATH, {
-    onMessage: (b) => onResponse(b),
+    onMessagePart: (part, last) => {
+      const head = parser.push(part, last);
+      if (head) onResponse(head);
+    },
     onStatus: (st) => {
       if (exiting || streams[i] !== stream) return;
       if (st.code !== 0) process.stderr.write(`stream ${i}: ${st.code} ${st.message}\n`);
@@ -139,12 +96,11 @@ function openStream(i: number): void {
     stream.write(encodeRequest(first ? { node, typeUrl } : { typeUrl }));
     first = false;
   }
-  function onResponse(b: Buffer): void {
-    const r = readHead(b);
+  function onResponse(r: ResponseHead): void {
     const short = SHORT.get(r.typeUrl);
     stream.write(encodeRequest({ typeUrl: r.typeUrl, versionInfo: r.versionInfo, responseNonce: r.nonce }));
     if (!short) return;
-    bytesReceived[short] += b.length;
+    bytesReceived[short] += r.bytes;
     const now = performance.now();
     if (!seen[i]!.has(short)) {
       seen[i]!.add(short);

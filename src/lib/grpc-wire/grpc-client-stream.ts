@@ -27,6 +27,11 @@ export interface GrpcStreamOptions {
   maxReceiveMessageBytes?: number;
   onHeaders?: (headers: GrpcHeaders) => void;
   onMessage?: (message: Buffer) => void;
+  /**
+   * Instead of onMessage: each response message as the parts it arrived in, never assembled
+   * (for a consumer that reads only the head of large messages, e.g. a load simulator).
+   */
+  onMessagePart?: (part: Buffer, last: boolean) => void;
   /** Called exactly once, after every message. */
   onStatus?: (status: GrpcStreamStatus) => void;
   /** The transport can take more writes after write() returned false. */
@@ -157,6 +162,15 @@ export class GrpcClientStream {
     req.on('data', (chunk: Buffer) => {
       if (this.done) return;
       if (this.httpStatus !== 200) return; // a non-gRPC body; the HTTP status decides
+      if (this.o.onMessagePart) {
+        const parts = this.reader.pushParts(chunk);
+        if (isFramingError(parts)) return this.abort(parts.code, parts.message);
+        for (const p of parts) {
+          if (this.done) return;
+          this.o.onMessagePart(p.data, p.last);
+        }
+        return;
+      }
       const r = this.reader.push(chunk);
       if (isFramingError(r)) {
         this.abort(r.code, r.message);

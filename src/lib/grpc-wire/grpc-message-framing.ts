@@ -47,6 +47,8 @@ export class GrpcMessageReader {
   private body: Buffer | undefined;
   private bodyFill = 0;
   private failed: FramingError | undefined;
+  /** pushParts: bytes of the current message still to come. */
+  private partRemaining = 0;
 
   constructor(options: GrpcMessageReaderOptions = {}) {
     this.max = options.maxMessageBytes ?? 4 * 1024 * 1024;
@@ -54,7 +56,7 @@ export class GrpcMessageReader {
 
   /** True when no partial message is buffered (a clean end of stream is possible). */
   get atBoundary(): boolean {
-    return this.headerFill === 0 && this.body === undefined;
+    return this.headerFill === 0 && this.body === undefined && this.partRemaining === 0;
   }
 
   push(chunk: Buffer): Buffer[] | FramingError {
@@ -108,6 +110,38 @@ export class GrpcMessageReader {
     return out;
   }
 
+  /**
+   * The same stream cut into message parts instead of whole messages: views into the received
+   * chunks, never copied, `last` on a message's final part (an empty message is one empty part).
+   * For consumers that read a little of large messages. Do not mix with push() on one reader.
+   */
+  pushParts(chunk: Buffer): MessagePart[] | FramingError {
+    if (this.failed) return this.failed;
+    const out: MessagePart[] = [];
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.partRemaining > 0) {
+        const take = Math.min(this.partRemaining, chunk.length - off);
+        this.partRemaining -= take;
+        out.push({ data: chunk.subarray(off, off + take), last: this.partRemaining === 0 });
+        off += take;
+        continue;
+      }
+      const take = Math.min(FRAME_HEADER_BYTES - this.headerFill, chunk.length - off);
+      chunk.copy(this.header, this.headerFill, off, off + take);
+      this.headerFill += take;
+      off += take;
+      if (this.headerFill < FRAME_HEADER_BYTES) break;
+      this.headerFill = 0;
+      const len = this.header.readUInt32BE(1);
+      const err = this.check(this.header[0]!, len);
+      if (err) return (this.failed = err);
+      if (len === 0) out.push({ data: chunk.subarray(off, off), last: true });
+      this.partRemaining = len;
+    }
+    return out;
+  }
+
   private check(flag: number, len: number): FramingError | undefined {
     if (flag === 1) return { code: 12, message: 'received a compressed message, but no grpc-encoding was negotiated (compression is not supported)' };
     if (flag !== 0) return { code: 13, message: `invalid gRPC frame flag ${flag}` };
@@ -116,7 +150,14 @@ export class GrpcMessageReader {
   }
 }
 
+/** A piece of a message as it arrived (GrpcMessageReader.pushParts). */
+export interface MessagePart {
+  data: Buffer;
+  /** The message's final part. */
+  last: boolean;
+}
+
 /** Type guard for the reader's error value. */
-export function isFramingError(v: Buffer[] | FramingError): v is FramingError {
+export function isFramingError<T>(v: T[] | FramingError): v is FramingError {
   return !Array.isArray(v);
 }

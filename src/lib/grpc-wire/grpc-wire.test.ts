@@ -33,6 +33,39 @@ describe('GrpcMessageReader', () => {
     assert.deepEqual(messages(r, single), payload.map((p) => p.toString()));
   });
 
+  it('cuts the same stream into uncopied message parts at every split (pushParts)', () => {
+    const payload = [Buffer.from('a'.repeat(300)), Buffer.alloc(0), Buffer.from('bc')];
+    const wire = Buffer.concat(payload.map((p) => frameMessage(p)));
+    const split = (chunks: Buffer[]): { msgs: string[]; reader: GrpcMessageReader } => {
+      const reader = new GrpcMessageReader();
+      const msgs: string[] = [];
+      let cur: Buffer[] = [];
+      for (const c of chunks) {
+        const parts = reader.pushParts(c);
+        assert.ok(!isFramingError(parts));
+        for (const p of parts) {
+          assert.equal(p.data.buffer, c.buffer, 'a view into the chunk, not a copy');
+          cur.push(p.data);
+          if (p.last) {
+            msgs.push(Buffer.concat(cur).toString());
+            cur = [];
+          }
+        }
+      }
+      return { msgs, reader };
+    };
+    const want = payload.map((p) => p.toString());
+    for (let cut = 1; cut < wire.length; cut++) {
+      const { msgs, reader } = split([wire.subarray(0, cut), wire.subarray(cut)]);
+      assert.deepEqual(msgs, want, `cut at ${cut}`);
+      assert.ok(reader.atBoundary);
+    }
+    assert.deepEqual(split([...wire].map((b) => Buffer.from([b]))).msgs, want);
+    const r = new GrpcMessageReader({ maxMessageBytes: 4 });
+    const res = r.pushParts(frameMessage(Buffer.from('12345')));
+    assert.ok(isFramingError(res) && res.code === GrpcStatus.RESOURCE_EXHAUSTED);
+  });
+
   it('frameHeader + body written separately equals frameMessage', () => {
     const body = Buffer.from('xyz');
     assert.deepEqual(Buffer.concat([frameHeader(body.length), body]), frameMessage(body));
