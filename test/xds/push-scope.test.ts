@@ -45,10 +45,11 @@ describe('scopePush', () => {
   const change = (r: ConfigResource): ConfigChange => ({ kind: r.kind, group: r.group, namespace: r.metadata.namespace, name: r.metadata.name, old: undefined, new: r });
 
   const allButEds = Object.values(TYPE_URL).filter((t) => t !== TYPE_URL.endpoint);
+  const routesAndListeners = allButEds.filter((t) => t !== TYPE_URL.cluster);
 
   it('reaches only proxies that can see the host a VirtualService changes', () => {
     const s = scope([change(res('VirtualService', 'a', 'vs', { hosts: ['private.a.svc.cluster.local'], http: [] }))]);
-    assert.deepEqual(s(pa), allButEds, 'a VirtualService cannot change endpoints: no EDS (as istiod)');
+    assert.deepEqual(s(pa), routesAndListeners, 'a VirtualService cannot change endpoints (no EDS, as istiod) nor clusters (no CDS)');
     assert.equal(s(pb), undefined);
     assert.equal(s(pc), undefined);
   });
@@ -83,6 +84,14 @@ describe('scopePush', () => {
     assert.equal(s(pa), undefined);
     const router = parseProxyInfo({ id: 'router~10.0.0.9~gw-1.istio-system~istio-system.svc.cluster.local' });
     assert.ok(router.ok);
-    assert.deepEqual(s(router.proxy), allButEds);
+    assert.deepEqual(s(router.proxy), routesAndListeners);
+  });
+
+  it('pushes CDS when a kind the cluster generators read comes with a VirtualService', () => {
+    const vs = change(res('VirtualService', 'a', 'vs', { hosts: ['private.a.svc.cluster.local'], http: [] }));
+    const sidecar = change(res('Sidecar', 'a', 'default', { egress: [{ hosts: ['./*'] }] }));
+    assert.equal(scope([vs, sidecar])(pa), 'all');
+    const authz = change({ ...res('AuthorizationPolicy', 'a', 'deny', { action: 'DENY', rules: [{}] }), group: 'security.istio.io' });
+    assert.deepEqual(scope([vs, authz])(pa), routesAndListeners);
   });
 });
