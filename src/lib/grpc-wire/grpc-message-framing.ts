@@ -81,15 +81,11 @@ export class GrpcMessageReader {
           off += FRAME_HEADER_BYTES;
           continue;
         }
-        const take = Math.min(FRAME_HEADER_BYTES - this.headerFill, chunk.length - off);
-        chunk.copy(this.header, this.headerFill, off, off + take);
-        this.headerFill += take;
-        off += take;
-        if (this.headerFill < FRAME_HEADER_BYTES) break;
-        const len = this.header.readUInt32BE(1);
-        const err = this.check(this.header[0]!, len);
-        if (err) return (this.failed = err);
-        this.headerFill = 0;
+        const h = this.takeHeader(chunk, off);
+        if (!('off' in h)) return h;
+        off = h.off;
+        if (h.len === undefined) break;
+        const len = h.len;
         this.body = Buffer.allocUnsafe(len);
         this.bodyFill = 0;
         if (len === 0) {
@@ -127,19 +123,31 @@ export class GrpcMessageReader {
         off += take;
         continue;
       }
-      const take = Math.min(FRAME_HEADER_BYTES - this.headerFill, chunk.length - off);
-      chunk.copy(this.header, this.headerFill, off, off + take);
-      this.headerFill += take;
-      off += take;
-      if (this.headerFill < FRAME_HEADER_BYTES) break;
-      this.headerFill = 0;
-      const len = this.header.readUInt32BE(1);
-      const err = this.check(this.header[0]!, len);
-      if (err) return (this.failed = err);
+      const h = this.takeHeader(chunk, off);
+      if (!('off' in h)) return h;
+      off = h.off;
+      if (h.len === undefined) break;
+      const len = h.len;
       if (len === 0) out.push({ data: chunk.subarray(off, off), last: true });
       this.partRemaining = len;
     }
     return out;
+  }
+
+  /**
+   * Copy the next bytes of a message prefix that may span chunks; the message length once all
+   * five are in (undefined before), or the framing error.
+   */
+  private takeHeader(chunk: Buffer, off: number): { off: number; len: number | undefined } | FramingError {
+    const take = Math.min(FRAME_HEADER_BYTES - this.headerFill, chunk.length - off);
+    chunk.copy(this.header, this.headerFill, off, off + take);
+    this.headerFill += take;
+    if (this.headerFill < FRAME_HEADER_BYTES) return { off: off + take, len: undefined };
+    this.headerFill = 0;
+    const len = this.header.readUInt32BE(1);
+    const err = this.check(this.header[0]!, len);
+    if (err) return (this.failed = err);
+    return { off: off + take, len };
   }
 
   private check(flag: number, len: number): FramingError | undefined {
