@@ -107,6 +107,31 @@ describe('GrpcChannel (plaintext, against grpc-js)', () => {
     assert.equal(c.messages[1]!.toString(), 'after');
   });
 
+  it('hands a 3 MB message over as the parts it arrived in (onMessagePart), never joined', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i, i);
+    const messages: Buffer[][] = [[]];
+    let done!: (s: GrpcStreamStatus) => void;
+    const status = new Promise<GrpcStreamStatus>((r) => (done = r));
+    const stream = channel.openStream('/test.Wire/Chat', {
+      onMessagePart: (part, last) => {
+        messages.at(-1)!.push(part);
+        if (last) messages.push([]);
+      },
+      onMessage: () => assert.fail('onMessage is not called when onMessagePart is set'),
+      onStatus: done,
+    });
+    stream.write(big);
+    stream.write(Buffer.alloc(0));
+    stream.end();
+    const st = await status;
+    assert.equal(st.code, GrpcStatus.OK, st.message);
+    assert.equal(messages.length, 3, 'two messages, then the open slot');
+    assert.ok(messages[0]!.length > 1, `the 3 MB message came in ${messages[0]!.length} parts`);
+    assert.ok(Buffer.concat(messages[0]!).equals(big));
+    assert.equal(Buffer.concat(messages[1]!).length, 0, 'the empty message is one empty last part');
+  });
+
   it('reports RESOURCE_EXHAUSTED when a response exceeds the receive limit', async () => {
     const c = collect(channel, '/test.Wire/Chat', undefined, 1024);
     c.stream.write(Buffer.alloc(2048));

@@ -20,14 +20,13 @@ export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,canc
  * when the route hashes to a host (consistent hash), where retrying elsewhere would break affinity.
  */
 export function defaultRetryPolicy(consistentHash = false): JsonObject {
-  const out: JsonObject = { retryOn: DEFAULT_RETRY_ON, numRetries: 2 };
-  if (!consistentHash) out.retryHostPredicate = [previousHostsPredicate()];
-  out.hostSelectionRetryMaxAttempts = '5';
-  return out;
+  return { retryOn: DEFAULT_RETRY_ON, numRetries: 2, ...hostSelection(consistentHash) };
 }
 
-function previousHostsPredicate(): JsonObject {
-  return { name: EXT.previousHosts.name, typedConfig: { '@type': EXT.previousHosts.type } };
+/** How a retry picks its host (Envoy sidecars; proxyless gRPC has no host predicates). */
+function hostSelection(consistentHash: boolean): JsonObject {
+  const previousHosts = { name: EXT.previousHosts.name, typedConfig: { '@type': EXT.previousHosts.type } };
+  return { ...(consistentHash ? {} : { retryHostPredicate: [previousHosts] }), hostSelectionRetryMaxAttempts: '5' };
 }
 
 /** `outbound|PORT|SUBSET|HOST` for a VirtualService destination. */
@@ -107,11 +106,7 @@ function retryPolicy(retries: HTTPRetry | undefined, grpc: boolean, consistentHa
   if (perTry) out.perTryTimeout = perTry;
   const backoff = duration(retries.backoff);
   if (backoff) out.retryBackOff = { baseInterval: backoff };
-  if (!grpc) {
-    if (!consistentHash) out.retryHostPredicate = [previousHostsPredicate()];
-    out.hostSelectionRetryMaxAttempts = '5';
-  }
-  return out;
+  return grpc ? out : { ...out, ...hostSelection(consistentHash) };
 }
 
 function mirrorPolicies(route: HTTPRoute, ctx: RouteBuildContext): JsonObject[] {

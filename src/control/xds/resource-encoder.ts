@@ -69,8 +69,11 @@ export class ResourceEncoder {
       this.hits++;
       return { name: generated.name, typeUrl, value: known.value, version: known.version };
     }
-    const json = JSON.stringify(obj);
-    const hash = createHash('sha256').update(typeUrl).update('\0').update(json).digest('base64url').slice(0, 16);
+    // A large route configuration is hashed (and encoded) virtual host by virtual host, so each
+    // host is serialized to JSON once: its key finds its bytes, and the keys make the whole's.
+    const vhosts = typeUrl === TYPE_URL.route && Array.isArray(obj.virtualHosts) && obj.virtualHosts.length >= VHOST_SPLIT_MIN ? (obj.virtualHosts as Record<string, unknown>[]) : undefined;
+    const vhostKeys = vhosts?.map((vh) => 'vh\0' + contentHash(JSON.stringify(vh)));
+    const hash = contentHash(typeUrl, '\0', vhostKeys ? JSON.stringify({ ...obj, virtualHosts: vhostKeys }) : JSON.stringify(obj));
     let entry = this.byHash.get(hash);
     if (entry) {
       this.hits++;
@@ -80,9 +83,7 @@ export class ResourceEncoder {
       const body = stripType(obj);
       let value: Uint8Array;
       try {
-        value = typeUrl === TYPE_URL.route && Array.isArray(body.virtualHosts) && body.virtualHosts.length >= VHOST_SPLIT_MIN
-          ? this.encodeRouteConfiguration(body)
-          : this.encodeMessage(this.typeFor(typeUrl), body);
+        value = vhosts && vhostKeys ? this.encodeRouteConfiguration(body, vhosts, vhostKeys) : this.encodeMessage(this.typeFor(typeUrl), body);
       } catch (e) {
         throw new MizzenError('INTERNAL', `generated ${typeUrl} ${JSON.stringify(generated.name)} does not encode: ${(e as Error).message}`, { cause: e });
       }
@@ -110,13 +111,12 @@ export class ResourceEncoder {
    * virtual host as field 2, in order — the same message (protobuf parsers accept fields in any
    * order; repeated fields keep theirs).
    */
-  private encodeRouteConfiguration(body: Record<string, unknown>): Uint8Array {
-    const vhosts = body.virtualHosts as Record<string, unknown>[];
+  private encodeRouteConfiguration(body: Record<string, unknown>, vhosts: readonly Record<string, unknown>[], keys: readonly string[]): Uint8Array {
     const rest = this.encodeMessage(this.typeFor(TYPE_URL.route), { ...body, virtualHosts: [] });
     const vhType = this.virtualHostType ??= this.root.lookupType('envoy.config.route.v3.VirtualHost');
     const w = protobuf.Writer.create();
-    for (const vh of vhosts) {
-      const key = 'vh\0' + createHash('sha256').update(JSON.stringify(vh)).digest('base64url').slice(0, 16);
+    for (const [i, vh] of vhosts.entries()) {
+      const key = keys[i]!;
       let entry = this.byHash.get(key);
       if (!entry) {
         entry = { value: this.encodeMessage(vhType, vh), version: key };
@@ -162,6 +162,13 @@ export class ResourceEncoder {
   get size(): number {
     return this.byHash.size;
   }
+}
+
+/** Short content hash (the resource version). */
+function contentHash(...parts: string[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('base64url').slice(0, 16);
 }
 
 function stripType(obj: Record<string, unknown>): Record<string, unknown> {

@@ -44,11 +44,11 @@ export class GrpcMessageReader {
   private readonly max: number;
   private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
   private headerFill = 0;
-  private body: Buffer | undefined;
-  private bodyFill = 0;
   private failed: FramingError | undefined;
-  /** pushParts: bytes of the current message still to come. */
+  /** Bytes of the current message still to come. */
   private partRemaining = 0;
+  /** push(): the parts received so far of a message spread over chunks. */
+  private pending: Buffer[] = [];
 
   constructor(options: GrpcMessageReaderOptions = {}) {
     this.max = options.maxMessageBytes ?? 4 * 1024 * 1024;
@@ -56,51 +56,20 @@ export class GrpcMessageReader {
 
   /** True when no partial message is buffered (a clean end of stream is possible). */
   get atBoundary(): boolean {
-    return this.headerFill === 0 && this.body === undefined && this.partRemaining === 0;
+    return this.headerFill === 0 && this.partRemaining === 0;
   }
 
   push(chunk: Buffer): Buffer[] | FramingError {
-    if (this.failed) return this.failed;
+    const parts = this.pushParts(chunk);
+    if (isFramingError(parts)) return parts;
     const out: Buffer[] = [];
-    let off = 0;
-    while (off < chunk.length) {
-      if (this.body === undefined) {
-        // Fast path: a whole header and message inside this chunk.
-        if (this.headerFill === 0 && chunk.length - off >= FRAME_HEADER_BYTES) {
-          const flag = chunk[off]!;
-          const len = chunk.readUInt32BE(off + 1);
-          const err = this.check(flag, len);
-          if (err) return (this.failed = err);
-          if (chunk.length - off - FRAME_HEADER_BYTES >= len) {
-            out.push(chunk.subarray(off + FRAME_HEADER_BYTES, off + FRAME_HEADER_BYTES + len));
-            off += FRAME_HEADER_BYTES + len;
-            continue;
-          }
-          this.body = Buffer.allocUnsafe(len);
-          this.bodyFill = 0;
-          off += FRAME_HEADER_BYTES;
-          continue;
-        }
-        const h = this.takeHeader(chunk, off);
-        if (!('off' in h)) return h;
-        off = h.off;
-        if (h.len === undefined) break;
-        const len = h.len;
-        this.body = Buffer.allocUnsafe(len);
-        this.bodyFill = 0;
-        if (len === 0) {
-          out.push(this.body);
-          this.body = undefined;
-        }
-        continue;
-      }
-      const take = Math.min(this.body.length - this.bodyFill, chunk.length - off);
-      chunk.copy(this.body, this.bodyFill, off, off + take);
-      this.bodyFill += take;
-      off += take;
-      if (this.bodyFill === this.body.length) {
-        out.push(this.body);
-        this.body = undefined;
+    for (const p of parts) {
+      // A message inside one chunk is a view of it; one spread over chunks is joined once.
+      if (p.last && this.pending.length === 0) out.push(p.data);
+      else this.pending.push(p.data);
+      if (p.last && this.pending.length > 0) {
+        out.push(Buffer.concat(this.pending));
+        this.pending = [];
       }
     }
     return out;
@@ -109,7 +78,8 @@ export class GrpcMessageReader {
   /**
    * The same stream cut into message parts instead of whole messages: views into the received
    * chunks, never copied, `last` on a message's final part (an empty message is one empty part).
-   * For consumers that read a little of large messages. Do not mix with push() on one reader.
+   * For consumers that read a little of large messages; push() assembles messages from them.
+   * Do not mix the two on one reader.
    */
   pushParts(chunk: Buffer): MessagePart[] | FramingError {
     if (this.failed) return this.failed;
