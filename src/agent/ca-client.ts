@@ -25,16 +25,28 @@ export interface CaClientOptions {
 
 export interface CertificateCallCredentials {
   token?: string;
+  /** Request metadata (IstioCertificateRequest.metadata), e.g. `ImpersonatedIdentity`. */
+  metadata?: Readonly<Record<string, string>>;
   /** mTLS client identity (only used with `tls`). */
   clientCertificate?: { certChainPem: string; privateKeyPem: string };
 }
 
-/** IstioCertificateRequest: csr = 1 (string), validity_duration = 3 (int64 seconds). */
-export function encodeCertificateRequest(csrPem: string, validitySeconds: number): Uint8Array {
+/**
+ * IstioCertificateRequest: csr = 1 (string), validity_duration = 3 (int64 seconds), metadata = 4
+ * (google.protobuf.Struct of string values, e.g. ztunnel's `ImpersonatedIdentity`).
+ */
+export function encodeCertificateRequest(csrPem: string, validitySeconds: number, metadata?: Readonly<Record<string, string>>): Uint8Array {
   const w = protobuf.Writer.create();
   if (csrPem) w.uint32((1 << 3) | 2).string(csrPem);
   const v = Math.max(0, Math.floor(validitySeconds));
   if (v > 0) w.uint32((3 << 3) | 0).int64(v);
+  const entries = Object.entries(metadata ?? {});
+  if (entries.length > 0) {
+    // Struct { map<string, Value> fields = 1 }; Value { string string_value = 3 }
+    w.uint32((4 << 3) | 2).fork();
+    for (const [k, val] of entries) w.uint32((1 << 3) | 2).fork().uint32((1 << 3) | 2).string(k).uint32((2 << 3) | 2).fork().uint32((3 << 3) | 2).string(val).ldelim().ldelim();
+    w.ldelim();
+  }
   return w.finish();
 }
 
@@ -67,7 +79,7 @@ export class CaClient {
     });
     let result;
     try {
-      result = await channel.unary(CREATE_CERTIFICATE_PATH, encodeCertificateRequest(csrPem, validitySeconds), {
+      result = await channel.unary(CREATE_CERTIFICATE_PATH, encodeCertificateRequest(csrPem, validitySeconds, creds.metadata), {
         metadata: creds.token ? { authorization: `Bearer ${creds.token}` } : undefined,
         deadlineMs: this.o.timeoutMs ?? 10_000,
       });

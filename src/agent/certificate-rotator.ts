@@ -28,6 +28,12 @@ export interface CertificateRotatorOptions {
   mtls?: boolean;
   /** SPIFFE URI to request in the CSR (advisory: the CA decides). */
   identity?: string;
+  /**
+   * Request `identity` on behalf of a pod (IstioCertificateRequest metadata
+   * `ImpersonatedIdentity`), as ztunnel does for the pods of its node: the caller authenticates as
+   * itself (token), never with the pod's certificate.
+   */
+  impersonate?: boolean;
   /** The bearer token for the CA, read afresh for every request (tokens expire). */
   token?: () => string | undefined | Promise<string | undefined>;
   /** Requested lifetime in seconds (0 = the CA's default, 24 h). */
@@ -118,10 +124,11 @@ export class CertificateRotator {
     const csr = createWorkloadCsr(key, this.o.identity);
     const current = this.o.cache.current();
     const now = this.o.clock.now();
-    const useCert = this.o.mtls === true && current !== undefined && current.notAfter > now && current.notBefore <= now;
+    const useCert = this.o.mtls === true && !this.o.impersonate && current !== undefined && current.notAfter > now && current.notBefore <= now;
     const token = await this.o.token?.();
     const chain = await this.o.client.createCertificate(csr, this.o.validitySeconds ?? 0, {
       token,
+      ...(this.o.impersonate && this.o.identity ? { metadata: { ImpersonatedIdentity: this.o.identity } } : {}),
       clientCertificate: useCert ? { certChainPem: current.certChainPem, privateKeyPem: current.privateKeyPem } : undefined,
     });
     return secretFromChain(chain, key.publicKey.export({ format: 'der', type: 'spki' }), key.privateKeyPem);

@@ -44,6 +44,7 @@ export function register(program: Command, ctx: CliContext): void {
           debounceAfterMs: c.debounceAfterMs,
           debounceMaxMs: c.debounceMaxMs,
           pushConcurrency: c.pushConcurrency,
+          trustedNodeAccounts: c.trustedNodeAccounts,
           clock: systemClock,
           logs,
         });

@@ -28,6 +28,8 @@ export interface DiscoveryConfig {
   readonly debounceMaxMs: number;
   readonly pushConcurrency: number;
   readonly logLevels: string | undefined;
+  /** CA_TRUSTED_NODE_ACCOUNTS: `ns/sa` of node proxies that may request their pods' certificates. */
+  readonly trustedNodeAccounts: readonly string[];
 }
 
 function envDuration(env: NodeJS.ProcessEnv, name: string, fallbackMs: number): number {
@@ -61,5 +63,10 @@ export function discoveryConfig(flags: DiscoveryFlags, env: NodeJS.ProcessEnv): 
     debounceMaxMs: envDuration(env, 'PILOT_DEBOUNCE_MAX', 10_000),
     pushConcurrency: throttle,
     logLevels: env.MIZZEN_LOG,
+    trustedNodeAccounts: Object.freeze(
+      env.CA_TRUSTED_NODE_ACCOUNTS !== undefined
+        ? env.CA_TRUSTED_NODE_ACCOUNTS.split(',').map((s) => s.trim()).filter(Boolean)
+        : ['istio-system/ztunnel'],
+    ),
   });
 }

@@ -1,12 +1,14 @@
 import { hostname } from 'node:os';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadEnvoyRoot } from '../api/xds/envoy-protos.ts';
+import { WORKLOAD_PROTO_FILES } from '../api/workload/workload-protos.ts';
 import { resourceRef } from '../api/config-resource.ts';
 import type { Clock } from '../lib/clock.ts';
 import { MizzenError, errorMessage } from '../lib/errors.ts';
 import { GrpcServer, type GrpcServerTls } from '../lib/grpc-wire/grpc-server.ts';
 import type { LogFactory, Logger } from '../lib/log.ts';
 import { createCertificateAuthority, type CertificateAuthority } from './ca/certificate-authority.ts';
+import { StoreNodeAuthorizer } from './ca/node-authorizer.ts';
 import type { ConfigChange, ConfigStoreReader } from './config/config-store-reader.ts';
 import { ConfigStore } from './config/config-store.ts';
 import { FileSource } from './config/sources/file-source.ts';
@@ -55,6 +57,8 @@ export interface DiscoveryOptions {
   validate?: ResourceValidator;
   /** Poll interval for the config directories besides fs.watch (ms). */
   rescanIntervalMs?: number;
+  /** `NS/SA` accounts allowed to request certificates for pods on their node (CA_TRUSTED_NODE_ACCOUNTS). */
+  trustedNodeAccounts?: readonly string[];
 }
 
 export interface DiscoveryAddresses {
@@ -71,7 +75,8 @@ export class Discovery {
   private readonly o: DiscoveryOptions;
   readonly metricsRegistry = new Registry();
   readonly store: ConfigStore;
-  private readonly root = loadEnvoyRoot();
+  /** Envoy's API and Istio's workload API (ztunnel's resources). */
+  private readonly root = loadEnvoyRoot(WORKLOAD_PROTO_FILES);
   private readonly xdsMetrics: XdsMetrics;
   readonly ads: AdsServer;
   private readonly generators = new GeneratorRegistry();
@@ -185,6 +190,7 @@ export class Discovery {
         clock: this.o.clock,
         log: this.o.logs.component('ca'),
         metrics: this.metricsRegistry,
+        nodeAuthorizer: new StoreNodeAuthorizer(this.store, this.o.trustedNodeAccounts),
       });
       this.ca.addToServer(server);
     }

@@ -149,7 +149,7 @@ describe('CertificateAuthority.authenticate', () => {
     const fx = await startCa(dir.path);
     try {
       const token = await mintServiceAccountToken({ key: loadOrCreateTokenKey(dir.path).privateKey, namespace: 'ns', serviceAccount: 'sa' });
-      assert.deepEqual(await fx.ca.authenticate({ bearerToken: token }), { ok: true, authenticator: 'jwt', identity: 'spiffe://cluster.local/ns/ns/sa/sa' });
+      assert.deepEqual(await fx.ca.authenticate({ bearerToken: token }), { ok: true, authenticator: 'jwt', identity: 'spiffe://cluster.local/ns/ns/sa/sa', pod: { namespace: 'ns', serviceAccount: 'sa' } });
       const { csr } = opensslCsr(dir.path, 'spiffe://x/ns/y/sa/z');
       const { chain } = await createCertificate({ address: fx.plainAddress, csr, token });
       const peerCertificate = new X509Certificate(chain![0]).raw;

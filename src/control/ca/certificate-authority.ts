@@ -10,6 +10,7 @@ import { KubeTokenReviewAuthenticator, type TokenReviewer } from './authenticato
 import { createCaMetrics } from './ca-metrics.ts';
 import { CertificateIssuer } from './certificate-issuer.ts';
 import { createCertificateHandler } from './certificate-service-handler.ts';
+import type { NodeAuthorizer } from './node-authorizer.ts';
 import { loadSigningAuthority, type SigningAuthority } from './signing-authority.ts';
 import { loadOrCreateTokenKey } from './service-account-token.ts';
 import { ServingCertificateProvider } from './serving-certificate-provider.ts';
@@ -30,6 +31,8 @@ export interface CertificateAuthorityOptions {
   maxTtlMs?: number;
   /** Kubernetes mode: check bearer tokens with TokenReview (in addition to local tokens). */
   tokenReviewer?: TokenReviewer;
+  /** Node proxies (ztunnel) requesting their pods' identities; impersonation is refused without it. */
+  nodeAuthorizer?: NodeAuthorizer;
 }
 
 export interface CertificateAuthority {
@@ -67,7 +70,7 @@ export function createCertificateAuthority(o: CertificateAuthorityOptions): Cert
   if (o.tokenReviewer) authenticators.push(new KubeTokenReviewAuthenticator({ review: o.tokenReviewer, trustDomain }));
   const chainNotAfter = Math.min(Date.parse(authority.signingCert.validTo), Date.parse(authority.rootCert.validTo));
   const metrics = createCaMetrics(o.metrics, o.clock, () => ({ rootNotAfter: Date.parse(authority.rootCert.validTo), chainNotAfter }));
-  const handler = createCertificateHandler({ authenticators, issuer, metrics, log: o.log });
+  const handler = createCertificateHandler({ authenticators, issuer, metrics, log: o.log, ...(o.nodeAuthorizer ? { nodeAuthorizer: o.nodeAuthorizer } : {}) });
   const trustBundle = [...authority.chainPems].reverse().join('');
   const providers: ServingCertificateProvider[] = [];
 

@@ -7,6 +7,11 @@ import type { Logger } from '../../lib/log.ts';
 import { authenticateCaller, type Authenticator, type CallerCredentials } from './authenticators/authenticator.ts';
 import type { CaMetrics } from './ca-metrics.ts';
 import type { CertificateIssuer } from './certificate-issuer.ts';
+import type { NodeAuthorizer } from './node-authorizer.ts';
+import { structToJson } from '../xds/proxy-info.ts';
+
+/** Request metadata key a node proxy (ztunnel) sets to get a certificate for one of its pods. */
+export const IMPERSONATED_IDENTITY = 'ImpersonatedIdentity';
 
 /**
  * The `CreateCertificate` handler: authenticate, verify the CSR, sign, answer. Callers get
@@ -14,6 +19,8 @@ import type { CertificateIssuer } from './certificate-issuer.ts';
  */
 export interface CertificateServiceDeps {
   authenticators: readonly Authenticator[];
+  /** Who may request another identity (`ImpersonatedIdentity` metadata); none: impersonation refused. */
+  nodeAuthorizer?: NodeAuthorizer;
   issuer: CertificateIssuer;
   metrics: CaMetrics;
   log: Logger;
@@ -42,7 +49,7 @@ function status(code: number, message: string): GrpcUnaryReply {
 }
 
 export function createCertificateHandler(deps: CertificateServiceDeps): GrpcUnaryHandler {
-  const { authenticators, issuer, metrics, log } = deps;
+  const { authenticators, issuer, metrics, log, nodeAuthorizer } = deps;
   const messages = new CertificateMessages();
   return async (request, call) => {
     metrics.csrCount.inc();
@@ -63,7 +70,18 @@ export function createCertificateHandler(deps: CertificateServiceDeps): GrpcUnar
         return status(GrpcStatus.INVALID_ARGUMENT, 'CSR parsing error');
       }
       const validitySeconds = Number(req.validityDuration ?? 0);
-      const result = issuer.issueWorkload({ csrPem: req.csr ?? '', identity: auth.identity, validitySeconds });
+      let identity = auth.identity;
+      const impersonated = structToJson(req.metadata)[IMPERSONATED_IDENTITY];
+      if (typeof impersonated === 'string' && impersonated !== '') {
+        const refusal = nodeAuthorizer ? nodeAuthorizer.authorizeImpersonation(auth.pod, impersonated) : 'impersonation not allowed, as node authorizer (CA_TRUSTED_NODE_ACCOUNTS) is not configured';
+        if (refusal !== undefined) {
+          metrics.authenticationFailureCount.inc();
+          log.warn({ peer, identity: auth.identity, impersonated, reason: refusal }, 'CreateCertificate: impersonation refused');
+          return status(GrpcStatus.UNAUTHENTICATED, 'request impersonation authentication failure');
+        }
+        identity = impersonated;
+      }
+      const result = issuer.issueWorkload({ csrPem: req.csr ?? '', identity, validitySeconds });
       if (!result.ok) {
         if (result.failure === 'csr-invalid') {
           metrics.csrParsingErrorCount.inc();

@@ -50,13 +50,15 @@ export interface MintTokenOptions {
   /** Issue time in ms (defaults to the wall clock). */
   now?: number;
   audience?: string;
+  /** Bind the token to a pod (`kubernetes.io.pod`), as Kubernetes' projected tokens are. */
+  pod?: { name: string; uid?: string };
 }
 
 export async function mintServiceAccountToken(o: MintTokenOptions): Promise<string> {
   const iat = Math.floor((o.now ?? Date.now()) / 1000);
   const ttl = o.ttlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
   return new SignJWT({
-    'kubernetes.io': { namespace: o.namespace, serviceaccount: { name: o.serviceAccount } },
+    'kubernetes.io': { namespace: o.namespace, serviceaccount: { name: o.serviceAccount }, ...(o.pod ? { pod: { name: o.pod.name, ...(o.pod.uid ? { uid: o.pod.uid } : {}) } } : {}) },
   })
     .setProtectedHeader({ alg: 'ES256', typ: 'JWT' })
     .setIssuer(TOKEN_ISSUER)

@@ -8,6 +8,13 @@ import type { PushContext } from '../push/push-context.ts';
 export interface GeneratedResource {
   name: string;
   resource: Record<string, unknown>;
+  /** Other names the resource answers to (delta xDS `aliases`: a workload API `network/IP`). */
+  aliases?: readonly string[];
+  /**
+   * Sent to a client that subscribed by name although it did not name it (Istio's on-demand
+   * workload API: the workloads behind a subscribed service VIP, the workloads of its node).
+   */
+  implicit?: boolean;
 }
 
 export interface GenerateRequest {

@@ -242,6 +242,8 @@ export class PushContext {
    * false means the proxy can be skipped. Conservative (true) when unsure.
    */
   dependsOn(proxy: ProxyInfo, ref: ConfigRef, resource?: ConfigResource): boolean {
+    // ztunnel serves every namespace of its node; its resources are diffed per resource anyway.
+    if (proxy.type === 'ztunnel') return true;
     const ns = ref.namespace ?? 'default';
     const root = this.mesh.rootNamespace;
     switch (ref.kind) {

@@ -18,6 +18,7 @@ export interface DiscoveryResponseMessage {
 export interface DeltaResourceMessage {
   name: string;
   version: string;
+  aliases?: readonly string[];
   resource?: AnyMessage;
 }
 

@@ -117,7 +117,10 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest> {
       const changed = [];
       for (const e of encoded) {
         present.add(e.name);
-        if (w.resourceVersions.get(e.name) !== e.version) changed.push(e);
+        for (const a of e.aliases ?? []) present.add(a);
+        // An alias the client subscribed to just now is answered even when it has the resource
+        // (the client learns which resource the alias names).
+        if (w.resourceVersions.get(e.name) !== e.version || e.aliases?.some((a) => forced.has(a))) changed.push(e);
       }
       const removed: string[] = [];
       for (const name of w.resourceVersions.keys()) {
@@ -129,6 +132,8 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest> {
       for (const e of changed) {
         w.resourceVersions.set(e.name, e.version);
         w.lastResources.set(e);
+        // On-demand: what was sent for a subscribed alias or implied by one is now followed by name.
+        if (!w.wildcard) w.names.add(e.name);
       }
       for (const name of removed) {
         w.resourceVersions.delete(name);
@@ -137,7 +142,7 @@ export class DeltaStream extends AdsStream<DeltaDiscoveryRequest> {
       const nonce = this.deps.nextNonce();
       const msg: DeltaDiscoveryResponseMessage = {
         systemVersionInfo: snapshot.version,
-        resources: changed.map((e) => ({ name: e.name, version: e.version, resource: { type_url: typeUrl, value: e.value } })),
+        resources: changed.map((e) => ({ name: e.name, version: e.version, ...(e.aliases ? { aliases: e.aliases } : {}), resource: { type_url: typeUrl, value: e.value } })),
         typeUrl,
         removedResources: removed,
         nonce,

@@ -14,6 +14,9 @@ export interface EncodedResource {
   value: Uint8Array;
   /** Short content hash: identical resources have identical versions (used by delta xDS). */
   version: string;
+  aliases?: readonly string[];
+  /** Sent although not subscribed by name (see GeneratedResource.implicit). */
+  implicit?: boolean;
 }
 
 /** Route configurations with at least this many virtual hosts are encoded host by host. */
@@ -67,7 +70,7 @@ export class ResourceEncoder {
     const known = this.byIdentity.get(obj);
     if (known) {
       this.hits++;
-      return { name: generated.name, typeUrl, value: known.value, version: known.version };
+      return withNames({ name: generated.name, typeUrl, value: known.value, version: known.version }, generated);
     }
     // A large route configuration is hashed (and encoded) virtual host by virtual host, so each
     // host is serialized to JSON once: its key finds its bytes, and the keys make the whole's.
@@ -92,7 +95,7 @@ export class ResourceEncoder {
       this.remember(hash, entry);
     }
     this.byIdentity.set(obj, entry);
-    return { name: generated.name, typeUrl, value: entry.value, version: entry.version };
+    return withNames({ name: generated.name, typeUrl, value: entry.value, version: entry.version }, generated);
   }
 
   /** Generators write proto3 JSON (durations "1s", plain wrappers); protobufjs wants its object form. */
@@ -151,7 +154,7 @@ export class ResourceEncoder {
     const wanted = names ? new Set(names) : undefined;
     const out: EncodedResource[] = [];
     for (const g of generated) {
-      if (wanted && !wanted.has(g.name)) continue;
+      if (wanted && !wanted.has(g.name) && !g.implicit && !g.aliases?.some((a) => wanted.has(a))) continue;
       out.push(this.encode(typeUrl, g));
     }
     const set = encodeResourceSet(typeUrl, out);
@@ -162,6 +165,12 @@ export class ResourceEncoder {
   get size(): number {
     return this.byHash.size;
   }
+}
+
+function withNames(e: EncodedResource, g: GeneratedResource): EncodedResource {
+  if (g.aliases && g.aliases.length > 0) e.aliases = g.aliases;
+  if (g.implicit) e.implicit = true;
+  return e;
 }
 
 /** Short content hash (the resource version). */

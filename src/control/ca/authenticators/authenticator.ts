@@ -13,8 +13,16 @@ export interface CallerCredentials {
   peerCertificate?: Buffer;
 }
 
+/** What a Kubernetes-style credential says about the calling pod (bound service-account tokens). */
+export interface CallerPod {
+  namespace: string;
+  serviceAccount: string;
+  podName?: string;
+  podUid?: string;
+}
+
 export type AuthenticationResult =
-  | { ok: true; identity: string; authenticator: string }
+  | { ok: true; identity: string; authenticator: string; pod?: CallerPod }
   | { ok: false; reason: string };
 
 export interface Authenticator {
