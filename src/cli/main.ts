@@ -18,6 +18,7 @@ const COMMAND_MODULES: Readonly<Record<string, string>> = {
   down: './down-command.ts',
   exec: './exec-command.ts',
   get: './get-command.ts',
+  'grpc-agent': './grpc-agent-command.ts',
   logs: './logs-command.ts',
   pc: './proxy-config-command.ts',
   proxy: './proxy-command.ts',

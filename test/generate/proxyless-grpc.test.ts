@@ -33,13 +33,13 @@ const client = proxy({ grpc: true, ip: '10.244.9.9' });
 describe('proxyless gRPC resources', () => {
   const push = pushContext(CONFIG, services, endpoints);
 
-  it('names the listener HOST:PORT with an ApiListener HttpConnectionManager using RDS and only the router filter', () => {
+  it('names the listener HOST:PORT with an ApiListener HttpConnectionManager using RDS, the fault filter and the router', () => {
     const sim = simulator(client, push, [TARGET]);
     const l = sim.listener(TARGET)!;
     const hcm = l.apiListener.apiListener;
     assert.equal(hcm['@type'], 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager');
     assert.deepEqual(hcm.rds, { routeConfigName: TARGET, configSource: { ads: {}, resourceApiVersion: 'V3' } });
-    assert.deepEqual(hcm.httpFilters.map((f: { name: string }) => f.name), ['envoy.filters.http.router']);
+    assert.deepEqual(hcm.httpFilters.map((f: { name: string }) => f.name), ['envoy.filters.http.fault', 'envoy.filters.http.router']);
     assert.equal(l.address, undefined);
   });
 

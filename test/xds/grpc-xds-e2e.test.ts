@@ -1,15 +1,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createInterface, type Interface } from 'node:readline';
 import { startEchoBackend } from './support/echo-backends.ts';
 import { waitFor } from './support/ads-harness.ts';
+import { LineProcess } from './support/line-process.ts';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const HOST = 'echo.example.com';
 
 function config(dir: string, p1: number, p2: number, weights: [number, number]): void {
@@ -64,44 +62,6 @@ spec:
     - {destination: {host: ${HOST}, subset: v2}, weight: ${w2}}
 `,
   );
-}
-
-class LineProcess {
-  readonly child: ChildProcess;
-  private readonly lines: string[] = [];
-  private waiters: ((l: string) => void)[] = [];
-  private readonly rl: Interface;
-  stderr = '';
-
-  constructor(args: string[], env: NodeJS.ProcessEnv, cmd: string = process.execPath) {
-    this.child = spawn(cmd, args, { cwd: REPO, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.child.stderr!.on('data', (c) => (this.stderr = (this.stderr + String(c)).slice(-4000)));
-    this.rl = createInterface({ input: this.child.stdout! });
-    this.rl.on('line', (l) => {
-      const w = this.waiters.shift();
-      if (w) w(l);
-      else this.lines.push(l);
-    });
-  }
-
-  nextLine(timeoutMs = 20_000): Promise<string> {
-    const l = this.lines.shift();
-    if (l !== undefined) return Promise.resolve(l);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no output within ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs);
-      this.waiters.push((x) => {
-        clearTimeout(t);
-        resolve(x);
-      });
-    });
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGTERM');
-    await exited;
-  }
 }
 
 function clientSuite(title: string, command: () => { cmd: string; args: string[] } | string): void {

@@ -7,7 +7,7 @@ export interface HcmOptions {
   routeConfig?: JsonObject;
   /** Filters before fault/cors/router (authn, authz). */
   preFilters?: JsonObject[];
-  /** Proxyless gRPC: router only (clients NACK unknown non-optional filters). */
+  /** Proxyless gRPC: fault and router only, as istiod (clients NACK unknown non-optional filters). */
   grpc?: boolean;
   /** Inbound: forward the peer certificate details (XFCC) as Istio's sidecars do. */
   inbound?: boolean;
@@ -67,7 +67,8 @@ export function statsFilter(inbound: boolean): JsonObject {
 
 /** HTTP filters in Istio's order: metadata exchange, authn/authz, fault, CORS, stats, router last. */
 export function httpFilters(opts: Pick<HcmOptions, 'preFilters' | 'grpc' | 'inbound'>): JsonObject[] {
-  if (opts.grpc) return [...(opts.preFilters ?? []), typedFilter(EXT.router)];
+  // gRPC implements Envoy's fault filter (gRFC A33): VirtualService faults reach proxyless clients.
+  if (opts.grpc) return [...(opts.preFilters ?? []), typedFilter(EXT.fault), typedFilter(EXT.router)];
   const inbound = opts.inbound === true;
   return [metadataExchangeFilter(inbound), ...(opts.preFilters ?? []), typedFilter(EXT.fault), typedFilter(EXT.cors), statsFilter(inbound), typedFilter(EXT.router)];
 }

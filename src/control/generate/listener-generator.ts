@@ -4,6 +4,7 @@ import type { ProxyInfo } from '../xds/proxy-info.ts';
 import type { GeneratedResource, GenerateRequest, Generator } from './generator.ts';
 import { gatewayListeners } from './gateway-listeners.ts';
 import { grpcListener, grpcTargets } from './grpc-resources.ts';
+import { grpcServerListener, isGrpcServerListenerName } from './grpc-security.ts';
 import { inboundListener } from './inbound-listeners.ts';
 import { outboundListeners } from './outbound-listeners.ts';
 import { toResources } from './resource-list.ts';
@@ -14,7 +15,13 @@ export class ListenerGenerator implements Generator {
 
   generate(proxy: ProxyInfo, push: PushContext, request: GenerateRequest): GeneratedResource[] {
     const scope = push.scopeKey(proxy);
-    if (proxy.generator === 'grpc') return toResources(grpcTargets(proxy, push, request.names).map((t) => push.cached(`lds|${scope}|${t.name}`, () => grpcListener(t))), undefined);
+    if (proxy.generator === 'grpc') {
+      const clients = grpcTargets(proxy, push, request.names).map((t) => push.cached(`lds|${scope}|${t.name}`, () => grpcListener(t)));
+      // Server listeners depend on the workload itself (its ports, mTLS mode, policies).
+      const serverKey = `lds-grpc-in|${proxy.namespace}|${proxy.ipAddresses.join(',')}|${labelsKey(proxy.labels)}`;
+      const servers = (request.names ?? []).filter(isGrpcServerListenerName).map((n) => push.cached(`${serverKey}|${n}`, () => grpcServerListener(proxy, push, n)));
+      return toResources([...clients, ...servers.filter((l): l is NonNullable<typeof l> => l !== undefined)], undefined);
+    }
     if (proxy.type === 'router') return toResources(push.cached(`lds|${scope}`, () => gatewayListeners(proxy, push)), request.names);
     // Outbound listeners are shared within a scope; the inbound one depends on the workload itself.
     const inboundKey = `lds-in|${proxy.namespace}|${proxy.ipAddresses.join(',')}|${labelsKey(proxy.labels)}`;

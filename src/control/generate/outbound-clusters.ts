@@ -7,6 +7,7 @@ import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, outboundClusterName } from './c
 import { clusterTlsFields, istioSni } from './cluster-tls.ts';
 import { connectionPoolFields, effectivePolicy, loadBalancerFields, outlierDetectionFields } from './cluster-traffic-policy.ts';
 import { adsConfigSource, type JsonObject } from './envoy-extensions.ts';
+import { grpcUpstreamTls } from './grpc-security.ts';
 import { localityLbEndpoints } from './load-assignment.ts';
 
 const HTTP2_PROTOCOLS = new Set(['HTTP2', 'GRPC']);
@@ -66,6 +67,9 @@ function buildCluster(push: PushContext, service: Service, port: ServicePort, su
   const passthrough = lb.type === 'ORIGINAL_DST' || service.resolution === 'NONE' || service.resolution === 'PASSTHROUGH';
   if (opts.grpc) {
     Object.assign(cluster, { type: 'EDS', edsClusterConfig: { edsConfig: adsConfigSource(), serviceName: name }, lbPolicy: lb.lbPolicy === 'RING_HASH' ? 'RING_HASH' : 'ROUND_ROBIN' });
+    // As istiod: only an explicit ISTIO_MUTUAL gives gRPC clients mTLS (they cannot reach PERMISSIVE
+    // servers with Istio's ALPN, and may not use xDS credentials at all).
+    if (policy.tls?.mode === 'ISTIO_MUTUAL') Object.assign(cluster, grpcUpstreamTls(policy.tls.subjectAltNames?.length ? policy.tls.subjectAltNames : serviceAccountsOf(push, service, port.port, subset?.labels)));
     return cluster;
   }
   if (passthrough) {
