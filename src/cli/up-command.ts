@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { loadOrCreateTokenKey, mintServiceAccountToken } from '../control/ca/service-account-token.ts';
+import { submittedValidator } from '../control/config/support/served-validator.ts';
 import { ResourceValidator } from '../control/config/validation/validate-resource.ts';
 import { systemClock } from '../lib/clock.ts';
 import { errorMessage, MizzenError } from '../lib/errors.ts';
@@ -92,9 +93,11 @@ async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   const caDir = join(config.stateDir, 'ca');
-  const validator = new ResourceValidator();
+  const resourceValidator = new ResourceValidator();
+  const validator = submittedValidator((r) => resourceValidator.validate(r));
   const mesh = new LocalMesh({
-    validate: (r) => validator.validate(r).errors,
+    validate: (r) => validator(r).errors,
+    warn: (r) => validator(r).warnings,
     stateDir: config.stateDir,
     manifests: config.dir,
     exposes: config.exposes,

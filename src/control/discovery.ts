@@ -16,6 +16,7 @@ import { MeshConfigWatcher } from './config/mesh-config-watcher.ts';
 import type { MeshConfig } from './config/mesh-config.ts';
 import type { ResourceValidator } from './config/sources/resource-validator.ts';
 import { validateResource } from './config/validation/validate-resource.ts';
+import { servedValidator } from './config/support/served-validator.ts';
 import { DebugServer } from './debug/debug-server.ts';
 import { parseListenAddress } from './debug/listen-address.ts';
 import { registryDump } from './debug/registry-dump.ts';
@@ -119,7 +120,7 @@ export class Discovery {
     this.fileSource = new FileSource({
       paths: options.configPaths,
       store: this.store,
-      validate: options.validate ?? validateResource,
+      validate: options.validate ?? servedValidator(validateResource),
       clock: options.clock,
       log: options.logs.component('config'),
       ...(options.rescanIntervalMs !== undefined ? { rescanIntervalMs: options.rescanIntervalMs } : {}),

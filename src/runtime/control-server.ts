@@ -126,7 +126,7 @@ export class ControlServer {
           const resources = withNamespace(parsed.resources, body.namespace, errors);
           if (url.pathname === '/apply') {
             const result = await runtime.apply(resources, errors);
-            return send(res, 200, { ...result, warnings });
+            return send(res, 200, { ...result, warnings: [...warnings, ...runtime.warningsFor(resources)] });
           }
           if (errors.length > 0) return send(res, 200, { ok: false, errors, changes: [], warnings });
           return send(res, 200, { ...(await runtime.delete(resources)), warnings });

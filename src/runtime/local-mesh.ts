@@ -32,6 +32,8 @@ export interface LocalMeshOptions {
   sidecar?: (ctx: SidecarContext, stateDir: string) => Promise<SidecarCommand>;
   /** Extra validation for Istio kinds (the control plane's validator), by field path. */
   validate?: (r: ConfigResource) => { path: string; message: string }[];
+  /** Warnings about a resource that is still accepted (fields Mizzen does not implement), by field path. */
+  warn?: (r: ConfigResource) => { path: string; message: string }[];
   backoff?: BackoffOptions;
   baseEnv: Record<string, string>;
   /** Also run Istio's default ingress gateway (istio-system/istio-ingressgateway). */
@@ -95,6 +97,7 @@ export class LocalMesh {
       backoff: options.backoff,
       baseEnv: options.baseEnv,
       validate,
+      warn: options.warn,
     });
   }
 
@@ -111,7 +114,7 @@ export class LocalMesh {
     for (const sub of ['config', 'pods', 'logs']) rmSync(join(o.stateDir, sub), { recursive: true, force: true });
     const { files, errors } = readSubmittedFiles([o.manifests]);
     const parsed = parseSubmitted(o.ingressGateway ? [ingressGatewayManifests(), ...files] : files);
-    for (const w of parsed.warnings) this.log.warn(w);
+    for (const w of [...parsed.warnings, ...this.runtime.warningsFor(parsed.resources)]) this.log.warn(w);
     const invalid = [...errors, ...parsed.errors, ...this.runtime.check(parsed.resources)];
     if (invalid.length > 0) throw new MizzenError('CONFIG_INVALID', invalid.join('\n'));
     writeMeshState(o.stateDir, {

@@ -44,6 +44,8 @@ export interface MeshRuntimeOptions {
   baseEnv: Record<string, string>;
   /** Kind-level validation of Istio and Kubernetes resources (field paths), injected by the composition root. */
   validate?: (r: ConfigResource) => { path: string; message: string }[];
+  /** Warnings about accepted resources (fields Mizzen does not implement), by field path. */
+  warn?: (r: ConfigResource) => { path: string; message: string }[];
 }
 
 /** What a sidecar command is built from. */
@@ -177,6 +179,16 @@ export class MeshRuntime {
       for (const issue of this.options.validate?.(r) ?? []) errors.push(`${where}${resourceRef(r)}: ${issue.path}: ${issue.message}`);
     }
     return errors;
+  }
+
+  /** Warnings about resources that are accepted, in the same line format as `check`. */
+  warningsFor(resources: readonly ConfigResource[]): string[] {
+    const out: string[] = [];
+    for (const r of resources.map((x) => this.objects.normalize(x))) {
+      const where = r.origin ? `${r.origin.file}: ` : '';
+      for (const issue of this.options.warn?.(r) ?? []) out.push(`${where}${resourceRef(r)}: ${issue.path}: ${issue.message}`);
+    }
+    return out;
   }
 
   delete(resources: readonly ConfigResource[]): Promise<ChangeResult> {

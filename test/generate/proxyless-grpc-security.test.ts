@@ -114,3 +114,30 @@ spec:
     assert.deepEqual(hcm.routeConfig.virtualHosts[0].routes, [{ match: { prefix: '/' }, nonForwardingAction: {} }]);
   });
 });
+
+describe('proxyless gRPC servers fail closed on policies Mizzen cannot enforce', () => {
+  it('turns a CUSTOM policy into a DENY of what it selects and leaves dry-run rules out', () => {
+    const push = pushContext(`
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ext-authz, namespace: default }
+spec:
+  selector: { matchLabels: { app: echo } }
+  action: CUSTOM
+  provider: { name: my-ext-authz }
+  rules: [{ to: [{ operation: { paths: [/mizzen.test.Echo/Admin] } }] }]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: dry, namespace: default, annotations: { istio.io/dry-run: "true" } }
+spec:
+  selector: { matchLabels: { app: echo } }
+  action: DENY
+  rules: [{}]
+`, services, endpoints);
+    const filters = listeners(server(), push, [SERVER_NAME])[0]!.filterChains[0].filters[0].typedConfig.httpFilters as { name: string; typedConfig: Record<string, any> }[];
+    assert.deepEqual(filters.map((f) => f.name), ['envoy.filters.http.rbac.CUSTOM0', 'envoy.filters.http.router']);
+    assert.equal(filters[0]!.typedConfig.rules.action, 'DENY');
+    assert.deepEqual(Object.keys(filters[0]!.typedConfig.rules.policies), ['istio-ext-authz-my-ext-authz-ns[default]-policy[ext-authz]-rule[0]-deny-due-to-bad-CUSTOM-action']);
+  });
+});

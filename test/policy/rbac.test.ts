@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ConfigResource } from '../../src/api/config-resource.ts';
 import type { AuthorizationPolicySpec } from '../../src/api/istio/authorization-policy.ts';
 import { TYPE_URL } from '../../src/api/xds/type-urls.ts';
-import { buildRbac } from '../../src/control/generate/authz-rbac.ts';
+import { buildRbac, rbacFilterList } from '../../src/control/generate/authz-rbac.ts';
 import { MapSecretProvider } from '../../src/data/tls/secret-provider.ts';
 import { address, DOWNSTREAM_TLS, hcm, routeConfig, route, staticCluster, tcpProxy, vhost } from '../proxy/support/envoy-builders.ts';
 import { EchoServer } from '../proxy/support/echo-server.ts';
@@ -47,12 +47,12 @@ function asProto(filter: Obj): Obj {
 
 function rbacHttpFilters(policies: ConfigResource<AuthorizationPolicySpec>[]): Obj[] {
   const r = buildRbac(policies, false);
-  return [r.deny, r.allow].filter((f): f is Obj => f !== undefined).map(asProto);
+  return [...r.custom, ...rbacFilterList(r)].map(asProto);
 }
 
 function rbacTcpFilters(policies: ConfigResource<AuthorizationPolicySpec>[]): Obj[] {
   const r = buildRbac(policies, true);
-  return [r.deny, r.allow].filter((f): f is Obj => f !== undefined).map(asProto);
+  return [...r.custom, ...rbacFilterList(r)].map(asProto);
 }
 
 function tlsSocket(): Obj {

@@ -64,6 +64,20 @@ export function serviceAccountMatcher(sa: string, policyNs: string): Matcher {
   return { authenticated: { principalName: { safeRegex: { regex: `spiffe://.+/ns/${escapeRegex(ns)}/(.+/|)sa/${escapeRegex(name)}(/.+)?` } } } };
 }
 
+/**
+ * `trustDomains`: the peer's SPIFFE trust domain, exact (`spiffe://TD/` prefix) or with a leading
+ * or trailing `*` within the trust domain, as Istio generates it.
+ */
+export function trustDomainMatcher(td: string): Matcher {
+  const seg = (s: string): string => escapeRegex(s);
+  let m: JsonObject;
+  if (td === '*') m = { safeRegex: { regex: 'spiffe://[^/]+/.*' } };
+  else if (td.endsWith('*')) m = { safeRegex: { regex: `spiffe://${seg(td.slice(0, -1))}[^/]*/.*` } };
+  else if (td.startsWith('*')) m = { safeRegex: { regex: `spiffe://[^/]*${seg(td.slice(1))}/.*` } };
+  else m = { prefix: `spiffe://${td}/` };
+  return { authenticated: { principalName: m } };
+}
+
 export function namespaceMatcher(ns: string): Matcher {
   if (ns === '*') return { authenticated: { principalName: { safeRegex: { regex: '.*/ns/.*/.*' } } } };
   if (ns.endsWith('*')) return { authenticated: { principalName: { safeRegex: { regex: `.*/ns/${escapeRegex(ns.slice(0, -1))}.*/.*` } } } };
@@ -122,14 +136,16 @@ export function conditionPermission(c: Condition): Matcher[] {
   return [];
 }
 
-/** A source-side `when` condition as principals (none when it is destination-side). */
-export function conditionPrincipal(c: Condition): Matcher[] {
+/** A source-side `when` condition as principals (none when it is destination-side). `ns`: the policy's namespace. */
+export function conditionPrincipal(c: Condition, ns: string): Matcher[] {
   const key = c.key ?? '';
   let one: ((v: string) => Matcher) | undefined;
   if (key === 'source.ip') one = (v) => ({ directRemoteIp: cidr(v) });
   else if (key === 'remote.ip') one = (v) => ({ remoteIp: cidr(v) });
   else if (key === 'source.namespace') one = namespaceMatcher;
   else if (key === 'source.principal') one = principalMatcher;
+  else if (key === 'source.serviceAccount') one = (v) => serviceAccountMatcher(v, ns);
+  else if (key === 'source.trustDomain') one = trustDomainMatcher;
   else if (key === 'request.auth.principal') one = requestPrincipalMatcher;
   else if (HEADER_KEY.test(key)) {
     const name = HEADER_KEY.exec(key)![1]!;

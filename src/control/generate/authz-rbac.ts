@@ -1,55 +1,114 @@
 import type { ConfigResource } from '../../api/config-resource.ts';
 import type { AuthorizationPolicySpec, Operation, Rule, Source } from '../../api/istio/authorization-policy.ts';
 import { EXT, type JsonObject } from './envoy-extensions.ts';
-import { cidr, conditionPermission, conditionPrincipal, isHttpCondition, namespaceMatcher, principalMatchers, requestPrincipalMatcher, serviceAccountMatcher, valueMatcher, type TrustDomains } from './authz-matchers.ts';
+import { cidr, conditionPermission, conditionPrincipal, isHttpCondition, namespaceMatcher, principalMatchers, requestPrincipalMatcher, serviceAccountMatcher, trustDomainMatcher, valueMatcher, type TrustDomains } from './authz-matchers.ts';
+import { containsPathTemplate } from './path-template.ts';
 
 /**
  * AuthorizationPolicy → Envoy RBAC, in the structure of Istio's authz builder: one RBAC filter
- * for DENY policies and one for ALLOW policies (DENY runs first); each rule is a policy
+ * per action — AUDIT (LOG), DENY, ALLOW, in that order — each rule a policy
  * `ns[NS]-policy[NAME]-rule[I]` whose permissions are one `andRules` per `to` entry (its fields
  * as `orRules`, then destination `when` conditions) and whose principals are one `andIds` per
- * `from` entry (likewise with source conditions). For TCP (network RBAC), a rule using HTTP-only
- * fields is dropped from ALLOW (it can never match) and has those fields removed in DENY.
+ * `from` entry (likewise with source conditions). Policies annotated `istio.io/dry-run: true`
+ * go to the filter's `shadow_rules`. For TCP (network RBAC), a rule using HTTP-only fields is
+ * dropped from ALLOW (it can never match) and has those fields removed otherwise.
+ *
+ * Fail closed on what Mizzen does not implement (validate/apply refuse these; see
+ * control/config/support/unsupported-features.ts): CUSTOM policies (ext_authz) become DENY rules
+ * for what they select, as istiod generates for a CUSTOM provider it cannot use (Envoy with an
+ * unreachable ext_authz and failure_mode_allow false denies the same requests); a rule using a
+ * path template (`{*}`, `{**}`) never matches in ALLOW and is enforced without the path field in
+ * DENY/AUDIT/CUSTOM (it denies a superset).
  */
 export interface RbacFilters {
+  /** CUSTOM policies, denied (one filter per provider); Istio places them before authentication. */
+  custom: JsonObject[];
+  audit?: JsonObject;
   deny?: JsonObject;
   allow?: JsonObject;
 }
 
 type Matcher = JsonObject;
+type Action = 'ALLOW' | 'DENY' | 'LOG';
+
+/** The filters in Istio's order, without CUSTOM (which goes before jwt_authn). */
+export function rbacFilterList(f: RbacFilters): JsonObject[] {
+  return [f.audit, f.deny, f.allow].filter((x): x is JsonObject => x !== undefined);
+}
+
+/** Go's strconv.ParseBool, as istiod reads `istio.io/dry-run` (anything else is false). */
+export function isDryRun(p: ConfigResource<AuthorizationPolicySpec>): boolean {
+  return ['1', 't', 'T', 'TRUE', 'true', 'True'].includes(p.metadata.annotations?.['istio.io/dry-run'] ?? '');
+}
+
+interface RuleSet {
+  enforced: JsonObject;
+  shadow: JsonObject;
+  hasEnforced: boolean;
+  hasShadow: boolean;
+}
+
+const emptySet = (): RuleSet => ({ enforced: {}, shadow: {}, hasEnforced: false, hasShadow: false });
 
 export function buildRbac(policies: readonly ConfigResource<AuthorizationPolicySpec>[], tcp: boolean, trust?: TrustDomains): RbacFilters {
-  const byAction: Record<'ALLOW' | 'DENY', JsonObject> = { ALLOW: {}, DENY: {} };
-  const present = { ALLOW: false, DENY: false };
+  const sets: Record<Action, RuleSet> = { ALLOW: emptySet(), DENY: emptySet(), LOG: emptySet() };
+  const custom = new Map<string, JsonObject>();
   for (const p of policies) {
     const action = p.spec.action ?? 'ALLOW';
-    if (action !== 'ALLOW' && action !== 'DENY') continue; // AUDIT/CUSTOM: not enforced here
-    present[action] = true;
     const ns = p.metadata.namespace ?? 'default';
-    const rules = p.spec.rules;
-    if (!rules) {
-      // No rules: ALLOW matches nothing (Istio's allow-nil-rule), DENY nothing.
-      if (action === 'ALLOW') byAction.ALLOW[`ns[${ns}]-policy[${p.metadata.name}]-rule[0]`] = { permissions: [{ notRule: { any: true } }], principals: [{ notId: { any: true } }] };
+    const rules = p.spec.rules ?? [];
+    if (action === 'CUSTOM') {
+      const provider = p.spec.provider?.name ?? '';
+      const prefix = provider ? `istio-ext-authz-${provider}-` : 'istio-ext-authz-';
+      const out = custom.get(provider) ?? {};
+      custom.set(provider, out);
+      rules.forEach((rule, i) => {
+        const built = rule ? buildPolicy(rule, tcp, 'DENY', ns, trust) : undefined;
+        if (built) out[`${prefix}ns[${ns}]-policy[${p.metadata.name}]-rule[${i}]-deny-due-to-bad-CUSTOM-action`] = built;
+      });
+      continue;
+    }
+    const rbacAction: Action = action === 'AUDIT' ? 'LOG' : action === 'DENY' ? 'DENY' : 'ALLOW';
+    const set = sets[rbacAction];
+    const dry = isDryRun(p);
+    const target = dry ? set.shadow : set.enforced;
+    if (dry) set.hasShadow = true;
+    else set.hasEnforced = true;
+    if (rules.length === 0) {
+      // No rules: a policy that never matches (ALLOW: allow nothing; DENY: deny nothing), as Istio.
+      target[`ns[${ns}]-policy[${p.metadata.name}]-rule[0]`] = { permissions: [{ notRule: { any: true } }], principals: [{ notId: { any: true } }] };
       continue;
     }
     rules.forEach((rule, i) => {
-      const built = buildPolicy(rule, tcp, action, ns, trust);
-      if (built) byAction[action][`ns[${ns}]-policy[${p.metadata.name}]-rule[${i}]`] = built;
+      const built = rule ? buildPolicy(rule, tcp, rbacAction, ns, trust) : undefined;
+      if (built) target[`ns[${ns}]-policy[${p.metadata.name}]-rule[${i}]`] = built;
     });
   }
-  const out: RbacFilters = {};
-  if (present.DENY) out.deny = rbacFilter('DENY', byAction.DENY, tcp);
-  if (present.ALLOW) out.allow = rbacFilter('ALLOW', byAction.ALLOW, tcp);
+  const out: RbacFilters = { custom: [...custom.keys()].sort().map((k) => rbacFilter('DENY', { rules: custom.get(k)!, shadow: undefined }, tcp)) };
+  for (const [action, key] of [['LOG', 'audit'], ['DENY', 'deny'], ['ALLOW', 'allow']] as const) {
+    const s = sets[action];
+    if (!s.hasEnforced && !s.hasShadow) continue;
+    out[key] = rbacFilter(action, { rules: s.hasEnforced ? s.enforced : undefined, shadow: s.hasShadow ? s.shadow : undefined }, tcp);
+  }
   return out;
 }
 
-function rbacFilter(action: string, policies: JsonObject, tcp: boolean): JsonObject {
+function rules(action: Action, policies: JsonObject): JsonObject {
+  // ALLOW is the proto default and, as in Istio's output, left out; so is an empty policy map.
+  const r: JsonObject = action === 'ALLOW' ? {} : { action };
+  if (Object.keys(policies).length > 0) r.policies = policies;
+  return r;
+}
+
+function rbacFilter(action: Action, p: { rules: JsonObject | undefined; shadow: JsonObject | undefined }, tcp: boolean): JsonObject {
   const ext = tcp ? EXT.networkRbac : EXT.httpRbac;
-  // ALLOW is the proto default and, as in Istio's output, left out.
-  const rules: JsonObject = action === 'ALLOW' ? {} : { action };
-  if (Object.keys(policies).length > 0) rules.policies = policies;
-  const config: JsonObject = { '@type': ext.type, rules };
+  const config: JsonObject = { '@type': ext.type };
+  if (p.rules) config.rules = rules(action, p.rules);
   if (tcp) config.statPrefix = 'tcp.';
+  if (p.shadow) {
+    config.shadowRules = rules(action, p.shadow);
+    config.shadowRulesStatPrefix = action === 'DENY' ? 'istio_dry_run_deny_' : 'istio_dry_run_allow_';
+  }
   return { name: ext.name, typedConfig: config };
 }
 
@@ -60,7 +119,29 @@ function has(list: unknown): boolean {
   return Array.isArray(list) && list.length > 0;
 }
 
-function buildPolicy(rule: Rule, tcp: boolean, action: 'ALLOW' | 'DENY', ns: string, trust: TrustDomains | undefined): JsonObject | undefined {
+/**
+ * A rule with what the proxy cannot enforce taken out, failing closed: undefined (never matches)
+ * for ALLOW, the rule without those fields (a superset) for DENY/LOG.
+ */
+function failClosed(rule: Rule, action: Action): Rule | undefined {
+  const templated = (list: string[] | undefined): boolean => (list ?? []).some(containsPathTemplate);
+  if (!(rule.to ?? []).some((t) => templated(t?.operation?.paths) || templated(t?.operation?.notPaths))) return rule;
+  if (action === 'ALLOW') return undefined;
+  return {
+    ...rule,
+    to: (rule.to ?? []).map((t) => {
+      if (!t?.operation) return t;
+      const op = { ...t.operation };
+      if (templated(op.paths)) delete op.paths;
+      if (templated(op.notPaths)) delete op.notPaths;
+      return { operation: op };
+    }),
+  };
+}
+
+function buildPolicy(input: Rule, tcp: boolean, action: Action, ns: string, trust: TrustDomains | undefined): JsonObject | undefined {
+  const rule = failClosed(input, action);
+  if (!rule) return undefined;
   const usesHttp =
     (rule.to ?? []).some((t) => HTTP_OPERATION.some((k) => has(t.operation?.[k]))) ||
     (rule.from ?? []).some((f) => HTTP_SOURCE.some((k) => has(f.source?.[k]))) ||
@@ -68,7 +149,7 @@ function buildPolicy(rule: Rule, tcp: boolean, action: 'ALLOW' | 'DENY', ns: str
   if (tcp && usesHttp && action === 'ALLOW') return undefined;
   const when = (rule.when ?? []).filter((c) => !(tcp && isHttpCondition(c.key ?? '')));
   const whenPerms = when.flatMap(conditionPermission);
-  const whenPrincipals = when.flatMap(conditionPrincipal);
+  const whenPrincipals = when.flatMap((c) => conditionPrincipal(c, ns));
   const tos = rule.to && rule.to.length > 0 ? rule.to.map((t) => t.operation ?? {}) : [{}];
   const froms = rule.from && rule.from.length > 0 ? rule.from.map((f) => f.source ?? {}) : [{}];
   return {
@@ -121,8 +202,8 @@ function sourceIds(src: Source, tcp: boolean, ns: string, trust: TrustDomains | 
   out.push(...idField(src.principals, src.notPrincipals, (p) => principalMatchers(p, trust)));
   if (!tcp) out.push(...idField(src.requestPrincipals, src.notRequestPrincipals, requestPrincipalMatcher));
   out.push(...idField(src.namespaces, src.notNamespaces, namespaceMatcher));
+  out.push(...idField(src.trustDomains, src.notTrustDomains, trustDomainMatcher));
   out.push(...idField(src.remoteIpBlocks, src.notRemoteIpBlocks, (b) => ({ remoteIp: cidr(b) })));
   out.push(...idField(src.ipBlocks, src.notIpBlocks, (b) => ({ directRemoteIp: cidr(b) })));
   return out;
 }
-

@@ -58,7 +58,7 @@ function originatedTlsContext(tls: ClientTLSSettings, host: string): JsonObject 
     if (tls.mode === 'MUTUAL' && tls.clientCertificate && tls.privateKey) {
       common.tlsCertificates = [{ certificateChain: { filename: tls.clientCertificate }, privateKey: { filename: tls.privateKey } }];
     }
-    if (tls.caCertificates && !tls.insecureSkipVerify) common.validationContext = { trustedCa: { filename: tls.caCertificates }, ...sanMatch(tls) };
+    if (tls.caCertificates && !tls.insecureSkipVerify) common.validationContext = { trustedCa: { filename: tls.caCertificates }, ...sanMatch(tls), ...(tls.caCrl ? { crl: { filename: tls.caCrl } } : {}) };
   }
   return { '@type': EXT.tlsTransport.upstream, commonTlsContext: common, sni: tls.sni ?? (host.startsWith('*') ? '' : host) };
 }

@@ -7,35 +7,39 @@ import { EXT, sdsSecret, socketAddress, typedFilter, type JsonObject } from './e
 import { gatewayRouteName, serverIsHttp, serversByPort, type BoundServer } from './gateway-servers.ts';
 import { httpConnectionManagerFilter, meshAccessLog, tcpProxyFilter } from './http-connection-manager.ts';
 import { tcpRouteClusters } from './outbound-listeners.ts';
+import { policyFiltersFor } from './policy-filters.ts';
 
 /**
  * A gateway's listeners: one `0.0.0.0_PORT` per server port. Plain HTTP servers share one chain
  * with RDS `http.PORT`; HTTPS servers terminate TLS with the credentialName served over SDS
  * (chain matched on SNI) and route through their own route config; PASSTHROUGH servers
  * forward by SNI to the clusters of VirtualService `tls` routes; TCP servers use `tcp` routes.
+ * AuthorizationPolicies and RequestAuthentications selecting the gateway's pod run on every
+ * chain, as on a sidecar's inbound (HTTP: jwt_authn + RBAC; TCP and passthrough: network RBAC).
  */
 export function gatewayListeners(proxy: ProxyInfo, push: PushContext): JsonObject[] {
   const listeners: JsonObject[] = [];
+  const policy = policyFiltersFor(proxy, push);
   for (const [port, servers] of serversByPort(proxy, push)) {
     const chains: JsonObject[] = [];
     let needsTlsInspector = false;
     const plainHttp = servers.filter((s) => serverIsHttp(s) && s.protocol !== 'HTTPS');
-    if (plainHttp.length > 0) chains.push({ filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: `http.${port}`, accessLog: meshAccessLog(push.mesh) })] });
+    if (plainHttp.length > 0) chains.push({ filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: `http.${port}`, preFilters: policy.http, accessLog: meshAccessLog(push.mesh) })] });
     for (const s of servers) {
       if (s.protocol === 'HTTPS' && serverIsHttp(s)) {
         needsTlsInspector = true;
         chains.push({
           name: gatewayRouteName(s),
           filterChainMatch: { ...sniMatch(s), transportProtocol: 'tls' },
-          filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: gatewayRouteName(s), accessLog: meshAccessLog(push.mesh) })],
+          filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: gatewayRouteName(s), preFilters: policy.http, accessLog: meshAccessLog(push.mesh) })],
           transportSocket: terminatingTls(s),
         });
       } else if (s.protocol === 'TLS' || s.protocol === 'HTTPS') {
         needsTlsInspector = true;
-        chains.push(...passthroughChains(proxy, push, s).map((c) => ({ ...c, filterChainMatch: { ...(c.filterChainMatch as JsonObject), transportProtocol: 'tls' } })));
+        chains.push(...passthroughChains(proxy, push, s).map((c) => ({ ...c, filterChainMatch: { ...(c.filterChainMatch as JsonObject), transportProtocol: 'tls' }, filters: [...policy.tcp, ...(c.filters as JsonObject[])] })));
       } else if (!serverIsHttp(s)) {
         const target = tcpTarget(proxy, push, s);
-        if (target) chains.push({ filters: [tcpProxyFilter(typeof target === 'string' ? target : `${s.gateway}:${port}`, target)] });
+        if (target) chains.push({ filters: [...policy.tcp, tcpProxyFilter(typeof target === 'string' ? target : `${s.gateway}:${port}`, target)] });
       }
     }
     if (chains.length === 0) continue;
@@ -60,6 +64,8 @@ function sniMatch(s: BoundServer): JsonObject {
   return names.length > 0 ? { serverNames: names } : {};
 }
 
+const TLS_VERSIONS: Record<string, string> = { TLSV1_0: 'TLSv1_0', TLSV1_1: 'TLSv1_1', TLSV1_2: 'TLSv1_2', TLSV1_3: 'TLSv1_3' };
+
 function terminatingTls(s: BoundServer): JsonObject {
   const tls = s.server.tls ?? {};
   const common: JsonObject = { alpnProtocols: ['h2', 'http/1.1'] };
@@ -71,9 +77,20 @@ function terminatingTls(s: BoundServer): JsonObject {
     common.combinedValidationContext = { defaultValidationContext: {}, validationContextSdsSecretConfig: sdsSecret('ROOTCA') };
   } else if (tls.serverCertificate && tls.privateKey) {
     common.tlsCertificates = [{ certificateChain: { filename: tls.serverCertificate }, privateKey: { filename: tls.privateKey } }];
-    if (tls.mode === 'MUTUAL' && tls.caCertificates) common.validationContext = { trustedCa: { filename: tls.caCertificates } };
+    if (tls.mode === 'MUTUAL' && tls.caCertificates) common.validationContext = { trustedCa: { filename: tls.caCertificates }, ...(tls.caCrl ? { crl: { filename: tls.caCrl } } : {}) };
   }
   const mutual = tls.mode === 'MUTUAL' || tls.mode === 'ISTIO_MUTUAL';
+  // As istiod: the client certificate must carry one of subjectAltNames; TLS versions bounded as set.
+  if (mutual && tls.subjectAltNames?.length) {
+    const cv = (common.combinedValidationContext ?? common.validationContext) as JsonObject | undefined;
+    const sans = { matchSubjectAltNames: tls.subjectAltNames.map((exact) => ({ exact })) };
+    if (cv && common.combinedValidationContext) cv.defaultValidationContext = { ...(cv.defaultValidationContext as JsonObject), ...sans };
+    else if (cv) Object.assign(cv, sans);
+  }
+  const params: JsonObject = {};
+  if (tls.minProtocolVersion && tls.minProtocolVersion !== 'TLS_AUTO') params.tlsMinimumProtocolVersion = TLS_VERSIONS[tls.minProtocolVersion];
+  if (tls.maxProtocolVersion && tls.maxProtocolVersion !== 'TLS_AUTO') params.tlsMaximumProtocolVersion = TLS_VERSIONS[tls.maxProtocolVersion];
+  if (Object.keys(params).length > 0) common.tlsParams = params;
   return { name: EXT.tlsTransport.name, typedConfig: { '@type': EXT.tlsTransport.downstream, commonTlsContext: common, requireClientCertificate: mutual } };
 }
 

@@ -21,7 +21,7 @@ export function serversByPort(proxy: ProxyInfo, push: PushContext): Map<number, 
     const ns = g.resource.metadata.namespace ?? 'default';
     for (const server of g.spec.servers ?? []) {
       const port = server.port?.number;
-      if (!port) continue;
+      if (!port || pinsClientCertificates(server)) continue;
       const hosts = (server.hosts ?? ['*']).map((h) => {
         const slash = h.indexOf('/');
         const hns = slash < 0 ? '*' : h.slice(0, slash);
@@ -33,6 +33,15 @@ export function serversByPort(proxy: ProxyInfo, push: PushContext): Map<number, 
     }
   }
   return new Map([...out.entries()].sort((a, b) => a[0] - b[0]));
+}
+
+/**
+ * Client certificate pinning (verifyCertificateSpki/Hash) is not implemented: validate/apply
+ * refuse it (control/config/support), and a server that still sets it is left out, failing
+ * closed (its port refuses connections) rather than accepting certificates the pins reject.
+ */
+function pinsClientCertificates(s: Server): boolean {
+  return (s.tls?.verifyCertificateSpki?.length ?? 0) > 0 || (s.tls?.verifyCertificateHash?.length ?? 0) > 0;
 }
 
 /** Is the server terminating HTTP (plain or after TLS termination)? */

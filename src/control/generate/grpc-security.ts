@@ -86,8 +86,16 @@ function serverHcm(proxy: ProxyInfo, push: PushContext): JsonObject {
   const rbac = buildRbac(push.authorizationPoliciesFor(proxy), false, trust);
   const filters: JsonObject[] = [];
   // gRPC takes ALLOW and DENY only; each engine is its own filter, named as istiod names them.
-  if (rbac.deny) filters.push({ ...legacyHeaderMatchers(rbac.deny), name: `${EXT.httpRbac.name}.DENY` });
-  if (rbac.allow) filters.push(legacyHeaderMatchers(rbac.allow));
+  // CUSTOM (no ext_authz in Mizzen) comes as DENY rules for what it selects (fail closed); AUDIT
+  // never denies and dry-run (shadow) rules are not enforced, so neither goes to gRPC.
+  rbac.custom.forEach((f, i) => {
+    const c = enforcedOnly(f);
+    if (c) filters.push({ ...legacyHeaderMatchers(c), name: `${EXT.httpRbac.name}.CUSTOM${i}` });
+  });
+  const deny = enforcedOnly(rbac.deny);
+  if (deny) filters.push({ ...legacyHeaderMatchers(deny), name: `${EXT.httpRbac.name}.DENY` });
+  const allow = enforcedOnly(rbac.allow);
+  if (allow) filters.push(legacyHeaderMatchers(allow));
   filters.push(typedFilter(EXT.router));
   return {
     '@type': EXT.httpConnectionManager.type,
@@ -95,6 +103,13 @@ function serverHcm(proxy: ProxyInfo, push: PushContext): JsonObject {
     routeConfig: { name: 'inbound', virtualHosts: [{ name: 'inbound', domains: ['*'], routes: [{ match: { prefix: '/' }, nonForwardingAction: {} }] }] },
     httpFilters: filters,
   };
+}
+
+/** An RBAC filter without its dry-run shadow rules; undefined when nothing is enforced. */
+function enforcedOnly(f: JsonObject | undefined): JsonObject | undefined {
+  if (!f) return undefined;
+  const { shadowRules: _shadow, shadowRulesStatPrefix: _prefix, ...config } = f.typedConfig as JsonObject;
+  return config.rules ? { ...f, typedConfig: config } : undefined;
 }
 
 /**

@@ -1,15 +1,13 @@
 import type { MutualTlsMode } from '../../api/istio/peer-authentication.ts';
 import type { PushContext } from '../push/push-context.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
-import type { TrustDomains } from './authz-matchers.ts';
-import { buildRbac } from './authz-rbac.ts';
 import { BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName } from './cluster-names.ts';
 import { ISTIO_ALPN, SDS_DEFAULT, SDS_ROOTCA } from './cluster-tls.ts';
 import { tcpMetadataExchangeFilter } from './tcp-metadata-exchange-filter.ts';
 import { EXT, sdsSecret, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
 import { httpConnectionManagerFilter, meshAccessLog, tcpProxyFilter } from './http-connection-manager.ts';
 import { inboundPorts, type InboundPort } from './inbound-ports.ts';
-import { buildJwtAuthn } from './jwt-authn.ts';
+import { policyFiltersFor, type PolicyFilters } from './policy-filters.ts';
 import { isHttpProtocol, isSniffed } from './virtual-hosts.ts';
 
 export const VIRTUAL_INBOUND = 'virtualInbound';
@@ -24,26 +22,24 @@ type Mode = Exclude<MutualTlsMode, 'UNSET'>;
  * transport protocol — `tls` (mesh mTLS, client certificate required) and/or `raw_buffer`
  * (plaintext) as the PeerAuthentication mode says (STRICT: tls only; PERMISSIVE: both;
  * DISABLE: plaintext only) — then catch-all chains for other ports to the original destination.
- * HTTP ports run jwt_authn, RBAC (DENY then ALLOW), fault, CORS and router to `inbound|PORT||`;
+ * HTTP ports run the policy filters (policy-filters.ts), fault, CORS and router to `inbound|PORT||`;
  * TCP ports run network RBAC and tcp_proxy.
  */
 export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject {
   const mtls = push.mtlsFor(proxy);
-  const policies = push.authorizationPoliciesFor(proxy);
-  const jwt = buildJwtAuthn(push.requestAuthenticationsFor(proxy));
-  const trust: TrustDomains = { domain: push.mesh.trustDomain, aliases: push.mesh.trustDomainAliases ?? [] };
+  const policy = policyFiltersFor(proxy, push);
   const chains: JsonObject[] = [];
   for (const ip of inboundPorts(proxy, push)) {
     const mode = mtls.ports.get(ip.port) ?? mtls.mode;
     const http = isHttpProtocol(ip.protocol);
-    const filters = http ? httpFilters(ip, policies, jwt, trust, meshAccessLog(push.mesh)) : tcpFilters(ip, policies, trust);
+    const filters = http ? httpFilters(ip, policy, meshAccessLog(push.mesh)) : tcpFilters(ip, policy);
     for (const transport of transportsFor(mode)) {
       if (transport === 'raw_buffer' && isSniffed(ip.protocol)) {
         // Undeclared protocol in plaintext: HTTP (seen by http_inspector) gets the HTTP chain.
         chains.push({
           name: `${inboundClusterName(ip.port)}-plaintext-http`,
           filterChainMatch: { destinationPort: ip.port, transportProtocol: transport, applicationProtocols: ['http/1.1', 'h2c'] },
-          filters: httpFilters(ip, policies, jwt, trust, meshAccessLog(push.mesh)),
+          filters: httpFilters(ip, policy, meshAccessLog(push.mesh)),
         });
       }
       chains.push({
@@ -56,7 +52,7 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
   }
   // As Istio: a connection whose destination is 15006 itself is dropped, not passed through to itself.
   chains.push({ name: 'virtualInbound-blackhole', filterChainMatch: { destinationPort: VIRTUAL_INBOUND_PORT }, filters: [tcpProxyFilter(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)] });
-  const catchAllFilters = [tcpMetadataExchangeFilter(), ...rbacFilters(policies, true, trust), tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)];
+  const catchAllFilters = [tcpMetadataExchangeFilter(), ...policy.tcp, tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)];
   for (const transport of transportsFor(mtls.mode)) {
     chains.push({
       name: transport === 'tls' ? 'virtualInbound-catchall-tls' : 'virtualInbound-catchall-plaintext',
@@ -99,25 +95,19 @@ export function downstreamTls(http: boolean): JsonObject {
   };
 }
 
-function rbacFilters(policies: Parameters<typeof buildRbac>[0], tcp: boolean, trust: TrustDomains): JsonObject[] {
-  const rbac = buildRbac(policies, tcp, trust);
-  return [rbac.deny, rbac.allow].filter((f): f is JsonObject => f !== undefined);
-}
-
-function httpFilters(ip: InboundPort, policies: Parameters<typeof buildRbac>[0], jwt: JsonObject | undefined, trust: TrustDomains, accessLog: JsonObject[]): JsonObject[] {
+function httpFilters(ip: InboundPort, policy: PolicyFilters, accessLog: JsonObject[]): JsonObject[] {
   const cluster = inboundClusterName(ip.port);
   const routeConfig = {
     name: cluster,
     virtualHosts: [{ name: `inbound|http|${ip.port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: '0s', maxStreamDuration: { maxStreamDuration: '0s', grpcTimeoutHeaderMax: '0s' } }, decorator: { operation: `${ip.service.hostname}:${ip.servicePort}/*` } }] }],
     validateClusters: false,
   };
-  const pre = [...(jwt ? [jwt] : []), ...rbacFilters(policies, false, trust)];
-  return [httpConnectionManagerFilter({ statPrefix: `inbound_0.0.0.0_${ip.port}`, routeConfig, preFilters: pre, inbound: true, accessLog })];
+  return [httpConnectionManagerFilter({ statPrefix: `inbound_0.0.0.0_${ip.port}`, routeConfig, preFilters: policy.http, inbound: true, accessLog })];
 }
 
-function tcpFilters(ip: InboundPort, policies: Parameters<typeof buildRbac>[0], trust: TrustDomains): JsonObject[] {
+function tcpFilters(ip: InboundPort, policy: PolicyFilters): JsonObject[] {
   const cluster = inboundClusterName(ip.port);
-  return [tcpMetadataExchangeFilter(), ...rbacFilters(policies, true, trust), tcpProxyFilter(cluster, cluster)];
+  return [tcpMetadataExchangeFilter(), ...policy.tcp, tcpProxyFilter(cluster, cluster)];
 }
 
 /**

@@ -7,15 +7,17 @@ import { configOrder, labelsMatch } from './config-scope.ts';
  * AuthorizationPolicy, RequestAuthentication): a policy in the root namespace without selector
  * is mesh-wide, one in the workload's namespace without selector is namespace-wide, and one with
  * a selector applies to the workloads it selects in its namespace (in the root namespace: all
- * namespaces).
+ * namespaces). A policy with `targetRef`/`targetRefs` attaches to a Gateway API gateway, a
+ * waypoint or a Service, never to a sidecar or a gateway deployment selected by labels: as in
+ * istiod, it selects none of the proxies Mizzen runs (validate/apply refuse it).
  */
-export class SecurityPolicyIndex<Spec extends { selector?: WorkloadSelector }> {
+export class SecurityPolicyIndex<Spec extends { selector?: WorkloadSelector; targetRef?: unknown; targetRefs?: unknown[] }> {
   private readonly byNamespace = new Map<string, ConfigResource<Spec>[]>();
   private readonly rootNamespace: string;
 
   constructor(resources: readonly ConfigResource[], kind: string, rootNamespace: string) {
     this.rootNamespace = rootNamespace;
-    const list = (resources.filter((r) => r.kind === kind) as ConfigResource<Spec>[]).sort(configOrder);
+    const list = (resources.filter((r) => r.kind === kind) as ConfigResource<Spec>[]).filter((r) => !hasTargetRef(r.spec)).sort(configOrder);
     for (const r of list) {
       const ns = r.metadata.namespace ?? 'default';
       const arr = this.byNamespace.get(ns) ?? [];
@@ -49,4 +51,8 @@ export class SecurityPolicyIndex<Spec extends { selector?: WorkloadSelector }> {
   namespaces(): string[] {
     return [...this.byNamespace.keys()];
   }
+}
+
+function hasTargetRef(spec: { targetRef?: unknown; targetRefs?: unknown[] } | undefined): boolean {
+  return spec?.targetRef !== undefined || (Array.isArray(spec?.targetRefs) && spec.targetRefs.length > 0);
 }

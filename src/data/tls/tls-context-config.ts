@@ -7,6 +7,8 @@ import { compileStringMatcher, type StringMatch } from '../matchers/string-match
 export type KeySource = { sds: string } | { inline: { certChain: string; privateKey: string } };
 export type CaSource = { sds: string } | { inline: string };
 
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
 /** A compiled Upstream/DownstreamTlsContext. */
 export interface TlsSpec {
   cert: KeySource | undefined;
@@ -16,8 +18,10 @@ export interface TlsSpec {
   alpn: readonly string[];
   sni: string | undefined;
   requireClientCert: boolean;
-  minVersion: 'TLSv1.2' | 'TLSv1.3';
-  maxVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** PEM CRLs (validation_context.crl): peers whose certificate a CRL revokes are refused; every CA in the chain needs one. */
+  crl: string | undefined;
+  minVersion: TlsVersion;
+  maxVersion: TlsVersion;
   /** A stable key for caching secure contexts and pooling sessions. */
   key: string;
 }
@@ -37,12 +41,13 @@ function dataSource(v: unknown, path: string): string {
   return reject(path, 'data source needs filename, inline_string or inline_bytes');
 }
 
-const TLS_VERSION: Record<string, 'TLSv1.2' | 'TLSv1.3'> = { TLSv1_2: 'TLSv1.2', TLSv1_3: 'TLSv1.3', TLS_AUTO: 'TLSv1.2' };
+const TLS_VERSION: Record<string, TlsVersion> = { TLSv1_0: 'TLSv1', TLSv1_1: 'TLSv1.1', TLSv1_2: 'TLSv1.2', TLSv1_3: 'TLSv1.3', TLS_AUTO: 'TLSv1.2' };
 
-function compileValidation(v: unknown, path: string, out: { sans: TlsSpec['sanMatchers'][number][]; ca?: CaSource }): void {
+function compileValidation(v: unknown, path: string, out: { sans: TlsSpec['sanMatchers'][number][]; ca?: CaSource; crl?: string }): void {
   const o = asObj(v);
   onlyFields(o, path, ['trustedCa', 'matchSubjectAltNames', 'matchTypedSubjectAltNames', 'trustChainVerification', 'onlyVerifyLeafCertCrl', 'crl']);
-  if (o.crl !== undefined) reject(`${path}.crl`, 'CRLs are not supported');
+  if (o.crl !== undefined) out.crl = dataSource(o.crl, `${path}.crl`);
+  if (o.onlyVerifyLeafCertCrl === true) reject(`${path}.onlyVerifyLeafCertCrl`, 'CRLs are checked for the whole chain (OpenSSL CRL_CHECK_ALL); leaf-only is not supported');
   if (o.trustedCa !== undefined) out.ca = { inline: dataSource(o.trustedCa, `${path}.trustedCa`) };
   asArray(o.matchSubjectAltNames).forEach((m, i) => {
     const p = `${path}.matchSubjectAltNames[${i}]`;
@@ -57,7 +62,7 @@ function compileValidation(v: unknown, path: string, out: { sans: TlsSpec['sanMa
   });
 }
 
-function compileCommon(c: unknown, path: string, spec: { sans: TlsSpec['sanMatchers'][number][]; ca?: CaSource; cert?: KeySource; alpn: string[]; min: 'TLSv1.2' | 'TLSv1.3'; max: 'TLSv1.2' | 'TLSv1.3' }): void {
+function compileCommon(c: unknown, path: string, spec: { sans: TlsSpec['sanMatchers'][number][]; ca?: CaSource; crl?: string; cert?: KeySource; alpn: string[]; min: TlsVersion; max: TlsVersion }): void {
   const o = asObj(c);
   onlyFields(o, path, [
     'tlsParams', 'tlsCertificates', 'tlsCertificateSdsSecretConfigs', 'validationContext', 'validationContextSdsSecretConfig',
@@ -95,7 +100,7 @@ function sdsName(v: unknown, path: string): string {
   return name;
 }
 
-function finish(s: { sans: TlsSpec['sanMatchers'][number][]; ca?: CaSource; cert?: KeySource; alpn: string[]; min: 'TLSv1.2' | 'TLSv1.3'; max: 'TLSv1.2' | 'TLSv1.3' }, sni: string | undefined, requireClientCert: boolean, raw: Obj): TlsSpec {
+function finish(s: { sans: TlsSpec['sanMatchers'][number][]; ca?: CaSource; crl?: string; cert?: KeySource; alpn: string[]; min: TlsVersion; max: TlsVersion }, sni: string | undefined, requireClientCert: boolean, raw: Obj): TlsSpec {
   return {
     cert: s.cert,
     ca: s.ca,
@@ -103,6 +108,7 @@ function finish(s: { sans: TlsSpec['sanMatchers'][number][]; ca?: CaSource; cert
     alpn: s.alpn,
     sni,
     requireClientCert,
+    crl: s.crl,
     minVersion: s.min,
     maxVersion: s.max,
     key: JSON.stringify(raw),

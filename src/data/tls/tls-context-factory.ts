@@ -61,6 +61,7 @@ export class TlsContextFactory {
         opts.ca = s.kind === 'validation' ? s.trustedCa : s.certChain;
       } else opts.ca = spec.ca.inline;
     }
+    if (spec.crl) opts.crl = spec.crl;
     const ctx = tls.createSecureContext(opts);
     this.cache.set(spec.key, { ctx, uses });
     return ctx;

@@ -1,4 +1,6 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import * as der from '../../../src/lib/der.ts';
+import { signatureAlgorithmFor } from '../../../src/lib/signature-algorithm.ts';
 import {
   basicConstraintsExtension, buildCertificate, distinguishedName, extKeyUsageExtension, KEY_USAGE, keyUsageExtension,
   OID, randomSerial, subjectAltNameExtension,
@@ -56,4 +58,13 @@ export async function issue(ca: TestCa, spiffe: string): Promise<TestCert> {
     signingKey: ca.key,
   });
   return { certPem: toPem('CERTIFICATE', der), keyPem: String(privateKey.export({ type: 'pkcs8', format: 'pem' })) };
+}
+
+/** A v1 CRL (RFC 5280 CertificateList) from `ca` listing the certificates given as revoked, as PEM. */
+export function makeCrl(ca: TestCa, revoked: readonly TestCert[]): string {
+  const alg = signatureAlgorithmFor(ca.key);
+  const now = Date.now();
+  const entries = revoked.map((c) => der.sequence(der.unsignedInteger(Buffer.from(new X509Certificate(c.certPem).serialNumber, 'hex')), der.time(now - 60_000)));
+  const tbs = der.sequence(alg.identifier, ca.subject, der.time(now - 60_000), der.time(now + 86_400_000), ...(entries.length > 0 ? [der.sequence(...entries)] : []));
+  return toPem('X509 CRL', der.sequence(tbs, alg.identifier, der.bitString(sign(alg.hash, tbs, ca.key))));
 }

@@ -1,0 +1,136 @@
+/**
+ * What Mizzen accepts in Istio's API but does not implement, as one table. `mizzen validate` and
+ * `mizzen apply`/`up` refuse the `refuse` rows (security policy: fail closed, never allow by
+ * omission) and warn about the `warn` rows (traffic management: the rest of the resource works);
+ * discovery stores both, logs them and lists them in /debug/configz, and where a `refuse` row
+ * still reaches a proxy the generators fail closed as `ifServed` says.
+ *
+ * When a feature gets implemented, delete its row (and its fail-closed code in the generator);
+ * test/config/unsupported-features.test.ts checks every row against its example.
+ */
+export interface UnsupportedFeature {
+  kind: string;
+  level: 'refuse' | 'warn';
+  /** Field patterns (see field-pattern.ts); the row applies where one is set and `when` holds. */
+  fields: readonly string[];
+  when?: (value: unknown) => boolean;
+  /** What is not implemented, as the message starts. */
+  what: string;
+  /** What discovery does with it anyway (refuse rows: how it fails closed). */
+  ifServed: string;
+  /** A spec that uses the feature (tests). */
+  example: Record<string, unknown>;
+}
+
+// PeerAuthentication has no targetRef in Istio's schema.
+const POLICY_KINDS = ['AuthorizationPolicy', 'RequestAuthentication'] as const;
+const TRAFFIC_POLICIES = ['spec.trafficPolicy', 'spec.trafficPolicy.portLevelSettings[*]', 'spec.subsets[*].trafficPolicy', 'spec.subsets[*].trafficPolicy.portLevelSettings[*]'];
+const under = (bases: readonly string[], field: string): string[] => bases.map((b) => `${b}.${field}`);
+const hasTemplate = (v: unknown): boolean => Array.isArray(v) && v.some((p) => typeof p === 'string' && (p.includes('{*}') || p.includes('{**}')));
+
+export const UNSUPPORTED_FEATURES: readonly UnsupportedFeature[] = [
+  // --- security policy: refused, fail closed ---
+  {
+    kind: 'AuthorizationPolicy',
+    level: 'refuse',
+    fields: ['spec.action'],
+    when: (v) => v === 'CUSTOM',
+    what: 'action CUSTOM (external authorization through an extension provider, Envoy ext_authz) is not implemented',
+    ifServed: 'the requests its rules select are denied (HTTP 403, TCP connections closed), as Envoy does when ext_authz cannot be reached and failure_mode_allow is false',
+    example: { action: 'CUSTOM', provider: { name: 'ext-authz' }, rules: [{ to: [{ operation: { paths: ['/admin'] } }] }] },
+  },
+  {
+    kind: 'AuthorizationPolicy',
+    level: 'refuse',
+    fields: ['spec.rules[*].to[*].operation.paths', 'spec.rules[*].to[*].operation.notPaths'],
+    when: hasTemplate,
+    what: 'path templates ({*}, {**}; Envoy uri_template) are not implemented',
+    ifServed: 'an ALLOW rule using one never matches; a DENY, AUDIT or CUSTOM rule is enforced without that path field (it selects more requests, never fewer)',
+    example: { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin/{**}'] } }] }] },
+  },
+  ...POLICY_KINDS.map((kind): UnsupportedFeature => ({
+    kind,
+    level: 'refuse',
+    fields: ['spec.targetRef', 'spec.targetRefs'],
+    when: (v) => !Array.isArray(v) || v.length > 0,
+    what: 'targetRef/targetRefs (attachment to Gateway API gateways, waypoints and Services) is not implemented; select workloads with `selector`',
+    ifServed: 'it applies to no proxy (istiod never applies a targetRef policy to sidecars)',
+    example: { targetRefs: [{ kind: 'Gateway', group: 'gateway.networking.k8s.io', name: 'waypoint' }] },
+  })),
+  {
+    kind: 'Gateway',
+    level: 'refuse',
+    fields: ['spec.servers[*].tls.verifyCertificateSpki', 'spec.servers[*].tls.verifyCertificateHash'],
+    when: (v) => Array.isArray(v) && v.length > 0,
+    what: 'client certificate pinning (verifyCertificateSpki/verifyCertificateHash) is not implemented',
+    ifServed: 'the server gets no listener chain: its port refuses connections',
+    example: { servers: [{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['*'], tls: { mode: 'MUTUAL', credentialName: 'c', verifyCertificateSpki: ['abc='] } }] },
+  },
+  // --- not policy: warned about, the rest of the resource works ---
+  {
+    kind: 'AuthorizationPolicy',
+    level: 'warn',
+    fields: ['spec.action'],
+    when: (v) => v === 'AUDIT',
+    what: 'action AUDIT marks the requests it matches (Envoy RBAC LOG, access_log_hint) but no audit log is written: Mizzen has no audit logging provider',
+    ifServed: 'it never allows or denies anything',
+    example: { action: 'AUDIT', rules: [{}] },
+  },
+  {
+    kind: 'Telemetry',
+    level: 'warn',
+    fields: ['spec'],
+    what: 'the Telemetry API is not implemented: metrics, access logs and tracing follow MeshConfig (accessLogFile, accessLogEncoding, accessLogFormat)',
+    ifServed: 'it is ignored',
+    example: { accessLogging: [{ providers: [{ name: 'envoy' }] }] },
+  },
+  {
+    kind: 'Sidecar',
+    level: 'warn',
+    fields: ['spec.ingress', 'spec.inboundConnectionPool', 'spec.outboundTrafficPolicy.egressProxy'],
+    what: 'Sidecar ingress listeners, inboundConnectionPool and egressProxy are not implemented (inbound ports come from the Services selecting the workload)',
+    ifServed: 'these fields are ignored',
+    example: { ingress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, defaultEndpoint: '127.0.0.1:8080' }] },
+  },
+  {
+    kind: 'Gateway',
+    level: 'warn',
+    fields: ['spec.servers[*].tls.mode'],
+    when: (v) => v === 'AUTO_PASSTHROUGH',
+    what: 'AUTO_PASSTHROUGH (multi-network east-west gateways) is not implemented',
+    ifServed: 'the server forwards nothing',
+    example: { servers: [{ port: { number: 15443, name: 'tls', protocol: 'TLS' }, hosts: ['*.local'], tls: { mode: 'AUTO_PASSTHROUGH' } }] },
+  },
+  {
+    kind: 'Gateway',
+    level: 'warn',
+    fields: ['spec.servers[*].tls.cipherSuites', 'spec.servers[*].tls.credentialNames', 'spec.servers[*].tls.caCertCredentialName'],
+    what: 'cipherSuites, credentialNames and caCertCredentialName are not implemented (OpenSSL defaults; one credentialName and its NAME-cacert)',
+    ifServed: 'these fields are ignored',
+    example: { servers: [{ port: { number: 443, name: 'https', protocol: 'HTTPS' }, hosts: ['*'], tls: { mode: 'SIMPLE', credentialName: 'c', cipherSuites: ['ECDHE-RSA-AES256-GCM-SHA384'] } }] },
+  },
+  {
+    kind: 'DestinationRule',
+    level: 'warn',
+    fields: [
+      ...under(TRAFFIC_POLICIES, 'tunnel'), ...under(TRAFFIC_POLICIES, 'proxyProtocol'), ...under(TRAFFIC_POLICIES, 'retryBudget'),
+      ...under(TRAFFIC_POLICIES, 'loadBalancer.localityLbSetting'), ...under(TRAFFIC_POLICIES, 'loadBalancer.warmupDurationSecs'),
+      ...under(TRAFFIC_POLICIES, 'loadBalancer.warmup'), ...under(TRAFFIC_POLICIES, 'connectionPool.http.http2KeepAlive'),
+    ],
+    what: 'tunnel, proxyProtocol, retryBudget, locality load balancing settings, warmup and http2KeepAlive are not implemented',
+    ifServed: 'these fields are ignored (locality: the lowest priority with a healthy endpoint is used)',
+    example: { host: 'reviews', trafficPolicy: { loadBalancer: { localityLbSetting: { enabled: true } } } },
+  },
+  {
+    kind: 'VirtualService',
+    level: 'warn',
+    fields: [
+      'spec.http[*].redirect.derivePort', 'spec.http[*].fault.abort.http2Error', 'spec.http[*].retries.retryRemoteLocalities',
+      'spec.http[*].retries.retryIgnorePreviousHosts', 'spec.tcp[*].match[*].destinationSubnets', 'spec.tcp[*].match[*].sourceSubnet',
+      'spec.tls[*].match[*].destinationSubnets',
+    ],
+    what: 'redirect derivePort, fault abort http2Error, retryRemoteLocalities, retryIgnorePreviousHosts and the destinationSubnets/sourceSubnet matches are not implemented',
+    ifServed: 'these fields are ignored (a match on them matches regardless of the subnet)',
+    example: { hosts: ['db'], tcp: [{ match: [{ destinationSubnets: ['10.0.0.0/8'] }], route: [{ destination: { host: 'db' } }] }] },
+  },
+];

@@ -1,0 +1,28 @@
+import type { PushContext } from '../push/push-context.ts';
+import type { ProxyInfo } from '../xds/proxy-info.ts';
+import type { TrustDomains } from './authz-matchers.ts';
+import { buildRbac, rbacFilterList } from './authz-rbac.ts';
+import type { JsonObject } from './envoy-extensions.ts';
+import { buildJwtAuthn } from './jwt-authn.ts';
+
+/**
+ * The authentication and authorization filters of a workload's (sidecar inbound) or gateway's
+ * listeners, as istiod builds them: HTTP chains run CUSTOM (denied here: no ext_authz yet),
+ * jwt_authn, then AUDIT, DENY and ALLOW RBAC; TCP chains run the network RBAC filters.
+ */
+export interface PolicyFilters {
+  http: JsonObject[];
+  tcp: JsonObject[];
+}
+
+export function policyFiltersFor(proxy: ProxyInfo, push: PushContext): PolicyFilters {
+  const policies = push.authorizationPoliciesFor(proxy);
+  const jwt = buildJwtAuthn(push.requestAuthenticationsFor(proxy));
+  const trust: TrustDomains = { domain: push.mesh.trustDomain, aliases: push.mesh.trustDomainAliases ?? [] };
+  const http = buildRbac(policies, false, trust);
+  const tcp = buildRbac(policies, true, trust);
+  return {
+    http: [...http.custom, ...(jwt ? [jwt] : []), ...rbacFilterList(http)],
+    tcp: [...tcp.custom, ...rbacFilterList(tcp)],
+  };
+}

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { ConfigResource } from '../../src/api/config-resource.ts';
+import { lookupKind } from '../../src/api/kinds.ts';
+import { findFieldPaths } from '../../src/control/config/support/field-pattern.ts';
+import { servedValidator, submittedValidator } from '../../src/control/config/support/served-validator.ts';
+import { checkSupport } from '../../src/control/config/support/support-check.ts';
+import { UNSUPPORTED_FEATURES } from '../../src/control/config/support/unsupported-features.ts';
+import { validateResource } from '../../src/control/config/validation/validate-resource.ts';
+import { runCli } from '../validation/run-cli.ts';
+
+function resource(kind: string, spec: Record<string, unknown>, name = 'r'): ConfigResource {
+  const group = lookupKind(kind === 'Telemetry' ? 'telemetry.istio.io' : ['AuthorizationPolicy', 'PeerAuthentication', 'RequestAuthentication'].includes(kind) ? 'security.istio.io' : 'networking.istio.io', 'v1', kind);
+  assert.ok(group.known, kind);
+  const g = group.info.group;
+  const raw = { apiVersion: `${g}/v1`, kind, metadata: { name, namespace: 'default' }, spec };
+  return { apiVersion: raw.apiVersion, kind, group: g, version: 'v1', metadata: raw.metadata, spec, raw };
+}
+
+describe('the table of what Mizzen does not implement', () => {
+  it('flags every row on its own example, at its level, with a field path and the fail-closed behaviour', () => {
+    for (const row of UNSUPPORTED_FEATURES) {
+      const f = checkSupport(resource(row.kind, row.example), [row]);
+      const issues = row.level === 'refuse' ? f.refusals : f.warnings;
+      assert.ok(issues.length > 0, `${row.kind}: ${row.what}`);
+      assert.equal((row.level === 'refuse' ? f.warnings : f.refusals).length, 0);
+      for (const i of issues) {
+        assert.match(i.path, /^spec/);
+        assert.match(i.message, /^not supported by Mizzen: /);
+        assert.ok(i.message.includes(row.ifServed));
+      }
+    }
+  });
+
+  it('every example is otherwise valid Istio config (the refusal is ours, not Istio validation)', () => {
+    for (const row of UNSUPPORTED_FEATURES) {
+      const v = validateResource(resource(row.kind, row.example));
+      assert.deepEqual(v.errors, [], `${row.kind}: ${row.what}`);
+    }
+  });
+
+  it('leaves resources alone that use none of it', () => {
+    const allow = resource('AuthorizationPolicy', { action: 'ALLOW', rules: [{ to: [{ operation: { paths: ['/books/*'] } }] }] });
+    assert.deepEqual(checkSupport(allow), { refusals: [], warnings: [] });
+    const dr = resource('DestinationRule', { host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } });
+    assert.deepEqual(checkSupport(dr), { refusals: [], warnings: [] });
+  });
+
+  it('names each concrete field path', () => {
+    const ap = resource('AuthorizationPolicy', { action: 'ALLOW', rules: [{ to: [{ operation: { paths: ['/a'] } }, { operation: { notPaths: ['/x/{*}/y'] } }] }] });
+    assert.deepEqual(checkSupport(ap).refusals.map((i) => i.path), ['spec.rules[0].to[1].operation.notPaths']);
+    assert.deepEqual(findFieldPaths({ spec: { m: { a: { mode: 1 }, b: {} } } }, 'spec.m{*}.mode'), ['spec.m[a].mode']);
+    const dr = resource('DestinationRule', { host: 'r', subsets: [{ name: 'v1', trafficPolicy: { portLevelSettings: [{ port: { number: 80 } }, { tunnel: { protocol: 'CONNECT', targetHost: 'h', targetPort: 1 } }] } }] });
+    assert.deepEqual(checkSupport(dr).warnings.map((i) => i.path), ['spec.subsets[0].trafficPolicy.portLevelSettings[1].tunnel']);
+  });
+
+  it('validate/apply refuse; discovery stores the resource with warnings (so generators can fail closed)', () => {
+    const custom = resource('AuthorizationPolicy', UNSUPPORTED_FEATURES[0]!.example);
+    const submitted = submittedValidator(validateResource)(custom);
+    assert.equal(submitted.errors.length, 1);
+    assert.equal(submitted.errors[0]!.path, 'spec.action');
+    const served = servedValidator(validateResource)(custom);
+    assert.deepEqual(served.errors, []);
+    assert.equal(served.warnings.length, 1);
+  });
+});
+
+describe('mizzen validate refuses policies it cannot enforce', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mizzen-support-'));
+    writeFileSync(join(dir, 'custom.yaml'), `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: ext-authz
+  namespace: foo
+spec:
+  selector:
+    matchLabels: {app: httpbin}
+  action: CUSTOM
+  provider:
+    name: my-ext-authz
+  rules:
+  - to:
+    - operation:
+        paths: ["/headers"]
+`);
+    writeFileSync(join(dir, 'telemetry.yaml'), `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata:
+  name: mesh-default
+  namespace: istio-system
+spec:
+  accessLogging:
+  - providers:
+    - name: envoy
+`);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('exits 1 naming file, line, resource and field for action CUSTOM', async () => {
+    const run = await runCli(['validate', join(dir, 'custom.yaml')]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stdout, /custom\.yaml:1: AuthorizationPolicy foo\/ext-authz: spec\.action: not supported by Mizzen: action CUSTOM .*ext_authz.*denied/);
+  });
+
+  it('warns (exit 0) about a kind that is not implemented outside security policy', async () => {
+    const run = await runCli(['validate', join(dir, 'telemetry.yaml')]);
+    assert.equal(run.code, 0, run.stdout);
+    assert.match(run.stderr, /telemetry\.yaml:1: warning: Telemetry istio-system\/mesh-default: spec: not supported by Mizzen: the Telemetry API is not implemented/);
+  });
+
+  it('reports the refusal in JSON as an invalid resource', async () => {
+    const run = await runCli(['validate', '-o', 'json', dir]);
+    const reports = JSON.parse(run.stdout) as { kind: string; valid: boolean; errors: { path: string }[]; warnings: { path: string }[] }[];
+    const custom = reports.find((r) => r.kind === 'AuthorizationPolicy')!;
+    assert.equal(custom.valid, false);
+    assert.deepEqual(custom.errors.map((e) => e.path), ['spec.action']);
+    assert.equal(reports.find((r) => r.kind === 'Telemetry')!.valid, true);
+  });
+});
