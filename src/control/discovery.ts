@@ -29,6 +29,7 @@ import { sharedGeneration } from './push/shared-generation.ts';
 import type { RegistrySnapshot } from './registry/service.ts';
 import { RegistryBuilder } from './registry/registry-builder.ts';
 import { classifyChange } from './registry/classify-change.ts';
+import { servicesWithChangedIdentities } from './registry/service-identities.ts';
 import { AdsServer } from './xds/ads-server.ts';
 import { XdsMetrics } from './xds/xds-metrics.ts';
 import type { XdsSnapshot } from './xds/xds-snapshot.ts';
@@ -161,6 +162,7 @@ export class Discovery {
     this.xdsMetrics.debounceTime.observe(waitedMs / 1000);
     for (const [reason, n] of Object.entries(req.reasons)) this.xdsMetrics.pushTriggers.inc({ type: reason }, n);
     let snapshot: XdsSnapshot;
+    const before = this.pushContext?.registry;
     try {
       snapshot = this.buildSnapshot();
     } catch (err) {
@@ -168,7 +170,7 @@ export class Discovery {
       this.log.error({ err: errorMessage(err) }, 'building the push context failed; proxies keep their config');
       return;
     }
-    const queued = this.ads.push(snapshot, scopePush(req, this.pushContext!, this.classify), req.startedAt);
+    const queued = this.ads.push(snapshot, scopePush(withIdentityChanges(req, before, this.pushContext!.registry), this.pushContext!, this.classify), req.startedAt);
     this.log.debug({ version: snapshot.version, full: req.full, changes: req.changes.length, queued }, 'push');
   }
 
@@ -275,4 +277,17 @@ async function bindGrpc(server: GrpcServer, address: string, defaultPort: number
   } catch (err) {
     throw new MizzenError('USAGE', `cannot listen on ${address} for gRPC: ${errorMessage(err)}`, { hint: 'is another discovery running? choose another address', cause: err });
   }
+}
+
+/**
+ * An endpoint-only request whose endpoints changed who serves a service (a new service account,
+ * one gone) becomes a config push for that service, as istiod makes it a full push: the SAN lists
+ * of its clusters change, not only its endpoints.
+ */
+function withIdentityChanges(req: PushRequest, before: RegistrySnapshot | undefined, after: RegistrySnapshot): PushRequest {
+  if (req.full || !before) return req;
+  const changed = servicesWithChangedIdentities(before, after);
+  if (changed.length === 0) return req;
+  const services: ConfigChange[] = changed.map((s) => ({ kind: 'Service', group: '', namespace: s.namespace, name: s.name ?? s.hostname, old: undefined, new: undefined }));
+  return { ...req, full: true, changes: [...req.changes, ...services], reasons: { ...req.reasons, serviceaccount: changed.length } };
 }

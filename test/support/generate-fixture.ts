@@ -23,6 +23,7 @@ export interface ServiceSpec {
   location?: Service['location'];
   exportTo?: string[];
   registry?: Service['registry'];
+  subjectAltNames?: string[];
 }
 
 export interface EndpointSpec {
@@ -56,6 +57,7 @@ export function staticRegistry(serviceSpecs: readonly ServiceSpec[], endpointSpe
       labels: {},
       registry: s.registry ?? 'Kubernetes',
       source: `/Service/${namespace}/${s.name}`,
+      ...(s.subjectAltNames ? { subjectAltNames: s.subjectAltNames } : {}),
     };
   });
   const endpoints: Endpoint[] = [];

@@ -28,6 +28,7 @@ type Mode = Exclude<MutualTlsMode, 'UNSET'>;
 export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject {
   const mtls = push.mtlsFor(proxy);
   const policy = policyFiltersFor(proxy, push);
+  const trustDomains = [...new Set([push.mesh.trustDomain, ...(push.mesh.trustDomainAliases ?? [])])];
   const chains: JsonObject[] = [];
   for (const ip of inboundPorts(proxy, push)) {
     const mode = mtls.ports.get(ip.port) ?? mtls.mode;
@@ -46,7 +47,7 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
         name: transport === 'tls' ? inboundClusterName(ip.port) : `${inboundClusterName(ip.port)}-plaintext`,
         filterChainMatch: { destinationPort: ip.port, transportProtocol: transport },
         filters,
-        ...(transport === 'tls' ? { transportSocket: downstreamTls(http) } : {}),
+        ...(transport === 'tls' ? { transportSocket: downstreamTls(http, trustDomains) } : {}),
       });
     }
   }
@@ -58,7 +59,7 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
       name: transport === 'tls' ? 'virtualInbound-catchall-tls' : 'virtualInbound-catchall-plaintext',
       filterChainMatch: { transportProtocol: transport },
       filters: catchAllFilters,
-      ...(transport === 'tls' ? { transportSocket: downstreamTls(false) } : {}),
+      ...(transport === 'tls' ? { transportSocket: downstreamTls(false, trustDomains) } : {}),
     });
   }
   return {
@@ -77,15 +78,19 @@ function transportsFor(mode: Mode): ('tls' | 'raw_buffer')[] {
   return ['tls', 'raw_buffer'];
 }
 
-/** Server side of mesh mTLS: workload cert, peers verified against the mesh root. */
-export function downstreamTls(http: boolean): JsonObject {
+/**
+ * Server side of mesh mTLS: workload cert, peers verified against the mesh root and accepted only
+ * with a SPIFFE identity in the mesh's trust domain or one of its aliases (istiod's
+ * TrustDomainsForValidation: `spiffe://TD/` prefixes).
+ */
+export function downstreamTls(http: boolean, trustDomains: readonly string[]): JsonObject {
   return {
     name: EXT.tlsTransport.name,
     typedConfig: {
       '@type': EXT.tlsTransport.downstream,
       commonTlsContext: {
         tlsCertificateSdsSecretConfigs: [sdsSecret(SDS_DEFAULT)],
-        combinedValidationContext: { defaultValidationContext: { matchSubjectAltNames: [{ prefix: 'spiffe://' }] }, validationContextSdsSecretConfig: sdsSecret(SDS_ROOTCA) },
+        combinedValidationContext: { defaultValidationContext: { matchSubjectAltNames: trustDomains.map((td) => ({ prefix: `spiffe://${td}/` })) }, validationContextSdsSecretConfig: sdsSecret(SDS_ROOTCA) },
         // Selection follows the server's order: HTTP chains settle on `istio`, never on
         // istio-peer-exchange (that would make a client send the TCP exchange header to HTTP).
         alpnProtocols: http ? ['h2', 'http/1.1', 'istio', ...ISTIO_ALPN.filter((p) => p !== 'istio')] : ISTIO_ALPN,

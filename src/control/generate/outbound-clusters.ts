@@ -9,6 +9,7 @@ import { connectionPoolFields, effectivePolicy, loadBalancerFields, outlierDetec
 import { adsConfigSource, type JsonObject } from './envoy-extensions.ts';
 import { grpcUpstreamTls } from './grpc-security.ts';
 import { localityLbEndpoints } from './load-assignment.ts';
+import { serviceIdentities } from '../registry/service-identities.ts';
 
 const HTTP2_PROTOCOLS = new Set(['HTTP2', 'GRPC']);
 
@@ -69,7 +70,7 @@ function buildCluster(push: PushContext, service: Service, port: ServicePort, su
     Object.assign(cluster, { type: 'EDS', edsClusterConfig: { edsConfig: adsConfigSource(), serviceName: name }, lbPolicy: lb.lbPolicy === 'RING_HASH' ? 'RING_HASH' : 'ROUND_ROBIN' });
     // As istiod: only an explicit ISTIO_MUTUAL gives gRPC clients mTLS (they cannot reach PERMISSIVE
     // servers with Istio's ALPN, and may not use xDS credentials at all).
-    if (policy.tls?.mode === 'ISTIO_MUTUAL') Object.assign(cluster, grpcUpstreamTls(policy.tls.subjectAltNames?.length ? policy.tls.subjectAltNames : serviceAccountsOf(push, service, port.port, subset?.labels)));
+    if (policy.tls?.mode === 'ISTIO_MUTUAL') Object.assign(cluster, grpcUpstreamTls(policy.tls.subjectAltNames?.length ? policy.tls.subjectAltNames : serviceAccountsOf(push, service)));
     return cluster;
   }
   if (passthrough) {
@@ -88,20 +89,25 @@ function buildCluster(push: PushContext, service: Service, port: ServicePort, su
   }
   Object.assign(cluster, connectionPoolFields(policy.connectionPool, HTTP2_PROTOCOLS.has(port.protocol), push.mesh.connectTimeout));
   Object.assign(cluster, outlierDetectionFields(policy.outlierDetection));
-  const sans = serviceAccountsOf(push, service, port.port, subset?.labels);
+  const sans = serviceAccountsOf(push, service);
   Object.assign(cluster, clusterTlsFields(policy.tls, { sni: istioSni(port.port, subset?.name, service.hostname), sans, autoMtls: push.mesh.enableAutoMtls !== false && service.location === 'MESH_INTERNAL' && !passthrough, host: service.hostname }));
   cluster.metadata = { filterMetadata: { istio: { services: [{ host: service.hostname, name: service.name ?? service.hostname, namespace: service.namespace }], ...(subset?.name ? { subset: subset.name } : {}) } } };
   return cluster;
 }
 
-/** SPIFFE IDs of the workloads behind a service port (for SAN checks), sorted. */
-function serviceAccountsOf(push: PushContext, service: Service, port: number, labels: Readonly<Record<string, string>> | undefined): string[] {
-  const ids = new Set<string>();
-  for (const e of subsetEndpoints(push, service, port, labels)) {
-    if (!e.serviceAccount) continue;
-    ids.add(push.spiffeId(e.namespace, e.serviceAccount));
+/**
+ * SAN list of a mesh mTLS cluster, as istiod builds it: the SPIFFE IDs of every service account
+ * behind the service (whatever the port or subset: a subset with no pods yet still checks who
+ * answers), each also under the trust domain aliases, plus a ServiceEntry's subjectAltNames.
+ */
+function serviceAccountsOf(push: PushContext, service: Service): string[] {
+  const who = serviceIdentities(push.registry, service);
+  const ids = new Set<string>(who.subjectAltNames);
+  for (const account of who.accounts) {
+    const [ns, sa] = account.split('/') as [string, string];
+    ids.add(push.spiffeId(ns, sa));
     // Workloads may still hold certificates of an aliased trust domain (Istio verifies both).
-    for (const td of push.mesh.trustDomainAliases ?? []) ids.add(`spiffe://${td}/ns/${e.namespace}/sa/${e.serviceAccount}`);
+    for (const td of push.mesh.trustDomainAliases ?? []) ids.add(`spiffe://${td}/ns/${ns}/sa/${sa}`);
   }
   return [...ids].sort();
 }
