@@ -83,6 +83,7 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
     originalDestination: kernelOriginalDestination,
     portOverride: (name: string, p: number) => (name === 'virtualOutbound' && c.outboundPort !== undefined ? c.outboundPort : name === 'virtualInbound' && c.inboundPort !== undefined ? c.inboundPort : p),
     drainGraceMs: c.drainGraceMs,
+    drainDurationMs: c.drainDurationMs,
     onQuit: () => stop?.(),
   };
   const proxy = type === 'router' ? createRouter(opts) : createSidecar(opts);
@@ -135,6 +136,7 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--inbound-port <port>', 'port for the virtualInbound listener (default: as configured, 15006)')
       .option('--xds-protocol <p>', 'delta or sotw', 'delta')
       .option('--drain-grace <seconds>', 'on SIGTERM, how long in-flight requests may finish', '5')
+      .option('--drain-duration <duration>', 'on a listener update, how long connections on changed filter chains may finish (Istio drainDuration; default: PROXY_CONFIG drainDuration, else 45s)')
       .option('--trust-domain <domain>', 'trust domain; env TRUST_DOMAIN')
       .action(async (flags: ProxyFlags) => {
         try {

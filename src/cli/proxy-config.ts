@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseDuration } from '../lib/duration.ts';
 import { MizzenError } from '../lib/errors.ts';
 import type { ProxyType } from '../data/xds-client/node-identity.ts';
 import { parseNodeId } from '../data/xds-client/node-identity.ts';
@@ -28,6 +29,7 @@ export interface ProxyFlags {
   inboundPort?: string;
   xdsProtocol: string;
   drainGrace: string;
+  drainDuration?: string;
   trustDomain?: string;
 }
 
@@ -56,6 +58,8 @@ export interface ProxyCommandConfig {
   inboundPort: number | undefined;
   xdsProtocol: 'delta' | 'sotw';
   drainGraceMs: number;
+  /** Listener updates: how long connections on changed filter chains may finish (ProxyConfig drainDuration). */
+  drainDurationMs: number;
   trustDomain: string;
   logLevels: string | undefined;
 }
@@ -85,6 +89,20 @@ function parseLabels(s: string | undefined): Record<string, string> {
     out[part.slice(0, eq)] = part.slice(eq + 1);
   }
   return out;
+}
+
+/**
+ * Istio's ProxyConfig as the injector hands it to istio-agent (env PROXY_CONFIG, JSON): the
+ * fields the proxy uses. Anything else is ignored (it configures parts Mizzen does not have).
+ */
+function proxyConfigEnv(text: string | undefined): { drainDuration?: string } {
+  if (!text) return {};
+  try {
+    const v = JSON.parse(text) as unknown;
+    return typeof v === 'object' && v !== null ? (v as { drainDuration?: string }) : {};
+  } catch {
+    throw new MizzenError('USAGE', `PROXY_CONFIG must be JSON (Istio's ProxyConfig), got ${JSON.stringify(text.slice(0, 60))}`);
+  }
 }
 
 /** Flags win over env; env uses istio-agent's names. */
@@ -120,6 +138,9 @@ export function proxyConfig(type: ProxyType, f: ProxyFlags, env: NodeJS.ProcessE
       throw new MizzenError('USAGE', `ISTIO_PROMETHEUS_ANNOTATIONS must be JSON like {"scrape":"true","port":"8080","path":"/metrics"}`);
     }
   }
+  const drainText = f.drainDuration ?? proxyConfigEnv(env.PROXY_CONFIG).drainDuration ?? '45s';
+  const drainDurationMs = parseDuration(String(drainText));
+  if (drainDurationMs === undefined) throw new MizzenError('USAGE', `drain duration must be a duration like 45s (got ${drainText})`);
   const grace = Number(f.drainGrace.replace(/s$/, ''));
   if (!Number.isFinite(grace) || grace < 0) throw new MizzenError('USAGE', `--drain-grace must be seconds (got ${f.drainGrace})`);
   return Object.freeze({
@@ -146,6 +167,7 @@ export function proxyConfig(type: ProxyType, f: ProxyFlags, env: NodeJS.ProcessE
     inboundPort: port(f.inboundPort, '--inbound-port'),
     xdsProtocol: proto,
     drainGraceMs: grace * 1000,
+    drainDurationMs,
     trustDomain: f.trustDomain ?? env.TRUST_DOMAIN ?? 'cluster.local',
     logLevels: env.MIZZEN_LOG,
   });

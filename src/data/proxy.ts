@@ -10,7 +10,7 @@ import { CORS_FILTER_TYPE, createCorsFilter } from './l7/cors-filter.ts';
 import { FAULT_FILTER_TYPE, createFaultFilter } from './l7/fault-filter.ts';
 import { HttpFilterRegistry } from './l7/http-filter.ts';
 import type { StreamObserver } from './l7/stream-info.ts';
-import { ListenerManager } from './listener/listener-manager.ts';
+import { DEFAULT_DRAIN_DURATION_MS, ListenerManager } from './listener/listener-manager.ts';
 import { registerPolicyFilters } from './policy/policy-filters.ts';
 import type { AccessLogOptions } from './telemetry/access-log.ts';
 import { IstioTelemetry } from './telemetry/istio-telemetry.ts';
@@ -57,6 +57,8 @@ export interface ProxyOptions {
   mergedMetricsPort?: number;
   appMetrics?: AppScrapeTarget;
   drainGraceMs?: number;
+  /** Listener updates: connections on changed filter chains are closed after this (default 45 s, Istio's drainDuration). */
+  drainDurationMs?: number;
   onQuit?: () => void;
 }
 
@@ -137,6 +139,7 @@ export class Proxy implements AdminSource {
       bindAddressOverride: options.bindAddressOverride,
       portOverride: options.portOverride,
       tcpMetadataExchange: this.telemetry.tcpExchange,
+      drainDurationMs: options.drainDurationMs,
     });
     this.applier = new XdsConfigApplier({
       clusters: this.clusters,
@@ -306,6 +309,8 @@ export class Proxy implements AdminSource {
       version: 'mizzen/0.1.0',
       state: this.ready() ? 'LIVE' : 'PRE_INITIALIZING',
       node: this.node.id,
+      // as Envoy's server_info: the drain settings listener updates use (Istio runs --drain-strategy immediate)
+      command_line_options: { drain_time: `${(this.options.drainDurationMs ?? DEFAULT_DRAIN_DURATION_MS) / 1000}s`, drain_strategy: 'Immediate' },
       xds: {
         connected: this.ads.connected,
         protocol: this.ads.activeProtocol,

@@ -12,6 +12,7 @@ import { AddressPool } from './ipam.ts';
 import { deleteNetns } from './netns.ts';
 import { renderHosts, renderResolvConf } from './pod-dns-files.ts';
 import { PodInstance, type PodStatusView, type SidecarCommand } from './pod-instance.ts';
+import { podProxyConfig } from './pod-proxy-config.ts';
 import { podResource } from './pod-resource.ts';
 import { createNodeNetwork, type NodeNetwork } from './pod-network.ts';
 import { meshRunDir, RUN_DIR } from './runtime-state.ts';
@@ -61,6 +62,8 @@ export interface SidecarContext {
   workload: string;
   /** `router` for pods injected with Istio's gateway template (an ingress gateway). */
   proxyType: 'sidecar' | 'router';
+  /** Istio's ProxyConfig for the pod (mesh defaultConfig + proxy.istio.io/config), as the injector computes it. */
+  proxyConfig: Record<string, unknown>;
 }
 
 export interface ChangeResult {
@@ -268,11 +271,12 @@ export class MeshRuntime {
     mkdirSync(podDir, { recursive: true });
     for (const d of [RUN_DIR, meshRunDir(this.options.prefix), dirname(podDir), podDir]) chmodSync(d, 0o755);
     const build = this.options.sidecar;
+    const proxyConfig = podProxyConfig(this.objects.list('ConfigMap'), annotations);
     // The pod's network and rules are made at once; its sidecar waits for the control plane.
     const sidecar = decision.inject && build
       ? async () => {
           await this.waitForControlPlane(120_000);
-          return build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels, workload: plan.workload, proxyType: gateway ? 'router' : 'sidecar' });
+          return build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels, workload: plan.workload, proxyType: gateway ? 'router' : 'sidecar', proxyConfig });
         }
       : undefined;
     if (decision.inject && !this.options.sidecar) this.log.warn({ pod: key }, 'pod would be injected but sidecars are off: running without a sidecar');

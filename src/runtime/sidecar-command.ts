@@ -64,6 +64,7 @@ export async function prepareSidecar(ctx: SidecarContext, options: SidecarComman
     ISTIO_META_INTERCEPTION_MODE: 'REDIRECT',
     ISTIO_META_LABELS: JSON.stringify(ctx.labels),
     PROXY_CONFIG_DIR: ctx.podDir,
+    ...(Object.keys(ctx.proxyConfig).length > 0 ? { PROXY_CONFIG: JSON.stringify(ctx.proxyConfig) } : {}),
   };
   return { argv, env, ready: sidecarReadyCheck(ctx.ip) };
 }

@@ -29,6 +29,8 @@ export class Http1ServerConnection implements DownstreamSink {
   private waitingResponse = false;
   private pausedForPipeline = false;
   closing = false;
+  /** The listener drains this connection: every response closes it. */
+  private drainClosing = false;
   /** A response head not written yet: it leaves with the first body bytes or at the end of the input being processed. */
   private pendingHead: string | undefined;
   private readonly onIdle: ((c: Http1ServerConnection) => void) | undefined;
@@ -68,7 +70,17 @@ export class Http1ServerConnection implements DownstreamSink {
     return !this.stream.isActive;
   }
 
-  /** Close when idle now, or after the in-flight response (drain). */
+  /**
+   * Listener drain (Envoy's drain close): the next response carries `connection: close` and the
+   * connection closes after it; an idle connection waits for its next request or the end of the
+   * drain period (the listener closes it then).
+   */
+  drainClose(): void {
+    this.drainClosing = true;
+    if (this.stream.isActive) this.closeAfterResponse();
+  }
+
+  /** Close when idle now, or after the in-flight response (proxy shutdown). */
   shutdown(): void {
     this.keepAlive = false;
     this.closing = true;
@@ -123,7 +135,7 @@ export class Http1ServerConnection implements DownstreamSink {
     const authority = h.get('host') ?? '';
     h.remove('host');
     const connection = (h.get('connection') ?? '').toLowerCase();
-    this.keepAlive = head.versionMinor === 1 ? !connection.includes('close') : connection.includes('keep-alive');
+    this.keepAlive = !this.drainClosing && (head.versionMinor === 1 ? !connection.includes('close') : connection.includes('keep-alive'));
     if (!this.keepAlive) this.closing = true;
     let upgrade: string | undefined;
     const up = h.get('upgrade');

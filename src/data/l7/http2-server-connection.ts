@@ -39,15 +39,20 @@ export class Http2Gateway {
     this.rt = rt;
   }
 
-  /** Serve an HTTP/2 connection; `initial` are bytes already read (the preface). */
-  serve(socket: net.Socket, hcm: HcmConfig, conn: DownstreamConnectionInfo, initial: Buffer | undefined): void {
+  /**
+   * Serve an HTTP/2 connection; `initial` are bytes already read (the preface). Returns how to
+   * drain it (GOAWAY: in-flight streams finish, no new ones) and close it.
+   */
+  serve(socket: net.Socket, hcm: HcmConfig, conn: DownstreamConnectionInfo, initial: Buffer | undefined): { drain(): void; close(): void } {
     // node:http2 reads a net.Socket's native handle directly, so bytes already read (the sniffed
     // preface) are replayed through a JS stream wrapper instead of unshift().
     const transport: Duplex = initial && initial.length > 0 ? replay(socket, initial) : socket;
     // one light server object per connection carries that connection's config to its streams
     const ctx: SessionCtx = { hcm, conn };
     const server = http2.createServer();
+    let session: http2.ServerHttp2Session | undefined;
     server.on('session', (sess: http2.ServerHttp2Session) => {
+      session = sess;
       this.sessions.add(sess);
       sess.once('close', () => this.sessions.delete(sess));
       sess.on('error', () => undefined);
@@ -55,6 +60,12 @@ export class Http2Gateway {
     server.on('stream', (st, headers) => this.onStream(st as http2.ServerHttp2Stream, headers, ctx));
     server.emit('connection', transport);
     if (transport === socket && socket.isPaused()) socket.resume();
+    return {
+      drain: () => {
+        if (session && !session.closed && !session.destroyed) session.close();
+      },
+      close: () => session?.destroy(),
+    };
   }
 
   close(): void {

@@ -23,6 +23,8 @@ export interface FilterChainMatchSpec {
 
 export interface FilterChainSpec {
   name: string;
+  /** The chain's config as received (JSON): an update leaves a chain with the same key (and its connections) alone. */
+  key: string;
   match: FilterChainMatchSpec;
   tls: TlsSpec | undefined;
   networkFilters: readonly NetworkFilter[];
@@ -114,12 +116,22 @@ function compileChain(fc: Obj, path: string, deps: ListenerCompileDeps): FilterC
   if (!terminal) reject(`${path}.filters`, 'needs a terminal filter (http_connection_manager or tcp_proxy)');
   return {
     name: asString(fc.name),
+    key: JSON.stringify(fc),
     match,
     tls: compileTransportSocket(fc.transportSocket, `${path}.transportSocket`, 'downstream'),
     networkFilters,
     terminal,
     metadataExchange,
   };
+}
+
+/**
+ * The listener's config apart from its filter chains: when it changes, an update cannot be applied
+ * chain by chain and every chain drains (Envoy drains the whole listener then).
+ */
+export function listenerShapeKey(l: ListenerSpec): string {
+  const { filterChains: _chains, defaultFilterChain: _default, ...rest } = l.raw;
+  return JSON.stringify(rest);
 }
 
 export function compileListener(l: Obj, deps: ListenerCompileDeps): ListenerSpec {

@@ -11,8 +11,9 @@ import { proxyTcp } from '../l4/tcp-proxy.ts';
 import type { TcpMetadataExchange } from '../telemetry/tcp-metadata-exchange.ts';
 import { plainIp } from '../matchers/cidr.ts';
 import { checkSans, peerUri, type TlsContextFactory } from '../tls/tls-context-factory.ts';
+import { ChainConnection, ChainConnections } from './chain-drain.ts';
 import { selectFilterChain, type ConnectionFacts } from './filter-chain-selector.ts';
-import type { FilterChainSpec, ListenerSpec } from './listener-config.ts';
+import { listenerShapeKey, type FilterChainSpec, type ListenerSpec } from './listener-config.ts';
 import type { OriginalDestination } from './original-destination.ts';
 import { sniff } from './protocol-sniffer.ts';
 
@@ -36,18 +37,37 @@ export interface ListenerManagerDeps {
   sniffTimeoutMs?: number;
   /** TCP metadata exchange (istio-peer-exchange) for tcp_proxy chains and clusters that enable it. */
   tcpMetadataExchange?: TcpMetadataExchange;
+  /**
+   * How long connections on a removed or changed filter chain may finish before they are closed
+   * (Envoy's --drain-time-s, Istio's ProxyConfig drainDuration); default 45 s.
+   */
+  drainDurationMs?: number;
 }
+
+/** Istio's default ProxyConfig drainDuration. */
+export const DEFAULT_DRAIN_DURATION_MS = 45_000;
 
 /**
  * Listeners from LDS: binds those with bind_to_port, hands captured connections to the listener
  * of their original destination (use_original_dst), sniffs TLS/HTTP when chains need it, picks
  * the filter chain, terminates TLS and runs the chain's network filters and terminal filter.
- * A listener updated in place keeps its socket; new connections use the new config.
+ *
+ * Updates apply as Envoy applies them: a listener updated in place keeps its socket and new
+ * connections get the new filter chains at once; a chain whose config is unchanged keeps its
+ * connections; connections on a chain the update removes or changes (its RBAC, mTLS mode, JWT,
+ * access log...) are drained — HTTP/1.1 answers its next response with `connection: close`,
+ * HTTP/2 gets GOAWAY — and closed when the drain period ends (TCP included). A changed listener
+ * address or listener-level setting, or a removed listener, drains all of its chains. Route
+ * configurations (RDS) are looked up per request, so they reach the next request on any connection.
  */
 export class ListenerManager {
   private readonly deps: ListenerManagerDeps;
   readonly listeners = new Map<string, ActiveListener>();
   private readonly httpConns = new Set<Http1ServerConnection>();
+  /** Open connections per filter chain (a chain object is shared by old and new specs while unchanged). */
+  private readonly chainConns = new WeakMap<FilterChainSpec, ChainConnections>();
+  /** Chains draining now (closed at once on shutdown). */
+  private readonly drainingChains = new Set<ChainConnections>();
   private readonly sockets = new Set<net.Socket>();
   private draining = false;
   /** Standalone TLSSockets only verify client certificates when attached to a server object. */
@@ -67,11 +87,14 @@ export class ListenerManager {
   }
 
   /** Hand a connection to the HTTP/2 gateway; bytes arriving while it loads are replayed to it. */
-  private serveHttp2(socket: net.Socket, hcm: HcmConfig, conn: DownstreamConnectionInfo, initial: Buffer | undefined): void {
+  private serveHttp2(socket: net.Socket, hcm: HcmConfig, conn: DownstreamConnectionInfo, initial: Buffer | undefined, tracked: ChainConnection): void {
     // node:http2 sessions expect node's default: our write side ends when the client's does
     socket.allowHalfOpen = false;
+    // a drain before the session exists: GOAWAY as soon as it does
+    tracked.onDrain(() => undefined);
     if (this.h2) {
-      this.h2.serve(socket, hcm, conn, initial);
+      const session = this.h2.serve(socket, hcm, conn, initial);
+      tracked.onDrain(() => session.drain(), () => session.close());
       return;
     }
     const chunks: Buffer[] = initial && initial.length > 0 ? [initial] : [];
@@ -86,7 +109,8 @@ export class ListenerManager {
           socket.destroy();
           return;
         }
-        gw.serve(socket, hcm, conn, chunks.length === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+        const session = gw.serve(socket, hcm, conn, chunks.length === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+        tracked.onDrain(() => session.drain(), () => session.close());
       },
       (err: unknown) => {
         this.deps.log.error({ err }, 'HTTP/2 support failed to load');
@@ -97,26 +121,76 @@ export class ListenerManager {
 
   apply(specs: readonly ListenerSpec[], removed: readonly string[], full: boolean, version: string): void {
     const names = new Set(specs.map((s) => s.name));
-    for (const spec of specs) {
-      const existing = this.listeners.get(spec.name);
+    for (const incoming of specs) {
+      const existing = this.listeners.get(incoming.name);
       const now = new Date().toISOString();
-      if (existing && existing.spec.address === spec.address && existing.spec.port === spec.port && existing.spec.bindToPort === spec.bindToPort) {
-        if (JSON.stringify(existing.spec.raw) !== JSON.stringify(spec.raw)) existing.lastUpdated = now;
-        existing.spec = spec;
+      if (existing && existing.spec.address === incoming.address && existing.spec.port === incoming.port && existing.spec.bindToPort === incoming.bindToPort) {
         existing.versionInfo = version;
+        if (JSON.stringify(existing.spec.raw) === JSON.stringify(incoming.raw)) continue;
+        existing.lastUpdated = now;
+        const spec = listenerShapeKey(existing.spec) === listenerShapeKey(incoming) ? keepUnchangedChains(existing.spec, incoming) : incoming;
+        this.drainChains(existing.spec, chainsOf(spec));
+        existing.spec = spec;
         continue;
       }
-      if (existing) this.closeListener(existing);
-      const active: ActiveListener = { spec, server: undefined, boundPort: spec.port, versionInfo: version, lastUpdated: now };
-      this.listeners.set(spec.name, active);
-      if (spec.bindToPort && !this.draining) this.bind(active);
+      if (existing) {
+        this.closeListener(existing);
+        this.drainChains(existing.spec, []);
+      }
+      const active: ActiveListener = { spec: incoming, server: undefined, boundPort: incoming.port, versionInfo: version, lastUpdated: now };
+      this.listeners.set(incoming.name, active);
+      if (incoming.bindToPort && !this.draining) this.bind(active);
     }
     const drop = full ? [...this.listeners.keys()].filter((n) => !names.has(n)) : removed;
     for (const n of drop) {
       const l = this.listeners.get(n);
-      if (l) this.closeListener(l);
+      if (l) {
+        this.closeListener(l);
+        this.drainChains(l.spec, []);
+      }
       this.listeners.delete(n);
     }
+  }
+
+  /** Drain the chains of `old` that are not among `kept`. */
+  private drainChains(old: ListenerSpec, kept: readonly FilterChainSpec[]): void {
+    const keep = new Set(kept);
+    const period = this.deps.drainDurationMs ?? DEFAULT_DRAIN_DURATION_MS;
+    let connections = 0;
+    let chains = 0;
+    for (const chain of chainsOf(old)) {
+      if (keep.has(chain)) continue;
+      chains++;
+      const conns = this.connectionsOf(chain);
+      connections += conns.size;
+      this.drainingChains.add(conns);
+      conns.startDrain(period, () => this.drainingChains.delete(conns));
+    }
+    if (chains > 0) this.deps.log.info({ listener: old.name, chains, connections, drainMs: period }, 'listener update: draining filter chains');
+  }
+
+  private connectionsOf(chain: FilterChainSpec): ChainConnections {
+    let c = this.chainConns.get(chain);
+    if (!c) {
+      c = new ChainConnections();
+      this.chainConns.set(chain, c);
+    }
+    return c;
+  }
+
+  /** Filter chains draining now (admin, tests). */
+  get chainsDraining(): number {
+    return this.drainingChains.size;
+  }
+
+  /** Open connections per listener and chain state (admin, tests). */
+  connectionCounts(listener: string): { active: number; draining: number } {
+    const l = this.listeners.get(listener);
+    let active = 0;
+    for (const c of l ? chainsOf(l.spec) : []) active += this.chainConns.get(c)?.size ?? 0;
+    let draining = 0;
+    for (const c of this.drainingChains) draining += c.size;
+    return { active, draining };
   }
 
   /** The port a listener is bound to (after port overrides / ephemeral ports). */
@@ -186,9 +260,8 @@ export class ListenerManager {
       sourceIp: plainIp(socket.remoteAddress ?? ''),
       sourcePort: socket.remotePort ?? 0,
     };
-    const spec = target.spec;
-    if (!spec.sniff) {
-      this.dispatch(spec, socket, facts, undefined, od !== undefined);
+    if (!target.spec.sniff) {
+      this.dispatch(target.spec, socket, facts, undefined, od !== undefined);
       return;
     }
     let buf: Buffer | undefined;
@@ -198,7 +271,8 @@ export class ListenerManager {
       socket.removeListener('data', onData);
       socket.removeListener('end', finish);
       socket.pause();
-      this.dispatch(spec, socket, facts, buf, od !== undefined);
+      // the listener as it is now: an update during sniffing applies to this connection
+      this.dispatch(target.spec, socket, facts, buf, od !== undefined);
     };
     const onData = (chunk: Buffer): void => {
       buf = buf ? Buffer.concat([buf, chunk]) : chunk;
@@ -220,6 +294,9 @@ export class ListenerManager {
       socket.destroy();
       return;
     }
+    const tracked = new ChainConnection(socket);
+    this.connectionsOf(chain).add(tracked, socket);
+    if (socket.destroyed) return;
     const conn: DownstreamConnectionInfo = {
       listenerName: spec.name,
       direction: spec.direction,
@@ -234,7 +311,7 @@ export class ListenerManager {
       localPrincipal: '',
     };
     if (!chain.tls) {
-      this.runChain(chain, socket, conn, initial);
+      this.runChain(chain, socket, conn, initial, tracked);
       return;
     }
     const ctx = this.deps.tls.secureContext(chain.tls);
@@ -256,6 +333,7 @@ export class ListenerManager {
       ALPNProtocols: spec2.alpn.length > 0 ? [...spec2.alpn] : undefined,
       server: this.tlsServer,
     });
+    tracked.addSocket(t);
     t.on('error', () => socket.destroy());
     t.once('secure', () => {
       if (t.destroyed) return;
@@ -281,11 +359,11 @@ export class ListenerManager {
       conn.peerPrincipal = authorized ? peerUri(peer) ?? '' : '';
       conn.localPrincipal = peerUri(t.getCertificate() as tls.PeerCertificate | undefined) ?? '';
       conn.requestedServerName = (t as unknown as { servername?: string }).servername || conn.requestedServerName;
-      this.runChain(chain, t, conn, undefined);
+      this.runChain(chain, t, conn, undefined, tracked);
     });
   }
 
-  private runChain(chain: FilterChainSpec, socket: net.Socket, conn: DownstreamConnectionInfo, initial: Buffer | undefined): void {
+  private runChain(chain: FilterChainSpec, socket: net.Socket, conn: DownstreamConnectionInfo, initial: Buffer | undefined, tracked: ChainConnection): void {
     const rt = this.deps.runtime;
     if (chain.networkFilters.length > 0 || chain.terminal.kind === 'tcp') {
       const info = new StreamInfo();
@@ -312,10 +390,11 @@ export class ListenerManager {
     const hcm = chain.terminal.hcm;
     const alpn = (socket as tls.TLSSocket).alpnProtocol;
     if (hcm.codec === 'HTTP2' || alpn === 'h2' || (initial && initial.toString('latin1', 0, 3) === 'PRI')) {
-      this.serveHttp2(socket, hcm, conn, initial);
+      this.serveHttp2(socket, hcm, conn, initial, tracked);
       return;
     }
-    const c = new Http1ServerConnection(socket, hcm, rt, conn, initial, this.draining ? (x) => x.shutdown() : undefined, (buf) => this.serveHttp2(socket, hcm, conn, buf));
+    const c = new Http1ServerConnection(socket, hcm, rt, conn, initial, this.draining ? (x) => x.shutdown() : undefined, (buf) => this.serveHttp2(socket, hcm, conn, buf, tracked));
+    tracked.onDrain(() => c.drainClose());
     this.httpConns.add(c);
     socket.once('close', () => this.httpConns.delete(c));
     if (socket.isPaused()) socket.resume();
@@ -333,8 +412,26 @@ export class ListenerManager {
 
   close(): void {
     this.draining = true;
+    for (const c of [...this.drainingChains]) c.finish();
+    this.drainingChains.clear();
     this.h2?.close();
     for (const l of this.listeners.values()) this.closeListener(l);
     for (const s of this.sockets) s.destroy();
   }
+}
+
+function chainsOf(l: ListenerSpec): FilterChainSpec[] {
+  return l.defaultChain ? [...l.filterChains, l.defaultChain] : [...l.filterChains];
+}
+
+/**
+ * The incoming listener with each chain whose config did not change replaced by the chain object
+ * already running (Envoy: "the corresponding filter chain runtime info survives"), so its
+ * connections, filters and counters carry on.
+ */
+function keepUnchangedChains(old: ListenerSpec, incoming: ListenerSpec): ListenerSpec {
+  const byKey = new Map<string, FilterChainSpec[]>();
+  for (const c of chainsOf(old)) byKey.set(c.key, [...(byKey.get(c.key) ?? []), c]);
+  const reuse = (c: FilterChainSpec): FilterChainSpec => byKey.get(c.key)?.shift() ?? c;
+  return { ...incoming, filterChains: incoming.filterChains.map(reuse), defaultChain: incoming.defaultChain ? reuse(incoming.defaultChain) : undefined };
 }
