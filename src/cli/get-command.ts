@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { errorMessage, MizzenError } from '../lib/errors.ts';
+import { containerProblems, describeProblem } from '../runtime/container-problems.ts';
 import { ControlClient } from '../runtime/control-client.ts';
 import type { DeploymentStatusView } from '../runtime/mesh-status-views.ts';
 import type { ServiceStatusView } from '../runtime/service-endpoints.ts';
@@ -75,6 +76,8 @@ export function register(program: Command, ctx: CliContext): void {
           for (const d of items as DeploymentStatusView[]) rows.push([...nsCol(d.namespace), d.name, `${d.ready}/${d.replicas}`, String(d.upToDate), String(d.ready)]);
         }
         ctx.stdout(formatTable(rows));
+        // Why a pod is not running (kubectl shows it in `describe`; here it comes with the list).
+        if (kind === 'pods') for (const p of containerProblems(items as PodStatusView[])) ctx.stderr(`Warning: ${describeProblem(p)}\n`);
       } catch (err) {
         ctx.stderr(`error: ${errorMessage(err)}\n`);
         ctx.exitCode = 1;

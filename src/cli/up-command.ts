@@ -10,7 +10,8 @@ import { systemClock } from '../lib/clock.ts';
 import { errorMessage, MizzenError } from '../lib/errors.ts';
 import { createLogFactory } from '../lib/log.ts';
 import { ControlClient } from '../runtime/control-client.ts';
-import { LocalMesh } from '../runtime/local-mesh.ts';
+import { describeProblem, problemHint, unseenProblems } from '../runtime/container-problems.ts';
+import { LocalMesh, type MeshStatus } from '../runtime/local-mesh.ts';
 import { parseExpose } from '../runtime/port-forwarder.ts';
 import { baseProcessEnv, DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR, requireHostTools, requireRootLinux, stateDirFrom } from '../runtime/runtime-config.ts';
 import { prepareSidecar } from '../runtime/sidecar-command.ts';
@@ -132,9 +133,18 @@ async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
     for (const e of mesh.status().exposes) ctx.stdout(`  ${e}\n`);
     let stopping = false;
     void stopped.then(() => (stopping = true));
-    while (!stopping && !mesh.status().ready) await Promise.race([stopped, new Promise((r) => setTimeout(r, 250))]);
-    if (!stopping) ctx.stdout('all pods are ready\n');
-    await stopped;
+    // Until Ctrl-C: say when all is ready, and each time a container fails, why.
+    const seen = new Set<string>();
+    let announced = false;
+    while (!stopping) {
+      const status = mesh.status();
+      for (const p of unseenProblems(status.problems, seen)) ctx.stdout(`${describeProblem(p)}\n  (${problemHint(p, stateDirFlag(config, ctx))})\n`);
+      if (status.ready && !announced) {
+        announced = true;
+        ctx.stdout('all pods are ready\n');
+      }
+      await Promise.race([stopped, new Promise((r) => setTimeout(r, 250))]);
+    }
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -158,21 +168,41 @@ async function detached(config: UpConfig, ctx: CliContext): Promise<void> {
   child.unref();
   const client = new ControlClient(config.stateDir);
   const deadline = Date.now() + config.timeoutMs;
-  let last: { ready: boolean; waitingFor: string[]; exposes: string[] } | undefined;
+  const flag = stateDirFlag(config, ctx);
+  let last: MeshStatus | undefined;
   while (Date.now() < deadline) {
     if (exitCode !== null) {
       const log = readFileSync(logFile, 'utf8').trim();
       throw new MizzenError('RUNTIME_FAILED', `mizzen up exited (code ${exitCode}) before the mesh was ready:\n${log.split('\n').slice(-20).join('\n')}`);
     }
-    last = await client.get<{ ready: boolean; waitingFor: string[]; exposes: string[] }>('/status').catch(() => undefined);
+    const status = await client.get<MeshStatus>('/status').catch(() => undefined);
+    // Only our own mesh process answers for this start.
+    if (status?.pid === child.pid) last = status;
     if (last?.ready) {
-      ctx.stdout(`mesh is ready (state in ${config.stateDir}, log ${logFile}); \`mizzen down\` removes it\n`);
+      ctx.stdout(`mesh is ready (state in ${config.stateDir}, log ${logFile}); \`mizzen down${flag}\` removes it\n`);
       for (const e of last.exposes) ctx.stdout(`  ${e}   e.g. curl http://${e.split(' ')[0]}/\n`);
+      for (const p of last.problems) ctx.stdout(`  warning: ${describeProblem(p)} (${problemHint(p, flag)})\n`);
       return;
+    }
+    // A container that never came up and keeps failing will not come up by waiting: say why now.
+    const fatal = last?.problems.filter((p) => p.fatal) ?? [];
+    if (fatal.length > 0) {
+      const denied = fatal.some((p) => p.container === 'istio-proxy' && /EACCES|permission denied/i.test(p.cause));
+      const perms = denied ? `sidecars run as uid 1337 and read mizzen's files: make them readable by other users (chmod -R o+rX ${dirname(dirname(CLI_ENTRY))}); ` : '';
+      throw new MizzenError('RUNTIME_FAILED', `the mesh cannot start:\n${fatal.map((p) => `  ${describeProblem(p)}`).join('\n')}`, {
+        hint: `${perms}the mesh keeps running so that you can look: \`${problemHint(fatal[0], flag)}\`, \`mizzen get pods${flag}\`, ${logFile}; \`mizzen down${flag}\` removes it`,
+      });
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new MizzenError('RUNTIME_FAILED', `the mesh was not ready after ${config.timeoutMs / 1000}s; still waiting for: ${(last?.waitingFor ?? ['the control API']).join(', ')}`, {
-    hint: `it keeps running: see \`mizzen get pods\`, ${logFile}, and \`mizzen down\` to remove it`,
+  const problems = last?.problems ?? [];
+  const why = problems.length > 0 ? `\n${problems.map((p) => `  ${describeProblem(p)}`).join('\n')}` : '';
+  throw new MizzenError('RUNTIME_FAILED', `the mesh was not ready after ${config.timeoutMs / 1000}s; still waiting for: ${(last?.waitingFor ?? ['the control API']).join(', ')}${why}`, {
+    hint: `it keeps running: see \`mizzen get pods${flag}\`, ${logFile}, and \`mizzen down${flag}\` to remove it`,
   });
+}
+
+/** ` --state-dir DIR` when the state directory is not the default one (for hints to copy). */
+function stateDirFlag(config: UpConfig, ctx: CliContext): string {
+  return config.stateDir === stateDirFrom(undefined, ctx.cwd) ? '' : ` --state-dir ${config.stateDir}`;
 }

@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
+import { processProblem, type ContainerProblem } from './container-problems.ts';
 import { netnsExecArgv } from './netns.ts';
 import { ReadinessProber } from './readiness-probe.ts';
 import { SupervisedProcess, type BackoffOptions } from './supervised-process.ts';
@@ -26,6 +27,7 @@ export interface ControlPlaneOptions {
 export class ControlPlaneProcess {
   private readonly process: SupervisedProcess;
   private readonly prober: ReadinessProber;
+  private everReady = false;
 
   constructor(o: ControlPlaneOptions) {
     const argv = netnsExecArgv(o.netns, [o.nodeBinary, o.cliEntry, 'discovery', '--config', join(o.stateDir, 'config'), '--ca-dir', join(o.stateDir, 'ca'), '--http-socket', join(o.stateDir, DISCOVERY_SOCKET)]);
@@ -34,7 +36,9 @@ export class ControlPlaneProcess {
       { netns: o.netns, execNetns: o.netns, appUid: 0, appGid: 0, probeUid: 0, probeGid: 0 },
       { initialDelayMs: 0, periodMs: 5000, timeoutMs: 1000, failureThreshold: 3, successThreshold: 1 },
       o.clock,
-      () => {},
+      (ready) => {
+        if (ready) this.everReady = true;
+      },
     );
     const prober = this.prober;
     this.process = new SupervisedProcess(
@@ -49,6 +53,11 @@ export class ControlPlaneProcess {
 
   isReady(): boolean {
     return this.prober.isReady();
+  }
+
+  /** Why discovery is not running, when its last run failed. */
+  problem(): ContainerProblem | undefined {
+    return processProblem(undefined, 'control plane (mizzen discovery)', this.process.status(), this.isReady(), this.everReady);
   }
 
   async stop(): Promise<void> {

@@ -6,6 +6,7 @@ import { listConfigFiles } from '../control/config/read-config-files.ts';
 import type { Clock } from '../lib/clock.ts';
 import { MizzenError } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
+import type { ContainerProblem } from './container-problems.ts';
 import { CONTROL_SOCKET } from './control-client.ts';
 import { ControlServer, parseSubmitted, type SubmittedFile } from './control-server.ts';
 import { ingressGatewayManifests } from './ingress-gateway.ts';
@@ -40,6 +41,16 @@ export interface LocalMeshOptions {
   ingressGateway?: boolean;
   /** Called when the mesh asks to stop (mizzen down). */
   onShutdownRequest?: () => void;
+}
+
+/** What GET /status answers: readiness, what is still awaited, failing containers and why. */
+export interface MeshStatus {
+  ready: boolean;
+  waitingFor: string[];
+  problems: ContainerProblem[];
+  prefix: string;
+  pid: number;
+  exposes: string[];
 }
 
 /** Read manifest files as the CLI submits them. */
@@ -162,8 +173,8 @@ export class LocalMesh {
     this.agent.start();
   }
 
-  status(): { ready: boolean; waitingFor: string[]; prefix: string; pid: number; exposes: string[] } {
-    const r = this.started ? this.runtime.readiness() : { ready: false, waitingFor: ['the manifests to be applied'] };
+  status(): MeshStatus {
+    const r = this.started ? this.runtime.readiness() : { ready: false, waitingFor: ['the manifests to be applied'], problems: [] };
     const exposes = this.forwarders.map((f) => `127.0.0.1:${f.spec.localPort} -> ${f.spec.namespace}/${f.spec.service}:${f.spec.port}`);
     return { ...r, prefix: this.prefix, pid: process.pid, exposes };
   }

@@ -1,5 +1,5 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { resourceKey, resourceRef, type ConfigResource } from '../api/config-resource.ts';
 import { MizzenError } from '../lib/errors.ts';
 import type { DeploymentSpec } from '../api/kube/deployment.ts';
@@ -23,6 +23,7 @@ import { decideInjection } from './sidecar-injection.ts';
 import type { BackoffOptions } from './supervised-process.ts';
 import { ControlPlaneProcess } from './control-plane-process.ts';
 import { ClusterObjects } from './cluster-objects.ts';
+import { containerProblems, type ContainerProblem } from './container-problems.ts';
 import { barePodHash, barePodKey, isBarePod } from './bare-pods.ts';
 import { barePodPlan, deploymentPodPlan, type PodPlan } from './pod-plan.ts';
 
@@ -270,13 +271,19 @@ export class MeshRuntime {
     const podDir = join(meshRunDir(this.options.prefix), 'pods', `${ns}_${name}`);
     mkdirSync(podDir, { recursive: true });
     for (const d of [RUN_DIR, meshRunDir(this.options.prefix), dirname(podDir), podDir]) chmodSync(d, 0o755);
+    // Where processes of other users get their view of closed directories built (path-view.ts).
+    const pathViewStage = join(meshRunDir(this.options.prefix), 'stage');
+    mkdirSync(pathViewStage, { recursive: true, mode: 0o700 });
     const build = this.options.sidecar;
     const proxyConfig = podProxyConfig(this.objects.list('ConfigMap'), annotations);
     // The pod's network and rules are made at once; its sidecar waits for the control plane.
     const sidecar = decision.inject && build
       ? async () => {
           await this.waitForControlPlane(120_000);
-          return build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels, workload: plan.workload, proxyType: gateway ? 'router' : 'sidecar', proxyConfig });
+          const cmd = await build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels, workload: plan.workload, proxyType: gateway ? 'router' : 'sidecar', proxyConfig });
+          // The sidecar (uid 1337) reads mizzen's code wherever the checkout lives.
+          const reads = cmd.reads ?? cmd.argv.filter((a) => isAbsolute(a)).map((a) => dirname(a));
+          return { ...cmd, reads: [...reads, dirname(dirname(this.options.cliEntry))] };
         }
       : undefined;
     if (decision.inject && !this.options.sidecar) this.log.warn({ pod: key }, 'pod would be injected but sidecars are off: running without a sidecar');
@@ -299,6 +306,7 @@ export class MeshRuntime {
       nodeBinary: this.options.nodeBinary,
       sidecar,
       capture: !gateway,
+      pathViewStage,
       clock: this.options.clock,
       backoff: this.options.backoff,
       log: this.log,
@@ -374,8 +382,8 @@ export class MeshRuntime {
     }
   }
 
-  /** Every pod ready and, when it runs, the control plane ready. */
-  readiness(): { ready: boolean; waitingFor: string[] } {
+  /** Every pod ready and, when it runs, the control plane ready; failing containers with their cause. */
+  readiness(): { ready: boolean; waitingFor: string[]; problems: ContainerProblem[] } {
     const waitingFor: string[] = [];
     if (this.discovery && !this.discovery.isReady()) waitingFor.push('control plane (mizzen discovery)');
     if (this.appliedSeq !== this.changeSeq) waitingFor.push('Service rules and hosts files to reflect the pods');
@@ -383,7 +391,9 @@ export class MeshRuntime {
     // Bare pods: ready, or finished under a restartPolicy that does not restart them.
     for (const p of this.views.podViews()) if (p.owner === undefined && !p.ready && p.phase !== 'Completed' && p.phase !== 'Error') waitingFor.push(`pod ${p.namespace}/${p.name}`);
     for (const b of this.objects.list('Pod').filter(isBarePod)) if (!this.pods.has(barePodKey(b))) waitingFor.push(`pod ${barePodKey(b)} (not created)`);
-    return { ready: waitingFor.length === 0, waitingFor };
+    const cp = this.discovery?.problem();
+    const problems = [...(cp ? [cp] : []), ...containerProblems(this.views.podViews())];
+    return { ready: waitingFor.length === 0, waitingFor, problems };
   }
 
   /** Stop everything and remove what start() made (the state directory itself stays). */

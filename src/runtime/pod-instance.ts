@@ -1,9 +1,10 @@
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Container, PodSpec } from '../api/kube/pod.ts';
 import type { Clock } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import { captureOptionsFromAnnotations, PROXY_GID, PROXY_UID, renderCaptureRules } from './capture-rules.ts';
 import { runInNetns, asUserArgv, netnsExecArgv } from './netns.ts';
+import { pathViewArgv } from './path-view.ts';
 import { attachPodNetwork, detachPodNetwork, writeNetnsEtcFile, type NodeNetwork } from './pod-network.ts';
 import { probeTiming, readinessCheck, ReadinessProber, type ProbeCheck } from './readiness-probe.ts';
 import { SupervisedProcess, type BackoffOptions, type ProcessStatus, type RestartPolicy } from './supervised-process.ts';
@@ -14,6 +15,12 @@ export interface SidecarCommand {
   env: Record<string, string>;
   /** Readiness of the proxy (Istio: :15021/healthz/ready). */
   ready: ProbeCheck;
+  /**
+   * Paths the sidecar reads (its code, the node binary): made reachable for uid 1337 even when a
+   * directory above them is closed to it (path-view.ts). Default: the directories of argv's
+   * absolute paths.
+   */
+  reads?: string[];
 }
 
 export interface PodInstanceOptions {
@@ -41,6 +48,8 @@ export interface PodInstanceOptions {
   sidecar: (() => Promise<SidecarCommand>) | undefined;
   /** Install the capture rules with the sidecar (not for gateways). */
   capture?: boolean;
+  /** Root-only directory for building path views (see path-view.ts). */
+  pathViewStage: string;
   clock: Clock;
   backoff?: BackoffOptions;
   log?: Logger;
@@ -50,6 +59,8 @@ export interface PodInstanceOptions {
 export interface ContainerStatusView {
   name: string;
   ready: boolean;
+  /** Has been ready at least once since the pod started (a crash loop at start has not). */
+  everReady: boolean;
   status: ProcessStatus;
 }
 
@@ -77,6 +88,7 @@ interface Running {
   name: string;
   process: SupervisedProcess;
   prober: ReadinessProber;
+  everReady: boolean;
 }
 
 /**
@@ -131,7 +143,7 @@ export class PodInstance {
     if (o.sidecar && o.capture !== false) await runInNetns(o.netns, 'nft', ['-f', '-'], { input: renderCaptureRules({ ...captureOptionsFromAnnotations(o.annotations), excludeInboundSources: [o.node.address] }) });
     const sidecar = o.sidecar ? await o.sidecar() : undefined;
     if (this.stopped) return;
-    if (sidecar) this.running.push(this.launch('istio-proxy', sidecar.argv, sidecar.env, PROXY_UID, PROXY_GID, '/', sidecar.ready, undefined, 'Always'));
+    if (sidecar) this.running.push(this.launch('istio-proxy', sidecar.argv, sidecar.env, PROXY_UID, PROXY_GID, '/', sidecar.ready, undefined, 'Always', sidecar.reads));
     for (const c of o.spec.containers ?? []) {
       const { uid, gid } = { uid: c.securityContext?.runAsUser ?? this.appUser.uid, gid: c.securityContext?.runAsGroup ?? c.securityContext?.runAsUser ?? this.appUser.gid };
       const argv = this.containerArgv(c);
@@ -165,7 +177,7 @@ export class PodInstance {
   }
 
   status(): PodStatusView {
-    const containers = this.running.map((r) => ({ name: r.name, ready: r.prober.isReady() && r.process.isRunning(), status: r.process.status() }));
+    const containers = this.running.map((r) => ({ name: r.name, ready: r.prober.isReady() && r.process.isRunning(), everReady: r.everReady, status: r.process.status() }));
     const waiting = containers.find((c) => c.status.phase !== 'Running');
     let phase = 'Running';
     if (this.stopped) phase = 'Terminating';
@@ -228,15 +240,22 @@ export class PodInstance {
     return env;
   }
 
-  private launch(name: string, argv: string[], env: Record<string, string>, uid: number, gid: number, cwd: string, check: ProbeCheck, c: Container | undefined, restartPolicy: RestartPolicy): Running {
+  private launch(name: string, argv: string[], env: Record<string, string>, uid: number, gid: number, cwd: string, check: ProbeCheck, c: Container | undefined, restartPolicy: RestartPolicy, reads?: string[]): Running {
     const o = this.options;
-    const full = netnsExecArgv(o.netns, asUserArgv(uid, gid, argv));
+    // As another user, the command must reach its files wherever they live (a 0700 parent):
+    // the sidecar its code, an app its working directory and the files its argv names.
+    const needs = reads ?? [cwd, ...argv.filter((a) => isAbsolute(a)).map((a) => dirname(a))];
+    const view = uid === 0 && gid === 0 ? [] : pathViewArgv(needs, { uid, gid }, o.pathViewStage);
+    const full = netnsExecArgv(o.netns, [...view, ...asUserArgv(uid, gid, argv)]);
     const prober = new ReadinessProber(
       check,
       { netns: o.node.netns, execNetns: o.netns, appUid: uid, appGid: gid, probeUid: 0, probeGid: 0 },
       probeTiming(c?.readinessProbe),
       o.clock,
-      () => o.onChange(),
+      (ready) => {
+        if (ready) running.everReady = true;
+        o.onChange();
+      },
     );
     const process = new SupervisedProcess(
       { name: `${this.key}/${name}`, argv: full, env, cwd, logFile: this.logFile(name) },
@@ -255,8 +274,9 @@ export class PodInstance {
       },
     );
     let wasRunning = false;
+    const running: Running = { name, process, prober, everReady: false };
     process.start();
-    return { name, process, prober };
+    return running;
   }
 }
 

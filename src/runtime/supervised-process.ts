@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Clock, TimerHandle } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
+import { readTerminationMessage } from './termination-message.ts';
 
 /** One process to keep running: a container's command, a sidecar, the control plane. */
 export interface ProcessSpec {
@@ -37,6 +38,23 @@ export interface ProcessStatus {
   startedAt: number | undefined;
   /** When the next restart is due (while backing off). */
   nextRestartAt: number | undefined;
+  /** How the last run ended (Kubernetes' lastState.terminated), once one has. */
+  lastTermination: Termination | undefined;
+  /** Runs in a row that failed (non-zero exit, signal, or could not start); 0 after a success. */
+  failuresInARow: number;
+}
+
+/** How one run ended, with what it said (its log output) as the reason. */
+export interface Termination {
+  /** `StartError`: the process could not be started at all. */
+  reason: 'Completed' | 'Error' | 'StartError';
+  exitCode: number;
+  startedAt: number;
+  finishedAt: number;
+  /** The first line of the run's output that reads like an error, else its last line. */
+  cause: string;
+  /** The last lines of the run's output. */
+  message: string;
 }
 
 export interface SupervisedProcessOptions {
@@ -69,6 +87,11 @@ export class SupervisedProcess {
   private startedAt: number | undefined;
   private lastExitCode: number | undefined;
   private nextRestartAt: number | undefined;
+  private lastTermination: Termination | undefined;
+  private failuresInARow = 0;
+  /** Size of the log file when the current run started (its output starts there). */
+  private logOffset = 0;
+  private startError: string | undefined;
   private stopping = false;
 
   constructor(spec: ProcessSpec, options: SupervisedProcessOptions) {
@@ -93,6 +116,8 @@ export class SupervisedProcess {
       lastExitCode: this.lastExitCode,
       startedAt: this.startedAt,
       nextRestartAt: this.nextRestartAt,
+      lastTermination: this.lastTermination,
+      failuresInARow: this.failuresInARow,
     };
   }
 
@@ -134,6 +159,8 @@ export class SupervisedProcess {
     this.nextRestartAt = undefined;
     mkdirSync(dirname(this.spec.logFile), { recursive: true });
     const fd = openSync(this.spec.logFile, 'a');
+    this.logOffset = fstatSync(fd).size;
+    this.startError = undefined;
     const [cmd, ...args] = this.spec.argv;
     let child: ChildProcess;
     try {
@@ -154,6 +181,13 @@ export class SupervisedProcess {
       };
       child.on('error', (err) => {
         this.log.warn({ process: this.spec.name, err: err.message }, 'process could not start');
+        // The kubelet's StartError: say so where `mizzen logs` looks.
+        this.startError = `failed to start ${cmd}: ${err.message}`;
+        try {
+          appendFileSync(this.spec.logFile, `${this.startError}\n`);
+        } catch {
+          // the log directory is gone (the mesh is being removed)
+        }
         finish(127);
       });
       child.on('exit', (code, signal) => finish(code ?? (signal ? 128 + signalNumber(signal) : 1)));
@@ -167,7 +201,19 @@ export class SupervisedProcess {
     this.child = undefined;
     this.lastExitCode = code;
     if (this.stopping) return;
-    this.log.info({ process: this.spec.name, code, ranFor }, 'process exited');
+    const said = readTerminationMessage(this.spec.logFile, this.logOffset);
+    const reason = this.startError ? 'StartError' : code === 0 ? 'Completed' : 'Error';
+    this.lastTermination = {
+      reason,
+      exitCode: code,
+      startedAt: this.startedAt ?? this.clock.now(),
+      finishedAt: this.clock.now(),
+      cause: this.startError ?? (said.cause || `exit code ${code}`),
+      message: said.message,
+    };
+    // A run long enough to reset the backoff also ends a streak of failures.
+    this.failuresInARow = code === 0 ? 0 : (ranFor >= this.backoff.resetAfterMs ? 0 : this.failuresInARow) + 1;
+    this.log.info({ process: this.spec.name, code, ranFor, cause: this.lastTermination.cause }, 'process exited');
     const restart = this.policy === 'Always' || (this.policy === 'OnFailure' && code !== 0);
     if (!restart) {
       this.phase = code === 0 ? 'Completed' : 'Error';

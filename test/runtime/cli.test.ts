@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MizzenError } from '../../src/lib/errors.ts';
 import { requireHostTools, requireRootLinux } from '../../src/runtime/runtime-config.ts';
+import { pathViewArgv } from '../../src/runtime/path-view.ts';
 import { readMeshState } from '../../src/runtime/runtime-state.ts';
 import { CLI_ENTRY, leftovers, REPO, rootSkipReason, tempDir, waitFor } from './netns-test-support.ts';
 
@@ -91,7 +92,13 @@ spec:
   });
 
   it('refuses to run when not root, without a stack trace', async () => {
-    const r = await cli(['up', '-d', 'app.yaml'], { cwd: dir, prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] });
+    // As nobody, wherever the checkout lives (a 0700 parent too): the same view the sidecars get.
+    const stage = join(dir, 'stage');
+    mkdirSync(stage, { mode: 0o700, recursive: true });
+    const nobody = { uid: 65534, gid: 65534 };
+    const view = pathViewArgv([REPO, dirname(process.execPath)], nobody, stage);
+    const prefix = [...(view.length > 0 ? ['unshare', '--mount', ...view] : []), 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+    const r = await cli(['up', '-d', 'app.yaml'], { cwd: dir, prefix });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /^error: mizzen up needs root/);
     assert.doesNotMatch(r.stderr, /\n\s+at /);

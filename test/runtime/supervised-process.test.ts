@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { SupervisedProcess } from '../../src/runtime/supervised-process.ts';
+import { containerProblems, describeProblem, FATAL_FAILURES_IN_A_ROW } from '../../src/runtime/container-problems.ts';
+import type { PodStatusView } from '../../src/runtime/pod-instance.ts';
+import { summarise } from '../../src/runtime/termination-message.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mizzen-supervise-'));
 
@@ -75,5 +78,61 @@ describe('SupervisedProcess', () => {
     const deadline = Date.now() + 5000;
     while (!groupGone() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.ok(groupGone(), 'the whole group is gone');
+  });
+
+  it('keeps why the last run ended: its first error line, the tail of its output, failures in a row', async () => {
+    const clock = new ManualClock(5_000);
+    const p = new SupervisedProcess(
+      {
+        name: 'denied',
+        argv: ['sh', '-c', 'echo starting; echo "Error: EACCES: permission denied, open \'/x/bin/mizzen.js\'" >&2; echo "    at Object.openSync" >&2; exit 1'],
+        env: { PATH: process.env.PATH ?? '' },
+        cwd: dir,
+        logFile: join(dir, 'denied.log'),
+      },
+      { clock, backoff: { initialMs: 1000, maxMs: 1000, resetAfterMs: 60_000 } },
+    );
+    p.start();
+    for (let i = 1; i <= FATAL_FAILURES_IN_A_ROW; i++) {
+      await until(() => p.status().failuresInARow === i && !p.isRunning());
+      if (i < FATAL_FAILURES_IN_A_ROW) clock.advance(1000);
+    }
+    const s = p.status();
+    assert.equal(s.lastTermination?.reason, 'Error');
+    assert.equal(s.lastTermination?.exitCode, 1);
+    assert.equal(s.lastTermination?.cause, "Error: EACCES: permission denied, open '/x/bin/mizzen.js'");
+    assert.match(s.lastTermination?.message ?? '', /^starting\nError: EACCES.*\n {4}at Object\.openSync$/);
+    const pod = { namespace: 'default', name: 'web-1', containers: [{ name: 'istio-proxy', ready: false, everReady: false, status: s }] } as unknown as PodStatusView;
+    const [problem] = containerProblems([pod]);
+    assert.equal(problem.fatal, true);
+    assert.equal(describeProblem(problem), "pod default/web-1 container istio-proxy: CrashLoopBackOff, exit code 1 (3 runs in a row): Error: EACCES: permission denied, open '/x/bin/mizzen.js'");
+    // Was ready once: a crash loop to wait on (as the kubelet does), not a reason to give up.
+    const wasReady = { ...pod, containers: [{ ...pod.containers[0], everReady: true }] } as PodStatusView;
+    assert.equal(containerProblems([wasReady])[0].fatal, false);
+    await p.stop(1000);
+  });
+
+  it('reports a command that cannot be started as StartError, in its log too', async () => {
+    const clock = new ManualClock(0);
+    const p = new SupervisedProcess(
+      { name: 'missing', argv: ['/nonexistent/mizzen-no-such-command'], env: {}, cwd: dir, logFile: join(dir, 'missing.log') },
+      { clock, restartPolicy: 'Never' },
+    );
+    p.start();
+    await until(() => p.status().phase === 'Error');
+    assert.equal(p.status().lastTermination?.reason, 'StartError');
+    assert.match(p.status().lastTermination?.cause ?? '', /failed to start \/nonexistent\/mizzen-no-such-command: spawn .* ENOENT/);
+    assert.match(readFileSync(join(dir, 'missing.log'), 'utf8'), /failed to start .*ENOENT/);
+    // restartPolicy Never: finished for good, reported but not a reason for `up -d` to give up.
+    const pod = { namespace: 'default', name: 'job', containers: [{ name: 'job', ready: false, everReady: false, status: p.status() }] } as unknown as PodStatusView;
+    assert.equal(containerProblems([pod])[0].fatal, false);
+  });
+});
+
+describe('summarise', () => {
+  it('takes the first error line as the cause (not a stack frame), else the last line', () => {
+    assert.equal(summarise('node:fs:621\n  return binding.open(\n\nError: Cannot find module \'/a\'\n    at x\n', '').cause, "Error: Cannot find module '/a'");
+    assert.equal(summarise('listening\nbye\n', 'listening\nbye\n').cause, 'bye');
+    assert.equal(summarise('', '').cause, '');
   });
 });
