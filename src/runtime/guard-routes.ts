@@ -1,16 +1,43 @@
-import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MizzenError } from '../lib/errors.ts';
 import { runHostCommand } from './host-command.ts';
+import { currentProcessIdentity, processRunning, type ProcessIdentity } from './process-identity.ts';
 
 /**
  * The safety net of `mizzen up`: `ip route add unreachable CIDR` in the root namespace for the
  * pod and service CIDRs, so no packet for a mesh address can leave the machine. Several meshes
- * (or test runs) may share them: each holder registers a file under `dir` and the routes go
- * away only when the last holder releases them. A mkdir lock serialises the check-and-change.
+ * (or test runs) may share a CIDR: each holder registers a file under `dir` naming its process
+ * and its CIDRs, and a CIDR's route goes away when its last holder releases it. Holders whose
+ * process is gone (a crashed mesh, a killed test) are dropped on the next acquire or release.
+ * A mkdir lock serialises the check-and-change.
  */
 export const DEFAULT_GUARD_DIR = '/run/mizzen/guards';
+
+/** One registered holder: who (process) and which CIDRs. */
+export interface GuardHolder {
+  owner: string;
+  process: ProcessIdentity;
+  cidrs: string[];
+}
+
+function parseHolder(owner: string, text: string): GuardHolder {
+  const [who = '', cidrs = ''] = text.split('\n');
+  const [pid, startTime] = who.trim().split(/\s+/);
+  return { owner, process: { pid: Number(pid), startTime: startTime || undefined }, cidrs: cidrs.trim().split(/\s+/).filter(Boolean) };
+}
+
+/** Every holder registered under `dir` (live or not). */
+export async function readGuardHolders(dir = DEFAULT_GUARD_DIR): Promise<GuardHolder[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const out: GuardHolder[] = [];
+  for (const name of names.filter((n) => n.endsWith('.holder'))) {
+    const text = await readFile(join(dir, name), 'utf8').catch(() => undefined);
+    if (text !== undefined) out.push(parseHolder(name.slice(0, -'.holder'.length), text));
+  }
+  return out;
+}
 
 export class GuardRoutes {
   private readonly cidrs: readonly string[];
@@ -23,10 +50,12 @@ export class GuardRoutes {
     this.dir = options.dir ?? DEFAULT_GUARD_DIR;
   }
 
-  /** Register as a holder and make sure every guard route exists. */
+  /** Register as a holder of this mesh's CIDRs and make sure each has its guard route. */
   async acquire(): Promise<void> {
     await this.locked(async () => {
-      await writeFile(join(this.dir, `${this.owner}.holder`), `${process.pid}\n${this.cidrs.join(' ')}\n`);
+      await this.dropDeadHolders([], this.cidrs);
+      const me = currentProcessIdentity();
+      await writeFile(join(this.dir, `${this.owner}.holder`), `${me.pid} ${me.startTime ?? ''}\n${this.cidrs.join(' ')}\n`);
       for (const cidr of this.cidrs) {
         const r = await runHostCommand('ip', ['route', 'add', 'unreachable', cidr], { allowFailure: true });
         if (r.code !== 0 && !/File exists/i.test(r.stderr)) {
@@ -36,19 +65,33 @@ export class GuardRoutes {
     });
   }
 
-  /** Drop this holder; remove the routes when no holder is left. */
+  /** Drop this holder; remove the route of each of its CIDRs that no other holder still holds. */
   async release(): Promise<void> {
-    const last = await this.locked(async () => {
+    const empty = await this.locked(async () => {
+      const mine = await readGuardHolders(this.dir).then((all) => all.find((h) => h.owner === this.owner));
       await rm(join(this.dir, `${this.owner}.holder`), { force: true });
-      const others = (await readdir(this.dir)).filter((n) => n.endsWith('.holder'));
-      if (others.length > 0) return false;
-      for (const cidr of this.cidrs) await runHostCommand('ip', ['route', 'del', 'unreachable', cidr], { allowFailure: true });
-      return true;
+      await this.dropDeadHolders([...this.cidrs, ...(mine?.cidrs ?? [])]);
+      return (await readGuardHolders(this.dir)).length === 0;
     });
-    if (!last) return;
+    if (!empty) return;
     // Leave no empty directories behind (fails harmlessly when another mesh just took the lock).
     await rmdir(this.dir).catch(() => {});
     await rmdir(dirname(this.dir)).catch(() => {});
+  }
+
+  /**
+   * Remove the holders whose process is gone, then the routes of `released` and of the dead
+   * holders' CIDRs that no live holder holds (nor `keep`). Runs under the lock.
+   */
+  private async dropDeadHolders(released: readonly string[], keep: readonly string[] = []): Promise<void> {
+    const holders = (await readGuardHolders(this.dir)).filter((h) => h.owner !== this.owner);
+    const dead = holders.filter((h) => !processRunning(h.process));
+    for (const h of dead) await rm(join(this.dir, `${h.owner}.holder`), { force: true });
+    const held = new Set([...keep, ...holders.filter((h) => !dead.includes(h)).flatMap((h) => h.cidrs)]);
+    const candidates = new Set([...released, ...dead.flatMap((h) => h.cidrs)]);
+    for (const cidr of candidates) {
+      if (!held.has(cidr)) await runHostCommand('ip', ['route', 'del', 'unreachable', cidr], { allowFailure: true });
+    }
   }
 
   private async locked<T>(fn: () => Promise<T>): Promise<T> {

@@ -7,7 +7,8 @@ import { LocalMesh, type LocalMeshOptions } from '../../src/runtime/local-mesh.t
 import { listNetns } from '../../src/runtime/netns.ts';
 import { baseProcessEnv } from '../../src/runtime/runtime-config.ts';
 import { processAlive } from '../../src/runtime/runtime-state.ts';
-import { DEFAULT_GUARD_DIR, hasGuardRoute } from '../../src/runtime/guard-routes.ts';
+import { DEFAULT_GUARD_DIR, hasGuardRoute, readGuardHolders } from '../../src/runtime/guard-routes.ts';
+import { processRunning } from '../../src/runtime/process-identity.ts';
 import { runHostCommand } from '../../src/runtime/host-command.ts';
 
 /**
@@ -69,17 +70,22 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
   }
 }
 
-/** What a mesh with this prefix may have left behind (empty when teardown was complete). */
-export async function leftovers(prefix: string, pids: readonly number[]): Promise<string[]> {
+/**
+ * What a mesh with this prefix may have left behind (empty when teardown was complete). Guard
+ * routes are compared per CIDR: the route of each of the mesh's CIDRs must be gone unless a live
+ * holder (another mesh or test run) still holds that CIDR.
+ */
+export async function leftovers(prefix: string, pids: readonly number[], cidrs: readonly string[] = ['10.244.0.0/16', '10.96.0.0/16']): Promise<string[]> {
   const out: string[] = [];
   for (const ns of await listNetns()) if (ns.startsWith(`${prefix}-`)) out.push(`netns ${ns}`);
   if (existsSync('/etc/netns')) for (const d of readdirSync('/etc/netns')) if (d.startsWith(`${prefix}-`)) out.push(`/etc/netns/${d}`);
   for (const pid of pids) if (processAlive(pid)) out.push(`process ${pid}`);
   if (existsSync(join(DEFAULT_GUARD_DIR, `${prefix}.holder`))) out.push(`guard holder ${prefix}`);
   if (existsSync(join('/run/mizzen', prefix))) out.push(`/run/mizzen/${prefix}`);
-  const holders = existsSync(DEFAULT_GUARD_DIR) ? readdirSync(DEFAULT_GUARD_DIR).filter((n) => n.endsWith('.holder')) : [];
-  if (holders.length === 0) {
-    for (const cidr of ['10.244.0.0/16', '10.96.0.0/16']) if (await hasGuardRoute(cidr)) out.push(`route unreachable ${cidr}`);
+  const live = (await readGuardHolders()).filter((h) => processRunning(h.process));
+  for (const cidr of cidrs) {
+    if (!(await hasGuardRoute(cidr))) continue;
+    if (!live.some((h) => h.cidrs.includes(cidr))) out.push(`route unreachable ${cidr} (no live holder)`);
   }
   return out;
 }
