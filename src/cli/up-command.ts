@@ -14,7 +14,9 @@ import { describeProblem, problemHint, unseenProblems } from '../runtime/contain
 import { LocalMesh, type MeshStatus } from '../runtime/local-mesh.ts';
 import { parseExpose } from '../runtime/port-forwarder.ts';
 import { baseProcessEnv, DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR, requireHostTools, requireRootLinux, stateDirFrom } from '../runtime/runtime-config.ts';
+import { readMeshState } from '../runtime/runtime-state.ts';
 import { prepareSidecar } from '../runtime/sidecar-command.ts';
+import { alreadyRunningError, meshRunning } from '../runtime/state-claim.ts';
 import type { CliContext } from './cli-context.ts';
 
 interface UpFlags {
@@ -129,6 +131,7 @@ async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
   process.once('SIGTERM', onSignal);
   try {
     await mesh.start();
+    for (const line of mesh.cleanedUp) ctx.stdout(`${line}\n`);
     ctx.stdout(`mesh ${mesh.prefix} started from ${config.dir} (state in ${config.stateDir}); Ctrl-C or \`mizzen down\` stops it\n`);
     for (const e of mesh.status().exposes) ctx.stdout(`  ${e}\n`);
     let stopping = false;
@@ -154,6 +157,10 @@ async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
 }
 
 async function detached(config: UpConfig, ctx: CliContext): Promise<void> {
+  // A mesh already running from this state directory: refuse before touching anything of it
+  // (its up.log included). The mesh process claims the directory itself too (two racing starts).
+  const running = readMeshState(config.stateDir);
+  if (running && meshRunning(running)) throw alreadyRunningError(config.stateDir, running);
   mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
   const logFile = join(config.stateDir, 'up.log');
   const fd = openSync(logFile, 'w');
@@ -177,7 +184,10 @@ async function detached(config: UpConfig, ctx: CliContext): Promise<void> {
     }
     const status = await client.get<MeshStatus>('/status').catch(() => undefined);
     // Only our own mesh process answers for this start.
-    if (status?.pid === child.pid) last = status;
+    if (status !== undefined && status.pid === child.pid) {
+      if (!last) for (const line of status.cleanedUp) ctx.stdout(`${line}\n`);
+      last = status;
+    }
     if (last?.ready) {
       ctx.stdout(`mesh is ready (state in ${config.stateDir}, log ${logFile}); \`mizzen down${flag}\` removes it\n`);
       for (const e of last.exposes) ctx.stdout(`  ${e}   e.g. curl http://${e.split(' ')[0]}/\n`);

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'CA_INTERNAL'
   | 'RUNTIME_NOT_ROOT'
   | 'RUNTIME_FAILED'
+  | 'RUNTIME_ALREADY_RUNNING'
   | 'PROXY_FAILED'
   | 'USAGE'
   | 'INTERNAL';

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ConfigResource } from '../api/config-resource.ts';
 import { listConfigFiles } from '../control/config/read-config-files.ts';
@@ -14,7 +14,9 @@ import { MeshRuntime, type SidecarContext } from './mesh-runtime.ts';
 import { netnsExecArgv } from './netns.ts';
 import type { SidecarCommand } from './pod-instance.ts';
 import { PortForwarder, type ExposeSpec } from './port-forwarder.ts';
-import { processAlive, readMeshState, removeMeshLeftovers, writeMeshState } from './runtime-state.ts';
+import { currentProcessIdentity } from './process-identity.ts';
+import { removeMeshLeftovers } from './runtime-state.ts';
+import { claimStateDir, ownsStateDir, removeStateDir } from './state-claim.ts';
 import { SupervisedProcess, type BackoffOptions } from './supervised-process.ts';
 import { validateWorkloadResource } from './workload-validation.ts';
 
@@ -51,6 +53,8 @@ export interface MeshStatus {
   prefix: string;
   pid: number;
   exposes: string[];
+  /** What this start removed of a crashed mesh that had run from the same state directory. */
+  cleanedUp: string[];
 }
 
 /** Read manifest files as the CLI submits them. */
@@ -84,6 +88,10 @@ export class LocalMesh {
   private closing: Promise<void> | undefined;
   /** The initial manifests are applied (until then the mesh is not ready). */
   private started = false;
+  /** This mesh holds the state directory (start() claimed it). */
+  private claimed = false;
+  /** What start() removed of a crashed mesh that ran from the same state directory. */
+  cleanedUp: string[] = [];
 
   constructor(options: LocalMeshOptions) {
     this.options = options;
@@ -114,29 +122,30 @@ export class LocalMesh {
 
   async start(): Promise<void> {
     const o = this.options;
-    // Traversable (sidecars, uid 1337, read their own files under pods/), not listable.
-    mkdirSync(o.stateDir, { recursive: true });
-    chmodSync(o.stateDir, 0o711);
-    const previous = readMeshState(o.stateDir);
-    if (previous && processAlive(previous.pid) && previous.pid !== process.pid) {
-      throw new MizzenError('RUNTIME_FAILED', `a mesh is already running from ${o.stateDir} (pid ${previous.pid})`, { hint: 'run `mizzen down` first, or use another --state-dir' });
-    }
-    if (previous) await removeMeshLeftovers(previous.prefix, [previous.podCidr, previous.serviceCidr]);
-    for (const sub of ['config', 'pods', 'logs']) rmSync(join(o.stateDir, sub), { recursive: true, force: true });
-    const { files, errors } = readSubmittedFiles([o.manifests]);
-    const parsed = parseSubmitted(o.ingressGateway ? [ingressGatewayManifests(), ...files] : files);
-    for (const w of [...parsed.warnings, ...this.runtime.warningsFor(parsed.resources)]) this.log.warn(w);
-    const invalid = [...errors, ...parsed.errors, ...this.runtime.check(parsed.resources)];
-    if (invalid.length > 0) throw new MizzenError('CONFIG_INVALID', invalid.join('\n'));
-    writeMeshState(o.stateDir, {
+    // Claim the state directory first: a mesh running from it makes this start fail with
+    // nothing of it touched; a crashed one's leftovers are removed (and said so).
+    const cleaned = await claimStateDir(o.stateDir, {
       prefix: this.prefix,
       pid: process.pid,
+      startTime: currentProcessIdentity().startTime,
       podCidr: o.podCidr,
       serviceCidr: o.serviceCidr,
       startedAt: new Date(o.clock.now()).toISOString(),
       manifests: resolve(o.manifests),
       exposes: o.exposes.map((e) => `${e.namespace}/${e.service}:${e.port}=${e.localPort}`),
     });
+    this.claimed = true;
+    for (const line of cleaned) this.log.warn(line);
+    this.cleanedUp = cleaned;
+    for (const sub of ['config', 'pods', 'logs']) rmSync(join(o.stateDir, sub), { recursive: true, force: true });
+    const { files, errors } = readSubmittedFiles([o.manifests]);
+    const parsed = parseSubmitted(o.ingressGateway ? [ingressGatewayManifests(), ...files] : files);
+    for (const w of [...parsed.warnings, ...this.runtime.warningsFor(parsed.resources)]) this.log.warn(w);
+    const invalid = [...errors, ...parsed.errors, ...this.runtime.check(parsed.resources)];
+    if (invalid.length > 0) {
+      await this.close();
+      throw new MizzenError('CONFIG_INVALID', invalid.join('\n'));
+    }
     try {
       await this.runtime.start();
       this.startAgent();
@@ -176,21 +185,23 @@ export class LocalMesh {
   status(): MeshStatus {
     const r = this.started ? this.runtime.readiness() : { ready: false, waitingFor: ['the manifests to be applied'], problems: [] };
     const exposes = this.forwarders.map((f) => `127.0.0.1:${f.spec.localPort} -> ${f.spec.namespace}/${f.spec.service}:${f.spec.port}`);
-    return { ...r, prefix: this.prefix, pid: process.pid, exposes };
+    return { ...r, prefix: this.prefix, pid: process.pid, exposes, cleanedUp: this.cleanedUp };
   }
 
-  /** Stop and remove everything, state files included (but a detached `up.log`). */
+  /**
+   * Stop and remove everything, state files included (but a detached `up.log`). A mesh that
+   * never claimed its state directory (another one runs from it) has nothing to remove.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      if (!this.claimed) return;
       for (const f of this.forwarders) await f.close().catch(() => {});
       await this.control?.close().catch(() => {});
       await this.runtime.close().catch((err: Error) => this.log.warn({ err: err.message }, 'runtime close failed'));
       await this.agent?.stop(2000);
       await removeMeshLeftovers(this.prefix, [this.options.podCidr, this.options.serviceCidr]).catch(() => []);
       // Keep only the detached-mode log (its reader may still need it); `mizzen down` removes the rest.
-      const dir = this.options.stateDir;
-      for (const name of existsSync(dir) ? readdirSync(dir) : []) if (name !== 'up.log') rmSync(join(dir, name), { recursive: true, force: true });
-      if (existsSync(dir) && readdirSync(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+      if (ownsStateDir(this.options.stateDir, this.prefix)) removeStateDir(this.options.stateDir, ['up.log']);
     })();
     return this.closing;
   }

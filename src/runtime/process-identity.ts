@@ -10,15 +10,20 @@ export interface ProcessIdentity {
   startTime: string | undefined;
 }
 
-/** The start time of a running process, or undefined (gone, or not Linux). */
-export function processStartTime(pid: number): string | undefined {
+/** Fields 3.. of /proc/PID/stat (state first), or undefined (gone, or not Linux). */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+/** The start time of a running process, or undefined (gone, or not Linux). */
+export function processStartTime(pid: number): string | undefined {
+  return statFields(pid)?.[19];
 }
 
 export function currentProcessIdentity(): ProcessIdentity {
@@ -32,7 +37,9 @@ export function processRunning(id: ProcessIdentity): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  if (id.startTime === undefined) return true;
-  const now = processStartTime(id.pid);
-  return now === undefined || now === id.startTime;
+  const fields = statFields(id.pid);
+  // A zombie has exited (only its parent has not reaped it yet).
+  if (fields?.[0] === 'Z') return false;
+  if (id.startTime === undefined || fields === undefined) return true;
+  return fields[19] === id.startTime;
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { GuardRoutes } from './guard-routes.ts';
 import { runHostCommand } from './host-command.ts';
@@ -8,6 +8,8 @@ import { deleteNetns, listNetns } from './netns.ts';
 export interface MeshState {
   prefix: string;
   pid: number;
+  /** The mesh process's start time (/proc/PID/stat), so a reused pid is not taken for it. */
+  startTime?: string;
   podCidr: string;
   serviceCidr: string;
   startedAt: string;
@@ -32,10 +34,6 @@ export function readMeshState(stateDir: string): MeshState | undefined {
   } catch {
     return undefined;
   }
-}
-
-export function writeMeshState(stateDir: string, state: MeshState): void {
-  writeFileSync(join(stateDir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 export function processAlive(pid: number): boolean {

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MizzenError } from '../../src/lib/errors.ts';
 import { requireHostTools, requireRootLinux } from '../../src/runtime/runtime-config.ts';
+import { runHostCommand } from '../../src/runtime/host-command.ts';
 import { pathViewArgv } from '../../src/runtime/path-view.ts';
 import { readMeshState } from '../../src/runtime/runtime-state.ts';
 import { CLI_ENTRY, leftovers, REPO, rootSkipReason, tempDir, waitFor } from './netns-test-support.ts';
@@ -196,5 +197,73 @@ spec:
     assert.equal(down.code, 0, down.stderr);
     assert.deepEqual(await leftovers(state.prefix, []), []);
     assert.ok(!existsSync(join(dir, '.mizzen')));
+  });
+
+  it('refuses a second up on a running state directory and leaves the first mesh untouched', async () => {
+    const up = await cli(['up', '-d', 'app.yaml', '--expose', `default/web:80=${port}`, '--no-control-plane', '--sidecars', 'off'], { cwd: dir });
+    assert.equal(up.code, 0, up.stderr);
+    const stateFile = join(dir, '.mizzen', 'state.json');
+    const state = readMeshState(join(dir, '.mizzen'));
+    assert.ok(state);
+    const before = { state: readFileSync(stateFile, 'utf8'), log: readFileSync(join(dir, '.mizzen', 'up.log'), 'utf8') };
+    for (const args of [['up', '-d', 'app.yaml', '--no-control-plane', '--sidecars', 'off'], ['up', 'app.yaml', '--no-control-plane', '--sidecars', 'off']]) {
+      const again = await cli(args, { cwd: dir });
+      assert.equal(again.code, 1, `${args.join(' ')}: ${again.stdout}`);
+      assert.match(again.stderr, new RegExp(`^error: a mesh is already running from .*\\.mizzen \\(mesh ${state.prefix}, pid ${state.pid}, `));
+      assert.doesNotMatch(again.stdout, /mesh is ready|started/);
+      assert.equal(readFileSync(stateFile, 'utf8'), before.state);
+      assert.equal(readFileSync(join(dir, '.mizzen', 'up.log'), 'utf8'), before.log);
+      assert.ok(existsSync(join(dir, '.mizzen', 'control.sock')));
+    }
+    // The first mesh still answers, through its forward and its control API.
+    assert.equal((await fetch(`http://127.0.0.1:${port}/still-there`)).status, 200);
+    assert.match((await cli(['get', 'pods'], { cwd: dir })).stdout, /web-\w+-\w+\s+1\/1\s+Running/);
+    const down = await cli(['down'], { cwd: dir });
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, new RegExp(`mesh ${state.prefix} removed`));
+    assert.deepEqual(await leftovers(state.prefix, [state.pid]), []);
+  });
+
+  it('starts over a crashed mesh after removing what it left, and says so', async () => {
+    const up = await cli(['up', '-d', 'app.yaml', '--no-control-plane', '--sidecars', 'off'], { cwd: dir });
+    assert.equal(up.code, 0, up.stderr);
+    const crashed = readMeshState(join(dir, '.mizzen'));
+    assert.ok(crashed);
+    process.kill(crashed.pid, 'SIGKILL');
+    await waitFor('mesh process gone', () => !existsSync(`/proc/${crashed.pid}`) || /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${crashed.pid}/stat`, 'utf8')));
+    const again = await cli(['up', '-d', 'app.yaml', '--no-control-plane', '--sidecars', 'off'], { cwd: dir });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, new RegExp(`mesh ${crashed.prefix} \\(pid ${crashed.pid}\\) is no longer running; removed what it left: .*netns ${crashed.prefix}-`));
+    assert.deepEqual(await leftovers(crashed.prefix, []), []);
+    const now = readMeshState(join(dir, '.mizzen'));
+    assert.ok(now && now.prefix !== crashed.prefix);
+    assert.equal((await cli(['down'], { cwd: dir })).code, 0);
+    assert.deepEqual(await leftovers(now.prefix, [now.pid]), []);
+  });
+
+  it('removes a mesh killed half-way through its start', async () => {
+    const child = spawn(process.execPath, [CLI_ENTRY, 'up', 'app.yaml', '--no-control-plane', '--sidecars', 'off'], { cwd: dir, stdio: 'ignore' });
+    const state = await waitFor('state written', () => readMeshState(join(dir, '.mizzen')), 30_000);
+    await waitFor('node namespace made', async () => (await runHostCommand('ip', ['netns', 'list'])).stdout.includes(`${state.prefix}-node`), 30_000);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('close', r));
+    const down = await cli(['down'], { cwd: dir });
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(down.stdout, new RegExp(`mesh ${state.prefix} was not running; removed what it left: .*netns ${state.prefix}-node`));
+    assert.deepEqual(await leftovers(state.prefix, []), []);
+    assert.ok(!existsSync(join(dir, '.mizzen')));
+  });
+
+  it('down never empties a directory that holds no mesh state', async () => {
+    const other = tempDir('not-a-state-dir');
+    writeFileSync(join(other, 'precious.txt'), 'keep me\n');
+    try {
+      const down = await cli(['down', '--state-dir', other], { cwd: dir });
+      assert.equal(down.code, 0, down.stderr);
+      assert.match(down.stdout, /no mesh to remove/);
+      assert.equal(readFileSync(join(other, 'precious.txt'), 'utf8'), 'keep me\n');
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
   });
 });
