@@ -197,7 +197,7 @@ async function detached(config: UpConfig, ctx: CliContext): Promise<void> {
     // A container that never came up and keeps failing will not come up by waiting: say why now.
     const fatal = last?.problems.filter((p) => p.fatal) ?? [];
     if (fatal.length > 0) {
-      const denied = fatal.some((p) => p.container === 'istio-proxy' && /EACCES|permission denied/i.test(p.cause));
+      const denied = fatal.some((p) => p.container === 'istio-proxy' && /EACCES|permission denied|cannot (?:enter|read)/i.test(p.cause));
       const perms = denied ? `sidecars run as uid 1337 and read mizzen's files: make them readable by other users (chmod -R o+rX ${dirname(dirname(CLI_ENTRY))}); ` : '';
       throw new MizzenError('RUNTIME_FAILED', `the mesh cannot start:\n${fatal.map((p) => `  ${describeProblem(p)}`).join('\n')}`, {
         hint: `${perms}the mesh keeps running so that you can look: \`${problemHint(fatal[0], flag)}\`, \`mizzen get pods${flag}\`, ${logFile}; \`mizzen down${flag}\` removes it`,

@@ -1,3 +1,4 @@
+import { PROXY_GID, PROXY_UID } from './capture-rules.ts';
 import type { PodStatusView } from './pod-instance.ts';
 import type { ProcessStatus } from './supervised-process.ts';
 
@@ -46,13 +47,21 @@ export function processProblem(pod: string | undefined, container: string, statu
   };
 }
 
-/** Every failing container of these pods. */
-export function containerProblems(pods: readonly PodStatusView[]): ContainerProblem[] {
+/**
+ * Every failing container of these pods. With `explain`, a cause that names a path the
+ * container's user cannot reach says so (Node reports an unreadable module as not found).
+ */
+export function containerProblems(pods: readonly PodStatusView[], explain?: (path: string, uid: number, gid: number, sidecar: boolean) => string | undefined): ContainerProblem[] {
   const out: ContainerProblem[] = [];
   for (const p of pods) {
     for (const c of p.containers ?? []) {
       const problem = processProblem(`${p.namespace}/${p.name}`, c.name, c.status, c.ready, c.everReady);
-      if (problem) out.push(problem);
+      if (!problem) continue;
+      const path = /'(\/[^']+)'/.exec(problem.cause)?.[1];
+      const sidecar = c.name === 'istio-proxy' && p.sidecar;
+      const [uid, gid] = sidecar ? [PROXY_UID, PROXY_GID] : [p.appUid, p.appGid];
+      const why = path && explain ? explain(path, uid, gid, sidecar) : undefined;
+      out.push(why ? { ...problem, cause: `${problem.cause} [${why}]` } : problem);
     }
   }
   return out;

@@ -24,6 +24,7 @@ import type { BackoffOptions } from './supervised-process.ts';
 import { ControlPlaneProcess } from './control-plane-process.ts';
 import { ClusterObjects } from './cluster-objects.ts';
 import { containerProblems, type ContainerProblem } from './container-problems.ts';
+import { accessBlocker } from './path-view.ts';
 import { barePodHash, barePodKey, isBarePod } from './bare-pods.ts';
 import { barePodPlan, deploymentPodPlan, type PodPlan } from './pod-plan.ts';
 
@@ -392,7 +393,10 @@ export class MeshRuntime {
     for (const p of this.views.podViews()) if (p.owner === undefined && !p.ready && p.phase !== 'Completed' && p.phase !== 'Error') waitingFor.push(`pod ${p.namespace}/${p.name}`);
     for (const b of this.objects.list('Pod').filter(isBarePod)) if (!this.pods.has(barePodKey(b))) waitingFor.push(`pod ${barePodKey(b)} (not created)`);
     const cp = this.discovery?.problem();
-    const problems = [...(cp ? [cp] : []), ...containerProblems(this.views.podViews())];
+    // A sidecar sees mizzen's checkout through its path view (path-view.ts): explain from there down.
+    const installRoot = dirname(dirname(this.options.cliEntry));
+    const explain = (path: string, uid: number, gid: number, sidecar: boolean): string | undefined => accessBlocker(path, { uid, gid }, sidecar ? [installRoot] : []);
+    const problems = [...(cp ? [cp] : []), ...containerProblems(this.views.podViews(), explain)];
     return { ready: waitingFor.length === 0, waitingFor, problems };
   }
 

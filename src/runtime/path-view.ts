@@ -135,3 +135,23 @@ export function pathViewArgv(reads: readonly string[], user: PathViewUser, stage
   if (plan.covers.length === 0) return [];
   return ['sh', '-c', pathViewScript(plan, stage), 'mizzen-path-view'];
 }
+
+/**
+ * Why `user` cannot open `path`, if it cannot: the first directory on the way it may not enter,
+ * or the file itself it may not read. For failure messages ("Cannot find module" hides EACCES).
+ */
+export function accessBlocker(path: string, user: PathViewUser, viewRoots: readonly string[] = [], stat: StatFn = statOrUndefined): string | undefined {
+  if (user.uid === 0 || !isAbsolute(path)) return undefined;
+  const describe = (p: string, st: Stats): string => `${p} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}, owner uid ${st.uid})`;
+  // Under a path the view binds back, the directories down to it are open (the view's tmpfs).
+  const root = viewRoots.find((r) => under(path, r) && path !== r);
+  for (const d of ancestors(path).filter((a) => !root || (under(a, root) && a !== root))) {
+    const st = stat(d);
+    if (!st) return undefined;
+    if (!canSearch(st, user)) return `uid ${user.uid} cannot enter ${describe(d, st)}`;
+  }
+  const st = stat(path);
+  if (!st || st.isDirectory()) return undefined;
+  const readable = st.uid === user.uid ? st.mode & 0o400 : st.gid === user.gid ? st.mode & 0o040 : st.mode & 0o004;
+  return readable ? undefined : `uid ${user.uid} cannot read ${describe(path, st)}`;
+}

@@ -47,6 +47,8 @@ const HOST_TOOLS: readonly [string, string][] = [
   ['curl', 'curl'],
   ['timeout', 'coreutils'],
   ['bash', 'bash'],
+  // the path view of sidecars whose checkout is under a closed directory (path-view.ts)
+  ['mount', 'mount'],
 ];
 
 /** Refuse clearly when a host tool is missing (instead of failing halfway through). */

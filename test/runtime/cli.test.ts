@@ -49,7 +49,7 @@ describe('requireHostTools', () => {
   it('names the missing tools and the packages to install', () => {
     assert.throws(
       () => requireHostTools('/bin', (f) => f === '/bin/ip' || f === '/bin/bash'),
-      (err: unknown) => err instanceof MizzenError && /needs nft, setpriv, curl, timeout on PATH.*apt-get install nftables util-linux curl coreutils/s.test(err.describe()),
+      (err: unknown) => err instanceof MizzenError && /needs nft, setpriv, curl, timeout, mount on PATH.*apt-get install nftables util-linux curl coreutils mount/s.test(err.describe()),
     );
     assert.doesNotThrow(() => requireHostTools('/bin', () => true));
   });

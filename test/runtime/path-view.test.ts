@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Stats } from 'node:fs';
 import { describe, it } from 'node:test';
-import { canSearch, pathViewScript, planPathView } from '../../src/runtime/path-view.ts';
+import { accessBlocker, canSearch, pathViewScript, planPathView } from '../../src/runtime/path-view.ts';
 
 /** A fake filesystem: path -> [mode, uid, gid, directory?]. */
 function fakeFs(entries: Record<string, [number, number, number, boolean]>) {
@@ -83,5 +83,29 @@ describe('pathViewScript', () => {
         'exec "$@"',
       ].join('\n'),
     );
+  });
+});
+
+describe('accessBlocker', () => {
+  const fs = fakeFs({
+    '/': [0o755, 0, 0, true],
+    '/tmp': [0o1777, 0, 0, true],
+    '/tmp/t': [0o700, 0, 0, true],
+    '/tmp/t/m': [0o755, 0, 0, true],
+    '/tmp/t/m/src': [0o755, 0, 0, true],
+    '/tmp/t/m/src/data': [0o700, 0, 0, true],
+    '/tmp/t/m/src/data/router.ts': [0o644, 0, 0, false],
+    '/tmp/t/m/bin': [0o755, 0, 0, true],
+    '/tmp/t/m/bin/strip-cache.js': [0o600, 0, 0, false],
+    '/tmp/t/m/bin/mizzen.js': [0o644, 0, 0, false],
+  });
+  it('names the first directory the user may not enter, below what the path view binds back', () => {
+    assert.equal(accessBlocker('/tmp/t/m/src/data/router.ts', proxy, ['/tmp/t/m'], fs.stat), 'uid 1337 cannot enter /tmp/t/m/src/data (mode 0700, owner uid 0)');
+    assert.equal(accessBlocker('/tmp/t/m/src/data/router.ts', proxy, [], fs.stat), 'uid 1337 cannot enter /tmp/t (mode 0700, owner uid 0)');
+  });
+  it('names a file the user may not read, and nothing when all is readable', () => {
+    assert.equal(accessBlocker('/tmp/t/m/bin/strip-cache.js', proxy, ['/tmp/t/m'], fs.stat), 'uid 1337 cannot read /tmp/t/m/bin/strip-cache.js (mode 0600, owner uid 0)');
+    assert.equal(accessBlocker('/tmp/t/m/bin/mizzen.js', proxy, ['/tmp/t/m'], fs.stat), undefined);
+    assert.equal(accessBlocker('/tmp/t/m/bin/mizzen.js', { uid: 0, gid: 0 }, [], fs.stat), undefined);
   });
 });

@@ -139,6 +139,7 @@ spec:
     assert.equal(up.code, 1, up.stdout);
     assert.ok(Date.now() - started < 100_000, `up -d gave up before its timeout (${Date.now() - started} ms)`);
     assert.match(up.stderr, /the mesh cannot start:\n {2}pod private\/web-\S+ container istio-proxy: CrashLoopBackOff, exit code 1 \(3 runs in a row\): Error: EACCES: permission denied, open '[^']*\/bin\/strip-cache\.js'/);
+    assert.match(up.stderr, /strip-cache\.js' \[uid 1337 cannot read \S+\/bin\/strip-cache\.js \(mode 0600, owner uid 0\)\]/);
     assert.match(up.stderr, /chmod -R o\+rX/);
     const pods = await mizzen(['get', 'pods', '-n', 'private', '--state-dir', state]);
     assert.match(pods.stdout, /web-\S+\s+1\/2\s+(CrashLoopBackOff|Running)/);
