@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'RUNTIME_FAILED'
   | 'RUNTIME_ALREADY_RUNNING'
   | 'PROXY_FAILED'
+  | 'UNAVAILABLE'
   | 'USAGE'
   | 'INTERNAL';
 
