@@ -14,6 +14,7 @@ import { createRouter } from '../data/router.ts';
 import { createSidecar } from '../data/sidecar.ts';
 import type { CliContext } from './cli-context.ts';
 import { proxyConfig, type ProxyCommandConfig, type ProxyFlags } from './proxy-config.ts';
+import { registerZtunnel } from './ztunnel-flags.ts';
 
 /** SO_ORIGINAL_DST through src/lib/original-dst.ts; undefined when the socket was not redirected. */
 const kernelOriginalDestination: OriginalDestination = {
@@ -147,4 +148,5 @@ export function register(program: Command, ctx: CliContext): void {
         }
       });
   }
+  registerZtunnel(proxy, ctx);
 }

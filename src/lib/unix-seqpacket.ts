@@ -74,6 +74,9 @@ function parseReceived(m: MsgHdr, n: number): SeqpacketMessage {
 export class SeqpacketSocket {
   readonly fd: number;
   private closed = false;
+  /** A blocking recvmsg is running on a pool thread: the fd is closed only after it returns. */
+  private receiving = false;
+  private fdClosed = false;
 
   constructor(fd: number) {
     this.fd = fd;
@@ -113,8 +116,18 @@ export class SeqpacketSocket {
   async receive(): Promise<SeqpacketMessage | undefined> {
     if (this.closed) return undefined;
     const m = msghdr(Buffer.alloc(MAX_MESSAGE), Buffer.alloc(CONTROL_SPACE));
-    const n = await libc().recvmsgAsync(this.fd, m.hdr, MSG_CMSG_CLOEXEC);
-    if (n <= 0 || this.closed) return undefined;
+    this.receiving = true;
+    let n: number;
+    try {
+      n = await libc().recvmsgAsync(this.fd, m.hdr, MSG_CMSG_CLOEXEC);
+    } finally {
+      this.receiving = false;
+      if (this.closed) this.closeFd();
+    }
+    if (n <= 0 || this.closed) {
+      if (n > 0) for (const fd of parseReceived(m, n).fds) libc().close(fd);
+      return undefined;
+    }
     return parseReceived(m, n);
   }
 
@@ -132,13 +145,18 @@ export class SeqpacketSocket {
     return parseReceived(m, n);
   }
 
-  /** Close; a receive() in progress returns undefined. */
+  /** Close; a receive() in progress returns undefined (the fd is released once it has). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    const c = libc();
-    c.shutdown(this.fd, SHUT_RDWR);
-    c.close(this.fd);
+    libc().shutdown(this.fd, SHUT_RDWR);
+    if (!this.receiving) this.closeFd();
+  }
+
+  private closeFd(): void {
+    if (this.fdClosed) return;
+    this.fdClosed = true;
+    libc().close(this.fd);
   }
 }
 
