@@ -114,6 +114,9 @@ async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
     baseEnv: config.env,
     onShutdownRequest: () => stop(),
     ingressGateway: config.ingressGateway,
+    ambient: {
+      mintToken: async (namespace, serviceAccount, pod) => mintServiceAccountToken({ key: loadOrCreateTokenKey(caDir).privateKey, namespace, serviceAccount, pod }),
+    },
     sidecar: config.sidecars
       ? (podCtx) =>
           prepareSidecar(podCtx, {

@@ -42,6 +42,8 @@ export async function runZtunnel(flags: ZtunnelFlags, ctx: CliContext): Promise<
     logs,
     clock: systemClock,
     onQuit: () => stop?.(),
+    trustDomain: c.trustDomain,
+    ...(c.dnsCapture ? { dns: { upstreams: c.dnsUpstreams } } : {}),
   });
   const onSignal = (): void => stop?.();
   process.once('SIGTERM', onSignal);

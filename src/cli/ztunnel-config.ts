@@ -19,6 +19,8 @@ export interface ZtunnelFlags {
   readinessPort: string;
   metricsPort: string;
   accessLogFile?: string;
+  dnsCapture?: boolean;
+  trustDomain?: string;
 }
 
 export interface ZtunnelCommandConfig {
@@ -38,7 +40,23 @@ export interface ZtunnelCommandConfig {
   readinessPort: number | undefined;
   metricsPort: number | undefined;
   accessLogFile: string | undefined;
+  /** Serve DNS on 15053 in every pod (ISTIO_META_DNS_CAPTURE), forwarding to these resolvers. */
+  dnsCapture: boolean;
+  dnsUpstreams: readonly string[];
+  trustDomain: string;
   logLevels: string | undefined;
+}
+
+/** The resolvers of this process's resolv.conf (ztunnel forwards names it does not know there). */
+function resolvConfServers(): string[] {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8')
+      .split('\n')
+      .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
+      .filter((x): x is string => x !== undefined);
+  } catch {
+    return [];
+  }
 }
 
 function port(v: string | undefined, flag: string): number | undefined {
@@ -80,6 +98,9 @@ export function ztunnelConfig(f: ZtunnelFlags, env: NodeJS.ProcessEnv): ZtunnelC
     readinessPort: port(f.readinessPort, '--readiness-port'),
     metricsPort: port(f.metricsPort, '--metrics-port'),
     accessLogFile: f.accessLogFile,
+    dnsCapture: f.dnsCapture ?? /^(1|t|true)$/i.test(env.ISTIO_META_DNS_CAPTURE ?? env.DNS_CAPTURE ?? ''),
+    dnsUpstreams: resolvConfServers(),
+    trustDomain: f.trustDomain ?? env.TRUST_DOMAIN ?? 'cluster.local',
     logLevels: env.MIZZEN_LOG,
   });
 }

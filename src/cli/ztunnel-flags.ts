@@ -24,6 +24,8 @@ export function registerZtunnel(proxy: Command, ctx: CliContext): void {
     .option('--readiness-port <port>', 'readiness port (/healthz/ready), "none" to disable', '15021')
     .option('--metrics-port <port>', 'Prometheus port (/metrics), "none" to disable', '15020')
     .option('--access-log-file <path>', "ztunnel's access log (one line per connection), e.g. /dev/stdout")
+    .option('--dns-capture', 'serve DNS for pods on 15053 (env ISTIO_META_DNS_CAPTURE)')
+    .option('--trust-domain <domain>', 'mesh trust domain; env TRUST_DOMAIN')
     .action(async (flags: ZtunnelFlags) => {
       try {
         const { runZtunnel } = await import('./ztunnel-command.ts');

@@ -15,6 +15,8 @@ import { WorkloadXdsClient } from './ztunnel/workload-xds-client.ts';
 import { adminHandler, limitedHandler, PlainHttpServer, type ZtunnelAdminSource } from './ztunnel/ztunnel-admin.ts';
 import type { ZtunnelContext } from './ztunnel/ztunnel-context.ts';
 import { ZtunnelMetrics } from './ztunnel/ztunnel-metrics.ts';
+import { DnsResolver } from './dns/dns-resolver.ts';
+import { workloadDnsNames } from './ztunnel/dns-names.ts';
 
 /**
  * Composition root of `mizzen proxy ztunnel`, the per-node L4 proxy of ambient mode: the workload
@@ -44,6 +46,9 @@ export interface ZtunnelOptions {
   logs: LogFactory;
   clock: Clock;
   onQuit?: () => void;
+  trustDomain?: string;
+  /** Serve DNS in pods on 15053 (ztunnel's DNS proxy); upstream resolvers for other names. */
+  dns?: { upstreams: readonly string[]; clusterDomain?: string };
 }
 
 export class Ztunnel {
@@ -90,6 +95,10 @@ export class Ztunnel {
       metrics: this.metrics,
       log: o.logs.component('proxy'),
       network: o.network,
+      trustDomain: o.trustDomain ?? 'cluster.local',
+      dns: o.dns
+        ? { resolver: new DnsResolver(workloadDnsNames(this.store, () => o.network, o.dns.clusterDomain), o.dns.clusterDomain), upstreams: o.dns.upstreams, counters: this.metrics.dns }
+        : undefined,
     };
     // A policy (or a workload's policy list) changed: open connections are checked again.
     this.store.onChange((changes) => {

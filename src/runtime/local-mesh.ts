@@ -10,7 +10,7 @@ import type { ContainerProblem } from './container-problems.ts';
 import { CONTROL_SOCKET } from './control-client.ts';
 import { ControlServer, parseSubmitted, type SubmittedFile } from './control-server.ts';
 import { ingressGatewayManifests } from './ingress-gateway.ts';
-import { MeshRuntime, type SidecarContext } from './mesh-runtime.ts';
+import { MeshRuntime, type MeshRuntimeOptions, type SidecarContext } from './mesh-runtime.ts';
 import { netnsExecArgv } from './netns.ts';
 import type { SidecarCommand } from './pod-instance.ts';
 import { PortForwarder, type ExposeSpec } from './port-forwarder.ts';
@@ -43,6 +43,8 @@ export interface LocalMeshOptions {
   ingressGateway?: boolean;
   /** Called when the mesh asks to stop (mizzen down). */
   onShutdownRequest?: () => void;
+  /** Ambient mode: how the node's ztunnel gets its pod-bound token. */
+  ambient?: MeshRuntimeOptions['ambient'];
 }
 
 /** What GET /status answers: readiness, what is still awaited, failing containers and why. */
@@ -117,6 +119,7 @@ export class LocalMesh {
       baseEnv: options.baseEnv,
       validate,
       warn: options.warn,
+      ...(options.ambient ? { ambient: options.ambient } : {}),
     });
   }
 

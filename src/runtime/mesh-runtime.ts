@@ -20,6 +20,11 @@ import { renderServiceNatRules } from './service-nat-rules.ts';
 import { serviceNatEntries, type ServiceStatusView } from './service-endpoints.ts';
 import { MeshStatusViews, type DeploymentStatusView } from './mesh-status-views.ts';
 import { decideInjection } from './sidecar-injection.ts';
+import { AmbientNodeAgent } from './ambient-node-agent.ts';
+import { decideAmbient, REDIRECTION_ANNOTATION } from './ambient-selection.ts';
+import { ZtunnelProcess } from './ztunnel-process.ts';
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import type { BackoffOptions } from './supervised-process.ts';
 import { ControlPlaneProcess } from './control-plane-process.ts';
 import { ClusterObjects } from './cluster-objects.ts';
@@ -49,6 +54,11 @@ export interface MeshRuntimeOptions {
   validate?: (r: ConfigResource) => { path: string; message: string }[];
   /** Warnings about accepted resources (fields Mizzen does not implement), by field path. */
   warn?: (r: ConfigResource) => { path: string; message: string }[];
+  /**
+   * Ambient mode (pods labelled `istio.io/dataplane-mode=ambient`): the node's ztunnel is started
+   * with a token bound to its Pod object; undefined: ambient labels are ignored (with a warning).
+   */
+  ambient?: { mintToken: (namespace: string, serviceAccount: string, pod: { name: string; uid: string }) => Promise<string> };
 }
 
 /** What a sidecar command is built from. */
@@ -102,6 +112,12 @@ export class MeshRuntime {
   private appliedSeq = 0;
   private refreshTimer: { cancel(): void } | undefined;
   private closed = false;
+  /** istio-cni's role for ambient pods (undefined without a control plane or ambient support). */
+  private readonly ambientAgent: AmbientNodeAgent | undefined;
+  private ztunnel: ZtunnelProcess | undefined;
+  /** ZDS uid of each running pod (its Kubernetes uid). */
+  private readonly podUids = new Map<string, string>();
+  private warnedAmbient = false;
 
   constructor(options: MeshRuntimeOptions) {
     this.options = options;
@@ -113,6 +129,92 @@ export class MeshRuntime {
     this.guard = new GuardRoutes({ cidrs: [this.podIps.cidrText, this.objects.vips.cidrText], owner: options.prefix });
     this.config = new ConfigDirWriter(join(options.stateDir, 'config'));
     this.views = new MeshStatusViews(this.pods, this.objects);
+    if (options.ambient && options.controlPlane) {
+      this.ambientAgent = new AmbientNodeAgent({
+        zdsSocket: join(meshRunDir(options.prefix), 'ztunnel.sock'),
+        exemptSources: [this.node.address],
+        startZtunnel: () => void this.startZtunnel().catch((err: Error) => this.log.error({ err: err.message }, 'ztunnel failed to start')),
+        onChange: () => this.scheduleRefresh(0),
+        dnsCapture: true,
+        // kube-dns's address; service VIPs are allocated from offset 10 up
+        dnsServer: this.objects.vips.addressAt(9),
+        log: this.log,
+      });
+    }
+  }
+
+  /** The node's ztunnel, started with the first ambient pod: its Pod object, bound token, then the process. */
+  private async startZtunnel(): Promise<void> {
+    const o = this.options;
+    if (!o.ambient || this.ztunnel || this.closed) return;
+    await this.waitForControlPlane(120_000);
+    const name = 'ztunnel-mizzen-node';
+    const uid = randomUUID();
+    const metadata = { name, namespace: 'istio-system', uid, labels: { app: 'ztunnel' } };
+    const spec = { serviceAccountName: 'ztunnel', nodeName: 'mizzen-node', hostNetwork: true, containers: [{ name: 'istio-proxy', image: 'mizzen/ztunnel' }] };
+    const status = { phase: 'Running', podIP: this.node.address, podIPs: [{ ip: this.node.address }], conditions: [{ type: 'Ready', status: 'True' }] };
+    this.config.write({ apiVersion: 'v1', kind: 'Pod', group: '', version: 'v1', metadata, spec, raw: { apiVersion: 'v1', kind: 'Pod', metadata, spec, status } });
+    const tokenFile = join(meshRunDir(o.prefix), 'ztunnel-token');
+    writeFileSync(tokenFile, await o.ambient.mintToken('istio-system', 'ztunnel', { name, uid }), { mode: 0o600 });
+    if (this.closed) return;
+    this.ztunnel = new ZtunnelProcess({
+      netns: this.node.netns,
+      nodeName: 'mizzen-node',
+      podName: name,
+      podIp: this.node.address,
+      discoveryAddress: this.node.address,
+      caRootFile: join(o.stateDir, 'ca', 'root-cert.pem'),
+      tokenFile,
+      zdsSocket: join(meshRunDir(o.prefix), 'ztunnel.sock'),
+      logDir: join(o.stateDir, 'logs'),
+      nodeBinary: o.nodeBinary,
+      cliEntry: o.cliEntry,
+      env: o.baseEnv,
+      clock: o.clock,
+      log: this.log,
+      backoff: o.backoff,
+    });
+    this.ztunnel.start();
+    this.log.info('ztunnel started for ambient pods');
+  }
+
+  /** The Pod object for the control plane: status, uid, and the ambient redirection annotation. */
+  private podObject(pod: PodInstance, redirection: string | undefined): ConfigResource {
+    const res = podResource(pod.status(), pod.options);
+    const uid = this.podUids.get(pod.key);
+    if (uid) res.metadata.uid = uid;
+    if (redirection) res.metadata.annotations = { ...(res.metadata.annotations ?? {}), [REDIRECTION_ANNOTATION]: redirection };
+    res.raw.metadata = res.metadata;
+    return res;
+  }
+
+  /** Does this pod belong in ambient mode, given its namespace's labels now? */
+  private wantsAmbient(pod: PodInstance): boolean {
+    const ns = pod.namespace;
+    return decideAmbient({ namespace: ns, namespaceLabels: this.objects.namespaceLabels(ns), podLabels: pod.options.labels, podAnnotations: pod.options.annotations, hostNetwork: pod.options.spec.hostNetwork, sidecar: pod.options.sidecar !== undefined }).ambient;
+  }
+
+  private ambientPod(pod: PodInstance): Parameters<AmbientNodeAgent['enroll']>[0] {
+    let uid = this.podUids.get(pod.key);
+    if (!uid) this.podUids.set(pod.key, (uid = randomUUID()));
+    return { key: pod.key, uid, name: pod.name, namespace: pod.namespace, serviceAccount: pod.options.serviceAccount, netns: pod.options.netns, annotations: pod.options.annotations };
+  }
+
+  /** Enroll or release running pods whose labels (or their namespace's) changed: no restart. */
+  private reconcileAmbient(): void {
+    const agent = this.ambientAgent;
+    for (const pod of this.pods.values()) {
+      const want = this.wantsAmbient(pod);
+      if (want && !agent) {
+        if (!this.warnedAmbient) this.log.warn({ pod: pod.key }, 'ambient mode needs the control plane: the pod runs without it');
+        this.warnedAmbient = true;
+        continue;
+      }
+      if (!agent || !pod.isStarted()) continue;
+      const enrolled = agent.isEnrolled(pod.key);
+      if (want && !enrolled) void agent.enroll(this.ambientPod(pod)).catch((err: Error) => this.log.warn({ pod: pod.key, err: err.message }, 'ambient enrollment failed'));
+      else if (!want && enrolled) void agent.unenroll(this.ambientPod(pod)).catch((err: Error) => this.log.warn({ pod: pod.key, err: err.message }, 'leaving ambient mode failed'));
+    }
   }
 
   get discoveryAddress(): string {
@@ -124,6 +226,10 @@ export class MeshRuntime {
     await this.guard.acquire();
     this.config.clear();
     await createNodeNetwork(this.node);
+    if (this.ambientAgent) {
+      mkdirSync(meshRunDir(this.options.prefix), { recursive: true });
+      this.ambientAgent.start();
+    }
     if (this.options.controlPlane) this.startDiscovery();
   }
 
@@ -251,6 +357,7 @@ export class MeshRuntime {
     // Pods start in parallel (their namespaces and processes are independent).
     const results = await Promise.allSettled([...stops, ...creations]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    this.reconcileAmbient();
     this.scheduleRefresh(0);
     if (failed) throw failed.reason;
   }
@@ -288,7 +395,7 @@ export class MeshRuntime {
         }
       : undefined;
     if (decision.inject && !this.options.sidecar) this.log.warn({ pod: key }, 'pod would be injected but sidecars are off: running without a sidecar');
-    const pod = new PodInstance({
+    const pod: PodInstance = new PodInstance({
       name,
       namespace: ns,
       owner: plan.owner,
@@ -308,6 +415,12 @@ export class MeshRuntime {
       sidecar,
       capture: !gateway,
       pathViewStage,
+      beforeContainers: async (): Promise<void> => {
+        if (!this.ambientAgent || !this.wantsAmbient(pod)) return;
+        // The Pod object exists before the CNI runs (ztunnel's certificate needs it on the node).
+        this.config.write(this.podObject(pod, 'pending'));
+        await this.ambientAgent.enroll(this.ambientPod(pod));
+      },
       clock: this.options.clock,
       backoff: this.options.backoff,
       log: this.log,
@@ -325,6 +438,8 @@ export class MeshRuntime {
 
   private async removePod(pod: PodInstance): Promise<void> {
     this.pods.delete(pod.key);
+    if (this.ambientAgent?.isEnrolled(pod.key)) await this.ambientAgent.unenroll(this.ambientPod(pod), true).catch(() => {});
+    this.podUids.delete(pod.key);
     await pod.stop().catch((err: Error) => this.log.warn({ pod: pod.key, err: err.message }, 'pod stop failed'));
     this.podIps.release(pod.key);
     rmSync(join(meshRunDir(this.options.prefix), 'pods', `${pod.namespace}_${pod.name}`), { recursive: true, force: true });
@@ -365,7 +480,7 @@ export class MeshRuntime {
     const rules = this.serviceRules();
     const names = this.serviceNames();
     for (const pod of this.pods.values()) {
-      const res = podResource(pod.status(), pod.options);
+      const res = this.podObject(pod, this.ambientAgent?.state(pod.key));
       const network = `\n${rules}\n${renderHosts(pod, names)}`;
       const cache = JSON.stringify(res.raw) + network;
       const prev = this.written.get(pod.key);
@@ -387,6 +502,7 @@ export class MeshRuntime {
   readiness(): { ready: boolean; waitingFor: string[]; problems: ContainerProblem[] } {
     const waitingFor: string[] = [];
     if (this.discovery && !this.discovery.isReady()) waitingFor.push('control plane (mizzen discovery)');
+    if (this.ztunnel && !this.ztunnel.isReady()) waitingFor.push('ztunnel (ambient mode)');
     if (this.appliedSeq !== this.changeSeq) waitingFor.push('Service rules and hosts files to reflect the pods');
     for (const d of this.views.deploymentViews()) if (d.ready < d.replicas) waitingFor.push(`deployment ${d.namespace}/${d.name} (${d.ready}/${d.replicas} ready)`);
     // Bare pods: ready, or finished under a restartPolicy that does not restart them.
@@ -407,6 +523,8 @@ export class MeshRuntime {
       this.closed = true;
       this.refreshTimer?.cancel();
       await Promise.all([...this.pods.values()].map((p) => this.removePod(p)));
+      await this.ztunnel?.stop();
+      this.ambientAgent?.close();
       await this.discovery?.stop();
       await deleteNetns(this.node.netns);
       await this.guard.release();

@@ -28,12 +28,13 @@ export function renderHosts(pod: PodIdentity, services: readonly ServiceName[], 
   return `${lines.join('\n')}\n`;
 }
 
-export function renderResolvConf(namespace: string, clusterDomain = 'cluster.local'): string {
-  // No resolver is reachable from a pod: names come from the hosts file (or the proxy's DNS).
+export function renderResolvConf(namespace: string, clusterDomain = 'cluster.local', nameserver = '127.0.0.1'): string {
+  // No resolver is reachable from a pod: names come from the hosts file, or (ambient pods, whose
+  // DNS ztunnel captures) from ztunnel's DNS proxy behind the cluster DNS address.
   return [
     '# Managed by mizzen up',
     `search ${namespace}.svc.${clusterDomain} svc.${clusterDomain} ${clusterDomain}`,
-    'nameserver 127.0.0.1',
+    `nameserver ${nameserver}`,
     'options ndots:5 timeout:1 attempts:1',
     '',
   ].join('\n');

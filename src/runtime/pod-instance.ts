@@ -50,6 +50,11 @@ export interface PodInstanceOptions {
   capture?: boolean;
   /** Root-only directory for building path views (see path-view.ts). */
   pathViewStage: string;
+  /**
+   * Runs once the pod's network exists and before any container starts (ambient enrollment:
+   * like Istio's CNI plugin, the pod's processes start only once ztunnel has taken the pod).
+   */
+  beforeContainers?: () => Promise<void>;
   clock: Clock;
   backoff?: BackoffOptions;
   log?: Logger;
@@ -121,6 +126,11 @@ export class PodInstance {
     return this.options.ip;
   }
 
+  /** start() has set up the pod's network (it can be enrolled or released). */
+  isStarted(): boolean {
+    return this.started && !this.stopped;
+  }
+
   get key(): string {
     return `${this.options.namespace}/${this.options.name}`;
   }
@@ -141,6 +151,7 @@ export class PodInstance {
     await writeNetnsEtcFile(o.netns, 'hostname', `${o.name}\n`);
     await this.applyServiceRules(serviceRules);
     if (o.sidecar && o.capture !== false) await runInNetns(o.netns, 'nft', ['-f', '-'], { input: renderCaptureRules({ ...captureOptionsFromAnnotations(o.annotations), excludeInboundSources: [o.node.address] }) });
+    if (o.beforeContainers) await o.beforeContainers();
     const sidecar = o.sidecar ? await o.sidecar() : undefined;
     if (this.stopped) return;
     if (sidecar) this.running.push(this.launch('istio-proxy', sidecar.argv, sidecar.env, PROXY_UID, PROXY_GID, '/', sidecar.ready, undefined, 'Always', sidecar.reads));

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { rootSkipReason, waitFor } from '../runtime/netns-test-support.ts';
 import { AmbientLab, type LabPod } from './support/ambient-lab.ts';
 import { PacketCapture } from './support/packet-capture.ts';
+import { parseAnswers } from '../../src/data/dns/dns-message.ts';
 
 /**
  * `mizzen proxy ztunnel` in in-pod mode, end to end on real network namespaces: the node agent
@@ -32,7 +33,8 @@ spec:
   selector: {app: server}
   ports: [{name: tcp-echo, port: 80, targetPort: 8080}]
 `);
-    await lab.startZtunnel();
+    lab.dnsCapture = true;
+    await lab.startZtunnel(['--dns-capture']);
     client = await lab.addPod('client');
     server = await lab.addPod('server');
     outside = await lab.addPod('outside', { enrolled: false });
@@ -129,6 +131,37 @@ spec: {mtls: {mode: STRICT}}
     assert.match(await lab.call(client, lab.vip(10), 80, 'mesh\n'), /mesh/, 'mesh traffic still flows under STRICT');
     lab.remove('strict.yaml');
     await waitFor('PERMISSIVE again', async () => (await lab.call(outside, server.ip, 8080, 'w\n', 1500).catch(() => '')).includes('w'));
+  });
+
+  it('answers DNS in the pod (15053): Services by short name, a ServiceEntry by its auto-allocated VIP, and routes to it', async () => {
+    lab.write('se.yaml', `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: demo}
+spec:
+  hosts: [ext.example.com]
+  ports: [{number: 80, name: tcp, protocol: TCP, targetPort: 8080}]
+  resolution: STATIC
+  endpoints: [{address: ${server.ip}}]
+`);
+    const resolver = lab.vip(53);
+    const echo = await waitFor('echo by its short name', async () => {
+      const r = await lab.dns(client, resolver, 'echo');
+      return r && parseAnswers(r).answers.length > 0 ? parseAnswers(r) : undefined;
+    });
+    assert.equal(echo.rcode, 0);
+    assert.deepEqual(echo.answers.filter((a) => a.type === 1).map((a) => a.data), [lab.vip(10)]);
+    const ext = await waitFor('the ServiceEntry host', async () => {
+      const r = await lab.dns(client, resolver, 'ext.example.com');
+      return r && parseAnswers(r).answers.length > 0 ? parseAnswers(r) : undefined;
+    });
+    const vip = ext.answers[0]!.data;
+    assert.match(vip, /^240\.240\.\d+\.\d+$/, 'an auto-allocated VIP');
+    assert.match(await lab.call(client, vip, 80, 'through-se\n'), /through-se/, 'the VIP routes to the ServiceEntry endpoint');
+    const unknown = await lab.dns(client, resolver, 'nothing.invalid');
+    assert.ok(unknown, 'unknown names get an answer (forwarding failed: SERVFAIL)');
+    assert.equal(parseAnswers(unknown).rcode, 2);
+    assert.match(await lab.metrics(), /istio_dns_requests_total \d+/);
+    lab.remove('se.yaml');
   });
 
   it('un-enrolls and re-enrolls a running pod without restarting it', async () => {

@@ -11,6 +11,7 @@ import type { RegistrySnapshot } from '../registry/service.ts';
 import { convertAuthorizationPolicy } from './ambient-authorization.ts';
 import { convertPeerAuthentication, oldestNamespacePolicy, peerAuthenticationKeys, staticStrictPolicy } from './ambient-peer-authentication.ts';
 import { serviceEntryWorkloads } from './service-entry-workloads.ts';
+import { autoAllocatedVips } from './service-entry-vips.ts';
 import { serviceKey, serviceResource } from './service-resource.ts';
 import { podWorkloadResource, workloadEntryResource, type WorkloadContext } from './workload-resource.ts';
 
@@ -182,6 +183,7 @@ export function buildAmbientIndex(config: ConfigStoreReader, registry: RegistryS
   for (const r of config.list('ServiceEntry') as readonly ConfigResource<ServiceEntrySpec>[]) {
     for (const w of serviceEntryWorkloads(r, clusterId, mesh.trustDomain, (address, labels) => ctxFor(address, r.metadata.namespace ?? 'default', labels))) addWorkload(w);
   }
+  const vips = autoAllocatedVips(registry.services);
   for (const s of registry.services) {
     let trafficDistribution: string | undefined;
     if (s.registry === 'Kubernetes' && s.name) {
@@ -190,7 +192,8 @@ export function buildAmbientIndex(config: ConfigStoreReader, registry: RegistryS
       trafficDistribution =
         ((svc?.spec as { trafficDistribution?: string } | undefined)?.trafficDistribution ?? svc?.metadata.annotations?.[TRAFFIC_DISTRIBUTION_ANNOTATION] ?? ns?.metadata.annotations?.[TRAFFIC_DISTRIBUTION_ANNOTATION]) || undefined;
     }
-    const resource = serviceResource(s, trafficDistribution ? { trafficDistribution } : {});
+    const allocated = vips.get(`${s.namespace}/${s.hostname}`);
+    const resource = serviceResource(s, { ...(trafficDistribution ? { trafficDistribution } : {}), ...(allocated ? { allocatedAddresses: [allocated[0]] } : {}) });
     const aliases = (resource.addresses ?? []).map((a) => `${a.network ?? ''}/${bytesToIp(Buffer.from(a.address, 'base64'))}`);
     addresses.push({ name: serviceKey(s), aliases, resource: { service: resource } });
   }

@@ -1,4 +1,5 @@
 import type { Logger } from '../../lib/log.ts';
+import type { PodDnsOptions } from './inpod/pod-dns.ts';
 import type { HbonePool } from '../hbone/hbone-pool.ts';
 import type { ConnectionTracker } from './connection-tracker.ts';
 import type { IdentityCertificates } from './identity-certificates.ts';
@@ -20,6 +21,10 @@ export interface ZtunnelContext {
   log: Logger;
   /** This ztunnel's network ('' = the default network). */
   network: string;
+  /** The mesh trust domain (identities of pods not yet in the workload API). */
+  trustDomain: string;
+  /** The in-pod DNS proxy (15053); undefined: not served. */
+  dns: PodDnsOptions | undefined;
 }
 
 /** Wait (up to `timeoutMs`) until the store has the workload `namespace/name` (ztunnel waits 5 s). */

@@ -71,6 +71,7 @@ export class ZtunnelMetrics {
   readonly sent = new Map<string, number>();
   readonly received = new Map<string, number>();
   readonly socketsOpen = new Map<Reporter, number>([['source', 0], ['destination', 0]]);
+  readonly dns = { requests: 0, upstreamRequests: 0, upstreamFailures: 0 };
   activeProxies = 0;
   pendingProxies = 0;
   proxiesStarted = 0;
@@ -89,6 +90,9 @@ export class ZtunnelMetrics {
       .counter('istio_tcp_sent_bytes_total', 'The size of total bytes sent during response in case of a TCP connection', samples(this.sent))
       .counter('istio_tcp_connections_failed_total', 'The total number of TCP connections that failed to establish (unstable)', samples(this.failed))
       .gauge('istio_tcp_sockets_open', 'The current number of open TCP sockets (unstable)', [...this.socketsOpen].map(([r, value]) => ({ labels: formatLabels({ reporter: r }), value })))
+      .counter('istio_dns_requests_total', 'Total number of DNS requests', [{ labels: '', value: this.dns.requests }])
+      .counter('istio_dns_upstream_requests_total', 'Total number of DNS requests forwarded to upstream', [{ labels: '', value: this.dns.upstreamRequests }])
+      .counter('istio_dns_upstream_failures_total', 'Total number of DNS requests that failed upstream', [{ labels: '', value: this.dns.upstreamFailures }])
       .gauge('workload_manager_active_proxy_count', 'The total number current workloads with active proxies', [{ labels: '', value: this.activeProxies }])
       .gauge('workload_manager_pending_proxy_count', 'The total number current workloads with pending proxies', [{ labels: '', value: this.pendingProxies }])
       .counter('workload_manager_proxies_started_total', 'The total number of proxies that were started', [{ labels: '', value: this.proxiesStarted }])

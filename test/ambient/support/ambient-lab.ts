@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import dgram from 'node:dgram';
 import { createServer, Socket, type Server } from 'node:net';
+import { buildQuery } from '../../../src/data/dns/dns-message.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +56,8 @@ export class AmbientLab {
   ztunnelOut = '';
   ports: { admin?: number; ready?: number; metrics?: number } = {};
   accessLog = join(this.dir, 'access.log');
+  /** Redirect pods' DNS to ztunnel's 15053 (start ztunnel with --dns-capture). */
+  dnsCapture = false;
   private nextIp = 2;
   private vethSeq = 0;
   private readonly servers: Server[] = [];
@@ -118,7 +122,7 @@ export class AmbientLab {
 
   /** What the node agent does: in-pod rules, then ZDS AddWorkload, then the annotation. */
   async enroll(pod: LabPod): Promise<void> {
-    await runInNetns(pod.netns, 'nft', ['-f', '-'], { input: renderInpodRules({ exemptSources: [this.node.address] }) });
+    await runInNetns(pod.netns, 'nft', ['-f', '-'], { input: renderInpodRules({ exemptSources: [this.node.address], dnsCapture: this.dnsCapture }) });
     for (const args of inpodRouteCommands()) await runInNetns(pod.netns, 'ip', args, { allowFailure: true });
     await this.zds.add({ uid: `uid-${pod.name}`, info: { name: pod.name, namespace: pod.namespace, serviceAccount: pod.serviceAccount }, netnsPath: `/var/run/netns/${pod.netns}` });
     pod.enrolled = true;
@@ -219,6 +223,27 @@ export class AmbientLab {
       s.connect(port, host, () => resolve());
     });
     return s;
+  }
+
+  /** A DNS query from inside a pod to `server:53` (captured to ztunnel when DNS capture is on). */
+  async dns(pod: LabPod, server: string, name: string, type = 1): Promise<Buffer | undefined> {
+    const ns = NetworkNamespace.open(`/var/run/netns/${pod.netns}`);
+    const fd = ns.run(this.home, () => createSocketFd({ protocol: 'udp', bind: { address: '0.0.0.0', port: 0 } }));
+    ns.close();
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind({ fd }, () => r()));
+    try {
+      return await new Promise<Buffer | undefined>((resolve) => {
+        const t = setTimeout(() => resolve(undefined), 3000);
+        sock.on('message', (m) => {
+          clearTimeout(t);
+          resolve(m);
+        });
+        sock.send(buildQuery(Math.floor(Math.random() * 65535), name, type), 53, server);
+      });
+    } finally {
+      sock.close();
+    }
   }
 
   async metrics(): Promise<string> {

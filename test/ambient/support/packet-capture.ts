@@ -3,7 +3,7 @@ import { NetworkNamespace } from '../../../src/lib/network-namespace.ts';
 import { libc } from '../../../src/lib/libc.ts';
 
 /**
- * A tcpdump-like capture for tests: an AF_PACKET raw socket bound to one interface inside a
+ * A tcpdump-like capture for tests: an AF_PACKET raw socket bound to one interface (or all) inside a
  * network namespace, collecting every frame (both directions) until stopped. Frames are parsed
  * down to IPv4/TCP: addresses, ports and payload, so a test can check what crossed a veth.
  */
@@ -39,8 +39,9 @@ export class PacketCapture {
       this.fd = ns.run(home, () => {
         const fd = c.socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_P_ALL));
         if (fd < 0) throw new Error(`AF_PACKET socket failed (errno ${c.errno()})`);
-        const idx = ifIndex(ifname);
-        if (!idx) throw new Error(`no interface ${ifname} in ${netnsPath}`);
+        // '' = every interface of the namespace (a bridge's own socket does not see bridged frames)
+        const idx = ifname === '' ? 0 : ifIndex(ifname);
+        if (ifname !== '' && !idx) throw new Error(`no interface ${ifname} in ${netnsPath}`);
         // struct sockaddr_ll { u16 family; u16 protocol (BE); int ifindex; u16 hatype; u8 pkttype; u8 halen; u8 addr[8] }
         const sll = Buffer.alloc(20);
         sll.writeUInt16LE(AF_PACKET, 0);

@@ -51,8 +51,8 @@ export class PodSockets implements SocketFactory {
   udp(port: number, address: string, onReady: (err?: Error) => void): dgram.Socket {
     const fd = this.netns.run(this.home, () => createSocketFd({ protocol: 'udp', mark: INPOD_MARK, reuseAddress: true, bind: { address, port } }));
     const sock = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
-    sock.once('error', (e) => onReady(e));
-    sock.bind({ fd }, () => onReady());
+    sock.once('error', (e) => queueMicrotask(() => onReady(e)));
+    sock.bind({ fd }, () => queueMicrotask(() => onReady()));
     return sock;
   }
 
