@@ -26,6 +26,9 @@ export interface LocalityLbSetting {
   failoverPriority?: string[];
 }
 
+/** MeshConfig.ProxyPathNormalization.NormalizationType (DEFAULT means BASE). */
+export type PathNormalizationType = 'DEFAULT' | 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';
+
 export interface MeshConfig {
   rootNamespace: string;
   trustDomain: string;
@@ -55,6 +58,8 @@ export interface MeshConfig {
   extensionProviders: Record<string, unknown>[];
   defaultProviders: Record<string, unknown>;
   serviceSettings: Record<string, unknown>[];
+  /** How proxies normalize request paths before routing and authorization; unset = BASE. */
+  pathNormalization?: { normalization?: PathNormalizationType };
   [field: string]: unknown;
 }
 
@@ -161,10 +166,12 @@ const CHECKS: Record<string, Check> = {
   extensionProviders: list,
   defaultProviders: object,
   serviceSettings: list,
+  pathNormalization: object,
+  'pathNormalization.normalization': oneOf('DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'),
 };
 
 /** Mapping fields merged field by field over the defaults (as Istio's YAML merge does). */
-const MERGED = new Set(['defaultConfig', 'outboundTrafficPolicy', 'inboundTrafficPolicy', 'localityLbSetting', 'defaultProviders']);
+const MERGED = new Set(['defaultConfig', 'outboundTrafficPolicy', 'inboundTrafficPolicy', 'localityLbSetting', 'defaultProviders', 'pathNormalization']);
 
 export interface MeshConfigIssue {
   path: string;

@@ -24,14 +24,14 @@ export function gatewayListeners(proxy: ProxyInfo, push: PushContext): JsonObjec
     const chains: JsonObject[] = [];
     let needsTlsInspector = false;
     const plainHttp = servers.filter((s) => serverIsHttp(s) && s.protocol !== 'HTTPS');
-    if (plainHttp.length > 0) chains.push({ filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: `http.${port}`, preFilters: policy.http, accessLog: meshAccessLog(push.mesh) })] });
+    if (plainHttp.length > 0) chains.push({ filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: `http.${port}`, preFilters: policy.http, accessLog: meshAccessLog(push.mesh), pathNormalization: push.mesh.pathNormalization?.normalization })] });
     for (const s of servers) {
       if (s.protocol === 'HTTPS' && serverIsHttp(s)) {
         needsTlsInspector = true;
         chains.push({
           name: gatewayRouteName(s),
           filterChainMatch: { ...sniMatch(s), transportProtocol: 'tls' },
-          filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: gatewayRouteName(s), preFilters: policy.http, accessLog: meshAccessLog(push.mesh) })],
+          filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: gatewayRouteName(s), preFilters: policy.http, accessLog: meshAccessLog(push.mesh), pathNormalization: push.mesh.pathNormalization?.normalization })],
           transportSocket: terminatingTls(s),
         });
       } else if (s.protocol === 'TLS' || s.protocol === 'HTTPS') {

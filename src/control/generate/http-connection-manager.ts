@@ -1,3 +1,4 @@
+import type { PathNormalizationType } from '../config/mesh-config.ts';
 import { EXT, adsConfigSource, typedFilter, type JsonObject } from './envoy-extensions.ts';
 
 export interface HcmOptions {
@@ -13,6 +14,8 @@ export interface HcmOptions {
   inbound?: boolean;
   /** HCM `access_log` entries (see `meshAccessLog`). */
   accessLog?: JsonObject[];
+  /** meshConfig.pathNormalization.normalization (unset: BASE). */
+  pathNormalization?: PathNormalizationType;
 }
 
 /** Istio's default access log format (meshConfig.accessLogFormat unset, TEXT encoding). */
@@ -82,11 +85,24 @@ export function httpConnectionManagerConfig(opts: HcmOptions): JsonObject {
   if (opts.accessLog && opts.accessLog.length > 0) out.accessLog = opts.accessLog;
   if (!opts.grpc) {
     out.useRemoteAddress = false;
-    out.normalizePath = true;
-    out.pathWithEscapedSlashesAction = 'KEEP_UNCHANGED';
+    Object.assign(out, pathNormalizationFields(opts.pathNormalization));
     if (opts.inbound) out.forwardClientCertDetails = 'APPEND_FORWARD';
   }
   return out;
+}
+
+/**
+ * meshConfig.pathNormalization → the HCM's normalize_path / merge_slashes /
+ * path_with_escaped_slashes_action, as istiod maps each mode (escaped slashes are kept unless
+ * DECODE_AND_MERGE_SLASHES).
+ */
+export function pathNormalizationFields(mode: PathNormalizationType | undefined): JsonObject {
+  switch (mode) {
+    case 'NONE': return { normalizePath: false, pathWithEscapedSlashesAction: 'KEEP_UNCHANGED' };
+    case 'MERGE_SLASHES': return { normalizePath: true, mergeSlashes: true, pathWithEscapedSlashesAction: 'KEEP_UNCHANGED' };
+    case 'DECODE_AND_MERGE_SLASHES': return { normalizePath: true, mergeSlashes: true, pathWithEscapedSlashesAction: 'UNESCAPE_AND_FORWARD' };
+    default: return { normalizePath: true, pathWithEscapedSlashesAction: 'KEEP_UNCHANGED' };
+  }
 }
 
 /** As a network filter in a filter chain. */

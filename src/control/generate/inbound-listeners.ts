@@ -33,14 +33,14 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
   for (const ip of inboundPorts(proxy, push)) {
     const mode = mtls.ports.get(ip.port) ?? mtls.mode;
     const http = isHttpProtocol(ip.protocol);
-    const filters = http ? httpFilters(ip, policy, meshAccessLog(push.mesh)) : tcpFilters(ip, policy);
+    const filters = http ? httpFilters(ip, policy, push.mesh) : tcpFilters(ip, policy);
     for (const transport of transportsFor(mode)) {
       if (transport === 'raw_buffer' && isSniffed(ip.protocol)) {
         // Undeclared protocol in plaintext: HTTP (seen by http_inspector) gets the HTTP chain.
         chains.push({
           name: `${inboundClusterName(ip.port)}-plaintext-http`,
           filterChainMatch: { destinationPort: ip.port, transportProtocol: transport, applicationProtocols: ['http/1.1', 'h2c'] },
-          filters: httpFilters(ip, policy, meshAccessLog(push.mesh)),
+          filters: httpFilters(ip, policy, push.mesh),
         });
       }
       chains.push({
@@ -100,14 +100,14 @@ export function downstreamTls(http: boolean, trustDomains: readonly string[]): J
   };
 }
 
-function httpFilters(ip: InboundPort, policy: PolicyFilters, accessLog: JsonObject[]): JsonObject[] {
+function httpFilters(ip: InboundPort, policy: PolicyFilters, mesh: PushContext['mesh']): JsonObject[] {
   const cluster = inboundClusterName(ip.port);
   const routeConfig = {
     name: cluster,
     virtualHosts: [{ name: `inbound|http|${ip.port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: '0s', maxStreamDuration: { maxStreamDuration: '0s', grpcTimeoutHeaderMax: '0s' } }, decorator: { operation: `${ip.service.hostname}:${ip.servicePort}/*` } }] }],
     validateClusters: false,
   };
-  return [httpConnectionManagerFilter({ statPrefix: `inbound_0.0.0.0_${ip.port}`, routeConfig, preFilters: policy.http, inbound: true, accessLog })];
+  return [httpConnectionManagerFilter({ statPrefix: `inbound_0.0.0.0_${ip.port}`, routeConfig, preFilters: policy.http, inbound: true, accessLog: meshAccessLog(mesh), pathNormalization: mesh.pathNormalization?.normalization })];
 }
 
 function tcpFilters(ip: InboundPort, policy: PolicyFilters): JsonObject[] {

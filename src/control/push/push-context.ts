@@ -5,6 +5,7 @@ import type { MutualTlsMode, PeerAuthenticationSpec } from '../../api/istio/peer
 import type { RequestAuthenticationSpec } from '../../api/istio/request-authentication.ts';
 import type { SidecarSpec } from '../../api/istio/sidecar.ts';
 import type { ConfigStoreReader } from '../config/config-store-reader.ts';
+import type { PathNormalizationType } from '../config/mesh-config.ts';
 import type { RegistrySnapshot, Service } from '../registry/service.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { DestinationRuleIndex, type DestinationRuleView } from './destination-rule-index.ts';
@@ -31,6 +32,8 @@ export interface PushMeshConfig {
   accessLogFile?: string;
   accessLogEncoding?: 'TEXT' | 'JSON';
   accessLogFormat?: string;
+  /** meshConfig.pathNormalization: what every HCM generates (normalize_path, merge_slashes, escaped slashes). */
+  pathNormalization?: { normalization?: PathNormalizationType };
 }
 
 export interface PushContextInput {

@@ -2,6 +2,7 @@ import { messageNameOf } from '../../api/xds/type-urls.ts';
 import { asArray, asObj, asString, durationMs, wrapped, wrappedBool, type Obj } from '../xds-client/proto-values.ts';
 import { onlyFields, reject } from '../xds-client/resource-rejection.ts';
 import type { HttpFilter, HttpFilterRegistry } from './http-filter.ts';
+import type { EscapedSlashesAction, PathNormalization } from './path-normalizer.ts';
 import { compileRouteTable, type RouteTable } from './route-table.ts';
 
 /** A compiled envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager. */
@@ -23,7 +24,14 @@ export interface HcmConfig {
   setClientCert: { subject: boolean; uri: boolean; dns: boolean; cert: boolean };
   requestTimeoutMs: number;
   streamIdleTimeoutMs: number;
+  /** `max_request_headers_kb` (default 60 KiB): request head size, HTTP/1.1 and HTTP/2 → 431 / stream reset. */
   maxHeadersBytes: number;
+  /** `common_http_protocol_options.max_headers_count` (default 100) → 431 / stream reset. */
+  maxHeadersCount: number;
+  /** `http_protocol_options.allow_chunked_length`: Content-Length beside chunked is dropped instead of 400. */
+  allowChunkedLength: boolean;
+  /** `normalize_path`, `merge_slashes`, `path_with_escaped_slashes_action`. */
+  path: PathNormalization;
   upgrades: ReadonlySet<string>;
 }
 
@@ -40,6 +48,16 @@ const HCM_FIELDS = [
 ];
 
 const ROUTER = 'envoy.extensions.filters.http.router.v3.Router';
+
+const ESCAPED_SLASHES: ReadonlySet<string> = new Set(['KEEP_UNCHANGED', 'REJECT_REQUEST', 'UNESCAPE_AND_REDIRECT', 'UNESCAPE_AND_FORWARD']);
+
+/** `normalize_path` (default off, as Envoy without runtime overrides), `merge_slashes`, `path_with_escaped_slashes_action`. */
+function pathNormalization(o: Obj, path: string): PathNormalization {
+  let action = asString(o.pathWithEscapedSlashesAction, 'IMPLEMENTATION_SPECIFIC_DEFAULT');
+  if (action === 'IMPLEMENTATION_SPECIFIC_DEFAULT') action = 'KEEP_UNCHANGED';
+  if (!ESCAPED_SLASHES.has(action)) reject(`${path}.pathWithEscapedSlashesAction`, `unknown action ${action}`);
+  return { normalize: wrappedBool(o.normalizePath) === true, mergeSlashes: o.mergeSlashes === true, escapedSlashes: action as EscapedSlashesAction };
+}
 
 export function compileHcm(o: Obj, path: string, registry: HttpFilterRegistry): HcmConfig {
   onlyFields(o, path, HCM_FIELDS);
@@ -108,6 +126,9 @@ export function compileHcm(o: Obj, path: string, registry: HttpFilterRegistry): 
     requestTimeoutMs: durationMs(o.requestTimeout) ?? 0,
     streamIdleTimeoutMs: durationMs(o.streamIdleTimeout) ?? 300_000,
     maxHeadersBytes: (wrapped(o.maxRequestHeadersKb) ?? 60) * 1024,
+    maxHeadersCount: wrapped(asObj(o.commonHttpProtocolOptions).maxHeadersCount) ?? 100,
+    allowChunkedLength: asObj(o.httpProtocolOptions).allowChunkedLength === true,
+    path: pathNormalization(o, path),
     upgrades,
   };
 }

@@ -4,7 +4,8 @@ import { reasonPhrase } from '../http1/head-parser.ts';
 import type { DownstreamSink } from './downstream-sink.ts';
 import type { HcmConfig } from './hcm-config.ts';
 import type { FilterContext, FilterVerdict, LocalReply } from './http-filter.ts';
-import { LOCAL_REPLY, localReplyHeaders, redirectLocation } from './local-reply.ts';
+import { LOCAL_REPLY, localReplyHeaders, pathVerdictReply, redirectLocation } from './local-reply.ts';
+import { normalizeRequestPath } from './path-normalizer.ts';
 import { RequestMirror } from './request-mirror.ts';
 import { applyRouteRequest, finishResponseHeaders, prepareRequestHeaders } from './request-headers.ts';
 import { ReusableTimer } from './reusable-timer.ts';
@@ -75,6 +76,14 @@ export class HttpStream extends RouterStream implements FilterContext {
     info.authority = authority;
     info.scheme = req.scheme;
     info.userAgent = headers.get('user-agent') ?? '';
+    // as Envoy: only relative paths reach routing, normalized before anything reads them
+    if (path.charCodeAt(0) !== 47) return this.localReply(LOCAL_REPLY.absolutePath);
+    const normalized = normalizeRequestPath(path, this.hcm.path);
+    if (normalized !== path) {
+      if (typeof normalized !== 'string') return this.localReply(pathVerdictReply(normalized, headers));
+      req.path = normalized;
+      info.path = normalized;
+    }
     prepareRequestHeaders(req, this.hcm, info);
     if (this.hcm.requestTimeoutMs > 0) this.timer.arm(this.hcm.requestTimeoutMs);
     this.route = this.table()?.route(req);

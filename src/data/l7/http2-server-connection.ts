@@ -10,7 +10,8 @@ import type { HttpRuntime } from './http-stream.ts';
 import type { DownstreamConnectionInfo } from './downstream-connection-info.ts';
 import { forwardHttp2 } from './http2-forwarder.ts';
 import { Http2UpstreamPool } from './http2-upstream-pool.ts';
-import { LOCAL_REPLY, redirectLocation } from './local-reply.ts';
+import { LOCAL_REPLY, pathVerdictReply, redirectLocation } from './local-reply.ts';
+import { normalizeRequestPath } from './path-normalizer.ts';
 import { applyRouteRequest, finishResponseHeaders, prepareRequestHeaders, routeHash } from './request-headers.ts';
 import { pickCluster } from './route-action.ts';
 import type { Route, RouteTable } from './route-table.ts';
@@ -96,9 +97,17 @@ export class Http2Gateway {
     info.authority = req.authority;
     info.scheme = req.scheme;
     info.userAgent = h.get('user-agent') ?? '';
+    // as on HTTP/1.1: only relative paths, normalized before routing and filters read them
+    let early: LocalReply | undefined;
+    if (req.path.charCodeAt(0) !== 47) early = LOCAL_REPLY.absolutePath;
+    else {
+      const normalized = normalizeRequestPath(req.path, c.hcm.path);
+      if (typeof normalized !== 'string') early = pathVerdictReply(normalized, h);
+      else if (normalized !== req.path) info.path = req.path = normalized;
+    }
     prepareRequestHeaders(req, c.hcm, info);
     const table = c.hcm.inlineRoutes ?? (c.hcm.routeConfigName !== undefined ? this.rt.routeTable(c.hcm.routeConfigName) : undefined);
-    const route = table?.route(req);
+    const route = early ? undefined : table?.route(req);
     const fctx: FilterContext = { request: req, info, route };
     let done = false;
     const finish = (): void => {
@@ -122,6 +131,7 @@ export class Http2Gateway {
       stream.respond({ ':status': r.status, ...rh.toRecord() });
       stream.end(r.body ?? '');
     };
+    if (early) return local(early);
     const run = (i: number): void => {
       for (; i < c.hcm.filters.length; i++) {
         const f = c.hcm.filters[i];

@@ -1,6 +1,7 @@
 import { HeaderList } from '../http1/header-list.ts';
 import type { HcmConfig } from './hcm-config.ts';
 import type { LocalReply } from './http-filter.ts';
+import type { PathRedirect, PATH_REJECTED } from './path-normalizer.ts';
 import type { Route } from './route-table.ts';
 
 /** Envoy's local reply bodies for its response flags (what an Envoy client would see). */
@@ -15,7 +16,20 @@ export const LOCAL_REPLY = Object.freeze({
   faultAbort: { status: 503, body: 'fault filter abort', flag: 'FI', details: 'fault_filter_abort' },
   badRequest: { status: 400, body: 'Bad Request', flag: 'DPE', details: 'http1.codec_error' },
   headersTooLarge: { status: 431, body: 'Request Header Fields Too Large', flag: 'DPE', details: 'http1.headers_too_large' },
+  absolutePath: { status: 404, body: '', details: 'absolute_path' },
+  pathNormalizationFailed: { status: 400, body: '', details: 'path_normalization_failed' },
 });
+
+/**
+ * Envoy's answer when path normalization refuses a request (400) or asks for a redirect to the
+ * normalized path (307, `location` is the path alone; gRPC clients get 400 as they cannot follow).
+ */
+export function pathVerdictReply(v: typeof PATH_REJECTED | PathRedirect, headers: HeaderList): LocalReply {
+  if ('redirect' in v && !(headers.get('content-type') ?? '').startsWith('application/grpc')) {
+    return { status: 307, body: '', headers: [['location', v.redirect]], details: 'path_normalization_failed' };
+  }
+  return LOCAL_REPLY.pathNormalizationFailed;
+}
 
 /** The `location` for a redirect route (Envoy's RedirectAction semantics). */
 export function redirectLocation(
