@@ -57,6 +57,9 @@ export interface LoopbackPair {
 
 const SDS = (name: string) => ({ name, sdsConfig: { ads: {}, resourceApiVersion: 'V3' } });
 
+/** HCM fields istiod sets on every sidecar listener that change the request path (meshConfig pathNormalization BASE). */
+const ISTIOD_HCM = { normalizePath: { value: true }, pathWithEscapedSlashesAction: 'KEEP_UNCHANGED' };
+
 /** Start a sidecar pair from checkout `repo` (its bin/mizzen.js) with extra node flags, and wait until the path answers. */
 export async function startLoopbackPair(repo: string, backendPort: number, nodeFlags: string[] = []): Promise<LoopbackPair> {
   const codec = new EnvoyCodec();
@@ -72,13 +75,13 @@ export async function startLoopbackPair(repo: string, backendPort: number, nodeF
   const serverAds = new TestAdsServer(codec);
   await serverAds.start();
   serverAds.set(TYPE_URL.cluster, [staticCluster('inbound|9080||', [['127.0.0.1', backendPort]])]);
-  serverAds.set(TYPE_URL.listener, [{ name: 'virtualInbound', address: address('127.0.0.1', inPort), filterChains: [{ transportSocket: { name: 'tls', typedConfig: { '@type': DOWNSTREAM_TLS, requireClientCertificate: { value: true }, commonTlsContext: { ...common, alpnProtocols: alpn } } }, filters: [hcm('inbound|9080||')] }] }]);
+  serverAds.set(TYPE_URL.listener, [{ name: 'virtualInbound', address: address('127.0.0.1', inPort), filterChains: [{ transportSocket: { name: 'tls', typedConfig: { '@type': DOWNSTREAM_TLS, requireClientCertificate: { value: true }, commonTlsContext: { ...common, alpnProtocols: alpn } } }, filters: [hcm('inbound|9080||', ISTIOD_HCM)] }] }]);
   serverAds.set(TYPE_URL.route, [routeConfig('inbound|9080||', [vhost('inbound', ['*'], [route({ prefix: '/' }, { cluster: 'inbound|9080||', timeout: { seconds: 0 } })])])]);
   serverAds.set(TYPE_URL.secret, [secret('bench-cert', serverCert), rootSecret]);
   const clientAds = new TestAdsServer(codec);
   await clientAds.start();
   clientAds.set(TYPE_URL.cluster, [staticCluster('outbound|9080||server.default.svc.cluster.local', [['127.0.0.1', inPort]], { transportSocket: { name: 'tls', typedConfig: { '@type': UPSTREAM_TLS, commonTlsContext: { ...common, alpnProtocols: alpn } } } })]);
-  clientAds.set(TYPE_URL.listener, [{ name: '0.0.0.0_9080', address: address('127.0.0.1', outPort), filterChains: [{ filters: [hcm('9080')] }] }]);
+  clientAds.set(TYPE_URL.listener, [{ name: '0.0.0.0_9080', address: address('127.0.0.1', outPort), filterChains: [{ filters: [hcm('9080', ISTIOD_HCM)] }] }]);
   clientAds.set(TYPE_URL.route, [routeConfig('9080', [vhost('server', ['*'], [route({ prefix: '/' }, { cluster: 'outbound|9080||server.default.svc.cluster.local', timeout: { seconds: 0 } })])])]);
   clientAds.set(TYPE_URL.secret, [secret('bench-cert', clientCert), rootSecret]);
   const args = (ads: TestAdsServer, pod: string): string[] => [...nodeFlags, join(repo, 'bin', 'mizzen.js'), 'proxy', 'sidecar', '--discovery', ads.address, '--no-ca', '--admin-port', '0', '--readiness-port', 'none', '--prometheus-port', 'none', '--ip', '127.0.0.1', '--pod', pod, '--namespace', 'default'];

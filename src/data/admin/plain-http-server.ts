@@ -87,9 +87,9 @@ export class PlainHttpServer {
           return;
         }
         const head = parseRequestHead(buf, end);
-        if (typeof head === 'string') {
+        if ('error' in head) {
           closing = true;
-          reply(400, 'text/plain', `bad request: ${head}\n`, true);
+          reply(head.status, 'text/plain', `bad request: ${head.error}\n`, true);
           return;
         }
         const te = head.headers.get('transfer-encoding');

@@ -1,6 +1,7 @@
 import { messageNameOf } from '../../api/xds/type-urls.ts';
 import { asArray, asObj, asString, durationMs, wrapped, wrappedBool, type Obj } from '../xds-client/proto-values.ts';
 import { onlyFields, reject } from '../xds-client/resource-rejection.ts';
+import type { FramingOptions } from '../http1/request-framing.ts';
 import type { HttpFilter, HttpFilterRegistry } from './http-filter.ts';
 import type { EscapedSlashesAction, PathNormalization } from './path-normalizer.ts';
 import { compileRouteTable, type RouteTable } from './route-table.ts';
@@ -28,10 +29,12 @@ export interface HcmConfig {
   maxHeadersBytes: number;
   /** `common_http_protocol_options.max_headers_count` (default 100) → 431 / stream reset. */
   maxHeadersCount: number;
-  /** `http_protocol_options.allow_chunked_length`: Content-Length beside chunked is dropped instead of 400. */
-  allowChunkedLength: boolean;
+  /** `http_protocol_options`: accept_http_10, default_host_for_http_10, allow_chunked_length. */
+  http1: FramingOptions;
   /** `normalize_path`, `merge_slashes`, `path_with_escaped_slashes_action`. */
   path: PathNormalization;
+  /** `http2_protocol_options`: what the HTTP/2 side advertises and enforces. */
+  http2: Http2Limits;
   upgrades: ReadonlySet<string>;
 }
 
@@ -49,7 +52,37 @@ const HCM_FIELDS = [
 
 const ROUTER = 'envoy.extensions.filters.http.router.v3.Router';
 
+/** Downstream HTTP/2 settings (Envoy's Http2ProtocolOptions). */
+export interface Http2Limits {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS; Envoy's default 2147483647. */
+  maxConcurrentStreams: number;
+  /** SETTINGS_INITIAL_WINDOW_SIZE; unset: Node's 65535 (Envoy: 256 MiB, kept small here as nothing else bounds buffering). */
+  initialStreamWindowSize: number | undefined;
+  initialConnectionWindowSize: number | undefined;
+  /** SETTINGS_HEADER_TABLE_SIZE; default 4096. */
+  hpackTableSize: number | undefined;
+}
+
+function http2Limits(o: Obj): Http2Limits {
+  return {
+    maxConcurrentStreams: wrapped(o.maxConcurrentStreams) ?? 2147483647,
+    initialStreamWindowSize: wrapped(o.initialStreamWindowSize),
+    initialConnectionWindowSize: wrapped(o.initialConnectionWindowSize),
+    hpackTableSize: wrapped(o.hpackTableSize),
+  };
+}
+
 const ESCAPED_SLASHES: ReadonlySet<string> = new Set(['KEEP_UNCHANGED', 'REJECT_REQUEST', 'UNESCAPE_AND_REDIRECT', 'UNESCAPE_AND_FORWARD']);
+
+/** Http1ProtocolOptions; header key formats and the rest only change how headers are written (ignored). */
+function http1Options(o: Obj, path: string): FramingOptions {
+  if (o.allowAbsoluteUrl !== undefined && wrappedBool(o.allowAbsoluteUrl) === false) reject(`${path}.allowAbsoluteUrl`, 'absolute-form request targets are always accepted');
+  return {
+    acceptHttp10: o.acceptHttp_10 === true || o.acceptHttp10 === true,
+    defaultHostForHttp10: asString(o.defaultHostForHttp_10 ?? o.defaultHostForHttp10),
+    allowChunkedLength: o.allowChunkedLength === true,
+  };
+}
 
 /** `normalize_path` (default off, as Envoy without runtime overrides), `merge_slashes`, `path_with_escaped_slashes_action`. */
 function pathNormalization(o: Obj, path: string): PathNormalization {
@@ -127,8 +160,9 @@ export function compileHcm(o: Obj, path: string, registry: HttpFilterRegistry): 
     streamIdleTimeoutMs: durationMs(o.streamIdleTimeout) ?? 300_000,
     maxHeadersBytes: (wrapped(o.maxRequestHeadersKb) ?? 60) * 1024,
     maxHeadersCount: wrapped(asObj(o.commonHttpProtocolOptions).maxHeadersCount) ?? 100,
-    allowChunkedLength: asObj(o.httpProtocolOptions).allowChunkedLength === true,
+    http1: http1Options(asObj(o.httpProtocolOptions), `${path}.httpProtocolOptions`),
     path: pathNormalization(o, path),
+    http2: http2Limits(asObj(o.http2ProtocolOptions)),
     upgrades,
   };
 }

@@ -42,6 +42,11 @@ export class HttpStream extends RouterStream implements FilterContext {
     return this.active;
   }
 
+  /** A response head has gone (or is going) to the client: a local reply is no longer possible. */
+  get responseStarted(): boolean {
+    return this.headSent;
+  }
+
   /** Start a request whose head was parsed. `bodyExpected`: a body follows. */
   start(method: string, path: string, authority: string, headers: HeaderList, bodyExpected: boolean, upgrade: string | undefined): void {
     const info = this.info;

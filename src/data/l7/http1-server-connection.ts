@@ -1,6 +1,7 @@
 import type * as net from 'node:net';
 import { BodyFramer } from '../http1/body-framer.ts';
-import { findHeadEnd, parseRequestHead } from '../http1/head-parser.ts';
+import { findHeadEnd, hasBareLf, parseRequestHead, reasonPhrase } from '../http1/head-parser.ts';
+import { frameRequest } from '../http1/request-framing.ts';
 import type { HeaderList } from '../http1/header-list.ts';
 import { messageBuffer } from '../http1/message-buffer.ts';
 import type { HcmConfig } from './hcm-config.ts';
@@ -122,18 +123,28 @@ export class Http1ServerConnection implements DownstreamSink {
       this.onHttp2(buf);
       return;
     }
+    if (buf[0] === 13 || buf[0] === 10) {
+      // empty lines before a request line are ignored (RFC 9112 2.2)
+      let i = 0;
+      while (i < buf.length && (buf[i] === 13 || buf[i] === 10)) i++;
+      if (i === buf.length) return;
+      buf = buf.subarray(i);
+      searchFrom = 0;
+    }
     const end = findHeadEnd(buf, searchFrom);
     if (end < 0) {
       if (buf.length > this.hcm.maxHeadersBytes) return this.protocolError(LOCAL_REPLY.headersTooLarge);
+      // a head with a bare LF never ends with CRLFCRLF: answer now instead of waiting for more
+      if (hasBareLf(buf)) return this.protocolError({ ...LOCAL_REPLY.badRequest, details: 'http1.codec_error{bare LF in the message head}' });
       this.buf = buf;
       return;
     }
     if (end > this.hcm.maxHeadersBytes) return this.protocolError(LOCAL_REPLY.headersTooLarge);
-    const head = parseRequestHead(buf, end);
-    if (typeof head === 'string') return this.protocolError({ ...LOCAL_REPLY.badRequest, details: `http1.codec_error{${head}}` });
+    const head = parseRequestHead(buf, end, this.hcm.maxHeadersCount);
+    if ('error' in head) return this.protocolError(head.status === 431 ? LOCAL_REPLY.tooManyHeaders : { ...LOCAL_REPLY.badRequest, details: `http1.codec_error{${head.error}}` });
+    const framing = frameRequest(head, this.hcm.http1);
+    if ('details' in framing) return this.protocolError({ status: framing.status, body: reasonPhrase(framing.status), flag: 'DPE', details: framing.details });
     const h: HeaderList = head.headers;
-    const authority = h.get('host') ?? '';
-    h.remove('host');
     const connection = (h.get('connection') ?? '').toLowerCase();
     this.keepAlive = !this.drainClosing && (head.versionMinor === 1 ? !connection.includes('close') : connection.includes('keep-alive'));
     if (!this.keepAlive) this.closing = true;
@@ -146,17 +157,9 @@ export class Http1ServerConnection implements DownstreamSink {
     if (upgrade) {
       h.set('connection', 'upgrade');
     } else h.remove('upgrade');
-    const te = h.get('transfer-encoding');
-    const cl = h.get('content-length');
-    if (te !== undefined) {
-      if (!te.toLowerCase().endsWith('chunked')) return this.protocolError({ ...LOCAL_REPLY.badRequest, details: 'http1.invalid_transfer_encoding' });
-      h.remove('content-length');
-      this.framer.reset('chunked');
-    } else if (cl !== undefined) {
-      const n = Number(cl);
-      if (!/^\d+$/.test(cl) || !Number.isSafeInteger(n)) return this.protocolError({ ...LOCAL_REPLY.badRequest, details: 'http1.content_length_invalid' });
-      this.framer.reset('length', n);
-    } else this.framer.reset('none');
+    if (framing.body === 'chunked') this.framer.reset('chunked', 0, this.hcm.maxHeadersBytes);
+    else if (framing.body === 'length') this.framer.reset('length', framing.length);
+    else this.framer.reset('none');
     const expect = h.get('expect');
     if (expect !== undefined && expect.toLowerCase() === '100-continue') {
       h.remove('expect');
@@ -168,7 +171,7 @@ export class Http1ServerConnection implements DownstreamSink {
     // the head and the body bytes that came with it go upstream in one write (endBatch)
     const stream = this.stream;
     stream.beginBatch();
-    stream.start(head.method, head.target, authority, h, !this.framer.done, upgrade);
+    stream.start(head.method, framing.path, framing.authority, h, !this.framer.done, upgrade);
     if (end < buf.length) {
       if (this.readingBody) this.bodyData(buf, end);
       else {
@@ -202,16 +205,22 @@ export class Http1ServerConnection implements DownstreamSink {
     this.pausedForPipeline = true;
   }
 
+  /**
+   * A request Envoy's codec refuses: answered (400/426/431/501, `connection: close`) and the
+   * connection closed. Mid-body, the request was already forwarded: its upstream attempt is
+   * dropped and the local answer goes out if no response has started, else the connection is reset.
+   */
   private protocolError(r: { status: number; body: string; flag?: string; details?: string }): void {
     this.keepAlive = false;
     this.closing = true;
     this.readingBody = false;
     if (this.stream.isActive) {
-      this.socket.destroy();
+      if (this.stream.responseStarted) this.socket.destroy();
+      else this.stream.localReply(r);
       return;
     }
     const body = r.body;
-    this.socket.end(`HTTP/1.1 ${r.status} ${r.status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`);
+    this.socket.end(`HTTP/1.1 ${r.status} ${reasonPhrase(r.status)}\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`);
   }
 
   // DownstreamSink

@@ -13,6 +13,7 @@ import { Http2UpstreamPool } from './http2-upstream-pool.ts';
 import { LOCAL_REPLY, pathVerdictReply, redirectLocation } from './local-reply.ts';
 import { normalizeRequestPath } from './path-normalizer.ts';
 import { applyRouteRequest, finishResponseHeaders, prepareRequestHeaders, routeHash } from './request-headers.ts';
+import { PrematureResetGuard } from './premature-reset-guard.ts';
 import { pickCluster } from './route-action.ts';
 import type { Route, RouteTable } from './route-table.ts';
 import { notifyObservers, StreamInfo } from './stream-info.ts';
@@ -22,6 +23,8 @@ const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-e
 interface SessionCtx {
   hcm: HcmConfig;
   conn: DownstreamConnectionInfo;
+  resets: PrematureResetGuard;
+  abort: () => void;
 }
 
 /**
@@ -49,14 +52,26 @@ export class Http2Gateway {
     // preface) are replayed through a JS stream wrapper instead of unshift().
     const transport: Duplex = initial && initial.length > 0 ? replay(socket, initial) : socket;
     // one light server object per connection carries that connection's config to its streams
-    const ctx: SessionCtx = { hcm, conn };
-    const server = http2.createServer();
+    const ctx: SessionCtx = { hcm, conn, resets: new PrematureResetGuard(), abort: () => socket.destroy() };
+    const limits = hcm.http2;
+    const server = http2.createServer({
+      // Envoy counts pseudo-headers in max_headers_count and resets the stream beyond it; Node
+      // resets the stream beyond maxHeaderListPairs (pseudo-headers included) or maxHeaderListSize
+      maxHeaderListPairs: Math.max(4, hcm.maxHeadersCount),
+      settings: {
+        maxConcurrentStreams: limits.maxConcurrentStreams,
+        maxHeaderListSize: hcm.maxHeadersBytes,
+        ...(limits.initialStreamWindowSize !== undefined ? { initialWindowSize: limits.initialStreamWindowSize } : {}),
+        ...(limits.hpackTableSize !== undefined ? { headerTableSize: limits.hpackTableSize } : {}),
+      },
+    });
     let session: http2.ServerHttp2Session | undefined;
     server.on('session', (sess: http2.ServerHttp2Session) => {
       session = sess;
       this.sessions.add(sess);
       sess.once('close', () => this.sessions.delete(sess));
       sess.on('error', () => undefined);
+      if (limits.initialConnectionWindowSize !== undefined) sess.once('connect', () => sess.setLocalWindowSize(limits.initialConnectionWindowSize!));
     });
     server.on('stream', (st, headers) => this.onStream(st as http2.ServerHttp2Stream, headers, ctx));
     server.emit('connection', transport);
@@ -117,7 +132,13 @@ export class Http2Gateway {
       notifyObservers(this.rt.observers, info);
     };
     stream.on('error', () => finish());
-    stream.once('close', () => finish());
+    stream.once('close', () => {
+      finish();
+      if (c.resets.onStreamClosed(performance.now() - info.startMs, info.responseCode !== 0)) {
+        // rapid reset: as Envoy, abort the whole connection (no GOAWAY, pending writes dropped)
+        c.abort();
+      }
+    });
     const local = (r: LocalReply): void => {
       if (stream.destroyed || stream.headersSent) return;
       if (r.flag) info.addFlag(r.flag);
@@ -215,6 +236,7 @@ export class Http2Gateway {
       for (const k of HOP) rh.remove(k);
     };
     const fail = (detail: string): void => {
+      if (stream.destroyed) return release(); // the client went away first: not the upstream's failure
       info.upstreamTransportFailureReason = detail;
       cluster.recordResult(host, 503, true);
       release();
@@ -230,7 +252,10 @@ export class Http2Gateway {
       if (stream.destroyed) return socket.destroy();
       const up = http.request({ method: req.method, path: req.path, headers: { host: req.authority, ...req.headers.toRecord() }, createConnection: () => socket });
       up.on('error', (e) => fail(e.message));
+      // the client reset the stream: the upstream request goes too (no work left behind a reset)
+      stream.once('close', () => socket.destroy());
       up.on('response', (res) => {
+        if (stream.destroyed) return socket.destroy();
         const status = res.statusCode ?? 502;
         const list = new HeaderList();
         for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) list.add(k, Array.isArray(v) ? v.join(', ') : String(v));

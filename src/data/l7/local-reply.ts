@@ -16,6 +16,7 @@ export const LOCAL_REPLY = Object.freeze({
   faultAbort: { status: 503, body: 'fault filter abort', flag: 'FI', details: 'fault_filter_abort' },
   badRequest: { status: 400, body: 'Bad Request', flag: 'DPE', details: 'http1.codec_error' },
   headersTooLarge: { status: 431, body: 'Request Header Fields Too Large', flag: 'DPE', details: 'http1.headers_too_large' },
+  tooManyHeaders: { status: 431, body: 'Request Header Fields Too Large', flag: 'DPE', details: 'http1.too_many_headers' },
   absolutePath: { status: 404, body: '', details: 'absolute_path' },
   pathNormalizationFailed: { status: 400, body: '', details: 'path_normalization_failed' },
 });

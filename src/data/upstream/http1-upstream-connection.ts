@@ -101,7 +101,7 @@ export class Http1UpstreamConnection {
       }
       this.head = undefined;
       const parsed = parseResponseHead(buf, end);
-      if (typeof parsed === 'string') return this.fail(parsed);
+      if ('error' in parsed) return this.fail(parsed.error);
       if (parsed.status >= 100 && parsed.status < 200 && parsed.status !== 101) {
         buf = buf.subarray(end); // 1xx informational: skip
         if (buf.length === 0) return;

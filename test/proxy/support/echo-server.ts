@@ -23,10 +23,10 @@ export class EchoServer {
   behaviour: EchoBehaviour | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
 
-  constructor(name: string, behaviour?: EchoBehaviour) {
+  constructor(name: string, behaviour?: EchoBehaviour, options: http.ServerOptions = {}) {
     this.name = name;
     this.behaviour = behaviour;
-    this.server = http.createServer((req, res) => {
+    this.server = http.createServer(options, (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
