@@ -27,6 +27,7 @@ describe('proxy accepts what discovery generates', () => {
   const cases = [
     ['sidecar', proxy({ ip: '10.244.0.11', labels: { app: 'reviews', version: 'v1' }, serviceAccount: 'reviews' })],
     ['router', proxy({ type: 'router', namespace: 'istio-system', ip: '10.244.0.50', labels: { istio: 'ingressgateway' }, pod: 'gw-0' })],
+    ['sidecar accepting HTTP/1.0 (ISTIO_META_HTTP10)', { ...proxy({ ip: '10.244.0.12', labels: { app: 'ratings' }, serviceAccount: 'ratings' }), metadata: { HTTP10: '1' } }],
   ] as const;
   const http = new HttpFilterRegistry().register(FAULT_FILTER_TYPE, createFaultFilter).register(CORS_FILTER_TYPE, createCorsFilter);
   for (const n of ['istio.metadata_exchange', 'istio.stats', 'istio.alpn', 'envoy.filters.http.grpc_stats']) http.ignoreName(n);
@@ -60,6 +61,17 @@ describe('proxy accepts what discovery generates', () => {
       assert.deepEqual(problems, []);
     });
   }
+
+  it('carries accept_http_10 through the wire encoding to what the proxy reads', () => {
+    const c = codec();
+    const res = generateAll(cases[2][1], push);
+    const raw = res.listeners.find((l) => (l.resource as Obj).name === 'virtualInbound')!.resource as Obj;
+    const { object } = protoJsonToObject(c.typeOfUrl(TYPE_URL.listener), raw);
+    const decoded = c.decode(TYPE_URL.listener, c.encode(TYPE_URL.listener, object)) as { filterChains: { filters: { name: string; typedConfig: Obj }[] }[] };
+    const hcms = decoded.filterChains.flatMap((fc) => fc.filters).filter((f) => f.name === 'envoy.filters.network.http_connection_manager');
+    assert.ok(hcms.length > 0);
+    for (const h of hcms) assert.equal((h.typedConfig.httpProtocolOptions as Obj).acceptHttp_10, true);
+  });
 
   it("selects a sidecar's virtual host by name with any port: route configs ignore the port in host matching", () => {
     const res = generateAll(cases[0][1], push);

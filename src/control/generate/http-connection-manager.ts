@@ -1,4 +1,5 @@
 import type { PathNormalizationType } from '../config/mesh-config.ts';
+import type { PushMeshConfig } from '../push/push-context.ts';
 import { EXT, adsConfigSource, typedFilter, type JsonObject } from './envoy-extensions.ts';
 
 export interface HcmOptions {
@@ -16,6 +17,16 @@ export interface HcmOptions {
   accessLog?: JsonObject[];
   /** meshConfig.pathNormalization.normalization (unset: BASE). */
   pathNormalization?: PathNormalizationType;
+  /** Accept HTTP/1.0 (istiod: proxy metadata HTTP10 = "1"); else Envoy answers 426. */
+  http10?: boolean;
+}
+
+/**
+ * The HCM settings istiod takes from the mesh and the proxy for every sidecar and gateway HTTP
+ * listener: access log, path normalization, HTTP/1.0 (`ISTIO_META_HTTP10=1` on the proxy).
+ */
+export function listenerHcmSettings(proxy: { metadata: Readonly<Record<string, unknown>> }, mesh: PushMeshConfig): Pick<HcmOptions, 'accessLog' | 'pathNormalization' | 'http10'> {
+  return { accessLog: meshAccessLog(mesh), pathNormalization: mesh.pathNormalization?.normalization, http10: proxy.metadata.HTTP10 === '1' };
 }
 
 /** Istio's default access log format (meshConfig.accessLogFormat unset, TEXT encoding). */
@@ -86,6 +97,7 @@ export function httpConnectionManagerConfig(opts: HcmOptions): JsonObject {
   if (!opts.grpc) {
     out.useRemoteAddress = false;
     Object.assign(out, pathNormalizationFields(opts.pathNormalization));
+    if (opts.http10) out.httpProtocolOptions = { acceptHttp10: true };
     if (opts.inbound) out.forwardClientCertDetails = 'APPEND_FORWARD';
   }
   return out;

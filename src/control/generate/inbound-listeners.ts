@@ -5,7 +5,7 @@ import { BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName } fr
 import { ISTIO_ALPN, SDS_DEFAULT, SDS_ROOTCA } from './cluster-tls.ts';
 import { tcpMetadataExchangeFilter } from './tcp-metadata-exchange-filter.ts';
 import { EXT, sdsSecret, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
-import { httpConnectionManagerFilter, meshAccessLog, tcpProxyFilter } from './http-connection-manager.ts';
+import { httpConnectionManagerFilter, listenerHcmSettings, tcpProxyFilter } from './http-connection-manager.ts';
 import { inboundPorts, type InboundPort } from './inbound-ports.ts';
 import { policyFiltersFor, type PolicyFilters } from './policy-filters.ts';
 import { isHttpProtocol, isSniffed } from './virtual-hosts.ts';
@@ -33,14 +33,14 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
   for (const ip of inboundPorts(proxy, push)) {
     const mode = mtls.ports.get(ip.port) ?? mtls.mode;
     const http = isHttpProtocol(ip.protocol);
-    const filters = http ? httpFilters(ip, policy, push.mesh) : tcpFilters(ip, policy);
+    const filters = http ? httpFilters(ip, policy, listenerHcmSettings(proxy, push.mesh)) : tcpFilters(ip, policy);
     for (const transport of transportsFor(mode)) {
       if (transport === 'raw_buffer' && isSniffed(ip.protocol)) {
         // Undeclared protocol in plaintext: HTTP (seen by http_inspector) gets the HTTP chain.
         chains.push({
           name: `${inboundClusterName(ip.port)}-plaintext-http`,
           filterChainMatch: { destinationPort: ip.port, transportProtocol: transport, applicationProtocols: ['http/1.1', 'h2c'] },
-          filters: httpFilters(ip, policy, push.mesh),
+          filters: httpFilters(ip, policy, listenerHcmSettings(proxy, push.mesh)),
         });
       }
       chains.push({
@@ -100,14 +100,14 @@ export function downstreamTls(http: boolean, trustDomains: readonly string[]): J
   };
 }
 
-function httpFilters(ip: InboundPort, policy: PolicyFilters, mesh: PushContext['mesh']): JsonObject[] {
+function httpFilters(ip: InboundPort, policy: PolicyFilters, settings: ReturnType<typeof listenerHcmSettings>): JsonObject[] {
   const cluster = inboundClusterName(ip.port);
   const routeConfig = {
     name: cluster,
     virtualHosts: [{ name: `inbound|http|${ip.port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: '0s', maxStreamDuration: { maxStreamDuration: '0s', grpcTimeoutHeaderMax: '0s' } }, decorator: { operation: `${ip.service.hostname}:${ip.servicePort}/*` } }] }],
     validateClusters: false,
   };
-  return [httpConnectionManagerFilter({ statPrefix: `inbound_0.0.0.0_${ip.port}`, routeConfig, preFilters: policy.http, inbound: true, accessLog: meshAccessLog(mesh), pathNormalization: mesh.pathNormalization?.normalization })];
+  return [httpConnectionManagerFilter({ statPrefix: `inbound_0.0.0.0_${ip.port}`, routeConfig, preFilters: policy.http, inbound: true, ...settings })];
 }
 
 function tcpFilters(ip: InboundPort, policy: PolicyFilters): JsonObject[] {

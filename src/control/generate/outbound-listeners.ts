@@ -4,7 +4,7 @@ import type { Service } from '../registry/service.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, outboundClusterName } from './cluster-names.ts';
 import { EXT, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
-import { httpConnectionManagerFilter, meshAccessLog, tcpProxyFilter } from './http-connection-manager.ts';
+import { httpConnectionManagerFilter, listenerHcmSettings, tcpProxyFilter } from './http-connection-manager.ts';
 import { normalizeWeights } from './route-actions.ts';
 import { isHttpProtocol, isSniffed } from './virtual-hosts.ts';
 
@@ -27,7 +27,7 @@ export function outboundListeners(proxy: ProxyInfo, push: PushContext): JsonObje
       address: socketAddress('0.0.0.0', port),
       bindToPort: false,
       trafficDirection: 'OUTBOUND',
-      filterChains: [{ filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: String(port), accessLog: meshAccessLog(push.mesh), pathNormalization: push.mesh.pathNormalization?.normalization })] }],
+      filterChains: [{ filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: String(port), ...listenerHcmSettings(proxy, push.mesh) })] }],
     });
   }
   // Non-HTTP ports: one listener per bind address (VIP, or 0.0.0.0 for services without one),
@@ -78,7 +78,7 @@ function tcpListener(proxy: ProxyInfo, push: PushContext, name: string, ip: stri
   const sni = ip === '0.0.0.0' && rest.length > 1 ? rest.filter((e) => e.tls) : [];
   if (byCidr.length === 0 && sni.length === 0) {
     if (rest[0]!.sniff) {
-      const http = { filterChainMatch: { applicationProtocols: SNIFFED_HTTP }, filters: [httpConnectionManagerFilter({ statPrefix: `outbound_${ip}_${port}`, rds: String(port), accessLog: meshAccessLog(push.mesh), pathNormalization: push.mesh.pathNormalization?.normalization })] };
+      const http = { filterChainMatch: { applicationProtocols: SNIFFED_HTTP }, filters: [httpConnectionManagerFilter({ statPrefix: `outbound_${ip}_${port}`, rds: String(port), ...listenerHcmSettings(proxy, push.mesh) })] };
       return { ...listener, listenerFilters: [typedFilter(EXT.httpInspector)], filterChains: [http, chain(rest[0]!.service)] };
     }
     listener.filterChains = [chain(rest[0]!.service)];
