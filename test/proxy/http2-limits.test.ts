@@ -39,6 +39,8 @@ class RawH2 {
   readonly bodies = new Map<number, string>();
   goaway: number | undefined;
   lastStreamId = 0;
+  /** WINDOW_UPDATE increments the server sent for the connection (stream 0). */
+  readonly connectionWindowUpdates: number[] = [];
   closed = false;
   private buf = Buffer.alloc(0);
   private readonly waiters: (() => void)[] = [];
@@ -92,6 +94,7 @@ class RawH2 {
       this.buf = this.buf.subarray(9 + len);
       if (type === 4 && !(flags & 1)) this.socket.write(frame(4, 1, 0)); // ACK the server's SETTINGS
       else if (type === 3) this.resets.set(stream, p.readUInt32BE(0));
+      else if (type === 8 && stream === 0) this.connectionWindowUpdates.push(p.readUInt32BE(0) & 0x7fffffff);
       else if (type === 1) this.responses.add(stream);
       else if (type === 0) this.bodies.set(stream, (this.bodies.get(stream) ?? '') + p.toString());
       else if (type === 7) {
@@ -134,7 +137,7 @@ describe('HTTP/2 limits on the connection manager (header list, concurrent strea
         httpListener('small', 15301, 'r', {}, {
           maxRequestHeadersKb: { value: 2 },
           commonHttpProtocolOptions: { maxHeadersCount: { value: 10 } },
-          http2ProtocolOptions: { maxConcurrentStreams: { value: 2 }, initialStreamWindowSize: { value: 1_048_576 } },
+          http2ProtocolOptions: { maxConcurrentStreams: { value: 2 }, initialStreamWindowSize: { value: 1_048_576 }, initialConnectionWindowSize: { value: 2_097_152 } },
         }),
       ],
       routes: [routeConfig('r', [vhost('all', ['*'], [route({ prefix: '/flood' }, { cluster: 'flooded' }), route({ prefix: '/' }, { cluster: 'app' })])])],
@@ -184,7 +187,7 @@ describe('HTTP/2 limits on the connection manager (header list, concurrent strea
     assert.equal((await get(s, '/')).status, 200);
   });
 
-  it('advertises and enforces max_concurrent_streams and the initial window', async () => {
+  it('advertises and enforces max_concurrent_streams and the initial stream and connection windows', async () => {
     const s = connect(small);
     await new Promise<void>((r) => (s.remoteSettings.maxConcurrentStreams === 2 ? r() : s.once('remoteSettings', () => r())));
     assert.equal(s.remoteSettings.maxConcurrentStreams, 2);
@@ -192,6 +195,9 @@ describe('HTTP/2 limits on the connection manager (header list, concurrent strea
     // a client that ignores the setting: the third open stream is refused
     const r = raw(small);
     await r.until(() => r.socket.readyState === 'open', 'connected');
+    // initial_connection_window_size: the connection window is opened to 2 MiB at once
+    await r.until(() => r.connectionWindowUpdates.length > 0, 'the connection WINDOW_UPDATE');
+    assert.equal(r.connectionWindowUpdates[0] + 65_535, 2_097_152);
     r.write(headers(1, request('/slow'), false), headers(3, request('/slow'), false), headers(5, request('/slow'), false));
     // nghttp2 answers the acknowledged limit being exceeded with GOAWAY(PROTOCOL_ERROR) after stream 3
     // (RFC 9113 5.1.2 allows that or a stream reset); the third stream is never served
