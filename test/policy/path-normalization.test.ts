@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import * as http2 from 'node:http2';
-import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { protoJsonToObject } from '../../src/api/xds/proto-json.ts';
 import { TYPE_URL } from '../../src/api/xds/type-urls.ts';
@@ -8,6 +7,7 @@ import { tryParseMeshConfig, type PathNormalizationType } from '../../src/contro
 import { EchoServer, type EchoReply } from '../proxy/support/echo-server.ts';
 import { address, staticCluster } from '../proxy/support/envoy-builders.ts';
 import { codec, startHarness, type Harness } from '../proxy/support/proxy-harness.ts';
+import { exchange } from '../proxy/support/raw-http.ts';
 import { generateAll, proxy, pushContext } from '../support/generate-fixture.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -109,35 +109,11 @@ interface Answer {
 }
 
 /** One HTTP/1.1 request with the request target sent byte for byte. */
-function h1(port: number, target: string, host: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
-    let raw = '';
-    s.setEncoding('latin1');
-    s.on('data', (d: string) => (raw += d));
-    s.on('error', reject);
-    s.on('close', () => {
-      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
-      const end = raw.indexOf('\r\n\r\n');
-      let body = raw.slice(end + 4);
-      if (/\r\ntransfer-encoding: chunked\r\n/i.test(raw.slice(0, end + 2))) body = dechunk(body);
-      if (status === 200) {
-        const e = JSON.parse(body) as EchoReply;
-        resolve({ status, server: e.server, url: e.url });
-      } else resolve({ status });
-    });
-  });
-}
-
-function dechunk(b: string): string {
-  let out = '';
-  for (let i = 0; ;) {
-    const nl = b.indexOf('\r\n', i);
-    const n = parseInt(b.slice(i, nl), 16);
-    if (!(n > 0)) return out;
-    out += b.slice(nl + 2, nl + 2 + n);
-    i = nl + 2 + n + 2;
-  }
+async function h1(port: number, target: string, host: string): Promise<Answer> {
+  const r = await exchange(port, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  if (r.status !== 200) return { status: r.status };
+  const e = JSON.parse(r.body) as EchoReply;
+  return { status: 200, server: e.server, url: e.url };
 }
 
 /** The same over HTTP/2 (h2c prior knowledge), :path as given. */
