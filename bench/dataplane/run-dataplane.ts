@@ -10,6 +10,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runDataplaneBench, directMode, relayFloorMode, type Mode } from './dataplane-bench.ts';
 import { sidecarModes } from './sidecar-modes.ts';
+import { ztunnelModes } from './ztunnel-modes.ts';
 import { pinningsFrom } from './pinning.ts';
 
 const { values } = parseArgs({
@@ -36,7 +37,7 @@ if (prof) {
 }
 const proxyFlags = values['proxy-flags'].split(' ').filter(Boolean);
 const nodeFlags = (): string[] => [...proxyFlags, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [])];
-const all: Mode[] = [directMode, relayFloorMode, ...sidecarModes({ nodeFlags })];
+const all: Mode[] = [directMode, relayFloorMode, ...sidecarModes({ nodeFlags }), ...ztunnelModes()];
 const wanted = values.modes.split(',');
 const modes = wanted.map((n) => {
   const m = all.find((x) => x.name === n);

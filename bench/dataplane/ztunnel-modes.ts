@@ -1,0 +1,136 @@
+/**
+ * Ambient modes for the data-plane benchmark: the client and server pods enrolled in ambient
+ * mode (Istio's in-pod rules, ZDS from this process with each pod's netns fd), `mizzen proxy
+ * ztunnel` carrying the connection over HBONE (mutual TLS with the pods' own certificates from
+ * the real discovery CA). `ztunnel`: one ztunnel serves both pods (Istio's anchor: one node);
+ * `ztunnel-2node`: each pod has its own ztunnel (two nodes). Discovery and the ztunnels run in
+ * the client pod's namespace and talk over 127.0.0.1 (never captured); a ztunnel reaches the pods
+ * only through the namespaces it enters.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { inpodRouteCommands, inpodRouteRemovalCommands, renderInpodRules } from '../../src/runtime/inpod-rules.ts';
+import { ZdsServer } from '../../src/runtime/zds-server.ts';
+import type { NetnsPair } from './netns-pair.ts';
+import { spawnInNetns, runInNetns, type Started } from './spawn-in-netns.ts';
+import type { Mode, ModeSetup } from './dataplane-bench.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const cli = join(here, '..', '..', 'bin', 'mizzen.js');
+const node = process.execPath;
+
+function pod(name: string, ns: string, ip: string, nodeName: string, sa: string, uid: string, annotations: Record<string, string> = {}): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ns, uid, labels: { app: name }, annotations },
+    spec: { serviceAccountName: sa, nodeName, containers: [{ name, image: 'bench', ports: [{ containerPort: 8080 }] }] },
+    status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'Ready', status: 'True' }] },
+  };
+}
+
+export function ztunnelMode(name: 'ztunnel' | 'ztunnel-2node'): Mode {
+  const twoNodes = name === 'ztunnel-2node';
+  return {
+    name,
+    async setup(pair: NetnsPair): Promise<ModeSetup> {
+      const work = mkdtempSync(join(tmpdir(), `mzb-${name}-`));
+      const configDir = join(work, 'config');
+      const caDir = join(work, 'ca');
+      mkdirSync(configDir);
+      const nodes = twoNodes ? ['node-a', 'node-b'] : ['node-a'];
+      const enabled = { 'ambient.istio.io/redirection': 'enabled' };
+      const docs = [
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default', labels: { 'istio.io/dataplane-mode': 'ambient' } } },
+        pod('client', 'default', pair.clientIp, nodes[0]!, 'client', 'uid-client', enabled),
+        pod('server', 'default', pair.serverIp, nodes[nodes.length - 1]!, 'server', 'uid-server', enabled),
+        ...nodes.map((n) => pod(`ztunnel-${n}`, 'istio-system', '127.0.0.1', n, 'ztunnel', `uid-ztunnel-${n}`)),
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'server', namespace: 'default' }, spec: { clusterIP: '10.96.254.10', selector: { app: 'server' }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] } },
+      ];
+      writeFileSync(join(configDir, 'mesh.yaml'), docs.map((d) => stringify(d)).join('---\n'));
+      const started: Started[] = [];
+      const zds: ZdsServer[] = [];
+      const stop = async (): Promise<void> => {
+        for (const s of started.reverse()) await s.stop();
+        for (const z of zds) z.close();
+        for (const ns of [pair.client, pair.server]) {
+          try {
+            execFileSync('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'istio-ambient-nat'], { stdio: 'ignore' });
+            execFileSync('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'istio-ambient-mangle'], { stdio: 'ignore' });
+            execFileSync('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'istio-ambient-raw'], { stdio: 'ignore' });
+          } catch {
+            // namespace gone or tables absent
+          }
+          for (const args of inpodRouteRemovalCommands()) {
+            try {
+              execFileSync('ip', ['netns', 'exec', ns, 'ip', ...args], { stdio: 'ignore' });
+            } catch {
+              // absent
+            }
+          }
+        }
+        rmSync(work, { recursive: true, force: true });
+      };
+      try {
+        const discovery = await spawnInNetns(pair.client, [node, cli, 'discovery', '--config', configDir, '--ca-dir', caDir, '--grpc-addr', '127.0.0.1:15010', '--secure-grpc-addr', '127.0.0.1:15012', '--http-addr', '127.0.0.1:15014'], {
+          readyText: 'xDS+TLS',
+          env: { ...process.env, MIZZEN_LOG: 'warn' },
+          cpu: '0',
+        });
+        started.push(discovery);
+        const ztunnels: Started[] = [];
+        for (const n of nodes) {
+          const z = new ZdsServer({ path: join(work, `${n}.sock`) });
+          z.start();
+          zds.push(z);
+          const token = execFileSync(node, ['-e', `
+            const { mintServiceAccountToken, loadOrCreateTokenKey } = await import(${JSON.stringify(join(here, '..', '..', 'src/control/ca/service-account-token.ts'))});
+            process.stdout.write(await mintServiceAccountToken({ key: loadOrCreateTokenKey(${JSON.stringify(caDir)}).privateKey, namespace: 'istio-system', serviceAccount: 'ztunnel', pod: { name: 'ztunnel-${n}', uid: 'uid-ztunnel-${n}' } }));
+          `, '--input-type=module'], { encoding: 'utf8' });
+          const tokenFile = join(work, `${n}-token`);
+          writeFileSync(tokenFile, token, { mode: 0o600 });
+          const argv = [node, cli, 'proxy', 'ztunnel', '--discovery', '127.0.0.1:15010', '--token-file', tokenFile, '--node', n, '--pod', `ztunnel-${n}`, '--zds-socket', z.path, '--admin-port', 'none', '--readiness-port', 'none', '--metrics-port', 'none'];
+          const zt = await spawnInNetns(pair.client, argv, { readyText: 'mizzen proxy ztunnel:', env: { ...process.env, MIZZEN_LOG: process.env.MIZZEN_BENCH_PROXY_LOG ?? 'warn' }, cpu: '0' });
+          started.push(zt);
+          ztunnels.push(zt);
+          if (!(await z.waitConnected(20_000))) throw new Error(`ztunnel ${n} did not connect over ZDS: ${zt.stderrTail()}`);
+        }
+        for (const [podName, ns, i] of [['client', pair.client, 0], ['server', pair.server, nodes.length - 1]] as const) {
+          execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: renderInpodRules({}), stdio: ['pipe', 'ignore', 'pipe'] });
+          for (const args of inpodRouteCommands()) execFileSync('ip', ['netns', 'exec', ns, 'ip', ...args], { stdio: 'ignore' });
+          await zds[i]!.add({ uid: `uid-${podName}`, info: { name: podName, namespace: 'default', serviceAccount: podName }, netnsPath: `/var/run/netns/${ns}` });
+        }
+        await waitForPath(pair, 30_000);
+        return {
+          target: { host: pair.serverIp, port: 8080, hostHeader: 'server.default.svc.cluster.local:8080' },
+          proxies: ztunnels,
+          proxyPods: twoNodes ? ['client', 'server'] : ['server'],
+          stop,
+        };
+      } catch (err) {
+        await stop();
+        throw err;
+      }
+    },
+  };
+}
+
+async function waitForPath(pair: NetnsPair, deadlineMs: number): Promise<void> {
+  const probe = `const s=require('net').connect(8080,'${pair.serverIp}',()=>s.write('GET /ready HTTP/1.1\\r\\nhost: server\\r\\nconnection: close\\r\\n\\r\\n'));let d='';s.on('data',c=>d+=c);s.on('close',()=>process.exit(d.startsWith('HTTP/1.1 200')?0:1));s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),2000);`;
+  const until = Date.now() + deadlineMs;
+  while (Date.now() < until) {
+    try {
+      await runInNetns(pair.client, [node, '-e', probe]);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new Error('the ambient path never answered 200');
+}
+
+export const ztunnelModes = (): Mode[] => [ztunnelMode('ztunnel'), ztunnelMode('ztunnel-2node')];
