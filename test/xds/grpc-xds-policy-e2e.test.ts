@@ -126,7 +126,7 @@ function policySuite(title: string, impl: () => Impl | string): void {
       backend = await startEchoBackend('fault-backend');
       const [plainPort, securePort] = [await freePort(), await freePort()];
       writeFileSync(join(dir, 'config', 'mesh.yaml'), config(backend.port, plainPort, securePort));
-      const discovery = new LineProcess(['bin/mizzen.js', 'discovery', '--config', join(dir, 'config'), '--ca-dir', join(dir, 'ca'), '--grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0'], { ...env, PILOT_DEBOUNCE_AFTER: '50ms' });
+      const discovery = new LineProcess(['bin/mizzen.js', 'discovery', '--config', join(dir, 'config'), '--ca-dir', join(dir, 'ca'), '--grpc-addr', '127.0.0.1:0', '--secure-grpc-addr', '127.0.0.1:0', '--http-addr', '127.0.0.1:0'], { ...env, PILOT_DEBOUNCE_AFTER: '50ms' });
       procs.push(discovery);
       const m = /xDS (\S+?),/.exec(await discovery.nextLine());
       assert.ok(m, 'discovery banner');
