@@ -115,6 +115,7 @@ export class Proxy implements AdminSource {
       log: options.logs.component('telemetry'),
       accessLog: options.accessLog,
       appMetrics: options.appMetrics,
+      clusters: () => this.clusters,
       clusterService: (name) => {
         const svc = (this.clusters.get(name)?.config.metadata.services as { host?: string; name?: string; namespace?: string }[] | undefined)?.[0];
         return svc?.host ? { host: svc.host, name: svc.name ?? svc.host, namespace: svc.namespace ?? 'unknown' } : undefined;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CelEvalError, evaluateCel } from '../../src/control/config/schema/cel-evaluator.ts';
-import { CelSyntaxError, parseCel } from '../../src/control/config/schema/cel-parser.ts';
+import { CelEvalError, evaluateCel } from '../../src/lib/cel/cel-evaluator.ts';
+import { CelSyntaxError, parseCel } from '../../src/lib/cel/cel-parser.ts';
 
 const run = (expr: string, self: unknown): unknown => evaluateCel(parseCel(expr), self);
 

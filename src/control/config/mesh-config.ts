@@ -16,7 +16,25 @@ export interface ProxyConfig {
   meshId?: string;
   proxyMetadata: Record<string, string>;
   holdApplicationUntilProxyStarts?: boolean;
+  /** Legacy tracing settings (sampling %, custom tags, the bootstrap tracer's address). */
+  tracing?: ProxyTracing;
   [field: string]: unknown;
+}
+
+/** ProxyConfig.tracing (istio.mesh.v1alpha1.Tracing), the fields Mizzen reads. */
+export interface ProxyTracing {
+  sampling?: number;
+  maxPathTagLength?: number;
+  customTags?: Record<string, unknown>;
+  enableIstioTags?: boolean;
+  zipkin?: { address?: string };
+  [field: string]: unknown;
+}
+
+/** MeshConfig.ExtensionProvider: a name and one provider body (zipkin, opentelemetry, prometheus, envoyFileAccessLog, ...). */
+export interface ExtensionProvider {
+  name: string;
+  [provider: string]: unknown;
 }
 
 export interface LocalityLbSetting {
@@ -55,8 +73,8 @@ export interface MeshConfig {
   ingressControllerMode: 'UNSPECIFIED' | 'OFF' | 'DEFAULT' | 'STRICT';
   localityLbSetting: LocalityLbSetting;
   dnsRefreshRate: string;
-  extensionProviders: Record<string, unknown>[];
-  defaultProviders: Record<string, unknown>;
+  extensionProviders: ExtensionProvider[];
+  defaultProviders: { metrics?: string[]; tracing?: string[]; accessLogging?: string[] };
   serviceSettings: Record<string, unknown>[];
   /** How proxies normalize request paths before routing and authorization; unset = BASE. */
   pathNormalization?: { normalization?: PathNormalizationType };
@@ -98,8 +116,9 @@ export function defaultMeshConfig(): MeshConfig {
     ingressControllerMode: 'STRICT',
     localityLbSetting: { enabled: true },
     dnsRefreshRate: '60s',
-    extensionProviders: [{ name: 'envoy', envoyFileAccessLog: { path: '/dev/stdout' } }],
-    defaultProviders: {},
+    // Istio's code defaults; defaultProviders.metrics as Istio's standard install (helm) sets it
+    extensionProviders: [{ name: 'prometheus', prometheus: {} }, { name: 'stackdriver', stackdriver: {} }, { name: 'envoy', envoyFileAccessLog: { path: '/dev/stdout' } }],
+    defaultProviders: { metrics: ['prometheus'] },
     serviceSettings: [],
   };
 }
@@ -136,6 +155,7 @@ const CHECKS: Record<string, Check> = {
   'defaultConfig.concurrency': (v) => (Number.isInteger(v) && (v as number) >= 0 ? undefined : 'must be a non-negative integer'),
   'defaultConfig.proxyMetadata': (v) => (isObj(v) && Object.values(v).every((s) => typeof s === 'string') ? undefined : 'must map names to strings'),
   'defaultConfig.holdApplicationUntilProxyStarts': bool,
+  'defaultConfig.tracing': (v) => object(v) ?? tracingCheck(v as Record<string, unknown>),
   proxyListenPort: port,
   proxyInboundListenPort: port,
   proxyHttpPort: port,
@@ -163,12 +183,42 @@ const CHECKS: Record<string, Check> = {
   'localityLbSetting.distribute': list,
   'localityLbSetting.failover': list,
   'localityLbSetting.failoverPriority': strings,
-  extensionProviders: list,
+  extensionProviders: (v) => list(v) ?? providersCheck(v as unknown[]),
   defaultProviders: object,
+  'defaultProviders.metrics': strings,
+  'defaultProviders.tracing': strings,
+  'defaultProviders.accessLogging': strings,
   serviceSettings: list,
   pathNormalization: object,
   'pathNormalization.normalization': oneOf('DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'),
 };
+
+function tracingCheck(t: Record<string, unknown>): string | undefined {
+  if (t.sampling !== undefined && (typeof t.sampling !== 'number' || t.sampling < 0 || t.sampling > 100)) return 'tracing.sampling must be a percentage (0.0-100.0)';
+  if (t.zipkin !== undefined && (!isObj(t.zipkin) || (t.zipkin.address !== undefined && hostPort(t.zipkin.address) !== undefined))) return 'tracing.zipkin.address must be HOST:PORT';
+  for (const k of ['lightstep', 'datadog', 'stackdriver', 'openCensusAgent']) if (t[k] !== undefined) return `tracing.${k} is not supported by Mizzen (use zipkin, or an extension provider)`;
+  return undefined;
+}
+
+function providersCheck(list: unknown[]): string | undefined {
+  for (const [i, p] of list.entries()) {
+    if (!isObj(p) || typeof p.name !== 'string' || p.name === '') return `[${i}]: every extension provider needs a name`;
+    const kinds = Object.keys(p).filter((k) => k !== 'name');
+    if (kinds.length !== 1) return `[${i}] ${p.name}: exactly one provider kind (zipkin, opentelemetry, prometheus, envoyFileAccessLog, ...) must be set`;
+  }
+  return undefined;
+}
+
+/** Extension providers merge by name over the lower layer (Istio's ApplyMeshConfig). */
+function mergeProviders(base: unknown, user: ExtensionProvider[]): ExtensionProvider[] {
+  const out = Array.isArray(base) ? (structuredClone(base) as ExtensionProvider[]) : [];
+  for (const p of user) {
+    const i = out.findIndex((e) => e.name === p.name);
+    if (i >= 0) out[i] = structuredClone(p);
+    else out.push(structuredClone(p));
+  }
+  return out;
+}
 
 /** Mapping fields merged field by field over the defaults (as Istio's YAML merge does). */
 const MERGED = new Set(['defaultConfig', 'outboundTrafficPolicy', 'inboundTrafficPolicy', 'localityLbSetting', 'defaultProviders', 'pathNormalization']);
@@ -208,6 +258,10 @@ export function applyMeshConfig(base: MeshConfig, user: unknown): MeshConfigResu
     if (v === null) continue;
     if (!(k in CHECKS)) warnings.push({ path: k, message: 'field not used by Mizzen (kept as given)' });
     const current = config[k];
+    if (k === 'extensionProviders') {
+      config.extensionProviders = mergeProviders(current, v as ExtensionProvider[]);
+      continue;
+    }
     config[k] = MERGED.has(k) && isObj(current) && isObj(v) ? { ...current, ...structuredClone(v) } : structuredClone(v);
   }
   return { ok: true, config, warnings };

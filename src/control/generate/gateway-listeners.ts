@@ -6,6 +6,7 @@ import { BLACKHOLE_CLUSTER } from './cluster-names.ts';
 import { EXT, sdsSecret, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
 import { gatewayRouteName, serverIsHttp, serversByPort, type BoundServer } from './gateway-servers.ts';
 import { httpConnectionManagerFilter, listenerHcmSettings, tcpProxyFilter } from './http-connection-manager.ts';
+import { hcmTelemetry } from './telemetry-hcm.ts';
 import { tcpRouteClusters } from './outbound-listeners.ts';
 import { policyFiltersFor } from './policy-filters.ts';
 
@@ -24,14 +25,14 @@ export function gatewayListeners(proxy: ProxyInfo, push: PushContext): JsonObjec
     const chains: JsonObject[] = [];
     let needsTlsInspector = false;
     const plainHttp = servers.filter((s) => serverIsHttp(s) && s.protocol !== 'HTTPS');
-    if (plainHttp.length > 0) chains.push({ filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: `http.${port}`, preFilters: policy.http, ...listenerHcmSettings(proxy, push.mesh) })] });
+    if (plainHttp.length > 0) chains.push({ filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: `http.${port}`, preFilters: policy.http, ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'gateway') })] });
     for (const s of servers) {
       if (s.protocol === 'HTTPS' && serverIsHttp(s)) {
         needsTlsInspector = true;
         chains.push({
           name: gatewayRouteName(s),
           filterChainMatch: { ...sniMatch(s), transportProtocol: 'tls' },
-          filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: gatewayRouteName(s), preFilters: policy.http, ...listenerHcmSettings(proxy, push.mesh) })],
+          filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: gatewayRouteName(s), preFilters: policy.http, ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'gateway') })],
           transportSocket: terminatingTls(s),
         });
       } else if (s.protocol === 'TLS' || s.protocol === 'HTTPS') {

@@ -15,6 +15,11 @@ export interface HcmOptions {
   inbound?: boolean;
   /** HCM `access_log` entries (see `meshAccessLog`). */
   accessLog?: JsonObject[];
+  /**
+   * Tracing, access logs and the istio.stats config from Telemetry/MeshConfig (telemetry-hcm.ts);
+   * when given, its access logs replace `accessLog` and a missing stats config drops istio.stats.
+   */
+  telemetry?: { tracing: JsonObject | undefined; accessLog: JsonObject[]; stats: JsonObject | undefined };
   /** meshConfig.pathNormalization.normalization (unset: BASE). */
   pathNormalization?: PathNormalizationType;
   /** Accept HTTP/1.0 (istiod: proxy metadata HTTP10 = "1"); else Envoy answers 426. */
@@ -74,17 +79,18 @@ export function metadataExchangeFilter(inbound: boolean): JsonObject {
   return { name: 'istio.metadata_exchange', typedConfig: { '@type': TYPED_STRUCT, typeUrl: 'type.googleapis.com/io.istio.http.peer_metadata.Config', value } };
 }
 
-/** Istio's `istio.stats` (metrics with reporter by direction). */
-export function statsFilter(inbound: boolean): JsonObject {
-  return { name: 'istio.stats', typedConfig: { '@type': TYPED_STRUCT, typeUrl: 'type.googleapis.com/stats.PluginConfig', value: inbound ? { reporter: 'SERVER' } : {} } };
+/** Istio's `istio.stats` (metrics with reporter by direction; `config`: Telemetry's PluginConfig). */
+export function statsFilter(inbound: boolean, config?: JsonObject): JsonObject {
+  return { name: 'istio.stats', typedConfig: { '@type': TYPED_STRUCT, typeUrl: 'type.googleapis.com/stats.PluginConfig', value: config ?? (inbound ? { reporter: 'SERVER' } : {}) } };
 }
 
 /** HTTP filters in Istio's order: metadata exchange, authn/authz, fault, CORS, stats, router last. */
-export function httpFilters(opts: Pick<HcmOptions, 'preFilters' | 'grpc' | 'inbound'>): JsonObject[] {
+export function httpFilters(opts: Pick<HcmOptions, 'preFilters' | 'grpc' | 'inbound' | 'telemetry'>): JsonObject[] {
   // gRPC implements Envoy's fault filter (gRFC A33): VirtualService faults reach proxyless clients.
   if (opts.grpc) return [...(opts.preFilters ?? []), typedFilter(EXT.fault), typedFilter(EXT.router)];
   const inbound = opts.inbound === true;
-  return [metadataExchangeFilter(inbound), ...(opts.preFilters ?? []), typedFilter(EXT.fault), typedFilter(EXT.cors), statsFilter(inbound), typedFilter(EXT.router)];
+  const stats = opts.telemetry ? (opts.telemetry.stats ? [statsFilter(inbound, opts.telemetry.stats)] : []) : [statsFilter(inbound)];
+  return [metadataExchangeFilter(inbound), ...(opts.preFilters ?? []), typedFilter(EXT.fault), typedFilter(EXT.cors), ...stats, typedFilter(EXT.router)];
 }
 
 /** The HttpConnectionManager typed config (the `Any` body). */
@@ -93,7 +99,9 @@ export function httpConnectionManagerConfig(opts: HcmOptions): JsonObject {
   if (opts.rds !== undefined) out.rds = { routeConfigName: opts.rds, configSource: adsConfigSource() };
   else out.routeConfig = opts.routeConfig ?? { name: opts.statPrefix, virtualHosts: [] };
   out.httpFilters = httpFilters(opts);
-  if (opts.accessLog && opts.accessLog.length > 0) out.accessLog = opts.accessLog;
+  const accessLog = opts.telemetry ? opts.telemetry.accessLog : opts.accessLog;
+  if (accessLog && accessLog.length > 0) out.accessLog = accessLog;
+  if (opts.telemetry?.tracing && !opts.grpc) out.tracing = opts.telemetry.tracing;
   if (!opts.grpc) {
     out.useRemoteAddress = false;
     Object.assign(out, pathNormalizationFields(opts.pathNormalization));

@@ -19,12 +19,26 @@ export function buildHttpRoutes(routes: readonly HTTPRoute[], ctx: RouteBuildCon
       if (match && !matchApplies(match, ctx)) continue;
       const built = buildEnvoyRoute(route, match, ctx);
       if (metadata) built.metadata = metadata;
+      if (!ctx.grpc && built.route) built.decorator = { operation: routeOperation(built, source?.name ?? '', ctx.port) };
       out.push(built);
       if (isCatchAll(match)) catchAll = true;
     }
     if (catchAll) break;
   }
   return out;
+}
+
+/**
+ * The span operation of a route (Istio's GetRouteOperation): `HOST:PORT` of its one cluster, else
+ * `VIRTUAL_SERVICE:PORT`, then the matched path (`/prefix*`, the exact path, or the regex).
+ */
+export function routeOperation(route: JsonObject, vsName: string, port: number): string {
+  const m = (route.match ?? {}) as { prefix?: string; path?: string; safeRegex?: { regex?: string } };
+  const path = m.prefix !== undefined ? `${m.prefix}*` : m.path !== undefined ? m.path : m.safeRegex?.regex !== undefined ? m.safeRegex.regex : '/*';
+  const cluster = (route.route as { cluster?: string } | undefined)?.cluster;
+  const parts = cluster?.split('|');
+  if (parts && parts.length === 4 && parts[0] === 'outbound') return `${parts[3]}:${parts[1]}${path}`;
+  return `${vsName}:${port}${path}`;
 }
 
 /** The VirtualService a route came from. */
@@ -82,5 +96,6 @@ export function defaultRoute(cluster: string, grpc: boolean, hash?: JsonObject):
   if (grpc) return { name: 'default', match: { prefix: '/' }, route: { cluster } };
   const route: JsonObject = { cluster, timeout: '0s', retryPolicy: defaultRetryPolicy(hash !== undefined), maxGrpcTimeout: '0s' };
   if (hash) route.hashPolicy = [hash];
-  return { name: 'default', match: { prefix: '/' }, route };
+  const parts = cluster.split('|');
+  return { name: 'default', match: { prefix: '/' }, route, ...(parts.length === 4 ? { decorator: { operation: `${parts[3]}:${parts[1]}/*` } } : {}) };
 }

@@ -5,7 +5,8 @@ import { BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName } fr
 import { ISTIO_ALPN, SDS_DEFAULT, SDS_ROOTCA } from './cluster-tls.ts';
 import { tcpMetadataExchangeFilter } from './tcp-metadata-exchange-filter.ts';
 import { EXT, sdsSecret, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
-import { httpConnectionManagerFilter, listenerHcmSettings, tcpProxyFilter } from './http-connection-manager.ts';
+import { httpConnectionManagerFilter, listenerHcmSettings, tcpProxyFilter, type HcmOptions } from './http-connection-manager.ts';
+import { hcmTelemetry } from './telemetry-hcm.ts';
 import { inboundPorts, type InboundPort } from './inbound-ports.ts';
 import { policyFiltersFor, type PolicyFilters } from './policy-filters.ts';
 import { isHttpProtocol, isSniffed } from './virtual-hosts.ts';
@@ -33,14 +34,14 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
   for (const ip of inboundPorts(proxy, push)) {
     const mode = mtls.ports.get(ip.port) ?? mtls.mode;
     const http = isHttpProtocol(ip.protocol);
-    const filters = http ? httpFilters(ip, policy, listenerHcmSettings(proxy, push.mesh)) : tcpFilters(ip, policy);
+    const filters = http ? httpFilters(ip, policy, { ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'inbound') }) : tcpFilters(ip, policy);
     for (const transport of transportsFor(mode)) {
       if (transport === 'raw_buffer' && isSniffed(ip.protocol)) {
         // Undeclared protocol in plaintext: HTTP (seen by http_inspector) gets the HTTP chain.
         chains.push({
           name: `${inboundClusterName(ip.port)}-plaintext-http`,
           filterChainMatch: { destinationPort: ip.port, transportProtocol: transport, applicationProtocols: ['http/1.1', 'h2c'] },
-          filters: httpFilters(ip, policy, listenerHcmSettings(proxy, push.mesh)),
+          filters: httpFilters(ip, policy, { ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'inbound') }),
         });
       }
       chains.push({
@@ -100,7 +101,7 @@ export function downstreamTls(http: boolean, trustDomains: readonly string[]): J
   };
 }
 
-function httpFilters(ip: InboundPort, policy: PolicyFilters, settings: ReturnType<typeof listenerHcmSettings>): JsonObject[] {
+function httpFilters(ip: InboundPort, policy: PolicyFilters, settings: ReturnType<typeof listenerHcmSettings> & Pick<HcmOptions, 'telemetry'>): JsonObject[] {
   const cluster = inboundClusterName(ip.port);
   const routeConfig = {
     name: cluster,

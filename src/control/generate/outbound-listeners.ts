@@ -5,6 +5,7 @@ import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, outboundClusterName } from './cluster-names.ts';
 import { EXT, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
 import { httpConnectionManagerFilter, listenerHcmSettings, tcpProxyFilter } from './http-connection-manager.ts';
+import { hcmTelemetry } from './telemetry-hcm.ts';
 import { normalizeWeights } from './route-actions.ts';
 import { isHttpProtocol, isSniffed } from './virtual-hosts.ts';
 
@@ -27,7 +28,7 @@ export function outboundListeners(proxy: ProxyInfo, push: PushContext): JsonObje
       address: socketAddress('0.0.0.0', port),
       bindToPort: false,
       trafficDirection: 'OUTBOUND',
-      filterChains: [{ filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: String(port), ...listenerHcmSettings(proxy, push.mesh) })] }],
+      filterChains: [{ filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: String(port), ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'outbound') })] }],
     });
   }
   // Non-HTTP ports: one listener per bind address (VIP, or 0.0.0.0 for services without one),
@@ -78,7 +79,7 @@ function tcpListener(proxy: ProxyInfo, push: PushContext, name: string, ip: stri
   const sni = ip === '0.0.0.0' && rest.length > 1 ? rest.filter((e) => e.tls) : [];
   if (byCidr.length === 0 && sni.length === 0) {
     if (rest[0]!.sniff) {
-      const http = { filterChainMatch: { applicationProtocols: SNIFFED_HTTP }, filters: [httpConnectionManagerFilter({ statPrefix: `outbound_${ip}_${port}`, rds: String(port), ...listenerHcmSettings(proxy, push.mesh) })] };
+      const http = { filterChainMatch: { applicationProtocols: SNIFFED_HTTP }, filters: [httpConnectionManagerFilter({ statPrefix: `outbound_${ip}_${port}`, rds: String(port), ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'outbound') })] };
       return { ...listener, listenerFilters: [typedFilter(EXT.httpInspector)], filterChains: [http, chain(rest[0]!.service)] };
     }
     listener.filterChains = [chain(rest[0]!.service)];

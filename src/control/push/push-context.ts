@@ -13,6 +13,8 @@ import { configOrder, exportedTo, labelsMatch } from './config-scope.ts';
 import { hostMatches, hostSpecificity, resolveShortName } from './host-match.ts';
 import { SecurityPolicyIndex } from './security-policy-index.ts';
 import { SidecarIndex, egressAdmits } from './sidecar-scope.ts';
+import { TelemetryIndex } from './telemetry-index.ts';
+import type { ExtensionProvider, ProxyTracing } from '../config/mesh-config.ts';
 import { MESH_GATEWAY, VirtualServiceIndex, type VirtualServiceView } from './virtual-service-index.ts';
 
 /** The MeshConfig fields translation reads (Istio's names; MeshConfig satisfies this). */
@@ -34,6 +36,11 @@ export interface PushMeshConfig {
   accessLogFormat?: string;
   /** meshConfig.pathNormalization: what every HCM generates (normalize_path, merge_slashes, escaped slashes). */
   pathNormalization?: { normalization?: PathNormalizationType };
+  /** Telemetry and tracing: extension providers, default providers, legacy tracing settings. */
+  enableTracing?: boolean;
+  extensionProviders?: readonly ExtensionProvider[];
+  defaultProviders?: { metrics?: readonly string[]; tracing?: readonly string[]; accessLogging?: readonly string[] };
+  defaultConfig?: { tracing?: ProxyTracing };
 }
 
 export interface PushContextInput {
@@ -80,6 +87,8 @@ export class PushContext {
   private readonly peerAuthentications: SecurityPolicyIndex<PeerAuthenticationSpec>;
   private readonly authorizationPolicies: SecurityPolicyIndex<AuthorizationPolicySpec>;
   private readonly requestAuthentications: SecurityPolicyIndex<RequestAuthenticationSpec>;
+  /** Telemetry resources by scope (tracing, access logging, metrics). */
+  readonly telemetry: TelemetryIndex;
   private readonly visibleCache = new Map<string, readonly Service[]>();
   private readonly memo = new Map<string, unknown>();
   /** Does some config make generation depend on a proxy's labels (sourceLabels, DR workloadSelector)? */
@@ -103,6 +112,7 @@ export class PushContext {
     this.peerAuthentications = new SecurityPolicyIndex(all, 'PeerAuthentication', rootNamespace);
     this.authorizationPolicies = new SecurityPolicyIndex(all, 'AuthorizationPolicy', rootNamespace);
     this.requestAuthentications = new SecurityPolicyIndex(all, 'RequestAuthentication', rootNamespace);
+    this.telemetry = new TelemetryIndex(all, this.mesh);
     this.labelSensitive = all.some((r) => {
       if (r.kind === 'DestinationRule') return (r.spec as { workloadSelector?: unknown }).workloadSelector !== undefined;
       if (r.kind !== 'VirtualService') return false;
@@ -254,6 +264,7 @@ export class PushContext {
       case 'AuthorizationPolicy':
       case 'RequestAuthentication':
       case 'Sidecar':
+      case 'Telemetry':
         return ns === proxy.namespace || ns === root;
       case 'Gateway':
         return proxy.type === 'router';

@@ -134,6 +134,9 @@ export function compileHcm(o: Obj, path: string, registry: HttpFilterRegistry): 
   if (!sawRouter) reject(`${path}.httpFilters`, 'the router filter (envoy.filters.http.router) is required and must be last');
   const accessLog = Array.isArray(o.accessLog) && o.accessLog.length > 0 ? registry.accessLog?.(asArray(o.accessLog), `${path}.accessLog`) : undefined;
   if (accessLog) filters.unshift(accessLog);
+  // tracing runs first: the request id's trace reason and the propagated context are set before other filters
+  const tracing = o.tracing !== undefined && o.tracing !== null && registry.tracing ? registry.tracing(asObj(o.tracing), `${path}.tracing`) : undefined;
+  if (tracing) filters.unshift(tracing);
   const xfcc = asString(o.forwardClientCertDetails, 'SANITIZE') as HcmConfig['forwardClientCert'];
   const scc = asObj(o.setCurrentClientCertDetails);
   const upgrades = new Set<string>();

@@ -55,4 +55,6 @@ export type HttpFilterFactory = FilterFactory<HttpFilter>;
 export class HttpFilterRegistry extends FilterFactoryRegistry<HttpFilter> {
   /** Compiles an HCM's `access_log` list into a filter that marks streams for logging (telemetry). */
   accessLog: ((entries: Obj[], path: string) => HttpFilter | undefined) | undefined;
+  /** Compiles an HCM's `tracing` into the filter that samples, starts spans and propagates context. */
+  tracing: ((config: Obj, path: string) => HttpFilter | undefined) | undefined;
 }

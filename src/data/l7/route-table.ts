@@ -14,6 +14,8 @@ export interface Route extends RouteMatch {
   responseHeaders: HeaderMutation;
   /** typed_per_filter_config merged: virtual host, then route (route wins). */
   perFilterConfig: ReadonlyMap<string, Obj>;
+  /** decorator.operation: the span name of requests this route serves. */
+  operation: string | undefined;
 }
 
 export interface VirtualHost {
@@ -67,6 +69,7 @@ function compileRoute(r: Obj, path: string, vh: VirtualHost, vhFilters: Map<stri
     requestHeaders: HeaderMutation.compile(r.requestHeadersToAdd, r.requestHeadersToRemove, `${path}.requestHeadersToAdd`),
     responseHeaders: HeaderMutation.compile(r.responseHeadersToAdd, r.responseHeadersToRemove, `${path}.responseHeadersToAdd`),
     perFilterConfig: filters,
+    operation: r.decorator !== undefined && typeof asObj(r.decorator).operation === 'string' ? (asObj(r.decorator).operation as string) : undefined,
   };
 }
 

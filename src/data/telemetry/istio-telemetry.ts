@@ -10,6 +10,8 @@ import { MergedMetricsServer, scrapeTargetOf, type AppScrapeTarget } from './mer
 import { createMetadataExchangeFilter, PEER_METADATA_TYPE } from './metadata-exchange-filter.ts';
 import { exchangedMetadata, PeerMetadataCodec, peerInfoOf } from './peer-metadata.ts';
 import { TcpMetadataExchange } from './tcp-metadata-exchange.ts';
+import { HttpTracing } from './http-tracing.ts';
+import type { ClusterManager } from '../upstream/cluster-manager.ts';
 
 export const STATS_PLUGIN_TYPE = 'stats.PluginConfig';
 
@@ -22,6 +24,8 @@ export interface IstioTelemetryOptions {
   clusterService?: (cluster: string) => ServiceRef | undefined;
   /** App metrics to merge on 15020; default from node metadata PROMETHEUS_ANNOTATIONS (JSON). */
   appMetrics?: AppScrapeTarget;
+  /** The proxy's clusters: span exporters reach their collectors through them. */
+  clusters?: () => ClusterManager;
 }
 
 /**
@@ -37,6 +41,8 @@ export class IstioTelemetry {
   readonly accessLogSinks = new AccessLogSinks();
   /** TCP metadata exchange (ALPN istio-peer-exchange) for tcp_proxy connections. */
   readonly tcpExchange: TcpMetadataExchange;
+  /** HCM tracing: sampling, spans, context propagation, exporters. */
+  readonly tracing: HttpTracing;
   private readonly hcmAccessLog = new HcmAccessLogObserver();
   private readonly ownValue: string;
   private readonly ownId: string;
@@ -54,10 +60,20 @@ export class IstioTelemetry {
     const td = typeof md.MESH_ID === 'string' && md.MESH_ID ? md.MESH_ID : 'cluster.local';
     this.metrics = new IstioMetrics({ self, selfPrincipal: `spiffe://${td}/ns/${self.namespace}/sa/${self.serviceAccount}`, clusterService: opts.clusterService });
     this.accessLog = opts.accessLog ? new AccessLog(opts.accessLog) : undefined;
+    const clusters = opts.clusters;
+    const ips = typeof md.INSTANCE_IPS === 'string' ? md.INSTANCE_IPS.split(',')[0]! : '';
+    const locality = (opts.node.locality ?? {}) as { zone?: string };
+    this.tracing = new HttpTracing(
+      () => {
+        if (!clusters) throw new Error('tracing needs the proxy clusters');
+        return clusters();
+      },
+      { serviceName: typeof opts.node.cluster === 'string' ? opts.node.cluster : '', ip: ips, nodeId: this.ownId, zone: locality.zone ?? '' },
+    );
   }
 
   get observers(): StreamObserver[] {
-    return this.accessLog ? [this.metrics, this.hcmAccessLog, this.accessLog] : [this.metrics, this.hcmAccessLog];
+    return this.accessLog ? [this.metrics, this.hcmAccessLog, this.tracing, this.accessLog] : [this.metrics, this.hcmAccessLog, this.tracing];
   }
 
   /** istio.metadata_exchange (peer_metadata) and istio.stats (metrics are recorded by the observer). */
@@ -66,6 +82,7 @@ export class IstioTelemetry {
     http.register(PEER_METADATA_TYPE, (name, config) => createMetadataExchangeFilter(name, config, deps));
     http.register(STATS_PLUGIN_TYPE, (name) => ({ name }));
     http.accessLog = (entries, path) => createHcmAccessLogFilter(entries, path, this.accessLogSinks);
+    http.tracing = (config, path) => this.tracing.filter(this.tracing.compile(config, path));
   }
 
   prometheusText(): string {
@@ -90,5 +107,6 @@ export class IstioTelemetry {
     this.merged?.close();
     this.accessLog?.close();
     this.accessLogSinks.close();
+    this.tracing.close();
   }
 }

@@ -1,6 +1,6 @@
 import type { ValidationIssue } from '../validation/validation-issue.ts';
-import { CelEvalError, CelUnsupportedError, evaluateCel } from './cel-evaluator.ts';
-import { CelSyntaxError, parseCel, type CelNode } from './cel-parser.ts';
+import { CelEvalError, CelUnsupportedError, evaluateCel } from '../../../lib/cel/cel-evaluator.ts';
+import { CelSyntaxError, parseCel, type CelNode } from '../../../lib/cel/cel-parser.ts';
 
 /**
  * The Kubernetes-only parts of a structural schema that JSON Schema cannot express, checked by

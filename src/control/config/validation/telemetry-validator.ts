@@ -1,6 +1,6 @@
 import type { ConfigResource } from '../../../api/config-resource.ts';
 import type { ProviderRef, TelemetrySpec } from '../../../api/istio/telemetry.ts';
-import { CelSyntaxError, parseCel } from '../schema/cel-parser.ts';
+import { CelSyntaxError, parseCel } from '../../../lib/cel/cel-parser.ts';
 import { at, type IssueList } from './issue-list.ts';
 import { validatePolicySelection } from './target-refs.ts';
 

@@ -1,4 +1,4 @@
-import { parseDurationNanos } from '../validation/duration.ts';
+import { parseDurationNanos } from '../duration.ts';
 import type { CelNode } from './cel-parser.ts';
 
 /**
@@ -77,6 +77,11 @@ function macroVar(node: CelNode): string {
 
 export function evaluateCel(node: CelNode, self: unknown): unknown {
   return evaluate(node, new Map([['self', self]]));
+}
+
+/** Evaluate with named top-level variables (Envoy attributes: `request`, `response`, ...). */
+export function evaluateCelWith(node: CelNode, variables: Readonly<Record<string, unknown>>): unknown {
+  return evaluate(node, new Map(Object.entries(variables)));
 }
 
 function evaluate(node: CelNode, scope: Scope): unknown {
