@@ -39,7 +39,7 @@ class Collector {
   grpcPort = 0;
 
   async start(): Promise<this> {
-    this.grpc.on('stream', (stream, headers) => {
+    this.grpc.on('stream', (stream: http2.ServerHttp2Stream, headers) => {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {

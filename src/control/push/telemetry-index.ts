@@ -1,6 +1,6 @@
 import type { ConfigResource } from '../../api/config-resource.ts';
 import type { AccessLogging, CustomTag, Metrics, MetricName, TelemetrySpec, Tracing, WorkloadMode } from '../../api/istio/telemetry.ts';
-import type { ExtensionProvider } from '../config/mesh-config.ts';
+import { defaultMeshConfig, type ExtensionProvider } from '../config/mesh-config.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { configOrder, labelsMatch } from './config-scope.ts';
 
@@ -71,7 +71,9 @@ export class TelemetryIndex {
   private readonly mesh: TelemetryMesh;
 
   constructor(resources: readonly ConfigResource[], mesh: TelemetryMesh) {
-    this.mesh = mesh;
+    // a partial mesh (tests, tools) gets Istio's default providers, as a full MeshConfig has them
+    const d = defaultMeshConfig();
+    this.mesh = { ...mesh, extensionProviders: mesh.extensionProviders ?? d.extensionProviders, defaultProviders: mesh.defaultProviders ?? d.defaultProviders };
     const list = (resources.filter((r) => r.kind === 'Telemetry') as ConfigResource<TelemetrySpec>[]).sort(configOrder);
     for (const r of list) {
       const ns = r.metadata.namespace ?? 'default';

@@ -3,6 +3,8 @@ import { buildLabels, factsKey, factsOf, serviceOfClusterName, UNKNOWN_PEER, typ
 import { telemetryRecord } from './metadata-exchange-filter.ts';
 import type { PeerInfo } from './peer-metadata.ts';
 import { formatLabels, PrometheusText, type HistogramSample, type ValueSample } from './prometheus-text.ts';
+import { evalCel, streamAttributes } from './cel-attributes.ts';
+import { STATS_HEADERS_KEY, STATS_KEY, type MetricPolicy, type StatsPolicy } from './stats-policy.ts';
 
 /** Istio's istio_request_duration_milliseconds buckets. */
 export const DURATION_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
@@ -88,7 +90,7 @@ export class IstioMetrics implements StreamObserver {
     this.maxSeries = opts.maxSeries ?? 20_000;
     const http = (s: Series): boolean => s.labels.request_protocol !== 'tcp';
     const tcp = (s: Series): boolean => s.labels.request_protocol === 'tcp';
-    this.counter('istio_requests_total', 'Total requests.', http, (s) => s.requests);
+    this.counter('istio_requests_total', 'Total requests.', (s) => http(s) && s.requests > 0, (s) => s.requests);
     this.histogram('istio_request_duration_milliseconds', 'Request duration in milliseconds.', DURATION_BUCKETS, http, (s) => s.duration);
     this.histogram('istio_request_bytes', 'Request sizes in bytes.', BYTES_BUCKETS, http, (s) => s.requestBytes);
     this.histogram('istio_response_bytes', 'Response sizes in bytes.', BYTES_BUCKETS, http, (s) => s.responseBytes);
@@ -98,10 +100,14 @@ export class IstioMetrics implements StreamObserver {
     this.counter('istio_tcp_connections_closed_total', 'TCP connections closed.', tcp, (s) => s.tcpClosed);
   }
 
+  /** Series of one metric whose labels a Telemetry override changed (by metric, then label text). */
+  private readonly overridden = new Map<string, Map<string, Series>>();
+
   private counter(name: string, help: string, filter: (s: Series) => boolean, value: (s: Series) => number): void {
     this.families.push((out, series) => {
       const values: ValueSample[] = [];
       for (const s of series) if (filter(s)) values.push({ labels: s.text, value: value(s) });
+      for (const s of this.overridden.get(name)?.values() ?? []) if (value(s) > 0) values.push({ labels: s.text, value: value(s) });
       out.counter(name, help, values);
     });
   }
@@ -109,7 +115,7 @@ export class IstioMetrics implements StreamObserver {
   private histogram(name: string, help: string, bounds: readonly number[], filter: (s: Series) => boolean, pick: (s: Series) => Histo): void {
     this.families.push((out, series) => {
       const values: HistogramSample[] = [];
-      for (const s of series) {
+      for (const s of [...series, ...(this.overridden.get(name)?.values() ?? [])]) {
         if (!filter(s)) continue;
         const h = pick(s);
         if (h.count > 0) values.push({ labels: s.text, counts: h.counts, sum: h.sum, count: h.count });
@@ -157,17 +163,59 @@ export class IstioMetrics implements StreamObserver {
 
   onStreamComplete(info: StreamInfo): void {
     if (info.direction === 'UNSPECIFIED' && info.listenerName === '') return;
-    const s = this.seriesFor(info);
     if (info.protocol === 'tcp') {
+      const s = this.seriesFor(info);
       s.tcpClosed++;
       s.tcpSent += info.bytesSent;
       s.tcpReceived += info.bytesReceived;
       return;
     }
-    s.requests++;
-    s.duration.observe(DURATION_BUCKETS, Math.max(0, info.durationMs()));
-    s.requestBytes.observe(BYTES_BUCKETS, info.bytesReceived);
-    s.responseBytes.observe(BYTES_BUCKETS, info.bytesSent);
+    // HTTP metrics come from the HCM's istio.stats filter (absent: Telemetry turned them off)
+    const policy = info.filterState.get(STATS_KEY) as StatsPolicy | undefined;
+    if (!policy) return;
+    const s = this.seriesFor(info);
+    if (policy.metrics.size === 0) {
+      s.requests++;
+      s.duration.observe(DURATION_BUCKETS, Math.max(0, info.durationMs()));
+      s.requestBytes.observe(BYTES_BUCKETS, info.bytesReceived);
+      s.responseBytes.observe(BYTES_BUCKETS, info.bytesSent);
+      return;
+    }
+    let vars: Record<string, unknown> | undefined;
+    const target = (metric: string): Series | undefined => {
+      const p = policy.metrics.get(metric);
+      if (!p) return s;
+      if (p.drop) return undefined;
+      vars ??= streamAttributes(info, info.filterState.get(STATS_HEADERS_KEY) as Record<string, string> | undefined);
+      return this.overrideSeries(`istio_${metric}`, s, p, vars);
+    };
+    const rq = target('requests_total');
+    if (rq) rq.requests++;
+    target('request_duration_milliseconds')?.duration.observe(DURATION_BUCKETS, Math.max(0, info.durationMs()));
+    target('request_bytes')?.requestBytes.observe(BYTES_BUCKETS, info.bytesReceived);
+    target('response_bytes')?.responseBytes.observe(BYTES_BUCKETS, info.bytesSent);
+  }
+
+  /** The series of `metric` with a Telemetry override's labels (removed tags, CEL dimensions). */
+  private overrideSeries(metric: string, base: Series, p: MetricPolicy, vars: Record<string, unknown>): Series {
+    const labels: Record<string, string> = {};
+    for (const [k, v] of Object.entries(base.labels)) if (!p.remove.has(k)) labels[k] = v;
+    for (const [k, prog] of p.dimensions) {
+      const v = evalCel(prog, vars);
+      labels[k] = v === undefined || v === null ? 'unknown' : String(v);
+    }
+    const text = formatLabels(labels);
+    let byText = this.overridden.get(metric);
+    if (!byText) {
+      byText = new Map();
+      this.overridden.set(metric, byText);
+    }
+    let s = byText.get(text);
+    if (!s) {
+      s = new Series(labels as unknown as IstioLabels);
+      if (byText.size < this.maxSeries) byText.set(text, s);
+    }
+    return s;
   }
 
   /** Prometheus text exposition of the Istio metrics. */

@@ -11,6 +11,7 @@ import { createMetadataExchangeFilter, PEER_METADATA_TYPE } from './metadata-exc
 import { exchangedMetadata, PeerMetadataCodec, peerInfoOf } from './peer-metadata.ts';
 import { TcpMetadataExchange } from './tcp-metadata-exchange.ts';
 import { HttpTracing } from './http-tracing.ts';
+import { createStatsFilter } from './stats-policy.ts';
 import type { ClusterManager } from '../upstream/cluster-manager.ts';
 
 export const STATS_PLUGIN_TYPE = 'stats.PluginConfig';
@@ -80,7 +81,7 @@ export class IstioTelemetry {
   registerFilters(http: HttpFilterRegistry): void {
     const deps = { codec: this.codec, ownValue: this.ownValue, ownId: this.ownId };
     http.register(PEER_METADATA_TYPE, (name, config) => createMetadataExchangeFilter(name, config, deps));
-    http.register(STATS_PLUGIN_TYPE, (name) => ({ name }));
+    http.register(STATS_PLUGIN_TYPE, (name, config, path) => createStatsFilter(name, config, path));
     http.accessLog = (entries, path) => createHcmAccessLogFilter(entries, path, this.accessLogSinks);
     http.tracing = (config, path) => this.tracing.filter(this.tracing.compile(config, path));
   }
