@@ -85,6 +85,7 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
     portOverride: (name: string, p: number) => (name === 'virtualOutbound' && c.outboundPort !== undefined ? c.outboundPort : name === 'virtualInbound' && c.inboundPort !== undefined ? c.inboundPort : p),
     drainGraceMs: c.drainGraceMs,
     drainDurationMs: c.drainDurationMs,
+    environment: c.environment,
     onQuit: () => stop?.(),
   };
   const proxy = type === 'router' ? createRouter(opts) : createSidecar(opts);

@@ -62,6 +62,8 @@ export interface ProxyCommandConfig {
   drainDurationMs: number;
   trustDomain: string;
   logLevels: string | undefined;
+  /** The proxy's environment, for Envoy's `environment` span tags (istio-proxy's CANONICAL_SERVICE, ...). */
+  environment: Readonly<Record<string, string>>;
 }
 
 function port(v: string | undefined, flag: string): number | undefined {
@@ -170,5 +172,6 @@ export function proxyConfig(type: ProxyType, f: ProxyFlags, env: NodeJS.ProcessE
     drainDurationMs,
     trustDomain: f.trustDomain ?? env.TRUST_DOMAIN ?? 'cluster.local',
     logLevels: env.MIZZEN_LOG,
+    environment: Object.freeze(Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined))),
   });
 }

@@ -59,6 +59,8 @@ export interface ProxyOptions {
   drainGraceMs?: number;
   /** Listener updates: connections on changed filter chains are closed after this (default 45 s, Istio's drainDuration). */
   drainDurationMs?: number;
+  /** The process environment Envoy's `environment` span tags read (istio-proxy's CANONICAL_SERVICE, ...). */
+  environment?: Readonly<Record<string, string>>;
   onQuit?: () => void;
 }
 
@@ -116,6 +118,7 @@ export class Proxy implements AdminSource {
       accessLog: options.accessLog,
       appMetrics: options.appMetrics,
       clusters: () => this.clusters,
+      environment: options.environment,
       clusterService: (name) => {
         const svc = (this.clusters.get(name)?.config.metadata.services as { host?: string; name?: string; namespace?: string }[] | undefined)?.[0];
         return svc?.host ? { host: svc.host, name: svc.name ?? svc.host, namespace: svc.namespace ?? 'unknown' } : undefined;

@@ -53,10 +53,16 @@ spec:
       assert.equal(z.collectorCluster, 'outbound|9411||zipkin.istio-system.svc.cluster.local');
       assert.equal(z.collectorEndpoint, '/api/v2/spans');
       assert.equal(z.sharedSpanContext, false);
-      assert.equal(tag(h, 'istio.canonical_service')!.literal.value, 'unknown');
+      assert.equal(tag(h, 'istio.namespace')!.literal.value, 'default');
       assert.equal(tag(h, 'istio.namespace')!.literal.value, 'default');
       assert.deepEqual(tag(h, 'user')!.requestHeader, { name: 'end-user', defaultValue: 'anonymous' });
     }
+    for (const h of inbound) {
+      assert.equal(tag(h, 'istio.canonical_service')!.literal.value, 'reviews', 'canonical name from the app label, as the injector sets it');
+      assert.equal(tag(h, 'istio.canonical_revision')!.literal.value, 'v1');
+    }
+    // outbound listeners are shared by a scope's workloads: the tags read istio-proxy's environment
+    for (const h of outbound) assert.deepEqual(tag(h, 'istio.canonical_service')!.environment, { name: 'CANONICAL_SERVICE', defaultValue: 'unknown' });
   });
 
   it('namespace and workload Telemetry override the root one field by field (sampling 0 % for one workload, server side only)', () => {
@@ -98,7 +104,25 @@ spec:
     const o = outbound[0]!.tracing.provider.typedConfig;
     assert.equal(o.grpcService.envoyGrpc.clusterName, 'outbound|4317||otel-collector.observability.svc.cluster.local');
     assert.equal(o.serviceName, 'reviews.default');
+    const other = hcms(ratings, `
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing: [{providers: [{name: otel}]}]
+`);
+    assert.equal(other.outbound[0]!.tracing.provider.typedConfig.serviceName, 'ratings.default', 'outbound listeners are not shared across workloads under an OpenTelemetry tracer');
     assert.equal(outbound[0]!.tracing.randomSampling.value, 1, 'sampling falls back to PILOT_TRACE_SAMPLING');
+  });
+
+  it('in one push, workloads of a namespace share outbound listeners except under an OpenTelemetry tracer', () => {
+    const otel = `apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: mesh-default, namespace: istio-system}\nspec:\n  tracing: [{providers: [{name: otel}]}]\n`;
+    const push = pushContext(`${RICH_CONFIG}\n---\n${otel}`, [...RICH_SERVICES, ZIPKIN_SVC, OTEL_SVC] as never, RICH_ENDPOINTS, MESH);
+    const names = [reviews, ratings].map((p) => {
+      const l = generateAll(p, push).listeners.map((x) => x.resource as Json).find((x) => x.name === '0.0.0.0_9080')!;
+      return l.filterChains[0].filters[0].typedConfig.tracing.provider.typedConfig.serviceName;
+    });
+    assert.deepEqual(names, ['reviews.default', 'ratings.default']);
   });
 
   it('legacy MeshConfig: sampling from defaultConfig.tracing, no provider without an address, nothing with enableTracing false', () => {

@@ -3,12 +3,27 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TYPE_URL } from '../../src/api/xds/type-urls.ts';
 import { decodeExportRequest } from '../../src/data/telemetry/otlp-messages.ts';
 import { address, hcm, route, routeConfig, staticCluster, vhost } from '../proxy/support/envoy-builders.ts';
 import { EchoServer } from '../proxy/support/echo-server.ts';
 import { request } from '../proxy/support/http-client.ts';
 import { startHarness, waitUntil, type Harness } from '../proxy/support/proxy-harness.ts';
+
+const OTELCOL = '/var/cache/mizzen/otelcol-0.165.0/otelcol';
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ZIPKIN = 'type.googleapis.com/envoy.config.trace.v3.ZipkinConfig';
@@ -82,7 +97,7 @@ describe('HCM tracing (client and server spans, as Envoy with Istio\'s config)',
   let clustersPushed = '';
 
   /** out (OUTBOUND, like a client sidecar) → in (INBOUND, like the server sidecar) → app. */
-  async function push(percent: number, provider: Record<string, unknown> = zipkinProvider, spawnUpstream = false): Promise<void> {
+  async function push(percent: number, provider: Record<string, unknown> = zipkinProvider, spawnUpstream = false, extraClusters: Record<string, unknown>[] = []): Promise<void> {
     const t = { ...tracing(percent, provider), ...(spawnUpstream ? { spawnUpstreamSpan: { value: true } } : {}) };
     const listeners = [
       { name: 'out', address: address('0.0.0.0', 8080), trafficDirection: 'OUTBOUND', filterChains: [{ filters: [hcm('out', { tracing: t })] }] },
@@ -99,6 +114,7 @@ describe('HCM tracing (client and server spans, as Envoy with Istio\'s config)',
         staticCluster('hop', [['127.0.0.1', h.port('in')]]),
         staticCluster('zipkin', [['127.0.0.1', collector.port]]),
         staticCluster('otel-grpc', [['127.0.0.1', collector.grpcPort]], { typedExtensionProtocolOptions: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicitHttpConfig: { http2ProtocolOptions: {} } } } }),
+      ...extraClusters,
     ];
     if (JSON.stringify(clusters) !== clustersPushed) await h.push({ clusters });
     clustersPushed = JSON.stringify(clusters);
@@ -236,6 +252,36 @@ describe('HCM tracing (client and server spans, as Envoy with Istio\'s config)',
     await request(h.port('out'), { path: '/o', headers: { host: 'reviews:9080' } });
     await h.proxy.telemetry.tracing.flush();
     await waitUntil(() => collector.otlp.length >= 1, 'OTLP/gRPC export');
+  });
+
+  it('a real OpenTelemetry Collector accepts the OTLP/gRPC and OTLP/HTTP exports', { skip: !existsSync(OTELCOL) && `no collector at ${OTELCOL} (scripts/tracing-backends.sh builds it)` }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mizzen-otelcol-'));
+    const [g, p] = [await freePort(), await freePort()];
+    writeFileSync(join(dir, 'c.yaml'), `receivers:\n  otlp:\n    protocols:\n      grpc: {endpoint: 127.0.0.1:${g}}\n      http: {endpoint: 127.0.0.1:${p}}\nexporters:\n  debug: {verbosity: detailed}\nservice:\n  telemetry: {metrics: {level: none}}\n  pipelines:\n    traces: {receivers: [otlp], exporters: [debug]}\n`);
+    const col = spawn(OTELCOL, [`--config=file:${join(dir, 'c.yaml')}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    col.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    col.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await waitUntil(() => out.includes('Everything is ready'), 'collector ready', 30_000);
+      await push(100);
+      const grpc = { name: 'envoy.tracers.opentelemetry', typedConfig: { '@type': OTEL, serviceName: 'reviews.default', grpcService: { envoyGrpc: { clusterName: 'real-grpc', authority: 'otel' } } } };
+      const httpP = { name: 'envoy.tracers.opentelemetry', typedConfig: { '@type': OTEL, serviceName: 'ratings.default', httpService: { httpUri: { uri: 'otel/v1/traces', cluster: 'real-http', timeout: { seconds: 5 } } } } };
+      for (const [provider, name, port, h2] of [[grpc, 'real-grpc', g, true], [httpP, 'real-http', p, false]] as const) {
+        const h2opts = h2 ? { typedExtensionProtocolOptions: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicitHttpConfig: { http2ProtocolOptions: {} } } } } : {};
+        await push(100, provider, false, [staticCluster(name, [['127.0.0.1', port]], h2opts)]);
+        await request(h.port('out'), { path: '/real', headers: { host: 'reviews:9080' } });
+        await h.proxy.telemetry.tracing.flush();
+        const service = (provider.typedConfig as { serviceName: string }).serviceName;
+        // the client span of `out` (a fresh downstream connection each time; `in` is reached over a
+        // kept-alive upstream connection that keeps the listener config it was accepted with)
+        await waitUntil(() => out.includes(`service.name: Str(${service})`) && /Kind\s+: Client/.test(out), `collector printed the ${name} spans`, 15_000);
+        out = '';
+      }
+    } finally {
+      col.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('NACKs tracers it does not implement', async () => {

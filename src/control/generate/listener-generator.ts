@@ -8,6 +8,7 @@ import { grpcServerListener, isGrpcServerListenerName } from './grpc-security.ts
 import { inboundListener } from './inbound-listeners.ts';
 import { outboundListeners } from './outbound-listeners.ts';
 import { toResources } from './resource-list.ts';
+import { outboundTelemetryKey } from './telemetry-hcm.ts';
 
 /** LDS: sidecar (virtualOutbound, virtualInbound, per-port outbound), router (gateway servers), proxyless gRPC (`HOST:PORT` api listeners). */
 export class ListenerGenerator implements Generator {
@@ -25,6 +26,7 @@ export class ListenerGenerator implements Generator {
     if (proxy.type === 'router') return toResources(push.cached(`lds|${scope}`, () => gatewayListeners(proxy, push)), request.names);
     // Outbound listeners are shared within a scope; the inbound one depends on the workload itself.
     const inboundKey = `lds-in|${proxy.namespace}|${proxy.ipAddresses.join(',')}|${labelsKey(proxy.labels)}`;
-    return toResources([...push.cached(`lds|${scope}`, () => outboundListeners(proxy, push)), push.cached(inboundKey, () => inboundListener(proxy, push))], request.names);
+    const outKey = `lds|${scope}|${outboundTelemetryKey(push, proxy)}`;
+    return toResources([...push.cached(outKey, () => outboundListeners(proxy, push)), push.cached(inboundKey, () => inboundListener(proxy, push))], request.names);
   }
 }

@@ -45,7 +45,7 @@ interface TelemetryMeshView {
  * MeshConfig's legacy fields when no Telemetry applies. Cached per push by what it depends on.
  */
 export function hcmTelemetry(push: PushContext, proxy: ProxyInfo, cls: ListenerClass): HcmTelemetry {
-  const key = `hcm-telemetry|${cls}|${proxy.type}|${proxy.namespace}|${push.telemetry.key(proxy)}|${serviceName(proxy)}|${istioTagsKey(proxy)}`;
+  const key = `hcm-telemetry|${cls}|${proxy.type}|${proxy.namespace}|${push.telemetry.key(proxy)}|${sharedOutbound(proxy, cls) ? outboundTelemetryKey(push, proxy) : `${serviceName(proxy)}|${istioTagsKey(proxy)}`}`;
   return push.cached(key, () => ({
     tracing: tracingConfig(push, proxy, cls),
     accessLog: accessLogs(push, proxy, cls),
@@ -57,6 +57,23 @@ export function hcmTelemetry(push: PushContext, proxy: ProxyInfo, cls: ListenerC
 export function tcpTelemetry(push: PushContext, proxy: ProxyInfo, cls: ListenerClass): Omit<HcmTelemetry, 'tracing'> {
   const t = hcmTelemetry(push, proxy, cls);
   return { accessLog: t.accessLog, stats: t.stats };
+}
+
+/**
+ * A sidecar's outbound listeners are shared by the workloads of a scope (ListenerGenerator), so
+ * what differs per workload is kept out of them: the canonical service/revision span tags read
+ * istio-proxy's CANONICAL_SERVICE / CANONICAL_REVISION environment (set by the injector), and
+ * only an OpenTelemetry tracer (its service name) makes them per workload.
+ */
+function sharedOutbound(proxy: ProxyInfo, cls: ListenerClass): boolean {
+  return cls === 'outbound' && proxy.type === 'sidecar';
+}
+
+/** What a sidecar's outbound telemetry depends on beyond its scope (ListenerGenerator adds it to the cache key). */
+export function outboundTelemetryKey(push: PushContext, proxy: ProxyInfo): string {
+  const spec = push.telemetry.tracing(proxy)?.client;
+  const otel = spec && !spec.disabled && spec.provider?.opentelemetry !== undefined;
+  return `${push.telemetry.key(proxy)}|${otel ? serviceName(proxy) : ''}|${String(proxy.metadata.MESH_ID ?? '')}|${proxy.clusterId}`;
 }
 
 function mesh(push: PushContext): TelemetryMeshView {
@@ -71,7 +88,8 @@ function serviceName(proxy: ProxyInfo): string {
 }
 
 function istioTagsKey(proxy: ProxyInfo): string {
-  return `${proxy.labels['service.istio.io/canonical-name'] ?? ''}|${proxy.labels['service.istio.io/canonical-revision'] ?? ''}|${String(proxy.metadata.MESH_ID ?? '')}|${proxy.clusterId}`;
+  const l = proxy.labels;
+  return `${l['service.istio.io/canonical-name'] ?? ''}|${l['service.istio.io/canonical-revision'] ?? ''}|${l['app.kubernetes.io/name'] ?? ''}|${l['app.kubernetes.io/version'] ?? ''}|${l.app ?? ''}|${l.version ?? ''}|${proxy.workloadName ?? ''}|${String(proxy.metadata.MESH_ID ?? '')}|${proxy.clusterId}`;
 }
 
 // ---- tracing ----
@@ -84,7 +102,7 @@ function tracingConfig(push: PushContext, proxy: ProxyInfo, cls: ListenerClass):
     if (m.enableTracing === false) return undefined;
     // legacy MeshConfig: sampling and tags; Istio's bootstrap carries the tracer (defaultConfig.tracing.zipkin)
     const out = sampling(proxySampling(legacy));
-    out.customTags = customTags(undefined, legacy, proxy);
+    out.customTags = customTags(undefined, legacy, proxy, cls);
     if (legacy?.maxPathTagLength) out.maxPathTagLength = legacy.maxPathTagLength;
     const address = legacy?.zipkin?.address;
     if (address) {
@@ -103,7 +121,7 @@ function tracingConfig(push: PushContext, proxy: ProxyInfo, cls: ListenerClass):
   out.provider = provider.provider;
   if (provider.maxTagLength) out.maxPathTagLength = provider.maxTagLength;
   Object.assign(out, sampling(spec.randomSamplingPercentage ?? proxySampling(legacy)));
-  out.customTags = customTags(spec, legacy, proxy);
+  out.customTags = customTags(spec, legacy, proxy, cls);
   if (out.maxPathTagLength === undefined && legacy?.maxPathTagLength) out.maxPathTagLength = legacy.maxPathTagLength;
   return out;
 }
@@ -119,9 +137,9 @@ function proxySampling(t: ProxyTracing | undefined): number {
   return s > 100 ? 1 : s;
 }
 
-function customTags(spec: TracingSpec | undefined, legacy: ProxyTracing | undefined, proxy: ProxyInfo): JsonObject[] {
+function customTags(spec: TracingSpec | undefined, legacy: ProxyTracing | undefined, proxy: ProxyInfo, cls: ListenerClass): JsonObject[] {
   const enableIstioTags = spec ? spec.enableIstioTags : legacy?.enableIstioTags !== false;
-  const tags: JsonObject[] = enableIstioTags ? istioTags(proxy) : [];
+  const tags: JsonObject[] = enableIstioTags ? istioTags(proxy, sharedOutbound(proxy, cls)) : [];
   const fromSpec = spec?.customTags && Object.keys(spec.customTags).length > 0 ? spec.customTags : (legacy?.customTags as Record<string, CustomTag> | undefined);
   for (const [tag, t] of Object.entries(fromSpec ?? {})) {
     if (!t) continue;
@@ -134,12 +152,17 @@ function customTags(spec: TracingSpec | undefined, legacy: ProxyTracing | undefi
 }
 
 /** Istio's service tags (istio.canonical_revision/service, mesh_id, namespace, cluster_id). */
-function istioTags(proxy: ProxyInfo): JsonObject[] {
+function istioTags(proxy: ProxyInfo, fromEnvironment: boolean): JsonObject[] {
   const lit = (tag: string, value: string): JsonObject => ({ tag, literal: { value } });
   const meshId = typeof proxy.metadata.MESH_ID === 'string' && proxy.metadata.MESH_ID ? proxy.metadata.MESH_ID : 'unknown';
+  // the injector labels pods with the canonical name/revision derived from these labels
+  const l = proxy.labels;
+  const name = l['service.istio.io/canonical-name'] || l['app.kubernetes.io/name'] || l.app || proxy.workloadName || 'unknown';
+  const revision = l['service.istio.io/canonical-revision'] || l['app.kubernetes.io/version'] || l.version || 'latest';
+  const env = (tag: string, envName: string, dflt: string): JsonObject => ({ tag, environment: { name: envName, defaultValue: dflt } });
   return [
-    lit('istio.canonical_revision', proxy.labels['service.istio.io/canonical-revision'] || 'latest'),
-    lit('istio.canonical_service', proxy.labels['service.istio.io/canonical-name'] || 'unknown'),
+    fromEnvironment ? env('istio.canonical_revision', 'CANONICAL_REVISION', 'latest') : lit('istio.canonical_revision', revision),
+    fromEnvironment ? env('istio.canonical_service', 'CANONICAL_SERVICE', 'unknown') : lit('istio.canonical_service', name),
     lit('istio.mesh_id', meshId),
     lit('istio.namespace', proxy.namespace || 'default'),
     lit('istio.cluster_id', proxy.clusterId || 'unknown'),

@@ -77,9 +77,12 @@ export class HttpTracing implements StreamObserver {
   private readonly local: LocalEndpoint;
   private readonly spans = new WeakMap<StreamInfo, RequestSpans>();
 
-  constructor(clusters: () => ClusterManager, local: LocalEndpoint) {
+  private readonly environment: Readonly<Record<string, string>>;
+
+  constructor(clusters: () => ClusterManager, local: LocalEndpoint, environment: Readonly<Record<string, string>> = {}) {
     this.clusters = clusters;
     this.local = local;
+    this.environment = environment;
   }
 
   /** Exporter counters, by provider config (admin stats). */
@@ -103,7 +106,7 @@ export class HttpTracing implements StreamObserver {
       if (t.literal !== undefined) customTags.push({ tag, kind: 'fixed', value: asString(asObj(t.literal).value) });
       else if (t.environment !== undefined) {
         const env = asObj(t.environment);
-        customTags.push({ tag, kind: 'fixed', value: process.env[asString(env.name)] ?? asString(env.defaultValue) });
+        customTags.push({ tag, kind: 'fixed', value: this.environment[asString(env.name)] ?? asString(env.defaultValue) });
       } else if (t.requestHeader !== undefined) {
         const h = asObj(t.requestHeader);
         customTags.push({ tag, kind: 'header', name: asString(h.name).toLowerCase(), defaultValue: asString(h.defaultValue) });

@@ -27,6 +27,8 @@ export interface IstioTelemetryOptions {
   appMetrics?: AppScrapeTarget;
   /** The proxy's clusters: span exporters reach their collectors through them. */
   clusters?: () => ClusterManager;
+  /** Environment for `environment` span tags. */
+  environment?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -70,6 +72,7 @@ export class IstioTelemetry {
         return clusters();
       },
       { serviceName: typeof opts.node.cluster === 'string' ? opts.node.cluster : '', ip: ips, nodeId: this.ownId, zone: locality.zone ?? '' },
+      opts.environment ?? {},
     );
   }
 
