@@ -37,7 +37,15 @@ export interface SidecarModeOptions {
   nodeFlags?: () => string[];
   /** Extra environment for the proxies. */
   env?: Record<string, string>;
+  /**
+   * Tracing at this sampling percentage (mesh-wide Telemetry, Zipkin provider); spans go to a
+   * sink in the client pod (POST → 202), so the collector's own cost is not the proxies'.
+   */
+  tracingPercent?: number;
 }
+
+/** A Zipkin-shaped span sink for the tracing modes: answers 202 and counts spans. */
+const SPAN_SINK = `let n=0;require('http').createServer((q,r)=>{let b='';q.on('data',c=>b+=c);q.on('end',()=>{try{n+=JSON.parse(b).length}catch{}r.writeHead(202).end()})}).listen(9411,'0.0.0.0',()=>console.log('sink ready'));process.on('SIGTERM',()=>{console.error('spans '+n);process.exit(0)});`;
 
 function pod(name: string, ip: string, injected: boolean): Record<string, unknown> {
   const labels: Record<string, string> = { app: name };
@@ -62,6 +70,14 @@ function meshConfig(pair: NetnsPair, o: SidecarModeOptions): string {
       spec: { clusterIP: '10.96.254.10', selector: { app: 'server' }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] },
     },
   ];
+  if (o.tracingPercent !== undefined) {
+    // the sink runs in the client pod's namespace: a ServiceEntry for the collector's host at that pod IP
+    docs.push(
+      { apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'zipkin', namespace: 'istio-system' }, spec: { hosts: ['zipkin.istio-system.svc.cluster.local'], location: 'MESH_INTERNAL', resolution: 'STATIC', ports: [{ number: 9411, name: 'http', protocol: 'HTTP' }], endpoints: [{ address: pair.clientIp }] } },
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh: 'extensionProviders:\n- name: zipkin\n  zipkin: {service: zipkin.istio-system.svc.cluster.local, port: 9411}\n' } },
+      { apiVersion: 'telemetry.istio.io/v1', kind: 'Telemetry', metadata: { name: 'mesh-default', namespace: 'istio-system' }, spec: { tracing: [{ providers: [{ name: 'zipkin' }], randomSamplingPercentage: o.tracingPercent }] } },
+    );
+  }
   if (!o.mtls) {
     docs.push({
       apiVersion: 'security.istio.io/v1',
@@ -132,6 +148,7 @@ export function sidecarMode(o: SidecarModeOptions): Mode {
           { readyText: 'xDS+TLS', env: { ...process.env, MIZZEN_LOG: 'warn' }, cpu: '0' },
         );
         started.push(discovery);
+        if (o.tracingPercent !== undefined) started.push(await spawnInNetns(pair.client, [node, '-e', SPAN_SINK], { readyText: 'sink ready', cpu: '0' }));
         const sidecars: Started[] = [];
         const pods: ('client' | 'server')[] = [];
         for (const [podName, ns, ip, injected] of [
@@ -160,7 +177,7 @@ export function sidecarMode(o: SidecarModeOptions): Mode {
         try {
           await waitForPath(pair, 30_000);
         } catch (err) {
-          throw new Error(`${(err as Error).message}\n${sidecars.map((p, i) => `${pods[i]} sidecar stderr: ${p.stderrTail()}`).join('\n')}`);
+          throw new Error(`${(err as Error).message}\n${sidecars.map((p, i) => `${pods[i]} sidecar stderr: ${p.stderrTail()}`).join('\n')}\ndiscovery stderr: ${discovery.stderrTail()}`);
         }
         // spawnInNetns reports the `taskset`/`ip` wrapper's pid; exec keeps it the proxy's own.
         return { target: { host: pair.serverIp, port: 8080, hostHeader: `${SERVICE_HOST}:8080` }, proxies: sidecars, proxyPods: pods, stop };
@@ -174,6 +191,9 @@ export function sidecarMode(o: SidecarModeOptions): Mode {
 
 export const sidecarModes = (extra: Partial<SidecarModeOptions> = {}): Mode[] => [
   sidecarMode({ name: 'sidecar', clientSidecar: true, serverSidecar: true, mtls: true, ...extra }),
+  // Istio's tracing cost: the same pair with a Zipkin tracer at 1 % (Istio's default sampling) and 100 %
+  sidecarMode({ name: 'sidecar-trace1', clientSidecar: true, serverSidecar: true, mtls: true, tracingPercent: 1, ...extra }),
+  sidecarMode({ name: 'sidecar-trace100', clientSidecar: true, serverSidecar: true, mtls: true, tracingPercent: 100, ...extra }),
   sidecarMode({ name: 'sidecar-nomtls', clientSidecar: true, serverSidecar: true, mtls: false, ...extra }),
   sidecarMode({ name: 'client-sidecar', clientSidecar: true, serverSidecar: false, mtls: true, ...extra }),
   sidecarMode({ name: 'server-sidecar', clientSidecar: false, serverSidecar: true, mtls: true, ...extra }),
