@@ -11,14 +11,10 @@ function validateProviders(providers: ProviderRef[] | undefined, path: string, o
 export function validateTelemetry(r: ConfigResource<TelemetrySpec>, out: IssueList): void {
   const spec = r.spec;
   validatePolicySelection(spec, 'spec', out);
-  const refs = [...(spec.targetRefs ?? []), ...(spec.targetRef ? [spec.targetRef] : [])];
-  refs.forEach((ref, i) => {
-    if (ref && ref.kind !== 'Gateway') out.warn(spec.targetRef ? 'spec.targetRef' : at('spec.targetRefs', i), `targetRefs to ${ref.kind ?? 'this kind'} attach to waypoints, which Mizzen does not run yet: ignored`);
-  });
+
   (spec.metrics ?? []).forEach((m, i) => {
     if (!m) return;
     const p = at('spec.metrics', i);
-    if (m.reportingInterval !== undefined) out.warn(at(p, 'reportingInterval'), 'not implemented by Mizzen: TCP metrics are reported when connections close');
     validateProviders(m.providers, at(p, 'providers'), out);
     (m.overrides ?? []).forEach((o, j) => {
       const op = at(at(p, 'overrides'), j);
@@ -47,11 +43,6 @@ export function validateTelemetry(r: ConfigResource<TelemetrySpec>, out: IssueLi
     const p = at('spec.tracing', i);
     if ((t.providers ?? []).length > 1) out.warn(at(p, 'providers'), 'multiple providers is not currently supported');
     validateProviders(t.providers, at(p, 'providers'), out);
-    if (t.disableContextPropagation !== undefined) out.warn(at(p, 'disableContextPropagation'), 'not implemented by Mizzen (needs Istio 1.30 proxies): context is always propagated');
-    if (t.useRequestIdForTraceSampling === false) out.warn(at(p, 'useRequestIdForTraceSampling'), 'not implemented by Mizzen: sampling always uses the request id');
-    for (const [name, tag] of Object.entries(t.customTags ?? {})) {
-      if (tag?.formatter) out.warn(at(p, `customTags[${name}].formatter`), 'formatter tags need Istio 1.29 proxies and are not sent');
-    }
     const pct = t.randomSamplingPercentage;
     if (pct !== undefined && (pct < 0 || pct > 100)) out.error(at(p, 'randomSamplingPercentage'), 'randomSamplingPercentage must be in range [0.0, 100.0]');
     for (const [name, tag] of Object.entries(t.customTags ?? {})) {
