@@ -209,6 +209,9 @@ function providersCheck(list: unknown[]): string | undefined {
   return undefined;
 }
 
+/** Extension provider kinds Mizzen's Telemetry implements. */
+const IMPLEMENTED_PROVIDERS = new Set(['zipkin', 'opentelemetry', 'prometheus', 'envoyFileAccessLog']);
+
 /** Extension providers merge by name over the lower layer (Istio's ApplyMeshConfig). */
 function mergeProviders(base: unknown, user: ExtensionProvider[]): ExtensionProvider[] {
   const out = Array.isArray(base) ? (structuredClone(base) as ExtensionProvider[]) : [];
@@ -260,6 +263,10 @@ export function applyMeshConfig(base: MeshConfig, user: unknown): MeshConfigResu
     const current = config[k];
     if (k === 'extensionProviders') {
       config.extensionProviders = mergeProviders(current, v as ExtensionProvider[]);
+      for (const p of v as ExtensionProvider[]) {
+        const kind = Object.keys(p).find((x) => x !== 'name') ?? '';
+        if (!IMPLEMENTED_PROVIDERS.has(kind)) warnings.push({ path: `extensionProviders[${p.name}].${kind}`, message: 'provider kind not implemented by Mizzen (zipkin, opentelemetry, prometheus and envoyFileAccessLog are): Telemetry naming it has no effect' });
+      }
       continue;
     }
     config[k] = MERGED.has(k) && isObj(current) && isObj(v) ? { ...current, ...structuredClone(v) } : structuredClone(v);
