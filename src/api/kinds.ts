@@ -39,6 +39,7 @@ export const KINDS: readonly KindInfo[] = Object.freeze([
   istioKind('AuthorizationPolicy', 'security.istio.io', SECURITY, 'authorizationpolicies', ['ap']),
   istioKind('Telemetry', 'telemetry.istio.io', ['v1', 'v1alpha1'], 'telemetries', ['telemetry']),
   kubeKind('Namespace', '', ['v1'], 'namespaces', ['ns'], false),
+  kubeKind('Node', '', ['v1'], 'nodes', ['no'], false),
   kubeKind('ServiceAccount', '', ['v1'], 'serviceaccounts', ['sa']),
   kubeKind('Service', '', ['v1'], 'services', ['svc']),
   kubeKind('Endpoints', '', ['v1'], 'endpoints', ['ep']),

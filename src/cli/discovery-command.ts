@@ -3,6 +3,7 @@ import { Discovery } from '../control/discovery.ts';
 import { systemClock } from '../lib/clock.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { createLogFactory } from '../lib/log.ts';
+import { KubeApi, loadKubeConfig } from '../lib/kube/kube-api.ts';
 import type { CliContext } from './cli-context.ts';
 import { discoveryConfig, type DiscoveryFlags } from './discovery-config.ts';
 
@@ -21,7 +22,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--http-addr <addr>', 'debug/metrics HTTP listen address (/metrics, /ready, /debug/...)', ':15014')
     .option('--http-socket <path>', 'also serve the debug HTTP endpoints on this Unix socket')
     .option('--serving-host <host>', 'extra SAN for the 15012 serving certificate; repeatable', collect)
-    .addHelpText('after', '\nEnvironment: PILOT_DEBOUNCE_AFTER (100ms), PILOT_DEBOUNCE_MAX (10s), PILOT_PUSH_THROTTLE (100), MIZZEN_LOG (e.g. info,xds=debug)\n')
+    .option('--kube', 'read config from the Kubernetes API server (in-cluster credentials in a pod, else $KUBECONFIG or ~/.kube/config); serve the webhooks')
+    .option('--kubeconfig <file>', 'kubeconfig of the API server (implies --kube)')
+    .option('--webhook-addr <addr>', 'injection and validation webhooks (HTTPS) listen address, with --kube', ':15017')
+    .option('--revision <rev>', 'Istio revision this control plane serves (env REVISION; default "default")')
+    .addHelpText('after', '\nEnvironment: PILOT_DEBOUNCE_AFTER (100ms), PILOT_DEBOUNCE_MAX (10s), PILOT_PUSH_THROTTLE (100), MIZZEN_LOG (e.g. info,xds=debug);\nwith --kube: POD_NAME (lease identity), POD_NAMESPACE (istio-system), REVISION, MIZZEN_LEASE_DURATION (30s)\n')
     .action(async (flags: DiscoveryFlags) => {
       let discovery: Discovery | undefined;
       let stop: (() => void) | undefined;
@@ -47,9 +52,22 @@ export function register(program: Command, ctx: CliContext): void {
           trustedNodeAccounts: c.trustedNodeAccounts,
           clock: systemClock,
           logs,
+          ...(c.kube
+            ? {
+                kube: {
+                  api: new KubeApi(loadKubeConfig(c.kube.config)),
+                  systemNamespace: c.kube.systemNamespace,
+                  revision: c.kube.revision,
+                  ...(c.kube.identity ? { identity: c.kube.identity } : {}),
+                  leaseDurationMs: c.kube.leaseDurationMs,
+                  webhookHost: c.kube.webhookHost,
+                  webhookPort: c.kube.webhookPort,
+                },
+              }
+            : {}),
         });
         const addrs = await discovery.start();
-        ctx.stdout(`mizzen discovery: xDS ${addrs.grpc}${addrs.secureGrpc ? `, xDS+TLS ${addrs.secureGrpc}` : ''}, debug ${addrs.http}\n`);
+        ctx.stdout(`mizzen discovery: xDS ${addrs.grpc}${addrs.secureGrpc ? `, xDS+TLS ${addrs.secureGrpc}` : ''}, debug ${addrs.http}${addrs.webhook ? `, webhooks ${addrs.webhook}` : ''}\n`);
         await stopped;
       } catch (err) {
         ctx.stderr(`error: ${errorMessage(err)}\n`);

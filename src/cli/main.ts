@@ -19,6 +19,9 @@ const COMMAND_MODULES: Readonly<Record<string, string>> = {
   exec: './exec-command.ts',
   get: './get-command.ts',
   'grpc-agent': './grpc-agent-command.ts',
+  install: './install-command.ts',
+  'istio-iptables': './istio-iptables-command.ts',
+  'kube-inject': './kube-inject-command.ts',
   logs: './logs-command.ts',
   pc: './proxy-config-command.ts',
   proxy: './proxy-command.ts',
@@ -26,6 +29,7 @@ const COMMAND_MODULES: Readonly<Record<string, string>> = {
   'proxy-status': './proxy-status-command.ts',
   ps: './proxy-status-command.ts',
   token: './token-command.ts',
+  uninstall: './install-command.ts',
   up: './up-command.ts',
   validate: './validate-command.ts',
 };

@@ -79,6 +79,7 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
     prometheusPort: c.prometheusPort,
     mergedMetricsPort: c.mergedMetricsPort,
     appMetrics: c.appMetrics,
+    ...(c.appProbers ? { appProbers: c.appProbers } : {}),
     accessLog: c.accessLog,
     secrets: agent ? cacheSecretProvider(agent.cache) : undefined,
     originalDestination: kernelOriginalDestination,

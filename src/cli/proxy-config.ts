@@ -5,6 +5,7 @@ import type { ProxyType } from '../data/xds-client/node-identity.ts';
 import { parseNodeId } from '../data/xds-client/node-identity.ts';
 import type { AccessLogOptions } from '../data/telemetry/access-log.ts';
 import { scrapeTargetOf, type AppScrapeTarget } from '../data/telemetry/merged-metrics-server.ts';
+import { parseAppProbers, type AppProber } from '../data/telemetry/app-health-prober.ts';
 
 /** Flags of `mizzen proxy sidecar|router` as commander gives them. */
 export interface ProxyFlags {
@@ -50,6 +51,8 @@ export interface ProxyCommandConfig {
   /** 15020: merged Prometheus (proxy + app from ISTIO_PROMETHEUS_ANNOTATIONS). */
   mergedMetricsPort: number | undefined;
   appMetrics: AppScrapeTarget | undefined;
+  /** ISTIO_KUBE_APP_PROBERS: the injector's rewritten app probes. */
+  appProbers: ReadonlyMap<string, AppProber> | undefined;
   accessLog: AccessLogOptions | undefined;
   caAddress: string | undefined;
   caRootPem: string | undefined;
@@ -143,6 +146,14 @@ export function proxyConfig(type: ProxyType, f: ProxyFlags, env: NodeJS.ProcessE
   const drainText = f.drainDuration ?? proxyConfigEnv(env.PROXY_CONFIG).drainDuration ?? '45s';
   const drainDurationMs = parseDuration(String(drainText));
   if (drainDurationMs === undefined) throw new MizzenError('USAGE', `drain duration must be a duration like 45s (got ${drainText})`);
+  let appProbers: Map<string, AppProber> | undefined;
+  if (env.ISTIO_KUBE_APP_PROBERS) {
+    try {
+      appProbers = parseAppProbers(env.ISTIO_KUBE_APP_PROBERS);
+    } catch (err) {
+      throw new MizzenError('USAGE', `ISTIO_KUBE_APP_PROBERS ${(err as Error).message}`);
+    }
+  }
   const grace = Number(f.drainGrace.replace(/s$/, ''));
   if (!Number.isFinite(grace) || grace < 0) throw new MizzenError('USAGE', `--drain-grace must be seconds (got ${f.drainGrace})`);
   return Object.freeze({
@@ -161,6 +172,7 @@ export function proxyConfig(type: ProxyType, f: ProxyFlags, env: NodeJS.ProcessE
     // served with Prometheus (15090): disabling that disables the merge unless asked for explicitly
     mergedMetricsPort: f.mergedMetricsPort !== undefined ? port(f.mergedMetricsPort, '--merged-metrics-port') : port(f.prometheusPort, '--prometheus-port') === undefined ? undefined : 15020,
     appMetrics,
+    appProbers,
     accessLog: f.accessLogFile ? { path: f.accessLogFile, encoding: encoding as 'TEXT' | 'JSON' } : undefined,
     caAddress: f.ca ? f.caAddress ?? env.CA_ADDR ?? discovery : undefined,
     caRootPem,

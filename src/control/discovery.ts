@@ -1,4 +1,6 @@
-import { hostname } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadEnvoyRoot } from '../api/xds/envoy-protos.ts';
 import { WORKLOAD_PROTO_FILES } from '../api/workload/workload-protos.ts';
@@ -32,6 +34,7 @@ import { classifyChange } from './registry/classify-change.ts';
 import { servicesWithChangedIdentities } from './registry/service-identities.ts';
 import { AdsServer } from './xds/ads-server.ts';
 import { XdsMetrics } from './xds/xds-metrics.ts';
+import { KubeMode, type KubeModeOptions } from '../kube/kube-mode.ts';
 import type { XdsSnapshot } from './xds/xds-snapshot.ts';
 
 export interface DiscoveryOptions {
@@ -61,12 +64,16 @@ export interface DiscoveryOptions {
   rescanIntervalMs?: number;
   /** `NS/SA` accounts allowed to request certificates for pods on their node (CA_TRUSTED_NODE_ACCOUNTS). */
   trustedNodeAccounts?: readonly string[];
+  /** Kubernetes mode (`--kube`): the API server as one more config source, webhooks, CA keys. */
+  kube?: Omit<KubeModeOptions, 'store' | 'validate' | 'mesh' | 'logs' | 'trustDomain'>;
 }
 
 export interface DiscoveryAddresses {
   grpc: string;
   secureGrpc: string | undefined;
   http: string;
+  /** The webhook server (15017) in Kubernetes mode. */
+  webhook?: string;
 }
 
 /**
@@ -94,6 +101,9 @@ export class Discovery {
   private grpcServer: GrpcServer | undefined;
   private readonly debugServers: DebugServer[] = [];
   private ready = false;
+  readonly kube: KubeMode | undefined;
+  /** A CA directory made for Kubernetes mode when none was given (removed on close). */
+  private tempCaDir: string | undefined;
   private unsubscribe: (() => void) | undefined;
   private readonly log: Logger;
   readonly controlPlaneId = `mizzen-discovery-${hostname()}`;
@@ -108,8 +118,19 @@ export class Discovery {
     this.store = new ConfigStore({ log: options.logs.component('config') });
     this.meshWatcher = new MeshConfigWatcher({ store: this.store, log: options.logs.component('config') });
     this.meshWatcher.onChange(() => {
+      this.kube?.source.refreshSelection();
       if (this.ready) this.debouncer.push(fullPushRequest('mesh', options.clock.now()));
     });
+    if (options.kube) {
+      this.kube = new KubeMode({
+        ...options.kube,
+        store: this.store,
+        validate: options.validate ?? validateResource,
+        mesh: () => this.mesh,
+        logs: options.logs,
+        trustDomain: options.trustDomain,
+      });
+    }
     this.ads = new AdsServer({
       root: this.root,
       metrics: this.xdsMetrics,
@@ -177,6 +198,7 @@ export class Discovery {
   async start(): Promise<DiscoveryAddresses> {
     const scan = await this.fileSource.start();
     for (const p of scan.problems) this.log.warn({ problem: p }, 'config problem');
+    if (this.kube) await this.kube.startSource();
     this.ads.setSnapshot(this.buildSnapshot());
     this.unsubscribe = this.store.subscribe((changes) => {
       const req = requestFromChanges(changes, this.o.clock.now(), this.classify);
@@ -186,9 +208,15 @@ export class Discovery {
     const server = new GrpcServer({ log: this.o.logs.component('grpc'), maxReceiveMessageBytes: 16 * 1024 * 1024 });
     this.grpcServer = server;
     this.ads.addToServer(server);
-    if (this.o.caDir) {
+    let caDir = this.o.caDir;
+    if (this.kube) {
+      caDir ??= this.tempCaDir = mkdtempSync(join(tmpdir(), 'mizzen-ca-'));
+      await this.kube.prepareCa(caDir);
+    }
+    if (caDir) {
       this.ca = createCertificateAuthority({
-        caDir: this.o.caDir,
+        ...(this.kube ? { tokenReviewer: this.kube.tokenReviewer() } : {}),
+        caDir,
         trustDomain: this.o.trustDomain,
         clock: this.o.clock,
         log: this.o.logs.component('ca'),
@@ -222,9 +250,10 @@ export class Discovery {
       this.debugServers.push(sock);
       await sock.start();
     }
+    const webhook = this.kube && this.ca ? await this.kube.startServing(this.ca) : undefined;
     this.ready = true;
-    this.log.info({ grpc: grpcAddr, secureGrpc: secure, http: httpAddr, resources: this.store.all().length }, 'discovery ready');
-    return { grpc: grpcAddr, secureGrpc: secure, http: httpAddr };
+    this.log.info({ grpc: grpcAddr, secureGrpc: secure, http: httpAddr, webhook, resources: this.store.all().length }, 'discovery ready');
+    return { grpc: grpcAddr, secureGrpc: secure, http: httpAddr, ...(webhook ? { webhook } : {}) };
   }
 
   private configz(): unknown {
@@ -239,7 +268,7 @@ export class Discovery {
         name: r.metadata.name,
         ...(r.origin ? { origin: r.origin } : {}),
       })),
-      errors: [...this.fileSource.problems(), ...this.meshWatcher.problems()],
+      errors: [...this.fileSource.problems(), ...this.meshWatcher.problems(), ...(this.kube?.problems() ?? [])],
       meshConfig: this.mesh,
       files: this.fileSource.status(),
     };
@@ -259,6 +288,7 @@ export class Discovery {
     this.ready = false;
     this.unsubscribe?.();
     this.fileSource.close();
+    await this.kube?.close();
     this.meshWatcher.close();
     this.debouncer.close();
     this.ads.close();
@@ -266,6 +296,7 @@ export class Discovery {
     const grpcClosed = this.grpcServer?.close(2000);
     this.ca?.close();
     await Promise.all([grpcClosed, ...this.debugServers.map((s) => s.close())]);
+    if (this.tempCaDir) rmSync(this.tempCaDir, { recursive: true, force: true });
   }
 }
 

@@ -15,6 +15,7 @@ import { registerPolicyFilters } from './policy/policy-filters.ts';
 import type { AccessLogOptions } from './telemetry/access-log.ts';
 import { IstioTelemetry } from './telemetry/istio-telemetry.ts';
 import type { AppScrapeTarget } from './telemetry/merged-metrics-server.ts';
+import type { AppProber } from './telemetry/app-health-prober.ts';
 import { NetworkFilterRegistry } from './listener/network-filter.ts';
 import { LOCAL_ADDRESS_DESTINATION, type OriginalDestination } from './listener/original-destination.ts';
 import { ChainedSecretProvider, MapSecretProvider, type SecretProvider } from './tls/secret-provider.ts';
@@ -56,6 +57,8 @@ export interface ProxyOptions {
   /** 15020: Prometheus merged with the app's metrics (`appMetrics` or node PROMETHEUS_ANNOTATIONS); undefined disables. */
   mergedMetricsPort?: number;
   appMetrics?: AppScrapeTarget;
+  /** ISTIO_KUBE_APP_PROBERS (served on the merged port as `/app-health/...`). */
+  appProbers?: ReadonlyMap<string, AppProber>;
   drainGraceMs?: number;
   /** Listener updates: connections on changed filter chains are closed after this (default 45 s, Istio's drainDuration). */
   drainDurationMs?: number;
@@ -119,6 +122,7 @@ export class Proxy implements AdminSource {
       appMetrics: options.appMetrics,
       clusters: () => this.clusters,
       environment: options.environment,
+      ...(options.appProbers ? { appProbers: options.appProbers, podIp: options.identity.ip } : {}),
       clusterService: (name) => {
         const svc = (this.clusters.get(name)?.config.metadata.services as { host?: string; name?: string; namespace?: string }[] | undefined)?.[0];
         return svc?.host ? { host: svc.host, name: svc.name ?? svc.host, namespace: svc.namespace ?? 'unknown' } : undefined;

@@ -1,6 +1,6 @@
 import { resourceKey, type ConfigResource } from '../../api/config-resource.ts';
 import type { PodSpec, PodStatus } from '../../api/kube/pod.ts';
-import type { Workload } from './service.ts';
+import type { Locality, Workload } from './service.ts';
 import { localityFromLabels, NETWORK_LABEL, tlsModeFromLabels } from './workload-labels.ts';
 
 /** Annotation Istio's injector writes on pods it gave a sidecar. */
@@ -38,11 +38,11 @@ function podGone(r: ConfigResource): boolean {
 
 /**
  * A Pod as a workload: IP, labels, service account (`default` when unset, as Kubernetes does),
- * named container ports, locality and network from its labels, and tlsMode `istio` when it
+ * named container ports, locality from its labels or else its Node's, network from its labels, and tlsMode `istio` when it
  * carries Istio's label (or the injector's status annotation). Pods without an IP, or that
  * have terminated, are not workloads.
  */
-export function workloadFromPod(r: ConfigResource): Workload | undefined {
+export function workloadFromPod(r: ConfigResource, nodeLocality: ReadonlyMap<string, Locality> = new Map()): Workload | undefined {
   const address = podIP(r);
   if (!address || podGone(r)) return undefined;
   const spec = r.spec as PodSpec;
@@ -64,7 +64,8 @@ export function workloadFromPod(r: ConfigResource): Workload | undefined {
     healthy: podReady(r),
     source: resourceKey(r),
   };
-  const locality = localityFromLabels(labels);
+  // The pod's own labels win (Istio's istio-locality label); else the locality of its Node.
+  const locality = localityFromLabels(labels) ?? (spec.nodeName ? nodeLocality.get(spec.nodeName) : undefined);
   if (locality) w.locality = locality;
   if (labels[NETWORK_LABEL]) w.network = labels[NETWORK_LABEL];
   return w;

@@ -5,11 +5,12 @@ import type { ConfigStoreReader } from '../config/config-store-reader.ts';
 import { kubeServiceEndpoints, usesPodSelector, type KubeEndpointInputs } from './kube-endpoints.ts';
 import { serviceFromKube } from './kube-service.ts';
 import { workloadFromPod } from './pod-workload.ts';
-import type { Endpoint, Service, Workload } from './service.ts';
+import type { Endpoint, Locality, Service, Workload } from './service.ts';
 import { serviceEntryEndpoints, servicesFromServiceEntry } from './service-entry-services.ts';
 import { ServiceRegistry, indexEndpoints, type RegistryProblem, type ServiceWithEndpoints } from './service-registry.ts';
 import { AUTO_REGISTRATION_GROUP_ANNOTATION, workloadFromWorkloadEntry } from './workload-entry-workload.ts';
 import { WorkloadIndex } from './workload-index.ts';
+import { localityFromLabels } from './workload-labels.ts';
 
 /** The mesh settings the registry reads (a MeshConfig, or discovery's narrower view of one). */
 export interface RegistryMeshSettings {
@@ -24,7 +25,7 @@ export interface RegistryMeshSettings {
 const NO_WORKLOAD = null;
 
 /** Every kind the registry reads. */
-const INPUT_KINDS = ['Service', 'Endpoints', 'EndpointSlice', 'Pod', 'ServiceEntry', 'WorkloadEntry', 'WorkloadGroup'] as const;
+const INPUT_KINDS = ['Service', 'Endpoints', 'EndpointSlice', 'Pod', 'ServiceEntry', 'WorkloadEntry', 'WorkloadGroup', 'Node'] as const;
 
 /**
  * Builds registry snapshots, remembering per-resource results between builds: the store hands
@@ -37,6 +38,8 @@ export class RegistryBuilder {
   private settingsKey = '';
   private workloadCache = new WeakMap<ConfigResource, Workload | typeof NO_WORKLOAD>();
   private kubeServiceCache = new WeakMap<ConfigResource, Service>();
+  private lastNodes: readonly ConfigResource[] = [];
+  private nodeLocality: ReadonlyMap<string, Locality> = new Map();
   private selectorCache = new WeakMap<ConfigResource, { selected: readonly Workload[]; byPort: ReadonlyMap<number, readonly Endpoint[]> }>();
   private last: { lists: (readonly ConfigResource[])[]; registry: ServiceRegistry } | undefined;
   private lastIndex: { workloads: readonly Workload[]; index: WorkloadIndex } | undefined;
@@ -57,6 +60,19 @@ export class RegistryBuilder {
     const lists = INPUT_KINDS.map((k) => reader.list(k));
     if (this.last && lists.every((l, i) => sameItems(l, this.last!.lists[i]))) return this.last.registry;
     const groups = reader.list('WorkloadGroup');
+    // Pods take their locality from their node (as istiod does): a Node change re-reads every pod.
+    const nodes = reader.list('Node');
+    if (!sameItems(nodes, this.lastNodes)) {
+      this.lastNodes = nodes;
+      this.workloadCache = new WeakMap();
+      const byNode = new Map<string, Locality>();
+      for (const n of nodes) {
+        const locality = localityFromLabels(n.metadata.labels ?? {});
+        if (locality) byNode.set(n.metadata.name, locality);
+      }
+      this.nodeLocality = byNode;
+    }
+    const nodeLocality = this.nodeLocality;
     const workloads: Workload[] = [];
     const problems: RegistryProblem[] = [];
     // Resources reach the store validated; a conversion that still fails skips that resource only.
@@ -67,7 +83,7 @@ export class RegistryBuilder {
         problems.push({ resource: resourceRef(r), message: `not in the registry: ${(err as Error).message}` });
       }
     };
-    for (const r of reader.list('Pod')) guard(r, () => this.addWorkload(r, workloads, () => workloadFromPod(r)));
+    for (const r of reader.list('Pod')) guard(r, () => this.addWorkload(r, workloads, () => workloadFromPod(r, nodeLocality)));
     for (const r of reader.list('WorkloadEntry')) {
       const grouped = r.metadata.annotations?.[AUTO_REGISTRATION_GROUP_ANNOTATION] !== undefined;
       guard(r, () => {

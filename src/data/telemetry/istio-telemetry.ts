@@ -7,6 +7,7 @@ import { AccessLogSinks, createHcmAccessLogFilter, HcmAccessLogObserver } from '
 import type { ServiceRef } from './istio-labels.ts';
 import { IstioMetrics } from './istio-metrics.ts';
 import { MergedMetricsServer, scrapeTargetOf, type AppScrapeTarget } from './merged-metrics-server.ts';
+import type { AppProber } from './app-health-prober.ts';
 import { createMetadataExchangeFilter, PEER_METADATA_TYPE } from './metadata-exchange-filter.ts';
 import { exchangedMetadata, PeerMetadataCodec, peerInfoOf } from './peer-metadata.ts';
 import { TcpMetadataExchange } from './tcp-metadata-exchange.ts';
@@ -29,6 +30,10 @@ export interface IstioTelemetryOptions {
   clusters?: () => ClusterManager;
   /** Environment for `environment` span tags. */
   environment?: Readonly<Record<string, string>>;
+  /** ISTIO_KUBE_APP_PROBERS, served on the merged port as `/app-health/...`. */
+  appProbers?: ReadonlyMap<string, AppProber>;
+  /** Pod IP for the app probes. */
+  podIp?: string;
 }
 
 /**
@@ -103,7 +108,7 @@ export class IstioTelemetry {
         this.opts.log.warn('PROMETHEUS_ANNOTATIONS is not JSON; application metrics are not merged');
       }
     }
-    this.merged = new MergedMetricsServer({ proxyMetrics, app, log: this.opts.log });
+    this.merged = new MergedMetricsServer({ proxyMetrics, app, log: this.opts.log, ...(this.opts.appProbers ? { appProbers: this.opts.appProbers } : {}), ...(this.opts.podIp ? { podIp: this.opts.podIp } : {}) });
     return this.merged.listen(host, port);
   }
 

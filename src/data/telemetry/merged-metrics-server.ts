@@ -1,6 +1,7 @@
 import type { Logger } from '../../lib/log.ts';
 import { PlainHttpServer, type PlainRequest, type PlainResponse } from '../admin/plain-http-server.ts';
 import { PROMETHEUS_CONTENT_TYPE } from './prometheus-text.ts';
+import { runAppProbe, type AppProber } from './app-health-prober.ts';
 
 /** Where the application's own metrics are (the pod's prometheus.io/port|path annotations). */
 export interface AppScrapeTarget {
@@ -27,10 +28,14 @@ export interface MergedMetricsOptions {
   log: Logger;
   /** Timeout of the app scrape. */
   timeoutMs?: number;
+  /** ISTIO_KUBE_APP_PROBERS: `/app-health/...` paths → the app's original probes. */
+  appProbers?: ReadonlyMap<string, AppProber>;
+  /** The pod IP the app probes go to. */
+  podIp?: string;
 }
 
 /**
- * The agent's 15020 `/stats/prometheus`: the proxy's own metrics followed by the application's
+ * The agent's 15020: `/app-health/...` (rewritten app probes, app-health-prober.ts) and `/stats/prometheus`: the proxy's own metrics followed by the application's
  * (scraped from localhost on each request), as Istio's metrics merging does; a failing app
  * scrape still returns the proxy's metrics (and counts `istio_agent_scrape_failures_total`).
  * Served by PlainHttpServer; node:http is loaded only to scrape an application, when there is one.
@@ -55,6 +60,12 @@ export class MergedMetricsServer {
 
   private async handle(req: PlainRequest): Promise<PlainResponse> {
     const url = new URL(req.url, 'http://agent');
+    if (url.pathname.startsWith('/app-health/')) {
+      const prober = this.opts.appProbers?.get(url.pathname);
+      if (!prober) return { status: 404, contentType: 'text/plain', body: `no app prober for ${url.pathname}\n` };
+      const r = await runAppProbe(prober, this.opts.podIp ?? '127.0.0.1');
+      return { status: r.status, contentType: 'text/plain', body: `${r.detail}\n` };
+    }
     if (url.pathname !== '/stats/prometheus' && url.pathname !== '/metrics') return { status: 404, contentType: 'text/plain', body: 'try /stats/prometheus\n' };
     const [own, app] = await Promise.all([
       Promise.resolve().then(() => this.opts.proxyMetrics()).catch((err: Error) => `# proxy metrics unavailable: ${err.message}\n`),
