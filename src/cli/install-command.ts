@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { applyObject, deleteObject } from '../kube/install/kube-applier.ts';
-import { DEFAULT_INSTALL, installManifest, type InstallOptions } from '../kube/install/install-manifest.ts';
+import { DEFAULT_INSTALL, installManifest, istioCrdText, type InstallOptions } from '../kube/install/install-manifest.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { KubeApi, loadKubeConfig, type KubeConfigSource } from '../lib/kube/kube-api.ts';
 import { homedir } from 'node:os';
@@ -49,12 +49,14 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-o, --output <format>', 'with --dry-run: yaml (default) or json')
     .action(async (f: Flags) => {
       try {
-        const objects = installManifest(options(f, true));
-        if (f.dryRun) {
-          if (f.output === 'json') ctx.stdout(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n`);
-          else ctx.stdout(objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n'));
+        if (f.dryRun && f.output !== 'json') {
+          // The CRDs as shipped (already YAML), then the rest.
+          const crds = istioCrdText();
+          ctx.stdout(`${crds}${crds.endsWith('\n') ? '' : '\n'}---\n${installManifest(options(f, false)).map((o) => stringify(o, { lineWidth: 0 })).join('---\n')}`);
           return;
         }
+        const objects = installManifest(options(f, true));
+        if (f.dryRun) return void ctx.stdout(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n`);
         const api = new KubeApi(loadKubeConfig(kubeSource(f, ctx.env)));
         for (const o of objects) {
           await applyObject(api, o);

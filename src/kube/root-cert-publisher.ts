@@ -27,6 +27,7 @@ export class RootCertPublisher {
   private running = false;
   private again = false;
   private stopped = true;
+  private listed = false;
 
   constructor(options: RootCertPublisherOptions) {
     this.o = options;
@@ -34,6 +35,7 @@ export class RootCertPublisher {
 
   start(): void {
     this.stopped = false;
+    this.listed = false;
     this.reflector = new Reflector({
       api: this.o.api,
       path: '/api/v1/configmaps',
@@ -43,6 +45,7 @@ export class RootCertPublisher {
       kind: 'ConfigMap',
       log: this.o.log,
       onSync: (items) => {
+        this.listed = true;
         this.existing.clear();
         for (const i of items) this.remember(i);
         this.nudge();
@@ -62,7 +65,7 @@ export class RootCertPublisher {
 
   /** Re-check soon (debounced 100 ms). */
   nudge(): void {
-    if (this.stopped || !this.reflector?.isSynced) return;
+    if (this.stopped || !this.listed) return;
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;

@@ -126,14 +126,14 @@ describe('mizzen discovery --kube against a real API server', { skip }, () => {
     metadata: {name: bad, namespace: default}
     spec:
       hosts: [reviews]
-      http: [{route: [{destination: {host: reviews}, weight: 50}], timeout: "-1s"}]
+      http: [{match: [{uri: {regex: "(["}}], route: [{destination: {host: reviews}}]}]
     `);
     const res = await eventually(async () => {
       const r = await cluster.kubectlResult(['apply', '-f', '-'], bad);
       if (r.code === 0) await cluster.kubectl(['delete', 'virtualservice', 'bad', '-n', 'default', '--ignore-not-found']);
       return r.code !== 0 ? r : undefined;
     }, 20_000, 'the webhook to refuse the VirtualService');
-    assert.match(res.stderr, /admission webhook "rev.validation.istio.io" denied the request: configuration is invalid: VirtualService default\/bad/);
+    assert.match(res.stderr, /admission webhook "rev.validation.istio.io" denied the request: configuration is invalid: VirtualService default\/bad: spec\.http\[0\]\.match\[0\]\.uri: .*error parsing regexp/);
     await cluster.kubectl(['apply', '-f', '-'], yaml(`
     apiVersion: networking.istio.io/v1
     kind: VirtualService
@@ -208,7 +208,8 @@ describe('mizzen discovery --kube against a real API server', { skip }, () => {
     assert.equal(token?.projected?.sources[0].serviceAccountToken?.audience, 'istio-ca');
     assert.deepEqual(pod.spec.containers[0].readinessProbe?.httpGet, { path: '/app-health/web/readyz', port: 15020, scheme: 'HTTP' });
     const probers = pod.spec.containers[1].env?.find((e) => e.name === 'ISTIO_KUBE_APP_PROBERS')?.value;
-    assert.deepEqual(JSON.parse(probers ?? '{}'), { '/app-health/web/readyz': { httpGet: { path: '/health', port: 8080 } } });
+    // (the API server defaulted scheme and timeout before the webhook saw the pod)
+    assert.deepEqual(JSON.parse(probers ?? '{}'), { '/app-health/web/readyz': { httpGet: { path: '/health', port: 8080, scheme: 'HTTP' }, timeoutSeconds: 1 } });
     // Opting out per pod.
     const plain = JSON.parse(await cluster.kubectl(['run', 'plain', '-n', 'injected', '--image', 'x', '--labels', 'sidecar.istio.io/inject=false', '-o', 'json'])) as { spec: { containers: unknown[]; initContainers?: unknown[] } };
     assert.equal(plain.spec.containers.length, 1);

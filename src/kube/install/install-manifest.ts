@@ -18,9 +18,14 @@ export const DEFAULT_INSTALL: InstallOptions = { revision: 'default', namespace:
 const CRD_FILE = new URL('../../control/config/schema/istio-crds.gen.yaml', import.meta.url);
 const ISTIO_GROUPS = ['networking.istio.io', 'security.istio.io', 'telemetry.istio.io', 'extensions.istio.io'];
 
-/** Istio's CRDs as shipped with Mizzen (the same file its validator reads). */
+/** Istio's CRDs as YAML text, as shipped with Mizzen (the same file its validator reads). */
+export function istioCrdText(): string {
+  return readFileSync(CRD_FILE, 'utf8');
+}
+
+/** Istio's CRDs as objects. */
 export function istioCrds(): Obj[] {
-  return parseAllDocuments(readFileSync(CRD_FILE, 'utf8'))
+  return parseAllDocuments(istioCrdText())
     .map((d) => d.toJS() as Obj)
     .filter((o) => o?.kind === 'CustomResourceDefinition');
 }

@@ -109,9 +109,10 @@ export class KubeApi {
   /**
    * Start a watch; `onEvent` gets each event, `onDone` once when the stream ends (error or not).
    * `inactivityMs` ends a stream that carries nothing (no event, no bookmark) for that long:
-   * a watch whose TCP connection died silently is noticed.
+   * a watch whose TCP connection died silently is noticed. `onOpen` runs once the API server
+   * accepted the watch (200).
    */
-  async watch(path: string, query: Record<string, string | number | boolean>, onEvent: (type: WatchEventType, object: Record<string, unknown>) => void, onDone: (err: unknown) => void, inactivityMs: number): Promise<WatchHandle> {
+  async watch(path: string, query: Record<string, string | number | boolean>, onEvent: (type: WatchEventType, object: Record<string, unknown>) => void, onDone: (err: unknown) => void, inactivityMs: number, onOpen?: () => void): Promise<WatchHandle> {
     const url = new URL(this.server + path);
     url.searchParams.set('watch', 'true');
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, String(v));
@@ -151,6 +152,7 @@ export class KubeApi {
           throw Object.assign(new Error(`${res.status}: ${message}`), { statusCode: res.status });
         }
         arm();
+        onOpen?.();
         const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
         body.on('data', arm);
         for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {

@@ -167,7 +167,10 @@ export class Reflector {
       if (this.o.fieldSelector) query.fieldSelector = this.o.fieldSelector;
       if (this.o.labelSelector) query.labelSelector = this.o.labelSelector;
       this.o.api
-        .watch(this.o.path, query, onEvent, onDone, this.o.inactivityMs ?? 120_000)
+        .watch(this.o.path, query, onEvent, onDone, this.o.inactivityMs ?? 120_000, () => {
+          this.lastErr = undefined;
+          this.backoff.reset();
+        })
         .then((h) => {
           if (this.closed) h.abort();
           else this.watch = h;

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import { parse, parseAllDocuments } from 'yaml';
+import { main } from '../../src/cli/main.ts';
+import { runAppProbe } from '../../src/data/telemetry/app-health-prober.ts';
+import { injectAdmission } from '../../src/kube/inject/inject-webhook.ts';
+import { defaultInjectionSettings } from '../../src/kube/inject/injection-settings.ts';
+import { installManifest, DEFAULT_INSTALL } from '../../src/kube/install/install-manifest.ts';
+
+async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(['node', 'mizzen', ...args], { stdout: (s) => void (out += s), stderr: (s) => void (err += s) });
+  return { code, out, err };
+}
+
+const BOOKINFO = new URL('../../examples/bookinfo/bookinfo.yaml', import.meta.url).pathname;
+
+type Obj = Record<string, any>;
+
+describe('mizzen kube-inject', () => {
+  it('injects every Deployment of Bookinfo as the webhook would, leaving other kinds alone', async () => {
+    const r = await cli(['kube-inject', '-f', BOOKINFO]);
+    assert.equal(r.code, 0, r.err);
+    const docs = parseAllDocuments(r.out).map((d) => d.toJS() as Obj);
+    const deployments = docs.filter((d) => d.kind === 'Deployment');
+    assert.ok(deployments.length >= 4);
+    for (const d of deployments) {
+      const t = d.spec.template;
+      assert.deepEqual(t.spec.initContainers.map((c: Obj) => c.name), ['istio-init'], d.metadata.name);
+      assert.equal(t.spec.containers.at(-1).name, 'istio-proxy');
+      assert.deepEqual(t.spec.containers.at(-1).command, ['mizzen', 'proxy', 'sidecar']);
+      const env = Object.fromEntries(t.spec.containers.at(-1).env.map((e: Obj) => [e.name, e.value]));
+      assert.equal(env.ISTIO_META_WORKLOAD_NAME, d.metadata.name);
+      assert.ok(t.metadata.annotations['sidecar.istio.io/status']);
+    }
+    assert.ok(docs.some((d) => d.kind === 'Service' && !('initContainers' in (d.spec ?? {}))));
+  });
+
+  it('honours the per-pod opt-out and the resource annotations', async () => {
+    const settings = defaultInjectionSettings();
+    const pod = (annotations: Record<string, string>, labels: Record<string, string> = {}): Obj => ({
+      uid: 'u1',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      operation: 'CREATE',
+      namespace: 'ns',
+      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', labels, annotations }, spec: { containers: [{ name: 'app', image: 'a' }] } },
+    });
+    assert.equal(injectAdmission(pod({ 'sidecar.istio.io/inject': 'false' }) as never, settings).patch, undefined);
+    const res = injectAdmission(pod({ 'sidecar.istio.io/proxyCPU': '250m', 'sidecar.istio.io/proxyMemoryLimit': '300Mi', 'traffic.sidecar.istio.io/excludeOutboundPorts': '5432' }) as never, settings);
+    assert.equal(res.allowed, true);
+    const patch = JSON.parse(Buffer.from(res.patch!, 'base64').toString()) as { op: string; path: string; value: Obj }[];
+    const containers = patch.find((p) => p.path === '/spec/containers')!.value as Obj[];
+    const proxy = containers.find((c) => c.name === 'istio-proxy')!;
+    assert.equal(proxy.resources.requests.cpu, '250m');
+    assert.equal(proxy.resources.limits.memory, '300Mi');
+    const init = (patch.find((p) => p.path === '/spec/initContainers')!.value as Obj[])[0];
+    assert.deepEqual(init.args.slice(init.args.indexOf('-o'), init.args.indexOf('-o') + 2), ['-o', '5432']);
+  });
+
+  it('applies the init container flags through mizzen istio-iptables (dry run shows the nft rules)', async () => {
+    const r = await cli(['istio-iptables', '-p', '15001', '-z', '15006', '-u', '1337', '-m', 'REDIRECT', '-i', '*', '-x', '10.1.0.0/16', '-b', '*', '-d', '15090,15021,15020', '-o', '5432', '--dry-run']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /ip daddr 10\.1\.0\.0\/16 return/);
+    assert.match(r.out, /tcp dport 5432 return/);
+    const refused = await cli(['istio-iptables', '-m', 'TPROXY', '--dry-run']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.err, /TPROXY is not supported/);
+  });
+});
+
+describe('app probers (the agent side of the probe rewrite)', () => {
+  it('answers for the app as its original probe would', async () => {
+    const server = createServer((req, res) => res.writeHead(req.url === '/health' ? 200 : 503).end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      assert.equal((await runAppProbe({ httpGet: { path: '/health', port } }, '127.0.0.1')).ok, true);
+      assert.equal((await runAppProbe({ httpGet: { path: '/other', port } }, '127.0.0.1')).ok, false);
+      assert.equal((await runAppProbe({ tcpSocket: { port } }, '127.0.0.1')).ok, true);
+    } finally {
+      server.close();
+    }
+    assert.equal((await runAppProbe({ tcpSocket: { port } }, '127.0.0.1')).ok, false, 'closed port fails');
+  });
+});
+
+describe('mizzen install --dry-run', () => {
+  it('prints CRDs, RBAC, Deployment, Service, webhooks and ConfigMaps; a revision names and selects its own', async () => {
+    const r = await cli(['install', '--dry-run', '-o', 'yaml', '--revision', 'canary']);
+    assert.equal(r.code, 0, r.err);
+    const docs = parseAllDocuments(r.out).map((d) => d.toJS() as Obj);
+    const kinds = new Set(docs.map((d) => d.kind));
+    for (const k of ['CustomResourceDefinition', 'Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Service', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'ConfigMap']) assert.ok(kinds.has(k), k);
+    const mwc = docs.find((d) => d.kind === 'MutatingWebhookConfiguration')!;
+    assert.equal(mwc.metadata.name, 'istio-sidecar-injector-canary');
+    assert.ok(JSON.stringify(mwc.webhooks).includes('"values":["canary"]'));
+    const svc = docs.find((d) => d.kind === 'Service')!;
+    assert.deepEqual(svc.spec.ports.map((p: Obj) => `${p.port}->${p.targetPort}`), ['15010->15010', '15012->15012', '443->15017', '15014->15014']);
+    assert.equal(docs.find((d) => d.kind === 'Deployment')!.spec.replicas, 2);
+    assert.equal(installManifest({ ...DEFAULT_INSTALL, crds: false }).filter((o) => o.kind === 'CustomResourceDefinition').length, 0);
+    assert.ok(parse(docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name === 'istio-canary')!.data.mesh));
+  });
+});
