@@ -8,7 +8,9 @@
 #   scripts/kube-cluster.sh start DIR [--port-base N] [--no-controllers]
 #                                            certificates, etcd, kube-apiserver, controller-manager
 #                                            and scheduler on 127.0.0.1; writes DIR/kubeconfig;
-#                                            returns once the API server is ready
+#                                            returns once the API server is ready; components
+#                                            of DIR that still run are kept (start again after
+#                                            killing one restarts just that one)
 #   scripts/kube-cluster.sh stop DIR         stop what `start DIR` started (DIR is kept)
 #
 # Ports from --port-base N (default 26000): etcd client N, etcd peer N+1, kube-apiserver N+2,
@@ -172,6 +174,10 @@ launch() { # dir name args... ; records the pid in DIR/NAME.pid, output in DIR/N
   echo $! > "$dir/$name.pid"
 }
 
+running() { # dir name: is the component started from DIR alive?
+  [ -f "$1/$2.pid" ] && kill -0 "$(cat "$1/$2.pid")" 2>/dev/null
+}
+
 cmd_start() {
   local dir="" base=26000 controllers=1
   while [ $# -gt 0 ]; do
@@ -186,8 +192,9 @@ cmd_start() {
   built || die "binaries not built: run scripts/kube-cluster.sh build (cache: $BIN_DIR)"
   command -v openssl >/dev/null || die "openssl is needed for the cluster's certificates"
   mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
-  [ -f "$dir/kube-apiserver.pid" ] && kill -0 "$(cat "$dir/kube-apiserver.pid")" 2>/dev/null &&
-    die "a cluster already runs from $dir (stop it first)"
+  if [ -f "$dir/port-base" ] && [ "$(cat "$dir/port-base")" != "$base" ] && running "$dir" etcd; then
+    die "a cluster already runs from $dir on port base $(cat "$dir/port-base")"
+  fi
   local pki="$dir/pki" etcd_port=$base peer_port=$((base + 1)) api_port=$((base + 2))
   make_pki "$pki"
   local server="https://127.0.0.1:$api_port"
@@ -196,7 +203,7 @@ cmd_start() {
   kubeconfig "$dir/scheduler.kubeconfig" "$server" scheduler "$pki"
   echo "$base" > "$dir/port-base"
 
-  launch "$dir" etcd "$BIN_DIR/etcd" --name mizzen --data-dir "$dir/etcd-data" --unsafe-no-fsync \
+  running "$dir" etcd || launch "$dir" etcd "$BIN_DIR/etcd" --name mizzen --data-dir "$dir/etcd-data" --unsafe-no-fsync \
     --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
     --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
     --initial-cluster "mizzen=http://127.0.0.1:$peer_port" --listen-metrics-urls "" --log-level warn
@@ -207,7 +214,7 @@ cmd_start() {
   if [ $controllers = 0 ]; then
     extra+=(--endpoint-reconciler-type=none --disable-admission-plugins=ServiceAccount)
   fi
-  launch "$dir" kube-apiserver "$BIN_DIR/kube-apiserver" \
+  running "$dir" kube-apiserver || launch "$dir" kube-apiserver "$BIN_DIR/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$etcd_port" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
     --secure-port "$api_port" --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
     --client-ca-file "$pki/ca.crt" --authorization-mode Node,RBAC \
@@ -222,7 +229,7 @@ cmd_start() {
     { cmd_stop "$dir"; die "kube-apiserver did not become ready at $server (log: $dir/kube-apiserver.log)"; }
 
   if [ $controllers = 1 ]; then
-    launch "$dir" kube-controller-manager "$BIN_DIR/kube-controller-manager" \
+    running "$dir" kube-controller-manager || launch "$dir" kube-controller-manager "$BIN_DIR/kube-controller-manager" \
       --kubeconfig "$dir/controller-manager.kubeconfig" --authentication-kubeconfig "$dir/controller-manager.kubeconfig" \
       --authorization-kubeconfig "$dir/controller-manager.kubeconfig" \
       --bind-address 127.0.0.1 --secure-port $((base + 3)) --leader-elect=false \
@@ -231,7 +238,7 @@ cmd_start() {
       --allocate-node-cidrs --cluster-cidr 10.244.0.0/16 --node-cidr-mask-size 24 \
       --service-cluster-ip-range 10.96.0.0/16 --controllers '*,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
       --profiling=false
-    launch "$dir" kube-scheduler "$BIN_DIR/kube-scheduler" \
+    running "$dir" kube-scheduler || launch "$dir" kube-scheduler "$BIN_DIR/kube-scheduler" \
       --kubeconfig "$dir/scheduler.kubeconfig" --authentication-kubeconfig "$dir/scheduler.kubeconfig" \
       --authorization-kubeconfig "$dir/scheduler.kubeconfig" \
       --bind-address 127.0.0.1 --secure-port $((base + 4)) --leader-elect=false --profiling=false

@@ -3,7 +3,6 @@ import { Discovery } from '../control/discovery.ts';
 import { systemClock } from '../lib/clock.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { createLogFactory } from '../lib/log.ts';
-import { KubeApi, loadKubeConfig } from '../lib/kube/kube-api.ts';
 import type { CliContext } from './cli-context.ts';
 import { discoveryConfig, type DiscoveryFlags } from './discovery-config.ts';
 
@@ -37,6 +36,8 @@ export function register(program: Command, ctx: CliContext): void {
       try {
         const c = discoveryConfig(flags, ctx.env);
         const logs = createLogFactory({ levels: c.logLevels });
+        // @kubernetes/client-node is loaded only in Kubernetes mode.
+        const kubeApi = c.kube ? await import('../lib/kube/kube-api.ts').then((m) => new m.KubeApi(m.loadKubeConfig(c.kube!.config))) : undefined;
         discovery = new Discovery({
           configPaths: c.configPaths,
           ...(c.caDir !== undefined ? { caDir: c.caDir } : {}),
@@ -52,10 +53,10 @@ export function register(program: Command, ctx: CliContext): void {
           trustedNodeAccounts: c.trustedNodeAccounts,
           clock: systemClock,
           logs,
-          ...(c.kube
+          ...(c.kube && kubeApi
             ? {
                 kube: {
-                  api: new KubeApi(loadKubeConfig(c.kube.config)),
+                  api: kubeApi,
                   systemNamespace: c.kube.systemNamespace,
                   revision: c.kube.revision,
                   ...(c.kube.identity ? { identity: c.kube.identity } : {}),
@@ -66,7 +67,9 @@ export function register(program: Command, ctx: CliContext): void {
               }
             : {}),
         });
-        const addrs = await discovery.start();
+        // SIGTERM while still starting (e.g. waiting for an unreachable API server) stops too.
+        const addrs = await Promise.race([discovery.start(), stopped.then(() => undefined)]);
+        if (!addrs) return;
         ctx.stdout(`mizzen discovery: xDS ${addrs.grpc}${addrs.secureGrpc ? `, xDS+TLS ${addrs.secureGrpc}` : ''}, debug ${addrs.http}${addrs.webhook ? `, webhooks ${addrs.webhook}` : ''}\n`);
         await stopped;
       } catch (err) {

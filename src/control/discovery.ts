@@ -34,7 +34,8 @@ import { classifyChange } from './registry/classify-change.ts';
 import { servicesWithChangedIdentities } from './registry/service-identities.ts';
 import { AdsServer } from './xds/ads-server.ts';
 import { XdsMetrics } from './xds/xds-metrics.ts';
-import { KubeMode, type KubeModeOptions } from '../kube/kube-mode.ts';
+// Kubernetes mode loads @kubernetes/client-node (~90 MB, seconds to import): only with --kube.
+import type { KubeMode, KubeModeOptions } from '../kube/kube-mode.ts';
 import type { XdsSnapshot } from './xds/xds-snapshot.ts';
 
 export interface DiscoveryOptions {
@@ -101,7 +102,7 @@ export class Discovery {
   private grpcServer: GrpcServer | undefined;
   private readonly debugServers: DebugServer[] = [];
   private ready = false;
-  readonly kube: KubeMode | undefined;
+  kube: KubeMode | undefined;
   /** A CA directory made for Kubernetes mode when none was given (removed on close). */
   private tempCaDir: string | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -121,16 +122,7 @@ export class Discovery {
       this.kube?.source.refreshSelection();
       if (this.ready) this.debouncer.push(fullPushRequest('mesh', options.clock.now()));
     });
-    if (options.kube) {
-      this.kube = new KubeMode({
-        ...options.kube,
-        store: this.store,
-        validate: options.validate ?? validateResource,
-        mesh: () => this.mesh,
-        logs: options.logs,
-        trustDomain: options.trustDomain,
-      });
-    }
+
     this.ads = new AdsServer({
       root: this.root,
       metrics: this.xdsMetrics,
@@ -198,7 +190,18 @@ export class Discovery {
   async start(): Promise<DiscoveryAddresses> {
     const scan = await this.fileSource.start();
     for (const p of scan.problems) this.log.warn({ problem: p }, 'config problem');
-    if (this.kube) await this.kube.startSource();
+    if (this.o.kube) {
+      const { KubeMode } = await import('../kube/kube-mode.ts');
+      this.kube = new KubeMode({
+        ...this.o.kube,
+        store: this.store,
+        validate: this.o.validate ?? validateResource,
+        mesh: () => this.mesh,
+        logs: this.o.logs,
+        trustDomain: this.o.trustDomain,
+      });
+      await this.kube.startSource();
+    }
     this.ads.setSnapshot(this.buildSnapshot());
     this.unsubscribe = this.store.subscribe((changes) => {
       const req = requestFromChanges(changes, this.o.clock.now(), this.classify);

@@ -53,6 +53,7 @@ export class KubeMode {
   private patcher: WebhookPatcher | undefined;
   private webhookAddress: string | undefined;
   private unsubscribe: (() => void) | undefined;
+  private closed = false;
 
   constructor(options: KubeModeOptions) {
     this.o = options;
@@ -81,7 +82,7 @@ export class KubeMode {
 
   /** Fill `caDir` from Secrets `cacerts` / `istio-ca-secret` (creating the latter if needed). */
   async prepareCa(caDir: string): Promise<void> {
-    for (;;) {
+    while (!this.closed) {
       try {
         await loadCaFromCluster({ api: this.o.api, namespace: this.o.systemNamespace, caDir, trustDomain: this.o.trustDomain, log: this.log });
         return;
@@ -175,6 +176,7 @@ export class KubeMode {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     this.unsubscribe?.();
     await Promise.all(this.elections.map((e) => e.close()));
     await Promise.all([this.publisher?.stop(), this.patcher?.stop(), this.webhooks?.close(), this.source.close()]);
