@@ -9,7 +9,7 @@
  *   node bench/controlplane/kube-controlplane-bench.ts [proxies=1000] [services=1000] [endpoints=10]
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -123,10 +123,53 @@ try {
     await next((l) => l === 'watching');
     const load = loadavg()[0]!;
     const c0 = cpuSeconds(discovery.pid!);
+    const a0 = performance.now();
     await apply();
+    const applyMs = performance.now() - a0;
     const r = JSON.parse(await next((l) => l.startsWith('{'))) as { converged: number; p50_ms: number; p99_ms: number };
-    log(`${what}: converged ${r.converged}/${proxies}, p50 ${Math.round(r.p50_ms)} ms, p99 ${Math.round(r.p99_ms)} ms (from the change's start, kubectl included); discovery CPU ${(cpuSeconds(discovery.pid!) - c0).toFixed(2)} s; load ${load.toFixed(1)}`);
+    log(`${what}: converged ${r.converged}/${proxies}, p50 ${Math.round(r.p50_ms)} ms, p99 ${Math.round(r.p99_ms)} ms (from the change's start; the apply itself took ${Math.round(applyMs)} ms); discovery CPU ${(cpuSeconds(discovery.pid!) - c0).toFixed(2)} s; load ${load.toFixed(1)}`);
   }
+  sim.stdin!.write('exit\n');
+  sim.kill('SIGKILL');
+  discovery.kill('SIGTERM');
+  await new Promise((r) => (discovery!.exitCode !== null ? r(null) : discovery!.once('exit', r)));
+
+  // Baseline, same minutes: the same Services and EndpointSlices as files (`--config`), a file edit.
+  const cfg = join(dir, 'files');
+  mkdirSync(cfg);
+  const docs: string[] = [];
+  for (let i = 0; i < services; i++) {
+    docs.push(JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: `svc-${i}`, namespace: ns }, spec: { clusterIP: `10.96.${(i >> 8) & 0xff}.${i & 0xff}`, ports: [{ name: 'http', port: 8080 }] } }));
+    docs.push(JSON.stringify(slice(i)));
+  }
+  writeFileSync(join(cfg, 'services.yaml'), docs.join('\n---\n'));
+  writeFileSync(join(cfg, 'vs.yaml'), vs(90));
+  const [g2, h2] = [await freePort(), await freePort()];
+  t = performance.now();
+  discovery = spawn(process.execPath, [join(repo, 'bin/mizzen.js'), 'discovery', '--config', cfg, '--grpc-addr', `127.0.0.1:${g2}`, '--secure-grpc-addr', '', '--http-addr', `127.0.0.1:${h2}`], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, MIZZEN_LOG: 'error' } });
+  for (;;) {
+    if (discovery.exitCode !== null) throw new Error('file-mode discovery exited');
+    if (await fetch(`http://127.0.0.1:${h2}/ready`).then((r) => r.ok).catch(() => false)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  log(`baseline, file mode: initial sync ${((performance.now() - t) / 1000).toFixed(2)} s; discovery RSS ${Math.round(rssMb(discovery.pid!))} MB; load ${loadavg()[0]!.toFixed(1)}`);
+  sim = spawn(process.execPath, ['--max-old-space-size=8192', join(here, 'ads-simulator.ts'), JSON.stringify({ address: `127.0.0.1:${g2}`, proxies, channels: Math.max(1, Math.ceil(proxies / 200)), namespace: ns })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const rl2 = createInterface({ input: sim.stdout! });
+  const next2 = (pred: (l: string) => boolean): Promise<string> => new Promise((resolve) => {
+    const on = (l: string): void => {
+      if (!pred(l)) return;
+      rl2.off('line', on);
+      resolve(l);
+    };
+    rl2.on('line', on);
+  });
+  await next2((l) => l.startsWith('synced'));
+  sim.stdin!.write('watch rds\n');
+  await next2((l) => l === 'watching');
+  const load = loadavg()[0]!;
+  writeFileSync(join(cfg, 'vs.yaml'), vs(50));
+  const r = JSON.parse(await next2((l) => l.startsWith('{'))) as { converged: number; p50_ms: number; p99_ms: number };
+  log(`baseline, file mode: VirtualService file edit: converged ${r.converged}/${proxies}, p50 ${Math.round(r.p50_ms)} ms, p99 ${Math.round(r.p99_ms)} ms; load ${load.toFixed(1)}`);
   log(`machine: ${cpus().length} × ${cpus()[0]?.model}, ${new Date().toISOString()}`);
   sim.stdin!.write('exit\n');
 } finally {
