@@ -11,7 +11,7 @@ import { FAULT_FILTER_TYPE, createFaultFilter } from './l7/fault-filter.ts';
 import { HttpFilterRegistry } from './l7/http-filter.ts';
 import type { StreamObserver } from './l7/stream-info.ts';
 import { DEFAULT_DRAIN_DURATION_MS, ListenerManager } from './listener/listener-manager.ts';
-import { registerPolicyFilters } from './policy/policy-filters.ts';
+import { registerPolicyFilters, type PolicyFilters } from './policy/policy-filters.ts';
 import type { AccessLogOptions } from './telemetry/access-log.ts';
 import { IstioTelemetry } from './telemetry/istio-telemetry.ts';
 import type { AppScrapeTarget } from './telemetry/merged-metrics-server.ts';
@@ -85,6 +85,7 @@ export class Proxy implements AdminSource {
   readonly applier: XdsConfigApplier;
   readonly ads: AdsClient;
   readonly httpFilters = new HttpFilterRegistry();
+  private readonly policyFilters: PolicyFilters;
   readonly networkFilters = new NetworkFilterRegistry();
   readonly telemetry: IstioTelemetry;
   mergedMetricsPort: number | undefined;
@@ -114,7 +115,7 @@ export class Proxy implements AdminSource {
     for (const t of ['envoy.extensions.filters.http.grpc_stats.v3.FilterConfig', 'istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig', 'envoy.extensions.filters.http.grpc_web.v3.GrpcWeb'])
       this.httpFilters.ignoreType(t);
     // authorization, JWT and Istio telemetry (src/data/policy, src/data/telemetry)
-    registerPolicyFilters(this.httpFilters, this.networkFilters, { now: () => clock.now() });
+    this.policyFilters = registerPolicyFilters(this.httpFilters, this.networkFilters, { now: () => clock.now(), clusters: this.clusters, root: this.codec.root });
     this.telemetry = new IstioTelemetry({
       node: this.node,
       log: options.logs.component('telemetry'),
@@ -225,6 +226,7 @@ export class Proxy implements AdminSource {
     this.ads.close();
     this.listeners.close();
     this.clusters.close();
+    this.policyFilters.close();
     this.tlsFactory.close();
     this.admin?.close();
     this.readiness?.close();

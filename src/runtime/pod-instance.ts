@@ -1,3 +1,4 @@
+import { sampleCommand } from './sample-images.ts';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Container, PodSpec } from '../api/kube/pod.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -157,9 +158,10 @@ export class PodInstance {
     if (sidecar) this.running.push(this.launch('istio-proxy', sidecar.argv, sidecar.env, PROXY_UID, PROXY_GID, '/', sidecar.ready, undefined, 'Always', sidecar.reads));
     for (const c of o.spec.containers ?? []) {
       const { uid, gid } = { uid: c.securityContext?.runAsUser ?? this.appUser.uid, gid: c.securityContext?.runAsGroup ?? c.securityContext?.runAsUser ?? this.appUser.gid };
-      const argv = this.containerArgv(c);
+      const sample = sampleCommand(c.image, c.command ?? [], c.args ?? [], o.baseEnv);
+      const argv = this.containerArgv(sample?.argv ?? [...(c.command ?? []), ...(c.args ?? [])], c.name);
       const cwd = c.workingDir ? (isAbsolute(c.workingDir) ? c.workingDir : resolve(o.baseDir, c.workingDir)) : o.baseDir;
-      this.running.push(this.launch(c.name, argv, this.containerEnv(c), uid, gid, cwd, readinessCheck(c, o.ip), c, o.spec.restartPolicy ?? 'Always'));
+      this.running.push(this.launch(c.name, argv, this.containerEnv(c), uid, gid, cwd, readinessCheck(c, o.ip), c, o.spec.restartPolicy ?? 'Always', sample ? [cwd, ...sample.reads] : undefined));
     }
   }
 
@@ -224,9 +226,10 @@ export class PodInstance {
     return this.running.map((r) => r.name);
   }
 
-  private containerArgv(c: Container): string[] {
-    const argv = [...(c.command ?? []), ...(c.args ?? [])];
-    if (argv.length === 0) return ['sh', '-c', `echo "container ${c.name} has no command (images are not run by mizzen up)" >&2; exit 1`];
+  /** A container's argv (`command` + `args`, or what sample-images.ts runs for a known image). */
+  private containerArgv(given: string[], name: string): string[] {
+    const argv = [...given];
+    if (argv.length === 0) return ['sh', '-c', `echo "container ${name} has no command (images are not run by mizzen up; known sample images: see src/runtime/sample-images.ts)" >&2; exit 1`];
     if (argv[0] === 'node') argv[0] = this.options.nodeBinary;
     return argv;
   }

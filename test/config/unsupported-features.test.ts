@@ -58,11 +58,12 @@ describe('the table of what Mizzen does not implement', () => {
   });
 
   it('validate/apply refuse; discovery stores the resource with warnings (so generators can fail closed)', () => {
-    const custom = resource('AuthorizationPolicy', UNSUPPORTED_FEATURES[0]!.example);
-    const submitted = submittedValidator(validateResource)(custom);
+    const row = UNSUPPORTED_FEATURES.find((r) => r.kind === 'AuthorizationPolicy' && r.fields.includes('spec.targetRefs'))!;
+    const targeted = resource('AuthorizationPolicy', row.example);
+    const submitted = submittedValidator(validateResource)(targeted);
     assert.equal(submitted.errors.length, 1);
-    assert.equal(submitted.errors[0]!.path, 'spec.action');
-    const served = servedValidator(validateResource)(custom);
+    assert.equal(submitted.errors[0]!.path, 'spec.targetRefs');
+    const served = servedValidator(validateResource)(targeted);
     assert.deepEqual(served.errors, []);
     assert.equal(served.warnings.length, 1);
   });
@@ -72,21 +73,21 @@ describe('mizzen validate refuses policies it cannot enforce', () => {
   let dir: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'mizzen-support-'));
-    writeFileSync(join(dir, 'custom.yaml'), `apiVersion: security.istio.io/v1
+    writeFileSync(join(dir, 'waypoint.yaml'), `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata:
-  name: ext-authz
+  name: viewer
   namespace: foo
 spec:
-  selector:
-    matchLabels: {app: httpbin}
-  action: CUSTOM
-  provider:
-    name: my-ext-authz
+  targetRefs:
+  - kind: Gateway
+    group: gateway.networking.k8s.io
+    name: waypoint
+  action: ALLOW
   rules:
   - to:
     - operation:
-        paths: ["/headers"]
+        methods: ["GET"]
 `);
     writeFileSync(join(dir, 'telemetry.yaml'), `apiVersion: telemetry.istio.io/v1
 kind: Telemetry
@@ -102,10 +103,10 @@ spec:
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('exits 1 naming file, line, resource and field for action CUSTOM', async () => {
-    const run = await runCli(['validate', join(dir, 'custom.yaml')]);
+  it('exits 1 naming file, line, resource and field for targetRefs', async () => {
+    const run = await runCli(['validate', join(dir, 'waypoint.yaml')]);
     assert.equal(run.code, 1, run.stderr);
-    assert.match(run.stdout, /custom\.yaml:1: AuthorizationPolicy foo\/ext-authz: spec\.action: not supported by Mizzen: action CUSTOM .*ext_authz.*denied/);
+    assert.match(run.stdout, /waypoint\.yaml:1: AuthorizationPolicy foo\/viewer: spec\.targetRefs: not supported by Mizzen: targetRef\/targetRefs .*applies to no proxy/);
   });
 
   it('warns (exit 0) about a field that is not implemented outside security policy', async () => {
@@ -117,9 +118,9 @@ spec:
   it('reports the refusal in JSON as an invalid resource', async () => {
     const run = await runCli(['validate', '-o', 'json', dir]);
     const reports = JSON.parse(run.stdout) as { kind: string; valid: boolean; errors: { path: string }[]; warnings: { path: string }[] }[];
-    const custom = reports.find((r) => r.kind === 'AuthorizationPolicy')!;
-    assert.equal(custom.valid, false);
-    assert.deepEqual(custom.errors.map((e) => e.path), ['spec.action']);
+    const targeted = reports.find((r) => r.kind === 'AuthorizationPolicy')!;
+    assert.equal(targeted.valid, false);
+    assert.deepEqual(targeted.errors.map((e) => e.path), ['spec.targetRefs']);
     assert.equal(reports.find((r) => r.kind === 'Telemetry')!.valid, true);
   });
 });

@@ -66,7 +66,7 @@ describe('policies Mizzen cannot enforce fail closed in the proxy', () => {
     await new Promise<void>((r) => tcpBackend.close(() => r()));
   });
 
-  it('CUSTOM (no ext_authz): denies what its rules select, lets the rest through', async () => {
+  it('CUSTOM naming a provider the mesh config does not define: denies what its rules select, lets the rest through', async () => {
     const denied = await request(h.port('custom'), { path: '/admin/users' });
     assert.equal(denied.status, 403);
     assert.equal(denied.body, 'RBAC: access denied');

@@ -180,14 +180,6 @@ describe("Istio's authorization and mTLS migration tasks on a mesh carrying traf
     await settles('details and reviews answer', async () => (await api('')).status === 200 && (await api('/reviews')).status === 200);
   });
 
-  it('refuses an AuthorizationPolicy with action CUSTOM at apply, naming file, resource and field', async () => {
-    const custom = file('custom', `apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: ext-authz\n  namespace: default\nspec:\n  selector:\n    matchLabels:\n      app: productpage\n  action: CUSTOM\n  provider:\n    name: my-ext-authz\n  rules:\n  - to:\n    - operation:\n        paths: ["/productpage"]\n`);
-    const r = await cli(['apply', '-f', custom], dir);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /custom\.yaml: AuthorizationPolicy default\/ext-authz: spec\.action: not supported by Mizzen: action CUSTOM/);
-    assert.equal((await gateway()).status, 200, 'nothing changed');
-  });
-
   it('allow-nothing: the page and every service behind it answer "RBAC: access denied"', async () => {
     await apply(file('allow-nothing', TASK['allow-nothing']));
     await settles('allow-nothing denies everything', async () => {

@@ -3,6 +3,8 @@ import type { AuthorizationPolicySpec, Operation, Rule, Source } from '../../api
 import { EXT, type JsonObject } from './envoy-extensions.ts';
 import { cidr, conditionPermission, conditionPrincipal, isHttpCondition, namespaceMatcher, principalMatchers, requestPrincipalMatcher, serviceAccountMatcher, trustDomainMatcher, valueMatcher, type TrustDomains } from './authz-matchers.ts';
 import { containsPathTemplate } from './path-template.ts';
+import { buildCustomFilters } from './authz-custom.ts';
+import type { ResolvedExtAuthz } from './ext-authz-providers.ts';
 
 /**
  * AuthorizationPolicy → Envoy RBAC, in the structure of Istio's authz builder: one RBAC filter
@@ -13,15 +15,14 @@ import { containsPathTemplate } from './path-template.ts';
  * go to the filter's `shadow_rules`. For TCP (network RBAC), a rule using HTTP-only fields is
  * dropped from ALLOW (it can never match) and has those fields removed otherwise.
  *
- * Fail closed on what Mizzen does not implement (validate/apply refuse these; see
- * control/config/support/unsupported-features.ts): CUSTOM policies (ext_authz) become DENY rules
- * for what they select, as istiod generates for a CUSTOM provider it cannot use (Envoy with an
- * unreachable ext_authz and failure_mode_allow false denies the same requests); a rule using a
+ * CUSTOM policies become the RBAC + ext_authz pairs of authz-custom.ts (an unusable provider: DENY
+ * of what they select, as istiod). Fail closed on what Mizzen does not implement (validate/apply
+ * refuse these; see control/config/support/unsupported-features.ts): a rule using a
  * path template (`{*}`, `{**}`) never matches in ALLOW and is enforced without the path field in
  * DENY/AUDIT/CUSTOM (it denies a superset).
  */
 export interface RbacFilters {
-  /** CUSTOM policies, denied (one filter per provider); Istio places them before authentication. */
+  /** CUSTOM policies (RBAC shadow + ext_authz per provider, or DENY); Istio places them before authentication. */
   custom: JsonObject[];
   audit?: JsonObject;
   deny?: JsonObject;
@@ -50,24 +51,13 @@ interface RuleSet {
 
 const emptySet = (): RuleSet => ({ enforced: {}, shadow: {}, hasEnforced: false, hasShadow: false });
 
-export function buildRbac(policies: readonly ConfigResource<AuthorizationPolicySpec>[], tcp: boolean, trust?: TrustDomains): RbacFilters {
+export function buildRbac(policies: readonly ConfigResource<AuthorizationPolicySpec>[], tcp: boolean, trust?: TrustDomains, extAuthz?: ReadonlyMap<string, ResolvedExtAuthz>): RbacFilters {
   const sets: Record<Action, RuleSet> = { ALLOW: emptySet(), DENY: emptySet(), LOG: emptySet() };
-  const custom = new Map<string, JsonObject>();
   for (const p of policies) {
     const action = p.spec.action ?? 'ALLOW';
     const ns = p.metadata.namespace ?? 'default';
     const rules = p.spec.rules ?? [];
-    if (action === 'CUSTOM') {
-      const provider = p.spec.provider?.name ?? '';
-      const prefix = provider ? `istio-ext-authz-${provider}-` : 'istio-ext-authz-';
-      const out = custom.get(provider) ?? {};
-      custom.set(provider, out);
-      rules.forEach((rule, i) => {
-        const built = rule ? buildPolicy(rule, tcp, 'DENY', ns, trust) : undefined;
-        if (built) out[`${prefix}ns[${ns}]-policy[${p.metadata.name}]-rule[${i}]-deny-due-to-bad-CUSTOM-action`] = built;
-      });
-      continue;
-    }
+    if (action === 'CUSTOM') continue;
     const rbacAction: Action = action === 'AUDIT' ? 'LOG' : action === 'DENY' ? 'DENY' : 'ALLOW';
     const set = sets[rbacAction];
     const dry = isDryRun(p);
@@ -84,7 +74,8 @@ export function buildRbac(policies: readonly ConfigResource<AuthorizationPolicyS
       if (built) target[`ns[${ns}]-policy[${p.metadata.name}]-rule[${i}]`] = built;
     });
   }
-  const out: RbacFilters = { custom: [...custom.keys()].sort().map((k) => rbacFilter('DENY', { rules: custom.get(k)!, shadow: undefined }, tcp)) };
+  const custom = buildCustomFilters(policies, tcp, extAuthz, { policy: (rule, ns) => buildPolicy(rule, tcp, 'DENY', ns, trust), dryRun: isDryRun });
+  const out: RbacFilters = { custom };
   for (const [action, key] of [['LOG', 'audit'], ['DENY', 'deny'], ['ALLOW', 'allow']] as const) {
     const s = sets[action];
     if (!s.hasEnforced && !s.hasShadow) continue;

@@ -13,6 +13,8 @@ export const EXT = Object.freeze({
   cors: { name: 'envoy.filters.http.cors', type: `${T}envoy.extensions.filters.http.cors.v3.Cors` },
   corsPolicy: { name: 'envoy.filters.http.cors', type: `${T}envoy.extensions.filters.http.cors.v3.CorsPolicy` },
   httpRbac: { name: 'envoy.filters.http.rbac', type: `${T}envoy.extensions.filters.http.rbac.v3.RBAC` },
+  extAuthz: { name: 'envoy.filters.http.ext_authz', type: `${T}envoy.extensions.filters.http.ext_authz.v3.ExtAuthz` },
+  networkExtAuthz: { name: 'envoy.filters.network.ext_authz', type: `${T}envoy.extensions.filters.network.ext_authz.v3.ExtAuthz` },
   jwtAuthn: { name: 'envoy.filters.http.jwt_authn', type: `${T}envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication` },
   originalDst: { name: 'envoy.filters.listener.original_dst', type: `${T}envoy.extensions.filters.listener.original_dst.v3.OriginalDst` },
   tlsInspector: { name: 'envoy.filters.listener.tls_inspector', type: `${T}envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector` },

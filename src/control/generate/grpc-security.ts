@@ -86,7 +86,7 @@ function serverHcm(proxy: ProxyInfo, push: PushContext): JsonObject {
   const rbac = buildRbac(push.authorizationPoliciesFor(proxy), false, trust);
   const filters: JsonObject[] = [];
   // gRPC takes ALLOW and DENY only; each engine is its own filter, named as istiod names them.
-  // CUSTOM (no ext_authz in Mizzen) comes as DENY rules for what it selects (fail closed); AUDIT
+  // CUSTOM (gRPC has no ext_authz filter) comes as DENY rules for what it selects (fail closed); AUDIT
   // never denies and dry-run (shadow) rules are not enforced, so neither goes to gRPC.
   rbac.custom.forEach((f, i) => {
     const c = enforcedOnly(f);

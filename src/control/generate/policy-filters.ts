@@ -3,12 +3,14 @@ import type { ProxyInfo } from '../xds/proxy-info.ts';
 import type { TrustDomains } from './authz-matchers.ts';
 import { buildRbac, rbacFilterList } from './authz-rbac.ts';
 import type { JsonObject } from './envoy-extensions.ts';
+import { resolveExtAuthzProviders } from './ext-authz-providers.ts';
 import { buildJwtAuthn } from './jwt-authn.ts';
 
 /**
  * The authentication and authorization filters of a workload's (sidecar inbound) or gateway's
- * listeners, as istiod builds them: HTTP chains run CUSTOM (denied here: no ext_authz yet),
- * jwt_authn, then AUDIT, DENY and ALLOW RBAC; TCP chains run the network RBAC filters.
+ * listeners, as istiod builds them: HTTP chains run CUSTOM (RBAC shadow rules + ext_authz per
+ * extension provider), jwt_authn, then AUDIT, DENY and ALLOW RBAC; TCP chains run CUSTOM (gRPC
+ * providers) and the network RBAC filters.
  */
 export interface PolicyFilters {
   http: JsonObject[];
@@ -19,8 +21,9 @@ export function policyFiltersFor(proxy: ProxyInfo, push: PushContext): PolicyFil
   const policies = push.authorizationPoliciesFor(proxy);
   const jwt = buildJwtAuthn(push.requestAuthenticationsFor(proxy));
   const trust: TrustDomains = { domain: push.mesh.trustDomain, aliases: push.mesh.trustDomainAliases ?? [] };
-  const http = buildRbac(policies, false, trust);
-  const tcp = buildRbac(policies, true, trust);
+  const extAuthz = push.cached('ext-authz-providers', () => resolveExtAuthzProviders(push.mesh.extensionProviders, (host) => push.registry.servicesByHost(host)));
+  const http = buildRbac(policies, false, trust, extAuthz);
+  const tcp = buildRbac(policies, true, trust, extAuthz);
   return {
     http: [...http.custom, ...(jwt ? [jwt] : []), ...rbacFilterList(http)],
     tcp: [...tcp.custom, ...rbacFilterList(tcp)],

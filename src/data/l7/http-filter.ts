@@ -28,6 +28,11 @@ export interface FilterContext {
   info: StreamInfo;
   /** The matched route (undefined: none matched, the router will answer 404 NR). */
   route: Route | undefined;
+  /**
+   * The request body so far, once it is complete or at least `maxBytes` long (ext_authz
+   * with_request_body); the body still goes upstream afterwards. Absent where not supported.
+   */
+  bufferBody?(maxBytes: number): Promise<{ data: Buffer; complete: boolean }>;
 }
 
 /** A filter's decision on request headers: continue (undefined) or answer locally. */

@@ -13,6 +13,7 @@ import { pickCluster } from './route-action.ts';
 import type { Route, RouteTable } from './route-table.ts';
 import { RouterStream } from './router-stream.ts';
 import { notifyObservers, type StreamObserver } from './stream-info.ts';
+import { dechunk } from '../http1/dechunk.ts';
 
 /** Shared, per-proxy dependencies of HTTP streams. */
 export interface HttpRuntime {
@@ -71,6 +72,7 @@ export class HttpStream extends RouterStream implements FilterContext {
     this.headSent = false;
     this.upstreamStarted = 0;
     this.upgrade = upgrade;
+    this.bodyWaiter = undefined;
     const req = this.request;
     req.method = method;
     req.path = path;
@@ -122,6 +124,30 @@ export class HttpStream extends RouterStream implements FilterContext {
       return;
     }
     this.routeRequest();
+  }
+
+  /**
+   * FilterContext.bufferBody: the request body held while filters run (nothing goes upstream
+   * before they finish), de-chunked, once complete or at least `maxBytes` long.
+   */
+  bufferBody(maxBytes: number): Promise<{ data: Buffer; complete: boolean }> {
+    const chunked = (this.request.headers.get('transfer-encoding') ?? '').toLowerCase().includes('chunked');
+    const gen = this.gen;
+    const current = (): Buffer => {
+      const raw = Buffer.concat(this.body);
+      return chunked ? dechunk(raw) : raw;
+    };
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (gen !== this.gen) return;
+        const data = current();
+        if (!this.requestComplete && data.length < maxBytes) return;
+        this.bodyWaiter = undefined;
+        resolve({ data, complete: this.requestComplete });
+      };
+      this.bodyWaiter = check;
+      check();
+    });
   }
 
   private routeRequest(): void {

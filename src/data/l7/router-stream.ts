@@ -64,6 +64,8 @@ export abstract class RouterStream implements PoolWaiter, UpstreamResponseHandle
   private pendingHead: string | undefined;
   private pendingConn: Http1UpstreamConnection | undefined;
   protected readonly tryTimer = new ReusableTimer(() => this.onTryTimeout());
+  /** A filter waiting for request body (HttpStream.bufferBody), told of every chunk and the end. */
+  protected bodyWaiter: (() => void) | undefined;
 
   constructor(hcm: HcmConfig, sink: DownstreamSink) {
     this.hcm = hcm;
@@ -200,10 +202,12 @@ export abstract class RouterStream implements PoolWaiter, UpstreamResponseHandle
       else if (this.body.length > 0) this.body.length = 0;
       if (!conn.socket.write(chunk)) this.sink.pauseRequestBody();
     } else this.body.push(chunk);
+    if (this.bodyWaiter !== undefined) this.bodyWaiter();
   }
 
   onRequestEnd(): void {
     this.requestComplete = true;
+    if (this.bodyWaiter !== undefined) this.bodyWaiter();
   }
 
   onUpstreamDrain(): void {

@@ -14,6 +14,7 @@ import { checkSans, peerUri, type TlsContextFactory } from '../tls/tls-context-f
 import { ChainConnection, ChainConnections } from './chain-drain.ts';
 import { selectFilterChain, type ConnectionFacts } from './filter-chain-selector.ts';
 import { listenerShapeKey, type FilterChainSpec, type ListenerSpec } from './listener-config.ts';
+import { runNetworkFilters } from './network-filter.ts';
 import type { OriginalDestination } from './original-destination.ts';
 import { sniff } from './protocol-sniffer.ts';
 
@@ -369,23 +370,27 @@ export class ListenerManager {
       const info = new StreamInfo();
       info.resetForRequest(performance.now());
       info.setDownstream(conn);
-      for (const f of chain.networkFilters) {
-        if (!f.onConnection(info)) {
-          socket.destroy();
+      runNetworkFilters(chain.networkFilters, info, socket, () => {
+        if (chain.terminal.kind === 'tcp') {
+          const tcp = chain.terminal.tcp;
+          const mx = this.deps.tcpMetadataExchange;
+          if (chain.metadataExchange && mx && mx.negotiated(socket)) {
+            mx.downstream(socket, initial, info, (rest) => proxyTcp(socket, rest, tcp, rt.clusters, info, rt.observers, mx));
+            if (socket.isPaused()) socket.resume(); // held by an asynchronous network filter (ext_authz)
+            return;
+          }
+          proxyTcp(socket, initial, tcp, rt.clusters, info, rt.observers, mx);
           return;
         }
-      }
-      if (chain.terminal.kind === 'tcp') {
-        const tcp = chain.terminal.tcp;
-        const mx = this.deps.tcpMetadataExchange;
-        if (chain.metadataExchange && mx && mx.negotiated(socket)) {
-          mx.downstream(socket, initial, info, (rest) => proxyTcp(socket, rest, tcp, rt.clusters, info, rt.observers, mx));
-          return;
-        }
-        proxyTcp(socket, initial, tcp, rt.clusters, info, rt.observers, mx);
-        return;
-      }
+        this.runHttp(chain, socket, conn, initial, tracked);
+      });
+      return;
     }
+    this.runHttp(chain, socket, conn, initial, tracked);
+  }
+
+  private runHttp(chain: FilterChainSpec, socket: net.Socket, conn: DownstreamConnectionInfo, initial: Buffer | undefined, tracked: ChainConnection): void {
+    const rt = this.deps.runtime;
     if (chain.terminal.kind !== 'http') return;
     const hcm = chain.terminal.hcm;
     const alpn = (socket as tls.TLSSocket).alpnProtocol;

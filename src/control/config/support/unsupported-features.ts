@@ -33,15 +33,6 @@ export const UNSUPPORTED_FEATURES: readonly UnsupportedFeature[] = [
   {
     kind: 'AuthorizationPolicy',
     level: 'refuse',
-    fields: ['spec.action'],
-    when: (v) => v === 'CUSTOM',
-    what: 'action CUSTOM (external authorization through an extension provider, Envoy ext_authz) is not implemented',
-    ifServed: 'the requests its rules select are denied (HTTP 403, TCP connections closed), as Envoy does when ext_authz cannot be reached and failure_mode_allow is false',
-    example: { action: 'CUSTOM', provider: { name: 'ext-authz' }, rules: [{ to: [{ operation: { paths: ['/admin'] } }] }] },
-  },
-  {
-    kind: 'AuthorizationPolicy',
-    level: 'refuse',
     fields: ['spec.rules[*].to[*].operation.paths', 'spec.rules[*].to[*].operation.notPaths'],
     when: hasTemplate,
     what: 'path templates ({*}, {**}; Envoy uri_template) are not implemented',
