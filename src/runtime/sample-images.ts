@@ -62,6 +62,13 @@ export function fortioBinary(env: Readonly<Record<string, string | undefined>>):
   return fortioCache(env).find((p) => existsSync(p)) ?? onPath('fortio', env);
 }
 
+const KNOWN = new Set(['mccutchen/go-httpbin', 'kennethreitz/httpbin', 'testing/ext-authz', 'istio/ext-authz', 'fortio/fortio']);
+
+/** An image `mizzen up` knows how to run without a command (see above). */
+export function knownSampleImage(image: unknown): boolean {
+  return typeof image === 'string' && KNOWN.has(imageName(image));
+}
+
 const node = (script: string, args: string[]): SampleCommand => ({ argv: ['node', join(REPO, script), ...args], reads: [REPO] });
 
 /** The argv for a known sample image, or undefined (run the manifest's command as given); `env` gives PATH and HOME. */

@@ -1,3 +1,4 @@
+import { knownSampleImage } from './sample-images.ts';
 import type { ConfigResource } from '../api/config-resource.ts';
 
 /** A problem with a field of a Kubernetes object `mizzen up` runs. */
@@ -31,7 +32,7 @@ function checkContainer(c: unknown, path: string, out: FieldIssue[], injectedPro
     const v = c[f];
     if (v !== undefined && (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))) out.push({ path: `${path}.${f}`, message: 'must be a list of strings' });
   }
-  if (!Array.isArray(c.command) && !Array.isArray(c.args) && !(injectedProxy && c.name === 'istio-proxy')) out.push({ path: `${path}.command`, message: 'required by mizzen up: images are not run, give command/args of a local process' });
+  if (!Array.isArray(c.command) && !Array.isArray(c.args) && !(injectedProxy && c.name === 'istio-proxy') && !knownSampleImage(c.image)) out.push({ path: `${path}.command`, message: 'required by mizzen up: images are not run (except the Istio sample images of src/runtime/sample-images.ts), give command/args of a local process' });
   if (c.env !== undefined) {
     if (!Array.isArray(c.env)) out.push({ path: `${path}.env`, message: 'must be a list' });
     else

@@ -21,7 +21,14 @@ spec:
 describe('validateWorkloadResource', () => {
   it('requires a command (images are not run) and names the field', () => {
     const [r] = parseDocuments(deployment('{name: web, image: nginx}'), 'web.yaml').resources;
-    assert.deepEqual(validateWorkloadResource(r), [{ path: 'spec.template.spec.containers[0].command', message: 'required by mizzen up: images are not run, give command/args of a local process' }]);
+    assert.deepEqual(validateWorkloadResource(r), [{ path: 'spec.template.spec.containers[0].command', message: 'required by mizzen up: images are not run (except the Istio sample images of src/runtime/sample-images.ts), give command/args of a local process' }]);
+  });
+
+  it("runs Istio's sample images it knows without a command (httpbin, ext-authz, fortio)", () => {
+    for (const image of ['docker.io/mccutchen/go-httpbin:v2.15.0', 'registry.istio.io/testing/ext-authz:latest', 'docker.io/fortio/fortio:latest_release', 'docker.io/kennethreitz/httpbin']) {
+      const [r] = parseDocuments(deployment(`{name: app, image: "${image}"}`), 'sample.yaml').resources;
+      assert.deepEqual(validateWorkloadResource(r), [], image);
+    }
   });
 
   it("accepts Istio's gateway injection (the istio-proxy container is the proxy)", () => {

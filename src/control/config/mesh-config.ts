@@ -1,5 +1,6 @@
 import { parse } from 'yaml';
 import { MizzenError } from '../../lib/errors.ts';
+import { extAuthzProviderErrors } from './ext-authz-provider-check.ts';
 
 /**
  * Mesh-wide settings, with Istio's MeshConfig field names and defaults (istio.mesh.v1alpha1).
@@ -209,8 +210,8 @@ function providersCheck(list: unknown[]): string | undefined {
   return undefined;
 }
 
-/** Extension provider kinds Mizzen's Telemetry implements. */
-const IMPLEMENTED_PROVIDERS = new Set(['zipkin', 'opentelemetry', 'prometheus', 'envoyFileAccessLog']);
+/** Extension provider kinds Mizzen implements: Telemetry's, and ext_authz for AuthorizationPolicy CUSTOM. */
+const IMPLEMENTED_PROVIDERS = new Set(['zipkin', 'opentelemetry', 'prometheus', 'envoyFileAccessLog', 'envoyExtAuthzHttp', 'envoyExtAuthzGrpc']);
 
 /** Extension providers merge by name over the lower layer (Istio's ApplyMeshConfig). */
 function mergeProviders(base: unknown, user: ExtensionProvider[]): ExtensionProvider[] {
@@ -265,7 +266,10 @@ export function applyMeshConfig(base: MeshConfig, user: unknown): MeshConfigResu
       config.extensionProviders = mergeProviders(current, v as ExtensionProvider[]);
       for (const p of v as ExtensionProvider[]) {
         const kind = Object.keys(p).find((x) => x !== 'name') ?? '';
-        if (!IMPLEMENTED_PROVIDERS.has(kind)) warnings.push({ path: `extensionProviders[${p.name}].${kind}`, message: 'provider kind not implemented by Mizzen (zipkin, opentelemetry, prometheus and envoyFileAccessLog are): Telemetry naming it has no effect' });
+        if (!IMPLEMENTED_PROVIDERS.has(kind)) warnings.push({ path: `extensionProviders[${p.name}].${kind}`, message: 'provider kind not implemented by Mizzen (zipkin, opentelemetry, prometheus, envoyFileAccessLog, envoyExtAuthzHttp and envoyExtAuthzGrpc are): Telemetry naming it has no effect' });
+        if ((kind === 'envoyExtAuthzHttp' || kind === 'envoyExtAuthzGrpc') && isObj(p[kind])) {
+          for (const e of extAuthzProviderErrors(p.name, kind, p[kind])) warnings.push({ path: `extensionProviders[${p.name}].${kind}`, message: `${e}: AuthorizationPolicy CUSTOM naming it denies what its rules select` });
+        }
       }
       continue;
     }

@@ -1,4 +1,5 @@
 import { statusCodeName } from '../../api/xds/http-status-codes.ts';
+import { extAuthzProviderErrors } from '../config/ext-authz-provider-check.ts';
 import { duration, EXT, type JsonObject } from './envoy-extensions.ts';
 
 /**
@@ -59,38 +60,20 @@ export function resolveExtAuthzProviders(providers: readonly unknown[] | undefin
     const errors: string[] = [];
     if (name === '') errors.push(`extension provider name must not be empty, found empty at index: ${i}`);
     else if (out.has(name)) errors.push(`extension provider name must be unique, found duplicate: ${name}`);
-    else {
-      const bad = providerNameError(name);
-      if (bad) errors.push(`invalid provider name "${name}": ${bad}`);
-    }
+    errors.push(...extAuthzProviderErrors(name, isObj(http) ? 'envoyExtAuthzHttp' : 'envoyExtAuthzGrpc', (isObj(http) ? http : grpc) as Record<string, unknown>));
     const built = isObj(http) ? buildHttp(http as HttpProvider, lookup, errors) : buildGrpc(grpc as ProviderCommon, lookup, errors);
     out.set(name, errors.length > 0 ? { error: `failed to parse extension provider "${name}": ${errors.join('; ')}` } : built);
   });
   return out;
 }
 
-/** Istio's provider name rule: a DNS-1123 label (lowercase letters, digits, '-'), at most 63 characters. */
-export function providerNameError(name: string): string | undefined {
-  if (name.length > 63) return `provider name too long (max 63 characters): ${name.length}`;
-  const bad = /[^a-z0-9-]/.exec(name);
-  if (bad) return /[A-Z]/.test(bad[0]) ? `uppercase letters not allowed (use lowercase): character "${bad[0]}" at position ${bad.index}` : `invalid character "${bad[0]}" at position ${bad.index} (only lowercase letters, digits, and hyphens allowed)`;
-  if (name.startsWith('-') || name.endsWith('-')) return 'provider name cannot start or end with hyphen';
-  return undefined;
-}
-
-/** Istio's checks shared by both kinds (ValidateExtensionProviderEnvoyExtAuthz*): port, service, statusOnError. */
+/** The provider's cluster (errors when the service is not in the registry) and statusOnError as HttpStatus. */
 function common(c: ProviderCommon, lookup: ServiceLookup, errors: string[]): { hostname: string; cluster: string; status?: JsonObject } {
-  const port = typeof c.port === 'string' && /^\d+$/.test(c.port) ? Number(c.port) : c.port;
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) errors.push(`port must be in the range [1, 65535], found: ${String(c.port ?? 0)}`);
-  const found = lookupCluster(c.service ?? '', typeof port === 'number' ? port : 0, lookup);
-  if ('error' in found) errors.push(found.error);
-  let status: JsonObject | undefined;
-  if (c.statusOnError !== undefined && c.statusOnError !== '') {
-    const code = /^-?\d+$/.test(c.statusOnError) ? statusCodeName(Number(c.statusOnError)) : undefined;
-    if (code === undefined) errors.push(`unsupported statusOnError ${c.statusOnError}`);
-    else status = { code };
-  }
-  return { hostname: 'hostname' in found ? found.hostname : '', cluster: 'cluster' in found ? found.cluster : '', status };
+  const port = Number(c.port);
+  const found = lookupCluster(c.service ?? '', port, lookup);
+  if ('error' in found && c.service) errors.push(found.error);
+  const code = c.statusOnError ? statusCodeName(Number(c.statusOnError)) : undefined;
+  return { hostname: 'hostname' in found ? found.hostname : '', cluster: 'cluster' in found ? found.cluster : '', status: code ? { code } : undefined };
 }
 
 /** `NAMESPACE/HOSTNAME`, or a hostname registered in exactly one namespace → `outbound|PORT||HOSTNAME` (Istio's LookupCluster). */
@@ -108,11 +91,8 @@ export function lookupCluster(service: string, port: number, lookup: ServiceLook
   return { error: `could not find service ${service} in Istio service registry` };
 }
 
-function timeoutOf(t: string | undefined, errors: string[]): string {
-  if (t === undefined) return '600s';
-  const d = duration(t);
-  if (!d) errors.push(`invalid timeout ${t}`);
-  return d ?? '600s';
+function timeoutOf(t: string | undefined): string {
+  return (t !== undefined ? duration(t) : undefined) ?? '600s';
 }
 
 /** Istio's header patterns: `pre*` prefix, `*suf` suffix, else exact; always case-insensitive. */
@@ -134,16 +114,7 @@ function withBody(b: RequestBody | undefined): JsonObject | undefined {
 
 function buildHttp(c: HttpProvider, lookup: ServiceLookup, errors: string[]): ResolvedExtAuthz {
   const { hostname, cluster, status } = common(c, lookup, errors);
-  const timeout = timeoutOf(c.timeout, errors);
-  if (c.pathPrefix && !c.pathPrefix.startsWith('/')) errors.push(`pathPrefix must begin with \`/\`, found: "${c.pathPrefix}"`);
-  const lists: [string, string[] | undefined][] = [
-    ['IncludeRequestHeadersInCheck', c.includeRequestHeadersInCheck], ['IncludeHeadersInCheck', c.includeHeadersInCheck],
-    ['HeadersToDownstreamOnDeny', c.headersToDownstreamOnDeny], ['HeadersToDownstreamOnAllow', c.headersToDownstreamOnAllow],
-    ['HeadersToUpstreamOnAllow', c.headersToUpstreamOnAllow],
-  ];
-  for (const [field, values] of lists) {
-    if ((values ?? []).includes('*')) errors.push(`a single wildcard ("*") is not supported, change it to either prefix or suffix match: ${field}`);
-  }
+  const timeout = timeoutOf(c.timeout);
   const service: JsonObject = { serverUri: { uri: `http://${hostname}`, cluster, timeout } };
   if (c.pathPrefix) service.pathPrefix = c.pathPrefix;
   const additional = Object.keys(c.includeAdditionalHeadersInCheck ?? {}).sort();
@@ -171,7 +142,7 @@ function buildHttp(c: HttpProvider, lookup: ServiceLookup, errors: string[]): Re
 
 function buildGrpc(c: ProviderCommon, lookup: ServiceLookup, errors: string[]): ResolvedExtAuthz {
   const { hostname, cluster, status } = common(c, lookup, errors);
-  const grpcService = { envoyGrpc: { clusterName: cluster, authority: hostname }, timeout: timeoutOf(c.timeout, errors) };
+  const grpcService = { envoyGrpc: { clusterName: cluster, authority: hostname }, timeout: timeoutOf(c.timeout) };
   const http: JsonObject = { '@type': EXT.extAuthz.type, grpcService, transportApiVersion: 'V3' };
   if (status) http.statusOnError = status;
   if (c.failOpen) http.failureModeAllow = true;

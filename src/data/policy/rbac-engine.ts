@@ -117,10 +117,12 @@ export function evaluateRbac(cfg: RbacConfig, stats: RbacStats, metadataKey: str
     const ok = shadow.allowed(info, req);
     if (ok) stats.shadowAllowed++;
     else stats.shadowDenied++;
-    if (shadow.matchedPolicy !== '' || !ok) {
-      const md = { [`${cfg.shadowPrefix}shadow_effective_policy_id`]: shadow.matchedPolicy, [`${cfg.shadowPrefix}shadow_engine_result`]: ok ? 'allowed' : 'denied' };
-      info.filterState.set(metadataKey, md);
-    }
+    // Envoy merges these keys into the filter's metadata (several RBAC filters share the namespace)
+    const prev = info.filterState.get(metadataKey) as Record<string, unknown> | undefined;
+    const md: Record<string, unknown> = prev ? { ...prev } : {};
+    if (shadow.matchedPolicy !== '') md[`${cfg.shadowPrefix}shadow_effective_policy_id`] = shadow.matchedPolicy;
+    md[`${cfg.shadowPrefix}shadow_engine_result`] = ok ? 'allowed' : 'denied';
+    info.filterState.set(metadataKey, md);
   }
   const e = cfg.enforced;
   if (!e) return true;
