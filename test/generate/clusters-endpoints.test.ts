@@ -13,7 +13,7 @@ describe('sidecar clusters (CDS)', () => {
     for (const name of [`outbound|9080||${REVIEWS}`, `outbound|9080|v1|${REVIEWS}`, `outbound|9080|v2|${REVIEWS}`, `outbound|9080|v3|${REVIEWS}`]) {
       const c = sim.cluster(name)!;
       assert.equal(c.type, 'EDS', name);
-      assert.deepEqual(c.edsClusterConfig, { edsConfig: { ads: {}, resourceApiVersion: 'V3' }, serviceName: name });
+      assert.deepEqual(c.edsClusterConfig, { edsConfig: { ads: {}, initialFetchTimeout: '0s', resourceApiVersion: 'V3' }, serviceName: name });
     }
     assert.equal(sim.cluster('BlackHoleCluster')!.type, 'STATIC');
     assert.equal(sim.cluster('PassthroughCluster')!.type, 'ORIGINAL_DST');

@@ -87,7 +87,7 @@ describe('AuthorizationPolicy as RBAC', () => {
 
   it('runs jwt_authn, then the DENY RBAC filter, then the ALLOW one, before the router', () => {
     const r = sim.run(inbound({ principal: PRODUCTPAGE, path: '/reviews/1' }));
-    assert.deepEqual(r.httpFilters, ['istio.metadata_exchange', 'envoy.filters.http.jwt_authn', 'envoy.filters.http.rbac', 'envoy.filters.http.rbac', 'envoy.filters.http.fault', 'envoy.filters.http.cors', 'istio.stats', 'envoy.filters.http.router']);
+    assert.deepEqual(r.httpFilters, ['istio.metadata_exchange', 'envoy.filters.http.jwt_authn', 'envoy.filters.http.rbac', 'envoy.filters.http.rbac', 'envoy.filters.http.grpc_stats', 'envoy.filters.http.fault', 'envoy.filters.http.cors', 'istio.stats', 'envoy.filters.http.router']);
   });
 
   it('allows what a rule allows and denies everything else', () => {

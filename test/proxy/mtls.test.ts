@@ -90,7 +90,8 @@ describe('mTLS between two proxies (SDS secrets, SPIFFE SAN checks, STRICT/PERMI
       secrets: serverSecrets,
       observers: [{ onStreamComplete: (i: StreamInfo) => serverInfos.push({ peer: i.peerPrincipal, mtls: i.mtls }) }],
     });
-    const inboundHcm = hcm('inbound|9080||', { forwardClientCertDetails: 'APPEND_FORWARD', setCurrentClientCertDetails: { uri: true } });
+    // as istiod generates inbound HCMs
+    const inboundHcm = hcm('inbound|9080||', { forwardClientCertDetails: 'APPEND_FORWARD', setCurrentClientCertDetails: { subject: { value: true }, dns: true, uri: true } });
     await server.push({
       clusters: [staticCluster('inbound|9080||', [['127.0.0.1', app.port]]), staticCluster('inbound|7070||', [['127.0.0.1', (grpcServer.address() as AddressInfo).port]], H2)],
       listeners: [
@@ -148,7 +149,8 @@ describe('mTLS between two proxies (SDS secrets, SPIFFE SAN checks, STRICT/PERMI
     for (let i = 0; i < 5; i++) {
       const r = await request(clientPort, { path: '/mtls' });
       assert.equal(r.status, 200);
-      assert.match(String(r.json<EchoReply>().headers['x-forwarded-client-cert']), /URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/client/);
+      // Envoy's element: By (our identity), Hash (SHA-256 of the client certificate), Subject, URI
+      assert.match(String(r.json<EchoReply>().headers['x-forwarded-client-cert']), /^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/server;Hash=[0-9a-f]{64};Subject="[^"]*";URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/client$/);
     }
     assert.deepEqual(serverInfos[0], { peer: 'spiffe://cluster.local/ns/default/sa/client', mtls: true });
     // keep-alive pool: one upstream TLS connection for sequential requests

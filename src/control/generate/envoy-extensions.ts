@@ -23,13 +23,19 @@ export const EXT = Object.freeze({
   rawBuffer: { name: 'envoy.transport_sockets.raw_buffer', type: `${T}envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer` },
   previousHosts: { name: 'envoy.retry_host_predicates.previous_hosts', type: `${T}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate` },
   httpProtocolOptions: { name: 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions', type: `${T}envoy.extensions.upstreams.http.v3.HttpProtocolOptions` },
+  grpcStats: { name: 'envoy.filters.http.grpc_stats', type: `${T}envoy.extensions.filters.http.grpc_stats.v3.FilterConfig` },
+  uuidRequestId: { name: 'envoy.request_id.uuid', type: `${T}envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig` },
 });
 
 export type JsonObject = Record<string, unknown>;
 
-/** `{ads: {}}`: fetch the referenced resource over the same ADS stream. */
-export function adsConfigSource(): JsonObject {
-  return { ads: {}, resourceApiVersion: 'V3' };
+/**
+ * `{ads: {}}`: fetch the referenced resource over the same ADS stream. Envoy proxies get
+ * `initial_fetch_timeout: 0s` as istiod sends it (wait for RDS/EDS however long discovery takes,
+ * instead of warming with nothing after Envoy's default 15 s); proxyless gRPC clients get the bare form.
+ */
+export function adsConfigSource(opts: { grpc?: boolean } = {}): JsonObject {
+  return opts.grpc ? { ads: {}, resourceApiVersion: 'V3' } : { ads: {}, initialFetchTimeout: '0s', resourceApiVersion: 'V3' };
 }
 
 /** A named filter with its typed config. */

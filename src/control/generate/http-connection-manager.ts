@@ -24,6 +24,8 @@ export interface HcmOptions {
   pathNormalization?: PathNormalizationType;
   /** Accept HTTP/1.0 (istiod: proxy metadata HTTP10 = "1"); else Envoy answers 426. */
   http10?: boolean;
+  /** Inbound HTTP/2 or gRPC port: explicit HTTP/2 options, as istiod. */
+  http2?: boolean;
 }
 
 /**
@@ -84,19 +86,22 @@ export function statsFilter(inbound: boolean, config?: JsonObject): JsonObject {
   return { name: 'istio.stats', typedConfig: { '@type': TYPED_STRUCT, typeUrl: 'type.googleapis.com/stats.PluginConfig', value: config ?? (inbound ? { reporter: 'SERVER' } : {}) } };
 }
 
-/** HTTP filters in Istio's order: metadata exchange, authn/authz, fault, CORS, stats, router last. */
+/** istiod's grpc_stats filter: per-message counts into filter state (for telemetry), no per-method stats. */
+export const GRPC_STATS_FILTER: JsonObject = typedFilter(EXT.grpcStats, { emitFilterState: true, statsForAllMethods: false });
+
+/** HTTP filters in Istio's order: metadata exchange, authn/authz, gRPC stats, fault, CORS, stats, router last. */
 export function httpFilters(opts: Pick<HcmOptions, 'preFilters' | 'grpc' | 'inbound' | 'telemetry'>): JsonObject[] {
   // gRPC implements Envoy's fault filter (gRFC A33): VirtualService faults reach proxyless clients.
   if (opts.grpc) return [...(opts.preFilters ?? []), typedFilter(EXT.fault), typedFilter(EXT.router)];
   const inbound = opts.inbound === true;
   const stats = opts.telemetry ? (opts.telemetry.stats ? [statsFilter(inbound, opts.telemetry.stats)] : []) : [statsFilter(inbound)];
-  return [metadataExchangeFilter(inbound), ...(opts.preFilters ?? []), typedFilter(EXT.fault), typedFilter(EXT.cors), ...stats, typedFilter(EXT.router)];
+  return [metadataExchangeFilter(inbound), ...(opts.preFilters ?? []), GRPC_STATS_FILTER, typedFilter(EXT.fault), typedFilter(EXT.cors), ...stats, typedFilter(EXT.router)];
 }
 
 /** The HttpConnectionManager typed config (the `Any` body). */
 export function httpConnectionManagerConfig(opts: HcmOptions): JsonObject {
   const out: JsonObject = { '@type': EXT.httpConnectionManager.type, statPrefix: opts.statPrefix };
-  if (opts.rds !== undefined) out.rds = { routeConfigName: opts.rds, configSource: adsConfigSource() };
+  if (opts.rds !== undefined) out.rds = { routeConfigName: opts.rds, configSource: adsConfigSource({ grpc: opts.grpc }) };
   else out.routeConfig = opts.routeConfig ?? { name: opts.statPrefix, virtualHosts: [] };
   out.httpFilters = httpFilters(opts);
   const accessLog = opts.telemetry ? opts.telemetry.accessLog : opts.accessLog;
@@ -106,7 +111,20 @@ export function httpConnectionManagerConfig(opts: HcmOptions): JsonObject {
     out.useRemoteAddress = false;
     Object.assign(out, pathNormalizationFields(opts.pathNormalization));
     if (opts.http10) out.httpProtocolOptions = { acceptHttp10: true };
-    if (opts.inbound) out.forwardClientCertDetails = 'APPEND_FORWARD';
+    // As istiod: WebSocket upgrades allowed (else 403), no stream idle timeout (long gRPC/SSE
+    // streams would be reset after Envoy's default 5 minutes), Expect: 100-continue forwarded to
+    // the app, UUID request ids.
+    out.upgradeConfigs = [{ upgradeType: 'websocket' }];
+    out.streamIdleTimeout = '0s';
+    out.requestIdExtension = { typedConfig: { '@type': EXT.uuidRequestId.type, useRequestIdForTraceSampling: true } };
+    out.proxy100Continue = true;
+    if (opts.inbound) {
+      // The caller's identity for the app (XFCC), and Istio's server header.
+      out.forwardClientCertDetails = 'APPEND_FORWARD';
+      out.setCurrentClientCertDetails = { subject: true, dns: true, uri: true };
+      out.serverName = 'istio-envoy';
+      if (opts.http2) out.http2ProtocolOptions = {};
+    }
   }
   return out;
 }

@@ -108,7 +108,7 @@ function httpFilters(ip: InboundPort, policy: PolicyFilters, settings: ReturnTyp
     virtualHosts: [{ name: `inbound|http|${ip.port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: '0s', maxStreamDuration: { maxStreamDuration: '0s', grpcTimeoutHeaderMax: '0s' } }, decorator: { operation: `${ip.service.hostname}:${ip.servicePort}/*` } }] }],
     validateClusters: false,
   };
-  return [httpConnectionManagerFilter({ statPrefix: `inbound_0.0.0.0_${ip.port}`, routeConfig, preFilters: policy.http, inbound: true, ...settings })];
+  return [httpConnectionManagerFilter({ statPrefix: `inbound_0.0.0.0_${ip.port}`, routeConfig, preFilters: policy.http, inbound: true, ...settings, http2: ip.protocol === 'HTTP2' || ip.protocol === 'GRPC' })];
 }
 
 function tcpFilters(ip: InboundPort, policy: PolicyFilters): JsonObject[] {

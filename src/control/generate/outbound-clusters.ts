@@ -67,7 +67,7 @@ function buildCluster(push: PushContext, service: Service, port: ServicePort, su
   const lb = loadBalancerFields(policy.loadBalancer);
   const passthrough = lb.type === 'ORIGINAL_DST' || service.resolution === 'NONE' || service.resolution === 'PASSTHROUGH';
   if (opts.grpc) {
-    Object.assign(cluster, { type: 'EDS', edsClusterConfig: { edsConfig: adsConfigSource(), serviceName: name }, lbPolicy: lb.lbPolicy === 'RING_HASH' ? 'RING_HASH' : 'ROUND_ROBIN' });
+    Object.assign(cluster, { type: 'EDS', edsClusterConfig: { edsConfig: adsConfigSource({ grpc: true }), serviceName: name }, lbPolicy: lb.lbPolicy === 'RING_HASH' ? 'RING_HASH' : 'ROUND_ROBIN' });
     // As istiod: only an explicit ISTIO_MUTUAL gives gRPC clients mTLS (they cannot reach PERMISSIVE
     // servers with Istio's ALPN, and may not use xDS credentials at all).
     if (policy.tls?.mode === 'ISTIO_MUTUAL') Object.assign(cluster, grpcUpstreamTls(policy.tls.subjectAltNames?.length ? policy.tls.subjectAltNames : serviceAccountsOf(push, service)));

@@ -1,3 +1,4 @@
+import type { PeerCertificate } from 'node:tls';
 import type { StreamInfo } from './stream-info.ts';
 
 /** Connection-level facts copied into every request's StreamInfo. */
@@ -13,4 +14,6 @@ export interface DownstreamConnectionInfo {
   tls: boolean;
   peerPrincipal: string;
   localPrincipal: string;
+  /** The verified client certificate (for x-forwarded-client-cert details). */
+  peerCertificate?: PeerCertificate;
 }

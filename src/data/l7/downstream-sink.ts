@@ -3,6 +3,8 @@ import type { HeaderList } from '../http1/header-list.ts';
 /** The downstream side of a request (HTTP/1.1 connection today; HTTP/2 stream later). */
 export interface DownstreamSink {
   sendHead(status: number, reason: string, headers: HeaderList): void;
+  /** An interim `100 Continue` from upstream (proxy_100_continue); sinks that cannot relay it ignore it. */
+  sendContinue?(): void;
   sendBody(chunk: Buffer | string): boolean;
   /** The response is complete (a head still held back is written). */
   sendEnd(): void;

@@ -24,7 +24,10 @@ export interface HcmConfig {
   forwardClientCert: 'SANITIZE' | 'FORWARD_ONLY' | 'APPEND_FORWARD' | 'SANITIZE_SET' | 'ALWAYS_FORWARD_ONLY';
   setClientCert: { subject: boolean; uri: boolean; dns: boolean; cert: boolean };
   requestTimeoutMs: number;
+  /** No activity on a stream for this long resets it (408 before the response); 0: never (HTTP/1.1 streams). */
   streamIdleTimeoutMs: number;
+  /** Forward `Expect: 100-continue` and relay the upstream's `100 Continue`, instead of answering it here. */
+  proxy100Continue: boolean;
   /** `max_request_headers_kb` (default 60 KiB): request head size, HTTP/1.1 and HTTP/2 → 431 / stream reset. */
   maxHeadersBytes: number;
   /** `common_http_protocol_options.max_headers_count` (default 100) → 431 / stream reset. */
@@ -161,6 +164,7 @@ export function compileHcm(o: Obj, path: string, registry: HttpFilterRegistry): 
     setClientCert: { subject: wrappedBool(scc.subject) === true || scc.subject === true, uri: scc.uri === true, dns: scc.dns === true, cert: scc.cert === true },
     requestTimeoutMs: durationMs(o.requestTimeout) ?? 0,
     streamIdleTimeoutMs: durationMs(o.streamIdleTimeout) ?? 300_000,
+    proxy100Continue: o.proxy100Continue === true || o.proxy_100Continue === true,
     maxHeadersBytes: (wrapped(o.maxRequestHeadersKb) ?? 60) * 1024,
     maxHeadersCount: wrapped(asObj(o.commonHttpProtocolOptions).maxHeadersCount) ?? 100,
     http1: http1Options(asObj(o.httpProtocolOptions), `${path}.httpProtocolOptions`),

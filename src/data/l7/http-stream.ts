@@ -269,6 +269,30 @@ export class HttpStream extends RouterStream implements FilterContext {
     this.localReply(LOCAL_REPLY.timeout);
   }
 
+  /** No activity on this stream for the HCM's stream_idle_timeout: 408 before the response, else reset. */
+  onStreamIdle(): void {
+    if (!this.active) return;
+    if (this.headSent) {
+      this.info.addFlag('SI');
+      const c = this.conn;
+      this.conn = undefined;
+      this.endAttempt();
+      c?.destroy();
+      this.sink.abort();
+      this.complete();
+      return;
+    }
+    if (this.waitingPool) {
+      this.cluster?.pool(this.waitingPool).cancel(this);
+      this.waitingPool = undefined;
+    }
+    const c = this.conn;
+    this.conn = undefined;
+    if (c) this.endAttempt();
+    c?.destroy();
+    this.localReply(LOCAL_REPLY.streamIdleTimeout);
+  }
+
   /** Close timers when the connection goes away. */
   dispose(): void {
     this.timer.dispose();

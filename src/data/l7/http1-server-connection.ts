@@ -37,6 +37,8 @@ export class Http1ServerConnection implements DownstreamSink {
   private readonly onIdle: ((c: Http1ServerConnection) => void) | undefined;
   private readonly onHttp2: ((buf: Buffer) => void) | undefined;
   private requests = 0;
+  /** This request's `100 Continue` went out (relayed once, even across retries). */
+  private continueSent = false;
 
   constructor(
     socket: net.Socket, hcm: HcmConfig, rt: HttpRuntime, conn: DownstreamConnectionInfo, initial: Buffer | undefined,
@@ -58,6 +60,10 @@ export class Http1ServerConnection implements DownstreamSink {
     socket.on('drain', () => this.stream.onDownstreamDrain());
     socket.on('error', () => undefined);
     socket.on('close', () => this.onClose());
+    // stream_idle_timeout: the socket's own inactivity timer (reads and writes re-arm it), set while a stream is open
+    socket.on('timeout', () => {
+      if (this.stream.isActive && !this.tunnel) this.stream.onStreamIdle();
+    });
     socket.on('end', () => {
       // half-closed client (the listener socket is allowHalfOpen, node:http semantics): finish the
       // in-flight response, then close; mid-body or in an upgraded tunnel, close as before
@@ -161,10 +167,13 @@ export class Http1ServerConnection implements DownstreamSink {
     else if (framing.body === 'length') this.framer.reset('length', framing.length);
     else this.framer.reset('none');
     const expect = h.get('expect');
-    if (expect !== undefined && expect.toLowerCase() === '100-continue') {
+    this.continueSent = false;
+    if (expect !== undefined && expect.toLowerCase() === '100-continue' && !this.hcm.proxy100Continue) {
+      // Envoy's default: answer it here; with proxy_100_continue the app's own 100 is relayed (sendContinue).
       h.remove('expect');
       this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
     }
+    if (this.hcm.streamIdleTimeoutMs > 0) this.socket.setTimeout(this.hcm.streamIdleTimeoutMs);
     this.waitingResponse = true;
     this.requests++;
     this.readingBody = !this.framer.done;
@@ -237,6 +246,12 @@ export class Http1ServerConnection implements DownstreamSink {
     this.pendingHead = head;
   }
 
+  sendContinue(): void {
+    if (this.closed || this.continueSent || this.pendingHead !== undefined) return;
+    this.continueSent = true;
+    this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+  }
+
   sendBody(chunk: Buffer | string): boolean {
     if (this.closed) return true;
     const head = this.pendingHead;
@@ -279,6 +294,7 @@ export class Http1ServerConnection implements DownstreamSink {
 
   private onStreamDone(): void {
     this.waitingResponse = false;
+    if (this.hcm.streamIdleTimeoutMs > 0) this.socket.setTimeout(0);
     if (this.closed) return;
     if (this.tunnel) {
       this.socket.end();

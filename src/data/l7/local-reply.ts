@@ -15,6 +15,7 @@ export const LOCAL_REPLY = Object.freeze({
   timeout: { status: 504, body: 'upstream request timeout', flag: 'UT', details: 'upstream_response_timeout' },
   faultAbort: { status: 503, body: 'fault filter abort', flag: 'FI', details: 'fault_filter_abort' },
   badRequest: { status: 400, body: 'Bad Request', flag: 'DPE', details: 'http1.codec_error' },
+  streamIdleTimeout: { status: 408, body: 'stream timeout', flag: 'SI', details: 'stream_idle_timeout' },
   headersTooLarge: { status: 431, body: 'Request Header Fields Too Large', flag: 'DPE', details: 'http1.headers_too_large' },
   tooManyHeaders: { status: 431, body: 'Request Header Fields Too Large', flag: 'DPE', details: 'http1.too_many_headers' },
   absolutePath: { status: 404, body: '', details: 'absolute_path' },

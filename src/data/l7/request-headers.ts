@@ -27,8 +27,7 @@ export function prepareRequestHeaders(req: FilterRequest, hcm: HcmConfig, info: 
     case 'SANITIZE_SET':
     case 'APPEND_FORWARD':
       if (info.mtls && info.peerPrincipal) {
-        let v = info.localPrincipal ? `By=${info.localPrincipal}` : '';
-        if (hcm.setClientCert.uri || hcm.forwardClientCert === 'APPEND_FORWARD') v += `${v ? ';' : ''}URI=${info.peerPrincipal}`;
+        const v = (info.xfccElement ??= xfccElement(hcm, info));
         const prev = hcm.forwardClientCert === 'APPEND_FORWARD' ? h.get('x-forwarded-client-cert') : undefined;
         h.set('x-forwarded-client-cert', prev ? `${prev},${v}` : v);
       } else if (hcm.forwardClientCert === 'SANITIZE_SET') h.remove('x-forwarded-client-cert');
@@ -107,4 +106,23 @@ export function finishResponseHeaders(
   }
   if (hcm.serverHeader === 'OVERWRITE' || (hcm.serverHeader === 'APPEND_IF_ABSENT' && !headers.has('server'))) headers.set('server', hcm.serverName);
   if (hcm.alwaysSetRequestIdInResponse && requestId) headers.set('x-request-id', requestId);
+}
+
+/**
+ * This connection's XFCC element as Envoy writes it: `By=` our URI SAN, `Hash=` the SHA-256 of the
+ * client certificate, then what set_current_client_cert_details asks for: `Subject="…"` (RFC 2253),
+ * `URI=` the client's URI SAN, `DNS=` each DNS SAN.
+ */
+function xfccElement(hcm: HcmConfig, info: StreamInfo): string {
+  const parts: string[] = [];
+  if (info.localPrincipal) parts.push(`By=${info.localPrincipal}`);
+  const cert = info.peerCertificate;
+  if (cert?.fingerprint256) parts.push(`Hash=${cert.fingerprint256.replaceAll(':', '').toLowerCase()}`);
+  if (hcm.setClientCert.subject) {
+    const subject = Object.entries(cert?.subject ?? {}).reverse().flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}=${String(x).replace(/([,+"\\<>;])/g, '\\$1')}`));
+    parts.push(`Subject="${subject.join(',')}"`);
+  }
+  if (hcm.setClientCert.uri) parts.push(`URI=${info.peerPrincipal}`);
+  if (hcm.setClientCert.dns) for (const s of (cert?.subjectaltname ?? '').split(', ')) if (s.startsWith('DNS:')) parts.push(`DNS=${s.slice(4)}`);
+  return parts.join(';');
 }

@@ -277,6 +277,11 @@ export abstract class RouterStream implements PoolWaiter, UpstreamResponseHandle
     if (!hasBody && status !== 101) this.onResponseEnd();
   }
 
+  /** The upstream's `100 Continue` (it got `Expect: 100-continue` because the HCM forwards it). */
+  onContinue(): void {
+    if (this.active && !this.headSent) this.sink.sendContinue?.();
+  }
+
   /** The upstream bytes at hand are handled: a response head held back for body bytes goes now. */
   onInputHandled(): void {
     if (this.active) this.sink.flush();

@@ -1,3 +1,4 @@
+import type { PeerCertificate } from 'node:tls';
 import type { DownstreamConnectionInfo } from './downstream-connection-info.ts';
 
 /**
@@ -29,6 +30,10 @@ export class StreamInfo {
   peerPrincipal = '';
   /** Our own URI SAN when the downstream side was TLS. */
   localPrincipal = '';
+  /** The verified client certificate, when there was one. */
+  peerCertificate: PeerCertificate | undefined = undefined;
+  /** This connection's x-forwarded-client-cert element, computed once (request-headers.ts). */
+  xfccElement: string | undefined = undefined;
   mtls = false;
   routeName = '';
   virtualHostName = '';
@@ -58,6 +63,8 @@ export class StreamInfo {
     this.mtls = conn.tls && conn.peerPrincipal !== '';
     this.peerPrincipal = conn.peerPrincipal;
     this.localPrincipal = conn.localPrincipal;
+    this.peerCertificate = conn.peerCertificate;
+    this.xfccElement = undefined;
   }
 
   resetForRequest(nowMs: number): void {

@@ -358,6 +358,7 @@ export class ListenerManager {
       }
       conn.tls = true;
       conn.peerPrincipal = authorized ? peerUri(peer) ?? '' : '';
+      if (authorized) conn.peerCertificate = peer;
       conn.localPrincipal = peerUri(t.getCertificate() as tls.PeerCertificate | undefined) ?? '';
       conn.requestedServerName = (t as unknown as { servername?: string }).servername || conn.requestedServerName;
       this.runChain(chain, t, conn, undefined, tracked);

@@ -8,6 +8,8 @@ import type { Host } from './host.ts';
 export interface UpstreamResponseHandler {
   /** Final (non-1xx) response head; `chunked`/`length` describe the body framing. */
   onResponseHead(status: number, reason: string, headers: HeaderList, hasBody: boolean): void;
+  /** An interim `100 Continue` (other 1xx are dropped). */
+  onContinue?(): void;
   /** Raw body bytes (chunk framing preserved). */
   onResponseBody(chunk: Buffer): void;
   onResponseEnd(): void;
@@ -103,7 +105,8 @@ export class Http1UpstreamConnection {
       const parsed = parseResponseHead(buf, end);
       if ('error' in parsed) return this.fail(parsed.error);
       if (parsed.status >= 100 && parsed.status < 200 && parsed.status !== 101) {
-        buf = buf.subarray(end); // 1xx informational: skip
+        if (parsed.status === 100) this.handler?.onContinue?.();
+        buf = buf.subarray(end); // 1xx informational: relayed (100) or dropped
         if (buf.length === 0) return;
         continue;
       }
