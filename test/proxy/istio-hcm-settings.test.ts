@@ -84,7 +84,7 @@ describe('HttpConnectionManager settings as istiod generates them', () => {
         listener('inbound', 8081, { inbound: true }),
         listener('envoy-defaults', 8082, {}, { proxy100Continue: false, streamIdleTimeout: '0.3s' }),
       ],
-      routes: [routeConfig('r', [vhost('all', ['*'], [route({ prefix: '/ws' }, { cluster: 'ws', timeout: { seconds: 0 } }), route({ prefix: '/' }, { cluster: 'app', timeout: { seconds: 0 } })])])],
+      routes: [routeConfig('r', [vhost('all', ['*'], [route({ prefix: '/ws' }, { cluster: 'ws', timeout: { seconds: 0 } }), route({ prefix: '/grpc' }, { cluster: 'app', timeout: { seconds: 0 }, maxGrpcTimeout: { seconds: 0 } }), route({ prefix: '/' }, { cluster: 'app', timeout: { seconds: 0 } })])])],
     });
   });
 
@@ -134,6 +134,17 @@ describe('HttpConnectionManager settings as istiod generates them', () => {
     assert.equal(idle.status, 408);
     assert.equal(await idle.text(), 'stream timeout');
     assert.ok(Date.now() - started < 850, 'reset by the idle timeout, not by the app answering');
+  });
+
+  it("bounds a gRPC request by its grpc-timeout on a route with max_grpc_timeout 0s (istiod's routes), not other requests", async () => {
+    const grpc = { headers: { 'x-delay-ms': '900', 'content-type': 'application/grpc', 'grpc-timeout': '200m' } };
+    const started = Date.now();
+    const r = await fetch(`http://127.0.0.1:${h.port('outbound')}/grpc.Echo/Say`, { method: 'POST', body: '', ...grpc });
+    await r.arrayBuffer();
+    assert.ok(Date.now() - started < 850, 'ended by the grpc-timeout, not by the app answering');
+    assert.ok(r.status === 504 || r.headers.get('grpc-status') !== null, `status ${r.status}`);
+    const plain = await fetch(`http://127.0.0.1:${h.port('outbound')}/grpc.Echo/Say`, { method: 'POST', body: '', headers: { 'x-delay-ms': '300', 'grpc-timeout': '100m' } });
+    assert.equal(plain.status, 200, 'not gRPC: the route timeout (none) applies');
   });
 
   it('answers with server: istio-envoy on inbound (server_name)', async () => {

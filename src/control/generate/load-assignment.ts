@@ -40,8 +40,23 @@ function lbEndpoint(e: Endpoint, opts: { grpc: boolean }): JsonObject {
     loadBalancingWeight: e.weight ?? 1,
   };
   if (!opts.grpc) {
-    const workload = `${e.workloadName ?? ''};${e.namespace};;;`;
-    out.metadata = { filterMetadata: { 'envoy.transport_socket_match': { tlsMode: e.tlsMode }, istio: { workload, tlsMode: e.tlsMode } } };
+    out.metadata = { filterMetadata: { 'envoy.transport_socket_match': { tlsMode: e.tlsMode }, istio: { workload: workloadMetadata(e), tlsMode: e.tlsMode } } };
   }
   return out;
+}
+
+/** Istio's default cluster id (CLUSTER_ID), the only cluster a single control plane knows here. */
+const CLUSTER_ID = 'Kubernetes';
+
+/**
+ * istiod's `istio.workload` endpoint metadata, `NAME;NAMESPACE;CANONICAL_SERVICE;CANONICAL_REVISION;CLUSTER`:
+ * what telemetry reports as the destination workload and canonical service before the peer's
+ * own metadata arrives. Canonical service/revision follow Istio's label precedence.
+ */
+export function workloadMetadata(e: Pick<Endpoint, 'workloadName' | 'namespace' | 'labels'>): string {
+  const l = e.labels;
+  const name = e.workloadName ?? '';
+  const canonical = l['service.istio.io/canonical-name'] ?? l['app.kubernetes.io/name'] ?? l.app ?? name;
+  const revision = l['service.istio.io/canonical-revision'] ?? l['app.kubernetes.io/version'] ?? l.version ?? 'latest';
+  return `${name};${e.namespace};${canonical};${revision};${CLUSTER_ID}`;
 }

@@ -69,6 +69,8 @@ export function buildRouteAction(route: HTTPRoute, match: HTTPMatchRequest | und
     if (timeout) action.maxStreamDuration = { maxStreamDuration: timeout, grpcTimeoutHeaderMax: timeout };
   } else {
     action.timeout = timeout ?? '0s';
+    // As istiod: gRPC requests are bounded by their own grpc-timeout, capped like HTTP's timeout.
+    action.maxGrpcTimeout = timeout ?? '0s';
   }
   const hash = destinationHashPolicy(dests[0]?.destination, ctx);
   const retry = retryPolicy(route.retries, ctx.grpc, hash !== undefined);

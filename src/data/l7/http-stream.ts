@@ -9,7 +9,7 @@ import { normalizeRequestPath } from './path-normalizer.ts';
 import { RequestMirror } from './request-mirror.ts';
 import { applyRouteRequest, finishResponseHeaders, prepareRequestHeaders } from './request-headers.ts';
 import { ReusableTimer } from './reusable-timer.ts';
-import { pickCluster } from './route-action.ts';
+import { pickCluster, requestTimeoutMs } from './route-action.ts';
 import type { Route, RouteTable } from './route-table.ts';
 import { RouterStream } from './router-stream.ts';
 import { notifyObservers, type StreamObserver } from './stream-info.ts';
@@ -170,7 +170,8 @@ export class HttpStream extends RouterStream implements FilterContext {
     applyRouteRequest(this.request, route, action, this.weighted, this.table());
     this.retry = action.retry;
     this.retainBody = !this.requestComplete && this.retry !== undefined && this.retry.numRetries > 0;
-    if (action.timeoutMs > 0) this.timer.arm(action.timeoutMs);
+    const timeoutMs = requestTimeoutMs(action, this.request.headers);
+    if (timeoutMs > 0) this.timer.arm(timeoutMs);
     if (action.mirrors.length > 0 && this.requestComplete) {
       for (const m of action.mirrors) {
         const mc = this.rt.clusters.get(m.cluster);

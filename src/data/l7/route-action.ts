@@ -1,3 +1,4 @@
+import { parseGrpcTimeout } from '../../lib/grpc-wire/grpc-timeout.ts';
 import { asArray, asNumber, asObj, asString, durationMs, fractionalPercent, wrapped, wrappedBool, type Obj } from '../xds-client/proto-values.ts';
 import { onlyFields, reject } from '../xds-client/resource-rejection.ts';
 import { HeaderMutation } from './header-mutation.ts';
@@ -31,6 +32,8 @@ export interface ForwardAction {
   hostRewrite: string | undefined;
   autoHostRewrite: boolean;
   timeoutMs: number;
+  /** max_grpc_timeout: gRPC requests take their grpc-timeout (capped by this when > 0) instead of `timeoutMs`. */
+  maxGrpcTimeoutMs: number | undefined;
   idleTimeoutMs: number | undefined;
   retry: RetryPolicy | undefined;
   hashPolicies: readonly HashPolicy[];
@@ -139,6 +142,7 @@ export function compileForwardAction(a: Obj, path: string, vhostRetry: RetryPoli
     hostRewrite: typeof a.hostRewriteLiteral === 'string' ? a.hostRewriteLiteral : undefined,
     autoHostRewrite: wrappedBool(a.autoHostRewrite) === true,
     timeoutMs: timeout ?? maxStream ?? 15_000,
+    maxGrpcTimeoutMs: durationMs(a.maxGrpcTimeout),
     idleTimeoutMs: durationMs(a.idleTimeout),
     retry: a.retryPolicy !== undefined ? compileRetryPolicy(a.retryPolicy, `${path}.retryPolicy`) : vhostRetry,
     hashPolicies: compileHashPolicies(a.hashPolicy, `${path}.hashPolicy`),
@@ -178,4 +182,17 @@ export function pickCluster(action: ForwardAction, headers: HeaderList): { name:
   }
   if (action.clusterHeader) return { name: headers.get(action.clusterHeader), weighted: undefined };
   return { name: action.cluster, weighted: undefined };
+}
+
+/**
+ * The upstream timeout for one request: a gRPC request (content-type application/grpc…) on a
+ * route with max_grpc_timeout uses its grpc-timeout header (none: no timeout), capped by
+ * max_grpc_timeout unless that is 0; everything else the route's timeout. 0 means none.
+ */
+export function requestTimeoutMs(action: Pick<ForwardAction, 'timeoutMs' | 'maxGrpcTimeoutMs'>, headers: { get(name: string): string | undefined }): number {
+  if (action.maxGrpcTimeoutMs === undefined || !(headers.get('content-type') ?? '').startsWith('application/grpc')) return action.timeoutMs;
+  const header = headers.get('grpc-timeout');
+  const asked = header !== undefined ? parseGrpcTimeout(header) ?? 0 : 0;
+  if (action.maxGrpcTimeoutMs === 0) return asked;
+  return asked === 0 ? action.maxGrpcTimeoutMs : Math.min(asked, action.maxGrpcTimeoutMs);
 }
