@@ -19,11 +19,11 @@ describe('sidecar clusters (CDS)', () => {
     assert.equal(sim.cluster('PassthroughCluster')!.type, 'ORIGINAL_DST');
   });
 
-  it('maps the load balancer: port-level consistent hash to RING_HASH, subset RANDOM, LEAST_REQUEST, default ROUND_ROBIN', () => {
+  it('maps the load balancer: port-level consistent hash to RING_HASH, subset RANDOM, LEAST_REQUEST, default LEAST_REQUEST (as Istio)', () => {
     assert.equal(sim.cluster(`outbound|9080||${REVIEWS}`)!.lbPolicy, 'RING_HASH');
     assert.deepEqual(sim.cluster(`outbound|9080||${REVIEWS}`)!.ringHashLbConfig, { minimumRingSize: '1024' });
     assert.equal(sim.cluster(`outbound|9080|v2|${REVIEWS}`)!.lbPolicy, 'RANDOM');
-    assert.equal(sim.cluster('outbound|9080||details.default.svc.cluster.local')!.lbPolicy, 'ROUND_ROBIN');
+    assert.equal(sim.cluster('outbound|9080||details.default.svc.cluster.local')!.lbPolicy, 'LEAST_REQUEST');
     const lr = pushContext(
       'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: { name: d, namespace: default }\nspec: { host: details, trafficPolicy: { loadBalancer: { simple: LEAST_REQUEST } } }\n',
       RICH_SERVICES,
@@ -35,7 +35,7 @@ describe('sidecar clusters (CDS)', () => {
   it('maps the connection pool to circuit breakers, timeouts, keepalive and per-connection limits', () => {
     const c = sim.cluster(`outbound|9080||${REVIEWS}`)!;
     assert.equal(c.connectTimeout, '2s');
-    assert.deepEqual(c.circuitBreakers.thresholds[0], { maxConnections: 100, maxPendingRequests: 10, maxRequests: 4294967295, maxRetries: 4294967295, trackRemaining: true });
+    assert.deepEqual(c.circuitBreakers.thresholds[0], { maxConnections: 100, maxPendingRequests: 10, maxRequests: 4294967295, maxRetries: 4294967295 });
     const opts = c.typedExtensionProtocolOptions['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
     assert.deepEqual(opts.commonHttpProtocolOptions, { idleTimeout: '30s', maxRequestsPerConnection: 5 });
     assert.deepEqual(c.upstreamConnectionOptions, { tcpKeepalive: { keepaliveTime: 7200, keepaliveInterval: 75 } });

@@ -38,7 +38,8 @@ describe('inbound passthrough (Istio)', () => {
     for (const tls of [false, true]) {
       const r = sim.run({ mode: 'inbound', address: '10.244.7.7', port: 9999, tls, protocol: 'tcp' });
       assert.equal(r.listener, 'virtualInbound');
-      assert.equal(r.filterChain, tls ? 'virtualInbound-catchall-tls' : 'virtualInbound-catchall-plaintext');
+      assert.equal(r.filterChain, 'virtualInbound');
+      assert.equal(r.transportSocket !== undefined, tls, 'mesh mTLS is terminated, plaintext relayed');
       assert.equal(r.cluster, 'InboundPassthroughCluster');
     }
     // A declared port reaches its own inbound cluster, at the pod address (Istio 1.10+), from 127.0.0.6.
@@ -47,6 +48,15 @@ describe('inbound passthrough (Istio)', () => {
     assert.deepEqual(declared.endpoints, ['10.244.7.7:8080']);
     const c = resources().clusters.find((r) => r.name === 'inbound|8080||')?.resource as Json;
     assert.deepEqual([c.type, c.upstreamBindConfig], ['ORIGINAL_DST', { sourceAddress: { address: '127.0.0.6', portValue: 0 } }]);
+  });
+
+  it('handles HTTP to an undeclared port at L7 (virtualInbound-catchall-http), and passes TLS that is not the mesh\'s through untouched', () => {
+    const sim = simulator(webProxy, pushContext(permissive, services, endpoints));
+    const http = sim.run({ mode: 'inbound', address: '10.244.7.7', port: 9999, tls: false, host: 'web:9999', path: '/x' });
+    assert.deepEqual([http.filterChain, http.cluster], ['virtualInbound-catchall-http', 'InboundPassthroughCluster']);
+    assert.ok(http.httpFilters?.includes('envoy.filters.http.router'));
+    const appTls = sim.run({ mode: 'inbound', address: '10.244.7.7', port: 9999, tls: true, alpn: ['h2', 'http/1.1'], protocol: 'tcp' });
+    assert.deepEqual([appTls.filterChain, appTls.cluster, appTls.transportSocket], ['virtualInbound', 'InboundPassthroughCluster', undefined]);
   });
 
   it('drops connections whose destination is 15006 itself (virtualInbound-blackhole), instead of passing them through to itself', () => {

@@ -10,12 +10,18 @@ function inbound(extra: { tls?: boolean; path?: string; method?: string; princip
   return { mode: 'inbound' as const, address: '10.244.0.11', port: extra.port ?? 9080, host: 'reviews:9080', tls: extra.tls ?? true, ...extra };
 }
 
+/** The HCM of the inbound chain for a port (the mesh mTLS one). */
+function inboundHcm(l: any, port: number): any {
+  const chain = l.filterChains.find((c: any) => c.name === `0.0.0.0_${port}` && c.filterChainMatch?.transportProtocol === 'tls');
+  return chain.filters.find((f: any) => f.name === 'envoy.filters.network.http_connection_manager').typedConfig;
+}
+
 describe('inbound mTLS (PeerAuthentication)', () => {
   it('STRICT: only TLS with a required client certificate reaches inbound|PORT||', () => {
     const sim = simulator(reviewsProxy, pushContext(RICH_CONFIG, RICH_SERVICES, RICH_ENDPOINTS));
     const ok = sim.run(inbound({ principal: PRODUCTPAGE, path: '/reviews/1' }));
     assert.equal(ok.listener, 'virtualInbound');
-    assert.equal(ok.filterChain, 'inbound|9080||');
+    assert.equal(ok.filterChain, '0.0.0.0_9080');
     assert.equal(ok.cluster, 'inbound|9080||');
     assert.deepEqual(ok.endpoints, ['10.244.0.11:9080']);
     const tls = ok.transportSocket!.typedConfig;
@@ -43,8 +49,13 @@ metadata: { name: default, namespace: default }
 spec: { mtls: { mode: PERMISSIVE } }
 `, services, endpoints);
     const sim = simulator(aProxy, push);
-    assert.equal(sim.run({ mode: 'inbound', port: 80, host: 'a', tls: true }).filterChain, 'inbound|80||');
-    assert.equal(sim.run({ mode: 'inbound', port: 80, host: 'a', tls: false }).filterChain, 'inbound|80||-plaintext');
+    const mesh = sim.run({ mode: 'inbound', port: 80, host: 'a', tls: true });
+    assert.deepEqual([mesh.filterChain, mesh.cluster, mesh.transportSocket?.typedConfig.requireClientCertificate], ['0.0.0.0_80', 'inbound|80||', true]);
+    const plain = sim.run({ mode: 'inbound', port: 80, host: 'a', tls: false });
+    assert.deepEqual([plain.filterChain, plain.cluster, plain.transportSocket], ['0.0.0.0_80', 'inbound|80||', undefined]);
+    // As with istiod's config in Envoy: a declared port's TLS without Istio's ALPN matches no chain
+    // (the app's own TLS passes through only on ports no Service declares).
+    assert.equal(sim.run({ mode: 'inbound', address: '10.244.2.1', port: 80, tls: true, alpn: [], protocol: 'tcp' }).error, 'no filter chain');
   });
 
   it('a workload policy with port-level DISABLE takes plaintext only on that port', () => {
@@ -56,7 +67,7 @@ spec: { selector: { matchLabels: { app: a } }, portLevelMtls: { "81": { mode: DI
 `, services, endpoints);
     const sim = simulator(aProxy, push);
     assert.equal(sim.run({ mode: 'inbound', port: 80, host: 'a', tls: false }).error, 'no filter chain');
-    assert.equal(sim.run({ mode: 'inbound', port: 81, host: 'a', tls: false }).filterChain, 'inbound|81||-plaintext');
+    assert.equal(sim.run({ mode: 'inbound', port: 81, host: 'a', tls: false }).cluster, 'inbound|81||');
     assert.equal(sim.run({ mode: 'inbound', port: 81, host: 'a', tls: true }).error, 'no filter chain');
   });
 
@@ -68,17 +79,20 @@ spec: { selector: { matchLabels: { app: a } }, portLevelMtls: { "81": { mode: DI
     );
     const sim = simulator(proxy({ ip: '10.244.3.3' }), push);
     const http = sim.run({ mode: 'inbound', port: 7000, host: 'u', tls: false });
-    assert.equal(http.filterChain, 'inbound|7000||-plaintext-http');
+    assert.equal(http.filterChain, '0.0.0.0_7000');
     assert.equal(http.cluster, 'inbound|7000||');
-    assert.equal(sim.run({ mode: 'inbound', port: 7000, tls: false, protocol: 'tcp' }).filterChain, 'inbound|7000||-plaintext');
-    assert.equal(sim.run({ mode: 'inbound', port: 7000, tls: true, protocol: 'tcp' }).filterChain, 'inbound|7000||');
+    assert.ok(http.httpFilters, 'handled at L7');
+    const tcp = sim.run({ mode: 'inbound', port: 7000, tls: false, protocol: 'tcp' });
+    assert.deepEqual([tcp.filterChain, tcp.cluster, tcp.httpFilters], ['0.0.0.0_7000', 'inbound|7000||', undefined]);
+    assert.equal(sim.run({ mode: 'inbound', port: 7000, tls: true, protocol: 'tcp' }).cluster, 'inbound|7000||');
   });
 
   it('passes other ports through to the original destination under the same mode', () => {
     const sim = simulator(aProxy, pushContext(base, services, endpoints));
     const r = sim.run({ mode: 'inbound', address: '10.244.2.1', port: 9999, tls: true, protocol: 'tcp' });
-    assert.equal(r.filterChain, 'virtualInbound-catchall-tls');
+    assert.equal(r.filterChain, 'virtualInbound');
     assert.equal(r.cluster, 'InboundPassthroughCluster');
+    assert.equal(r.transportSocket?.typedConfig.requireClientCertificate, true, 'STRICT: mTLS required on undeclared ports too');
   });
 });
 
@@ -109,7 +123,7 @@ describe('AuthorizationPolicy as RBAC', () => {
   });
 
   it('names policies as Istio does', () => {
-    const hcm = sim.listener('virtualInbound')!.filterChains[0].filters[0].typedConfig;
+    const hcm = inboundHcm(sim.listener('virtualInbound')!, 9080);
     const allow = hcm.httpFilters[3].typedConfig.rules;
     assert.equal(allow.action, undefined, 'ALLOW is the default, left out as Istio does');
     assert.deepEqual(Object.keys(allow.policies), ['ns[default]-policy[reviews-viewer]-rule[0]', 'ns[default]-policy[reviews-viewer]-rule[1]']);
@@ -129,7 +143,7 @@ spec:
       RICH_ENDPOINTS,
     );
     const db = simulator(proxy({ ip: '10.244.0.14', labels: { app: 'mongodb' } }), push);
-    const rbac = db.listener('virtualInbound')!.filterChains.find((c: { name: string }) => c.name === 'inbound|27017||').filters.find((f: { name: string }) => f.name === 'envoy.filters.network.rbac');
+    const rbac = db.listener('virtualInbound')!.filterChains.find((c: { name: string }) => c.name === '0.0.0.0_27017').filters.find((f: { name: string }) => f.name === 'envoy.filters.network.rbac');
     assert.equal(rbac.name, 'envoy.filters.network.rbac');
     assert.deepEqual(Object.keys(rbac.typedConfig.rules.policies), ['ns[default]-policy[db]-rule[1]']);
     const req = { mode: 'inbound' as const, port: 27017, tls: true, protocol: 'tcp' as const };
@@ -141,7 +155,7 @@ spec:
 describe('RequestAuthentication as jwt_authn', () => {
   it('declares a provider per rule and lets requests without a token through', () => {
     const sim = simulator(reviewsProxy, pushContext(RICH_CONFIG, RICH_SERVICES, RICH_ENDPOINTS));
-    const hcm = sim.listener('virtualInbound')!.filterChains[0].filters[0].typedConfig;
+    const hcm = inboundHcm(sim.listener('virtualInbound')!, 9080);
     const jwt = hcm.httpFilters[1].typedConfig;
     const provider = jwt.providers['origins-default-jwt-0'];
     assert.equal(provider.issuer, 'https://issuer.example');

@@ -11,20 +11,21 @@ describe('TCP metadata exchange in generated config', () => {
 
   it('puts istio.metadata_exchange first on inbound TCP chains, which offer ALPN istio-peer-exchange', () => {
     const db = simulator(proxy({ ip: '10.244.0.14', labels: { app: 'mongodb' } }), push);
-    const chain = db.listener('virtualInbound')!.filterChains.find((c: Obj) => c.name === 'inbound|27017||') as Obj;
+    const chain = db.listener('virtualInbound')!.filterChains.find((c: Obj) => c.name === '0.0.0.0_27017' && c.transportSocket) as Obj;
     assert.equal(chain.filters[0].name, 'istio.metadata_exchange');
     assert.equal(chain.filters[0].typedConfig.typeUrl, MX_URL);
-    assert.deepEqual(chain.filters[0].typedConfig.value, { protocol: 'istio-peer-exchange' });
+    assert.deepEqual(chain.filters[0].typedConfig.value, { enable_discovery: true, protocol: 'istio-peer-exchange' });
     assert.equal(chain.filters.at(-1).name, 'envoy.filters.network.tcp_proxy');
-    assert.deepEqual(chain.transportSocket.typedConfig.commonTlsContext.alpnProtocols, ['istio-peer-exchange', 'istio']);
+    assert.deepEqual(chain.transportSocket.typedConfig.commonTlsContext.alpnProtocols, ['istio-peer-exchange', 'h2', 'http/1.1']);
   });
 
   it('lets inbound HTTP chains settle on istio rather than istio-peer-exchange (server-preferred order)', () => {
     const reviews = simulator(proxy({ ip: '10.244.0.11', labels: { app: 'reviews', version: 'v1' }, serviceAccount: 'reviews' }), push);
-    const chain = reviews.listener('virtualInbound')!.filterChains.find((c: Obj) => c.name === 'inbound|9080||' && c.transportSocket) as Obj;
+    const chain = reviews.listener('virtualInbound')!.filterChains.find((c: Obj) => c.name === '0.0.0.0_9080' && c.transportSocket) as Obj;
     const alpn = chain.transportSocket.typedConfig.commonTlsContext.alpnProtocols as string[];
     assert.ok(alpn.indexOf('istio') < alpn.indexOf('istio-peer-exchange'), alpn.join(','));
-    assert.ok(!chain.filters.some((f: Obj) => f.name === 'istio.metadata_exchange' && f.typedConfig.typeUrl === MX_URL));
+    // as istiod, the exchange filter sits before the HCM; it only acts when istio-peer-exchange is negotiated
+    assert.equal(chain.filters[0].typedConfig.typeUrl, MX_URL);
   });
 
   it('gives mesh mTLS outbound clusters the upstream exchange filter and external ones none', () => {

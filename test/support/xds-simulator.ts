@@ -9,6 +9,9 @@ import { cidrContains, rbacAllows, routeMatches, selectVirtualHost } from './env
 
 type Json = Record<string, any>;
 
+/** What Mizzen's sidecars offer for mesh mTLS. */
+const MESH_ALPN = ['istio-peer-exchange', 'istio'];
+
 export interface ProxyResources {
   listeners: readonly GeneratedResource[];
   routes: readonly GeneratedResource[];
@@ -33,6 +36,8 @@ export interface SimRequest {
   /** TLS client hello: transport protocol and SNI as the tls_inspector sees them. */
   tls?: boolean;
   sni?: string;
+  /** TLS ALPN offered; default what Mizzen's sidecars offer for mesh mTLS (istio-peer-exchange, istio). `[]`: an app's own TLS. */
+  alpn?: string[];
   /** Peer identity (mTLS) and source address, for RBAC. */
   principal?: string;
   sourceIp?: string;
@@ -153,7 +158,10 @@ export class XdsSimulator {
       (m) => ({ set: (m.serverNames ?? []).length > 0, ok: (m.serverNames ?? []).some((n: string) => n === req.sni || (n.startsWith('*.') && !!req.sni?.endsWith(n.slice(1)))) }),
       (m) => ({ set: !!m.transportProtocol, ok: m.transportProtocol === transport }),
       // http_inspector: plaintext HTTP requests look like http/1.1.
-      (m) => ({ set: (m.applicationProtocols ?? []).length > 0, ok: !req.tls && req.protocol !== 'tcp' && (m.applicationProtocols ?? []).includes('http/1.1') }),
+      (m) => ({
+        set: (m.applicationProtocols ?? []).length > 0,
+        ok: req.tls ? (m.applicationProtocols ?? []).some((p: string) => (req.alpn ?? MESH_ALPN).includes(p)) : req.protocol !== 'tcp' && (m.applicationProtocols ?? []).includes('http/1.1'),
+      }),
     ];
     for (const step of steps) {
       const matching = cands.filter(({ c }: Json) => {

@@ -1,5 +1,10 @@
 import protobuf from 'protobufjs';
 
+/** A wrapper holding its type's default decodes as `{}` (the value is not on the wire). */
+const WRAPPER_DEFAULTS: Record<string, unknown> = {
+  '.google.protobuf.DoubleValue': 0, '.google.protobuf.FloatValue': 0, '.google.protobuf.Int64Value': '0', '.google.protobuf.UInt64Value': '0',
+  '.google.protobuf.Int32Value': 0, '.google.protobuf.UInt32Value': 0, '.google.protobuf.BoolValue': false, '.google.protobuf.StringValue': '', '.google.protobuf.BytesValue': '',
+};
 const WRAPPERS = new Set(['DoubleValue', 'FloatValue', 'Int64Value', 'UInt64Value', 'Int32Value', 'UInt32Value', 'BoolValue', 'StringValue', 'BytesValue'].map((n) => `.google.protobuf.${n}`));
 
 /**
@@ -36,7 +41,7 @@ function typedValue(rt: protobuf.Type, value: unknown): unknown {
   const v = value as Record<string, unknown>;
   const name = rt.fullName;
   if (name === '.google.protobuf.Duration') return durationText(Number(v.seconds ?? 0), Number(v.nanos ?? 0));
-  if (WRAPPERS.has(name)) return v.value;
+  if (WRAPPERS.has(name)) return v.value ?? WRAPPER_DEFAULTS[name];
   if (name === '.google.protobuf.Struct') return structJson(v);
   if (name === '.google.protobuf.Value') return valueJson(v);
   if (name === '.google.protobuf.ListValue') return ((v.values as unknown[]) ?? []).map((x) => valueJson(x as Record<string, unknown>));

@@ -8,6 +8,9 @@ export const SDS_ROOTCA = 'ROOTCA';
 /** ALPN Istio's sidecars offer each other (lets the peer tell mesh mTLS from app TLS). */
 export const ISTIO_ALPN = ['istio-peer-exchange', 'istio'];
 
+/** Mesh mTLS hops: TLS 1.2 to 1.3 (peers that can negotiate 1.3 do), as istiod sends them. */
+export const MESH_TLS_PARAMS: JsonObject = Object.freeze({ tlsMinimumProtocolVersion: 'TLSv1_2', tlsMaximumProtocolVersion: 'TLSv1_3' });
+
 /** Istio's SNI for mesh mTLS to a cluster: `outbound_.PORT_.SUBSET_.HOST`. */
 export function istioSni(port: number, subset: string | undefined, host: string): string {
   return `outbound_.${port}_.${subset ?? ''}_.${host}`;
@@ -18,6 +21,7 @@ export function istioMutualContext(sni: string, subjectAltNames: readonly string
   return {
     '@type': EXT.tlsTransport.upstream,
     commonTlsContext: {
+      tlsParams: MESH_TLS_PARAMS,
       tlsCertificateSdsSecretConfigs: [sdsSecret(SDS_DEFAULT)],
       combinedValidationContext: {
         defaultValidationContext: subjectAltNames.length > 0 ? { matchSubjectAltNames: subjectAltNames.map((exact) => ({ exact })) } : {},

@@ -51,8 +51,11 @@ export function loadBalancerFields(lb: LoadBalancerSettings | undefined): JsonOb
       return { lbPolicy: 'RANDOM' };
     case 'PASSTHROUGH':
       return { type: 'ORIGINAL_DST', lbPolicy: 'CLUSTER_PROVIDED' };
-    default:
+    case 'ROUND_ROBIN':
       return { lbPolicy: 'ROUND_ROBIN' };
+    default:
+      // Istio's default since 1.14
+      return { lbPolicy: 'LEAST_REQUEST' };
   }
 }
 
@@ -63,7 +66,6 @@ export function connectionPoolFields(pool: ConnectionPoolSettings | undefined, h
     maxPendingRequests: pool?.http?.http1MaxPendingRequests ?? MAX,
     maxRequests: pool?.http?.http2MaxRequests ?? MAX,
     maxRetries: pool?.http?.maxRetries ?? MAX,
-    trackRemaining: true,
   };
   const out: JsonObject = { connectTimeout: duration(pool?.tcp?.connectTimeout) ?? duration(defaultConnectTimeout) ?? '10s', circuitBreakers: { thresholds: [thresholds] } };
   const common: JsonObject = {};

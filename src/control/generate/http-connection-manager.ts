@@ -76,8 +76,8 @@ const TYPED_STRUCT = 'type.googleapis.com/udpa.type.v1.TypedStruct';
  */
 export function metadataExchangeFilter(inbound: boolean): JsonObject {
   const value = inbound
-    ? { downstream_discovery: [{ istio_headers: {} }], downstream_propagation: [{ istio_headers: {} }] }
-    : { upstream_discovery: [{ istio_headers: {} }], upstream_propagation: [{ istio_headers: {} }] };
+    ? { downstream_discovery: [{ istio_headers: {} }, { workload_discovery: {} }], downstream_propagation: [{ istio_headers: {} }] }
+    : { upstream_discovery: [{ istio_headers: {} }, { workload_discovery: {} }], upstream_propagation: [{ istio_headers: {} }] };
   return { name: 'istio.metadata_exchange', typedConfig: { '@type': TYPED_STRUCT, typeUrl: 'type.googleapis.com/io.istio.http.peer_metadata.Config', value } };
 }
 

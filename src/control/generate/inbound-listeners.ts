@@ -2,12 +2,13 @@ import type { MutualTlsMode } from '../../api/istio/peer-authentication.ts';
 import type { PushContext } from '../push/push-context.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName } from './cluster-names.ts';
-import { ISTIO_ALPN, SDS_DEFAULT, SDS_ROOTCA } from './cluster-tls.ts';
-import { tcpMetadataExchangeFilter } from './tcp-metadata-exchange-filter.ts';
+import { ISTIO_ALPN, MESH_TLS_PARAMS, SDS_DEFAULT, SDS_ROOTCA } from './cluster-tls.ts';
+import { MX_ALPN, tcpMetadataExchangeFilter } from './tcp-metadata-exchange-filter.ts';
 import { EXT, sdsSecret, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
 import { httpConnectionManagerFilter, listenerHcmSettings, tcpProxyFilter, type HcmOptions } from './http-connection-manager.ts';
 import { hcmTelemetry } from './telemetry-hcm.ts';
 import { inboundPorts, type InboundPort } from './inbound-ports.ts';
+import { PASSTHROUGH_PROTOCOL_OPTIONS } from './outbound-clusters.ts';
 import { policyFiltersFor, type PolicyFilters } from './policy-filters.ts';
 import { isHttpProtocol, isSniffed } from './virtual-hosts.ts';
 
@@ -19,49 +20,49 @@ export const INBOUND_PASSTHROUGH_BIND: JsonObject = { sourceAddress: { address: 
 type Mode = Exclude<MutualTlsMode, 'UNSET'>;
 
 /**
- * `virtualInbound` on 15006: per workload port, filter chains matched on destination port and
- * transport protocol — `tls` (mesh mTLS, client certificate required) and/or `raw_buffer`
- * (plaintext) as the PeerAuthentication mode says (STRICT: tls only; PERMISSIVE: both;
- * DISABLE: plaintext only) — then catch-all chains for other ports to the original destination.
- * HTTP ports run the policy filters (policy-filters.ts), fault, CORS and router to `inbound|PORT||`;
- * TCP ports run network RBAC and tcp_proxy.
+ * `virtualInbound` on 15006, in istiod's shape: per workload port, chains `0.0.0.0_PORT` matched on
+ * destination port and transport — `tls` (mesh mTLS, client certificate required; under PERMISSIVE
+ * only with Istio's ALPN) and/or `raw_buffer` as the PeerAuthentication mode says — then catch-alls
+ * for ports no Service declares: HTTP at L7 (`virtualInbound-catchall-http`), the rest relayed to
+ * the original destination (`virtualInbound`), non-mesh TLS untouched under PERMISSIVE.
+ * HTTP chains run the policy filters (policy-filters.ts), fault, CORS and router; TCP chains
+ * network RBAC and tcp_proxy.
  */
 export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject {
   const mtls = push.mtlsFor(proxy);
   const policy = policyFiltersFor(proxy, push);
-  const trustDomains = [...new Set([push.mesh.trustDomain, ...(push.mesh.trustDomainAliases ?? [])])];
+  const trust = [...new Set([push.mesh.trustDomain, ...(push.mesh.trustDomainAliases ?? [])])];
+  const settings: InboundHcmSettings = { ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'inbound') };
   const chains: JsonObject[] = [];
-  for (const ip of inboundPorts(proxy, push)) {
-    const mode = mtls.ports.get(ip.port) ?? mtls.mode;
-    const http = isHttpProtocol(ip.protocol);
-    const filters = http ? httpFilters(ip, policy, { ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'inbound') }) : tcpFilters(ip, policy);
-    for (const transport of transportsFor(mode)) {
-      if (transport === 'raw_buffer' && isSniffed(ip.protocol)) {
-        // Undeclared protocol in plaintext: HTTP (seen by http_inspector) gets the HTTP chain.
-        chains.push({
-          name: `${inboundClusterName(ip.port)}-plaintext-http`,
-          filterChainMatch: { destinationPort: ip.port, transportProtocol: transport, applicationProtocols: ['http/1.1', 'h2c'] },
-          filters: httpFilters(ip, policy, { ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'inbound') }),
-        });
-      }
-      chains.push({
-        name: transport === 'tls' ? inboundClusterName(ip.port) : `${inboundClusterName(ip.port)}-plaintext`,
-        filterChainMatch: { destinationPort: ip.port, transportProtocol: transport },
-        filters,
-        ...(transport === 'tls' ? { transportSocket: downstreamTls(http, trustDomains) } : {}),
-      });
-    }
-  }
   // As Istio: a connection whose destination is 15006 itself is dropped, not passed through to itself.
-  chains.push({ name: 'virtualInbound-blackhole', filterChainMatch: { destinationPort: VIRTUAL_INBOUND_PORT }, filters: [tcpProxyFilter(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)] });
-  const catchAllFilters = [tcpMetadataExchangeFilter(), ...policy.tcp, tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)];
-  for (const transport of transportsFor(mtls.mode)) {
-    chains.push({
-      name: transport === 'tls' ? 'virtualInbound-catchall-tls' : 'virtualInbound-catchall-plaintext',
-      filterChainMatch: { transportProtocol: transport },
-      filters: catchAllFilters,
-      ...(transport === 'tls' ? { transportSocket: downstreamTls(false, trustDomains) } : {}),
-    });
+  chains.push({ name: 'virtualInbound-blackhole', filterChainMatch: { destinationPort: VIRTUAL_INBOUND_PORT }, filters: [tcpMetadataExchangeFilter(), tcpProxyFilter(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)] });
+  // Ports no Service declares: HTTP (mesh mTLS from an Envoy with Istio's ALPN, or plaintext) is
+  // handled at L7 to the original destination; other mesh mTLS terminated and relayed; plaintext and,
+  // under PERMISSIVE, TLS that is not the mesh's (the app's own) passed through untouched.
+  const catchAllHttp = httpFilters({ cluster: INBOUND_PASSTHROUGH_CLUSTER, vhost: 'inbound|http|0', operation: ':0/*', statPrefix: INBOUND_PASSTHROUGH_CLUSTER, http2: false }, policy, settings);
+  const catchAllTcp = [tcpMetadataExchangeFilter(), ...policy.tcp, tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)];
+  const mode = mtls.mode;
+  if (mode !== 'DISABLE') chains.push({ name: 'virtualInbound-catchall-http', filterChainMatch: { transportProtocol: 'tls', applicationProtocols: ISTIO_HTTP_ALPN }, filters: catchAllHttp, transportSocket: downstreamTls(true, trust) });
+  if (mode !== 'STRICT') chains.push({ name: 'virtualInbound-catchall-http', filterChainMatch: { transportProtocol: 'raw_buffer', applicationProtocols: SNIFFED_HTTP }, filters: catchAllHttp });
+  if (mode === 'PERMISSIVE') chains.push({ name: VIRTUAL_INBOUND, filterChainMatch: { transportProtocol: 'tls', applicationProtocols: ISTIO_ALPN }, filters: catchAllTcp, transportSocket: downstreamTls(false, trust) });
+  if (mode !== 'STRICT') chains.push({ name: VIRTUAL_INBOUND, filterChainMatch: { transportProtocol: 'raw_buffer' }, filters: catchAllTcp });
+  chains.push({ name: VIRTUAL_INBOUND, filterChainMatch: { transportProtocol: 'tls' }, filters: catchAllTcp, ...(mode === 'STRICT' ? { transportSocket: downstreamTls(false, trust) } : {}) });
+  for (const ip of inboundPorts(proxy, push)) {
+    const portMode = mtls.ports.get(ip.port) ?? mode;
+    const http = isHttpProtocol(ip.protocol);
+    const name = `0.0.0.0_${ip.port}`;
+    const portHttp = (): JsonObject[] => httpFilters({ cluster: inboundClusterName(ip.port), vhost: `inbound|http|${ip.port}`, operation: `${ip.service.hostname}:${ip.servicePort}/*`, statPrefix: `inbound_0.0.0.0_${ip.port}`, http2: ip.protocol === 'HTTP2' || ip.protocol === 'GRPC' }, policy, settings);
+    const filters = http ? portHttp() : tcpFilters(ip, policy);
+    if (portMode !== 'DISABLE') {
+      // PERMISSIVE: only the mesh's TLS (Istio's ALPN) is terminated here; other TLS passes through.
+      const match: JsonObject = { destinationPort: ip.port, transportProtocol: 'tls', ...(portMode === 'PERMISSIVE' ? { applicationProtocols: [...ISTIO_ALPN_PORT] } : {}) };
+      chains.push({ name, filterChainMatch: match, filters, transportSocket: downstreamTls(http, trust) });
+    }
+    if (portMode !== 'STRICT') {
+      // Undeclared protocol in plaintext: HTTP (seen by http_inspector) gets the HTTP chain.
+      if (isSniffed(ip.protocol)) chains.push({ name, filterChainMatch: { destinationPort: ip.port, transportProtocol: 'raw_buffer', applicationProtocols: SNIFFED_HTTP }, filters: portHttp() });
+      chains.push({ name, filterChainMatch: { destinationPort: ip.port, transportProtocol: 'raw_buffer' }, filters });
+    }
   }
   return {
     name: VIRTUAL_INBOUND,
@@ -69,9 +70,19 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
     // As Istio: no use_original_dst; the original_dst listener filter restores the captured destination.
     trafficDirection: 'INBOUND',
     listenerFilters: [typedFilter(EXT.originalDst), typedFilter(EXT.tlsInspector), typedFilter(EXT.httpInspector)],
+    listenerFiltersTimeout: '0s',
+    continueOnListenerFiltersTimeout: true,
+    maxConnectionsToAcceptPerSocketEvent: 1,
     filterChains: chains,
   };
 }
+
+/** ALPN an Envoy client offers for HTTP over mesh mTLS (istio.alpn filter). */
+const ISTIO_HTTP_ALPN = ['istio-http/1.0', 'istio-http/1.1', 'istio-h2'];
+/** ALPN that marks a declared port's TLS as the mesh's under PERMISSIVE. */
+const ISTIO_ALPN_PORT = ['istio', 'istio-peer-exchange', ...ISTIO_HTTP_ALPN];
+/** Plaintext HTTP as http_inspector reports it. */
+const SNIFFED_HTTP = ['http/1.1', 'h2c'];
 
 function transportsFor(mode: Mode): ('tls' | 'raw_buffer')[] {
   if (mode === 'STRICT') return ['tls'];
@@ -79,36 +90,60 @@ function transportsFor(mode: Mode): ('tls' | 'raw_buffer')[] {
   return ['tls', 'raw_buffer'];
 }
 
-/**
- * Server side of mesh mTLS: workload cert, peers verified against the mesh root and accepted only
- * with a SPIFFE identity in the mesh's trust domain or one of its aliases (istiod's
- * TrustDomainsForValidation: `spiffe://TD/` prefixes).
- */
+/** istiod's TLS 1.2 cipher suites for mesh mTLS servers (TLS 1.3 suites are OpenSSL's). */
+const MESH_CIPHER_SUITES = ['ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'AES256-GCM-SHA384', 'AES128-GCM-SHA256'];
+
+/** Server side of mesh mTLS: workload cert, peers of the mesh's trust domains verified against the mesh root. */
 export function downstreamTls(http: boolean, trustDomains: readonly string[]): JsonObject {
+  const domains = trustDomains;
   return {
     name: EXT.tlsTransport.name,
     typedConfig: {
       '@type': EXT.tlsTransport.downstream,
       commonTlsContext: {
+        tlsParams: { ...MESH_TLS_PARAMS, cipherSuites: MESH_CIPHER_SUITES },
         tlsCertificateSdsSecretConfigs: [sdsSecret(SDS_DEFAULT)],
-        combinedValidationContext: { defaultValidationContext: { matchSubjectAltNames: trustDomains.map((td) => ({ prefix: `spiffe://${td}/` })) }, validationContextSdsSecretConfig: sdsSecret(SDS_ROOTCA) },
-        // Selection follows the server's order: HTTP chains settle on `istio`, never on
-        // istio-peer-exchange (that would make a client send the TCP exchange header to HTTP).
-        alpnProtocols: http ? ['h2', 'http/1.1', 'istio', ...ISTIO_ALPN.filter((p) => p !== 'istio')] : ISTIO_ALPN,
+        combinedValidationContext: { defaultValidationContext: { matchSubjectAltNames: domains.map((d) => ({ prefix: `spiffe://${d}/` })) }, validationContextSdsSecretConfig: sdsSecret(SDS_ROOTCA) },
+        // HTTP: selection follows the server's order and settles on `istio`, never on
+        // istio-peer-exchange (that would make a client send the TCP exchange header to HTTP). istiod
+        // sends [h2, http/1.1] (Envoy clients offer istio-http/*); Node's TLS refuses a handshake with
+        // no common ALPN where Envoy's just selects none, so `istio` stays listed for Mizzen's clients.
+        alpnProtocols: http ? ['h2', 'http/1.1', 'istio', ...ISTIO_ALPN.filter((p) => p !== 'istio')] : [MX_ALPN, 'h2', 'http/1.1'],
       },
       requireClientCertificate: true,
     },
   };
 }
 
-function httpFilters(ip: InboundPort, policy: PolicyFilters, settings: ReturnType<typeof listenerHcmSettings> & Pick<HcmOptions, 'telemetry'>): JsonObject[] {
-  const cluster = inboundClusterName(ip.port);
+
+interface InboundHttpTarget {
+  cluster: string;
+  vhost: string;
+  /** Tracing operation (istiod's decorator). */
+  operation: string;
+  statPrefix: string;
+  http2: boolean;
+}
+
+type InboundHcmSettings = ReturnType<typeof listenerHcmSettings> & Pick<HcmOptions, 'telemetry'>;
+
+function httpFilters(t: InboundHttpTarget, policy: PolicyFilters, settings: InboundHcmSettings): JsonObject[] {
   const routeConfig = {
-    name: cluster,
-    virtualHosts: [{ name: `inbound|http|${ip.port}`, domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster, timeout: '0s', maxStreamDuration: { maxStreamDuration: '0s', grpcTimeoutHeaderMax: '0s' } }, decorator: { operation: `${ip.service.hostname}:${ip.servicePort}/*` } }] }],
+    name: t.cluster,
+    virtualHosts: [{
+      name: t.vhost,
+      domains: ['*'],
+      routes: [{
+        name: 'default',
+        match: { prefix: '/' },
+        // istiod's inbound retry: a request the app's socket reset before reading it is sent again.
+        route: { cluster: t.cluster, timeout: '0s', retryPolicy: { retryOn: 'reset-before-request', numRetries: 2 }, maxStreamDuration: { maxStreamDuration: '0s', grpcTimeoutHeaderMax: '0s' } },
+        decorator: { operation: t.operation },
+      }],
+    }],
     validateClusters: false,
   };
-  return [httpConnectionManagerFilter({ statPrefix: `inbound_0.0.0.0_${ip.port}`, routeConfig, preFilters: policy.http, inbound: true, ...settings, http2: ip.protocol === 'HTTP2' || ip.protocol === 'GRPC' })];
+  return [tcpMetadataExchangeFilter(), httpConnectionManagerFilter({ statPrefix: t.statPrefix, routeConfig, preFilters: policy.http, inbound: true, ...settings, http2: t.http2 })];
 }
 
 function tcpFilters(ip: InboundPort, policy: PolicyFilters): JsonObject[] {
@@ -130,7 +165,10 @@ export function inboundClusters(proxy: ProxyInfo, push: PushContext): JsonObject
       connectTimeout: '10s',
       lbPolicy: 'CLUSTER_PROVIDED',
       upstreamBindConfig: INBOUND_PASSTHROUGH_BIND,
-      circuitBreakers: { thresholds: [{ maxConnections: 4294967295, maxPendingRequests: 4294967295, maxRequests: 4294967295, maxRetries: 4294967295, trackRemaining: true }] },
+      circuitBreakers: { thresholds: [{ maxConnections: 4294967295, maxPendingRequests: 4294967295, maxRequests: 4294967295, maxRetries: 4294967295 }] },
+      // Envoy's ORIGINAL_DST host cleanup, effectively never (istiod's value): one destination per cluster.
+      cleanupInterval: '9223372035s',
+      commonLbConfig: {},
       metadata: { filterMetadata: { istio: { services: [{ host: ip.service.hostname, name: ip.service.name ?? ip.service.hostname, namespace: ip.service.namespace }] } } },
     };
   });
@@ -142,8 +180,9 @@ export function inboundClusters(proxy: ProxyInfo, push: PushContext): JsonObject
     type: 'ORIGINAL_DST',
     lbPolicy: 'CLUSTER_PROVIDED',
     connectTimeout: '10s',
-    circuitBreakers: { thresholds: [{ maxConnections: 4294967295, maxPendingRequests: 4294967295, maxRequests: 4294967295, maxRetries: 4294967295, trackRemaining: true }] },
+    circuitBreakers: { thresholds: [{ maxConnections: 4294967295, maxPendingRequests: 4294967295, maxRequests: 4294967295, maxRetries: 4294967295 }] },
     upstreamBindConfig: INBOUND_PASSTHROUGH_BIND,
+    typedExtensionProtocolOptions: PASSTHROUGH_PROTOCOL_OPTIONS,
   });
   return out;
 }

@@ -40,7 +40,7 @@ function lbEndpoint(e: Endpoint, opts: { grpc: boolean }): JsonObject {
     loadBalancingWeight: e.weight ?? 1,
   };
   if (!opts.grpc) {
-    out.metadata = { filterMetadata: { 'envoy.transport_socket_match': { tlsMode: e.tlsMode }, istio: { workload: workloadMetadata(e), tlsMode: e.tlsMode } } };
+    out.metadata = { filterMetadata: { 'envoy.transport_socket_match': { tlsMode: e.tlsMode }, istio: { workload: workloadMetadata(e) } } };
   }
   return out;
 }

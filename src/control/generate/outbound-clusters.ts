@@ -6,7 +6,8 @@ import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, outboundClusterName } from './cluster-names.ts';
 import { clusterTlsFields, istioSni } from './cluster-tls.ts';
 import { connectionPoolFields, effectivePolicy, loadBalancerFields, outlierDetectionFields } from './cluster-traffic-policy.ts';
-import { adsConfigSource, type JsonObject } from './envoy-extensions.ts';
+import { EXT, adsConfigSource, type JsonObject } from './envoy-extensions.ts';
+import { tcpMetadataExchangeFilter } from './tcp-metadata-exchange-filter.ts';
 import { grpcUpstreamTls } from './grpc-security.ts';
 import { localityLbEndpoints } from './load-assignment.ts';
 import { serviceIdentities } from '../registry/service-identities.ts';
@@ -89,9 +90,12 @@ function buildCluster(push: PushContext, service: Service, port: ServicePort, su
   }
   Object.assign(cluster, connectionPoolFields(policy.connectionPool, HTTP2_PROTOCOLS.has(port.protocol), push.mesh.connectTimeout));
   Object.assign(cluster, outlierDetectionFields(policy.outlierDetection));
+  // As istiod: panic mode off (no traffic to unhealthy hosts when few are healthy).
+  if (!passthrough && cluster.commonLbConfig === undefined) cluster.commonLbConfig = { healthyPanicThreshold: {} };
   const sans = serviceAccountsOf(push, service);
   Object.assign(cluster, clusterTlsFields(policy.tls, { sni: istioSni(port.port, subset?.name, service.hostname), sans, autoMtls: push.mesh.enableAutoMtls !== false && service.location === 'MESH_INTERNAL' && !passthrough, host: service.hostname }));
-  cluster.metadata = { filterMetadata: { istio: { services: [{ host: service.hostname, name: service.name ?? service.hostname, namespace: service.namespace }], ...(subset?.name ? { subset: subset.name } : {}) } } };
+  const configRef = dr ? { config: `/apis/networking.istio.io/v1/namespaces/${dr.namespace}/destination-rule/${dr.name}` } : {};
+  cluster.metadata = { filterMetadata: { istio: { ...configRef, services: [{ host: service.hostname, name: service.name ?? service.hostname, namespace: service.namespace }], ...(subset?.name ? { subset: subset.name } : {}) } } };
   return cluster;
 }
 
@@ -112,10 +116,26 @@ function serviceAccountsOf(push: PushContext, service: Service): string[] {
   return [...ids].sort();
 }
 
+/**
+ * Passthrough clusters keep the downstream's HTTP version (gRPC and h2c stay HTTP/2 on the way
+ * to an unknown destination) and close idle upstream connections after 5 minutes, as istiod.
+ */
+export const PASSTHROUGH_PROTOCOL_OPTIONS: JsonObject = Object.freeze({
+  [EXT.httpProtocolOptions.name]: { '@type': EXT.httpProtocolOptions.type, commonHttpProtocolOptions: { idleTimeout: '300s' }, useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} } },
+});
+
 /** BlackHoleCluster (drops) and PassthroughCluster (original destination). */
 export function specialClusters(): JsonObject[] {
   return [
     { name: BLACKHOLE_CLUSTER, type: 'STATIC', connectTimeout: '10s' },
-    { name: PASSTHROUGH_CLUSTER, type: 'ORIGINAL_DST', lbPolicy: 'CLUSTER_PROVIDED', connectTimeout: '10s', circuitBreakers: { thresholds: [{ maxConnections: 4294967295, maxPendingRequests: 4294967295, maxRequests: 4294967295, maxRetries: 4294967295 }] } },
+    {
+      name: PASSTHROUGH_CLUSTER,
+      type: 'ORIGINAL_DST',
+      lbPolicy: 'CLUSTER_PROVIDED',
+      connectTimeout: '10s',
+      circuitBreakers: { thresholds: [{ maxConnections: 4294967295, maxPendingRequests: 4294967295, maxRequests: 4294967295, maxRetries: 4294967295 }] },
+      typedExtensionProtocolOptions: PASSTHROUGH_PROTOCOL_OPTIONS,
+      filters: [tcpMetadataExchangeFilter()],
+    },
   ];
 }

@@ -22,13 +22,20 @@ export function outboundListeners(proxy: ProxyInfo, push: PushContext): JsonObje
   const httpPorts = new Set<number>();
   for (const s of services) for (const p of s.ports) if (isHttpProtocol(p.protocol)) httpPorts.add(p.port);
   const listeners: JsonObject[] = [virtualOutbound(proxy, push)];
+  const fallback = outboundFallbackCluster(proxy, push);
   for (const port of [...httpPorts].sort((a, b) => a - b)) {
+    // As istiod: HTTP (seen by http_inspector) is routed; TLS or any other protocol to any address
+    // on this port passes through to its original destination (or is dropped under REGISTRY_ONLY).
     listeners.push({
       name: `0.0.0.0_${port}`,
       address: socketAddress('0.0.0.0', port),
       bindToPort: false,
       trafficDirection: 'OUTBOUND',
-      filterChains: [{ filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: String(port), ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'outbound') })] }],
+      listenerFilters: [typedFilter(EXT.httpInspector)],
+      listenerFiltersTimeout: '0s',
+      continueOnListenerFiltersTimeout: true,
+      filterChains: [{ filterChainMatch: { transportProtocol: 'raw_buffer', applicationProtocols: SNIFFED_HTTP }, filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: String(port), ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'outbound') })] }],
+      defaultFilterChain: { filterChainMatch: {}, name: PASSTHROUGH_FILTER_CHAIN, filters: [tcpProxyFilter(fallback, fallback)] },
     });
   }
   // Non-HTTP ports: one listener per bind address (VIP, or 0.0.0.0 for services without one),
@@ -56,6 +63,14 @@ export function outboundListeners(proxy: ProxyInfo, push: PushContext): JsonObje
 }
 
 const TLS_PROTOCOLS = new Set(['TLS', 'HTTPS']);
+/** istiod's name for the default chain of outbound port listeners. */
+export const PASSTHROUGH_FILTER_CHAIN = 'PassthroughFilterChain';
+
+/** Where traffic no service claims goes: PassthroughCluster, or BlackHoleCluster under REGISTRY_ONLY. */
+function outboundFallbackCluster(proxy: ProxyInfo, push: PushContext): string {
+  const registryOnly = (push.sidecarFor(proxy)?.spec.outboundTrafficPolicy?.mode ?? push.mesh.outboundTrafficPolicy?.mode) === 'REGISTRY_ONLY';
+  return registryOnly ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+}
 /** ALPN-like protocols http_inspector reports for plaintext HTTP. */
 const SNIFFED_HTTP = ['http/1.1', 'h2c'];
 
@@ -73,7 +88,7 @@ function tcpListener(proxy: ProxyInfo, push: PushContext, name: string, ip: stri
     const target = tcpTarget(proxy, push, s, port);
     return { filters: [tcpProxyFilter(typeof target === 'string' ? target : `${s.hostname}:${port}`, target)] };
   };
-  const listener: JsonObject = { name, address: socketAddress(ip, port), bindToPort: false, trafficDirection: 'OUTBOUND' };
+  const listener: JsonObject = { name, address: socketAddress(ip, port), bindToPort: false, trafficDirection: 'OUTBOUND', listenerFiltersTimeout: '0s', continueOnListenerFiltersTimeout: true };
   const byCidr = entries.filter((e) => e.cidrs.length > 0);
   const rest = entries.filter((e) => e.cidrs.length === 0);
   const sni = ip === '0.0.0.0' && rest.length > 1 ? rest.filter((e) => e.tls) : [];
@@ -102,13 +117,13 @@ function cidrRange(c: string): JsonObject {
 }
 
 function virtualOutbound(proxy: ProxyInfo, push: PushContext): JsonObject {
-  const registryOnly = (push.sidecarFor(proxy)?.spec.outboundTrafficPolicy?.mode ?? push.mesh.outboundTrafficPolicy?.mode) === 'REGISTRY_ONLY';
-  const cluster = registryOnly ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+  const cluster = outboundFallbackCluster(proxy, push);
   return {
     name: VIRTUAL_OUTBOUND,
     address: socketAddress('0.0.0.0', VIRTUAL_OUTBOUND_PORT),
     useOriginalDst: true,
     trafficDirection: 'OUTBOUND',
+    maxConnectionsToAcceptPerSocketEvent: 1,
     filterChains: [
       // As Istio: a connection whose destination is 15001 itself is dropped, not passed through to itself.
       { name: 'virtualOutbound-blackhole', filterChainMatch: { destinationPort: VIRTUAL_OUTBOUND_PORT }, filters: [tcpProxyFilter(BLACKHOLE_CLUSTER, BLACKHOLE_CLUSTER)] },

@@ -23,6 +23,9 @@ export class RouteGenerator implements Generator {
   }
 }
 
+/** istiod's limit on direct_response bodies (1 MiB; Envoy's default is 4 KiB). */
+const MAX_DIRECT_RESPONSE_BODY = 1048576;
+
 /** Sidecar outbound route configs, for the requested port names (all HTTP ports when wildcard). */
 export function sidecarRouteConfigs(proxy: ProxyInfo, push: PushContext, names: readonly string[] | undefined): JsonObject[] {
   let ports: number[];
@@ -34,5 +37,5 @@ export function sidecarRouteConfigs(proxy: ProxyInfo, push: PushContext, names: 
     ports = [...set].sort((a, b) => a - b);
   }
   const scope = push.scopeKey(proxy);
-  return ports.map((port) => push.cached(`rds|${scope}|${port}`, () => ({ name: String(port), virtualHosts: outboundVirtualHosts(proxy, push, port), validateClusters: false, ignorePortInHostMatching: true })));
+  return ports.map((port) => push.cached(`rds|${scope}|${port}`, () => ({ name: String(port), virtualHosts: outboundVirtualHosts(proxy, push, port), validateClusters: false, maxDirectResponseBodySizeBytes: MAX_DIRECT_RESPONSE_BODY, ignorePortInHostMatching: true })));
 }

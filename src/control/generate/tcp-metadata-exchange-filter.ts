@@ -12,6 +12,6 @@ export const MX_ALPN = 'istio-peer-exchange';
 export function tcpMetadataExchangeFilter(): JsonObject {
   return {
     name: 'istio.metadata_exchange',
-    typedConfig: { '@type': TYPED_STRUCT, typeUrl: 'type.googleapis.com/envoy.tcp.metadataexchange.config.MetadataExchange', value: { protocol: MX_ALPN } },
+    typedConfig: { '@type': TYPED_STRUCT, typeUrl: 'type.googleapis.com/envoy.tcp.metadataexchange.config.MetadataExchange', value: { enable_discovery: true, protocol: MX_ALPN } },
   };
 }

@@ -29,7 +29,8 @@ export function carriesHttp(protocol: string): boolean {
  * `ignore_port_in_host_matching` instead, as Istio does for every proxy but proxyless gRPC).
  */
 export function domainAliases(hostname: string, addresses: readonly string[], port: number | undefined, proxyDnsDomain: string): string[] {
-  const names = [hostname];
+  // The FQDN also with its trailing dot (an absolute name in the Host header), as istiod lists it.
+  const names = hostname.includes('.') && !hostname.startsWith('*') && port === undefined ? [hostname, `${hostname}.`] : [hostname];
   const domainParts = proxyDnsDomain.split('.');
   // Strip suffixes the proxy's search path adds: for `ns.svc.cluster.local` these are
   // `ns.svc.cluster.local` (same namespace), `svc.cluster.local`, `cluster.local`.
@@ -67,7 +68,7 @@ export function outboundVirtualHosts(proxy: ProxyInfo, push: PushContext, port: 
     const routes = vs
       ? buildHttpRoutes(vs.http, routeCtx(proxy, push, port, vs.namespace), vs)
       : [defaultRoute(outboundClusterName(port, undefined, service.hostname), false, destinationHashPolicy({ host: service.hostname }, routeCtx(proxy, push, port, service.namespace)))];
-    const vh = virtualHost(`${service.hostname}:${port}`, domainAliases(service.hostname, service.addresses, undefined, proxy.dnsDomain), routes, seenDomains);
+    const vh = virtualHost(`${service.hostname}:${port}`, domainAliases(service.hostname, service.addresses, undefined, proxy.dnsDomain), routes.map((r) => withDecorator(r, `${service.hostname}:${port}/*`)), seenDomains);
     if (vh) out.push(vh);
   }
   // VirtualService hosts that name no service (external names): reachable on every HTTP port.
@@ -83,9 +84,14 @@ export function outboundVirtualHosts(proxy: ProxyInfo, push: PushContext, port: 
   out.push(
     registryOnly
       ? { name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, directResponse: { status: 502 } }] }
-      : { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: '0s', maxGrpcTimeout: '0s' } }] },
+      : { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: '0s', maxGrpcTimeout: '0s' } }], includeRequestAttemptCount: true },
   );
   return out;
+}
+
+/** Tracing's operation name for a route (istiod's decorator): `HOST:PORT/*` of the service. */
+function withDecorator(route: JsonObject, operation: string): JsonObject {
+  return route.decorator || route.directResponse || route.redirect ? route : { ...route, decorator: { operation } };
 }
 
 function routeCtx(proxy: ProxyInfo, push: PushContext, port: number, vsNamespace: string) {

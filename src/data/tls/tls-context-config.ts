@@ -22,6 +22,8 @@ export interface TlsSpec {
   crl: string | undefined;
   minVersion: TlsVersion;
   maxVersion: TlsVersion;
+  /** tls_params.cipher_suites (OpenSSL names, TLS 1.2 and below; TLS 1.3 suites stay OpenSSL's). */
+  ciphers: string | undefined;
   /** A stable key for caching secure contexts and pooling sessions. */
   key: string;
 }
@@ -62,7 +64,7 @@ function compileValidation(v: unknown, path: string, out: { sans: TlsSpec['sanMa
   });
 }
 
-function compileCommon(c: unknown, path: string, spec: { sans: TlsSpec['sanMatchers'][number][]; ca?: CaSource; crl?: string; cert?: KeySource; alpn: string[]; min: TlsVersion; max: TlsVersion }): void {
+function compileCommon(c: unknown, path: string, spec: { sans: TlsSpec['sanMatchers'][number][]; ca?: CaSource; crl?: string; cert?: KeySource; alpn: string[]; min: TlsVersion; max: TlsVersion; ciphers?: string }): void {
   const o = asObj(c);
   onlyFields(o, path, [
     'tlsParams', 'tlsCertificates', 'tlsCertificateSdsSecretConfigs', 'validationContext', 'validationContextSdsSecretConfig',
@@ -71,6 +73,9 @@ function compileCommon(c: unknown, path: string, spec: { sans: TlsSpec['sanMatch
   const params = asObj(o.tlsParams);
   onlyFields(params, `${path}.tlsParams`, ['tlsMinimumProtocolVersion', 'tlsMaximumProtocolVersion', 'cipherSuites', 'ecdhCurves', 'signatureAlgorithms']);
   if (typeof params.tlsMinimumProtocolVersion === 'string') spec.min = TLS_VERSION[params.tlsMinimumProtocolVersion] ?? reject(`${path}.tlsParams.tlsMinimumProtocolVersion`, `${params.tlsMinimumProtocolVersion} not supported`);
+  const suites = Array.isArray(params.cipherSuites) ? params.cipherSuites.map(String) : [];
+  if (suites.some((c) => c.includes('['))) reject(`${path}.tlsParams.cipherSuites`, 'BoringSSL equal-preference groups ([a|b]) are not supported');
+  if (suites.length > 0) spec.ciphers = suites.join(':');
   if (typeof params.tlsMaximumProtocolVersion === 'string') spec.max = params.tlsMaximumProtocolVersion === 'TLS_AUTO' ? 'TLSv1.3' : TLS_VERSION[params.tlsMaximumProtocolVersion] ?? reject(`${path}.tlsParams.tlsMaximumProtocolVersion`, `${params.tlsMaximumProtocolVersion} not supported`);
   const certs = asArray(o.tlsCertificates);
   const sdsCerts = asArray(o.tlsCertificateSdsSecretConfigs);
@@ -100,7 +105,7 @@ function sdsName(v: unknown, path: string): string {
   return name;
 }
 
-function finish(s: { sans: TlsSpec['sanMatchers'][number][]; ca?: CaSource; crl?: string; cert?: KeySource; alpn: string[]; min: TlsVersion; max: TlsVersion }, sni: string | undefined, requireClientCert: boolean, raw: Obj): TlsSpec {
+function finish(s: { sans: TlsSpec['sanMatchers'][number][]; ca?: CaSource; crl?: string; cert?: KeySource; alpn: string[]; min: TlsVersion; max: TlsVersion; ciphers?: string }, sni: string | undefined, requireClientCert: boolean, raw: Obj): TlsSpec {
   return {
     cert: s.cert,
     ca: s.ca,
@@ -111,6 +116,7 @@ function finish(s: { sans: TlsSpec['sanMatchers'][number][]; ca?: CaSource; crl?
     crl: s.crl,
     minVersion: s.min,
     maxVersion: s.max,
+    ciphers: s.ciphers,
     key: JSON.stringify(raw),
   };
 }

@@ -41,6 +41,7 @@ export class TlsContextFactory {
     // a session id context lets servers that ask for client certificates resume sessions
     const sessionIdContext = createHash('sha256').update(spec.key).digest('hex').slice(0, 32);
     const opts: tls.SecureContextOptions = { minVersion: spec.minVersion, maxVersion: spec.maxVersion, sessionIdContext };
+    if (spec.ciphers) opts.ciphers = spec.ciphers;
     if (spec.cert) {
       if ('sds' in spec.cert) {
         uses.push(spec.cert.sds);
