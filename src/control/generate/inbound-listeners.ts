@@ -1,4 +1,3 @@
-import type { MutualTlsMode } from '../../api/istio/peer-authentication.ts';
 import type { PushContext } from '../push/push-context.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, inboundClusterName } from './cluster-names.ts';
@@ -16,8 +15,6 @@ export const VIRTUAL_INBOUND = 'virtualInbound';
 export const VIRTUAL_INBOUND_PORT = 15006;
 /** Istio's inbound passthrough source (InboundPassthroughBindIpv4), as an Envoy BindConfig. */
 export const INBOUND_PASSTHROUGH_BIND: JsonObject = { sourceAddress: { address: '127.0.0.6', portValue: 0 } };
-
-type Mode = Exclude<MutualTlsMode, 'UNSET'>;
 
 /**
  * `virtualInbound` on 15006, in istiod's shape: per workload port, chains `0.0.0.0_PORT` matched on
@@ -83,12 +80,6 @@ const ISTIO_HTTP_ALPN = ['istio-http/1.0', 'istio-http/1.1', 'istio-h2'];
 const ISTIO_ALPN_PORT = ['istio', 'istio-peer-exchange', ...ISTIO_HTTP_ALPN];
 /** Plaintext HTTP as http_inspector reports it. */
 const SNIFFED_HTTP = ['http/1.1', 'h2c'];
-
-function transportsFor(mode: Mode): ('tls' | 'raw_buffer')[] {
-  if (mode === 'STRICT') return ['tls'];
-  if (mode === 'DISABLE') return ['raw_buffer'];
-  return ['tls', 'raw_buffer'];
-}
 
 /** istiod's TLS 1.2 cipher suites for mesh mTLS servers (TLS 1.3 suites are OpenSSL's). */
 const MESH_CIPHER_SUITES = ['ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'AES256-GCM-SHA384', 'AES128-GCM-SHA256'];
