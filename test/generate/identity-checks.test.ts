@@ -8,7 +8,7 @@ const client = proxy({ ip: '10.244.0.10', labels: { app: 'productpage' }, servic
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function inboundSans(sim: ReturnType<typeof simulator>): unknown {
-  const chain = sim.listener('virtualInbound')!.filterChains.find((c: Json) => c.name === 'inbound|9080||');
+  const chain = sim.listener('virtualInbound')!.filterChains.find((c: Json) => c.name === '0.0.0.0_9080' && c.transportSocket);
   return chain.transportSocket.typedConfig.commonTlsContext.combinedValidationContext.defaultValidationContext.matchSubjectAltNames;
 }
 
