@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import type { StreamInfo } from '../../src/data/l7/stream-info.ts';
@@ -96,6 +97,8 @@ describe('mTLS between two proxies (SDS secrets, SPIFFE SAN checks, STRICT/PERMI
       clusters: [staticCluster('inbound|9080||', [['127.0.0.1', app.port]]), staticCluster('inbound|7070||', [['127.0.0.1', (grpcServer.address() as AddressInfo).port]], H2)],
       listeners: [
         { name: 'strict', address: address('0.0.0.0', 15006), listenerFilters: INSPECTORS, filterChains: [{ filterChainMatch: { transportProtocol: 'tls' }, transportSocket: downstreamTls(true), filters: [inboundHcm] }] },
+        // transport_socket_connect_timeout: a handshake not finished in 0.3 s closes the connection
+        { name: 'handshake-timeout', address: address('0.0.0.0', 15016), listenerFilters: INSPECTORS, filterChains: [{ filterChainMatch: { transportProtocol: 'tls' }, transportSocket: downstreamTls(true), transportSocketConnectTimeout: { nanos: 300_000_000 }, filters: [inboundHcm] }] },
         {
           name: 'permissive', address: address('0.0.0.0', 15007), listenerFilters: INSPECTORS, filterChains: [
             { filterChainMatch: { transportProtocol: 'tls' }, transportSocket: downstreamTls(true), filters: [inboundHcm] },
@@ -155,6 +158,27 @@ describe('mTLS between two proxies (SDS secrets, SPIFFE SAN checks, STRICT/PERMI
     assert.deepEqual(serverInfos[0], { peer: 'spiffe://cluster.local/ns/default/sa/client', mtls: true });
     // keep-alive pool: one upstream TLS connection for sequential requests
     assert.match(client.proxy.statsText(), /cluster\.mtls\.upstream_cx_total: 1\n/);
+  });
+
+  it('closes a connection whose TLS handshake does not finish within transport_socket_connect_timeout', async () => {
+    // a real ClientHello, then silence: the server answers and waits for the client's Finished
+    const hello = await new Promise<Buffer>((resolve) => {
+      const sink = net.createServer((c) => c.once('data', (d: Buffer) => {
+        resolve(d);
+        c.destroy();
+        sink.close();
+      }));
+      sink.listen(0, '127.0.0.1', () => tls.connect({ port: (sink.address() as AddressInfo).port, host: '127.0.0.1', rejectUnauthorized: false }).on('error', () => undefined));
+    });
+    const started = Date.now();
+    const closed = await new Promise<boolean>((resolve) => {
+      const c = net.connect(server.port('handshake-timeout'), '127.0.0.1', () => c.write(hello));
+      c.on('data', () => undefined);
+      c.on('error', () => undefined);
+      c.on('close', () => resolve(true));
+      setTimeout(() => { c.destroy(); resolve(false); }, 5000);
+    });
+    assert.ok(closed && Date.now() - started < 4000, `closed after ${Date.now() - started} ms`);
   });
 
   it('carries gRPC (HTTP/2 with trailers) across the mTLS hop', async () => {

@@ -34,7 +34,7 @@ export function outboundListeners(proxy: ProxyInfo, push: PushContext): JsonObje
       listenerFilters: [typedFilter(EXT.httpInspector)],
       listenerFiltersTimeout: '0s',
       continueOnListenerFiltersTimeout: true,
-      filterChains: [{ filterChainMatch: { transportProtocol: 'raw_buffer', applicationProtocols: SNIFFED_HTTP }, filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: String(port), ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'outbound') })] }],
+      filterChains: [{ filterChainMatch: { transportProtocol: 'raw_buffer', applicationProtocols: SNIFFED_HTTP }, transportSocketConnectTimeout: TRANSPORT_SOCKET_CONNECT_TIMEOUT, filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: String(port), ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'outbound') })] }],
       defaultFilterChain: { filterChainMatch: {}, name: PASSTHROUGH_FILTER_CHAIN, filters: [tcpProxyFilter(fallback, fallback)] },
     });
   }
@@ -63,6 +63,8 @@ export function outboundListeners(proxy: ProxyInfo, push: PushContext): JsonObje
 }
 
 const TLS_PROTOCOLS = new Set(['TLS', 'HTTPS']);
+/** istiod's bound on a chain's transport handshake (TLS) on outbound port listeners. */
+const TRANSPORT_SOCKET_CONNECT_TIMEOUT = '15s';
 /** istiod's name for the default chain of outbound port listeners. */
 export const PASSTHROUGH_FILTER_CHAIN = 'PassthroughFilterChain';
 
@@ -86,7 +88,7 @@ interface TcpEntry {
 function tcpListener(proxy: ProxyInfo, push: PushContext, name: string, ip: string, port: number, entries: TcpEntry[]): JsonObject {
   const chain = (s: Service): JsonObject => {
     const target = tcpTarget(proxy, push, s, port);
-    return { filters: [tcpProxyFilter(typeof target === 'string' ? target : `${s.hostname}:${port}`, target)] };
+    return { transportSocketConnectTimeout: TRANSPORT_SOCKET_CONNECT_TIMEOUT, filters: [tcpProxyFilter(typeof target === 'string' ? target : `${s.hostname}:${port}`, target)] };
   };
   const listener: JsonObject = { name, address: socketAddress(ip, port), bindToPort: false, trafficDirection: 'OUTBOUND', listenerFiltersTimeout: '0s', continueOnListenerFiltersTimeout: true };
   const byCidr = entries.filter((e) => e.cidrs.length > 0);

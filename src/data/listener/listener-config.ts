@@ -1,5 +1,5 @@
 import { messageNameOf } from '../../api/xds/type-urls.ts';
-import { asArray, asNumber, asObj, asString, wrapped, wrappedBool, type Obj } from '../xds-client/proto-values.ts';
+import { asArray, asNumber, asObj, asString, durationMs, wrapped, wrappedBool, type Obj } from '../xds-client/proto-values.ts';
 import { onlyFields, reject } from '../xds-client/resource-rejection.ts';
 import { compileCidr, type Cidr } from '../matchers/cidr.ts';
 import { compileTransportSocket, type TlsSpec } from '../tls/tls-context-config.ts';
@@ -27,6 +27,8 @@ export interface FilterChainSpec {
   key: string;
   match: FilterChainMatchSpec;
   tls: TlsSpec | undefined;
+  /** transport_socket_connect_timeout: a TLS handshake not done by then closes the connection (0: none). */
+  tlsHandshakeTimeoutMs: number;
   networkFilters: readonly NetworkFilter[];
   terminal: { kind: 'http'; hcm: HcmConfig } | { kind: 'tcp'; tcp: TcpProxyConfig };
   /** istio.metadata_exchange network filter: TCP metadata exchange when ALPN istio-peer-exchange is negotiated. */
@@ -119,6 +121,7 @@ function compileChain(fc: Obj, path: string, deps: ListenerCompileDeps): FilterC
     key: JSON.stringify(fc),
     match,
     tls: compileTransportSocket(fc.transportSocket, `${path}.transportSocket`, 'downstream'),
+    tlsHandshakeTimeoutMs: durationMs(fc.transportSocketConnectTimeout) ?? 0,
     networkFilters,
     terminal,
     metadataExchange,

@@ -336,7 +336,10 @@ export class ListenerManager {
     });
     tracked.addSocket(t);
     t.on('error', () => socket.destroy());
+    const handshakeTimer = chain.tlsHandshakeTimeoutMs > 0 ? setTimeout(() => t.destroy(), chain.tlsHandshakeTimeoutMs) : undefined;
+    t.once('close', () => clearTimeout(handshakeTimer));
     t.once('secure', () => {
+      clearTimeout(handshakeTimer);
       if (t.destroyed) return;
       const peer = t.getPeerCertificate();
       const hasPeer = peer && Object.keys(peer).length > 0;
