@@ -239,7 +239,9 @@ export class GrpcChannel {
         session.ping((err) => {
           acked = true;
           clearTimeout(watchdog);
-          if (err && !session.destroyed) session.destroy(err);
+          // A ping cancelled because the session is already ending (our watchdog's destroy cancels the
+          // pending pings synchronously) says nothing new: keep the cause that ended it.
+          if (err && !session.destroyed && (err as NodeJS.ErrnoException).code !== 'ERR_HTTP2_PING_CANCEL') session.destroy(err);
         });
       } catch {
         clearTimeout(watchdog);
