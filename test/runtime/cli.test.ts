@@ -205,19 +205,27 @@ spec:
     const stateFile = join(dir, '.mizzen', 'state.json');
     const state = readMeshState(join(dir, '.mizzen'));
     assert.ok(state);
-    const before = { state: readFileSync(stateFile, 'utf8'), log: readFileSync(join(dir, '.mizzen', 'up.log'), 'utf8') };
-    for (const args of [['up', '-d', 'app.yaml', '--no-control-plane', '--sidecars', 'off'], ['up', 'app.yaml', '--no-control-plane', '--sidecars', 'off']]) {
-      const again = await cli(args, { cwd: dir });
-      assert.equal(again.code, 1, `${args.join(' ')}: ${again.stdout}`);
-      assert.match(again.stderr, new RegExp(`^error: a mesh is already running from .*\\.mizzen \\(mesh ${state.prefix}, pid ${state.pid}, `));
-      assert.doesNotMatch(again.stdout, /mesh is ready|started/);
-      assert.equal(readFileSync(stateFile, 'utf8'), before.state);
-      assert.equal(readFileSync(join(dir, '.mizzen', 'up.log'), 'utf8'), before.log);
-      assert.ok(existsSync(join(dir, '.mizzen', 'control.sock')));
+    // up -d returns once the mesh answers; the mesh still writes 'all pods are ready' after that.
+    const upLog = join(dir, '.mizzen', 'up.log');
+    await waitFor('first mesh ready in up.log', () => readFileSync(upLog, 'utf8').includes('all pods are ready'), 60_000);
+    const before = { state: readFileSync(stateFile, 'utf8'), log: readFileSync(upLog, 'utf8') };
+    try {
+      for (const args of [['up', '-d', 'app.yaml', '--no-control-plane', '--sidecars', 'off'], ['up', 'app.yaml', '--no-control-plane', '--sidecars', 'off']]) {
+        const again = await cli(args, { cwd: dir });
+        assert.equal(again.code, 1, `${args.join(' ')}: ${again.stdout}`);
+        assert.match(again.stderr, new RegExp(`^error: a mesh is already running from .*\\.mizzen \\(mesh ${state.prefix}, pid ${state.pid}, `));
+        assert.doesNotMatch(again.stdout, /mesh is ready|started/);
+        assert.equal(readFileSync(stateFile, 'utf8'), before.state);
+        assert.equal(readFileSync(join(dir, '.mizzen', 'up.log'), 'utf8'), before.log);
+        assert.ok(existsSync(join(dir, '.mizzen', 'control.sock')));
+      }
+      // The first mesh still answers, through its forward and its control API.
+      assert.equal((await fetch(`http://127.0.0.1:${port}/still-there`)).status, 200);
+      assert.match((await cli(['get', 'pods'], { cwd: dir })).stdout, /web-\w+-\w+\s+1\/1\s+Running/);
+    } catch (err) {
+      await cli(['down'], { cwd: dir }); // the next tests start from an empty state directory
+      throw err;
     }
-    // The first mesh still answers, through its forward and its control API.
-    assert.equal((await fetch(`http://127.0.0.1:${port}/still-there`)).status, 200);
-    assert.match((await cli(['get', 'pods'], { cwd: dir })).stdout, /web-\w+-\w+\s+1\/1\s+Running/);
     const down = await cli(['down'], { cwd: dir });
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stdout, new RegExp(`mesh ${state.prefix} removed`));
