@@ -133,6 +133,7 @@ describe('HTTP/1.1 limits and strictness (Envoy codec behaviour)', () => {
     assert.equal((await accepted(port, `GET HTTP://h.example HTTP/1.1\r\n${H}Connection: close\r\n\r\n`)).url, '/');
     await refused(port, 400, `GET ftp://h.example/x HTTP/1.1\r\n${H}\r\n`);
     await refused(port, 400, `GET nonsense HTTP/1.1\r\n${H}\r\n`);
+    await refused(port, 400, `GET http://user@h.example/x HTTP/1.1\r\n${H}\r\n`);
   });
 
   it('unfolds obs-fold values and skips empty lines before a request', async () => {

@@ -71,7 +71,8 @@ export function frameRequest(head: ParsedRequestHead, opts: FramingOptions): Req
     if (!m) return fail(400, 'http1.invalid_url');
     const scheme = m[1].toLowerCase();
     if (scheme !== 'http' && scheme !== 'https') return fail(400, 'http1.invalid_scheme');
-    if (!AUTHORITY.test(m[2])) return fail(400, 'http1.invalid_url');
+    // no userinfo (deprecated, RFC 9110 4.2.4): the authority must be the host the target names
+    if (!AUTHORITY.test(m[2]) || m[2].includes('@')) return fail(400, 'http1.invalid_url');
     authority = m[2];
     path = m[3] === '' ? '/' : m[3].charCodeAt(0) === 47 ? m[3] : `/${m[3]}`;
   }
