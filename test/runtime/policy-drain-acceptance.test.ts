@@ -21,8 +21,12 @@ const SAMPLES = join(REPO, '../shared/istio/istio/samples');
 const NETWORKING = join(SAMPLES, 'bookinfo/networking');
 const skip = (await rootSkipReason()) || (!existsSync(NETWORKING) ? `Istio's samples are missing (${NETWORKING})` : false);
 const DRAIN_S = 3;
-/** A step's answers must hold within this after `apply` returns (push + drain period, with room for a loaded CI machine). */
-const STEP_BOUND_MS = 25_000;
+/**
+ * A step's answers must settle within this after `apply` returns: push + drain period, with room
+ * for a loaded machine (each check of the mTLS steps runs `mizzen exec`); without drain a warm
+ * connection keeps its old filter chain for good and the step never settles.
+ */
+const STEP_BOUND_MS = 60_000;
 
 function cli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -65,7 +69,7 @@ interface Reviews {
   reviews?: { rating?: { stars?: number; error?: string } }[];
 }
 
-describe("Istio's authorization and mTLS migration tasks on a mesh carrying traffic (listener drain)", { skip, timeout: 420_000 }, () => {
+describe("Istio's authorization and mTLS migration tasks on a mesh carrying traffic (listener drain)", { skip, timeout: 900_000 }, () => {
   let dir: string;
   let port: number;
   let gatewayPort: number;
@@ -178,6 +182,14 @@ describe("Istio's authorization and mTLS migration tasks on a mesh carrying traf
     })();
     traffic = t;
     await settles('details and reviews answer', async () => (await api('')).status === 200 && (await api('/reviews')).status === 200);
+  });
+
+  it('applies what Mizzen does not implement outside security policy with a warning naming file, resource and field', async () => {
+    const sidecar = file('sidecar', 'apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: ingress\n  namespace: default\nspec:\n  workloadSelector:\n    labels:\n      app: nothing-runs-this\n  ingress:\n  - port:\n      number: 9080\n      protocol: HTTP\n      name: http\n    defaultEndpoint: 127.0.0.1:9080\n');
+    const w = await cli(['apply', '-f', sidecar], dir);
+    assert.equal(w.code, 0, w.stderr);
+    assert.match(w.stderr, /warning: .*sidecar\.yaml: Sidecar default\/ingress: spec\.ingress: not supported by Mizzen: Sidecar ingress listeners/);
+    await remove(sidecar);
   });
 
   it('allow-nothing: the page and every service behind it answer "RBAC: access denied"', async () => {
