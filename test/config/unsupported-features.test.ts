@@ -43,15 +43,16 @@ describe('the table of what Mizzen does not implement', () => {
   });
 
   it('leaves resources alone that use none of it', () => {
-    const allow = resource('AuthorizationPolicy', { action: 'ALLOW', rules: [{ to: [{ operation: { paths: ['/books/*'] } }] }] });
+    const allow = resource('AuthorizationPolicy', { action: 'ALLOW', rules: [{ to: [{ operation: { paths: ['/books/*', '/api/{**}'] } }] }] });
     assert.deepEqual(checkSupport(allow), { refusals: [], warnings: [] });
     const dr = resource('DestinationRule', { host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } });
     assert.deepEqual(checkSupport(dr), { refusals: [], warnings: [] });
   });
 
   it('names each concrete field path', () => {
-    const ap = resource('AuthorizationPolicy', { action: 'ALLOW', rules: [{ to: [{ operation: { paths: ['/a'] } }, { operation: { notPaths: ['/x/{*}/y'] } }] }] });
-    assert.deepEqual(checkSupport(ap).refusals.map((i) => i.path), ['spec.rules[0].to[1].operation.notPaths']);
+    const tls = (extra: Record<string, unknown>) => ({ mode: 'MUTUAL', credentialName: 'c', ...extra });
+    const gw = resource('Gateway', { servers: [{ port: { number: 443, name: 'a', protocol: 'HTTPS' }, hosts: ['*'], tls: tls({}) }, { port: { number: 8443, name: 'b', protocol: 'HTTPS' }, hosts: ['*'], tls: tls({ verifyCertificateHash: ['ab'] }) }] });
+    assert.deepEqual(checkSupport(gw).refusals.map((i) => i.path), ['spec.servers[1].tls.verifyCertificateHash']);
     assert.deepEqual(findFieldPaths({ spec: { m: { a: { mode: 1 }, b: {} } } }, 'spec.m{*}.mode'), ['spec.m[a].mode']);
     const dr = resource('DestinationRule', { host: 'r', subsets: [{ name: 'v1', trafficPolicy: { portLevelSettings: [{ port: { number: 80 } }, { tunnel: { protocol: 'CONNECT', targetHost: 'h', targetPort: 1 } }] } }] });
     assert.deepEqual(checkSupport(dr).warnings.map((i) => i.path), ['spec.subsets[0].trafficPolicy.portLevelSettings[1].tunnel']);

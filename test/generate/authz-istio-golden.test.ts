@@ -44,8 +44,9 @@ function expected(file: string): unknown[] {
   });
 }
 
-// Not compared (not implemented): wildcard principals across trust domain aliases (principal-with-wildcard, td-aliases-source-principal),
-// path templates `{*}`/`{**}` (allow-full-rule, allow-path: refused, failing closed instead).
+// Not compared (not implemented): wildcard principals across trust domain aliases (principal-with-wildcard, td-aliases-source-principal).
+// CUSTOM cases run with the MeshConfig providers of Istio's test (MESH); allow-full-rule differs in structure only (request.auth.audiences/presenter/claims:
+// one matcher per value under orIds where istiod writes one metadata matcher with an or-list; the same requests match).
 const CASES: [string, string, string[], boolean, { domain: string; aliases: string[] }?, (keyof typeof MESH)?][] = [
   ['a single ALLOW policy with every kind of source, operation and condition', 'http/single-policy-in.yaml', ['http/single-policy-out.yaml'], false],
   ['several policies in one filter', 'http/multiple-policies-in.yaml', ['http/multiple-policies-out.yaml'], false],
@@ -72,6 +73,7 @@ const CASES: [string, string, string[], boolean, { domain: string; aliases: stri
   ['CUSTOM with an invalid provider: DENY', 'http/custom-simple-http-in.yaml', ['http/custom-bad-out.yaml'], false, undefined, 'invalid'],
   ['TCP: CUSTOM with a gRPC provider (network RBAC + network ext_authz)', 'tcp/custom-both-http-tcp-in.yaml', ['tcp/custom-both-http-tcp-out1.yaml', 'tcp/custom-both-http-tcp-out2.yaml'], true, undefined, 'grpc'],
   ['TCP: CUSTOM with an HTTP provider has no TCP filters', 'tcp/custom-only-http-in.yaml', [], true, undefined, 'http'],
+  ['paths with {*} and {**} templates (Envoy uri_template)', 'http/allow-path-in.yaml', ['http/allow-path-out.yaml'], false],
 ];
 
 describe("AuthorizationPolicy against Istio's expected RBAC", () => {

@@ -141,3 +141,22 @@ spec:
     assert.deepEqual(Object.keys(filters[0]!.typedConfig.rules.policies), ['istio-ext-authz-my-ext-authz-ns[default]-policy[ext-authz]-rule[0]-deny-due-to-bad-CUSTOM-action']);
   });
 });
+
+describe('proxyless gRPC servers and path templates', () => {
+  it('give gRPC (no uri_template) the same match as a url_path regex', () => {
+    const push = pushContext(`
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: deny-admin, namespace: default }
+spec:
+  selector: { matchLabels: { app: echo } }
+  action: DENY
+  rules: [{ to: [{ operation: { paths: ["/mizzen.test.Echo/{*}"] } }] }]
+`, services, endpoints);
+    const text = JSON.stringify(listeners(server(), push, [SERVER_NAME])[0]);
+    assert.ok(!text.includes('uriTemplate'));
+    const regex = /"safeRegex":\{"regex":"([^"]+)"\}/.exec(text)![1]!.replaceAll('\\\\', '\\');
+    assert.ok(new RegExp(regex).test('/mizzen.test.Echo/Echo'));
+    assert.ok(!new RegExp(regex).test('/mizzen.test.Other/Echo'));
+  });
+});

@@ -30,7 +30,7 @@ function filters(policies: ConfigResource<AuthorizationPolicySpec>[], tcp: boole
 
 /**
  * What reaches a proxy although validate/apply refuse it (control/config/support) is enforced
- * failing closed: never allows what the policy was meant to stop.
+ * failing closed: never allows what the policy was meant to stop. AUDIT and dry-run never deny.
  */
 describe('policies Mizzen cannot enforce fail closed in the proxy', () => {
   let h: Harness;
@@ -39,8 +39,6 @@ describe('policies Mizzen cannot enforce fail closed in the proxy', () => {
 
   const LISTENERS: [string, ConfigResource<AuthorizationPolicySpec>[]][] = [
     ['custom', [policy('ext-authz', { action: 'CUSTOM', provider: { name: 'my-ext-authz' }, rules: [{ to: [{ operation: { paths: ['/admin*'] } }] }] })]],
-    ['deny-template', [policy('deny', { action: 'DENY', rules: [{ to: [{ operation: { methods: ['POST'], paths: ['/api/{*}/secret'] } }] }] })]],
-    ['allow-template', [policy('allow', { action: 'ALLOW', rules: [{ to: [{ operation: { paths: ['/books/{*}'] } }] }, { to: [{ operation: { paths: ['/public'] } }] }] })]],
     ['audit', [policy('audit', { action: 'AUDIT', rules: [{}] })]],
     ['dry-run', [policy('deny-all', { action: 'DENY', rules: [{}] }, { 'istio.io/dry-run': 'true' })]],
   ];
@@ -82,17 +80,6 @@ describe('policies Mizzen cannot enforce fail closed in the proxy', () => {
       s.on('error', () => undefined);
     });
     assert.equal(got, '');
-  });
-
-  it('a path template in DENY: denied without the path condition (a superset), the other fields still apply', async () => {
-    assert.equal((await request(h.port('deny-template'), { path: '/api/v1/secret', method: 'POST' })).status, 403);
-    assert.equal((await request(h.port('deny-template'), { path: '/elsewhere', method: 'POST' })).status, 403);
-    assert.equal((await request(h.port('deny-template'), { path: '/api/v1/secret' })).status, 200);
-  });
-
-  it('a path template in ALLOW: that rule never matches, the other rules do', async () => {
-    assert.equal((await request(h.port('allow-template'), { path: '/books/1' })).status, 403);
-    assert.equal((await request(h.port('allow-template'), { path: '/public' })).status, 200);
   });
 
   it('AUDIT never denies', async () => {

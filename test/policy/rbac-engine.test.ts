@@ -103,7 +103,8 @@ describe('RBAC engine', () => {
   it('rejects what it cannot honour, naming the field', () => {
     const bad: [Obj, RegExp][] = [
       [{ matcher: {} }, /typedConfig\.matcher: RBAC matcher trees/],
-      [{ rules: { policies: { p: { permissions: [{ uriTemplate: {} }], principals: [{ any: true }] } } } }, /policies\[p\]\.permissions\[0\]\.uriTemplate: RBAC permission uriTemplate is not supported/],
+      [{ rules: { policies: { p: { permissions: [{ uriTemplate: {} }], principals: [{ any: true }] } } } }, /policies\[p\]\.permissions\[0\]\.uriTemplate\.typedConfig: path matcher without a type is not supported/],
+      [{ rules: { policies: { p: { permissions: [{ uriTemplate: { name: 'u', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig', pathTemplate: '/a/**/*' } } }], principals: [{ any: true }] } } } }, /uriTemplate\.typedConfig\.pathTemplate: path template \/a\/\*\*\/\*: no operator may follow \*\*/],
       [{ rules: { policies: { p: { permissions: [{ any: true }], principals: [{ filterState: {} }] } } } }, /principals\[0\]\.filterState/],
       [{ rules: { policies: { p: { permissions: [{ any: true }], principals: [] } } } }, /principals: a policy needs at least one principal/],
       [{ rules: { policies: { p: { permissions: [{ destinationIp: { addressPrefix: 'nope' } }], principals: [{ any: true }] } } } }, /destinationIp\.addressPrefix: invalid CIDR/],

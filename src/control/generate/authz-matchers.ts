@@ -89,14 +89,42 @@ function jwtClaim(claim: string, value: JsonObject): Matcher {
   return { metadata: { filter: JWT_FILTER, path: [{ key: JWT_PAYLOAD_KEY }, { key: claim }], value: { stringMatch: value } } };
 }
 
-/** `ISS/SUB` (split at the last `/`, since issuers are URLs) against payload.iss and payload.sub. */
+/**
+ * `ISS/SUB` (split at the last `/`, since issuers are URLs) against payload.iss and payload.sub,
+ * with Istio's wildcards: `*` any; `*SUFFIX` a subject suffix (or `*ISS/SUB`: an issuer suffix);
+ * `PREFIX*` an issuer prefix (or `ISS/SUB*`: a subject prefix).
+ */
 export function requestPrincipalMatcher(v: string): Matcher {
-  if (v === '*') return jwtClaim('iss', { safeRegex: { regex: '.+' } });
+  const any = { safeRegex: { regex: '.+' } };
   const idx = v.lastIndexOf('/');
-  const iss = idx < 0 ? v : v.slice(0, idx);
-  const sub = idx < 0 ? '' : v.slice(idx + 1);
-  const issM = iss.startsWith('*') ? { safeRegex: { regex: `.*${escapeRegex(iss.slice(1))}` } } : iss.endsWith('*') ? { prefix: iss.slice(0, -1) } : { exact: iss };
-  const subM = sub === '*' ? { safeRegex: { regex: '.*' } } : sub.endsWith('*') ? { safeRegex: { regex: `${escapeRegex(sub.slice(0, -1))}.*` } } : sub.startsWith('*') ? { suffix: sub.slice(1) } : { exact: sub };
+  const found = idx >= 0;
+  const iss = found ? v.slice(0, idx) : v;
+  const sub = found ? v.slice(idx + 1) : '';
+  let issM: JsonObject;
+  let subM: JsonObject;
+  if (v === '*') {
+    issM = any;
+    subM = any;
+  } else if (v.startsWith('*')) {
+    if (found) {
+      issM = iss === '*' ? any : { suffix: iss.slice(1) };
+      subM = { exact: sub };
+    } else {
+      issM = any;
+      subM = { suffix: v.slice(1) };
+    }
+  } else if (v.endsWith('*')) {
+    if (found) {
+      issM = { exact: iss };
+      subM = sub === '*' ? any : { prefix: sub.slice(0, -1) };
+    } else {
+      issM = { prefix: v.slice(0, -1) };
+      subM = any;
+    }
+  } else {
+    issM = { exact: iss };
+    subM = { exact: sub };
+  }
   return { andIds: { ids: [jwtClaim('iss', issM), jwtClaim('sub', subM)] } };
 }
 

@@ -2,7 +2,7 @@ import type { ConfigResource } from '../../api/config-resource.ts';
 import type { AuthorizationPolicySpec, Operation, Rule, Source } from '../../api/istio/authorization-policy.ts';
 import { EXT, type JsonObject } from './envoy-extensions.ts';
 import { cidr, conditionPermission, conditionPrincipal, isHttpCondition, namespaceMatcher, principalMatchers, requestPrincipalMatcher, serviceAccountMatcher, trustDomainMatcher, valueMatcher, type TrustDomains } from './authz-matchers.ts';
-import { containsPathTemplate } from './path-template.ts';
+import { containsPathTemplate, envoyPathTemplate } from './path-template.ts';
 import { buildCustomFilters } from './authz-custom.ts';
 import type { ResolvedExtAuthz } from './ext-authz-providers.ts';
 
@@ -16,10 +16,8 @@ import type { ResolvedExtAuthz } from './ext-authz-providers.ts';
  * dropped from ALLOW (it can never match) and has those fields removed otherwise.
  *
  * CUSTOM policies become the RBAC + ext_authz pairs of authz-custom.ts (an unusable provider: DENY
- * of what they select, as istiod). Fail closed on what Mizzen does not implement (validate/apply
- * refuse these; see control/config/support/unsupported-features.ts): a rule using a
- * path template (`{*}`, `{**}`) never matches in ALLOW and is enforced without the path field in
- * DENY/AUDIT/CUSTOM (it denies a superset).
+ * of what they select, as istiod). Path templates (`{*}`, `{**}`) become Envoy `uri_template`
+ * path matchers, as istiod generates them.
  */
 export interface RbacFilters {
   /** CUSTOM policies (RBAC shadow + ext_authz per provider, or DENY); Istio places them before authentication. */
@@ -110,29 +108,7 @@ function has(list: unknown): boolean {
   return Array.isArray(list) && list.length > 0;
 }
 
-/**
- * A rule with what the proxy cannot enforce taken out, failing closed: undefined (never matches)
- * for ALLOW, the rule without those fields (a superset) for DENY/LOG.
- */
-function failClosed(rule: Rule, action: Action): Rule | undefined {
-  const templated = (list: string[] | undefined): boolean => (list ?? []).some(containsPathTemplate);
-  if (!(rule.to ?? []).some((t) => templated(t?.operation?.paths) || templated(t?.operation?.notPaths))) return rule;
-  if (action === 'ALLOW') return undefined;
-  return {
-    ...rule,
-    to: (rule.to ?? []).map((t) => {
-      if (!t?.operation) return t;
-      const op = { ...t.operation };
-      if (templated(op.paths)) delete op.paths;
-      if (templated(op.notPaths)) delete op.notPaths;
-      return { operation: op };
-    }),
-  };
-}
-
-function buildPolicy(input: Rule, tcp: boolean, action: Action, ns: string, trust: TrustDomains | undefined): JsonObject | undefined {
-  const rule = failClosed(input, action);
-  if (!rule) return undefined;
+function buildPolicy(rule: Rule, tcp: boolean, action: Action, ns: string, trust: TrustDomains | undefined): JsonObject | undefined {
   const usesHttp =
     (rule.to ?? []).some((t) => HTTP_OPERATION.some((k) => has(t.operation?.[k]))) ||
     (rule.from ?? []).some((f) => HTTP_SOURCE.some((k) => has(f.source?.[k]))) ||
@@ -181,10 +157,16 @@ function operationRules(op: Operation, tcp: boolean): Matcher[] {
   if (!tcp) {
     out.push(...ruleField(op.hosts, op.notHosts, (h) => header(':authority', h, true)));
     out.push(...ruleField(op.methods, op.notMethods, (m) => header(':method', m)));
-    out.push(...ruleField(op.paths, op.notPaths, (p) => ({ urlPath: { path: p === '*' ? { safeRegex: { regex: '.+' } } : valueMatcher(p) } })));
+    out.push(...ruleField(op.paths, op.notPaths, pathPermission));
   }
   out.push(...ruleField(op.ports, op.notPorts, (p) => ({ destinationPort: Number(p) })));
   return out;
+}
+
+/** A path as Istio matches it: `{*}`/`{**}` templates with Envoy's uri_template, else a string match. */
+function pathPermission(p: string): Matcher {
+  if (containsPathTemplate(p)) return { uriTemplate: { name: 'uri-template', typedConfig: { '@type': EXT.uriTemplate.type, pathTemplate: envoyPathTemplate(p) } } };
+  return { urlPath: { path: p === '*' ? { safeRegex: { regex: '.+' } } : valueMatcher(p) } };
 }
 
 function sourceIds(src: Source, tcp: boolean, ns: string, trust: TrustDomains | undefined): Matcher[] {

@@ -15,6 +15,7 @@ export const EXT = Object.freeze({
   httpRbac: { name: 'envoy.filters.http.rbac', type: `${T}envoy.extensions.filters.http.rbac.v3.RBAC` },
   extAuthz: { name: 'envoy.filters.http.ext_authz', type: `${T}envoy.extensions.filters.http.ext_authz.v3.ExtAuthz` },
   networkExtAuthz: { name: 'envoy.filters.network.ext_authz', type: `${T}envoy.extensions.filters.network.ext_authz.v3.ExtAuthz` },
+  uriTemplate: { name: 'envoy.path.match.uri_template.uri_template_matcher', type: `${T}envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig` },
   jwtAuthn: { name: 'envoy.filters.http.jwt_authn', type: `${T}envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication` },
   originalDst: { name: 'envoy.filters.listener.original_dst', type: `${T}envoy.extensions.filters.listener.original_dst.v3.OriginalDst` },
   tlsInspector: { name: 'envoy.filters.listener.tls_inspector', type: `${T}envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector` },

@@ -2,6 +2,7 @@ import type { PushContext } from '../push/push-context.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import type { TrustDomains } from './authz-matchers.ts';
 import { buildRbac } from './authz-rbac.ts';
+import { uriTemplateRegex } from '../../lib/uri-template.ts';
 import { EXT, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
 import { inboundPorts } from './inbound-ports.ts';
 
@@ -90,12 +91,12 @@ function serverHcm(proxy: ProxyInfo, push: PushContext): JsonObject {
   // never denies and dry-run (shadow) rules are not enforced, so neither goes to gRPC.
   rbac.custom.forEach((f, i) => {
     const c = enforcedOnly(f);
-    if (c) filters.push({ ...legacyHeaderMatchers(c), name: `${EXT.httpRbac.name}.CUSTOM${i}` });
+    if (c) filters.push({ ...forGrpc(c), name: `${EXT.httpRbac.name}.CUSTOM${i}` });
   });
   const deny = enforcedOnly(rbac.deny);
-  if (deny) filters.push({ ...legacyHeaderMatchers(deny), name: `${EXT.httpRbac.name}.DENY` });
+  if (deny) filters.push({ ...forGrpc(deny), name: `${EXT.httpRbac.name}.DENY` });
   const allow = enforcedOnly(rbac.allow);
-  if (allow) filters.push(legacyHeaderMatchers(allow));
+  if (allow) filters.push(forGrpc(allow));
   filters.push(typedFilter(EXT.router));
   return {
     '@type': EXT.httpConnectionManager.type,
@@ -103,6 +104,26 @@ function serverHcm(proxy: ProxyInfo, push: PushContext): JsonObject {
     routeConfig: { name: 'inbound', virtualHosts: [{ name: 'inbound', domains: ['*'], routes: [{ match: { prefix: '/' }, nonForwardingAction: {} }] }] },
     httpFilters: filters,
   };
+}
+
+/** What gRPC's RBAC parses: legacy header matchers, and path templates as the url_path regex they stand for. */
+function forGrpc(f: JsonObject): JsonObject {
+  return legacyHeaderMatchers(pathTemplatesAsRegex(f));
+}
+
+/** gRPC has no uri_template permission: the same match as `url_path.safe_regex` (RE2). */
+function pathTemplatesAsRegex<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(pathTemplatesAsRegex) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(value as JsonObject)) {
+    if (k === 'uriTemplate') {
+      const t = uriTemplateRegex(String(((v as JsonObject).typedConfig as JsonObject).pathTemplate));
+      // validation refuses templates Envoy cannot parse; should one get here, it matches nothing
+      out.urlPath = { path: { safeRegex: { regex: 'regex' in t ? t.regex : '[^\\s\\S]' } } };
+    } else out[k] = pathTemplatesAsRegex(v);
+  }
+  return out as T;
 }
 
 /** An RBAC filter without its dry-run shadow rules; undefined when nothing is enforced. */

@@ -6,6 +6,7 @@ import { compileHeaderMatcher } from '../l7/header-matcher.ts';
 import type { FilterRequest } from '../l7/http-filter.ts';
 import { headerValueFor } from '../l7/route-match.ts';
 import type { StreamInfo } from '../l7/stream-info.ts';
+import { uriTemplateRegex } from '../../lib/uri-template.ts';
 import { compileMetadataMatcher } from './metadata-matcher.ts';
 
 /**
@@ -44,20 +45,37 @@ function cidrOf(v: unknown, path: string): Cidr {
   return c;
 }
 
-/** `url_path`: the path without query string and fragment, as Envoy's PathMatcher sees it. */
+/** The request path without query string and fragment, as Envoy's path matchers see it. */
+function pathOnly(p: string): string {
+  const q = p.indexOf('?');
+  const h = p.indexOf('#');
+  const end = q >= 0 ? (h >= 0 ? Math.min(q, h) : q) : h >= 0 ? h : p.length;
+  return end === p.length ? p : p.slice(0, end);
+}
+
+/** `url_path`: a string matcher on the path. */
 function pathMatcher(v: unknown, path: string): RbacMatch {
   const o = asObj(v);
   onlyFields(o, path, ['path']);
   if (o.path === undefined) reject(`${path}.path`, 'path matcher needs a string matcher');
   const sm: StringMatch = compileStringMatcher(o.path, `${path}.path`);
-  return (_info, req) => {
-    if (!req) return false;
-    const p = req.path;
-    const q = p.indexOf('?');
-    const h = p.indexOf('#');
-    const end = q >= 0 ? (h >= 0 ? Math.min(q, h) : q) : h >= 0 ? h : p.length;
-    return sm(end === p.length ? p : p.slice(0, end));
-  };
+  return (_info, req) => req !== undefined && sm(pathOnly(req.path));
+}
+
+const URI_TEMPLATE = 'envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig';
+
+/** `uri_template` (envoy.path.match.uri_template): Istio's `{*}`/`{**}` AuthorizationPolicy paths. */
+function uriTemplateMatcher(v: unknown, path: string): RbacMatch {
+  const o = asObj(v);
+  onlyFields(o, path, ['name', 'typedConfig']);
+  const tc = asObj(o.typedConfig);
+  const type = asString(tc['@type'] ?? tc.typeUrl);
+  if (!type.endsWith(URI_TEMPLATE)) reject(`${path}.typedConfig`, `path matcher ${type || 'without a type'} is not supported (${URI_TEMPLATE})`);
+  onlyFields(tc, `${path}.typedConfig`, ['@type', 'pathTemplate']);
+  const t = uriTemplateRegex(asString(tc.pathTemplate));
+  if ('error' in t) return reject(`${path}.typedConfig.pathTemplate`, t.error);
+  const re = new RegExp(t.regex);
+  return (_info, req) => req !== undefined && re.test(pathOnly(req.path));
 }
 
 function headerMatch(v: unknown, path: string): RbacMatch {
@@ -107,6 +125,8 @@ export function compilePermission(v: unknown, path: string): RbacMatch {
       return headerMatch(o.header, p);
     case 'urlPath':
       return pathMatcher(o.urlPath, p);
+    case 'uriTemplate':
+      return uriTemplateMatcher(o.uriTemplate, p);
     case 'destinationIp': {
       const c = cidrOf(o.destinationIp, p);
       return (info) => c.test(destinationIp(info));

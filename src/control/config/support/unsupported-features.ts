@@ -26,19 +26,9 @@ export interface UnsupportedFeature {
 const POLICY_KINDS = ['AuthorizationPolicy', 'RequestAuthentication'] as const;
 const TRAFFIC_POLICIES = ['spec.trafficPolicy', 'spec.trafficPolicy.portLevelSettings[*]', 'spec.subsets[*].trafficPolicy', 'spec.subsets[*].trafficPolicy.portLevelSettings[*]'];
 const under = (bases: readonly string[], field: string): string[] => bases.map((b) => `${b}.${field}`);
-const hasTemplate = (v: unknown): boolean => Array.isArray(v) && v.some((p) => typeof p === 'string' && (p.includes('{*}') || p.includes('{**}')));
 
 export const UNSUPPORTED_FEATURES: readonly UnsupportedFeature[] = [
   // --- security policy: refused, fail closed ---
-  {
-    kind: 'AuthorizationPolicy',
-    level: 'refuse',
-    fields: ['spec.rules[*].to[*].operation.paths', 'spec.rules[*].to[*].operation.notPaths'],
-    when: hasTemplate,
-    what: 'path templates ({*}, {**}; Envoy uri_template) are not implemented',
-    ifServed: 'an ALLOW rule using one never matches; a DENY, AUDIT or CUSTOM rule is enforced without that path field (it selects more requests, never fewer)',
-    example: { action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin/{**}'] } }] }] },
-  },
   ...POLICY_KINDS.map((kind): UnsupportedFeature => ({
     kind,
     level: 'refuse',

@@ -43,9 +43,10 @@ export function validateAttribute(key: string, values: string[] | undefined): st
 export function checkValidPathTemplate(field: string, paths: string[] | undefined): string | undefined {
   for (const p of paths ?? []) {
     if (!p.includes('{') && !p.includes('}')) continue;
+    // as Istio's CheckValidPathTemplate: no operator after {**} (literals are fine)
     let any = 0;
     for (const s of p.replace(/^\/+|\/+$/g, '').split('/')) {
-      if (s === '{*}') continue;
+      if (s === '{*}' && any === 0) continue;
       if (s === '{**}' && any++ === 0) continue;
       if (s.includes('{') || s.includes('}') || s === '{**}') {
         return `invalid or unsupported path ${p}, found in ${field}. Contains segment ${s} with at least one of '{' or '}' or is not the last operator`;
