@@ -56,6 +56,11 @@ spec:
       assert.equal(tag(h, 'istio.namespace')!.literal.value, 'default');
       assert.equal(tag(h, 'istio.namespace')!.literal.value, 'default');
       assert.deepEqual(tag(h, 'user')!.requestHeader, { name: 'end-user', defaultValue: 'anonymous' });
+      // Istio's optional policy tags: the RBAC filter's dry-run result, from the request's metadata
+      assert.deepEqual(tag(h, 'istio.authorization.dry_run.deny_policy.result')!.metadata, { kind: { request: {} }, metadataKey: { key: 'envoy.filters.http.rbac', path: [{ key: 'istio_dry_run_deny_shadow_engine_result' }] } });
+      assert.deepEqual(tag(h, 'istio.authorization.dry_run.allow_policy.name')!.metadata.metadataKey.path, [{ key: 'istio_dry_run_allow_shadow_effective_policy_id' }]);
+      const names = (h.tracing.customTags as Json[]).map((t) => t.tag as string);
+      assert.deepEqual(names, [...names].sort(), 'tags sorted by name, as istiod');
     }
     for (const h of inbound) {
       assert.equal(tag(h, 'istio.canonical_service')!.literal.value, 'reviews', 'canonical name from the app label, as the injector sets it');

@@ -97,11 +97,12 @@ describe('HCM tracing (client and server spans, as Envoy with Istio\'s config)',
   let clustersPushed = '';
 
   /** out (OUTBOUND, like a client sidecar) → in (INBOUND, like the server sidecar) → app. */
-  async function push(percent: number, provider: Record<string, unknown> = zipkinProvider, spawnUpstream = false, extraClusters: Record<string, unknown>[] = []): Promise<void> {
-    const t = { ...tracing(percent, provider), ...(spawnUpstream ? { spawnUpstreamSpan: { value: true } } : {}) };
+  async function push(percent: number, provider: Record<string, unknown> = zipkinProvider, spawnUpstream = false, extraClusters: Record<string, unknown>[] = [], inbound: { filters?: Record<string, unknown>[]; customTags?: Record<string, unknown>[] } = {}): Promise<void> {
+    const t: Record<string, unknown> = { ...tracing(percent, provider), ...(spawnUpstream ? { spawnUpstreamSpan: { value: true } } : {}) };
+    const tIn = inbound.customTags ? { ...t, customTags: [...(t.customTags as unknown[]), ...inbound.customTags] } : t;
     const listeners = [
       { name: 'out', address: address('0.0.0.0', 8080), trafficDirection: 'OUTBOUND', filterChains: [{ filters: [hcm('out', { tracing: t })] }] },
-      { name: 'in', address: address('0.0.0.0', 8081), trafficDirection: 'INBOUND', filterChains: [{ filters: [hcm('in', { tracing: t })] }] },
+      { name: 'in', address: address('0.0.0.0', 8081), trafficDirection: 'INBOUND', filterChains: [{ filters: [hcm('in', { tracing: tIn }, inbound.filters)] }] },
     ];
     const routes = [
       routeConfig('out', [vhost('v', ['*'], [route({ prefix: '/' }, { cluster: 'hop' }, { decorator: { operation: 'reviews.default.svc.cluster.local:9080/*' } })])]),
@@ -230,6 +231,43 @@ describe('HCM tracing (client and server spans, as Envoy with Istio\'s config)',
     assert.equal(up.kind, 'CLIENT');
   });
 
+  it('tags spans with the RBAC filter\'s dry-run (shadow) result through metadata custom tags, as Istio\'s policy tags', async () => {
+    const md = (tag: string, key: string): Record<string, unknown> => ({ tag, metadata: { kind: { request: {} }, metadataKey: { key: 'envoy.filters.http.rbac', path: [{ key }] } } });
+    const policyTags = (['allow', 'deny'] as const).flatMap((a) => [
+      md(`istio.authorization.dry_run.${a}_policy.name`, `istio_dry_run_${a}_shadow_effective_policy_id`),
+      md(`istio.authorization.dry_run.${a}_policy.result`, `istio_dry_run_${a}_shadow_engine_result`),
+    ]);
+    // an `istio.io/dry-run` DENY policy as istiod generates it: shadow rules only, nothing enforced
+    const rbac = {
+      name: 'envoy.filters.http.rbac',
+      typedConfig: {
+        '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
+        shadowRules: { action: 'DENY', policies: { 'ns[default]-policy[deny-get]-rule[0]': { permissions: [{ header: { name: ':method', stringMatch: { exact: 'GET' } } }], principals: [{ any: true }] } } },
+        shadowRulesStatPrefix: 'istio_dry_run_deny_',
+      },
+    };
+    await push(100, zipkinProvider, false, [], { filters: [rbac], customTags: policyTags });
+    await h.proxy.telemetry.tracing.flush();
+    collector.zipkin = [];
+    // straight to the inbound listener: one SERVER span per request
+    const get = await request(h.port('in'), { path: '/dry', headers: { host: 'reviews:9080' } });
+    assert.equal(get.status, 200, 'a dry-run DENY does not deny');
+    await h.proxy.telemetry.tracing.flush();
+    await waitUntil(() => collector.zipkin.length >= 1, 'the GET span');
+    const denied = collector.zipkin[0]!.tags;
+    assert.equal(denied['istio.authorization.dry_run.deny_policy.name'], 'ns[default]-policy[deny-get]-rule[0]');
+    assert.equal(denied['istio.authorization.dry_run.deny_policy.result'], 'denied');
+    assert.equal(denied['istio.authorization.dry_run.allow_policy.name'], undefined, 'no ALLOW dry-run policy: no tag');
+    collector.zipkin = [];
+    const post = await request(h.port('in'), { method: 'POST', path: '/dry', headers: { host: 'reviews:9080' }, body: 'x' });
+    assert.equal(post.status, 200);
+    await h.proxy.telemetry.tracing.flush();
+    await waitUntil(() => collector.zipkin.length >= 1, 'the POST span');
+    const allowed = collector.zipkin[0]!.tags;
+    assert.equal(allowed['istio.authorization.dry_run.deny_policy.result'], 'allowed');
+    assert.equal(allowed['istio.authorization.dry_run.deny_policy.name'], undefined, 'no policy matched');
+  });
+
   it('exports OTLP over HTTP and gRPC with W3C traceparent propagation', async () => {
     const http = { name: 'envoy.tracers.opentelemetry', typedConfig: { '@type': OTEL, serviceName: 'reviews.default', httpService: { httpUri: { uri: 'otel.istio-system.svc.cluster.local/v1/traces', cluster: 'zipkin', timeout: { seconds: 5 } } } } };
     await push(100, http);
@@ -290,5 +328,8 @@ describe('HCM tracing (client and server spans, as Envoy with Istio\'s config)',
     h.ads.set(TYPE_URL.listener, [{ name: 'bad', address: address('0.0.0.0', 8082), filterChains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typedConfig: { ...(hcm('r').typedConfig as object), '@type': HCM, tracing: tracing(1, bad) } }] }] }]);
     await h.ads.waitFor(() => h.ads.acks.length > before && h.ads.last(TYPE_URL.listener)?.error !== undefined, 'listener NACK');
     assert.match(h.ads.last(TYPE_URL.listener)!.error!, /tracing\.provider\.typedConfig.*not supported/);
+    const routeMd = { tag: 'r', metadata: { kind: { route: {} }, metadataKey: { key: 'istio', path: [{ key: 'x' }] } } };
+    h.ads.set(TYPE_URL.listener, [{ name: 'bad', address: address('0.0.0.0', 8082), filterChains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typedConfig: { ...(hcm('r').typedConfig as object), '@type': HCM, tracing: { ...tracing(1, zipkinProvider), customTags: [routeMd] } } }] }] }]);
+    await h.ads.waitFor(() => /metadata kind route is not supported/.test(h.ads.last(TYPE_URL.listener)?.error ?? ''), 'listener NACK for route metadata tags');
   });
 });

@@ -151,7 +151,20 @@ function customTags(spec: TracingSpec | undefined, legacy: ProxyTracing | undefi
   return tags.sort((a, b) => ((a.tag as string) < (b.tag as string) ? -1 : 1));
 }
 
-/** Istio's service tags (istio.canonical_revision/service, mesh_id, namespace, cluster_id). */
+/**
+ * Istio's optional policy tags: the RBAC filter's dry-run (shadow) result, which istiod's
+ * `istio.io/dry-run` AuthorizationPolicies record as `istio_dry_run_{allow,deny}_shadow_*`.
+ */
+const POLICY_TAGS: JsonObject[] = (['allow', 'deny'] as const).flatMap((action) => [
+  rbacShadowTag(`istio.authorization.dry_run.${action}_policy.name`, `istio_dry_run_${action}_shadow_effective_policy_id`),
+  rbacShadowTag(`istio.authorization.dry_run.${action}_policy.result`, `istio_dry_run_${action}_shadow_engine_result`),
+]);
+
+function rbacShadowTag(tag: string, key: string): JsonObject {
+  return { tag, metadata: { kind: { request: {} }, metadataKey: { key: 'envoy.filters.http.rbac', path: [{ key }] } } };
+}
+
+/** Istio's policy tags, then its service tags (istio.canonical_revision/service, mesh_id, namespace, cluster_id). */
 function istioTags(proxy: ProxyInfo, fromEnvironment: boolean): JsonObject[] {
   const lit = (tag: string, value: string): JsonObject => ({ tag, literal: { value } });
   const meshId = typeof proxy.metadata.MESH_ID === 'string' && proxy.metadata.MESH_ID ? proxy.metadata.MESH_ID : 'unknown';
@@ -161,6 +174,7 @@ function istioTags(proxy: ProxyInfo, fromEnvironment: boolean): JsonObject[] {
   const revision = l['service.istio.io/canonical-revision'] || l['app.kubernetes.io/version'] || l.version || 'latest';
   const env = (tag: string, envName: string, dflt: string): JsonObject => ({ tag, environment: { name: envName, defaultValue: dflt } });
   return [
+    ...POLICY_TAGS,
     fromEnvironment ? env('istio.canonical_revision', 'CANONICAL_REVISION', 'latest') : lit('istio.canonical_revision', revision),
     fromEnvironment ? env('istio.canonical_service', 'CANONICAL_SERVICE', 'unknown') : lit('istio.canonical_service', name),
     lit('istio.mesh_id', meshId),

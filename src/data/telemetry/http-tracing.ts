@@ -25,7 +25,11 @@ interface Tracer {
   exporter: Exporter;
 }
 
-type CustomTagValue = { tag: string; kind: 'fixed'; value: string } | { tag: string; kind: 'header'; name: string; defaultValue: string };
+type CustomTagValue =
+  | { tag: string; kind: 'fixed'; value: string }
+  | { tag: string; kind: 'header'; name: string; defaultValue: string }
+  /** Request (dynamic) metadata a filter recorded, e.g. the RBAC filter's shadow result: `filter` namespace, then `path`. */
+  | { tag: string; kind: 'metadata'; filter: string; path: string[]; defaultValue: string };
 
 /** A compiled HttpConnectionManager.Tracing. */
 export interface TracingConfig {
@@ -111,8 +115,14 @@ export class HttpTracing implements StreamObserver {
         const h = asObj(t.requestHeader);
         customTags.push({ tag, kind: 'header', name: asString(h.name).toLowerCase(), defaultValue: asString(h.defaultValue) });
       } else if (t.metadata !== undefined) {
-        // Istio's dry-run policy tags read RBAC shadow metadata, which Mizzen's RBAC does not produce: nothing to tag
-        if (asString(asObj(asObj(t.metadata).metadataKey).key) !== 'envoy.filters.http.rbac') reject(`${p}.metadata`, 'metadata custom tags are supported for envoy.filters.http.rbac only');
+        // Istio's dry-run policy tags: the RBAC filter's shadow result in the request's metadata
+        const m = asObj(t.metadata);
+        const kind = Object.keys(asObj(m.kind));
+        if (kind.length !== 1 || kind[0] !== 'request') reject(`${p}.metadata.kind`, `metadata kind ${kind.join(',') || '(none)'} is not supported (request only)`);
+        const key = asObj(m.metadataKey);
+        const filter = asString(key.key);
+        if (!filter) reject(`${p}.metadata.metadataKey.key`, 'metadata key is required');
+        customTags.push({ tag, kind: 'metadata', filter, path: asArray(key.path).map((s) => asString(s.key)), defaultValue: asString(m.defaultValue) });
       } else reject(p, 'custom tag needs literal, environment, request_header or metadata');
     });
     return {
@@ -293,6 +303,9 @@ export class HttpTracing implements StreamObserver {
     for (const t of c.customTags) {
       if (t.kind === 'fixed') {
         if (t.value) tags[t.tag] = t.value;
+      } else if (t.kind === 'metadata') {
+        const v = metadataValue(info.filterState.get(t.filter), t.path) ?? t.defaultValue;
+        if (v) tags[t.tag] = v;
       } else if (ht?.[t.tag]) tags[t.tag] = ht[t.tag]!;
     }
     const up = rs.upstream;
@@ -322,4 +335,16 @@ export class HttpTracing implements StreamObserver {
     for (const e of this.exporters.values()) e.close();
     this.exporters.clear();
   }
+}
+
+/** A scalar at `path` in a filter's metadata (Envoy's MetadataCustomTag: structs and lists give no value). */
+function metadataValue(md: unknown, path: readonly string[]): string | undefined {
+  let v: unknown = md;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+    v = (v as Record<string, unknown>)[k];
+  }
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return undefined;
 }
