@@ -13,6 +13,7 @@ type Register = (program: Command, ctx: CliContext) => void;
 const COMMAND_MODULES: Readonly<Record<string, string>> = {
   analyze: './analyze-command.ts',
   apply: './apply-command.ts',
+  dashboard: './dashboard-command.ts',
   delete: './delete-command.ts',
   discovery: './discovery-command.ts',
   down: './down-command.ts',

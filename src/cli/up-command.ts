@@ -11,7 +11,8 @@ import { errorMessage, MizzenError } from '../lib/errors.ts';
 import { createLogFactory } from '../lib/log.ts';
 import { ControlClient } from '../runtime/control-client.ts';
 import { describeProblem, problemHint, unseenProblems } from '../runtime/container-problems.ts';
-import { LocalMesh, type MeshStatus } from '../runtime/local-mesh.ts';
+import { ADDONS, LocalMesh, type Addon, type MeshStatus } from '../runtime/local-mesh.ts';
+import { findPrometheus } from '../runtime/addons/prometheus-addon.ts';
 import { parseExpose } from '../runtime/port-forwarder.ts';
 import { baseProcessEnv, DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR, requireHostTools, requireRootLinux, stateDirFrom } from '../runtime/runtime-config.ts';
 import { readMeshState } from '../runtime/runtime-state.ts';
@@ -29,7 +30,12 @@ interface UpFlags {
   controlPlane: boolean;
   timeout: string;
   ingressGateway?: boolean;
+  addons: string[];
+  dashboardPort: string;
 }
+
+/** Kiali's port: where the dashboard listens unless told otherwise (a free one when it is taken). */
+const DEFAULT_DASHBOARD_PORT = 20001;
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 const CLI_ENTRY = fileURLToPath(new URL('../../bin/mizzen.js', import.meta.url));
@@ -44,6 +50,13 @@ function upConfig(dir: string, flags: UpFlags, ctx: CliContext) {
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new MizzenError('USAGE', `--timeout must be seconds, e.g. 120s (got ${flags.timeout})`);
   const env = baseProcessEnv(ctx.env);
   env.PATH = `${dirname(process.execPath)}:${env.PATH}`;
+  const addons = flags.addons.flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean);
+  for (const a of addons) if (!(ADDONS as readonly string[]).includes(a)) throw new MizzenError('USAGE', `--addons ${a}: unknown addon (known: ${ADDONS.join(', ')})`);
+  if (addons.includes('prometheus') && !findPrometheus(env.PATH)) {
+    throw new MizzenError('USAGE', 'the prometheus addon needs Prometheus, which is not installed', { hint: 'apt-get install prometheus (Debian/Ubuntu), or put a prometheus binary on PATH' });
+  }
+  const dashboardPort = flags.dashboardPort === 'none' ? undefined : Number(flags.dashboardPort);
+  if (dashboardPort !== undefined && (!Number.isInteger(dashboardPort) || dashboardPort < 0 || dashboardPort > 65535)) throw new MizzenError('USAGE', `--dashboard-port must be a port, 0 (any) or none (got ${flags.dashboardPort})`);
   return Object.freeze({
     dir: resolve(ctx.cwd, dir),
     stateDir: stateDirFrom(flags.stateDir, ctx.cwd),
@@ -54,6 +67,8 @@ function upConfig(dir: string, flags: UpFlags, ctx: CliContext) {
     controlPlane: flags.controlPlane && discoveryAvailable,
     timeoutMs: timeoutSeconds * 1000,
     ingressGateway: flags.ingressGateway === true,
+    addons: addons as Addon[],
+    dashboard: dashboardPort === undefined ? undefined : { port: dashboardPort, fallbackToAnyPort: flags.dashboardPort === String(DEFAULT_DASHBOARD_PORT) },
     logLevels: ctx.env.MIZZEN_LOG,
     env,
   });
@@ -76,6 +91,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-control-plane', 'do not run mizzen discovery')
     .option('--ingress-gateway', "also run Istio's default ingress gateway (istio-system/istio-ingressgateway, ports 80/443)")
     .option('--timeout <seconds>', 'with -d: how long to wait for readiness', '120s')
+    .option('--addons <names>', `run addons beside the mesh (comma-separated: ${ADDONS.join(', ')})`, collect, [])
+    .option('--dashboard-port <port>', `the dashboard's local port (\`mizzen dashboard\`); 0: any free port, none: no dashboard (default ${DEFAULT_DASHBOARD_PORT}, or a free port when it is taken)`, String(DEFAULT_DASHBOARD_PORT))
     .action(async (dir: string, flags: UpFlags) => {
       try {
         requireRootLinux('up');
@@ -114,6 +131,8 @@ async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
     baseEnv: config.env,
     onShutdownRequest: () => stop(),
     ingressGateway: config.ingressGateway,
+    addons: config.addons,
+    ...(config.dashboard ? { dashboard: config.dashboard } : {}),
     ambient: {
       mintToken: async (namespace, serviceAccount, pod) => mintServiceAccountToken({ key: loadOrCreateTokenKey(caDir).privateKey, namespace, serviceAccount, pod }),
     },
@@ -137,6 +156,7 @@ async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
     for (const line of mesh.cleanedUp) ctx.stdout(`${line}\n`);
     ctx.stdout(`mesh ${mesh.prefix} started from ${config.dir} (state in ${config.stateDir}); Ctrl-C or \`mizzen down\` stops it\n`);
     for (const e of mesh.status().exposes) ctx.stdout(`  ${e}\n`);
+    printUrls(mesh.status(), ctx);
     let stopping = false;
     void stopped.then(() => (stopping = true));
     // Until Ctrl-C: say when all is ready, and each time a container fails, why.
@@ -170,6 +190,8 @@ async function detached(config: UpConfig, ctx: CliContext): Promise<void> {
   const args = [CLI_ENTRY, 'up', config.dir, '--state-dir', config.stateDir, '--pod-cidr', config.podCidr, '--service-cidr', config.serviceCidr, '--sidecars', config.sidecars ? 'on' : 'off'];
   if (!config.controlPlane) args.push('--no-control-plane');
   if (config.ingressGateway) args.push('--ingress-gateway');
+  if (config.addons.length > 0) args.push('--addons', config.addons.join(','));
+  args.push('--dashboard-port', config.dashboard ? String(config.dashboard.port) : 'none');
   for (const e of config.exposes) args.push('--expose', `${e.namespace}/${e.service}:${e.port}=${e.localPort}`);
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], cwd: ctx.cwd, env: ctx.env });
   closeSync(fd);
@@ -194,6 +216,7 @@ async function detached(config: UpConfig, ctx: CliContext): Promise<void> {
     if (last?.ready) {
       ctx.stdout(`mesh is ready (state in ${config.stateDir}, log ${logFile}); \`mizzen down${flag}\` removes it\n`);
       for (const e of last.exposes) ctx.stdout(`  ${e}   e.g. curl http://${e.split(' ')[0]}/\n`);
+      printUrls(last, ctx);
       for (const p of last.problems) ctx.stdout(`  warning: ${describeProblem(p)} (${problemHint(p, flag)})\n`);
       return;
     }
@@ -213,6 +236,12 @@ async function detached(config: UpConfig, ctx: CliContext): Promise<void> {
   throw new MizzenError('RUNTIME_FAILED', `the mesh was not ready after ${config.timeoutMs / 1000}s; still waiting for: ${(last?.waitingFor ?? ['the control API']).join(', ')}${why}`, {
     hint: `it keeps running: see \`mizzen get pods${flag}\`, ${logFile}, and \`mizzen down${flag}\` to remove it`,
   });
+}
+
+/** The dashboard's and the addons' URLs. */
+function printUrls(status: MeshStatus, ctx: CliContext): void {
+  if (status.dashboard) ctx.stdout(`dashboard (service graph): ${status.dashboard}\n`);
+  for (const [name, url] of Object.entries(status.addons ?? {})) ctx.stdout(`${name}: ${url}\n`);
 }
 
 /** ` --state-dir DIR` when the state directory is not the default one (for hints to copy). */

@@ -48,6 +48,11 @@ export class ClusterObjects {
     return prev;
   }
 
+  /** Every object, in key order. */
+  all(): ConfigResource[] {
+    return [...this.objects.values()].sort((a, b) => resourceKey(a).localeCompare(resourceKey(b)));
+  }
+
   list(kind: string): ConfigResource[] {
     return [...this.objects.values()].filter((r) => r.kind === kind).sort((a, b) => resourceKey(a).localeCompare(resourceKey(b)));
   }

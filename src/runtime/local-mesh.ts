@@ -8,6 +8,9 @@ import { MizzenError } from '../lib/errors.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import type { ContainerProblem } from './container-problems.ts';
 import { CONTROL_SOCKET } from './control-client.ts';
+import type { DashboardServer } from '../dashboard/dashboard-server.ts';
+import { discoveryPodObject, PrometheusAddon, PROMETHEUS_PORT } from './addons/prometheus-addon.ts';
+import { meshDashboard } from './mesh-dashboard.ts';
 import { ControlServer, parseSubmitted, type SubmittedFile } from './control-server.ts';
 import { ingressGatewayManifests } from './ingress-gateway.ts';
 import { MeshRuntime, type MeshRuntimeOptions, type SidecarContext } from './mesh-runtime.ts';
@@ -45,7 +48,14 @@ export interface LocalMeshOptions {
   onShutdownRequest?: () => void;
   /** Ambient mode: how the node's ztunnel gets its pod-bound token. */
   ambient?: MeshRuntimeOptions['ambient'];
+  /** Addons run beside the mesh (`--addons prometheus`). */
+  addons?: readonly Addon[];
+  /** The dashboard's local port (`fallbackToAnyPort` when it is only the default); undefined: no dashboard. */
+  dashboard?: { port: number; fallbackToAnyPort: boolean };
 }
+
+export const ADDONS = ['prometheus'] as const;
+export type Addon = (typeof ADDONS)[number];
 
 /** What GET /status answers: readiness, what is still awaited, failing containers and why. */
 export interface MeshStatus {
@@ -57,6 +67,10 @@ export interface MeshStatus {
   exposes: string[];
   /** What this start removed of a crashed mesh that had run from the same state directory. */
   cleanedUp: string[];
+  /** The dashboard's URL (`mizzen dashboard`). */
+  dashboard?: string;
+  /** Running addons' local URLs, by name. */
+  addons?: Record<string, string>;
 }
 
 /** Read manifest files as the CLI submits them. */
@@ -87,6 +101,12 @@ export class LocalMesh {
   private agent: SupervisedProcess | undefined;
   private control: ControlServer | undefined;
   private readonly forwarders: PortForwarder[] = [];
+  private prometheus: PrometheusAddon | undefined;
+  private prometheusForward: PortForwarder | undefined;
+  private dashboard: DashboardServer | undefined;
+  private dashboardPort: number | undefined;
+  /** The Pod objects the runtime last pushed to the control plane. */
+  private podObjects: readonly ConfigResource[] = [];
   private closing: Promise<void> | undefined;
   /** The initial manifests are applied (until then the mesh is not ready). */
   private started = false;
@@ -120,6 +140,10 @@ export class LocalMesh {
       validate,
       warn: options.warn,
       ...(options.ambient ? { ambient: options.ambient } : {}),
+      onPodObjects: (pods) => {
+        this.podObjects = pods;
+        this.prometheus?.setPods(this.prometheusPods());
+      },
     });
   }
 
@@ -157,6 +181,7 @@ export class LocalMesh {
         shutdown: () => o.onShutdownRequest?.(),
       });
       await this.control.listen();
+      await this.startAddons();
       for (const spec of o.exposes) {
         const fwd = new PortForwarder(spec, join(o.stateDir, 'node-agent.sock'), () => {
           const targets = this.runtime.views.serviceTargets(spec.namespace, spec.service, spec.port);
@@ -174,6 +199,29 @@ export class LocalMesh {
     }
   }
 
+  /** What Prometheus discovers: the pods, and discovery as istiod's pod when it runs. */
+  private prometheusPods(): ConfigResource[] {
+    return [...(this.options.controlPlane ? [discoveryPodObject(this.runtime.node.address)] : []), ...this.podObjects];
+  }
+
+  /** Prometheus (node namespace, forwarded to 127.0.0.1:9090 or a free port) and the dashboard. */
+  private async startAddons(): Promise<void> {
+    const o = this.options;
+    if (o.addons?.includes('prometheus')) {
+      const prometheus = new PrometheusAddon({ netns: this.runtime.node.netns, address: this.runtime.node.address, stateDir: o.stateDir, env: o.baseEnv, clock: o.clock, log: this.log, backoff: o.backoff });
+      this.prometheus = prometheus;
+      prometheus.start();
+      prometheus.setPods(this.prometheusPods());
+      const spec = { namespace: 'istio-system', service: 'prometheus', port: PROMETHEUS_PORT, localPort: PROMETHEUS_PORT };
+      this.prometheusForward = new PortForwarder(spec, join(o.stateDir, 'node-agent.sock'), () => prometheus.address);
+      await this.prometheusForward.start({ fallbackToAnyPort: true });
+    }
+    if (o.dashboard) {
+      this.dashboard = meshDashboard({ runtime: this.runtime, stateDir: o.stateDir, meshName: this.prefix, podObjects: () => this.podObjects, log: this.log });
+      this.dashboardPort = await this.dashboard.listen(o.dashboard.port, o.dashboard.fallbackToAnyPort);
+    }
+  }
+
   private startAgent(): void {
     const o = this.options;
     const script = new URL('./node-agent-main.ts', import.meta.url).pathname;
@@ -188,7 +236,12 @@ export class LocalMesh {
   status(): MeshStatus {
     const r = this.started ? this.runtime.readiness() : { ready: false, waitingFor: ['the manifests to be applied'], problems: [] };
     const exposes = this.forwarders.map((f) => `127.0.0.1:${f.spec.localPort} -> ${f.spec.namespace}/${f.spec.service}:${f.spec.port}`);
-    return { ...r, prefix: this.prefix, pid: process.pid, exposes, cleanedUp: this.cleanedUp };
+    if (this.prometheus && !this.prometheus.isReady()) r.waitingFor.push('prometheus addon');
+    const addonProblem = this.prometheus?.problem();
+    if (addonProblem) r.problems.push(addonProblem);
+    const addons = this.prometheusForward ? { prometheus: `http://127.0.0.1:${this.prometheusForward.boundPort}` } : undefined;
+    const dashboard = this.dashboardPort !== undefined ? `http://127.0.0.1:${this.dashboardPort}/` : undefined;
+    return { ...r, ready: r.ready && r.waitingFor.length === 0, prefix: this.prefix, pid: process.pid, exposes, cleanedUp: this.cleanedUp, ...(dashboard ? { dashboard } : {}), ...(addons ? { addons } : {}) };
   }
 
   /**
@@ -199,6 +252,9 @@ export class LocalMesh {
     this.closing ??= (async () => {
       if (!this.claimed) return;
       for (const f of this.forwarders) await f.close().catch(() => {});
+      await this.dashboard?.close().catch(() => {});
+      await this.prometheusForward?.close().catch(() => {});
+      await this.prometheus?.stop().catch(() => {});
       await this.control?.close().catch(() => {});
       await this.runtime.close().catch((err: Error) => this.log.warn({ err: err.message }, 'runtime close failed'));
       await this.agent?.stop(2000);

@@ -13,6 +13,7 @@ import { deleteNetns } from './netns.ts';
 import { renderHosts, renderResolvConf } from './pod-dns-files.ts';
 import { PodInstance, type PodStatusView, type SidecarCommand } from './pod-instance.ts';
 import { podProxyConfig } from './pod-proxy-config.ts';
+import { applyPrometheusMerge, meshPrometheusMerge } from './prometheus-merge.ts';
 import { podResource } from './pod-resource.ts';
 import { createNodeNetwork, type NodeNetwork } from './pod-network.ts';
 import { meshRunDir, RUN_DIR } from './runtime-state.ts';
@@ -59,6 +60,8 @@ export interface MeshRuntimeOptions {
    * with a token bound to its Pod object; undefined: ambient labels are ignored (with a warning).
    */
   ambient?: { mintToken: (namespace: string, serviceAccount: string, pod: { name: string; uid: string }) => Promise<string> };
+  /** Called with every running pod's Pod object each time the runtime pushes pod state (addons discover pods from them). */
+  onPodObjects?: (pods: readonly ConfigResource[]) => void;
 }
 
 /** What a sidecar command is built from. */
@@ -76,6 +79,8 @@ export interface SidecarContext {
   proxyType: 'sidecar' | 'router';
   /** Istio's ProxyConfig for the pod (mesh defaultConfig + proxy.istio.io/config), as the injector computes it. */
   proxyConfig: Record<string, unknown>;
+  /** The app's own prometheus.io/* settings (JSON) when metrics merging moved them (ISTIO_PROMETHEUS_ANNOTATIONS). */
+  prometheusAnnotations?: string;
 }
 
 export interface ChangeResult {
@@ -384,11 +389,13 @@ export class MeshRuntime {
     mkdirSync(pathViewStage, { recursive: true, mode: 0o700 });
     const build = this.options.sidecar;
     const proxyConfig = podProxyConfig(this.objects.list('ConfigMap'), annotations);
+    // As Istio's injector: an injected pod is scraped on the agent's merged endpoint (15020).
+    const merge = decision.inject && build ? applyPrometheusMerge(annotations, meshPrometheusMerge(this.objects.list('ConfigMap')), typeof proxyConfig.statusPort === 'number' ? proxyConfig.statusPort : 15020) : { annotations };
     // The pod's network and rules are made at once; its sidecar waits for the control plane.
     const sidecar = decision.inject && build
       ? async () => {
           await this.waitForControlPlane(120_000);
-          const cmd = await build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels, workload: plan.workload, proxyType: gateway ? 'router' : 'sidecar', proxyConfig });
+          const cmd = await build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels, workload: plan.workload, proxyType: gateway ? 'router' : 'sidecar', proxyConfig, ...(merge.env ? { prometheusAnnotations: merge.env } : {}) });
           // The sidecar (uid 1337) reads mizzen's code wherever the checkout lives.
           const reads = cmd.reads ?? cmd.argv.filter((a) => isAbsolute(a)).map((a) => dirname(a));
           return { ...cmd, reads: [...reads, dirname(dirname(this.options.cliEntry))] };
@@ -401,7 +408,7 @@ export class MeshRuntime {
       owner: plan.owner,
       templateHash: hash,
       labels,
-      annotations,
+      annotations: merge.annotations,
       spec: podSpec,
       serviceAccount,
       ip,
@@ -479,8 +486,10 @@ export class MeshRuntime {
   private async pushPodState(): Promise<void> {
     const rules = this.serviceRules();
     const names = this.serviceNames();
+    const objects: ConfigResource[] = [];
     for (const pod of this.pods.values()) {
       const res = this.podObject(pod, this.ambientAgent?.state(pod.key));
+      objects.push(res);
       const network = `\n${rules}\n${renderHosts(pod, names)}`;
       const cache = JSON.stringify(res.raw) + network;
       const prev = this.written.get(pod.key);
@@ -496,6 +505,7 @@ export class MeshRuntime {
         this.log.warn({ pod: pod.key, err: (err as Error).message }, 'cannot update pod network');
       }
     }
+    this.options.onPodObjects?.(objects);
   }
 
   /** Every pod ready and, when it runs, the control plane ready; failing containers with their cause. */

@@ -1,3 +1,4 @@
+import type { ConfigResource } from '../api/config-resource.ts';
 import type { DeploymentSpec } from '../api/kube/deployment.ts';
 import type { ClusterObjects } from './cluster-objects.ts';
 import { deploymentReplicas, podTemplateHash } from './deployment-pods.ts';
@@ -32,6 +33,11 @@ export class MeshStatusViews {
       for (const c of p.options.spec.containers ?? []) for (const port of c.ports ?? []) if (port.name) named[port.name] = port.containerPort;
       return { namespace: p.namespace, labels: p.options.labels, ip: p.options.ip, ready: p.isReady(), namedPorts: named };
     });
+  }
+
+  /** Every desired object (Kubernetes and Istio), as the mesh holds it. */
+  configObjects(): ConfigResource[] {
+    return this.objects.all();
   }
 
   podViews(namespace?: string): PodStatusView[] {

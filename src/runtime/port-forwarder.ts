@@ -39,13 +39,28 @@ export class PortForwarder {
     this.pick = pick;
   }
 
-  async start(): Promise<void> {
-    const server = net.createServer((client) => this.forward(client));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) => reject(new MizzenError('RUNTIME_FAILED', `cannot listen on 127.0.0.1:${this.spec.localPort}: ${err.message}`, { hint: 'is that port already in use?' })));
-      server.listen({ host: '127.0.0.1', port: this.spec.localPort }, () => resolve());
+  /**
+   * Listen on 127.0.0.1:LOCALPORT; with `fallbackToAnyPort`, a port already in use gives way to
+   * one the system picks (the ingress gateway's default 80/443 when another process holds them).
+   */
+  async start(options: { fallbackToAnyPort?: boolean } = {}): Promise<void> {
+    const listen = (port: number): Promise<net.Server> => {
+      const server = net.createServer((client) => this.forward(client));
+      return new Promise<net.Server>((resolve, reject) => {
+        server.once('error', (err) => reject(new MizzenError('RUNTIME_FAILED', `cannot listen on 127.0.0.1:${port}: ${err.message}`, { hint: 'is that port already in use?' })));
+        server.listen({ host: '127.0.0.1', port }, () => resolve(server));
+      });
+    };
+    this.server = await listen(this.spec.localPort).catch((err: unknown) => {
+      if (options.fallbackToAnyPort) return listen(0);
+      throw err;
     });
-    this.server = server;
+  }
+
+  /** The local port actually listened on. */
+  get boundPort(): number {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a.port : this.spec.localPort;
   }
 
   private forward(client: net.Socket): void {

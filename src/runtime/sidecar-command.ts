@@ -68,6 +68,7 @@ export async function prepareSidecar(ctx: SidecarContext, options: SidecarComman
     CANONICAL_REVISION: ctx.labels['service.istio.io/canonical-revision'] ?? ctx.labels['app.kubernetes.io/version'] ?? ctx.labels.version ?? 'latest',
     PROXY_CONFIG_DIR: ctx.podDir,
     ...(Object.keys(ctx.proxyConfig).length > 0 ? { PROXY_CONFIG: JSON.stringify(ctx.proxyConfig) } : {}),
+    ...(ctx.prometheusAnnotations ? { ISTIO_PROMETHEUS_ANNOTATIONS: ctx.prometheusAnnotations } : {}),
   };
   return { argv, env, ready: sidecarReadyCheck(ctx.ip) };
 }

@@ -84,4 +84,4 @@ export function removeStateDir(stateDir: string, keep: readonly string[] = []): 
 }
 
 /** What `mizzen up` writes into a state directory. */
-export const STATE_ENTRIES: readonly string[] = [STATE_FILE, 'up.log', 'config', 'logs', 'ca', 'pods', 'control.sock', 'discovery.sock', 'node-agent.sock'];
+export const STATE_ENTRIES: readonly string[] = [STATE_FILE, 'up.log', 'config', 'logs', 'ca', 'pods', 'control.sock', 'discovery.sock', 'node-agent.sock', 'addons'];
