@@ -159,7 +159,7 @@ describe('Prometheus addon and the dashboard on a Bookinfo mesh with real traffi
     const seen = edge(await graph(10), 'wl:default/client', 'svc:default/productpage');
     const out = await run;
     assert.equal(out.code, 0, out.stderr);
-    const m = /All done (\d+) calls .* qps=([\d.]+)/.exec(`${out.stdout}\n${out.stderr}`);
+    const m = /All done (\d+) calls .*?([\d.]+) qps/.exec(`${out.stdout}\n${out.stderr}`);
     assert.ok(m, `fortio's summary (${out.stderr.slice(-400)})`);
     const fortioQps = Number(m[2]);
     t.diagnostic(`fortio ${fortioQps} qps, dashboard ${seen?.rate} rps, P50 ${seen?.p50} P99 ${seen?.p99} ms`);
@@ -199,7 +199,17 @@ describe('Prometheus addon and the dashboard on a Bookinfo mesh with real traffi
       assert.equal(await p.count(red), 0, 'not red before the fault');
       await apply('fault.yaml', RATINGS_ABORT);
       const applied = Date.now();
-      await p.waitFor(red, 10_000);
+      try {
+        await p.waitFor(red, 10_000);
+      } catch (err) {
+        // how late, or whether at all: the API's view of the edge for another 30 s
+        const late = await waitFor('errors on reviews-v2 -> ratings in the API', async () => {
+          const e = edge(await graph(10), 'wl:default/reviews-v2', 'svc:default/ratings');
+          return e && e.errorRate >= 0.1 ? e : undefined;
+        }, 30_000).then((e) => `the API showed ${e.errorRate} errors ${Date.now() - applied} ms after apply`, (e: Error) => e.message);
+        const out = edge(await graph(10), 'wl:default/reviews-v2', 'svc:default/ratings');
+        throw new Error(`${(err as Error).message}\n${late}; edge now ${JSON.stringify(out)}`, { cause: err });
+      }
       t.diagnostic(`red ${Date.now() - applied} ms after mizzen apply returned`);
     });
     const e = edge(await graph(10), 'wl:default/reviews-v2', 'svc:default/ratings');
