@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { resourceKey, resourceRef, type ConfigResource } from '../api/config-resource.ts';
 import { MizzenError } from '../lib/errors.ts';
@@ -12,15 +12,13 @@ import { AddressPool } from './ipam.ts';
 import { deleteNetns } from './netns.ts';
 import { renderHosts, renderResolvConf } from './pod-dns-files.ts';
 import { PodInstance, type PodStatusView, type SidecarCommand } from './pod-instance.ts';
-import { podProxyConfig } from './pod-proxy-config.ts';
-import { applyPrometheusMerge, meshPrometheusMerge } from './prometheus-merge.ts';
+import { podInjection } from './pod-injection.ts';
 import { podResource } from './pod-resource.ts';
 import { createNodeNetwork, type NodeNetwork } from './pod-network.ts';
-import { meshRunDir, RUN_DIR } from './runtime-state.ts';
+import { makePodRunDirs, meshRunDir, podRunDir } from './runtime-state.ts';
 import { renderServiceNatRules } from './service-nat-rules.ts';
 import { serviceNatEntries, type ServiceStatusView } from './service-endpoints.ts';
 import { MeshStatusViews, type DeploymentStatusView } from './mesh-status-views.ts';
-import { decideInjection } from './sidecar-injection.ts';
 import { AmbientNodeAgent } from './ambient-node-agent.ts';
 import { decideAmbient, REDIRECTION_ANNOTATION } from './ambient-selection.ts';
 import { ZtunnelProcess } from './ztunnel-process.ts';
@@ -369,48 +367,34 @@ export class MeshRuntime {
 
   /** Create and start one pod (of a Deployment, or a bare Pod when `owner` is undefined). */
   private async createPod(plan: PodPlan): Promise<void> {
-    const { name, labels, annotations, hash } = plan;
+    const { name, labels, hash } = plan;
     const ns = plan.namespace;
     const key = `${ns}/${name}`;
-    const templateSpec = plan.spec;
-    // Istio's gateway injection template: the pod is the proxy (`mizzen proxy router`), no capture.
-    const gateway = (annotations['inject.istio.io/templates'] ?? '').split(',').includes('gateway');
-    const podSpec = gateway ? { ...templateSpec, containers: (templateSpec.containers ?? []).filter((c) => c.name !== 'istio-proxy') } : templateSpec;
-    const serviceAccount = podSpec.serviceAccountName ?? podSpec.serviceAccount ?? 'default';
-    const ip = this.podIps.allocate(key);
-    const decision = decideInjection({ namespace: ns, namespaceLabels: this.objects.namespaceLabels(ns), podLabels: labels, podAnnotations: annotations, hostNetwork: podSpec.hostNetwork });
-    // Sidecar files (token, root cert) live under /run/mizzen/PREFIX, traversable by uid 1337
-    // whatever the state directory's parents allow (a 0700 home, a mkdtemp directory).
-    const podDir = join(meshRunDir(this.options.prefix), 'pods', `${ns}_${name}`);
-    mkdirSync(podDir, { recursive: true });
-    for (const d of [RUN_DIR, meshRunDir(this.options.prefix), dirname(podDir), podDir]) chmodSync(d, 0o755);
-    // Where processes of other users get their view of closed directories built (path-view.ts).
-    const pathViewStage = join(meshRunDir(this.options.prefix), 'stage');
-    mkdirSync(pathViewStage, { recursive: true, mode: 0o700 });
     const build = this.options.sidecar;
-    const proxyConfig = podProxyConfig(this.objects.list('ConfigMap'), annotations);
-    // As Istio's injector: an injected pod is scraped on the agent's merged endpoint (15020).
-    const merge = decision.inject && build ? applyPrometheusMerge(annotations, meshPrometheusMerge(this.objects.list('ConfigMap')), typeof proxyConfig.statusPort === 'number' ? proxyConfig.statusPort : 15020) : { annotations };
+    const inj = podInjection(plan, this.objects.namespaceLabels(ns), this.objects.list('ConfigMap'), build !== undefined);
+    const ip = this.podIps.allocate(key);
+    const { podDir, pathViewStage } = makePodRunDirs(this.options.prefix, ns, name);
     // The pod's network and rules are made at once; its sidecar waits for the control plane.
-    const sidecar = decision.inject && build
+    const sidecar = inj.inject && build
       ? async () => {
           await this.waitForControlPlane(120_000);
-          const cmd = await build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels, workload: plan.workload, proxyType: gateway ? 'router' : 'sidecar', proxyConfig, ...(merge.env ? { prometheusAnnotations: merge.env } : {}) });
+          const { serviceAccount, proxyConfig, prometheusAnnotations } = inj;
+          const cmd = await build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels, workload: plan.workload, proxyType: inj.gateway ? 'router' : 'sidecar', proxyConfig, ...(prometheusAnnotations ? { prometheusAnnotations } : {}) });
           // The sidecar (uid 1337) reads mizzen's code wherever the checkout lives.
           const reads = cmd.reads ?? cmd.argv.filter((a) => isAbsolute(a)).map((a) => dirname(a));
           return { ...cmd, reads: [...reads, dirname(dirname(this.options.cliEntry))] };
         }
       : undefined;
-    if (decision.inject && !this.options.sidecar) this.log.warn({ pod: key }, 'pod would be injected but sidecars are off: running without a sidecar');
+    if (inj.wanted && !build) this.log.warn({ pod: key }, 'pod would be injected but sidecars are off: running without a sidecar');
     const pod: PodInstance = new PodInstance({
       name,
       namespace: ns,
       owner: plan.owner,
       templateHash: hash,
       labels,
-      annotations: merge.annotations,
-      spec: podSpec,
-      serviceAccount,
+      annotations: inj.annotations,
+      spec: inj.spec,
+      serviceAccount: inj.serviceAccount,
       ip,
       netns: `${this.options.prefix}-${ns}.${name}`,
       hostVeth: `vp${++this.vethSeq}`,
@@ -420,7 +404,7 @@ export class MeshRuntime {
       baseEnv: this.options.baseEnv,
       nodeBinary: this.options.nodeBinary,
       sidecar,
-      capture: !gateway,
+      capture: !inj.gateway,
       pathViewStage,
       beforeContainers: async (): Promise<void> => {
         if (!this.ambientAgent || !this.wantsAmbient(pod)) return;
@@ -449,7 +433,7 @@ export class MeshRuntime {
     this.podUids.delete(pod.key);
     await pod.stop().catch((err: Error) => this.log.warn({ pod: pod.key, err: err.message }, 'pod stop failed'));
     this.podIps.release(pod.key);
-    rmSync(join(meshRunDir(this.options.prefix), 'pods', `${pod.namespace}_${pod.name}`), { recursive: true, force: true });
+    rmSync(podRunDir(this.options.prefix, pod.namespace, pod.name), { recursive: true, force: true });
     this.config.remove({ kind: 'Pod', group: '', metadata: { name: pod.name, namespace: pod.namespace } });
     this.written.delete(pod.key);
   }

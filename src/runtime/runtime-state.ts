@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { GuardRoutes } from './guard-routes.ts';
 import { runHostCommand } from './host-command.ts';
 import { deleteNetns, listNetns } from './netns.ts';
@@ -24,6 +24,25 @@ export const RUN_DIR = '/run/mizzen';
 
 export function meshRunDir(prefix: string): string {
   return join(RUN_DIR, prefix);
+}
+
+/** A pod's files for its sidecar (token, root cert): /run/mizzen/PREFIX/pods/NS_NAME. */
+export function podRunDir(prefix: string, namespace: string, name: string): string {
+  return join(meshRunDir(prefix), 'pods', `${namespace}_${name}`);
+}
+
+/**
+ * Make a pod's run directory, traversable (0755 down from /run/mizzen) by uid 1337 whatever the
+ * state directory's parents allow (a 0700 home, a mkdtemp directory), and the mesh's stage where
+ * processes of other users get their view of closed directories built (path-view.ts, 0700).
+ */
+export function makePodRunDirs(prefix: string, namespace: string, name: string): { podDir: string; pathViewStage: string } {
+  const podDir = podRunDir(prefix, namespace, name);
+  mkdirSync(podDir, { recursive: true });
+  for (const d of [RUN_DIR, meshRunDir(prefix), dirname(podDir), podDir]) chmodSync(d, 0o755);
+  const pathViewStage = join(meshRunDir(prefix), 'stage');
+  mkdirSync(pathViewStage, { recursive: true, mode: 0o700 });
+  return { podDir, pathViewStage };
 }
 
 export function readMeshState(stateDir: string): MeshState | undefined {

@@ -8,7 +8,7 @@ import { messageNameOf } from '../../src/api/xds/type-urls.ts';
 import { metadataExchangeFilter, statsFilter } from '../../src/control/generate/http-connection-manager.ts';
 import { MapSecretProvider } from '../../src/data/tls/secret-provider.ts';
 import * as net from 'node:net';
-import { address, DOWNSTREAM_TLS, hcm, route, routeConfig, staticCluster, tcpProxy, UPSTREAM_TLS, vhost } from '../proxy/support/envoy-builders.ts';
+import { address, DOWNSTREAM_TLS, FAULT, hcm, route, routeConfig, staticCluster, tcpProxy, UPSTREAM_TLS, vhost } from '../proxy/support/envoy-builders.ts';
 import { EchoServer, type EchoReply } from '../proxy/support/echo-server.ts';
 import { request } from '../proxy/support/http-client.ts';
 import { codec, startHarness, waitUntil, type Harness } from '../proxy/support/proxy-harness.ts';
@@ -111,7 +111,10 @@ describe('Istio telemetry between two sidecars (metadata exchange, metrics, acce
         transportSocket: { name: 'envoy.transport_sockets.tls', typedConfig: { '@type': UPSTREAM_TLS, sni: `outbound_.9080_._.${REVIEWS}`, commonTlsContext: { tlsCertificateSdsSecretConfigs: [SDS('default')], combinedValidationContext: { defaultValidationContext: { matchSubjectAltNames: [{ exact: 'spiffe://cluster.local/ns/default/sa/reviews' }] }, validationContextSdsSecretConfig: SDS('ROOTCA') } } } },
       })],
       listeners: [{ name: 'out', address: address('0.0.0.0', 9080), trafficDirection: 'OUTBOUND', filterChains: [{ filters: [hcm('9080', {}, istioFilters(false))] }] }],
-      routes: [routeConfig('9080', [vhost(`${REVIEWS}:9080`, ['*'], [route({ prefix: '/' }, { cluster: outbound })], { })])],
+      routes: [routeConfig('9080', [vhost(`${REVIEWS}:9080`, ['*'], [
+        route({ prefix: '/fault' }, { cluster: outbound }, { typedPerFilterConfig: { 'envoy.filters.http.fault': { '@type': FAULT, abort: { httpStatus: 500, percentage: { numerator: 100 } } } } }),
+        route({ prefix: '/' }, { cluster: outbound }),
+      ], { })])],
     });
   });
 
@@ -163,6 +166,18 @@ describe('Istio telemetry between two sidecars (metadata exchange, metrics, acce
     assert.match(text, /istio_request_duration_milliseconds_bucket\{[^}]*reporter="destination"[^}]*le="0.5"\}/);
     assert.match(text, /istio_request_bytes_count\{/);
     assert.match(text, /istio_response_bytes_sum\{/);
+  });
+
+  it("names the route's service on a fault abort (no upstream host), as Envoy's route cache gives Istio's stats", async () => {
+    const r = await request(client.port('out'), { path: '/fault', headers: { host: 'reviews:9080' } });
+    assert.equal(r.status, 500);
+    const aborted = samples(await scrape(client.proxy.prometheusPort!), 'istio_requests_total').find((s) => s.labels.response_flags === 'FI');
+    assert.ok(aborted, 'a series for the aborted request');
+    assert.equal(aborted.labels.response_code, '500');
+    assert.equal(aborted.labels.destination_service, REVIEWS);
+    assert.equal(aborted.labels.destination_service_name, 'reviews');
+    assert.equal(aborted.labels.destination_service_namespace, 'default');
+    assert.equal(aborted.labels.destination_workload, 'unknown');
   });
 
   it('reports TCP metrics for tcp_proxy connections (opened while open, closed at the end)', async () => {

@@ -9,7 +9,7 @@ import { normalizeRequestPath } from './path-normalizer.ts';
 import { RequestMirror } from './request-mirror.ts';
 import { applyRouteRequest, finishResponseHeaders, prepareRequestHeaders } from './request-headers.ts';
 import { ReusableTimer } from './reusable-timer.ts';
-import { pickCluster, requestTimeoutMs } from './route-action.ts';
+import { pickCluster, requestTimeoutMs, type WeightedCluster } from './route-action.ts';
 import type { Route, RouteTable } from './route-table.ts';
 import { RouterStream } from './router-stream.ts';
 import { notifyObservers, type StreamObserver } from './stream-info.ts';
@@ -32,6 +32,8 @@ export class HttpStream extends RouterStream implements FilterContext {
   private readonly rt: HttpRuntime;
   private readonly timer = new ReusableTimer(() => this.onTimeout());
   private readonly onDone: (s: HttpStream) => void;
+  /** The weighted cluster picked with the route (the router applies its headers). */
+  private pickedWeight: WeightedCluster | undefined;
 
   constructor(rt: HttpRuntime, hcm: HcmConfig, sink: DownstreamSink, onDone: (s: HttpStream) => void) {
     super(hcm, sink);
@@ -57,6 +59,7 @@ export class HttpStream extends RouterStream implements FilterContext {
     this.route = undefined;
     this.action = undefined;
     this.weighted = undefined;
+    this.pickedWeight = undefined;
     this.cluster = undefined;
     this.host = undefined;
     this.conn = undefined;
@@ -97,6 +100,13 @@ export class HttpStream extends RouterStream implements FilterContext {
     if (this.route) {
       info.routeName = this.route.name;
       info.virtualHostName = this.route.virtualHost.name;
+      // as Envoy's route cache: the cluster is picked with the route, so HTTP filters and the
+      // stats of a filter's local reply (a fault abort) know it
+      if (this.route.action.kind === 'route') {
+        const picked = pickCluster(this.route.action, req.headers);
+        this.pickedWeight = picked.weighted;
+        info.clusterName = picked.name ?? '';
+      }
     }
     this.runFilters(0);
   }
@@ -160,11 +170,9 @@ export class HttpStream extends RouterStream implements FilterContext {
       return this.localReply({ status: action.status, body: '', headers: [['location', loc]], details: 'redirect' }, route);
     }
     this.action = action;
-    const picked = pickCluster(action, this.request.headers);
-    const clusterName = picked.name;
-    this.weighted = picked.weighted;
+    const clusterName = this.info.clusterName || undefined;
+    this.weighted = this.pickedWeight;
     const cluster = clusterName !== undefined ? this.rt.clusters.get(clusterName) : undefined;
-    this.info.clusterName = clusterName ?? '';
     if (!cluster) return this.localReply({ ...LOCAL_REPLY.clusterNotFound, status: action.clusterNotFoundCode });
     this.cluster = cluster;
     applyRouteRequest(this.request, route, action, this.weighted, this.table());

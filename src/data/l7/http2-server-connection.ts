@@ -123,6 +123,9 @@ export class Http2Gateway {
     prepareRequestHeaders(req, c.hcm, info);
     const table = c.hcm.inlineRoutes ?? (c.hcm.routeConfigName !== undefined ? this.rt.routeTable(c.hcm.routeConfigName) : undefined);
     const route = early ? undefined : table?.route(req);
+    // as Envoy's route cache: the cluster is picked with the route (filters and a local reply's stats know it)
+    const picked = route?.action.kind === 'route' ? pickCluster(route.action, req.headers) : undefined;
+    info.clusterName = picked?.name ?? '';
     const fctx: FilterContext = { request: req, info, route };
     let done = false;
     const finish = (): void => {
@@ -165,18 +168,17 @@ export class Http2Gateway {
         }
         return local(v);
       }
-      this.route(stream, req, info, fctx, route, table, c.hcm, local);
+      this.route(stream, req, info, fctx, route, picked, table, c.hcm, local);
     };
     run(0);
   }
 
-  private route(stream: http2.ServerHttp2Stream, req: FilterRequest, info: StreamInfo, fctx: FilterContext, route: Route | undefined, table: RouteTable | undefined, hcm: HcmConfig, local: (r: LocalReply) => void): void {
+  private route(stream: http2.ServerHttp2Stream, req: FilterRequest, info: StreamInfo, fctx: FilterContext, route: Route | undefined, picked: ReturnType<typeof pickCluster> | undefined, table: RouteTable | undefined, hcm: HcmConfig, local: (r: LocalReply) => void): void {
     if (!route) return local(LOCAL_REPLY.noRoute);
     const a = route.action;
     if (a.kind === 'direct') return local({ status: a.status, body: a.body ?? '', details: 'direct_response' });
     if (a.kind === 'redirect') return local({ status: a.status, headers: [['location', redirectLocation(a, req, route.matchPrefix)]], details: 'redirect' });
-    const { name, weighted } = pickCluster(a, req.headers);
-    info.clusterName = name ?? '';
+    const { name, weighted } = picked ?? pickCluster(a, req.headers);
     const cluster = name ? this.rt.clusters.get(name) : undefined;
     if (!cluster) return local({ ...LOCAL_REPLY.clusterNotFound, status: a.clusterNotFoundCode });
     applyRouteRequest(req, route, a, weighted, table);
