@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { MizzenError } from '../lib/errors.ts';
+import { dialThroughNodeAgent } from './node-agent-dial.ts';
 
 /** `--expose NS/SVC:PORT=LOCALPORT`, parsed. */
 export interface ExposeSpec {
@@ -73,32 +74,23 @@ export class PortForwarder {
       client.destroy();
       return;
     }
-    const agent = net.connect(this.agentSocket);
-    this.sockets.add(agent);
-    agent.on('close', () => {
-      this.sockets.delete(agent);
-      client.destroy();
-    });
-    agent.on('error', () => client.destroy());
-    client.on('close', () => agent.destroy());
-    agent.once('connect', () => agent.write(`${JSON.stringify({ host: target.ip, port: target.port })}\n`));
-    let head = Buffer.alloc(0);
-    const onData = (chunk: Buffer): void => {
-      head = Buffer.concat([head, chunk]);
-      const nl = head.indexOf(10);
-      if (nl < 0) return;
-      agent.off('data', onData);
-      if (!head.subarray(0, nl).toString().startsWith('OK')) {
+    dialThroughNodeAgent(this.agentSocket, target.ip, target.port).then((agent) => {
+      this.sockets.add(agent);
+      agent.on('close', () => {
+        this.sockets.delete(agent);
+        client.destroy();
+      });
+      agent.on('error', () => client.destroy());
+      if (client.destroyed) {
         agent.destroy();
         return;
       }
-      const rest = head.subarray(nl + 1);
-      if (rest.length > 0) client.write(rest);
+      client.on('close', () => agent.destroy());
       agent.pipe(client);
       client.pipe(agent);
+      agent.resume();
       client.resume();
-    };
-    agent.on('data', onData);
+    }, () => client.destroy());
   }
 
   async close(): Promise<void> {
