@@ -11,8 +11,9 @@ module.exports = {
     },
     { name: 'control-not-data', severity: 'error', from: { path: '^src/control/' }, to: { path: '^src/data/' } },
     { name: 'data-not-control', severity: 'error', from: { path: '^src/data/' }, to: { path: '^src/control/' } },
-    { name: 'lib-is-leaf', severity: 'error', from: { path: '^src/lib/' }, to: { path: '^src/(control|data|agent|runtime|cli|kube)/' } },
-    { name: 'api-is-leaf', severity: 'error', from: { path: '^src/api/' }, to: { path: '^src/(control|data|agent|runtime|cli|kube)/' } },
+    { name: 'lib-is-leaf', severity: 'error', from: { path: '^src/lib/' }, to: { path: '^src/(control|data|agent|runtime|cli|kube|dashboard)/' } },
+    { name: 'api-is-leaf', severity: 'error', from: { path: '^src/api/' }, to: { path: '^src/(control|data|agent|runtime|cli|kube|dashboard)/' } },
+    { name: 'dashboard-reads-metrics-only', severity: 'error', from: { path: '^src/dashboard/' }, to: { path: '^src/(control|data|agent|runtime|cli|kube)/' } },
     { name: 'no-test-from-src', severity: 'error', from: { path: '^src/', pathNot: '\\.test\\.ts$' }, to: { path: '(^test/|\\.test\\.ts$)' } },
   ],
   options: {

@@ -114,4 +114,19 @@ describe('Tracing to a real Zipkin from a Bookinfo run (Zipkin\'s own server as 
     await waitFor('the 0 % setting in force', async () => ((await silent()) ? true : undefined), 60_000);
     for (let i = 0; i < 3; i++) assert.ok(await silent(), 'no trace for a request at 0 %');
   });
+
+  it("the dashboard links a workload to its traces and serves Zipkin's UI and API through its own origin", async () => {
+    const d = await cli(['dashboard'], dir);
+    assert.equal(d.code, 0, d.stderr);
+    const dashboard = d.stdout.trim();
+    const node = (await (await fetch(`${dashboard}api/node?id=${encodeURIComponent('wl:default/productpage-v1')}`)).json()) as { traces?: string };
+    assert.match(node.traces ?? '', /^\/zipkin\/\?serviceName=productpage\.default&/, 'a trace link for the workload');
+    const ui = await fetch(new URL(node.traces!, dashboard));
+    assert.equal(ui.status, 200);
+    assert.match(ui.headers.get('content-type') ?? '', /text\/html/, "Zipkin's UI");
+    await ui.text();
+    const api = await fetch(`${dashboard}zipkin/api/v2/traces?serviceName=productpage.default&lookback=600000&limit=1`);
+    assert.equal(api.status, 200);
+    assert.ok(((await api.json()) as unknown[]).length === 1, "the traces of the earlier requests, through the dashboard's origin");
+  });
 });

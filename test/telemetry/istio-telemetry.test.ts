@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { protoJsonToObject } from '../../src/api/xds/proto-json.ts';
 import { messageNameOf } from '../../src/api/xds/type-urls.ts';
-import { metadataExchangeFilter, statsFilter } from '../../src/control/generate/http-connection-manager.ts';
+import { httpFilters, metadataExchangeFilter, statsFilter } from '../../src/control/generate/http-connection-manager.ts';
 import { MapSecretProvider } from '../../src/data/tls/secret-provider.ts';
 import * as net from 'node:net';
 import { address, DOWNSTREAM_TLS, FAULT, hcm, route, routeConfig, staticCluster, tcpProxy, UPSTREAM_TLS, vhost } from '../proxy/support/envoy-builders.ts';
@@ -110,7 +110,8 @@ describe('Istio telemetry between two sidecars (metadata exchange, metrics, acce
       clusters: [staticCluster(outbound, [['127.0.0.1', server.port('virtualInbound')]], {
         transportSocket: { name: 'envoy.transport_sockets.tls', typedConfig: { '@type': UPSTREAM_TLS, sni: `outbound_.9080_._.${REVIEWS}`, commonTlsContext: { tlsCertificateSdsSecretConfigs: [SDS('default')], combinedValidationContext: { defaultValidationContext: { matchSubjectAltNames: [{ exact: 'spiffe://cluster.local/ns/default/sa/reviews' }] }, validationContextSdsSecretConfig: SDS('ROOTCA') } } } },
       })],
-      listeners: [{ name: 'out', address: address('0.0.0.0', 9080), trafficDirection: 'OUTBOUND', filterChains: [{ filters: [hcm('9080', {}, istioFilters(false))] }] }],
+      // the generator's filters in Istio's order: fault before istio.stats
+      listeners: [{ name: 'out', address: address('0.0.0.0', 9080), trafficDirection: 'OUTBOUND', filterChains: [{ filters: [hcm('9080', { httpFilters: httpFilters({ inbound: false }).map((f) => asProto(f as Obj)) })] }] }],
       routes: [routeConfig('9080', [vhost(`${REVIEWS}:9080`, ['*'], [
         route({ prefix: '/fault' }, { cluster: outbound }, { typedPerFilterConfig: { 'envoy.filters.http.fault': { '@type': FAULT, abort: { httpStatus: 500, percentage: { numerator: 100 } } } } }),
         route({ prefix: '/' }, { cluster: outbound }),
@@ -168,7 +169,7 @@ describe('Istio telemetry between two sidecars (metadata exchange, metrics, acce
     assert.match(text, /istio_response_bytes_sum\{/);
   });
 
-  it("names the route's service on a fault abort (no upstream host), as Envoy's route cache gives Istio's stats", async () => {
+  it("counts a fault abort (the fault filter before istio.stats, as Istio orders them) with the route's service, as Envoy's route cache gives it", async () => {
     const r = await request(client.port('out'), { path: '/fault', headers: { host: 'reviews:9080' } });
     assert.equal(r.status, 500);
     const aborted = samples(await scrape(client.proxy.prometheusPort!), 'istio_requests_total').find((s) => s.labels.response_flags === 'FI');

@@ -46,6 +46,13 @@ export type FilterVerdict = LocalReply | undefined;
  */
 export interface HttpFilter {
   readonly name: string;
+  /**
+   * Called for every filter of the chain when a stream's filters are about to run (after route
+   * selection), even for filters after one that answers locally: Envoy creates the whole chain
+   * per stream, so a filter that logs at the end (istio.stats) sees a fault abort or an RBAC
+   * denial by an earlier filter.
+   */
+  streamStart?(ctx: FilterContext): void;
   decodeHeaders?(ctx: FilterContext): FilterVerdict | Promise<FilterVerdict>;
   encodeHeaders?(ctx: FilterContext, status: number, headers: HeaderList): void;
 }

@@ -108,6 +108,7 @@ export class HttpStream extends RouterStream implements FilterContext {
         info.clusterName = picked.name ?? '';
       }
     }
+    for (const f of this.hcm.filters) f.streamStart?.(this);
     this.runFilters(0);
   }
 

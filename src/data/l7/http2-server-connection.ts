@@ -156,6 +156,7 @@ export class Http2Gateway {
       stream.end(r.body ?? '');
     };
     if (early) return local(early);
+    for (const f of c.hcm.filters) f.streamStart?.(fctx);
     const run = (i: number): void => {
       for (; i < c.hcm.filters.length; i++) {
         const f = c.hcm.filters[i];

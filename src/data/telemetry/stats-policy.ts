@@ -1,4 +1,4 @@
-import type { HttpFilter } from '../l7/http-filter.ts';
+import type { FilterContext, HttpFilter } from '../l7/http-filter.ts';
 import { asArray, asObj, asString, isObj, structToJson, type Obj } from '../xds-client/proto-values.ts';
 import { compileCel, type CelProgram } from './cel-attributes.ts';
 
@@ -44,15 +44,26 @@ export function compileStatsPolicy(config: Obj, path: string): StatsPolicy {
   return { metrics, readsHeaders };
 }
 
-/** The istio.stats HTTP filter: marks its streams for Istio metrics with the HCM's policy. */
+/**
+ * The istio.stats HTTP filter: marks its streams for Istio metrics with the HCM's policy, at the
+ * stream's start (a request an earlier filter answers is counted too), and captures the request
+ * headers as they reach it for dimensions that read them.
+ */
 export function createStatsFilter(name: string, config: Obj, path: string): HttpFilter {
   const policy = compileStatsPolicy(config, path);
   return {
     name,
-    decodeHeaders(ctx) {
+    streamStart(ctx) {
       ctx.info.filterState.set(STATS_KEY, policy);
       if (policy.readsHeaders) ctx.info.filterState.set(STATS_HEADERS_KEY, ctx.request.headers.toRecord());
-      return undefined;
     },
+    ...(policy.readsHeaders
+      ? {
+          decodeHeaders(ctx: FilterContext): undefined {
+            ctx.info.filterState.set(STATS_HEADERS_KEY, ctx.request.headers.toRecord());
+            return undefined;
+          },
+        }
+      : {}),
   };
 }
