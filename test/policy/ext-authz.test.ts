@@ -184,6 +184,29 @@ describe('AuthorizationPolicy CUSTOM: ext_authz to the extauthz sample (HTTP and
     }
   });
 
+  it('HTTP/2 downstream: includeRequestBodyInCheck sends the body too, and the app still gets all of it', async () => {
+    const session = http2.connect(`http://127.0.0.1:${h.port('sample-ext-authz-http')}`);
+    const body = 'h'.repeat(100_000);
+    try {
+      const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const s = session.request({ ':method': 'POST', ':path': '/headers', 'x-ext-authz': 'allow' });
+        let text = '';
+        let status = 0;
+        s.on('response', (hd) => (status = Number(hd[':status'])));
+        s.on('data', (d: Buffer) => (text += d.toString()));
+        s.on('end', () => resolve({ status, body: text }));
+        s.on('error', reject);
+        s.end(body);
+      });
+      assert.equal(r.status, 200);
+      assert.equal((JSON.parse(r.body) as EchoReply).body, body);
+      const line = authzLog.split('\n').reverse().find((l) => l.includes('[HTTP][allowed]: POST')) ?? '';
+      assert.match(line, new RegExp(`body: \\[${'h'.repeat(1024)}\\]`), 'max_request_bytes 1024, partial allowed');
+    } finally {
+      session.close();
+    }
+  });
+
   it('an authorizer that cannot be reached: 403 (statusOnError default), or through with failOpen', async () => {
     const closed = await request(h.port('down-closed'), { path: '/headers' });
     assert.equal(closed.status, 403);

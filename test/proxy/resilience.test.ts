@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { CORS_POLICY, FAULT, httpListener, route, routeConfig, staticCluster, vhost } from './support/envoy-builders.ts';
@@ -129,6 +130,33 @@ describe('retries, timeouts, faults, mirroring and CORS', () => {
     assert.equal((await request(port, { path: '/mirror', headers: { host: 'svc:80' } })).json<EchoReply>().server, 'good');
     await waitUntil(() => mirror.count === 1, 'mirrored request');
     assert.equal(seenHost, 'svc-shadow:80');
+  });
+
+  it('mirrors request bodies as they arrive (content-length and chunked, beyond the 64 KiB kept for retries), on warm keep-alive connections', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (const chunked of [false, true]) {
+        mirror.count = 0;
+        let seen: { host: string; body: string } | undefined;
+        mirror.behaviour = (req, b) => {
+          seen = { host: String(req.headers.host), body: b };
+          return undefined;
+        };
+        const body = `${chunked ? 'c' : 'l'}`.repeat(150_000);
+        const r = await request(port, { method: 'POST', path: '/mirror', headers: { host: 'svc:80' }, body, chunked, agent });
+        assert.equal(r.json<EchoReply>().body, body);
+        await waitUntil(() => mirror.count === 1, 'mirrored request');
+        assert.equal(seen?.host, 'svc-shadow:80');
+        assert.equal(seen?.body.length, body.length);
+        assert.equal(seen?.body, body);
+        // the next request on the same connections still works (nothing half-sent left behind)
+        assert.equal((await request(port, { path: '/mirror', agent })).status, 200);
+        await waitUntil(() => mirror.count === 2, 'second mirrored request');
+      }
+    } finally {
+      agent.destroy();
+      mirror.behaviour = undefined;
+    }
   });
 
   it('answers CORS preflights and adds CORS headers for allowed origins', async () => {

@@ -34,6 +34,8 @@ export class HttpStream extends RouterStream implements FilterContext {
   private readonly onDone: (s: HttpStream) => void;
   /** The weighted cluster picked with the route (the router applies its headers). */
   private pickedWeight: WeightedCluster | undefined;
+  /** Mirrors still taking this request's body (request_mirror_policies). */
+  private mirrors: RequestMirror[] | undefined;
 
   constructor(rt: HttpRuntime, hcm: HcmConfig, sink: DownstreamSink, onDone: (s: HttpStream) => void) {
     super(hcm, sink);
@@ -76,6 +78,7 @@ export class HttpStream extends RouterStream implements FilterContext {
     this.upstreamStarted = 0;
     this.upgrade = upgrade;
     this.bodyWaiter = undefined;
+    this.mirrors = undefined;
     const req = this.request;
     req.method = method;
     req.path = path;
@@ -181,10 +184,12 @@ export class HttpStream extends RouterStream implements FilterContext {
     this.retainBody = !this.requestComplete && this.retry !== undefined && this.retry.numRetries > 0;
     const timeoutMs = requestTimeoutMs(action, this.request.headers);
     if (timeoutMs > 0) this.timer.arm(timeoutMs);
-    if (action.mirrors.length > 0 && this.requestComplete) {
+    if (action.mirrors.length > 0) {
       for (const m of action.mirrors) {
         const mc = this.rt.clusters.get(m.cluster);
-        if (mc && Math.random() < m.fraction) RequestMirror.send(mc, this.request.method, this.request.path, this.request.authority, this.request.headers, []);
+        if (!mc || Math.random() >= m.fraction) continue;
+        const mirror = RequestMirror.send(mc, this.request.method, this.request.path, this.request.authority, this.request.headers, this.body, this.requestComplete);
+        if (mirror && !this.requestComplete) (this.mirrors ??= []).push(mirror);
       }
     }
     this.attempt();
@@ -233,8 +238,28 @@ export class HttpStream extends RouterStream implements FilterContext {
     this.complete();
   }
 
+  override onRequestBody(chunk: Buffer): void {
+    super.onRequestBody(chunk);
+    if (this.mirrors !== undefined) for (const m of this.mirrors) m.write(chunk);
+  }
+
+  override onRequestEnd(): void {
+    super.onRequestEnd();
+    if (this.mirrors === undefined) return;
+    for (const m of this.mirrors) m.end();
+    this.mirrors = undefined;
+  }
+
+  /** The request is over before its body ended: mirrors that took part of it go. */
+  private abortMirrors(): void {
+    if (this.mirrors === undefined) return;
+    for (const m of this.mirrors) m.abort();
+    this.mirrors = undefined;
+  }
+
   protected complete(): void {
     if (!this.active) return;
+    this.abortMirrors();
     this.active = false;
     this.timer.disarm();
     this.tryTimer.disarm();
@@ -246,6 +271,7 @@ export class HttpStream extends RouterStream implements FilterContext {
 
   /** The downstream connection went away mid-request. */
   downstreamReset(): void {
+    this.abortMirrors();
     if (!this.active) return;
     this.info.addFlag('DC');
     if (this.info.responseCode === 0) this.info.responseCode = 0;

@@ -3,13 +3,13 @@ import { HeaderList } from '../http1/header-list.ts';
 import type { Cluster } from '../upstream/cluster.ts';
 import type { Host } from '../upstream/host.ts';
 import type { FilterRequest, LocalReply } from './http-filter.ts';
+import type { Http2RequestBody } from './http2-request-body.ts';
+import { openHttp1Attempt, openHttp2Attempt, type AttemptEvents, type UpstreamAttempt } from './http2-upstream-attempt.ts';
 import type { Http2UpstreamPool } from './http2-upstream-pool.ts';
 import { LOCAL_REPLY } from './local-reply.ts';
 import { retriableStatus, retryBackoffMs } from './retry-policy.ts';
 import type { ForwardAction } from './route-action.ts';
 import type { StreamInfo } from './stream-info.ts';
-
-const RETAIN_LIMIT = 64 * 1024;
 
 export interface Http2ForwardOptions {
   stream: http2.ServerHttp2Stream;
@@ -18,50 +18,39 @@ export interface Http2ForwardOptions {
   cluster: Cluster;
   action: ForwardAction;
   pool: Http2UpstreamPool;
+  body: Http2RequestBody;
   hash: number | undefined;
+  /** Whether the virtual host sends x-envoy-attempt-count upstream. */
+  includeAttemptCount: boolean;
   /** Finish response headers (mutations, server, service time) before they go downstream. */
   onHead(status: number, headers: HeaderList, attempts: number): void;
   local(r: LocalReply): void;
 }
 
 /**
- * One HTTP/2 request to an HTTP/2 upstream with the route's retry policy: request body chunks are
- * forwarded as they arrive and kept (up to 64 KiB) so an attempt can be replayed on another
- * session after a connect failure, a reset before the response, or a retriable status
- * (including gRPC status in a trailers-only response).
+ * One HTTP/2 downstream request to its cluster, with the route's retry policy and per-try
+ * timeout, on an HTTP/2 upstream session (multiplexed per host) when the cluster speaks HTTP/2
+ * or the downstream protocol, else on an HTTP/1.1 connection. The request body comes from the
+ * stream's Http2RequestBody: forwarded as it arrives, replayed (first 64 KiB) to a retry after a
+ * connect failure, a reset before the response, a retriable status (gRPC status included) or a
+ * per-try timeout (504 UT when no retry is left, as Envoy).
  */
 export function forwardHttp2(o: Http2ForwardOptions): void {
-  const { stream, req, info, cluster, action, pool } = o;
+  const { stream, req, info, cluster, action } = o;
   const retry = action.retry;
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  let replayable = true;
-  let ended = false;
   let done = false;
-  let current: http2.ClientHttp2Stream | undefined;
+  let abandonCurrent: (() => void) | undefined;
   let attempts = 0;
   let retriesUsed = 0;
   let host: Host | undefined;
 
-  stream.on('data', (c: Buffer) => {
-    if (replayable) {
-      chunks.push(c);
-      bytes += c.length;
-      if (bytes > RETAIN_LIMIT) replayable = false;
-    } else if (!current) chunks.push(c);
-    current?.write(c);
-  });
-  stream.on('end', () => {
-    ended = true;
-    current?.end();
-  });
   stream.once('close', () => {
     done = true;
-    if (current && !current.closed) current.close(http2.constants.NGHTTP2_CANCEL);
+    abandonCurrent?.();
   });
 
   const canRetry = (): boolean => {
-    if (!retry || retriesUsed >= retry.numRetries || !replayable || stream.headersSent || done) return false;
+    if (!retry || retriesUsed >= retry.numRetries || !o.body.replayable || stream.headersSent || done) return false;
     if (cluster.breaker.retries >= cluster.config.limits.maxRetries) {
       cluster.stats.rqRetryOverflow++;
       info.addFlag('URX');
@@ -95,71 +84,85 @@ export function forwardHttp2(o: Http2ForwardOptions): void {
     info.upstreamHost = h.key;
     cluster.breaker.requests++;
     cluster.stats.rqTotal++;
+    h.rqTotal++;
     h.activeRequests++;
+    const started = performance.now();
+    // this attempt's state: `live` until it answers downstream, fails, times out or is retried
+    let live = true;
     let released = false;
+    let up: UpstreamAttempt | undefined;
+    let tryTimer: NodeJS.Timeout | undefined;
     const release = (): void => {
       if (released) return;
       released = true;
       cluster.breaker.requests--;
       h.activeRequests--;
     };
-    const started = performance.now();
-    pool.get(cluster, h, (session, err) => {
-      if (done) return release();
-      if (!session) {
-        release();
-        info.upstreamTransportFailureReason = err;
-        cluster.recordResult(h, 503, true);
-        if (retry?.onConnectFailure && canRetry()) return schedule();
-        return o.local(LOCAL_REPLY.connectFailure);
+    /** This attempt no longer serves the request: its body and upstream request go. */
+    const abandon = (): void => {
+      live = false;
+      clearTimeout(tryTimer);
+      if (abandonCurrent === abandon) abandonCurrent = undefined;
+      if (up) {
+        o.body.detach(up);
+        up.cancel();
       }
-      const out: http2.OutgoingHttpHeaders = { ':method': req.method, ':path': req.path, ':authority': req.authority, ':scheme': req.scheme };
-      for (const [k, v] of Object.entries(req.headers.toRecord())) out[k] = v;
-      if (attempts > 1 && out['x-envoy-attempt-count'] !== undefined) out['x-envoy-attempt-count'] = String(attempts);
-      const up = session.request(out);
-      current = up;
-      for (const c of chunks) up.write(c);
-      if (!replayable) chunks.length = 0;
-      if (ended) up.end();
-      let trailers: http2.IncomingHttpHeaders | undefined;
-      up.on('trailers', (t) => (trailers = t));
-      up.once('close', release);
-      up.on('error', (e: Error) => {
+    };
+    abandonCurrent = abandon;
+    const events: AttemptEvents = {
+      opened(a) {
+        up = a;
+        if (!live) return a.cancel();
+        if (!o.body.attach(a)) {
+          // the body's start is gone (a retry of a request over 64 KiB): cannot be sent again
+          abandon();
+          o.local(LOCAL_REPLY.connectionTermination);
+        }
+      },
+      failure(detail, beforeRequest) {
+        if (!live) return;
+        abandon();
         release();
-        if (current !== up || done) return;
-        current = undefined;
-        info.upstreamTransportFailureReason = e.message;
-        if (stream.headersSent) return stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+        info.upstreamTransportFailureReason = detail;
         cluster.recordResult(h, 503, true);
-        if (retry?.onReset && canRetry()) return schedule();
-        o.local(LOCAL_REPLY.connectionTermination);
-      });
-      up.on('response', (rh) => {
-        if (done || current !== up) return up.close(http2.constants.NGHTTP2_CANCEL);
-        const status = Number(rh[':status'] ?? 502);
-        const grpcStatus = rh['grpc-status'] === undefined ? undefined : String(rh['grpc-status']);
+        if (stream.headersSent) return stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+        if ((beforeRequest ? retry?.onConnectFailure : retry?.onReset) && canRetry()) return schedule();
+        o.local(beforeRequest ? LOCAL_REPLY.connectFailure : LOCAL_REPLY.connectionTermination);
+      },
+      response(status, headers, grpcStatus) {
+        if (!live) return;
+        clearTimeout(tryTimer);
         cluster.recordResult(h, status, false);
         if (retry && retriableStatus(retry, status, grpcStatus) && canRetry()) {
-          current = undefined;
-          up.close(http2.constants.NGHTTP2_CANCEL);
+          abandon();
           release();
           return schedule();
         }
         if (retriesUsed > 0 && retry && retriableStatus(retry, status, grpcStatus)) info.addFlag('URX');
         cluster.countResponse(status);
         info.upstreamServiceTimeMs = Math.round(performance.now() - started);
-        const list = new HeaderList();
-        for (const [k, v] of Object.entries(rh)) if (!k.startsWith(':') && v !== undefined) list.add(k, Array.isArray(v) ? v.join(', ') : String(v));
-        o.onHead(status, list, attempts);
-        stream.respond({ ':status': status, ...list.toRecord() }, { waitForTrailers: true });
-        stream.on('wantTrailers', () => {
-          const t: http2.OutgoingHttpHeaders = {};
-          for (const [k, v] of Object.entries(trailers ?? {})) if (!k.startsWith(':') && v !== undefined) t[k] = v;
-          stream.sendTrailers(t);
-        });
-        up.pipe(stream);
-      });
-    });
+        o.onHead(status, headers, attempts);
+        up!.pipeTo(stream, status, headers);
+      },
+      closed: release,
+    };
+    if (retry?.perTryTimeoutMs) {
+      tryTimer = setTimeout(() => {
+        if (!live || done || stream.headersSent) return;
+        abandon();
+        release();
+        cluster.recordResult(h, 504, false);
+        if ((retry.on5xx || retry.onGatewayError || retry.onReset) && canRetry()) return schedule();
+        cluster.stats.rqTimeout++;
+        o.local(LOCAL_REPLY.timeout);
+      }, retry.perTryTimeoutMs);
+      tryTimer.unref();
+    }
+    const headers = new HeaderList([...req.headers.items]);
+    if (attempts > 1 && o.includeAttemptCount) headers.set('x-envoy-attempt-count', String(attempts));
+    const resume = (): void => o.body.resume();
+    if (cluster.config.http2 || cluster.config.useDownstreamProtocol) openHttp2Attempt(o.pool, cluster, h, req, headers, events, resume);
+    else openHttp1Attempt(cluster, h, req, headers, events, resume);
   };
   attempt();
 }

@@ -1,20 +1,20 @@
-import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import { HeaderList } from '../http1/header-list.ts';
-import type { Cluster } from '../upstream/cluster.ts';
 import type { HcmConfig } from './hcm-config.ts';
 import type { FilterContext, FilterRequest, LocalReply } from './http-filter.ts';
 import type { HttpRuntime } from './http-stream.ts';
 import type { DownstreamConnectionInfo } from './downstream-connection-info.ts';
 import { forwardHttp2 } from './http2-forwarder.ts';
+import { mirrorHttp2 } from './http2-request-mirror.ts';
+import { Http2RequestBody } from './http2-request-body.ts';
 import { Http2UpstreamPool } from './http2-upstream-pool.ts';
 import { LOCAL_REPLY, pathVerdictReply, redirectLocation } from './local-reply.ts';
 import { normalizeRequestPath } from './path-normalizer.ts';
 import { applyRouteRequest, finishResponseHeaders, prepareRequestHeaders, routeHash } from './request-headers.ts';
 import { PrematureResetGuard } from './premature-reset-guard.ts';
-import { pickCluster } from './route-action.ts';
+import { pickCluster, requestTimeoutMs } from './route-action.ts';
 import type { Route, RouteTable } from './route-table.ts';
 import { notifyObservers, StreamInfo } from './stream-info.ts';
 
@@ -32,7 +32,7 @@ interface SessionCtx {
  * clients: node:http2 server sessions; the same route tables and HTTP filters as HTTP/1.1; each
  * stream goes to an HTTP/2 upstream session (multiplexed per host) when the cluster speaks HTTP/2
  * or uses the downstream protocol, else to a fresh HTTP/1.1 request. Trailers are forwarded
- * (gRPC status). Retries are not applied on this path.
+ * (gRPC status); retries, per-try timeouts and request mirrors as on HTTP/1.1 (http2-forwarder).
  */
 export class Http2Gateway {
   private readonly rt: HttpRuntime;
@@ -126,7 +126,9 @@ export class Http2Gateway {
     // as Envoy's route cache: the cluster is picked with the route (filters and a local reply's stats know it)
     const picked = route?.action.kind === 'route' ? pickCluster(route.action, req.headers) : undefined;
     info.clusterName = picked?.name ?? '';
-    const fctx: FilterContext = { request: req, info, route };
+    // the body is read from the start (filters may look at it; attempts, retries and mirrors share it)
+    const body = new Http2RequestBody(stream);
+    const fctx: FilterContext = { request: req, info, route, bufferBody: (max) => body.buffered(max) };
     let done = false;
     const finish = (): void => {
       if (done) return;
@@ -169,12 +171,12 @@ export class Http2Gateway {
         }
         return local(v);
       }
-      this.route(stream, req, info, fctx, route, picked, table, c.hcm, local);
+      this.route(stream, req, info, fctx, route, picked, table, c.hcm, local, body);
     };
     run(0);
   }
 
-  private route(stream: http2.ServerHttp2Stream, req: FilterRequest, info: StreamInfo, fctx: FilterContext, route: Route | undefined, picked: ReturnType<typeof pickCluster> | undefined, table: RouteTable | undefined, hcm: HcmConfig, local: (r: LocalReply) => void): void {
+  private route(stream: http2.ServerHttp2Stream, req: FilterRequest, info: StreamInfo, fctx: FilterContext, route: Route | undefined, picked: ReturnType<typeof pickCluster> | undefined, table: RouteTable | undefined, hcm: HcmConfig, local: (r: LocalReply) => void, body: Http2RequestBody): void {
     if (!route) return local(LOCAL_REPLY.noRoute);
     const a = route.action;
     if (a.kind === 'direct') return local({ status: a.status, body: a.body ?? '', details: 'direct_response' });
@@ -184,90 +186,30 @@ export class Http2Gateway {
     if (!cluster) return local({ ...LOCAL_REPLY.clusterNotFound, status: a.clusterNotFoundCode });
     applyRouteRequest(req, route, a, weighted, table);
     let timer: NodeJS.Timeout | undefined;
-    if (a.timeoutMs > 0) {
+    const timeoutMs = requestTimeoutMs(a, req.headers);
+    if (timeoutMs > 0) {
       timer = setTimeout(() => {
         cluster.stats.rqTimeout++;
         if (!stream.headersSent) local(LOCAL_REPLY.timeout);
         else stream.close(http2.constants.NGHTTP2_CANCEL);
-      }, a.timeoutMs);
+      }, timeoutMs);
       timer.unref();
       stream.once('close', () => clearTimeout(timer));
     }
-    if (cluster.config.http2 || cluster.config.useDownstreamProtocol) {
-      forwardHttp2({
-        stream, req, info, cluster, action: a, pool: this.pool, hash: routeHash(a, req, info), local,
-        onHead: (status, rh, attempts) => {
-          info.responseCode = status;
-          finishResponseHeaders(rh, hcm, route, weighted, table, attempts, info.requestId);
-          for (const f of hcm.filters) f.encodeHeaders?.(fctx, status, rh);
-          rh.set('x-envoy-upstream-service-time', String(info.upstreamServiceTimeMs));
-          for (const k of HOP) rh.remove(k);
-        },
-      });
-      return;
+    for (const m of a.mirrors) {
+      const mc = this.rt.clusters.get(m.cluster);
+      if (mc && Math.random() < m.fraction) mirrorHttp2(this.pool, mc, req, body);
     }
-    if (cluster.breaker.requests >= cluster.config.limits.maxRequests) {
-      cluster.stats.rqOverflow++;
-      return local(LOCAL_REPLY.overflow);
-    }
-    const host = cluster.hostFor(info.originalDestination || `${info.downstreamLocalAddress}:${info.downstreamLocalPort}`, routeHash(a, req, info), undefined);
-    if (!host) {
-      cluster.stats.noHealthyHost++;
-      return local(LOCAL_REPLY.noHealthyUpstream);
-    }
-    info.upstreamHost = host.key;
-    info.attemptCount = 1;
-    cluster.breaker.requests++;
-    cluster.stats.rqTotal++;
-    host.activeRequests++;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      cluster.breaker.requests--;
-      host.activeRequests--;
-    };
-    stream.once('close', release);
-    const started = performance.now();
-    const onHead = (status: number, rh: HeaderList): void => {
-      cluster.recordResult(host, status, false);
-      info.responseCode = status;
-      info.upstreamServiceTimeMs = Math.round(performance.now() - started);
-      finishResponseHeaders(rh, hcm, route, weighted, table, 1, info.requestId);
-      for (const f of hcm.filters) f.encodeHeaders?.(fctx, status, rh);
-      rh.set('x-envoy-upstream-service-time', String(info.upstreamServiceTimeMs));
-      for (const k of HOP) rh.remove(k);
-    };
-    const fail = (detail: string): void => {
-      if (stream.destroyed) return release(); // the client went away first: not the upstream's failure
-      info.upstreamTransportFailureReason = detail;
-      cluster.recordResult(host, 503, true);
-      release();
-      if (!stream.headersSent) local(LOCAL_REPLY.connectFailure);
-      else stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-    };
-    this.forwardH1(stream, req, cluster, host, onHead, fail);
-  }
-
-  private forwardH1(stream: http2.ServerHttp2Stream, req: FilterRequest, cluster: Cluster, host: import('../upstream/host.ts').Host, onHead: (s: number, h: HeaderList) => void, fail: (d: string) => void): void {
-    cluster.connector.connect(host.address, host.port, cluster.tlsFor(host), cluster.config.connectTimeoutMs, (err, socket) => {
-      if (!socket) return fail(err?.detail ?? 'connect failed');
-      if (stream.destroyed) return socket.destroy();
-      const up = http.request({ method: req.method, path: req.path, headers: { host: req.authority, ...req.headers.toRecord() }, createConnection: () => socket });
-      up.on('error', (e) => fail(e.message));
-      // the client reset the stream: the upstream request goes too (no work left behind a reset)
-      stream.once('close', () => socket.destroy());
-      up.on('response', (res) => {
-        if (stream.destroyed) return socket.destroy();
-        const status = res.statusCode ?? 502;
-        const list = new HeaderList();
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) list.add(k, Array.isArray(v) ? v.join(', ') : String(v));
-        onHead(status, list);
-        stream.respond({ ':status': status, ...list.toRecord() });
-        res.pipe(stream);
-        res.on('end', () => socket.destroy());
-      });
-      stream.pipe(up);
+    forwardHttp2({
+      stream, req, info, cluster, action: a, pool: this.pool, body, hash: routeHash(a, req, info), local,
+      includeAttemptCount: route.virtualHost.includeAttemptCount,
+      onHead: (status, rh, attempts) => {
+        info.responseCode = status;
+        finishResponseHeaders(rh, hcm, route, weighted, table, attempts, info.requestId);
+        for (const f of hcm.filters) f.encodeHeaders?.(fctx, status, rh);
+        rh.set('x-envoy-upstream-service-time', String(info.upstreamServiceTimeMs));
+        for (const k of HOP) rh.remove(k);
+      },
     });
   }
 }
