@@ -3,13 +3,13 @@ import { X509Certificate } from 'node:crypto';
 import { MizzenError, errorMessage } from '../lib/errors.ts';
 import type { ProxySyncStatus } from '../control/debug/sync-status.ts';
 import type { CliContext } from './cli-context.ts';
-import { defaultDiscoveryAddress, fetchDiscoveryJson } from './discovery-debug-client.ts';
+import { fetchDiscoveryJson } from './discovery-debug-client.ts';
+import { addKubeDiscoveryOptions, openDiscoveryTarget, type DiscoveryTargetFlags } from './discovery-target.ts';
 import { formatTable } from './text-table.ts';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-interface Flags {
-  discoveryAddress?: string;
+interface Flags extends DiscoveryTargetFlags {
   output?: string;
   namespace?: string;
 }
@@ -28,15 +28,16 @@ const DUMP_TYPE: Record<Kind, string> = {
 
 /** `mizzen proxy-config KIND POD[.NS]`: what discovery sent a proxy, as istioctl shows it. */
 export function register(program: Command, ctx: CliContext): void {
-  program
+  const command = program
     .command('proxy-config')
     .alias('pc')
     .description("show the xDS config discovery sent a proxy (from /debug/config_dump): listeners|routes|clusters|endpoints|secret")
     .argument('<kind>', 'listeners, routes, clusters, endpoints or secret')
     .argument('<pod>', 'POD[.NAMESPACE] (or the full node ID)')
     .option('-n, --namespace <ns>', 'namespace of the pod (default: from POD.NS, else default)')
-    .option('--discovery-address <addr>', "discovery's debug/metrics address (HOST:PORT or unix:/path; default: the local mesh's .mizzen/discovery.sock when present, else 127.0.0.1:15014)")
-    .option('-o, --output <format>', 'output format: table (default) or json (Envoy-shaped)')
+    .option('--discovery-address <addr>', "discovery's debug/metrics address (HOST:PORT or unix:/path; default: the local mesh's .mizzen/discovery.sock when present, else the discovery pods through the API server of --kubeconfig, $KUBECONFIG or ~/.kube/config when there is one, else 127.0.0.1:15014)")
+    .option('-o, --output <format>', 'output format: table (default) or json (Envoy-shaped)');
+  addKubeDiscoveryOptions(command)
     .action(async (kindArg: string, pod: string, flags: Flags) => {
       const kind = ALIASES[kindArg];
       if (!kind) {
@@ -49,11 +50,15 @@ export function register(program: Command, ctx: CliContext): void {
         ctx.exitCode = 2;
         return;
       }
-      const address = flags.discoveryAddress ?? defaultDiscoveryAddress(ctx.cwd);
       let dump: Obj;
       try {
-        const proxyId = await resolveProxyId(address, pod, flags.namespace ?? 'default');
-        dump = (await fetchDiscoveryJson(address, `/debug/config_dump?proxyID=${encodeURIComponent(proxyId)}`)) as Obj;
+        const target = await openDiscoveryTarget(flags, ctx);
+        try {
+          const proxyId = await resolveProxyId(target.address, pod, flags.namespace ?? 'default');
+          dump = (await fetchDiscoveryJson(target.address, `/debug/config_dump?proxyID=${encodeURIComponent(proxyId)}`)) as Obj;
+        } finally {
+          await target.close();
+        }
       } catch (err) {
         ctx.stderr(`error: ${errorMessage(err)}\n`);
         ctx.exitCode = 1;

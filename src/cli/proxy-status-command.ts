@@ -2,23 +2,24 @@ import type { Command } from 'commander';
 import { errorMessage } from '../lib/errors.ts';
 import type { ProxySyncStatus } from '../control/debug/sync-status.ts';
 import type { CliContext } from './cli-context.ts';
-import { defaultDiscoveryAddress, fetchDiscoveryJson } from './discovery-debug-client.ts';
+import { fetchDiscoveryJson } from './discovery-debug-client.ts';
+import { addKubeDiscoveryOptions, openDiscoveryTarget, type DiscoveryTargetFlags } from './discovery-target.ts';
 import { formatTable } from './text-table.ts';
 
-interface Flags {
-  discoveryAddress?: string;
+interface Flags extends DiscoveryTargetFlags {
   output?: string;
 }
 
 /** `mizzen proxy-status [POD[.NS]]`: every connected proxy's xDS sync state, like istioctl. */
 export function register(program: Command, ctx: CliContext): void {
-  program
+  const command = program
     .command('proxy-status')
     .alias('ps')
     .description("show each connected proxy's xDS sync state (SYNCED, STALE, NOT SENT) from discovery's /debug/syncz")
     .argument('[pod]', 'only this proxy (POD or POD.NAMESPACE)')
-    .option('--discovery-address <addr>', "discovery's debug/metrics address (HOST:PORT or unix:/path; default: the local mesh's .mizzen/discovery.sock when present, else 127.0.0.1:15014)")
-    .option('-o, --output <format>', 'output format: table (default) or json')
+    .option('--discovery-address <addr>', "discovery's debug/metrics address (HOST:PORT or unix:/path; default: the local mesh's .mizzen/discovery.sock when present, else the discovery pods through the API server of --kubeconfig, $KUBECONFIG or ~/.kube/config when there is one, else 127.0.0.1:15014)")
+    .option('-o, --output <format>', 'output format: table (default) or json');
+  addKubeDiscoveryOptions(command)
     .action(async (pod: string | undefined, flags: Flags) => {
       if (flags.output !== undefined && flags.output !== 'json' && flags.output !== 'table') {
         ctx.stderr(`error: -o ${flags.output}: want json or table\n`);
@@ -27,7 +28,12 @@ export function register(program: Command, ctx: CliContext): void {
       }
       let rows: ProxySyncStatus[];
       try {
-        rows = (await fetchDiscoveryJson(flags.discoveryAddress ?? defaultDiscoveryAddress(ctx.cwd), '/debug/syncz')) as ProxySyncStatus[];
+        const target = await openDiscoveryTarget(flags, ctx);
+        try {
+          rows = (await fetchDiscoveryJson(target.address, '/debug/syncz')) as ProxySyncStatus[];
+        } finally {
+          await target.close();
+        }
       } catch (err) {
         ctx.stderr(`error: ${errorMessage(err)}\n`);
         ctx.exitCode = 1;

@@ -110,7 +110,8 @@ export function installManifest(o: InstallOptions): Obj[] {
       replicas: o.replicas,
       selector: { matchLabels: { app: 'istiod', 'istio.io/rev': rev } },
       template: {
-        metadata: { labels: { app: 'istiod', 'istio.io/rev': rev, 'sidecar.istio.io/inject': 'false' } },
+        // prometheus.io/port: istioctl (and mizzen proxy-status) find the debug port there
+        metadata: { labels: { app: 'istiod', 'istio.io/rev': rev, 'sidecar.istio.io/inject': 'false' }, annotations: { 'prometheus.io/port': '15014', 'prometheus.io/scrape': 'true' } },
         spec: {
           serviceAccountName: istiod,
           containers: [

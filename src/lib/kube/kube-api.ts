@@ -12,7 +12,12 @@ export function loadKubeConfig(source: KubeConfigSource): KubeConfig {
   const kc = new KubeConfig();
   if ('file' in source) {
     kc.loadFromFile(source.file);
-    if (source.context) kc.setCurrentContext(source.context);
+    if (source.context) {
+      if (!kc.getContextObject(source.context)) {
+        throw new KubeApiError(0, 'BadConfig', `kubeconfig ${source.file} has no context ${JSON.stringify(source.context)} (it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+      }
+      kc.setCurrentContext(source.context);
+    }
   } else if ('text' in source) {
     kc.loadFromString(source.text);
   } else {
@@ -71,6 +76,24 @@ export class KubeApi {
   }
 
   async request<T = Record<string, unknown>>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, o: RequestOptions = {}): Promise<T> {
+    const res = await this.requestRaw(method, path, o);
+    let json: Record<string, unknown> | undefined;
+    try {
+      json = res.body ? (JSON.parse(res.body) as Record<string, unknown>) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (res.status >= 200 && res.status < 300) return (json ?? {}) as T;
+    const reason = typeof json?.reason === 'string' ? json.reason : res.statusText || String(res.status);
+    const message = typeof json?.message === 'string' ? json.message : res.body.slice(0, 300);
+    throw new KubeApiError(res.status, reason, `${method} ${path}: ${res.status} ${reason}: ${message}`, json?.details as Record<string, unknown> | undefined);
+  }
+
+  /**
+   * The API server's answer as it is, any status (for subresources that relay another server's
+   * answer, like a pod's `proxy`); only a transport failure throws (KubeApiError status 0).
+   */
+  async requestRaw(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, o: RequestOptions = {}): Promise<{ status: number; statusText: string; contentType: string; body: string }> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(o.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const ctx = new RequestContext(url.toString(), HttpMethod[method]);
@@ -80,30 +103,19 @@ export class KubeApi {
     if (o.body !== undefined) headers['content-type'] = o.contentType ?? 'application/json';
     const timeout = AbortSignal.timeout(o.timeoutMs ?? 30_000);
     const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
-    let res;
     try {
-      res = await fetch(url, {
+      const res = await fetch(url, {
         method,
         headers,
         dispatcher: ctx.getDispatcher(),
         signal,
         ...(o.body !== undefined ? { body: typeof o.body === 'string' ? o.body : JSON.stringify(o.body) } : {}),
       });
+      return { status: res.status, statusText: res.statusText, contentType: res.headers.get('content-type') ?? '', body: await res.text() };
     } catch (err) {
       const cause = (err as { cause?: unknown }).cause;
       throw new KubeApiError(0, 'Unreachable', `${method} ${this.server}${path}: ${errorMessage(cause ?? err)}`);
     }
-    const text = await res.text();
-    let json: Record<string, unknown> | undefined;
-    try {
-      json = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
-    } catch {
-      json = undefined;
-    }
-    if (res.status >= 200 && res.status < 300) return (json ?? {}) as T;
-    const reason = typeof json?.reason === 'string' ? json.reason : res.statusText || String(res.status);
-    const message = typeof json?.message === 'string' ? json.message : text.slice(0, 300);
-    throw new KubeApiError(res.status, reason, `${method} ${path}: ${res.status} ${reason}: ${message}`, json?.details as Record<string, unknown> | undefined);
   }
 
   /**
