@@ -118,6 +118,7 @@ export class MeshRuntime {
   /** istio-cni's role for ambient pods (undefined without a control plane or ambient support). */
   private readonly ambientAgent: AmbientNodeAgent | undefined;
   private ztunnel: ZtunnelProcess | undefined;
+  private ztunnelPod: ConfigResource | undefined;
   /** ZDS uid of each running pod (its Kubernetes uid). */
   private readonly podUids = new Map<string, string>();
   private warnedAmbient = false;
@@ -153,10 +154,12 @@ export class MeshRuntime {
     await this.waitForControlPlane(120_000);
     const name = 'ztunnel-mizzen-node';
     const uid = randomUUID();
-    const metadata = { name, namespace: 'istio-system', uid, labels: { app: 'ztunnel' } };
+    // annotated for Prometheus' kubernetes-pods job as Istio's ztunnel chart does (metrics on 15020)
+    const metadata = { name, namespace: 'istio-system', uid, labels: { app: 'ztunnel' }, annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '15020', 'sidecar.istio.io/inject': 'false' } };
     const spec = { serviceAccountName: 'ztunnel', nodeName: 'mizzen-node', hostNetwork: true, containers: [{ name: 'istio-proxy', image: 'mizzen/ztunnel' }] };
     const status = { phase: 'Running', podIP: this.node.address, podIPs: [{ ip: this.node.address }], conditions: [{ type: 'Ready', status: 'True' }] };
-    this.config.write({ apiVersion: 'v1', kind: 'Pod', group: '', version: 'v1', metadata, spec, raw: { apiVersion: 'v1', kind: 'Pod', metadata, spec, status } });
+    this.ztunnelPod = { apiVersion: 'v1', kind: 'Pod', group: '', version: 'v1', metadata, spec, raw: { apiVersion: 'v1', kind: 'Pod', metadata, spec, status } };
+    this.config.write(this.ztunnelPod);
     const tokenFile = join(meshRunDir(o.prefix), 'ztunnel-token');
     writeFileSync(tokenFile, await o.ambient.mintToken('istio-system', 'ztunnel', { name, uid }), { mode: 0o600 });
     if (this.closed) return;
@@ -178,6 +181,7 @@ export class MeshRuntime {
       backoff: o.backoff,
     });
     this.ztunnel.start();
+    this.scheduleRefresh(20);
     this.log.info('ztunnel started for ambient pods');
   }
 
@@ -489,7 +493,7 @@ export class MeshRuntime {
         this.log.warn({ pod: pod.key, err: (err as Error).message }, 'cannot update pod network');
       }
     }
-    this.options.onPodObjects?.(objects);
+    this.options.onPodObjects?.(this.ztunnelPod ? [this.ztunnelPod, ...objects] : objects);
   }
 
   /** Every pod ready and, when it runs, the control plane ready; failing containers with their cause. */

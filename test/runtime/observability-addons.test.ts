@@ -125,8 +125,8 @@ describe('Prometheus addon and the dashboard on a Bookinfo mesh with real traffi
     const v = Number(p90[0]?.value[1]);
     assert.ok(v > 0 && v < 10_000, `P90 of productpage is a latency in ms (${p90[0]?.value[1]})`);
     const tcp = await waitFor('TCP bytes of tcp-echo', async () => {
-      const sent = await promQuery('sum(rate(istio_tcp_sent_bytes_total{reporter="destination",destination_workload="tcp-echo"}[30s])) by (source_workload, connection_security_policy)');
-      const received = await promQuery('sum(istio_tcp_received_bytes_total{reporter="source",source_workload="tcp-client"}) by (destination_service)');
+      const sent = await promQuery('sum(rate(istio_tcp_sent_bytes_total{reporter="destination",destination_workload="tcp-echo",destination_workload_namespace="default"}[30s])) by (source_workload, connection_security_policy)');
+      const received = await promQuery('sum(istio_tcp_received_bytes_total{reporter="source",source_workload="tcp-client",source_workload_namespace="default"}) by (destination_service)');
       return sent.length > 0 && Number(sent[0]!.value[1]) > 0 && received.length > 0 ? { sent, received } : undefined;
     }, 120_000);
     assert.equal(tcp.sent[0]!.metric.source_workload, 'tcp-client');
@@ -164,6 +164,28 @@ describe('Prometheus addon and the dashboard on a Bookinfo mesh with real traffi
     const fortioQps = Number(m[2]);
     t.diagnostic(`fortio ${fortioQps} qps, dashboard ${seen?.rate} rps, P50 ${seen?.p50} P99 ${seen?.p99} ms`);
     assert.ok(seen && Math.abs(seen.rate - fortioQps) / fortioQps < 0.1, `dashboard ${seen?.rate} rps vs fortio ${fortioQps} qps`);
+  });
+
+  it("ambient: ztunnel is scraped as Istio's chart annotates it; its TCP metrics answer queries and make a locked graph edge", async () => {
+    type Target = { labels: Record<string, string>; scrapeUrl: string; health: string };
+    const zt = await waitFor('ztunnel scraped', async () => {
+      const r = (await (await fetch(`${prometheus}/api/v1/targets`)).json()) as { data: { activeTargets: Target[] } };
+      return r.data.activeTargets.find((t) => t.labels.app === 'ztunnel' && t.health === 'up');
+    }, 120_000);
+    assert.match(zt.scrapeUrl, /:15020\/metrics$/);
+    assert.equal(zt.labels.namespace, 'istio-system');
+    const sent = await waitFor('ztunnel TCP bytes of ambient tcp-echo', async () => {
+      const r = await promQuery('sum(rate(istio_tcp_sent_bytes_total{reporter="destination",destination_workload="tcp-echo",destination_workload_namespace="ambient"}[30s])) by (source_workload, connection_security_policy)');
+      return r.length > 0 && Number(r[0]!.value[1]) > 0 ? r : undefined;
+    }, 120_000);
+    assert.equal(sent[0]!.metric.source_workload, 'tcp-client');
+    assert.equal(sent[0]!.metric.connection_security_policy, 'mutual_tls');
+    const e = await waitFor('the ambient TCP edge in the graph', async () => {
+      const x = edge(await graph(10), 'wl:ambient/tcp-client', 'svc:ambient/tcp-echo');
+      return x && (x.tcpSent ?? 0) > 0 ? x : undefined;
+    }, 60_000);
+    assert.equal(e.protocol, 'tcp');
+    assert.equal(e.mtls, 1, 'HBONE between the pods is mutual TLS');
   });
 
   it('the page shows the graph: productpage → details, the reviews v1/v2/v3 split, reviews → ratings; a node shows its config and proxy status', async (t) => {
@@ -242,6 +264,9 @@ describe('Prometheus addon and the dashboard on a Bookinfo mesh with real traffi
     const body = (await r.json()) as { traces?: string; proxies: unknown[] };
     assert.equal(body.traces, undefined);
     assert.equal((await fetch(`${dashboard}zipkin/`)).status, 404);
+    const z = await cli(['dashboard', 'zipkin'], dir);
+    assert.equal(z.code, 1);
+    assert.match(z.stderr, /no Zipkin in this mesh/);
     assert.ok(readFileSync(join(dir, '.mizzen', 'addons', 'prometheus', 'pods.json'), 'utf8').includes('__meta_kubernetes_pod_annotation_prometheus_io_port'));
   });
 });

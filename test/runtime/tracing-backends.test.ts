@@ -119,6 +119,9 @@ describe('Tracing to a real Zipkin from a Bookinfo run (Zipkin\'s own server as 
     const d = await cli(['dashboard'], dir);
     assert.equal(d.code, 0, d.stderr);
     const dashboard = d.stdout.trim();
+    const z = await cli(['dashboard', 'zipkin'], dir);
+    assert.equal(z.code, 0, z.stderr);
+    assert.equal(z.stdout.trim(), `${dashboard}zipkin/`, '`mizzen dashboard zipkin` prints where Zipkin is served');
     const node = (await (await fetch(`${dashboard}api/node?id=${encodeURIComponent('wl:default/productpage-v1')}`)).json()) as { traces?: string };
     assert.match(node.traces ?? '', /^\/zipkin\/\?serviceName=productpage\.default&/, 'a trace link for the workload');
     const ui = await fetch(new URL(node.traces!, dashboard));

@@ -52,7 +52,11 @@ spec:
         command: ${JSON.stringify(command)}${extra}
 `;
 
-/** The manifests: loadgen (QPS to productpage), client (idle, for fortio), tcp-echo + tcp-client, and legacy (no sidecar, 1 rps). */
+/**
+ * The manifests: loadgen (QPS to productpage), client (idle, for fortio), tcp-echo + tcp-client,
+ * legacy (no sidecar, 1 rps), and tcp-echo + tcp-client again in namespace `ambient`
+ * (`istio.io/dataplane-mode: ambient`: no sidecars, the node's ztunnel carries them over HBONE).
+ */
 export function trafficManifests(qps: number): string {
   return [
     deployment('loadgen', 'default', ['node', './client.ts', 'http://productpage:9080/productpage', String(qps)]),
@@ -68,5 +72,15 @@ spec:
     deployment('tcp-client', 'default', ['node', './tcp-client.ts', 'tcp-echo', '9000']),
     'apiVersion: v1\nkind: Namespace\nmetadata: {name: legacy}\n',
     deployment('legacy-client', 'legacy', ['node', './client.ts', 'http://productpage.default:9080/productpage', '1']),
+    'apiVersion: v1\nkind: Namespace\nmetadata: {name: ambient, labels: {istio.io/dataplane-mode: ambient}}\n',
+    `apiVersion: v1
+kind: Service
+metadata: {name: tcp-echo, namespace: ambient, labels: {app: tcp-echo}}
+spec:
+  ports: [{port: 9000, name: tcp}]
+  selector: {app: tcp-echo}
+`,
+    deployment('tcp-echo', 'ambient', ['node', './tcp-echo.ts', '9000'], '\n        ports: [{containerPort: 9000}]\n        readinessProbe: {tcpSocket: {port: 9000}, periodSeconds: 2}'),
+    deployment('tcp-client', 'ambient', ['node', './tcp-client.ts', 'tcp-echo', '9000']),
   ].join('---\n');
 }
