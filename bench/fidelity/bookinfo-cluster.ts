@@ -17,10 +17,42 @@ export const ZONE = 'fidelity-zone';
 export interface BookinfoCluster {
   /** Objects to create (Pods without status). */
   objects: Obj[];
-  /** Pod name → the status to patch in (phase, IPs, Ready). */
+  /** Pod `NAMESPACE/NAME` → the status to patch in (phase, IPs, Ready). */
   podStatus: Map<string, Obj>;
   /** The sidecars to compare: pod name, IP, node metadata. */
   sidecars: { pod: string; ip: string; metadata: Record<string, unknown> }[];
+  /** The ingress gateway (a `router` proxy in istio-system). */
+  gateway: { pod: string; ip: string; metadata: Record<string, unknown> };
+}
+
+/**
+ * Istio's default ingress gateway as its gateway chart makes it (as `mizzen up --ingress-gateway`):
+ * Service istio-ingressgateway (15021, 80→8080, 443→8443) and one Pod with the gateway labels.
+ */
+function ingressGateway(): { objects: Obj[]; pod: Obj; ip: string; metadata: Record<string, unknown> } {
+  const labels = { app: 'istio-ingressgateway', istio: 'ingressgateway', 'service.istio.io/canonical-name': 'istio-ingressgateway', 'service.istio.io/canonical-revision': 'latest' };
+  const ports = [{ containerPort: 15021, name: 'status-port', protocol: 'TCP' }, { containerPort: 8080, name: 'http2', protocol: 'TCP' }, { containerPort: 8443, name: 'https', protocol: 'TCP' }];
+  const name = 'istio-ingressgateway-fidelity';
+  const ip = '10.244.0.50';
+  const sa = 'istio-ingressgateway-service-account';
+  const objects: Obj[] = [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: 'istio-system' } },
+    {
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'istio-ingressgateway', namespace: 'istio-system', labels: { app: 'istio-ingressgateway', istio: 'ingressgateway' } },
+      spec: { selector: { app: 'istio-ingressgateway', istio: 'ingressgateway' }, ports: [{ name: 'status-port', port: 15021, targetPort: 15021 }, { name: 'http2', port: 80, targetPort: 8080 }, { name: 'https', port: 443, targetPort: 8443 }] },
+    },
+  ];
+  const pod = {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name, namespace: 'istio-system', labels, annotations: { 'inject.istio.io/templates': 'gateway', 'sidecar.istio.io/status': '{"initContainers":null,"containers":["istio-proxy"],"volumes":["workload-socket"],"imagePullSecrets":null,"revision":"default"}' } },
+    spec: { serviceAccountName: sa, nodeName: NODE_NAME, containers: [{ name: 'istio-proxy', image: 'auto', ports }] },
+  };
+  const metadata = {
+    NAMESPACE: 'istio-system', NAME: name, LABELS: labels, ISTIO_VERSION: '1.29.0', CLUSTER_ID: 'Kubernetes', MESH_ID: 'cluster.local',
+    WORKLOAD_NAME: 'istio-ingressgateway', SERVICE_ACCOUNT: sa, INSTANCE_IPS: ip, POD_PORTS: JSON.stringify(ports), OWNER: 'kubernetes://apis/apps/v1/namespaces/istio-system/deployments/istio-ingressgateway',
+    ENVOY_PROMETHEUS_PORT: 15090, ENVOY_STATUS_PORT: 15021, NODE_NAME, UNPRIVILEGED_POD: 'true', PROXY_CONFIG: { discoveryAddress: 'istiod.istio-system.svc:15012' },
+  };
+  return { objects, pod, ip, metadata };
 }
 
 export function bookinfoCluster(bookinfoYaml: string, istioConfigYaml: readonly string[]): BookinfoCluster {
@@ -48,7 +80,7 @@ export function bookinfoCluster(bookinfoYaml: string, istioConfigYaml: readonly 
       spec: { ...t.spec, nodeName: NODE_NAME, containers: t.spec.containers.map((c: Obj) => ({ name: c.name, image: c.image, ports: c.ports })), volumes: undefined },
     };
     pods.push(pod);
-    podStatus.set(name, {
+    podStatus.set(`default/${name}`, {
       phase: 'Running',
       hostIP: '127.0.0.1',
       podIP: ip,
@@ -80,18 +112,23 @@ export function bookinfoCluster(bookinfoYaml: string, istioConfigYaml: readonly 
       },
     });
   });
+  const gw = ingressGateway();
+  objects.push(...gw.objects);
+  services.push(gw.objects[1]!);
+  pods.push(gw.pod);
+  podStatus.set(`istio-system/${gw.pod.metadata.name}`, { phase: 'Running', hostIP: '127.0.0.1', podIP: gw.ip, podIPs: [{ ip: gw.ip }], conditions: [{ type: 'Ready', status: 'True' }, { type: 'ContainersReady', status: 'True' }, { type: 'PodScheduled', status: 'True' }] });
   objects.push(...pods);
   for (const s of services) {
-    const selected = pods.filter((p) => Object.entries(s.spec.selector ?? {}).every(([k, v]) => p.metadata.labels[k] === v));
+    const selected = pods.filter((p) => p.metadata.namespace === s.metadata.namespace && Object.entries(s.spec.selector ?? {}).every(([k, v]) => p.metadata.labels[k] === v));
     objects.push({
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
-      metadata: { name: `${s.metadata.name}-fidelity`, namespace: 'default', labels: { 'kubernetes.io/service-name': s.metadata.name, 'endpointslice.kubernetes.io/managed-by': 'fidelity.mizzen.local' } },
+      metadata: { name: `${s.metadata.name}-fidelity`, namespace: s.metadata.namespace, labels: { 'kubernetes.io/service-name': s.metadata.name, 'endpointslice.kubernetes.io/managed-by': 'fidelity.mizzen.local' } },
       addressType: 'IPv4',
-      endpoints: selected.map((p) => ({ addresses: [podStatus.get(p.metadata.name)!.podIP], conditions: { ready: true, serving: true, terminating: false }, nodeName: NODE_NAME, zone: ZONE, targetRef: { kind: 'Pod', name: p.metadata.name, namespace: 'default' } })),
+      endpoints: selected.map((p) => ({ addresses: [podStatus.get(`${p.metadata.namespace}/${p.metadata.name}`)!.podIP], conditions: { ready: true, serving: true, terminating: false }, nodeName: NODE_NAME, zone: ZONE, targetRef: { kind: 'Pod', name: p.metadata.name, namespace: p.metadata.namespace } })),
       ports: (s.spec.ports as Obj[]).map((p) => ({ name: p.name ?? '', port: typeof p.targetPort === 'number' ? p.targetPort : p.port, protocol: p.protocol ?? 'TCP' })),
     });
   }
   for (const file of istioConfigYaml) objects.push(...parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as Obj).filter(Boolean).map(ns));
-  return { objects, podStatus, sidecars };
+  return { objects, podStatus, sidecars, gateway: { pod: gw.pod.metadata.name, ip: gw.ip, metadata: gw.metadata } };
 }

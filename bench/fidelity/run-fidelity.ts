@@ -7,7 +7,8 @@
  * (scripts/kube-cluster.sh, no controllers), creates Bookinfo as an injected cluster holds it
  * (bookinfo-cluster.ts) with Istio's destination-rule-all and virtual-service-all-v1, feeds
  * istiod through the API server and `mizzen discovery` the same objects read back from it, dumps
- * both planes' xDS for four sidecars over ADS and scores the fields per type (xds-diff.ts).
+ * both planes' xDS for four sidecars and the ingress gateway (Istio's bookinfo-gateway.yaml) over
+ * ADS and scores the fields per type (xds-diff.ts), the gateway apart.
  * Writes DIR/report.json, DIR/istiod/*.json and DIR/mizzen/*.json; prints the scores and the
  * most frequent differences.
  */
@@ -104,12 +105,12 @@ async function main(): Promise<void> {
   kubectl(['apply', '--server-side', '-f', join(SHARED, 'istio/api/kubernetes/customresourcedefinitions.gen.yaml')]);
   kubectl(['wait', '--for', 'condition=established', 'crd', '--all', '--timeout=60s']);
   const bookinfo = join(SHARED, 'istio/istio/samples/bookinfo');
-  const cluster = bookinfoCluster(join(bookinfo, 'platform/kube/bookinfo.yaml'), [join(bookinfo, 'networking/destination-rule-all.yaml'), join(bookinfo, 'networking/virtual-service-all-v1.yaml')]);
+  const cluster = bookinfoCluster(join(bookinfo, 'platform/kube/bookinfo.yaml'), [join(bookinfo, 'networking/destination-rule-all.yaml'), join(bookinfo, 'networking/virtual-service-all-v1.yaml'), join(bookinfo, 'networking/bookinfo-gateway.yaml')]);
   kubectl(['apply', '-f', '-'], cluster.objects.map((o) => stringify(o)).join('---\n'));
-  for (const [pod, status] of cluster.podStatus) kubectl(['patch', 'pod', pod, '-n', 'default', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
+  for (const [key, status] of cluster.podStatus) kubectl(['patch', 'pod', key.split('/')[1]!, '-n', key.split('/')[0]!, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
 
   // Mizzen reads the same objects back from the API server (as stored, with the fields it defaulted).
-  const kinds = 'namespaces,nodes,serviceaccounts,services,endpointslices.discovery.k8s.io,pods,configmaps,destinationrules.networking.istio.io,virtualservices.networking.istio.io';
+  const kinds = 'namespaces,nodes,serviceaccounts,services,endpointslices.discovery.k8s.io,pods,configmaps,destinationrules.networking.istio.io,virtualservices.networking.istio.io,gateways.networking.istio.io';
   const items = (JSON.parse(kubectl(['get', kinds, '-A', '-o', 'json'])) as { items: Record<string, any>[] }).items; // eslint-disable-line @typescript-eslint/no-explicit-any
   const configDir = join(out, 'mizzen-config');
   mkdirSync(configDir, { recursive: true });
@@ -133,8 +134,12 @@ async function main(): Promise<void> {
 
   const root = loadEnvoyRoot();
   const dumps: { proxy: string; istiod: XdsDump; mizzen: XdsDump }[] = [];
-  for (const s of cluster.sidecars.filter((x) => SIDECARS.some((d) => x.pod.startsWith(`${d}-`)))) {
-    const node = { id: `sidecar~${s.ip}~${s.pod}.default~default.svc.cluster.local`, metadata: s.metadata };
+  const proxies = [
+    ...cluster.sidecars.filter((x) => SIDECARS.some((d) => x.pod.startsWith(`${d}-`))).map((s) => ({ ...s, id: `sidecar~${s.ip}~${s.pod}.default~default.svc.cluster.local` })),
+    { ...cluster.gateway, id: `router~${cluster.gateway.ip}~${cluster.gateway.pod}.istio-system~istio-system.svc.cluster.local` },
+  ];
+  for (const s of proxies) {
+    const node = { id: s.id, metadata: s.metadata };
     const [a, b] = [await dumpXds(root, p(1), node), await dumpXds(root, p(6), node)];
     dumps.push({ proxy: s.pod, istiod: a, mizzen: b });
     for (const [plane, d] of [['istiod', a], ['mizzen', b]] as const) {
@@ -142,17 +147,22 @@ async function main(): Promise<void> {
       writeFileSync(join(out, plane, `${s.pod}.json`), JSON.stringify(Object.fromEntries(Object.entries(d).map(([t, r]) => [messageNameOf(t), r])), null, 2));
     }
   }
-  const pairs = (t: string) => dumps.map((d) => ({ proxy: d.proxy, expected: d.istiod[t] ?? {}, actual: d.mizzen[t] ?? {} }));
+  const isGateway = (proxy: string): boolean => proxy === cluster.gateway.pod;
+  const pairs = (t: string, gateway = false) => dumps.filter((d) => isGateway(d.proxy) === gateway).map((d) => ({ proxy: d.proxy, expected: d.istiod[t] ?? {}, actual: d.mizzen[t] ?? {} }));
   const scores: TypeScore[] = TYPES.map((t) => scoreType(SHORT[t]!, pairs(t)));
   const noTracing: TypeScore[] = TYPES.map((t) => scoreType(SHORT[t]!, pairs(t), [TRACING]));
+  const gatewayScores: TypeScore[] = TYPES.map((t) => scoreType(SHORT[t]!, pairs(t, true)));
   const report = {
     date: new Date().toISOString(),
     istiod: istiod,
-    sidecars: dumps.map((d) => d.proxy),
+    sidecars: dumps.filter((d) => !isGateway(d.proxy)).map((d) => d.proxy),
+    gateway: cluster.gateway.pod,
     ignored: IGNORED.map((i) => ({ path: String(i.path), why: i.why })),
     scoresWithoutTracing: noTracing.map((s) => ({ type: s.type, percent: Math.round((1000 * s.equal) / Math.max(1, s.total)) / 10, equal: s.equal, total: s.total })),
     scores: scores.map((s) => ({ type: s.type, percent: Math.round((1000 * s.equal) / Math.max(1, s.total)) / 10, equal: s.equal, total: s.total, resources: { both: s.resources.both, onlyIstiod: s.resources.onlyExpected, onlyMizzen: s.resources.onlyActual } })),
     topDiffs: Object.fromEntries(scores.map((s) => [s.type, commonDiffs(s.diffs)])),
+    gatewayScores: gatewayScores.map((s) => ({ type: s.type, percent: Math.round((1000 * s.equal) / Math.max(1, s.total)) / 10, equal: s.equal, total: s.total, resources: { both: s.resources.both, onlyIstiod: s.resources.onlyExpected, onlyMizzen: s.resources.onlyActual } })),
+    gatewayTopDiffs: Object.fromEntries(gatewayScores.map((s) => [s.type, commonDiffs(s.diffs)])),
   };
   writeFileSync(join(out, 'report.json'), JSON.stringify(report, null, 2));
   process.stdout.write(`type  equal/total  score  without tracing  resources (both, only istiod, only mizzen)\n`);
@@ -160,6 +170,8 @@ async function main(): Promise<void> {
     const n = report.scoresWithoutTracing[i]!;
     process.stdout.write(`${s.type.padEnd(5)} ${`${s.equal}/${s.total}`.padStart(11)}  ${`${s.percent}%`.padStart(5)}  ${`${n.equal}/${n.total} ${n.percent}%`.padStart(15)}  ${s.resources.both}, ${s.resources.onlyIstiod.length}, ${s.resources.onlyMizzen.length}\n`);
   });
+  process.stdout.write(`ingress gateway (${cluster.gateway.pod}, Istio's bookinfo-gateway.yaml):\n`);
+  for (const s of report.gatewayScores) process.stdout.write(`${s.type.padEnd(5)} ${`${s.equal}/${s.total}`.padStart(11)}  ${`${s.percent}%`.padStart(5)}  ${s.resources.both}, ${s.resources.onlyIstiod.length}, ${s.resources.onlyMizzen.length}\n`);
   process.stdout.write(`details: ${join(out, 'report.json')}\n`);
 }
 
