@@ -172,6 +172,13 @@ describe('sidecar outbound HTTP routing', () => {
     const h = s2.run({ mode: 'outbound', address: '10.96.7.7', port: 7000, host: 'legacy:7000' });
     assert.equal(h.listener, '10.96.7.7_7000');
     assert.equal(h.routeName, 'legacy-http');
+    // as istiod: the VIP's own route config (HOST:PORT), whose one virtual host takes any Host
+    assert.equal(h.routeConfig, 'legacy.default.svc.cluster.local:7000');
+    const anyHost = s2.run({ mode: 'outbound', address: '10.96.7.7', port: 7000, host: 'something-else' });
+    assert.equal(anyHost.routeName, 'legacy-http');
+    assert.equal(anyHost.cluster, 'outbound|7000||legacy.default.svc.cluster.local');
+    const tls = s2.run({ mode: 'outbound', address: '10.96.7.7', port: 7000, protocol: 'tcp', tls: true, sni: 'legacy' });
+    assert.equal(tls.cluster, 'outbound|7000||legacy.default.svc.cluster.local', 'TLS is not HTTP: the default chain proxies it');
     const tcp = s2.run({ mode: 'outbound', address: '10.96.7.7', port: 7000, protocol: 'tcp' });
     assert.equal(tcp.cluster, 'outbound|7000||legacy.default.svc.cluster.local');
     assert.deepEqual(tcp.networkFilters, ['envoy.filters.network.tcp_proxy']);

@@ -7,7 +7,7 @@ import { EXT, socketAddress, typedFilter, type JsonObject } from './envoy-extens
 import { httpConnectionManagerFilter, listenerHcmSettings, tcpProxyFilter } from './http-connection-manager.ts';
 import { hcmTelemetry } from './telemetry-hcm.ts';
 import { normalizeWeights } from './route-actions.ts';
-import { isHttpProtocol, isSniffed } from './virtual-hosts.ts';
+import { isHttpProtocol, isSniffed, sniffedRouteName } from './virtual-hosts.ts';
 
 export const VIRTUAL_OUTBOUND = 'virtualOutbound';
 export const VIRTUAL_OUTBOUND_PORT = 15001;
@@ -96,8 +96,12 @@ function tcpListener(proxy: ProxyInfo, push: PushContext, name: string, ip: stri
   const sni = ip === '0.0.0.0' && rest.length > 1 ? rest.filter((e) => e.tls) : [];
   if (byCidr.length === 0 && sni.length === 0) {
     if (rest[0]!.sniff) {
-      const http = { filterChainMatch: { applicationProtocols: SNIFFED_HTTP }, filters: [httpConnectionManagerFilter({ statPrefix: `outbound_${ip}_${port}`, rds: String(port), ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'outbound') })] };
-      return { ...listener, listenerFilters: [typedFilter(EXT.httpInspector)], filterChains: [http, chain(rest[0]!.service)] };
+      // As istiod: HTTP (http_inspector) is routed by the service's own route config when the
+      // listener is its VIP's (`HOST:PORT`, any Host), by the port's otherwise; the rest is TCP.
+      const s = rest[0]!.service;
+      const rds = ip === '0.0.0.0' ? String(port) : sniffedRouteName(s.hostname, port);
+      const http = { filterChainMatch: { transportProtocol: 'raw_buffer', applicationProtocols: SNIFFED_HTTP }, transportSocketConnectTimeout: TRANSPORT_SOCKET_CONNECT_TIMEOUT, filters: [httpConnectionManagerFilter({ statPrefix: `outbound_${ip}_${port}`, rds, ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'outbound') })] };
+      return { ...listener, listenerFilters: [typedFilter(EXT.httpInspector)], filterChains: [http], defaultFilterChain: chain(s) };
     }
     listener.filterChains = [chain(rest[0]!.service)];
     return listener;

@@ -1,4 +1,5 @@
 import type { PushContext } from '../push/push-context.ts';
+import type { Service } from '../registry/service.ts';
 import { MESH_GATEWAY } from '../push/virtual-service-index.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { PASSTHROUGH_CLUSTER, outboundClusterName } from './cluster-names.ts';
@@ -64,11 +65,7 @@ export function outboundVirtualHosts(proxy: ProxyInfo, push: PushContext, port: 
     if (!sp || !carriesHttp(sp.protocol)) continue;
     if (hostsWithService.has(service.hostname)) continue;
     hostsWithService.add(service.hostname);
-    const vs = push.virtualServiceForHost(proxy, service.hostname);
-    const routes = vs
-      ? buildHttpRoutes(vs.http, routeCtx(proxy, push, port, vs.namespace), vs)
-      : [defaultRoute(outboundClusterName(port, undefined, service.hostname), false, destinationHashPolicy({ host: service.hostname }, routeCtx(proxy, push, port, service.namespace)))];
-    const vh = virtualHost(`${service.hostname}:${port}`, domainAliases(service.hostname, service.addresses, undefined, proxy.dnsDomain), routes.map((r) => withDecorator(r, `${service.hostname}:${port}/*`)), seenDomains);
+    const vh = virtualHost(`${service.hostname}:${port}`, domainAliases(service.hostname, service.addresses, undefined, proxy.dnsDomain), serviceRoutes(proxy, push, service, port), seenDomains);
     if (vh) out.push(vh);
   }
   // VirtualService hosts that name no service (external names): reachable on every HTTP port.
@@ -87,6 +84,28 @@ export function outboundVirtualHosts(proxy: ProxyInfo, push: PushContext, port: 
       : { name: 'allow_any', domains: ['*'], routes: [{ name: 'allow_any', match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: '0s', maxGrpcTimeout: '0s' } }], includeRequestAttemptCount: true },
   );
   return out;
+}
+
+/**
+ * The route config of a sniffed port bound to a service's VIP (`HOST:PORT`, as istiod names it):
+ * whatever reaches that VIP and port is the service's, so its one virtual host matches any Host.
+ */
+export function sniffedServiceVirtualHosts(proxy: ProxyInfo, push: PushContext, service: Service, port: number): JsonObject[] {
+  return [virtualHost(sniffedRouteName(service.hostname, port), ['*'], serviceRoutes(proxy, push, service, port), new Set())!];
+}
+
+/** istiod's RDS name for a sniffed port on a service's own address. */
+export function sniffedRouteName(hostname: string, port: number): string {
+  return `${hostname}:${port}`;
+}
+
+/** A service port's routes: its VirtualService's, else the default route to its cluster; with decorators. */
+function serviceRoutes(proxy: ProxyInfo, push: PushContext, service: Service, port: number): JsonObject[] {
+  const vs = push.virtualServiceForHost(proxy, service.hostname);
+  const routes = vs
+    ? buildHttpRoutes(vs.http, routeCtx(proxy, push, port, vs.namespace), vs)
+    : [defaultRoute(outboundClusterName(port, undefined, service.hostname), false, destinationHashPolicy({ host: service.hostname }, routeCtx(proxy, push, port, service.namespace)))];
+  return routes.map((r) => withDecorator(r, `${service.hostname}:${port}/*`));
 }
 
 /** Tracing's operation name for a route (istiod's decorator): `HOST:PORT/*` of the service. */
