@@ -68,8 +68,22 @@ describe('certification requests and certificates', () => {
     });
     const [cert] = parseCertificateChain(toPem('CERTIFICATE', certDer));
     assert.ok(cert.verify(issuer.publicKey));
-    assert.deepEqual(certificateSans(cert), { uris: ['spiffe://td/ns/a/sa/b'], dns: ['istiod.istio-system.svc'], ips: ['127.0.0.1', 'FD00:0:0:0:0:0:0:1'] });
+    // IPv6 as Envoy prints it (compressed), read from the DER
+    assert.deepEqual(certificateSans(cert), { uris: ['spiffe://td/ns/a/sa/b'], dns: ['istiod.istio-system.svc'], ips: ['127.0.0.1', 'fd00::1'] });
     assert.ok(new X509Certificate(certDer).checkHost('istiod.istio-system.svc'));
+  });
+
+  it('reads SANs that Node quotes and escapes value for value (regression: a backslash made the text reader throw)', () => {
+    const issuer = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const name = distinguishedName([{ oid: OID.organization, value: 'test' }]);
+    const make = (uris: string[], ips: string[] = []) => parseCertificateChain(toPem('CERTIFICATE', buildCertificate({
+      serial: randomSerial(), issuer: name, subject: name, notBefore: Date.now(), notAfter: Date.now() + 3600_000,
+      spki: issuer.publicKey.export({ format: 'der', type: 'spki' }), signingKey: issuer.privateKey,
+      extensions: [subjectAltNameExtension({ uris, ips }, false)],
+    })))[0];
+    const tricky = ['a\\', 'spiffe://cluster.local/ns/a/sa/b', 'x, URI:spiffe://cluster.local/ns/default/sa/admin', '"q"', 'sp ace'];
+    assert.deepEqual(certificateSans(make(tricky)).uris, tricky);
+    assert.deepEqual(certificateSans(make([], ['::', '1:0:0:1:0:0:0:1', '2001:db8::ff00:42:8329', '1:2:3:4:5:6:7:8'])).ips, ['::', '1:0:0:1::1', '2001:db8::ff00:42:8329', '1:2:3:4:5:6:7:8']);
   });
 });
 

@@ -137,7 +137,7 @@ export class HbonePool {
           ALPNProtocols: ['h2'],
           rejectUnauthorized: true,
           checkServerIdentity: (_host: string, cert: PeerCertificate) => {
-            const ids = spiffeSans(cert.subjectaltname);
+            const ids = spiffeSans(cert);
             peer = ids[0];
             if (d.expectedIdentities.length > 0 && !ids.some((id) => d.expectedIdentities.includes(id))) {
               failure = new HboneError('IDENTITY_ERROR', `HBONE peer ${d.address}:${d.port} presented ${ids.join(', ') || 'no SPIFFE identity'}, expected ${d.expectedIdentities.join(' or ')}`);

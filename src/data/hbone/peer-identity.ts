@@ -1,11 +1,9 @@
-import type { TLSSocket } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { certificateSansOfDer } from '../../lib/certificate-info.ts';
 
-/** The SPIFFE URI SANs of a certificate's `subjectaltname` text (`URI:spiffe://..., DNS:...`). */
-export function spiffeSans(subjectAltName: string | undefined): string[] {
-  if (!subjectAltName) return [];
-  const out: string[] = [];
-  for (const part of subjectAltName.split(/,\s*/)) if (part.startsWith('URI:spiffe://')) out.push(part.slice(4));
-  return out;
+/** The SPIFFE URI SANs of a peer certificate, read from its DER. */
+export function spiffeSans(cert: PeerCertificate | undefined): string[] {
+  return certificateSansOfDer(cert?.raw).uris.filter((u) => u.startsWith('spiffe://'));
 }
 
 /** The peer's SPIFFE identity on a verified TLS connection (first URI SAN), cached on the socket. */
@@ -13,7 +11,7 @@ export function peerIdentity(socket: TLSSocket): string | undefined {
   const s = socket as TLSSocket & { mizzenPeerIdentity?: string | null };
   if (s.mizzenPeerIdentity !== undefined) return s.mizzenPeerIdentity ?? undefined;
   const cert = socket.authorized ? socket.getPeerCertificate(false) : undefined;
-  const id = cert && 'subjectaltname' in cert ? spiffeSans(cert.subjectaltname)[0] : undefined;
+  const id = cert ? spiffeSans(cert)[0] : undefined;
   s.mizzenPeerIdentity = id ?? null;
   return id;
 }

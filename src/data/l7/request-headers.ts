@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { certificateSansOfDer } from '../../lib/certificate-info.ts';
 import { hashKey } from '../upstream/load-balancer.ts';
 import type { HcmConfig } from './hcm-config.ts';
 import type { FilterRequest } from './http-filter.ts';
@@ -123,6 +124,6 @@ function xfccElement(hcm: HcmConfig, info: StreamInfo): string {
     parts.push(`Subject="${subject.join(',')}"`);
   }
   if (hcm.setClientCert.uri) parts.push(`URI=${info.peerPrincipal}`);
-  if (hcm.setClientCert.dns) for (const s of (cert?.subjectaltname ?? '').split(', ')) if (s.startsWith('DNS:')) parts.push(`DNS=${s.slice(4)}`);
+  if (hcm.setClientCert.dns) for (const d of certificateSansOfDer(cert?.raw).dns) parts.push(`DNS=${d}`);
   return parts.join(';');
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as tls from 'node:tls';
 import type { PeerCertificate } from 'node:tls';
+import { certificateSansOfDer } from '../../lib/certificate-info.ts';
 import type { SecretProvider } from './secret-provider.ts';
 import type { TlsSpec } from './tls-context-config.ts';
 
@@ -69,14 +70,10 @@ export class TlsContextFactory {
   }
 }
 
-/** SANs of a peer certificate: `[['URI', 'spiffe://...'], ['DNS', 'a.b']]`. */
+/** SANs of a peer certificate, read from its DER: `[['URI', 'spiffe://...'], ['DNS', 'a.b'], ['IP Address', '10.0.0.1']]`. */
 export function peerSans(cert: PeerCertificate | undefined): [string, string][] {
-  const raw = cert?.subjectaltname;
-  if (!raw) return [];
-  return raw.split(', ').map((s) => {
-    const c = s.indexOf(':');
-    return [s.slice(0, c), s.slice(c + 1)] as [string, string];
-  });
+  const sans = certificateSansOfDer(cert?.raw);
+  return [...sans.uris.map((v) => ['URI', v] as [string, string]), ...sans.dns.map((v) => ['DNS', v] as [string, string]), ...sans.ips.map((v) => ['IP Address', v] as [string, string])];
 }
 
 /** The first URI SAN (the SPIFFE identity), if any. */
