@@ -9,6 +9,8 @@ import { discoveryPodObject } from '../../src/runtime/addons/prometheus-addon.ts
 import { renderPrometheusConfig } from '../../src/runtime/addons/prometheus-config.ts';
 import { kubernetesPodTargets } from '../../src/runtime/addons/kubernetes-sd-targets.ts';
 import { applyPrometheusMerge, meshPrometheusMerge } from '../../src/runtime/prometheus-merge.ts';
+import { rootSkipReason } from './netns-test-support.ts';
+import { cli } from './tracing-support.ts';
 
 const configMap = (mesh: string): ConfigResource => {
   const metadata = { name: 'istio', namespace: 'istio-system' };
@@ -56,6 +58,25 @@ describe('Prometheus addon configuration', () => {
       writeFileSync(join(dir, 'prometheus.yml'), renderPrometheusConfig({ selfAddress: '10.244.0.1:9090', podTargetsFile: join(dir, 'pods.json'), intervalSeconds: 5 }));
       const out = execFileSync('/usr/bin/promtool', ['check', 'config', join(dir, 'prometheus.yml')], { encoding: 'utf8' });
       assert.match(out, /SUCCESS/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('mizzen up --addons and --dashboard-port', { skip: await rootSkipReason() }, () => {
+  it('refuses an unknown addon and a bad port before starting anything', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mizzen-addons-'));
+    try {
+      const bad = await cli(['up', '-d', '.', '--addons', 'prometheus,grafana'], dir);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /--addons grafana: unknown addon \(known: prometheus\)/);
+      const port = await cli(['up', '-d', '.', '--dashboard-port', 'x'], dir);
+      assert.equal(port.code, 1);
+      assert.match(port.stderr, /--dashboard-port must be a port, 0 \(any\) or none/);
+      assert.ok(!existsSync(join(dir, '.mizzen')), 'no state directory was made');
+      const none = await cli(['dashboard'], dir);
+      assert.equal(none.code, 1, 'no mesh: mizzen dashboard says so');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
