@@ -4,7 +4,10 @@ import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { parseClusterName } from './cluster-names.ts';
 import type { JsonObject } from './envoy-extensions.ts';
 import type { GeneratedResource, GenerateRequest, Generator } from './generator.ts';
-import { localityLbEndpoints } from './load-assignment.ts';
+import { effectivePolicy } from './cluster-traffic-policy.ts';
+import { localityGroups, localityGroupsJson } from './load-assignment.ts';
+import { applyLocalityLb, effectiveLocalityLb, withLocalityLabels, type LocalityGroup } from './locality-lb.ts';
+import type { Subset } from '../../api/istio/destination-rule.ts';
 import { outboundClusters, subsetEndpoints } from './outbound-clusters.ts';
 import { toResources } from './resource-list.ts';
 
@@ -19,7 +22,10 @@ export class EndpointGenerator implements Generator {
     const grpc = proxy.generator === 'grpc';
     // Proxies of one scope ask for the same clusters: build the answer once per push.
     const names = request.names && request.names.length > 0 ? request.names : undefined;
-    const key = `eds-res|${push.scopeKey(proxy)}|${names ? names.join('\n') : '*'}`;
+    // locality load balancing makes assignments depend on the proxy's locality (and labels, with failoverPriority)
+    const l = push.proxyLocality(proxy);
+    const where = `${l.region ?? ''}/${l.zone ?? ''}/${l.subzone ?? ''}${push.localityLabelSensitive ? `|${labelsKey(proxy.labels)}` : ''}`;
+    const key = `eds-res|${push.scopeKey(proxy)}|${where}|${names ? names.join('\n') : '*'}`;
     return [...push.cached(key, () => this.build(proxy, push, names, grpc))];
   }
 
@@ -45,14 +51,26 @@ export function loadAssignment(proxy: ProxyInfo, push: PushContext, clusterName:
   const service = push.serviceFor(proxy, parsed.host);
   if (!service || !service.ports.some((p) => p.port === parsed.port)) return undefined;
   let labels: Readonly<Record<string, string>> | undefined;
+  let subset: Subset | undefined;
+  const dr = push.destinationRuleFor(proxy, service);
   if (parsed.subset) {
-    const subset = push.destinationRuleFor(proxy, service)?.spec.subsets?.find((s) => s.name === parsed.subset);
+    subset = dr?.spec.subsets?.find((s) => s.name === parsed.subset);
     if (!subset) return push.cached(`eds|none|${clusterName}`, () => ({ clusterName, endpoints: [] }));
     labels = subset.labels ?? {};
   }
-  // Shared by every proxy that resolves the same subset labels for this cluster.
-  return push.cached(`eds|${grpc}|${service.namespace}|${clusterName}|${labelsKey(labels ?? {})}`, () => ({
-    clusterName,
-    endpoints: localityLbEndpoints(subsetEndpoints(push, service, parsed.port, labels), { grpc }),
-  }));
+  const policy = effectivePolicy(dr?.spec.trafficPolicy, subset?.trafficPolicy, parsed.port);
+  const setting = effectiveLocalityLb(push.mesh.localityLbSetting, policy.loadBalancer?.localityLbSetting);
+  const outlier = policy.outlierDetection !== undefined;
+  const shared = `eds|${grpc}|${service.namespace}|${clusterName}|${labelsKey(labels ?? {})}`;
+  const groups = (): LocalityGroup[] => push.cached(`${shared}|groups`, () => localityGroups(subsetEndpoints(push, service, parsed.port, labels)));
+  if (!setting || (!outlier && !(setting.distribute && setting.distribute.length > 0))) {
+    // Shared by every proxy that resolves the same subset labels for this cluster.
+    return push.cached(shared, () => ({ clusterName, endpoints: localityGroupsJson(groups(), { grpc }) }));
+  }
+  // As istiod: priorities (failover) or weights (distribute) seen from the proxy's locality.
+  const locality = push.proxyLocality(proxy);
+  const proxyLabels = withLocalityLabels(proxy.labels, locality);
+  const byLabels = setting.failoverPriority?.length ? `|${labelsKey(proxyLabels)}` : '';
+  const key = `${shared}|${JSON.stringify(setting)}|${outlier}|${locality.region ?? ''}/${locality.zone ?? ''}/${locality.subzone ?? ''}${byLabels}`;
+  return push.cached(key, () => ({ clusterName, endpoints: localityGroupsJson(applyLocalityLb(groups(), locality, proxyLabels, setting, outlier), { grpc }) }));
 }

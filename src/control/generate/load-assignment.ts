@@ -1,5 +1,6 @@
 import type { Endpoint, Locality } from '../registry/service.ts';
 import type { JsonObject } from './envoy-extensions.ts';
+import type { LocalityGroup } from './locality-lb.ts';
 
 /**
  * Endpoints grouped by locality, as ClusterLoadAssignment.endpoints: each locality carries its
@@ -7,22 +8,30 @@ import type { JsonObject } from './envoy-extensions.ts';
  * endpoint its weight, health and the metadata auto mTLS and telemetry read.
  */
 export function localityLbEndpoints(endpoints: readonly Endpoint[], opts: { grpc: boolean }): JsonObject[] {
-  const groups = new Map<string, { locality: Locality; eps: Endpoint[] }>();
+  return localityGroupsJson(localityGroups(endpoints), opts);
+}
+
+/** Endpoints grouped by locality (sorted by `region/zone/subzone`), all at priority 0. */
+export function localityGroups(endpoints: readonly Endpoint[]): LocalityGroup[] {
+  const groups = new Map<string, LocalityGroup>();
   for (const e of endpoints) {
     const loc = e.locality ?? {};
     const key = `${loc.region ?? ''}/${loc.zone ?? ''}/${loc.subzone ?? ''}`;
-    const g = groups.get(key) ?? { locality: loc, eps: [] };
-    g.eps.push(e);
+    const g = groups.get(key) ?? { locality: loc, endpoints: [], weight: 0, priority: 0 };
+    g.endpoints.push(e);
+    g.weight += e.weight ?? 1;
     groups.set(key, g);
   }
-  const out: JsonObject[] = [];
-  for (const key of [...groups.keys()].sort()) {
-    const { locality, eps } = groups.get(key)!;
-    const lbEndpoints = eps.map((e) => lbEndpoint(e, opts));
-    const weight = eps.reduce((sum, e) => sum + (e.weight ?? 1), 0);
-    out.push({ locality: envoyLocality(locality), lbEndpoints, loadBalancingWeight: weight });
-  }
-  return out;
+  return [...groups.keys()].sort().map((k) => groups.get(k)!);
+}
+
+/** LocalityLbEndpoints JSON of locality groups (a priority only when not 0, as Envoy omits it). */
+export function localityGroupsJson(groups: readonly LocalityGroup[], opts: { grpc: boolean }): JsonObject[] {
+  return groups.map((g) => {
+    const out: JsonObject = { locality: envoyLocality(g.locality), lbEndpoints: g.endpoints.map((e) => lbEndpoint(e, opts)), loadBalancingWeight: g.weight };
+    if (g.priority > 0) out.priority = g.priority;
+    return out;
+  });
 }
 
 function envoyLocality(l: Locality): JsonObject {

@@ -10,6 +10,7 @@ import { EXT, adsConfigSource, type JsonObject } from './envoy-extensions.ts';
 import { tcpMetadataExchangeFilter } from './tcp-metadata-exchange-filter.ts';
 import { grpcUpstreamTls } from './grpc-security.ts';
 import { localityLbEndpoints } from './load-assignment.ts';
+import { effectiveLocalityLb, wantsLocalityWeights } from './locality-lb.ts';
 import { serviceIdentities } from '../registry/service-identities.ts';
 
 const HTTP2_PROTOCOLS = new Set(['HTTP2', 'GRPC']);
@@ -92,6 +93,9 @@ function buildCluster(push: PushContext, service: Service, port: ServicePort, su
   Object.assign(cluster, outlierDetectionFields(policy.outlierDetection));
   // As istiod: panic mode off (no traffic to unhealthy hosts when few are healthy).
   if (!passthrough && cluster.commonLbConfig === undefined) cluster.commonLbConfig = { healthyPanicThreshold: {} };
+  if (!passthrough && wantsLocalityWeights(effectiveLocalityLb(push.mesh.localityLbSetting, policy.loadBalancer?.localityLbSetting), policy.outlierDetection !== undefined)) {
+    (cluster.commonLbConfig as JsonObject).localityWeightedLbConfig = {};
+  }
   const sans = serviceAccountsOf(push, service);
   Object.assign(cluster, clusterTlsFields(policy.tls, { sni: istioSni(port.port, subset?.name, service.hostname), sans, autoMtls: push.mesh.enableAutoMtls !== false && service.location === 'MESH_INTERNAL' && !passthrough, host: service.hostname }));
   const configRef = dr ? { config: `/apis/networking.istio.io/v1/namespaces/${dr.namespace}/destination-rule/${dr.name}` } : {};

@@ -6,7 +6,9 @@ import type { RequestAuthenticationSpec } from '../../api/istio/request-authenti
 import type { SidecarSpec } from '../../api/istio/sidecar.ts';
 import type { ConfigStoreReader } from '../config/config-store-reader.ts';
 import type { PathNormalizationType } from '../config/mesh-config.ts';
-import type { RegistrySnapshot, Service } from '../registry/service.ts';
+import type { LocalityLoadBalancerSetting } from '../../api/istio/destination-rule.ts';
+import type { Locality, RegistrySnapshot, Service } from '../registry/service.ts';
+import { localityFromLabels } from '../registry/workload-labels.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { DestinationRuleIndex, type DestinationRuleView } from './destination-rule-index.ts';
 import { configOrder, exportedTo, labelsMatch } from './config-scope.ts';
@@ -41,6 +43,8 @@ export interface PushMeshConfig {
   extensionProviders?: readonly ExtensionProvider[];
   defaultProviders?: { metrics?: readonly string[]; tracing?: readonly string[]; accessLogging?: readonly string[] };
   defaultConfig?: { tracing?: ProxyTracing };
+  /** Locality load balancing for every cluster a DestinationRule does not set it for (Istio's default: enabled). */
+  localityLbSetting?: LocalityLoadBalancerSetting;
 }
 
 export interface PushContextInput {
@@ -93,6 +97,8 @@ export class PushContext {
   private readonly memo = new Map<string, unknown>();
   /** Does some config make generation depend on a proxy's labels (sourceLabels, DR workloadSelector)? */
   private readonly labelSensitive: boolean;
+  /** Does some locality setting (failoverPriority) make EDS depend on a proxy's labels? */
+  readonly localityLabelSensitive: boolean;
 
   constructor(input: PushContextInput) {
     this.config = input.config;
@@ -113,6 +119,8 @@ export class PushContext {
     this.authorizationPolicies = new SecurityPolicyIndex(all, 'AuthorizationPolicy', rootNamespace);
     this.requestAuthentications = new SecurityPolicyIndex(all, 'RequestAuthentication', rootNamespace);
     this.telemetry = new TelemetryIndex(all, this.mesh);
+    this.localityLabelSensitive = (this.mesh.localityLbSetting?.failoverPriority?.length ?? 0) > 0
+      || all.some((r) => r.kind === 'DestinationRule' && JSON.stringify(r.spec ?? {}).includes('"failoverPriority"'));
     this.labelSensitive = all.some((r) => {
       if (r.kind === 'DestinationRule') return (r.spec as { workloadSelector?: unknown }).workloadSelector !== undefined;
       if (r.kind !== 'VirtualService') return false;
@@ -142,6 +150,24 @@ export class PushContext {
     const sidecarKey = sidecar ? `${sidecar.metadata.namespace}/${sidecar.metadata.name}` : '';
     const labels = this.labelSensitive || proxy.type === 'router' ? labelsKey(proxy.labels) : '';
     return `${proxy.type}|${proxy.generator ?? ''}|${proxy.namespace}|${proxy.dnsDomain}|${sidecarKey}|${labels}`;
+  }
+
+  /**
+   * The proxy's locality, as istiod sets model.Proxy.Locality: what its Envoy node says, else the
+   * locality of the workload at its address (a pod's labels or node), else its own labels.
+   */
+  proxyLocality(proxy: ProxyInfo): Locality {
+    if (proxy.locality) return proxy.locality;
+    const byAddress = this.cached('locality-by-address', () => {
+      const m = new Map<string, Locality>();
+      for (const w of this.registry.workloads) if (w.locality && !m.has(w.address)) m.set(w.address, w.locality);
+      return m;
+    });
+    for (const ip of proxy.ipAddresses) {
+      const l = byAddress.get(ip);
+      if (l) return l;
+    }
+    return localityFromLabels(proxy.labels) ?? {};
   }
 
   /** The Sidecar resource scoping this proxy, if any. */

@@ -29,6 +29,8 @@ export interface ProxyInfo {
   /** Node user_agent_name (e.g. `envoy`, `gRPC Node Pure JS`), '' when absent. */
   userAgent: string;
   workloadName: string | undefined;
+  /** Envoy Node.locality as sent (`region/zone/subzone` parts; empty ones omitted), if any. */
+  locality?: { region?: string; zone?: string; subzone?: string };
 }
 
 /** What the client sent in DiscoveryRequest.node (protobufjs object form, camelCase). */
@@ -38,6 +40,7 @@ export interface NodeMessage {
   metadata?: unknown;
   userAgentName?: string;
   userAgentVersion?: string;
+  locality?: { region?: string; zone?: string; subZone?: string };
 }
 
 export type ProxyParseResult = { ok: true; proxy: ProxyInfo } | { ok: false; message: string };
@@ -156,6 +159,13 @@ export function parseProxyInfo(node: NodeMessage | undefined | null): ProxyParse
     workloadName: str(metadata.WORKLOAD_NAME),
     ...(proxyless ? { generator: 'grpc' as const } : {}),
   };
+  const loc = node.locality;
+  if (loc && (loc.region || loc.zone || loc.subZone)) {
+    proxy.locality = {};
+    if (loc.region) proxy.locality.region = loc.region;
+    if (loc.zone) proxy.locality.zone = loc.zone;
+    if (loc.subZone) proxy.locality.subzone = loc.subZone;
+  }
   return { ok: true, proxy };
 }
 

@@ -40,6 +40,8 @@ export interface ClusterConfig {
   ringSize: number;
   choiceCount: number;
   panicThreshold: number;
+  /** common_lb_config.locality_weighted_lb_config: localities chosen by their weights. */
+  localityWeighted: boolean;
   limits: CircuitBreakerLimits;
   outlier: OutlierConfig | undefined;
   tls: TlsSpec | undefined;
@@ -175,6 +177,7 @@ export function compileCluster(c: Obj): ClusterConfig {
     ringSize: Math.min(8_388_608, asNumber(asObj(asObj(c.ringHashLbConfig).minimumRingSize).value, 1024)),
     choiceCount: wrapped(asObj(c.leastRequestLbConfig).choiceCount) ?? 2,
     panicThreshold: panic === undefined ? 0.5 : (percent(panic) ?? 0),
+    localityWeighted: asObj(c.commonLbConfig).localityWeightedLbConfig !== undefined,
     limits: c.circuitBreakers === undefined ? DEFAULT_LIMITS : compileLimits(c.circuitBreakers, `${path}.circuitBreakers`),
     outlier: compileOutlier(c.outlierDetection, `${path}.outlierDetection`),
     tls: compileTransportSocket(c.transportSocket, `${path}.transportSocket`, 'upstream'),

@@ -17,7 +17,7 @@ export class ClusterManager {
   private readonly log: Logger;
   readonly clusters = new Map<string, Cluster>();
   /** Last endpoints per EDS service name, also for clusters that are not (yet) known. */
-  readonly endpoints = new Map<string, { spec: EndpointSpec[]; raw: Obj; version: string }>();
+  readonly endpoints = new Map<string, { spec: EndpointSpec[]; overprovisioning: number; raw: Obj; version: string }>();
   private dnsTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(connector: UpstreamConnector, clock: Clock, log: Logger) {
@@ -54,7 +54,7 @@ export class ClusterManager {
       const cl = this.clusters.get(cfg.name)!;
       if (cfg.type === 'EDS') {
         const eps = this.endpoints.get(cfg.edsServiceName);
-        if (eps && !cl.warmed) cl.setEndpoints(eps.spec);
+        if (eps && !cl.warmed) cl.setEndpoints(eps.spec, eps.overprovisioning);
       }
       if (cfg.type === 'STRICT_DNS' || cfg.type === 'LOGICAL_DNS') this.startDns(cl);
     }
@@ -69,17 +69,17 @@ export class ClusterManager {
   }
 
   /** Validate ClusterLoadAssignments; throws ResourceRejection. */
-  compileEndpoints(resources: readonly Obj[]): { name: string; spec: EndpointSpec[]; raw: Obj }[] {
+  compileEndpoints(resources: readonly Obj[]): { name: string; spec: EndpointSpec[]; overprovisioning: number; raw: Obj }[] {
     return resources.map((r) => {
       const c = compileEndpoints(r, `ClusterLoadAssignment ${String(r.clusterName ?? '')}`);
-      return { name: c.clusterName, spec: c.endpoints, raw: r };
+      return { name: c.clusterName, spec: c.endpoints, overprovisioning: c.overprovisioning, raw: r };
     });
   }
 
-  applyEndpoints(list: readonly { name: string; spec: EndpointSpec[]; raw: Obj }[], removed: readonly string[], version: string): void {
+  applyEndpoints(list: readonly { name: string; spec: EndpointSpec[]; overprovisioning?: number; raw: Obj }[], removed: readonly string[], version: string): void {
     for (const e of list) {
-      this.endpoints.set(e.name, { spec: e.spec, raw: e.raw, version });
-      for (const c of this.clusters.values()) if (c.config.type === 'EDS' && c.config.edsServiceName === e.name) c.setEndpoints(e.spec);
+      this.endpoints.set(e.name, { spec: e.spec, overprovisioning: e.overprovisioning ?? 1.4, raw: e.raw, version });
+      for (const c of this.clusters.values()) if (c.config.type === 'EDS' && c.config.edsServiceName === e.name) c.setEndpoints(e.spec, e.overprovisioning);
     }
     for (const n of removed) {
       this.endpoints.delete(n);

@@ -5,6 +5,7 @@ import type { EndpointSpec } from './endpoint-config.ts';
 import { Host } from './host.ts';
 import { Http1Pool } from './http1-pool.ts';
 import { createLoadBalancer, type LoadBalancer } from './load-balancer.ts';
+import { PrioritySet } from './priority-set.ts';
 import type { UpstreamConnector } from './upstream-connector.ts';
 
 /** Live circuit-breaker counters of a cluster (limits are in config.limits). */
@@ -49,8 +50,12 @@ export class Cluster {
   hosts: Host[] = [];
   /** `hosts` by key (`ip:port` / `[ip6]:port`): ORIGINAL_DST finds a destination's host in O(1). */
   private byKey = new Map<string, Host>();
-  private usable: Host[] = [];
+  private priorities: PrioritySet | undefined;
+  /** The one host set when there is a single priority without locality weights (fast path). */
+  private usable: Host[] | undefined = [];
   private usableStale = true;
+  /** ClusterLoadAssignment overprovisioning factor (Envoy's default 1.4). */
+  private overprovisioning = 1.4;
   private nextUnejectAt = Infinity;
   private lb: LoadBalancer;
   readonly breaker: BreakerState = { connections: 0, pending: 0, requests: 0, retries: 0 };
@@ -87,7 +92,8 @@ export class Cluster {
     this.usableStale = true;
   }
 
-  setEndpoints(endpoints: readonly EndpointSpec[]): void {
+  setEndpoints(endpoints: readonly EndpointSpec[], overprovisioning = 1.4): void {
+    this.overprovisioning = overprovisioning;
     const old = new Map(this.hosts.map((h) => [h.key, h]));
     const next: Host[] = [];
     for (const e of endpoints) {
@@ -127,15 +133,9 @@ export class Cluster {
       if (h.ejectedUntil > now) next = Math.min(next, h.ejectedUntil);
       else if (h.ejectedUntil !== 0) h.ejectedUntil = 0;
     }
-    // Priorities (locality failover): the lowest priority with a healthy host takes the traffic.
-    let level = Infinity;
-    for (const h of this.hosts) if (h.available(now) && h.priority < level) level = h.priority;
-    if (level === Infinity) level = 0;
-    const members = this.hosts.filter((h) => h.priority === level);
-    const healthy = members.filter((h) => h.available(now));
-    // Envoy's panic threshold: with too few healthy hosts, balance over all of them.
-    const panic = members.length > 0 && healthy.length / members.length < this.config.panicThreshold;
-    this.usable = panic ? members : healthy;
+    // Priorities (locality failover) and locality weights, as Envoy's priority set
+    this.priorities = new PrioritySet(this.hosts, now, { overprovisioning: this.overprovisioning, panicThreshold: this.config.panicThreshold, localityWeighted: this.config.localityWeighted });
+    this.usable = this.priorities.single;
     this.nextUnejectAt = next;
     this.usableStale = false;
   }
@@ -144,7 +144,9 @@ export class Cluster {
   pick(hash: number | undefined, avoid: Host | undefined): Host | undefined {
     const now = this.clock.now();
     if (this.usableStale || now >= this.nextUnejectAt) this.refreshUsable(now);
-    return this.lb.pick(this.usable, hash, avoid);
+    if (this.usable) return this.lb.pick(this.usable, hash, avoid);
+    const chosen = this.priorities!.choose(hash, () => createLoadBalancer(this.config.lbPolicy, this.config));
+    return chosen ? chosen.lb.pick(chosen.hosts, hash, avoid) : undefined;
   }
 
   /**
@@ -179,7 +181,7 @@ export class Cluster {
     const key = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
     let h = this.byKey.get(key);
     if (!h) {
-      h = new Host({ address, port, weight: 1, healthy: true, metadata: {}, locality: '', hostname: '', priority: 0 });
+      h = new Host({ address, port, weight: 1, healthy: true, metadata: {}, locality: '', hostname: '', priority: 0, localityWeight: 0 });
       this.hosts.push(h);
       this.byKey.set(key, h);
       if (this.hosts.length > MAX_ORIGINAL_DESTINATION_HOSTS) {

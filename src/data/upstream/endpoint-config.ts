@@ -14,11 +14,15 @@ export interface EndpointSpec {
   hostname: string;
   /** Locality priority (0 first; higher ones take traffic when lower ones have no healthy host). */
   priority: number;
+  /** Its locality's load_balancing_weight (locality-weighted load balancing; 0 when unset). */
+  localityWeight: number;
 }
 
 export interface EndpointsConfig {
   clusterName: string;
   endpoints: EndpointSpec[];
+  /** policy.overprovisioning_factor / 100 (Envoy's default 140 → 1.4). */
+  overprovisioning: number;
 }
 
 const HEALTHY = new Set(['UNKNOWN', 'HEALTHY', 'DEGRADED', '']);
@@ -30,6 +34,7 @@ export function compileEndpoints(cla: Obj, path: string): EndpointsConfig {
     const p = `${path}.endpoints[${i}]`;
     onlyFields(le, p, ['locality', 'lbEndpoints', 'loadBalancingWeight', 'priority', 'metadata', 'proximity', 'leds_cluster_locality_config']);
     const priority = Number(le.priority ?? 0);
+    const localityWeight = wrapped(le.loadBalancingWeight) ?? 0;
     const loc = asObj(le.locality);
     const locality = [asString(loc.region), asString(loc.zone), asString(loc.subZone)].join('/');
     asArray(le.lbEndpoints).forEach((lb, j) => {
@@ -51,11 +56,13 @@ export function compileEndpoints(cla: Obj, path: string): EndpointsConfig {
         metadata: md,
         locality,
         priority,
+        localityWeight,
         hostname: asString(ep.hostname) || (isIP(address) ? '' : address),
       });
     });
   });
-  return { clusterName: asString(cla.clusterName), endpoints };
+  const factor = wrapped(asObj(cla.policy).overprovisioningFactor);
+  return { clusterName: asString(cla.clusterName), endpoints, overprovisioning: (factor ?? 140) / 100 };
 }
 
 function prefixed(o: Obj): Obj {

@@ -12,6 +12,7 @@ export class Host {
   locality: string;
   hostname: string;
   priority: number;
+  localityWeight: number;
   activeRequests = 0;
   /** Outlier detection: ejected until this time (ms, clock time), 0 = not ejected. */
   ejectedUntil = 0;
@@ -34,6 +35,7 @@ export class Host {
     this.locality = e.locality;
     this.hostname = e.hostname;
     this.priority = e.priority;
+    this.localityWeight = e.localityWeight;
   }
 
   update(e: EndpointSpec): void {
@@ -43,6 +45,7 @@ export class Host {
     this.locality = e.locality;
     this.hostname = e.hostname;
     this.priority = e.priority;
+    this.localityWeight = e.localityWeight;
   }
 
   available(now: number): boolean {

@@ -121,12 +121,12 @@ export const UNSUPPORTED_FEATURES: readonly UnsupportedFeature[] = [
     level: 'warn',
     fields: [
       ...under(TRAFFIC_POLICIES, 'tunnel'), ...under(TRAFFIC_POLICIES, 'proxyProtocol'), ...under(TRAFFIC_POLICIES, 'retryBudget'),
-      ...under(TRAFFIC_POLICIES, 'loadBalancer.localityLbSetting'), ...under(TRAFFIC_POLICIES, 'loadBalancer.warmupDurationSecs'),
+      ...under(TRAFFIC_POLICIES, 'loadBalancer.warmupDurationSecs'),
       ...under(TRAFFIC_POLICIES, 'loadBalancer.warmup'), ...under(TRAFFIC_POLICIES, 'connectionPool.http.http2KeepAlive'),
     ],
-    what: 'tunnel, proxyProtocol, retryBudget, locality load balancing settings, warmup and http2KeepAlive are not implemented',
-    ifServed: 'these fields are ignored (locality: the lowest priority with a healthy endpoint is used)',
-    example: { host: 'reviews', trafficPolicy: { loadBalancer: { localityLbSetting: { enabled: true } } } },
+    what: 'tunnel, proxyProtocol, retryBudget, warmup and http2KeepAlive are not implemented',
+    ifServed: 'these fields are ignored',
+    example: { host: 'reviews', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN', warmupDurationSecs: '60s' } } },
   },
   {
     kind: 'VirtualService',
