@@ -8,11 +8,28 @@ import { loadSigningAuthority, PLUG_IN_FILES } from '../control/ca/signing-autho
 export const CA_SECRET = 'istio-ca-secret';
 export const PLUG_IN_SECRET = 'cacerts';
 
-interface Secret {
+export interface Secret {
   data?: Record<string, string>;
 }
 
 const decode = (b64: string | undefined): string => (b64 ? Buffer.from(b64, 'base64').toString('utf8') : '');
+
+/** Does Secret `cacerts` hold a plug-in CA (ca-cert.pem and ca-key.pem)? */
+export function isPlugIn(s: Secret | undefined): s is Secret {
+  return Boolean(s?.data?.['ca-cert.pem'] && s.data['ca-key.pem']);
+}
+
+/** What of Secret `cacerts` the CA uses, to tell a real change from a resync. */
+export function plugInFingerprint(s: Secret | undefined): string {
+  return isPlugIn(s) ? PLUG_IN_FILES.map((f) => s.data?.[f] ?? '').join('|') : '';
+}
+
+/** Write Istio's plug-in files (ca-cert, ca-key, cert-chain, root-cert) from `cacerts` into caDir. */
+export function writePlugInFiles(plugIn: Secret, caDir: string): void {
+  for (const f of PLUG_IN_FILES) writeFileSync(join(caDir, f), decode(plugIn.data?.[f]), { mode: 0o600 });
+  if (!plugIn.data?.['root-cert.pem']) writeFileSync(join(caDir, 'root-cert.pem'), decode(plugIn.data?.['ca-cert.pem']), { mode: 0o600 });
+  rmSync(join(caDir, 'root-key.pem'), { force: true });
+}
 
 /**
  * Put the mesh CA's keys into `caDir` from the cluster, as istiod does before it serves:
@@ -32,10 +49,8 @@ export async function loadCaFromCluster(o: { api: KubeApi; namespace: string; ca
     }
   };
   const plugIn = await get(PLUG_IN_SECRET);
-  if (plugIn?.data?.['ca-cert.pem'] && plugIn.data['ca-key.pem']) {
-    for (const f of PLUG_IN_FILES) writeFileSync(join(o.caDir, f), decode(plugIn.data[f]), { mode: 0o600 });
-    if (!plugIn.data['root-cert.pem']) writeFileSync(join(o.caDir, 'root-cert.pem'), decode(plugIn.data['ca-cert.pem']), { mode: 0o600 });
-    rmSync(join(o.caDir, 'root-key.pem'), { force: true });
+  if (isPlugIn(plugIn)) {
+    writePlugInFiles(plugIn, o.caDir);
     o.log.info({ secret: `${o.namespace}/${PLUG_IN_SECRET}` }, 'CA: plug-in certificates from the cluster');
     return 'plug-in';
   }

@@ -13,6 +13,7 @@ import type { LogFactory, Logger } from '../lib/log.ts';
 import { kubeTokenReviewer, loadCaFromCluster } from './ca-secrets.ts';
 import { injectAdmission } from './inject/inject-webhook.ts';
 import { defaultInjectionSettings, settingsFromValues, type InjectionSettings } from './inject/injection-settings.ts';
+import { PlugInCaWatcher } from './plug-in-ca-watcher.ts';
 import { LeaderElection, NAMESPACE_CONTROLLER_LEASE, VALIDATION_CONTROLLER_LEASE } from './leader-election.ts';
 import { RootCertPublisher } from './root-cert-publisher.ts';
 import { validateAdmission } from './validation-webhook.ts';
@@ -40,7 +41,7 @@ export interface KubeModeOptions {
 
 /**
  * Everything discovery does only on Kubernetes, around the file-mode core: the Kubernetes config
- * source, the CA's keys and TokenReview, the webhooks on 15017, and the leader-only writers
+ * source, the CA's keys (Secret `cacerts` watched) and TokenReview, the webhooks on 15017, and the leader-only writers
  * (istio-ca-root-cert ConfigMaps, webhook caBundle/failurePolicy) under Istio's leases.
  */
 export class KubeMode {
@@ -52,6 +53,8 @@ export class KubeMode {
   private publisher: RootCertPublisher | undefined;
   private patcher: WebhookPatcher | undefined;
   private webhookAddress: string | undefined;
+  private caDir: string | undefined;
+  private caWatcher: PlugInCaWatcher | undefined;
   private unsubscribe: (() => void) | undefined;
   private closed = false;
 
@@ -82,6 +85,7 @@ export class KubeMode {
 
   /** Fill `caDir` from Secrets `cacerts` / `istio-ca-secret` (creating the latter if needed). */
   async prepareCa(caDir: string): Promise<void> {
+    this.caDir = caDir;
     while (!this.closed) {
       try {
         await loadCaFromCluster({ api: this.o.api, namespace: this.o.systemNamespace, caDir, trustDomain: this.o.trustDomain, log: this.log });
@@ -129,6 +133,20 @@ export class KubeMode {
     this.patcher = new WebhookPatcher({ api: this.o.api, log: this.log, revision: this.o.revision, caBundlePem: () => ca.rootCertPem(), validationWorks: () => this.validationWorks() });
     const publisher = this.publisher;
     const patcher = this.patcher;
+    if (this.caDir) {
+      this.caWatcher = new PlugInCaWatcher({
+        api: this.o.api,
+        namespace: this.o.systemNamespace,
+        caDir: this.caDir,
+        log: this.log,
+        reload: () => ca.reload(),
+        onReloaded: () => {
+          publisher.nudge();
+          patcher.nudge();
+        },
+      });
+      this.caWatcher.start();
+    }
     this.unsubscribe = this.o.store.subscribe((changes) => {
       if (changes.some((c) => c.kind === 'Namespace')) publisher.nudge();
     });
@@ -172,13 +190,13 @@ export class KubeMode {
   }
 
   problems(): ConfigError[] {
-    return this.source.problems();
+    return [...this.source.problems(), ...(this.caWatcher?.problem ? [this.caWatcher.problem] : [])];
   }
 
   async close(): Promise<void> {
     this.closed = true;
     this.unsubscribe?.();
     await Promise.all(this.elections.map((e) => e.close()));
-    await Promise.all([this.publisher?.stop(), this.patcher?.stop(), this.webhooks?.close(), this.source.close()]);
+    await Promise.all([this.publisher?.stop(), this.patcher?.stop(), this.caWatcher?.close(), this.webhooks?.close(), this.source.close()]);
   }
 }

@@ -29,6 +29,8 @@ export class WebhookPatcher {
   private validated = false;
   private stopped = true;
   private retry: NodeJS.Timeout | undefined;
+  /** The configurations last seen, by path/name, for nudge(). */
+  private readonly known = new Map<string, { path: string; config: KubeObject }>();
 
   constructor(options: WebhookPatcherOptions) {
     this.o = options;
@@ -47,14 +49,30 @@ export class WebhookPatcher {
         apiVersion: 'admissionregistration.k8s.io/v1',
         kind,
         log: this.o.log,
-        onSync: (items) => items.forEach((i) => void this.patch(path, i)),
+        onSync: (items) => {
+          for (const k of [...this.known.keys()]) if (k.startsWith(`${path}/`)) this.known.delete(k);
+          for (const i of items) {
+            this.known.set(`${path}/${String(i.metadata?.name)}`, { path, config: i });
+            void this.patch(path, i);
+          }
+        },
         onEvent: (type, obj) => {
-          if (type !== 'DELETED') void this.patch(path, obj);
+          const key = `${path}/${String(obj.metadata?.name)}`;
+          if (type === 'DELETED') this.known.delete(key);
+          else {
+            this.known.set(key, { path, config: obj });
+            void this.patch(path, obj);
+          }
         },
       });
       this.reflectors.push(r);
       r.start();
     }
+  }
+
+  /** The root changed (CA reloaded): patch the caBundle of every configuration again. */
+  nudge(): void {
+    for (const { path, config } of this.known.values()) void this.patch(path, config);
   }
 
   private async patch(path: string, config: KubeObject): Promise<void> {

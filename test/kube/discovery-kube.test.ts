@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { createPrivateKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:tls';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,7 +12,7 @@ import { Discovery } from '../../src/control/discovery.ts';
 import { systemClock } from '../../src/lib/clock.ts';
 import { KubeApi, loadKubeConfig } from '../../src/lib/kube/kube-api.ts';
 import { createLogFactory } from '../../src/lib/log.ts';
-import { createCertificate, opensslCsr, tempDir } from '../ca/ca-fixture.ts';
+import { createCertificate, opensslCsr, opensslVerify, tempDir } from '../ca/ca-fixture.ts';
 import { AdsTestClient, sidecarNode } from '../xds/support/ads-test-client.ts';
 import { envoyRoot } from '../xds/support/ads-harness.ts';
 import { eventually, kubeSkipReason, startTestCluster, type TestCluster } from './support/kube-cluster.ts';
@@ -32,6 +34,34 @@ function get(addr: string, path: string): Promise<string> {
 }
 
 const yaml = (s: string): string => s.replace(/^ {4}/gm, '');
+
+/** A plug-in CA as Istio's tools/certs make it: a root and an intermediate signed by it. */
+function plugInCa(base: string, name: string): { dir: string; root: string; intermediate: string } {
+  const dir = join(base, name);
+  mkdirSync(dir, { recursive: true });
+  const o = (args: string[]): void => void execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  o(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30', '-subj', `/O=cluster.local/CN=${name} root`,
+    '-keyout', 'root-key.pem', '-out', 'root-cert.pem', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  o(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/O=cluster.local/CN=${name} intermediate`, '-keyout', 'ca-key.pem', '-out', 'ca.csr']);
+  writeFileSync(join(dir, 'ext'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\n');
+  o(['x509', '-req', '-in', 'ca.csr', '-CA', 'root-cert.pem', '-CAkey', 'root-key.pem', '-CAcreateserial', '-days', '30', '-extfile', 'ext', '-out', 'ca-cert.pem']);
+  const root = readFileSync(join(dir, 'root-cert.pem'), 'utf8');
+  const intermediate = readFileSync(join(dir, 'ca-cert.pem'), 'utf8');
+  writeFileSync(join(dir, 'cert-chain.pem'), intermediate + root);
+  return { dir, root, intermediate };
+}
+
+/** The issuer CN of the certificate a TLS server presents. */
+function servingIssuer(addr: string): Promise<string> {
+  const port = Number(addr.slice(addr.lastIndexOf(':') + 1));
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port, rejectUnauthorized: false, servername: 'istiod.istio-system.svc', ALPNProtocols: ['h2', 'http/1.1'] }, () => {
+      const cn = s.getPeerCertificate().issuer?.CN ?? '';
+      s.destroy();
+      resolve(String(cn));
+    }).once('error', reject);
+  });
+}
 
 describe('mizzen discovery --kube against a real API server', { skip }, () => {
   let cluster: TestCluster;
@@ -252,5 +282,46 @@ describe('mizzen discovery --kube against a real API server', { skip }, () => {
     assert.equal((await createCertificate({ address: addrs.grpc, csr, token: expired })).error?.code, 16, 'UNAUTHENTICATED when expired');
     const forged = `${token.slice(0, token.lastIndexOf('.'))}.${Buffer.from('not the signature').toString('base64url')}`;
     assert.equal((await createCertificate({ address: addrs.grpc, csr, token: forged })).error?.code, 16, 'UNAUTHENTICATED when forged');
+  });
+
+  it('reloads the CA when Secret cacerts appears or changes: new certificates, serving certificates, istio-ca-root-cert and caBundle follow', async () => {
+    const token = (await cluster.kubectl(['create', 'token', 'reviews', '-n', 'default', '--audience', 'istio-ca'])).trim();
+    const { csr } = opensslCsr(dir.path, 'spiffe://cluster.local/ns/default/sa/reviews', 'rotate');
+    const published = (): Promise<string> => cluster.kubectl(['get', 'configmap', 'istio-ca-root-cert', '-n', 'fresh', '-o', 'jsonpath={.data.root-cert\\.pem}']);
+    const caBundle = async (): Promise<string> => Buffer.from(await cluster.kubectl(['get', 'validatingwebhookconfiguration', 'istio-validator-istio-system', '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}']), 'base64').toString();
+    for (const [i, name] of ['plug-in-one', 'plug-in-two'].entries()) {
+      const ca = plugInCa(dir.path, name);
+      const files = ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem'].map((f) => `--from-file=${f}=${join(ca.dir, f)}`);
+      // first created (the self-signed root was in force), then replaced
+      const secret = await cluster.kubectl(['create', 'secret', 'generic', 'cacerts', '-n', 'istio-system', ...files, '--dry-run=client', '-o', 'yaml']);
+      await cluster.kubectl([i === 0 ? 'create' : 'replace', '-f', '-'], secret);
+      await eventually(() => d.rootCertPem() === ca.root, 20_000, `${name}'s root in force`);
+      const issued = await createCertificate({ address: addrs.grpc, csr, token });
+      assert.equal(issued.error, undefined, issued.error?.message ?? '');
+      const chain = issued.chain ?? [];
+      assert.equal(chain[chain.length - 1].trim(), ca.root.trim(), 'the new root ends the chain a proxy gets');
+      assert.equal(chain[1].trim(), ca.intermediate.trim(), 'signed by the new intermediate');
+      assert.ok(opensslVerify(dir.path, chain).ok);
+      assert.equal(await eventually(async () => ((await published()) === ca.root ? ca.root : undefined), 20_000, `istio-ca-root-cert with ${name}'s root`), ca.root);
+      await eventually(async () => (await caBundle()) === ca.root, 20_000, `the webhook caBundle with ${name}'s root`);
+      assert.equal(await servingIssuer(addrs.secureGrpc!), `${name} intermediate`, '15012 serves a certificate of the new CA');
+      assert.equal(await servingIssuer(addrs.webhook!), `${name} intermediate`, 'the webhooks serve a certificate of the new CA');
+    }
+    // An unusable cacerts (key of another CA) is refused; the CA in force stays.
+    const other = plugInCa(dir.path, 'plug-in-bad');
+    const good = d.rootCertPem();
+    await cluster.kubectl(['patch', 'secret', 'cacerts', '-n', 'istio-system', '--type=merge', '-p', JSON.stringify({ data: { 'ca-key.pem': readFileSync(join(other.dir, 'ca-key.pem')).toString('base64') } })]);
+    const configErrors = async (): Promise<string[]> => (JSON.parse(await get(addrs.http, '/debug/configz')) as { errors: { resource?: string; message: string }[] }).errors.filter((e) => e.resource === 'Secret istio-system/cacerts').map((e) => e.message);
+    const [refusal] = await eventually(async () => ((await configErrors()).length > 0 ? configErrors() : undefined), 20_000, 'the refusal in /debug/configz');
+    assert.match(refusal, /not a usable plug-in CA, the CA in force is kept: .*ca-key\.pem does not match ca-cert\.pem/);
+    const issued = await createCertificate({ address: addrs.grpc, csr, token });
+    assert.equal(issued.chain?.[issued.chain.length - 1].trim(), good?.trim(), 'still the root in force');
+    assert.equal(d.rootCertPem(), good);
+    const after = plugInCa(dir.path, 'plug-in-three');
+    // a good one afterwards is taken
+    const files = ['ca-cert.pem', 'ca-key.pem', 'cert-chain.pem', 'root-cert.pem'].map((f) => `--from-file=${f}=${join(after.dir, f)}`);
+    await cluster.kubectl(['replace', '-f', '-'], await cluster.kubectl(['create', 'secret', 'generic', 'cacerts', '-n', 'istio-system', ...files, '--dry-run=client', '-o', 'yaml']));
+    await eventually(() => d.rootCertPem() === after.root, 20_000, 'plug-in-three in force');
+    assert.deepEqual(await configErrors(), [], 'the refusal goes once a usable cacerts is there');
   });
 });

@@ -52,6 +52,13 @@ export interface CertificateAuthority {
    * TokenReview), e.g. for xDS on 15012: `ca.authenticate(callerCredentials(stream))`.
    */
   authenticate(credentials: CallerCredentials): Promise<AuthenticationResult>;
+  /**
+   * Re-read the keys in the CA directory (a plug-in CA was replaced): new certificates, the
+   * serving certificates of 15012 and the webhooks, the trust bundle and the client-certificate
+   * authenticator follow. Throws (keeping the CA in force) when the new files are invalid.
+   * `false` when nothing changed.
+   */
+  reload(): boolean;
   readonly trustDomain: string;
   readonly issuer: CertificateIssuer;
   readonly authority: SigningAuthority;
@@ -60,35 +67,52 @@ export interface CertificateAuthority {
 
 export function createCertificateAuthority(o: CertificateAuthorityOptions): CertificateAuthority {
   const trustDomain = o.trustDomain ?? 'cluster.local';
-  const authority = loadSigningAuthority({ caDir: o.caDir, trustDomain, now: o.clock.now(), log: o.log });
-  const issuer = new CertificateIssuer({ authority, clock: o.clock, defaultTtlMs: o.defaultTtlMs, maxTtlMs: o.maxTtlMs });
   const tokenKey = loadOrCreateTokenKey(o.caDir);
-  const authenticators: Authenticator[] = [
-    new ClientCertificateAuthenticator({ issuer: authority.signingCert, trustDomain, clock: o.clock }),
-    new JwtServiceAccountAuthenticator({ publicKey: tokenKey.publicKey, trustDomain, clock: o.clock }),
-  ];
-  if (o.tokenReviewer) authenticators.push(new KubeTokenReviewAuthenticator({ review: o.tokenReviewer, trustDomain }));
-  const chainNotAfter = Math.min(Date.parse(authority.signingCert.validTo), Date.parse(authority.rootCert.validTo));
-  const metrics = createCaMetrics(o.metrics, o.clock, () => ({ rootNotAfter: Date.parse(authority.rootCert.validTo), chainNotAfter }));
-  const handler = createCertificateHandler({ authenticators, issuer, metrics, log: o.log, ...(o.nodeAuthorizer ? { nodeAuthorizer: o.nodeAuthorizer } : {}) });
-  const trustBundle = [...authority.chainPems].reverse().join('');
+  // Everything that follows from the signing keys, swapped as a whole by reload().
+  const build = (authority: SigningAuthority) => {
+    const issuer = new CertificateIssuer({ authority, clock: o.clock, defaultTtlMs: o.defaultTtlMs, maxTtlMs: o.maxTtlMs });
+    const authenticators: Authenticator[] = [
+      new ClientCertificateAuthenticator({ issuer: authority.signingCert, trustDomain, clock: o.clock }),
+      new JwtServiceAccountAuthenticator({ publicKey: tokenKey.publicKey, trustDomain, clock: o.clock }),
+    ];
+    if (o.tokenReviewer) authenticators.push(new KubeTokenReviewAuthenticator({ review: o.tokenReviewer, trustDomain }));
+    const chainNotAfter = Math.min(Date.parse(authority.signingCert.validTo), Date.parse(authority.rootCert.validTo));
+    const handler = createCertificateHandler({ authenticators, issuer, metrics, log: o.log, ...(o.nodeAuthorizer ? { nodeAuthorizer: o.nodeAuthorizer } : {}) });
+    return { authority, issuer, authenticators, chainNotAfter, handler, trustBundle: [...authority.chainPems].reverse().join('') };
+  };
+  let state: ReturnType<typeof build> | undefined;
+  const metrics = createCaMetrics(o.metrics, o.clock, () => ({ rootNotAfter: Date.parse(state!.authority.rootCert.validTo), chainNotAfter: state!.chainNotAfter }));
+  state = build(loadSigningAuthority({ caDir: o.caDir, trustDomain, now: o.clock.now(), log: o.log }));
   const providers: ServingCertificateProvider[] = [];
 
   return {
     trustDomain,
-    issuer,
-    authority,
+    get issuer() {
+      return state!.issuer;
+    },
+    get authority() {
+      return state!.authority;
+    },
     addToServer(server: GrpcServer): void {
-      server.addUnary(CREATE_CERTIFICATE_PATH, handler);
+      server.addUnary(CREATE_CERTIFICATE_PATH, (request, call) => state!.handler(request, call));
     },
     servingTls(hosts: readonly string[]): GrpcServerTls {
-      const provider = new ServingCertificateProvider({ issuer, clock: o.clock, log: o.log, hosts, caBundlePem: trustBundle });
+      const provider = new ServingCertificateProvider({ issuer: state!.issuer, clock: o.clock, log: o.log, hosts, caBundlePem: state!.trustBundle });
       providers.push(provider);
       return provider;
     },
-    authenticate: (credentials: CallerCredentials) => authenticateCaller(authenticators, credentials),
-    rootCertPem: () => authority.rootCertPem,
-    trustBundlePem: () => trustBundle,
+    authenticate: (credentials: CallerCredentials) => authenticateCaller(state!.authenticators, credentials),
+    rootCertPem: () => state!.authority.rootCertPem,
+    trustBundlePem: () => state!.trustBundle,
+    reload(): boolean {
+      const next = loadSigningAuthority({ caDir: o.caDir, trustDomain, now: o.clock.now(), log: o.log });
+      const same = next.chainPems.join('') === state!.authority.chainPems.join('') && next.signingKey.equals(state!.authority.signingKey);
+      if (same) return false;
+      state = build(next);
+      for (const p of providers) p.reissue(state.issuer, state.trustBundle);
+      o.log.info({ kind: next.kind, root: next.rootCert.subject.replace(/\n/g, ','), signer: next.signingCert.subject.replace(/\n/g, ',') }, 'CA reloaded: new certificates are signed with the new keys');
+      return true;
+    },
     close(): void {
       for (const p of providers) p.close();
     },

@@ -18,13 +18,13 @@ export const SERVING_CERT_TTL_MS = 24 * 3600 * 1000;
  * verified against the bundle).
  */
 export class ServingCertificateProvider implements GrpcServerTls {
-  private readonly issuer: CertificateIssuer;
+  private issuer: CertificateIssuer;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly ttlMs: number;
   readonly dnsNames: string[];
   readonly ipAddresses: string[];
-  private readonly caBundle: Buffer;
+  private caBundle: Buffer;
   private identity: { certificate: Buffer; privateKey: Buffer } | null = null;
   private readonly listeners = new Set<() => void>();
   private timer: TimerHandle | undefined;
@@ -64,6 +64,14 @@ export class ServingCertificateProvider implements GrpcServerTls {
     for (const l of this.listeners) l();
     const lifetime = result.notAfter - result.notBefore;
     this.timer = this.clock.setTimer(() => this.renew(), Math.max(1000, lifetime / 2));
+  }
+
+  /** The CA's keys changed: a certificate from the new issuer now, the new trust bundle. */
+  reissue(issuer: CertificateIssuer, caBundlePem: string): void {
+    this.issuer = issuer;
+    this.caBundle = Buffer.from(caBundlePem);
+    this.timer?.cancel();
+    this.renew();
   }
 
   /** Key, chain and client-certificate trust bundle in force now. */

@@ -79,7 +79,7 @@ export function installManifest(o: InstallOptions): Obj[] {
     kind: 'Role',
     metadata: { name: istiod, namespace: ns, labels },
     rules: [
-      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'list', 'watch'] },
       { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
     ],
   });
