@@ -35,15 +35,16 @@ describe('sockets created inside another network namespace', { skip }, () => {
   });
 
   it('listens in the pod only, connects from inside with SO_MARK, and binds UDP there', async () => {
-    const port = 40000 + Math.floor(Math.random() * 20000);
+    // The root namespace holds the port the whole time (a port picked at random could be taken
+    // there by anything else on a busy machine); the pod's listener on the same port still binds.
+    const probe = createServer();
+    await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(0, '127.0.0.1', resolve));
+    closers.push(() => probe.close());
+    const port = (probe.address() as { port: number }).port;
     const fd = pod.run(home, () => createListenerFd('0.0.0.0', port));
     const server: Server = createServer((s) => s.pipe(s));
     await new Promise<void>((resolve) => server.listen({ fd }, resolve));
     closers.push(() => server.close());
-    // The root namespace still has the port free.
-    const probe = createServer();
-    await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(port, '127.0.0.1', resolve));
-    probe.close();
 
     const cfd = pod.run(home, () => createSocketFd({ mark: 0x539 }));
     const client = new Socket({ fd: cfd, readable: true, writable: true });
