@@ -7,6 +7,7 @@ import { main } from '../../src/cli/main.ts';
 import { runAppProbe } from '../../src/data/telemetry/app-health-prober.ts';
 import { injectAdmission } from '../../src/kube/inject/inject-webhook.ts';
 import { defaultInjectionSettings } from '../../src/kube/inject/injection-settings.ts';
+import { injectPod } from '../../src/kube/inject/sidecar-injector.ts';
 import { installManifest, DEFAULT_INSTALL } from '../../src/kube/install/install-manifest.ts';
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -58,6 +59,20 @@ describe('mizzen kube-inject', () => {
     assert.equal(proxy.resources.limits.memory, '300Mi');
     const init = (patch.find((p) => p.path === '/spec/initContainers')!.value as Obj[])[0];
     assert.deepEqual(init.args.slice(init.args.indexOf('-o'), init.args.indexOf('-o') + 2), ['-o', '5432']);
+  });
+
+  it("merges metrics as Istio's injector: scraped on the agent (15020), the app's own settings handed to istio-proxy", () => {
+    const settings = defaultInjectionSettings();
+    const pod = (annotations: Record<string, string>): Obj => injectPod({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', annotations }, spec: { containers: [{ name: 'app', image: 'a' }] } } as never, 'ns', settings);
+    const envOf = (p: Obj): Record<string, string> => Object.fromEntries((p.spec.containers as Obj[]).find((c) => c.name === 'istio-proxy')!.env.filter((e: Obj) => 'value' in e).map((e: Obj) => [e.name, e.value]));
+    const app = pod({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9090', 'prometheus.io/path': '/app-metrics' });
+    assert.deepEqual([app.metadata.annotations['prometheus.io/scrape'], app.metadata.annotations['prometheus.io/port'], app.metadata.annotations['prometheus.io/path']], ['true', '15020', '/stats/prometheus']);
+    assert.deepEqual(JSON.parse(envOf(app).ISTIO_PROMETHEUS_ANNOTATIONS!), { scrape: 'true', path: '/app-metrics', port: '9090' });
+    const plain = pod({});
+    assert.equal(plain.metadata.annotations['prometheus.io/port'], '15020');
+    assert.equal(envOf(plain).ISTIO_PROMETHEUS_ANNOTATIONS, undefined);
+    assert.equal(pod({ 'prometheus.io/scrape': 'false' }).metadata.annotations['prometheus.io/port'], undefined, 'an opted-out pod is left alone');
+    assert.equal(pod({ 'prometheus.istio.io/merge-metrics': 'false' }).metadata.annotations['prometheus.io/port'], undefined);
   });
 
   it('applies the init container flags through mizzen istio-iptables (dry run shows the nft rules)', async () => {

@@ -1,3 +1,4 @@
+import { applyPrometheusMerge } from '../../runtime/prometheus-merge.ts';
 import { INBOUND_CAPTURE_PORT, INBOUND_EXCLUDED_PORTS, OUTBOUND_CAPTURE_PORT, PROXY_GID, PROXY_UID } from '../../runtime/capture-rules.ts';
 import type { InjectionSettings } from './injection-settings.ts';
 import { STATUS_ANNOTATION, type PodLike } from './injection-policy.ts';
@@ -108,6 +109,8 @@ export function injectPod(input: PodLike, namespace: string, s: InjectionSetting
   const rewrite = !gateway && s.rewriteAppProbers && annotations['sidecar.istio.io/rewriteAppHTTPProbers'] !== 'false';
   const probers = rewrite ? rewriteAppProbes(spec, STATUS_PORT) : {};
 
+  // Istio's metrics merging (inject.go applyPrometheusMerge): scraped on the agent, which merges the app's own metrics
+  const merge = applyPrometheusMerge(annotations, true, STATUS_PORT);
   const ports = apps.flatMap((c) => ((c.ports ?? []) as Obj[]).map((p) => ({ ...(p.name ? { name: p.name } : {}), containerPort: p.containerPort, protocol: p.protocol ?? 'TCP' })));
   const env: Obj[] = [
     { name: 'PILOT_CERT_PROVIDER', value: 'istiod' },
@@ -131,6 +134,7 @@ export function injectPod(input: PodLike, namespace: string, s: InjectionSetting
     { name: 'ISTIO_META_LABELS', value: JSON.stringify({ ...labels, 'service.istio.io/canonical-name': canonicalName(pod, workload), 'service.istio.io/canonical-revision': canonicalRevision(pod) }) },
     ...(Object.keys(probers).length > 0 ? [{ name: 'ISTIO_KUBE_APP_PROBERS', value: JSON.stringify(probers) }] : []),
     ...(annotations['sidecar.istio.io/logLevel'] ? [{ name: 'MIZZEN_LOG', value: annotations['sidecar.istio.io/logLevel'] }] : []),
+    ...(merge.env ? [{ name: 'ISTIO_PROMETHEUS_ANNOTATIONS', value: merge.env }] : []),
   ];
   const mounts: Obj[] = [
     { name: 'workload-socket', mountPath: '/var/run/secrets/workload-spiffe-uds' },
@@ -220,11 +224,7 @@ export function injectPod(input: PodLike, namespace: string, s: InjectionSetting
   if (s.revision !== 'default' || labels['istio.io/rev'] === undefined) labels['istio.io/rev'] ??= s.revision;
   if (apps[0] && !annotations['kubectl.kubernetes.io/default-container']) annotations['kubectl.kubernetes.io/default-container'] = apps[0].name;
   if (apps[0] && !annotations['kubectl.kubernetes.io/default-logs-container']) annotations['kubectl.kubernetes.io/default-logs-container'] = apps[0].name;
-  if (annotations['prometheus.io/scrape'] === undefined && annotations['prometheus.istio.io/merge-metrics'] !== 'false') {
-    annotations['prometheus.io/port'] = String(STATUS_PORT);
-    annotations['prometheus.io/path'] = '/stats/prometheus';
-    annotations['prometheus.io/scrape'] = 'true';
-  }
+  Object.assign(annotations, merge.annotations);
   annotations['istio.io/rev'] = s.revision;
   annotations[STATUS_ANNOTATION] = JSON.stringify({
     initContainers: gateway ? null : initNames,
