@@ -5,7 +5,7 @@
 #                                            kube-scheduler and kubectl from the Go module proxy
 #                                            into a cache keyed by versions (skipped when present)
 #   scripts/kube-cluster.sh bin-dir          print the cache's bin directory (exit 1 if not built)
-#   scripts/kube-cluster.sh start DIR [--port-base N] [--no-controllers]
+#   scripts/kube-cluster.sh start DIR [--port-base N] [--no-controllers] [--cluster-cidr CIDR]
 #                                            certificates, etcd, kube-apiserver, controller-manager
 #                                            and scheduler on 127.0.0.1; writes DIR/kubeconfig;
 #                                            returns once the API server is ready; components
@@ -14,8 +14,10 @@
 #   scripts/kube-cluster.sh stop DIR         stop what `start DIR` started (DIR is kept)
 #
 # Ports from --port-base N (default 26000): etcd client N, etcd peer N+1, kube-apiserver N+2,
-# controller-manager N+3, scheduler N+4. Environment: MIZZEN_KUBE_CACHE (default
-# /var/cache/mizzen, or ~/.cache/mizzen when that is not writable).
+# controller-manager N+3, scheduler N+4. Pod CIDRs of nodes come from --cluster-cidr (default
+# 10.244.0.0/16, one /24 per node): clusters whose nodes run at the same time on one machine
+# need distinct ones (their pod CIDRs are routed from the root namespace). Environment:
+# MIZZEN_KUBE_CACHE (default /var/cache/mizzen, or ~/.cache/mizzen when that is not writable).
 set -euo pipefail
 
 K8S_VERSION=v1.36.3
@@ -77,8 +79,10 @@ write_module() { # dir module version replace_version imports...
 cmd_build() {
   if built; then echo "$BIN_DIR"; return; fi
   command -v go >/dev/null || die "go is not installed (Go >= 1.25 is needed to build Kubernetes ${K8S_VERSION})"
-  local work; work=$(mktemp -d /tmp/mizzen-kube-build.XXXXXX)
-  trap 'rm -rf "$work"' RETURN
+  # global, and removed on EXIT rather than RETURN: a failed step (set -e, die) ends the script
+  # without returning from this function
+  work=$(mktemp -d /tmp/mizzen-kube-build.XXXXXX)
+  trap 'rm -rf "$work"' EXIT
   mkdir -p "$BIN_DIR.partial"
   local start=$SECONDS
   if [ ! -x "$BIN_DIR.partial/etcd" ]; then
@@ -131,7 +135,9 @@ make_pki() {
   cert "$pki" admin "/O=system:masters/CN=kubernetes-admin"
   cert "$pki" controller-manager "/CN=system:kube-controller-manager"
   cert "$pki" scheduler "/CN=system:kube-scheduler"
-  cert "$pki" apiserver-kubelet-client "/O=kubeadm:cluster-admins/CN=kube-apiserver-kubelet-client"
+  # the API server's client certificate towards kubelets (logs, exec): kubeadm's, in system:masters
+  # so that a kubelet's SubjectAccessReview allows it without extra RBAC
+  cert "$pki" apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
   openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$pki/sa.key" 2>/dev/null
   openssl pkey -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 }
@@ -179,16 +185,19 @@ running() { # dir name: is the component started from DIR alive?
 }
 
 cmd_start() {
-  local dir="" base=26000 controllers=1
+  local dir="" base=26000 controllers=1 cluster_cidr=10.244.0.0/16
   while [ $# -gt 0 ]; do
     case $1 in
       --port-base) base=$2; shift 2 ;;
+      --cluster-cidr) cluster_cidr=$2; shift 2 ;;
       --no-controllers) controllers=0; shift ;;
       -*) die "unknown option $1" ;;
       *) dir=$1; shift ;;
     esac
   done
-  [ -n "$dir" ] || die "usage: start DIR [--port-base N] [--no-controllers]"
+  [ -n "$dir" ] || die "usage: start DIR [--port-base N] [--no-controllers] [--cluster-cidr CIDR]"
+  [[ $cluster_cidr =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+/([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -le 24 ] ||
+    die "--cluster-cidr $cluster_cidr: an IPv4 CIDR of /24 or larger (one /24 per node)"
   built || die "binaries not built: run scripts/kube-cluster.sh build (cache: $BIN_DIR)"
   command -v openssl >/dev/null || die "openssl is needed for the cluster's certificates"
   mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
@@ -202,6 +211,7 @@ cmd_start() {
   kubeconfig "$dir/controller-manager.kubeconfig" "$server" controller-manager "$pki"
   kubeconfig "$dir/scheduler.kubeconfig" "$server" scheduler "$pki"
   echo "$base" > "$dir/port-base"
+  echo "$cluster_cidr" > "$dir/cluster-cidr"
 
   running "$dir" etcd || launch "$dir" etcd "$BIN_DIR/etcd" --name mizzen --data-dir "$dir/etcd-data" --unsafe-no-fsync \
     --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
@@ -235,7 +245,7 @@ cmd_start() {
       --bind-address 127.0.0.1 --secure-port $((base + 3)) --leader-elect=false \
       --use-service-account-credentials --service-account-private-key-file "$pki/sa.key" \
       --root-ca-file "$pki/ca.crt" --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
-      --allocate-node-cidrs --cluster-cidr 10.244.0.0/16 --node-cidr-mask-size 24 \
+      --allocate-node-cidrs --cluster-cidr "$cluster_cidr" --node-cidr-mask-size 24 \
       --service-cluster-ip-range 10.96.0.0/16 --controllers '*,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
       --profiling=false
     running "$dir" kube-scheduler || launch "$dir" kube-scheduler "$BIN_DIR/kube-scheduler" \
@@ -265,5 +275,5 @@ case ${1:-} in
   bin-dir) cmd_bin_dir ;;
   start) shift; cmd_start "$@" ;;
   stop) shift; cmd_stop "$@" ;;
-  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

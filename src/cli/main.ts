@@ -24,6 +24,7 @@ const COMMAND_MODULES: Readonly<Record<string, string>> = {
   'istio-iptables': './istio-iptables-command.ts',
   'kube-inject': './kube-inject-command.ts',
   logs: './logs-command.ts',
+  node: './node-command.ts',
   pc: './proxy-config-command.ts',
   proxy: './proxy-command.ts',
   'proxy-config': './proxy-config-command.ts',
