@@ -58,24 +58,28 @@ const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
  * the sources while the overlays go up); `netns` names the /etc/netns files to bind again.
  */
 export function mountScript(plan: MountPlan, stage: string, netns: string): string {
-  const lines = ['set -e', 'umask 022', 'mount --make-rslave /', `mount -t tmpfs -o mode=0700,size=1m mizzen-mounts ${quote(stage)}`];
+  // The stage is reached through fd 3 once it is mounted: an overlay of one of its ancestors
+  // (/run, when a mountPath is /var/run/secrets/...) hides its path but not the open directory.
+  const st = '/proc/self/fd/3';
+  const lines = ['set -e', 'umask 022', 'mount --make-rslave /', `mount -t tmpfs -o mode=0700,size=1m mizzen-mounts ${quote(stage)}`, `exec 3< ${quote(stage)}`];
   // Sources first, through the host's tree (an overlay must not sit between them and their files).
   plan.mounts.forEach((m, i) => {
-    const s = quote(`${stage}/m${i}`);
+    const s = quote(`${st}/m${i}`);
     lines.push(m.directory ? `mkdir ${s}` : `: > ${s}`, `mount --rbind ${quote(m.source)} ${s}`);
   });
   const etcCovered = plan.overlays.some((o) => under('/etc', o));
-  if (etcCovered) lines.push(`mkdir ${quote(`${stage}/etc`)}`, `for f in /etc/netns/${netns}/*; do [ -e "$f" ] || continue; n=$(basename "$f"); : > ${quote(`${stage}/etc`)}/"$n"; mount --bind "$f" ${quote(`${stage}/etc`)}/"$n"; done`);
+  if (etcCovered) lines.push(`mkdir ${quote(`${st}/etc`)}`, `for f in /etc/netns/${netns}/*; do [ -e "$f" ] || continue; n=$(basename "$f"); : > ${quote(`${st}/etc`)}/"$n"; mount --bind "$f" ${quote(`${st}/etc`)}/"$n"; done`);
   plan.overlays.forEach((o, i) => {
-    lines.push(`mkdir ${quote(`${stage}/u${i}`)} ${quote(`${stage}/w${i}`)}`, `mount -t overlay mizzen-overlay -o ${quote(`lowerdir=${o},upperdir=${stage}/u${i},workdir=${stage}/w${i}`)} ${quote(o)}`);
+    lines.push(`mkdir ${quote(`${st}/u${i}`)} ${quote(`${st}/w${i}`)}`, `mount -t overlay mizzen-overlay -o ${quote(`lowerdir=${o},upperdir=${st}/u${i},workdir=${st}/w${i}`)} ${quote(o)}`);
   });
-  if (etcCovered) lines.push(`for f in ${quote(`${stage}/etc`)}/*; do [ -e "$f" ] || continue; n=$(basename "$f"); [ -e /etc/"$n" ] || : > /etc/"$n"; mount --bind "$f" /etc/"$n"; done`);
+  if (etcCovered) lines.push(`for f in ${quote(`${st}/etc`)}/*; do [ -e "$f" ] || continue; n=$(basename "$f"); [ -e /etc/"$n" ] || : > /etc/"$n"; mount --bind "$f" /etc/"$n"; done`);
   plan.mounts.forEach((m, i) => {
     const t = quote(m.target);
-    lines.push(`mkdir -p ${quote(dirname(m.target))}`, m.directory ? `mkdir -p ${t}` : `[ -e ${t} ] || : > ${t}`, `mount --rbind ${quote(`${stage}/m${i}`)} ${t}`);
+    lines.push(`mkdir -p ${quote(dirname(m.target))}`, m.directory ? `mkdir -p ${t}` : `[ -e ${t} ] || : > ${t}`, `mount --rbind ${quote(`${st}/m${i}`)} ${t}`);
     if (m.readOnly) lines.push(`mount -o remount,bind,ro ${t}`);
   });
-  lines.push(`umount -l ${quote(stage)}`, 'exec "$@"');
+  // Hidden already when an overlay covers it; the mounts live as long as the container's namespace.
+  lines.push(`umount -l ${quote(stage)} 2>/dev/null || :`, 'exec 3<&-', 'exec "$@"');
   return lines.join('\n');
 }
 
