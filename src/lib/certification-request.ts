@@ -82,6 +82,8 @@ export interface CsrOptions {
   /** Requested SANs (a CA may ignore them: Istio's takes identity from authentication). */
   altNames?: AltNames;
   organization?: string;
+  /** Subject CN (after O, as `/O=.../CN=...`), e.g. `system:node:NAME` for a kubelet. */
+  commonName?: string;
 }
 
 /** Build a PEM CSR signed by `privateKey`. */
@@ -92,7 +94,10 @@ export function createCertificationRequest(o: CsrOptions): string {
     const san = der.sequence(der.oid(OID.subjectAltName), der.octetString(generalNames(o.altNames)));
     attrs.push(der.sequence(der.oid(OID.extensionRequest), der.set(der.sequence(san))));
   }
-  const subject = distinguishedName(o.organization ? [{ oid: OID.organization, value: o.organization }] : []);
+  const subject = distinguishedName([
+    ...(o.organization ? [{ oid: OID.organization, value: o.organization }] : []),
+    ...(o.commonName ? [{ oid: OID.commonName, value: o.commonName }] : []),
+  ]);
   const info = der.sequence(der.smallInteger(0), subject, spki, der.tlv(0xa0, ...attrs));
   const alg = signatureAlgorithmFor(o.privateKey);
   const signature = sign(alg.hash, info, o.privateKey);

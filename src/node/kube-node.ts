@@ -13,6 +13,8 @@ import { meshRunDir, RUN_DIR } from '../runtime/runtime-state.ts';
 import { renderServiceNatRules } from '../runtime/service-nat-rules.ts';
 import type { BackoffOptions } from '../runtime/supervised-process.ts';
 import { EventRecorder } from './event-recorder.ts';
+import { KubeletServer, type LogSource } from './kubelet-server.ts';
+import { clusterCa, requestServingCertificate } from './kubelet-serving-certificate.ts';
 import { NetnsRelay } from './netns-relay.ts';
 import { KubeNodeNetwork } from './node-network.ts';
 import { NodePod } from './node-pod.ts';
@@ -58,6 +60,8 @@ export class KubeNode {
   private readonly events: EventRecorder;
   network: KubeNodeNetwork | undefined;
   private relay: NetnsRelay | undefined;
+  private kubelet: KubeletServer | undefined;
+  private readonly closing = new AbortController();
   private guard: GuardRoutes | undefined;
   private pods: WatchedCollection | undefined;
   private services: WatchedCollection | undefined;
@@ -120,6 +124,43 @@ export class KubeNode {
     await this.registration.setReady(true, 'mizzen node is posting ready status', this.network.hostAddress);
     this.scheduleResync();
     this.log.info({ node: o.name, podCidr, address: this.network.hostAddress }, 'node ready');
+    void this.startKubeletApi();
+  }
+
+  /** The kubelet API (kubectl logs), once the cluster signed its serving certificate; pods run meanwhile. */
+  private async startKubeletApi(): Promise<void> {
+    const address = this.network!.hostAddress;
+    try {
+      const ca = clusterCa(this.o.api);
+      if (!ca) throw new Error('the kubeconfig names no cluster CA to check the API server\'s client certificate against');
+      const cert = await requestServingCertificate({ api: this.o.api, nodeName: this.o.name, address, log: this.log, signal: this.closing.signal });
+      if (this.closed) return;
+      const server = new KubeletServer({
+        api: this.o.api,
+        nodeName: this.o.name,
+        address,
+        port: this.o.kubeletPort,
+        keyPem: cert.keyPem,
+        certPem: cert.certPem,
+        clientCa: ca,
+        container: (ns, name, container) => this.logSource(ns, name, container),
+        log: this.log,
+      });
+      await server.start();
+      this.kubelet = server;
+      if (this.closed) await server.close();
+    } catch (err) {
+      if (!this.closed) this.log.error({ err: errorMessage(err) }, 'kubelet API not started: kubectl logs does not work on this node');
+    }
+  }
+
+  private logSource(namespace: string, name: string, container: string): LogSource | string {
+    const pod = this.findPod(namespace, name);
+    if (!pod) return `pod "${name}" in namespace "${namespace}" is not running on node ${this.o.name}`;
+    const c = pod.container(container);
+    if (!c || c.name !== container) return `container "${container}" is not in pod "${name}"`;
+    if (!c.started) return `container "${container}" in pod "${name}" is waiting to start: ${c.waitingReason}`;
+    return c;
   }
 
   /** The Service CIDR (ServiceCIDR objects, Kubernetes >= 1.33), for refusing VIPs without endpoints. */
@@ -338,6 +379,8 @@ export class KubeNode {
   async close(graceMs = 5000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.closing.abort();
+    await this.kubelet?.close();
     this.resyncTimer?.cancel();
     this.networkTimer?.cancel();
     for (const t of this.statusTimers.values()) t.cancel();

@@ -103,6 +103,11 @@ export class NodeContainer {
     proc.start();
   }
 
+  /** Why it has not started (ContainerCreating, PodInitializing, ImageNotRunnable, ...). */
+  get waitingReason(): string {
+    return this.waitingFor.reason;
+  }
+
   get started(): boolean {
     return this.everStarted;
   }
