@@ -45,6 +45,8 @@ export interface KubeNodeOptions {
 }
 
 const RESYNC_MS = 10_000;
+/** The kubelet's crash-loop backoff: 10 s doubling to 5 min, reset after 10 min of running. */
+const KUBELET_BACKOFF: BackoffOptions = Object.freeze({ initialMs: 10_000, maxMs: 300_000, resetAfterMs: 600_000 });
 
 /**
  * `mizzen node`: a kubelet for a real API server. It registers the Node (lease heartbeats),
@@ -244,7 +246,7 @@ export class KubeNode {
       network: () => this.podNetwork(pod),
       event: (type, reason, message, container) => this.events.record({ ...subject, ...(container ? { fieldPath: fieldPath(pod, container) } : {}) }, type, reason, message),
       clock: this.o.clock,
-      backoff: this.o.backoff,
+      backoff: this.o.backoff ?? KUBELET_BACKOFF,
       log: this.log,
       onChange: () => this.scheduleStatus(uid),
     });

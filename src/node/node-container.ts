@@ -82,6 +82,11 @@ export class NodeContainer {
         restartPolicy: this.o.restartPolicy,
         backoff: this.o.backoff,
         log: this.o.log,
+        // A restart: the last run's output becomes `previous` (kubectl logs --previous), the new
+        // run writes a new current.log; a container that exited for good keeps its log current.
+        beforeLaunch: () => {
+          if (existsSync(this.logFile)) renameSync(this.logFile, this.previousLogFile);
+        },
         onChange: () => {
           const running = proc.isRunning();
           if (running && !wasRunning) prober.restart();
@@ -89,8 +94,6 @@ export class NodeContainer {
             prober.pause();
             const s = proc.status();
             this.lastExit = { code: s.lastExitCode ?? 0, startedAt: s.startedAt ?? this.o.clock.now(), finishedAt: this.o.clock.now() };
-            // The run's output becomes `previous`; the next run writes a new current.log.
-            if (existsSync(this.logFile)) renameSync(this.logFile, this.previousLogFile);
           }
           wasRunning = running;
           this.o.onChange();

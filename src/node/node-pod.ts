@@ -9,7 +9,7 @@ import { pathViewArgv } from '../runtime/path-view.ts';
 import { attachPodNetwork, detachPodNetwork, writeNetnsEtcFile, type NodeNetwork } from '../runtime/pod-network.ts';
 import type { BackoffOptions, RestartPolicy } from '../runtime/supervised-process.ts';
 import { resolveContainerCommand } from './container-command.ts';
-import { containerEnv, EnvConfigError, type EnvContext } from './container-env.ts';
+import { containerEnv, EnvConfigError, expandEnv, type EnvContext } from './container-env.ts';
 import { mountArgv, mountPathProblem } from './container-mounts.ts';
 import { NodeContainer } from './node-container.ts';
 import { buildPodStatus } from './pod-status.ts';
@@ -226,7 +226,9 @@ export class NodePod {
       if (err instanceof EnvConfigError) return { reason: 'CreateContainerConfigError', message: err.message };
       throw err;
     }
-    const cmd = resolveContainerCommand(c.spec, { nodeBinary: o.nodeBinary, cliEntry: o.cliEntry, workdir: o.workdir, path: env.PATH ?? '' });
+    // `$(VAR)` in command and args expands from the container's environment, as the kubelet does.
+    const expand = (list: unknown): string[] | undefined => (Array.isArray(list) ? list.map((x) => expandEnv(String(x), env)) : undefined);
+    const cmd = resolveContainerCommand({ ...c.spec, command: expand(c.spec.command), args: expand(c.spec.args) }, { nodeBinary: o.nodeBinary, cliEntry: o.cliEntry, workdir: o.workdir, path: env.PATH ?? '' });
     if ('waiting' in cmd) return cmd.waiting;
     let mounts;
     try {

@@ -64,6 +64,8 @@ export interface SupervisedProcessOptions {
   log?: Logger;
   /** Called after every (re)start and exit, for status and readiness bookkeeping. */
   onChange?: () => void;
+  /** Called before every (re)start, before the log file is opened (mizzen node keeps the previous run's log aside). */
+  beforeLaunch?: () => void;
 }
 
 /**
@@ -78,6 +80,7 @@ export class SupervisedProcess {
   private readonly backoff: BackoffOptions;
   private readonly log: Logger;
   private readonly onChange: () => void;
+  private readonly beforeLaunch: (() => void) | undefined;
   private child: ChildProcess | undefined;
   private exited: Promise<void> | undefined;
   private timer: TimerHandle | undefined;
@@ -101,6 +104,7 @@ export class SupervisedProcess {
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.log = options.log ?? silentLogger();
     this.onChange = options.onChange ?? (() => {});
+    this.beforeLaunch = options.beforeLaunch;
   }
 
   start(): void {
@@ -158,6 +162,7 @@ export class SupervisedProcess {
     this.timer = undefined;
     this.nextRestartAt = undefined;
     mkdirSync(dirname(this.spec.logFile), { recursive: true });
+    this.beforeLaunch?.();
     const fd = openSync(this.spec.logFile, 'a');
     this.logOffset = fstatSync(fd).size;
     this.startError = undefined;

@@ -48,7 +48,8 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export async function startTestCluster(o: { controllers?: boolean } = {}): Promise<TestCluster> {
+/** `clusterCidr`: nodes' pod CIDRs come from it (one /24 each); clusters whose nodes run at once need distinct ones. */
+export async function startTestCluster(o: { controllers?: boolean; clusterCidr?: string } = {}): Promise<TestCluster> {
   const bin = kubeBinDir();
   if (!bin) throw new Error('Kubernetes binaries not built');
   const dir = mkdtempSync(join(tmpdir(), 'mizzen-kube-'));
@@ -57,7 +58,7 @@ export async function startTestCluster(o: { controllers?: boolean } = {}): Promi
     const candidate = 27000 + 5 * Math.floor(Math.random() * 900);
     if (await portsFree(candidate, 5)) base = candidate;
   }
-  const args = ['start', dir, '--port-base', String(base), ...(o.controllers === false ? ['--no-controllers'] : [])];
+  const args = ['start', dir, '--port-base', String(base), ...(o.controllers === false ? ['--no-controllers'] : []), ...(o.clusterCidr ? ['--cluster-cidr', o.clusterCidr] : [])];
   const r = spawnSync('bash', [script, ...args], { encoding: 'utf8' });
   if (r.status !== 0) {
     spawnSync('bash', [script, 'stop', dir]);
