@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { MizzenError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { runHostCommand } from '../runtime/host-command.ts';
@@ -78,6 +79,10 @@ export class KubeNodeNetwork {
     this.created = true;
     await createNetns(ns);
     await ip(['-n', ns, 'link', 'add', 'name', this.bridge, 'type', 'bridge']);
+    // A bridge without an address of its own takes its lowest port's: deleting that pod's veth
+    // would change the gateway's MAC under every other pod (their ARP entries go stale; replies
+    // to the API server, webhook calls included, were lost for ~30 s after each pod deletion).
+    await ip(['-n', ns, 'link', 'set', this.bridge, 'address', bridgeMac()]);
     await ip(['-n', ns, 'addr', 'add', `${this.gateway}/${this.prefixLength}`, 'dev', this.bridge]);
     await ip(['-n', ns, 'link', 'set', this.bridge, 'up']);
     await sysctl(ns, 'net.ipv4.ip_forward');
@@ -121,6 +126,13 @@ export class KubeNodeNetwork {
     await removeRules(this.hostVeth);
     this.created = false;
   }
+}
+
+/** A random locally administered unicast MAC address. */
+function bridgeMac(): string {
+  const b = randomBytes(6);
+  b[0] = (b[0]! & 0xfc) | 0x02;
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
 /** Delete the forwarding rules of a node veth (both, however many times they were added). */

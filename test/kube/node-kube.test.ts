@@ -310,6 +310,16 @@ describe('mizzen node: a real cluster schedules pods to it', { skip, timeout: 60
     assert.match(table, /\s2\/2\s+Running\s/);
     // The replaced pod is gone, and its namespace with it.
     await eventually(async () => !(await runHostCommand('ip', ['netns', 'list'])).stdout.includes(`${prefix}-default.${old.metadata.name}`), 60_000, 'the old pod namespace removed');
+    // Right after a pod's removal the API server still reaches discovery's webhook at its pod IP
+    // (the node bridge's MAC must not change with its ports): a bare Pod is injected at once.
+    await cluster.kubectl(['apply', '-f', '-'], yaml(`
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: bare}
+    spec: {terminationGracePeriodSeconds: 1, containers: [{name: app, image: node, command: ["sleep", "600"]}]}
+    `));
+    assert.deepEqual(((await json(['get', 'pod', 'bare'])).spec.containers as Obj[]).map((c) => c.name), ['app', 'istio-proxy']);
+    await cluster.kubectl(['delete', 'pod', 'bare', '--wait=false']);
 
     await cluster.kubectl(['apply', '-f', '-'], CLIENT);
     const client = await readyPod('app=client', 'client 2/2', 180_000);
