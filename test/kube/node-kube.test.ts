@@ -93,57 +93,75 @@ const CLIENT = yaml(`
 
 describe('mizzen node: a real cluster schedules pods to it', { skip, timeout: 600_000 }, () => {
   let cluster: TestCluster;
-  let node: ChildProcess | undefined;
-  let nodeExit: Promise<number | null>;
+  let node: RunningNode | undefined;
+  let second: RunningNode | undefined;
   const dir = mkdtempSync(join(tmpdir(), 'mizzen-node-'));
   const name = `mizzen-node-${Math.random().toString(36).slice(2, 8)}`;
   let prefix = '';
   let podCidr = '';
   const json = async (args: string[]): Promise<Obj> => JSON.parse(await cluster.kubectl([...args, '-o', 'json'])) as Obj;
-  const nodeLog = (): string => readFileSync(join(dir, 'node.log'), 'utf8');
   const podReady = (p: Obj): boolean => p.status?.phase === 'Running' && (p.status?.conditions ?? []).some((c: Obj) => c.type === 'Ready' && c.status === 'True');
   const readyPod = (selector: string, what: string, ms = 120_000, namespace = 'default'): Promise<Obj> =>
     eventually(async () => ((await json(['-n', namespace, 'get', 'pods', '-l', selector])).items as Obj[]).find((p) => podReady(p) && !p.metadata.deletionTimestamp), ms, what);
+
+  interface RunningNode {
+    name: string;
+    proc: ChildProcess;
+    exit: Promise<number | null>;
+    log: string;
+    prefix: string;
+    podCidr: string;
+  }
+
+  /** `mizzen node` as a user starts it, until its Node is Ready. */
+  async function startNode(nodeName: string): Promise<RunningNode> {
+    const kubeletPort = await freePort();
+    const log = join(dir, `${nodeName}.log`);
+    const state = join(dir, nodeName);
+    const proc = spawn(process.execPath, [CLI_ENTRY, 'node', '--kubeconfig', cluster.kubeconfig, '--name', nodeName, '--state-dir', state, '--kubelet-port', String(kubeletPort), '--cluster-cidr', '10.244.0.0/16'], {
+      stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')],
+      env: { ...process.env, MIZZEN_LOG: process.env.MIZZEN_TEST_LOG ?? 'info' },
+    });
+    const exit = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+    await eventually(async () => {
+      const n = await json(['get', 'node', nodeName]).catch(() => undefined);
+      return n?.status?.conditions?.some((c: Obj) => c.type === 'Ready' && c.status === 'True');
+    }, 120_000, `node ${nodeName} Ready (log: ${log})`);
+    const prefix = String((JSON.parse(readFileSync(join(state, 'node.json'), 'utf8')) as Obj).prefix);
+    return { name: nodeName, proc, exit, log, prefix, podCidr: String((await json(['get', 'node', nodeName])).spec.podCIDR) };
+  }
+
+  /** SIGTERM; it exits 0 and leaves nothing: namespaces, its root-namespace link, rules, pod CIDR route. */
+  async function stopNode(n: RunningNode): Promise<void> {
+    if (n.proc.exitCode === null) {
+      n.proc.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([n.exit, new Promise((r) => (timer = setTimeout(() => r('timeout'), 90_000)))]);
+      clearTimeout(timer);
+      if (code === 'timeout') n.proc.kill('SIGKILL');
+      assert.equal(code, 0, `mizzen node ${n.name} exits 0 on SIGTERM (log: ${readFileSync(n.log, 'utf8').slice(-2000)})`);
+    }
+    const netns = (await runHostCommand('ip', ['netns', 'list'])).stdout;
+    assert.equal(netns.split('\n').filter((l) => l.startsWith(`${n.prefix}-`)).length, 0, `no namespace of ${n.prefix} left: ${netns}`);
+    assert.doesNotMatch((await runHostCommand('ip', ['link', 'show'])).stdout, new RegExp(`${n.prefix}h\\b`));
+    assert.doesNotMatch((await runHostCommand('ip', ['rule', 'show'])).stdout, new RegExp(`${n.prefix}h\\b`));
+    assert.equal((await runHostCommand('ip', ['route', 'show', 'exact', n.podCidr])).stdout.trim(), '');
+  }
 
   before(async () => {
     // A /20 of its own inside 10.244.0.0/16: its nodes' /24s are routed from the root namespace.
     const cidr = `10.244.${16 * (1 + Math.floor(Math.random() * 15))}.0/20`;
     cluster = await startTestCluster({ clusterCidr: cidr });
-    const kubeletPort = await freePort();
-    const out = openSync(join(dir, 'node.log'), 'a');
-    node = spawn(process.execPath, [CLI_ENTRY, 'node', '--kubeconfig', cluster.kubeconfig, '--name', name, '--state-dir', join(dir, 'state'), '--kubelet-port', String(kubeletPort), '--cluster-cidr', '10.244.0.0/16'], {
-      stdio: ['ignore', out, out],
-      env: { ...process.env, MIZZEN_LOG: process.env.MIZZEN_TEST_LOG ?? 'info' },
-    });
-    nodeExit = new Promise((r) => node!.once('exit', (code) => r(code)));
-    await eventually(async () => {
-      const n = await json(['get', 'node', name]).catch(() => undefined);
-      return n?.status?.conditions?.some((c: Obj) => c.type === 'Ready' && c.status === 'True');
-    }, 120_000, `node ${name} Ready (log: ${dir}/node.log)`);
-    prefix = String((JSON.parse(readFileSync(join(dir, 'state', 'node.json'), 'utf8')) as Obj).prefix);
-    podCidr = String((await json(['get', 'node', name])).spec.podCIDR);
+    node = await startNode(name);
+    prefix = node.prefix;
+    podCidr = node.podCidr;
   });
 
   after(async () => {
     const t0 = Date.now();
-    if (node && node.exitCode === null) {
-      node.kill('SIGTERM');
-      let timer: NodeJS.Timeout | undefined;
-      const code = await Promise.race([nodeExit, new Promise((r) => (timer = setTimeout(() => r('timeout'), 90_000)))]);
-      clearTimeout(timer);
-      if (code === 'timeout') node.kill('SIGKILL');
-      assert.equal(code, 0, `mizzen node exits 0 on SIGTERM (log: ${nodeLog().slice(-2000)})`);
-    }
     try {
-      if (prefix) {
-        // Nothing of the node is left: namespaces, its root-namespace link, rules and pod CIDR route.
-        const netns = (await runHostCommand('ip', ['netns', 'list'])).stdout;
-        assert.equal(netns.split('\n').filter((l) => l.startsWith(`${prefix}-`)).length, 0, `no namespace of ${prefix} left: ${netns}`);
-        assert.doesNotMatch((await runHostCommand('ip', ['link', 'show'])).stdout, new RegExp(`${prefix}h\\b`));
-        assert.doesNotMatch((await runHostCommand('ip', ['rule', 'show'])).stdout, new RegExp(`${prefix}h\\b`));
-        assert.equal((await runHostCommand('ip', ['route', 'show', 'exact', podCidr])).stdout.trim(), '');
-      }
-      process.stderr.write(`# mizzen node stopped and cleaned up in ${Date.now() - t0} ms\n`);
+      for (const n of [second, node]) if (n) await stopNode(n);
+      process.stderr.write(`# mizzen nodes stopped and cleaned up in ${Date.now() - t0} ms\n`);
     } finally {
       await cluster?.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -335,5 +353,21 @@ describe('mizzen node: a real cluster schedules pods to it', { skip, timeout: 60
     await cluster.kubectl(['delete', 'deployment', 'client']);
     await eventually(async () => ((await json(['get', 'pods', '-l', 'app=client'])).items as Obj[]).length === 0, 60_000, 'the client pod deleted');
     await eventually(async () => !(await runHostCommand('ip', ['netns', 'list'])).stdout.includes(`${prefix}-default.${client.metadata.name}`), 30_000, 'the client namespace removed');
+  });
+  it('a second node: its pods reach pods of the first node through the mesh, and it leaves nothing when stopped', async () => {
+    second = await startNode(`${name}-b`);
+    assert.notEqual(second.podCidr, podCidr, 'each node its own pod CIDR');
+    const echo = await readyPod('app=echo', 'echo on the first node');
+    await cluster.kubectl(['apply', '-f', '-'], CLIENT.replace('name: client}', 'name: client-b}').replace(/app: client/g, 'app: client-b').replace('terminationGracePeriodSeconds: 5', `terminationGracePeriodSeconds: 5\n      nodeSelector: {kubernetes.io/hostname: ${second.name}}`));
+    const client = await readyPod('app=client-b', 'client-b 2/2 on the second node', 180_000);
+    assert.equal(client.spec.nodeName, second.name);
+    assert.ok(client.status.podIP.startsWith(second.podCidr.split('.').slice(0, 3).join('.')));
+    // Its sidecar got config and a certificate from discovery on the first node, and reaches echo there.
+    await eventually(async () => (await cluster.kubectl(['logs', client.metadata.name, '-c', 'client', '--tail', '5'])).includes(`status=200 server=envoy hi from ${echo.metadata.name}`), 60_000, 'client-b answered by echo across nodes');
+    await cluster.kubectl(['delete', 'deployment', 'client-b']);
+    await eventually(async () => ((await json(['get', 'pods', '-l', 'app=client-b'])).items as Obj[]).length === 0, 60_000, 'client-b deleted');
+    const b = second;
+    second = undefined;
+    await stopNode(b);
   });
 });
