@@ -222,6 +222,35 @@ describe('mizzen node: a real cluster schedules pods to it', { skip, timeout: 60
     await cluster.kubectl(['delete', 'pod', 'image-only', '--wait=true', '--timeout=60s']);
   });
 
+  it('kubectl delete namespace stops its pods: no process, namespace or nft table of theirs is left', async () => {
+    await cluster.kubectl(['create', 'namespace', 'scratch']);
+    await cluster.kubectl(['-n', 'scratch', 'apply', '-f', '-'], yaml(`
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: sleeper, labels: {app: sleeper}}
+    spec:
+      terminationGracePeriodSeconds: 2
+      containers:
+      - {name: a, image: node, command: ["sleep", "600"]}
+      - {name: b, image: node, command: ["sh", "-c", "trap 'echo term; exit 0' TERM; while true; do sleep 0.2; done"]}
+    `));
+    await readyPod('app=sleeper', 'sleeper Running', 60_000, 'scratch');
+    const netns = `${prefix}-scratch.sleeper`;
+    const pids = (await runHostCommand('ip', ['netns', 'pids', netns])).stdout.split('\n').filter(Boolean).map(Number);
+    assert.ok(pids.length >= 2, `the containers' processes run in ${netns}: ${pids.join(' ')}`);
+    await cluster.kubectl(['delete', 'namespace', 'scratch', '--wait=true', '--timeout=90s']);
+    assert.doesNotMatch((await runHostCommand('ip', ['netns', 'list'])).stdout, new RegExp(`^${netns.replace(/\./g, '\\.')}\\b`, 'm'));
+    const alive = pids.filter((pid) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    assert.deepEqual(alive, [], 'no process of the pod left');
+  });
+
   it('gives containers their env, volumes, workingDir and user as the kubelet does; reports exits and restarts', async () => {
     await cluster.kubectl(['apply', '-f', '-'], yaml(`
     apiVersion: v1
