@@ -11,6 +11,20 @@ const TRAILER = 8; // inside a trailer line, up to CR
 const TRAILER_LF = 9; // LF ending a trailer line
 const END_LF = 10; // LF ending the message
 
+// chunk-extension states
+const X_AFTER = 0; // after the size or a complete extension: BWS, `;` or CR
+const X_BEFORE_NAME = 1; // after `;`
+const X_NAME = 2;
+const X_NAME_WS = 3; // whitespace after a name: `=`, `;` or CR
+const X_BEFORE_VALUE = 4; // after `=`
+const X_TOKEN = 5;
+const X_QUOTED = 6;
+const X_ESCAPED = 7;
+
+/** RFC 9110 tchar, by byte. */
+const TOKEN_CHAR = new Uint8Array(256);
+for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN_CHAR[ch.charCodeAt(0)] = 1;
+
 /** More hex digits than a chunk size can sensibly have (2^52). */
 const MAX_SIZE_DIGITS = 13;
 
@@ -33,6 +47,10 @@ export class BodyFramer {
   private size = 0;
   private digits = 0;
   private trailerBytes = 0;
+  /** Where a chunk extension is (X_*). */
+  private ext = 0;
+  /** Inside a trailer field's name (before its colon). */
+  private trailerName = false;
   private maxTrailerBytes = 60 * 1024;
   error: string | undefined;
 
@@ -46,6 +64,7 @@ export class BodyFramer {
     this.size = 0;
     this.digits = 0;
     this.trailerBytes = 0;
+    this.ext = 0;
     this.maxTrailerBytes = maxTrailerBytes;
     this.done = mode === 'none' || (mode === 'length' && length === 0);
   }
@@ -91,14 +110,48 @@ export class BodyFramer {
           }
           if (this.cs === SIZE_FIRST) return this.fail(i - offset, 'invalid chunk size');
           if (c === 13) this.cs = SIZE_LF;
-          else if (c === 59 || c === 32 || c === 9) this.cs = EXT; // `;ext` (after optional whitespace)
+          else if (c === 59 || c === 32 || c === 9) {
+            this.cs = EXT; // `;ext` (after optional whitespace)
+            this.ext = c === 59 ? X_BEFORE_NAME : X_AFTER;
+          }
           else return this.fail(i - offset, 'invalid chunk size');
           continue;
         }
         case EXT: {
+          // chunk-ext (RFC 9112 7.1.1): *( BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ] )
           const c = buf[i++];
-          if (c === 13) this.cs = SIZE_LF;
-          else if (c === 10 || c < 9 || (c > 9 && c < 32) || c === 127) return this.fail(i - offset, 'invalid character in a chunk extension');
+          const ws = c === 32 || c === 9;
+          const tok = TOKEN_CHAR[c] === 1;
+          const e = this.ext;
+          if (e === X_QUOTED || e === X_ESCAPED) {
+            if ((c < 32 && c !== 9) || c === 127) return this.fail(i - offset, 'invalid character in a chunk extension');
+            this.ext = e === X_ESCAPED ? X_QUOTED : c === 92 ? X_ESCAPED : c === 34 ? X_AFTER : X_QUOTED;
+            continue;
+          }
+          if (c === 13 && (e === X_AFTER || e === X_NAME || e === X_TOKEN)) {
+            this.cs = SIZE_LF;
+            continue;
+          }
+          if (e === X_AFTER || e === X_NAME || e === X_TOKEN) {
+            if (c === 59) this.ext = X_BEFORE_NAME;
+            else if (c === 61 && e === X_NAME) this.ext = X_BEFORE_VALUE;
+            else if (tok && e !== X_AFTER) continue;
+            else if (ws) this.ext = e === X_NAME ? X_NAME_WS : X_AFTER;
+            else return this.fail(i - offset, 'invalid character in a chunk extension');
+            continue;
+          }
+          if (e === X_NAME_WS) {
+            if (c === 61) this.ext = X_BEFORE_VALUE;
+            else if (c === 59) this.ext = X_BEFORE_NAME;
+            else if (c === 13) this.cs = SIZE_LF;
+            else if (!ws) return this.fail(i - offset, 'invalid character in a chunk extension');
+            continue;
+          }
+          // X_BEFORE_NAME / X_BEFORE_VALUE: optional whitespace, then a token (or a quoted value)
+          if (ws) continue;
+          if (tok) this.ext = e === X_BEFORE_NAME ? X_NAME : X_TOKEN;
+          else if (c === 34 && e === X_BEFORE_VALUE) this.ext = X_QUOTED;
+          else return this.fail(i - offset, e === X_BEFORE_NAME ? 'chunk extension without a name' : 'chunk extension without a value');
           continue;
         }
         case SIZE_LF: {
@@ -121,17 +174,27 @@ export class BodyFramer {
         }
         case TRAILER_START: {
           const c = buf[i++];
+          if (++this.trailerBytes > this.maxTrailerBytes) return this.fail(i - offset, 'trailers too large');
           if (c === 13) this.cs = END_LF;
           else if (c === 10) return this.fail(i - offset, 'bare LF in the trailer section');
-          else this.cs = TRAILER;
-          if (++this.trailerBytes > this.maxTrailerBytes) return this.fail(i - offset, 'trailers too large');
+          // a trailer is a header field (RFC 9112 7.1.2): a token name first, no obs-fold
+          else if (TOKEN_CHAR[c] !== 1) return this.fail(i - offset, 'invalid trailer field name');
+          else {
+            this.cs = TRAILER;
+            this.trailerName = true;
+          }
           continue;
         }
         case TRAILER: {
           const c = buf[i++];
           if (++this.trailerBytes > this.maxTrailerBytes) return this.fail(i - offset, 'trailers too large');
+          if (this.trailerName) {
+            if (c === 58) this.trailerName = false; // ':'
+            else if (TOKEN_CHAR[c] !== 1) return this.fail(i - offset, 'invalid trailer field name');
+            continue;
+          }
           if (c === 13) this.cs = TRAILER_LF;
-          else if (c === 10 || c === 0) return this.fail(i - offset, 'invalid character in the trailer section');
+          else if ((c < 32 && c !== 9) || c === 127) return this.fail(i - offset, 'invalid character in a trailer field value');
           continue;
         }
         case TRAILER_LF: {
