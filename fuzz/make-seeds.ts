@@ -42,7 +42,7 @@ const proxies = {
 let n = 0;
 for (const [who, p] of Object.entries(proxies)) {
   const res = generateAll(p, push);
-  const groups: [string, { resource: unknown }[]][] = [[TYPE_URL.cluster, res.clusters], [TYPE_URL.endpoint, res.endpoints], [TYPE_URL.listener, res.listeners], [TYPE_URL.route, res.routes]];
+  const groups: [string, readonly { resource: unknown }[]][] = [[TYPE_URL.cluster, res.clusters], [TYPE_URL.endpoint, res.endpoints], [TYPE_URL.listener, res.listeners], [TYPE_URL.route, res.routes]];
   for (const [typeUrl, list] of groups) {
     list.forEach((r, i) => {
       const bytes = codec().encode(typeUrl, protoJsonToObject(codec().typeOfUrl(typeUrl), r.resource as never).object as never);

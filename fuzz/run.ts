@@ -1,8 +1,9 @@
 /**
  * `npm run fuzz -- [--minutes N] [--target NAME,...] [--seed S] [--save-corpus] [--json FILE]`:
  * coverage-guided mutation fuzzing of every target for N minutes in all (split evenly), from the
- * committed seed corpus under fuzz/corpus/TARGET. Findings go to fuzz/findings/ (input + stack);
- * `--save-corpus` adds the inputs that found new coverage to fuzz/corpus/TARGET. Exit 1 on any
+ * committed seed corpus under fuzz/corpus/TARGET plus what long runs kept in fuzz/corpus-long/TARGET.
+ * Findings go to fuzz/findings/ (input + stack); `--save-corpus` adds the inputs that found new
+ * coverage to fuzz/corpus-long/TARGET (the smoke run in `npm test` uses fuzz/corpus only). Exit 1 on any
  * finding. Prints one line per target: inputs tried, corpus, coverage features, findings.
  */
 import { writeFileSync } from 'node:fs';
@@ -45,8 +46,8 @@ for (const t of targets) {
   const r = await fuzz(t, {
     seed,
     maxMs: perTargetMs,
-    corpusDir: join(root, 'corpus', t.name),
-    saveCorpusDir: values['save-corpus'] ? join(root, 'corpus', t.name) : undefined,
+    corpusDir: [join(root, 'corpus', t.name), join(root, 'corpus-long', t.name)],
+    saveCorpusDir: values['save-corpus'] ? join(root, 'corpus-long', t.name) : undefined,
     findingsDir: join(root, 'findings', t.name),
   });
   reports.push({ ...r, loadAfter: load() });

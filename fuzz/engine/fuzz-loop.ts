@@ -12,8 +12,8 @@ export interface FuzzOptions {
   maxRuns?: number;
   /** ...or after this long, whichever comes first. */
   maxMs?: number;
-  /** Committed seed corpus of this target (every file is an input). */
-  corpusDir: string;
+  /** Seed corpus directories of this target (every file is an input). */
+  corpusDir: string | readonly string[];
   /** Where inputs that found new coverage are written (a long run's corpus), if anywhere. */
   saveCorpusDir?: string;
   /** Where findings are written (input + stack), if anywhere. */
@@ -126,7 +126,7 @@ export async function fuzz(target: FuzzTarget, o: FuzzOptions): Promise<FuzzRepo
   };
 
   try {
-    const seeds = readCorpus(o.corpusDir);
+    const seeds = (typeof o.corpusDir === 'string' ? [o.corpusDir] : o.corpusDir).flatMap((d) => readCorpus(d));
     cov.take();
     for (const s of seeds) {
       await execute(s);

@@ -20,7 +20,7 @@ export class Mutator {
   }
 
   mutate(input: Buffer, other: () => Buffer): Buffer {
-    let b = Buffer.from(input);
+    let b: Buffer = Buffer.from(input);
     const n = 1 + this.rng.below(this.rng.chance(0.5) ? 2 : 8);
     for (let i = 0; i < n; i++) b = this.once(b, other);
     return b.length > this.maxLength ? b.subarray(0, this.maxLength) : b;

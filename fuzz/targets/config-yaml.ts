@@ -2,17 +2,17 @@ import { ConfigStore } from '../../src/control/config/config-store.ts';
 import { parseDocuments } from '../../src/control/config/parse-documents.ts';
 import { ResourceValidator } from '../../src/control/config/validation/validate-resource.ts';
 import { PushContext } from '../../src/control/push/push-context.ts';
-import { generateAll, proxy, staticRegistry } from '../../test/support/generate-fixture.ts';
+import { generateAll, proxy, staticRegistry, type EndpointSpec, type ServiceSpec } from '../../test/support/generate-fixture.ts';
 import { invariant, type FuzzTarget } from '../engine/fuzz-target.ts';
 import { YAML_DICTIONARY } from './dictionaries.ts';
 
 let validator: ResourceValidator | undefined;
 
-const SERVICES = [
-  { name: 'reviews', vip: '10.96.0.10', ports: [{ port: 9080 }, { port: 9443, protocol: 'TLS' as const }] },
-  { name: 'ratings', namespace: 'other', vip: '10.96.0.11', ports: [{ port: 9080, protocol: 'GRPC' as const }] },
+const SERVICES: ServiceSpec[] = [
+  { name: 'reviews', vip: '10.96.0.10', ports: [{ port: 9080 }, { port: 9443, protocol: 'TLS' }] },
+  { name: 'ratings', namespace: 'other', vip: '10.96.0.11', ports: [{ port: 9080, protocol: 'GRPC' }] },
 ];
-const ENDPOINTS = [
+const ENDPOINTS: EndpointSpec[] = [
   { service: 'reviews', address: '10.244.0.10', labels: { app: 'reviews', version: 'v1' }, serviceAccount: 'reviews' },
   { service: 'reviews', address: '10.244.0.11', labels: { app: 'reviews', version: 'v2' }, serviceAccount: 'reviews' },
   { service: 'ratings', namespace: 'other', address: '10.244.0.12', labels: { app: 'ratings' }, serviceAccount: 'ratings' },
