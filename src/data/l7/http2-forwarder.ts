@@ -162,7 +162,7 @@ export function forwardHttp2(o: Http2ForwardOptions): void {
     if (attempts > 1 && o.includeAttemptCount) headers.set('x-envoy-attempt-count', String(attempts));
     const resume = (): void => o.body.resume();
     if (cluster.config.http2 || cluster.config.useDownstreamProtocol) openHttp2Attempt(o.pool, cluster, h, req, headers, events, resume);
-    else openHttp1Attempt(cluster, h, req, headers, events, resume);
+    else openHttp1Attempt(cluster, h, req, headers, events, resume, o.body.empty);
   };
   attempt();
 }

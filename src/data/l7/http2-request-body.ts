@@ -49,6 +49,11 @@ export class Http2RequestBody {
     });
   }
 
+  /** The request ended with no body byte (so far as is known when asked). */
+  get empty(): boolean {
+    return this.ended && this.bytes === 0;
+  }
+
   private onData(c: Buffer): void {
     this.bytes += c.length;
     if (this.replayable && this.bytes > RETAIN_LIMIT) {

@@ -3,6 +3,7 @@ import type * as http2 from 'node:http2';
 import type { Cluster } from '../upstream/cluster.ts';
 import type { FilterRequest } from './http-filter.ts';
 import type { BodySink, Http2RequestBody } from './http2-request-body.ts';
+import { http1RequestFields } from './http2-upstream-attempt.ts';
 import type { Http2UpstreamPool } from './http2-upstream-pool.ts';
 
 /** Body bytes a mirror keeps while its upstream is not there yet or pushes back; beyond, it gives up. */
@@ -42,7 +43,7 @@ export function mirrorHttp2(pool: Http2UpstreamPool, cluster: Cluster, req: Filt
   cluster.connector.connect(h.address, h.port, cluster.tlsFor(h), cluster.config.connectTimeoutMs, (_err, socket) => {
     if (!socket) return;
     if (sink.abandoned) return socket.destroy();
-    const up = http.request({ method: req.method, path: req.path, headers: { ...headers, host: authority }, createConnection: () => socket });
+    const up = http.request({ method: req.method, path: req.path, headers: http1RequestFields(authority, headers, body.empty), createConnection: () => socket });
     up.on('error', () => socket.destroy());
     up.on('response', (res) => {
       res.resume();

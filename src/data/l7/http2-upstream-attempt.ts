@@ -110,14 +110,26 @@ export function openHttp2Attempt(pool: Http2UpstreamPool, cluster: Cluster, h: H
 }
 
 /** An attempt on a fresh HTTP/1.1 connection (the cluster speaks HTTP/1.1). */
-export function openHttp1Attempt(cluster: Cluster, h: Host, req: FilterRequest, headers: HeaderList, events: AttemptEvents, resume: () => void): void {
+/**
+ * The HTTP/1.1 head fields of a request that came over HTTP/2. An HTTP/1.1 request cannot be
+ * delimited by closing the connection: a body without content-length goes chunked (as Envoy's
+ * HTTP/1 codec encodes it); unframed, its bytes would follow a bodiless head and be read upstream
+ * as the next request (request smuggling, found by fuzzing).
+ */
+export function http1RequestFields(authority: string, headers: Record<string, string>, bodiless: boolean): Record<string, string> {
+  const out: Record<string, string> = { ...headers, host: authority };
+  if (!bodiless && out['content-length'] === undefined) out['transfer-encoding'] = 'chunked';
+  return out;
+}
+
+export function openHttp1Attempt(cluster: Cluster, h: Host, req: FilterRequest, headers: HeaderList, events: AttemptEvents, resume: () => void, bodiless: boolean): void {
   const ev = once(events);
   cluster.connector.connect(h.address, h.port, cluster.tlsFor(h), cluster.config.connectTimeoutMs, (err, socket) => {
     if (!socket) {
       ev.failure(err?.detail ?? 'connect failed', true);
       return ev.closed();
     }
-    const up = http.request({ method: req.method, path: req.path, headers: { host: req.authority, ...headers.toRecord() }, createConnection: () => socket });
+    const up = http.request({ method: req.method, path: req.path, headers: http1RequestFields(req.authority, headers.toRecord(), bodiless), createConnection: () => socket });
     up.on('drain', resume);
     up.on('error', (e) => ev.failure(e.message, false));
     socket.once('close', () => {
