@@ -1,9 +1,8 @@
 import { dirname, join } from 'node:path';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
-import { netnsExecArgv } from './netns.ts';
-import { ReadinessProber } from './readiness-probe.ts';
-import { SupervisedProcess, type BackoffOptions } from './supervised-process.ts';
+import { NodeProcess } from './node-process.ts';
+import type { BackoffOptions } from './supervised-process.ts';
 
 /**
  * The node's ztunnel (Istio runs it as a DaemonSet pod): `mizzen proxy ztunnel` as root inside
@@ -29,11 +28,10 @@ export interface ZtunnelProcessOptions {
 }
 
 export class ZtunnelProcess {
-  private readonly process: SupervisedProcess;
-  private readonly prober: ReadinessProber;
+  private readonly process: NodeProcess;
 
   constructor(o: ZtunnelProcessOptions) {
-    const argv = netnsExecArgv(o.netns, [
+    const argv = [
       o.nodeBinary,
       o.cliEntry,
       'proxy',
@@ -57,19 +55,20 @@ export class ZtunnelProcess {
       '--access-log-file',
       join(o.logDir, 'ztunnel-access.log'),
       '--dns-capture',
-    ]);
-    this.prober = new ReadinessProber(
-      { kind: 'http', host: '127.0.0.1', port: 15021, path: '/healthz/ready', scheme: 'http' },
-      { netns: o.netns, execNetns: o.netns, appUid: 0, appGid: 0, probeUid: 0, probeGid: 0 },
-      { initialDelayMs: 0, periodMs: 1000, timeoutMs: 1000, failureThreshold: 3, successThreshold: 1 },
-      o.clock,
-      () => {},
-    );
-    const prober = this.prober;
-    this.process = new SupervisedProcess(
-      { name: 'ztunnel', argv, env: o.env, cwd: dirname(dirname(o.cliEntry)), logFile: join(o.logDir, 'ztunnel.log') },
-      { clock: o.clock, backoff: o.backoff, log: o.log, onChange: () => (this.process?.isRunning() ? prober.restart() : prober.pause()) },
-    );
+    ];
+    this.process = new NodeProcess({
+      name: 'ztunnel',
+      label: 'ztunnel',
+      netns: o.netns,
+      argv,
+      env: o.env,
+      cwd: dirname(dirname(o.cliEntry)),
+      logFile: join(o.logDir, 'ztunnel.log'),
+      ready: { host: '127.0.0.1', port: 15021, path: '/healthz/ready', periodMs: 1000 },
+      clock: o.clock,
+      log: o.log,
+      backoff: o.backoff,
+    });
   }
 
   start(): void {
@@ -77,11 +76,10 @@ export class ZtunnelProcess {
   }
 
   isReady(): boolean {
-    return this.prober.isReady();
+    return this.process.isReady();
   }
 
   async stop(): Promise<void> {
-    this.prober.stop();
-    await this.process.stop(3000);
+    await this.process.stop();
   }
 }

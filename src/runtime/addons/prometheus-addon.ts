@@ -4,10 +4,9 @@ import type { ConfigResource } from '../../api/config-resource.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { MizzenError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
-import { processProblem, type ContainerProblem } from '../container-problems.ts';
-import { netnsExecArgv } from '../netns.ts';
-import { ReadinessProber } from '../readiness-probe.ts';
-import { SupervisedProcess, type BackoffOptions } from '../supervised-process.ts';
+import type { ContainerProblem } from '../container-problems.ts';
+import { NodeProcess } from '../node-process.ts';
+import type { BackoffOptions } from '../supervised-process.ts';
 import { kubernetesPodTargets } from './kubernetes-sd-targets.ts';
 import { renderPrometheusConfig } from './prometheus-config.ts';
 
@@ -47,9 +46,7 @@ export class PrometheusAddon {
   private readonly o: PrometheusAddonOptions;
   private readonly dir: string;
   private readonly targetsFile: string;
-  private readonly process: SupervisedProcess;
-  private readonly prober: ReadinessProber;
-  private everReady = false;
+  private readonly process: NodeProcess;
   private lastTargets = '';
 
   constructor(o: PrometheusAddonOptions) {
@@ -60,29 +57,26 @@ export class PrometheusAddon {
     }
     this.dir = join(o.stateDir, 'addons', 'prometheus');
     this.targetsFile = join(this.dir, 'pods.json');
-    const listen = `${o.address}:${PROMETHEUS_PORT}`;
-    const argv = netnsExecArgv(o.netns, [
-      binary,
-      `--config.file=${join(this.dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(this.dir, 'data')}`,
-      '--storage.tsdb.retention.time=1d',
-      `--web.listen-address=${listen}`,
-      '--log.level=warn',
-    ]);
-    this.prober = new ReadinessProber(
-      { kind: 'http', host: o.address, port: PROMETHEUS_PORT, path: '/-/ready', scheme: 'http' },
-      { netns: o.netns, execNetns: o.netns, appUid: 0, appGid: 0, probeUid: 0, probeGid: 0 },
-      { initialDelayMs: 0, periodMs: 5000, timeoutMs: 1000, failureThreshold: 3, successThreshold: 1 },
-      o.clock,
-      (ready) => {
-        if (ready) this.everReady = true;
-      },
-    );
-    const prober = this.prober;
-    this.process = new SupervisedProcess(
-      { name: 'prometheus', argv, env: o.env, cwd: this.dir, logFile: join(o.stateDir, 'logs', 'prometheus.log') },
-      { clock: o.clock, backoff: o.backoff, log: o.log, onChange: () => (this.process?.isRunning() ? prober.restart() : prober.pause()) },
-    );
+    this.process = new NodeProcess({
+      name: 'prometheus',
+      label: 'prometheus addon',
+      netns: o.netns,
+      argv: [
+        binary,
+        `--config.file=${join(this.dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(this.dir, 'data')}`,
+        '--storage.tsdb.retention.time=1d',
+        `--web.listen-address=${o.address}:${PROMETHEUS_PORT}`,
+        '--log.level=warn',
+      ],
+      env: o.env,
+      cwd: this.dir,
+      logFile: join(o.stateDir, 'logs', 'prometheus.log'),
+      ready: { host: o.address, port: PROMETHEUS_PORT, path: '/-/ready', periodMs: 5000 },
+      clock: o.clock,
+      log: o.log,
+      backoff: o.backoff,
+    });
   }
 
   /** Where Prometheus listens inside the mesh (the node's address). */
@@ -109,16 +103,15 @@ export class PrometheusAddon {
   }
 
   isReady(): boolean {
-    return this.prober.isReady();
+    return this.process.isReady();
   }
 
   problem(): ContainerProblem | undefined {
-    return processProblem(undefined, 'prometheus addon', this.process.status(), this.isReady(), this.everReady);
+    return this.process.problem();
   }
 
   async stop(): Promise<void> {
-    this.prober.stop();
-    await this.process.stop(3000);
+    await this.process.stop();
   }
 
   /** Prometheus watches the file: it must never see half of it. */
