@@ -79,16 +79,22 @@ write_module() { # dir module version replace_version imports...
 cmd_build() {
   if built; then echo "$BIN_DIR"; return; fi
   command -v go >/dev/null || die "go is not installed (Go >= 1.25 is needed to build Kubernetes ${K8S_VERSION})"
-  # global, and removed on EXIT rather than RETURN: a failed step (set -e, die) ends the script
-  # without returning from this function
+  # A failed or interrupted build leaves no half-written cache: binaries are built into
+  # BIN_DIR.partial (never used by `built`), each written under a temporary name and renamed
+  # when complete (a finished etcd is kept for the next try), and BIN_DIR appears by one rename
+  # once all are there. The work directory goes on any exit: a failed step (set -e, die) ends
+  # the script without returning from this function, and INT/TERM end it through `exit`.
   work=$(mktemp -d /tmp/mizzen-kube-build.XXXXXX)
-  trap 'rm -rf "$work"' EXIT
+  trap 'rm -rf "$work" "$BIN_DIR.partial"/*.tmp "$BIN_DIR.partial"/*.tmp.d' EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   mkdir -p "$BIN_DIR.partial"
   local start=$SECONDS
   if [ ! -x "$BIN_DIR.partial/etcd" ]; then
     echo "kube-cluster: building etcd ${ETCD_VERSION}" >&2
     write_module "$work/etcd" go.etcd.io/etcd/server/v3 "$ETCD_VERSION" "$ETCD_VERSION" go.etcd.io/etcd/server/v3
-    (cd "$work/etcd" && go build -trimpath -ldflags '-s -w' -o "$BIN_DIR.partial/etcd" go.etcd.io/etcd/server/v3)
+    (cd "$work/etcd" && go build -trimpath -ldflags '-s -w' -o "$BIN_DIR.partial/etcd.tmp" go.etcd.io/etcd/server/v3)
+    mv "$BIN_DIR.partial/etcd.tmp" "$BIN_DIR.partial/etcd"
   fi
   local k=k8s.io/kubernetes/cmd
   echo "kube-cluster: building kube-apiserver, kube-controller-manager, kube-scheduler, kubectl ${K8S_VERSION} (cold: ~10 minutes on 2 cores)" >&2
@@ -99,8 +105,10 @@ cmd_build() {
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld="$ld -X $p.gitVersion=${K8S_VERSION} -X $p.gitMajor=1 -X $p.gitMinor=${minor} -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
   done
-  (cd "$work/k8s" && go build -trimpath -ldflags "$ld" -o "$BIN_DIR.partial/" \
+  rm -rf "$BIN_DIR.partial/k8s.tmp.d"; mkdir "$BIN_DIR.partial/k8s.tmp.d"
+  (cd "$work/k8s" && go build -trimpath -ldflags "$ld" -o "$BIN_DIR.partial/k8s.tmp.d/" \
     $k/kube-apiserver $k/kube-controller-manager $k/kube-scheduler $k/kubectl)
+  mv "$BIN_DIR.partial/k8s.tmp.d"/* "$BIN_DIR.partial/"; rmdir "$BIN_DIR.partial/k8s.tmp.d"
   rm -rf "$BIN_DIR"; mv "$BIN_DIR.partial" "$BIN_DIR"
   echo "kube-cluster: built in $((SECONDS - start)) s into $BIN_DIR" >&2
   echo "$BIN_DIR"
@@ -180,8 +188,15 @@ launch() { # dir name args... ; records the pid in DIR/NAME.pid, output in DIR/N
   echo $! > "$dir/$name.pid"
 }
 
+alive() { # pid: a live process (a killed one stays a zombie until reaped: not alive)
+  local state; state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "${state:0:1}" != Z ]
+}
+
+dead() { ! alive "$1"; }
+
 running() { # dir name: is the component started from DIR alive?
-  [ -f "$1/$2.pid" ] && kill -0 "$(cat "$1/$2.pid")" 2>/dev/null
+  [ -f "$1/$2.pid" ] && alive "$(cat "$1/$2.pid")"
 }
 
 cmd_start() {
@@ -262,9 +277,9 @@ cmd_stop() {
   for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
     [ -f "$dir/$name.pid" ] || continue
     pid=$(cat "$dir/$name.pid")
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
       kill -TERM "$pid" 2>/dev/null || true
-      wait_for "$name exit" 10 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
+      wait_for "$name exit" 10 dead "$pid" || kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$dir/$name.pid"
   done

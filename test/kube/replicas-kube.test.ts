@@ -149,4 +149,25 @@ describe('discovery replicas and failures against a real API server', { skip }, 
     assert.ok(await clusterOf(r, 'before.default.svc.cluster.local'), 'what was served is still served');
     assert.equal(r.child.exitCode, null, 'discovery keeps running and retrying');
   });
+
+  it('catches up once the API server is back: watches re-established, a change reaches an ADS client that stayed connected', async () => {
+    const r = replicas.find((x) => x.child.exitCode === null && x.child.signalCode === null && x.name.startsWith('replica'))!;
+    // connected while the API server is still down (the previous test killed it)
+    const watching = new AdsTestClient(envoyRoot(), r.grpc, 'sotw');
+    const node = sidecarNode('client', 'default');
+    watching.send({ node, typeUrl: TYPE_URL.cluster, resourceNames: [] });
+    const first = await watching.next(10_000);
+    watching.send({ node, typeUrl: TYPE_URL.cluster, resourceNames: [], versionInfo: first.versionInfo, responseNonce: first.nonce });
+    await cluster.startAgain();
+    await cluster.kubectl(['create', 'service', 'clusterip', 'after-restart', '--tcp=80:8080', '-n', 'default']);
+    await cluster.kubectl(['delete', 'service', 'before', '-n', 'default']);
+    const names = await eventually(async () => {
+      const res = await watching.next(60_000);
+      watching.send({ node, typeUrl: TYPE_URL.cluster, resourceNames: [], versionInfo: res.versionInfo, responseNonce: res.nonce });
+      const n = (watching.decode(res) as { name?: string }[]).map((c) => c.name);
+      return n.includes('outbound|80||after-restart.default.svc.cluster.local') && !n.includes('outbound|80||before.default.svc.cluster.local') ? n : undefined;
+    }, 90_000, 'the Service created (and the one deleted) after the restart, pushed on the open stream');
+    assert.ok(names.length > 0);
+    watching.close();
+  });
 });

@@ -45,6 +45,8 @@ export interface TestCluster {
   kubectl(args: string[], input?: string): Promise<string>;
   /** kubectl that may fail: exit code and both outputs. */
   kubectlResult(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Start again what of the cluster is not running (e.g. a kube-apiserver the test killed). */
+  startAgain(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -84,6 +86,10 @@ export async function startTestCluster(o: { controllers?: boolean; clusterCidr?:
       if (res.code !== 0) throw new Error(`kubectl ${a.join(' ')}: ${res.stderr}`);
       return res.stdout;
     },
+    startAgain: () =>
+      new Promise((resolve, reject) => {
+        execFile('bash', [script, ...args], (err, _stdout, stderr) => (err ? reject(new Error(`kube-cluster start again failed: ${stderr}`)) : resolve()));
+      }),
     async stop() {
       execFileSync('bash', [script, 'stop', dir]);
       rmSync(dir, { recursive: true, force: true });
