@@ -13,17 +13,33 @@ export interface KindInfo {
   namespaced: boolean;
   /** true for Istio CRDs (validated against Istio's OpenAPI schema). */
   istio: boolean;
+  /** A CRD whose bundled OpenAPI schema (and CEL rules) validates it (Istio's kinds and the Gateway API's). */
+  crdSchema: boolean;
+  /**
+   * The name the config store files it under: the kind, except where two groups share a kind name
+   * (the Gateway API's `Gateway` is `KubernetesGateway`, as istiod's config store names it).
+   */
+  storeKind: string;
 }
 
 const NETWORKING = ['v1', 'v1beta1', 'v1alpha3'] as const;
 const SECURITY = ['v1', 'v1beta1'] as const;
 
 function istioKind(kind: string, group: string, versions: readonly string[], plural: string, aliases: string[]): KindInfo {
-  return { kind, group, versions, plural, aliases, namespaced: true, istio: true };
+  return { kind, group, versions, plural, aliases, namespaced: true, istio: true, crdSchema: true, storeKind: kind };
 }
 
 function kubeKind(kind: string, group: string, versions: readonly string[], plural: string, aliases: string[], namespaced = true): KindInfo {
-  return { kind, group, versions, plural, aliases, namespaced, istio: false };
+  return { kind, group, versions, plural, aliases, namespaced, istio: false, crdSchema: false, storeKind: kind };
+}
+
+export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
+/** The store kind of the Gateway API's Gateway (istiod's gvk.KubernetesGateway). */
+export const KUBERNETES_GATEWAY = 'KubernetesGateway';
+
+/** Gateway API standard channel (v1.4): validated against its CRDs' schemas and CEL rules, as an API server does. */
+function gatewayApiKind(kind: string, versions: readonly string[], plural: string, aliases: string[], namespaced = true): KindInfo {
+  return { kind, group: GATEWAY_API_GROUP, versions, plural, aliases, namespaced, istio: false, crdSchema: true, storeKind: kind === 'Gateway' ? KUBERNETES_GATEWAY : kind };
 }
 
 export const KINDS: readonly KindInfo[] = Object.freeze([
@@ -47,7 +63,17 @@ export const KINDS: readonly KindInfo[] = Object.freeze([
   kubeKind('ConfigMap', '', ['v1'], 'configmaps', ['cm']),
   kubeKind('EndpointSlice', 'discovery.k8s.io', ['v1'], 'endpointslices', []),
   kubeKind('Deployment', 'apps', ['v1'], 'deployments', ['deploy']),
+  gatewayApiKind('GatewayClass', ['v1', 'v1beta1'], 'gatewayclasses', ['gc'], false),
+  gatewayApiKind('Gateway', ['v1', 'v1beta1'], 'gateways', ['gtw']),
+  gatewayApiKind('HTTPRoute', ['v1', 'v1beta1'], 'httproutes', []),
+  gatewayApiKind('GRPCRoute', ['v1'], 'grpcroutes', []),
+  gatewayApiKind('ReferenceGrant', ['v1beta1'], 'referencegrants', ['refgrant']),
 ]);
+
+/** The store kind of a resource's group and kind (its own kind unless the name is shared). */
+export function storeKindOf(group: string, kind: string): string {
+  return group === GATEWAY_API_GROUP && kind === 'Gateway' ? KUBERNETES_GATEWAY : kind;
+}
 
 export type KindLookup =
   | { known: true; info: KindInfo }

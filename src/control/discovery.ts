@@ -13,6 +13,7 @@ import { createCertificateAuthority, type CertificateAuthority } from './ca/cert
 import { StoreNodeAuthorizer } from './ca/node-authorizer.ts';
 import type { ConfigChange, ConfigStoreReader } from './config/config-store-reader.ts';
 import { ConfigStore } from './config/config-store.ts';
+import { GatewayApiConfigView } from './gateway-api/gateway-api-config-view.ts';
 import { FileSource } from './config/sources/file-source.ts';
 import { MeshConfigWatcher } from './config/mesh-config-watcher.ts';
 import type { MeshConfig } from './config/mesh-config.ts';
@@ -96,6 +97,7 @@ export class Discovery {
   private readonly meshWatcher: MeshConfigWatcher;
   private pushContext: PushContext | undefined;
   private pushCounter = 0;
+  private gatewayApiProblems: string[] = [];
   /** Reuses unchanged per-resource registry results (and the snapshot) between pushes. */
   private readonly registryBuilder = new RegistryBuilder();
   private ca: CertificateAuthority | undefined;
@@ -161,7 +163,9 @@ export class Discovery {
     const mesh = this.mesh;
     const registry = this.o.buildRegistry ? this.o.buildRegistry(this.store, mesh) : this.registryBuilder.build(this.store, mesh);
     const version = `${new Date(this.o.clock.now()).toISOString()}/${++this.pushCounter}`;
-    const push = new PushContext({ config: this.store, registry, mesh, version });
+    const view = new GatewayApiConfigView(this.store, 'cluster.local');
+    this.reportGatewayApiProblems(view.translation.problems);
+    const push = new PushContext({ config: view, registry, mesh, version });
     this.pushContext = push;
     const generators = this.generators;
     const generate = sharedGeneration((proxy, typeUrl, names) => {
@@ -169,6 +173,12 @@ export class Discovery {
       return g ? g.generate(proxy, push, names ? { names } : {}) : [];
     }, registry);
     return { version, generate };
+  }
+
+  /** Gateway API problems (unsupported filters, refused references) are logged once each and listed in /debug/configz. */
+  private reportGatewayApiProblems(problems: readonly string[]): void {
+    for (const p of problems) if (!this.gatewayApiProblems.includes(p)) this.log.warn({ problem: p }, 'Gateway API resource not fully applied');
+    this.gatewayApiProblems = [...problems];
   }
 
   private async pushNow(req: PushRequest, waitedMs: number): Promise<void> {
@@ -272,6 +282,7 @@ export class Discovery {
         ...(r.origin ? { origin: r.origin } : {}),
       })),
       errors: [...this.fileSource.problems(), ...this.meshWatcher.problems(), ...(this.kube?.problems() ?? [])],
+      gatewayApi: this.gatewayApiProblems,
       meshConfig: this.mesh,
       files: this.fileSource.status(),
     };

@@ -31,6 +31,7 @@ import { containerProblems, type ContainerProblem } from './container-problems.t
 import { accessBlocker } from './path-view.ts';
 import { barePodHash, barePodKey, isBarePod } from './bare-pods.ts';
 import { barePodPlan, deploymentPodPlan, type PodPlan } from './pod-plan.ts';
+import { GatewayDeploymentController } from './gateway-deployment-controller.ts';
 
 export interface MeshRuntimeOptions {
   stateDir: string;
@@ -122,6 +123,8 @@ export class MeshRuntime {
   /** ZDS uid of each running pod (its Kubernetes uid). */
   private readonly podUids = new Map<string, string>();
   private warnedAmbient = false;
+  /** istiod's gateway deployment controller and Gateway status writer (Gateway API). */
+  private readonly gatewayController: GatewayDeploymentController;
 
   constructor(options: MeshRuntimeOptions) {
     this.options = options;
@@ -133,6 +136,7 @@ export class MeshRuntime {
     this.guard = new GuardRoutes({ cidrs: [this.podIps.cidrText, this.objects.vips.cidrText], owner: options.prefix });
     this.config = new ConfigDirWriter(join(options.stateDir, 'config'));
     this.views = new MeshStatusViews(this.pods, this.objects);
+    this.gatewayController = new GatewayDeploymentController(this.objects, this.config, this.views, options.clock);
     if (options.ambient && options.controlPlane) {
       this.ambientAgent = new AmbientNodeAgent({
         zdsSocket: join(meshRunDir(options.prefix), 'ztunnel.sock'),
@@ -276,7 +280,7 @@ export class MeshRuntime {
       const normalized = resources.map((r) => this.objects.normalize(r));
       if (errors.length > 0) return { ok: false, errors, changes: [] };
       const changes: string[] = [];
-      for (const r of normalized) {
+      for (const r of normalized.map((x) => this.gatewayController.keepStatus(x))) {
         const { stored, prev } = this.objects.put(r);
         const same = prev !== undefined && JSON.stringify(prev.raw) === JSON.stringify(stored.raw);
         // A bare Pod reaches the control plane as the running pod (pushPodState), not as its manifest.
@@ -284,6 +288,7 @@ export class MeshRuntime {
         const recreated = isBarePod(stored) && prev !== undefined && barePodHash(prev) !== barePodHash(stored);
         changes.push(`${kindLabel(r)} ${prev === undefined ? 'created' : same ? 'unchanged' : recreated ? 'recreated (a Pod spec cannot be updated in place)' : 'configured'}`);
       }
+      this.gatewayController.sync();
       await this.reconcile();
       return { ok: true, errors: [], changes };
     });
@@ -323,6 +328,7 @@ export class MeshRuntime {
         this.config.remove(prev);
         changes.push(`${kindLabel(prev)} deleted`);
       }
+      this.gatewayController.sync();
       await this.reconcile();
       return { ok: errors.length === 0, errors, changes };
     });
@@ -466,6 +472,7 @@ export class MeshRuntime {
     const seq = this.changeSeq;
     try {
       await this.pushPodState();
+      this.gatewayController.writeStatuses();
     } finally {
       this.appliedSeq = seq;
     }

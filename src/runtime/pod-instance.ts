@@ -152,6 +152,8 @@ export class PodInstance {
     await writeNetnsEtcFile(o.netns, 'hostname', `${o.name}\n`);
     await this.applyServiceRules(serviceRules);
     if (o.sidecar && o.capture !== false) await runInNetns(o.netns, 'nft', ['-f', '-'], { input: renderCaptureRules({ ...captureOptionsFromAnnotations(o.annotations), excludeInboundSources: [o.node.address] }) });
+    // a gateway pod's proxy (uid 1337) binds its listeners' ports, 80 included (Istio's gateway template sets this sysctl)
+    if (o.sidecar && o.capture === false) await runInNetns(o.netns, 'sysctl', ['-q', '-w', 'net.ipv4.ip_unprivileged_port_start=0']);
     if (o.beforeContainers) await o.beforeContainers();
     const sidecar = o.sidecar ? await o.sidecar() : undefined;
     if (this.stopped) return;

@@ -37,6 +37,10 @@ export function routeMatches(match: Json, path: string, headers: Readonly<Record
   const norm = (s: string): string => (cs ? s : s.toLowerCase());
   if (match.path !== undefined && p !== norm(match.path)) return false;
   if (match.prefix !== undefined && !p.startsWith(norm(match.prefix))) return false;
+  if (match.pathSeparatedPrefix !== undefined) {
+    const pre = norm(match.pathSeparatedPrefix);
+    if (!(p === pre || p.startsWith(`${pre}/`))) return false;
+  }
   if (match.safeRegex && !new RegExp(`^(?:${match.safeRegex.regex})$`, cs ? '' : 'i').test(pathOnly)) return false;
   for (const h of match.headers ?? []) if (!headerMatches(h, headers)) return false;
   const params = new URLSearchParams(query);

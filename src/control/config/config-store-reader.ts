@@ -2,6 +2,7 @@ import type { ConfigResource } from '../../api/config-resource.ts';
 
 /** One change to the store, delivered to listeners after it is applied. */
 export interface ConfigChange {
+  /** The store kind (the resource's kind; `KubernetesGateway` for the Gateway API's Gateway). */
   kind: string;
   group: string;
   namespace: string | undefined;
@@ -18,7 +19,10 @@ export interface ConfigChange {
  * only on this.
  */
 export interface ConfigStoreReader {
-  /** Every resource of a kind, optionally in one namespace; stable order (namespace, name). */
+  /**
+   * Every resource of a kind, optionally in one namespace; stable order (namespace, name). Kinds
+   * are store kinds (api/kinds.ts storeKindOf): `KubernetesGateway` lists the Gateway API's Gateways.
+   */
   list(kind: string, namespace?: string): readonly ConfigResource[];
   get(kind: string, namespace: string | undefined, name: string): ConfigResource | undefined;
   /** Every resource of every kind. */

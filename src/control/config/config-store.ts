@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { resourceKey, type ConfigResource } from '../../api/config-resource.ts';
-import { KINDS } from '../../api/kinds.ts';
+import { KINDS, storeKindOf } from '../../api/kinds.ts';
 import { silentLogger, type Logger } from '../../lib/log.ts';
 import type { ConfigChange, ConfigStoreReader } from './config-store-reader.ts';
 
@@ -24,7 +24,10 @@ interface Entry {
   effective: ConfigResource;
 }
 
-const CLUSTER_SCOPED = new Set(KINDS.filter((k) => !k.namespaced).map((k) => k.kind));
+const CLUSTER_SCOPED = new Set(KINDS.filter((k) => !k.namespaced).map((k) => k.storeKind));
+
+/** The kind a resource is listed under (`KubernetesGateway` for the Gateway API's Gateway). */
+const kindOf = (r: Pick<ConfigResource, 'group' | 'kind'>): string => storeKindOf(r.group, r.kind);
 
 /** Two versions of a resource carry the same content (origin and bookkeeping ignored). */
 export function sameContent(a: ConfigResource, b: ConfigResource): boolean {
@@ -136,7 +139,7 @@ export class ConfigStore implements ConfigStoreReader {
   // ---- internals -------------------------------------------------------------------------
 
   private normalize(r: ConfigResource): ConfigResource {
-    if (CLUSTER_SCOPED.has(r.kind)) {
+    if (CLUSTER_SCOPED.has(kindOf(r))) {
       if (r.metadata.namespace === undefined) return r;
       const { namespace: _ignored, ...metadata } = r.metadata;
       return { ...r, metadata: metadata as ConfigResource['metadata'] };
@@ -183,11 +186,11 @@ export class ConfigStore implements ConfigStoreReader {
     const next = this.effectiveHolder(entry);
     if (!next) {
       this.entries.delete(key);
-      const kindMap = this.byKind.get(old.kind);
+      const kindMap = this.byKind.get(kindOf(old));
       kindMap?.delete(key);
       this.byName.delete(nameKey(old));
-      if (kindMap && kindMap.size === 0) this.byKind.delete(old.kind);
-      this.sortedCache.delete(old.kind);
+      if (kindMap && kindMap.size === 0) this.byKind.delete(kindOf(old));
+      this.sortedCache.delete(kindOf(old));
       changes.push(change(old, old, undefined));
       return;
     }
@@ -203,27 +206,28 @@ export class ConfigStore implements ConfigStoreReader {
 
   private setEffective(key: string, entry: Entry, r: ConfigResource): void {
     entry.effective = r;
-    let kindMap = this.byKind.get(r.kind);
+    const kind = kindOf(r);
+    let kindMap = this.byKind.get(kind);
     if (!kindMap) {
       kindMap = new Map();
-      this.byKind.set(r.kind, kindMap);
+      this.byKind.set(kind, kindMap);
     }
     const replaced = kindMap.get(key);
     kindMap.set(key, r);
     this.byName.set(nameKey(r), r);
-    const sorted = this.sortedCache.get(r.kind);
+    const sorted = this.sortedCache.get(kind);
     if (sorted && replaced) {
       // An update keeps the order: swap the element in (copying first if a reader holds the list).
       const i = indexOf(sorted, replaced);
       if (i >= 0) {
-        const list = this.handedOut.has(r.kind) ? [...sorted] : (sorted as ConfigResource[]);
+        const list = this.handedOut.has(kind) ? [...sorted] : (sorted as ConfigResource[]);
         list[i] = r;
-        this.sortedCache.set(r.kind, list);
-        this.handedOut.delete(r.kind);
+        this.sortedCache.set(kind, list);
+        this.handedOut.delete(kind);
         return;
       }
     }
-    this.sortedCache.delete(r.kind);
+    this.sortedCache.delete(kind);
   }
 
   private track(sourceId: string, key: string, add: boolean): void {
@@ -253,11 +257,11 @@ export class ConfigStore implements ConfigStoreReader {
 }
 
 function change(r: ConfigResource, old: ConfigResource | undefined, next: ConfigResource | undefined): ConfigChange {
-  return { kind: r.kind, group: r.group, namespace: r.metadata.namespace, name: r.metadata.name, old, new: next };
+  return { kind: kindOf(r), group: r.group, namespace: r.metadata.namespace, name: r.metadata.name, old, new: next };
 }
 
 function nameKey(r: ConfigResource): string {
-  return `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
+  return `${kindOf(r)}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
 }
 
 /** First index whose namespace is >= `namespace` in a list sorted by compareResources. */

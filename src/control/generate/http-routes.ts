@@ -11,6 +11,8 @@ import { buildRouteMatch, matchApplies } from './route-matches.ts';
  */
 export function buildHttpRoutes(routes: readonly HTTPRoute[], ctx: RouteBuildContext, source?: ConfigRef): JsonObject[] {
   const metadata = source ? routeMetadata(source) : undefined;
+  // VirtualServices translated from the Gateway API carry istiod's marker for its semantics
+  if (source?.resource?.metadata.annotations?.[ROUTE_SEMANTICS] === 'gateway' && !ctx.gatewaySemantics) ctx = { ...ctx, gatewaySemantics: true };
   const out: JsonObject[] = [];
   for (const route of routes) {
     const matches = route.match && route.match.length > 0 ? route.match : [undefined];
@@ -45,7 +47,10 @@ export function routeOperation(route: JsonObject, vsName: string, port: number):
 export interface ConfigRef {
   name: string;
   namespace: string;
+  resource?: { metadata: { annotations?: Record<string, string> } };
 }
+
+const ROUTE_SEMANTICS = 'internal.istio.io/route-semantics';
 
 /** Istio's route metadata naming its VirtualService (what `istioctl proxy-config routes` shows). */
 function routeMetadata(ref: ConfigRef): JsonObject {
@@ -62,7 +67,7 @@ function isCatchAll(match: HTTPMatchRequest | undefined): boolean {
 /** One Envoy route for an Istio HTTPRoute and one of its match conditions. */
 export function buildEnvoyRoute(route: HTTPRoute, match: HTTPMatchRequest | undefined, ctx: RouteBuildContext): JsonObject {
   const name = [match?.name, route.name].filter(Boolean).join('.');
-  const out: JsonObject = { match: buildRouteMatch(match, ctx.grpc) };
+  const out: JsonObject = { match: buildRouteMatch(match, ctx.grpc, ctx.gatewaySemantics === true) };
   if (name) out.name = name;
   if (route.redirect) out.redirect = redirectAction(route.redirect);
   else if (route.directResponse) {

@@ -12,6 +12,9 @@ export interface RouteBuildContext extends MatchScope {
   proxy: ProxyInfo;
 }
 
+/** istiod's cluster name for a destination it cannot resolve (it is never generated). */
+export const UNKNOWN_SERVICE_CLUSTER = 'UnknownService';
+
 /** Istio's default retry policy for HTTP routes. */
 export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 
@@ -31,7 +34,9 @@ function hostSelection(consistentHash: boolean): JsonObject {
 
 /** `outbound|PORT|SUBSET|HOST` for a VirtualService destination. */
 export function destinationCluster(dest: Destination | undefined, ctx: RouteBuildContext): string {
-  const host = ctx.push.resolveHost(dest?.host ?? '', ctx.vsNamespace);
+  // an invalid Gateway API backendRef: a cluster that does not exist (500 under gateway semantics)
+  if (!dest?.host) return UNKNOWN_SERVICE_CLUSTER;
+  const host = ctx.push.resolveHost(dest.host, ctx.vsNamespace);
   let port = dest?.port?.number;
   if (port === undefined) {
     const service = ctx.push.serviceFor(ctx.proxy, host);
@@ -58,12 +63,16 @@ export function buildRouteAction(route: HTTPRoute, match: HTTPMatchRequest | und
     };
   }
   if (route.rewrite?.uri !== undefined) {
-    if (match?.uri?.regex !== undefined) action.regexRewrite = { pattern: { regex: match.uri.regex }, substitution: route.rewrite.uri };
+    if (ctx.gatewaySemantics && route.rewrite.uri === '/' && match?.uri?.prefix !== undefined && match.uri.prefix !== '/') {
+      // ReplacePrefixMatch "/" drops the whole prefix and keeps one slash (istiod's regex rewrite)
+      action.regexRewrite = { pattern: { regex: `^${match.uri.prefix.replace(/\/+$/, '').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(/?)(.*)` }, substitution: '/\\2' };
+    } else if (match?.uri?.regex !== undefined) action.regexRewrite = { pattern: { regex: match.uri.regex }, substitution: route.rewrite.uri };
     else action.prefixRewrite = route.rewrite.uri;
   } else if (route.rewrite?.uriRegexRewrite?.match !== undefined) {
     action.regexRewrite = { pattern: { regex: route.rewrite.uriRegexRewrite.match }, substitution: route.rewrite.uriRegexRewrite.rewrite ?? '' };
   }
   if (route.rewrite?.authority) action.hostRewriteLiteral = route.rewrite.authority;
+  if (ctx.gatewaySemantics) action.clusterNotFoundResponseCode = 'INTERNAL_SERVER_ERROR';
   const timeout = duration(route.timeout);
   if (ctx.grpc) {
     if (timeout) action.maxStreamDuration = { maxStreamDuration: timeout, grpcTimeoutHeaderMax: timeout };

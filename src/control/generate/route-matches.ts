@@ -14,6 +14,8 @@ export interface MatchScope {
   vsNamespace: string;
   /** Emit the header matcher forms every gRPC xDS client accepts (exact_match, ...). */
   grpc: boolean;
+  /** Routes translated from the Gateway API (istiod's gateway semantics: path-separated prefixes, 500 for missing backends). */
+  gatewaySemantics?: boolean;
 }
 
 /**
@@ -34,11 +36,13 @@ export function matchApplies(match: HTTPMatchRequest, scope: MatchScope): boolea
 }
 
 /** Envoy RouteMatch for one Istio HTTPMatchRequest (undefined: match everything). */
-export function buildRouteMatch(match: HTTPMatchRequest | undefined, grpc: boolean): JsonObject {
+export function buildRouteMatch(match: HTTPMatchRequest | undefined, grpc: boolean, gatewaySemantics = false): JsonObject {
   const out: JsonObject = {};
   const uri = match?.uri;
   if (uri?.exact !== undefined) out.path = uri.exact;
   else if (uri?.regex !== undefined) out.safeRegex = { regex: uri.regex };
+  // the Gateway API's PathPrefix matches whole path segments (/foo matches /foo/bar, not /foobar)
+  else if (gatewaySemantics && uri?.prefix !== undefined && uri.prefix !== '/') out.pathSeparatedPrefix = uri.prefix.replace(/\/+$/, '');
   else out.prefix = uri?.prefix ?? '/';
   if (match?.ignoreUriCase) out.caseSensitive = false;
   const headers: JsonObject[] = [];

@@ -110,7 +110,7 @@ export class PushContext {
     this.virtualServices = new VirtualServiceIndex(all, domainSuffix);
     this.destinationRules = new DestinationRuleIndex(all, domainSuffix, rootNamespace);
     this.sidecars = new SidecarIndex(all, rootNamespace);
-    this.gateways = (all.filter((r) => r.kind === 'Gateway') as ConfigResource<GatewaySpec>[]).sort(configOrder).map((r) => ({
+    this.gateways = (all.filter((r) => r.kind === 'Gateway' && r.group === 'networking.istio.io') as ConfigResource<GatewaySpec>[]).sort(configOrder).map((r) => ({
       resource: r,
       key: `${r.metadata.namespace ?? 'default'}/${r.metadata.name}`,
       spec: r.spec ?? {},

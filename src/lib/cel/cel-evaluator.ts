@@ -75,6 +75,18 @@ function macroVar(node: CelNode): string {
   return node.name;
 }
 
+/**
+ * Kubernetes' escaping of property names in CEL: a name that is a CEL reserved word is written
+ * `__name__` (`__namespace__`), and `__dot__`, `__dash__`, `__slash__`, `__underscores__` stand
+ * for `.`, `-`, `/`, `__`.
+ */
+function propertyName(escaped: string): string {
+  if (!escaped.includes('__')) return escaped;
+  const reserved = /^__(true|false|null|in|as|break|const|continue|else|for|function|if|import|let|loop|package|namespace|return|var|void|while)__$/.exec(escaped);
+  if (reserved) return reserved[1]!;
+  return escaped.replace(/__(dot|dash|slash|underscores)__/g, (_m, w: string) => (w === 'dot' ? '.' : w === 'dash' ? '-' : w === 'slash' ? '/' : '__'));
+}
+
 export function evaluateCel(node: CelNode, self: unknown): unknown {
   return evaluate(node, new Map([['self', self]]));
 }
@@ -97,8 +109,9 @@ function evaluate(node: CelNode, scope: Scope): unknown {
       return Object.fromEntries(node.entries.map(([k, v]) => [String(evaluate(k, scope)), evaluate(v, scope)]));
     case 'member': {
       const obj = evaluate(node.obj, scope);
-      if (!isMap(obj) || !(node.name in obj) || obj[node.name] === undefined) throw new CelEvalError(`no such key: ${node.name}`);
-      return obj[node.name];
+      const name = propertyName(node.name);
+      if (!isMap(obj) || !(name in obj) || obj[name] === undefined) throw new CelEvalError(`no such key: ${name}`);
+      return obj[name];
     }
     case 'index': {
       const obj = evaluate(node.obj, scope);
@@ -215,9 +228,10 @@ function call(node: Extract<CelNode, { t: 'call' }>, scope: Scope): unknown {
     if (arg?.t !== 'member') throw new CelEvalError('has() expects a field selection');
     const obj = evaluate(arg.obj, scope);
     if (!isMap(obj)) throw new CelEvalError('has() on a non-object');
-    const v = obj[arg.name];
+    const name = propertyName(arg.name);
+    const v = obj[name];
     // Repeated fields have no presence in proto: an empty list counts as unset.
-    return arg.name in obj && v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
+    return name in obj && v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0);
   }
   if (node.target && ['all', 'exists', 'exists_one', 'map', 'filter'].includes(fn)) return comprehension(node, scope);
   const target = node.target ? evaluate(node.target, scope) : undefined;

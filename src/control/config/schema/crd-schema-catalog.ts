@@ -12,6 +12,8 @@ export interface CrdVersionSchema {
 }
 
 export const BUNDLED_CRD_FILE = fileURLToPath(new URL('./istio-crds.gen.yaml', import.meta.url));
+/** The Gateway API's standard-channel CRDs (GatewayClass, Gateway, HTTPRoute, GRPCRoute, ReferenceGrant). */
+export const GATEWAY_API_CRD_FILE = fileURLToPath(new URL('./gateway-api-crds.gen.yaml', import.meta.url));
 
 interface CrdDocument {
   spec?: {
@@ -22,27 +24,30 @@ interface CrdDocument {
 }
 
 /**
- * Istio's CRDs, loaded lazily from a multi-document YAML file: the file is read on first use and
- * only the document of a requested kind is parsed (the whole file is ~19,000 lines).
+ * Istio's and the Gateway API's CRDs, loaded lazily from multi-document YAML files: the files are
+ * read on first use and only the document of a requested kind is parsed (Istio's file alone is
+ * ~19,000 lines).
  */
 export class CrdSchemaCatalog {
-  readonly #file: string;
+  readonly #files: readonly string[];
   #documents: Map<string, string> | undefined;
   readonly #parsed = new Map<string, CrdDocument | undefined>();
 
-  constructor(file: string = BUNDLED_CRD_FILE) {
-    this.#file = file;
+  constructor(files: string | readonly string[] = [BUNDLED_CRD_FILE, GATEWAY_API_CRD_FILE]) {
+    this.#files = typeof files === 'string' ? [files] : files;
   }
 
   /** `group/kind` → document text, found by a cheap scan (no YAML parsing). */
   #index(): Map<string, string> {
     if (this.#documents) return this.#documents;
     const docs = new Map<string, string>();
-    const text = readFileSync(this.#file, 'utf8');
-    for (const doc of text.split(/^---\s*$/m)) {
-      const group = /^ {2}group: (\S+)/m.exec(doc)?.[1];
-      const kind = /^ {4}kind: (\S+)/m.exec(doc)?.[1];
-      if (group && kind) docs.set(`${group}/${kind}`, doc);
+    for (const file of this.#files) {
+      const text = readFileSync(file, 'utf8');
+      for (const doc of text.split(/^---\s*$/m)) {
+        const group = /^ {2}group: (\S+)/m.exec(doc)?.[1];
+        const kind = /^ {4}kind: (\S+)/m.exec(doc)?.[1];
+        if (group && kind) docs.set(`${group}/${kind}`, doc);
+      }
     }
     this.#documents = docs;
     return docs;

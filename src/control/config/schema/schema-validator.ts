@@ -5,6 +5,7 @@ import { formatAjvErrors } from './ajv-error-format.ts';
 import { CelRuleChecker } from './cel-rules.ts';
 import { CrdSchemaCatalog } from './crd-schema-catalog.ts';
 import { applySchemaOverlays } from './schema-overlay.ts';
+import { withDefaults } from './structural-defaults.ts';
 import { toJsonSchema } from './structural-schema.ts';
 
 export type SchemaCheck =
@@ -64,8 +65,10 @@ export class SchemaValidator {
     const c = this.#compile(group, kind, version);
     if (!c) return { status: 'no-schema' };
     const errors: ValidationIssue[] = [];
-    if (!c.validate(object)) errors.push(...formatAjvErrors(c.validate.errors ?? []));
-    this.#cel.check(c.structural, object, '', errors);
+    // the API server applies the schema's defaults before it validates (schema and CEL rules)
+    const defaulted = withDefaults(c.structural, object) as Record<string, unknown>;
+    if (!c.validate(defaulted)) errors.push(...formatAjvErrors(c.validate.errors ?? []));
+    this.#cel.check(c.structural, defaulted, '', errors);
     return { status: 'checked', errors };
   }
 }

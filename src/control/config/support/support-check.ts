@@ -16,7 +16,8 @@ export interface SupportFindings {
 export function checkSupport(r: ConfigResource, table: readonly UnsupportedFeature[] = UNSUPPORTED_FEATURES): SupportFindings {
   const out: SupportFindings = { refusals: [], warnings: [] };
   for (const f of table) {
-    if (f.kind !== r.kind) continue;
+    // a row without a group is about Istio's kinds (the Gateway API has its own Gateway)
+    if (f.kind !== r.kind || (f.group !== undefined ? r.group !== f.group : r.group === 'gateway.networking.k8s.io')) continue;
     const paths = f.fields.flatMap((p) => findFieldPaths(r.raw, p, f.when));
     for (const path of [...new Set(paths)]) {
       const message = `not supported by Mizzen: ${f.what} (if it reaches discovery anyway: ${f.ifServed})`;

@@ -10,6 +10,8 @@
  */
 export interface UnsupportedFeature {
   kind: string;
+  /** API group of the kind when it is not one of Istio's (the Gateway API's). */
+  group?: string;
   level: 'refuse' | 'warn';
   /** Field patterns (see field-pattern.ts); the row applies where one is set and `when` holds. */
   fields: readonly string[];
@@ -139,5 +141,24 @@ export const UNSUPPORTED_FEATURES: readonly UnsupportedFeature[] = [
     what: 'redirect derivePort, fault abort http2Error, retryRemoteLocalities, retryIgnorePreviousHosts and the destinationSubnets/sourceSubnet matches are not implemented',
     ifServed: 'these fields are ignored (a match on them matches regardless of the subnet)',
     example: { hosts: ['db'], tcp: [{ match: [{ destinationSubnets: ['10.0.0.0/8'] }], route: [{ destination: { host: 'db' } }] }] },
+  },
+  {
+    kind: 'HTTPRoute',
+    group: 'gateway.networking.k8s.io',
+    level: 'warn',
+    fields: ['spec.rules[*].filters[*].type', 'spec.rules[*].backendRefs[*].filters[*].type'],
+    when: (v) => v === 'ExtensionRef',
+    what: 'ExtensionRef filters are not implemented',
+    ifServed: 'the rule answers 500, as the Gateway API requires for a filter the implementation cannot apply',
+    example: { parentRefs: [{ name: 'gw' }], rules: [{ filters: [{ type: 'ExtensionRef', extensionRef: { group: 'example.com', kind: 'Filter', name: 'f' } }] }] },
+  },
+  {
+    kind: 'Gateway',
+    group: 'gateway.networking.k8s.io',
+    level: 'warn',
+    fields: ['spec.addresses', 'spec.infrastructure'],
+    what: 'static addresses and infrastructure customization are not implemented (a local mesh gives the gateway a Service address of its own)',
+    ifServed: 'these fields are ignored',
+    example: { gatewayClassName: 'istio', listeners: [{ name: 'http', port: 80, protocol: 'HTTP' }], addresses: [{ type: 'IPAddress', value: '10.0.0.1' }] },
   },
 ];

@@ -87,6 +87,13 @@ export class ResourceValidator {
       if (ns !== undefined && (typeof ns !== 'string' || !isDNS1123Label(ns) || ns !== ns.toLowerCase())) {
         out.error('metadata.namespace', `Invalid value: ${JSON.stringify(ns)}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'`);
       }
+      if (info.crdSchema) {
+        // Gateway API kinds: what the API server checks (their CRDs' schemas and CEL rules).
+        const schema = this.#schema.check(r.group, r.kind, r.version, r.raw);
+        if (schema.status === 'unserved') out.error('apiVersion', `version "${r.version}" of ${r.kind} is not served (served versions: ${schema.served.join(', ')})`);
+        else if (schema.status === 'checked') for (const e of schema.errors) out.error(e.path, e.message);
+        else out.error('kind', `no schema bundled for ${r.kind} (${r.apiVersion}) (please report)`);
+      }
       validateKubeResource(r, out);
       return;
     }
