@@ -155,10 +155,10 @@ describe('FileSource', () => {
     const file = join(dir, 'late', 'more.yaml');
     const scan = nextScan(source, (r) => r.filesRead.includes(file));
     mkdirSync(join(dir, 'late'));
-    writeFileSync(file, vsYaml('late', ['late']) + '---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec: {}\n');
+    writeFileSync(file, vsYaml('late', ['late']) + '---\napiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata: {name: r}\nspec: {}\n');
     const result = await scan;
     assert.deepEqual(store.list('VirtualService').map((r) => r.metadata.name), ['late']);
-    assert.equal(store.list('HTTPRoute').length, 0);
+    assert.equal(store.list('TCPRoute').length, 0);
     assert.ok(result.problems.some((p) => p.level === 'warning' && /unknown kind/.test(p.message)));
   });
 
