@@ -12,6 +12,7 @@ import type { XdsTransport } from '../data/xds-client/ads-client.ts';
 import type { ProxyType } from '../data/xds-client/node-identity.ts';
 import { createRouter } from '../data/router.ts';
 import { createSidecar } from '../data/sidecar.ts';
+import { Waypoint } from '../data/waypoint.ts';
 import type { CliContext } from './cli-context.ts';
 import { proxyConfig, type ProxyCommandConfig, type ProxyFlags } from './proxy-config.ts';
 import { registerZtunnel } from './ztunnel-flags.ts';
@@ -89,7 +90,8 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
     environment: c.environment,
     onQuit: () => stop?.(),
   };
-  const proxy = type === 'router' ? createRouter(opts) : createSidecar(opts);
+  const waypoint = type === 'waypoint' ? new Waypoint(opts) : undefined;
+  const proxy = waypoint ? waypoint.proxy : type === 'router' ? createRouter(opts) : createSidecar(opts);
   const onSignal = (): void => stop?.();
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
@@ -97,12 +99,15 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
   const onCrash = (err: unknown): void => log.error({ err }, 'unexpected error in a connection handler (kept running)');
   process.on('uncaughtException', onCrash);
   try {
-    await proxy.start();
-    ctx.stdout(`mizzen proxy ${type} ${String(proxy.node.id)}: admin 127.0.0.1:${proxy.adminPort}${proxy.readinessPort !== undefined ? `, ready :${proxy.readinessPort}/healthz/ready` : ''}, discovery ${c.discovery}\n`);
+    if (waypoint) await waypoint.start();
+    else await proxy.start();
+    ctx.stdout(`mizzen proxy ${type} ${String(proxy.node.id)}: admin 127.0.0.1:${proxy.adminPort}${proxy.readinessPort !== undefined ? `, ready :${proxy.readinessPort}/healthz/ready` : ''}${waypoint ? `, HBONE :${waypoint.hbonePort}` : ''}, discovery ${c.discovery}\n`);
     await stopped;
     log.info('shutting down: draining connections');
-    await proxy.drain(c.drainGraceMs);
+    if (waypoint) await waypoint.drain(c.drainGraceMs);
+    else await proxy.drain(c.drainGraceMs);
   } finally {
+    waypoint?.close();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     process.off('uncaughtException', onCrash);
@@ -111,13 +116,18 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
   }
 }
 
-/** `mizzen proxy sidecar|router`: the data plane, consuming Envoy xDS from discovery. */
+/** `mizzen proxy sidecar|router|waypoint`: the data plane, consuming Envoy xDS from discovery. */
 export function register(program: Command, ctx: CliContext): void {
   const proxy = program.command('proxy').description('run the data plane proxy (Envoy xDS from discovery)');
-  for (const type of ['sidecar', 'router'] as const) {
+  const descriptions = {
+    sidecar: 'a sidecar next to one workload (captured 15001 outbound / 15006 inbound)',
+    router: 'a gateway (listeners bound to their ports)',
+    waypoint: "an ambient waypoint: HBONE in on 15008, L7 routing and policy for the services bound to it, HBONE out to the endpoints' ztunnels",
+  };
+  for (const type of ['sidecar', 'router', 'waypoint'] as const) {
     proxy
       .command(type)
-      .description(type === 'sidecar' ? 'a sidecar next to one workload (captured 15001 outbound / 15006 inbound)' : 'a gateway (listeners bound to their ports)')
+      .description(descriptions[type])
       .option('--discovery <host:port>', 'discovery (ADS) address; env DISCOVERY_ADDRESS')
       .option('--id <node-id>', `Istio node id, e.g. ${type}~10.244.0.5~pod.ns~ns.svc.cluster.local`)
       .option('--ip <ip>', 'instance IP; env INSTANCE_IP')

@@ -21,7 +21,7 @@ import { LOCAL_ADDRESS_DESTINATION, type OriginalDestination } from './listener/
 import { ChainedSecretProvider, MapSecretProvider, type SecretProvider } from './tls/secret-provider.ts';
 import { TlsContextFactory } from './tls/tls-context-factory.ts';
 import { ClusterManager } from './upstream/cluster-manager.ts';
-import { UpstreamConnector } from './upstream/upstream-connector.ts';
+import { UpstreamConnector, type InternalUpstream } from './upstream/upstream-connector.ts';
 import { AdsClient, type XdsTransport } from './xds-client/ads-client.ts';
 import { XdsConfigApplier } from './xds-client/config-applier.ts';
 import { EnvoyCodec } from './xds-client/envoy-codec.ts';
@@ -65,6 +65,8 @@ export interface ProxyOptions {
   /** The process environment Envoy's `environment` span tags read (istio-proxy's CANONICAL_SERVICE, ...). */
   environment?: Readonly<Record<string, string>>;
   onQuit?: () => void;
+  /** Internal listeners that `envoy_internal_address` endpoints reach (the waypoint's `connect_originate`). */
+  internalUpstreams?: ReadonlyMap<string, InternalUpstream>;
 }
 
 /**
@@ -107,7 +109,7 @@ export class Proxy implements AdminSource {
     this.node = buildNode(options.identity);
     this.secrets = options.secrets ? new ChainedSecretProvider([options.secrets, this.adsSecrets]) : this.adsSecrets;
     this.tlsFactory = new TlsContextFactory(this.secrets);
-    this.clusters = new ClusterManager(new UpstreamConnector(this.tlsFactory), clock, options.logs.component('upstream'));
+    this.clusters = new ClusterManager(new UpstreamConnector(this.tlsFactory, undefined, undefined, options.internalUpstreams), clock, options.logs.component('upstream'));
     this.httpFilters.register(FAULT_FILTER_TYPE, createFaultFilter).register(CORS_FILTER_TYPE, createCorsFilter);
     // Istio's telemetry/metadata filters: no traffic effect here (telemetry is done by observers)
     for (const n of ['istio.alpn', 'envoy.filters.http.grpc_stats', 'envoy.filters.http.grpc_web'])

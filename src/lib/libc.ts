@@ -17,6 +17,8 @@ export interface Libc {
   accept4(fd: number, addr: null, len: null, flags: number): number;
   close(fd: number): number;
   shutdown(fd: number, how: number): number;
+  /** socketpair(2): `sv` is an 8-byte Buffer that receives the two descriptors. */
+  socketpair(domain: number, type: number, protocol: number, sv: Buffer): number;
   open(path: string, flags: number): number;
   sendmsg(fd: number, msg: Buffer, flags: number): number;
   recvmsg(fd: number, msg: Buffer, flags: number): number;
@@ -81,6 +83,7 @@ export function libc(): Libc {
       accept4: accept4 as Libc['accept4'],
       close: f('int close(int fd)') as Libc['close'],
       shutdown: f('int shutdown(int fd, int how)') as Libc['shutdown'],
+      socketpair: f('int socketpair(int domain, int type, int protocol, _Out_ uint8_t *sv)') as Libc['socketpair'],
       open: f('int open(const char *path, int flags)') as Libc['open'],
       sendmsg: f('long sendmsg(int fd, const void *msg, int flags)') as Libc['sendmsg'],
       recvmsg: recvmsg as Libc['recvmsg'],

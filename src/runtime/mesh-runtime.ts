@@ -75,7 +75,7 @@ export interface SidecarContext {
   /** The owning workload (the Deployment's name), reported as WORKLOAD_NAME like Istio's injector. */
   workload: string;
   /** `router` for pods injected with Istio's gateway template (an ingress gateway). */
-  proxyType: 'sidecar' | 'router';
+  proxyType: 'sidecar' | 'router' | 'waypoint';
   /** Istio's ProxyConfig for the pod (mesh defaultConfig + proxy.istio.io/config), as the injector computes it. */
   proxyConfig: Record<string, unknown>;
   /** The app's own prometheus.io/* settings (JSON) when metrics merging moved them (ISTIO_PROMETHEUS_ANNOTATIONS). */
@@ -389,7 +389,7 @@ export class MeshRuntime {
       ? async () => {
           await this.waitForControlPlane(120_000);
           const { serviceAccount, proxyConfig, prometheusAnnotations } = inj;
-          const cmd = await build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels, workload: plan.workload, proxyType: inj.gateway ? 'router' : 'sidecar', proxyConfig, ...(prometheusAnnotations ? { prometheusAnnotations } : {}) });
+          const cmd = await build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels, workload: plan.workload, proxyType: inj.waypoint ? 'waypoint' : inj.gateway ? 'router' : 'sidecar', proxyConfig, ...(prometheusAnnotations ? { prometheusAnnotations } : {}) });
           // The sidecar (uid 1337) reads mizzen's code wherever the checkout lives.
           const reads = cmd.reads ?? cmd.argv.filter((a) => isAbsolute(a)).map((a) => dirname(a));
           return { ...cmd, reads: [...reads, dirname(dirname(this.options.cliEntry))] };

@@ -9,6 +9,8 @@ import { decideInjection } from './sidecar-injection.ts';
 export interface PodInjection {
   /** Istio's gateway template (`inject.istio.io/templates: gateway`): the pod is the proxy, no capture. */
   gateway: boolean;
+  /** Istio's waypoint template (a Gateway of class istio-waypoint): the pod runs `mizzen proxy waypoint`. */
+  waypoint: boolean;
   /** The spec to run: a gateway's placeholder `istio-proxy` container removed. */
   spec: PodSpec;
   serviceAccount: string;
@@ -31,7 +33,11 @@ export interface PodInjection {
  */
 export function podInjection(plan: PodPlan, namespaceLabels: Readonly<Record<string, string>>, configMaps: readonly ConfigResource[], sidecarsOn: boolean): PodInjection {
   const { labels, annotations } = plan;
-  const gateway = (annotations['inject.istio.io/templates'] ?? '').split(',').includes('gateway');
+  // Istio's gateway and waypoint injection templates: the pod is the proxy (`mizzen proxy router`,
+  // `mizzen proxy waypoint`), no capture.
+  const templates = (annotations['inject.istio.io/templates'] ?? '').split(',');
+  const waypoint = templates.includes('waypoint');
+  const gateway = templates.includes('gateway') || waypoint;
   const spec = gateway ? { ...plan.spec, containers: (plan.spec.containers ?? []).filter((c) => c.name !== 'istio-proxy') } : plan.spec;
   const serviceAccount = spec.serviceAccountName ?? spec.serviceAccount ?? 'default';
   const wanted = decideInjection({ namespace: plan.namespace, namespaceLabels, podLabels: labels, podAnnotations: annotations, hostNetwork: spec.hostNetwork }).inject;
@@ -39,5 +45,5 @@ export function podInjection(plan: PodPlan, namespaceLabels: Readonly<Record<str
   const proxyConfig = podProxyConfig(configMaps, annotations);
   const statusPort = typeof proxyConfig.statusPort === 'number' ? proxyConfig.statusPort : 15020;
   const merge = inject ? applyPrometheusMerge(annotations, meshPrometheusMerge(configMaps), statusPort) : { annotations: { ...annotations } };
-  return { gateway, spec, serviceAccount, inject, wanted, proxyConfig, annotations: merge.annotations, ...(merge.env ? { prometheusAnnotations: merge.env } : {}) };
+  return { gateway, waypoint, spec, serviceAccount, inject, wanted, proxyConfig, annotations: merge.annotations, ...(merge.env ? { prometheusAnnotations: merge.env } : {}) };
 }

@@ -83,7 +83,8 @@ export function validateWorkloadResource(r: ConfigResource): FieldIssue[] {
       else {
         // Istio's gateway injection: the `istio-proxy` container (image: auto) is the proxy itself.
         const annotations = isObj(meta.annotations) ? meta.annotations : {};
-        const gateway = String(annotations['inject.istio.io/templates'] ?? '').split(',').includes('gateway');
+        const templates = String(annotations['inject.istio.io/templates'] ?? '').split(',');
+        const gateway = templates.includes('gateway') || templates.includes('waypoint');
         podSpec.containers.forEach((c, i) => checkContainer(c, `spec.template.spec.containers[${i}]`, out, gateway));
       }
     }

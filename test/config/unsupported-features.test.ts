@@ -63,11 +63,11 @@ describe('the table of what Mizzen does not implement', () => {
   });
 
   it('validate/apply refuse; discovery stores the resource with warnings (so generators can fail closed)', () => {
-    const row = UNSUPPORTED_FEATURES.find((r) => r.kind === 'AuthorizationPolicy' && r.fields.includes('spec.targetRefs'))!;
-    const targeted = resource('AuthorizationPolicy', row.example);
+    const row = UNSUPPORTED_FEATURES.find((r) => r.kind === 'Gateway' && r.fields.includes('spec.servers[*].tls.verifyCertificateSpki'))!;
+    const targeted = resource('Gateway', row.example);
     const submitted = submittedValidator(validateResource)(targeted);
     assert.equal(submitted.errors.length, 1);
-    assert.equal(submitted.errors[0]!.path, 'spec.targetRefs');
+    assert.equal(submitted.errors[0]!.path, 'spec.servers[0].tls.verifyCertificateSpki');
     const served = servedValidator(validateResource)(targeted);
     assert.deepEqual(served.errors, []);
     assert.equal(served.warnings.length, 1);
@@ -78,21 +78,20 @@ describe('mizzen validate refuses policies it cannot enforce', () => {
   let dir: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'mizzen-support-'));
-    writeFileSync(join(dir, 'waypoint.yaml'), `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
+    writeFileSync(join(dir, 'pinning.yaml'), `apiVersion: networking.istio.io/v1
+kind: Gateway
 metadata:
-  name: viewer
+  name: pinned
   namespace: foo
 spec:
-  targetRefs:
-  - kind: Gateway
-    group: gateway.networking.k8s.io
-    name: waypoint
-  action: ALLOW
-  rules:
-  - to:
-    - operation:
-        methods: ["GET"]
+  selector: { istio: ingressgateway }
+  servers:
+  - port: { number: 443, name: https, protocol: HTTPS }
+    hosts: ["*"]
+    tls:
+      mode: MUTUAL
+      credentialName: c
+      verifyCertificateSpki: ["abc="]
 `);
     writeFileSync(join(dir, 'telemetry.yaml'), `apiVersion: telemetry.istio.io/v1
 kind: Telemetry
@@ -108,10 +107,10 @@ spec:
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('exits 1 naming file, line, resource and field for targetRefs', async () => {
-    const run = await runCli(['validate', join(dir, 'waypoint.yaml')]);
+  it('exits 1 naming file, line, resource and field for client certificate pinning', async () => {
+    const run = await runCli(['validate', join(dir, 'pinning.yaml')]);
     assert.equal(run.code, 1, run.stderr);
-    assert.match(run.stdout, /waypoint\.yaml:1: AuthorizationPolicy foo\/viewer: spec\.targetRefs: not supported by Mizzen: targetRef\/targetRefs .*applies to no proxy/);
+    assert.match(run.stdout, /pinning\.yaml:\d+: Gateway foo\/pinned: spec\.servers\[0\]\.tls\.verifyCertificateSpki: not supported by Mizzen: client certificate pinning .*no listener chain/);
   });
 
   it('warns (exit 0) about a field that is not implemented outside security policy', async () => {
@@ -123,9 +122,9 @@ spec:
   it('reports the refusal in JSON as an invalid resource', async () => {
     const run = await runCli(['validate', '-o', 'json', dir]);
     const reports = JSON.parse(run.stdout) as { kind: string; valid: boolean; errors: { path: string }[]; warnings: { path: string }[] }[];
-    const targeted = reports.find((r) => r.kind === 'AuthorizationPolicy')!;
+    const targeted = reports.find((r) => r.kind === 'Gateway')!;
     assert.equal(targeted.valid, false);
-    assert.deepEqual(targeted.errors.map((e) => e.path), ['spec.targetRefs']);
+    assert.deepEqual(targeted.errors.map((e) => e.path), ['spec.servers[0].tls.verifyCertificateSpki']);
     assert.equal(reports.find((r) => r.kind === 'Telemetry')!.valid, true);
   });
 });

@@ -13,6 +13,7 @@ import { convertPeerAuthentication, oldestNamespacePolicy, peerAuthenticationKey
 import { serviceEntryWorkloads } from './service-entry-workloads.ts';
 import { autoAllocatedVips } from './service-entry-vips.ts';
 import { serviceKey, serviceResource } from './service-resource.ts';
+import { WaypointIndex } from './waypoints.ts';
 import { podWorkloadResource, workloadEntryResource, type WorkloadContext } from './workload-resource.ts';
 
 /** One `istio.workload.Address` resource: its xDS name, its `network/IP` aliases, its body. */
@@ -159,6 +160,9 @@ export function buildAmbientIndex(config: ConfigStoreReader, registry: RegistryS
       }
     }
   }
+  const waypoints = new WaypointIndex(config);
+  // Workload.waypoint (waypoint-for workload/all) is not sent yet: the waypoint has no chains
+  // for workload addresses, and ztunnel would send it connections it cannot serve.
   const ctxFor = (address: string | undefined, namespace: string, labels: Readonly<Record<string, string>>): WorkloadContext => ({
     clusterId,
     trustDomain: mesh.trustDomain,
@@ -194,6 +198,8 @@ export function buildAmbientIndex(config: ConfigStoreReader, registry: RegistryS
     }
     const allocated = vips.get(`${s.namespace}/${s.hostname}`);
     const resource = serviceResource(s, { ...(trafficDistribution ? { trafficDistribution } : {}), ...(allocated ? { allocatedAddresses: [allocated[0]] } : {}) });
+    const waypoint = waypoints.forService(s.namespace, s.labels)?.address;
+    if (waypoint) resource.waypoint = waypoint;
     const aliases = (resource.addresses ?? []).map((a) => `${a.network ?? ''}/${bytesToIp(Buffer.from(a.address, 'base64'))}`);
     addresses.push({ name: serviceKey(s), aliases, resource: { service: resource } });
   }

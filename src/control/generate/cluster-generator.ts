@@ -7,6 +7,7 @@ import type { GeneratedResource, GenerateRequest, Generator } from './generator.
 import { inboundClusters } from './inbound-listeners.ts';
 import { outboundClusters, serviceClusters, specialClusters } from './outbound-clusters.ts';
 import { filterNames, toResources } from './resource-list.ts';
+import { waypointClusters } from './waypoint-resources.ts';
 
 /**
  * CDS: `outbound|PORT|SUBSET|HOST` for every visible service port and DestinationRule subset,
@@ -18,6 +19,7 @@ export class ClusterGenerator implements Generator {
 
   generate(proxy: ProxyInfo, push: PushContext, request: GenerateRequest): GeneratedResource[] {
     if (proxy.generator === 'grpc') return toResources(grpcClusters(proxy, push, request.names), request.names);
+    if (proxy.type === 'waypoint') return filterNames(push.cached(`cds-res-wp|${push.scopeKey(proxy)}`, () => toResources([...waypointClusters(proxy, push), ...specialClusters()], undefined)), request.names);
     // The outbound part is shared by the proxies of a scope (wrapped once); inbound is per workload.
     const shared = push.cached(`cds-res|${push.scopeKey(proxy)}`, () => toResources([...outboundClusters(proxy, push, { grpc: false }), ...specialClusters()], undefined));
     const own = proxy.type === 'sidecar' ? toResources(inboundClusters(proxy, push), undefined) : [];

@@ -10,6 +10,7 @@ import { applyLocalityLb, effectiveLocalityLb, withLocalityLabels, type Locality
 import type { Subset } from '../../api/istio/destination-rule.ts';
 import { outboundClusters, subsetEndpoints } from './outbound-clusters.ts';
 import { toResources } from './resource-list.ts';
+import { waypointEdsNames, waypointLoadAssignment } from './waypoint-resources.ts';
 
 /**
  * EDS: a ClusterLoadAssignment per requested EDS cluster (all of the proxy's EDS clusters when
@@ -19,6 +20,10 @@ export class EndpointGenerator implements Generator {
   readonly typeUrl = TYPE_URL.endpoint;
 
   generate(proxy: ProxyInfo, push: PushContext, request: GenerateRequest): GeneratedResource[] {
+    if (proxy.type === 'waypoint') {
+      const names = request.names && request.names.length > 0 ? request.names : waypointEdsNames(proxy, push);
+      return toResources(names.map((n) => waypointLoadAssignment(proxy, push, n)).filter((c): c is JsonObject => c !== undefined), undefined);
+    }
     const grpc = proxy.generator === 'grpc';
     // Proxies of one scope ask for the same clusters: build the answer once per push.
     const names = request.names && request.names.length > 0 ? request.names : undefined;

@@ -8,9 +8,10 @@ import { grpcServerListener, isGrpcServerListenerName } from './grpc-security.ts
 import { inboundListener } from './inbound-listeners.ts';
 import { outboundListeners } from './outbound-listeners.ts';
 import { toResources } from './resource-list.ts';
+import { waypointListeners } from './waypoint-resources.ts';
 import { outboundTelemetryKey } from './telemetry-hcm.ts';
 
-/** LDS: sidecar (virtualOutbound, virtualInbound, per-port outbound), router (gateway servers), proxyless gRPC (`HOST:PORT` api listeners). */
+/** LDS: sidecar (virtualOutbound, virtualInbound, per-port outbound), router (gateway servers), waypoint (`main_internal`), proxyless gRPC (`HOST:PORT` api listeners). */
 export class ListenerGenerator implements Generator {
   readonly typeUrl = TYPE_URL.listener;
 
@@ -23,6 +24,7 @@ export class ListenerGenerator implements Generator {
       const servers = (request.names ?? []).filter(isGrpcServerListenerName).map((n) => push.cached(`${serverKey}|${n}`, () => grpcServerListener(proxy, push, n)));
       return toResources([...clients, ...servers.filter((l): l is NonNullable<typeof l> => l !== undefined)], undefined);
     }
+    if (proxy.type === 'waypoint') return toResources(push.cached(`lds-wp|${proxy.namespace}|${proxy.labels['gateway.networking.k8s.io/gateway-name'] ?? ''}`, () => waypointListeners(proxy, push)), request.names);
     if (proxy.type === 'router') return toResources(push.cached(`lds|${scope}`, () => gatewayListeners(proxy, push)), request.names);
     // Outbound listeners are shared within a scope; the inbound one depends on the workload itself.
     const inboundKey = `lds-in|${proxy.namespace}|${proxy.ipAddresses.join(',')}|${labelsKey(proxy.labels)}`;

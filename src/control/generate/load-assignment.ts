@@ -7,7 +7,16 @@ import type { LocalityGroup } from './locality-lb.ts';
  * weight (the sum of its endpoints' weights; gRPC clients ignore localities without one), each
  * endpoint its weight, health and the metadata auto mTLS and telemetry read.
  */
-export function localityLbEndpoints(endpoints: readonly Endpoint[], opts: { grpc: boolean }): JsonObject[] {
+export interface LbEndpointOptions {
+  grpc: boolean;
+  /**
+   * A waypoint's endpoints: those this says speak HBONE become `envoy_internal_address`es of
+   * `connect_originate` (endpoint_id `IP:PORT`), reached through an HBONE tunnel.
+   */
+  hbone?: (address: string) => boolean;
+}
+
+export function localityLbEndpoints(endpoints: readonly Endpoint[], opts: LbEndpointOptions): JsonObject[] {
   return localityGroupsJson(localityGroups(endpoints), opts);
 }
 
@@ -26,7 +35,7 @@ export function localityGroups(endpoints: readonly Endpoint[]): LocalityGroup[] 
 }
 
 /** LocalityLbEndpoints JSON of locality groups (a priority only when not 0, as Envoy omits it). */
-export function localityGroupsJson(groups: readonly LocalityGroup[], opts: { grpc: boolean }): JsonObject[] {
+export function localityGroupsJson(groups: readonly LocalityGroup[], opts: LbEndpointOptions): JsonObject[] {
   return groups.map((g) => {
     const out: JsonObject = { locality: envoyLocality(g.locality), lbEndpoints: g.endpoints.map((e) => lbEndpoint(e, opts)), loadBalancingWeight: g.weight };
     if (g.priority > 0) out.priority = g.priority;
@@ -42,9 +51,11 @@ function envoyLocality(l: Locality): JsonObject {
   return out;
 }
 
-function lbEndpoint(e: Endpoint, opts: { grpc: boolean }): JsonObject {
+function lbEndpoint(e: Endpoint, opts: LbEndpointOptions): JsonObject {
+  const internal = opts.hbone?.(e.address) === true;
+  const id = e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
   const out: JsonObject = {
-    endpoint: { address: { socketAddress: { address: e.address, portValue: e.port } } },
+    endpoint: { address: internal ? { envoyInternalAddress: { serverListenerName: 'connect_originate', endpointId: id } } : { socketAddress: { address: e.address, portValue: e.port } } },
     healthStatus: e.healthy ? 'HEALTHY' : 'UNHEALTHY',
     loadBalancingWeight: e.weight ?? 1,
   };

@@ -18,11 +18,16 @@ const HTTP2_PROTOCOLS = new Set(['HTTP2', 'GRPC']);
 export interface ClusterOptions {
   /** Proxyless gRPC clients: EDS only, no TLS sockets or Envoy-only extensions. */
   grpc: boolean;
+  /**
+   * Waypoints: no TLS transport socket (their endpoints are reached over HBONE through
+   * `connect_originate`, which carries the mutual TLS), EDS endpoints as internal addresses.
+   */
+  waypoint?: boolean;
 }
 
 /** Outbound clusters for every service port the proxy can see: default cluster plus one per DR subset. */
 export function outboundClusters(proxy: ProxyInfo, push: PushContext, opts: ClusterOptions): JsonObject[] {
-  return push.cached(`cds|${opts.grpc}|${push.scopeKey(proxy)}`, () => buildOutboundClusters(proxy, push, opts));
+  return push.cached(`cds|${opts.grpc}|${opts.waypoint === true}|${push.scopeKey(proxy)}`, () => buildOutboundClusters(proxy, push, opts));
 }
 
 function buildOutboundClusters(proxy: ProxyInfo, push: PushContext, opts: ClusterOptions): JsonObject[] {
@@ -45,7 +50,7 @@ export function serviceClusters(proxy: ProxyInfo, push: PushContext, service: Se
   const dr = push.destinationRuleFor(proxy, service);
   // A service port's clusters depend only on the service and the DestinationRule in force:
   // shared by every scope that resolves the same rule.
-  const key = `clusters|${opts.grpc}|${service.namespace}/${service.hostname}|${port.port}|${dr ? `${dr.namespace}/${dr.name}` : ''}`;
+  const key = `clusters|${opts.grpc}|${opts.waypoint === true}|${service.namespace}/${service.hostname}|${port.port}|${dr ? `${dr.namespace}/${dr.name}` : ''}`;
   return push.cached(key, () => {
     const out = [buildCluster(push, service, port, undefined, dr, opts)];
     for (const subset of dr?.spec.subsets ?? []) {
@@ -97,7 +102,7 @@ function buildCluster(push: PushContext, service: Service, port: ServicePort, su
     (cluster.commonLbConfig as JsonObject).localityWeightedLbConfig = {};
   }
   const sans = serviceAccountsOf(push, service);
-  Object.assign(cluster, clusterTlsFields(policy.tls, { sni: istioSni(port.port, subset?.name, service.hostname), sans, autoMtls: push.mesh.enableAutoMtls !== false && service.location === 'MESH_INTERNAL' && !passthrough, host: service.hostname }));
+  if (!opts.waypoint) Object.assign(cluster, clusterTlsFields(policy.tls, { sni: istioSni(port.port, subset?.name, service.hostname), sans, autoMtls: push.mesh.enableAutoMtls !== false && service.location === 'MESH_INTERNAL' && !passthrough, host: service.hostname }));
   const configRef = dr ? { config: `/apis/networking.istio.io/v1/namespaces/${dr.namespace}/destination-rule/${dr.name}` } : {};
   cluster.metadata = { filterMetadata: { istio: { ...configRef, services: [{ host: service.hostname, name: service.name ?? service.hostname, namespace: service.namespace }], ...(subset?.name ? { subset: subset.name } : {}) } } };
   return cluster;

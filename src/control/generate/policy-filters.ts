@@ -1,3 +1,6 @@
+import type { ConfigResource } from '../../api/config-resource.ts';
+import type { AuthorizationPolicySpec } from '../../api/istio/authorization-policy.ts';
+import type { RequestAuthenticationSpec } from '../../api/istio/request-authentication.ts';
 import type { PushContext } from '../push/push-context.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import type { TrustDomains } from './authz-matchers.ts';
@@ -18,8 +21,12 @@ export interface PolicyFilters {
 }
 
 export function policyFiltersFor(proxy: ProxyInfo, push: PushContext): PolicyFilters {
-  const policies = push.authorizationPoliciesFor(proxy);
-  const jwt = buildJwtAuthn(push.requestAuthenticationsFor(proxy));
+  return policyFiltersOf(push, push.authorizationPoliciesFor(proxy), push.requestAuthenticationsFor(proxy));
+}
+
+/** The same filters for given policies (a waypoint's: those attached by targetRefs). */
+export function policyFiltersOf(push: PushContext, policies: readonly ConfigResource<AuthorizationPolicySpec>[], requestAuthentications: readonly ConfigResource<RequestAuthenticationSpec>[]): PolicyFilters {
+  const jwt = buildJwtAuthn([...requestAuthentications]);
   const trust: TrustDomains = { domain: push.mesh.trustDomain, aliases: push.mesh.trustDomainAliases ?? [] };
   const extAuthz = push.cached('ext-authz-providers', () => resolveExtAuthzProviders(push.mesh.extensionProviders, (host) => push.registry.servicesByHost(host)));
   const http = buildRbac(policies, false, trust, extAuthz);

@@ -8,6 +8,7 @@ import { grpcRouteConfig, grpcTargets } from './grpc-resources.ts';
 import { toResources } from './resource-list.ts';
 import type { Service } from '../registry/service.ts';
 import { carriesHttp, isSniffed, outboundVirtualHosts, sniffedRouteName, sniffedServiceVirtualHosts } from './virtual-hosts.ts';
+import { waypointRouteConfigs } from './waypoint-resources.ts';
 
 /**
  * RDS: sidecars get one route config per outbound HTTP port, named by the port (`"9080"`), and
@@ -20,6 +21,7 @@ export class RouteGenerator implements Generator {
   generate(proxy: ProxyInfo, push: PushContext, request: GenerateRequest): GeneratedResource[] {
     const scope = push.scopeKey(proxy);
     if (proxy.generator === 'grpc') return toResources(grpcTargets(proxy, push, request.names).map((t) => push.cached(`rds|${scope}|${t.name}`, () => grpcRouteConfig(proxy, push, t))), undefined);
+    if (proxy.type === 'waypoint') return toResources(push.cached(`rds-wp|${proxy.namespace}|${proxy.labels['gateway.networking.k8s.io/gateway-name'] ?? ''}|${scope}`, () => waypointRouteConfigs(proxy, push)), request.names);
     if (proxy.type === 'router') return toResources(push.cached(`rds|${scope}`, () => gatewayRouteConfigs(proxy, push)), request.names);
     return toResources(sidecarRouteConfigs(proxy, push, request.names), request.names);
   }

@@ -13,7 +13,7 @@ import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { DestinationRuleIndex, type DestinationRuleView } from './destination-rule-index.ts';
 import { configOrder, exportedTo, labelsMatch } from './config-scope.ts';
 import { hostMatches, hostSpecificity, resolveShortName } from './host-match.ts';
-import { SecurityPolicyIndex } from './security-policy-index.ts';
+import { SecurityPolicyIndex, type PolicyTarget } from './security-policy-index.ts';
 import { SidecarIndex, egressAdmits } from './sidecar-scope.ts';
 import { TelemetryIndex } from './telemetry-index.ts';
 import type { ExtensionProvider, ProxyTracing } from '../config/mesh-config.ts';
@@ -263,12 +263,29 @@ export class PushContext {
     return { mode, ports };
   }
 
+  /**
+   * A proxy's AuthorizationPolicies: selector/namespace/mesh-wide ones for sidecars and gateways,
+   * plus, for a gateway deployed from a Gateway API Gateway, those whose targetRefs name that
+   * Gateway. Waypoints use targetRefs only (`authorizationPoliciesForTargets`), as in istiod.
+   */
   authorizationPoliciesFor(proxy: ProxyInfo): ConfigResource<AuthorizationPolicySpec>[] {
-    return this.authorizationPolicies.forWorkload(proxy.namespace, proxy.labels);
+    const own = this.authorizationPolicies.forWorkload(proxy.namespace, proxy.labels);
+    const gw = gatewayTarget(proxy);
+    return gw ? [...own, ...this.authorizationPolicies.forTargets([gw])] : own;
   }
 
   requestAuthenticationsFor(proxy: ProxyInfo): ConfigResource<RequestAuthenticationSpec>[] {
-    return this.requestAuthentications.forWorkload(proxy.namespace, proxy.labels);
+    const own = this.requestAuthentications.forWorkload(proxy.namespace, proxy.labels);
+    const gw = gatewayTarget(proxy);
+    return gw ? [...own, ...this.requestAuthentications.forTargets([gw])] : own;
+  }
+
+  authorizationPoliciesForTargets(targets: readonly PolicyTarget[]): ConfigResource<AuthorizationPolicySpec>[] {
+    return this.authorizationPolicies.forTargets(targets);
+  }
+
+  requestAuthenticationsForTargets(targets: readonly PolicyTarget[]): ConfigResource<RequestAuthenticationSpec>[] {
+    return this.requestAuthentications.forTargets(targets);
   }
 
   /** SPIFFE identity of a service account. */
@@ -331,4 +348,11 @@ function serviceExportedTo(s: Service, viewer: string): boolean {
     if (e === '*' || e === viewer || (e === '.' && s.namespace === viewer)) return true;
   }
   return false;
+}
+
+/** The Gateway API Gateway a gateway proxy was deployed for (its pods carry the gateway-name label). */
+function gatewayTarget(proxy: ProxyInfo): PolicyTarget | undefined {
+  const name = proxy.labels['gateway.networking.k8s.io/gateway-name'];
+  if (proxy.type !== 'router' || !name) return undefined;
+  return { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: proxy.namespace, name };
 }

@@ -1,5 +1,5 @@
 import type { ConfigResource } from '../../api/config-resource.ts';
-import type { WorkloadSelector } from '../../api/istio/workload-selector.ts';
+import type { PolicyTargetReference, WorkloadSelector } from '../../api/istio/workload-selector.ts';
 import { configOrder, labelsMatch } from './config-scope.ts';
 
 /**
@@ -8,16 +8,27 @@ import { configOrder, labelsMatch } from './config-scope.ts';
  * is mesh-wide, one in the workload's namespace without selector is namespace-wide, and one with
  * a selector applies to the workloads it selects in its namespace (in the root namespace: all
  * namespaces). A policy with `targetRef`/`targetRefs` attaches to a Gateway API gateway, a
- * waypoint or a Service, never to a sidecar or a gateway deployment selected by labels: as in
- * istiod, it selects none of the proxies Mizzen runs (validate/apply refuse it).
+ * waypoint or a Service, never to a sidecar or a gateway deployment selected by labels
+ * (istiod's pilot/pkg/model/policyattachment.go): `forTargets` lists them by reference.
  */
+export interface PolicyTarget {
+  group: string;
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+
 export class SecurityPolicyIndex<Spec extends { selector?: WorkloadSelector; targetRef?: unknown; targetRefs?: unknown[] }> {
   private readonly byNamespace = new Map<string, ConfigResource<Spec>[]>();
+  private readonly targeted: ConfigResource<Spec>[];
   private readonly rootNamespace: string;
 
   constructor(resources: readonly ConfigResource[], kind: string, rootNamespace: string) {
     this.rootNamespace = rootNamespace;
-    const list = (resources.filter((r) => r.kind === kind) as ConfigResource<Spec>[]).filter((r) => !hasTargetRef(r.spec)).sort(configOrder);
+    const all = (resources.filter((r) => r.kind === kind) as ConfigResource<Spec>[]).sort(configOrder);
+    this.targeted = all.filter((r) => hasTargetRef(r.spec));
+    const list = all.filter((r) => !hasTargetRef(r.spec));
     for (const r of list) {
       const ns = r.metadata.namespace ?? 'default';
       const arr = this.byNamespace.get(ns) ?? [];
@@ -46,6 +57,25 @@ export class SecurityPolicyIndex<Spec extends { selector?: WorkloadSelector; tar
     const nsWide = namespace === this.rootNamespace ? mesh : nsList.find(noSelector);
     const workload = nsList.find((r) => !noSelector(r) && labelsMatch(r.spec?.selector?.matchLabels, labels));
     return { mesh, namespace: nsWide, workload };
+  }
+
+  /**
+   * Policies whose `targetRef`/`targetRefs` name one of `targets` (in creation order). A reference
+   * resolves in the policy's own namespace; a GatewayClass reference counts from the root
+   * namespace only (mesh-wide waypoint defaults).
+   */
+  forTargets(targets: readonly PolicyTarget[]): ConfigResource<Spec>[] {
+    return this.targeted.filter((r) => {
+      const ns = r.metadata.namespace ?? 'default';
+      const refs = [...(r.spec?.targetRef ? [r.spec.targetRef as PolicyTargetReference] : []), ...((r.spec?.targetRefs ?? []) as PolicyTargetReference[])];
+      return refs.some((ref) =>
+        targets.some((t) => {
+          if (ref.kind !== t.kind || ref.name !== t.name || (ref.group ?? '') !== t.group) return false;
+          if (t.kind === 'GatewayClass') return ns === this.rootNamespace;
+          return (ref.namespace ?? ns) === t.namespace && ns === t.namespace;
+        }),
+      );
+    });
   }
 
   namespaces(): string[] {

@@ -86,7 +86,7 @@ export function proxyTcp(
   let attempts = 0;
   const connectOnce = (): void => {
     attempts++;
-    cluster.connector.connect(h.address, h.port, cluster.tlsFor(h), cluster.config.connectTimeoutMs, (err, upstream) => {
+    cluster.connector.connectHost(h, cluster.tlsFor(h), cluster.config.connectTimeoutMs, (err, upstream) => {
       if (err || !upstream) {
         cluster.stats.cxConnectFail++;
         cluster.recordResult(h, 503, true);

@@ -40,7 +40,7 @@ export function mirrorHttp2(pool: Http2UpstreamPool, cluster: Cluster, req: Filt
     });
     return;
   }
-  cluster.connector.connect(h.address, h.port, cluster.tlsFor(h), cluster.config.connectTimeoutMs, (_err, socket) => {
+  cluster.connector.connectHost(h, cluster.tlsFor(h), cluster.config.connectTimeoutMs, (_err, socket) => {
     if (!socket) return;
     if (sink.abandoned) return socket.destroy();
     const up = http.request({ method: req.method, path: req.path, headers: http1RequestFields(authority, headers, body.empty), createConnection: () => socket });

@@ -124,7 +124,7 @@ export function http1RequestFields(authority: string, headers: Record<string, st
 
 export function openHttp1Attempt(cluster: Cluster, h: Host, req: FilterRequest, headers: HeaderList, events: AttemptEvents, resume: () => void, bodiless: boolean): void {
   const ev = once(events);
-  cluster.connector.connect(h.address, h.port, cluster.tlsFor(h), cluster.config.connectTimeoutMs, (err, socket) => {
+  cluster.connector.connectHost(h, cluster.tlsFor(h), cluster.config.connectTimeoutMs, (err, socket) => {
     if (!socket) {
       ev.failure(err?.detail ?? 'connect failed', true);
       return ev.closed();

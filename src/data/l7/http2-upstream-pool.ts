@@ -24,7 +24,7 @@ export class Http2UpstreamPool {
     const spec = tls ? { ...tls, alpn: tls.alpn.includes('h2') ? tls.alpn : ['h2', ...tls.alpn], key: `${tls.key}|h2` } : undefined;
     cluster.breaker.connections++;
     cluster.stats.cxTotal++;
-    cluster.connector.connect(host.address, host.port, spec, cluster.config.connectTimeoutMs, (err, socket) => {
+    cluster.connector.connectHost(host, spec, cluster.config.connectTimeoutMs, (err, socket) => {
       const list = this.opening.get(key) ?? [];
       this.opening.delete(key);
       if (err || !socket) {

@@ -49,6 +49,11 @@ export interface ListenerSpec {
   /** Run tls_inspector / http_inspector (sniff the first bytes) before choosing a chain. */
   sniff: boolean;
   direction: 'INBOUND' | 'OUTBOUND' | 'UNSPECIFIED';
+  /**
+   * An Envoy internal listener (`internal_listener`): never bound; connections come from inside
+   * the proxy (the waypoint's HBONE tunnels for `main_internal`).
+   */
+  internal: boolean;
   raw: Obj;
 }
 
@@ -57,7 +62,7 @@ const LISTENER_FIELDS = [
   'metadata', 'drainType', 'listenerFilters', 'listenerFiltersTimeout', 'continueOnListenerFiltersTimeout', 'transparent',
   'freebind', 'socketOptions', 'tcpFastOpenQueueLength', 'trafficDirection', 'bindToPort', 'enableReusePort', 'accessLog',
   'connectionBalanceConfig', 'deprecatedV1', 'maxConnectionsToAcceptPerSocketEvent', 'ignoreGlobalConnLimit',
-  'enableMptcp', 'tcpBacklogSize', 'reusePort',
+  'enableMptcp', 'tcpBacklogSize', 'reusePort', 'internalListener',
 ];
 const CHAIN_MATCH_FIELDS = ['destinationPort', 'prefixRanges', 'addressSuffix', 'suffixLen', 'directSourcePrefixRanges', 'sourceType', 'sourcePrefixRanges', 'sourcePorts', 'serverNames', 'transportProtocol', 'applicationProtocols'];
 
@@ -142,8 +147,13 @@ export function compileListener(l: Obj, deps: ListenerCompileDeps): ListenerSpec
   const path = `Listener ${name}`;
   if (!name) reject(`${path}.name`, 'listener name is empty');
   onlyFields(l, path, LISTENER_FIELDS);
+  const internal = l.internalListener !== undefined && l.internalListener !== null;
   const sa = asObj(asObj(l.address).socketAddress);
-  if (Object.keys(sa).length === 0) reject(`${path}.address`, 'only socket addresses are supported');
+  if (internal) {
+    const ia = asObj(asObj(l.address).envoyInternalAddress);
+    if (l.address !== undefined && l.address !== null && Object.keys(ia).length === 0) reject(`${path}.address`, 'an internal listener has no address or an envoy_internal_address');
+    if (asObj(l.internalListener).bufferSizeKb !== undefined) reject(`${path}.internalListener.bufferSizeKb`, 'not supported');
+  } else if (Object.keys(sa).length === 0) reject(`${path}.address`, 'only socket addresses are supported');
   onlyFields(sa, `${path}.address.socketAddress`, ['address', 'portValue', 'protocol', 'ipv4Compat', 'resolverName']);
   if (sa.protocol === 'UDP') reject(`${path}.address.socketAddress.protocol`, 'UDP listeners are not supported');
   let sniff = false;
@@ -163,7 +173,7 @@ export function compileListener(l: Obj, deps: ListenerCompileDeps): ListenerSpec
     reject(`${path}.listenerFilters`, 'filter chains match on transport/application protocol or SNI but no tls_inspector/http_inspector is configured');
   }
   const deprecatedBind = asObj(l.deprecatedV1).bindToPort;
-  const bindToPort = wrappedBool(l.bindToPort) ?? wrappedBool(deprecatedBind) ?? true;
+  const bindToPort = !internal && (wrappedBool(l.bindToPort) ?? wrappedBool(deprecatedBind) ?? true);
   return {
     name,
     address: asString(sa.address, '0.0.0.0'),
@@ -175,6 +185,7 @@ export function compileListener(l: Obj, deps: ListenerCompileDeps): ListenerSpec
     defaultChain,
     sniff,
     direction: asString(l.trafficDirection, 'UNSPECIFIED') as ListenerSpec['direction'],
+    internal,
     raw: l,
   };
 }

@@ -45,6 +45,17 @@ export interface ListenerManagerDeps {
   drainDurationMs?: number;
 }
 
+/** What the maker of an internal connection knows about it. */
+export interface InternalDownstream {
+  destinationIp: string;
+  destinationPort: number;
+  sourceIp: string;
+  sourcePort: number;
+  /** The downstream's verified identity (`spiffe://...`), '' when none. */
+  peerPrincipal: string;
+  localPrincipal: string;
+}
+
 /** Istio's default ProxyConfig drainDuration. */
 export const DEFAULT_DRAIN_DURATION_MS = 45_000;
 
@@ -230,7 +241,7 @@ export class ListenerManager {
     let wildcard: ActiveListener | undefined;
     for (const l of this.listeners.values()) {
       // virtualOutbound/virtualInbound are never hand-off targets (Istio's virtualInbound has no use_original_dst).
-      if (l.spec.port !== port || l.spec.useOriginalDst || l.spec.direction === 'INBOUND') continue;
+      if (l.spec.port !== port || l.spec.useOriginalDst || l.spec.direction === 'INBOUND' || l.spec.internal) continue;
       if (l.spec.address === ip) return l;
       if (l.spec.address === '0.0.0.0' || l.spec.address === '::') wildcard ??= l;
     }
@@ -288,7 +299,32 @@ export class ListenerManager {
     socket.once('end', finish);
   }
 
-  private dispatch(spec: ListenerSpec, socket: net.Socket, facts: ConnectionFacts, initial: Buffer | undefined, captured: boolean): void {
+  /**
+   * A connection to an internal listener (Envoy's `internal_listener`): made inside the proxy,
+   * with the destination and the downstream's identity known to whoever made it (the waypoint's
+   * HBONE tunnel: the CONNECT authority, the client's address from `Forwarded`, the peer's
+   * verified SPIFFE identity). False when there is no such listener.
+   */
+  acceptInternal(name: string, socket: net.Socket, d: InternalDownstream): boolean {
+    const l = this.listeners.get(name);
+    if (!l || !l.spec.internal || this.draining) return false;
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', () => undefined);
+    const facts: ConnectionFacts = {
+      destinationIp: d.destinationIp,
+      destinationPort: d.destinationPort,
+      serverName: '',
+      transportProtocol: 'raw_buffer',
+      applicationProtocols: [],
+      sourceIp: d.sourceIp,
+      sourcePort: d.sourcePort,
+    };
+    this.dispatch(l.spec, socket, facts, undefined, true, { tls: d.peerPrincipal !== '', peerPrincipal: d.peerPrincipal, localPrincipal: d.localPrincipal, localAddress: d.destinationIp, localPort: d.destinationPort });
+    return true;
+  }
+
+  private dispatch(spec: ListenerSpec, socket: net.Socket, facts: ConnectionFacts, initial: Buffer | undefined, captured: boolean, internal?: Partial<DownstreamConnectionInfo>): void {
     const chain = selectFilterChain(spec, facts);
     if (!chain) {
       this.deps.log.debug({ listener: spec.name, facts }, 'no filter chain matched; closing');
@@ -310,8 +346,9 @@ export class ListenerManager {
       tls: false,
       peerPrincipal: '',
       localPrincipal: '',
+      ...internal,
     };
-    if (!chain.tls) {
+    if (!chain.tls || internal) {
       this.runChain(chain, socket, conn, initial, tracked);
       return;
     }

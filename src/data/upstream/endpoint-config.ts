@@ -16,6 +16,11 @@ export interface EndpointSpec {
   priority: number;
   /** Its locality's load_balancing_weight (locality-weighted load balancing; 0 when unset). */
   localityWeight: number;
+  /**
+   * An `envoy_internal_address` endpoint: the internal listener that carries connections to it
+   * (the waypoint's `connect_originate`); address and port come from its `endpoint_id` (`IP:PORT`).
+   */
+  internalListener?: string;
 }
 
 export interface EndpointsConfig {
@@ -42,13 +47,15 @@ export function compileEndpoints(cla: Obj, path: string): EndpointsConfig {
       onlyFields(lb, q, ['endpoint', 'healthStatus', 'metadata', 'loadBalancingWeight', 'endpointName']);
       const ep = asObj(lb.endpoint);
       onlyFields(ep, `${q}.endpoint`, ['address', 'healthCheckConfig', 'hostname', 'additionalAddresses']);
-      const addr = asObj(asObj(ep.address).socketAddress);
-      if (Object.keys(addr).length === 0) reject(`${q}.endpoint.address`, 'only socket addresses are supported');
-      onlyFields(addr, `${q}.endpoint.address.socketAddress`, ['address', 'portValue', 'protocol', 'ipv4Compat', 'resolverName']);
+      const internal = asObj(asObj(ep.address).envoyInternalAddress);
+      const addr = Object.keys(internal).length > 0 ? internalEndpoint(internal, `${q}.endpoint.address.envoyInternalAddress`) : asObj(asObj(ep.address).socketAddress);
+      if (Object.keys(addr).length === 0) reject(`${q}.endpoint.address`, 'only socket addresses and envoy_internal_address are supported');
+      if (!addr.internalListener) onlyFields(addr, `${q}.endpoint.address.socketAddress`, ['address', 'portValue', 'protocol', 'ipv4Compat', 'resolverName']);
       const address = asString(addr.address);
       if (!address) reject(`${q}.endpoint.address.socketAddress.address`, 'address is empty');
       const md = { ...filterMetadata(lb.metadata, 'envoy.transport_socket_match'), ...prefixed(filterMetadata(lb.metadata, 'istio')) };
       endpoints.push({
+        ...(addr.internalListener ? { internalListener: asString(addr.internalListener) } : {}),
         address,
         port: Number(addr.portValue ?? 0),
         weight: wrapped(lb.loadBalancingWeight) ?? 1,
@@ -63,6 +70,17 @@ export function compileEndpoints(cla: Obj, path: string): EndpointsConfig {
   });
   const factor = wrapped(asObj(cla.policy).overprovisioningFactor);
   return { clusterName: asString(cla.clusterName), endpoints, overprovisioning: (factor ?? 140) / 100 };
+}
+
+/** envoy_internal_address {server_listener_name, endpoint_id "IP:PORT"} as an address, a port and the listener. */
+function internalEndpoint(a: Obj, path: string): Obj {
+  onlyFields(a, path, ['serverListenerName', 'endpointId']);
+  const listener = asString(a.serverListenerName);
+  if (!listener) reject(`${path}.serverListenerName`, 'is empty');
+  const id = asString(a.endpointId);
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(id) ?? /^([^:]+):(\d+)$/.exec(id);
+  if (!m || !isIP(m[1]!)) reject(`${path}.endpointId`, `must be IP:PORT (the endpoint behind the internal listener), got "${id}"`);
+  return { address: m![1], portValue: Number(m![2]), internalListener: listener };
 }
 
 function prefixed(o: Obj): Obj {

@@ -13,6 +13,8 @@ export class Host {
   hostname: string;
   priority: number;
   localityWeight: number;
+  /** Reached through this internal listener (an `envoy_internal_address` endpoint), not a socket. */
+  readonly internalListener: string | undefined;
   activeRequests = 0;
   /** Outlier detection: ejected until this time (ms, clock time), 0 = not ejected. */
   ejectedUntil = 0;
@@ -28,7 +30,7 @@ export class Host {
   constructor(e: EndpointSpec) {
     this.address = e.address;
     this.port = e.port;
-    this.key = e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+    this.key = `${e.internalListener ? `${e.internalListener}/` : ''}${e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`}`;
     this.weight = e.weight;
     this.healthy = e.healthy;
     this.metadata = e.metadata;
@@ -36,6 +38,7 @@ export class Host {
     this.hostname = e.hostname;
     this.priority = e.priority;
     this.localityWeight = e.localityWeight;
+    this.internalListener = e.internalListener;
   }
 
   update(e: EndpointSpec): void {

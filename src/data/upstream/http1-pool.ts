@@ -79,7 +79,7 @@ export class Http1Pool implements ConnectionOwner {
     this.connecting++;
     this.cluster.stats.cxTotal++;
     this.host.cxActive++;
-    this.cluster.connector.connect(this.host.address, this.host.port, this.tls, this.cluster.config.connectTimeoutMs, (err, socket) => {
+    this.cluster.connector.connectHost(this.host, this.tls, this.cluster.config.connectTimeoutMs, (err, socket) => {
       this.connecting--;
       if (err || !socket) {
         cb.connections--;

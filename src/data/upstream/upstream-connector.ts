@@ -7,6 +7,21 @@ import { sourceFor, type UpstreamBind } from './upstream-bind-config.ts';
 export type ConnectFailure = { kind: 'connect-failure' | 'connect-timeout' | 'tls-failure'; detail: string };
 
 /**
+ * What an internal listener named by `envoy_internal_address` endpoints does with a connection
+ * (the waypoint's `connect_originate`: an HBONE tunnel to the endpoint): `done` gets a socket the
+ * caller uses as it would a TCP connection to the endpoint.
+ */
+export type InternalUpstream = (target: { address: string; port: number; metadata: Readonly<Record<string, unknown>> }, timeoutMs: number, done: (err: ConnectFailure | undefined, socket: net.Socket | undefined) => void) => void;
+
+/** The parts of a Host a connection needs. */
+export interface UpstreamTarget {
+  address: string;
+  port: number;
+  internalListener?: string | undefined;
+  metadata?: Readonly<Record<string, unknown>>;
+}
+
+/**
  * Opens upstream sockets: raw TCP or TLS per a compiled UpstreamTlsContext (secure context from
  * SDS secrets, SAN check on the server certificate, TLS sessions cached per peer and resumed so a
  * new pooled connection skips the full handshake). A connector made by `withBind` binds the
@@ -16,17 +31,36 @@ export class UpstreamConnector {
   private readonly tlsFactory: TlsContextFactory;
   private readonly sessions: Map<string, { session: Buffer; generation: number }>;
   private readonly bind: UpstreamBind | undefined;
+  private readonly internal: ReadonlyMap<string, InternalUpstream>;
 
-  constructor(tlsFactory: TlsContextFactory, bind?: UpstreamBind, sessions?: Map<string, { session: Buffer; generation: number }>) {
+  constructor(tlsFactory: TlsContextFactory, bind?: UpstreamBind, sessions?: Map<string, { session: Buffer; generation: number }>, internal: ReadonlyMap<string, InternalUpstream> = new Map()) {
     this.tlsFactory = tlsFactory;
     this.bind = bind;
     this.sessions = sessions ?? new Map();
+    this.internal = internal;
   }
 
   /** This connector (same TLS contexts and session cache) binding sources as `bind` says; undefined: no bind. */
   withBind(bind: UpstreamBind | undefined): UpstreamConnector {
     if (bind === this.bind) return this;
-    return new UpstreamConnector(this.tlsFactory, bind, this.sessions);
+    return new UpstreamConnector(this.tlsFactory, bind, this.sessions, this.internal);
+  }
+
+  /** A connection to a host: through its internal listener when it has one, else `connect`. */
+  connectHost(h: UpstreamTarget, spec: TlsSpec | undefined, timeoutMs: number, done: (err: ConnectFailure | undefined, socket: net.Socket | undefined) => void, halfOpen = false): void {
+    if (!h.internalListener) {
+      this.connect(h.address, h.port, spec, timeoutMs, done, halfOpen);
+      return;
+    }
+    const upstream = this.internal.get(h.internalListener);
+    if (!upstream) {
+      queueMicrotask(() => done({ kind: 'connect-failure', detail: `no internal listener ${h.internalListener} in this proxy` }, undefined));
+      return;
+    }
+    upstream({ address: h.address, port: h.port, metadata: h.metadata ?? {} }, timeoutMs, (err, s) => {
+      if (s) s.allowHalfOpen = halfOpen;
+      done(err, s);
+    });
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { ZService, ZWorkload } from './workload-model.ts';
+import type { ZGatewayAddress, ZService, ZWorkload } from './workload-model.ts';
 import type { WorkloadStore } from './workload-store.ts';
 
 /**
@@ -12,6 +12,10 @@ import type { WorkloadStore } from './workload-store.ts';
  * then HBONE to `IP:15008` (authority `IP:targetPort`) when the workload speaks HBONE, plain TCP
  * to `IP:targetPort` when it does not. A service with no usable endpoint is an error
  * (NoHealthyUpstream), unless it is PASSTHROUGH.
+ * A destination (service, else workload) with a waypoint goes to the waypoint instead
+ * (zt:src/proxy/outbound.rs, `Request.waypoint`): HBONE to a waypoint pod's `IP:15008` with the
+ * original destination as the authority (`VIP:port` for a service), the waypoint's identity
+ * expected — unless the source is that waypoint (it sends to the endpoints itself).
  */
 export interface OutboundRoute {
   protocol: 'HBONE' | 'TCP';
@@ -24,6 +28,8 @@ export interface OutboundRoute {
   service?: ZService;
   /** Identities the HBONE peer may present. */
   expectedIdentities: string[];
+  /** The waypoint that carries this connection (its workload), when the destination has one. */
+  waypoint?: ZWorkload;
 }
 
 export type RouteResult = { ok: true; route: OutboundRoute } | { ok: false; reason: string; service?: ZService };
@@ -33,6 +39,12 @@ export const HBONE_PORT = 15008;
 export function routeOutbound(store: WorkloadStore, source: ZWorkload, dstIp: string, dstPort: number, random: () => number = Math.random): RouteResult {
   const network = source.network;
   const service = store.serviceAt(network, dstIp);
+  const target = service ?? store.workloadAt(network, dstIp);
+  if (target?.waypoint && !isWaypointOf(store, source, target.waypoint)) {
+    const wp = waypointRoute(store, source, target.waypoint, dstIp, dstPort, random);
+    if (!wp.ok) return { ...wp, ...(service ? { service } : {}) };
+    return { ok: true, route: { ...wp.route, ...(service ? { service } : { workload: target as ZWorkload }) } };
+  }
   if (service) {
     const picked = pickEndpoint(store, source, service, dstPort, random);
     if (!picked) {
@@ -44,6 +56,34 @@ export function routeOutbound(store: WorkloadStore, source: ZWorkload, dstIp: st
   const workload = store.workloadAt(network, dstIp);
   if (workload) return { ok: true, route: toWorkload(workload, dstPort, undefined, dstIp) };
   return { ok: true, route: { protocol: 'TCP', address: dstIp, port: dstPort, expectedIdentities: [] } };
+}
+
+/** Is `source` a pod of this waypoint (its traffic to the destination must not loop back)? */
+function isWaypointOf(store: WorkloadStore, source: ZWorkload, gw: ZGatewayAddress): boolean {
+  const svc = waypointService(store, gw);
+  if (svc) return source.services.has(svc.key);
+  return gw.address !== undefined && source.ips.includes(gw.address.ip);
+}
+
+function waypointService(store: WorkloadStore, gw: ZGatewayAddress): ZService | undefined {
+  if (gw.hostname) return store.service(`${gw.hostname.namespace}/${gw.hostname.hostname}`);
+  if (gw.address) return store.serviceAt(gw.address.network, gw.address.ip);
+  return undefined;
+}
+
+/** HBONE to a waypoint pod (its service's endpoints, or the address given), authority = the original destination. */
+function waypointRoute(store: WorkloadStore, source: ZWorkload, gw: ZGatewayAddress, dstIp: string, dstPort: number, random: () => number): RouteResult {
+  const svc = waypointService(store, gw);
+  let waypoint: ZWorkload | undefined;
+  if (svc) {
+    const candidates = store.serviceEndpoints(svc.key).filter((w) => w.healthy && w.ips.length > 0 && w.network === source.network);
+    waypoint = candidates[Math.floor(random() * candidates.length)];
+  } else if (gw.address) waypoint = store.workloadAt(gw.address.network, gw.address.ip);
+  const name = gw.hostname ? gw.hostname.hostname : (gw.address?.ip ?? '');
+  if (!waypoint) return { ok: false, reason: `no healthy waypoint ${name} for ${dstIp}:${dstPort}` };
+  const ip = waypoint.ips[0]!;
+  const authority = dstIp.includes(':') ? `[${dstIp}]:${dstPort}` : `${dstIp}:${dstPort}`;
+  return { ok: true, route: { protocol: 'HBONE', address: ip, port: gw.hbonePort || HBONE_PORT, hboneAuthority: authority, expectedIdentities: [waypoint.identity], waypoint } };
 }
 
 function toWorkload(w: ZWorkload, port: number, service: ZService | undefined, dstIp: string): OutboundRoute {

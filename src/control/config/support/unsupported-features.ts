@@ -24,22 +24,11 @@ export interface UnsupportedFeature {
   example: Record<string, unknown>;
 }
 
-// PeerAuthentication has no targetRef in Istio's schema.
-const POLICY_KINDS = ['AuthorizationPolicy', 'RequestAuthentication'] as const;
 const TRAFFIC_POLICIES = ['spec.trafficPolicy', 'spec.trafficPolicy.portLevelSettings[*]', 'spec.subsets[*].trafficPolicy', 'spec.subsets[*].trafficPolicy.portLevelSettings[*]'];
 const under = (bases: readonly string[], field: string): string[] => bases.map((b) => `${b}.${field}`);
 
 export const UNSUPPORTED_FEATURES: readonly UnsupportedFeature[] = [
   // --- security policy: refused, fail closed ---
-  ...POLICY_KINDS.map((kind): UnsupportedFeature => ({
-    kind,
-    level: 'refuse',
-    fields: ['spec.targetRef', 'spec.targetRefs'],
-    when: (v) => !Array.isArray(v) || v.length > 0,
-    what: 'targetRef/targetRefs (attachment to Gateway API gateways, waypoints and Services) is not implemented; select workloads with `selector`',
-    ifServed: 'it applies to no proxy (istiod never applies a targetRef policy to sidecars)',
-    example: { targetRefs: [{ kind: 'Gateway', group: 'gateway.networking.k8s.io', name: 'waypoint' }] },
-  })),
   {
     kind: 'Gateway',
     level: 'refuse',
@@ -89,7 +78,7 @@ export const UNSUPPORTED_FEATURES: readonly UnsupportedFeature[] = [
     level: 'warn',
     fields: ['spec.targetRefs[*].kind', 'spec.targetRef.kind'],
     when: (v) => v !== 'Gateway',
-    what: 'targetRefs to a Service or ServiceEntry attach to waypoints, which Mizzen does not run yet',
+    what: 'targetRefs to a Service or ServiceEntry (telemetry of a waypoint for that service) are not implemented',
     ifServed: 'the Telemetry applies to no workload',
     example: { targetRefs: [{ kind: 'Service', group: '', name: 'reviews' }], tracing: [{ randomSamplingPercentage: 10 }] },
   },
