@@ -34,6 +34,7 @@ const COMMAND_MODULES: Readonly<Record<string, string>> = {
   uninstall: './install-command.ts',
   up: './up-command.ts',
   validate: './validate-command.ts',
+  waypoint: './waypoint-command.ts',
 };
 
 /**

@@ -57,7 +57,7 @@ export interface ControlHooks {
 
 /**
  * The control API of a running mesh, for the CLI: HTTP + JSON on a Unix socket that only root
- * can open (mode 0600). GET /status /pods /services /deployments /pod /logs; POST /apply
+ * can open (mode 0600). GET /status /pods /services /deployments /objects /pod /logs; POST /apply
  * /delete /shutdown.
  */
 export class ControlServer {
@@ -100,6 +100,8 @@ export class ControlServer {
           return send(res, 200, runtime.views.serviceStatusViews(ns));
         case '/deployments':
           return send(res, 200, runtime.views.deploymentViews(ns));
+        case '/objects':
+          return send(res, 200, runtime.objectsOf(q('kind') ?? '', ns).map((r) => r.raw));
         case '/pod':
         case '/logs': {
           const pod = runtime.views.findPod(ns ?? 'default', q('ref') ?? '');

@@ -295,6 +295,11 @@ export class MeshRuntime {
   }
 
   /** Validation errors of resources, as `FILE: Kind ns/name: field.path: message` lines. */
+  /** The stored objects of a kind (store kind: `KubernetesGateway` for Gateway API Gateways), optionally of one namespace. */
+  objectsOf(kind: string, namespace?: string): ConfigResource[] {
+    return this.objects.list(kind).filter((r) => namespace === undefined || (r.metadata.namespace ?? '') === namespace);
+  }
+
   check(resources: readonly ConfigResource[]): string[] {
     const errors: string[] = [];
     for (const r of resources.map((x) => this.objects.normalize(x))) {
