@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { runDataplaneBench, directMode, relayFloorMode, type Mode } from './dataplane-bench.ts';
 import { sidecarModes } from './sidecar-modes.ts';
 import { ztunnelModes } from './ztunnel-modes.ts';
+import { waypointMode } from './waypoint-mode.ts';
 import { pinningsFrom } from './pinning.ts';
 
 const { values } = parseArgs({
@@ -37,7 +38,7 @@ if (prof) {
 }
 const proxyFlags = values['proxy-flags'].split(' ').filter(Boolean);
 const nodeFlags = (): string[] => [...proxyFlags, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [])];
-const all: Mode[] = [directMode, relayFloorMode, ...sidecarModes({ nodeFlags }), ...ztunnelModes()];
+const all: Mode[] = [directMode, relayFloorMode, ...sidecarModes({ nodeFlags }), ...ztunnelModes(), waypointMode()];
 const wanted = values.modes.split(',');
 const modes = wanted.map((n) => {
   const m = all.find((x) => x.name === n);
