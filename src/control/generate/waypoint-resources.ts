@@ -19,7 +19,7 @@ import { MESH_GATEWAY } from '../push/virtual-service-index.ts';
 /**
  * What a waypoint receives (istiod's listener_waypoint.go / cluster_waypoint.go, in Mizzen's
  * shape): the internal listener `main_internal` — one filter chain per service bound to the
- * waypoint, per port, matched on the service's VIPs and port (HTTP ports: an HCM whose RDS is
+ * waypoint (and per service of its namespace, so binding changes lose no connection), per port, matched on the service's VIPs and port (HTTP ports: an HCM whose RDS is
  * `inbound-vip|PORT|http|HOST` with the service's VirtualService/HTTPRoute routes and the
  * authorization/authentication attached by targetRefs to the waypoint, its GatewayClass or the
  * Service; other ports: tcp_proxy). Clusters are the sidecar's `outbound|PORT|SUBSET|HOST`
@@ -43,9 +43,17 @@ export function waypointOf(proxy: ProxyInfo, push: PushContext): { waypoint: Way
     const index = waypointIndexOf(push);
     const waypoint = index.get(proxy.namespace, name);
     if (!waypoint) return undefined;
-    const services = push.registry.services.filter((s) => index.forService(s.namespace, s.labels) === waypoint && s.addresses.length > 0);
+    // Bound services, and every service of the waypoint's namespace: ztunnel and the waypoint get a
+    // binding change in separate pushes, and a connection ztunnel sends in between must still find
+    // its chain (istiod sends chains for bound services only, and such a connection fails there).
+    const services = push.registry.services.filter((s) => s.addresses.length > 0 && (index.forService(s.namespace, s.labels) === waypoint || (s.namespace === waypoint.namespace && s.registry === 'Kubernetes' && !isWaypointService(s, index))));
     return { waypoint, services };
   });
+}
+
+function isWaypointService(s: Service, index: WaypointIndex): boolean {
+  const name = s.labels[GATEWAY_NAME_LABEL];
+  return name !== undefined && index.get(s.namespace, name) !== undefined;
 }
 
 export function routeConfigName(port: number, host: string): string {
