@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { MizzenError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { runHostCommand } from '../runtime/host-command.ts';
 import { AddressPool, parseCidr } from '../runtime/ipam.ts';
 import { createNetns, deleteNetns, runInNetns } from '../runtime/netns.ts';
-import type { NodeNetwork } from '../runtime/pod-network.ts';
+import { randomBridgeMac, type NodeNetwork } from '../runtime/pod-network.ts';
 
 /**
  * The network of one `mizzen node`: a node namespace with the pod bridge (the first address of
@@ -79,10 +78,9 @@ export class KubeNodeNetwork {
     this.created = true;
     await createNetns(ns);
     await ip(['-n', ns, 'link', 'add', 'name', this.bridge, 'type', 'bridge']);
-    // A bridge without an address of its own takes its lowest port's: deleting that pod's veth
-    // would change the gateway's MAC under every other pod (their ARP entries go stale; replies
-    // to the API server, webhook calls included, were lost for ~30 s after each pod deletion).
-    await ip(['-n', ns, 'link', 'set', this.bridge, 'address', bridgeMac()]);
+    // Its own MAC (see randomBridgeMac): replies to the API server, webhook calls included, were
+    // lost for ~30 s after each pod deletion while the bridge took its lowest port's.
+    await ip(['-n', ns, 'link', 'set', this.bridge, 'address', randomBridgeMac()]);
     await ip(['-n', ns, 'addr', 'add', `${this.gateway}/${this.prefixLength}`, 'dev', this.bridge]);
     await ip(['-n', ns, 'link', 'set', this.bridge, 'up']);
     await sysctl(ns, 'net.ipv4.ip_forward');
@@ -126,13 +124,6 @@ export class KubeNodeNetwork {
     await removeRules(this.hostVeth);
     this.created = false;
   }
-}
-
-/** A random locally administered unicast MAC address. */
-function bridgeMac(): string {
-  const b = randomBytes(6);
-  b[0] = (b[0]! & 0xfc) | 0x02;
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
 /** Delete the forwarding rules of a node veth (both, however many times they were added). */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, open } from 'node:fs/promises';
 import { runHostCommand } from './host-command.ts';
 import { createNetns, deleteNetns } from './netns.ts';
@@ -14,9 +15,22 @@ export interface NodeNetwork {
   prefixLength: number;
 }
 
+/**
+ * A random locally administered unicast MAC for a pod bridge. A bridge without an address of its
+ * own takes its lowest port's: deleting that pod's veth would change the gateway's MAC under every
+ * other pod, whose ARP entries then point nowhere until they expire (~30 s of lost packets to the
+ * node namespace: control plane, probes, forwards).
+ */
+export function randomBridgeMac(): string {
+  const b = randomBytes(6);
+  b[0] = (b[0]! & 0xfc) | 0x02;
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
 export async function createNodeNetwork(node: NodeNetwork): Promise<void> {
   await createNetns(node.netns);
   await runHostCommand('ip', ['-n', node.netns, 'link', 'add', 'name', node.bridge, 'type', 'bridge']);
+  await runHostCommand('ip', ['-n', node.netns, 'link', 'set', node.bridge, 'address', randomBridgeMac()]);
   await runHostCommand('ip', ['-n', node.netns, 'addr', 'add', `${node.address}/${node.prefixLength}`, 'dev', node.bridge]);
   await runHostCommand('ip', ['-n', node.netns, 'link', 'set', node.bridge, 'up']);
 }
