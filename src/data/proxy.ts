@@ -303,6 +303,12 @@ export class Proxy implements AdminSource {
     return true;
   }
 
+  drainListeners(inboundOnly: boolean): number {
+    const n = this.listeners.stopListeners(inboundOnly);
+    this.log.info({ inboundOnly, closed: n }, 'drain_listeners: listeners closed');
+    return n;
+  }
+
   quit(): void {
     this.log.info('quitquitquit received');
     if (this.options.onQuit) this.options.onQuit();

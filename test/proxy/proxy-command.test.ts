@@ -79,6 +79,15 @@ describe('mizzen proxy sidecar (child process)', () => {
     assert.equal((await request(adminPort, { method: 'POST', path: '/logging?level=debug' })).status, 200);
   });
 
+  it("POST /drain_listeners closes the listeners (new connections refused), as Envoy's admin; the proxy stays up", async () => {
+    const web = (await request(adminPort, { path: '/listeners' })).json<{ name: string; port: number }[]>().find((l) => l.name === 'web')!;
+    assert.equal((await request(web.port, { path: '/hello', headers: { host: 'reviews' } })).status, 200);
+    assert.equal((await request(adminPort, { path: '/drain_listeners' })).status, 405, 'POST only');
+    assert.equal((await request(adminPort, { method: 'POST', path: '/drain_listeners' })).status, 200);
+    await assert.rejects(request(web.port, { path: '/hello', headers: { host: 'reviews' } }), /ECONNREFUSED/);
+    assert.equal((await request(adminPort, { path: '/ready' })).status, 200, 'admin still answers');
+  });
+
   it('drains and exits 0 on SIGTERM', async () => {
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGTERM');

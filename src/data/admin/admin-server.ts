@@ -11,6 +11,8 @@ export interface AdminSource {
   listenerList(): { name: string; address: string; port: number | undefined }[];
   setLogLevel(level: string, component: string | undefined): boolean;
   quit(): void;
+  /** POST /drain_listeners: close the listeners (inbound ones only with `inboundOnly`); how many closed. */
+  drainListeners(inboundOnly: boolean): number;
   serverInfo(): unknown;
   /** Envoy's /certs view of the workload certificate and trust bundle (expiry). */
   certs?(): unknown;
@@ -18,7 +20,7 @@ export interface AdminSource {
 
 /**
  * Envoy-like admin on 15000 (localhost): /config_dump, /clusters, /stats, /stats/prometheus,
- * /ready, /quitquitquit, /logging, /listeners, /server_info. Also serves /healthz/ready and
+ * /ready, /drain_listeners, /quitquitquit, /logging, /listeners, /server_info. Also serves /healthz/ready and
  * /stats/prometheus when bound as the 15021 / 15090 servers. HTTP/1.1 through PlainHttpServer
  * (no node:http in the proxy).
  */
@@ -81,12 +83,17 @@ export class AdminServer {
           for (const [k, v] of url.searchParams) if (k !== 'level') ok = this.source.setLogLevel(v, k) && ok;
           return ok ? send(200, 'OK\n') : send(400, 'unknown log level (trace, debug, info, warn, error, fatal, silent)\n');
         }
+        case '/drain_listeners': {
+          if (req.method !== 'POST') return send(405, 'use POST\n');
+          this.source.drainListeners(url.searchParams.has('inboundonly'));
+          return send(200, 'OK\n');
+        }
         case '/quitquitquit':
           if (req.method !== 'POST') return send(405, 'use POST\n');
           setImmediate(() => this.source.quit());
           return send(200, 'OK\n');
         default:
-          return send(404, 'unknown admin endpoint; try /config_dump /clusters /stats /stats/prometheus /ready /listeners /logging /quitquitquit\n');
+          return send(404, 'unknown admin endpoint; try /config_dump /clusters /stats /stats/prometheus /ready /listeners /logging /drain_listeners /quitquitquit\n');
       }
     } catch (err) {
       this.log.error({ err }, 'admin request failed');

@@ -82,6 +82,8 @@ export class ListenerManager {
   private readonly drainingChains = new Set<ChainConnections>();
   private readonly sockets = new Set<net.Socket>();
   private draining = false;
+  /** admin /drain_listeners: listeners of these directions stay closed (ALL: every listener). */
+  private stopped: 'ALL' | 'INBOUND' | undefined;
   /** Standalone TLSSockets only verify client certificates when attached to a server object. */
   private readonly tlsServer = new tls.Server();
   /** Number of bind operations still in progress (for readiness). */
@@ -151,7 +153,7 @@ export class ListenerManager {
       }
       const active: ActiveListener = { spec: incoming, server: undefined, boundPort: incoming.port, versionInfo: version, lastUpdated: now };
       this.listeners.set(incoming.name, active);
-      if (incoming.bindToPort && !this.draining) this.bind(active);
+      if (incoming.bindToPort && !this.draining && !this.isStopped(incoming)) this.bind(active);
     }
     const drop = full ? [...this.listeners.keys()].filter((n) => !names.has(n)) : removed;
     for (const n of drop) {
@@ -444,6 +446,26 @@ export class ListenerManager {
     this.httpConns.add(c);
     socket.once('close', () => this.httpConns.delete(c));
     if (socket.isPaused()) socket.resume();
+  }
+
+  private isStopped(l: ListenerSpec): boolean {
+    return this.stopped === 'ALL' || (this.stopped === 'INBOUND' && l.direction === 'INBOUND');
+  }
+
+  /**
+   * Envoy's admin `POST /drain_listeners` (`?inboundonly`: listeners whose traffic_direction is
+   * INBOUND): their sockets close at once (new connections are refused) and stay closed across
+   * later LDS updates; connections already open finish as they are.
+   */
+  stopListeners(inboundOnly: boolean): number {
+    if (this.stopped !== 'ALL') this.stopped = inboundOnly ? 'INBOUND' : 'ALL';
+    let n = 0;
+    for (const l of this.listeners.values()) {
+      if (!this.isStopped(l.spec) || !l.server) continue;
+      this.closeListener(l);
+      n++;
+    }
+    return n;
   }
 
   /** Stop accepting; close idle HTTP connections; resolve when all connections ended or after `graceMs`. */
