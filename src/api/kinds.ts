@@ -72,8 +72,14 @@ export const KINDS: readonly KindInfo[] = Object.freeze([
 
 /** The store kind of a resource's group and kind (its own kind unless the name is shared). */
 export function storeKindOf(group: string, kind: string): string {
-  return group === GATEWAY_API_GROUP && kind === 'Gateway' ? KUBERNETES_GATEWAY : kind;
+  if (group === GATEWAY_API_GROUP && kind === 'Gateway') return KUBERNETES_GATEWAY;
+  // a kind Mizzen knows, from another group, is not that kind (found by fuzzing: a
+  // `netrking.istio.io/v1 Gateway` reached Istio's gateway generator)
+  return KIND_NAMES.has(kind) && !KIND_PAIRS.has(`${group}/${kind}`) ? `${group}/${kind}` : kind;
 }
+
+const KIND_NAMES = new Set(KINDS.map((k) => k.kind));
+const KIND_PAIRS = new Set(KINDS.map((k) => `${k.group}/${k.kind}`));
 
 export type KindLookup =
   | { known: true; info: KindInfo }

@@ -16,6 +16,24 @@ function ns(name: string): ConfigResource {
 }
 
 describe('ConfigStore', () => {
+  it("lists a known kind only from its own API group (regression: a foreign `Gateway` reached Istio's gateway generator)", () => {
+    const store = new ConfigStore();
+    const gw = (group: string, spec: Record<string, unknown>): ConfigResource => {
+      const metadata = { name: 'gw', namespace: 'istio-system' };
+      const raw = { apiVersion: `${group}/v1`, kind: 'Gateway', metadata, spec };
+      return { apiVersion: raw.apiVersion, kind: 'Gateway', group, version: 'v1', metadata: { ...metadata }, spec, raw };
+    };
+    store.apply('memory', [gw('networking.istio.io', { servers: [] }), gw('gateway.networking.k8s.io', { listeners: [] }), gw('netrking.istio.io', { servers: [{ hosts: 'x' }] })]);
+    assert.deepEqual(store.list('Gateway').map((r) => r.group), ['networking.istio.io']);
+    assert.equal(store.get('Gateway', 'istio-system', 'gw')?.group, 'networking.istio.io');
+    assert.equal(store.list('KubernetesGateway').length, 1);
+    assert.equal(store.list('netrking.istio.io/Gateway').length, 1);
+    assert.equal(store.all().length, 3);
+    store.delete('memory', [gw('netrking.istio.io', {})]);
+    assert.equal(store.all().length, 2);
+    assert.equal(store.list('Gateway').length, 1);
+  });
+
   it('creates, updates and deletes with change events carrying old and new', () => {
     const store = new ConfigStore();
     const seen: ConfigChange[][] = [];
