@@ -98,3 +98,11 @@ export function kindByName(name: string): KindInfo | undefined {
   const n = name.toLowerCase();
   return KINDS.find((k) => k.kind.toLowerCase() === n || k.plural === n || k.aliases.includes(n) || k.plural.replace(/s$/, '') === n);
 }
+
+/**
+ * False for a resource that bears the name of a kind Mizzen knows but comes from an API group that
+ * does not define it (`netrking.istio.io/v1 Gateway`); true otherwise.
+ */
+export function inOwnGroup(r: { kind: string; group: string }): boolean {
+  return !KIND_NAMES.has(r.kind) || KIND_PAIRS.has(`${r.group}/${r.kind}`);
+}

@@ -1,3 +1,4 @@
+import { inOwnGroup } from '../../api/kinds.ts';
 import type { ConfigResource } from '../../api/config-resource.ts';
 import type { AuthorizationPolicySpec } from '../../api/istio/authorization-policy.ts';
 import type { GatewaySpec } from '../../api/istio/gateway.ts';
@@ -105,7 +106,8 @@ export class PushContext {
     this.registry = input.registry;
     this.mesh = { ...input.mesh, domainSuffix: input.mesh.domainSuffix ?? 'cluster.local' };
     this.version = input.version ?? String(input.config.revision());
-    const all = input.config.all();
+    // kinds by name, each from its own API group only (a foreign `Gateway` is not an Istio one)
+    const all = input.config.all().filter(inOwnGroup);
     const { rootNamespace, domainSuffix } = this.mesh;
     this.virtualServices = new VirtualServiceIndex(all, domainSuffix);
     this.destinationRules = new DestinationRuleIndex(all, domainSuffix, rootNamespace);

@@ -21,6 +21,9 @@ const X_TOKEN = 5;
 const X_QUOTED = 6;
 const X_ESCAPED = 7;
 
+/** Trailer fields that would change how the message is framed or routed. */
+const FORBIDDEN_TRAILERS = new Set(['transfer-encoding', 'content-length', 'host', 'connection', 'te', 'upgrade', 'trailer', 'keep-alive', 'proxy-connection']);
+
 /** RFC 9110 tchar, by byte. */
 const TOKEN_CHAR = new Uint8Array(256);
 for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN_CHAR[ch.charCodeAt(0)] = 1;
@@ -51,6 +54,8 @@ export class BodyFramer {
   private ext = 0;
   /** Inside a trailer field's name (before its colon). */
   private trailerName = false;
+  /** The trailer field name so far (lower case, its first 24 bytes). */
+  private trailerField = '';
   private maxTrailerBytes = 60 * 1024;
   error: string | undefined;
 
@@ -182,6 +187,7 @@ export class BodyFramer {
           else {
             this.cs = TRAILER;
             this.trailerName = true;
+            this.trailerField = String.fromCharCode(c | 0x20);
           }
           continue;
         }
@@ -189,8 +195,12 @@ export class BodyFramer {
           const c = buf[i++];
           if (++this.trailerBytes > this.maxTrailerBytes) return this.fail(i - offset, 'trailers too large');
           if (this.trailerName) {
-            if (c === 58) this.trailerName = false; // ':'
-            else if (TOKEN_CHAR[c] !== 1) return this.fail(i - offset, 'invalid trailer field name');
+            if (c === 58) {
+              // ':' ends the name: fields that frame or route a message may not come as trailers (RFC 9110 6.5.1)
+              this.trailerName = false;
+              if (FORBIDDEN_TRAILERS.has(this.trailerField)) return this.fail(i - offset, `${this.trailerField} is not allowed as a trailer`);
+            } else if (TOKEN_CHAR[c] !== 1) return this.fail(i - offset, 'invalid trailer field name');
+            else if (this.trailerField.length < 24) this.trailerField += String.fromCharCode(c >= 65 && c <= 90 ? c | 0x20 : c);
             continue;
           }
           if (c === 13) this.cs = TRAILER_LF;
