@@ -184,6 +184,27 @@ describe('sidecar outbound HTTP routing', () => {
     assert.deepEqual(tcp.networkFilters, ['envoy.filters.network.tcp_proxy']);
   });
 
+  it('serves VirtualService hosts with no service on a port only on port 80, as istiod', () => {
+    const push2 = pushContext(
+      [
+        'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: ext, namespace: default }\nspec: { hosts: [httpbin.org], http: [{ name: ext, route: [{ destination: { host: httpbin.org } }] }] }',
+        'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: { name: api, namespace: default }\nspec: { hosts: [api], http: [{ name: api-v1, route: [{ destination: { host: api, subset: v1 } }] }] }',
+      ].join('\n---\n'),
+      [{ name: 'api', vip: '10.96.8.1', ports: [{ port: 9080, protocol: 'HTTP' }] }, { name: 'web', vip: '10.96.8.2', ports: [{ port: 80, protocol: 'HTTP' }] }],
+      [{ service: 'api', address: '10.244.8.1' }, { service: 'web', address: '10.244.8.2' }],
+    );
+    const s2 = simulator(client, push2);
+    const on80 = s2.run({ mode: 'outbound', address: '93.184.216.34', port: 80, host: 'httpbin.org' });
+    assert.equal(on80.virtualHost, 'httpbin.org:80');
+    assert.equal(on80.cluster, 'outbound|80||httpbin.org', 'a destination without a port takes 80');
+    assert.equal(s2.run({ mode: 'outbound', address: '93.184.216.34', port: 9080, host: 'httpbin.org' }).virtualHost, 'allow_any', 'not on other ports');
+    // a service host on port 80 it does not have: istiod's port-80 virtual host (to a cluster that does not exist)
+    const api80 = s2.run({ mode: 'outbound', address: '10.96.8.2', port: 80, host: 'api.default.svc.cluster.local' });
+    assert.equal(api80.virtualHost, 'api.default.svc.cluster.local:80');
+    assert.equal(api80.route!.route.cluster, 'outbound|80|v1|api.default.svc.cluster.local');
+    assert.equal(s2.run({ mode: 'outbound', address: '10.96.8.1', port: 9080, host: 'api' }).cluster, 'outbound|9080|v1|api.default.svc.cluster.local');
+  });
+
   it('matches ServiceEntry CIDR addresses by destination prefix', () => {
     const push2 = pushContext('', [
       { name: 'db', hostname: 'db.external', vip: '192.168.10.0/24', registry: 'ServiceEntry', resolution: 'NONE', location: 'MESH_EXTERNAL', ports: [{ port: 5432, protocol: 'TCP' }] },
@@ -300,7 +321,7 @@ spec:
     assert.equal(v2.cluster, 'outbound|80||c.other.svc.cluster.local');
     const bAny = sim.run(http('a', { address: '10.96.1.1', port: 80, path: '/b/zzz' }));
     assert.equal(bAny.routeName, 'b-any');
-    assert.deepEqual(bAny.route!.match, { prefix: '/b' });
+    assert.deepEqual(bAny.route!.match, { prefix: '/b', caseSensitive: true });
     assert.equal(sim.run(http('a', { address: '10.96.1.1', port: 80, path: '/q' })).routeName, 'rest');
   });
 

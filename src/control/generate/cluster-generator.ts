@@ -21,7 +21,7 @@ export class ClusterGenerator implements Generator {
     if (proxy.generator === 'grpc') return toResources(grpcClusters(proxy, push, request.names), request.names);
     if (proxy.type === 'waypoint') return filterNames(push.cached(`cds-res-wp|${push.scopeKey(proxy)}`, () => toResources([...waypointClusters(proxy, push), ...specialClusters()], undefined)), request.names);
     // The outbound part is shared by the proxies of a scope (wrapped once); inbound is per workload.
-    const shared = push.cached(`cds-res|${push.scopeKey(proxy)}`, () => toResources([...outboundClusters(proxy, push, { grpc: false }), ...specialClusters()], undefined));
+    const shared = push.cached(`cds-res|${push.scopeKey(proxy)}`, () => toResources([...outboundClusters(proxy, push, { grpc: false }), ...specialClusters(proxy.type !== 'router')], undefined));
     const own = proxy.type === 'sidecar' ? toResources(inboundClusters(proxy, push), undefined) : [];
     return filterNames([...shared, ...own], request.names);
   }

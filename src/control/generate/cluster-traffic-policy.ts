@@ -60,7 +60,7 @@ export function loadBalancerFields(lb: LoadBalancerSettings | undefined): JsonOb
 }
 
 /** circuit_breakers, connect timeout, per-connection limits, idle timeouts (Istio's defaults: no limits). */
-export function connectionPoolFields(pool: ConnectionPoolSettings | undefined, http2: boolean, defaultConnectTimeout = '10s'): JsonObject {
+export function connectionPoolFields(pool: ConnectionPoolSettings | undefined, http2: boolean, defaultConnectTimeout = '10s', downstreamProtocol = false): JsonObject {
   const thresholds: JsonObject = {
     maxConnections: pool?.tcp?.maxConnections ?? MAX,
     maxPendingRequests: pool?.http?.http1MaxPendingRequests ?? MAX,
@@ -75,10 +75,11 @@ export function connectionPoolFields(pool: ConnectionPoolSettings | undefined, h
   if (maxConnDuration) common.maxConnectionDuration = maxConnDuration;
   if (pool?.http?.maxRequestsPerConnection) common.maxRequestsPerConnection = pool.http.maxRequestsPerConnection;
   const upgrade = pool?.http?.h2UpgradePolicy === 'UPGRADE';
-  if (http2 || upgrade || Object.keys(common).length > 0) {
+  const followDownstream = pool?.http?.useClientProtocol === true || (downstreamProtocol && !http2 && !upgrade);
+  if (http2 || upgrade || followDownstream || Object.keys(common).length > 0) {
     const protocol: JsonObject = { '@type': EXT.httpProtocolOptions.type };
     if (Object.keys(common).length > 0) protocol.commonHttpProtocolOptions = common;
-    if (pool?.http?.useClientProtocol) protocol.useDownstreamProtocolConfig = { httpProtocolOptions: {}, http2ProtocolOptions: {} };
+    if (followDownstream) protocol.useDownstreamProtocolConfig = { httpProtocolOptions: {}, http2ProtocolOptions: {} };
     else protocol.explicitHttpConfig = http2 || upgrade ? { http2ProtocolOptions: pool?.http?.maxConcurrentStreams ? { maxConcurrentStreams: pool.http.maxConcurrentStreams } : {} } : { httpProtocolOptions: {} };
     out.typedExtensionProtocolOptions = { [EXT.httpProtocolOptions.name]: protocol };
   }

@@ -25,14 +25,14 @@ export function gatewayListeners(proxy: ProxyInfo, push: PushContext): JsonObjec
     const chains: JsonObject[] = [];
     let needsTlsInspector = false;
     const plainHttp = servers.filter((s) => serverIsHttp(s) && s.protocol !== 'HTTPS');
-    if (plainHttp.length > 0) chains.push({ filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: `http.${port}`, preFilters: policy.http, ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'gateway') })] });
+    if (plainHttp.length > 0) chains.push({ filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: `http.${port}`, preFilters: policy.http, ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'gateway'), gateway: true })] });
     for (const s of servers) {
       if (s.protocol === 'HTTPS' && serverIsHttp(s)) {
         needsTlsInspector = true;
         chains.push({
           name: gatewayRouteName(s),
           filterChainMatch: { ...sniMatch(s), transportProtocol: 'tls' },
-          filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: gatewayRouteName(s), preFilters: policy.http, ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'gateway') })],
+          filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: gatewayRouteName(s), preFilters: policy.http, ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'gateway'), gateway: true })],
           transportSocket: terminatingTls(s),
         });
       } else if (s.protocol === 'TLS' || s.protocol === 'HTTPS') {
@@ -44,6 +44,8 @@ export function gatewayListeners(proxy: ProxyInfo, push: PushContext): JsonObjec
       }
     }
     if (chains.length === 0) continue;
+    // istiod's bound on a chain's TLS handshake, on every gateway chain
+    for (const c of chains) c.transportSocketConnectTimeout = '15s';
     if (needsTlsInspector) {
       // TLS and plaintext servers share the port: plaintext chains match raw_buffer, so no two
       // chains have the same (empty) match when a TLS server admits every SNI.

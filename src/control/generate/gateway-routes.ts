@@ -56,5 +56,6 @@ function routeConfig(name: string, servers: BoundServer[], proxy: ProxyInfo, pus
       includeRequestAttemptCount: true,
     });
   }
-  return { name, virtualHosts, validateClusters: false };
+  // as istiod: direct responses up to 1 MiB; Host ports ignored (domains also list HOST:PORT)
+  return { name, virtualHosts, validateClusters: false, maxDirectResponseBodySizeBytes: 1048576, ignorePortInHostMatching: true };
 }

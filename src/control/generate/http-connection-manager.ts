@@ -26,6 +26,8 @@ export interface HcmOptions {
   http10?: boolean;
   /** Inbound HTTP/2 or gRPC port: explicit HTTP/2 options, as istiod. */
   http2?: boolean;
+  /** A gateway's HCM: the client's address counts (XFF), XFCC sanitized and set, Istio's server header. */
+  gateway?: boolean;
 }
 
 /**
@@ -111,6 +113,7 @@ export function httpConnectionManagerConfig(opts: HcmOptions): JsonObject {
     out.useRemoteAddress = false;
     Object.assign(out, pathNormalizationFields(opts.pathNormalization));
     if (opts.http10) out.httpProtocolOptions = { acceptHttp10: true };
+    else if (opts.gateway) out.httpProtocolOptions = {};
     // As istiod: WebSocket upgrades allowed (else 403), no stream idle timeout (long gRPC/SSE
     // streams would be reset after Envoy's default 5 minutes), Expect: 100-continue forwarded to
     // the app, UUID request ids.
@@ -124,6 +127,14 @@ export function httpConnectionManagerConfig(opts: HcmOptions): JsonObject {
       out.setCurrentClientCertDetails = { subject: true, dns: true, uri: true };
       out.serverName = 'istio-envoy';
       if (opts.http2) out.http2ProtocolOptions = {};
+    }
+    if (opts.gateway) {
+      // istiod's gateway HCM: the edge (use_remote_address), meshConfig gatewayTopology's default
+      // XFCC handling (SANITIZE_SET: the client's certificate details, when it sent one).
+      out.useRemoteAddress = true;
+      out.forwardClientCertDetails = 'SANITIZE_SET';
+      out.setCurrentClientCertDetails = { subject: true, cert: true, dns: true, uri: true };
+      out.serverName = 'istio-envoy';
     }
   }
   return out;

@@ -12,6 +12,7 @@ import { grpcUpstreamTls } from './grpc-security.ts';
 import { localityLbEndpoints } from './load-assignment.ts';
 import { effectiveLocalityLb, wantsLocalityWeights } from './locality-lb.ts';
 import { serviceIdentities } from '../registry/service-identities.ts';
+import { isSniffed } from './virtual-hosts.ts';
 
 const HTTP2_PROTOCOLS = new Set(['HTTP2', 'GRPC']);
 
@@ -48,13 +49,16 @@ function buildOutboundClusters(proxy: ProxyInfo, push: PushContext, opts: Cluste
 /** The clusters of one service port: `outbound|PORT||HOST` and `outbound|PORT|SUBSET|HOST`. */
 export function serviceClusters(proxy: ProxyInfo, push: PushContext, service: Service, port: ServicePort, opts: ClusterOptions): JsonObject[] {
   const dr = push.destinationRuleFor(proxy, service);
+  // A sidecar's cluster of a sniffed port speaks the downstream's HTTP version (istiod), a gateway's not.
+  const downstreamProtocol = !opts.grpc && opts.waypoint !== true && proxy.type === 'sidecar' && isSniffed(port.protocol);
   // A service port's clusters depend only on the service and the DestinationRule in force:
   // shared by every scope that resolves the same rule.
-  const key = `clusters|${opts.grpc}|${opts.waypoint === true}|${service.namespace}/${service.hostname}|${port.port}|${dr ? `${dr.namespace}/${dr.name}` : ''}`;
+  const key = `clusters|${opts.grpc}|${opts.waypoint === true}|${downstreamProtocol}|${service.namespace}/${service.hostname}|${port.port}|${dr ? `${dr.namespace}/${dr.name}` : ''}`;
   return push.cached(key, () => {
-    const out = [buildCluster(push, service, port, undefined, dr, opts)];
+    const o = { ...opts, downstreamProtocol };
+    const out = [buildCluster(push, service, port, undefined, dr, o)];
     for (const subset of dr?.spec.subsets ?? []) {
-      if (subset.name) out.push(buildCluster(push, service, port, subset, dr, opts));
+      if (subset.name) out.push(buildCluster(push, service, port, subset, dr, o));
     }
     return out;
   });
@@ -67,7 +71,7 @@ export function subsetEndpoints(push: PushContext, service: Service, port: numbe
   return all.filter((e) => Object.entries(subsetLabels).every(([k, v]) => e.labels[k] === v));
 }
 
-function buildCluster(push: PushContext, service: Service, port: ServicePort, subset: Subset | undefined, dr: DestinationRuleView | undefined, opts: ClusterOptions): JsonObject {
+function buildCluster(push: PushContext, service: Service, port: ServicePort, subset: Subset | undefined, dr: DestinationRuleView | undefined, opts: ClusterOptions & { downstreamProtocol: boolean }): JsonObject {
   const name = outboundClusterName(port.port, subset?.name, service.hostname);
   const policy = effectivePolicy(dr?.spec.trafficPolicy, subset?.trafficPolicy, port.port);
   const cluster: JsonObject = { name };
@@ -94,7 +98,7 @@ function buildCluster(push: PushContext, service: Service, port: ServicePort, su
   } else {
     Object.assign(cluster, lb, { type: 'EDS', edsClusterConfig: { edsConfig: adsConfigSource(), serviceName: name } });
   }
-  Object.assign(cluster, connectionPoolFields(policy.connectionPool, HTTP2_PROTOCOLS.has(port.protocol), push.mesh.connectTimeout));
+  Object.assign(cluster, connectionPoolFields(policy.connectionPool, HTTP2_PROTOCOLS.has(port.protocol), push.mesh.connectTimeout, opts.downstreamProtocol));
   Object.assign(cluster, outlierDetectionFields(policy.outlierDetection));
   // As istiod: panic mode off (no traffic to unhealthy hosts when few are healthy).
   if (!passthrough && cluster.commonLbConfig === undefined) cluster.commonLbConfig = { healthyPanicThreshold: {} };
@@ -133,11 +137,11 @@ export const PASSTHROUGH_PROTOCOL_OPTIONS: JsonObject = Object.freeze({
   [EXT.httpProtocolOptions.name]: { '@type': EXT.httpProtocolOptions.type, commonHttpProtocolOptions: { idleTimeout: '300s' }, useDownstreamProtocolConfig: { httpProtocolOptions: {}, http2ProtocolOptions: {} } },
 });
 
-/** BlackHoleCluster (drops) and PassthroughCluster (original destination). */
-export function specialClusters(): JsonObject[] {
+/** BlackHoleCluster (drops) and, but for gateways (istiod sends them none), PassthroughCluster (original destination). */
+export function specialClusters(passthrough = true): JsonObject[] {
   return [
     { name: BLACKHOLE_CLUSTER, type: 'STATIC', connectTimeout: '10s' },
-    {
+    ...(passthrough ? [{
       name: PASSTHROUGH_CLUSTER,
       type: 'ORIGINAL_DST',
       lbPolicy: 'CLUSTER_PROVIDED',
@@ -145,6 +149,6 @@ export function specialClusters(): JsonObject[] {
       circuitBreakers: { thresholds: [{ maxConnections: 4294967295, maxPendingRequests: 4294967295, maxRequests: 4294967295, maxRetries: 4294967295 }] },
       typedExtensionProtocolOptions: PASSTHROUGH_PROTOCOL_OPTIONS,
       filters: [tcpMetadataExchangeFilter()],
-    },
+    }] : []),
   ];
 }

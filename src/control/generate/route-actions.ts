@@ -39,7 +39,9 @@ export function destinationCluster(dest: Destination | undefined, ctx: RouteBuil
   const host = ctx.push.resolveHost(dest.host, ctx.vsNamespace);
   let port = dest?.port?.number;
   if (port === undefined) {
-    const service = ctx.push.serviceFor(ctx.proxy, host);
+    // A single-port service's port; on a sidecar's route config istiod looks services up among
+    // those with the route config's port, so there it is always that port.
+    const service = ctx.gateway === 'mesh' && !ctx.grpc ? undefined : ctx.push.serviceFor(ctx.proxy, host);
     port = service && service.ports.length === 1 ? service.ports[0]!.port : ctx.port;
   }
   return outboundClusterName(port, dest?.subset || undefined, host);

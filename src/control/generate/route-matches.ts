@@ -44,7 +44,8 @@ export function buildRouteMatch(match: HTTPMatchRequest | undefined, grpc: boole
   // the Gateway API's PathPrefix matches whole path segments (/foo matches /foo/bar, not /foobar)
   else if (gatewaySemantics && uri?.prefix !== undefined && uri.prefix !== '/') out.pathSeparatedPrefix = uri.prefix.replace(/\/+$/, '');
   else out.prefix = uri?.prefix ?? '/';
-  if (match?.ignoreUriCase) out.caseSensitive = false;
+  // istiod states the case rule of every URI match
+  if (uri) out.caseSensitive = match?.ignoreUriCase !== true;
   const headers: JsonObject[] = [];
   for (const [name, m] of Object.entries(match?.headers ?? {})) headers.push(headerMatcher(name.toLowerCase(), m, false, grpc));
   for (const [name, m] of Object.entries(match?.withoutHeaders ?? {})) headers.push(headerMatcher(name.toLowerCase(), m, true, grpc));

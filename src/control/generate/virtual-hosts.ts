@@ -68,11 +68,16 @@ export function outboundVirtualHosts(proxy: ProxyInfo, push: PushContext, port: 
     const vh = virtualHost(`${service.hostname}:${port}`, domainAliases(service.hostname, service.addresses, undefined, proxy.dnsDomain), serviceRoutes(proxy, push, service, port), seenDomains);
     if (vh) out.push(vh);
   }
-  // VirtualService hosts that name no service (external names): reachable on every HTTP port.
+  // VirtualService hosts with no service on this port (external names, or services without it),
+  // as istiod: on this port when another host of the same VirtualService is served here, else
+  // only on port 80 (istiod's fallback; routes without a destination port then use 80).
+  const onPort = new Set<string>();
+  for (const s of push.servicesVisibleTo(proxy)) if (s.ports.some((p) => p.port === port)) onPort.add(s.hostname);
   for (const vs of vsList) {
-    for (const host of vs.hosts) {
-      if (host.includes('*') || hostsWithService.has(host)) continue;
-      if (push.servicesVisibleTo(proxy).some((s) => s.hostname === host)) continue;
+    const hosts = vs.hosts.filter((h) => !h.includes('*') && !onPort.has(h));
+    if (hosts.length === 0) continue;
+    if (port !== 80 && !vs.hosts.some((h) => hostsWithService.has(h))) continue;
+    for (const host of hosts) {
       const vh = virtualHost(`${host}:${port}`, [host], buildHttpRoutes(vs.http, routeCtx(proxy, push, port, vs.namespace), vs), seenDomains);
       if (vh) out.push(vh);
     }
