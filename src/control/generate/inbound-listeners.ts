@@ -51,8 +51,13 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
     const portHttp = (): JsonObject[] => httpFilters({ cluster: inboundClusterName(ip.port), vhost: `inbound|http|${ip.port}`, operation: `${ip.service.hostname}:${ip.servicePort}/*`, statPrefix: `inbound_0.0.0.0_${ip.port}`, http2: ip.protocol === 'HTTP2' || ip.protocol === 'GRPC' }, policy, settings);
     const filters = http ? portHttp() : tcpFilters(ip, policy);
     if (portMode !== 'DISABLE') {
+      // Undeclared protocol over mesh mTLS, as istiod: an Envoy client sending HTTP offers Istio's
+      // HTTP ALPN and gets the HTTP chain; other mesh TLS (istio, istio-peer-exchange) the TCP one.
+      const sniffed = isSniffed(ip.protocol);
+      if (sniffed) chains.push({ name, filterChainMatch: { destinationPort: ip.port, transportProtocol: 'tls', applicationProtocols: ISTIO_HTTP_ALPN }, filters: portHttp(), transportSocket: downstreamTls(true, trust) });
       // PERMISSIVE: only the mesh's TLS (Istio's ALPN) is terminated here; other TLS passes through.
-      const match: JsonObject = { destinationPort: ip.port, transportProtocol: 'tls', ...(portMode === 'PERMISSIVE' ? { applicationProtocols: [...ISTIO_ALPN_PORT] } : {}) };
+      const alpn = sniffed ? ISTIO_ALPN : ISTIO_ALPN_PORT;
+      const match: JsonObject = { destinationPort: ip.port, transportProtocol: 'tls', ...(portMode === 'PERMISSIVE' ? { applicationProtocols: [...alpn] } : {}) };
       chains.push({ name, filterChainMatch: match, filters, transportSocket: downstreamTls(http, trust) });
     }
     if (portMode !== 'STRICT') {

@@ -1,6 +1,7 @@
 import * as http2 from 'node:http2';
 import type { Cluster } from '../upstream/cluster.ts';
 import type { Host } from '../upstream/host.ts';
+import { istioHttpAlpn } from '../tls/istio-alpn.ts';
 
 /**
  * HTTP/2 client sessions to upstream hosts, one multiplexed session per host (and transport),
@@ -21,7 +22,10 @@ export class Http2UpstreamPool {
       return;
     }
     this.opening.set(key, [done]);
-    const spec = tls ? { ...tls, alpn: tls.alpn.includes('h2') ? tls.alpn : ['h2', ...tls.alpn], key: `${tls.key}|h2` } : undefined;
+    // Mesh TLS offers istio-h2 first (chain match on sniffed ports) and h2 next (what the server selects).
+    const mesh = istioHttpAlpn(tls, 'istio-h2');
+    const base = mesh && mesh !== tls ? { ...mesh, alpn: ['istio-h2', 'h2', ...mesh.alpn.slice(1).filter((p) => p !== 'h2')] } : tls;
+    const spec = base ? { ...base, alpn: base.alpn.includes('h2') ? base.alpn : ['h2', ...base.alpn], key: `${base.key}|h2` } : undefined;
     cluster.breaker.connections++;
     cluster.stats.cxTotal++;
     cluster.connector.connectHost(host, spec, cluster.config.connectTimeoutMs, (err, socket) => {

@@ -32,6 +32,12 @@ function narrow(cands: FilterChainSpec[], specified: (c: FilterChainSpec) => boo
   return cands.filter((c) => !specified(c));
 }
 
+/** As Envoy: the client's protocols are tried in its order; a chain listing an earlier one wins. */
+function alpnScore(listed: readonly string[], offered: readonly string[]): number {
+  const i = offered.findIndex((p) => listed.includes(p));
+  return i < 0 ? -1 : offered.length - i;
+}
+
 function serverNameScore(names: readonly string[], sni: string): number {
   let best = -1;
   for (const n of names) {
@@ -49,7 +55,7 @@ export function selectFilterChain(l: ListenerSpec, f: ConnectionFacts): FilterCh
   c = narrow(c, (x) => x.match.prefixRanges.length > 0, (x) => Math.max(-1, ...x.match.prefixRanges.filter((r) => r.test(dst)).map((r) => r.prefixLen)));
   c = narrow(c, (x) => x.match.serverNames.length > 0, (x) => serverNameScore(x.match.serverNames, f.serverName.toLowerCase()));
   c = narrow(c, (x) => x.match.transportProtocol !== undefined, (x) => (x.match.transportProtocol === f.transportProtocol ? 1 : -1));
-  c = narrow(c, (x) => x.match.applicationProtocols.length > 0, (x) => (x.match.applicationProtocols.some((p) => f.applicationProtocols.includes(p)) ? 1 : -1));
+  c = narrow(c, (x) => x.match.applicationProtocols.length > 0, (x) => alpnScore(x.match.applicationProtocols, f.applicationProtocols));
   const src = plainIp(f.sourceIp);
   c = narrow(c, (x) => x.match.directSourcePrefixRanges.length > 0, (x) => Math.max(-1, ...x.match.directSourcePrefixRanges.filter((r) => r.test(src)).map((r) => r.prefixLen)));
   c = narrow(c, (x) => x.match.sourceType !== 'ANY', (x) => {

@@ -1,4 +1,5 @@
 import type { TlsSpec } from '../tls/tls-context-config.ts';
+import { istioHttpAlpn } from '../tls/istio-alpn.ts';
 import type { Cluster } from './cluster.ts';
 import type { Host } from './host.ts';
 import { Http1UpstreamConnection, type ConnectionOwner } from './http1-upstream-connection.ts';
@@ -28,7 +29,7 @@ export class Http1Pool implements ConnectionOwner {
   constructor(host: Host, cluster: Cluster, tls: TlsSpec | undefined) {
     this.host = host;
     this.cluster = cluster;
-    this.tls = tls;
+    this.tls = istioHttpAlpn(tls, 'istio-http/1.1');
   }
 
   get tlsSpec(): TlsSpec | undefined {
