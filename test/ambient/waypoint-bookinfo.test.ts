@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readMeshState } from '../../src/runtime/runtime-state.ts';
-import { CLI_ENTRY, leftovers, REPO, rootSkipReason, tempDir, waitFor } from '../runtime/netns-test-support.ts';
+import { CLI_ENTRY, leftovers, REPO, rootSkipReason, tempDir, waitFor, cli, freePort } from '../runtime/netns-test-support.ts';
 import { ISTIO_DATA, istioDataMissing } from '../validation/istio-data.ts';
 
 /**
@@ -17,25 +15,6 @@ import { ISTIO_DATA, istioDataMissing } from '../validation/istio-data.ts';
  */
 const SAMPLES = 'istio/samples/bookinfo/';
 const skip = (await rootSkipReason()) || istioDataMissing(SAMPLES);
-
-function cli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI_ENTRY, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const REVIEWS_VIEWER = `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

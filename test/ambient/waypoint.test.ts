@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readMeshState } from '../../src/runtime/runtime-state.ts';
-import { CLI_ENTRY, leftovers, rootSkipReason, tempDir, waitFor } from '../runtime/netns-test-support.ts';
+import { CLI_ENTRY, leftovers, rootSkipReason, tempDir, waitFor, cli } from '../runtime/netns-test-support.ts';
 
 /**
  * Issue 17's first slice through the real CLI, in network namespaces: an ambient client calls a
@@ -14,17 +13,6 @@ import { CLI_ENTRY, leftovers, rootSkipReason, tempDir, waitFor } from '../runti
  * server's ztunnel. Removing the label falls back to the direct L4 path.
  */
 const skip = await rootSkipReason();
-
-function cli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI_ENTRY, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
 
 const service = (useWaypoint: boolean): string => `apiVersion: v1
 kind: Service

@@ -14,6 +14,7 @@ import { address, hcm, route, routeConfig, staticCluster, tcpProxy, vhost } from
 import { EchoServer, type EchoReply } from '../proxy/support/echo-server.ts';
 import { request } from '../proxy/support/http-client.ts';
 import { codec, startHarness, waitUntil, type Harness } from '../proxy/support/proxy-harness.ts';
+import { freePort } from '../runtime/netns-test-support.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -27,14 +28,6 @@ function policy(name: string, spec: AuthorizationPolicySpec, annotations?: Recor
 function asProto(filter: Obj): Obj {
   const { '@type': type, ...body } = filter.typedConfig as Obj;
   return { name: filter.name, typedConfig: { '@type': type, ...protoJsonToObject(codec().type(messageNameOf(String(type))), body).object } };
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /**

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readMeshState } from '../../src/runtime/runtime-state.ts';
-import { CLI_ENTRY, leftovers, REPO, rootSkipReason, tempDir, waitFor } from './netns-test-support.ts';
+import { CLI_ENTRY, leftovers, REPO, rootSkipReason, tempDir, waitFor, cli, freePort } from './netns-test-support.ts';
 
 /**
  * Issue 6's acceptance scenario through the real CLI: Bookinfo with sidecars and the control
@@ -15,25 +13,6 @@ const SAMPLES = join(REPO, '../shared/istio/istio/samples');
 const NETWORKING = join(SAMPLES, 'bookinfo/networking');
 const haveParts = existsSync(join(REPO, 'src/cli/discovery-command.ts')) && existsSync(join(REPO, 'src/cli/proxy-command.ts'));
 const skip = (await rootSkipReason()) || (!existsSync(NETWORKING) ? `Istio's samples are missing (${NETWORKING})` : false) || (!haveParts ? 'needs mizzen discovery and mizzen proxy' : false);
-
-function cli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI_ENTRY, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe('Bookinfo acceptance (sidecars, mTLS, Istio samples)', { skip, timeout: 240_000 }, () => {
   let dir: string;

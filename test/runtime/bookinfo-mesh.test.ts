@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LocalMesh } from '../../src/runtime/local-mesh.ts';
-import { leftovers, REPO, rootSkipReason, tempDir, testMesh, waitFor } from './netns-test-support.ts';
+import { leftovers, REPO, rootSkipReason, tempDir, testMesh, waitFor, freePort } from './netns-test-support.ts';
 
 const skip = await rootSkipReason();
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** examples/bookinfo under `mizzen up` (pods without sidecars: Service DNAT only). */
 describe('Bookinfo on a local mesh', { skip }, () => {

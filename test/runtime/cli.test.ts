@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { MizzenError } from '../../src/lib/errors.ts';
@@ -9,7 +8,7 @@ import { requireHostTools, requireRootLinux } from '../../src/runtime/runtime-co
 import { runHostCommand } from '../../src/runtime/host-command.ts';
 import { pathViewArgv } from '../../src/runtime/path-view.ts';
 import { readMeshState } from '../../src/runtime/runtime-state.ts';
-import { CLI_ENTRY, leftovers, REPO, rootSkipReason, tempDir, waitFor } from './netns-test-support.ts';
+import { CLI_ENTRY, leftovers, REPO, rootSkipReason, tempDir, waitFor, freePort } from './netns-test-support.ts';
 
 const skip = await rootSkipReason();
 const ECHO = join(REPO, 'test/runtime/fixtures/echo-server.ts');
@@ -24,14 +23,6 @@ function cli(args: string[], options: { cwd: string; prefix?: string[] }): Promi
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 describe('requireRootLinux', () => {

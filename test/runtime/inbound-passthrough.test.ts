@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readMeshState } from '../../src/runtime/runtime-state.ts';
-import { CLI_ENTRY, leftovers, REPO, rootSkipReason, tempDir, waitFor } from './netns-test-support.ts';
+import { CLI_ENTRY, leftovers, REPO, rootSkipReason, tempDir, waitFor, cli } from './netns-test-support.ts';
 
 /**
  * Inbound passthrough as Istio does it, through `mizzen up` with the control plane and real
@@ -52,17 +51,6 @@ spec:
       containers:
       - {name: client, command: ["sleep", "3650d"]}
 `;
-
-function cli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI_ENTRY, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
 
 describe('inbound passthrough through sidecars (mizzen up)', { skip, timeout: 120_000 }, () => {
   let dir: string;

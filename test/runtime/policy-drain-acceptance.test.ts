@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readMeshState } from '../../src/runtime/runtime-state.ts';
-import { CLI_ENTRY, leftovers, REPO, rootSkipReason, tempDir, waitFor } from './netns-test-support.ts';
+import { CLI_ENTRY, leftovers, REPO, rootSkipReason, tempDir, waitFor, cli, freePort } from './netns-test-support.ts';
 
 /**
  * Issue 12, item 1, end to end through `mizzen up`: Istio's authorization task (allow-nothing →
@@ -27,25 +26,6 @@ const DRAIN_S = 3;
  * connection keeps its old filter chain for good and the step never settles.
  */
 const STEP_BOUND_MS = 60_000;
-
-function cli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI_ENTRY, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const policy = (name: string, spec: string): string => `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
