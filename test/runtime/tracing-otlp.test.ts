@@ -78,7 +78,11 @@ describe('Tracing over OTLP/gRPC to a real OpenTelemetry Collector from a Bookin
       const traceIds = new Set(all.filter((s) => s.service === 'istio-ingressgateway.istio-system').map((s) => s.traceId));
       for (const t of traceIds) {
         const trace = all.filter((s) => s.traceId === t);
-        if (new Set(trace.map((s) => s.service)).size >= 5 && trace.some((s) => s.service === 'ratings.default')) return trace;
+        // spans leave each proxy in batches, a parent (the server span) after its children:
+        // wait until every parent has arrived too, so a missing one fails below only when it never comes
+        const ids = new Set(trace.map((s) => s.id));
+        const complete = trace.every((s) => !s.parent || ids.has(s.parent));
+        if (new Set(trace.map((s) => s.service)).size >= 5 && trace.some((s) => s.service === 'ratings.default') && complete) return trace;
       }
       return undefined;
     }, 90_000);
