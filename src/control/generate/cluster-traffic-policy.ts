@@ -96,32 +96,37 @@ export function connectionPoolFields(pool: ConnectionPoolSettings | undefined, h
   return out;
 }
 
-/** outlier_detection (Istio's mapping: consecutive5xxErrors → consecutive_5xx, gateway errors, ...). */
+/**
+ * outlier_detection as istiod maps it: success-rate ejection off (`enforcingSuccessRate: 0`, and
+ * for local-origin errors when they are split), consecutive 5xx / gateway errors enforced when
+ * non-zero, Envoy's defaults for what the rule leaves out (consecutive_5xx 5 stays enforced). The
+ * deprecated `consecutiveErrors` is not read (istiod ignores it; validation warns). Failure
+ * percentage is not an Istio field: Envoy's default (not enforced) applies.
+ */
 export function outlierDetectionFields(od: OutlierDetection | undefined): JsonObject {
   if (!od) return {};
-  const out: JsonObject = {};
-  const c5xx = od.consecutive5xxErrors ?? od.consecutiveErrors;
-  if (c5xx !== undefined) {
-    out.consecutive5xx = c5xx;
-    out.enforcingConsecutive5xx = c5xx > 0 ? 100 : 0;
-  } else out.enforcingConsecutive5xx = 0;
+  const out: JsonObject = { enforcingSuccessRate: 0 };
+  if (od.consecutive5xxErrors !== undefined) {
+    out.consecutive5xx = od.consecutive5xxErrors;
+    out.enforcingConsecutive5xx = od.consecutive5xxErrors > 0 ? 100 : 0;
+  }
   if (od.consecutiveGatewayErrors !== undefined) {
     out.consecutiveGatewayFailure = od.consecutiveGatewayErrors;
     out.enforcingConsecutiveGatewayFailure = od.consecutiveGatewayErrors > 0 ? 100 : 0;
-  }
-  if (od.splitExternalLocalOriginErrors) {
-    out.splitExternalLocalOriginErrors = true;
-    if (od.consecutiveLocalOriginFailures !== undefined) {
-      out.consecutiveLocalOriginFailure = od.consecutiveLocalOriginFailures;
-      out.enforcingConsecutiveLocalOriginFailure = 100;
-    }
   }
   const interval = duration(od.interval);
   if (interval) out.interval = interval;
   const base = duration(od.baseEjectionTime);
   if (base) out.baseEjectionTime = base;
-  if (od.maxEjectionPercent !== undefined) out.maxEjectionPercent = od.maxEjectionPercent;
-  out.enforcingSuccessRate = 0;
+  if ((od.maxEjectionPercent ?? 0) > 0) out.maxEjectionPercent = od.maxEjectionPercent;
+  if (od.splitExternalLocalOriginErrors) {
+    out.splitExternalLocalOriginErrors = true;
+    if ((od.consecutiveLocalOriginFailures ?? 0) > 0) {
+      out.consecutiveLocalOriginFailure = od.consecutiveLocalOriginFailures;
+      out.enforcingConsecutiveLocalOriginFailure = 100;
+    }
+    out.enforcingLocalOriginSuccessRate = 0;
+  }
   const fields: JsonObject = { outlierDetection: out };
   if (od.minHealthPercent !== undefined) fields.commonLbConfig = { healthyPanicThreshold: { value: od.minHealthPercent } };
   return fields;

@@ -43,6 +43,12 @@ export class ProxyStats implements StreamObserver {
         `${p}outlier_detection.ejections_total: ${s.outlierEjections}`, `${p}upstream_cx_none_healthy: ${s.noHealthyHost}`,
         `${p}membership_total: ${c.hosts.length}`,
       );
+      const od = c.outlierDetector;
+      if (od) {
+        const now = Date.now();
+        lines.push(`${p}outlier_detection.ejections_active: ${c.hosts.reduce((n, h) => n + (h.ejectedUntil > now ? 1 : 0), 0)}`);
+        for (const [stat, n] of [...od.counters].sort(([a], [b]) => a.localeCompare(b))) lines.push(`${p}outlier_detection.${stat}: ${n}`);
+      }
     }
     lines.push(
       `http.downstream_rq_total: ${this.downstreamRqTotal}`, `http.downstream_rq_2xx: ${this.downstreamRq2xx}`,

@@ -106,6 +106,7 @@ export function proxyTcp(
         finish();
         return;
       }
+      cluster.recordConnectSuccess(h);
       if (mx && cluster.config.metadataExchange && mx.negotiated(upstream)) {
         upstream.on('error', () => undefined);
         mx.upstream(upstream, info, (ok, rest) => {

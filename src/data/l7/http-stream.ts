@@ -291,7 +291,7 @@ export class HttpStream extends RouterStream implements FilterContext {
   private onTimeout(): void {
     if (!this.active) return;
     if (this.cluster) this.cluster.stats.rqTimeout++;
-    if (this.host && this.cluster && !this.headSent) this.cluster.recordResult(this.host, 504, false);
+    if (this.host && this.cluster && !this.headSent) this.cluster.recordResult(this.host, 504, true);
     if (this.headSent) {
       this.info.addFlag('UT');
       const c = this.conn;

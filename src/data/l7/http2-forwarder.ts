@@ -151,7 +151,7 @@ export function forwardHttp2(o: Http2ForwardOptions): void {
         if (!live || done || stream.headersSent) return;
         abandon();
         release();
-        cluster.recordResult(h, 504, false);
+        cluster.recordResult(h, 504, true);
         if ((retry.on5xx || retry.onGatewayError || retry.onReset) && canRetry()) return schedule();
         cluster.stats.rqTimeout++;
         o.local(LOCAL_REPLY.timeout);

@@ -343,7 +343,7 @@ export abstract class RouterStream implements PoolWaiter, UpstreamResponseHandle
     this.conn = undefined;
     this.endAttempt();
     c?.destroy();
-    if (this.cluster && this.host) this.cluster.recordResult(this.host, 504, false);
+    if (this.cluster && this.host) this.cluster.recordResult(this.host, 504, true);
     const r = this.retry!;
     if ((r.on5xx || r.onGatewayError || r.onReset) && this.canRetry()) return this.scheduleRetry();
     if (this.cluster) this.cluster.stats.rqTimeout++;

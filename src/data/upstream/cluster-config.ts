@@ -2,6 +2,7 @@ import { asArray, asNumber, asObj, asString, durationMs, filterMetadata, percent
 import { onlyFields, reject } from '../xds-client/resource-rejection.ts';
 import { compileTransportSocket, type TlsSpec } from '../tls/tls-context-config.ts';
 import { compileEndpoints, type EndpointSpec } from './endpoint-config.ts';
+import { compileOutlier, type OutlierConfig } from './outlier-config.ts';
 import { compileUpstreamBind, type UpstreamBind } from './upstream-bind-config.ts';
 import { messageNameOf } from '../../api/xds/type-urls.ts';
 import { isTcpMetadataExchange } from '../telemetry/tcp-metadata-exchange.ts';
@@ -14,18 +15,6 @@ export interface CircuitBreakerLimits {
   maxPendingRequests: number;
   maxRequests: number;
   maxRetries: number;
-}
-
-export interface OutlierConfig {
-  consecutive5xx: number;
-  consecutiveGatewayFailure: number;
-  enforcing5xx: number;
-  enforcingGateway: number;
-  intervalMs: number;
-  baseEjectionTimeMs: number;
-  maxEjectionPercent: number;
-  maxEjectionTimeMs: number;
-  splitLocalOrigin: boolean;
 }
 
 /** A compiled envoy.config.cluster.v3.Cluster. */
@@ -84,31 +73,6 @@ function compileLimits(cb: unknown, path: string): CircuitBreakerLimits {
     maxPendingRequests: wrapped(t.maxPendingRequests) ?? DEFAULT_LIMITS.maxPendingRequests,
     maxRequests: wrapped(t.maxRequests) ?? DEFAULT_LIMITS.maxRequests,
     maxRetries: wrapped(t.maxRetries) ?? DEFAULT_LIMITS.maxRetries,
-  };
-}
-
-function compileOutlier(od: unknown, path: string): OutlierConfig | undefined {
-  if (od === undefined) return undefined;
-  const o = asObj(od);
-  onlyFields(o, path, [
-    'consecutive_5xx', 'interval', 'baseEjectionTime', 'maxEjectionPercent', 'enforcingConsecutive_5xx', 'enforcingSuccessRate',
-    'successRateMinimumHosts', 'successRateRequestVolume', 'successRateStdevFactor', 'consecutiveGatewayFailure',
-    'enforcingConsecutiveGatewayFailure', 'splitExternalLocalOriginErrors', 'consecutiveLocalOriginFailure',
-    'enforcingConsecutiveLocalOriginFailure', 'enforcingLocalOriginSuccessRate', 'maxEjectionTime', 'maxEjectionTimeJitter',
-    'failurePercentageThreshold', 'enforcingFailurePercentage', 'enforcingFailurePercentageLocalOrigin',
-    'failurePercentageMinimumHosts', 'failurePercentageRequestVolume', 'successfulActiveHealthCheckUnejectHost',
-    'alwaysEjectOneHost',
-  ]);
-  return {
-    consecutive5xx: wrapped(o.consecutive_5xx) ?? 5,
-    consecutiveGatewayFailure: wrapped(o.consecutiveGatewayFailure) ?? 5,
-    enforcing5xx: wrapped(o.enforcingConsecutive_5xx) ?? 100,
-    enforcingGateway: wrapped(o.enforcingConsecutiveGatewayFailure) ?? 0,
-    intervalMs: durationMs(o.interval) ?? 10_000,
-    baseEjectionTimeMs: durationMs(o.baseEjectionTime) ?? 30_000,
-    maxEjectionPercent: wrapped(o.maxEjectionPercent) ?? 10,
-    maxEjectionTimeMs: durationMs(o.maxEjectionTime) ?? 300_000,
-    splitLocalOrigin: o.splitExternalLocalOriginErrors === true,
   };
 }
 

@@ -5,6 +5,7 @@ import type { EndpointSpec } from './endpoint-config.ts';
 import { Host } from './host.ts';
 import { Http1Pool } from './http1-pool.ts';
 import { createLoadBalancer, type LoadBalancer } from './load-balancer.ts';
+import { OutlierDetector } from './outlier-detector.ts';
 import { PrioritySet } from './priority-set.ts';
 import type { UpstreamConnector } from './upstream-connector.ts';
 
@@ -58,6 +59,8 @@ export class Cluster {
   private overprovisioning = 1.4;
   private nextUnejectAt = Infinity;
   private lb: LoadBalancer;
+  /** Envoy's outlier detector when the cluster has outlier_detection. */
+  outlierDetector: OutlierDetector | undefined;
   readonly breaker: BreakerState = { connections: 0, pending: 0, requests: 0, retries: 0 };
   readonly stats: ClusterStats = {
     rqTotal: 0, rq2xx: 0, rq3xx: 0, rq4xx: 0, rq5xx: 0, rqTimeout: 0, rqRetry: 0, rqRetryOverflow: 0,
@@ -77,6 +80,26 @@ export class Cluster {
     // EDS clusters warm with their first assignment, DNS clusters with their first resolution
     this.warmed = config.type === 'STATIC' || config.type === 'ORIGINAL_DST';
     if (config.staticEndpoints && config.type === 'STATIC') this.setEndpoints(config.staticEndpoints);
+    this.configureOutlierDetection();
+  }
+
+  private configureOutlierDetection(): void {
+    const od = this.config.outlier;
+    if (!od) {
+      this.outlierDetector?.close();
+      this.outlierDetector = undefined;
+    } else if (this.outlierDetector) this.outlierDetector.reconfigure(od);
+    else {
+      const cluster = this;
+      this.outlierDetector = new OutlierDetector(od, this.clock, {
+        // the live host list (setEndpoints replaces it)
+        get hosts() { return cluster.hosts; },
+        ejected() {
+          cluster.stats.outlierEjections++;
+          cluster.usableStale = true;
+        },
+      });
+    }
   }
 
   /** Take a new config for the same cluster name, keeping hosts, pools and counters. */
@@ -89,6 +112,7 @@ export class Cluster {
     if (bindChanged) this.connector = this.baseConnector.withBind(config.bind);
     if (tlsChanged || bindChanged) for (const h of this.hosts) { h.pool?.drain(); h.pool = undefined; }
     if (config.staticEndpoints && config.type === 'STATIC') this.setEndpoints(config.staticEndpoints);
+    this.configureOutlierDetection();
     this.usableStale = true;
   }
 
@@ -193,36 +217,17 @@ export class Cluster {
     return h;
   }
 
-  /** Outlier detection input: one response (or connect failure as 503 gateway error) from a host. */
+  /**
+   * Outlier detection input: one response from a host, or a local-origin failure (connect
+   * failure, reset, timeout) given as the 503/504 it stands for.
+   */
   recordResult(host: Host, status: number, localOrigin: boolean): void {
-    const od = this.config.outlier;
-    if (!od) return;
-    if (localOrigin && od.splitLocalOrigin) return;
-    if (status >= 500) {
-      host.consecutive5xx++;
-      if (status === 502 || status === 503 || status === 504) host.consecutiveGatewayFailure++;
-      else host.consecutiveGatewayFailure = 0;
-      if (od.consecutive5xx > 0 && host.consecutive5xx >= od.consecutive5xx && Math.random() * 100 < od.enforcing5xx) this.eject(host);
-      else if (od.consecutiveGatewayFailure > 0 && host.consecutiveGatewayFailure >= od.consecutiveGatewayFailure && Math.random() * 100 < od.enforcingGateway) this.eject(host);
-    } else {
-      host.consecutive5xx = 0;
-      host.consecutiveGatewayFailure = 0;
-    }
+    this.outlierDetector?.putResult(host, status, localOrigin);
   }
 
-  private eject(host: Host): void {
-    const od = this.config.outlier!;
-    const now = this.clock.now();
-    if (host.ejectedUntil > now) return;
-    const ejected = this.hosts.filter((h) => h.ejectedUntil > now).length;
-    if (ejected > 0 && ((ejected + 1) / this.hosts.length) * 100 > od.maxEjectionPercent) return;
-    if (ejected === 0 && this.hosts.length > 0 && (1 / this.hosts.length) * 100 > od.maxEjectionPercent && od.maxEjectionPercent === 0) return;
-    host.ejections++;
-    host.ejectedUntil = now + Math.min(od.maxEjectionTimeMs, od.baseEjectionTimeMs * host.ejections);
-    host.consecutive5xx = 0;
-    host.consecutiveGatewayFailure = 0;
-    this.stats.outlierEjections++;
-    this.usableStale = true;
+  /** Outlier detection input: a TCP proxy connection to the host succeeded. */
+  recordConnectSuccess(host: Host): void {
+    this.outlierDetector?.putConnectSuccess(host);
   }
 
   /** Count an upstream response by status class. */
@@ -235,6 +240,7 @@ export class Cluster {
   }
 
   close(): void {
+    this.outlierDetector?.close();
     for (const h of this.hosts) h.pool?.drain();
   }
 }

@@ -1,5 +1,6 @@
 import type { EndpointSpec } from './endpoint-config.ts';
 import type { Http1Pool } from './http1-pool.ts';
+import { HostOutlierCounters } from './outlier-detector.ts';
 
 /** One upstream endpoint with its live state: load, outlier status, connection pool. */
 export class Host {
@@ -21,6 +22,8 @@ export class Host {
   ejections = 0;
   consecutive5xx = 0;
   consecutiveGatewayFailure = 0;
+  /** Outlier detection: this interval's success counts and local-origin failures. */
+  readonly outlierCounters = new HostOutlierCounters();
   pool: Http1Pool | undefined;
   /** Stats. */
   rqTotal = 0;
