@@ -81,6 +81,38 @@ describe('waypoints in the workload API and in a waypoint\'s xDS', () => {
     assert.equal(index.lookup('default/httpbin.default.svc.cluster.local')[0]!.resource.service!.waypoint?.hostname?.hostname, 'waypoint.default.svc.cluster.local', 'the namespace label binds the service');
   });
 
+  it('binds pods to a workload waypoint by their own label, else their namespace\'s (Workload.waypoint; `none` opts out)', () => {
+    const wp = (nsLabel: string, podLabel: string, forLabel = 'istio.io/waypoint-for: workload') => {
+      const yaml = BASE.replace('labels: {istio.io/dataplane-mode: ambient}', `labels: {istio.io/dataplane-mode: ambient${nsLabel}}`).replace('labels: {app: httpbin}, annotations', `labels: {app: httpbin${podLabel}}, annotations`);
+      const p = push(`${yaml}---\n${gateway(true, forLabel)}`);
+      return buildAmbientIndex(p.config, p.registry, { rootNamespace: 'istio-system', trustDomain: 'cluster.local' }).lookup('Kubernetes//Pod/default/httpbin-1')[0]!.resource.workload!.waypoint;
+    };
+    const bound = { hostname: { namespace: 'default', hostname: 'waypoint.default.svc.cluster.local' }, hboneMtlsPort: 15008 };
+    assert.deepEqual(wp(', istio.io/use-waypoint: waypoint', ''), bound, 'inherited from the namespace');
+    assert.deepEqual(wp('', ', istio.io/use-waypoint: waypoint'), bound, 'the pod\'s own label');
+    assert.deepEqual(wp('', ', istio.io/use-waypoint: waypoint', 'istio.io/waypoint-for: all'), bound, 'waypoint-for: all');
+    assert.equal(wp(', istio.io/use-waypoint: waypoint', ', istio.io/use-waypoint: none'), undefined, 'the pod\'s none wins');
+    assert.equal(wp('', ', istio.io/use-waypoint: waypoint', 'istio.io/waypoint-for: service'), undefined, 'a service waypoint serves no workload');
+    assert.equal(wp('', ', istio.io/use-waypoint: other'), undefined, 'no such waypoint');
+  });
+
+  it('gives a workload waypoint sniffed direct chains on the bound pods\' addresses to `encap` (connect_originate)', () => {
+    const yaml = BASE.replace('labels: {app: httpbin}, annotations', 'labels: {app: httpbin, istio.io/use-waypoint: waypoint}, annotations');
+    const ctx = push(`${yaml}---\n${gateway(true, 'istio.io/waypoint-for: workload')}`);
+    const [listener] = generate(WAYPOINT, ctx, TYPE_URL.listener);
+    assert.ok(JSON.stringify(listener!.listenerFilters).includes('http_inspector'));
+    const http = listener!.filterChains.find((c: Json) => c.name === 'direct-http');
+    const tcp = listener!.filterChains.find((c: Json) => c.name === 'direct-tcp');
+    assert.deepEqual(http.filterChainMatch, { prefixRanges: [{ addressPrefix: '10.244.0.2', prefixLen: 32 }], applicationProtocols: ['http/1.1', 'h2c'] });
+    assert.deepEqual(tcp.filterChainMatch, { prefixRanges: [{ addressPrefix: '10.244.0.2', prefixLen: 32 }] });
+    const hcm = http.filters[0].typedConfig;
+    assert.equal(hcm.routeConfig.virtualHosts[0].routes[0].route.cluster, 'encap');
+    assert.ok(JSON.stringify(hcm.httpFilters).includes('/headers'), 'the policy attached to the waypoint applies');
+    assert.equal(tcp.filters.at(-1).typedConfig.cluster, 'encap');
+    const encap = generate(WAYPOINT, ctx, TYPE_URL.cluster).find((c) => c.name === 'encap')!;
+    assert.deepEqual(encap.loadAssignment.endpoints[0].lbEndpoints[0].endpoint.address, { envoyInternalAddress: { serverListenerName: 'connect_originate' } });
+  });
+
   it('sends the waypoint main_internal with a chain per bound service VIP and port, and the policies attached by targetRefs only', () => {
     const ctx = push(`${BASE}---\n${gateway(true)}`);
     const [listener] = generate(WAYPOINT, ctx, TYPE_URL.listener);

@@ -161,8 +161,13 @@ export function buildAmbientIndex(config: ConfigStoreReader, registry: RegistryS
     }
   }
   const waypoints = new WaypointIndex(config);
-  // Workload.waypoint (waypoint-for workload/all) is not sent yet: the waypoint has no chains
-  // for workload addresses, and ztunnel would send it connections it cannot serve.
+  // Workload.waypoint: a waypoint for workload-addressed traffic (waypoint-for workload/all), by
+  // the object's own use-waypoint label, else its namespace's.
+  const withWaypoint = (w: WorkloadResource | undefined, namespace: string, labels: Readonly<Record<string, string>>): WorkloadResource | undefined => {
+    const waypoint = w && waypoints.forWorkload(namespace, labels)?.address;
+    if (waypoint) w.waypoint = waypoint;
+    return w;
+  };
   const ctxFor = (address: string | undefined, namespace: string, labels: Readonly<Record<string, string>>): WorkloadContext => ({
     clusterId,
     trustDomain: mesh.trustDomain,
@@ -178,11 +183,14 @@ export function buildAmbientIndex(config: ConfigStoreReader, registry: RegistryS
   };
   for (const r of config.list('Pod')) {
     const ip = (r.raw.status as { podIP?: string } | undefined)?.podIP;
-    addWorkload(podWorkloadResource(r, ctxFor(ip, r.metadata.namespace ?? 'default', r.metadata.labels ?? {})));
+    const namespace = r.metadata.namespace ?? 'default';
+    const labels = r.metadata.labels ?? {};
+    addWorkload(withWaypoint(podWorkloadResource(r, ctxFor(ip, namespace, labels)), namespace, labels));
   }
   for (const r of config.list('WorkloadEntry') as readonly ConfigResource<WorkloadEntrySpec>[]) {
     const labels = { ...(r.spec?.labels ?? {}), ...(r.metadata.labels ?? {}) };
-    addWorkload(workloadEntryResource(r, ctxFor(r.spec?.address, r.metadata.namespace ?? 'default', labels)));
+    const namespace = r.metadata.namespace ?? 'default';
+    addWorkload(withWaypoint(workloadEntryResource(r, ctxFor(r.spec?.address, namespace, labels)), namespace, r.metadata.labels ?? {}));
   }
   for (const r of config.list('ServiceEntry') as readonly ConfigResource<ServiceEntrySpec>[]) {
     for (const w of serviceEntryWorkloads(r, clusterId, mesh.trustDomain, (address, labels) => ctxFor(address, r.metadata.namespace ?? 'default', labels))) addWorkload(w);

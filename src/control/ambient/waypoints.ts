@@ -31,8 +31,9 @@ export interface Waypoint {
  * out); `istio.io/use-waypoint-namespace` beside the label used names the waypoint's namespace,
  * allowed only when the Gateway's listeners admit routes from the object's namespace (Same by
  * default). A waypoint serves services when its `istio.io/waypoint-for` (Gateway label, else its
- * GatewayClass's; default `service`) is `service` or `all` (workloads: `workload` or `all`, not
- * bound yet).
+ * GatewayClass's; default `service`) is `service` or `all`, workloads (Pods, WorkloadEntries) when
+ * it is `workload` or `all` (a namespace's waypoint for services only is not applied to its
+ * workloads; a workload's own label naming one binds nothing, as istiod reports it).
  * A waypoint without a status address is not ready: nothing binds to it (traffic goes direct, as
  * in Istio). A waypoint never uses a waypoint itself.
  */
@@ -67,6 +68,12 @@ export class WaypointIndex {
     return w && (w.trafficType === 'service' || w.trafficType === 'all') && w.address ? w : undefined;
   }
 
+  /** The ready waypoint a Pod or WorkloadEntry with these labels uses for traffic addressed to it. */
+  forWorkload(namespace: string, labels: Readonly<Record<string, string>>): Waypoint | undefined {
+    const w = this.bound(namespace, labels, true);
+    return w && (w.trafficType === 'workload' || w.trafficType === 'all') && w.address ? w : undefined;
+  }
+
   private bound(namespace: string, labels: Readonly<Record<string, string>>, service: boolean): Waypoint | undefined {
     let name = labels[USE_WAYPOINT_LABEL];
     let wpNamespace = labels[USE_WAYPOINT_NAMESPACE_LABEL];
@@ -78,7 +85,7 @@ export class WaypointIndex {
     if (!name || name === 'none') return undefined;
     const w = this.get(wpNamespace || namespace, name);
     if (!w) return undefined;
-    // the waypoint's own Service does not go through itself
+    // the waypoint's own Service and pods do not go through itself
     if (service && labels['gateway.networking.k8s.io/gateway-name'] === w.name && w.namespace === namespace) return undefined;
     if (w.namespace !== namespace && !this.allowsFrom(w, namespace)) return undefined;
     return w;

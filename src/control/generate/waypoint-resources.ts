@@ -1,12 +1,16 @@
+import { isIP } from 'node:net';
+import type { ConfigResource } from '../../api/config-resource.ts';
+import type { WorkloadEntrySpec } from '../../api/istio/workload-entry.ts';
 import { ipToBase64 } from '../../api/workload/workload-types.ts';
 import { WaypointIndex, type Waypoint } from '../ambient/waypoints.ts';
 import type { PushContext } from '../push/push-context.ts';
 import type { PolicyTarget } from '../push/security-policy-index.ts';
 import type { Service, ServicePort } from '../registry/service.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
+import { podIP } from '../registry/pod-workload.ts';
 import { ambientIndexOf } from './ambient-index-of.ts';
 import { outboundClusterName, parseClusterName } from './cluster-names.ts';
-import type { JsonObject } from './envoy-extensions.ts';
+import { EXT, typedFilter, type JsonObject } from './envoy-extensions.ts';
 import { httpConnectionManagerFilter, listenerHcmSettings, tcpProxyFilter } from './http-connection-manager.ts';
 import { buildHttpRoutes, defaultRoute } from './http-routes.ts';
 import { localityLbEndpoints } from './load-assignment.ts';
@@ -28,6 +32,8 @@ import { MESH_GATEWAY } from '../push/virtual-service-index.ts';
  * waypoint implements as an HBONE tunnel to the endpoint's ztunnel.
  */
 export const MAIN_INTERNAL = 'main_internal';
+/** istiod's cluster to `connect_originate` for the downstream's own destination. */
+const ENCAP = 'encap';
 
 const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 
@@ -35,8 +41,8 @@ export function waypointIndexOf(push: PushContext): WaypointIndex {
   return push.cached('waypoint-index', () => new WaypointIndex(push.config));
 }
 
-/** The waypoint a proxy is (its pods carry the Gateway's name), and the services bound to it. */
-export function waypointOf(proxy: ProxyInfo, push: PushContext): { waypoint: Waypoint; services: Service[] } | undefined {
+/** The waypoint a proxy is (its pods carry the Gateway's name), the services and the workload addresses bound to it. */
+export function waypointOf(proxy: ProxyInfo, push: PushContext): { waypoint: Waypoint; services: Service[]; workloadIps: string[] } | undefined {
   const name = proxy.labels[GATEWAY_NAME_LABEL];
   if (!name) return undefined;
   return push.cached(`waypoint|${proxy.namespace}/${name}`, () => {
@@ -47,8 +53,29 @@ export function waypointOf(proxy: ProxyInfo, push: PushContext): { waypoint: Way
     // binding change in separate pushes, and a connection ztunnel sends in between must still find
     // its chain (istiod sends chains for bound services only, and such a connection fails there).
     const services = push.registry.services.filter((s) => s.addresses.length > 0 && (index.forService(s.namespace, s.labels) === waypoint || (s.namespace === waypoint.namespace && s.registry === 'Kubernetes' && !isWaypointService(s, index))));
-    return { waypoint, services };
+    return { waypoint, services, workloadIps: workloadAddresses(push, index, waypoint) };
   });
+}
+
+/**
+ * Addresses of the Pods and WorkloadEntries bound to the waypoint for workload-addressed traffic,
+ * and (as for services) of every other pod in its namespace but its own: a binding change reaches
+ * ztunnel and the waypoint in separate pushes.
+ */
+function workloadAddresses(push: PushContext, index: WaypointIndex, waypoint: Waypoint): string[] {
+  const out = new Set<string>();
+  for (const r of push.config.list('Pod')) {
+    const ip = podIP(r);
+    const ns = r.metadata.namespace ?? 'default';
+    const labels = r.metadata.labels ?? {};
+    if (!ip || labels[GATEWAY_NAME_LABEL] !== undefined) continue;
+    if (index.forWorkload(ns, labels) === waypoint || (ns === waypoint.namespace && waypoint.trafficType !== 'service' && waypoint.trafficType !== 'none')) out.add(ip);
+  }
+  for (const r of push.config.list('WorkloadEntry') as readonly ConfigResource<WorkloadEntrySpec>[]) {
+    const address = r.spec?.address ?? '';
+    if (isIP(address) && index.forWorkload(r.metadata.namespace ?? 'default', r.metadata.labels ?? {}) === waypoint) out.add(address);
+  }
+  return [...out].sort();
 }
 
 function isWaypointService(s: Service, index: WaypointIndex): boolean {
@@ -60,11 +87,12 @@ export function routeConfigName(port: number, host: string): string {
   return `inbound-vip|${port}|http|${host}`;
 }
 
-function policyTargets(w: Waypoint, service: Service): PolicyTarget[] {
+function policyTargets(w: Waypoint, service: Service | undefined): PolicyTarget[] {
   const targets: PolicyTarget[] = [
     { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: w.namespace, name: w.name },
     { group: 'gateway.networking.k8s.io', kind: 'GatewayClass', namespace: '', name: w.gateway.spec?.gatewayClassName ?? 'istio-waypoint' },
   ];
+  if (!service) return targets;
   if (service.registry === 'Kubernetes' && service.name) targets.push({ group: '', kind: 'Service', namespace: service.namespace, name: service.name });
   if (service.registry === 'ServiceEntry') targets.push({ group: 'networking.istio.io', kind: 'ServiceEntry', namespace: service.namespace, name: service.source.split('/').pop() ?? '' });
   return targets;
@@ -82,12 +110,34 @@ function chain(proxy: ProxyInfo, push: PushContext, w: Waypoint, service: Servic
   return { name, filterChainMatch: { prefixRanges, destinationPort: port.port }, filters: [...(http ? [] : filters.tcp), terminal] };
 }
 
+/**
+ * Workload-addressed traffic (istiod's "direct pod access" chains): on the bound workloads'
+ * addresses, sniffed HTTP gets an HCM with the policies attached to the waypoint (or its class)
+ * and one route to `encap`; anything else a tcp_proxy to `encap` — the destination itself over
+ * HBONE through `connect_originate`.
+ */
+function directChains(proxy: ProxyInfo, push: PushContext, w: Waypoint, ips: readonly string[]): JsonObject[] {
+  if (ips.length === 0) return [];
+  const targets = policyTargets(w, undefined);
+  const filters = policyFiltersOf(push, push.authorizationPoliciesForTargets(targets), push.requestAuthenticationsForTargets(targets));
+  const prefixRanges = ips.map((a) => ({ addressPrefix: a, prefixLen: a.includes(':') ? 128 : 32 }));
+  const routeConfig = { name: ENCAP, virtualHosts: [{ name: 'inbound|http|0', domains: ['*'], routes: [defaultRoute(ENCAP, false)] }], validateClusters: false };
+  return [
+    { name: 'direct-http', filterChainMatch: { prefixRanges, applicationProtocols: ['http/1.1', 'h2c'] }, filters: [httpConnectionManagerFilter({ statPrefix: 'direct-http', routeConfig, preFilters: filters.http, inbound: true, ...listenerHcmSettings(proxy, push.mesh) })] },
+    { name: 'direct-tcp', filterChainMatch: { prefixRanges }, filters: [...filters.tcp, tcpProxyFilter('direct-tcp', ENCAP)] },
+  ];
+}
+
 /** LDS: `main_internal`. */
 export function waypointListeners(proxy: ProxyInfo, push: PushContext): JsonObject[] {
   const scope = waypointOf(proxy, push);
   const filterChains: JsonObject[] = [];
   for (const s of scope?.services ?? []) for (const p of s.ports) filterChains.push(chain(proxy, push, scope!.waypoint, s, p));
-  return [{ name: MAIN_INTERNAL, internalListener: {}, trafficDirection: 'INBOUND', filterChains }];
+  const direct = scope ? directChains(proxy, push, scope.waypoint, scope.workloadIps) : [];
+  filterChains.push(...direct);
+  // As istiod: with workloads bound, any port may carry HTTP, so http_inspector runs on all of them.
+  const listenerFilters = direct.length > 0 ? { listenerFilters: [typedFilter(EXT.httpInspector)] } : {};
+  return [{ name: MAIN_INTERNAL, internalListener: {}, ...listenerFilters, trafficDirection: 'INBOUND', filterChains }];
 }
 
 /** RDS: one route config per bound service's HTTP port. */
@@ -109,10 +159,17 @@ export function waypointRouteConfigs(proxy: ProxyInfo, push: PushContext): JsonO
   return out;
 }
 
-/** CDS: the sidecar's outbound clusters, without TLS sockets. */
+/** CDS: the sidecar's outbound clusters, without TLS sockets, and `encap` (the downstream's destination through `connect_originate`). */
 export function waypointClusters(proxy: ProxyInfo, push: PushContext): JsonObject[] {
-  return outboundClusters(proxy, push, { grpc: false, waypoint: true });
+  return [...outboundClusters(proxy, push, { grpc: false, waypoint: true }), ENCAP_CLUSTER];
 }
+
+const ENCAP_CLUSTER: JsonObject = {
+  name: ENCAP,
+  type: 'STATIC',
+  connectTimeout: '10s',
+  loadAssignment: { clusterName: ENCAP, endpoints: [{ lbEndpoints: [{ endpoint: { address: { envoyInternalAddress: { serverListenerName: 'connect_originate' } } } }] }] },
+};
 
 /** Does the workload at this address take HBONE (ambient-captured, or a native HBONE speaker)? */
 function hboneAt(push: PushContext): (address: string) => boolean {

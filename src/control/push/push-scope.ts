@@ -79,7 +79,9 @@ export function scopePush(
     if (endpointChanges.length > 0) {
       // A proxy's own workload (its labels, its identity) shapes its whole config.
       const own = endpointChanges.some((c) => c.kind === 'Pod' && c.name === proxy.podName && c.namespace === proxy.namespace);
-      return own ? 'all' : ENDPOINT_TYPES;
+      // A waypoint's listener has chains for the workload addresses bound to it (their labels, their IPs).
+      const bound = proxy.type === 'waypoint' && endpointChanges.some((c) => c.kind === 'Pod' || c.kind === 'WorkloadEntry');
+      return own || bound ? 'all' : ENDPOINT_TYPES;
     }
     return undefined;
   };

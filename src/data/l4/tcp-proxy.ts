@@ -65,7 +65,7 @@ export function proxyTcp(
     return;
   }
   let host;
-  if (cluster.config.type === 'ORIGINAL_DST') {
+  if (cluster.followsDestination()) {
     host = cluster.originalDestinationHostFor(info.originalDestination || `${info.downstreamLocalAddress}:${info.downstreamLocalPort}`);
   } else host = cluster.pick(undefined, undefined);
   if (!host) {

@@ -88,7 +88,7 @@ export abstract class RouterStream implements PoolWaiter, UpstreamResponseHandle
       return this.localReply(LOCAL_REPLY.overflow);
     }
     let host: Host | undefined;
-    if (cluster.config.type === 'ORIGINAL_DST') {
+    if (cluster.followsDestination()) {
       host = cluster.originalDestinationHostFor(this.info.originalDestination || `${this.info.downstreamLocalAddress}:${this.info.downstreamLocalPort}`);
     } else {
       if (this.attempts === 0) this.cookie.setCookie = undefined;

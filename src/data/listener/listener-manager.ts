@@ -278,6 +278,12 @@ export class ListenerManager {
       this.dispatch(target.spec, socket, facts, undefined, od !== undefined);
       return;
     }
+    // the listener as it is now: an update during sniffing applies to this connection
+    this.sniffThen(socket, facts, (buf) => this.dispatch(target.spec, socket, facts, buf, od !== undefined));
+  }
+
+  /** tls_inspector / http_inspector: read the first bytes into `facts`, then `next` with them. */
+  private sniffThen(socket: net.Socket, facts: ConnectionFacts, next: (initial: Buffer | undefined) => void): void {
     let buf: Buffer | undefined;
     const timer = setTimeout(() => finish(), this.deps.sniffTimeoutMs ?? 5000);
     const finish = (): void => {
@@ -285,8 +291,7 @@ export class ListenerManager {
       socket.removeListener('data', onData);
       socket.removeListener('end', finish);
       socket.pause();
-      // the listener as it is now: an update during sniffing applies to this connection
-      this.dispatch(target.spec, socket, facts, buf, od !== undefined);
+      next(buf);
     };
     const onData = (chunk: Buffer): void => {
       buf = buf ? Buffer.concat([buf, chunk]) : chunk;
@@ -322,7 +327,13 @@ export class ListenerManager {
       sourceIp: d.sourceIp,
       sourcePort: d.sourcePort,
     };
-    this.dispatch(l.spec, socket, facts, undefined, true, { tls: d.peerPrincipal !== '', peerPrincipal: d.peerPrincipal, localPrincipal: d.localPrincipal, localAddress: d.destinationIp, localPort: d.destinationPort });
+    const conn = { tls: d.peerPrincipal !== '', peerPrincipal: d.peerPrincipal, localPrincipal: d.localPrincipal, localAddress: d.destinationIp, localPort: d.destinationPort };
+    if (!l.spec.sniff) this.dispatch(l.spec, socket, facts, undefined, true, conn);
+    else this.sniffThen(socket, facts, (initial) => {
+      const now = this.listeners.get(name);
+      if (!now || this.draining) socket.destroy();
+      else this.dispatch(now.spec, socket, facts, initial, true, conn);
+    });
     return true;
   }
 

@@ -178,8 +178,22 @@ export class Cluster {
    * destination, else the downstream local address, as `ip:port` / `[ip6]:port`); others load-balance.
    */
   hostFor(destination: string, hash: number | undefined, avoid: Host | undefined): Host | undefined {
-    if (this.config.type !== 'ORIGINAL_DST') return this.pick(hash, avoid);
+    if (!this.followsDestination()) return this.pick(hash, avoid);
     return this.originalDestinationHostFor(destination);
+  }
+
+  /**
+   * Whether a connection goes to its own destination: ORIGINAL_DST, or a cluster whose one
+   * endpoint is an `envoy_internal_address` without endpoint_id (Istio's waypoint `encap`: the
+   * destination, reached through that internal listener).
+   */
+  followsDestination(): boolean {
+    return this.config.type === 'ORIGINAL_DST' || this.destinationListener() !== undefined;
+  }
+
+  private destinationListener(): string | undefined {
+    const only = this.config.type === 'STATIC' && this.config.staticEndpoints?.length === 1 ? this.config.staticEndpoints[0] : undefined;
+    return only?.internalListener && only.address === '' ? only.internalListener : undefined;
   }
 
   /**
@@ -202,10 +216,11 @@ export class Cluster {
    * hosts are kept: a new one beyond that evicts (and drains) the oldest.
    */
   originalDestinationHost(address: string, port: number): Host {
-    const key = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+    const internalListener = this.destinationListener();
+    const key = `${internalListener ? `${internalListener}/` : ''}${address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`}`;
     let h = this.byKey.get(key);
     if (!h) {
-      h = new Host({ address, port, weight: 1, healthy: true, metadata: {}, locality: '', hostname: '', priority: 0, localityWeight: 0 });
+      h = new Host({ address, port, weight: 1, healthy: true, metadata: {}, locality: '', hostname: '', priority: 0, localityWeight: 0, ...(internalListener ? { internalListener } : {}) });
       this.hosts.push(h);
       this.byKey.set(key, h);
       if (this.hosts.length > MAX_ORIGINAL_DESTINATION_HOSTS) {

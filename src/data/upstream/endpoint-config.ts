@@ -19,6 +19,8 @@ export interface EndpointSpec {
   /**
    * An `envoy_internal_address` endpoint: the internal listener that carries connections to it
    * (the waypoint's `connect_originate`); address and port come from its `endpoint_id` (`IP:PORT`).
+   * Without an `endpoint_id` (Istio's `encap` cluster) address is '' and port 0: each connection
+   * goes to the downstream connection's own destination through that listener.
    */
   internalListener?: string;
 }
@@ -52,7 +54,7 @@ export function compileEndpoints(cla: Obj, path: string): EndpointsConfig {
       if (Object.keys(addr).length === 0) reject(`${q}.endpoint.address`, 'only socket addresses and envoy_internal_address are supported');
       if (!addr.internalListener) onlyFields(addr, `${q}.endpoint.address.socketAddress`, ['address', 'portValue', 'protocol', 'ipv4Compat', 'resolverName']);
       const address = asString(addr.address);
-      if (!address) reject(`${q}.endpoint.address.socketAddress.address`, 'address is empty');
+      if (!address && !addr.internalListener) reject(`${q}.endpoint.address.socketAddress.address`, 'address is empty');
       const md = { ...filterMetadata(lb.metadata, 'envoy.transport_socket_match'), ...prefixed(filterMetadata(lb.metadata, 'istio')) };
       endpoints.push({
         ...(addr.internalListener ? { internalListener: asString(addr.internalListener) } : {}),
@@ -72,12 +74,16 @@ export function compileEndpoints(cla: Obj, path: string): EndpointsConfig {
   return { clusterName: asString(cla.clusterName), endpoints, overprovisioning: (factor ?? 140) / 100 };
 }
 
-/** envoy_internal_address {server_listener_name, endpoint_id "IP:PORT"} as an address, a port and the listener. */
+/**
+ * envoy_internal_address {server_listener_name, endpoint_id "IP:PORT"} as an address, a port and
+ * the listener; without endpoint_id, the downstream's destination (address '', port 0).
+ */
 function internalEndpoint(a: Obj, path: string): Obj {
   onlyFields(a, path, ['serverListenerName', 'endpointId']);
   const listener = asString(a.serverListenerName);
   if (!listener) reject(`${path}.serverListenerName`, 'is empty');
   const id = asString(a.endpointId);
+  if (!id) return { address: '', portValue: 0, internalListener: listener };
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(id) ?? /^([^:]+):(\d+)$/.exec(id);
   if (!m || !isIP(m[1]!)) reject(`${path}.endpointId`, `must be IP:PORT (the endpoint behind the internal listener), got "${id}"`);
   return { address: m![1], portValue: Number(m![2]), internalListener: listener };

@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { readMeshState } from '../../src/runtime/runtime-state.ts';
+import { leftovers, rootSkipReason, tempDir, waitFor, cli } from '../runtime/netns-test-support.ts';
+
+/**
+ * Workload-addressed waypoints through the real CLI, in network namespaces (Istio's
+ * `istio.io/waypoint-for: workload`): the namespace's `istio.io/use-waypoint` binds its pods, so
+ * traffic addressed to a pod's IP goes ztunnel → waypoint → ztunnel (the waypoint applying the
+ * policies attached to it), while traffic addressed to the Service goes direct (a workload
+ * waypoint does not serve services); a pod's own `istio.io/use-waypoint: none` wins over its
+ * namespace's label.
+ */
+const skip = await rootSkipReason();
+
+const httpbin = (name: string, podLabels: string): string => `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}, namespace: default}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}${podLabels}}}
+    spec:
+      serviceAccountName: httpbin
+      containers: [{name: httpbin, image: docker.io/mccutchen/go-httpbin:v2.15.0, ports: [{containerPort: 8080}]}]
+`;
+
+const MESH = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: default
+  labels: {istio.io/dataplane-mode: ambient, istio.io/use-waypoint: waypoint}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: waypoint
+  namespace: default
+  labels: {istio.io/waypoint-for: workload}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: httpbin, namespace: default}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: httpbin, namespace: default, labels: {app: httpbin}}
+spec:
+  ports: [{name: http, port: 8000, targetPort: 8080}]
+  selector: {app: httpbin}
+---
+${httpbin('httpbin', '')}---
+${httpbin('optout', ', istio.io/use-waypoint: none')}---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: default, labels: {app: client}}
+spec:
+  containers: [{name: main, image: curl, command: [sleep, infinity]}]
+`;
+
+const DENY_HEADERS = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-headers, namespace: default}
+spec:
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: waypoint}]
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/headers"]}}]}]
+`;
+
+const VIA_WAYPOINT = /By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/waypoint;.*URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/default/;
+
+describe('ambient waypoint for workload-addressed traffic (waypoint-for: workload)', { skip, timeout: 300_000 }, () => {
+  let dir: string;
+  let prefix = '';
+  const ips = new Map<string, string>();
+
+  const curl = async (target: string): Promise<{ status: string; body: string }> => {
+    const r = await cli(['exec', 'client', '--', 'curl', '-s', '--max-time', '5', '-w', '\n%{http_code}', `http://${target}`], dir);
+    const i = r.stdout.lastIndexOf('\n');
+    return { status: r.stdout.slice(i + 1).trim() || '000', body: r.stdout.slice(0, Math.max(i, 0)) };
+  };
+
+  before(() => {
+    dir = tempDir('waypoint-workload');
+    mkdirSync(join(dir, 'mesh'));
+    writeFileSync(join(dir, 'mesh', 'mesh.yaml'), MESH);
+  });
+
+  after(async () => {
+    if (!dir) return;
+    if (existsSync(join(dir, '.mizzen'))) await cli(['down'], dir);
+    if (prefix) assert.deepEqual(await leftovers(prefix, []), []);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sends traffic addressed to a bound pod through the waypoint, with the client\'s identity', async () => {
+    const up = await cli(['up', '-d', join(dir, 'mesh'), '--timeout', '240s'], dir);
+    assert.equal(up.code, 0, up.stderr);
+    prefix = readMeshState(join(dir, '.mizzen'))?.prefix ?? '';
+    const pods = JSON.parse((await cli(['get', 'pods', '-o', 'json'], dir)).stdout) as { items: { name: string; ip: string }[] };
+    for (const p of pods.items) ips.set(p.name.replace(/-\w+-\w+$/, ''), p.ip);
+    assert.ok(ips.get('httpbin') && ips.get('optout'), JSON.stringify(pods.items));
+    const res = await waitFor('the httpbin pod through the waypoint', async () => {
+      const r = await curl(`${ips.get('httpbin')}:8080/headers`);
+      return r.status === '200' && r.body.includes('X-Forwarded-Client-Cert') ? r : undefined;
+    }, 60_000);
+    assert.match(res.body, VIA_WAYPOINT);
+  });
+
+  it('sends traffic addressed to the Service direct (a workload waypoint does not serve services)', async () => {
+    const r = await curl('httpbin:8000/headers');
+    assert.equal(r.status, '200', r.body);
+    assert.doesNotMatch(r.body, /X-Forwarded-Client-Cert/);
+  });
+
+  it('lets a pod\'s own istio.io/use-waypoint: none win over its namespace\'s label', async () => {
+    const r = await curl(`${ips.get('optout')}:8080/headers`);
+    assert.equal(r.status, '200', r.body);
+    assert.doesNotMatch(r.body, /X-Forwarded-Client-Cert/);
+  });
+
+  it('enforces the waypoint\'s AuthorizationPolicy on workload-addressed HTTP (403 for the denied path only)', async () => {
+    const f = join(dir, 'deny.yaml');
+    writeFileSync(f, DENY_HEADERS);
+    assert.equal((await cli(['apply', '-f', f], dir)).code, 0);
+    const denied = await waitFor('403 for /headers', async () => {
+      const r = await curl(`${ips.get('httpbin')}:8080/headers`);
+      return r.status === '403' ? r : undefined;
+    });
+    assert.equal(denied.body, 'RBAC: access denied');
+    assert.equal((await curl(`${ips.get('httpbin')}:8080/get`)).status, '200');
+    // not bound: the policy of the waypoint does not apply
+    assert.equal((await curl(`${ips.get('optout')}:8080/headers`)).status, '200');
+  });
+});
