@@ -13,11 +13,12 @@ import { meshRunDir, RUN_DIR } from '../runtime/runtime-state.ts';
 import { renderServiceNatRules } from '../runtime/service-nat-rules.ts';
 import type { BackoffOptions } from '../runtime/supervised-process.ts';
 import { EventRecorder } from './event-recorder.ts';
-import { KubeletServer, type LogSource } from './kubelet-server.ts';
+import { KubeletServer } from './kubelet-server.ts';
 import { clusterCa, requestServingCertificate } from './kubelet-serving-certificate.ts';
 import { NetnsRelay } from './netns-relay.ts';
 import { KubeNodeNetwork } from './node-network.ts';
 import { NodePod } from './node-pod.ts';
+import { PodStreams } from './pod-streams.ts';
 import { nodeCapacity, NodeRegistration } from './node-registration.ts';
 import { claimNodeState, releaseNodeState } from './node-state.ts';
 import { serviceNames, serviceTable } from './service-table.ts';
@@ -129,7 +130,7 @@ export class KubeNode {
     void this.startKubeletApi();
   }
 
-  /** The kubelet API (kubectl logs), once the cluster signed its serving certificate; pods run meanwhile. */
+  /** The kubelet API (kubectl logs, exec, attach, port-forward), once the cluster signed its serving certificate; pods run meanwhile. */
   private async startKubeletApi(): Promise<void> {
     const address = this.network!.hostAddress;
     try {
@@ -137,6 +138,7 @@ export class KubeNode {
       if (!ca) throw new Error('the kubeconfig names no cluster CA to check the API server\'s client certificate against');
       const cert = await requestServingCertificate({ api: this.o.api, nodeName: this.o.name, address, log: this.log, signal: this.closing.signal });
       if (this.closed) return;
+      const streams = new PodStreams({ nodeName: this.o.name, nodeBinary: this.o.nodeBinary, cliEntry: this.o.cliEntry, findPod: (ns, name) => this.findPod(ns, name) });
       const server = new KubeletServer({
         api: this.o.api,
         nodeName: this.o.name,
@@ -145,24 +147,16 @@ export class KubeNode {
         keyPem: cert.keyPem,
         certPem: cert.certPem,
         clientCa: ca,
-        container: (ns, name, container) => this.logSource(ns, name, container),
+        container: (ns, name, container) => streams.logSource(ns, name, container),
+        streaming: streams,
         log: this.log,
       });
       await server.start();
       this.kubelet = server;
       if (this.closed) await server.close();
     } catch (err) {
-      if (!this.closed) this.log.error({ err: errorMessage(err) }, 'kubelet API not started: kubectl logs does not work on this node');
+      if (!this.closed) this.log.error({ err: errorMessage(err) }, 'kubelet API not started: kubectl logs/exec/port-forward do not work on this node');
     }
-  }
-
-  private logSource(namespace: string, name: string, container: string): LogSource | string {
-    const pod = this.findPod(namespace, name);
-    if (!pod) return `pod "${name}" in namespace "${namespace}" is not running on node ${this.o.name}`;
-    const c = pod.container(container);
-    if (!c || c.name !== container) return `container "${container}" is not in pod "${name}"`;
-    if (!c.started) return `container "${container}" in pod "${name}" is waiting to start: ${c.waitingReason}`;
-    return c;
   }
 
   /** The Service CIDR (ServiceCIDR objects, Kubernetes >= 1.33), for refusing VIPs without endpoints. */

@@ -1,11 +1,13 @@
 import { statSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { errorMessage } from '../lib/errors.ts';
 import type { KubeApi } from '../lib/kube/kube-api.ts';
 import type { Logger } from '../lib/log.ts';
 import { LogQueryError, parseLogQuery, streamLog } from './container-log-stream.ts';
+import { httpError, KubeletStreaming, type StreamingBackend } from './kubelet-streaming.ts';
 
 type Obj = Record<string, any>;
 
@@ -27,31 +29,30 @@ export interface KubeletServerOptions {
   clientCa: string;
   /** A container of a pod on this node; a string says why there is none. */
   container(namespace: string, pod: string, container: string): LogSource | string;
+  /** exec, attach and port-forward. */
+  streaming: StreamingBackend;
   log: Logger;
 }
 
-/** What the kubelet answers for the streaming endpoints Mizzen does not serve. */
-const NOT_SERVED: Readonly<Record<string, string>> = {
-  exec: 'kubectl exec',
-  attach: 'kubectl attach',
-  portForward: 'kubectl port-forward',
-  run: 'kubectl exec',
-};
+const STREAMING = new Set(['exec', 'attach', 'portForward']);
 
 /**
  * The kubelet's API (port 10250 by default) for what the API server proxies to it:
  * `/containerLogs/NS/POD/CONTAINER` (kubectl logs: tailLines, limitBytes, previous, follow) and
- * `/healthz`. Clients authenticate with a certificate of the cluster CA and are authorized as the
- * kubelet does, with a SubjectAccessReview for `nodes/proxy` (or `nodes/log`, `nodes/healthz`).
- * exec, attach and port-forward are answered 501 with a message saying they are not served.
+ * `/healthz`, and the streaming upgrades of exec, attach and port-forward (KubeletStreaming).
+ * Clients authenticate with a certificate of the cluster CA and are authorized as the kubelet
+ * does, with a SubjectAccessReview for `nodes/proxy` (or `nodes/log`, `nodes/healthz`). `/run`
+ * (the legacy exec without streams) is answered 501 with a message.
  */
 export class KubeletServer {
   private readonly o: KubeletServerOptions;
   private server: Server | undefined;
+  private readonly streaming: KubeletStreaming;
   private readonly follows = new Set<() => void>();
 
   constructor(o: KubeletServerOptions) {
     this.o = o;
+    this.streaming = new KubeletStreaming({ backend: o.streaming, log: o.log });
   }
 
   async start(): Promise<void> {
@@ -62,16 +63,22 @@ export class KubeletServer {
         else res.destroy();
       });
     });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => socket.destroy());
+      void this.upgrade(req, socket, head).catch((err: unknown) => {
+        this.o.log.warn({ path: req.url, err: errorMessage(err) }, 'kubelet API upgrade failed');
+        httpError(socket, 500, errorMessage(err));
+      });
+    });
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(this.o.port, this.o.address, () => resolve()));
     this.server = server;
-    this.o.log.info({ address: `${this.o.address}:${this.o.port}` }, 'kubelet API listening (kubectl logs)');
+    this.o.log.info({ address: `${this.o.address}:${this.o.port}` }, 'kubelet API listening (kubectl logs, exec, attach, port-forward)');
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** The client certificate's user, authorized for the request's node subresource; else the status and message. */
+  private async admit(req: IncomingMessage, parts: string[]): Promise<{ status: number; message: string } | undefined> {
     const socket = req.socket as TLSSocket;
-    const url = new URL(req.url ?? '/', 'https://kubelet');
-    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-    if (!socket.authorized) return reply(res, 401, 'Unauthorized: a client certificate of the cluster CA is required');
+    if (!socket.authorized) return { status: 401, message: 'Unauthorized: a client certificate of the cluster CA is required' };
     const peer = socket.getPeerCertificate();
     const user = String(peer.subject?.CN ?? '');
     const org = peer.subject?.O;
@@ -79,11 +86,27 @@ export class KubeletServer {
     const subresource = parts[0] === 'logs' ? 'log' : parts[0] === 'healthz' ? 'healthz' : 'proxy';
     const verb = req.method === 'GET' || req.method === 'HEAD' ? 'get' : req.method === 'POST' ? 'create' : req.method === 'PUT' ? 'update' : req.method === 'DELETE' ? 'delete' : 'patch';
     const allowed = await this.authorize(user, groups, verb, subresource);
-    if (!allowed.ok) return reply(res, 403, `Forbidden (user=${user}, verb=${verb}, resource=nodes, subresource=${subresource}): ${allowed.reason}`);
+    if (!allowed.ok) return { status: 403, message: `Forbidden (user=${user}, verb=${verb}, resource=nodes, subresource=${subresource}): ${allowed.reason}` };
+    return undefined;
+  }
+
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://kubelet');
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const denied = await this.admit(req, parts);
+    if (denied) return httpError(socket, denied.status, denied.message);
+    this.streaming.handle(req, socket, head, parts, url.searchParams);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://kubelet');
+    const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    const denied = await this.admit(req, parts);
+    if (denied) return reply(res, denied.status, denied.message);
 
     if (parts[0] === 'healthz') return reply(res, 200, 'ok');
-    const unserved = NOT_SERVED[parts[0] ?? ''];
-    if (unserved) return reply(res, 501, `${unserved} is not served by mizzen node ${this.o.nodeName} (no container streaming yet); container logs are: kubectl logs`);
+    if (STREAMING.has(parts[0] ?? '')) return reply(res, 400, `${parts[0]} needs an upgrade request (WebSocket, or SPDY/3.1 for port-forward)`);
+    if (parts[0] === 'run') return reply(res, 501, `/run is not served by mizzen node ${this.o.nodeName}: use kubectl exec (streamed over WebSocket)`);
     if (parts[0] !== 'containerLogs' || parts.length !== 4) return reply(res, 404, `${url.pathname}: not found (mizzen node serves /containerLogs and /healthz)`);
     const [, namespace, pod, name] = parts as [string, string, string, string];
     let q;
@@ -120,6 +143,7 @@ export class KubeletServer {
 
   async close(): Promise<void> {
     for (const stop of this.follows) stop();
+    this.streaming.close();
     const server = this.server;
     if (!server) return;
     server.closeAllConnections();

@@ -46,6 +46,7 @@ export class NodeContainer {
   private waitingFor: { reason: string; message?: string } = { reason: 'ContainerCreating' };
   private everStarted = false;
   private lastExit: { code: number; startedAt: number; finishedAt: number } | undefined;
+  private launched: { env: Record<string, string>; cwd: string; user: string[] } | undefined;
 
   constructor(o: NodeContainerOptions) {
     this.o = o;
@@ -69,8 +70,10 @@ export class NodeContainer {
     if (changed) this.o.onChange();
   }
 
-  start(spec: Omit<ProcessSpec, 'logFile' | 'name'>): void {
+  /** Run it; `user` is the argv prefix that switches to the container's user (for exec too). */
+  start(spec: Omit<ProcessSpec, 'logFile' | 'name'>, user: string[] = []): void {
     if (this.process) return;
+    this.launched = { env: { ...spec.env }, cwd: spec.cwd, user };
     mkdirSync(this.o.logDir, { recursive: true });
     const check = readinessCheck(this.spec as never, this.o.podIp);
     const prober = new ReadinessProber(check, this.o.probe, probeTiming(this.spec.readinessProbe), this.o.clock, () => this.o.onChange());
@@ -104,6 +107,16 @@ export class NodeContainer {
     this.prober = prober;
     this.everStarted = true;
     proc.start();
+  }
+
+  /**
+   * Where `kubectl exec` enters: the running process (its mount and network namespaces), its
+   * environment, working directory and user; undefined when it is not running.
+   */
+  execTarget(): { pid: number; env: Record<string, string>; cwd: string; user: string[] } | undefined {
+    const pid = this.isRunning() ? this.process?.status().pid : undefined;
+    if (pid === undefined || !this.launched) return undefined;
+    return { pid, ...this.launched };
   }
 
   /** Why it has not started (ContainerCreating, PodInitializing, ImageNotRunnable, ...). */

@@ -248,7 +248,7 @@ export class NodePod {
     const view = uid === 0 && gid === 0 ? [] : pathViewArgv(cmd.reads, { uid, gid }, o.stage);
     const argv = netnsExecArgv(o.netns, [...mountArgv(mounts, o.stage, o.netns), ...view, ...user, ...cmd.argv]);
     this.o.event('Normal', 'Pulled', `Container image "${c.spec.image ?? ''}" already present on machine`, c.name);
-    c.start({ argv, env, cwd: cmd.cwd });
+    c.start({ argv, env, cwd: cmd.cwd }, user);
     this.o.event('Normal', 'Created', `Created container: ${c.name}`, c.name);
     this.o.event('Normal', 'Started', `Started container ${c.name}`, c.name);
     return undefined;

@@ -133,6 +133,9 @@ export class NodeRegistration {
       ],
       addresses: [...(this.address ? [{ type: 'InternalIP', address: this.address }] : []), { type: 'Hostname', address: this.o.name }],
       daemonEndpoints: { kubeletEndpoint: { Port: this.o.kubeletPort } },
+      // The API server then forwards kubectl's exec/attach/port-forward WebSockets to the node
+      // as they are (Kubernetes >= 1.36) instead of translating them to SPDY.
+      declaredFeatures: ['ExtendWebSocketsToKubelet'],
       nodeInfo: {
         machineID: machineId,
         systemUUID: machineId,

@@ -1,0 +1,74 @@
+import { spawn } from 'node:child_process';
+import type { Logger } from '../lib/log.ts';
+import { ChannelStream, STDERR, STDOUT } from './channel-stream.ts';
+
+/** How to run a command inside a running container (from NodePod.execPlan). */
+export interface ExecPlan {
+  /** `nsenter` into the container's process (mount and network namespaces, working directory), as its user. */
+  argv: string[];
+  env: Record<string, string>;
+}
+
+export interface ExecStreams {
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tty: boolean;
+}
+
+/** Stop reading the command's output while this much is queued on the WebSocket. */
+const HIGH_WATER = 1 << 20;
+
+/**
+ * `kubectl exec` over a channel WebSocket: the command runs with pipes for the streams asked for
+ * (stdin from channel 0, stdout and stderr to channels 1 and 2); its exit code goes on the error
+ * channel once its output is sent. The WebSocket closing (client gone) kills the command.
+ */
+export function runExec(ws: ConstructorParameters<typeof ChannelStream>[0], plan: ExecPlan, streams: ExecStreams, log: Logger): void {
+  const [cmd, ...args] = plan.argv as [string, ...string[]];
+  const child = spawn(cmd, args, { env: plan.env, stdio: [streams.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true });
+  let finished = false;
+  const kill = (): void => {
+    if (finished || child.pid === undefined) return;
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  };
+  const channels = new ChannelStream(ws, {
+    stdin: (b) => child.stdin?.write(b),
+    stdinEnd: () => child.stdin?.end(),
+    closed: kill,
+  });
+  child.stdin?.on('error', () => undefined);
+  const pump = (from: NodeJS.ReadableStream | null, channel: number, wanted: boolean): void => {
+    from?.on('data', (b: Buffer) => {
+      if (!wanted) return;
+      channels.send(channel, b);
+      if (channels.buffered > HIGH_WATER) {
+        from.pause();
+        const wait = setInterval(() => {
+          if (channels.buffered < HIGH_WATER / 2 || !channels.isOpen) {
+            clearInterval(wait);
+            from.resume();
+          }
+        }, 20);
+      }
+    });
+  };
+  pump(child.stdout, STDOUT, streams.stdout);
+  pump(child.stderr, STDERR, streams.stderr);
+  child.once('error', (err) => {
+    finished = true;
+    channels.finish({ error: `cannot run ${args.at(-1) ?? cmd}: ${err.message}` });
+  });
+  child.once('close', (code, signal) => {
+    finished = true;
+    const exitCode = code ?? (signal ? 128 + (signalNumbers[signal] ?? 1) : 1);
+    log.debug({ argv: plan.argv.slice(-3), exitCode }, 'exec finished');
+    channels.finish({ exitCode });
+  });
+}
+
+const signalNumbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13 };
