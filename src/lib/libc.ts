@@ -25,6 +25,13 @@ export interface Libc {
   /** The same call on one of koffi's worker threads (for calls that block). */
   recvmsgAsync(fd: number, msg: Buffer, flags: number): Promise<number>;
   acceptAsync(fd: number): Promise<number>;
+  /** posix_openpt(3), grantpt(3), unlockpt(3), ptsname_r(3): a pseudo-terminal's controller side. */
+  posix_openpt(flags: number): number;
+  grantpt(fd: number): number;
+  unlockpt(fd: number): number;
+  ptsname_r(fd: number, buf: Buffer, len: number): number;
+  /** ioctl(2) with a pointer argument (e.g. TIOCSWINSZ). */
+  ioctlPtr(fd: number, request: number, arg: Buffer): number;
   errno(): number;
   /** Address of a Buffer's memory (to put pointers inside a struct). */
   address(buf: Buffer): bigint;
@@ -58,6 +65,9 @@ export const MSG_TRUNC = 0x20;
 export const MSG_CTRUNC = 0x8;
 export const SHUT_RDWR = 2;
 export const EINPROGRESS = 115;
+export const O_RDWR = 2;
+export const O_NOCTTY = 0o400;
+export const TIOCSWINSZ = 0x5414;
 
 let cached: Libc | MizzenError | undefined;
 
@@ -72,6 +82,7 @@ export function libc(): Libc {
     const f = (sig: string): ((...a: unknown[]) => number) & { async: (...a: unknown[]) => void } => lib.func(sig) as never;
     const recvmsg = f('long recvmsg(int fd, void *msg, int flags)');
     const accept4 = f('int accept4(int fd, void *addr, void *len, int flags)');
+    const ioctl = f('int ioctl(int fd, unsigned long request, ...)');
     const table: Libc = {
       setns: f('int setns(int fd, int nstype)') as Libc['setns'],
       socket: f('int socket(int domain, int type, int protocol)') as Libc['socket'],
@@ -89,6 +100,11 @@ export function libc(): Libc {
       recvmsg: recvmsg as Libc['recvmsg'],
       recvmsgAsync: (fd, msg, flags) => new Promise((resolve, reject) => recvmsg.async(fd, msg, flags, (err: Error | null, n: number) => (err ? reject(err) : resolve(Number(n))))),
       acceptAsync: (fd) => new Promise((resolve, reject) => accept4.async(fd, null, null, SOCK_CLOEXEC, (err: Error | null, n: number) => (err ? reject(err) : resolve(n)))),
+      posix_openpt: f('int posix_openpt(int flags)') as Libc['posix_openpt'],
+      grantpt: f('int grantpt(int fd)') as Libc['grantpt'],
+      unlockpt: f('int unlockpt(int fd)') as Libc['unlockpt'],
+      ptsname_r: f('int ptsname_r(int fd, _Out_ uint8_t *buf, size_t len)') as Libc['ptsname_r'],
+      ioctlPtr: (fd, request, arg) => ioctl(fd, request, 'uint8_t *', arg),
       errno: () => koffi.errno(),
       address: (buf) => koffi.address(buf) as bigint,
     };

@@ -75,7 +75,6 @@ export class KubeletStreaming {
       if (kind === 'exec') {
         const command = query.getAll('command');
         if (command.length === 0) return refuse({ status: 400, message: 'you must specify a command (query parameter "command")' });
-        if (streams.tty) return refuse({ status: 400, message: 'kubectl exec -t (a terminal) is not served by mizzen node yet; run without -t (kubectl exec -i POD -- CMD)' });
         const plan = this.o.backend.execPlan(namespace, pod, uid, container, command);
         if (refused(plan)) return refuse(plan);
         this.channels.handleUpgrade(req, socket, head, (w) => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runHostCommand } from '../../src/runtime/host-command.ts';
 import { CLI_ENTRY, rootSkipReason } from '../runtime/netns-test-support.ts';
-import { eventually, kubeSkipReason, startTestCluster, type TestCluster } from './support/kube-cluster.ts';
+import { eventually, kubeBinDir, kubeSkipReason, startTestCluster, type TestCluster } from './support/kube-cluster.ts';
 
 /**
  * `mizzen node` against a real control plane (etcd, kube-apiserver, kube-controller-manager,
@@ -113,6 +113,22 @@ describe('mizzen node: a real cluster schedules pods to it', { skip, timeout: 60
     podCidr: string;
   }
 
+  /** `kubectl port-forward pod/NAME :PORT` until it listens; its local port. */
+  async function portForward(pod: string, port: number, env: Record<string, string> = {}): Promise<{ port: number; output(): string; stop(): void }> {
+    const pf = spawn(join(kubeBinDir()!, 'kubectl'), ['--kubeconfig', cluster.kubeconfig, 'port-forward', `pod/${pod}`, `:${port}`], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let out = '';
+    pf.stdout.on('data', (c) => (out += c));
+    pf.stderr.on('data', (c) => (out += c));
+    const stop = (): void => void pf.kill('SIGKILL');
+    try {
+      const local = await eventually(() => /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out)?.[1], 30_000, `kubectl port-forward listening (${out})`);
+      return { port: Number(local), output: () => out, stop };
+    } catch (err) {
+      stop();
+      throw err;
+    }
+  }
+
   /** `mizzen node` as a user starts it, until its Node is Ready. */
   async function startNode(nodeName: string): Promise<RunningNode> {
     const kubeletPort = await freePort();
@@ -196,9 +212,73 @@ describe('mizzen node: a real cluster schedules pods to it', { skip, timeout: 60
     // The EndpointSlice controller saw the pod Ready.
     const slices = await json(['get', 'endpointslices', '-l', 'kubernetes.io/service-name=echo']);
     assert.ok((slices.items as Obj[]).some((s) => (s.endpoints ?? []).some((e: Obj) => e.addresses.includes(pod.status.podIP) && e.conditions.ready)));
-    const exec = await cluster.kubectlResult(['exec', pod.metadata.name, '--', 'true']);
-    assert.notEqual(exec.code, 0);
-    assert.match(exec.stderr, /kubectl exec is not served by mizzen node/);
+  });
+
+  it('kubectl exec, port-forward and attach reach the pod through the kubelet API', async () => {
+    const pod = await readyPod('app=echo', 'echo Running and Ready');
+    const podName = String(pod.metadata.name);
+    // exec (WebSocket v5 straight to the node: it declares ExtendWebSocketsToKubelet): stdout,
+    // stderr and the exit code apart, in the container's environment and network namespace.
+    const exec = await eventually(async () => {
+      const r = await cluster.kubectlResult(['exec', podName, '--', 'sh', '-c', 'echo out $HOSTNAME $(id -u); echo err >&2; exit 3']);
+      return r.stderr.includes('err') && r;
+    }, 60_000, 'kubectl exec (the kubelet API starts once its certificate is signed)');
+    assert.equal(exec.code, 3, exec.stderr);
+    assert.equal(exec.stdout, `out ${podName} 0\n`);
+    assert.match(exec.stderr, /^err$/m);
+    assert.match(exec.stderr, /command terminated with exit code 3/);
+    // stdin, closed by the client at its end (v5 close signal), and the pod's own loopback.
+    const cat = await cluster.kubectlResult(['exec', '-i', podName, '--', 'sh', '-c', "cat; node -e \"fetch('http://127.0.0.1:8080/').then(async (r) => console.log(r.status, await r.text()))\""], 'from stdin\n');
+    assert.equal(cat.code, 0, cat.stderr);
+    assert.equal(cat.stdout, `from stdin\n200 hi from ${podName}\n\n`);
+    // -it: a terminal of its own (kubectl needs one on its side too: script(1) gives it one),
+    // sized from kubectl's resize channel.
+    const kubectl = `${join(kubeBinDir()!, 'kubectl')} --kubeconfig ${cluster.kubeconfig}`;
+    const tty = await runHostCommand('script', ['-qec', `stty cols 91 rows 33; ${kubectl} exec -it ${podName} -- sh`, '/dev/null'], { input: 'tty; stty size; exit 7\n', allowFailure: true });
+    assert.equal(tty.code, 7, tty.stdout + tty.stderr);
+    assert.match(tty.stdout, /^\/dev\/pts\/\d+\r?$/m);
+    assert.match(tty.stdout, /^33 91\r?$/m);
+    const missing = await cluster.kubectlResult(['exec', podName, '--', 'no-such-program-here']);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /no-such-program-here: executable file not found/);
+
+    // port-forward over kubectl's WebSocket tunnel and over plain SPDY (the fallback).
+    for (const websockets of ['true', 'false']) {
+      const pf = await portForward(podName, 8080, { KUBECTL_PORT_FORWARD_WEBSOCKETS: websockets });
+      try {
+        for (let i = 0; i < 3; i++) assert.equal((await httpGet('127.0.0.1', pf.port, '/')).body, `hi from ${podName}\n`, `through port-forward (websockets=${websockets})`);
+      } finally {
+        pf.stop();
+      }
+    }
+    // A port nothing listens on: kubectl reports the node's error for that connection.
+    const closed = await portForward(podName, 9);
+    try {
+      await assert.rejects(httpGet('127.0.0.1', closed.port, '/'));
+      await eventually(() => /error forwarding port 9 to pod default\/echo-[^:]*: failed to connect to localhost:9 inside the pod's network namespace/.test(closed.output()), 30_000, 'the error on the error stream');
+    } finally {
+      closed.stop();
+    }
+
+    // attach streams the container's output from now on.
+    await cluster.kubectl(['apply', '-f', '-'], yaml(`
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: ticker, labels: {app: ticker}}
+    spec: {terminationGracePeriodSeconds: 1, containers: [{name: app, image: node, command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done"]}]}
+    `));
+    await readyPod('app=ticker', 'ticker Running', 60_000);
+    const attach = spawn(join(kubeBinDir()!, 'kubectl'), ['--kubeconfig', cluster.kubeconfig, 'attach', 'ticker'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let attached = '';
+    attach.stdout.on('data', (c) => (attached += c));
+    try {
+      await eventually(() => /tick \d+\n[^]*tick \d+\n/.test(attached), 30_000, `two ticks through kubectl attach (got: ${attached})`);
+      const first = Number(/tick (\d+)/.exec(attached)![1]);
+      assert.ok(first > 1, 'attach starts at the current output, not the beginning');
+    } finally {
+      attach.kill('SIGKILL');
+      await cluster.kubectl(['delete', 'pod', 'ticker', '--wait=false']);
+    }
   });
 
   it('a container without a command waits with ImageNotRunnable and says why', async () => {
