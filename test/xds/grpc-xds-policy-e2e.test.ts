@@ -117,7 +117,7 @@ function policySuite(title: string, impl: () => Impl | string): void {
       const bootstrap = join(dir, name, 'grpc-bootstrap.json');
       const p = new LineProcess(['bin/mizzen.js', 'grpc-agent', '--discovery', xds, '--bootstrap', bootstrap, '--output-certs', join(dir, name, 'certs'), '--token-file', token, '--service-account', sa, '--pod', name, '--ip', '127.0.0.1', '--labels', labels], env);
       procs.push(p);
-      assert.match(await p.nextLine(30_000), /^mizzen grpc-agent .*certificates in/);
+      assert.match(await p.nextLine(60_000), /^mizzen grpc-agent .*certificates in/);
       return bootstrap;
     };
 
@@ -140,7 +140,7 @@ function policySuite(title: string, impl: () => Impl | string): void {
         const s = serverCmd(port, name);
         const p = new LineProcess(s.args, { ...env, GRPC_XDS_BOOTSTRAP: boot }, s.cmd);
         procs.push(p);
-        assert.match(await p.nextLine(30_000), /^listening/);
+        assert.match(await p.nextLine(60_000), /^listening/);
       }
       client = new LineProcess([...clientCmd.args, 'xds:///plain.example.com:7070'], { ...env, GRPC_XDS_BOOTSTRAP: clientBoot, MIZZEN_XDS_CREDS: '1' }, clientCmd.cmd);
       procs.push(client);

@@ -23,15 +23,21 @@ export class LineProcess {
     });
   }
 
-  nextLine(timeoutMs = 20_000): Promise<string> {
+  /** The next stdout line; a process that starts slowly on a loaded machine gets a minute by default. */
+  nextLine(timeoutMs = 60_000): Promise<string> {
     const l = this.lines.shift();
     if (l !== undefined) return Promise.resolve(l);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no output within ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs);
-      this.waiters.push((x) => {
+      const waiter = (x: string): void => {
         clearTimeout(t);
         resolve(x);
-      });
+      };
+      const t = setTimeout(() => {
+        // a waiter that timed out must not swallow the line that comes later
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`no output within ${timeoutMs} ms; stderr: ${this.stderr}`));
+      }, timeoutMs);
+      this.waiters.push(waiter);
     });
   }
 
