@@ -24,7 +24,8 @@ export const ISTIO_JSON_FIELDS: Readonly<Record<string, string>> = {
 };
 
 /** One command operator: its value for a stream (undefined / '' → `-` in text, null in JSON). */
-type Operator = (info: StreamInfo) => string | number | undefined;
+/** A command operator's value: JSON logs keep numbers, booleans and objects typed (Envoy's typed JSON). */
+type Operator = (info: StreamInfo) => string | number | boolean | object | undefined;
 
 function addr(ip: string, port: number): string {
   if (!ip) return '';
@@ -59,6 +60,8 @@ function operator(op: string): Operator {
       return undefined;
     };
   }
+  const md = /^DYNAMIC_METADATA\(([^)]+)\)(?::(\d+))?$/.exec(op);
+  if (md) return dynamicMetadata(md[1], md[2] === undefined ? undefined : Number(md[2]));
   if (/^RESP\(X-ENVOY-UPSTREAM-SERVICE-TIME\)$/i.test(op)) return (i) => (i.upstreamServiceTimeMs >= 0 ? i.upstreamServiceTimeMs : undefined);
   switch (op) {
     case 'START_TIME': return (i) => new Date(i.startTime).toISOString();
@@ -84,6 +87,22 @@ function operator(op: string): Operator {
   }
 }
 
+/**
+ * `%DYNAMIC_METADATA(NAMESPACE:KEY*)%[:Z]`: a value from the stream's dynamic metadata (e.g.
+ * `envoy.common:access_log_hint`, set when an AUDIT policy matched), as Envoy prints it: in text,
+ * strings as they are and other values as JSON; in JSON logs typed; `:Z` truncates to a string.
+ */
+function dynamicMetadata(spec: string, maxLength: number | undefined): Operator {
+  const [ns, ...path] = spec.split(':');
+  return (i) => {
+    let v: unknown = i.filterState.get(ns!);
+    for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+    if (v === undefined || v === null) return undefined;
+    if (maxLength === undefined) return v as string | number | boolean | object;
+    return (typeof v === 'string' ? v : JSON.stringify(v)).slice(0, maxLength);
+  };
+}
+
 /** A compiled text format: literal parts interleaved with operators. */
 export function compileTextFormat(format: string): (info: StreamInfo) => string {
   const parts: (string | Operator)[] = [];
@@ -101,7 +120,7 @@ export function compileTextFormat(format: string): (info: StreamInfo) => string 
       if (typeof p === 'string') out += p;
       else {
         const v = p(info);
-        out += v === undefined || v === '' ? '-' : String(v);
+        out += v === undefined || v === '' ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v);
       }
     }
     return out;
@@ -114,7 +133,7 @@ export function compileJsonFormat(fields: Readonly<Record<string, string>>): (in
     return [k, m ? operator(m[1]) : () => f] as const;
   });
   return (info) => {
-    const o: Record<string, string | number | null> = {};
+    const o: Record<string, unknown> = {};
     for (const [k, op] of entries) {
       const v = op(info);
       o[k] = v === undefined || v === '' ? null : v;

@@ -44,7 +44,7 @@ export const UNSUPPORTED_FEATURES: readonly UnsupportedFeature[] = [
     level: 'warn',
     fields: ['spec.action'],
     when: (v) => v === 'AUDIT',
-    what: 'action AUDIT marks the requests it matches (Envoy RBAC LOG, access_log_hint) but no audit log is written: Mizzen has no audit logging provider',
+    what: 'action AUDIT marks the requests it matches (Envoy RBAC LOG: dynamic metadata envoy.common access_log_hint, printed by access logs with %DYNAMIC_METADATA(envoy.common:access_log_hint)%) but no separate audit log is written: Mizzen has no audit provider (Istio: Stackdriver)',
     ifServed: 'it never allows or denies anything',
     example: { action: 'AUDIT', rules: [{}] },
   },
