@@ -8,6 +8,7 @@ import { httpConnectionManagerFilter, listenerHcmSettings, tcpProxyFilter, type 
 import { hcmTelemetry } from './telemetry-hcm.ts';
 import { inboundPorts, type InboundPort } from './inbound-ports.ts';
 import { PASSTHROUGH_PROTOCOL_OPTIONS } from './outbound-clusters.ts';
+import { connectionPoolFields } from './cluster-traffic-policy.ts';
 import { policyFiltersFor, type PolicyFilters } from './policy-filters.ts';
 import { isHttpProtocol, isSniffed } from './virtual-hosts.ts';
 
@@ -151,22 +152,39 @@ function tcpFilters(ip: InboundPort, policy: PolicyFilters): JsonObject[] {
  * `inbound|PORT||` clusters and the inbound passthrough, as Istio (1.10+) generates them: the
  * workload is reached on the captured destination (pod IP and workload port, as without a mesh:
  * an app listening on 127.0.0.1 only is not exposed), from 127.0.0.6 so capture lets it through.
+ * A Sidecar ingress `defaultEndpoint` makes it a STATIC cluster to that address instead (loopback
+ * without the 127.0.0.6 bind), and its connection pool (or `inboundConnectionPool`) applies.
  */
 export function inboundClusters(proxy: ProxyInfo, push: PushContext): JsonObject[] {
   const out: JsonObject[] = inboundPorts(proxy, push).map((ip) => {
     const name = inboundClusterName(ip.port);
-    return {
-      name,
-      type: 'ORIGINAL_DST',
-      connectTimeout: '10s',
-      lbPolicy: 'CLUSTER_PROVIDED',
-      upstreamBindConfig: INBOUND_PASSTHROUGH_BIND,
-      circuitBreakers: { thresholds: [{ maxConnections: 4294967295, maxPendingRequests: 4294967295, maxRequests: 4294967295, maxRetries: 4294967295 }] },
-      // Envoy's ORIGINAL_DST host cleanup, effectively never (istiod's value): one destination per cluster.
-      cleanupInterval: '9223372035s',
-      commonLbConfig: {},
-      metadata: { filterMetadata: { istio: { services: [{ host: ip.service.hostname, name: ip.service.name ?? ip.service.hostname, namespace: ip.service.namespace }] } } },
-    };
+    const metadata = { filterMetadata: { istio: { services: [{ host: ip.service.hostname, name: ip.service.name ?? ip.service.hostname, namespace: ip.service.namespace }] } } };
+    const target = ip.defaultEndpoint ? defaultEndpointAddress(ip.defaultEndpoint, proxy) : undefined;
+    const cluster: JsonObject = target
+      ? {
+        name,
+        type: 'STATIC',
+        connectTimeout: '10s',
+        loadAssignment: { clusterName: name, endpoints: [{ lbEndpoints: [{ endpoint: { address: socketAddress(target.address, target.port) } }] }] },
+        ...(target.loopback ? {} : { upstreamBindConfig: INBOUND_PASSTHROUGH_BIND }),
+        circuitBreakers: { thresholds: [{ maxConnections: 4294967295, maxPendingRequests: 4294967295, maxRequests: 4294967295, maxRetries: 4294967295 }] },
+        commonLbConfig: {},
+        metadata,
+      }
+      : {
+        name,
+        type: 'ORIGINAL_DST',
+        connectTimeout: '10s',
+        lbPolicy: 'CLUSTER_PROVIDED',
+        upstreamBindConfig: INBOUND_PASSTHROUGH_BIND,
+        circuitBreakers: { thresholds: [{ maxConnections: 4294967295, maxPendingRequests: 4294967295, maxRequests: 4294967295, maxRetries: 4294967295 }] },
+        // Envoy's ORIGINAL_DST host cleanup, effectively never (istiod's value): one destination per cluster.
+        cleanupInterval: '9223372035s',
+        commonLbConfig: {},
+        metadata,
+      };
+    if (ip.connectionPool) Object.assign(cluster, connectionPoolFields(ip.connectionPool, false, '10s'));
+    return cluster;
   });
   // Traffic to a pod port no Service declares goes to the pod IP; the source 127.0.0.6 (Istio's
   // InboundPassthroughBindIpv4) is what istio-init exempts from capture on lo, so the
@@ -181,4 +199,26 @@ export function inboundClusters(proxy: ProxyInfo, push: PushContext): JsonObject
     typedExtensionProtocolOptions: PASSTHROUGH_PROTOCOL_OPTIONS,
   });
   return out;
+}
+
+/**
+ * Sidecar ingress `defaultEndpoint` → the endpoint, as istiod: `0.0.0.0:PORT` / `[::]:PORT` is the
+ * workload's own IP, `127.0.0.1:PORT` / `[::1]:PORT` loopback. Validation refuses other addresses;
+ * `unix://` sockets are warned about and traffic goes to the original destination.
+ */
+function defaultEndpointAddress(spec: string, proxy: ProxyInfo): { address: string; port: number; loopback: boolean } | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(spec);
+  if (!m) return undefined;
+  const host = m[1] ?? m[2]!;
+  const port = Number(m[3]);
+  if (host === '127.0.0.1' || host === '::1') return { address: host, port, loopback: true };
+  if (host === '0.0.0.0') {
+    const own = proxy.ipAddresses.find((a) => !a.includes(':'));
+    return own ? { address: own, port, loopback: false } : { address: '127.0.0.1', port, loopback: true };
+  }
+  if (host === '::') {
+    const own = proxy.ipAddresses.find((a) => a.includes(':'));
+    return own ? { address: own, port, loopback: false } : { address: '::1', port, loopback: true };
+  }
+  return undefined;
 }

@@ -1,35 +1,72 @@
+import type { ConnectionPoolSettings } from '../../api/istio/connection-pool.ts';
 import type { PushContext } from '../push/push-context.ts';
 import type { Service } from '../registry/service.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 
-/** A port the proxy's workload serves, from the services that select it. */
+/** A port the proxy's workload serves: from the services that select it, or its Sidecar's `ingress`. */
 export interface InboundPort {
   /** Workload (target) port: what the filter chain and `inbound|PORT||` are keyed by. */
   port: number;
   servicePort: number;
   protocol: string;
-  service: Service;
+  /** Names the chain's operation and the cluster's `istio.services` metadata. */
+  service: Pick<Service, 'hostname' | 'name' | 'namespace'>;
+  /** Sidecar ingress `defaultEndpoint` (`127.0.0.1:8080`, `0.0.0.0:8080`...); else the original destination. */
+  defaultEndpoint?: string;
+  /** Sidecar ingress `connectionPool`, else the Sidecar's `inboundConnectionPool`. */
+  connectionPool?: ConnectionPoolSettings;
 }
 
 /**
- * The workload ports behind this proxy: every endpoint whose address is one of the proxy's IPs
- * (Kubernetes services only from the proxy's namespace), deduplicated by workload port, first
- * service by hostname winning. Indexed by address once per push.
+ * The workload ports behind this proxy. With a Sidecar that has `ingress` listeners, as istiod:
+ * exactly those ports (first listener per port number), each named after the service whose
+ * workload port it is, else after the Sidecar (`NAME.NAMESPACE`). Otherwise every endpoint whose
+ * address is one of the proxy's IPs (Kubernetes services only from the proxy's namespace),
+ * deduplicated by workload port, first service by hostname winning; indexed by address once per push.
  */
 export function inboundPorts(proxy: ProxyInfo, push: PushContext): InboundPort[] {
   const index = push.cached('inbound-ports-by-address', () => indexByAddress(push));
-  const byPort = new Map<number, InboundPort>();
+  const byPort = new Map<number, ServiceTargetPort>();
   for (const ip of proxy.ipAddresses) {
     for (const p of index.get(ip) ?? []) {
       if (p.service.namespace !== proxy.namespace && p.service.registry === 'Kubernetes') continue;
       if (!byPort.has(p.port)) byPort.set(p.port, p);
     }
   }
-  return [...byPort.values()].sort((a, b) => a.port - b.port);
+  const sidecar = proxy.type === 'sidecar' ? push.sidecarFor(proxy) : undefined;
+  const pool = sidecar?.spec.inboundConnectionPool;
+  const ingress = sidecar?.spec.ingress ?? [];
+  if (ingress.length === 0) {
+    const ports = [...byPort.values()].sort((a, b) => a.port - b.port);
+    return pool ? ports.map((p) => ({ ...p, connectionPool: pool })) : ports;
+  }
+  const out = new Map<number, InboundPort>();
+  for (const l of ingress) {
+    const n = l.port?.number ?? 0;
+    if (n === 0 || out.has(n)) continue;
+    const name = sidecar!.metadata.name;
+    const namespace = sidecar!.metadata.namespace ?? proxy.namespace;
+    const service = byPort.get(n)?.service ?? { hostname: `${name}.${namespace}`, name, namespace };
+    const connectionPool = l.connectionPool ?? pool;
+    out.set(n, {
+      port: n,
+      servicePort: n,
+      protocol: (l.port?.protocol ?? 'TCP').toUpperCase(),
+      service,
+      ...(l.defaultEndpoint ? { defaultEndpoint: l.defaultEndpoint } : {}),
+      ...(connectionPool ? { connectionPool } : {}),
+    });
+  }
+  return [...out.values()].sort((a, b) => a.port - b.port);
 }
 
-function indexByAddress(push: PushContext): Map<string, InboundPort[]> {
-  const index = new Map<string, InboundPort[]>();
+/** A workload port of a service, as the address index keeps it. */
+interface ServiceTargetPort extends InboundPort {
+  service: Service;
+}
+
+function indexByAddress(push: PushContext): Map<string, ServiceTargetPort[]> {
+  const index = new Map<string, ServiceTargetPort[]>();
   const services = [...push.registry.services].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
   for (const service of services) {
     for (const sp of service.ports) {
