@@ -67,6 +67,8 @@ export interface ProxyOptions {
   onQuit?: () => void;
   /** Internal listeners that `envoy_internal_address` endpoints reach (the waypoint's `connect_originate`). */
   internalUpstreams?: ReadonlyMap<string, InternalUpstream>;
+  /** Called once when the proxy closes (its composition root's own parts: HBONE pools). */
+  onClose?: () => void;
 }
 
 /**
@@ -234,6 +236,7 @@ export class Proxy implements AdminSource {
     this.readiness?.close();
     this.prometheus?.close();
     this.telemetry.close();
+    this.options.onClose?.();
   }
 
   // AdminSource

@@ -1,6 +1,15 @@
+import { HboneOriginator } from './hbone/hbone-originator.ts';
 import { Proxy, type ProxyOptions } from './proxy.ts';
 
-/** Composition root for `mizzen proxy router` (gateways): a Proxy whose node type is `router`. */
+/**
+ * Composition root for `mizzen proxy router` (gateways): a Proxy whose node type is `router`, able to originate HBONE
+ * (`connect_originate`) to the ambient endpoints discovery sends it when it runs with
+ * `ISTIO_META_ENABLE_HBONE=true`.
+ */
 export function createRouter(options: Omit<ProxyOptions, 'identity'> & { identity: Omit<ProxyOptions['identity'], 'type'> }): Proxy {
-  return new Proxy({ ...options, identity: { ...options.identity, type: 'router' } });
+  const id = options.identity;
+  const originator = new HboneOriginator({ identity: `spiffe://${id.trustDomain ?? 'cluster.local'}/ns/${id.namespace}/sa/${id.serviceAccount ?? 'default'}`, log: options.logs.component('hbone') });
+  const proxy = new Proxy({ ...options, identity: { ...id, type: 'router' }, internalUpstreams: originator.upstreams, onClose: () => originator.close() });
+  originator.attach(proxy.secrets);
+  return proxy;
 }

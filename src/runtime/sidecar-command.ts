@@ -69,6 +69,17 @@ export async function prepareSidecar(ctx: SidecarContext, options: SidecarComman
     PROXY_CONFIG_DIR: ctx.podDir,
     ...(Object.keys(ctx.proxyConfig).length > 0 ? { PROXY_CONFIG: JSON.stringify(ctx.proxyConfig) } : {}),
     ...(ctx.prometheusAnnotations ? { ISTIO_PROMETHEUS_ANNOTATIONS: ctx.prometheusAnnotations } : {}),
+    // As Istio's ambient profile (meshConfig.defaultConfig.proxyMetadata): sidecars and gateways
+    // send HBONE to ambient pods; ProxyConfig proxyMetadata (mesh default, pod annotation) overrides.
+    ISTIO_META_ENABLE_HBONE: 'true',
+    ...proxyMetadata(ctx.proxyConfig),
   };
   return { argv, env, ready: sidecarReadyCheck(ctx.ip) };
+}
+
+/** ProxyConfig `proxyMetadata`: environment variables for the proxy, as istio-agent applies them. */
+function proxyMetadata(proxyConfig: Readonly<Record<string, unknown>>): Record<string, string> {
+  const m = proxyConfig.proxyMetadata;
+  if (!m || typeof m !== 'object') return {};
+  return Object.fromEntries(Object.entries(m as Record<string, unknown>).filter(([, v]) => typeof v === 'string').map(([k, v]) => [k, v as string]));
 }

@@ -138,6 +138,32 @@ describe('waypoints in the workload API and in a waypoint\'s xDS', () => {
     assert.deepEqual(cla.endpoints[0].lbEndpoints[0].endpoint.address, { envoyInternalAddress: { serverListenerName: 'connect_originate', endpointId: '10.244.0.2:8080' } });
   });
 
+  it('sends HBONE-enabled sidecars ambient endpoints through connect_originate, others plain addresses', () => {
+    const ctx = push(`${BASE}---\n${gateway(true)}`);
+    const cla = (p: ReturnType<typeof proxy>) => generate(p, ctx, TYPE_URL.endpoint).find((c) => c.clusterName === 'outbound|8000||httpbin.default.svc.cluster.local')!.endpoints[0].lbEndpoints[0].endpoint.address;
+    const hbone = { ...proxy({ namespace: 'legacy' }), metadata: { ENABLE_HBONE: 'true' } };
+    assert.deepEqual(cla(hbone), { envoyInternalAddress: { serverListenerName: 'connect_originate', endpointId: '10.244.0.2:8080' } });
+    assert.deepEqual(cla(proxy({ namespace: 'legacy' })), { socketAddress: { address: '10.244.0.2', portValue: 8080 } }, 'no ISTIO_META_ENABLE_HBONE: no HBONE');
+  });
+
+  it('sends an ingress gateway to the service\'s waypoint with istio.io/ingress-use-waypoint (else to the endpoints)', () => {
+    const waypointPod = `apiVersion: v1
+kind: Pod
+metadata: {name: waypoint-1, namespace: default, labels: {gateway.networking.k8s.io/gateway-name: waypoint}}
+spec: {serviceAccountName: waypoint, containers: [{name: istio-proxy}]}
+status: {phase: Running, podIP: 10.244.0.3, conditions: [{type: Ready, status: "True"}]}
+`;
+    const router = { ...proxy({ type: 'router', namespace: 'istio-system', labels: { istio: 'ingressgateway' } }), metadata: { ENABLE_HBONE: 'true' } };
+    const eds = (yaml: string) => generate(router, push(yaml), TYPE_URL.endpoint).find((c) => c.clusterName === 'outbound|8000||httpbin.default.svc.cluster.local')!.endpoints[0].lbEndpoints[0];
+    const labelled = BASE.replace('labels: {istio.io/use-waypoint: waypoint}', 'labels: {istio.io/use-waypoint: waypoint, istio.io/ingress-use-waypoint: "true"}');
+    const viaWaypoint = eds(`${labelled}---\n${gateway(true)}---\n${waypointPod}`);
+    assert.deepEqual(viaWaypoint.endpoint.address, { envoyInternalAddress: { serverListenerName: 'connect_originate', endpointId: '10.96.0.10:8000' } });
+    assert.deepEqual(viaWaypoint.metadata.filterMetadata.tunnel, { address: '10.244.0.3:15008', destination: '10.96.0.10:8000' });
+    assert.deepEqual(eds(`${BASE}---\n${gateway(true)}---\n${waypointPod}`).endpoint.address.envoyInternalAddress.endpointId, '10.244.0.2:8080', 'without the label: the pods');
+    const p = push(`${labelled}---\n${gateway(true)}`);
+    assert.equal(buildAmbientIndex(p.config, p.registry, { rootNamespace: 'istio-system', trustDomain: 'cluster.local' }).lookup('default/httpbin.default.svc.cluster.local')[0]!.resource.service!.ingressUseWaypoint, true);
+  });
+
   it('attaches a targetRef policy to the gateway deployed for that Gateway, never to sidecars', () => {
     const yaml = `${BASE.replace(/name: waypoint\}\]\n  action: DENY/, 'name: ingress}]\n  action: DENY')}`;
     const ctx = push(yaml);

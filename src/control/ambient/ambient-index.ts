@@ -13,7 +13,7 @@ import { convertPeerAuthentication, oldestNamespacePolicy, peerAuthenticationKey
 import { serviceEntryWorkloads } from './service-entry-workloads.ts';
 import { autoAllocatedVips } from './service-entry-vips.ts';
 import { serviceKey, serviceResource } from './service-resource.ts';
-import { WaypointIndex } from './waypoints.ts';
+import { ingressUsesWaypoint, WaypointIndex } from './waypoints.ts';
 import { podWorkloadResource, workloadEntryResource, type WorkloadContext } from './workload-resource.ts';
 
 /** One `istio.workload.Address` resource: its xDS name, its `network/IP` aliases, its body. */
@@ -208,6 +208,7 @@ export function buildAmbientIndex(config: ConfigStoreReader, registry: RegistryS
     const resource = serviceResource(s, { ...(trafficDistribution ? { trafficDistribution } : {}), ...(allocated ? { allocatedAddresses: [allocated[0]] } : {}) });
     const waypoint = waypoints.forService(s.namespace, s.labels)?.address;
     if (waypoint) resource.waypoint = waypoint;
+    if (waypoint && ingressUsesWaypoint(config, s.namespace, s.labels)) resource.ingressUseWaypoint = true;
     const aliases = (resource.addresses ?? []).map((a) => `${a.network ?? ''}/${bytesToIp(Buffer.from(a.address, 'base64'))}`);
     addresses.push({ name: serviceKey(s), aliases, resource: { service: resource } });
   }

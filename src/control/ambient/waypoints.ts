@@ -11,6 +11,14 @@ export const USE_WAYPOINT_LABEL = 'istio.io/use-waypoint';
 export const USE_WAYPOINT_NAMESPACE_LABEL = 'istio.io/use-waypoint-namespace';
 export const WAYPOINT_FOR_LABEL = 'istio.io/waypoint-for';
 
+export const INGRESS_USE_WAYPOINT_LABEL = 'istio.io/ingress-use-waypoint';
+
+/** `istio.io/ingress-use-waypoint` of a service: its own label, else its namespace's (istiod's ingressUseWaypointFromLabels). */
+export function ingressUsesWaypoint(config: ConfigStoreReader, namespace: string, labels: Readonly<Record<string, string>>): boolean {
+  const value = labels[INGRESS_USE_WAYPOINT_LABEL] ?? config.get('Namespace', undefined, namespace)?.metadata.labels?.[INGRESS_USE_WAYPOINT_LABEL];
+  return String(value ?? '').toLowerCase() === 'true';
+}
+
 export type WaypointFor = 'service' | 'workload' | 'all' | 'none';
 
 /** One waypoint: a Gateway of a class of Istio's mesh controller (`istio-waypoint`). */

@@ -5,6 +5,7 @@ import { parseClusterName } from './cluster-names.ts';
 import type { JsonObject } from './envoy-extensions.ts';
 import type { GeneratedResource, GenerateRequest, Generator } from './generator.ts';
 import { effectivePolicy } from './cluster-traffic-policy.ts';
+import { hboneAt, ingressWaypointEndpoints, sendsHbone } from './hbone-endpoints.ts';
 import { localityGroups, localityGroupsJson } from './load-assignment.ts';
 import { applyLocalityLb, effectiveLocalityLb, withLocalityLabels, type LocalityGroup } from './locality-lb.ts';
 import type { Subset } from '../../api/istio/destination-rule.ts';
@@ -30,7 +31,7 @@ export class EndpointGenerator implements Generator {
     // locality load balancing makes assignments depend on the proxy's locality (and labels, with failoverPriority)
     const l = push.proxyLocality(proxy);
     const where = `${l.region ?? ''}/${l.zone ?? ''}/${l.subzone ?? ''}${push.localityLabelSensitive ? `|${labelsKey(proxy.labels)}` : ''}`;
-    const key = `eds-res|${push.scopeKey(proxy)}|${where}|${names ? names.join('\n') : '*'}`;
+    const key = `eds-res|${push.scopeKey(proxy)}|${sendsHbone(proxy)}|${where}|${names ? names.join('\n') : '*'}`;
     return [...push.cached(key, () => this.build(proxy, push, names, grpc))];
   }
 
@@ -63,19 +64,23 @@ export function loadAssignment(proxy: ProxyInfo, push: PushContext, clusterName:
     if (!subset) return push.cached(`eds|none|${clusterName}`, () => ({ clusterName, endpoints: [] }));
     labels = subset.labels ?? {};
   }
+  const viaWaypoint = ingressWaypointEndpoints(proxy, push, service, parsed.port);
+  if (viaWaypoint) return { clusterName, endpoints: viaWaypoint };
+  const hbone = sendsHbone(proxy) ? hboneAt(push) : undefined;
+  const opts = { grpc, ...(hbone ? { hbone } : {}) };
   const policy = effectivePolicy(dr?.spec.trafficPolicy, subset?.trafficPolicy, parsed.port);
   const setting = effectiveLocalityLb(push.mesh.localityLbSetting, policy.loadBalancer?.localityLbSetting);
   const outlier = policy.outlierDetection !== undefined;
-  const shared = `eds|${grpc}|${service.namespace}|${clusterName}|${labelsKey(labels ?? {})}`;
+  const shared = `eds|${grpc}|${hbone !== undefined}|${service.namespace}|${clusterName}|${labelsKey(labels ?? {})}`;
   const groups = (): LocalityGroup[] => push.cached(`${shared}|groups`, () => localityGroups(subsetEndpoints(push, service, parsed.port, labels)));
   if (!setting || (!outlier && !(setting.distribute && setting.distribute.length > 0))) {
     // Shared by every proxy that resolves the same subset labels for this cluster.
-    return push.cached(shared, () => ({ clusterName, endpoints: localityGroupsJson(groups(), { grpc }) }));
+    return push.cached(shared, () => ({ clusterName, endpoints: localityGroupsJson(groups(), opts) }));
   }
   // As istiod: priorities (failover) or weights (distribute) seen from the proxy's locality.
   const locality = push.proxyLocality(proxy);
   const proxyLabels = withLocalityLabels(proxy.labels, locality);
   const byLabels = setting.failoverPriority?.length ? `|${labelsKey(proxyLabels)}` : '';
   const key = `${shared}|${JSON.stringify(setting)}|${outlier}|${locality.region ?? ''}/${locality.zone ?? ''}/${locality.subzone ?? ''}${byLabels}`;
-  return push.cached(key, () => ({ clusterName, endpoints: localityGroupsJson(applyLocalityLb(groups(), locality, proxyLabels, setting, outlier), { grpc }) }));
+  return push.cached(key, () => ({ clusterName, endpoints: localityGroupsJson(applyLocalityLb(groups(), locality, proxyLabels, setting, outlier), opts) }));
 }

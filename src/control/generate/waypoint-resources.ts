@@ -1,14 +1,13 @@
 import { isIP } from 'node:net';
 import type { ConfigResource } from '../../api/config-resource.ts';
 import type { WorkloadEntrySpec } from '../../api/istio/workload-entry.ts';
-import { ipToBase64 } from '../../api/workload/workload-types.ts';
 import { WaypointIndex, type Waypoint } from '../ambient/waypoints.ts';
 import type { PushContext } from '../push/push-context.ts';
 import type { PolicyTarget } from '../push/security-policy-index.ts';
 import type { Service, ServicePort } from '../registry/service.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { podIP } from '../registry/pod-workload.ts';
-import { ambientIndexOf } from './ambient-index-of.ts';
+import { hboneAt } from './hbone-endpoints.ts';
 import { outboundClusterName, parseClusterName } from './cluster-names.ts';
 import { EXT, typedFilter, type JsonObject } from './envoy-extensions.ts';
 import { httpConnectionManagerFilter, listenerHcmSettings, tcpProxyFilter } from './http-connection-manager.ts';
@@ -171,12 +170,6 @@ const ENCAP_CLUSTER: JsonObject = {
   loadAssignment: { clusterName: ENCAP, endpoints: [{ lbEndpoints: [{ endpoint: { address: { envoyInternalAddress: { serverListenerName: 'connect_originate' } } } }] }] },
 };
 
-/** Does the workload at this address take HBONE (ambient-captured, or a native HBONE speaker)? */
-function hboneAt(push: PushContext): (address: string) => boolean {
-  const index = ambientIndexOf(push);
-  return (address) => index.lookup(`/${address}`).some((a) => a.resource.workload?.tunnelProtocol === 'HBONE' && (a.resource.workload.addresses ?? []).includes(ipToBase64(address)));
-}
-
 /** EDS for a waypoint's cluster: HBONE endpoints as internal addresses of connect_originate. */
 export function waypointLoadAssignment(proxy: ProxyInfo, push: PushContext, clusterName: string): JsonObject | undefined {
   const parsed = parseClusterName(clusterName);
@@ -189,7 +182,7 @@ export function waypointLoadAssignment(proxy: ProxyInfo, push: PushContext, clus
     if (!subset) return { clusterName, endpoints: [] };
     labels = subset.labels ?? {};
   }
-  const hbone = push.cached('waypoint-hbone', () => hboneAt(push));
+  const hbone = hboneAt(push);
   return push.cached(`eds-wp|${service.namespace}|${clusterName}|${JSON.stringify(labels ?? {})}`, () => ({
     clusterName,
     endpoints: localityLbEndpoints(subsetEndpoints(push, service, parsed.port, labels), { grpc: false, hbone }),

@@ -55,7 +55,7 @@ export function compileEndpoints(cla: Obj, path: string): EndpointsConfig {
       if (!addr.internalListener) onlyFields(addr, `${q}.endpoint.address.socketAddress`, ['address', 'portValue', 'protocol', 'ipv4Compat', 'resolverName']);
       const address = asString(addr.address);
       if (!address && !addr.internalListener) reject(`${q}.endpoint.address.socketAddress.address`, 'address is empty');
-      const md = { ...filterMetadata(lb.metadata, 'envoy.transport_socket_match'), ...prefixed(filterMetadata(lb.metadata, 'istio')) };
+      const md = { ...filterMetadata(lb.metadata, 'envoy.transport_socket_match'), ...prefixed(filterMetadata(lb.metadata, 'istio')), ...tunnelOf(lb.metadata) };
       endpoints.push({
         ...(addr.internalListener ? { internalListener: asString(addr.internalListener) } : {}),
         address,
@@ -88,6 +88,17 @@ function internalEndpoint(a: Obj, path: string): Obj {
   if (!m || !isIP(m[1]!)) reject(`${path}.endpointId`, `must be IP:PORT (the endpoint behind the internal listener), got "${id}"`);
   return { address: m![1], portValue: Number(m![2]), internalListener: listener };
 }
+
+/**
+ * Istio's `tunnel` endpoint metadata for `connect_originate` endpoints: `address` is where the
+ * HBONE connection goes (a waypoint pod's IP:15008) when it is not the endpoint's own IP:15008.
+ */
+function tunnelOf(metadata: unknown): Obj {
+  const address = asString(filterMetadata(metadata, 'tunnel').address);
+  return address ? { [TUNNEL_ADDRESS]: address } : {};
+}
+
+export const TUNNEL_ADDRESS = 'tunnel.address';
 
 function prefixed(o: Obj): Obj {
   const out: Obj = {};

@@ -33,7 +33,8 @@ export class Host {
   constructor(e: EndpointSpec) {
     this.address = e.address;
     this.port = e.port;
-    this.key = `${e.internalListener ? `${e.internalListener}/` : ''}${e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`}`;
+    const tunnel = e.metadata['tunnel.address'];
+    this.key = `${e.internalListener ? `${e.internalListener}/` : ''}${typeof tunnel === 'string' ? `${tunnel}/` : ''}${e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`}`;
     this.weight = e.weight;
     this.healthy = e.healthy;
     this.metadata = e.metadata;

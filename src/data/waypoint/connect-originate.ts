@@ -3,6 +3,7 @@ import type { Logger } from '../../lib/log.ts';
 import { socketPair } from '../../lib/socket-pair.ts';
 import { HbonePool } from '../hbone/hbone-pool.ts';
 import { HBONE_PORT, type HboneCredentials } from '../hbone/hbone-settings.ts';
+import { TUNNEL_ADDRESS } from '../upstream/endpoint-config.ts';
 import type { InternalUpstream } from '../upstream/upstream-connector.ts';
 import { relay } from '../ztunnel/relay.ts';
 
@@ -21,19 +22,22 @@ export function connectOriginate(o: { identity: string; credentials: () => Hbone
   return (target, timeoutMs, done) => {
     const credentials = o.credentials();
     if (!credentials) {
-      queueMicrotask(() => done({ kind: 'tls-failure', detail: 'the waypoint has no certificate yet' }, undefined));
+      queueMicrotask(() => done({ kind: 'tls-failure', detail: 'the proxy has no certificate yet' }, undefined));
       return;
     }
+    const authority = target.address.includes(':') ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
+    // Istio's `tunnel.address` endpoint metadata: the HBONE peer when it is not the target itself (a waypoint)
+    const via = parseHostPort(target.metadata[TUNNEL_ADDRESS]);
+    const address = via?.host ?? target.address;
+    const port = via?.port ?? o.hbonePort ?? HBONE_PORT;
     let finished = false;
     const timer = setTimeout(() => {
       finished = true;
-      done({ kind: 'connect-timeout', detail: `HBONE to ${target.address} timed out after ${timeoutMs} ms` }, undefined);
+      done({ kind: 'connect-timeout', detail: `HBONE to ${address}:${port} timed out after ${timeoutMs} ms` }, undefined);
     }, timeoutMs);
-    const authority = target.address.includes(':') ? `[${target.address}]:${target.port}` : `${target.address}:${target.port}`;
-    const port = o.hbonePort ?? HBONE_PORT;
     o.pool
       .open(
-        { sourceIdentity: o.identity, expectedIdentities: [], address: target.address, port, sourceAddress: '', credentials, connectSocket: () => net.connect({ host: target.address, port, noDelay: true }) },
+        { sourceIdentity: o.identity, expectedIdentities: [], address, port, sourceAddress: '', credentials, connectSocket: () => net.connect({ host: address, port, noDelay: true }) },
         authority,
         {},
       )
@@ -59,4 +63,10 @@ export function connectOriginate(o: { identity: string; credentials: () => Hbone
         },
       );
   };
+}
+
+function parseHostPort(v: unknown): { host: string; port: number } | undefined {
+  if (typeof v !== 'string') return undefined;
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(v) ?? /^([^:]+):(\d+)$/.exec(v);
+  return m ? { host: m[1]!, port: Number(m[2]) } : undefined;
 }
