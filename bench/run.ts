@@ -9,6 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { runDataplaneBench, directMode, relayFloorMode } from './dataplane/dataplane-bench.ts';
 import { sidecarModes } from './dataplane/sidecar-modes.ts';
+import { findFortio } from './dataplane/fortio-load.ts';
+import { summarize, summaryLines } from './dataplane/dataplane-summary.ts';
 import { runControlplaneBench } from './controlplane/controlplane-bench.ts';
 
 const { values } = parseArgs({
@@ -40,10 +42,17 @@ const result: Record<string, unknown> = { machine };
 log(`machine: ${JSON.stringify(machine)}`);
 
 if (only.has('dataplane')) {
-  log('\n== data plane (client pod → server pod, HTTP/1.1, 1 KB, 4 connections) ==');
-  result.dataplane = await runDataplaneBench({
+  log('\n== data plane (client pod → server pod, HTTP/1.1, 1 KB, 4 connections; Node generator and fortio) ==');
+  const fortio = findFortio({ install: true, log });
+  const MAIN = ['direct', 'relay-floor', 'sidecar'];
+  const rows = await runDataplaneBench({
     modes: [directMode, relayFloorMode, ...sidecarModes()],
     rates: quick ? [1000] : [500, 1000, 1500],
+    // fortio (Istio's tool, the headline) and the Node generator interleaved on the same set-up;
+    // the main modes repeated for the spread
+    loadgens: fortio ? ['fortio', 'node'] : ['node'],
+    fortio,
+    repeatsFor: (mode) => (MAIN.includes(mode) ? (quick ? 2 : 3) : 1),
     seconds: quick ? 8 : 20,
     warmupSeconds: 2,
     // both pinnings for direct, the floor and the sidecar pair (bench/dataplane/pinning.ts; per-pod
@@ -52,6 +61,11 @@ if (only.has('dataplane')) {
     pinningsFor: (mode, all) => (['direct', 'relay-floor', 'sidecar'].includes(mode) ? all : all.slice(0, 1)),
     log,
   });
+  const summary = summarize(rows);
+  log('\n-- added by each path over plain (same run, same pinning and generator; range over runs) --');
+  for (const line of summaryLines(summary)) log(line);
+  result.dataplane = rows;
+  result.dataplane_summary = summary;
 }
 
 if (only.has('controlplane')) {

@@ -11,12 +11,19 @@ import { createNetnsPair, type NetnsPair } from './netns-pair.ts';
 import { spawnInNetns, runInNetns, type Started } from './spawn-in-netns.ts';
 import { applyPinning, PINNINGS, type Pinning } from './pinning.ts';
 import { cpuSeconds, memoryMb, rssMb } from './process-stats.ts';
+import { fortioServerArgv, runFortio } from './fortio-load.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const node = process.execPath;
 
+/** Which client measured a row: the Node generator (load-generator.ts → Node backend) or fortio (fortio load → fortio server). */
+export type Loadgen = 'node' | 'fortio';
+
 export interface DataplaneRow {
   mode: string;
+  loadgen: Loadgen;
+  /** Repetition index (0-based) of this mode × pinning × load generator in the run. */
+  run: number;
   /** Where the processes ran: "per-pod" (client pod on CPU 1, server pod on CPU 0) or "shared" (proxies and backend on CPU 0, load generator on CPU 1). */
   pinning: string;
   rps: number;
@@ -40,8 +47,21 @@ export interface DataplaneRow {
   load1: number;
 }
 
+export interface Target {
+  host: string;
+  port: number;
+  hostHeader: string;
+}
+
+/** The server pod's ports: the Node backend and fortio's echo server. */
+export const BACKEND_PORT = 8080;
+export const FORTIO_PORT = 8081;
+
 export interface ModeSetup {
-  target: { host: string; port: number; hostHeader: string };
+  /** Where the Node load generator connects (reaches the Node backend on BACKEND_PORT). */
+  target: Target;
+  /** Where fortio connects (reaches fortio's server on FORTIO_PORT); modes without it get no fortio rows. */
+  fortioTarget?: Target;
   /** The proxies in the path, client side first. */
   proxies: Started[];
   /** For each proxy, the pod it belongs to (pinning). */
@@ -57,7 +77,13 @@ export interface Mode {
 export const directMode: Mode = {
   name: 'direct',
   async setup(pair, backendPort) {
-    return { target: { host: pair.serverIp, port: backendPort, hostHeader: 'server' }, proxies: [], proxyPods: [], stop: async () => undefined };
+    return {
+      target: { host: pair.serverIp, port: backendPort, hostHeader: 'server' },
+      fortioTarget: { host: pair.serverIp, port: FORTIO_PORT, hostHeader: 'server' },
+      proxies: [],
+      proxyPods: [],
+      stop: async () => undefined,
+    };
   },
 };
 
@@ -65,10 +91,12 @@ export const relayFloorMode: Mode = {
   name: 'relay-floor',
   async setup(pair, backendPort) {
     const relay = join(here, 'byte-relay.ts');
-    const inbound = await spawnInNetns(pair.server, [node, relay, '15006', '127.0.0.1', String(backendPort)], { cpu: '0' });
-    const outbound = await spawnInNetns(pair.client, [node, relay, '15001', pair.serverIp, '15006', '127.0.0.1'], { cpu: '0' });
+    // one relay process per pod, two listeners each: the Node backend's path and fortio's
+    const inbound = await spawnInNetns(pair.server, [node, relay, '15006', '127.0.0.1', String(backendPort), '0.0.0.0', '+', '15007', '127.0.0.1', String(FORTIO_PORT), '0.0.0.0'], { cpu: '0' });
+    const outbound = await spawnInNetns(pair.client, [node, relay, '15001', pair.serverIp, '15006', '127.0.0.1', '+', '15002', pair.serverIp, '15007', '127.0.0.1'], { cpu: '0' });
     return {
       target: { host: '127.0.0.1', port: 15001, hostHeader: 'server' },
+      fortioTarget: { host: '127.0.0.1', port: 15002, hostHeader: 'server' },
       proxies: [outbound, inbound],
       proxyPods: ['client', 'server'],
       stop: async () => void (await Promise.all([outbound.stop(), inbound.stop()])),
@@ -83,6 +111,13 @@ export interface DataplaneOptions {
   /** Per mode, a subset of `pinnings` (e.g. the quick run measures only the main modes under both). */
   pinningsFor?: (mode: string, all: Pinning[]) => Pinning[];
   rates: number[];
+  /** Load generators to measure every mode × pinning with, interleaved (default: the Node generator only). */
+  loadgens?: Loadgen[];
+  /** The fortio binary (required when loadgens has 'fortio'). */
+  fortio?: string;
+  /** Repetitions of every mode × pinning × rate × load generator, interleaved (default 1); per mode with repeatsFor. */
+  repeats?: number;
+  repeatsFor?: (mode: string) => number;
   seconds: number;
   warmupSeconds: number;
   log: (line: string) => void;
@@ -92,9 +127,13 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
   const pair = createNetnsPair(String(process.pid % 100000));
   const rows: DataplaneRow[] = [];
   let backend: Started | undefined;
+  let fortioServer: Started | undefined;
+  const loadgens = options.loadgens ?? ['node'];
+  if (loadgens.includes('fortio') && !options.fortio) throw new Error('fortio rows need the fortio binary (scripts/fortio.sh)');
   try {
-    const backendPort = 8080;
+    const backendPort = BACKEND_PORT;
     backend = await spawnInNetns(pair.server, [node, join(here, 'http-backend.ts'), String(backendPort)], { cpu: '0' });
+    if (options.fortio && loadgens.includes('fortio')) fortioServer = await spawnInNetns(pair.server, fortioServerArgv(options.fortio, FORTIO_PORT), { cpu: '0', readyText: 'http-echo server listening', readyStream: 'stderr' });
     const pinnings = options.pinnings ?? [PINNINGS['per-pod'], PINNINGS.shared];
     for (const mode of options.modes) {
       const modePinnings = options.pinningsFor ? options.pinningsFor(mode.name, pinnings) : pinnings;
@@ -112,11 +151,21 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
           // JIT warm-up before the first measured run (V8 still compiles the hot path ~10 s into
           // load), so the first pinning measured does not pay it and the pinnings compare alike
           applyPinning(modePinnings[0], backend, setup.proxies, setup.proxyPods);
+          if (fortioServer) applyPinning(modePinnings[0], fortioServer, [], []);
           await runInNetns(pair.client, [node, join(here, 'load-generator.ts'), JSON.stringify({ ...loadArgsOf(setup, options.rates[0], options), seconds: WARMUP_SECONDS, warmupSeconds: 0 })], modePinnings[0].loadgen);
         }
+        const repeats = options.repeatsFor?.(mode.name) ?? options.repeats ?? 1;
         for (const pin of modePinnings) {
           applyPinning(pin, backend, setup.proxies, setup.proxyPods);
-          for (const rps of options.rates) rows.push(await measure(pair, setup, mode.name, pin, rps, options));
+          if (fortioServer) applyPinning(pin, fortioServer, [], []);
+          for (let run = 0; run < repeats; run++) {
+            for (const rps of options.rates) {
+              for (const lg of loadgens) {
+                if (lg === 'fortio' && !setup.fortioTarget) continue;
+                rows.push(await measure(pair, setup, mode.name, pin, rps, lg, run, options));
+              }
+            }
+          }
         }
       } finally {
         await setup.stop();
@@ -124,6 +173,7 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
     }
   } finally {
     await backend?.stop();
+    await fortioServer?.stop();
     pair.destroy();
   }
   return rows;
@@ -147,18 +197,25 @@ function loadArgsOf(setup: ModeSetup, rps: number, options: DataplaneOptions): R
 }
 
 /** One constant-rate run of the load generator (in the client pod, on the pinning's CPU) through `setup`. */
-async function measure(pair: NetnsPair, setup: ModeSetup, mode: string, pin: Pinning, rps: number, options: DataplaneOptions): Promise<DataplaneRow> {
-  const loadArgs = loadArgsOf(setup, rps, options);
+async function measure(pair: NetnsPair, setup: ModeSetup, mode: string, pin: Pinning, rps: number, loadgen: Loadgen, run: number, options: DataplaneOptions): Promise<DataplaneRow> {
   const cpuBefore = setup.proxies.map((p) => cpuSeconds(p.pid));
   const t0 = process.hrtime.bigint();
-  const out = await runInNetns(pair.client, [node, join(here, 'load-generator.ts'), JSON.stringify(loadArgs)], pin.loadgen);
+  let result: Record<string, number>;
+  if (loadgen === 'fortio') {
+    const t = setup.fortioTarget!;
+    result = { ...(await runFortio(options.fortio!, pair.client, pin.loadgen, { ...t, rps, connections: 4, seconds: options.seconds, payloadBytes: 1024 })) };
+  } else {
+    const out = await runInNetns(pair.client, [node, join(here, 'load-generator.ts'), JSON.stringify(loadArgsOf(setup, rps, options))], pin.loadgen);
+    result = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+  }
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  const result = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
   const cpuEach = setup.proxies.map((p, i) => (cpuSeconds(p.pid) - cpuBefore[i]) / wall / (rps / 1000));
   const mem = setup.proxies.map((p) => memoryMb(p.pid));
   const maxOf = (k: 'anon' | 'pss'): number => (mem.length ? Number(Math.max(...mem.map((m) => m[k])).toFixed(1)) : 0);
   const row: DataplaneRow = {
     mode,
+    loadgen,
+    run,
     pinning: pin.name,
     rps,
     p50_ms: result.p50_ms,
@@ -176,7 +233,7 @@ async function measure(pair: NetnsPair, setup: ModeSetup, mode: string, pin: Pin
     load1: loadavg()[0],
   };
   options.log(
-    `${row.mode.padEnd(16)} ${row.pinning.padEnd(7)} ${String(rps).padStart(5)} rps  p50 ${row.p50_ms.toFixed(3)}  p90 ${row.p90_ms.toFixed(3)}  p99 ${row.p99_ms.toFixed(3)} ms  ` +
+    `${row.mode.padEnd(16)} ${row.pinning.padEnd(7)} ${loadgen.padEnd(6)} ${String(rps).padStart(5)} rps  p50 ${row.p50_ms.toFixed(3)}  p90 ${row.p90_ms.toFixed(3)}  p99 ${row.p99_ms.toFixed(3)} ms  ` +
       `cpu ${row.cpu_vcpu_per_1000rps.toFixed(3)} vCPU/1k rps [${row.cpu_each.join(' ')}]  rss ${row.rss_mb.toFixed(1)} MB [${row.rss_each.join(' ')}] anon ${row.rss_anon_mb} pss ${row.pss_mb}  errors ${row.errors}  load ${row.load1.toFixed(1)}`,
   );
   return row;

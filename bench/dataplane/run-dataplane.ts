@@ -1,18 +1,23 @@
 /**
  * `node bench/dataplane/run-dataplane.ts [--modes direct,relay-floor,sidecar,...] [--rates 1000]
- * [--seconds 8] [--warmup 2] [--pinning per-pod,shared] [--prof DIR] [--proxy-flags='--node-flag ...'] [--json FILE]`:
+ * [--seconds 8] [--warmup 2] [--pinning per-pod,shared] [--loadgen fortio,node] [--repeats N] [--prof DIR]
+ * [--proxy-flags='--node-flag ...'] [--json FILE]`:
  * the data-plane part of `npm run bench` alone (root: it creates network namespaces). --prof writes
  * the proxies' --cpu-prof files to DIR. --pinning: which CPU placements to measure every mode
- * under (bench/dataplane/pinning.ts), in that order; rows carry `pinning`.
+ * under (bench/dataplane/pinning.ts), in that order; rows carry `pinning`. --loadgen: fortio (Istio's
+ * tool, fortio load → fortio server; built by scripts/fortio.sh) and/or the Node generator, interleaved;
+ * --repeats: runs of each for the spread (summary: added P50/P90/P99 over `direct`).
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { runDataplaneBench, directMode, relayFloorMode, type Mode } from './dataplane-bench.ts';
+import { runDataplaneBench, directMode, relayFloorMode, type Loadgen, type Mode } from './dataplane-bench.ts';
 import { sidecarModes } from './sidecar-modes.ts';
 import { ztunnelModes } from './ztunnel-modes.ts';
 import { waypointMode } from './waypoint-mode.ts';
 import { pinningsFrom } from './pinning.ts';
+import { findFortio } from './fortio-load.ts';
+import { summarize, summaryLines } from './dataplane-summary.ts';
 
 const { values } = parseArgs({
   options: {
@@ -24,6 +29,8 @@ const { values } = parseArgs({
     json: { type: 'string' },
     'proxy-flags': { type: 'string', default: '' },
     pinning: { type: 'string', default: 'per-pod,shared' },
+    loadgen: { type: 'string', default: 'fortio,node' },
+    repeats: { type: 'string', default: '1' },
   },
 });
 const log = (line: string): void => void process.stdout.write(line + '\n');
@@ -46,6 +53,19 @@ const modes = wanted.map((n) => {
   return m;
 });
 log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-const rows = await runDataplaneBench({ modes, pinnings: pinningsFrom(values.pinning), rates: values.rates.split(',').map(Number), seconds: Number(values.seconds), warmupSeconds: Number(values.warmup), log });
+const loadgens = values.loadgen.split(',') as Loadgen[];
+const fortio = loadgens.includes('fortio') ? findFortio({ install: true, log }) : undefined;
+const rows = await runDataplaneBench({
+  modes,
+  pinnings: pinningsFrom(values.pinning),
+  rates: values.rates.split(',').map(Number),
+  loadgens: fortio ? loadgens : loadgens.filter((l) => l !== 'fortio'),
+  fortio,
+  repeats: Number(values.repeats),
+  seconds: Number(values.seconds),
+  warmupSeconds: Number(values.warmup),
+  log,
+});
 log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+for (const line of summaryLines(summarize(rows))) log(line);
 if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2) + '\n');

@@ -18,7 +18,7 @@ import { stringify } from 'yaml';
 import { renderCaptureRules, PROXY_GID, PROXY_UID } from '../../src/runtime/capture-rules.ts';
 import type { NetnsPair } from './netns-pair.ts';
 import { spawnInNetns, runInNetns, type Started } from './spawn-in-netns.ts';
-import type { Mode, ModeSetup } from './dataplane-bench.ts';
+import { BACKEND_PORT, FORTIO_PORT, type Mode, type ModeSetup } from './dataplane-bench.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', '..', 'bin', 'mizzen.js');
@@ -54,7 +54,7 @@ function pod(name: string, ip: string, injected: boolean): Record<string, unknow
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, namespace: 'default', labels },
-    spec: { serviceAccountName: name, nodeName: 'bench', containers: [{ name, image: 'bench', ports: [{ containerPort: 8080 }] }] },
+    spec: { serviceAccountName: name, nodeName: 'bench', containers: [{ name, image: 'bench', ports: [{ containerPort: BACKEND_PORT }, { containerPort: FORTIO_PORT }] }] },
     status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], hostIP: ip, conditions: [{ type: 'Ready', status: 'True' }] },
   };
 }
@@ -67,7 +67,11 @@ function meshConfig(pair: NetnsPair, o: SidecarModeOptions): string {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'server', namespace: 'default' },
-      spec: { clusterIP: '10.96.254.10', selector: { app: 'server' }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] },
+      spec: { clusterIP: '10.96.254.10', selector: { app: 'server' }, ports: [
+          { name: 'http', port: BACKEND_PORT, targetPort: BACKEND_PORT },
+          { name: 'http-fortio', port: FORTIO_PORT, targetPort: FORTIO_PORT },
+        ],
+      },
     },
   ];
   if (o.tracingPercent !== undefined) {
@@ -180,7 +184,13 @@ export function sidecarMode(o: SidecarModeOptions): Mode {
           throw new Error(`${(err as Error).message}\n${sidecars.map((p, i) => `${pods[i]} sidecar stderr: ${p.stderrTail()}`).join('\n')}\ndiscovery stderr: ${discovery.stderrTail()}`);
         }
         // spawnInNetns reports the `taskset`/`ip` wrapper's pid; exec keeps it the proxy's own.
-        return { target: { host: pair.serverIp, port: 8080, hostHeader: `${SERVICE_HOST}:8080` }, proxies: sidecars, proxyPods: pods, stop };
+        return {
+          target: { host: pair.serverIp, port: BACKEND_PORT, hostHeader: `${SERVICE_HOST}:${BACKEND_PORT}` },
+          fortioTarget: { host: pair.serverIp, port: FORTIO_PORT, hostHeader: `${SERVICE_HOST}:${FORTIO_PORT}` },
+          proxies: sidecars,
+          proxyPods: pods,
+          stop,
+        };
       } catch (err) {
         await stop();
         throw err;

@@ -9,7 +9,8 @@ export interface Started {
   stderrTail(): string;
 }
 
-export function spawnInNetns(ns: string, args: string[], options: { cpu?: string; readyText?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Started> {
+/** readyStream: where the process announces readiness (stdout unless given: fortio logs to stderr). */
+export function spawnInNetns(ns: string, args: string[], options: { cpu?: string; readyText?: string; readyStream?: 'stdout' | 'stderr'; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Started> {
   const argv = ['netns', 'exec', ns, ...args];
   const cmd = options.cpu ? 'taskset' : 'ip';
   const full = options.cpu ? ['-c', options.cpu, 'ip', ...argv] : argv;
@@ -23,12 +24,14 @@ export function spawnInNetns(ns: string, args: string[], options: { cpu?: string
       reject(new Error(`${args.join(' ')} in ${ns} not ready after ${options.timeoutMs ?? 20000} ms: ${err.slice(-500)}`));
     }, options.timeoutMs ?? 20_000);
     child.stderr!.on('data', (d: Buffer) => void (err = (err + d.toString()).slice(-4000)));
-    child.stdout!.on('data', (d: Buffer) => {
+    const ready = options.readyStream === 'stderr' ? child.stderr! : child.stdout!;
+    if (options.readyStream === 'stderr') child.stdout!.resume();
+    const onReady = (d: Buffer): void => {
       out += d.toString();
       if (out.includes(readyText)) {
         clearTimeout(timer);
-        child.stdout!.removeAllListeners('data');
-        child.stdout!.resume();
+        ready.removeListener('data', onReady);
+        if (ready === child.stdout) child.stdout!.resume();
         resolve({
           child,
           pid: child.pid!,
@@ -42,7 +45,8 @@ export function spawnInNetns(ns: string, args: string[], options: { cpu?: string
             }),
         });
       }
-    });
+    };
+    ready.on('data', onReady);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${args.join(' ')} in ${ns} exited (${code}) before ready: ${err.slice(-500)}`));
