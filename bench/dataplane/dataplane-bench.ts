@@ -16,8 +16,12 @@ import { fortioServerArgv, runFortio } from './fortio-load.ts';
 const here = dirname(fileURLToPath(import.meta.url));
 const node = process.execPath;
 
-/** Which client measured a row: the Node generator (load-generator.ts → Node backend) or fortio (fortio load → fortio server). */
-export type Loadgen = 'node' | 'fortio';
+/**
+ * Which client measured a row: the Node generator (load-generator.ts → Node backend) or fortio
+ * (fortio load → fortio server); `fortio-uniform` is fortio with `-uniform` (the C connections'
+ * schedules staggered instead of all firing at the same instant), to show what the bursts cost.
+ */
+export type Loadgen = 'node' | 'fortio' | 'fortio-uniform';
 
 export interface DataplaneRow {
   mode: string;
@@ -129,11 +133,12 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
   let backend: Started | undefined;
   let fortioServer: Started | undefined;
   const loadgens = options.loadgens ?? ['node'];
-  if (loadgens.includes('fortio') && !options.fortio) throw new Error('fortio rows need the fortio binary (scripts/fortio.sh)');
+  const fortioWanted = loadgens.some((l) => l !== 'node');
+  if (fortioWanted && !options.fortio) throw new Error('fortio rows need the fortio binary (scripts/fortio.sh)');
   try {
     const backendPort = BACKEND_PORT;
     backend = await spawnInNetns(pair.server, [node, join(here, 'http-backend.ts'), String(backendPort)], { cpu: '0' });
-    if (options.fortio && loadgens.includes('fortio')) fortioServer = await spawnInNetns(pair.server, fortioServerArgv(options.fortio, FORTIO_PORT), { cpu: '0', readyText: 'http-echo server listening', readyStream: 'stderr' });
+    if (options.fortio && fortioWanted) fortioServer = await spawnInNetns(pair.server, fortioServerArgv(options.fortio, FORTIO_PORT), { cpu: '0', readyText: 'http-echo server listening', readyStream: 'stderr' });
     const pinnings = options.pinnings ?? [PINNINGS['per-pod'], PINNINGS.shared];
     for (const mode of options.modes) {
       const modePinnings = options.pinningsFor ? options.pinningsFor(mode.name, pinnings) : pinnings;
@@ -161,7 +166,7 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
           for (let run = 0; run < repeats; run++) {
             for (const rps of options.rates) {
               for (const lg of loadgens) {
-                if (lg === 'fortio' && !setup.fortioTarget) continue;
+                if (lg !== 'node' && !setup.fortioTarget) continue;
                 rows.push(await measure(pair, setup, mode.name, pin, rps, lg, run, options));
               }
             }
@@ -201,9 +206,9 @@ async function measure(pair: NetnsPair, setup: ModeSetup, mode: string, pin: Pin
   const cpuBefore = setup.proxies.map((p) => cpuSeconds(p.pid));
   const t0 = process.hrtime.bigint();
   let result: Record<string, number>;
-  if (loadgen === 'fortio') {
+  if (loadgen !== 'node') {
     const t = setup.fortioTarget!;
-    result = { ...(await runFortio(options.fortio!, pair.client, pin.loadgen, { ...t, rps, connections: 4, seconds: options.seconds, payloadBytes: 1024 })) };
+    result = { ...(await runFortio(options.fortio!, pair.client, pin.loadgen, { ...t, rps, connections: 4, seconds: options.seconds, payloadBytes: 1024, uniform: loadgen === 'fortio-uniform' })) };
   } else {
     const out = await runInNetns(pair.client, [node, join(here, 'load-generator.ts'), JSON.stringify(loadArgsOf(setup, rps, options))], pin.loadgen);
     result = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;

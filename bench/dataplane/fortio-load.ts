@@ -58,6 +58,8 @@ export interface FortioLoad {
   connections: number;
   seconds: number;
   payloadBytes: number;
+  /** `-uniform`: stagger the connections' schedules (fortio's default fires all C at the same instant). */
+  uniform?: boolean;
 }
 
 /** One `fortio load` run in namespace `ns` on CPUs `cpu`; its JSON report reduced to the benchmark's fields. */
@@ -65,7 +67,7 @@ export async function runFortio(bin: string, ns: string, cpu: string, load: Fort
   const argv = [
     bin, 'load', '-qps', String(load.rps), '-c', String(load.connections), '-payload-size', String(load.payloadBytes),
     '-t', `${load.seconds}s`, '-r', '0.00001', '-p', '50,90,99', '-H', `Host: ${load.hostHeader}`,
-    '-quiet', '-json', '-', `http://${load.host}:${load.port}/echo`,
+    ...(load.uniform ? ['-uniform'] : []), '-quiet', '-json', '-', `http://${load.host}:${load.port}/echo`,
   ];
   const out = await runInNetns(ns, argv, cpu);
   return parseFortioJson(out);

@@ -1,18 +1,22 @@
 /**
  * `node bench/dataplane/run-dataplane.ts [--modes direct,relay-floor,sidecar,...] [--rates 1000]
  * [--seconds 8] [--warmup 2] [--pinning per-pod,shared] [--loadgen fortio,node] [--repeats N] [--prof DIR]
- * [--proxy-flags='--node-flag ...'] [--json FILE]`:
+ * [--proxy-flags='--node-flag ...'] [--variant NAME=CHECKOUT[,--node-flag...]]... [--json FILE]`:
  * the data-plane part of `npm run bench` alone (root: it creates network namespaces). --prof writes
  * the proxies' --cpu-prof files to DIR. --pinning: which CPU placements to measure every mode
  * under (bench/dataplane/pinning.ts), in that order; rows carry `pinning`. --loadgen: fortio (Istio's
  * tool, fortio load → fortio server; built by scripts/fortio.sh) and/or the Node generator, interleaved;
- * --repeats: runs of each for the spread (summary: added P50/P90/P99 over `direct`).
+ * --repeats: runs of each for the spread (summary: added P50/P90/P99 over `direct`). --variant adds a
+ * mode `sidecar@NAME`: the mTLS sidecar pair with the proxies from another checkout (a git worktree of
+ * the commit to compare) and/or other node flags; list modes twice (`sidecar,sidecar@B,sidecar,sidecar@B`)
+ * to interleave an A/B in the same minutes.
  */
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runDataplaneBench, directMode, relayFloorMode, type Loadgen, type Mode } from './dataplane-bench.ts';
-import { sidecarModes } from './sidecar-modes.ts';
+import { sidecarMode, sidecarModes } from './sidecar-modes.ts';
+import { join, resolve } from 'node:path';
 import { ztunnelModes } from './ztunnel-modes.ts';
 import { waypointMode } from './waypoint-mode.ts';
 import { pinningsFrom } from './pinning.ts';
@@ -31,6 +35,7 @@ const { values } = parseArgs({
     pinning: { type: 'string', default: 'per-pod,shared' },
     loadgen: { type: 'string', default: 'fortio,node' },
     repeats: { type: 'string', default: '1' },
+    variant: { type: 'string', multiple: true, default: [] },
   },
 });
 const log = (line: string): void => void process.stdout.write(line + '\n');
@@ -45,7 +50,16 @@ if (prof) {
 }
 const proxyFlags = values['proxy-flags'].split(' ').filter(Boolean);
 const nodeFlags = (): string[] => [...proxyFlags, ...(prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [])];
-const all: Mode[] = [directMode, relayFloorMode, ...sidecarModes({ nodeFlags }), ...ztunnelModes(), waypointMode()];
+const variants: Mode[] = values.variant.map((v) => {
+  const eq = v.indexOf('=');
+  const [checkout, ...flags] = v.slice(eq + 1).split(',');
+  return sidecarMode({
+    name: `sidecar@${v.slice(0, eq)}`, clientSidecar: true, serverSidecar: true, mtls: true,
+    proxyCli: checkout ? join(resolve(checkout), 'bin', 'mizzen.js') : undefined,
+    nodeFlags: () => [...nodeFlags(), ...flags],
+  });
+});
+const all: Mode[] = [directMode, relayFloorMode, ...sidecarModes({ nodeFlags }), ...variants, ...ztunnelModes(), waypointMode()];
 const wanted = values.modes.split(',');
 const modes = wanted.map((n) => {
   const m = all.find((x) => x.name === n);
@@ -54,12 +68,12 @@ const modes = wanted.map((n) => {
 });
 log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 const loadgens = values.loadgen.split(',') as Loadgen[];
-const fortio = loadgens.includes('fortio') ? findFortio({ install: true, log }) : undefined;
+const fortio = loadgens.some((l) => l !== 'node') ? findFortio({ install: true, log }) : undefined;
 const rows = await runDataplaneBench({
   modes,
   pinnings: pinningsFrom(values.pinning),
   rates: values.rates.split(',').map(Number),
-  loadgens: fortio ? loadgens : loadgens.filter((l) => l !== 'fortio'),
+  loadgens: fortio ? loadgens : loadgens.filter((l) => l === 'node'),
   fortio,
   repeats: Number(values.repeats),
   seconds: Number(values.seconds),

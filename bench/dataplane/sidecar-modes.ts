@@ -35,6 +35,8 @@ export interface SidecarModeOptions {
   cpu?: string;
   /** Extra node flags for the proxies (e.g. --cpu-prof ...). */
   nodeFlags?: () => string[];
+  /** The proxies' CLI (bin/mizzen.js of another checkout, for A/B runs); default this checkout's. */
+  proxyCli?: string;
   /** Extra environment for the proxies. */
   env?: Record<string, string>;
   /**
@@ -132,6 +134,7 @@ export function sidecarMode(o: SidecarModeOptions): Mode {
       writeFileSync(join(configDir, 'mesh.yaml'), meshConfig(pair, o));
       // The sidecars (uid 1337) cannot write the CLI's type-stripped cache: fill it first.
       execFileSync(node, [join(here, '..', '..', 'bin', 'strip-cache.js')], { stdio: 'ignore' });
+      if (o.proxyCli) execFileSync(node, [join(dirname(o.proxyCli), 'strip-cache.js')], { stdio: 'ignore' });
       const started: Started[] = [];
       const captured: string[] = [];
       const stop = async (): Promise<void> => {
@@ -167,7 +170,7 @@ export function sidecarMode(o: SidecarModeOptions): Mode {
           const discoveryAddr = podName === 'client' ? '127.0.0.1:15010' : `${pair.clientIp}:15010`;
           const argv = [
             'setpriv', '--reuid', String(PROXY_UID), '--regid', String(PROXY_GID), '--clear-groups',
-            node, ...(o.nodeFlags?.() ?? []), cli, 'proxy', 'sidecar', '--discovery', discoveryAddr, '--token-file', tokenFile,
+            node, ...(o.nodeFlags?.() ?? []), o.proxyCli ?? cli, 'proxy', 'sidecar', '--discovery', discoveryAddr, '--token-file', tokenFile,
             '--ip', ip, '--pod', podName, '--namespace', 'default', '--service-account', podName, '--labels', `app=${podName}`,
           ];
           const env = { ...process.env, MIZZEN_LOG: process.env.MIZZEN_BENCH_PROXY_LOG ?? 'warn', ...o.env };
