@@ -182,7 +182,7 @@ export function sidecarMode(o: SidecarModeOptions): Mode {
           captured.push(ns);
         }
         try {
-          await waitForPath(pair, 30_000);
+          await waitForPath(pair, 60_000); // generous: at load average 20–30 the server sidecar's first ADS stream has been seen reset (ECONNRESET) and retried late
         } catch (err) {
           throw new Error(`${(err as Error).message}\n${sidecars.map((p, i) => `${pods[i]} sidecar stderr: ${p.stderrTail()}`).join('\n')}\ndiscovery stderr: ${discovery.stderrTail()}`);
         }
