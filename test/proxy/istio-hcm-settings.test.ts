@@ -136,6 +136,32 @@ describe('HttpConnectionManager settings as istiod generates them', () => {
     assert.ok(Date.now() - started < 850, 'reset by the idle timeout, not by the app answering');
   });
 
+  it('applies stream_idle_timeout to each stream of a keep-alive connection, never to the idle connection between them', async () => {
+    let closed = false;
+    let slowStarted = 0;
+    let slowEnded = 0;
+    const out = await exchange(h.port('envoy-defaults'), async (c, seen) => {
+      c.on('close', () => (closed = true));
+      const count = (s: string): number => seen().split(s).length - 1;
+      c.write('GET /fast HTTP/1.1\r\nhost: app\r\n\r\n');
+      await until(() => count('HTTP/1.1 200') === 1, 'the first response');
+      // idle for more than twice the 0.3 s stream idle timeout: the connection stays, nothing is written
+      const before = seen().length;
+      await new Promise((r) => setTimeout(r, 800));
+      assert.equal(seen().length, before, 'nothing written to an idle keep-alive connection');
+      assert.equal(closed, false, 'the idle keep-alive connection stays open');
+      c.write('GET /fast HTTP/1.1\r\nhost: app\r\n\r\n');
+      await until(() => count('HTTP/1.1 200') === 2, 'the second response on the same connection');
+      slowStarted = Date.now();
+      c.write('GET /slow HTTP/1.1\r\nhost: app\r\nx-delay-ms: 900\r\n\r\n');
+      await until(() => seen().includes('408'), 'the idle timeout of the third stream');
+      slowEnded = Date.now();
+    });
+    assert.equal(out.split('HTTP/1.1 200').length - 1, 2);
+    assert.match(out, /HTTP\/1\.1 408[^]*stream timeout/);
+    assert.ok(slowEnded - slowStarted < 850, `reset by the idle timeout, not by the app answering (${slowEnded - slowStarted} ms)`);
+  });
+
   it("bounds a gRPC request by its grpc-timeout on a route with max_grpc_timeout 0s (istiod's routes), not other requests", async () => {
     const grpc = { headers: { 'x-delay-ms': '900', 'content-type': 'application/grpc', 'grpc-timeout': '200m' } };
     const started = Date.now();

@@ -39,6 +39,8 @@ export class Http1ServerConnection implements DownstreamSink {
   private requests = 0;
   /** This request's `100 Continue` went out (relayed once, even across retries). */
   private continueSent = false;
+  /** The socket's inactivity timeout now set (stream_idle_timeout), 0 = none. */
+  private idleTimeoutMs = 0;
 
   constructor(
     socket: net.Socket, hcm: HcmConfig, rt: HttpRuntime, conn: DownstreamConnectionInfo, initial: Buffer | undefined,
@@ -60,7 +62,7 @@ export class Http1ServerConnection implements DownstreamSink {
     socket.on('drain', () => this.stream.onDownstreamDrain());
     socket.on('error', () => undefined);
     socket.on('close', () => this.onClose());
-    // stream_idle_timeout: the socket's own inactivity timer (reads and writes re-arm it), set while a stream is open
+    // stream_idle_timeout: the socket's own inactivity timer (reads and writes re-arm it), set from the first request on; it acts only while a stream is open
     socket.on('timeout', () => {
       if (this.stream.isActive && !this.tunnel) this.stream.onStreamIdle();
     });
@@ -173,7 +175,14 @@ export class Http1ServerConnection implements DownstreamSink {
       h.remove('expect');
       this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
     }
-    if (this.hcm.streamIdleTimeoutMs > 0) this.socket.setTimeout(this.hcm.streamIdleTimeoutMs);
+    // stream_idle_timeout: the socket's inactivity timer stays set across the keep-alive
+    // connection's requests (re-setting it per request costs a new timer each time); every read and
+    // write re-arms it, so it counts from the same moment, and it only acts while a stream is open
+    const idleMs = this.hcm.streamIdleTimeoutMs;
+    if (idleMs !== this.idleTimeoutMs) {
+      this.socket.setTimeout(idleMs);
+      this.idleTimeoutMs = idleMs;
+    }
     this.waitingResponse = true;
     this.requests++;
     this.readingBody = !this.framer.done;
@@ -294,7 +303,6 @@ export class Http1ServerConnection implements DownstreamSink {
 
   private onStreamDone(): void {
     this.waitingResponse = false;
-    if (this.hcm.streamIdleTimeoutMs > 0) this.socket.setTimeout(0);
     if (this.closed) return;
     if (this.tunnel) {
       this.socket.end();
