@@ -17,6 +17,10 @@ const repo = join(here, '..', '..');
 
 export interface ControlplaneRow {
   proxies: number;
+  /** How the simulated proxies subscribe to EDS and RDS: by name as Envoy, or wildcard (empty names). */
+  subscribe: 'named' | 'wildcard';
+  /** ADS streams per HTTP/2 connection of the simulator. */
+  streams_per_connection: number;
   services: number;
   endpoints: number;
   change: 'virtualservice' | 'endpoint';
@@ -82,8 +86,14 @@ export async function runControlplaneBench(options: {
   discoveryStdout?: string;
   /** The mizzen entry point to run discovery from (default this checkout's bin/mizzen.js): A/B against another tree. */
   discoveryBin?: string;
+  /** 'named' (Envoy's way, default) or 'wildcard'. */
+  subscribe?: 'named' | 'wildcard';
+  /** ADS streams per simulator connection (default 100). */
+  streamsPerConnection?: number;
 }): Promise<ControlplaneRow[]> {
   const rows: ControlplaneRow[] = [];
+  const subscribe = options.subscribe ?? 'named';
+  const perConnection = options.streamsPerConnection ?? 100;
   for (const n of options.proxies) {
     const dir = mkdtempSync(join(tmpdir(), 'mizzen-cp-bench-'));
     writeMesh(dir, options.shape);
@@ -109,7 +119,7 @@ export async function runControlplaneBench(options: {
         process.execPath,
         ['--max-old-space-size=8192',
           ...(options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir, '--cpu-prof-name', `simulator-${n}-${Date.now()}.cpuprofile`] : []),
-          join(here, 'ads-simulator.ts'), JSON.stringify({ address: `127.0.0.1:${grpcPort}`, proxies: n, channels: Math.max(1, Math.ceil(n / 200)), namespace: options.shape.namespace })],
+          join(here, 'ads-simulator.ts'), JSON.stringify({ address: `127.0.0.1:${grpcPort}`, proxies: n, channels: Math.max(1, Math.ceil(n / perConnection)), namespace: options.shape.namespace, subscribe })],
         { stdio: ['pipe', 'pipe', 'inherit'] },
       );
       const rl = lines(sim);
@@ -117,7 +127,7 @@ export async function runControlplaneBench(options: {
       const initialSync = (performance.now() - t0) / 1000;
       const syncBytes = (JSON.parse(syncLine.slice('synced'.length)) as { bytes: Record<string, number> }).bytes;
       const perProxy = Object.entries(syncBytes).map(([t, b]) => `${t} ${(b / n / 1024).toFixed(0)} KB`).join(', ');
-      options.log(`  ${n} proxies synced in ${initialSync.toFixed(1)} s (per proxy: ${perProxy}); discovery rss ${Math.round(rssMb(discovery.pid!))} MB`);
+      options.log(`  ${n} proxies (${subscribe}, ${perConnection} streams per connection) synced in ${initialSync.toFixed(1)} s (per proxy: ${perProxy}); discovery rss ${Math.round(rssMb(discovery.pid!))} MB`);
       const changes: [ControlplaneRow['change'], 'rds' | 'eds', () => void][] = [
         ['virtualservice', 'rds', () => writeFileSync(join(dir, 'virtual-service.yaml'), virtualService(options.shape, 50))],
         ['endpoint', 'eds', () => writeFileSync(join(dir, 'workload-entry.yaml'), workloadEntry(options.shape, 2))],
@@ -134,6 +144,8 @@ export async function runControlplaneBench(options: {
         const r = JSON.parse(line) as { converged: number; p50_ms: number; p99_ms: number; responses: Record<string, number>; resources_per_response: [number, number]; reopened?: number };
         const row: ControlplaneRow = {
           proxies: n,
+          subscribe,
+          streams_per_connection: perConnection,
           services: options.shape.services,
           endpoints: options.shape.services * options.shape.endpointsPerService,
           change,

@@ -1,5 +1,5 @@
 /**
- * `node bench/controlplane/run-controlplane.ts [N ...] [--services M] [--endpoints E] [--cpu-prof DIR] [--node-arg FLAG]... [--discovery-stdout FILE] [--json FILE] [--mizzen PATH/bin/mizzen.js]`:
+ * `node bench/controlplane/run-controlplane.ts [N ...] [--services M] [--endpoints E] [--cpu-prof DIR] [--node-arg FLAG]... [--discovery-stdout FILE] [--json FILE] [--mizzen PATH/bin/mizzen.js] [--subscribe named|wildcard] [--streams-per-connection K]`:
  * the control-plane convergence benchmark alone (no root needed), e.g. for profiling discovery.
  */
 import { writeFileSync } from 'node:fs';
@@ -17,6 +17,8 @@ const { values, positionals } = parseArgs({
     'node-arg': { type: 'string', multiple: true },
     'discovery-stdout': { type: 'string' },
     mizzen: { type: 'string' },
+    subscribe: { type: 'string', default: 'named' },
+    'streams-per-connection': { type: 'string', default: '100' },
   },
 });
 const proxies = positionals.length ? positionals.map(Number) : [100];
@@ -26,6 +28,8 @@ const rows = await runControlplaneBench({
   proxies,
   shape: { services: Number(values.services), endpointsPerService: Number(values.endpoints), namespace: 'bench' },
   log,
+  subscribe: values.subscribe === 'wildcard' ? 'wildcard' : 'named',
+  streamsPerConnection: Number(values['streams-per-connection']),
   ...(values['cpu-prof'] ? { cpuProfDir: values['cpu-prof'] } : {}),
   ...(values['node-arg'] ? { discoveryNodeArgs: values['node-arg'] } : {}),
   ...(values['discovery-stdout'] ? { discoveryStdout: values['discovery-stdout'] } : {}),

@@ -36,4 +36,19 @@ describe('ResponseHeadParser (the ADS simulator reads only the envelope)', () =>
     assert.deepEqual(p.push(Buffer.alloc(0), true), { versionInfo: '', typeUrl: '', nonce: '', resources: 0, bytes: 0 });
     assert.throws(() => p.push(wire.subarray(0, 30), true), /ended inside a field/);
   });
+
+  it('hands back the values of the resources of a captured type, however the message is cut', () => {
+    const CDS = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
+    const values = [1, 300, 5000].map((n, i) => Buffer.alloc(n, i + 1));
+    const msg = Buffer.from(Resp.encode(Resp.fromObject({ versionInfo: 'v', resources: values.map((value) => ({ type_url: CDS, value })), typeUrl: CDS, nonce: 'n' })).finish());
+    for (const cut of [1, 5, 17, 200, 400, msg.length - 3]) {
+      const p = new ResponseHeadParser(new Set([CDS]));
+      assert.equal(p.push(msg.subarray(0, cut), false), undefined);
+      const head = p.push(msg.subarray(cut), true)!;
+      assert.equal(head.resources, 3);
+      assert.deepEqual(head.captured!.map((parts) => Buffer.concat(parts)), values, `cut at ${cut}`);
+    }
+    const other = new ResponseHeadParser(new Set([CDS]));
+    assert.equal(other.push(wire, true)!.captured, undefined, 'route configurations are not captured');
+  });
 });

@@ -1,6 +1,7 @@
-import { createSecureServer, createServer, type Http2Server, type Http2Session, type IncomingHttpHeaders, type SecureServerOptions, type ServerHttp2Stream, type Settings } from 'node:http2';
-import type { AddressInfo } from 'node:net';
-import type { SecureContextOptions, TLSSocket } from 'node:tls';
+import { createServer, type Http2Server, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream, type Settings } from 'node:http2';
+import { createServer as createTcpServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { AlwaysReadingSocket } from './always-reading-socket.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { GrpcMetadata } from './grpc-metadata.ts';
@@ -46,7 +47,9 @@ export interface GrpcServerOptions {
 }
 
 interface Listener {
-  server: Http2Server;
+  /** Accepts the TCP (or TLS) connections; HTTP/2 runs over them in `h2`, which never listens. */
+  server: NetServer | TlsServer;
+  h2: Http2Server;
   sessions: Set<Http2Session>;
   unsubscribe?: () => void;
 }
@@ -91,26 +94,16 @@ export class GrpcServer {
 
   /** Start listening; resolves with the bound address (`HOST:PORT` or `unix:PATH`). */
   async listen(target: GrpcListenTarget, tls?: GrpcServerTls): Promise<string> {
-    const common = { settings: this.settings, maxSessionMemory: Number.MAX_SAFE_INTEGER };
-    let server: Http2Server;
-    if (tls) {
-      const opts: SecureServerOptions = {
-        ...common,
-        ...tls.contextOptions(),
-        ALPNProtocols: ['h2'],
-        allowHTTP1: false,
-        requestCert: tls.requestClientCertificate ?? true,
-        // Unverified client certificates are not refused here; peer.certificate is set only for verified ones.
-        rejectUnauthorized: false,
-      };
-      server = createSecureServer(opts) as unknown as Http2Server;
-    } else {
-      server = createServer(common);
-    }
-    const listener: Listener = { server, sessions: new Set() };
-    server.on('session', (session: Http2Session) => {
-      listener.sessions.add(session);
-      session.on('close', () => listener.sessions.delete(session));
+    const h2 = createServer({ settings: this.settings, maxSessionMemory: Number.MAX_SAFE_INTEGER });
+    const sessions = new Set<Http2Session>();
+    const unixPath = 'path' in target ? target.path : undefined;
+    /** The socket under each session (peer address, client certificate). */
+    const sockets = new WeakMap<Http2Session, Socket | TLSSocket>();
+    let attaching: Socket | TLSSocket | undefined;
+    h2.on('session', (session: Http2Session) => {
+      if (attaching) sockets.set(session, attaching);
+      sessions.add(session);
+      session.on('close', () => sessions.delete(session));
       session.on('error', () => {});
       try {
         if (this.window > 65_535) session.setLocalWindowSize(this.window);
@@ -118,9 +111,43 @@ export class GrpcServer {
         // the connection died while being set up; its 'close' removes it
       }
     });
-    const unixPath = 'path' in target ? target.path : undefined;
-    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers, tls !== undefined, unixPath));
-    server.on('sessionError', () => {});
+    h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+      const socket = stream.session ? sockets.get(stream.session) : undefined;
+      this.onStream(stream, headers, peerOf(socket, tls !== undefined, unixPath));
+    });
+    h2.on('sessionError', () => {});
+    // HTTP/2 over a stream that keeps reading the socket (see AlwaysReadingSocket): many busy
+    // streams on one connection cannot deadlock against a Node client.
+    const attach = (socket: Socket | TLSSocket): void => {
+      socket.on('error', () => {});
+      attaching = socket;
+      try {
+        h2.emit('connection', new AlwaysReadingSocket(socket));
+      } finally {
+        attaching = undefined;
+      }
+    };
+    let server: NetServer | TlsServer;
+    if (tls) {
+      server = createTlsServer(
+        {
+          ...tls.contextOptions(),
+          ALPNProtocols: ['h2'],
+          requestCert: tls.requestClientCertificate ?? true,
+          // Unverified client certificates are not refused here; peer.certificate is set only for verified ones.
+          rejectUnauthorized: false,
+        },
+        (socket: TLSSocket) => {
+          // gRPC is HTTP/2 only (no HTTP/1 fallback): a client that did not negotiate h2 is dropped.
+          if (socket.alpnProtocol !== 'h2') socket.destroy();
+          else attach(socket);
+        },
+      );
+      server.on('tlsClientError', () => {});
+    } else {
+      server = createTcpServer(attach);
+    }
+    const listener: Listener = { server, h2, sessions };
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       const done = (): void => {
@@ -133,7 +160,7 @@ export class GrpcServer {
     });
     if (tls?.onChange) {
       // A renewed certificate applies to new connections from then on.
-      const secure = server as unknown as { setSecureContext(o: SecureContextOptions): void };
+      const secure = server as TlsServer;
       listener.unsubscribe = tls.onChange(() => secure.setSecureContext(tls.contextOptions()));
     }
     this.listeners.push(listener);
@@ -178,7 +205,7 @@ export class GrpcServer {
     }
   }
 
-  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, secure: boolean, unixPath: string | undefined): void {
+  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, peer: GrpcPeer): void {
     stream.on('error', () => {});
     if (headers[':method'] !== 'POST') {
       respondHttp(stream, 405);
@@ -190,7 +217,7 @@ export class GrpcServer {
       return;
     }
     const path = headers[':path'] ?? '';
-    const call = new GrpcServerStream({ stream, path, metadata: new GrpcMetadata(headers), peer: peerOf(stream, secure, unixPath), maxReceiveMessageBytes: this.maxReceive });
+    const call = new GrpcServerStream({ stream, path, metadata: new GrpcMetadata(headers), peer, maxReceiveMessageBytes: this.maxReceive });
     const route = this.routes.get(path);
     if (!route) {
       call.end(GrpcStatus.UNIMPLEMENTED, `unknown method ${path}`);
@@ -259,13 +286,12 @@ function respondHttp(stream: ServerHttp2Stream, status: number): void {
   if (!stream.destroyed && !stream.headersSent) stream.respond({ ':status': status }, { endStream: true });
 }
 
-function peerOf(stream: ServerHttp2Stream, secure: boolean, unixPath: string | undefined): GrpcPeer {
-  const socket = stream.session?.socket;
+function peerOf(socket: Socket | TLSSocket | undefined, secure: boolean, unixPath: string | undefined): GrpcPeer {
   if (!socket) return { address: 'unknown' };
   const ip = socket.remoteAddress;
   const address = unixPath !== undefined || ip === undefined ? `unix:${unixPath ?? ''}` : `${ip.includes(':') ? `[${ip}]` : ip}:${socket.remotePort}`;
   if (!secure) return { address };
-  const tls = socket as unknown as TLSSocket;
+  const tls = socket as TLSSocket;
   if (!tls.authorized) return { address };
   const cert = tls.getPeerCertificate();
   return cert?.raw ? { address, certificate: cert.raw } : { address };
