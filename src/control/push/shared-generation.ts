@@ -37,6 +37,20 @@ export type GenerateFn = (proxy: ProxyInfo, typeUrl: string, names: readonly str
 /** Wrap a generate function with the per-push memo (create one per push context). */
 export function sharedGeneration(generate: GenerateFn, registry?: RegistrySnapshot, maxEntries = 10_000): GenerateFn {
   const memo = new Map<string, GeneratedResource[]>();
+  // A name list's part of the key: a short id per distinct name set, found once per list object
+  // (streams share interned lists), so a thousand-name subscription is not sorted and joined per proxy.
+  const idOfList = new WeakMap<readonly string[], string>();
+  const idOfSet = new Map<string, string>();
+  const namesKey = (names: readonly string[]): string => {
+    let id = idOfList.get(names);
+    if (id === undefined) {
+      const content = [...names].sort().join('\0');
+      id = idOfSet.get(content);
+      if (id === undefined) idOfSet.set(content, (id = `#${idOfSet.size}`));
+      idOfList.set(names, id);
+    }
+    return id;
+  };
   let addresses: Set<string> | undefined;
   const workloadAddresses = (): Set<string> | undefined => {
     if (!registry) return undefined;
@@ -47,7 +61,7 @@ export function sharedGeneration(generate: GenerateFn, registry?: RegistrySnapsh
     return addresses;
   };
   return (proxy, typeUrl, names) => {
-    const key = `${typeUrl}\n${proxyShapeKey(proxy, typeUrl, workloadAddresses())}\n${names === undefined ? '*' : [...names].sort().join('\0')}`;
+    const key = `${typeUrl}\n${proxyShapeKey(proxy, typeUrl, workloadAddresses())}\n${names === undefined ? '*' : namesKey(names)}`;
     let out = memo.get(key);
     if (!out) {
       out = generate(proxy, typeUrl, names);

@@ -7,6 +7,7 @@ import { errorMessage } from '../../lib/errors.ts';
 import { PushQueue } from '../push/push-queue.ts';
 import { ADS_DELTA_PATH, ADS_SOTW_PATH } from './ads-service.ts';
 import { ConnectionRegistry } from './connection-registry.ts';
+import { NameInterner } from './name-interner.ts';
 import { DeltaStream } from './delta-stream.ts';
 import type { ProxyInfo } from './proxy-info.ts';
 import { ResourceEncoder } from './resource-encoder.ts';
@@ -72,6 +73,7 @@ export class AdsServer {
       onError: (conn, err) => options.log.error({ proxy: conn.proxy.id, err: errorMessage(err) }, 'push failed'),
     });
     const prefix = Date.now().toString(36);
+    const interner = new NameInterner();
     this.deps = {
       root: options.root,
       encoder: this.encoder,
@@ -83,6 +85,7 @@ export class AdsServer {
       currentSnapshot: () => this.snapshot,
       nextNonce: () => `${prefix}-${(++this.nonceCounter).toString(36)}`,
       nextConnectionId: (proxy) => `${proxy.id}-${++this.conCounter}`,
+      internNames: (names) => interner.intern(names),
       register: (conn) => {
         this.connections.add(conn);
         options.log.info({ proxy: conn.proxy.id, conId: conn.conId, protocol: conn.protocol, peer: conn.peer }, 'ADS stream connected');

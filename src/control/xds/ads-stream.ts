@@ -70,6 +70,11 @@ export abstract class AdsStream<Req extends AdsRequestHead> implements XdsConnec
 
   abstract push(snapshot: XdsSnapshot, types: readonly string[] | 'all', startedAt: number): Promise<void>;
 
+  /** Decode one request (throws on malformed input). */
+  protected decode(buf: Buffer): Req {
+    return this.requestType.toObject(this.requestType.decode(buf), DECODE_OPTIONS) as Req;
+  }
+
   /** Handle one well-formed request for `typeUrl` from an identified proxy. */
   protected abstract onRequest(typeUrl: string, req: Req): void;
 
@@ -121,7 +126,7 @@ export abstract class AdsStream<Req extends AdsRequestHead> implements XdsConnec
     if (this.closed) return;
     let req: Req;
     try {
-      req = this.requestType.toObject(this.requestType.decode(buf), DECODE_OPTIONS) as Req;
+      req = this.decode(buf);
     } catch (err) {
       this.fail(GrpcStatus.INVALID_ARGUMENT, `malformed ${this.requestName}: ${(err as Error).message}`);
       return;

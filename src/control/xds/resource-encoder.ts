@@ -37,7 +37,7 @@ export class ResourceEncoder {
   private readonly byIdentity = new WeakMap<object, CacheEntry>();
   private readonly byHash = new Map<string, CacheEntry>();
   private readonly maxEntries: number;
-  private readonly sets = new WeakMap<readonly GeneratedResource[], { key: string; set: EncodedResourceSet }>();
+  private readonly sets = new WeakMap<readonly GeneratedResource[], { key: string; names: readonly string[] | undefined; set: EncodedResourceSet }>();
   private readonly types = new Map<string, protobuf.Type>();
   private virtualHostType: protobuf.Type | undefined;
   /** Counters for tests and /metrics. */
@@ -148,8 +148,10 @@ export class ResourceEncoder {
    * between proxies (the push's shared generation) is encoded once: the set is cached on it.
    */
   encodeList(typeUrl: string, generated: readonly GeneratedResource[], names: readonly string[] | undefined): EncodedResourceSet {
-    const key = `${typeUrl}\n${names === undefined ? '*' : names.join('\0')}`;
     const cached = this.sets.get(generated);
+    // Streams with the same subscription pass the same (interned) array: no need to compare names.
+    if (cached && cached.names === names && cached.key.startsWith(typeUrl + '\n')) return cached.set;
+    const key = `${typeUrl}\n${names === undefined ? '*' : names.join('\0')}`;
     if (cached && cached.key === key) return cached.set;
     const wanted = names ? new Set(names) : undefined;
     const out: EncodedResource[] = [];
@@ -158,7 +160,7 @@ export class ResourceEncoder {
       out.push(this.encode(typeUrl, g));
     }
     const set = encodeResourceSet(typeUrl, out);
-    this.sets.set(generated, { key, set });
+    this.sets.set(generated, { key, names, set });
     return set;
   }
 

@@ -1,5 +1,6 @@
 import type { GrpcServerStream } from '../../lib/grpc-wire/grpc-server-stream.ts';
-import { AdsStream, type AdsRequestHead } from './ads-stream.ts';
+import { AdsStream } from './ads-stream.ts';
+import { DiscoveryRequestDecoder, type DiscoveryRequest } from './discovery-request-decoder.ts';
 import { newWatch, type WatchedResource } from './xds-connection.ts';
 import type { XdsSnapshot } from './xds-snapshot.ts';
 import { encodeDiscoveryResponse, encodeResourceSet, type EncodedResourceSet } from './response-encoding.ts';
@@ -7,12 +8,6 @@ import type { SentResources } from './sent-resources.ts';
 import { WILDCARD_TYPES, generateEncoded, orderTypes, type StreamDeps } from './stream-deps.ts';
 import { shortType } from './xds-metrics.ts';
 
-interface DiscoveryRequest extends AdsRequestHead {
-  versionInfo?: string;
-  resourceNames?: string[];
-  responseNonce?: string;
-  errorDetail?: { code?: number; message?: string };
-}
 
 /**
  * State-of-the-world ADS stream (Istio's shouldRespond): the first request names the node;
@@ -22,9 +17,15 @@ interface DiscoveryRequest extends AdsRequestHead {
  */
 export class SotwStream extends AdsStream<DiscoveryRequest> {
   readonly protocol = 'sotw' as const;
+  private readonly decoder: DiscoveryRequestDecoder;
 
   constructor(call: GrpcServerStream, deps: StreamDeps) {
     super(call, deps, 'DiscoveryRequest');
+    this.decoder = new DiscoveryRequestDecoder(deps.root);
+  }
+
+  protected override decode(buf: Buffer): DiscoveryRequest {
+    return this.decoder.decode(buf);
   }
 
   protected onRequest(typeUrl: string, req: DiscoveryRequest): void {
@@ -39,13 +40,19 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
    * do) — Envoy empties its EDS/RDS names only to unsubscribe from everything.
    */
   private setSubscription(w: WatchedResource, names: readonly string[], first = false): boolean {
+    // The decoder hands back the very array of the last request when its names' bytes are the
+    // same (an ACK repeating a large subscription): nothing to compare.
+    if (!first && names === w.namesFrom) return false;
+    w.namesFrom = names;
     const explicit = names.filter((n) => n !== '*');
     const legacy = names.length === 0 && (WILDCARD_TYPES.has(w.typeUrl) || first || (w.wildcard && w.names.size === 0));
     const wildcard = names.includes('*') || legacy;
     const changed = wildcard !== w.wildcard || explicit.length !== w.names.size || explicit.some((n) => !w.names.has(n));
+    if (!changed) return false;
     w.wildcard = wildcard;
     w.names = new Set(explicit);
-    return changed;
+    w.nameList = wildcard ? undefined : this.deps.internNames(w.names);
+    return true;
   }
 
   private shouldRespond(typeUrl: string, req: DiscoveryRequest): boolean {
@@ -101,7 +108,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
       const w = this.watched.get(typeUrl);
       if (!w) continue;
       const t0 = process.hrtime.bigint();
-      const names = w.wildcard ? undefined : [...w.names];
+      const names = w.wildcard ? undefined : (w.nameList ??= this.deps.internNames(w.names));
       const set = generateEncoded(this.deps, this.proxy, snapshot, typeUrl, names);
       if (!set) continue;
       if (skipUnchanged && set.signature === w.sentSignature) continue;

@@ -24,6 +24,8 @@ export interface StreamDeps {
   currentSnapshot(): XdsSnapshot;
   nextNonce(): string;
   nextConnectionId(proxy: ProxyInfo): string;
+  /** A name set as a sorted array, the same array for every equal set (see NameInterner). */
+  internNames(names: ReadonlySet<string>): readonly string[];
   register(conn: XdsConnection): void;
   unregister(conn: XdsConnection): void;
 }

@@ -17,6 +17,13 @@ export interface WatchedResource {
   wildcard: boolean;
   /** Names subscribed to explicitly. */
   names: Set<string>;
+  /**
+   * SotW: `names` sorted, as one array shared by every stream with the same subscription (see
+   * StreamDeps.internNames), so per-push caches can key on it by identity.
+   */
+  nameList?: readonly string[];
+  /** SotW: the request name list `names` was last set from (the decoder reuses it when unchanged). */
+  namesFrom?: readonly string[];
   nonceSent: string | undefined;
   versionSent: string | undefined;
   sentAt: number | undefined;

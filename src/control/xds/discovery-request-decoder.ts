@@ -1,0 +1,101 @@
+import protobuf from 'protobufjs';
+import { DECODE_OPTIONS } from './ads-service.ts';
+import type { AdsRequestHead } from './ads-stream.ts';
+
+export interface DiscoveryRequest extends AdsRequestHead {
+  versionInfo?: string;
+  resourceNames?: string[];
+  responseNonce?: string;
+  errorDetail?: { code?: number; message?: string };
+}
+
+/** The names a stream last sent for one type, as bytes on the wire and decoded. */
+interface LastNames {
+  raw: Buffer;
+  names: string[];
+}
+
+/**
+ * Decodes SotW DiscoveryRequests (version_info=1, node=2, resource_names=3, type_url=4,
+ * response_nonce=5, error_detail=6; other fields skipped) into the same object protobufjs gives.
+ * An Envoy repeats its whole subscription in every ACK: a thousand EDS cluster names, 40 KB, per
+ * proxy per push. When the names' bytes are those the stream sent last time for the type, the
+ * previous array is returned as is (compared byte for byte, never decoded again), so an ACK costs
+ * a memcmp and the subscription check can see by identity that nothing changed.
+ * Malformed input throws, as protobufjs does.
+ */
+export class DiscoveryRequestDecoder {
+  private readonly nodeType: protobuf.Type;
+  private readonly statusType: protobuf.Type;
+  private readonly last = new Map<string, LastNames>();
+
+  constructor(root: protobuf.Root) {
+    this.nodeType = root.lookupType('envoy.config.core.v3.Node');
+    this.statusType = root.lookupType('google.rpc.Status');
+  }
+
+  decode(buf: Buffer): DiscoveryRequest {
+    const r = protobuf.Reader.create(buf);
+    const out: DiscoveryRequest = {};
+    let namesStart = -1;
+    let namesEnd = -1;
+    let contiguous = true;
+    while (r.pos < r.len) {
+      const tagAt = r.pos;
+      const tag = r.uint32();
+      const field = tag >>> 3;
+      const wire = tag & 7;
+      if (field === 0) throw new Error(`invalid tag at offset ${tagAt}`);
+      if (field > 6 || wire !== 2) {
+        if (field <= 6) throw new Error(`field ${field} has wire type ${wire}, want 2`);
+        r.skipType(wire);
+        continue;
+      }
+      switch (field) {
+        case 1:
+          out.versionInfo = r.string();
+          break;
+        case 2:
+          out.node = this.nodeType.toObject(this.nodeType.decode(r.bytes()), DECODE_OPTIONS) as DiscoveryRequest['node'];
+          break;
+        case 3:
+          if (namesStart < 0) namesStart = tagAt;
+          else if (namesEnd !== tagAt) contiguous = false;
+          r.skipType(2);
+          namesEnd = r.pos;
+          break;
+        case 4:
+          out.typeUrl = r.string();
+          break;
+        case 5:
+          out.responseNonce = r.string();
+          break;
+        case 6:
+          out.errorDetail = this.statusType.toObject(this.statusType.decode(r.bytes()), DECODE_OPTIONS) as DiscoveryRequest['errorDetail'];
+          break;
+      }
+    }
+    if (namesStart < 0) {
+      out.resourceNames = [];
+      return out;
+    }
+    const raw = buf.subarray(namesStart, namesEnd);
+    const typeUrl = out.typeUrl ?? '';
+    const prev = this.last.get(typeUrl);
+    if (contiguous && prev && prev.raw.equals(raw)) {
+      out.resourceNames = prev.names;
+      return out;
+    }
+    const names: string[] = [];
+    const nr = protobuf.Reader.create(buf);
+    while (nr.pos < nr.len) {
+      const tag = nr.uint32();
+      if (tag >>> 3 === 3) names.push(nr.string());
+      else nr.skipType(tag & 7);
+    }
+    out.resourceNames = names;
+    if (contiguous) this.last.set(typeUrl, { raw: Buffer.from(raw), names });
+    else this.last.delete(typeUrl);
+    return out;
+  }
+}

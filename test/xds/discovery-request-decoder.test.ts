@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadEnvoyRoot } from '../../src/api/xds/envoy-protos.ts';
+import { TYPE_URL } from '../../src/api/xds/type-urls.ts';
+import { DECODE_OPTIONS } from '../../src/control/xds/ads-service.ts';
+import { DiscoveryRequestDecoder } from '../../src/control/xds/discovery-request-decoder.ts';
+import { NameInterner } from '../../src/control/xds/name-interner.ts';
+import { jsonToStruct } from '../../src/control/xds/proxy-info.ts';
+
+const root = loadEnvoyRoot();
+const Req = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
+const encode = (m: object): Buffer => Buffer.from(Req.encode(Req.fromObject(m)).finish());
+/** protobufjs's object, less resource_locators (xDS-TP locators: not used by SotW streams here). */
+const reference = (b: Buffer): unknown => {
+  const { resourceLocators: _unused, ...rest } = Req.toObject(Req.decode(b), DECODE_OPTIONS);
+  return rest;
+};
+const names = Array.from({ length: 1000 }, (_, i) => `outbound|8080||svc-${i}.bench.mesh.internal`);
+
+describe('DiscoveryRequestDecoder (SotW requests, names reused when unchanged)', () => {
+  const cases: Record<string, object> = {
+    'first request with node': {
+      node: { id: 'sidecar~10.0.0.1~a.ns~ns.svc.cluster.local', cluster: 'a.ns', metadata: jsonToStruct({ NAMESPACE: 'ns', LABELS: { app: 'a' } }), userAgentName: 'envoy', userAgentVersion: '1.37.0', locality: { region: 'r', zone: 'z' } },
+      typeUrl: TYPE_URL.cluster,
+    },
+    'EDS subscription by name': { typeUrl: TYPE_URL.endpoint, resourceNames: names },
+    ACK: { typeUrl: TYPE_URL.endpoint, versionInfo: 'v1', responseNonce: 'n1', resourceNames: names.slice(0, 3) },
+    NACK: { typeUrl: TYPE_URL.route, versionInfo: 'v1', responseNonce: 'n2', resourceNames: ['80'], errorDetail: { code: 3, message: 'bad route' } },
+    'wildcard ACK': { typeUrl: TYPE_URL.listener, versionInfo: 'v2', responseNonce: 'n3' },
+    'names with a locator (skipped field 7)': { typeUrl: TYPE_URL.endpoint, resourceNames: ['a', 'b'], resourceLocators: [{ name: 'c' }] },
+  };
+  for (const [what, msg] of Object.entries(cases)) {
+    it(`decodes ${what} as protobufjs does`, () => {
+      const wire = encode(msg);
+      assert.deepEqual(new DiscoveryRequestDecoder(root).decode(wire), reference(wire));
+    });
+  }
+
+  it('hands back the previous array while the names are the same bytes, a new one when they change', () => {
+    const d = new DiscoveryRequestDecoder(root);
+    const first = d.decode(encode({ typeUrl: TYPE_URL.endpoint, resourceNames: names })).resourceNames!;
+    const ack = d.decode(encode({ typeUrl: TYPE_URL.endpoint, versionInfo: 'v1', responseNonce: 'n1', resourceNames: names }));
+    assert.equal(ack.resourceNames, first, 'same array');
+    assert.equal(ack.responseNonce, 'n1');
+    const other = d.decode(encode({ typeUrl: TYPE_URL.route, resourceNames: names }));
+    assert.notEqual(other.resourceNames, first, 'names are remembered per type');
+    const changed = d.decode(encode({ typeUrl: TYPE_URL.endpoint, resourceNames: [...names.slice(1), 'new'] })).resourceNames!;
+    assert.notEqual(changed, first);
+    assert.deepEqual(changed, [...names.slice(1), 'new']);
+    assert.deepEqual(d.decode(encode({ typeUrl: TYPE_URL.endpoint })).resourceNames, []);
+    // Names split around another field are decoded (and not remembered).
+    const split = Buffer.concat([encode({ resourceNames: ['a'] }), encode({ typeUrl: TYPE_URL.endpoint }), encode({ resourceNames: ['b'] })]);
+    assert.deepEqual(d.decode(split).resourceNames, ['a', 'b']);
+    assert.deepEqual(d.decode(split).resourceNames, ['a', 'b']);
+  });
+
+  it('throws on malformed input, as protobufjs does', () => {
+    const d = new DiscoveryRequestDecoder(root);
+    const wire = encode({ typeUrl: TYPE_URL.endpoint, resourceNames: names.slice(0, 5) });
+    assert.throws(() => d.decode(wire.subarray(0, wire.length - 3)));
+    assert.throws(() => d.decode(Buffer.from([0x20, 0x01])), /wire type/);
+    assert.throws(() => d.decode(Buffer.from([0x00])), /invalid tag/);
+  });
+});
+
+describe('NameInterner', () => {
+  it('returns one frozen sorted array per distinct set, forgetting the least recently used past its bound', () => {
+    const i = new NameInterner(2);
+    const a = i.intern(new Set(['b', 'a']));
+    assert.deepEqual(a, ['a', 'b']);
+    assert.ok(Object.isFrozen(a));
+    assert.equal(i.intern(new Set(['a', 'b'])), a);
+    const c = i.intern(new Set(['c']));
+    i.intern(new Set(['a', 'b']));
+    const d = i.intern(new Set(['d']));
+    assert.equal(i.size, 2);
+    assert.notEqual(i.intern(new Set(['c'])), c, 'c was the least recently used');
+    assert.equal(i.intern(new Set(['d'])), d);
+  });
+});
