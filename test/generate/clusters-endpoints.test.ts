@@ -122,7 +122,12 @@ describe('sidecar endpoints (EDS)', () => {
     assert.equal(unhealthy.healthStatus, 'UNHEALTHY');
     assert.equal(unhealthy.metadata.filterMetadata['envoy.transport_socket_match'].tlsMode, 'istio');
     const ratings = generateCla(sim, 'outbound|9080||ratings.default.svc.cluster.local');
-    assert.equal(ratings.endpoints[0].lbEndpoints[0].metadata.filterMetadata['envoy.transport_socket_match'].tlsMode, 'disabled');
+    // As istiod: no transport_socket_match metadata for a plaintext endpoint (the cluster's
+    // tlsMode-disabled match takes every endpoint), and no default `latest` revision.
+    const md = ratings.endpoints[0].lbEndpoints[0].metadata.filterMetadata;
+    assert.equal(md['envoy.transport_socket_match'], undefined);
+    assert.match(md.istio.workload, /^[^;]*;default;ratings;[^;]*;Kubernetes$/);
+    assert.ok(!md.istio.workload.includes(';latest;'), md.istio.workload);
   });
 
   it('narrows subset clusters to the subset labels', () => {

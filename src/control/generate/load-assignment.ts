@@ -60,7 +60,11 @@ function lbEndpoint(e: Endpoint, opts: LbEndpointOptions): JsonObject {
     loadBalancingWeight: e.weight ?? 1,
   };
   if (!opts.grpc) {
-    out.metadata = { filterMetadata: { 'envoy.transport_socket_match': { tlsMode: e.tlsMode }, istio: { workload: workloadMetadata(e) } } };
+    // As istiod (AppendLbEndpointMetadata): tlsMode only when it is not `disabled` (clusters'
+    // tlsMode-disabled socket matches every endpoint anyway), then the compressed workload.
+    const filterMetadata: JsonObject = e.tlsMode === 'disabled' ? {} : { 'envoy.transport_socket_match': { tlsMode: e.tlsMode } };
+    filterMetadata.istio = { workload: workloadMetadata(e) };
+    out.metadata = { filterMetadata };
   }
   return out;
 }
@@ -69,7 +73,8 @@ function lbEndpoint(e: Endpoint, opts: LbEndpointOptions): JsonObject {
 const CLUSTER_ID = 'Kubernetes';
 
 /**
- * istiod's `istio.workload` endpoint metadata, `NAME;NAMESPACE;CANONICAL_SERVICE;CANONICAL_REVISION;CLUSTER`:
+ * istiod's `istio.workload` endpoint metadata, `NAME;NAMESPACE;CANONICAL_SERVICE;CANONICAL_REVISION;CLUSTER`
+ * (revision empty when it would be `latest`):
  * what telemetry reports as the destination workload and canonical service before the peer's
  * own metadata arrives. Canonical service/revision follow Istio's label precedence.
  */
@@ -78,5 +83,6 @@ export function workloadMetadata(e: Pick<Endpoint, 'workloadName' | 'namespace' 
   const name = e.workloadName ?? '';
   const canonical = l['service.istio.io/canonical-name'] ?? l['app.kubernetes.io/name'] ?? l.app ?? name;
   const revision = l['service.istio.io/canonical-revision'] ?? l['app.kubernetes.io/version'] ?? l.version ?? 'latest';
-  return `${name};${e.namespace};${canonical};${revision};${CLUSTER_ID}`;
+  // istiod leaves out the default revision ("don't bother sending the default value").
+  return `${name};${e.namespace};${canonical};${revision === 'latest' ? '' : revision};${CLUSTER_ID}`;
 }
