@@ -1,0 +1,218 @@
+/**
+ * The control plane side by side with the real istiod (bench only: never a dependency of the
+ * product, of `npm test` or of CI). One real kube-apiserver (scripts/kube-cluster.sh, etcd +
+ * API server, no controllers) holds the benchmark mesh of mesh-config-files.ts (M ServiceEntries
+ * × E endpoints, a VirtualService, the WorkloadEntry behind `moving`); `pilot-discovery` (built
+ * once from the Go module proxy by bench/fidelity/istiod-build.sh) and `mizzen discovery
+ * --kubeconfig` each watch it, one at a time, alternating per proxy count so their figures come
+ * from the same minutes. The ADS simulator (ads-simulator.ts: Istio's node metadata, EDS/RDS by
+ * name as Envoy unless --subscribe wildcard) connects N proxies; then a VirtualService edit and an
+ * endpoint edit (WorkloadEntry address) go through kubectl, and the simulator reports when every
+ * proxy has received and ACKed the new RDS / EDS.
+ *
+ *   node bench/controlplane/istiod-side-by-side.ts [--proxies 100,1000] [--services 1000] [--endpoints 10]
+ *     [--subscribe named|wildcard] [--streams-per-connection 100] [--json FILE]
+ *
+ * Rows per plane and N: initial sync (simulator start → every proxy has CDS, EDS, LDS, RDS) and
+ * the plane's CPU-s for it, convergence P50/P99 and the plane's CPU-s per change, peak RSS
+ * (VmHWM), response bytes per proxy per type. istiod runs with PILOT_MAX_REQUESTS_PER_SECOND
+ * raised (its default admits 25 new connections per second on 2 cores).
+ */
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface, type Interface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { cpuSeconds } from '../dataplane/process-stats.ts';
+import { virtualService, workloadEntry, writeMesh, type MeshShape } from './mesh-config-files.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..', '..');
+const { values } = parseArgs({
+  options: {
+    proxies: { type: 'string', default: '100,1000' },
+    services: { type: 'string', default: '1000' },
+    endpoints: { type: 'string', default: '10' },
+    subscribe: { type: 'string', default: 'named' },
+    'streams-per-connection': { type: 'string', default: '100' },
+    json: { type: 'string' },
+  },
+});
+const shape: MeshShape = { services: Number(values.services), endpointsPerService: Number(values.endpoints), namespace: 'bench' };
+const subscribe = values.subscribe === 'wildcard' ? 'wildcard' : 'named';
+const perConnection = Number(values['streams-per-connection']);
+const log = (s: string): void => void process.stdout.write(`${s}\n`);
+type Plane = 'istiod' | 'mizzen';
+
+export interface SideBySideRow {
+  plane: Plane;
+  proxies: number;
+  subscribe: string;
+  initial_sync_s: number;
+  initial_sync_cpu_s: number;
+  /** Response bytes per proxy per type during the initial sync (KiB). */
+  kib_per_proxy: Record<string, number>;
+  vs_p50_ms: number;
+  vs_p99_ms: number;
+  vs_cpu_s: number;
+  endpoint_p50_ms: number;
+  endpoint_p99_ms: number;
+  endpoint_cpu_s: number;
+  converged: string;
+  peak_rss_mb: number;
+  load_average: number[];
+}
+
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : 0;
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(url: string, child: ChildProcess, seconds: number, what: string): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode})`);
+    if (await fetch(url).then((r) => r.ok).catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} not ready in ${seconds} s`);
+}
+
+function nextLine(rl: Interface, pred: (l: string) => boolean, timeoutMs: number, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      rl.off('line', on);
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+    }, timeoutMs);
+    const on = (l: string): void => {
+      if (!pred(l)) return;
+      clearTimeout(timer);
+      rl.off('line', on);
+      resolve(l);
+    };
+    rl.on('line', on);
+  });
+}
+
+const kubeScript = join(repo, 'scripts', 'kube-cluster.sh');
+const dir = mkdtempSync(join(tmpdir(), 'mizzen-istiod-sbs-'));
+const meshDir = join(dir, 'mesh');
+const base = 27000 + 10 * Math.floor(Math.random() * 100);
+const rows: SideBySideRow[] = [];
+let plane: ChildProcess | undefined;
+let sim: ChildProcess | undefined;
+let kubeStarted = false;
+try {
+  const istiodBin = execFileSync('bash', [join(repo, 'bench/fidelity/istiod-build.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const binDir = execFileSync('bash', [kubeScript, 'bin-dir'], { encoding: 'utf8' }).trim();
+  execFileSync('bash', [kubeScript, 'start', join(dir, 'kube'), '--port-base', String(base), '--no-controllers'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  kubeStarted = true;
+  const kubeconfig = join(dir, 'kube', 'kubeconfig');
+  const kubectl = (args: string[], input?: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const c = execFile(join(binDir, 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { maxBuffer: 64 * 1024 * 1024 }, (e, out, err) => (e ? reject(new Error(err || e.message)) : resolve(out)));
+      c.stdin!.end(input ?? '');
+    });
+  const shared = [join(repo, '../shared'), '/work/shared'].find((d) => existsSync(join(d, 'istio/api/kubernetes/customresourcedefinitions.gen.yaml')));
+  const crds = shared ? join(shared, 'istio/api/kubernetes/customresourcedefinitions.gen.yaml') : join(repo, 'src/control/config/schema/istio-crds.gen.yaml');
+  await kubectl(['apply', '--server-side', '-f', crds]);
+  await kubectl(['wait', '--for', 'condition=established', 'crd', '--all', '--timeout=60s']);
+  await kubectl(['create', 'namespace', shape.namespace]);
+  await kubectl(['create', 'namespace', 'istio-system']);
+  await kubectl(['apply', '-f', '-'], 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: "trustDomain: cluster.local\\nrootNamespace: istio-system\\n"\n  meshNetworks: "networks: {}\\n"\n');
+  writeMesh(meshDir, shape);
+  let t = performance.now();
+  await kubectl(['apply', '--server-side', '-f', meshDir]);
+  log(`${shape.services} ServiceEntries × ${shape.endpointsPerService} endpoints, a VirtualService and a WorkloadEntry through the API server in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+  let vsWeight = 90;
+  let endpointShift = 1;
+  const start = async (which: Plane): Promise<{ child: ChildProcess; grpc: string }> => {
+    const [grpc, secure, http, p4, p5, p6] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+    if (which === 'istiod') {
+      const child = spawn(istiodBin, ['discovery', '--kubeconfig', kubeconfig, '--httpAddr', `127.0.0.1:${http}`, '--grpcAddr', `127.0.0.1:${grpc}`, '--secureGRPCAddr', `127.0.0.1:${secure}`, '--httpsAddr', `127.0.0.1:${p4}`, '--monitoringAddr', `127.0.0.1:${p5}`, '--ctrlz_port', String(p6), '--ctrlz_address', '127.0.0.1', '--domain', 'cluster.local', '--log_output_level', 'default:warn'], {
+        stdio: ['ignore', 'ignore', 'ignore'],
+        env: { ...process.env, POD_NAME: 'istiod-bench', POD_NAMESPACE: 'istio-system', REVISION: 'default', CLUSTER_ID: 'Kubernetes', ENABLE_CA_SERVER: 'true', PILOT_CERT_PROVIDER: 'istiod', JWT_POLICY: 'third-party-jwt', KUBECONFIG: kubeconfig, PILOT_MAX_REQUESTS_PER_SECOND: '100000' },
+      });
+      await waitReady(`http://127.0.0.1:${http}/ready`, child, 180, 'istiod');
+      return { child, grpc: `127.0.0.1:${grpc}` };
+    }
+    const child = spawn(process.execPath, [join(repo, 'bin/mizzen.js'), 'discovery', '--kubeconfig', kubeconfig, '--grpc-addr', `127.0.0.1:${grpc}`, '--secure-grpc-addr', `127.0.0.1:${secure}`, '--http-addr', `127.0.0.1:${http}`, '--webhook-addr', `127.0.0.1:${p4}`], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, MIZZEN_LOG: 'error' },
+    });
+    await waitReady(`http://127.0.0.1:${http}/ready`, child, 180, 'mizzen discovery');
+    return { child, grpc: `127.0.0.1:${grpc}` };
+  };
+
+  for (const n of values.proxies.split(',').map(Number)) {
+    for (const which of ['istiod', 'mizzen'] as const) {
+      const { child, grpc } = await start(which);
+      plane = child;
+      // Both planes debounce their first push; give it the same second.
+      await new Promise((r) => setTimeout(r, 2000));
+      const load0 = loadavg();
+      const c0 = cpuSeconds(child.pid!);
+      t = performance.now();
+      sim = spawn(process.execPath, ['--max-old-space-size=8192', join(here, 'ads-simulator.ts'), JSON.stringify({ address: grpc, proxies: n, channels: Math.max(1, Math.ceil(n / perConnection)), namespace: shape.namespace, subscribe })], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const rl = createInterface({ input: sim.stdout! });
+      const synced = await nextLine(rl, (l) => l.startsWith('synced'), 900_000, `${n} proxies to sync with ${which}`);
+      const syncS = (performance.now() - t) / 1000;
+      const syncCpu = cpuSeconds(child.pid!) - c0;
+      const bytes = (JSON.parse(synced.slice('synced'.length)) as { bytes: Record<string, number> }).bytes;
+      const kib = Object.fromEntries(Object.entries(bytes).map(([k, b]) => [k, Math.round(b / n / 1024)]));
+      log(`${which}: ${n} proxies (${subscribe}) synced in ${syncS.toFixed(1)} s, ${syncCpu.toFixed(1)} CPU-s; KiB per proxy ${JSON.stringify(kib)}; load ${load0.map((x) => x.toFixed(1)).join(' ')}`);
+      const measure = async (type: 'rds' | 'eds', apply: () => Promise<unknown>): Promise<{ p50: number; p99: number; cpu: number; converged: number }> => {
+        sim!.stdin!.write(`watch ${type}\n`);
+        await nextLine(rl, (l) => l === 'watching', 10_000, 'the simulator to arm');
+        const cpu0 = cpuSeconds(child.pid!);
+        await apply();
+        const r = JSON.parse(await nextLine(rl, (l) => l.startsWith('{'), 180_000, `${type} convergence`)) as { converged: number; p50_ms: number; p99_ms: number };
+        return { p50: Math.round(r.p50_ms), p99: Math.round(r.p99_ms), cpu: Number((cpuSeconds(child.pid!) - cpu0).toFixed(2)), converged: r.converged };
+      };
+      vsWeight = vsWeight === 90 ? 50 : 90;
+      const vs = await measure('rds', () => kubectl(['apply', '-f', '-'], virtualService(shape, vsWeight)));
+      endpointShift = endpointShift === 1 ? 2 : 1;
+      const ep = await measure('eds', () => kubectl(['apply', '-f', '-'], workloadEntry(shape, endpointShift)));
+      const row: SideBySideRow = {
+        plane: which, proxies: n, subscribe,
+        initial_sync_s: Number(syncS.toFixed(1)), initial_sync_cpu_s: Number(syncCpu.toFixed(1)), kib_per_proxy: kib,
+        vs_p50_ms: vs.p50, vs_p99_ms: vs.p99, vs_cpu_s: vs.cpu,
+        endpoint_p50_ms: ep.p50, endpoint_p99_ms: ep.p99, endpoint_cpu_s: ep.cpu,
+        converged: `${vs.converged}/${ep.converged} of ${n}`,
+        peak_rss_mb: peakRssMb(child.pid!),
+        load_average: loadavg().map((x) => Number(x.toFixed(1))),
+      };
+      rows.push(row);
+      log(`${which}: ${n} proxies: VirtualService p50 ${vs.p50} ms p99 ${vs.p99} ms (${vs.cpu} CPU-s); endpoint p50 ${ep.p50} ms p99 ${ep.p99} ms (${ep.cpu} CPU-s); converged ${row.converged}; peak RSS ${row.peak_rss_mb} MB; load ${row.load_average.join(' ')}`);
+      sim.stdin!.write('exit\n');
+      await new Promise((r) => (sim!.exitCode !== null ? r(null) : sim!.once('exit', r)));
+      sim = undefined;
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+      plane = undefined;
+    }
+  }
+  log(`machine: ${cpus().length} × ${cpus()[0]?.model}; ${new Date().toISOString()}`);
+  if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2) + '\n');
+} finally {
+  sim?.kill('SIGKILL');
+  if (plane && plane.exitCode === null) {
+    plane.kill('SIGKILL');
+    await new Promise((r) => plane!.once('exit', r));
+  }
+  if (kubeStarted) execFileSync('bash', [kubeScript, 'stop', join(dir, 'kube')]);
+  rmSync(dir, { recursive: true, force: true });
+}
