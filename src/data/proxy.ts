@@ -14,6 +14,7 @@ import { DEFAULT_DRAIN_DURATION_MS, ListenerManager } from './listener/listener-
 import { registerPolicyFilters, type PolicyFilters } from './policy/policy-filters.ts';
 import type { AccessLogOptions } from './telemetry/access-log.ts';
 import { IstioTelemetry } from './telemetry/istio-telemetry.ts';
+import type { PeerLookup } from './telemetry/istio-labels.ts';
 import type { AppScrapeTarget } from './telemetry/merged-metrics-server.ts';
 import type { AppProber } from './telemetry/app-health-prober.ts';
 import { NetworkFilterRegistry } from './listener/network-filter.ts';
@@ -67,6 +68,8 @@ export interface ProxyOptions {
   onQuit?: () => void;
   /** Internal listeners that `envoy_internal_address` endpoints reach (the waypoint's `connect_originate`). */
   internalUpstreams?: ReadonlyMap<string, InternalUpstream>;
+  /** A waypoint's workloads by IP, for the peers its `reporter="waypoint"` metrics name. */
+  peers?: PeerLookup;
   /** Called once when the proxy closes (its composition root's own parts: HBONE pools). */
   onClose?: () => void;
 }
@@ -127,6 +130,7 @@ export class Proxy implements AdminSource {
       appMetrics: options.appMetrics,
       clusters: () => this.clusters,
       environment: options.environment,
+      ...(options.peers ? { peers: options.peers } : {}),
       ...(options.appProbers ? { appProbers: options.appProbers, podIp: options.identity.ip } : {}),
       clusterService: (name) => {
         const svc = (this.clusters.get(name)?.config.metadata.services as { host?: string; name?: string; namespace?: string }[] | undefined)?.[0];

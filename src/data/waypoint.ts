@@ -4,6 +4,8 @@ import { HBONE_PORT, type HboneCredentials } from './hbone/hbone-settings.ts';
 import { Proxy, type ProxyOptions } from './proxy.ts';
 import { CONNECT_ORIGINATE, connectOriginate } from './waypoint/connect-originate.ts';
 import { ConnectTerminate } from './waypoint/connect-terminate.ts';
+import { WorkloadPeers } from './waypoint/workload-peers.ts';
+import { systemClock } from '../lib/clock.ts';
 
 export interface WaypointOptions extends Omit<ProxyOptions, 'identity' | 'internalUpstreams'> {
   identity: Omit<ProxyOptions['identity'], 'type'>;
@@ -28,6 +30,7 @@ export class Waypoint {
   private readonly pool: HbonePool;
   private readonly log: Logger;
   private terminate: ConnectTerminate | undefined;
+  private peers: WorkloadPeers | undefined;
   private unsubscribe: (() => void) | undefined;
   hbonePort: number | undefined;
 
@@ -37,7 +40,7 @@ export class Waypoint {
     this.pool = new HbonePool({ log: this.log });
     const identity = `spiffe://${options.identity.trustDomain ?? 'cluster.local'}/ns/${options.identity.namespace}/sa/${options.identity.serviceAccount}`;
     const internal = new Map([[CONNECT_ORIGINATE, connectOriginate({ identity, credentials: () => this.credentials(), pool: this.pool, log: this.log, hbonePort: options.upstreamHbonePort })]]);
-    this.proxy = new Proxy({ ...options, identity: { ...options.identity, type: 'waypoint' }, internalUpstreams: internal });
+    this.proxy = new Proxy({ ...options, identity: { ...options.identity, type: 'waypoint' }, internalUpstreams: internal, peers: (ip) => this.peers?.peerAt(ip) });
   }
 
   /** The waypoint's certificate from the proxy's secrets (`default`, `ROOTCA`). */
@@ -50,6 +53,8 @@ export class Waypoint {
 
   async start(): Promise<void> {
     await this.proxy.start();
+    this.peers = new WorkloadPeers({ discovery: this.options.discovery, node: this.proxy.node, transport: this.options.xdsTransport, clock: this.options.clock ?? systemClock, log: this.options.logs.component('workload-peers') });
+    this.peers.start();
     const credentials = this.credentials() ?? (await new Promise<HboneCredentials>((resolve) => {
       const off = this.proxy.secrets.onChange(() => {
         const c = this.credentials();
@@ -76,6 +81,7 @@ export class Waypoint {
   }
 
   close(): void {
+    this.peers?.close();
     this.unsubscribe?.();
     this.terminate?.close();
     this.pool.close();

@@ -127,6 +127,19 @@ describe('ambient waypoint (ztunnel → waypoint → ztunnel)', { skip, timeout:
     assert.match(lines.inbound, /dst\.addr=(\d+\.\d+\.\d+\.\d+):15008 dst\.hbone_addr=\1:8080/);
   });
 
+  it('reports the requests it carries as Istio\'s waypoints do (istio_requests_total, reporter="waypoint")', async () => {
+    const pods = JSON.parse((await cli(['get', 'pods', '-o', 'json'], dir)).stdout) as { items: { name: string }[] };
+    const waypoint = pods.items.find((p) => p.name.startsWith('waypoint-'))!.name;
+    const series = await waitFor('a reporter="waypoint" series naming both workloads', async () => {
+      const m = (await cli(['exec', waypoint, '--', 'curl', '-s', '--max-time', '5', 'http://127.0.0.1:15090/stats/prometheus'], dir)).stdout;
+      return m.split('\n').find((l) => l.startsWith('istio_requests_total{reporter="waypoint"') && l.includes('source_workload="client"') && l.includes('destination_workload="httpbin"') && l.includes('response_code="200"'));
+    });
+    assert.match(series, /source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/default"/);
+    assert.match(series, /destination_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/httpbin"/);
+    assert.match(series, /destination_service="httpbin\.default\.svc\.cluster\.local"/);
+    assert.match(series, /connection_security_policy="mutual_tls"/);
+  });
+
   it('enforces an L7 AuthorizationPolicy attached to the waypoint by targetRefs (403 for the denied path only)', async () => {
     await apply(DENY_HEADERS);
     const denied = await waitFor('403 for /headers', async () => {

@@ -16,6 +16,7 @@ import { RouteGenerator } from './route-generator.ts';
 export class GeneratorRegistry {
   private readonly byType: ReadonlyMap<string, Generator>;
   private readonly workloadApi: ReadonlyMap<string, Generator>;
+  private readonly waypoint: ReadonlyMap<string, Generator>;
 
   constructor(
     generators: readonly Generator[] = [new ClusterGenerator(), new EndpointGenerator(), new ListenerGenerator(), new RouteGenerator()],
@@ -23,6 +24,8 @@ export class GeneratorRegistry {
   ) {
     this.byType = new Map(generators.map((g) => [g.typeUrl, g]));
     this.workloadApi = new Map(workloadApi.map((g) => [g.typeUrl, g]));
+    // waypoints also read the workload API (their peers for telemetry), as Istio's do
+    this.waypoint = new Map([...this.byType, ...this.workloadApi]);
   }
 
   /** The generator for a type URL, if this proxy is served that type. */
@@ -32,6 +35,7 @@ export class GeneratorRegistry {
 
   /** All generators a proxy uses, keyed by type URL. */
   generatorsFor(proxy: ProxyInfo): ReadonlyMap<string, Generator> {
+    if (proxy.type === 'waypoint') return this.waypoint;
     return proxy.type === 'ztunnel' ? this.workloadApi : this.byType;
   }
 

@@ -8,6 +8,7 @@ import type { Service, ServicePort } from '../registry/service.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { podIP } from '../registry/pod-workload.ts';
 import { hboneAt } from './hbone-endpoints.ts';
+import { hcmTelemetry } from './telemetry-hcm.ts';
 import { outboundClusterName, parseClusterName } from './cluster-names.ts';
 import { EXT, typedFilter, type JsonObject } from './envoy-extensions.ts';
 import { httpConnectionManagerFilter, listenerHcmSettings, tcpProxyFilter } from './http-connection-manager.ts';
@@ -104,7 +105,7 @@ function chain(proxy: ProxyInfo, push: PushContext, w: Waypoint, service: Servic
   const name = `inbound-vip|${port.port}|${http ? 'http' : 'tcp'}|${service.hostname}`;
   const prefixRanges = service.addresses.filter((a) => !a.includes('/')).map((a) => ({ addressPrefix: a, prefixLen: a.includes(':') ? 128 : 32 }));
   const terminal = http
-    ? httpConnectionManagerFilter({ statPrefix: name, rds: routeConfigName(port.port, service.hostname), preFilters: filters.http, inbound: true, ...listenerHcmSettings(proxy, push.mesh) })
+    ? httpConnectionManagerFilter({ statPrefix: name, rds: routeConfigName(port.port, service.hostname), preFilters: filters.http, inbound: true, ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'inbound') })
     : tcpProxyFilter(name, outboundClusterName(port.port, undefined, service.hostname));
   return { name, filterChainMatch: { prefixRanges, destinationPort: port.port }, filters: [...(http ? [] : filters.tcp), terminal] };
 }
@@ -122,7 +123,7 @@ function directChains(proxy: ProxyInfo, push: PushContext, w: Waypoint, ips: rea
   const prefixRanges = ips.map((a) => ({ addressPrefix: a, prefixLen: a.includes(':') ? 128 : 32 }));
   const routeConfig = { name: ENCAP, virtualHosts: [{ name: 'inbound|http|0', domains: ['*'], routes: [defaultRoute(ENCAP, false)] }], validateClusters: false };
   return [
-    { name: 'direct-http', filterChainMatch: { prefixRanges, applicationProtocols: ['http/1.1', 'h2c'] }, filters: [httpConnectionManagerFilter({ statPrefix: 'direct-http', routeConfig, preFilters: filters.http, inbound: true, ...listenerHcmSettings(proxy, push.mesh) })] },
+    { name: 'direct-http', filterChainMatch: { prefixRanges, applicationProtocols: ['http/1.1', 'h2c'] }, filters: [httpConnectionManagerFilter({ statPrefix: 'direct-http', routeConfig, preFilters: filters.http, inbound: true, ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'inbound') })] },
     { name: 'direct-tcp', filterChainMatch: { prefixRanges }, filters: [...filters.tcp, tcpProxyFilter('direct-tcp', ENCAP)] },
   ];
 }

@@ -48,6 +48,8 @@ export function serviceOfClusterName(cluster: string): ServiceRef | undefined {
 /** The per-stream facts that decide a label set (everything else is fixed per peer). */
 export interface LabelFacts {
   inbound: boolean;
+  /** Reported by a waypoint (`reporter="waypoint"`). */
+  waypoint: boolean;
   source: PeerInfo;
   destination: PeerInfo;
   sourcePrincipal: string;
@@ -66,7 +68,7 @@ export function buildLabels(f: LabelFacts): IstioLabels {
   const s = f.source;
   const d = f.destination;
   return {
-    reporter: f.inbound ? 'destination' : 'source',
+    reporter: f.waypoint ? 'waypoint' : f.inbound ? 'destination' : 'source',
     source_workload: s.workload,
     source_workload_namespace: s.namespace !== U ? s.namespace : f.principalNamespace || U,
     source_principal: f.sourcePrincipal || U,
@@ -94,12 +96,25 @@ export function buildLabels(f: LabelFacts): IstioLabels {
   };
 }
 
+/** Workloads by IP (a waypoint's view of the workload API), for the peers a waypoint reports. */
+export type PeerLookup = (ip: string) => PeerInfo | undefined;
+
 /** Fill `facts` (reused) for one finished stream. */
-export function factsOf(facts: LabelFacts, info: StreamInfo, rec: TelemetryRecord | undefined, self: PeerInfo, selfPrincipal: string, service: ServiceRef | undefined): LabelFacts {
+export function factsOf(facts: LabelFacts, info: StreamInfo, rec: TelemetryRecord | undefined, self: PeerInfo, selfPrincipal: string, service: ServiceRef | undefined, waypoint?: { peers: PeerLookup | undefined }): LabelFacts {
   const inbound = info.direction === 'INBOUND';
   const tcp = info.protocol === 'tcp';
   facts.inbound = inbound;
-  if (inbound) {
+  facts.waypoint = waypoint !== undefined;
+  if (waypoint) {
+    // Istio's waypoint: the client (tunnel peer) as source, the endpoint it chose as destination
+    const dst = waypoint.peers?.(hostIp(info.upstreamHost));
+    facts.source = waypoint.peers?.(info.downstreamRemoteAddress) ?? rec?.downstreamPeer ?? UNKNOWN_PEER;
+    facts.destination = dst ?? UNKNOWN_PEER;
+    facts.sourcePrincipal = info.mtls ? info.peerPrincipal : '';
+    facts.destinationPrincipal = dst && dst.serviceAccount !== U ? `spiffe://${dst.meshId !== U ? dst.meshId : 'cluster.local'}/ns/${dst.namespace}/sa/${dst.serviceAccount}` : '';
+    facts.security = info.mtls ? 'mutual_tls' : 'none';
+    facts.principalNamespace = info.mtls ? namespaceOfPrincipal(info.peerPrincipal) : '';
+  } else if (inbound) {
     facts.source = rec?.downstreamPeer ?? UNKNOWN_PEER;
     facts.destination = self;
     facts.sourcePrincipal = info.mtls ? info.peerPrincipal : '';
@@ -126,5 +141,13 @@ export function factsOf(facts: LabelFacts, info: StreamInfo, rec: TelemetryRecor
 /** The label-cache key of a facts record. */
 export function factsKey(f: LabelFacts): string {
   const svc = f.service ? f.service.host : '';
-  return `${f.inbound ? 'd' : 's'}|${f.source.id}|${f.destination.id}|${f.sourcePrincipal}|${f.destinationPrincipal}|${svc}|${f.protocol}|${f.code}|${f.grpcStatus}|${f.flags}|${f.security}|${f.principalNamespace}`;
+  return `${f.waypoint ? 'w' : f.inbound ? 'd' : 's'}|${f.source.id}|${f.destination.id}|${f.sourcePrincipal}|${f.destinationPrincipal}|${svc}|${f.protocol}|${f.code}|${f.grpcStatus}|${f.flags}|${f.security}|${f.principalNamespace}`;
+}
+
+/** The IP of an upstream host key (`[listener/][tunnel/]IP:PORT`, `[IPv6]:PORT`). */
+function hostIp(key: string): string {
+  const last = key.slice(key.lastIndexOf('/') + 1);
+  const c = last.lastIndexOf(':');
+  const ip = c > 0 ? last.slice(0, c) : last;
+  return ip.startsWith('[') ? ip.slice(1, -1) : ip;
 }

@@ -1,5 +1,5 @@
 import type { StreamInfo, StreamObserver } from '../l7/stream-info.ts';
-import { buildLabels, factsKey, factsOf, serviceOfClusterName, UNKNOWN_PEER, type IstioLabels, type LabelFacts, type ServiceRef } from './istio-labels.ts';
+import { buildLabels, factsKey, factsOf, serviceOfClusterName, UNKNOWN_PEER, type IstioLabels, type LabelFacts, type PeerLookup, type ServiceRef } from './istio-labels.ts';
 import { telemetryRecord } from './metadata-exchange-filter.ts';
 import type { PeerInfo } from './peer-metadata.ts';
 import { formatLabels, PrometheusText, type HistogramSample, type ValueSample } from './prometheus-text.ts';
@@ -65,6 +65,8 @@ export interface IstioMetricsOptions {
   clusterService?: (cluster: string) => ServiceRef | undefined;
   /** Bound on distinct label sets (beyond it new sets fold into one overflow series). */
   maxSeries?: number;
+  /** A waypoint's workloads by IP (its source and destination labels). */
+  peers?: PeerLookup;
 }
 
 /**
@@ -79,7 +81,7 @@ export class IstioMetrics implements StreamObserver {
   private readonly series = new Map<string, Series>();
   private readonly opts: IstioMetricsOptions;
   private readonly facts: LabelFacts = {
-    inbound: false, source: UNKNOWN_PEER, destination: UNKNOWN_PEER, sourcePrincipal: '', destinationPrincipal: '', service: undefined,
+    inbound: false, waypoint: false, source: UNKNOWN_PEER, destination: UNKNOWN_PEER, sourcePrincipal: '', destinationPrincipal: '', service: undefined,
     protocol: 'http', code: '', grpcStatus: '', flags: '', security: 'unknown', principalNamespace: '',
   };
   private readonly services = new Map<string, ServiceRef | undefined>();
@@ -133,7 +135,7 @@ export class IstioMetrics implements StreamObserver {
   }
 
   /** The series for a finished stream (created on first sight of its label set). */
-  private seriesFor(info: StreamInfo): Series {
+  private seriesFor(info: StreamInfo, waypoint = false): Series {
     const rec = telemetryRecord(info);
     let svc = this.serviceOf(info.clusterName);
     if (!svc && info.protocol !== 'tcp' && info.authority) {
@@ -142,7 +144,7 @@ export class IstioMetrics implements StreamObserver {
       const parts = host.split('.');
       svc = { host, name: parts[0], namespace: parts.length >= 3 && parts[2] === 'svc' ? parts[1] : 'unknown' };
     }
-    const f = factsOf(this.facts, info, rec, this.opts.self, this.opts.selfPrincipal, svc);
+    const f = factsOf(this.facts, info, rec, this.opts.self, this.opts.selfPrincipal, svc, waypoint ? { peers: this.opts.peers } : undefined);
     const key = factsKey(f);
     let s = this.series.get(key);
     if (!s) {
@@ -173,7 +175,7 @@ export class IstioMetrics implements StreamObserver {
     // HTTP metrics come from the HCM's istio.stats filter (absent: Telemetry turned them off)
     const policy = info.filterState.get(STATS_KEY) as StatsPolicy | undefined;
     if (!policy) return;
-    const s = this.seriesFor(info);
+    const s = this.seriesFor(info, policy.waypoint);
     if (policy.metrics.size === 0) {
       s.requests++;
       s.duration.observe(DURATION_BUCKETS, Math.max(0, info.durationMs()));

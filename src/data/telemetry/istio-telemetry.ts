@@ -4,7 +4,7 @@ import type { StreamObserver } from '../l7/stream-info.ts';
 import { structToJson, type Obj } from '../xds-client/proto-values.ts';
 import { AccessLog, type AccessLogOptions } from './access-log.ts';
 import { AccessLogSinks, createHcmAccessLogFilter, HcmAccessLogObserver } from './hcm-access-log.ts';
-import type { ServiceRef } from './istio-labels.ts';
+import type { PeerLookup, ServiceRef } from './istio-labels.ts';
 import { IstioMetrics } from './istio-metrics.ts';
 import { MergedMetricsServer, scrapeTargetOf, type AppScrapeTarget } from './merged-metrics-server.ts';
 import type { AppProber } from './app-health-prober.ts';
@@ -24,6 +24,8 @@ export interface IstioTelemetryOptions {
   accessLog?: AccessLogOptions;
   /** The service behind a cluster (its `istio.services` metadata). */
   clusterService?: (cluster: string) => ServiceRef | undefined;
+  /** A waypoint's workloads by IP (the peers of `reporter="waypoint"` metrics). */
+  peers?: PeerLookup;
   /** App metrics to merge on 15020; default from node metadata PROMETHEUS_ANNOTATIONS (JSON). */
   appMetrics?: AppScrapeTarget;
   /** The proxy's clusters: span exporters reach their collectors through them. */
@@ -66,7 +68,7 @@ export class IstioTelemetry {
     this.tcpExchange = new TcpMetadataExchange(md, this.ownId, exchangedMetadata);
     const self = peerInfoOf(md, -1);
     const td = typeof md.MESH_ID === 'string' && md.MESH_ID ? md.MESH_ID : 'cluster.local';
-    this.metrics = new IstioMetrics({ self, selfPrincipal: `spiffe://${td}/ns/${self.namespace}/sa/${self.serviceAccount}`, clusterService: opts.clusterService });
+    this.metrics = new IstioMetrics({ self, selfPrincipal: `spiffe://${td}/ns/${self.namespace}/sa/${self.serviceAccount}`, clusterService: opts.clusterService, ...(opts.peers ? { peers: opts.peers } : {}) });
     this.accessLog = opts.accessLog ? new AccessLog(opts.accessLog) : undefined;
     const clusters = opts.clusters;
     const ips = typeof md.INSTANCE_IPS === 'string' ? md.INSTANCE_IPS.split(',')[0]! : '';

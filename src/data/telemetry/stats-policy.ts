@@ -19,6 +19,8 @@ export interface MetricPolicy {
 export interface StatsPolicy {
   metrics: ReadonlyMap<string, MetricPolicy>;
   readsHeaders: boolean;
+  /** `reporter: SERVER_GATEWAY` (a waypoint's HCMs): the stream is reported as `reporter="waypoint"`. */
+  waypoint: boolean;
 }
 
 /** Istio's standard metrics by stats name. */
@@ -41,7 +43,7 @@ export function compileStatsPolicy(config: Obj, path: string): StatsPolicy {
     const targets = name ? [name] : STATS_METRICS;
     for (const t of targets) metrics.set(t, { drop: m.drop === true, remove, dimensions: dims });
   });
-  return { metrics, readsHeaders };
+  return { metrics, readsHeaders, waypoint: v.reporter === 'SERVER_GATEWAY' };
 }
 
 /**
