@@ -26,7 +26,7 @@ export interface TrafficPolicy {
   portLevelSettings?: PortTrafficPolicy[];
   tunnel?: { protocol?: string; targetHost?: string; targetPort?: number };
   proxyProtocol?: { version?: 'V1' | 'V2' };
-  retryBudget?: { percent?: number; minRetryConcurrency?: number; budgetInterval?: string };
+  retryBudget?: RetryBudget;
 }
 
 export interface PortTrafficPolicy {
@@ -75,4 +75,11 @@ export interface OutlierDetection {
   baseEjectionTime?: string;
   maxEjectionPercent?: number;
   minHealthPercent?: number;
+}
+
+/** TrafficPolicy.RetryBudget: concurrent retries as a share of the active requests. */
+export interface RetryBudget {
+  percent?: number;
+  minRetryConcurrency?: number;
+  budgetInterval?: string;
 }

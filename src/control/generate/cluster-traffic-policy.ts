@@ -1,10 +1,12 @@
 import type { ConnectionPoolSettings } from '../../api/istio/connection-pool.ts';
-import type { LoadBalancerSettings, OutlierDetection, TrafficPolicy } from '../../api/istio/destination-rule.ts';
+import type { LoadBalancerSettings, OutlierDetection, RetryBudget, TrafficPolicy } from '../../api/istio/destination-rule.ts';
 import type { ClientTLSSettings } from '../../api/istio/tls-settings.ts';
 import { EXT, duration, type JsonObject } from './envoy-extensions.ts';
 
-/** The four settings a cluster takes from a DestinationRule, after merging. */
+/** The settings a cluster takes from a DestinationRule, after merging. */
 export interface EffectivePolicy {
+  /** TrafficPolicy.retryBudget (rule, then subset; not port-level). */
+  retryBudget?: RetryBudget;
   loadBalancer?: LoadBalancerSettings;
   connectionPool?: ConnectionPoolSettings;
   outlierDetection?: OutlierDetection;
@@ -20,6 +22,7 @@ export function effectivePolicy(top: TrafficPolicy | undefined, subset: TrafficP
   for (const p of [top, subset]) {
     if (!p) continue;
     apply(out, p);
+    if (p.retryBudget) out.retryBudget = p.retryBudget;
     const portLevel = p.portLevelSettings?.find((s) => s.port?.number === port);
     if (portLevel) apply(out, portLevel);
   }
@@ -60,13 +63,15 @@ export function loadBalancerFields(lb: LoadBalancerSettings | undefined): JsonOb
 }
 
 /** circuit_breakers, connect timeout, per-connection limits, idle timeouts (Istio's defaults: no limits). */
-export function connectionPoolFields(pool: ConnectionPoolSettings | undefined, http2: boolean, defaultConnectTimeout = '10s', downstreamProtocol = false): JsonObject {
+export function connectionPoolFields(pool: ConnectionPoolSettings | undefined, http2: boolean, defaultConnectTimeout = '10s', downstreamProtocol = false, retryBudget?: RetryBudget): JsonObject {
   const thresholds: JsonObject = {
     maxConnections: pool?.tcp?.maxConnections ?? MAX,
     maxPendingRequests: pool?.http?.http1MaxPendingRequests ?? MAX,
     maxRequests: pool?.http?.http2MaxRequests ?? MAX,
     maxRetries: pool?.http?.maxRetries ?? MAX,
   };
+  // istiod's applyRetryBudget: its defaults are 0.2 (Envoy's Percent is 0-100: 0.2 %, as istiod sends it) and 3
+  if (retryBudget) thresholds.retryBudget = { budgetPercent: { value: retryBudget.percent ?? 0.2 }, minRetryConcurrency: (retryBudget.minRetryConcurrency ?? 0) > 0 ? retryBudget.minRetryConcurrency! : 3 };
   const out: JsonObject = { connectTimeout: duration(pool?.tcp?.connectTimeout) ?? duration(defaultConnectTimeout) ?? '10s', circuitBreakers: { thresholds: [thresholds] } };
   const common: JsonObject = {};
   const idle = duration(pool?.http?.idleTimeout);

@@ -98,7 +98,7 @@ function buildCluster(push: PushContext, service: Service, port: ServicePort, su
   } else {
     Object.assign(cluster, lb, { type: 'EDS', edsClusterConfig: { edsConfig: adsConfigSource(), serviceName: name } });
   }
-  Object.assign(cluster, connectionPoolFields(policy.connectionPool, HTTP2_PROTOCOLS.has(port.protocol), push.mesh.connectTimeout, opts.downstreamProtocol));
+  Object.assign(cluster, connectionPoolFields(policy.connectionPool, HTTP2_PROTOCOLS.has(port.protocol), push.mesh.connectTimeout, opts.downstreamProtocol, policy.retryBudget));
   Object.assign(cluster, outlierDetectionFields(policy.outlierDetection));
   // As istiod: panic mode off (no traffic to unhealthy hosts when few are healthy).
   if (!passthrough && cluster.commonLbConfig === undefined) cluster.commonLbConfig = { healthyPanicThreshold: {} };

@@ -51,7 +51,7 @@ export function forwardHttp2(o: Http2ForwardOptions): void {
 
   const canRetry = (): boolean => {
     if (!retry || retriesUsed >= retry.numRetries || !o.body.replayable || stream.headersSent || done) return false;
-    if (cluster.breaker.retries >= cluster.config.limits.maxRetries) {
+    if (!cluster.retryAllowed()) {
       cluster.stats.rqRetryOverflow++;
       info.addFlag('URX');
       return false;

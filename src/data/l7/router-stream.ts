@@ -218,7 +218,7 @@ export abstract class RouterStream implements PoolWaiter, UpstreamResponseHandle
     const r = this.retry;
     if (!r || this.retriesUsed >= r.numRetries || this.bodyTooLarge || !this.requestComplete || this.headSent) return false;
     const cluster = this.cluster!;
-    if (cluster.breaker.retries >= cluster.config.limits.maxRetries) {
+    if (!cluster.retryAllowed()) {
       cluster.stats.rqRetryOverflow++;
       this.info.addFlag('URX');
       return false;

@@ -15,6 +15,8 @@ export interface CircuitBreakerLimits {
   maxPendingRequests: number;
   maxRequests: number;
   maxRetries: number;
+  /** thresholds.retry_budget: concurrent retries limited by the active load instead of max_retries. */
+  retryBudget?: { percent: number; minConcurrency: number };
 }
 
 /** A compiled envoy.config.cluster.v3.Cluster. */
@@ -73,7 +75,16 @@ function compileLimits(cb: unknown, path: string): CircuitBreakerLimits {
     maxPendingRequests: wrapped(t.maxPendingRequests) ?? DEFAULT_LIMITS.maxPendingRequests,
     maxRequests: wrapped(t.maxRequests) ?? DEFAULT_LIMITS.maxRequests,
     maxRetries: wrapped(t.maxRetries) ?? DEFAULT_LIMITS.maxRetries,
+    ...(t.retryBudget === undefined ? {} : { retryBudget: compileRetryBudget(t.retryBudget, `${path}.thresholds.retryBudget`) }),
   };
+}
+
+/** Envoy's defaults: budget_percent 20 %, min_retry_concurrency 3. */
+function compileRetryBudget(rb: unknown, path: string): { percent: number; minConcurrency: number } {
+  const o = asObj(rb);
+  onlyFields(o, path, ['budgetPercent', 'minRetryConcurrency']);
+  const bp = asObj(o.budgetPercent).value;
+  return { percent: typeof bp === 'number' ? bp : 20, minConcurrency: wrapped(o.minRetryConcurrency) ?? 3 };
 }
 
 function compileProtocolOptions(c: Obj, path: string): { http2: boolean; useDownstream: boolean; idleTimeoutMs: number; maxRequestsPerConnection: number } {

@@ -245,6 +245,17 @@ export class Cluster {
     this.outlierDetector?.putConnectSuccess(host);
   }
 
+  /**
+   * Whether one more retry may start, as Envoy's retries resource: below max_retries, or with a
+   * retry budget below max(min_retry_concurrency, budget_percent of active + pending requests).
+   */
+  retryAllowed(): boolean {
+    const l = this.config.limits;
+    const b = this.breaker;
+    const max = l.retryBudget ? Math.max(l.retryBudget.minConcurrency, Math.floor((l.retryBudget.percent / 100) * (b.requests + b.pending))) : l.maxRetries;
+    return b.retries < max;
+  }
+
   /** Count an upstream response by status class. */
   countResponse(status: number): void {
     const s = this.stats;
