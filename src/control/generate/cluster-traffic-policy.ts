@@ -46,19 +46,22 @@ export function loadBalancerFields(lb: LoadBalancerSettings | undefined): JsonOb
     const min = ch.ringHash?.minimumRingSize ?? ch.minimumRingSize;
     return { lbPolicy: 'RING_HASH', ...(min ? { ringHashLbConfig: { minimumRingSize: String(min) } } : {}) };
   }
+  // istiod: warmupDurationSecs becomes the slow start window of round robin and least request
+  const window = duration(lb?.warmupDurationSecs);
+  const slowStart = window ? { slowStartConfig: { slowStartWindow: window } } : undefined;
   switch (lb?.simple) {
     case 'LEAST_CONN':
     case 'LEAST_REQUEST':
-      return { lbPolicy: 'LEAST_REQUEST' };
+      return { lbPolicy: 'LEAST_REQUEST', ...(slowStart ? { leastRequestLbConfig: slowStart } : {}) };
     case 'RANDOM':
       return { lbPolicy: 'RANDOM' };
     case 'PASSTHROUGH':
       return { type: 'ORIGINAL_DST', lbPolicy: 'CLUSTER_PROVIDED' };
     case 'ROUND_ROBIN':
-      return { lbPolicy: 'ROUND_ROBIN' };
+      return { lbPolicy: 'ROUND_ROBIN', ...(slowStart ? { roundRobinLbConfig: slowStart } : {}) };
     default:
       // Istio's default since 1.14
-      return { lbPolicy: 'LEAST_REQUEST' };
+      return { lbPolicy: 'LEAST_REQUEST', ...(slowStart ? { leastRequestLbConfig: slowStart } : {}) };
   }
 }
 

@@ -3,6 +3,7 @@ import { onlyFields, reject } from '../xds-client/resource-rejection.ts';
 import { compileTransportSocket, type TlsSpec } from '../tls/tls-context-config.ts';
 import { compileEndpoints, type EndpointSpec } from './endpoint-config.ts';
 import { compileOutlier, type OutlierConfig } from './outlier-config.ts';
+import { compileSlowStart, type SlowStartConfig } from './slow-start.ts';
 import { compileUpstreamBind, type UpstreamBind } from './upstream-bind-config.ts';
 import { messageNameOf } from '../../api/xds/type-urls.ts';
 import { isTcpMetadataExchange } from '../telemetry/tcp-metadata-exchange.ts';
@@ -30,6 +31,8 @@ export interface ClusterConfig {
   lbPolicy: LbPolicy;
   ringSize: number;
   choiceCount: number;
+  /** round_robin / least_request lb config `slow_start_config` (the policy's own). */
+  slowStart: SlowStartConfig | undefined;
   panicThreshold: number;
   /** common_lb_config.locality_weighted_lb_config: localities chosen by their weights. */
   localityWeighted: boolean;
@@ -118,6 +121,8 @@ export function compileCluster(c: Obj): ClusterConfig {
   const type = asString(c.type, 'STATIC') as ClusterType;
   if (!['EDS', 'STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST'].includes(type)) reject(`${path}.type`, `cluster type ${type} not supported`);
   const lbPolicy = asString(c.lbPolicy, 'ROUND_ROBIN') as LbPolicy;
+  onlyFields(c.leastRequestLbConfig, `${path}.leastRequestLbConfig`, ['choiceCount', 'slowStartConfig']);
+  onlyFields(c.roundRobinLbConfig, `${path}.roundRobinLbConfig`, ['slowStartConfig']);
   if (!['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV', 'CLUSTER_PROVIDED'].includes(lbPolicy)) reject(`${path}.lbPolicy`, `lb policy ${lbPolicy} not supported`);
   let metadataExchange = false;
   for (const f of asArray(c.filters)) {
@@ -151,6 +156,7 @@ export function compileCluster(c: Obj): ClusterConfig {
     lbPolicy,
     ringSize: Math.min(8_388_608, asNumber(asObj(asObj(c.ringHashLbConfig).minimumRingSize).value, 1024)),
     choiceCount: wrapped(asObj(c.leastRequestLbConfig).choiceCount) ?? 2,
+    slowStart: lbPolicy === 'LEAST_REQUEST' ? compileSlowStart(c.leastRequestLbConfig, `${path}.leastRequestLbConfig`) : lbPolicy === 'ROUND_ROBIN' ? compileSlowStart(c.roundRobinLbConfig, `${path}.roundRobinLbConfig`) : undefined,
     panicThreshold: panic === undefined ? 0.5 : (percent(panic) ?? 0),
     localityWeighted: asObj(c.commonLbConfig).localityWeightedLbConfig !== undefined,
     limits: c.circuitBreakers === undefined ? DEFAULT_LIMITS : compileLimits(c.circuitBreakers, `${path}.circuitBreakers`),

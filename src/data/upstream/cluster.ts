@@ -7,6 +7,7 @@ import { Http1Pool } from './http1-pool.ts';
 import { createLoadBalancer, type LoadBalancer } from './load-balancer.ts';
 import { OutlierDetector } from './outlier-detector.ts';
 import { PrioritySet } from './priority-set.ts';
+import { pickWarmingUp } from './slow-start.ts';
 import type { UpstreamConnector } from './upstream-connector.ts';
 
 /** Live circuit-breaker counters of a cluster (limits are in config.limits). */
@@ -127,7 +128,10 @@ export class Cluster {
         existing.update(e);
         old.delete(probe.key);
         next.push(existing);
-      } else next.push(probe);
+      } else {
+        probe.addedAt = this.clock.now();
+        next.push(probe);
+      }
     }
     for (const gone of old.values()) gone.pool?.drain();
     this.hosts = next;
@@ -168,9 +172,11 @@ export class Cluster {
   pick(hash: number | undefined, avoid: Host | undefined): Host | undefined {
     const now = this.clock.now();
     if (this.usableStale || now >= this.nextUnejectAt) this.refreshUsable(now);
-    if (this.usable) return this.lb.pick(this.usable, hash, avoid);
+    const ss = this.config.slowStart;
+    if (this.usable) return (ss && pickWarmingUp(ss, this.usable, now, this.config.lbPolicy === 'LEAST_REQUEST', avoid)) || this.lb.pick(this.usable, hash, avoid);
     const chosen = this.priorities!.choose(hash, () => createLoadBalancer(this.config.lbPolicy, this.config));
-    return chosen ? chosen.lb.pick(chosen.hosts, hash, avoid) : undefined;
+    if (!chosen) return undefined;
+    return (ss && pickWarmingUp(ss, chosen.hosts, now, this.config.lbPolicy === 'LEAST_REQUEST', avoid)) || chosen.lb.pick(chosen.hosts, hash, avoid);
   }
 
   /**

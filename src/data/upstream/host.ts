@@ -17,6 +17,8 @@ export class Host {
   /** Reached through this internal listener (an `envoy_internal_address` endpoint), not a socket. */
   readonly internalListener: string | undefined;
   activeRequests = 0;
+  /** When the host joined its cluster (clock ms): slow start counts from here. */
+  addedAt = 0;
   /** Outlier detection: ejected until this time (ms, clock time), 0 = not ejected. */
   ejectedUntil = 0;
   ejections = 0;
