@@ -317,6 +317,15 @@ export class Proxy implements AdminSource {
 
   drainListeners(inboundOnly: boolean): number {
     const n = this.listeners.stopListeners(inboundOnly);
+    // Istio's readiness (15021) and Prometheus (15090) ports are listeners of Envoy's bootstrap:
+    // draining every listener closes them too, so the pod's readiness probe fails (as on Kubernetes,
+    // where the drained pod then leaves its Service's ready endpoints).
+    if (!inboundOnly) {
+      this.readiness?.close();
+      this.readiness = undefined;
+      this.prometheus?.close();
+      this.prometheus = undefined;
+    }
     this.log.info({ inboundOnly, closed: n }, 'drain_listeners: listeners closed');
     return n;
   }

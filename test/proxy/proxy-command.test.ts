@@ -85,6 +85,7 @@ describe('mizzen proxy sidecar (child process)', () => {
     assert.equal((await request(adminPort, { path: '/drain_listeners' })).status, 405, 'POST only');
     assert.equal((await request(adminPort, { method: 'POST', path: '/drain_listeners' })).status, 200);
     await assert.rejects(request(web.port, { path: '/hello', headers: { host: 'reviews' } }), /ECONNREFUSED/);
+    await assert.rejects(request(readyPort, { path: '/healthz/ready' }), /ECONNREFUSED/, "15021 is one of Envoy's listeners: the readiness probe fails");
     assert.equal((await request(adminPort, { path: '/ready' })).status, 200, 'admin still answers');
   });
 
