@@ -61,6 +61,7 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
       caRootCertPem: c.caRootPem,
       tokenFile: c.tokenFile,
       identity: `spiffe://${c.trustDomain}/ns/${c.namespace}/sa/${c.serviceAccount}`,
+      validitySeconds: c.secretTtlSeconds,
       clock: systemClock,
       log: logs.component('agent'),
     });

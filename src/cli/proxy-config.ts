@@ -63,6 +63,8 @@ export interface ProxyCommandConfig {
   drainGraceMs: number;
   /** Listener updates: how long connections on changed filter chains may finish (ProxyConfig drainDuration). */
   drainDurationMs: number;
+  /** The workload certificate lifetime asked of the CA (istio-agent's SECRET_TTL); 0: the CA's default (24h). */
+  secretTtlSeconds: number;
   trustDomain: string;
   logLevels: string | undefined;
   /** The proxy's environment, for Envoy's `environment` span tags (istio-proxy's CANONICAL_SERVICE, ...). */
@@ -146,6 +148,9 @@ export function proxyConfig(type: ProxyType, f: ProxyFlags, env: NodeJS.ProcessE
   const drainText = f.drainDuration ?? proxyConfigEnv(env.PROXY_CONFIG).drainDuration ?? '45s';
   const drainDurationMs = parseDuration(String(drainText));
   if (drainDurationMs === undefined) throw new MizzenError('USAGE', `drain duration must be a duration like 45s (got ${drainText})`);
+  // unset: 0 asks for the CA's default lifetime (24h, as istio-agent's SECRET_TTL default)
+  const secretTtlMs = env.SECRET_TTL === undefined || env.SECRET_TTL === '' ? 0 : parseDuration(env.SECRET_TTL);
+  if (secretTtlMs === undefined || (secretTtlMs > 0 && secretTtlMs < 1000)) throw new MizzenError('USAGE', `SECRET_TTL must be a duration of at least 1s like 24h or 2m (got ${env.SECRET_TTL})`);
   let appProbers: Map<string, AppProber> | undefined;
   if (env.ISTIO_KUBE_APP_PROBERS) {
     try {
@@ -182,6 +187,7 @@ export function proxyConfig(type: ProxyType, f: ProxyFlags, env: NodeJS.ProcessE
     xdsProtocol: proto,
     drainGraceMs: grace * 1000,
     drainDurationMs,
+    secretTtlSeconds: Math.round(secretTtlMs / 1000),
     trustDomain: f.trustDomain ?? env.TRUST_DOMAIN ?? 'cluster.local',
     logLevels: env.MIZZEN_LOG,
     environment: Object.freeze(Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined))),

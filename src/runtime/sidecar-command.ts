@@ -78,7 +78,7 @@ export async function prepareSidecar(ctx: SidecarContext, options: SidecarComman
 }
 
 /** ProxyConfig `proxyMetadata`: environment variables for the proxy, as istio-agent applies them. */
-function proxyMetadata(proxyConfig: Readonly<Record<string, unknown>>): Record<string, string> {
+export function proxyMetadata(proxyConfig: Readonly<Record<string, unknown>>): Record<string, string> {
   const m = proxyConfig.proxyMetadata;
   if (!m || typeof m !== 'object') return {};
   return Object.fromEntries(Object.entries(m as Record<string, unknown>).filter(([, v]) => typeof v === 'string').map(([k, v]) => [k, v as string]));
