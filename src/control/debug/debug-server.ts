@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/log.ts';
 import { MizzenError, errorMessage } from '../../lib/errors.ts';
 import type { ConnectionRegistry } from '../xds/connection-registry.ts';
+import type { XdsConnection } from '../xds/xds-connection.ts';
 import { configDump } from './config-dump.ts';
 import { syncStatus } from './sync-status.ts';
 import { parseListenAddress, type ListenAddress } from './listen-address.ts';
@@ -72,13 +73,14 @@ export class DebugServer {
         case '/metrics':
           return text(res, 200, await this.o.metrics.metrics(), this.o.metrics.contentType);
         case '/debug/syncz':
-          return json(res, 200, this.o.connections.list().map((c) => syncStatus(c, this.o.controlPlaneId)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
+          return json(res, 200, envoyStreams(this.o.connections.list()).map((c) => syncStatus(c, this.o.controlPlaneId)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
         case '/debug/config_dump': {
           const id = url.searchParams.get('proxyID');
           if (!id) return json(res, 400, { error: 'proxyID query parameter is required (POD.NAMESPACE or the full node ID)' });
           const conns = this.o.connections.find(id);
           if (conns.length === 0) return json(res, 404, { error: `proxy ${id} is not connected` });
-          return json(res, 200, configDump(this.o.root, conns[conns.length - 1]!));
+          const streams = envoyStreams(conns);
+          return json(res, 200, configDump(this.o.root, streams[streams.length - 1]!));
         }
         case '/debug/registryz':
           return json(res, 200, this.o.registryz());
@@ -105,4 +107,14 @@ function text(res: ServerResponse, code: number, body: string, type = 'text/plai
 function json(res: ServerResponse, code: number, body: unknown): void {
   res.writeHead(code, { 'content-type': 'application/json' });
   res.end(`${JSON.stringify(body, null, 2)}\n`);
+}
+
+/**
+ * One stream per proxy for the debug views: a waypoint also reads the workload API over a second
+ * stream of the same node id; its Envoy stream is the one that describes it (istiod has one).
+ */
+function envoyStreams(conns: readonly XdsConnection[]): XdsConnection[] {
+  const envoy = (c: XdsConnection): boolean => [...c.watched.keys()].some((t) => t.startsWith('type.googleapis.com/envoy.'));
+  const withEnvoy = new Set(conns.filter(envoy).map((c) => c.proxy.id));
+  return conns.filter((c) => envoy(c) || !withEnvoy.has(c.proxy.id) || c.proxy.type !== 'waypoint');
 }
