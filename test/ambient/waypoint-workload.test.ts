@@ -125,6 +125,20 @@ describe('ambient waypoint for workload-addressed traffic (waypoint-for: workloa
     assert.doesNotMatch(r.body, /X-Forwarded-Client-Cert/);
   });
 
+  it('carries non-HTTP bytes to a bound pod through the waypoint\'s TCP chain (tcp_proxy to encap)', async () => {
+    const pods = JSON.parse((await cli(['get', 'pods', '-o', 'json'], dir)).stdout) as { items: { name: string }[] };
+    const waypoint = pods.items.find((p) => p.name.startsWith('waypoint-'))!.name;
+    const tcpConnections = async (): Promise<number> => {
+      const stats = (await cli(['exec', waypoint, '--', 'curl', '-s', '--max-time', '5', 'http://127.0.0.1:15000/stats'], dir)).stdout;
+      return Number(/^tcp\.downstream_cx_total: (\d+)$/m.exec(stats)?.[1] ?? 0);
+    };
+    const before = await tcpConnections();
+    // not HTTP: the sniffer sends it to direct-tcp; go-httpbin answers the garbage with a 400
+    const r = await cli(['exec', 'client', '--', 'bash', '-c', `exec 3<>/dev/tcp/${ips.get('httpbin')}/8080; printf 'XYZ\\r\\n\\r\\n' >&3; timeout 5 head -c 12 <&3`], dir);
+    assert.equal(r.stdout, 'HTTP/1.1 400');
+    assert.equal(await tcpConnections(), before + 1);
+  });
+
   it('enforces the waypoint\'s AuthorizationPolicy on workload-addressed HTTP (403 for the denied path only)', async () => {
     const f = join(dir, 'deny.yaml');
     writeFileSync(f, DENY_HEADERS);
