@@ -13,12 +13,15 @@ import { EchoServer } from './support/echo-server.ts';
 import { request } from './support/http-client.ts';
 import { startHarness, type Harness } from './support/proxy-harness.ts';
 
-describe('DestinationRule warmupDurationSecs → slow_start_config, as istiod', () => {
+describe('DestinationRule warmup / warmupDurationSecs → slow_start_config, as istiod', () => {
   it('sets the slow start window of round robin and least request (the default), not of others', () => {
     assert.deepEqual(loadBalancerFields({ simple: 'ROUND_ROBIN', warmupDurationSecs: '30s' }), { lbPolicy: 'ROUND_ROBIN', roundRobinLbConfig: { slowStartConfig: { slowStartWindow: '30s' } } });
     assert.deepEqual(loadBalancerFields({ warmupDurationSecs: '1m' }), { lbPolicy: 'LEAST_REQUEST', leastRequestLbConfig: { slowStartConfig: { slowStartWindow: '60s' } } });
     assert.deepEqual(loadBalancerFields({ simple: 'RANDOM', warmupDurationSecs: '30s' }), { lbPolicy: 'RANDOM' });
     assert.deepEqual(loadBalancerFields({ simple: 'ROUND_ROBIN' }), { lbPolicy: 'ROUND_ROBIN' });
+    // warmup wins over warmupDurationSecs; istiod's defaults aggression 1, minimumPercent 10, runtime key '('
+    assert.deepEqual(loadBalancerFields({ simple: 'ROUND_ROBIN', warmupDurationSecs: '5s', warmup: { duration: '30s' } }), { lbPolicy: 'ROUND_ROBIN', roundRobinLbConfig: { slowStartConfig: { slowStartWindow: '30s', aggression: { defaultValue: 1, runtimeKey: '(' }, minWeightPercent: { value: 10 } } } });
+    assert.deepEqual(loadBalancerFields({ warmup: { duration: '10s', aggression: 2, minimumPercent: 25 } }).leastRequestLbConfig, { slowStartConfig: { slowStartWindow: '10s', aggression: { defaultValue: 2, runtimeKey: '(' }, minWeightPercent: { value: 25 } } });
   });
 });
 

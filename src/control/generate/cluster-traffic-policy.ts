@@ -46,9 +46,15 @@ export function loadBalancerFields(lb: LoadBalancerSettings | undefined): JsonOb
     const min = ch.ringHash?.minimumRingSize ?? ch.minimumRingSize;
     return { lbPolicy: 'RING_HASH', ...(min ? { ringHashLbConfig: { minimumRingSize: String(min) } } : {}) };
   }
-  // istiod: warmupDurationSecs becomes the slow start window of round robin and least request
-  const window = duration(lb?.warmupDurationSecs);
-  const slowStart = window ? { slowStartConfig: { slowStartWindow: window } } : undefined;
+  // istiod: warmup (else the deprecated warmupDurationSecs) becomes the slow start of round robin and
+  // least request; warmup's aggression and minimumPercent default to 1 and 10, its runtime key is fixed
+  const warmup = lb?.warmup;
+  const window = duration(warmup ? warmup.duration : lb?.warmupDurationSecs);
+  const slowStart = !window
+    ? undefined
+    : warmup
+      ? { slowStartConfig: { slowStartWindow: window, aggression: { defaultValue: warmup.aggression ?? 1, runtimeKey: '(' }, minWeightPercent: { value: warmup.minimumPercent ?? 10 } } }
+      : { slowStartConfig: { slowStartWindow: window } };
   switch (lb?.simple) {
     case 'LEAST_CONN':
     case 'LEAST_REQUEST':

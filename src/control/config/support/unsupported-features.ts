@@ -130,9 +130,9 @@ export const UNSUPPORTED_FEATURES: readonly UnsupportedFeature[] = [
     level: 'warn',
     fields: [
       ...under(TRAFFIC_POLICIES, 'tunnel'), ...under(TRAFFIC_POLICIES, 'proxyProtocol'), ...under(TRAFFIC_POLICIES, 'retryBudget.budgetInterval'),
-      ...under(TRAFFIC_POLICIES, 'loadBalancer.warmup'), ...under(TRAFFIC_POLICIES, 'connectionPool.http.http2KeepAlive'),
+      ...under(TRAFFIC_POLICIES, 'connectionPool.http.http2KeepAlive'),
     ],
-    what: 'tunnel, proxyProtocol, retryBudget.budgetInterval (istiod does not translate it either), loadBalancer.warmup (warmupDurationSecs works) and http2KeepAlive are not implemented',
+    what: 'tunnel, proxyProtocol, retryBudget.budgetInterval (istiod does not translate it either), and http2KeepAlive are not implemented',
     ifServed: 'these fields are ignored',
     example: { host: 'reviews', trafficPolicy: { connectionPool: { http: { http2KeepAlive: { interval: '60s' } } } } },
   },
