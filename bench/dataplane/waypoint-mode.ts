@@ -17,7 +17,7 @@ import { inpodRouteCommands, inpodRouteRemovalCommands, renderInpodRules } from 
 import { ZdsServer } from '../../src/runtime/zds-server.ts';
 import type { NetnsPair } from './netns-pair.ts';
 import { spawnInNetns, runInNetns, type Started } from './spawn-in-netns.ts';
-import type { Mode, ModeSetup } from './dataplane-bench.ts';
+import { FORTIO_PORT, type Mode, type ModeSetup } from './dataplane-bench.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', '..', 'bin', 'mizzen.js');
@@ -30,7 +30,7 @@ function pod(name: string, ip: string, sa: string, labels: Record<string, string
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, namespace: ns, uid: `uid-${name}`, labels, annotations },
-    spec: { serviceAccountName: sa, nodeName: 'node-a', containers: [{ name, image: 'bench', ports: [{ containerPort: 8080 }] }] },
+    spec: { serviceAccountName: sa, nodeName: 'node-a', containers: [{ name, image: 'bench', ports: [{ containerPort: 8080 }, { containerPort: FORTIO_PORT }] }] },
     status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'Ready', status: 'True' }] },
   };
 }
@@ -67,7 +67,7 @@ export function waypointMode(): Mode {
         pod('server', pair.serverIp, 'server', { app: 'server' }, enabled),
         pod('waypoint', WAYPOINT_IP, 'waypoint', gw),
         pod('ztunnel-node-a', '127.0.0.1', 'ztunnel', { app: 'ztunnel' }, {}, 'istio-system'),
-        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'server', namespace: 'default', labels: { 'istio.io/use-waypoint': 'waypoint' } }, spec: { clusterIP: '10.96.254.10', selector: { app: 'server' }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] } },
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'server', namespace: 'default', labels: { 'istio.io/use-waypoint': 'waypoint' } }, spec: { clusterIP: '10.96.254.10', selector: { app: 'server' }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }, { name: 'http-fortio', port: FORTIO_PORT, targetPort: FORTIO_PORT }] } },
         { apiVersion: 'v1', kind: 'Service', metadata: { name: 'waypoint', namespace: 'default', labels: { 'gateway.networking.k8s.io/gateway-name': 'waypoint' } }, spec: { clusterIP: '10.96.254.20', selector: { 'gateway.networking.k8s.io/gateway-name': 'waypoint' }, ports: [{ name: 'mesh', port: 15008, targetPort: 15008 }] } },
         {
           apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'waypoint', namespace: 'default' },
@@ -153,6 +153,7 @@ export function waypointMode(): Mode {
         });
         return {
           target: { host: '10.96.254.10', port: 8080, hostHeader: 'server.default.svc.cluster.local:8080' },
+          fortioTarget: { host: '10.96.254.10', port: FORTIO_PORT, hostHeader: `server.default.svc.cluster.local:${FORTIO_PORT}` },
           proxies: [zt, wp],
           proxyPods: ['server'],
           stop,

@@ -17,7 +17,7 @@ import { inpodRouteCommands, inpodRouteRemovalCommands, renderInpodRules } from 
 import { ZdsServer } from '../../src/runtime/zds-server.ts';
 import type { NetnsPair } from './netns-pair.ts';
 import { spawnInNetns, runInNetns, type Started } from './spawn-in-netns.ts';
-import type { Mode, ModeSetup } from './dataplane-bench.ts';
+import { FORTIO_PORT, type Mode, type ModeSetup } from './dataplane-bench.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', '..', 'bin', 'mizzen.js');
@@ -28,7 +28,7 @@ function pod(name: string, ns: string, ip: string, nodeName: string, sa: string,
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, namespace: ns, uid, labels: { app: name }, annotations },
-    spec: { serviceAccountName: sa, nodeName, containers: [{ name, image: 'bench', ports: [{ containerPort: 8080 }] }] },
+    spec: { serviceAccountName: sa, nodeName, containers: [{ name, image: 'bench', ports: [{ containerPort: 8080 }, { containerPort: FORTIO_PORT }] }] },
     status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'Ready', status: 'True' }] },
   };
 }
@@ -49,7 +49,7 @@ export function ztunnelMode(name: 'ztunnel' | 'ztunnel-2node'): Mode {
         pod('client', 'default', pair.clientIp, nodes[0]!, 'client', 'uid-client', enabled),
         pod('server', 'default', pair.serverIp, nodes[nodes.length - 1]!, 'server', 'uid-server', enabled),
         ...nodes.map((n) => pod(`ztunnel-${n}`, 'istio-system', '127.0.0.1', n, 'ztunnel', `uid-ztunnel-${n}`)),
-        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'server', namespace: 'default' }, spec: { clusterIP: '10.96.254.10', selector: { app: 'server' }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] } },
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'server', namespace: 'default' }, spec: { clusterIP: '10.96.254.10', selector: { app: 'server' }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }, { name: 'http-fortio', port: FORTIO_PORT, targetPort: FORTIO_PORT }] } },
       ];
       writeFileSync(join(configDir, 'mesh.yaml'), docs.map((d) => stringify(d)).join('---\n'));
       const started: Started[] = [];
@@ -107,6 +107,7 @@ export function ztunnelMode(name: 'ztunnel' | 'ztunnel-2node'): Mode {
         await waitForPath(pair, 30_000);
         return {
           target: { host: pair.serverIp, port: 8080, hostHeader: 'server.default.svc.cluster.local:8080' },
+          fortioTarget: { host: pair.serverIp, port: FORTIO_PORT, hostHeader: `server.default.svc.cluster.local:${FORTIO_PORT}` },
           proxies: ztunnels,
           proxyPods: twoNodes ? ['client', 'server'] : ['server'],
           stop,
