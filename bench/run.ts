@@ -69,12 +69,17 @@ if (only.has('dataplane')) {
 }
 
 if (only.has('controlplane')) {
-  log('\n== control plane (ADS simulator; 1,000 services × 10 endpoints) ==');
-  result.controlplane = await runControlplaneBench({
-    proxies: quick ? [1000] : [100, 1000, 10000],
-    shape: { services: 1000, endpointsPerService: 10, namespace: 'bench' },
-    log,
-  });
+  log('\n== control plane (ADS simulator; 1,000 services × 10 endpoints; EDS/RDS by name as Envoy, then wildcard) ==');
+  const controlplane = [];
+  for (const subscribe of ['named', 'wildcard'] as const) {
+    controlplane.push(...(await runControlplaneBench({
+      proxies: quick ? [1000] : [100, 1000, 10000],
+      shape: { services: 1000, endpointsPerService: 10, namespace: 'bench' },
+      subscribe,
+      log,
+    })));
+  }
+  result.controlplane = controlplane;
 }
 
 if (only.has('ca') && existsSync(new URL('./ca-bench.ts', import.meta.url))) {

@@ -43,6 +43,18 @@ export interface ControlplaneRow {
   /** CPU seconds of discovery and of the simulator from writing the change to the report (convergence + 1 s). */
   change_discovery_cpu_s: number;
   change_simulator_cpu_s: number;
+  /**
+   * Discovery's own time to last byte: from the change to the last response of the measured type
+   * handed to the socket (its mizzen_xds_push_last_write_seconds), apart from the simulator's
+   * receive time (convergence_p99_ms includes the simulator reading and ACKing).
+   */
+  discovery_last_write_ms: number;
+}
+
+async function lastWriteMs(httpPort: number, type: string): Promise<number> {
+  const text = await fetch(`http://127.0.0.1:${httpPort}/metrics`).then((r) => r.text()).catch(() => '');
+  const m = new RegExp(`^mizzen_xds_push_last_write_seconds\\{type="${type}"\\} ([0-9.e+-]+)$`, 'm').exec(text);
+  return m ? Math.round(Number(m[1]) * 1000) : NaN;
 }
 
 function lines(child: ChildProcess): Interface {
@@ -162,10 +174,11 @@ export async function runControlplaneBench(options: {
           simulator_cpu_s: Number(cpuSeconds(sim.pid!).toFixed(2)),
           change_discovery_cpu_s: Number((cpuSeconds(discovery.pid!) - dc0).toFixed(2)),
           change_simulator_cpu_s: Number((cpuSeconds(sim.pid!) - sc0).toFixed(2)),
+          discovery_last_write_ms: await lastWriteMs(httpPort, type),
         };
         rows.push(row);
         options.log(
-          `  ${String(n).padStart(6)} proxies, ${change.padEnd(14)} converged ${row.converged}/${n}  p50 ${row.convergence_p50_ms} ms  p99 ${row.convergence_p99_ms} ms  ` +
+          `  ${String(n).padStart(6)} proxies, ${change.padEnd(14)} converged ${row.converged}/${n}  p50 ${row.convergence_p50_ms} ms  p99 ${row.convergence_p99_ms} ms  (discovery's last byte written at ${row.discovery_last_write_ms} ms)  ` +
             `discovery rss ${row.discovery_rss_mb} MB, cpu ${row.discovery_cpu_s} s (since the simulator started; simulator ${row.simulator_cpu_s} s); this change: discovery ${row.change_discovery_cpu_s} s, simulator ${row.change_simulator_cpu_s} s; load ${row.load_average}; ` +
             `responses ${JSON.stringify(row.responses)}, ${row.resources_per_response.join('..')} resources each` + (row.reopened ? `; ${row.reopened} streams re-opened` : ''),
         );

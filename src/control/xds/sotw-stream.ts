@@ -129,6 +129,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
         return msg;
       });
       if (!written) return;
+      if (skipUnchanged) this.deps.metrics.lastWrite.set({ type }, Math.max(0, this.deps.clock.now() - startedAt) / 1000);
       this.deps.metrics.pushes.inc({ type });
       this.deps.metrics.pushTime.observe({ type }, Number(process.hrtime.bigint() - t0) / 1e9);
     }

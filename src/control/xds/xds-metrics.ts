@@ -28,6 +28,7 @@ export class XdsMetrics {
   readonly internalErrors: Counter;
   readonly debounceTime: Histogram;
   readonly configSize: Histogram<'type'>;
+  readonly lastWrite: Gauge<'type'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -61,6 +62,13 @@ export class XdsMetrics {
       help: 'Distribution of configuration sizes pushed to clients',
       labelNames: ['type'],
       buckets: [1, 10000, 1000000, 4000000, 10000000, 40000000],
+      registers,
+    });
+    // Not an Istio metric: discovery's own share of convergence, apart from the client's reading.
+    this.lastWrite = new Gauge({
+      name: 'mizzen_xds_push_last_write_seconds',
+      help: 'SotW: seconds from the change that started a push to the latest response of that type written out (handed to the socket), for the most recent push.',
+      labelNames: ['type'],
       registers,
     });
   }
