@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
@@ -77,6 +77,29 @@ spec:
     const configz = JSON.parse((await get(addrs.http, '/debug/configz')).body) as { resources: { ref: string }[]; errors: { file?: string; message: string }[] };
     assert.ok(configz.resources.some((r) => r.ref === 'ServiceEntry default/echo'));
     assert.ok(configz.errors.some((e) => e.file?.endsWith('bad.yaml')), JSON.stringify(configz.errors));
+  });
+
+  it('reports its own time to the last response written for a push (mizzen_xds_push_last_write_seconds)', async () => {
+    const c = new AdsTestClient(envoyRoot(), addrs.grpc, 'sotw');
+    clients.push(c);
+    const eds = 'outbound|80||echo.example.com';
+    c.send({ node: sidecarNode('push-1', 'default'), typeUrl: TYPE_URL.endpoint, resourceNames: [eds] });
+    const first = await c.next();
+    c.send({ typeUrl: TYPE_URL.endpoint, resourceNames: [eds], versionInfo: first.versionInfo, responseNonce: first.nonce });
+    const before = (await get(addrs.http, '/metrics')).body;
+    assert.doesNotMatch(before, /mizzen_xds_push_last_write_seconds\{type="eds"\}/, 'a response to a request is no push');
+    const t0 = Date.now();
+    writeFileSync(join(dir, 'se.yaml'), readFileSync(join(dir, 'se.yaml'), 'utf8').replace('127.0.0.1', '127.0.0.2'));
+    const pushed = await c.next();
+    assert.notEqual(pushed.versionInfo, first.versionInfo);
+    const m = /mizzen_xds_push_last_write_seconds\{type="eds"\} ([0-9.e+-]+)/.exec((await get(addrs.http, '/metrics')).body);
+    assert.ok(m, 'the gauge is set by the push');
+    const seconds = Number(m[1]);
+    assert.ok(seconds > 0 && seconds <= (Date.now() - t0) / 1000 + 0.5, `${seconds} s`);
+    c.send({ typeUrl: TYPE_URL.endpoint, resourceNames: [eds], versionInfo: pushed.versionInfo, responseNonce: pushed.nonce });
+    // The other tests count the connected proxies: leave none behind.
+    c.close();
+    await waitFor(() => d.ads.connections.find('push-1.default').length === 0);
   });
 
   it('reports sync state and a NACK in /debug/syncz, metrics and proxy-status', async () => {
