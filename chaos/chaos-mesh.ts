@@ -203,3 +203,19 @@ export async function podsReady(mesh: ChaosMesh, podPrefix: string): Promise<boo
     return m !== null && m[1] === m[2];
   });
 }
+
+/** SIGKILLs every process whose argv `match` accepts (only the runner's own: callers match a path or label of this run). */
+export function killMatching(match: (argv: string[]) => boolean): number {
+  let n = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    if (!match(argvOf(Number(name)))) continue;
+    try {
+      process.kill(Number(name), 'SIGKILL');
+      n++;
+    } catch {
+      // gone
+    }
+  }
+  return n;
+}

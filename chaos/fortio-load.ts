@@ -6,8 +6,7 @@
  * recovery time are measured.
  */
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { mizzenExecChild } from './chaos-mesh.ts';
+import { killMatching, mizzenExecChild } from './chaos-mesh.ts';
 
 export const FORTIO = '/var/cache/mizzen/fortio-1.63.0/fortio';
 
@@ -120,24 +119,5 @@ export class FortioLoad {
 
 /** Kills the fortio processes started with `-labels LABEL` (only the runner's own). */
 export function killLabelled(label: string): number {
-  let n = 0;
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue;
-    }
-    const i = argv.indexOf('-labels');
-    if (i > 0 && argv[i + 1] === label && (argv[0] ?? '').endsWith('fortio')) {
-      try {
-        process.kill(Number(name), 'SIGKILL');
-        n++;
-      } catch {
-        // gone
-      }
-    }
-  }
-  return n;
+  return killMatching((argv) => (argv[0] ?? '').endsWith('fortio') && argv[argv.indexOf('-labels') + 1] === label && argv.includes('-labels'));
 }
