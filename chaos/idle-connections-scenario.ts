@@ -40,7 +40,7 @@ export const idleConnections: Scenario = {
   title: '10,000 concurrent idle connections through one sidecar: memory bounded, new requests served',
   manifests: () => meshManifests(),
   async run(ctx) {
-    const n = ctx.quick ? 1000 : 10_000;
+    const n = ctx.idleConnections ?? (ctx.quick ? 1000 : 10_000);
     const total = ctx.quick ? 15 : 30;
     const sidecar = ctx.mesh.sidecars('client-')[0];
     if (!sidecar) throw new Error('no client sidecar');

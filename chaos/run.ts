@@ -1,5 +1,5 @@
 /**
- * `npm run chaos [-- --only NAME,...] [--quick] [--qps N] [--json FILE] [--list]`: the chaos
+ * `npm run chaos [-- --only NAME,...] [--quick] [--qps N] [--connections N] [--idle-connections N] [--json FILE] [--list]`: the chaos
  * suite. Each scenario gets its own `mizzen up` mesh (network-namespace pods with sidecars), runs
  * fortio at a fixed rate through a sidecar pair while it breaks something, and reports requests
  * sent / failed / p99 / recovery time. Every mesh is taken down and checked gone (processes,
@@ -25,6 +25,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     qps: { type: 'string', default: '1000' },
     connections: { type: 'string', default: '16' },
+    'idle-connections': { type: 'string' },
     json: { type: 'string' },
     list: { type: 'boolean', default: false },
   },
@@ -101,7 +102,7 @@ for (const s of selected) {
   if (interrupted) break;
   const dir = mkdtempSync(join(tmpdir(), `mizzen-chaos-${s.name}-`));
   const mesh = new ChaosMesh(dir);
-  const ctx: ScenarioContext = { mesh, qps: Number(values.qps), connections: Number(values.connections), quick: values.quick ?? false, label, log, loads: [] };
+  const ctx: ScenarioContext = { mesh, qps: Number(values.qps), connections: Number(values.connections), quick: values.quick ?? false, label, log, loads: [], ...(values['idle-connections'] ? { idleConnections: Number(values['idle-connections']) } : {}) };
   current = { mesh, ctx, dir };
   log(`\n## ${s.name}: ${s.title} (load ${loadAverage()})`);
   try {

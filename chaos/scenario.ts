@@ -16,6 +16,8 @@ export interface ScenarioContext {
   /** fortio's `-labels` for this run (cleanup finds fortio by it). */
   label: string;
   log: (line: string) => void;
+  /** Idle connections for the idle-connections scenario (default 10,000). */
+  idleConnections?: number;
   /** Loads started, so the runner can stop them on failure. */
   loads: FortioLoad[];
 }
