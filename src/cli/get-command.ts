@@ -1,83 +1,92 @@
 import type { Command } from 'commander';
-import { errorMessage, MizzenError } from '../lib/errors.ts';
-import { containerProblems, describeProblem } from '../runtime/container-problems.ts';
-import { ControlClient } from '../runtime/control-client.ts';
-import type { DeploymentStatusView } from '../runtime/mesh-status-views.ts';
-import type { ServiceStatusView } from '../runtime/service-endpoints.ts';
-import type { PodStatusView } from '../runtime/pod-instance.ts';
-import { stateDirFrom } from '../runtime/runtime-config.ts';
+import { errorMessage } from '../lib/errors.ts';
 import type { CliContext } from './cli-context.ts';
+import { openClusterAccess, type KubeObject } from './cluster-access.ts';
+import { parseLabelSelector } from './label-selector.ts';
+import { podWarnings } from './kube-printers.ts';
+import { renderObjects, resourceName } from './object-output.ts';
+import { parseResourceArgs, qualifiedPlural } from './resource-args.ts';
 
 interface GetFlags {
   namespace?: string;
   allNamespaces?: boolean;
   output?: string;
+  selector?: string;
+  showLabels?: boolean;
+  labelColumns?: string[];
+  headers?: boolean;
   stateDir?: string;
 }
 
-const RESOURCES: Record<string, 'pods' | 'services' | 'deployments'> = {
-  pod: 'pods', pods: 'pods', po: 'pods',
-  service: 'services', services: 'services', svc: 'services',
-  deployment: 'deployments', deployments: 'deployments', deploy: 'deployments',
-};
+const collect = (v: string, acc: string[] = []): string[] => [...acc, ...v.split(',')];
 
-/** kubectl-style table: columns padded to their widest cell, three spaces apart. */
-export function formatTable(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('').trimEnd()).join('\n') + '\n';
-}
-
-function age(createdAt: number): string {
-  const s = Math.max(0, Math.floor((Date.now() - createdAt) / 1000));
-  if (s < 120) return `${s}s`;
-  if (s < 7200) return `${Math.floor(s / 60)}m`;
-  return `${Math.floor(s / 3600)}h`;
-}
-
-/** `mizzen get pods|services|deployments`: what runs in the local mesh. */
+/**
+ * `mizzen get KIND [NAME...] [-n NS|-A] [-o wide|yaml|json|name|jsonpath=...|custom-columns=...]`:
+ * pods, services, deployments, namespaces and every Istio kind with kubectl's names, short names
+ * and output formats; exit 1 with kubectl's NotFound message for a missing name.
+ */
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('get')
-    .description('list pods, services or deployments of the local mesh (kubectl-style)')
-    .argument('<resource>', 'pods | services | deployments')
+    .description('show resources of the local mesh, as kubectl get (pods, svc, deploy, ns, vs, dr, gw, se, we, wg, sidecar, pa, ra, ap, telemetry, ...)')
+    .argument('<resource...>', 'KIND [NAME...], KIND/NAME..., or KIND1,KIND2')
     .option('-n, --namespace <ns>', 'namespace (default: default)')
     .option('-A, --all-namespaces', 'all namespaces')
-    .option('-o, --output <format>', 'json | wide')
+    .option('-o, --output <format>', 'wide | yaml | json | name | jsonpath=TEMPLATE | custom-columns=SPEC')
+    .option('-l, --selector <selector>', 'label selector (k=v, k!=v, k in (a,b), !k, ...)')
+    .option('--show-labels', 'show every label as the last column')
+    .option('-L, --label-columns <keys>', 'a column per label key (repeatable, comma-separated)', collect)
+    .option('--no-headers', 'no header line')
     .option('--state-dir <dir>', 'state directory (default .mizzen in the current directory)')
-    .action(async (resource: string, flags: GetFlags) => {
+    .action(async (args: string[], flags: GetFlags) => {
       try {
-        const kind = RESOURCES[resource.toLowerCase()];
-        if (!kind) throw new MizzenError('USAGE', `unknown resource ${JSON.stringify(resource)}: use pods, services or deployments`);
+        const selections = parseResourceArgs(args);
+        const match = flags.selector ? parseLabelSelector(flags.selector) : () => true;
+        const access = openClusterAccess(flags, ctx.cwd);
         const ns = flags.allNamespaces ? undefined : (flags.namespace ?? 'default');
-        const client = new ControlClient(stateDirFrom(flags.stateDir, ctx.cwd));
-        const items = await client.get<unknown[]>(`/${kind}`, { namespace: ns });
-        if (flags.output === 'json') {
-          ctx.stdout(`${JSON.stringify({ kind: 'List', items }, null, 2)}\n`);
-          return;
-        }
-        if (items.length === 0) {
-          ctx.stdout(ns ? `No resources found in ${ns} namespace.\n` : 'No resources found\n');
-          return;
-        }
-        const wide = flags.output === 'wide';
-        const nsCol = (n: string): string[] => (ns === undefined ? [n] : []);
-        const head = ns === undefined ? ['NAMESPACE'] : [];
-        let rows: string[][];
-        if (kind === 'pods') {
-          rows = [[...head, 'NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', ...(wide ? ['IP', 'SIDECAR'] : [])]];
-          for (const p of items as PodStatusView[]) {
-            rows.push([...nsCol(p.namespace), p.name, `${p.readyCount}/${p.containerCount}`, p.phase, String(p.restarts), age(p.createdAt), ...(wide ? [p.ip, p.sidecar ? 'yes' : 'no'] : [])]);
+        const several = selections.length > 1;
+        let printed = 0;
+        let notFound = false;
+        const outputs: string[] = [];
+        const warnings: string[] = [];
+        const tables = flags.output === undefined || flags.output === 'wide';
+        for (const sel of selections) {
+          const all = (await access.list(sel.kind, ns)).filter((o: KubeObject) => match(o.metadata?.labels));
+          let items = all;
+          if (sel.names.length > 0) {
+            items = [];
+            for (const name of sel.names) {
+              const found = all.find((o) => o.metadata?.name === name);
+              if (found) items.push(found);
+              else {
+                ctx.stderr(`Error from server (NotFound): ${qualifiedPlural(sel.kind)} "${name}" not found\n`);
+                notFound = true;
+              }
+            }
           }
-        } else if (kind === 'services') {
-          rows = [[...head, 'NAME', 'TYPE', 'CLUSTER-IP', 'PORT(S)', 'ENDPOINTS']];
-          for (const s of items as ServiceStatusView[]) rows.push([...nsCol(s.namespace), s.name, 'ClusterIP', s.clusterIP, s.ports || '<none>', String(s.endpoints)]);
-        } else {
-          rows = [[...head, 'NAME', 'READY', 'UP-TO-DATE', 'AVAILABLE']];
-          for (const d of items as DeploymentStatusView[]) rows.push([...nsCol(d.namespace), d.name, `${d.ready}/${d.replicas}`, String(d.upToDate), String(d.ready)]);
+          if (items.length === 0) continue;
+          printed += items.length;
+          if (sel.kind.kind === 'Pod' && tables) warnings.push(...podWarnings(items));
+          // With several kinds, kubectl prefixes names with their kind (`pod/x`).
+          const shown = several && (flags.output === undefined || flags.output === 'wide') ? items.map((o) => ({ ...o, metadata: { ...o.metadata, name: resourceName(sel.kind, o) } })) : items;
+          outputs.push(
+            renderObjects(sel.kind, shown, sel.names.length !== 1 || several, {
+              output: flags.output,
+              withNamespace: ns === undefined && sel.kind.namespaced,
+              showLabels: flags.showLabels,
+              labelColumns: flags.labelColumns,
+              noHeaders: flags.headers === false,
+            }),
+          );
         }
-        ctx.stdout(formatTable(rows));
+        ctx.stdout(outputs.join(tables ? '\n' : ''));
         // Why a pod is not running (kubectl shows it in `describe`; here it comes with the list).
-        if (kind === 'pods') for (const p of containerProblems(items as PodStatusView[])) ctx.stderr(`Warning: ${describeProblem(p)}\n`);
+        for (const w of warnings) ctx.stderr(`Warning: ${w}\n`);
+        if (printed === 0 && !notFound) {
+          if (flags.output === 'json' || flags.output === 'yaml') ctx.stdout(renderObjects(selections[0].kind, [], true, { output: flags.output, withNamespace: false }));
+          else ctx.stderr(ns === undefined || selections.every((s) => !s.kind.namespaced) ? 'No resources found\n' : `No resources found in ${ns} namespace.\n`);
+        }
+        if (notFound) ctx.exitCode = 1;
       } catch (err) {
         ctx.stderr(`error: ${errorMessage(err)}\n`);
         ctx.exitCode = 1;

@@ -13,6 +13,7 @@ type Register = (program: Command, ctx: CliContext) => void;
 const COMMAND_MODULES: Readonly<Record<string, string>> = {
   analyze: './analyze-command.ts',
   apply: './apply-command.ts',
+  create: './create-command.ts',
   dashboard: './dashboard-command.ts',
   delete: './delete-command.ts',
   discovery: './discovery-command.ts',
@@ -23,19 +24,49 @@ const COMMAND_MODULES: Readonly<Record<string, string>> = {
   install: './install-command.ts',
   'istio-iptables': './istio-iptables-command.ts',
   'kube-inject': './kube-inject-command.ts',
+  label: './label-command.ts',
   logs: './logs-command.ts',
   node: './node-command.ts',
   pc: './proxy-config-command.ts',
+  'port-forward': './port-forward-command.ts',
   proxy: './proxy-command.ts',
   'proxy-config': './proxy-config-command.ts',
   'proxy-status': './proxy-status-command.ts',
   ps: './proxy-status-command.ts',
+  rollout: './rollout-command.ts',
   token: './token-command.ts',
   uninstall: './install-command.ts',
   up: './up-command.ts',
   validate: './validate-command.ts',
   waypoint: './waypoint-command.ts',
 };
+
+/** Flags kubectl and istioctl take before the verb (`kubectl -n istio-system get svc`), with their value. */
+const GLOBAL_FLAGS_WITH_VALUE = new Set(['-n', '--namespace', '--state-dir', '--kubeconfig', '--context']);
+
+/**
+ * Move flags given before the command name behind it, as kubectl's global flags work
+ * (`mizzen -n istio-system get svc` is `mizzen get svc -n istio-system`).
+ */
+export function hoistGlobalFlags(argv: readonly string[]): string[] {
+  const head = argv.slice(0, 2);
+  const moved: string[] = [];
+  let i = 2;
+  while (i < argv.length && argv[i].startsWith('-') && argv[i] !== '--') {
+    const a = argv[i];
+    const name = a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
+    if (GLOBAL_FLAGS_WITH_VALUE.has(name)) {
+      moved.push(a);
+      if (!a.includes('=') && i + 1 < argv.length) moved.push(argv[++i]);
+      i++;
+    } else if (a === '-A' || a === '--all-namespaces') {
+      moved.push(a);
+      i++;
+    } else break;
+  }
+  if (moved.length === 0 || i >= argv.length) return [...argv];
+  return [...head, argv[i], ...moved, ...argv.slice(i + 1)];
+}
 
 /**
  * Load only the module of the command being run (a proxy does not load the control plane, and a
@@ -52,7 +83,8 @@ async function loadCommands(argv: readonly string[]): Promise<Register[]> {
   return loaded;
 }
 
-export async function main(argv: string[], io: Partial<Pick<CliContext, 'stdout' | 'stderr'>> = {}): Promise<number> {
+export async function main(givenArgv: string[], io: Partial<Pick<CliContext, 'stdout' | 'stderr'>> = {}): Promise<number> {
+  const argv = hoistGlobalFlags(givenArgv);
   const ctx: CliContext = {
     exitCode: 0,
     stdout: io.stdout ?? ((s: string) => void process.stdout.write(s)),

@@ -108,8 +108,18 @@ export function register(program: Command, ctx: CliContext): void {
     });
 }
 
+/** The forwarded ports and the ingress gateway's URL (what to curl). */
+function printAccess(status: MeshStatus, ctx: CliContext): void {
+  for (const e of status.exposes) ctx.stdout(`  ${e}   e.g. curl http://${e.split(' ')[0]}/\n`);
+  const g = status.ingress;
+  if (g?.http) {
+    ctx.stdout(`ingress gateway: ${g.http}${g.https ? ` (TLS: ${g.https})` : ''}; e.g. export GATEWAY_URL=${g.http.replace('http://', '')}\n`);
+  }
+}
+
 async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
-  const logs = createLogFactory({ levels: config.logLevels });
+  // The terminal gets human lines (and warnings); the JSON log goes to STATE/mesh.log (removed with the mesh).
+  const logs = createLogFactory({ levels: config.logLevels, destination: join(config.stateDir, 'mesh.log'), humanWarnings: (line) => ctx.stderr(`${line}\n`) });
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   const caDir = join(config.stateDir, 'ca');
@@ -154,8 +164,8 @@ async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
   try {
     await mesh.start();
     for (const line of mesh.cleanedUp) ctx.stdout(`${line}\n`);
-    ctx.stdout(`mesh ${mesh.prefix} started from ${config.dir} (state in ${config.stateDir}); Ctrl-C or \`mizzen down\` stops it\n`);
-    for (const e of mesh.status().exposes) ctx.stdout(`  ${e}\n`);
+    ctx.stdout(`mesh ${mesh.prefix} started from ${config.dir} (state in ${config.stateDir}, log ${join(config.stateDir, 'mesh.log')}); Ctrl-C or \`mizzen down\` stops it\n`);
+    printAccess(mesh.status(), ctx);
     printUrls(mesh.status(), ctx);
     let stopping = false;
     void stopped.then(() => (stopping = true));
@@ -215,7 +225,7 @@ async function detached(config: UpConfig, ctx: CliContext): Promise<void> {
     }
     if (last?.ready) {
       ctx.stdout(`mesh is ready (state in ${config.stateDir}, log ${logFile}); \`mizzen down${flag}\` removes it\n`);
-      for (const e of last.exposes) ctx.stdout(`  ${e}   e.g. curl http://${e.split(' ')[0]}/\n`);
+      printAccess(last, ctx);
       printUrls(last, ctx);
       for (const p of last.problems) ctx.stdout(`  warning: ${describeProblem(p)} (${problemHint(p, flag)})\n`);
       return;

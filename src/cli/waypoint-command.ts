@@ -4,7 +4,7 @@ import { errorMessage, MizzenError } from '../lib/errors.ts';
 import { ControlClient } from '../runtime/control-client.ts';
 import { stateDirFrom } from '../runtime/runtime-config.ts';
 import type { CliContext } from './cli-context.ts';
-import { formatTable } from './get-command.ts';
+import { formatTable } from './text-table.ts';
 
 /**
  * `mizzen waypoint apply|list|delete|status` (istioctl waypoint's verbs) against the running local
@@ -119,7 +119,7 @@ async function list(ctx: CliContext, flags: Flags): Promise<void> {
   }
   const rows = [[...(ns ? [] : ['NAMESPACE']), 'NAME', 'TRAFFIC-TYPE', 'PROGRAMMED', 'ADDRESS']];
   for (const w of items) rows.push([...(ns ? [] : [w.metadata?.namespace ?? '']), w.metadata?.name ?? '', w.metadata?.labels?.['istio.io/waypoint-for'] ?? 'service', programmed(w) ? 'True' : 'False', w.status?.addresses?.[0]?.value ?? '']);
-  ctx.stdout(formatTable(rows));
+  ctx.stdout(formatTable(rows[0], rows.slice(1)));
 }
 
 async function status(ctx: CliContext, flags: Flags): Promise<void> {
@@ -128,7 +128,7 @@ async function status(ctx: CliContext, flags: Flags): Promise<void> {
   if (items.length === 0) throw new MizzenError('USAGE', `no waypoint ${flags.name ? `${ns}/${flags.name}` : `in namespace ${ns}`}`);
   const rows = [['NAMESPACE', 'NAME', 'STATUS', 'TYPE', 'REASON', 'MESSAGE']];
   for (const w of items) for (const c of w.status?.conditions ?? []) rows.push([ns, w.metadata?.name ?? '', c.status, c.type, c.reason ?? '', c.message ?? '']);
-  ctx.stdout(formatTable(rows));
+  ctx.stdout(formatTable(rows[0], rows.slice(1)));
 }
 
 async function remove(ctx: CliContext, flags: Flags, names: string[]): Promise<void> {

@@ -23,12 +23,36 @@ export interface LogFactory {
   component(name: string): Logger;
 }
 
-export function createLogFactory(options: { levels?: string; destination?: number | string; pretty?: boolean } = {}): LogFactory {
+/** One JSON log line as a person reads it: `warning: message (key=value ...)`. */
+export function humanLogLine(json: string): string {
+  let rec: Record<string, unknown>;
+  try {
+    rec = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    return json.trimEnd();
+  }
+  const level = Number(rec.level) >= 50 ? 'error' : Number(rec.level) >= 40 ? 'warning' : 'info';
+  const { level: _l, time: _t, msg, component: _c, ...rest } = rec;
+  const fields = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  return `${level}: ${String(msg ?? '')}${fields.length > 0 ? ` (${fields.join(' ')})` : ''}`;
+}
+
+export interface LogFactoryOptions {
+  levels?: string;
+  /** Where the JSON lines go: a file descriptor (default 2, stderr) or a file path. */
+  destination?: number | string;
+  pretty?: boolean;
+  /** Also hand warnings and errors to this sink as human lines (a foreground command's terminal). */
+  humanWarnings?: (line: string) => void;
+}
+
+export function createLogFactory(options: LogFactoryOptions = {}): LogFactory {
   const { defaultLevel, perComponent } = parseLogLevels(options.levels);
-  const root = pino(
-    { level: defaultLevel, base: undefined, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: options.destination ?? 2, sync: true }),
-  );
+  const json = pino.destination({ dest: options.destination ?? 2, sync: true, mkdir: true });
+  const human = options.humanWarnings;
+  const streams: pino.StreamEntry[] = [{ level: 'trace', stream: json }];
+  if (human) streams.push({ level: 'warn', stream: { write: (line: string) => human(humanLogLine(line)) } });
+  const root = pino({ level: defaultLevel, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, human ? pino.multistream(streams) : json);
   return {
     root,
     component(name: string): Logger {

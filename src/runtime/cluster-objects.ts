@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { resourceKey, type ConfigResource } from '../api/config-resource.ts';
 import { KINDS } from '../api/kinds.ts';
 import type { ServiceSpec } from '../api/kube/service.ts';
@@ -6,17 +7,51 @@ import type { ServiceView } from './service-endpoints.ts';
 
 const CLUSTER_SCOPED = new Set(KINDS.filter((k) => !k.namespaced).map((k) => k.kind));
 
+/** Namespaces every cluster has (kubectl get ns on a fresh cluster with Istio installed). */
+export const SYSTEM_NAMESPACES: readonly string[] = ['default', 'istio-system', 'kube-node-lease', 'kube-public', 'kube-system'];
+
+/** Metadata the API server owns: set on write, never taken from a manifest. */
+const MANAGED_METADATA = ['creationTimestamp', 'uid', 'resourceVersion', 'generation', 'managedFields', 'selfLink'];
+
+/** A resource's user content (no server-managed metadata, no status), for "unchanged" checks. */
+function content(raw: Record<string, unknown>): string {
+  const meta = { ...((raw.metadata as Record<string, unknown>) ?? {}) };
+  for (const k of MANAGED_METADATA) delete meta[k];
+  const { status: _status, ...rest } = raw;
+  return JSON.stringify({ ...rest, metadata: meta });
+}
+
+function specOf(raw: Record<string, unknown>): string {
+  const { metadata: _m, status: _s, ...rest } = raw;
+  return JSON.stringify(rest);
+}
+
+/** What `put` did. */
+export interface PutResult {
+  stored: ConfigResource;
+  prev: ConfigResource | undefined;
+  /** false when the new content equals what was stored (kubectl's "unchanged"). */
+  changed: boolean;
+}
+
 /**
  * The objects of a local mesh as the API server would hold them: Kubernetes and Istio resources
- * by `group/Kind/namespace/name`, namespaced ones defaulted to `default` (kubectl's rule), and
+ * by `group/Kind/namespace/name`, namespaced ones defaulted to `default` (kubectl's rule), the
+ * metadata the API server sets (creationTimestamp, uid, resourceVersion, generation), and
  * Services given a VIP from the service CIDR in `spec.clusterIP` (kept across updates).
+ * Namespaces that objects live in exist (the system ones from the start; others are created
+ * on first use, unlabelled).
  */
 export class ClusterObjects {
   readonly vips: AddressPool;
   private readonly objects = new Map<string, ConfigResource>();
+  private readonly now: () => number;
+  private resourceVersion = 0;
 
-  constructor(serviceCidr: string) {
+  constructor(serviceCidr: string, now: () => number = Date.now) {
     this.vips = new AddressPool(serviceCidr, { firstOffset: 10 });
+    this.now = now;
+    for (const ns of SYSTEM_NAMESPACES) this.ensureNamespace(ns);
   }
 
   /** The resource with its namespace defaulted (cluster-scoped kinds unchanged). */
@@ -32,12 +67,15 @@ export class ClusterObjects {
   }
 
   /** Store a (normalized) resource; returns what is stored (a Service with its VIP) and the previous version. */
-  put(r: ConfigResource): { stored: ConfigResource; prev: ConfigResource | undefined } {
+  put(r: ConfigResource): PutResult {
     const key = resourceKey(r);
     const prev = this.objects.get(key);
-    const stored = r.kind === 'Service' && r.group === '' ? this.withClusterIp(r, prev) : r;
+    const withIp = r.kind === 'Service' && r.group === '' ? this.withClusterIp(r, prev) : r;
+    if (prev && content(prev.raw) === content(withIp.raw)) return { stored: prev, prev, changed: false };
+    const stored = this.stamp(withIp, prev);
     this.objects.set(key, stored);
-    return { stored, prev };
+    if (!CLUSTER_SCOPED.has(r.kind) && r.metadata.namespace) this.ensureNamespace(r.metadata.namespace);
+    return { stored, prev, changed: true };
   }
 
   remove(key: string): ConfigResource | undefined {
@@ -57,6 +95,11 @@ export class ClusterObjects {
     return [...this.objects.values()].filter((r) => r.kind === kind).sort((a, b) => resourceKey(a).localeCompare(resourceKey(b)));
   }
 
+  /** Every namespaced object in a namespace (what deleting the namespace removes). */
+  inNamespace(ns: string): ConfigResource[] {
+    return [...this.objects.values()].filter((r) => !CLUSTER_SCOPED.has(r.kind) && r.metadata.namespace === ns);
+  }
+
   namespaceLabels(ns: string): Record<string, string> {
     const n = this.objects.get(`/Namespace//${ns}`);
     return (n?.metadata.labels as Record<string, string> | undefined) ?? {};
@@ -66,6 +109,30 @@ export class ClusterObjects {
     return this.list('Service')
       .filter((s) => s.group === '')
       .map((s) => ({ name: s.metadata.name, namespace: s.metadata.namespace ?? 'default', vip: (s.spec as ServiceSpec).clusterIP ?? '', spec: s.spec as ServiceSpec }));
+  }
+
+  /** A Namespace object exists for `ns` (created unlabelled when missing). */
+  private ensureNamespace(ns: string): void {
+    const key = `/Namespace//${ns}`;
+    if (this.objects.has(key)) return;
+    const raw = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } };
+    this.objects.set(key, this.stamp({ apiVersion: 'v1', kind: 'Namespace', group: '', version: 'v1', metadata: { name: ns }, spec: {}, raw }, undefined));
+  }
+
+  /** The API server's metadata: kept from the previous version, resourceVersion bumped, generation bumped on a spec change. */
+  private stamp(r: ConfigResource, prev: ConfigResource | undefined): ConfigResource {
+    const pm = prev?.metadata;
+    const specChanged = !prev || specOf(prev.raw) !== specOf(r.raw);
+    const managed = {
+      creationTimestamp: pm?.creationTimestamp ?? new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      uid: pm?.uid ?? randomUUID(),
+      resourceVersion: String(++this.resourceVersion),
+      generation: (pm?.generation ?? 0) + (specChanged ? 1 : 0),
+    };
+    const { status: _status, ...raw } = r.raw;
+    const metadata = { ...r.metadata, ...managed };
+    const rawMeta = { ...((raw.metadata as Record<string, unknown>) ?? {}), ...managed };
+    return { ...r, metadata, raw: { ...raw, metadata: rawMeta } };
   }
 
   /** Give a Service its VIP (kept across updates) and write it into spec.clusterIP. */

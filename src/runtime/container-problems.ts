@@ -33,7 +33,8 @@ export const FATAL_FAILURES_IN_A_ROW = 3;
 export function processProblem(pod: string | undefined, container: string, status: ProcessStatus, ready: boolean, everReady: boolean): ContainerProblem | undefined {
   const t = status.lastTermination;
   if (!t || t.reason === 'Completed' || status.failuresInARow === 0 || ready) return undefined;
-  const giveUp = status.phase === 'Error' || status.phase === 'Completed';
+  // Not restarted again (restartPolicy Never/OnFailure): nothing more to wait for. A first failure shows Error too, with its restart due.
+  const giveUp = (status.phase === 'Error' || status.phase === 'Completed') && status.nextRestartAt === undefined;
   return {
     pod,
     container,

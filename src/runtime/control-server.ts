@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { resourceRef, type ConfigResource } from '../api/config-resource.ts';
 import { lookupKind } from '../api/kinds.ts';
 import { parseDocuments } from '../control/config/parse-documents.ts';
-import type { MeshRuntime } from './mesh-runtime.ts';
+import type { MeshRuntime, ObjectRef } from './mesh-runtime.ts';
 
 /** A file as the CLI read it: name (as given) and text. */
 export interface SubmittedFile {
@@ -50,6 +50,17 @@ export function withNamespace(resources: ConfigResource[], namespace: string | u
   });
 }
 
+/** Bodies of the control API's POST requests. */
+interface ChangeRequest {
+  files?: SubmittedFile[];
+  namespace?: string;
+  name?: string;
+  refs?: ObjectRef[];
+  ref?: ObjectRef;
+  labels?: Record<string, string | null>;
+  overwrite?: boolean;
+}
+
 export interface ControlHooks {
   status(): unknown;
   shutdown(): void;
@@ -57,8 +68,8 @@ export interface ControlHooks {
 
 /**
  * The control API of a running mesh, for the CLI: HTTP + JSON on a Unix socket that only root
- * can open (mode 0600). GET /status /pods /services /deployments /objects /pod /logs; POST /apply
- * /delete /shutdown.
+ * can open (mode 0600). GET /status /pods /services /deployments /objects /pod /logs; POST
+ * /apply /delete /delete-objects /label /restart /shutdown.
  */
 export class ControlServer {
   private readonly server: http.Server;
@@ -101,7 +112,9 @@ export class ControlServer {
         case '/deployments':
           return send(res, 200, runtime.views.deploymentViews(ns));
         case '/objects':
-          return send(res, 200, runtime.objectsOf(q('kind') ?? '', ns).map((r) => r.raw));
+          // kubectl's view (with `group`: `mizzen get`), else the stored resources (waypoint)
+          if (q('group') !== undefined) return send(res, 200, runtime.objectsOf(q('kind') ?? '', q('group') ?? '', ns));
+          return send(res, 200, runtime.storedObjectsOf(q('kind') ?? '', ns).map((r) => r.raw));
         case '/pod':
         case '/logs': {
           const pod = runtime.views.findPod(ns ?? 'default', q('ref') ?? '');
@@ -119,8 +132,15 @@ export class ControlServer {
       }
     }
     if (req.method === 'POST') {
-      const body = (await readBody(req)) as { files?: SubmittedFile[]; namespace?: string };
+      const body = (await readBody(req)) as ChangeRequest;
       switch (url.pathname) {
+        case '/delete-objects':
+          return send(res, 200, await runtime.deleteRefs(body.refs ?? []));
+        case '/label':
+          if (!body.ref || !body.labels) return send(res, 400, { error: 'label needs ref and labels' });
+          return send(res, 200, await runtime.label(body.ref, body.labels, body.overwrite === true));
+        case '/restart':
+          return send(res, 200, await runtime.restart(body.namespace ?? 'default', body.name ?? ''));
         case '/apply':
         case '/delete': {
           const parsed = parseSubmitted(body.files ?? []);

@@ -5,8 +5,12 @@ import type { SubmittedFile } from './control-server.ts';
  * namespace istio-system, Service `istio-ingressgateway` (80→8080, 443→8443, 15021) selecting
  * `istio: ingressgateway`, and a Deployment injected with Istio's `gateway` template (its
  * `istio-proxy` container is the proxy: `mizzen proxy router`). Istio's `bookinfo-gateway.yaml`
- * then works unchanged; reach it with `--expose istio-system/istio-ingressgateway:80=LOCALPORT`.
+ * then works unchanged. Its Service is a LoadBalancer: `mizzen up` forwards 127.0.0.1:80 and :443
+ * to it (other free ports when those are taken), shown as the Service's EXTERNAL-IP, so Istio's
+ * "INGRESS_HOST/INGRESS_PORT" instructions work.
  */
+export const INGRESS_GATEWAY = { namespace: 'istio-system', service: 'istio-ingressgateway', ports: [80, 443] } as const;
+
 export const INGRESS_GATEWAY_FILE = '<built-in istio-ingressgateway>';
 
 export function ingressGatewayManifests(): SubmittedFile {
@@ -28,6 +32,7 @@ metadata:
   namespace: istio-system
   labels: {app: istio-ingressgateway, istio: ingressgateway}
 spec:
+  type: LoadBalancer
   selector: {app: istio-ingressgateway, istio: ingressgateway}
   ports:
   - {name: status-port, port: 15021, targetPort: 15021}

@@ -12,7 +12,7 @@ import type { DashboardServer } from '../dashboard/dashboard-server.ts';
 import { discoveryPodObject, PrometheusAddon, PROMETHEUS_PORT } from './addons/prometheus-addon.ts';
 import { meshDashboard } from './mesh-dashboard.ts';
 import { ControlServer, parseSubmitted, type SubmittedFile } from './control-server.ts';
-import { ingressGatewayManifests } from './ingress-gateway.ts';
+import { INGRESS_GATEWAY, ingressGatewayManifests } from './ingress-gateway.ts';
 import { MeshRuntime, type MeshRuntimeOptions, type SidecarContext } from './mesh-runtime.ts';
 import { netnsExecArgv } from './netns.ts';
 import type { SidecarCommand } from './pod-instance.ts';
@@ -64,6 +64,7 @@ export interface MeshStatus {
   problems: ContainerProblem[];
   prefix: string;
   pid: number;
+  /** `127.0.0.1:LOCAL -> ns/svc:port` per forwarded Service port. */
   exposes: string[];
   /** What this start removed of a crashed mesh that had run from the same state directory. */
   cleanedUp: string[];
@@ -71,6 +72,8 @@ export interface MeshStatus {
   dashboard?: string;
   /** Running addons' local URLs, by name. */
   addons?: Record<string, string>;
+  /** The ingress gateway's local URLs (`mizzen up --ingress-gateway`). */
+  ingress?: { http?: string; https?: string };
 }
 
 /** Read manifest files as the CLI submits them. */
@@ -182,13 +185,14 @@ export class LocalMesh {
       });
       await this.control.listen();
       await this.startAddons();
-      for (const spec of o.exposes) {
-        const fwd = new PortForwarder(spec, join(o.stateDir, 'node-agent.sock'), () => {
-          const targets = this.runtime.views.serviceTargets(spec.namespace, spec.service, spec.port);
-          return targets[Math.floor(Math.random() * targets.length)];
-        });
-        await fwd.start();
-        this.forwarders.push(fwd);
+      for (const spec of o.exposes) await this.forward(spec, false);
+      // The ingress gateway's load balancer: 127.0.0.1:80/443 unless --expose already forwards those ports.
+      if (o.ingressGateway) {
+        const g = INGRESS_GATEWAY;
+        for (const port of g.ports) {
+          if (o.exposes.some((e) => e.namespace === g.namespace && e.service === g.service && e.port === port)) continue;
+          await this.forward({ namespace: g.namespace, service: g.service, port, localPort: port }, true);
+        }
       }
       const result = await this.runtime.apply(parsed.resources);
       if (!result.ok) throw new MizzenError('CONFIG_INVALID', result.errors.join('\n'));
@@ -222,6 +226,16 @@ export class LocalMesh {
     }
   }
 
+  private async forward(spec: ExposeSpec, fallbackToAnyPort: boolean): Promise<void> {
+    const fwd = new PortForwarder(spec, join(this.options.stateDir, 'node-agent.sock'), () => {
+      const targets = this.runtime.views.serviceTargets(spec.namespace, spec.service, spec.port);
+      return targets[Math.floor(Math.random() * targets.length)];
+    });
+    await fwd.start({ fallbackToAnyPort });
+    this.forwarders.push(fwd);
+    this.runtime.addExposure({ namespace: spec.namespace, service: spec.service, port: spec.port, localPort: fwd.boundPort });
+  }
+
   private startAgent(): void {
     const o = this.options;
     const script = new URL('./node-agent-main.ts', import.meta.url).pathname;
@@ -235,13 +249,18 @@ export class LocalMesh {
 
   status(): MeshStatus {
     const r = this.started ? this.runtime.readiness() : { ready: false, waitingFor: ['the manifests to be applied'], problems: [] };
-    const exposes = this.forwarders.map((f) => `127.0.0.1:${f.spec.localPort} -> ${f.spec.namespace}/${f.spec.service}:${f.spec.port}`);
+    const exposes = this.forwarders.map((f) => `127.0.0.1:${f.boundPort} -> ${f.spec.namespace}/${f.spec.service}:${f.spec.port}`);
     if (this.prometheus && !this.prometheus.isReady()) r.waitingFor.push('prometheus addon');
     const addonProblem = this.prometheus?.problem();
     if (addonProblem) r.problems.push(addonProblem);
     const addons = this.prometheusForward ? { prometheus: `http://127.0.0.1:${this.prometheusForward.boundPort}` } : undefined;
     const dashboard = this.dashboardPort !== undefined ? `http://127.0.0.1:${this.dashboardPort}/` : undefined;
-    return { ...r, ready: r.ready && r.waitingFor.length === 0, prefix: this.prefix, pid: process.pid, exposes, cleanedUp: this.cleanedUp, ...(dashboard ? { dashboard } : {}), ...(addons ? { addons } : {}) };
+    const g = INGRESS_GATEWAY;
+    const gateway = this.forwarders.filter((f) => f.spec.namespace === g.namespace && f.spec.service === g.service);
+    const http = gateway.find((f) => f.spec.port === 80);
+    const https = gateway.find((f) => f.spec.port === 443);
+    const ingress = http || https ? { ...(http ? { http: `http://127.0.0.1:${http.boundPort}` } : {}), ...(https ? { https: `https://127.0.0.1:${https.boundPort}` } : {}) } : undefined;
+    return { ...r, ready: r.ready && r.waitingFor.length === 0, prefix: this.prefix, pid: process.pid, exposes, cleanedUp: this.cleanedUp, ...(dashboard ? { dashboard } : {}), ...(addons ? { addons } : {}), ...(ingress ? { ingress } : {}) };
   }
 
   /**

@@ -26,9 +26,14 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { BackoffOptions } from './supervised-process.ts';
 import { ControlPlaneProcess } from './control-plane-process.ts';
-import { ClusterObjects } from './cluster-objects.ts';
+import { ClusterObjects, SYSTEM_NAMESPACES } from './cluster-objects.ts';
 import { containerProblems, type ContainerProblem } from './container-problems.ts';
 import { accessBlocker } from './path-view.ts';
+import { rolloutStep } from './deployment-rollout.ts';
+import { waitForEndpointDrain } from './endpoint-drain.ts';
+import { KubeObjectViews, type Exposure } from './kube-object-views.ts';
+import { DISCOVERY_SOCKET } from './control-plane-process.ts';
+import { deletedLine, kindLabel, plural, relabel, withRestartStamp, type ObjectRef } from './object-edits.ts';
 import { barePodHash, barePodKey, isBarePod } from './bare-pods.ts';
 import { barePodPlan, deploymentPodPlan, type PodPlan } from './pod-plan.ts';
 import { GatewayDeploymentController } from './gateway-deployment-controller.ts';
@@ -90,7 +95,7 @@ export interface ChangeResult {
 }
 
 
-const kindLabel = (r: ConfigResource): string => `${r.kind.toLowerCase()}${r.group ? `.${r.group}` : ''}/${r.metadata.name}`;
+export type { ObjectRef };
 
 /**
  * The composition of a local mesh: desired objects (Kubernetes + Istio), the node network,
@@ -108,6 +113,12 @@ export class MeshRuntime {
   /** Read-only views of pods, Services and Deployments (kubectl get, port forwards, readiness). */
   readonly views: MeshStatusViews;
   private readonly written = new Map<string, string>();
+  /** Pods being terminated (drained, then stopped), by key. */
+  private readonly terminating = new Map<string, Promise<void>>();
+  private readonly exposures: Exposure[] = [];
+  /** Deployments whose new pods failed to start: no further automatic steps until the next change. */
+  private readonly stalledRollouts = new Set<string>();
+  private readonly objectViews: KubeObjectViews;
   private discovery: ControlPlaneProcess | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private vethSeq = 0;
@@ -130,13 +141,14 @@ export class MeshRuntime {
     this.options = options;
     this.log = options.log ?? silentLogger();
     this.podIps = new AddressPool(options.podCidr, { firstOffset: 2 });
-    this.objects = new ClusterObjects(options.serviceCidr);
+    this.objects = new ClusterObjects(options.serviceCidr, () => options.clock.now());
     this.node = { netns: `${options.prefix}-node`, bridge: 'mzbr0', address: this.podIps.addressAt(1), prefixLength: Number(options.podCidr.split('/')[1]) };
     this.podIps.reserve('node', this.node.address);
     this.guard = new GuardRoutes({ cidrs: [this.podIps.cidrText, this.objects.vips.cidrText], owner: options.prefix });
     this.config = new ConfigDirWriter(join(options.stateDir, 'config'));
     this.views = new MeshStatusViews(this.pods, this.objects);
     this.gatewayController = new GatewayDeploymentController(this.objects, this.config, this.views, options.clock);
+    this.objectViews = new KubeObjectViews(this.pods, this.objects, () => this.exposures);
     if (options.ambient && options.controlPlane) {
       this.ambientAgent = new AmbientNodeAgent({
         zdsSocket: join(meshRunDir(options.prefix), 'ztunnel.sock'),
@@ -272,34 +284,35 @@ export class MeshRuntime {
 
   /**
    * Validate every resource, then (only when all are valid) store them, write them for the
-   * control plane and reconcile pods. Invalid input changes nothing.
+   * control plane and reconcile pods. Invalid input changes nothing. Resolves once scaled-down
+   * pods are gone; a changed pod template rolls out in the background (surge, then drain).
    */
-  apply(resources: readonly ConfigResource[], problems: readonly string[] = []): Promise<ChangeResult> {
-    return this.enqueue(async () => {
+  async apply(resources: readonly ConfigResource[], problems: readonly string[] = []): Promise<ChangeResult> {
+    const { result, terminations } = await this.enqueue(async () => {
       const errors = [...problems, ...this.check(resources)];
       const normalized = resources.map((r) => this.objects.normalize(r));
-      if (errors.length > 0) return { ok: false, errors, changes: [] };
+      if (errors.length > 0) return { result: { ok: false, errors, changes: [] }, terminations: [] };
       const changes: string[] = [];
       for (const r of normalized.map((x) => this.gatewayController.keepStatus(x))) {
-        const { stored, prev } = this.objects.put(r);
-        const same = prev !== undefined && JSON.stringify(prev.raw) === JSON.stringify(stored.raw);
+        const { stored, prev, changed } = this.objects.put(r);
         // A bare Pod reaches the control plane as the running pod (pushPodState), not as its manifest.
-        if (!isBarePod(stored)) this.config.write(stored);
+        if (changed && !isBarePod(stored)) this.config.write(stored);
         const recreated = isBarePod(stored) && prev !== undefined && barePodHash(prev) !== barePodHash(stored);
-        changes.push(`${kindLabel(r)} ${prev === undefined ? 'created' : same ? 'unchanged' : recreated ? 'recreated (a Pod spec cannot be updated in place)' : 'configured'}`);
+        changes.push(`${kindLabel(r)} ${prev === undefined ? 'created' : !changed ? 'unchanged' : recreated ? 'recreated (a Pod spec cannot be updated in place)' : 'configured'}`);
       }
       this.gatewayController.sync();
-      await this.reconcile();
-      return { ok: true, errors: [], changes };
+      return { result: { ok: true, errors: [], changes }, terminations: await this.reconcile() };
     });
+    await Promise.all(terminations);
+    return result;
   }
 
-  /** Validation errors of resources, as `FILE: Kind ns/name: field.path: message` lines. */
   /** The stored objects of a kind (store kind: `KubernetesGateway` for Gateway API Gateways), optionally of one namespace. */
-  objectsOf(kind: string, namespace?: string): ConfigResource[] {
+  storedObjectsOf(kind: string, namespace?: string): ConfigResource[] {
     return this.objects.list(kind).filter((r) => namespace === undefined || (r.metadata.namespace ?? '') === namespace);
   }
 
+  /** Validation errors of resources, as `FILE: Kind ns/name: field.path: message` lines. */
   check(resources: readonly ConfigResource[]): string[] {
     const errors: string[] = [];
     for (const r of resources.map((x) => this.objects.normalize(x))) {
@@ -319,65 +332,169 @@ export class MeshRuntime {
     return out;
   }
 
+  /** Delete resources (from manifests); kubectl's lines, `not found` errors. */
   delete(resources: readonly ConfigResource[]): Promise<ChangeResult> {
-    return this.enqueue(async () => {
+    return this.deleteRefs(resources.map((r) => this.objects.normalize(r)));
+  }
+
+  /**
+   * Delete objects by reference (`mizzen delete KIND NAME`). A Namespace takes everything in it;
+   * a Deployment's pod is replaced by a new one (as its ReplicaSet would). Resolves once the
+   * pods that go are gone.
+   */
+  async deleteRefs(refs: readonly ObjectRef[]): Promise<ChangeResult> {
+    const { result, terminations } = await this.enqueue(async () => {
       const changes: string[] = [];
       const errors: string[] = [];
-      for (const raw of resources) {
-        const r = this.objects.normalize(raw);
-        const prev = this.objects.remove(resourceKey(r));
-        if (!prev) {
-          errors.push(`${resourceRef(r)}: not found`);
+      const podStops: Promise<void>[] = [];
+      for (const ref of refs) {
+        if (ref.kind === 'Pod' && ref.group === '') {
+          const pod = this.pods.get(`${ref.metadata.namespace ?? 'default'}/${ref.metadata.name}`);
+          const bare = this.objects.remove(resourceKey(ref));
+          if (!pod && !bare) {
+            errors.push(`${plural(ref)} "${ref.metadata.name}" not found`);
+            continue;
+          }
+          if (pod && !bare) podStops.push(this.terminatePod(pod));
+          changes.push(deletedLine(ref));
           continue;
         }
+        if (ref.kind === 'Namespace' && SYSTEM_NAMESPACES.includes(ref.metadata.name)) {
+          errors.push(`namespaces "${ref.metadata.name}" is forbidden: this namespace may not be deleted`);
+          continue;
+        }
+        const prev = this.objects.remove(resourceKey(ref));
+        if (!prev) {
+          errors.push(`${plural(ref)} "${ref.metadata.name}" not found`);
+          continue;
+        }
+        if (prev.kind === 'Namespace') {
+          for (const inside of this.objects.inNamespace(prev.metadata.name)) {
+            this.objects.remove(resourceKey(inside));
+            this.config.remove(inside);
+          }
+        }
         this.config.remove(prev);
-        changes.push(`${kindLabel(prev)} deleted`);
+        changes.push(deletedLine(prev));
       }
       this.gatewayController.sync();
-      await this.reconcile();
-      return { ok: errors.length === 0, errors, changes };
+      const terminations = [...podStops, ...(await this.reconcile())];
+      return { result: { ok: errors.length === 0, errors, changes }, terminations };
+    });
+    await Promise.all(terminations);
+    return result;
+  }
+
+  /** `kubectl label`: set (value) or remove (null) labels of a stored object. */
+  label(ref: ObjectRef, labels: Readonly<Record<string, string | null>>, overwrite: boolean): Promise<ChangeResult> {
+    return this.enqueue(async () => {
+      const r = this.objects.get(resourceKey(this.objects.normalize(ref as ConfigResource)));
+      if (!r) return { ok: false, errors: [`${plural(ref)} "${ref.metadata.name}" not found`], changes: [] };
+      const edited = relabel(r, labels, overwrite);
+      if ('error' in edited) return { ok: false, errors: [edited.error], changes: [] };
+      const { stored, changed } = this.objects.put(edited.resource);
+      if (changed) this.config.write(stored);
+      const removed = Object.values(labels).every((v) => v === null);
+      return { ok: true, errors: [], changes: [`${kindLabel(r)} ${changed ? (removed ? 'unlabeled' : 'labeled') : 'not labeled'}`] };
     });
   }
 
-  /** Make the running pods match the Deployments: create, replace (template changed), scale, delete. */
-  private async reconcile(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * `kubectl rollout restart`: stamp the pod template with `kubectl.kubernetes.io/restartedAt`,
+   * so the Deployment rolls its pods (new ones first, old ones drained once those are ready).
+   */
+  restart(namespace: string, name: string): Promise<ChangeResult> {
+    return this.enqueue(async () => {
+      const d = this.objects.get(`apps/Deployment/${namespace}/${name}`);
+      if (!d) return { ok: false, errors: [`deployments.apps "${name}" not found`], changes: [] };
+      const { stored } = this.objects.put(withRestartStamp(d, new Date(this.options.clock.now()).toISOString()));
+      this.config.write(stored);
+      void this.reconcile().catch((err: Error) => this.log.warn({ err: err.message }, 'rollout failed'));
+      return { ok: true, errors: [], changes: [`${kindLabel(d)} restarted`] };
+    });
+  }
+
+  /** Objects of one kind as the Kubernetes API shows them (`mizzen get`). */
+  objectsOf(kind: string, group: string, namespace?: string): Record<string, unknown>[] {
+    return this.objectViews.list(kind, group, namespace);
+  }
+
+  /** A Service port forwarded to 127.0.0.1 (shown as the Service's load balancer). */
+  addExposure(e: Exposure): void {
+    this.exposures.push(e);
+  }
+
+  /**
+   * Make the running pods match the Deployments and bare Pods: create, scale, roll out a changed
+   * template (RollingUpdate: surge, then drain), remove pods whose owner is gone. Returns the
+   * terminations it started (they finish outside the change queue).
+   */
+  private async reconcile(options: { rolloutsOnly?: boolean } = {}): Promise<Promise<void>[]> {
+    if (this.closed) return [];
+    if (!options.rolloutsOnly) this.stalledRollouts.clear();
     const deployments = this.objects.list('Deployment').filter((d) => d.group === 'apps');
-    const wanted = new Set(deployments.map((d) => `${d.metadata.namespace}/${d.metadata.name}`));
-    const stops: Promise<void>[] = [];
+    const owners = new Map(deployments.map((d) => [`${d.metadata.namespace}/${d.metadata.name}`, d]));
+    const terminations: Promise<void>[] = [];
     const creations: Promise<void>[] = [];
     const barePods = new Map(this.objects.list('Pod').filter(isBarePod).map((p) => [barePodKey(p), p]));
     // A bare pod is recreated under the same name: its old instance must be gone first.
     const bareStops: Promise<void>[] = [];
-    for (const pod of [...this.pods.values()]) {
+    for (const pod of options.rolloutsOnly ? [] : [...this.pods.values()]) {
       const owner = pod.options.owner;
       if (!owner) {
         const b = barePods.get(pod.key);
         if (!b || barePodHash(b) !== pod.options.templateHash) bareStops.push(this.removePod(pod));
-        continue;
-      }
-      const d = owner ? deployments.find((x) => `${x.metadata.namespace}/${x.metadata.name}` === owner) : undefined;
-      if (!wanted.has(owner) || !d || podTemplateHash(d.spec as DeploymentSpec) !== pod.options.templateHash) stops.push(this.removePod(pod));
+      } else if (!owners.has(owner)) terminations.push(this.terminatePod(pod));
     }
-    for (const d of deployments) {
-      const owner = `${d.metadata.namespace}/${d.metadata.name}`;
+    for (const [owner, d] of owners) {
       const hash = podTemplateHash(d.spec as DeploymentSpec);
-      const mine = [...this.pods.values()].filter((p) => p.options.owner === owner && p.options.templateHash === hash);
-      const want = deploymentReplicas(d);
-      for (const extra of mine.slice(want)) stops.push(this.removePod(extra));
-      for (let i = mine.length; i < want; i++) creations.push(this.createPod(deploymentPodPlan(d, hash)));
+      const mine = [...this.pods.values()].filter((p) => p.options.owner === owner && !p.isTerminating);
+      // Between changes, only rollouts in progress move on (a stalled one waits for the next change).
+      if (options.rolloutsOnly && (this.stalledRollouts.has(owner) || mine.every((p) => p.options.templateHash === hash))) continue;
+      const step = rolloutStep(deploymentReplicas(d), hash, mine.map((p) => ({ key: p.key, templateHash: p.options.templateHash, ready: p.isReady() })));
+      for (const key of step.terminate) terminations.push(this.terminatePod(this.pods.get(key)!));
+      for (let i = 0; i < step.create; i++) {
+        creations.push(this.createPod(deploymentPodPlan(d, hash)).catch((err: unknown) => {
+          this.stalledRollouts.add(owner);
+          throw err;
+        }));
+      }
     }
     await Promise.allSettled(bareStops);
-    for (const [key, b] of barePods) {
+    for (const [key, b] of options.rolloutsOnly ? [] : barePods) {
       if (this.pods.has(key)) continue;
       creations.push(this.createPod(barePodPlan(b)));
     }
     // Pods start in parallel (their namespaces and processes are independent).
-    const results = await Promise.allSettled([...stops, ...creations]);
+    const results = await Promise.allSettled(creations);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     this.reconcileAmbient();
-    this.scheduleRefresh(0);
+    if (!options.rolloutsOnly || creations.length > 0 || terminations.length > 0) this.scheduleRefresh(0);
     if (failed) throw failed.reason;
+    return terminations;
+  }
+
+  /**
+   * Take a pod out of service and stop it, as the kubelet and endpoints controller do: not ready
+   * at once (Pod status, Service rules), its address out of every proxy's endpoints (when a
+   * control plane runs), then its processes stopped. Runs outside the change queue.
+   */
+  private terminatePod(pod: PodInstance): Promise<void> {
+    if (pod.isTerminating) return this.terminating.get(pod.key) ?? Promise.resolve();
+    pod.beginTermination();
+    const done = (async () => {
+      await this.enqueue(async () => {
+        if (!this.closed) await this.pushPodState();
+      }).catch(() => {});
+      if (this.discovery && !this.closed) {
+        await waitForEndpointDrain(join(this.options.stateDir, DISCOVERY_SOCKET), pod.ip, { timeoutMs: 10_000, graceMs: 1000 });
+      }
+      await this.enqueue(async () => {
+        if (this.pods.get(pod.key) === pod) await this.removePod(pod);
+      });
+    })().finally(() => this.terminating.delete(pod.key));
+    this.terminating.set(pod.key, done);
+    return done;
   }
 
   /** Create and start one pod (of a Deployment, or a bare Pod when `owner` is undefined). */
@@ -478,6 +595,8 @@ export class MeshRuntime {
     try {
       await this.pushPodState();
       this.gatewayController.writeStatuses();
+      // Readiness changed: a rollout may take its next step (its terminations run on their own).
+      await this.reconcile({ rolloutsOnly: true });
     } finally {
       this.appliedSeq = seq;
     }

@@ -108,6 +108,7 @@ export class PodInstance {
   private running: Running[] = [];
   private started = false;
   private stopped = false;
+  private terminating = false;
 
   constructor(options: PodInstanceOptions) {
     this.options = options;
@@ -187,15 +188,28 @@ export class PodInstance {
     if (this.started) await detachPodNetwork({ netns: this.options.netns });
   }
 
+  /**
+   * The pod is being deleted: not ready from now on (out of Service endpoints), shown as
+   * Terminating, its processes still running until stop().
+   */
+  beginTermination(): void {
+    this.terminating = true;
+    this.options.onChange();
+  }
+
+  get isTerminating(): boolean {
+    return this.terminating || this.stopped;
+  }
+
   isReady(): boolean {
-    return this.running.length > 0 && this.running.every((r) => r.prober.isReady() && r.process.isRunning());
+    return !this.terminating && this.running.length > 0 && this.running.every((r) => r.prober.isReady() && r.process.isRunning());
   }
 
   status(): PodStatusView {
     const containers = this.running.map((r) => ({ name: r.name, ready: r.prober.isReady() && r.process.isRunning(), everReady: r.everReady, status: r.process.status() }));
     const waiting = containers.find((c) => c.status.phase !== 'Running');
     let phase = 'Running';
-    if (this.stopped) phase = 'Terminating';
+    if (this.stopped || this.terminating) phase = 'Terminating';
     else if (containers.length === 0) phase = 'ContainerCreating';
     else if (waiting) phase = waiting.status.phase;
     const { uid, gid } = this.appUser;

@@ -25,6 +25,9 @@ export interface BackoffOptions {
   resetAfterMs: number;
 }
 
+/** The kubelet notices an exited container at its next relist (PLEG, every second) and restarts it. */
+const KUBELET_SYNC_MS = 1000;
+
 export const DEFAULT_BACKOFF: BackoffOptions = Object.freeze({ initialMs: 1000, maxMs: 30_000, resetAfterMs: 60_000 });
 
 /** What `mizzen get pods` shows for a container, with Kubernetes' reasons. */
@@ -201,6 +204,12 @@ export class SupervisedProcess {
     this.onChange();
   }
 
+  /**
+   * The kubelet's restart rule: a container that exits is shown terminated (Error, or Completed
+   * for exit 0) and restarted at the next sync (about a second); one that fails again while its
+   * backoff is in force waits the backoff (initial, doubling to the cap) in CrashLoopBackOff.
+   * Running `resetAfterMs` without exiting forgets the backoff.
+   */
   private onExit(code: number): void {
     const ranFor = this.startedAt === undefined ? 0 : this.clock.now() - this.startedAt;
     this.child = undefined;
@@ -226,13 +235,22 @@ export class SupervisedProcess {
       return;
     }
     if (ranFor >= this.backoff.resetAfterMs) this.delayMs = 0;
-    this.delayMs = this.delayMs === 0 ? this.backoff.initialMs : Math.min(this.delayMs * 2, this.backoff.maxMs);
+    const backingOff = this.delayMs > 0;
+    let wait: number;
+    if (backingOff) {
+      wait = this.delayMs;
+      this.delayMs = Math.min(this.delayMs * 2, this.backoff.maxMs);
+      this.phase = 'CrashLoopBackOff';
+    } else {
+      wait = Math.min(KUBELET_SYNC_MS, this.backoff.initialMs);
+      this.delayMs = this.backoff.initialMs;
+      this.phase = code === 0 ? 'Completed' : 'Error';
+    }
     this.restarts++;
-    this.phase = code === 0 ? 'Completed' : 'CrashLoopBackOff';
-    this.nextRestartAt = this.clock.now() + this.delayMs;
+    this.nextRestartAt = this.clock.now() + wait;
     this.timer = this.clock.setTimer(() => {
       if (!this.stopping) this.launch();
-    }, this.delayMs);
+    }, wait);
     this.onChange();
   }
 }

@@ -151,7 +151,7 @@ describe('bare Pods under mizzen up', { skip, timeout: 60_000 }, () => {
     const file = join(dir, 'echo-pod.yaml');
     writeFileSync(file, changed.split('\n---\n').find((d) => d.includes('kind: Pod') && d.includes('name: echo'))!);
     const { stdout } = await promisify(execFile)(process.execPath, [CLI_ENTRY, 'delete', '-f', file, '--state-dir', join(dir, 'state')]);
-    assert.equal(stdout, 'pod/echo deleted\n');
+    assert.equal(stdout, 'pod "echo" deleted from mesh namespace\n');
     assert.equal(mesh.runtime.views.findPod('mesh', 'echo'), undefined);
     assert.ok(!(await listNetns()).includes(netns), 'its namespace is gone');
     assert.equal(mesh.runtime.views.serviceStatusViews('mesh')[0].endpoints, 0);

@@ -112,8 +112,10 @@ spec:
     assert.match(pods.stdout, /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\n/);
     assert.match(pods.stdout, /web-\w+-\w+\s+1\/1\s+Running\s+0/);
     const svc = await cli(['get', 'svc', '-o', 'json'], { cwd: dir });
-    const svcs = (JSON.parse(svc.stdout) as { items: { name: string; clusterIP: string }[] }).items;
-    assert.match(svcs[0].clusterIP, /^10\.96\./);
+    const list = JSON.parse(svc.stdout) as { kind: string; apiVersion: string; items: { metadata: { name: string }; spec: { clusterIP: string } }[] };
+    assert.equal(list.kind, 'List');
+    assert.equal(list.apiVersion, 'v1');
+    assert.match(list.items[0].spec.clusterIP, /^10\.96\./);
 
     writeFileSync(join(dir, 'bad.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: {name: bad}\nspec: {ports: [{port: "eighty"}]}\n');
     const bad = await cli(['apply', '-f', 'bad.yaml'], { cwd: dir });

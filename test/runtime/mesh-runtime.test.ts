@@ -159,7 +159,7 @@ spec:
     const r = await curlFrom('deploy/client', `http://${pod.ip}:9000/`);
     assert.equal(r.code, 200);
     const deleted = await mesh.runtime.delete(parsed.resources);
-    assert.deepEqual(deleted.changes, ['deployment.apps/extra deleted']);
+    assert.deepEqual(deleted.changes, ['deployment.apps "extra" deleted from apps namespace']);
     assert.equal(mesh.runtime.views.podViews('apps').filter((p) => p.name.startsWith('extra-')).length, 0);
     assert.ok(!(await listNetns()).includes(pod.netns), 'its namespace is gone');
   });

@@ -18,7 +18,7 @@ async function until(check: () => boolean): Promise<void> {
 describe('SupervisedProcess', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('restarts a failing process with doubling backoff (capped) and reports CrashLoopBackOff', async () => {
+  it('shows Error then restarts at once after one failure; CrashLoopBackOff with doubling backoff (capped) after repeated failures', async () => {
     const clock = new ManualClock(1_000_000);
     const p = new SupervisedProcess(
       { name: 'crash', argv: ['sh', '-c', 'echo run; exit 3'], env: { PATH: process.env.PATH ?? '' }, cwd: dir, logFile: join(dir, 'crash.log') },
@@ -26,19 +26,20 @@ describe('SupervisedProcess', () => {
     );
     p.start();
     const delays: number[] = [];
-    for (let i = 1; i <= 4; i++) {
+    for (let i = 1; i <= 5; i++) {
       await until(() => p.status().restarts === i && !p.isRunning());
       const s = p.status();
-      assert.equal(s.phase, 'CrashLoopBackOff');
+      assert.equal(s.phase, i === 1 ? 'Error' : 'CrashLoopBackOff');
+      assert.equal(s.lastTermination?.finishedAt, clock.now());
       assert.equal(s.lastExitCode, 3);
       delays.push((s.nextRestartAt ?? 0) - clock.now());
       clock.advance(delays[delays.length - 1]);
     }
-    assert.deepEqual(delays, [1000, 2000, 3000, 3000]);
-    await until(() => p.status().restarts === 5 && !p.isRunning());
+    assert.deepEqual(delays, [1000, 1000, 2000, 3000, 3000]);
+    await until(() => p.status().restarts === 6 && !p.isRunning());
     await p.stop(1000);
     assert.equal(p.status().phase, 'Terminated');
-    assert.equal(readFileSync(join(dir, 'crash.log'), 'utf8').split('\n').filter((l) => l === 'run').length, 5);
+    assert.equal(readFileSync(join(dir, 'crash.log'), 'utf8').split('\n').filter((l) => l === 'run').length, 6);
   });
 
   it('shows Completed for a clean exit, and does not restart under restartPolicy Never', async () => {

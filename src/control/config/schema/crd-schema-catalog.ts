@@ -15,11 +15,20 @@ export const BUNDLED_CRD_FILE = fileURLToPath(new URL('./istio-crds.gen.yaml', i
 /** The Gateway API's standard-channel CRDs (GatewayClass, Gateway, HTTPRoute, GRPCRoute, ReferenceGrant). */
 export const GATEWAY_API_CRD_FILE = fileURLToPath(new URL('./gateway-api-crds.gen.yaml', import.meta.url));
 
+/** A CRD's `additionalPrinterColumns` entry (what `kubectl get` shows for the kind). */
+export interface PrinterColumn {
+  name: string;
+  jsonPath: string;
+  type: string;
+  /** 0: default table; higher: only with `-o wide`. */
+  priority: number;
+}
+
 interface CrdDocument {
   spec?: {
     group?: string;
     names?: { kind?: string };
-    versions?: { name?: string; served?: boolean; schema?: { openAPIV3Schema?: Record<string, unknown> } }[];
+    versions?: { name?: string; served?: boolean; storage?: boolean; schema?: { openAPIV3Schema?: Record<string, unknown> }; additionalPrinterColumns?: Partial<PrinterColumn>[] }[];
   };
 }
 
@@ -71,6 +80,13 @@ export class CrdSchemaCatalog {
   versions(group: string, kind: string): { name: string; served: boolean }[] {
     const doc = this.#document(group, kind);
     return (doc?.spec?.versions ?? []).map((v) => ({ name: String(v.name), served: v.served !== false }));
+  }
+
+  /** The storage version's printer columns (kubectl prints NAME and these; none: NAME, AGE). */
+  printerColumns(group: string, kind: string): PrinterColumn[] {
+    const versions = this.#document(group, kind)?.spec?.versions ?? [];
+    const v = versions.find((x) => x.storage) ?? versions[0];
+    return (v?.additionalPrinterColumns ?? []).map((c) => ({ name: String(c.name), jsonPath: String(c.jsonPath), type: String(c.type ?? 'string'), priority: c.priority ?? 0 }));
   }
 
   schemaFor(group: string, kind: string, version: string): CrdVersionSchema | undefined {

@@ -1,0 +1,150 @@
+import { existsSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { isAbsolute, join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { KindInfo } from '../api/kinds.ts';
+import { MizzenError } from '../lib/errors.ts';
+import { ControlClient } from '../runtime/control-client.ts';
+import type { SubmittedFile } from '../runtime/control-server.ts';
+import { readSubmittedFiles } from '../runtime/local-mesh.ts';
+import type { ObjectRef } from '../runtime/mesh-runtime.ts';
+import { stateDirFrom } from '../runtime/runtime-config.ts';
+
+/** What a change did, in kubectl's words: `deployment.apps/x configured`, errors to report. */
+export interface ChangeOutcome {
+  ok: boolean;
+  errors: string[];
+  warnings?: string[];
+  changes: string[];
+}
+
+/** A Kubernetes-shaped object (apiVersion, kind, metadata, spec, status). */
+export type KubeObject = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export type { ObjectRef, SubmittedFile };
+
+/**
+ * The cluster the kubectl-style verbs (get, apply, delete, label, rollout, create) act on. The
+ * file-mode mesh of `mizzen up` implements it over its control socket (LocalClusterAccess); a
+ * Kubernetes API server can implement the same (`mizzen up --kube`). Objects come back as the
+ * Kubernetes API shows them, so every printer works on either.
+ */
+export interface ClusterAccess {
+  list(kind: KindInfo, namespace: string | undefined): Promise<KubeObject[]>;
+  apply(files: readonly SubmittedFile[], namespace: string | undefined): Promise<ChangeOutcome>;
+  deleteFiles(files: readonly SubmittedFile[], namespace: string | undefined): Promise<ChangeOutcome>;
+  deleteObjects(refs: readonly ObjectRef[]): Promise<ChangeOutcome>;
+  label(ref: ObjectRef, labels: Readonly<Record<string, string | null>>, overwrite: boolean): Promise<ChangeOutcome>;
+  restart(namespace: string, deployment: string): Promise<ChangeOutcome>;
+  /** A byte stream to a port of a pod (for port-forward), as the pod's own network sees it. */
+  dialPod(pod: KubeObject, port: number): Promise<Duplex>;
+}
+
+/** The local mesh (`mizzen up`) behind its control socket. */
+export class LocalClusterAccess implements ClusterAccess {
+  private readonly client: ControlClient;
+  private readonly stateDir: string;
+
+  constructor(stateDir: string) {
+    this.stateDir = stateDir;
+    this.client = new ControlClient(stateDir);
+  }
+
+  list(kind: KindInfo, namespace: string | undefined): Promise<KubeObject[]> {
+    return this.client.get<KubeObject[]>('/objects', { kind: kind.kind, group: kind.group, namespace: kind.namespaced ? namespace : undefined });
+  }
+
+  apply(files: readonly SubmittedFile[], namespace: string | undefined): Promise<ChangeOutcome> {
+    return this.client.post<ChangeOutcome>('/apply', { files, namespace });
+  }
+
+  deleteFiles(files: readonly SubmittedFile[], namespace: string | undefined): Promise<ChangeOutcome> {
+    return this.client.post<ChangeOutcome>('/delete', { files, namespace });
+  }
+
+  deleteObjects(refs: readonly ObjectRef[]): Promise<ChangeOutcome> {
+    return this.client.post<ChangeOutcome>('/delete-objects', { refs });
+  }
+
+  label(ref: ObjectRef, labels: Readonly<Record<string, string | null>>, overwrite: boolean): Promise<ChangeOutcome> {
+    return this.client.post<ChangeOutcome>('/label', { ref, labels, overwrite });
+  }
+
+  restart(namespace: string, deployment: string): Promise<ChangeOutcome> {
+    return this.client.post<ChangeOutcome>('/restart', { namespace, name: deployment });
+  }
+
+  /** Through the mesh's node agent, which dials pod addresses from the node namespace (like the kubelet). */
+  dialPod(pod: KubeObject, port: number): Promise<Duplex> {
+    const ip = String(pod.status?.podIP ?? '');
+    return new Promise((resolve, reject) => {
+      const sock = net.connect(join(this.stateDir, 'node-agent.sock'));
+      let head = Buffer.alloc(0);
+      const fail = (err: Error): void => {
+        sock.destroy();
+        reject(err);
+      };
+      sock.once('error', (err: NodeJS.ErrnoException) => fail(err.code === 'EACCES' ? new MizzenError('RUNTIME_NOT_ROOT', 'permission denied on the mesh\'s node agent socket', { hint: 'run this command with sudo' }) : err));
+      sock.once('connect', () => sock.write(`${JSON.stringify({ host: ip, port })}\n`));
+      const onData = (chunk: Buffer): void => {
+        head = Buffer.concat([head, chunk]);
+        const nl = head.indexOf(10);
+        if (nl < 0) return;
+        sock.off('data', onData);
+        sock.pause();
+        const line = head.subarray(0, nl).toString();
+        if (!line.startsWith('OK')) return fail(new MizzenError('RUNTIME_FAILED', `cannot connect to ${ip}:${port}: ${line.replace(/^ERR /, '')}`));
+        sock.removeAllListeners('error');
+        const rest = head.subarray(nl + 1);
+        if (rest.length > 0) sock.unshift(rest);
+        resolve(sock);
+      };
+      sock.on('data', onData);
+    });
+  }
+}
+
+/** The cluster the current directory's mesh runs (`--state-dir`, default `.mizzen`). */
+export function openClusterAccess(flags: { stateDir?: string }, cwd: string): ClusterAccess {
+  return new LocalClusterAccess(stateDirFrom(flags.stateDir, cwd));
+}
+
+/** kubectl's name for standard input in messages. */
+export const STDIN_NAME = 'STDIN';
+
+/**
+ * `-f` arguments as kubectl takes them: files, directories (their *.yaml/*.yml/*.json) and `-`
+ * for standard input (heredocs), read once.
+ */
+export function readFilenameArgs(paths: readonly string[], cwd: string, readStdin: () => string = () => readFileSync(0, 'utf8')): { files: SubmittedFile[]; errors: string[] } {
+  const files: SubmittedFile[] = [];
+  const errors: string[] = [];
+  let stdinRead = false;
+  for (const p of paths) {
+    if (p === '-') {
+      if (stdinRead) continue;
+      stdinRead = true;
+      try {
+        files.push({ file: STDIN_NAME, text: readStdin() });
+      } catch (err) {
+        errors.push(`cannot read standard input: ${(err as Error).message}`);
+      }
+      continue;
+    }
+    const abs = isAbsolute(p) ? p : join(cwd, p);
+    if (!existsSync(abs)) {
+      errors.push(`the path "${p}" does not exist`);
+      continue;
+    }
+    const read = readSubmittedFiles([abs]);
+    files.push(...read.files);
+    errors.push(...read.errors);
+  }
+  if (paths.length > 0 && files.length === 0 && errors.length === 0) errors.push('no objects passed to apply');
+  return { files, errors };
+}
+
+/** Throw kubectl's usage error when no -f is given. */
+export function requireFilenames(paths: readonly string[]): void {
+  if (paths.length === 0) throw new MizzenError('USAGE', 'must specify one of -f and -k');
+}

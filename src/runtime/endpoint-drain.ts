@@ -1,0 +1,65 @@
+import http from 'node:http';
+
+/** GET a JSON document from discovery's debug server on its Unix socket. */
+function getJson(socketPath: string, path: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, path, method: 'GET' }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(text));
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    });
+    req.setTimeout(2000, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+interface RegistryEntry {
+  ports?: { endpoints?: { address?: string; healthy?: boolean }[] }[];
+}
+
+interface SyncEntry {
+  types?: { typeUrl: string; nonceSent?: string; nonceAcked?: string }[];
+}
+
+/** Whether `ip` is still a healthy endpoint of some service in discovery's registry. */
+export async function discoveryServesEndpoint(socketPath: string, ip: string): Promise<boolean> {
+  const services = (await getJson(socketPath, '/debug/registryz')) as RegistryEntry[];
+  return services.some((s) => (s.ports ?? []).some((p) => (p.endpoints ?? []).some((e) => e.address === ip && e.healthy !== false)));
+}
+
+/** Every connected proxy has acknowledged the last endpoints (EDS) response it was sent. */
+export async function endpointsAcknowledged(socketPath: string): Promise<boolean> {
+  const proxies = (await getJson(socketPath, '/debug/syncz')) as SyncEntry[];
+  return proxies.every((p) => (p.types ?? []).filter((t) => t.typeUrl.endsWith('.ClusterLoadAssignment')).every((t) => t.nonceSent === undefined || t.nonceSent === t.nonceAcked));
+}
+
+/**
+ * Before a terminating pod's processes are stopped: wait until discovery no longer lists its
+ * address as a healthy endpoint and every proxy has acknowledged the endpoints it was sent (the
+ * pod is out of every load balancer), then a short grace for requests already in flight. Bounded
+ * by `timeoutMs` (a control plane that does not answer does not hold a pod forever).
+ */
+export async function waitForEndpointDrain(socketPath: string, ip: string, options: { timeoutMs: number; graceMs: number; pollMs?: number }): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  const poll = options.pollMs ?? 100;
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  while (Date.now() < deadline) {
+    const served = await discoveryServesEndpoint(socketPath, ip).catch(() => undefined);
+    if (served === false) break;
+    await sleep(poll);
+  }
+  while (Date.now() < deadline) {
+    const acked = await endpointsAcknowledged(socketPath).catch(() => undefined);
+    if (acked !== false) break;
+    await sleep(poll);
+  }
+  await sleep(Math.max(0, Math.min(options.graceMs, deadline - Date.now())));
+}
