@@ -75,10 +75,12 @@ describe('inbound passthrough through sidecars (mizzen up)', { skip, timeout: 12
     const up = await cli(['up', '-d', join(dir, 'mesh')], dir);
     assert.equal(up.code, 0, up.stderr);
     prefix = readMeshState(join(dir, '.mizzen'))?.prefix ?? '';
-    const pods = JSON.parse((await cli(['get', 'pods', '-n', 'pt', '-o', 'json'], dir)).stdout) as { items: { name: string; ip: string; sidecar: boolean }[] };
-    const web = pods.items.find((p) => p.name.startsWith('web-'));
-    assert.ok(web?.sidecar && pods.items.every((p) => p.sidecar), 'both pods are injected');
-    webIp = web.ip;
+    type Pod = { metadata: { name: string }; spec: { containers: { name: string }[] }; status: { podIP: string } };
+    const pods = JSON.parse((await cli(['get', 'pods', '-n', 'pt', '-o', 'json'], dir)).stdout) as { items: Pod[] };
+    const injected = (p: Pod): boolean => p.spec.containers.some((c) => c.name === 'istio-proxy');
+    const web = pods.items.find((p) => p.metadata.name.startsWith('web-'));
+    assert.ok(web && injected(web) && pods.items.every(injected), 'both pods are injected');
+    webIp = web.status.podIP;
   });
 
   after(async () => {
