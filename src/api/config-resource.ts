@@ -8,6 +8,30 @@ export interface ResourceOrigin {
   file: string;
   /** 1-based line of the document's first line in that file. */
   line: number;
+  /**
+   * 1-based line of each field, by path (`spec.http[0].route[0].destination`; list items `[i]`,
+   * object and map keys `.key`), when the parser was asked for them (validate, apply).
+   */
+  fieldLines?: Readonly<Record<string, number>>;
+}
+
+/**
+ * The line of a field path (as validation reports it: map keys may be `[key]`), or of its
+ * nearest ancestor that has one (a missing field is reported on its parent's line); else the
+ * document's line.
+ */
+export function lineOfField(origin: ResourceOrigin | undefined, path: string): number | undefined {
+  if (!origin) return undefined;
+  const lines = origin.fieldLines;
+  if (!lines) return origin.line;
+  let p = path.replace(/\[([^\]]*[^\d\]][^\]]*)\]/g, '.$1').replace(/^\./, '');
+  while (p) {
+    const l = lines[p];
+    if (l !== undefined) return l;
+    const cut = Math.max(p.lastIndexOf('.'), p.lastIndexOf('['));
+    p = cut > 0 ? p.slice(0, cut) : '';
+  }
+  return origin.line;
 }
 
 export interface ObjectMeta {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ConfigResource } from '../api/config-resource.ts';
+import { lineOfField, type ConfigResource } from '../api/config-resource.ts';
 import { KINDS } from '../api/kinds.ts';
 import { readFileSync } from 'node:fs';
 import { parseDocuments, type ParsedDocuments, type ParseProblem } from '../control/config/parse-documents.ts';
@@ -15,7 +15,8 @@ import type { CliContext } from './cli-context.ts';
  * cannot enforce is an error, other unimplemented fields are warnings). Exit 0 only when everything is valid; 1 when anything is invalid or unreadable;
  * 2 on usage errors.
  *
- * Text: one line per error on stdout, `FILE:LINE: Kind namespace/name: field.path: message`;
+ * Text: one line per error on stdout, `FILE:LINE: Kind namespace/name: field.path: message`
+ * (LINE: the field's own line when the file says where it is, else the document's);
  * warnings go to stderr as `FILE:LINE: warning: Kind namespace/name: field.path: message`.
  * JSON: an array with one object per resource (and one per document that could not be read as
  * a resource): `{file, line, apiVersion, kind, namespace, name, valid, errors, warnings}`.
@@ -28,11 +29,13 @@ export interface ValidateReport {
   namespace: string | null;
   name: string | null;
   valid: boolean;
-  errors: ValidationIssue[];
-  warnings: ValidationIssue[];
+  /** Each with the line of its field, when known. */
+  errors: (ValidationIssue & { line?: number })[];
+  warnings: (ValidationIssue & { line?: number })[];
 }
 
 function reportForResource(r: ConfigResource, validator: ResourceValidator): ValidateReport {
+  const at = (i: ValidationIssue): ValidationIssue & { line?: number } => ({ ...i, line: lineOfField(r.origin, i.path) });
   const { errors, warnings } = submittedValidator((x) => validator.validate(x))(r);
   return {
     file: r.origin?.file ?? '-',
@@ -42,8 +45,8 @@ function reportForResource(r: ConfigResource, validator: ResourceValidator): Val
     namespace: r.metadata.namespace ?? null,
     name: r.metadata.name,
     valid: errors.length === 0,
-    errors,
-    warnings,
+    errors: errors.map(at),
+    warnings: warnings.map(at),
   };
 }
 
@@ -65,8 +68,8 @@ function reportForProblem(p: ParseProblem): ValidateReport {
   };
 }
 
-function formatLine(rep: ValidateReport, issue: ValidationIssue, warning: boolean): string {
-  const where = `${rep.file}:${rep.line}:`;
+function formatLine(rep: ValidateReport, issue: ValidationIssue & { line?: number }, warning: boolean): string {
+  const where = `${rep.file}:${issue.line ?? rep.line}:`;
   const tag = warning ? ' warning:' : '';
   if (rep.kind === null) return `${where}${tag} ${issue.message}\n`;
   const ref = rep.namespace ? `${rep.kind} ${rep.namespace}/${rep.name ?? ''}` : `${rep.kind} ${rep.name ?? ''}`;
@@ -77,10 +80,10 @@ function formatLine(rep: ValidateReport, issue: ValidationIssue, warning: boolea
 /** Read the given files and directories; `-` is standard input (as `istioctl validate -f -`). */
 function readInputs(paths: readonly string[]): ParsedDocuments {
   const files = paths.filter((p) => p !== '-');
-  const out = files.length > 0 ? readConfigFiles(files) : { resources: [], problems: [] };
+  const out = files.length > 0 ? readConfigFiles(files, { fieldLines: true }) : { resources: [], problems: [] };
   if (paths.includes('-')) {
     try {
-      const parsed = parseDocuments(readFileSync(0, 'utf8'), '<stdin>');
+      const parsed = parseDocuments(readFileSync(0, 'utf8'), '<stdin>', { fieldLines: true });
       out.resources.push(...parsed.resources);
       out.problems.push(...parsed.problems);
     } catch (err) {
@@ -113,7 +116,7 @@ function run(paths: string[], flags: { output?: string }, ctx: CliContext): void
     ctx.stdout(`${JSON.stringify(reports, null, 2)}\n`);
   } else {
     for (const rep of reports) {
-      for (const e of rep.errors) ctx.stdout(formatLine(rep, e, false));
+      for (const e of [...rep.errors].sort((a, b) => (a.line ?? 0) - (b.line ?? 0))) ctx.stdout(formatLine(rep, e, false));
       for (const w of rep.warnings) ctx.stderr(formatLine(rep, w, true));
     }
     const resources = reports.filter((r) => r.kind !== null).length;

@@ -18,7 +18,7 @@ export function parseSubmitted(files: readonly SubmittedFile[]): { resources: Co
   const errors: string[] = [];
   const warnings: string[] = [];
   for (const f of files) {
-    const parsed = parseDocuments(f.text, f.file);
+    const parsed = parseDocuments(f.text, f.file, { fieldLines: true });
     for (const p of parsed.problems) errors.push(`${p.file}:${p.line}: ${p.message}`);
     for (const r of parsed.resources) {
       const k = lookupKind(r.group, r.version, r.kind);

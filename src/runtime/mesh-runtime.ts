@@ -1,6 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { resourceKey, resourceRef, type ConfigResource } from '../api/config-resource.ts';
+import { lineOfField, resourceKey, resourceRef, type ConfigResource } from '../api/config-resource.ts';
 import { MizzenError } from '../lib/errors.ts';
 import type { DeploymentSpec } from '../api/kube/deployment.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -312,12 +312,14 @@ export class MeshRuntime {
     return this.objects.list(kind).filter((r) => namespace === undefined || (r.metadata.namespace ?? '') === namespace);
   }
 
-  /** Validation errors of resources, as `FILE: Kind ns/name: field.path: message` lines. */
+  /** Validation errors of resources, as `FILE:LINE: Kind ns/name: field.path: message` lines (the field's line). */
   check(resources: readonly ConfigResource[]): string[] {
     const errors: string[] = [];
     for (const r of resources.map((x) => this.objects.normalize(x))) {
-      const where = r.origin ? `${r.origin.file}: ` : '';
-      for (const issue of this.options.validate?.(r) ?? []) errors.push(`${where}${resourceRef(r)}: ${issue.path}: ${issue.message}`);
+      for (const issue of this.options.validate?.(r) ?? []) {
+        const where = r.origin ? `${r.origin.file}:${lineOfField(r.origin, issue.path)}: ` : '';
+        errors.push(`${where}${resourceRef(r)}: ${issue.path}: ${issue.message}`);
+      }
     }
     return errors;
   }

@@ -120,7 +120,7 @@ spec:
     writeFileSync(join(dir, 'bad.yaml'), 'apiVersion: v1\nkind: Service\nmetadata: {name: bad}\nspec: {ports: [{port: "eighty"}]}\n');
     const bad = await cli(['apply', '-f', 'bad.yaml'], { cwd: dir });
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /bad\.yaml: Service default\/bad: spec\.ports\[0\]\.port: must be a port number/);
+    assert.match(bad.stderr, /bad\.yaml:4: Service default\/bad: spec\.ports\[0\]\.port: must be a port number/);
 
     const exec = await cli(['exec', 'deploy/web', '--', 'curl', '-s', 'http://web/from-exec'], { cwd: dir });
     assert.equal(exec.code, 0, exec.stderr);

@@ -69,16 +69,16 @@ describe('mizzen validate (CLI)', () => {
     const run = await runCli(['validate', file]);
     assert.equal(run.code, 1);
     const lines = run.stdout.trim().split('\n');
-    assert.ok(lines.includes(`${file}:12: VirtualService prod/ratings: spec.http[0].route[0].weight: weight -5 < 0`), run.stdout);
-    assert.ok(lines.some((l) => l.startsWith(`${file}:12: VirtualService prod/ratings: spec.http[0].timeout: `)), run.stdout);
-    assert.ok(lines.every((l) => l.startsWith(`${file}:12: VirtualService prod/ratings: `)), 'only the invalid document is reported');
+    assert.ok(lines.includes(`${file}:22: VirtualService prod/ratings: spec.http[0].route[0].weight: weight -5 < 0`), run.stdout);
+    assert.ok(lines.some((l) => l.startsWith(`${file}:23: VirtualService prod/ratings: spec.http[0].timeout: `)), run.stdout);
+    assert.ok(lines.every((l) => /^.*:2[23]: VirtualService prod\/ratings: /.test(l)), 'only the invalid document is reported, each error on its field\'s line');
   });
 
-  it('names a resource without namespace as Kind name and reports the document line after leading comments', async () => {
+  it('names a resource without namespace as Kind name and reports the line of the field (after leading comments)', async () => {
     const file = join(dir, 'bad-dr.yaml');
     const run = await runCli(['validate', file]);
     assert.equal(run.code, 1);
-    assert.equal(run.stdout, `${file}:3: DestinationRule bad: spec.host: empty domain name not allowed\n`);
+    assert.equal(run.stdout, `${file}:8: DestinationRule bad: spec.host: empty domain name not allowed\n`);
   });
 
   it('reports malformed YAML as an error naming file and line', async () => {
@@ -92,8 +92,8 @@ describe('mizzen validate (CLI)', () => {
   it('warns about unknown kinds without failing, and rejects unserved versions', async () => {
     const unknown = await runCli(['validate', join(dir, 'unknown.yaml')]);
     assert.equal(unknown.code, 0, unknown.stdout);
-    assert.match(unknown.stderr, /unknown\.yaml:1: warning: EnvoyFilter ef: kind: EnvoyFilter .* not supported/);
-    assert.match(unknown.stderr, /unknown\.yaml:7: warning: Widget w: kind: unknown kind Widget/);
+    assert.match(unknown.stderr, /unknown\.yaml:2: warning: EnvoyFilter ef: kind: EnvoyFilter .* not supported/);
+    assert.match(unknown.stderr, /unknown\.yaml:8: warning: Widget w: kind: unknown kind Widget/);
     const unserved = await runCli(['validate', join(dir, 'unserved.yaml')]);
     assert.equal(unserved.code, 1);
     assert.match(unserved.stdout, /unserved\.yaml:1: Gateway gw: apiVersion: version "v2" of Gateway is not served/);
@@ -131,7 +131,7 @@ describe('mizzen validate (CLI)', () => {
   it('reads standard input for -', async () => {
     const run = await runCli(['validate', '-f', '-'], undefined, INVALID_VS);
     assert.equal(run.code, 1);
-    assert.match(run.stdout, /^<stdin>:1: VirtualService prod\/ratings: spec\.http\[0\]\.route\[0\]\.weight: weight -5 < 0$/m);
+    assert.match(run.stdout, /^<stdin>:11: VirtualService prod\/ratings: spec\.http\[0\]\.route\[0\]\.weight: weight -5 < 0$/m);
   });
 
   it('fails on a path that does not exist and on a bad output format', async () => {
@@ -141,5 +141,27 @@ describe('mizzen validate (CLI)', () => {
     const format = await runCli(['validate', '-o', 'xml', dir]);
     assert.equal(format.code, 2);
     assert.match(format.stderr, /unknown output format/);
+  });
+});
+
+describe('mizzen validate: one clear error per mistake', () => {
+  it('reports a typo once, on its line, with the field it probably meant; a bad regex with RE2\'s message and the user\'s pattern', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mizzen-validate-typo-'));
+    try {
+      const file = join(dir, 'typo.yaml');
+      writeFileSync(
+        file,
+        'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: reviews\nspec:\n  hosts:\n  - reviews\n  http:\n  - match:\n    - uri:\n        regex: "/reviews/([/"\n    route:\n    - destinaton:\n        host: reviews\n        subset: v1\n',
+      );
+      const run = await runCli(['validate', file]);
+      assert.equal(run.code, 1);
+      assert.equal(
+        run.stdout,
+        `${file}:10: VirtualService reviews: spec.http[0].match[0].uri: "uri": error parsing regexp: missing closing ]: \`[/\`; Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)\n` +
+          `${file}:13: VirtualService reviews: spec.http[0].route[0].destinaton: unknown field "destinaton", did you mean "destination"?\n`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { isMap, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import { restoreFlowColonScalars } from './flow-colon-scalars.ts';
 import { splitApiVersion, type ConfigResource } from '../../api/config-resource.ts';
 
@@ -33,14 +33,14 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * Turn one parsed object into a ConfigResource, or explain why it is not one. Kubernetes `List`
  * objects are flattened into their items.
  */
-function toResources(obj: unknown, file: string, line: number, out: ParsedDocuments): void {
+function toResources(obj: unknown, file: string, line: number, out: ParsedDocuments, fieldLines?: Record<string, number>): void {
   if (obj === null || obj === undefined) return; // empty document (`---` at the end, comments only)
   if (!isObject(obj)) {
     out.problems.push({ file, line, message: 'document is not an object (expected apiVersion, kind, metadata)', code: 'not-a-resource' });
     return;
   }
   if (obj.kind === 'List' && Array.isArray(obj.items)) {
-    for (const item of obj.items) toResources(item, file, line, out);
+    obj.items.forEach((item, i) => toResources(item, file, fieldLines?.[`items[${i}]`] ?? line, out, fieldLines && withoutPrefix(fieldLines, `items[${i}].`)));
     return;
   }
   if (typeof obj.apiVersion !== 'string' || obj.apiVersion === '') {
@@ -71,8 +71,34 @@ function toResources(obj: unknown, file: string, line: number, out: ParsedDocume
     metadata: { ...metadata, name: String(metadata.name ?? metadata.generateName) } as ConfigResource['metadata'],
     spec,
     raw: obj,
-    origin: { file, line },
+    origin: fieldLines ? { file, line, fieldLines } : { file, line },
   });
+}
+
+function withoutPrefix(lines: Record<string, number>, prefix: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(lines)) if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
+  return out;
+}
+
+/** Every field's line in a YAML node: `a.b[0].c` → line of `c:` (list items: the item's line). */
+function collectFieldLines(node: unknown, counter: LineCounter, prefix: string, out: Record<string, number>): void {
+  if (isMap(node)) {
+    for (const pair of node.items) {
+      const key = pair.key as YamlNode | null;
+      const name = key && 'value' in key ? String((key as { value: unknown }).value) : String(key);
+      const path = prefix ? `${prefix}.${name}` : name;
+      if (key?.range) out[path] = lineOf(counter, key.range[0]);
+      collectFieldLines(pair.value, counter, path, out);
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => {
+      const path = `${prefix}[${i}]`;
+      const range = (item as YamlNode | null)?.range;
+      if (range) out[path] = lineOf(counter, range[0]);
+      collectFieldLines(item, counter, path, out);
+    });
+  }
 }
 
 /** 1-based line of a byte offset. */
@@ -84,7 +110,7 @@ function lineOf(counter: LineCounter, offset: number): number {
  * Parse a file's text: multi-document YAML (`---`), or JSON (one object, an array, or a List).
  * Never throws on user input; syntax errors come back as problems with file and line.
  */
-export function parseDocuments(text: string, file: string): ParsedDocuments {
+export function parseDocuments(text: string, file: string, options: { fieldLines?: boolean } = {}): ParsedDocuments {
   const out: ParsedDocuments = { resources: [], problems: [] };
   const trimmed = text.trimStart();
   if (file.endsWith('.json') || trimmed.startsWith('{') || trimmed.startsWith('[')) {
@@ -124,7 +150,9 @@ export function parseDocuments(text: string, file: string): ParsedDocuments {
       out.problems.push({ file, line, message: `invalid YAML: ${(err as Error).message}`, code: 'syntax' });
       continue;
     }
-    toResources(value, file, line, out);
+    let fieldLines: Record<string, number> | undefined;
+    if (options.fieldLines) collectFieldLines(doc.contents, counter, '', (fieldLines = {}));
+    toResources(value, file, line, out, fieldLines);
   }
   return out;
 }

@@ -28,7 +28,7 @@ export function listConfigFiles(paths: readonly string[]): { files: string[]; pr
 }
 
 /** Read and parse every config file under the given paths; I/O errors become problems. */
-export function readConfigFiles(paths: readonly string[]): ParsedDocuments {
+export function readConfigFiles(paths: readonly string[], options: { fieldLines?: boolean } = {}): ParsedDocuments {
   const { files, problems } = listConfigFiles(paths);
   const out: ParsedDocuments = { resources: [], problems: [...problems] };
   for (const file of files) {
@@ -39,7 +39,7 @@ export function readConfigFiles(paths: readonly string[]): ParsedDocuments {
       out.problems.push({ file, line: 0, message: `cannot read: ${(err as Error).message}`, code: 'io' });
       continue;
     }
-    const parsed = parseDocuments(text, file);
+    const parsed = parseDocuments(text, file, options);
     out.resources.push(...parsed.resources);
     out.problems.push(...parsed.problems);
   }

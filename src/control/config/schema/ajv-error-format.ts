@@ -55,6 +55,34 @@ function oneOfNames(schema: unknown): string[] {
   return names;
 }
 
+/** Optimal string alignment distance (Levenshtein with transpositions). */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** The known field a typo most likely meant (case-insensitive distance ≤ 2, at most a third of its length). */
+export function closestName(typed: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const dist = editDistance(typed.toLowerCase(), k.toLowerCase());
+    if (dist < bestDistance && dist <= Math.min(2, Math.max(1, Math.floor(k.length / 3)))) {
+      best = k;
+      bestDistance = dist;
+    }
+  }
+  return best;
+}
+
 export function formatAjvErrors(errors: readonly ErrorObject[]): ValidationIssue[] {
   // A failed oneOf/anyOf explains itself: drop the errors of its branches.
   const parents = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf').map((e) => `${e.schemaPath}/`);
@@ -70,9 +98,13 @@ export function formatAjvErrors(errors: readonly ErrorObject[]): ValidationIssue
       case 'required':
         issue = { path: path ? `${path}.${String(p.missingProperty)}` : String(p.missingProperty), message: 'Required value' };
         break;
-      case 'additionalProperties':
-        issue = { path: path ? `${path}.${String(p.additionalProperty)}` : String(p.additionalProperty), message: `unknown field "${String(p.additionalProperty)}"` };
+      case 'additionalProperties': {
+        const field = String(p.additionalProperty);
+        const known = Object.keys(((e.parentSchema as { properties?: object } | undefined)?.properties ?? {}) as object);
+        const guess = closestName(field, known);
+        issue = { path: path ? `${path}.${field}` : field, message: `unknown field "${field}"${guess ? `, did you mean "${guess}"?` : ''}` };
         break;
+      }
       case 'enum':
         issue = { path, message: `Unsupported value: ${show(e.data)}: supported values: ${(p.allowedValues as unknown[]).map(show).join(', ')}` };
         break;

@@ -55,7 +55,7 @@ export class ResourceValidator {
     } catch (err) {
       out.error('', `internal validation error (please report): ${(err as Error).message}`);
     }
-    return { errors: dedupe(out.errors), warnings: dedupe(out.warnings) };
+    return { errors: collapseTypos(dedupe(out.errors)), warnings: dedupe(out.warnings) };
   }
 
   #validate(r: ConfigResource, out: IssueList): void {
@@ -112,13 +112,34 @@ export class ResourceValidator {
       out.error('metadata.annotations', `${r.metadata.namespace ?? ''}/${r.metadata.name} has unsupported annotation istio.io/dry-run, please remove the annotation`);
     }
     const spec = isObject(r.raw.spec) ? r : { ...r, spec: {} };
+    const semanticFrom = out.errors.length;
     try {
       SEMANTIC[r.kind]?.(spec as ConfigResource<never>, out);
     } catch (err) {
       // Semantic rules assume the schema's types; after schema errors a crash is expected noise.
       if (schemaErrors.length === 0) throw err;
     }
+    // A field the schema already refused gets no second error from the semantic rules.
+    const refused = new Set(schemaErrors.map((e) => e.path));
+    const semantic = out.errors.splice(semanticFrom).filter((e) => !refused.has(e.path));
+    out.errors.push(...semantic);
   }
+}
+
+/**
+ * One typo, one error: `destinaton:` is reported as the unknown field with its likely meaning,
+ * and the errors that only follow from it (the meant field "Required", its semantic checks)
+ * are dropped.
+ */
+function collapseTypos(list: ValidationIssue[]): ValidationIssue[] {
+  const meant: string[] = [];
+  for (const i of list) {
+    const m = /^unknown field "[^"]*", did you mean "([^"]*)"\?$/.exec(i.message);
+    if (m) meant.push(`${i.path.slice(0, Math.max(0, i.path.lastIndexOf('.')))}${i.path.includes('.') ? '.' : ''}${m[1]}`);
+  }
+  if (meant.length === 0) return list;
+  const follows = (path: string): boolean => meant.some((p) => path === p || path.startsWith(`${p}.`) || path.startsWith(`${p}[`));
+  return list.filter((i) => /did you mean/.test(i.message) || !follows(i.path));
 }
 
 function dedupe(list: ValidationIssue[]): ValidationIssue[] {
