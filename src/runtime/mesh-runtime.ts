@@ -328,8 +328,10 @@ export class MeshRuntime {
   warningsFor(resources: readonly ConfigResource[]): string[] {
     const out: string[] = [];
     for (const r of resources.map((x) => this.objects.normalize(x))) {
-      const where = r.origin ? `${r.origin.file}: ` : '';
-      for (const issue of this.options.warn?.(r) ?? []) out.push(`${where}${resourceRef(r)}: ${issue.path}: ${issue.message}`);
+      for (const issue of this.options.warn?.(r) ?? []) {
+        const where = r.origin ? `${r.origin.file}:${lineOfField(r.origin, issue.path)}: ` : '';
+        out.push(`${where}${resourceRef(r)}: ${issue.path}: ${issue.message}`);
+      }
     }
     return out;
   }
