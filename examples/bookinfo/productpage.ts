@@ -208,5 +208,11 @@ serve('productpage', async (req, res) => {
       return sendJson(res, r.status, r.body);
     }
   }
+  // A known route asked with another method: 405 as Flask answers it (Istio's productpage).
+  const allowed = path === '/login' ? 'OPTIONS, POST' : ['/', '/index.html', '/health', '/logout', '/productpage'].includes(path) || (parts[0] === 'api' && parts[1] === 'v1' && parts[2] === 'products') ? 'GET, HEAD, OPTIONS' : undefined;
+  if (allowed && !(req.method === 'HEAD' && allowed.includes('GET'))) {
+    res.writeHead(405, { allow: allowed, 'content-type': 'text/html; charset=utf-8' });
+    return res.end('<!doctype html>\n<html lang=en>\n<title>405 Method Not Allowed</title>\n<h1>Method Not Allowed</h1>\n<p>The method is not allowed for the requested URL.</p>\n');
+  }
   sendText(res, 404, 'Not Found', 'text/plain; charset=utf-8');
 });

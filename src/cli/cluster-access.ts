@@ -9,6 +9,8 @@ import type { SubmittedFile } from '../runtime/control-server.ts';
 import { readSubmittedFiles } from '../runtime/local-mesh.ts';
 import type { ObjectRef } from '../runtime/mesh-runtime.ts';
 import { stateDirFrom } from '../runtime/runtime-config.ts';
+import { netnsExecArgv } from '../runtime/netns.ts';
+import { runHostCommand } from '../runtime/host-command.ts';
 
 /** What a change did, in kubectl's words: `deployment.apps/x configured`, errors to report. */
 export interface ChangeOutcome {
@@ -38,6 +40,11 @@ export interface ClusterAccess {
   restart(namespace: string, deployment: string): Promise<ChangeOutcome>;
   /** A byte stream to a port of a pod (for port-forward), as the pod's own network sees it. */
   dialPod(pod: KubeObject, port: number): Promise<Duplex>;
+  /**
+   * A request to the admin port (15000, localhost only) of a pod's proxy, from inside the pod
+   * (istioctl does `kubectl exec ... pilot-agent request`): `POD` or `deploy/NAME`.
+   */
+  proxyAdmin(namespace: string, pod: string, method: 'GET' | 'POST', path: string): Promise<{ pod: string; body: string }>;
 }
 
 /** The local mesh (`mizzen up`) behind its control socket. */
@@ -72,6 +79,15 @@ export class LocalClusterAccess implements ClusterAccess {
 
   restart(namespace: string, deployment: string): Promise<ChangeOutcome> {
     return this.client.post<ChangeOutcome>('/restart', { namespace, name: deployment });
+  }
+
+  async proxyAdmin(namespace: string, pod: string, method: 'GET' | 'POST', path: string): Promise<{ pod: string; body: string }> {
+    const view = await this.client.get<{ name: string; netns: string; sidecar: boolean }>('/pod', { namespace, ref: pod });
+    if (!view.sidecar) throw new MizzenError('USAGE', `pod ${view.name} has no proxy (it is not injected)`);
+    const argv = netnsExecArgv(view.netns, ['curl', '-sS', '--max-time', '10', '-X', method, `http://127.0.0.1:15000${path}`]);
+    const r = await runHostCommand(argv[0], argv.slice(1), { allowFailure: true });
+    if (r.code !== 0) throw new MizzenError('RUNTIME_FAILED', `the proxy of ${view.name} did not answer on its admin port 15000: ${r.stderr.trim() || `exit ${r.code}`}`, { hint: 'is the pod running? mizzen get pods' });
+    return { pod: view.name, body: r.stdout };
   }
 
   /** Through the mesh's node agent, which dials pod addresses from the node namespace (like the kubelet). */

@@ -17,11 +17,14 @@ export function defaultDiscoveryAddress(cwd: string): string {
  * GET a JSON document from discovery's debug server (`HOST:PORT`, `:PORT` or a Unix socket
  * `unix:/path`), for proxy-status and proxy-config.
  */
-export function fetchDiscoveryJson(address: string, path: string, timeoutMs = 10_000): Promise<unknown> {
+export function fetchDiscoveryJson(address: string, path: string, timeoutMs = 10_000, body?: unknown): Promise<unknown> {
   const a = parseListenAddress(address, 15014, '127.0.0.1');
+  const method = body === undefined ? 'GET' : 'POST';
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const headers = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
   return new Promise((resolve, reject) => {
     const req = request(
-      a.path ? { socketPath: a.path, path, method: 'GET' } : { host: a.host === '0.0.0.0' ? '127.0.0.1' : a.host, port: a.port, path, method: 'GET' },
+      a.path ? { socketPath: a.path, path, method, headers } : { host: a.host === '0.0.0.0' ? '127.0.0.1' : a.host, port: a.port, path, method, headers },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -51,6 +54,6 @@ export function fetchDiscoveryJson(address: string, path: string, timeoutMs = 10
         }),
       ),
     );
-    req.end();
+    req.end(payload);
   });
 }

@@ -16,6 +16,7 @@ const COMMAND_MODULES: Readonly<Record<string, string>> = {
   create: './create-command.ts',
   dashboard: './dashboard-command.ts',
   delete: './delete-command.ts',
+  diff: './diff-command.ts',
   discovery: './discovery-command.ts',
   down: './down-command.ts',
   exec: './exec-command.ts',

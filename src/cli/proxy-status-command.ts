@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { errorMessage } from '../lib/errors.ts';
 import type { ProxySyncStatus } from '../control/debug/sync-status.ts';
@@ -31,6 +32,13 @@ export function register(program: Command, ctx: CliContext): void {
         const target = await openDiscoveryTarget(flags, ctx);
         try {
           rows = (await fetchDiscoveryJson(target.address, '/debug/syncz')) as ProxySyncStatus[];
+          // Neither the local mesh's own socket nor the API server's discovery pods: say which
+          // control plane answered (another one may listen on that address).
+          if (!target.address.startsWith('unix:') && target.via === undefined) {
+            const info = (await fetchDiscoveryJson(target.address, '/debug').catch(() => ({}))) as { controlPlane?: string };
+            const who = info.controlPlane ?? rows[0]?.controlPlane ?? 'unknown control plane';
+            ctx.stderr(`${flags.discoveryAddress ? '' : `no local mesh here (${join(ctx.cwd, '.mizzen')}): `}control plane at ${target.address}: ${who}\n`);
+          }
         } finally {
           await target.close();
         }

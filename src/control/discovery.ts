@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadEnvoyRoot } from '../api/xds/envoy-protos.ts';
 import { WORKLOAD_PROTO_FILES } from '../api/workload/workload-protos.ts';
-import { resourceRef } from '../api/config-resource.ts';
+import { lineOfField, resourceRef, type ConfigResource } from '../api/config-resource.ts';
+import { lookupKind } from '../api/kinds.ts';
+import { parseDocuments } from './config/parse-documents.ts';
+import { OverlayConfig, proxyChanges } from './debug/what-if.ts';
 import type { Clock } from '../lib/clock.ts';
 import { MizzenError, errorMessage } from '../lib/errors.ts';
 import { GrpcServer, type GrpcServerTls } from '../lib/grpc-wire/grpc-server.ts';
@@ -19,7 +22,7 @@ import { MeshConfigWatcher } from './config/mesh-config-watcher.ts';
 import type { MeshConfig } from './config/mesh-config.ts';
 import type { ResourceValidator } from './config/sources/resource-validator.ts';
 import { validateResource } from './config/validation/validate-resource.ts';
-import { servedValidator } from './config/support/served-validator.ts';
+import { servedValidator, submittedValidator } from './config/support/served-validator.ts';
 import { DebugServer } from './debug/debug-server.ts';
 import { parseListenAddress } from './debug/listen-address.ts';
 import { registryDump } from './debug/registry-dump.ts';
@@ -68,6 +71,12 @@ export interface DiscoveryOptions {
   trustedNodeAccounts?: readonly string[];
   /** Kubernetes mode (`--kube`): the API server as one more config source, webhooks, CA keys. */
   kube?: Omit<KubeModeOptions, 'store' | 'validate' | 'mesh' | 'logs' | 'trustDomain'>;
+}
+
+/** POST /debug/whatif: the files of a change, as `mizzen apply` would send them. */
+interface WhatIfRequest {
+  files?: { file?: string; text?: string }[];
+  namespace?: string;
 }
 
 export interface DiscoveryAddresses {
@@ -254,6 +263,7 @@ export class Discovery {
       controlPlaneId: this.controlPlaneId,
       registryz: () => (this.pushContext ? registryDump(this.pushContext.registry) : []),
       configz: () => this.configz(),
+      whatIf: (body: unknown) => this.whatIf(body as WhatIfRequest),
     };
     const http = new DebugServer({ ...debugOptions, address: this.o.httpAddr });
     this.debugServers.push(http);
@@ -286,6 +296,38 @@ export class Discovery {
       meshConfig: this.mesh,
       files: this.fileSource.status(),
     };
+  }
+
+  /**
+   * What a change would do before it is applied (`mizzen diff`, `apply --dry-run=server`):
+   * validated as apply validates, laid over the config in force, and every connected proxy's
+   * xDS generated both ways and compared. Changes nothing.
+   */
+  private whatIf(req: WhatIfRequest): unknown {
+    const errors: string[] = [];
+    const warnings: string[] = [];
+    const resources: ConfigResource[] = [];
+    const validate = submittedValidator(validateResource);
+    for (const f of req.files ?? []) {
+      const parsed = parseDocuments(String(f.text ?? ''), String(f.file ?? 'STDIN'), { fieldLines: true });
+      for (const p of parsed.problems) errors.push(`${p.file}:${p.line}: ${p.message}`);
+      for (const raw of parsed.resources) {
+        const r = raw.metadata.namespace || !lookupKind(raw.group, raw.version, raw.kind).known ? raw : { ...raw, metadata: { ...raw.metadata, namespace: req.namespace ?? 'default' } };
+        const v = validate(r);
+        const where = (path: string): string => `${r.origin?.file}:${lineOfField(r.origin, path)}: ${resourceRef(r)}: ${path}`;
+        for (const e of v.errors) errors.push(`${where(e.path)}: ${e.message}`);
+        for (const w of v.warnings) warnings.push(`${where(w.path)}: ${w.message}`);
+        resources.push(r);
+      }
+    }
+    if (errors.length > 0) return { errors, warnings, proxies: [] };
+    const mesh = this.mesh;
+    const before = this.pushContext ?? new PushContext({ config: this.store, registry: new RegistryBuilder().build(this.store, mesh), mesh, version: 'before' });
+    const overlay = new OverlayConfig(this.store, resources);
+    const registry = this.o.buildRegistry ? this.o.buildRegistry(overlay, mesh) : new RegistryBuilder().build(overlay, mesh);
+    const after = new PushContext({ config: overlay, registry, mesh, version: 'what-if' });
+    const proxies = new Map(this.ads.connections.list().map((c) => [c.proxy.id, c.proxy]));
+    return { errors, warnings, proxies: proxyChanges(before, after, [...proxies.values()], this.generators) };
   }
 
   /** The CA's root certificate (PEM) when running with --ca-dir. */

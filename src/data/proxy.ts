@@ -311,7 +311,11 @@ export class Proxy implements AdminSource {
     const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
     if (!levels.includes(level)) return false;
     if (component) this.options.logs.component(component).level = level;
-    else this.options.logs.root.level = level;
+    else {
+      // Envoy's level=L sets every logger.
+      this.options.logs.root.level = level;
+      for (const name of Object.keys(this.options.logs.levels())) if (name !== 'default') this.options.logs.component(name).level = level;
+    }
     return true;
   }
 
@@ -328,6 +332,10 @@ export class Proxy implements AdminSource {
     }
     this.log.info({ inboundOnly, closed: n }, 'drain_listeners: listeners closed');
     return n;
+  }
+
+  logLevels(): Record<string, string> {
+    return this.options.logs.levels();
   }
 
   quit(): void {

@@ -19,8 +19,10 @@ export function parseLogLevels(spec: string | undefined): { defaultLevel: string
 
 export interface LogFactory {
   root: Logger;
-  /** A child logger for one component, at that component's configured level. */
+  /** The child logger of one component (one per name), at that component's configured level. */
   component(name: string): Logger;
+  /** Every logger and its level (`default` is the root), as Envoy's /logging lists them. */
+  levels(): Record<string, string>;
 }
 
 /** One JSON log line as a person reads it: `warning: message (key=value ...)`. */
@@ -53,13 +55,22 @@ export function createLogFactory(options: LogFactoryOptions = {}): LogFactory {
   const streams: pino.StreamEntry[] = [{ level: 'trace', stream: json }];
   if (human) streams.push({ level: 'warn', stream: { write: (line: string) => human(humanLogLine(line)) } });
   const root = pino({ level: defaultLevel, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, human ? pino.multistream(streams) : json);
+  const children = new Map<string, Logger>();
   return {
     root,
     component(name: string): Logger {
-      const child = root.child({ component: name });
+      let child = children.get(name);
+      if (child) return child;
+      child = root.child({ component: name });
       const level = perComponent.get(name);
       if (level) child.level = level;
+      children.set(name, child);
       return child;
+    },
+    levels(): Record<string, string> {
+      const out: Record<string, string> = { default: root.level };
+      for (const [name, child] of [...children].sort(([a], [b]) => a.localeCompare(b))) out[name] = child.level;
+      return out;
     },
   };
 }

@@ -124,25 +124,29 @@ describe('mizzen analyze (CLI)', () => {
     const r = await mizzen(['analyze', '-o', 'json', file('broken.yaml', BROKEN_MESH)]);
     assert.equal(r.code, 79, r.stderr);
     const out = JSON.parse(r.stdout) as Record<string, unknown>[];
-    for (const m of out) assert.deepEqual(Object.keys(m).sort(), ['code', 'level', 'message', 'name', 'resource']);
+    for (const m of out) assert.deepEqual(Object.keys(m).sort(), ['code', 'level', 'message', 'name', 'reference', 'resource']);
     const found = (code: string, resource: string): Record<string, unknown> | undefined => out.find((m) => m.code === code && m.resource === resource);
     const host = found('IST0101', 'VirtualService default/reviews');
     assert.ok(host, JSON.stringify(out));
     assert.equal(host.name, 'ReferencedResourceNotFound');
     assert.equal(host.level, 'Error');
     assert.equal(host.message, 'Referenced host not found: "reviews"');
-    // No namespace in the input: `Kind name`.
-    assert.ok(found('IST0101', 'VirtualService ratings'), 'gateway not found is reported');
-    assert.ok(found('IST0132', 'VirtualService ratings'), 'host not in gateway is reported');
-    assert.ok(found('IST0118', 'Service ratings'), 'unnamed port is reported');
+    assert.equal(host.reference, `${join(dir, 'broken.yaml')}:1`);
+    // No namespace in the input: the namespace analyzed (default), as istioctl.
+    assert.ok(found('IST0101', 'VirtualService default/ratings'), 'gateway not found is reported');
+    assert.ok(found('IST0132', 'VirtualService default/ratings'), 'host not in gateway is reported');
+    assert.ok(found('IST0118', 'Service default/ratings'), 'unnamed port is reported');
+    assert.equal(found('IST0118', 'Service default/ratings')?.reference, `${join(dir, 'broken.yaml')}:25`);
+    const other = await mizzen(['analyze', '-o', 'json', '-n', 'shop', join(dir, 'broken.yaml')]);
+    assert.ok((JSON.parse(other.stdout) as { resource: string }[]).some((m) => m.resource === 'Service shop/ratings'));
   });
 
   it('prints one istioctl-style line per message in text mode', async () => {
     const r = await mizzen(['analyze', file('broken-text.yaml', BROKEN_MESH)]);
     assert.equal(r.code, 79);
     const lines = r.stdout.trim().split('\n');
-    assert.ok(lines.includes('Error [IST0101] (VirtualService default/reviews) Referenced host not found: "reviews"'), r.stdout);
-    for (const l of lines) assert.match(l, /^(Error|Warning|Info) \[IST\d{4}\] \([A-Za-z]+ [^)]+\) .+/);
+    assert.ok(lines.includes(`Error [IST0101] (VirtualService default/reviews ${join(dir, 'broken-text.yaml')}:1) Referenced host not found: "reviews"`), r.stdout);
+    for (const l of lines) assert.match(l, /^(Error|Warning|Info) \[IST\d{4}\] \([A-Za-z]+ [^)]+ \S+:\d+\) .+/);
     // Most severe first, as istioctl sorts.
     assert.ok(lines[0]!.startsWith('Error'));
   });
@@ -205,6 +209,7 @@ describe('mizzen analyze (CLI)', () => {
     assert.equal(r.code, 1);
     assert.ok(r.stderr.includes(path), r.stderr);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.doesNotMatch(r.stderr, /No validation issues found/, 'a file that did not parse was not analyzed');
   });
 
   it('reports a missing path as a problem', async () => {

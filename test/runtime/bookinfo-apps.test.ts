@@ -129,6 +129,10 @@ describe('Bookinfo services (examples/bookinfo)', () => {
 
     const login = await fetch(`http://127.0.0.1:${ports.productpage}/login`, { method: 'POST', body: new URLSearchParams({ username: 'jason', passwd: 'x' }), redirect: 'manual' });
     assert.equal(login.status, 302);
+    // Istio's productpage (Flask) only takes POST on /login.
+    const getLogin = await fetch(`http://127.0.0.1:${ports.productpage}/login`);
+    assert.equal(getLogin.status, 405);
+    assert.equal(getLogin.headers.get('allow'), 'OPTIONS, POST');
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
     recorded.length = 0;
     const page = await getJson(`http://127.0.0.1:${ports.productpage}/productpage`, { cookie });

@@ -254,9 +254,9 @@ metadata: {name: fine, namespace: apps}
 spec: {ports: [{port: 80}]}
 `;
     const before = mesh.runtime.views.podViews().length;
-    const r = await mesh.runtime.apply(parseDocuments(text, file).resources);
+    const r = await mesh.runtime.apply(parseDocuments(text, file, { fieldLines: true }).resources);
     assert.equal(r.ok, false);
-    assert.deepEqual(r.errors, [`${file}: Deployment apps/bad: spec.template.spec.containers[0].ports[0].containerPort: must be a port number 1-65535`]);
+    assert.deepEqual(r.errors, [`${file}:10: Deployment apps/bad: spec.template.spec.containers[0].ports[0].containerPort: must be a port number 1-65535`]);
     assert.equal(mesh.runtime.views.podViews().length, before);
     assert.equal(mesh.runtime.views.serviceStatusViews('apps').find((s) => s.name === 'fine'), undefined);
   });

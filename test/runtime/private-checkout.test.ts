@@ -110,19 +110,21 @@ spec:
     assert.equal(up.code, 0, up.stderr);
     assert.match(up.stdout, /mesh is ready/);
     const pods = JSON.parse((await mizzen(['get', 'pods', '-n', 'private', '-o', 'json', '--state-dir', state])).stdout) as {
-      items: { containers: { name: string; ready: boolean; status: { pid: number } }[] }[];
+      items: { status: { containerStatuses: { name: string; ready: boolean; containerID: string }[] } }[];
     };
-    const proxy = pods.items[0].containers.find((c) => c.name === 'istio-proxy');
+    const proxy = pods.items[0].status.containerStatuses.find((c) => c.name === 'istio-proxy');
     assert.ok(proxy?.ready, 'the sidecar is ready');
-    assert.match(readFileSync(`/proc/${proxy.status.pid}/status`, 'utf8'), /^Uid:\s+1337\s/m);
-    assert.ok(readFileSync(`/proc/${proxy.status.pid}/cmdline`, 'utf8').includes(join(view, 'bin/mizzen.js')), 'the proxy runs the code under the closed directory');
+    // get pods shows a container's process as containerID pid://PID (and in the PID column of -o wide).
+    const pid = Number(/^pid:\/\/(\d+)$/.exec(proxy.containerID)?.[1]);
+    assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Uid:\s+1337\s/m);
+    assert.ok(readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(join(view, 'bin/mizzen.js')), 'the proxy runs the code under the closed directory');
     // The app calls its own Service: out through its sidecar's capture, in through it again.
     const call = await mizzen(['exec', '-n', 'private', 'deploy/web', '--state-dir', state, '--', 'curl', '-s', '-m', '10', 'http://web.private/through-the-sidecar']);
     assert.equal(call.code, 0, call.stderr);
     assert.equal((JSON.parse(call.stdout) as { path: string }).path, '/through-the-sidecar');
     const down = await mizzen(['down', '--state-dir', state]);
     assert.equal(down.code, 0, down.stderr);
-    if (prefix) assert.deepEqual(await leftovers(prefix, [proxy.status.pid]), []);
+    if (prefix) assert.deepEqual(await leftovers(prefix, [pid]), []);
   });
 
   it('says at once why a sidecar cannot start: a file of its code it may not read', async () => {

@@ -24,6 +24,8 @@ export interface DebugServerOptions {
   registryz(): unknown;
   /** /debug/configz body (resources in force and config errors). */
   configz(): unknown;
+  /** POST /debug/whatif: what a change would do to each proxy's xDS (mizzen diff). */
+  whatIf?(body: unknown): unknown;
 }
 
 /** Discovery's HTTP side (port 15014): metrics, readiness and Istio's debug endpoints. */
@@ -86,9 +88,13 @@ export class DebugServer {
           return json(res, 200, this.o.registryz());
         case '/debug/configz':
           return json(res, 200, this.o.configz());
+        case '/debug/whatif': {
+          if (req.method !== 'POST' || !this.o.whatIf) return json(res, 405, { error: 'POST a change: {"files": [{"file", "text"}], "namespace"?}' });
+          return json(res, 200, this.o.whatIf(await readJson(req)));
+        }
         case '/debug':
         case '/':
-          return json(res, 200, { endpoints: ['/ready', '/metrics', '/debug/syncz', '/debug/config_dump?proxyID=', '/debug/registryz', '/debug/configz'] });
+          return json(res, 200, { controlPlane: this.o.controlPlaneId, endpoints: ['/ready', '/metrics', '/debug/syncz', '/debug/config_dump?proxyID=', '/debug/registryz', '/debug/configz'] });
         default:
           return json(res, 404, { error: `no such endpoint ${url.pathname}` });
       }
@@ -97,6 +103,17 @@ export class DebugServer {
       return json(res, 500, { error: errorMessage(err) });
     }
   }
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > 16 * 1024 * 1024) throw new MizzenError('USAGE', 'request body over 16 MiB');
+    chunks.push(c as Buffer);
+  }
+  return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
 }
 
 function text(res: ServerResponse, code: number, body: string, type = 'text/plain; charset=utf-8'): void {

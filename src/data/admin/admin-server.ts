@@ -10,6 +10,8 @@ export interface AdminSource {
   statsPrometheus(): string | Promise<string>;
   listenerList(): { name: string; address: string; port: number | undefined }[];
   setLogLevel(level: string, component: string | undefined): boolean;
+  /** Loggers and their levels (Envoy's /logging list). */
+  logLevels?(): Record<string, string>;
   quit(): void;
   /** POST /drain_listeners: close the listeners (inbound ones only with `inboundOnly`); how many closed. */
   drainListeners(inboundOnly: boolean): number;
@@ -76,12 +78,17 @@ export class AdminServer {
         case '/server_info':
           return send(200, `${JSON.stringify(this.source.serverInfo(), null, 2)}\n`, 'application/json');
         case '/logging': {
-          if (req.method !== 'POST') return send(405, 'use POST /logging?level=LEVEL or ?COMPONENT=LEVEL\n');
-          const level = url.searchParams.get('level');
+          // Envoy: POST changes levels (level=L for all, COMPONENT=L for one); both list the loggers.
+          if (req.method !== 'POST' && url.search) return send(405, 'use POST /logging?level=LEVEL or ?COMPONENT=LEVEL\n');
           let ok = true;
-          if (level) ok = this.source.setLogLevel(level, undefined);
-          for (const [k, v] of url.searchParams) if (k !== 'level') ok = this.source.setLogLevel(v, k) && ok;
-          return ok ? send(200, 'OK\n') : send(400, 'unknown log level (trace, debug, info, warn, error, fatal, silent)\n');
+          if (req.method === 'POST') {
+            const level = url.searchParams.get('level');
+            if (level) ok = this.source.setLogLevel(level, undefined);
+            for (const [k, v] of url.searchParams) if (k !== 'level') ok = this.source.setLogLevel(v, k) && ok;
+          }
+          if (!ok) return send(400, 'unknown log level (trace, debug, info, warn, error, fatal, silent)\n');
+          const levels = this.source.logLevels?.() ?? {};
+          return send(200, `active loggers:\n${Object.entries(levels).map(([k, v]) => `  ${k}: ${v}\n`).join('')}`);
         }
         case '/drain_listeners': {
           if (req.method !== 'POST') return send(405, 'use POST\n');

@@ -7,6 +7,9 @@ import { obj, type Obj } from '../untyped-fields.ts';
 
 const DATAPLANE_MODE_LABEL = 'istio.io/dataplane-mode';
 
+/** Namespaces Istio's injector never touches (inject.IgnoredNamespaces), so the analyzer skips them. */
+const IGNORED_NAMESPACES = new Set(['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage']);
+
 /** `sidecarInjectorWebhook.enableNamespacesByDefault` of the injector for a revision. */
 function enableNamespacesByDefault(ctx: AnalysisContext, revision: string): boolean {
   const values = injectorValues(ctx, revision);
@@ -25,7 +28,7 @@ export const injectionAnalyzer: Analyzer = {
     const injected = new Set<string>();
     for (const ns of ctx.list('Namespace')) {
       const name = ns.metadata.name;
-      if (name === 'istio-system') continue;
+      if (name === 'istio-system' || IGNORED_NAMESPACES.has(name)) continue;
       const labels = ns.metadata.labels ?? {};
       const injection = labels[INJECTION_LABEL];
       const rev = labels[REVISION_LABEL];
