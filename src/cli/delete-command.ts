@@ -11,7 +11,7 @@ interface DeleteFlags {
   namespace?: string;
   selector?: string;
   all?: boolean;
-  ignoreNotFound?: boolean;
+  ignoreNotFound?: boolean | string;
   stateDir?: string;
 }
 
@@ -30,7 +30,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-n, --namespace <ns>', 'namespace (default: default)')
     .option('-l, --selector <selector>', 'delete the objects of KIND matching this label selector')
     .option('--all', 'delete every object of KIND in the namespace')
-    .option('--ignore-not-found', 'treat "not found" as a successful delete')
+    .option('--ignore-not-found [bool]', 'treat "not found" as a successful delete (--ignore-not-found=true as kubectl takes it)')
     .option('--state-dir <dir>', 'state directory (default .mizzen in the current directory)')
     .action(async (args: string[], flags: DeleteFlags) => {
       try {
@@ -59,7 +59,8 @@ export function register(program: Command, ctx: CliContext): void {
           }
           outcome = await access.deleteObjects(refs);
         }
-        const errors = outcome.errors.filter((e) => !(flags.ignoreNotFound && / not found$/.test(e)));
+        const ignore = flags.ignoreNotFound === true || flags.ignoreNotFound === 'true';
+        const errors = outcome.errors.filter((e) => !(ignore && / not found$/.test(e)));
         reportOutcome({ ...outcome, ok: errors.length === 0, errors: errors.map((e) => (/ not found$/.test(e) ? `Error from server (NotFound): ${e}` : e)) }, ctx);
       } catch (err) {
         ctx.stderr(`error: ${errorMessage(err)}\n`);

@@ -140,6 +140,8 @@ async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
     controlPlane: config.controlPlane,
     baseEnv: config.env,
     onShutdownRequest: () => stop(),
+    // Said the moment readiness is first seen (by this loop or by `up -d` asking), never after.
+    onFirstReady: () => ctx.stdout('all pods are ready\n'),
     ingressGateway: config.ingressGateway,
     addons: config.addons,
     ...(config.dashboard ? { dashboard: config.dashboard } : {}),
@@ -171,14 +173,9 @@ async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
     void stopped.then(() => (stopping = true));
     // Until Ctrl-C: say when all is ready, and each time a container fails, why.
     const seen = new Set<string>();
-    let announced = false;
     while (!stopping) {
       const status = mesh.status();
       for (const p of unseenProblems(status.problems, seen)) ctx.stdout(`${describeProblem(p)}\n  (${problemHint(p, stateDirFlag(config, ctx))})\n`);
-      if (status.ready && !announced) {
-        announced = true;
-        ctx.stdout('all pods are ready\n');
-      }
       await Promise.race([stopped, new Promise((r) => setTimeout(r, 250))]);
     }
   } finally {

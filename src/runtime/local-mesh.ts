@@ -46,6 +46,11 @@ export interface LocalMeshOptions {
   ingressGateway?: boolean;
   /** Called when the mesh asks to stop (mizzen down). */
   onShutdownRequest?: () => void;
+  /**
+   * Called once, the first time the mesh is seen ready, before that status is answered to
+   * anyone (so `up`'s "all pods are ready" is written before `up -d` returns).
+   */
+  onFirstReady?: () => void;
   /** Ambient mode: how the node's ztunnel gets its pod-bound token. */
   ambient?: MeshRuntimeOptions['ambient'];
   /** Addons run beside the mesh (`--addons prometheus`). */
@@ -111,6 +116,7 @@ export class LocalMesh {
   /** The Pod objects the runtime last pushed to the control plane. */
   private podObjects: readonly ConfigResource[] = [];
   private closing: Promise<void> | undefined;
+  private announcedReady = false;
   /** The initial manifests are applied (until then the mesh is not ready). */
   private started = false;
   /** This mesh holds the state directory (start() claimed it). */
@@ -249,6 +255,10 @@ export class LocalMesh {
 
   status(): MeshStatus {
     const r = this.started ? this.runtime.readiness() : { ready: false, waitingFor: ['the manifests to be applied'], problems: [] };
+    if (r.ready && !this.announcedReady) {
+      this.announcedReady = true;
+      this.options.onFirstReady?.();
+    }
     const exposes = this.forwarders.map((f) => `127.0.0.1:${f.boundPort} -> ${f.spec.namespace}/${f.spec.service}:${f.spec.port}`);
     if (this.prometheus && !this.prometheus.isReady()) r.waitingFor.push('prometheus addon');
     const addonProblem = this.prometheus?.problem();

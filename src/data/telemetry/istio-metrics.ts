@@ -142,7 +142,11 @@ export class IstioMetrics implements StreamObserver {
       // no cluster metadata: Istio falls back to the host header
       const host = info.authority.replace(/:\d+$/, '');
       const parts = host.split('.');
-      svc = { host, name: parts[0], namespace: parts.length >= 3 && parts[2] === 'svc' ? parts[1] : 'unknown' };
+      // A request the inbound side answered itself (RBAC 403, a fault) reached a service of this
+      // workload: a short host is in the workload's own namespace, as Kubernetes resolves it.
+      const shortName = parts.length === 1 || (parts.length === 2 && info.direction === 'INBOUND');
+      const namespace = parts.length >= 3 && parts[2] === 'svc' ? parts[1] : info.direction === 'INBOUND' && shortName ? (parts[1] ?? this.opts.self.namespace) : 'unknown';
+      svc = { host, name: parts[0], namespace };
     }
     const f = factsOf(this.facts, info, rec, this.opts.self, this.opts.selfPrincipal, svc, waypoint ? { peers: this.opts.peers } : undefined);
     const key = factsKey(f);

@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { StreamInfo } from '../../src/data/l7/stream-info.ts';
+import { IstioMetrics } from '../../src/data/telemetry/istio-metrics.ts';
+import { UNKNOWN_PEER } from '../../src/data/telemetry/istio-labels.ts';
+
+describe('IstioMetrics labels', () => {
+  it('counts a request the inbound side answered itself (RBAC 403: no cluster) in the workload\'s namespace', () => {
+    const self = { ...UNKNOWN_PEER, workload: 'productpage-v1', namespace: 'shop', app: 'productpage' };
+    const m = new IstioMetrics({ self, selfPrincipal: 'spiffe://cluster.local/ns/shop/sa/bookinfo-productpage' });
+    const denied = (authority: string): void => {
+      const info = new StreamInfo();
+      info.direction = 'INBOUND';
+      info.listenerName = 'virtualInbound';
+      info.protocol = 'HTTP/1.1';
+      info.authority = authority;
+      info.responseCode = 403;
+      m.onStreamComplete(info);
+    };
+    denied('productpage:9080');
+    denied('productpage.shop:9080');
+    denied('productpage.shop.svc.cluster.local:9080');
+    const lines = m.text().split('\n').filter((l) => l.startsWith('istio_requests_total{'));
+    assert.equal(lines.length, 3, m.text());
+    for (const l of lines) {
+      assert.match(l, /destination_service_namespace="shop"/);
+      assert.match(l, /destination_service_name="productpage"/);
+      assert.match(l, /response_code="403"/);
+    }
+  });
+});
