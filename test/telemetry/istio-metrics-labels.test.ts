@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { StreamInfo } from '../../src/data/l7/stream-info.ts';
 import { IstioMetrics } from '../../src/data/telemetry/istio-metrics.ts';
 import { UNKNOWN_PEER } from '../../src/data/telemetry/istio-labels.ts';
+import { STATS_KEY, type StatsPolicy } from '../../src/data/telemetry/stats-policy.ts';
 
 describe('IstioMetrics labels', () => {
   it('counts a request the inbound side answered itself (RBAC 403: no cluster) in the workload\'s namespace', () => {
@@ -15,6 +16,8 @@ describe('IstioMetrics labels', () => {
       info.protocol = 'HTTP/1.1';
       info.authority = authority;
       info.responseCode = 403;
+      // the HCM's istio.stats filter ran (no Telemetry overrides): HTTP metrics are recorded
+      info.filterState.set(STATS_KEY, { metrics: new Map(), readsHeaders: false } satisfies StatsPolicy);
       m.onStreamComplete(info);
     };
     denied('productpage:9080');
