@@ -111,4 +111,51 @@ spec: { hosts: ["*"], gateways: [istio-system/mixed], http: [{ name: all, route:
     assert.equal(s.run({ mode: 'gateway', port: 8443, host: 'x', path: '/' }).routeConfig, 'http.8443');
     assert.equal(s.run({ mode: 'gateway', port: 8443, tls: true, sni: 'x', host: 'x', path: '/' }).routeConfig, 'https.8443.https.mixed.istio-system');
   });
+
+  it("binds a server port that names a port of the gateway's Service to its target port, as istiod (Istio's ingress task: 80 -> 8080)", () => {
+    const push = pushContext(
+      `
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: httpbin-gateway, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - { port: { number: 80, name: http, protocol: HTTP }, hosts: ["httpbin.example.com"] }
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: bookinfo-gateway, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - { port: { number: 8080, name: http, protocol: HTTP }, hosts: ["*"] }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: httpbin, namespace: default }
+spec:
+  hosts: [httpbin.example.com]
+  gateways: [httpbin-gateway]
+  http: [{ name: status, match: [{ uri: { prefix: /status }, port: 80 }], route: [{ destination: { host: details } }] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: bookinfo, namespace: default }
+spec:
+  hosts: ["*"]
+  gateways: [bookinfo-gateway]
+  http: [{ name: page, route: [{ destination: { host: productpage } }] }]
+`,
+      [...RICH_SERVICES, { name: 'istio-ingressgateway', namespace: 'istio-system', vip: '10.96.0.99', ports: [{ port: 80, name: 'http2' }, { port: 15021, name: 'status-port' }] }],
+      [...RICH_ENDPOINTS, { service: 'istio-ingressgateway', namespace: 'istio-system', address: '10.244.0.50', targetPort: 8080, labels: { istio: 'ingressgateway' } }],
+    );
+    const s = simulator(gw, push);
+    assert.deepEqual(s.listeners.map((l) => l.name), ['0.0.0.0_8080'], 'both servers on the target port, none on 80');
+    const r = s.run({ mode: 'gateway', port: 8080, host: 'httpbin.example.com', path: '/status/200' });
+    assert.equal(r.routeConfig, 'http.8080');
+    assert.equal(r.routeName, 'status', 'match.port names the server port as written');
+    assert.equal(s.run({ mode: 'gateway', port: 8080, host: 'httpbin.example.com:80', path: '/status/200' }).routeName, 'status');
+    assert.equal(s.run({ mode: 'gateway', port: 8080, host: 'bookinfo.example', path: '/productpage' }).routeName, 'page');
+  });
 });

@@ -112,10 +112,10 @@ function passthroughChains(proxy: ProxyInfo, push: PushContext, s: BoundServer):
   for (const vs of virtualServicesForServer(proxy, push, s)) {
     for (const route of vs.spec.tls ?? []) {
       for (const m of route.match ?? []) {
-        if (m.port !== undefined && m.port !== s.port) continue;
+        if (m.port !== undefined && m.port !== s.serverPort) continue;
         const snis = (m.sniHosts ?? []).map((h) => push.resolveHost(h, vs.namespace));
         if (!route.route?.length || snis.length === 0) continue;
-        const target = tcpRouteClusters(route.route, s.port, vs.namespace, push);
+        const target = tcpRouteClusters(route.route, s.serverPort, vs.namespace, push);
         chains.push({ filterChainMatch: { serverNames: snis }, filters: [tcpProxyFilter(typeof target === 'string' ? target : `${vs.name}.${vs.namespace}`, target)] });
       }
     }
@@ -126,8 +126,8 @@ function passthroughChains(proxy: ProxyInfo, push: PushContext, s: BoundServer):
 function tcpTarget(proxy: ProxyInfo, push: PushContext, s: BoundServer): string | { name: string; weight: number }[] | undefined {
   for (const vs of virtualServicesForServer(proxy, push, s)) {
     for (const route of vs.spec.tcp ?? []) {
-      const applies = (route.match ?? []).length === 0 || route.match!.some((m) => m.port === undefined || m.port === s.port);
-      if (applies && route.route?.length) return tcpRouteClusters(route.route, s.port, vs.namespace, push);
+      const applies = (route.match ?? []).length === 0 || route.match!.some((m) => m.port === undefined || m.port === s.serverPort);
+      if (applies && route.route?.length) return tcpRouteClusters(route.route, s.serverPort, vs.namespace, push);
     }
   }
   return BLACKHOLE_CLUSTER;

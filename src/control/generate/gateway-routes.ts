@@ -31,19 +31,19 @@ function routeConfig(name: string, servers: BoundServer[], proxy: ProxyInfo, pus
   for (const s of servers) {
     const redirect = s.server.tls?.httpsRedirect === true;
     for (const vs of virtualServicesForServer(proxy, push, s)) {
-      const ctx = { push, proxy, gateway: s.gateway, port: s.port, proxyLabels: proxy.labels, proxyNamespace: proxy.namespace, vsNamespace: vs.namespace, grpc: false };
+      const ctx = { push, proxy, gateway: s.gateway, port: s.serverPort, proxyLabels: proxy.labels, proxyNamespace: proxy.namespace, vsNamespace: vs.namespace, grpc: false };
       const routes = buildHttpRoutes(vs.http, ctx, vs);
       for (const host of vs.hosts) {
         if (!serverAdmits(s, host, vs.namespace)) continue;
         // A VS host wider than the server's (`*` on a `foo.com` server) is narrowed to the server host.
         const effective = s.hosts.find((h) => h.host !== '*' && hostMatches(host, h.host) && !hostMatches(h.host, host))?.host ?? host;
-        const entry = vhosts.get(effective) ?? { routes: [], redirect, port: s.port };
+        const entry = vhosts.get(effective) ?? { routes: [], redirect, port: s.serverPort };
         entry.routes.push(...routes);
         vhosts.set(effective, entry);
       }
     }
     for (const h of s.hosts) {
-      if (![...vhosts.keys()].some((k) => hostMatches(h.host, k))) vhosts.set(h.host, { routes: [], redirect, port: s.port });
+      if (![...vhosts.keys()].some((k) => hostMatches(h.host, k))) vhosts.set(h.host, { routes: [], redirect, port: s.serverPort });
     }
   }
   const virtualHosts: JsonObject[] = [];

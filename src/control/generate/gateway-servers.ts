@@ -1,6 +1,7 @@
 import type { Server } from '../../api/istio/gateway.ts';
 import type { PushContext } from '../push/push-context.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
+import { servicePortTargets } from './inbound-ports.ts';
 
 /** One Gateway server bound to a router proxy, with the gateway it came from. */
 export interface BoundServer {
@@ -8,15 +9,25 @@ export interface BoundServer {
   gateway: string;
   gatewayNamespace: string;
   server: Server;
+  /** The port the gateway listens on: the server's port, or the target port of the gateway Service port it names. */
   port: number;
+  /** The server's port as written (what VirtualService `match.port` and the Host header's port name). */
+  serverPort: number;
   protocol: string;
   /** Hosts as `ns/host` entries split: namespace filter ('*' any) and host. */
   hosts: { namespace: string; host: string }[];
 }
 
-/** Servers of every Gateway selecting this proxy, grouped by port number (ascending). */
+/**
+ * Servers of every Gateway selecting this proxy, grouped by the port the proxy listens on
+ * (ascending). As istiod (resolvePorts), a server port that is a port of a Service selecting the
+ * gateway binds that port's target port (Istio's ingress task: `number: 80` on the default
+ * gateway, Service 80 → 8080, listens on 8080); any other number binds as written (Bookinfo's
+ * `number: 8080`).
+ */
 export function serversByPort(proxy: ProxyInfo, push: PushContext): Map<number, BoundServer[]> {
   const out = new Map<number, BoundServer[]>();
+  const targets = servicePortTargets(proxy, push);
   for (const g of push.gatewaysFor(proxy)) {
     const ns = g.resource.metadata.namespace ?? 'default';
     for (const server of g.spec.servers ?? []) {
@@ -27,9 +38,12 @@ export function serversByPort(proxy: ProxyInfo, push: PushContext): Map<number, 
         const hns = slash < 0 ? '*' : h.slice(0, slash);
         return { namespace: hns === '.' ? ns : hns, host: slash < 0 ? h : h.slice(slash + 1) };
       });
-      const list = out.get(port) ?? [];
-      list.push({ gateway: g.key, gatewayNamespace: ns, server, port, protocol: (server.port?.protocol ?? 'HTTP').toUpperCase(), hosts });
-      out.set(port, list);
+      const resolved = [...(targets.get(port) ?? [])].filter((t) => t !== port);
+      for (const bound of resolved.length > 0 ? resolved.sort((a, b) => a - b) : [port]) {
+        const list = out.get(bound) ?? [];
+        list.push({ gateway: g.key, gatewayNamespace: ns, server, port: bound, serverPort: port, protocol: (server.port?.protocol ?? 'HTTP').toUpperCase(), hosts });
+        out.set(bound, list);
+      }
     }
   }
   return new Map([...out.entries()].sort((a, b) => a[0] - b[0]));

@@ -65,6 +65,24 @@ interface ServiceTargetPort extends InboundPort {
   service: Service;
 }
 
+/**
+ * Service port → the workload ports it forwards to, over the services that select this proxy
+ * (istiod's ServiceTargets of the proxy): a gateway binds a server's port through this map.
+ */
+export function servicePortTargets(proxy: ProxyInfo, push: PushContext): Map<number, Set<number>> {
+  const index = push.cached('inbound-ports-by-address', () => indexByAddress(push));
+  const out = new Map<number, Set<number>>();
+  for (const ip of proxy.ipAddresses) {
+    for (const p of index.get(ip) ?? []) {
+      if (p.service.namespace !== proxy.namespace && p.service.registry === 'Kubernetes') continue;
+      const targets = out.get(p.servicePort) ?? new Set<number>();
+      targets.add(p.port);
+      out.set(p.servicePort, targets);
+    }
+  }
+  return out;
+}
+
 function indexByAddress(push: PushContext): Map<string, ServiceTargetPort[]> {
   const index = new Map<string, ServiceTargetPort[]>();
   const services = [...push.registry.services].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
