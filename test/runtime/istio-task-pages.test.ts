@@ -52,6 +52,15 @@ describe("Istio's traffic-management task pages, literally, with mizzen", { skip
   };
   /** Config takes a push to reach the proxies: wait until the page shows what the task says. */
   const eventually = (what: string, check: () => Promise<boolean>): Promise<boolean> => waitFor(what, check, 60_000);
+  /** Wait until `get()` gives `want`; on timeout, fail showing the last answer against it. */
+  const eventuallyEqual = async (what: string, get: () => Promise<string>, want: string): Promise<void> => {
+    let last = '';
+    try {
+      await waitFor(what, async () => (last = await get()) === want, 60_000);
+    } catch {
+      assert.equal(last, want, `timed out waiting for ${what}`);
+    }
+  };
   const onlyStars = async (want: ReturnType<typeof stars>, asJason: boolean, n = 8): Promise<boolean> => {
     for (let i = 0; i < n; i++) if (stars((await page(asJason)).html) !== want) return false;
     return true;
@@ -88,7 +97,8 @@ describe("Istio's traffic-management task pages, literally, with mizzen", { skip
     assert.equal(`${host}:${nodePort}`, gateway);
     assert.match(await ok('mizzen get gateway'), /^NAME\s+AGE\nbookinfo-gateway\s/);
     await ok('mizzen apply -f samples/bookinfo/networking/destination-rule-all.yaml');
-    assert.match(await ok('mizzen get destinationrules -o yaml'), /kind: List[\s\S]*name: reviews/);
+    // kubectl prints a list's fields in order: apiVersion, items, kind, metadata
+    assert.match(await ok('mizzen get destinationrules -o yaml'), /^apiVersion: v1\nitems:\n[\s\S]*\n {6}name: reviews\n[\s\S]*\nkind: List\nmetadata:\n/);
     await eventually('the page through the gateway', async () => (await page()).status === 200);
     const login = await fetch(`http://${gateway}/login`, { method: 'POST', body: new URLSearchParams({ username: 'jason', passwd: '' }), redirect: 'manual' });
     assert.equal(login.status, 302);
@@ -96,7 +106,8 @@ describe("Istio's traffic-management task pages, literally, with mizzen", { skip
     assert.ok(cookie.startsWith('session='));
   });
 
-  it('Request routing: all traffic to v1, then jason to v2', async () => {
+  it('Request routing: all traffic to v1, then jason to v2', async (t) => {
+    t.after(() => sh('mizzen delete --ignore-not-found -f samples/bookinfo/networking/virtual-service-all-v1.yaml'));
     await ok('mizzen apply -f samples/bookinfo/networking/virtual-service-all-v1.yaml');
     const vs = await ok('mizzen get virtualservices -o yaml');
     for (const name of ['details', 'productpage', 'ratings', 'reviews']) assert.match(vs, new RegExp(`name: ${name}\\n`));
@@ -109,7 +120,8 @@ describe("Istio's traffic-management task pages, literally, with mizzen", { skip
     await ok('mizzen delete -f samples/bookinfo/networking/virtual-service-all-v1.yaml');
   });
 
-  it('Fault injection: a 7 s delay for jason breaks the page after ~6 s; an abort shows ratings unavailable', async () => {
+  it('Fault injection: a 7 s delay for jason breaks the page after ~6 s; an abort shows ratings unavailable', async (t) => {
+    t.after(() => sh('mizzen delete --ignore-not-found -f samples/bookinfo/networking/virtual-service-all-v1.yaml'));
     await ok('mizzen apply -f samples/bookinfo/networking/virtual-service-all-v1.yaml');
     await ok('mizzen apply -f samples/bookinfo/networking/virtual-service-reviews-test-v2.yaml');
     await eventually('jason on v2', () => onlyStars('black', true, 3));
@@ -127,7 +139,8 @@ describe("Istio's traffic-management task pages, literally, with mizzen", { skip
     await ok('mizzen delete -f samples/bookinfo/networking/virtual-service-all-v1.yaml');
   });
 
-  it('Traffic shifting: 50 % to v3, then all of it', async () => {
+  it('Traffic shifting: 50 % to v3, then all of it', async (t) => {
+    t.after(() => sh('mizzen delete --ignore-not-found -f samples/bookinfo/networking/virtual-service-all-v1.yaml'));
     await ok('mizzen apply -f samples/bookinfo/networking/virtual-service-all-v1.yaml');
     await ok('mizzen apply -f samples/bookinfo/networking/virtual-service-reviews-50-v3.yaml');
     assert.match(await ok('mizzen get virtualservice reviews -o yaml'), /weight: 50/);
@@ -141,7 +154,8 @@ describe("Istio's traffic-management task pages, literally, with mizzen", { skip
     await ok('mizzen delete -f samples/bookinfo/networking/virtual-service-all-v1.yaml');
   });
 
-  it('Request timeouts: heredocs, a 2 s ratings delay, then a 0.5 s reviews timeout', async () => {
+  it('Request timeouts: heredocs, a 2 s ratings delay, then a 0.5 s reviews timeout', async (t) => {
+    t.after(() => sh('mizzen delete --ignore-not-found -f samples/bookinfo/networking/virtual-service-all-v1.yaml'));
     await ok('mizzen apply -f samples/bookinfo/networking/virtual-service-all-v1.yaml');
     await ok(`mizzen apply -f - <<EOF
 apiVersion: networking.istio.io/v1
@@ -202,7 +216,8 @@ EOF`);
     await ok('mizzen delete -f samples/bookinfo/networking/virtual-service-all-v1.yaml');
   });
 
-  it('Ingress gateways: httpbin (the sample image) behind a Gateway and VirtualService from heredocs', async () => {
+  it('Ingress gateways: httpbin (the sample image) behind a Gateway and VirtualService from heredocs', async (t) => {
+    t.after(() => sh('set +e; mizzen delete --ignore-not-found gateway httpbin-gateway; mizzen delete --ignore-not-found virtualservice httpbin; mizzen delete --ignore-not-found -f samples/httpbin/httpbin.yaml'));
     await ok('mizzen apply -f samples/httpbin/httpbin.yaml');
     await ok(`mizzen apply -f - <<EOF
 apiVersion: networking.istio.io/v1
@@ -255,7 +270,9 @@ EOF`);
     await ok('mizzen delete --ignore-not-found=true -f samples/httpbin/httpbin.yaml');
   });
 
-  it('Mutual TLS migration: foo and bar in the mesh, legacy outside; STRICT in foo, then mesh-wide', async () => {
+  it('Mutual TLS migration: foo and bar in the mesh, legacy outside; STRICT in foo, then mesh-wide', async (t) => {
+    // Whatever happens, the next tests start without these namespaces and policies
+    t.after(() => sh('set +e; mizzen delete --ignore-not-found peerauthentication -n istio-system default; mizzen delete --ignore-not-found ns foo bar legacy'));
     // The page injects with `istioctl kube-inject`; here the namespaces are labelled for injection instead.
     for (const ns of ['foo', 'bar']) {
       await ok(`mizzen create ns ${ns}`);
@@ -265,9 +282,10 @@ EOF`);
     }
     await ok('mizzen create ns legacy');
     await ok('mizzen apply -f samples/curl/curl.yaml -n legacy');
-    const loop = async (): Promise<string> => (await sh(`for from in "foo" "bar" "legacy"; do for to in "foo" "bar"; do mizzen exec "$(mizzen get pod -l app=curl -n \${from} -o jsonpath={.items..metadata.name})" -c curl -n \${from} -- curl http://httpbin.\${to}:8000/ip -s -o /dev/null -w "curl.\${from} to httpbin.\${to}: %{http_code}\\n"; done; done`)).stdout;
+    // The page's loop, in a shell that goes on after a refused curl (as the reader's does)
+    const loop = async (): Promise<string> => (await sh(`set +e; for from in "foo" "bar" "legacy"; do for to in "foo" "bar"; do mizzen exec "$(mizzen get pod -l app=curl -n \${from} -o jsonpath={.items..metadata.name})" -c curl -n \${from} -- curl http://httpbin.\${to}:8000/ip -s -o /dev/null -w "curl.\${from} to httpbin.\${to}: %{http_code}\\n"; done; done`)).stdout;
     const all200 = 'curl.foo to httpbin.foo: 200\ncurl.foo to httpbin.bar: 200\ncurl.bar to httpbin.foo: 200\ncurl.bar to httpbin.bar: 200\ncurl.legacy to httpbin.foo: 200\ncurl.legacy to httpbin.bar: 200\n';
-    await eventually('every curl reaches every httpbin', async () => (await loop()) === all200);
+    await eventuallyEqual('every curl reaches every httpbin', loop, all200);
     assert.equal((await sh('mizzen get peerauthentication --all-namespaces')).stderr, 'No resources found\n');
     await ok(`mizzen apply -n foo -f - <<EOF
 apiVersion: security.istio.io/v1
@@ -278,7 +296,7 @@ spec:
   mtls:
     mode: STRICT
 EOF`);
-    await eventually('legacy is refused by foo only', async () => (await loop()) === all200.replace('curl.legacy to httpbin.foo: 200', 'curl.legacy to httpbin.foo: 000'));
+    await eventuallyEqual('legacy is refused by foo only', loop, all200.replace('curl.legacy to httpbin.foo: 200', 'curl.legacy to httpbin.foo: 000'));
     await ok(`mizzen apply -n istio-system -f - <<EOF
 apiVersion: security.istio.io/v1
 kind: PeerAuthentication
@@ -288,15 +306,16 @@ spec:
   mtls:
     mode: STRICT
 EOF`);
-    await eventually('legacy is refused everywhere', async () => (await loop()) === all200.replace(/legacy to httpbin.(foo|bar): 200/g, 'legacy to httpbin.$1: 000'));
+    await eventuallyEqual('legacy is refused everywhere', loop, all200.replace(/legacy to httpbin.(foo|bar): 200/g, 'legacy to httpbin.$1: 000'));
     assert.match(await ok('mizzen get pa -A'), /^NAMESPACE\s+NAME\s+MODE\s+AGE\nfoo\s+default\s+STRICT\s.*\nistio-system\s+default\s+STRICT\s/s);
     await ok('mizzen delete peerauthentication -n foo default');
     await ok('mizzen delete peerauthentication -n istio-system default');
-    await eventually('legacy reaches both again', async () => (await loop()) === all200);
+    await eventuallyEqual('legacy reaches both again', loop, all200);
     assert.match(await ok('mizzen delete ns foo bar legacy'), /^namespace "foo" deleted\nnamespace "bar" deleted\nnamespace "legacy" deleted\n$/);
   });
 
-  it('mizzen diff on Istio samples shows exactly the route configuration that changes, on the sidecars only', async () => {
+  it('mizzen diff on Istio samples shows exactly the route configuration that changes, on the sidecars only', async (t) => {
+    t.after(() => sh('mizzen delete --ignore-not-found -f samples/bookinfo/networking/virtual-service-all-v1.yaml'));
     await ok('mizzen apply -f samples/bookinfo/networking/virtual-service-all-v1.yaml');
     const r = await sh('mizzen diff -f samples/bookinfo/networking/virtual-service-reviews-test-v2.yaml -o json');
     assert.equal(r.code, 1, r.stderr);
