@@ -255,14 +255,15 @@ export class LocalMesh {
 
   status(): MeshStatus {
     const r = this.started ? this.runtime.readiness() : { ready: false, waitingFor: ['the manifests to be applied'], problems: [] };
-    if (r.ready && !this.announcedReady) {
-      this.announcedReady = true;
-      this.options.onFirstReady?.();
-    }
     const exposes = this.forwarders.map((f) => `127.0.0.1:${f.boundPort} -> ${f.spec.namespace}/${f.spec.service}:${f.spec.port}`);
     if (this.prometheus && !this.prometheus.isReady()) r.waitingFor.push('prometheus addon');
     const addonProblem = this.prometheus?.problem();
     if (addonProblem) r.problems.push(addonProblem);
+    const ready = r.ready && r.waitingFor.length === 0;
+    if (ready && !this.announcedReady) {
+      this.announcedReady = true;
+      this.options.onFirstReady?.();
+    }
     const addons = this.prometheusForward ? { prometheus: `http://127.0.0.1:${this.prometheusForward.boundPort}` } : undefined;
     const dashboard = this.dashboardPort !== undefined ? `http://127.0.0.1:${this.dashboardPort}/` : undefined;
     const g = INGRESS_GATEWAY;
@@ -270,7 +271,7 @@ export class LocalMesh {
     const http = gateway.find((f) => f.spec.port === 80);
     const https = gateway.find((f) => f.spec.port === 443);
     const ingress = http || https ? { ...(http ? { http: `http://127.0.0.1:${http.boundPort}` } : {}), ...(https ? { https: `https://127.0.0.1:${https.boundPort}` } : {}) } : undefined;
-    return { ...r, ready: r.ready && r.waitingFor.length === 0, prefix: this.prefix, pid: process.pid, exposes, cleanedUp: this.cleanedUp, ...(dashboard ? { dashboard } : {}), ...(addons ? { addons } : {}), ...(ingress ? { ingress } : {}) };
+    return { ...r, ready, prefix: this.prefix, pid: process.pid, exposes, cleanedUp: this.cleanedUp, ...(dashboard ? { dashboard } : {}), ...(addons ? { addons } : {}), ...(ingress ? { ingress } : {}) };
   }
 
   /**
