@@ -158,5 +158,7 @@ spec:
     assert.equal(r.routeName, 'status', 'match.port names the server port as written');
     assert.equal(s.run({ mode: 'gateway', port: 8080, host: 'httpbin.example.com:80', path: '/status/200' }).routeName, 'status');
     assert.equal(s.run({ mode: 'gateway', port: 8080, host: 'bookinfo.example', path: '/productpage' }).routeName, 'page');
+    const hcm = s.listener('0.0.0.0_8080')!.filterChains[0].filters[0].typedConfig;
+    assert.equal(hcm.serverName, 'istio-envoy', "the ingress task's responses say server: istio-envoy");
   });
 });
