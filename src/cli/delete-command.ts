@@ -32,8 +32,13 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--all', 'delete every object of KIND in the namespace')
     .option('--ignore-not-found [bool]', 'treat "not found" as a successful delete (--ignore-not-found=true as kubectl takes it)')
     .option('--state-dir <dir>', 'state directory (default .mizzen in the current directory)')
-    .action(async (args: string[], flags: DeleteFlags) => {
+    .action(async (resourceArgs: string[], flags: DeleteFlags) => {
       try {
+        // A boolean flag to kubectl: `--ignore-not-found ns foo` deletes namespace foo (the optional
+        // value only takes true/false; anything else is the first resource argument).
+        const notFoundValue = flags.ignoreNotFound;
+        const args = typeof notFoundValue === 'string' && notFoundValue !== 'true' && notFoundValue !== 'false' ? [notFoundValue, ...resourceArgs] : resourceArgs;
+        const ignore = notFoundValue === true || (typeof notFoundValue === 'string' && notFoundValue !== 'false');
         const access = openClusterAccess(flags, ctx.cwd);
         let outcome;
         if (flags.filename.length > 0) {
@@ -59,7 +64,6 @@ export function register(program: Command, ctx: CliContext): void {
           }
           outcome = await access.deleteObjects(refs);
         }
-        const ignore = flags.ignoreNotFound === true || flags.ignoreNotFound === 'true';
         const errors = outcome.errors.filter((e) => !(ignore && / not found$/.test(e)));
         reportOutcome({ ...outcome, ok: errors.length === 0, errors: errors.map((e) => (/ not found$/.test(e) ? `Error from server (NotFound): ${e}` : e)) }, ctx);
       } catch (err) {

@@ -135,6 +135,10 @@ spec:
     assert.equal(again.code, 1);
     assert.match(again.stderr, /Error from server \(NotFound\): virtualservices\.networking\.istio\.io "web" not found/);
     assert.equal((await cli(['delete', 'vs', 'web', '--ignore-not-found'], dir)).code, 0);
+    // a boolean flag to kubectl: what follows it is the resource, `=true`/`=false` its value
+    assert.equal((await cli(['delete', '--ignore-not-found', 'vs', 'web'], dir)).code, 0);
+    assert.equal((await cli(['delete', '--ignore-not-found=true', 'vs', 'web'], dir)).code, 0);
+    assert.equal((await cli(['delete', '--ignore-not-found=false', 'vs', 'web'], dir)).code, 1);
   });
 
   it('creates and labels namespaces; labels need --overwrite to change', async () => {
