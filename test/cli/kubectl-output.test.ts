@@ -80,7 +80,10 @@ describe('kubectl arguments', () => {
     assert.equal(resolveKind('deployments.apps').kind, 'Deployment');
     assert.equal(resolveKind('ns').kind, 'Namespace');
     assert.equal(resolveKind('telemetry').kind, 'Telemetry');
-    assert.throws(() => resolveKind('gateway.gateway.networking.k8s.io'), /doesn't have a resource type/);
+    // the Gateway API's Gateway is apart from Istio's (both known now that the mesh serves it)
+    assert.equal(resolveKind('gateway.gateway.networking.k8s.io').group, 'gateway.networking.k8s.io');
+    assert.equal(resolveKind('gateway').group, 'networking.istio.io');
+    assert.throws(() => resolveKind('frobnicators'), /doesn't have a resource type/);
     assert.deepEqual(parseResourceArgs(['vs,dr']).map((s) => s.kind.kind), ['VirtualService', 'DestinationRule']);
     assert.deepEqual(parseResourceArgs(['deploy/a', 'deploy/b', 'svc/c']).map((s) => [s.kind.kind, s.names]), [['Deployment', ['a', 'b']], ['Service', ['c']]]);
     assert.deepEqual(parseResourceArgs(['pods', 'a', 'b'])[0].names, ['a', 'b']);
