@@ -66,7 +66,11 @@ export class ClusterObjects {
     return this.objects.get(key);
   }
 
-  /** Store a (normalized) resource; returns what is stored (a Service with its VIP) and the previous version. */
+  /**
+   * Store a (normalized) resource; returns what is stored (a Service with its VIP) and the
+   * previous version. As a write of the main resource to the API server, it leaves the status
+   * alone: a status in `r` is ignored, the stored one is kept (write status with `putStatus`).
+   */
   put(r: ConfigResource): PutResult {
     const key = resourceKey(r);
     const prev = this.objects.get(key);
@@ -76,6 +80,21 @@ export class ClusterObjects {
     this.objects.set(key, stored);
     if (!CLUSTER_SCOPED.has(r.kind) && r.metadata.namespace) this.ensureNamespace(r.metadata.namespace);
     return { stored, prev, changed: true };
+  }
+
+  /**
+   * Write an object's status (the API server's status subresource): the rest of the object is
+   * unchanged, its resourceVersion bumped, its generation not. Undefined when the object is gone.
+   */
+  putStatus(key: string, status: unknown): ConfigResource | undefined {
+    const prev = this.objects.get(key);
+    if (!prev) return undefined;
+    const resourceVersion = String(++this.resourceVersion);
+    const metadata = { ...prev.metadata, resourceVersion };
+    const rawMeta = { ...((prev.raw.metadata as Record<string, unknown>) ?? {}), resourceVersion };
+    const stored = { ...prev, metadata, raw: { ...prev.raw, metadata: rawMeta, status } };
+    this.objects.set(key, stored);
+    return stored;
   }
 
   remove(key: string): ConfigResource | undefined {
@@ -119,7 +138,10 @@ export class ClusterObjects {
     this.objects.set(key, this.stamp({ apiVersion: 'v1', kind: 'Namespace', group: '', version: 'v1', metadata: { name: ns }, spec: {}, raw }, undefined));
   }
 
-  /** The API server's metadata: kept from the previous version, resourceVersion bumped, generation bumped on a spec change. */
+  /**
+   * The API server's metadata: kept from the previous version, resourceVersion bumped, generation
+   * bumped on a spec change; the status is the previous version's (none for a new object).
+   */
   private stamp(r: ConfigResource, prev: ConfigResource | undefined): ConfigResource {
     const pm = prev?.metadata;
     const specChanged = !prev || specOf(prev.raw) !== specOf(r.raw);
@@ -132,7 +154,8 @@ export class ClusterObjects {
     const { status: _status, ...raw } = r.raw;
     const metadata = { ...r.metadata, ...managed };
     const rawMeta = { ...((raw.metadata as Record<string, unknown>) ?? {}), ...managed };
-    return { ...r, metadata, raw: { ...raw, metadata: rawMeta } };
+    const status = prev?.raw.status;
+    return { ...r, metadata, raw: { ...raw, metadata: rawMeta, ...(status !== undefined ? { status } : {}) } };
   }
 
   /** Give a Service its VIP (kept across updates) and write it into spec.clusterIP. */

@@ -9,7 +9,8 @@ import type { MeshStatusViews } from './mesh-status-views.ts';
 /**
  * Keeps the objects istiod's gateway controller would create in step with the Gateways
  * (gateway-deployments.ts) and writes each Gateway's status as its deployment becomes ready or
- * stops being ready. A re-applied Gateway keeps its status (the API server's status subresource).
+ * stops being ready, through the status subresource (ClusterObjects.putStatus: a re-applied Gateway
+ * keeps its status).
  */
 export class GatewayDeploymentController {
   private readonly objects: ClusterObjects;
@@ -28,13 +29,6 @@ export class GatewayDeploymentController {
     return this.objects.list('Gateway').filter((g) => gatewayRole(g) !== undefined);
   }
 
-  /** An applied Gateway without status keeps the status it had. */
-  keepStatus(r: ConfigResource): ConfigResource {
-    if (!gatewayRole(r) || r.raw.status !== undefined) return r;
-    const prev = this.objects.get(resourceKey(r));
-    return prev?.raw.status ? { ...r, raw: { ...r.raw, status: prev.raw.status } } : r;
-  }
-
   /** Create or update every Gateway's objects; remove those whose Gateway is gone (or no longer ours). */
   sync(): void {
     const wanted = new Map<string, ConfigResource>();
@@ -47,11 +41,9 @@ export class GatewayDeploymentController {
         }
       }
     }
-    for (const [key, o] of wanted) {
-      const prev = this.objects.get(key);
-      if (prev && JSON.stringify(prev.raw) === JSON.stringify(o.raw)) continue;
-      const { stored } = this.objects.put(o);
-      this.config.write(stored);
+    for (const o of wanted.values()) {
+      const { stored, changed } = this.objects.put(o);
+      if (changed) this.config.write(stored);
     }
   }
 
@@ -66,8 +58,8 @@ export class GatewayDeploymentController {
       const prev = g.raw.status as GatewayStatus | undefined;
       const next = gatewayStatus(g, ready, prev, now);
       if (prev && JSON.stringify(prev) === JSON.stringify(next)) continue;
-      const { stored } = this.objects.put({ ...g, raw: { ...g.raw, status: next } });
-      this.config.write(stored);
+      const stored = this.objects.putStatus(resourceKey(g), next);
+      if (stored) this.config.write(stored);
     }
   }
 }

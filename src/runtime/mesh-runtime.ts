@@ -293,7 +293,7 @@ export class MeshRuntime {
       const normalized = resources.map((r) => this.objects.normalize(r));
       if (errors.length > 0) return { result: { ok: false, errors, changes: [] }, terminations: [] };
       const changes: string[] = [];
-      for (const r of normalized.map((x) => this.gatewayController.keepStatus(x))) {
+      for (const r of normalized) {
         const { stored, prev, changed } = this.objects.put(r);
         // A bare Pod reaches the control plane as the running pod (pushPodState), not as its manifest.
         if (changed && !isBarePod(stored)) this.config.write(stored);

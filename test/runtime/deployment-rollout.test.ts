@@ -49,4 +49,22 @@ describe('ClusterObjects', () => {
     // The namespace of an object exists, as do the system namespaces.
     assert.deepEqual(objects.list('Namespace').map((n) => n.metadata.name), ['apps', 'default', 'istio-system', 'kube-node-lease', 'kube-public', 'kube-system']);
   });
+
+  it('keeps status apart from writes of the object (status subresource), as the Gateway controller writes it', () => {
+    const objects = new ClusterObjects('10.96.0.0/16', () => 0);
+    const gw = (withStatus: boolean): ReturnType<typeof parseDocuments>['resources'][number] =>
+      parseDocuments(`apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: waypoint, namespace: default}\nspec: {gatewayClassName: istio-waypoint}\n${withStatus ? 'status: {addresses: [{value: forged}]}\n' : ''}`, 'f.yaml').resources[0];
+    const { stored } = objects.put(gw(true));
+    assert.equal(stored.raw.status, undefined, 'a status in a manifest is not stored');
+    const status = { addresses: [{ type: 'Hostname', value: 'waypoint.default.svc.cluster.local' }], conditions: [{ type: 'Programmed', status: 'True' }] };
+    const written = objects.putStatus('gateway.networking.k8s.io/Gateway/default/waypoint', status);
+    assert.deepEqual(written?.raw.status, status);
+    assert.equal(written?.metadata.generation, 1);
+    assert.notEqual(written?.metadata.resourceVersion, stored.metadata.resourceVersion);
+    // re-applying the manifest (with or without a status) keeps the written status
+    assert.equal(objects.put(gw(false)).changed, false);
+    assert.equal(objects.put(gw(true)).changed, false);
+    assert.deepEqual(objects.get('gateway.networking.k8s.io/Gateway/default/waypoint')?.raw.status, status);
+    assert.equal(objects.putStatus('gateway.networking.k8s.io/Gateway/default/gone', status), undefined);
+  });
 });
