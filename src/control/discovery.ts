@@ -321,11 +321,15 @@ export class Discovery {
       }
     }
     if (errors.length > 0) return { errors, warnings, proxies: [] };
+    // Both sides from the store as it is now, built as a push builds them (Gateway API translated):
+    // the last push context may lag the store (debounce), which would show others' changes as this one's.
     const mesh = this.mesh;
-    const before = this.pushContext ?? new PushContext({ config: this.store, registry: new RegistryBuilder().build(this.store, mesh), mesh, version: 'before' });
-    const overlay = new OverlayConfig(this.store, resources);
-    const registry = this.o.buildRegistry ? this.o.buildRegistry(overlay, mesh) : new RegistryBuilder().build(overlay, mesh);
-    const after = new PushContext({ config: overlay, registry, mesh, version: 'what-if' });
+    const context = (config: ConfigStoreReader, version: string): PushContext => {
+      const registry = this.o.buildRegistry ? this.o.buildRegistry(config, mesh) : new RegistryBuilder().build(config, mesh);
+      return new PushContext({ config: new GatewayApiConfigView(config, 'cluster.local'), registry, mesh, version });
+    };
+    const before = context(this.store, 'before');
+    const after = context(new OverlayConfig(this.store, resources), 'what-if');
     const proxies = new Map(this.ads.connections.list().map((c) => [c.proxy.id, c.proxy]));
     return { errors, warnings, proxies: proxyChanges(before, after, [...proxies.values()], this.generators) };
   }

@@ -51,6 +51,24 @@ spec:
   endpoints: [{address: 127.0.0.1}]
 `,
     );
+    // a mesh HTTPRoute in force (translated to a VirtualService at each push)
+    writeFileSync(
+      join(dir, 'web.yaml'),
+      `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  ports: [{name: http, port: 8080}]
+  selector: {app: web}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: default}
+spec:
+  parentRefs: [{group: "", kind: Service, name: web, port: 8080}]
+  rules: [{filters: [{type: RequestHeaderModifier, requestHeaderModifier: {add: [{name: x-via, value: route}]}}], backendRefs: [{name: web, port: 8080}]}]
+`,
+    );
     writeFileSync(join(dir, 'bad.yaml'), 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: broken, namespace: default}\nspec: {hosts: 7}\n');
     d = new Discovery({
       configPaths: [dir],
@@ -143,6 +161,26 @@ spec:
     const missing = await cli(['proxy-config', 'listeners', 'nobody.default', '--discovery-address', addrs.http]);
     assert.equal(missing.code, 1);
     assert.match(missing.err, /nobody\.default is not connected/);
+  });
+
+  it('what-if (mizzen diff): only the resources the change touches, against the config in force', async () => {
+    const post = (body: unknown): Promise<{ proxies: { proxy: string; changes: { type: string; name: string; change: string; fields: string[] }[] }[]; errors: string[] }> =>
+      fetch(`http://${addrs.http}/debug/whatif`, { method: 'POST', body: JSON.stringify(body) }).then((r) => r.json() as never);
+    const vs = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo, namespace: default}
+spec:
+  hosts: [echo.example.com]
+  http: [{timeout: 3s, route: [{destination: {host: echo.example.com}}]}]
+`;
+    const r = await post({ files: [{ file: 'vs.yaml', text: vs }] });
+    assert.deepEqual(r.errors, []);
+    const web = r.proxies.find((p) => p.proxy === 'web-1.default');
+    // the HTTPRoute's route config (8080) is the same on both sides: both are built as a push builds them
+    assert.deepEqual(web?.changes.map((c) => `${c.type} ${c.name} ${c.change}`), ['routes 80 modified']);
+    assert.ok(web?.changes[0].fields.some((f) => f.includes('timeout')), web?.changes[0].fields.join('\n'));
+    const none = await post({ files: [{ file: 'web.yaml', text: readFileSync(join(dir, 'web.yaml'), 'utf8') }] });
+    assert.deepEqual(none.proxies.flatMap((p) => p.changes), [], 'resubmitting what is in force changes nothing');
   });
 
   it('mizzen discovery refuses bad input with a clear message', async () => {
