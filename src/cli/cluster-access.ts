@@ -7,7 +7,7 @@ import { MizzenError } from '../lib/errors.ts';
 import { ControlClient } from '../runtime/control-client.ts';
 import type { SubmittedFile } from '../runtime/control-server.ts';
 import { readSubmittedFiles } from '../runtime/local-mesh.ts';
-import type { ObjectRef } from '../runtime/mesh-runtime.ts';
+import type { ObjectRef } from '../runtime/object-edits.ts';
 import { stateDirFrom } from '../runtime/runtime-config.ts';
 import { netnsExecArgv } from '../runtime/netns.ts';
 import { runHostCommand } from '../runtime/host-command.ts';

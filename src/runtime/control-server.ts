@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { resourceRef, type ConfigResource } from '../api/config-resource.ts';
 import { lookupKind } from '../api/kinds.ts';
 import { parseDocuments } from '../control/config/parse-documents.ts';
-import type { MeshRuntime, ObjectRef } from './mesh-runtime.ts';
+import type { MeshRuntime } from './mesh-runtime.ts';
+import type { ObjectRef } from './object-edits.ts';
 
 /** A file as the CLI read it: name (as given) and text. */
 export interface SubmittedFile {

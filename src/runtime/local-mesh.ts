@@ -13,7 +13,8 @@ import { discoveryPodObject, PrometheusAddon, PROMETHEUS_PORT } from './addons/p
 import { meshDashboard } from './mesh-dashboard.ts';
 import { ControlServer, parseSubmitted, type SubmittedFile } from './control-server.ts';
 import { INGRESS_GATEWAY, ingressGatewayManifests } from './ingress-gateway.ts';
-import { MeshRuntime, type MeshRuntimeOptions, type SidecarContext } from './mesh-runtime.ts';
+import { MeshRuntime } from './mesh-runtime.ts';
+import type { MeshRuntimeOptions, SidecarContext } from './mesh-runtime-options.ts';
 import { netnsExecArgv } from './netns.ts';
 import type { SidecarCommand } from './pod-instance.ts';
 import { PortForwarder, type ExposeSpec } from './port-forwarder.ts';

@@ -1,30 +1,25 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import { lineOfField, resourceKey, resourceRef, type ConfigResource } from '../api/config-resource.ts';
+import { resourceKey, type ConfigResource } from '../api/config-resource.ts';
+import { issueLines } from './issue-lines.ts';
 import { MizzenError } from '../lib/errors.ts';
 import type { DeploymentSpec } from '../api/kube/deployment.ts';
-import type { Clock } from '../lib/clock.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
+import type { ChangeResult, MeshRuntimeOptions, SidecarContext } from './mesh-runtime-options.ts';
 import { ConfigDirWriter } from './config-dir-writer.ts';
 import { deploymentReplicas, podTemplateHash } from './deployment-pods.ts';
 import { GuardRoutes } from './guard-routes.ts';
 import { AddressPool } from './ipam.ts';
 import { deleteNetns } from './netns.ts';
 import { renderHosts, renderResolvConf } from './pod-dns-files.ts';
-import { PodInstance, type PodStatusView, type SidecarCommand } from './pod-instance.ts';
+import { PodInstance } from './pod-instance.ts';
 import { podInjection } from './pod-injection.ts';
-import { podResource } from './pod-resource.ts';
 import { createNodeNetwork, type NodeNetwork } from './pod-network.ts';
-import { makePodRunDirs, meshRunDir, podRunDir } from './runtime-state.ts';
+import { makePodRunDirs, podRunDir } from './runtime-state.ts';
 import { renderServiceNatRules } from './service-nat-rules.ts';
-import { serviceNatEntries, type ServiceStatusView } from './service-endpoints.ts';
-import { MeshStatusViews, type DeploymentStatusView } from './mesh-status-views.ts';
-import { AmbientNodeAgent } from './ambient-node-agent.ts';
-import { decideAmbient, REDIRECTION_ANNOTATION } from './ambient-selection.ts';
-import { ZtunnelProcess } from './ztunnel-process.ts';
-import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import type { BackoffOptions } from './supervised-process.ts';
+import { serviceNatEntries } from './service-endpoints.ts';
+import { MeshStatusViews } from './mesh-status-views.ts';
+import { AmbientPods } from './ambient-pods.ts';
 import { ControlPlaneProcess } from './control-plane-process.ts';
 import { ClusterObjects, SYSTEM_NAMESPACES } from './cluster-objects.ts';
 import { containerProblems, type ContainerProblem } from './container-problems.ts';
@@ -38,64 +33,7 @@ import { barePodHash, barePodKey, isBarePod } from './bare-pods.ts';
 import { barePodPlan, deploymentPodPlan, type PodPlan } from './pod-plan.ts';
 import { GatewayDeploymentController } from './gateway-deployment-controller.ts';
 
-export interface MeshRuntimeOptions {
-  stateDir: string;
-  /** Prefix of every namespace this mesh creates (unique per mesh). */
-  prefix: string;
-  podCidr: string;
-  serviceCidr: string;
-  clock: Clock;
-  log?: Logger;
-  nodeBinary: string;
-  /** Absolute path of bin/mizzen.js (control plane and sidecars run it). */
-  cliEntry: string;
-  /** Run `mizzen discovery` in the node namespace. */
-  controlPlane: boolean;
-  /** Build the sidecar command of an injected pod; undefined: pods run without sidecars. */
-  sidecar?: (pod: SidecarContext) => Promise<SidecarCommand>;
-  backoff?: BackoffOptions;
-  baseEnv: Record<string, string>;
-  /** Kind-level validation of Istio and Kubernetes resources (field paths), injected by the composition root. */
-  validate?: (r: ConfigResource) => { path: string; message: string }[];
-  /** Warnings about accepted resources (fields Mizzen does not implement), by field path. */
-  warn?: (r: ConfigResource) => { path: string; message: string }[];
-  /**
-   * Ambient mode (pods labelled `istio.io/dataplane-mode=ambient`): the node's ztunnel is started
-   * with a token bound to its Pod object; undefined: ambient labels are ignored (with a warning).
-   */
-  ambient?: { mintToken: (namespace: string, serviceAccount: string, pod: { name: string; uid: string }) => Promise<string> };
-  /** Called with every running pod's Pod object each time the runtime pushes pod state (addons discover pods from them). */
-  onPodObjects?: (pods: readonly ConfigResource[]) => void;
-}
 
-/** What a sidecar command is built from. */
-export interface SidecarContext {
-  pod: string;
-  namespace: string;
-  ip: string;
-  serviceAccount: string;
-  discoveryAddress: string;
-  podDir: string;
-  labels: Record<string, string>;
-  /** The owning workload (the Deployment's name), reported as WORKLOAD_NAME like Istio's injector. */
-  workload: string;
-  /** `router` for pods injected with Istio's gateway template (an ingress gateway). */
-  proxyType: 'sidecar' | 'router' | 'waypoint';
-  /** Istio's ProxyConfig for the pod (mesh defaultConfig + proxy.istio.io/config), as the injector computes it. */
-  proxyConfig: Record<string, unknown>;
-  /** The app's own prometheus.io/* settings (JSON) when metrics merging moved them (ISTIO_PROMETHEUS_ANNOTATIONS). */
-  prometheusAnnotations?: string;
-}
-
-export interface ChangeResult {
-  ok: boolean;
-  errors: string[];
-  /** kubectl-style lines: `deployment.apps/reviews-v1 created`. */
-  changes: string[];
-}
-
-
-export type { ObjectRef };
 
 /**
  * The composition of a local mesh: desired objects (Kubernetes + Istio), the node network,
@@ -127,13 +65,8 @@ export class MeshRuntime {
   private appliedSeq = 0;
   private refreshTimer: { cancel(): void } | undefined;
   private closed = false;
-  /** istio-cni's role for ambient pods (undefined without a control plane or ambient support). */
-  private readonly ambientAgent: AmbientNodeAgent | undefined;
-  private ztunnel: ZtunnelProcess | undefined;
-  private ztunnelPod: ConfigResource | undefined;
-  /** ZDS uid of each running pod (its Kubernetes uid). */
-  private readonly podUids = new Map<string, string>();
-  private warnedAmbient = false;
+  /** istio-cni's role for ambient pods, and the node's ztunnel. */
+  private readonly ambient: AmbientPods;
   /** istiod's gateway deployment controller and Gateway status writer (Gateway API). */
   private readonly gatewayController: GatewayDeploymentController;
 
@@ -149,95 +82,24 @@ export class MeshRuntime {
     this.views = new MeshStatusViews(this.pods, this.objects);
     this.gatewayController = new GatewayDeploymentController(this.objects, this.config, this.views, options.clock);
     this.objectViews = new KubeObjectViews(this.pods, this.objects, () => this.exposures);
-    if (options.ambient && options.controlPlane) {
-      this.ambientAgent = new AmbientNodeAgent({
-        zdsSocket: join(meshRunDir(options.prefix), 'ztunnel.sock'),
-        exemptSources: [this.node.address],
-        startZtunnel: () => void this.startZtunnel().catch((err: Error) => this.log.error({ err: err.message }, 'ztunnel failed to start')),
-        onChange: () => this.scheduleRefresh(0),
-        dnsCapture: true,
-        // kube-dns's address; service VIPs are allocated from offset 10 up
-        dnsServer: this.objects.vips.addressAt(9),
-        log: this.log,
-      });
-    }
-  }
-
-  /** The node's ztunnel, started with the first ambient pod: its Pod object, bound token, then the process. */
-  private async startZtunnel(): Promise<void> {
-    const o = this.options;
-    if (!o.ambient || this.ztunnel || this.closed) return;
-    await this.waitForControlPlane(120_000);
-    const name = 'ztunnel-mizzen-node';
-    const uid = randomUUID();
-    // annotated for Prometheus' kubernetes-pods job as Istio's ztunnel chart does (metrics on 15020)
-    const metadata = { name, namespace: 'istio-system', uid, labels: { app: 'ztunnel' }, annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '15020', 'sidecar.istio.io/inject': 'false' } };
-    const spec = { serviceAccountName: 'ztunnel', nodeName: 'mizzen-node', hostNetwork: true, containers: [{ name: 'istio-proxy', image: 'mizzen/ztunnel' }] };
-    const status = { phase: 'Running', podIP: this.node.address, podIPs: [{ ip: this.node.address }], conditions: [{ type: 'Ready', status: 'True' }] };
-    this.ztunnelPod = { apiVersion: 'v1', kind: 'Pod', group: '', version: 'v1', metadata, spec, raw: { apiVersion: 'v1', kind: 'Pod', metadata, spec, status } };
-    this.config.write(this.ztunnelPod);
-    const tokenFile = join(meshRunDir(o.prefix), 'ztunnel-token');
-    writeFileSync(tokenFile, await o.ambient.mintToken('istio-system', 'ztunnel', { name, uid }), { mode: 0o600 });
-    if (this.closed) return;
-    this.ztunnel = new ZtunnelProcess({
-      netns: this.node.netns,
-      nodeName: 'mizzen-node',
-      podName: name,
-      podIp: this.node.address,
-      discoveryAddress: this.node.address,
-      caRootFile: join(o.stateDir, 'ca', 'root-cert.pem'),
-      tokenFile,
-      zdsSocket: join(meshRunDir(o.prefix), 'ztunnel.sock'),
-      logDir: join(o.stateDir, 'logs'),
-      nodeBinary: o.nodeBinary,
-      cliEntry: o.cliEntry,
-      env: o.baseEnv,
-      clock: o.clock,
+    this.ambient = new AmbientPods({
+      prefix: options.prefix,
+      stateDir: options.stateDir,
+      node: this.node,
+      // kube-dns's address; service VIPs are allocated from offset 10 up
+      dnsServer: this.objects.vips.addressAt(9),
+      nodeBinary: options.nodeBinary,
+      cliEntry: options.cliEntry,
+      baseEnv: options.baseEnv,
+      clock: options.clock,
+      backoff: options.backoff,
       log: this.log,
-      backoff: o.backoff,
+      config: this.config,
+      ...(options.ambient && options.controlPlane ? { mintToken: options.ambient.mintToken } : {}),
+      namespaceLabels: (ns) => this.objects.namespaceLabels(ns),
+      waitForControlPlane: (ms) => this.waitForControlPlane(ms),
+      onChange: (ms) => this.scheduleRefresh(ms),
     });
-    this.ztunnel.start();
-    this.scheduleRefresh(20);
-    this.log.info('ztunnel started for ambient pods');
-  }
-
-  /** The Pod object for the control plane: status, uid, and the ambient redirection annotation. */
-  private podObject(pod: PodInstance, redirection: string | undefined): ConfigResource {
-    const res = podResource(pod.status(), pod.options);
-    const uid = this.podUids.get(pod.key);
-    if (uid) res.metadata.uid = uid;
-    if (redirection) res.metadata.annotations = { ...(res.metadata.annotations ?? {}), [REDIRECTION_ANNOTATION]: redirection };
-    res.raw.metadata = res.metadata;
-    return res;
-  }
-
-  /** Does this pod belong in ambient mode, given its namespace's labels now? */
-  private wantsAmbient(pod: PodInstance): boolean {
-    const ns = pod.namespace;
-    return decideAmbient({ namespace: ns, namespaceLabels: this.objects.namespaceLabels(ns), podLabels: pod.options.labels, podAnnotations: pod.options.annotations, hostNetwork: pod.options.spec.hostNetwork, sidecar: pod.options.sidecar !== undefined }).ambient;
-  }
-
-  private ambientPod(pod: PodInstance): Parameters<AmbientNodeAgent['enroll']>[0] {
-    let uid = this.podUids.get(pod.key);
-    if (!uid) this.podUids.set(pod.key, (uid = randomUUID()));
-    return { key: pod.key, uid, name: pod.name, namespace: pod.namespace, serviceAccount: pod.options.serviceAccount, netns: pod.options.netns, annotations: pod.options.annotations };
-  }
-
-  /** Enroll or release running pods whose labels (or their namespace's) changed: no restart. */
-  private reconcileAmbient(): void {
-    const agent = this.ambientAgent;
-    for (const pod of this.pods.values()) {
-      const want = this.wantsAmbient(pod);
-      if (want && !agent) {
-        if (!this.warnedAmbient) this.log.warn({ pod: pod.key }, 'ambient mode needs the control plane: the pod runs without it');
-        this.warnedAmbient = true;
-        continue;
-      }
-      if (!agent || !pod.isStarted()) continue;
-      const enrolled = agent.isEnrolled(pod.key);
-      if (want && !enrolled) void agent.enroll(this.ambientPod(pod)).catch((err: Error) => this.log.warn({ pod: pod.key, err: err.message }, 'ambient enrollment failed'));
-      else if (!want && enrolled) void agent.unenroll(this.ambientPod(pod)).catch((err: Error) => this.log.warn({ pod: pod.key, err: err.message }, 'leaving ambient mode failed'));
-    }
   }
 
   get discoveryAddress(): string {
@@ -249,10 +111,7 @@ export class MeshRuntime {
     await this.guard.acquire();
     this.config.clear();
     await createNodeNetwork(this.node);
-    if (this.ambientAgent) {
-      mkdirSync(meshRunDir(this.options.prefix), { recursive: true });
-      this.ambientAgent.start();
-    }
+    this.ambient.start();
     if (this.options.controlPlane) this.startDiscovery();
   }
 
@@ -314,26 +173,12 @@ export class MeshRuntime {
 
   /** Validation errors of resources, as `FILE:LINE: Kind ns/name: field.path: message` lines (the field's line). */
   check(resources: readonly ConfigResource[]): string[] {
-    const errors: string[] = [];
-    for (const r of resources.map((x) => this.objects.normalize(x))) {
-      for (const issue of this.options.validate?.(r) ?? []) {
-        const where = r.origin ? `${r.origin.file}:${lineOfField(r.origin, issue.path)}: ` : '';
-        errors.push(`${where}${resourceRef(r)}: ${issue.path}: ${issue.message}`);
-      }
-    }
-    return errors;
+    return issueLines(resources.map((x) => this.objects.normalize(x)), this.options.validate);
   }
 
   /** Warnings about resources that are accepted, in the same line format as `check`. */
   warningsFor(resources: readonly ConfigResource[]): string[] {
-    const out: string[] = [];
-    for (const r of resources.map((x) => this.objects.normalize(x))) {
-      for (const issue of this.options.warn?.(r) ?? []) {
-        const where = r.origin ? `${r.origin.file}:${lineOfField(r.origin, issue.path)}: ` : '';
-        out.push(`${where}${resourceRef(r)}: ${issue.path}: ${issue.message}`);
-      }
-    }
-    return out;
+    return issueLines(resources.map((x) => this.objects.normalize(x)), this.options.warn);
   }
 
   /** Delete resources (from manifests); kubectl's lines, `not found` errors. */
@@ -397,7 +242,12 @@ export class MeshRuntime {
       const edited = relabel(r, labels, overwrite);
       if ('error' in edited) return { ok: false, errors: [edited.error], changes: [] };
       const { stored, changed } = this.objects.put(edited.resource);
-      if (changed) this.config.write(stored);
+      if (changed) {
+        this.config.write(stored);
+        // as an apply: a Gateway's objects follow its labels, running pods enter or leave ambient mode with their namespace's
+        this.gatewayController.sync();
+        this.ambient.reconcile(this.pods.values());
+      }
       const removed = Object.values(labels).every((v) => v === null);
       return { ok: true, errors: [], changes: [`${kindLabel(r)} ${changed ? (removed ? 'unlabeled' : 'labeled') : 'not labeled'}`] };
     });
@@ -472,7 +322,7 @@ export class MeshRuntime {
     // Pods start in parallel (their namespaces and processes are independent).
     const results = await Promise.allSettled(creations);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    this.reconcileAmbient();
+    this.ambient.reconcile(this.pods.values());
     if (!options.rolloutsOnly || creations.length > 0 || terminations.length > 0) this.scheduleRefresh(0);
     if (failed) throw failed.reason;
     return terminations;
@@ -542,12 +392,7 @@ export class MeshRuntime {
       sidecar,
       capture: !inj.gateway,
       pathViewStage,
-      beforeContainers: async (): Promise<void> => {
-        if (!this.ambientAgent || !this.wantsAmbient(pod)) return;
-        // The Pod object exists before the CNI runs (ztunnel's certificate needs it on the node).
-        this.config.write(this.podObject(pod, 'pending'));
-        await this.ambientAgent.enroll(this.ambientPod(pod));
-      },
+      beforeContainers: () => this.ambient.beforeContainers(pod),
       clock: this.options.clock,
       backoff: this.options.backoff,
       log: this.log,
@@ -565,8 +410,7 @@ export class MeshRuntime {
 
   private async removePod(pod: PodInstance): Promise<void> {
     this.pods.delete(pod.key);
-    if (this.ambientAgent?.isEnrolled(pod.key)) await this.ambientAgent.unenroll(this.ambientPod(pod), true).catch(() => {});
-    this.podUids.delete(pod.key);
+    await this.ambient.release(pod);
     await pod.stop().catch((err: Error) => this.log.warn({ pod: pod.key, err: err.message }, 'pod stop failed'));
     this.podIps.release(pod.key);
     rmSync(podRunDir(this.options.prefix, pod.namespace, pod.name), { recursive: true, force: true });
@@ -611,7 +455,7 @@ export class MeshRuntime {
     const names = this.serviceNames();
     const objects: ConfigResource[] = [];
     for (const pod of this.pods.values()) {
-      const res = this.podObject(pod, this.ambientAgent?.state(pod.key));
+      const res = this.ambient.podObject(pod);
       objects.push(res);
       const network = `\n${rules}\n${renderHosts(pod, names)}`;
       const cache = JSON.stringify(res.raw) + network;
@@ -628,14 +472,14 @@ export class MeshRuntime {
         this.log.warn({ pod: pod.key, err: (err as Error).message }, 'cannot update pod network');
       }
     }
-    this.options.onPodObjects?.(this.ztunnelPod ? [this.ztunnelPod, ...objects] : objects);
+    this.options.onPodObjects?.([...this.ambient.nodePods(), ...objects]);
   }
 
   /** Every pod ready and, when it runs, the control plane ready; failing containers with their cause. */
   readiness(): { ready: boolean; waitingFor: string[]; problems: ContainerProblem[] } {
     const waitingFor: string[] = [];
     if (this.discovery && !this.discovery.isReady()) waitingFor.push('control plane (mizzen discovery)');
-    if (this.ztunnel && !this.ztunnel.isReady()) waitingFor.push('ztunnel (ambient mode)');
+    waitingFor.push(...this.ambient.waitingFor());
     if (this.appliedSeq !== this.changeSeq) waitingFor.push('Service rules and hosts files to reflect the pods');
     for (const d of this.views.deploymentViews()) if (d.ready < d.replicas) waitingFor.push(`deployment ${d.namespace}/${d.name} (${d.ready}/${d.replicas} ready)`);
     // Bare pods: ready, or finished under a restartPolicy that does not restart them.
@@ -656,8 +500,7 @@ export class MeshRuntime {
       this.closed = true;
       this.refreshTimer?.cancel();
       await Promise.all([...this.pods.values()].map((p) => this.removePod(p)));
-      await this.ztunnel?.stop();
-      this.ambientAgent?.close();
+      await this.ambient.close();
       await this.discovery?.stop();
       await deleteNetns(this.node.netns);
       await this.guard.release();

@@ -2,7 +2,7 @@ import { chownSync, copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProbeCheck } from './readiness-probe.ts';
 import type { SidecarCommand } from './pod-instance.ts';
-import type { SidecarContext } from './mesh-runtime.ts';
+import type { SidecarContext } from './mesh-runtime-options.ts';
 import { PROXY_GID, PROXY_UID } from './capture-rules.ts';
 
 export interface SidecarCommandOptions {
