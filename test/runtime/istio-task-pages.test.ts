@@ -270,7 +270,8 @@ EOF`);
     await ok('mizzen delete --ignore-not-found=true -f samples/httpbin/httpbin.yaml');
   });
 
-  it('Mutual TLS migration: foo and bar in the mesh, legacy outside; STRICT in foo, then mesh-wide', async (t) => {
+  // five more injected pods and three 60 s waits of six `mizzen exec` each: over the default 180 s on two loaded cores
+  it('Mutual TLS migration: foo and bar in the mesh, legacy outside; STRICT in foo, then mesh-wide', { timeout: 480_000 }, async (t) => {
     // Whatever happens, the next tests start without these namespaces and policies
     t.after(() => sh('set +e; mizzen delete --ignore-not-found peerauthentication -n istio-system default; mizzen delete --ignore-not-found ns foo bar legacy'));
     // The page injects with `istioctl kube-inject`; here the namespaces are labelled for injection instead.
