@@ -1,25 +1,4 @@
-import http from 'node:http';
-
-/** GET a JSON document from discovery's debug server on its Unix socket. */
-function getJson(socketPath: string, path: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, path, method: 'GET' }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(text));
-        } catch (err) {
-          reject(err as Error);
-        }
-      });
-    });
-    req.setTimeout(2000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+import { discoveryJson } from './discovery-json.ts';
 
 interface RegistryEntry {
   ports?: { endpoints?: { address?: string; healthy?: boolean }[] }[];
@@ -31,13 +10,13 @@ interface SyncEntry {
 
 /** Whether `ip` is still a healthy endpoint of some service in discovery's registry. */
 export async function discoveryServesEndpoint(socketPath: string, ip: string): Promise<boolean> {
-  const services = (await getJson(socketPath, '/debug/registryz')) as RegistryEntry[];
+  const services = (await discoveryJson(socketPath, '/debug/registryz', 2000)) as RegistryEntry[];
   return services.some((s) => (s.ports ?? []).some((p) => (p.endpoints ?? []).some((e) => e.address === ip && e.healthy !== false)));
 }
 
 /** Every connected proxy has acknowledged the last endpoints (EDS) response it was sent. */
 export async function endpointsAcknowledged(socketPath: string): Promise<boolean> {
-  const proxies = (await getJson(socketPath, '/debug/syncz')) as SyncEntry[];
+  const proxies = (await discoveryJson(socketPath, '/debug/syncz', 2000)) as SyncEntry[];
   return proxies.every((p) => (p.types ?? []).filter((t) => t.typeUrl.endsWith('.ClusterLoadAssignment')).every((t) => t.nonceSent === undefined || t.nonceSent === t.nonceAcked));
 }
 

@@ -1,4 +1,3 @@
-import http from 'node:http';
 import { join } from 'node:path';
 import type { ConfigResource } from '../api/config-resource.ts';
 import type { ServiceSpec } from '../api/kube/service.ts';
@@ -6,6 +5,7 @@ import { DashboardServer, type DashboardSources, type ProxySync } from '../dashb
 import { scrapeTargetsOf } from '../dashboard/mesh-scraper.ts';
 import type { Logger } from '../lib/log.ts';
 import { DISCOVERY_SOCKET } from './control-plane-process.ts';
+import { discoveryJson } from './discovery-json.ts';
 import type { MeshRuntime } from './mesh-runtime.ts';
 import { dialThroughNodeAgent } from './node-agent-dial.ts';
 
@@ -16,26 +16,6 @@ export interface MeshDashboardOptions {
   /** The Pod objects the runtime last pushed (annotations after injection). */
   podObjects: () => readonly ConfigResource[];
   log: Logger;
-}
-
-/** GET a JSON document from discovery's debug server on its Unix socket. */
-function discoveryJson(socketPath: string, path: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath, path, timeout: 3000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(text));
-        } catch (err) {
-          reject(err as Error);
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error('discovery did not answer')));
-    req.on('error', reject);
-  });
 }
 
 /**
