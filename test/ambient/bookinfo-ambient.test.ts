@@ -61,9 +61,16 @@ describe('Bookinfo in ambient mode (no sidecars)', { skip, timeout: 300_000 }, (
     const r = await cli(['exec', '-n', namespace, pod, '--', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '3', url], dir);
     return r.stdout.trim() || '000';
   };
-  const podNames = async (): Promise<{ name: string; restarts: number; createdAt: number; namespace: string }[]> => {
+  /** kubectl's List of Pods: names, restarts, and uid (a pod started again would have another) */
+  const podNames = async (): Promise<{ name: string; restarts: number; uid: string; namespace: string }[]> => {
     const r = await cli(['get', 'pods', '-A', '-o', 'json'], dir);
-    return (JSON.parse(r.stdout) as { items: { name: string; restarts: number; createdAt: number; namespace: string }[] }).items;
+    type Pod = { metadata: { name: string; namespace: string; uid: string }; status: { containerStatuses?: { restartCount?: number }[] } };
+    return (JSON.parse(r.stdout) as { items: Pod[] }).items.map((p) => ({
+      name: p.metadata.name,
+      namespace: p.metadata.namespace,
+      uid: p.metadata.uid,
+      restarts: (p.status.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0),
+    }));
   };
   const nodeCurl = async (url: string): Promise<string> => (await runHostCommand('ip', ['netns', 'exec', `${prefix}-node`, 'curl', '-s', '--max-time', '3', url], { allowFailure: true })).stdout;
 
@@ -189,6 +196,6 @@ spec: {mtls: {mode: STRICT}}
       return ok && readFileSync(logFile, 'utf8').slice(mark).includes('src.identity="spiffe://cluster.local/ns/default/sa/bookinfo-productpage"');
     });
     const after = (await podNames()).filter((p) => p.namespace === 'default');
-    assert.deepEqual(after.map((p) => [p.name, p.restarts, p.createdAt]), before.map((p) => [p.name, p.restarts, p.createdAt]), 'same pods, not restarted');
+    assert.deepEqual(after.map((p) => [p.name, p.restarts, p.uid]), before.map((p) => [p.name, p.restarts, p.uid]), 'same pods, not restarted');
   });
 });

@@ -103,8 +103,9 @@ describe('ambient waypoint for workload-addressed traffic (waypoint-for: workloa
     const up = await cli(['up', '-d', join(dir, 'mesh'), '--timeout', '240s'], dir);
     assert.equal(up.code, 0, up.stderr);
     prefix = readMeshState(join(dir, '.mizzen'))?.prefix ?? '';
-    const pods = JSON.parse((await cli(['get', 'pods', '-o', 'json'], dir)).stdout) as { items: { name: string; ip: string }[] };
-    for (const p of pods.items) ips.set(p.name.replace(/-\w+-\w+$/, ''), p.ip);
+    // kubectl's List of Pods
+    const pods = JSON.parse((await cli(['get', 'pods', '-o', 'json'], dir)).stdout) as { items: { metadata: { name: string }; status: { podIP: string } }[] };
+    for (const p of pods.items) ips.set(p.metadata.name.replace(/-\w+-\w+$/, ''), p.status.podIP);
     assert.ok(ips.get('httpbin') && ips.get('optout'), JSON.stringify(pods.items));
     const res = await waitFor('the httpbin pod through the waypoint', async () => {
       const r = await curl(`${ips.get('httpbin')}:8080/headers`);
