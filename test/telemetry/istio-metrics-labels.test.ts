@@ -17,7 +17,7 @@ describe('IstioMetrics labels', () => {
       info.authority = authority;
       info.responseCode = 403;
       // the HCM's istio.stats filter ran (no Telemetry overrides): HTTP metrics are recorded
-      info.filterState.set(STATS_KEY, { metrics: new Map(), readsHeaders: false } satisfies StatsPolicy);
+      info.filterState.set(STATS_KEY, { metrics: new Map(), readsHeaders: false, waypoint: false } satisfies StatsPolicy);
       m.onStreamComplete(info);
     };
     denied('productpage:9080');
