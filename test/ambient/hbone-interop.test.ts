@@ -132,8 +132,8 @@ describe('sidecars and gateways to ambient pods over HBONE (STRICT), ingress-use
     const up = await cli(['up', '-d', join(dir, 'mesh'), '--ingress-gateway', '--expose', `istio-system/istio-ingressgateway:80=${gatewayPort}`, '--timeout', '240s'], dir);
     assert.equal(up.code, 0, up.stderr);
     prefix = readMeshState(join(dir, '.mizzen'))?.prefix ?? '';
-    const pods = JSON.parse((await cli(['get', 'pods', '-n', 'legacy', '-o', 'json'], dir)).stdout) as { items: { name: string }[] };
-    const sleep = pods.items.find((p) => p.name.startsWith('sleep-'))!.name;
+    const pods = JSON.parse((await cli(['get', 'pods', '-n', 'legacy', '-o', 'json'], dir)).stdout) as { items: { metadata: { name: string } }[] };
+    const sleep = pods.items.find((p) => p.metadata.name.startsWith('sleep-'))!.metadata.name;
     await waitFor('the sidecar client gets 200 from the ambient server', async () => {
       const r = await cli(['exec', '-n', 'legacy', sleep, '-c', 'sleep', '--', 'curl', '-s', '--max-time', '5', '-o', '/dev/null', '-w', '%{http_code}', 'http://httpbin.default:8000/get'], dir);
       return r.stdout.trim() === '200';

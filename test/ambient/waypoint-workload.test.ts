@@ -127,8 +127,8 @@ describe('ambient waypoint for workload-addressed traffic (waypoint-for: workloa
   });
 
   it('carries non-HTTP bytes to a bound pod through the waypoint\'s TCP chain (tcp_proxy to encap)', async () => {
-    const pods = JSON.parse((await cli(['get', 'pods', '-o', 'json'], dir)).stdout) as { items: { name: string }[] };
-    const waypoint = pods.items.find((p) => p.name.startsWith('waypoint-'))!.name;
+    const pods = JSON.parse((await cli(['get', 'pods', '-o', 'json'], dir)).stdout) as { items: { metadata: { name: string } }[] };
+    const waypoint = pods.items.find((p) => p.metadata.name.startsWith('waypoint-'))!.metadata.name;
     const tcpConnections = async (): Promise<number> => {
       const stats = (await cli(['exec', waypoint, '--', 'curl', '-s', '--max-time', '5', 'http://127.0.0.1:15000/stats'], dir)).stdout;
       return Number(/^tcp\.downstream_cx_total: (\d+)$/m.exec(stats)?.[1] ?? 0);

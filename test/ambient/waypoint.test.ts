@@ -128,8 +128,8 @@ describe('ambient waypoint (ztunnel → waypoint → ztunnel)', { skip, timeout:
   });
 
   it('reports the requests it carries as Istio\'s waypoints do (istio_requests_total, reporter="waypoint")', async () => {
-    const pods = JSON.parse((await cli(['get', 'pods', '-o', 'json'], dir)).stdout) as { items: { name: string }[] };
-    const waypoint = pods.items.find((p) => p.name.startsWith('waypoint-'))!.name;
+    const pods = JSON.parse((await cli(['get', 'pods', '-o', 'json'], dir)).stdout) as { items: { metadata: { name: string } }[] };
+    const waypoint = pods.items.find((p) => p.metadata.name.startsWith('waypoint-'))!.metadata.name;
     const series = await waitFor('a reporter="waypoint" series naming both workloads', async () => {
       const m = (await cli(['exec', waypoint, '--', 'curl', '-s', '--max-time', '5', 'http://127.0.0.1:15090/stats/prometheus'], dir)).stdout;
       return m.split('\n').find((l) => l.startsWith('istio_requests_total{reporter="waypoint"') && l.includes('source_workload="client"') && l.includes('destination_workload="httpbin"') && l.includes('response_code="200"'));
