@@ -19,6 +19,7 @@ import { readMeshState } from '../runtime/runtime-state.ts';
 import { prepareSidecar } from '../runtime/sidecar-command.ts';
 import { alreadyRunningError, meshRunning } from '../runtime/state-claim.ts';
 import type { CliContext } from './cli-context.ts';
+import { upKube } from './up-kube.ts';
 
 interface UpFlags {
   detach?: boolean;
@@ -28,7 +29,9 @@ interface UpFlags {
   serviceCidr: string;
   sidecars: string;
   controlPlane: boolean;
-  timeout: string;
+  timeout?: string;
+  kube?: boolean;
+  kubeconfig?: string;
   ingressGateway?: boolean;
   addons: string[];
   dashboardPort: string;
@@ -46,8 +49,13 @@ function upConfig(dir: string, flags: UpFlags, ctx: CliContext) {
   const sidecarsAvailable = existsSync(fileURLToPath(new URL('./proxy-command.ts', import.meta.url)));
   const discoveryAvailable = existsSync(fileURLToPath(new URL('./discovery-command.ts', import.meta.url)));
   if (!['auto', 'on', 'off'].includes(flags.sidecars)) throw new MizzenError('USAGE', `--sidecars must be auto, on or off (got ${flags.sidecars})`);
-  const timeoutSeconds = Number(flags.timeout.replace(/s$/, ''));
-  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new MizzenError('USAGE', `--timeout must be seconds, e.g. 120s (got ${flags.timeout})`);
+  const timeout = flags.timeout ?? (flags.kube ? '600s' : '120s');
+  const timeoutSeconds = Number(timeout.replace(/s$/, ''));
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new MizzenError('USAGE', `--timeout must be seconds, e.g. 120s (got ${timeout})`);
+  if (flags.kube) {
+    const unsupported = [flags.expose.length > 0 && '--expose', flags.ingressGateway && '--ingress-gateway', flags.addons.length > 0 && '--addons'].filter(Boolean);
+    if (unsupported.length > 0) throw new MizzenError('USAGE', `${unsupported.join(', ')}: not available with --kube yet`, { hint: 'use kubectl port-forward, and kubectl apply the ingress gateway' });
+  } else if (flags.kubeconfig) throw new MizzenError('USAGE', '--kubeconfig goes with --kube');
   const env = baseProcessEnv(ctx.env);
   env.PATH = `${dirname(process.execPath)}:${env.PATH}`;
   const addons = flags.addons.flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean);
@@ -90,7 +98,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--sidecars <mode>', 'auto | on | off: run sidecars in injected pods (auto: when the proxy is available)', 'auto')
     .option('--no-control-plane', 'do not run mizzen discovery')
     .option('--ingress-gateway', "also run Istio's default ingress gateway (istio-system/istio-ingressgateway, ports 80/443)")
-    .option('--timeout <seconds>', 'with -d: how long to wait for readiness', '120s')
+    .option('--timeout <seconds>', 'with -d: how long to wait for readiness (default 120s; 600s with --kube)')
+    .option('--kube', 'the kubectl flow: start a local Kubernetes control plane (scripts/kube-cluster.sh), mizzen install, one mizzen node, kubectl apply DIR; kubeconfig in STATE_DIR/kubeconfig')
+    .option('--kubeconfig <file>', 'with --kube: use this cluster instead of starting one')
     .option('--addons <names>', `run addons beside the mesh (comma-separated: ${ADDONS.join(', ')})`, collect, [])
     .option('--dashboard-port <port>', `the dashboard's local port (\`mizzen dashboard\`); 0: any free port, none: no dashboard (default ${DEFAULT_DASHBOARD_PORT}, or a free port when it is taken)`, String(DEFAULT_DASHBOARD_PORT))
     .action(async (dir: string, flags: UpFlags) => {
@@ -99,6 +109,11 @@ export function register(program: Command, ctx: CliContext): void {
         requireHostTools(ctx.env.PATH ? `${ctx.env.PATH}:/usr/sbin:/sbin` : undefined, existsSync);
         const config = upConfig(dir, flags, ctx);
         if (!existsSync(config.dir)) throw new MizzenError('USAGE', `${dir}: no such file or directory`);
+        if (flags.kube) {
+          const kubeconfig = flags.kubeconfig ? resolve(ctx.cwd, flags.kubeconfig) : undefined;
+          await upKube({ dir: config.dir, stateDir: config.stateDir, ...(kubeconfig ? { kubeconfig } : {}), clusterCidr: config.podCidr, timeoutMs: config.timeoutMs, detach: flags.detach === true, cliEntry: CLI_ENTRY }, ctx);
+          return;
+        }
         if (flags.detach) await detached(config, ctx);
         else await foreground(config, ctx);
       } catch (err) {

@@ -1,4 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { logTimestamp, type LogTimeline } from './log-timeline.ts';
 
 /** What `kubectl logs` asks the kubelet for (query of /containerLogs/NS/POD/CONTAINER). */
 export interface LogQuery {
@@ -6,16 +7,17 @@ export interface LogQuery {
   previous: boolean;
   tailLines?: number;
   limitBytes?: number;
+  /** Each line with the time it was written (RFC 3339, 9 fraction digits) and a space before it. */
+  timestamps: boolean;
+  /** Only lines written at or after this time (ms since the epoch; from sinceSeconds or sinceTime). */
+  since?: number;
 }
 
 /** A query refused with the kubelet's 400 and a message. */
 export class LogQueryError extends Error {}
 
-/**
- * Parse the query the API server forwards. Options Mizzen's log files cannot answer
- * (timestamps, sinceSeconds, sinceTime: lines are stored without times) are refused, not ignored.
- */
-export function parseLogQuery(q: URLSearchParams): LogQuery {
+/** Parse the query the API server forwards (kubectl logs' options). */
+export function parseLogQuery(q: URLSearchParams, now: number = Date.now()): LogQuery {
   const bool = (k: string): boolean => q.get(k) === 'true' || q.get(k) === '1';
   const num = (k: string): number | undefined => {
     const v = q.get(k);
@@ -24,12 +26,25 @@ export function parseLogQuery(q: URLSearchParams): LogQuery {
     if (!Number.isInteger(n) || n < 0) throw new LogQueryError(`${k}=${v}: must be a non-negative integer`);
     return n;
   };
-  for (const k of ['timestamps', 'sinceSeconds', 'sinceTime']) {
-    if (q.has(k) && !(k === 'timestamps' && !bool(k))) throw new LogQueryError(`${k} is not supported by mizzen node: container logs are stored without timestamps`);
-  }
   const tailLines = num('tailLines');
   const limitBytes = num('limitBytes');
-  return { follow: bool('follow'), previous: bool('previous'), ...(tailLines !== undefined ? { tailLines } : {}), ...(limitBytes !== undefined ? { limitBytes } : {}) };
+  const sinceSeconds = num('sinceSeconds');
+  const sinceTime = q.get('sinceTime');
+  if (sinceSeconds !== undefined && sinceTime !== null) throw new LogQueryError('at most one of sinceSeconds or sinceTime may be specified');
+  let since: number | undefined;
+  if (sinceSeconds !== undefined) since = now - sinceSeconds * 1000;
+  if (sinceTime !== null) {
+    since = Date.parse(sinceTime);
+    if (!/^\d{4}-\d{2}-\d{2}T/.test(sinceTime) || Number.isNaN(since)) throw new LogQueryError(`sinceTime=${sinceTime}: must be an RFC 3339 time`);
+  }
+  return {
+    follow: bool('follow'),
+    previous: bool('previous'),
+    timestamps: bool('timestamps'),
+    ...(tailLines !== undefined ? { tailLines } : {}),
+    ...(limitBytes !== undefined ? { limitBytes } : {}),
+    ...(since !== undefined ? { since } : {}),
+  };
 }
 
 /** Bytes of the last `n` lines of `buf` (a trailing newline ends the last line). */
@@ -53,9 +68,12 @@ export interface LogSink {
 /**
  * Send a log file to `sink`: what is there (tail, limit), then, with `follow`, what is appended
  * until the file is rotated (the container exited and restarted) or `running()` says the
- * container stopped and everything was sent. Returns a function that stops following.
+ * container stopped and everything was sent. With `timestamps` or `since`, whole lines go out,
+ * timed by `timeline` (the file's modification time without one), as the kubelet does: the tail
+ * is taken first, then lines older than `since` are left out. Returns a function that stops
+ * following.
  */
-export function streamLog(file: string, q: LogQuery, sink: LogSink, running: () => boolean, pollMs = 250): () => void {
+export function streamLog(file: string, q: LogQuery, sink: LogSink, running: () => boolean, pollMs = 250, timeline?: LogTimeline): () => void {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -67,6 +85,30 @@ export function streamLog(file: string, q: LogQuery, sink: LogSink, running: () 
   let size = fstatSync(fd).size;
   let sent = 0;
   const limit = q.limitBytes ?? Infinity;
+  const byLine = q.timestamps || q.since !== undefined;
+  const mtime = fstatSync(fd).mtimeMs;
+  const timeOf = (end: number): number => (timeline ? timeline.timeOf(end) : mtime);
+  let partial = Buffer.alloc(0);
+  /** Lines of `b` (which starts at file offset `at`) with their times; an unfinished last line waits unless `flush`. */
+  const lines = (b: Buffer, at: number, flush: boolean): Buffer => {
+    const data = partial.length > 0 ? Buffer.concat([partial, b]) : b;
+    const base = at - partial.length;
+    const out: Buffer[] = [];
+    let start = 0;
+    for (;;) {
+      const nl = data.indexOf(0x0a, start);
+      const end = nl === -1 ? (flush ? data.length : -1) : nl + 1;
+      if (end === -1 || end === start) break;
+      const t = timeOf(base + end);
+      if (q.since === undefined || t >= q.since) {
+        if (q.timestamps) out.push(Buffer.from(`${logTimestamp(t)} `));
+        out.push(data.subarray(start, end));
+      }
+      start = end;
+    }
+    partial = Buffer.from(data.subarray(start));
+    return Buffer.concat(out);
+  };
   const send = (b: Buffer): boolean => {
     const room = limit - sent;
     const part = b.length > room ? b.subarray(0, room) : b;
@@ -86,6 +128,7 @@ export function streamLog(file: string, q: LogQuery, sink: LogSink, running: () 
   };
   let first = readRange(0, size);
   if (q.tailLines !== undefined) first = lastLines(first, q.tailLines);
+  if (byLine) first = lines(first, size - first.length, !q.follow);
   let timer: NodeJS.Timeout | undefined;
   const stop = (): void => {
     if (timer) clearInterval(timer);
@@ -105,7 +148,8 @@ export function streamLog(file: string, q: LogQuery, sink: LogSink, running: () 
     if (sink.closed) return stop();
     const now = fstatSync(fd).size;
     if (now > size) {
-      const more = readRange(size, now);
+      let more = readRange(size, now);
+      if (byLine) more = lines(more, size, false);
       size = now;
       if (!send(more)) return stop();
       return;
@@ -116,7 +160,10 @@ export function streamLog(file: string, q: LogQuery, sink: LogSink, running: () 
     } catch {
       rotated = true;
     }
-    if (rotated || !running()) stop();
+    if (rotated || !running()) {
+      if (byLine && partial.length > 0) send(lines(Buffer.alloc(0), size, true));
+      stop();
+    }
   }, pollMs);
   return stop;
 }

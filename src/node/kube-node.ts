@@ -13,12 +13,10 @@ import { meshRunDir, RUN_DIR } from '../runtime/runtime-state.ts';
 import { renderServiceNatRules } from '../runtime/service-nat-rules.ts';
 import type { BackoffOptions } from '../runtime/supervised-process.ts';
 import { EventRecorder } from './event-recorder.ts';
-import { KubeletServer } from './kubelet-server.ts';
-import { clusterCa, requestServingCertificate } from './kubelet-serving-certificate.ts';
+import { KubeletApi } from './kubelet-api.ts';
 import { NetnsRelay } from './netns-relay.ts';
 import { KubeNodeNetwork } from './node-network.ts';
 import { NodePod } from './node-pod.ts';
-import { PodStreams } from './pod-streams.ts';
 import { nodeCapacity, NodeRegistration } from './node-registration.ts';
 import { claimNodeState, releaseNodeState } from './node-state.ts';
 import { serviceNames, serviceTable } from './service-table.ts';
@@ -63,8 +61,7 @@ export class KubeNode {
   private readonly events: EventRecorder;
   network: KubeNodeNetwork | undefined;
   private relay: NetnsRelay | undefined;
-  private kubelet: KubeletServer | undefined;
-  private readonly closing = new AbortController();
+  private readonly kubelet: KubeletApi;
   private guard: GuardRoutes | undefined;
   private pods: WatchedCollection | undefined;
   private services: WatchedCollection | undefined;
@@ -89,6 +86,7 @@ export class KubeNode {
     this.log = o.log;
     this.registration = new NodeRegistration({ api: o.api, name: o.name, labels: o.labels, kubeletPort: o.kubeletPort, clock: o.clock, log: o.log, podCidr: o.podCidr });
     this.events = new EventRecorder({ api: o.api, nodeName: o.name, log: o.log });
+    this.kubelet = new KubeletApi({ api: o.api, nodeName: o.name, nodeBinary: o.nodeBinary, cliEntry: o.cliEntry, port: o.kubeletPort, clock: o.clock, log: o.log, findPod: (ns, name) => this.findPod(ns, name) });
   }
 
   get runDir(): string {
@@ -127,36 +125,7 @@ export class KubeNode {
     await this.registration.setReady(true, 'mizzen node is posting ready status', this.network.hostAddress);
     this.scheduleResync();
     this.log.info({ node: o.name, podCidr, address: this.network.hostAddress }, 'node ready');
-    void this.startKubeletApi();
-  }
-
-  /** The kubelet API (kubectl logs, exec, attach, port-forward), once the cluster signed its serving certificate; pods run meanwhile. */
-  private async startKubeletApi(): Promise<void> {
-    const address = this.network!.hostAddress;
-    try {
-      const ca = clusterCa(this.o.api);
-      if (!ca) throw new Error('the kubeconfig names no cluster CA to check the API server\'s client certificate against');
-      const cert = await requestServingCertificate({ api: this.o.api, nodeName: this.o.name, address, log: this.log, signal: this.closing.signal });
-      if (this.closed) return;
-      const streams = new PodStreams({ nodeName: this.o.name, nodeBinary: this.o.nodeBinary, cliEntry: this.o.cliEntry, findPod: (ns, name) => this.findPod(ns, name) });
-      const server = new KubeletServer({
-        api: this.o.api,
-        nodeName: this.o.name,
-        address,
-        port: this.o.kubeletPort,
-        keyPem: cert.keyPem,
-        certPem: cert.certPem,
-        clientCa: ca,
-        container: (ns, name, container) => streams.logSource(ns, name, container),
-        streaming: streams,
-        log: this.log,
-      });
-      await server.start();
-      this.kubelet = server;
-      if (this.closed) await server.close();
-    } catch (err) {
-      if (!this.closed) this.log.error({ err: errorMessage(err) }, 'kubelet API not started: kubectl logs/exec/port-forward do not work on this node');
-    }
+    void this.kubelet.start(this.network.hostAddress);
   }
 
   /** The Service CIDR (ServiceCIDR objects, Kubernetes >= 1.33), for refusing VIPs without endpoints. */
@@ -375,8 +344,7 @@ export class KubeNode {
   async close(graceMs = 5000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.closing.abort();
-    await this.kubelet?.close();
+    await this.kubelet.close();
     this.resyncTimer?.cancel();
     this.networkTimer?.cancel();
     for (const t of this.statusTimers.values()) t.cancel();

@@ -7,6 +7,7 @@ import { errorMessage } from '../lib/errors.ts';
 import type { KubeApi } from '../lib/kube/kube-api.ts';
 import type { Logger } from '../lib/log.ts';
 import { LogQueryError, parseLogQuery, streamLog } from './container-log-stream.ts';
+import type { LogTimeline } from './log-timeline.ts';
 import { httpError, KubeletStreaming, type StreamingBackend } from './kubelet-streaming.ts';
 
 type Obj = Record<string, any>;
@@ -15,6 +16,9 @@ type Obj = Record<string, any>;
 export interface LogSource {
   logFile: string;
   previousLogFile: string;
+  /** When the lines were written (timestamps, since). */
+  timeline?: LogTimeline | undefined;
+  previousTimeline?: LogTimeline | undefined;
   isRunning(): boolean;
 }
 
@@ -38,7 +42,8 @@ const STREAMING = new Set(['exec', 'attach', 'portForward']);
 
 /**
  * The kubelet's API (port 10250 by default) for what the API server proxies to it:
- * `/containerLogs/NS/POD/CONTAINER` (kubectl logs: tailLines, limitBytes, previous, follow) and
+ * `/containerLogs/NS/POD/CONTAINER` (kubectl logs: tailLines, limitBytes, previous, follow,
+ * timestamps, sinceSeconds, sinceTime) and
  * `/healthz`, and the streaming upgrades of exec, attach and port-forward (KubeletStreaming).
  * Clients authenticate with a certificate of the cluster CA and are authorized as the kubelet
  * does, with a SubjectAccessReview for `nodes/proxy` (or `nodes/log`, `nodes/healthz`). `/run`
@@ -123,7 +128,7 @@ export class KubeletServer {
     res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'chunked' });
     let closed = false;
     res.on('close', () => (closed = true));
-    const stop = streamLog(file, q, { write: (b) => res.write(b), end: () => res.end(), get closed() { return closed; } }, () => !q.previous && c.isRunning());
+    const stop = streamLog(file, q, { write: (b) => res.write(b), end: () => res.end(), get closed() { return closed; } }, () => !q.previous && c.isRunning(), 250, q.previous ? c.previousTimeline : c.timeline);
     if (q.follow) {
       this.follows.add(stop);
       res.on('close', () => {
@@ -139,6 +144,11 @@ export class KubeletServer {
       body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user, groups, resourceAttributes: { verb, resource: 'nodes', subresource, name: this.o.nodeName } } },
     });
     return { ok: review.status?.allowed === true, reason: String(review.status?.reason ?? review.status?.evaluationError ?? 'not allowed') };
+  }
+
+  /** A new serving certificate (rotation): new connections get it, open ones keep theirs. */
+  setCertificate(keyPem: string, certPem: string): void {
+    this.server?.setSecureContext({ key: keyPem, cert: certPem, ca: this.o.clientCa });
   }
 
   async close(): Promise<void> {

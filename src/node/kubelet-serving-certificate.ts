@@ -1,6 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { createCertificationRequest } from '../lib/certification-request.ts';
+import { certificateValidity } from '../lib/certificate-info.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { isConflict, type KubeApi, KubeApiError } from '../lib/kube/kube-api.ts';
 import type { Logger } from '../lib/log.ts';
@@ -85,6 +87,16 @@ async function approve(o: ServingCertificateRequest, name: string): Promise<void
       throw new Error(`approving CertificateSigningRequest ${name}: ${errorMessage(err)}`);
     }
   }
+}
+
+/**
+ * When to ask for the next serving certificate: as the kubelet's certificate manager, at a
+ * jittered 70-90 % of the current one's validity; `random` in [0, 1). At least 0 (now).
+ */
+export function rotationDelay(certPem: string, now: number, random: number): number {
+  const { notBefore, notAfter } = certificateValidity(new X509Certificate(certPem));
+  const at = notBefore + (notAfter - notBefore) * (0.7 + 0.2 * random);
+  return Math.max(0, at - now);
 }
 
 /** The cluster CA of a kubeconfig (inline or file): what client certificates are checked against. */

@@ -108,7 +108,7 @@ export class KubeletStreaming {
     const channels = new ChannelStream(w, { closed: () => stop() });
     stop = streamLog(
       source.logFile,
-      { follow: true, previous: false, tailLines: 0 },
+      { follow: true, previous: false, timestamps: false, tailLines: 0 },
       { write: (b) => channels.send(STDOUT, b), end: () => channels.finish({ exitCode: 0 }), get closed() { return !channels.isOpen; } },
       () => source.isRunning(),
     );

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import { probeTiming, readinessCheck, ReadinessProber, type ProbeContext } from '../runtime/readiness-probe.ts';
 import { SupervisedProcess, type BackoffOptions, type ProcessSpec, type RestartPolicy } from '../runtime/supervised-process.ts';
+import { LogTimeline } from './log-timeline.ts';
 
 type Obj = Record<string, any>;
 
@@ -46,6 +47,9 @@ export class NodeContainer {
   private waitingFor: { reason: string; message?: string } = { reason: 'ContainerCreating' };
   private everStarted = false;
   private lastExit: { code: number; startedAt: number; finishedAt: number } | undefined;
+  /** When the lines of current.log and previous.log were written (kubectl logs --timestamps/--since). */
+  timeline: LogTimeline | undefined;
+  previousTimeline: LogTimeline | undefined;
   private launched: { env: Record<string, string>; cwd: string; user: string[] } | undefined;
 
   constructor(o: NodeContainerOptions) {
@@ -88,7 +92,14 @@ export class NodeContainer {
         // A restart: the last run's output becomes `previous` (kubectl logs --previous), the new
         // run writes a new current.log; a container that exited for good keeps its log current.
         beforeLaunch: () => {
-          if (existsSync(this.logFile)) renameSync(this.logFile, this.previousLogFile);
+          this.timeline?.stop();
+          if (existsSync(this.logFile)) {
+            renameSync(this.logFile, this.previousLogFile);
+            this.previousTimeline = this.timeline;
+          }
+          closeSync(openSync(this.logFile, 'a'));
+          this.timeline = new LogTimeline(this.logFile);
+          this.timeline.start();
         },
         onChange: () => {
           const running = proc.isRunning();
@@ -151,6 +162,7 @@ export class NodeContainer {
   async stop(graceMs: number): Promise<void> {
     this.prober?.stop();
     await this.process?.stop(graceMs);
+    this.timeline?.stop();
   }
 
   private containerId(restarts: number): string {

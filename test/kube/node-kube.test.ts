@@ -275,6 +275,27 @@ describe('mizzen node: a real cluster schedules pods to it', { skip, timeout: 60
       await eventually(() => /tick \d+\n[^]*tick \d+\n/.test(attached), 30_000, `two ticks through kubectl attach (got: ${attached})`);
       const first = Number(/tick (\d+)/.exec(attached)![1]);
       assert.ok(first > 1, 'attach starts at the current output, not the beginning');
+      // logs --timestamps / --since / --since-time: lines timed when the node saw them.
+      await eventually(async () => (await cluster.kubectl(['logs', 'ticker'])).split('\n').length > 25, 60_000, 'five seconds of ticks');
+      const stamped = (await cluster.kubectl(['logs', 'ticker', '--timestamps', '--tail', '3'])).trim().split('\n');
+      assert.equal(stamped.length, 3);
+      for (const line of stamped) {
+        const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) tick \d+$/.exec(line);
+        assert.ok(m, line);
+        assert.ok(Math.abs(Date.now() - Date.parse(m[1]!)) < 30_000, `${line}: a time of this run`);
+      }
+      const times = stamped.map((l) => Date.parse(l.split(' ')[0]!));
+      assert.ok(times[0]! <= times[1]! && times[1]! <= times[2]!, 'in order');
+      const all = (await cluster.kubectl(['logs', 'ticker'])).trim().split('\n').length;
+      const recent = (await cluster.kubectl(['logs', 'ticker', '--since=2s'])).trim().split('\n');
+      assert.ok(recent.length >= 1 && recent.length < all, `--since=2s: ${recent.length} of ${all} lines`);
+      // sinceTime travels as a metav1.Time: whole seconds.
+      const cut = new Date(Math.floor(times[0]! / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+      const since = (await cluster.kubectl(['logs', 'ticker', `--since-time=${cut}`, '--timestamps'])).trim().split('\n');
+      assert.ok(since.every((l) => Date.parse(l.split(' ')[0]!) >= Date.parse(cut)), `--since-time=${cut} leaves out older lines: ${since[0]}`);
+      const full = (await cluster.kubectl(['logs', 'ticker', '--timestamps'])).trim().split('\n');
+      assert.ok(full.some((l) => Date.parse(l.split(' ')[0]!) < Date.parse(cut)), 'older lines exist');
+      assert.ok(since.length < full.length);
     } finally {
       attach.kill('SIGKILL');
       await cluster.kubectl(['delete', 'pod', 'ticker', '--wait=false']);

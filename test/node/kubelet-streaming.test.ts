@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { constants as zc, createDeflate, createInflate } from 'node:zlib';
 import { describe, it } from 'node:test';
+import { certificateValidity } from '../../src/lib/certificate-info.ts';
+import { silentLogger } from '../../src/lib/log.ts';
 import { outcomeStatus, selectChannelProtocol } from '../../src/node/channel-stream.ts';
+import { KubeletServer } from '../../src/node/kubelet-server.ts';
+import { rotationDelay } from '../../src/node/kubelet-serving-certificate.ts';
+import { runHostCommand } from '../../src/runtime/host-command.ts';
+import { freePort } from '../runtime/netns-test-support.ts';
 import { parseHeaderBlock, serializeHeaderBlock, SpdyConnection, type SpdyHeaders } from '../../src/node/spdy-connection.ts';
 import { SPDY3_DICTIONARY } from '../../src/node/spdy-dictionary.ts';
 
@@ -118,5 +128,53 @@ describe('WebSocket channel protocols for exec and attach', () => {
     assert.equal(s.reason, 'NonZeroExitCode');
     assert.deepEqual(s.details.causes, [{ reason: 'ExitCode', message: '3' }]);
     assert.equal((outcomeStatus({ error: 'boom' }) as { status: string; message: string }).message, 'boom');
+  });
+});
+
+describe('kubelet serving certificate rotation', () => {
+  const certPair = async (dir: string, name: string, days: number): Promise<{ keyPem: string; certPem: string }> => {
+    await runHostCommand('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', String(days), '-subj', `/CN=${name}`, '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`)]);
+    return { keyPem: readFileSync(join(dir, `${name}.key`), 'utf8'), certPem: readFileSync(join(dir, `${name}.crt`), 'utf8') };
+  };
+
+  it('the next certificate is asked for at a jittered 70-90 % of the current one\'s validity', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mizzen-kubelet-cert-'));
+    try {
+      const { certPem } = await certPair(dir, 'a', 10);
+      const { notBefore, notAfter } = certificateValidity(new X509Certificate(certPem));
+      const span = notAfter - notBefore;
+      assert.equal(rotationDelay(certPem, notBefore, 0), span * 0.7);
+      assert.equal(rotationDelay(certPem, notBefore, 0.5), span * 0.8);
+      assert.equal(rotationDelay(certPem, notAfter, 0.5), 0, 'overdue: now');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a rotated certificate is served to new connections without a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mizzen-kubelet-cert-'));
+    // The server is started and handshaken with only; no request reaches the API or a pod.
+    const unused = new Proxy({}, { get: () => () => assert.fail('not used by a TLS handshake') });
+    let server: KubeletServer | undefined;
+    try {
+      const a = await certPair(dir, 'first', 1);
+      const b = await certPair(dir, 'second', 1);
+      const port = await freePort();
+      server = new KubeletServer({ api: unused as never, nodeName: 'n', address: '127.0.0.1', port, ...a, clientCa: a.certPem, container: () => 'none', streaming: unused as never, log: silentLogger() });
+      await server.start();
+      const served = (): Promise<string> =>
+        new Promise((resolve, reject) => {
+          const s = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+            resolve(String(s.getPeerCertificate().subject?.CN));
+            s.destroy();
+          }).on('error', reject);
+        });
+      assert.equal(await served(), 'first');
+      server.setCertificate(b.keyPem, b.certPem);
+      assert.equal(await served(), 'second');
+    } finally {
+      await server?.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -7,6 +7,7 @@ import { divideQuantity, parseQuantity } from '../../src/lib/kube/quantity.ts';
 import { resolveContainerCommand } from '../../src/node/container-command.ts';
 import { expandEnv, fieldValue, resourceValue, serviceLinkEnv } from '../../src/node/container-env.ts';
 import { lastLines, LogQueryError, parseLogQuery, streamLog } from '../../src/node/container-log-stream.ts';
+import { LogTimeline, logTimestamp } from '../../src/node/log-timeline.ts';
 import { podPhase } from '../../src/node/pod-status.ts';
 
 const ctx = { nodeBinary: '/opt/node', cliEntry: '/repo/bin/mizzen.js', workdir: '/work', path: '/usr/bin:/bin' };
@@ -92,11 +93,13 @@ describe('pod phase (the kubelet\'s getPhase)', () => {
 });
 
 describe('kubectl logs queries', () => {
-  it('tailLines, limitBytes, previous and follow are read; timestamps and since* are refused', () => {
-    assert.deepEqual(parseLogQuery(new URLSearchParams('follow=true&tailLines=3&limitBytes=10&previous=false')), { follow: true, previous: false, tailLines: 3, limitBytes: 10 });
-    assert.deepEqual(parseLogQuery(new URLSearchParams('timestamps=false')), { follow: false, previous: false });
-    assert.throws(() => parseLogQuery(new URLSearchParams('timestamps=true')), LogQueryError);
-    assert.throws(() => parseLogQuery(new URLSearchParams('sinceSeconds=10')), /not supported by mizzen node/);
+  it('tailLines, limitBytes, previous, follow, timestamps, sinceSeconds and sinceTime are read', () => {
+    assert.deepEqual(parseLogQuery(new URLSearchParams('follow=true&tailLines=3&limitBytes=10&previous=false')), { follow: true, previous: false, timestamps: false, tailLines: 3, limitBytes: 10 });
+    assert.deepEqual(parseLogQuery(new URLSearchParams('timestamps=true&sinceSeconds=10'), 100_000), { follow: false, previous: false, timestamps: true, since: 90_000 });
+    assert.deepEqual(parseLogQuery(new URLSearchParams('sinceTime=2026-12-07T16:30:00Z')), { follow: false, previous: false, timestamps: false, since: Date.UTC(2026, 11, 7, 16, 30) });
+    assert.throws(() => parseLogQuery(new URLSearchParams('sinceTime=yesterday')), /RFC 3339/);
+    assert.throws(() => parseLogQuery(new URLSearchParams('sinceSeconds=1&sinceTime=2026-12-07T16:30:00Z')), /at most one/);
+    assert.throws(() => parseLogQuery(new URLSearchParams('tailLines=-1')), LogQueryError);
     assert.throws(() => parseLogQuery(new URLSearchParams('tailLines=-1')), /non-negative integer/);
   });
   it('the last n lines, with or without a final newline', () => {
@@ -117,13 +120,61 @@ describe('streamLog', () => {
       let ended = false;
       let alive = true;
       const done = new Promise<void>((resolve) => {
-        streamLog(file, { follow: true, previous: false, tailLines: 1 }, { write: (b) => (out += b.toString()), end: () => ((ended = true), resolve()), get closed() { return ended; } }, () => alive, 20);
+        streamLog(file, { follow: true, previous: false, timestamps: false, tailLines: 1 }, { write: (b) => (out += b.toString()), end: () => ((ended = true), resolve()), get closed() { return ended; } }, () => alive, 20);
       });
       writeFileSync(file, 'one\ntwo\nthree\nfour\n');
       await new Promise((r) => setTimeout(r, 100));
       alive = false;
       await done;
       assert.equal(out, 'three\nfour\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('timestamps and since time whole lines by when the node saw them; the tail comes first', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mizzen-log-'));
+    try {
+      const file = join(dir, 'current.log');
+      writeFileSync(file, 'a\nb\nc\npart');
+      const t = new LogTimeline(file, () => 5000);
+      t.record(2, 1000); // "a\n" seen at 1 s
+      t.record(6, 2000); // "b\nc\n" at 2 s
+      assert.equal(t.timeOf(2), 1000);
+      assert.equal(t.timeOf(4), 2000);
+      assert.equal(t.timeOf(10), 5000, 'not seen yet: now');
+      const read = (q: Partial<Parameters<typeof streamLog>[1]>): Promise<string> =>
+        new Promise((resolve) => {
+          let out = '';
+          let ended = false;
+          streamLog(file, { follow: false, previous: false, timestamps: false, ...q }, { write: (b) => (out += b.toString()), end: () => ((ended = true), resolve(out)), get closed() { return ended; } }, () => false, 20, t);
+        });
+      assert.equal(await read({ timestamps: true }), `${logTimestamp(1000)} a\n${logTimestamp(2000)} b\n${logTimestamp(2000)} c\n${logTimestamp(5000)} part`);
+      assert.equal(logTimestamp(1000), '1970-01-01T00:00:01.000000000Z');
+      assert.equal(await read({ since: 1500 }), 'b\nc\npart');
+      assert.equal(await read({ since: 1500, tailLines: 3 }), 'b\nc\npart');
+      assert.equal(await read({ since: 2500, tailLines: 3 }), 'part');
+      assert.equal(await read({ timestamps: true, tailLines: 1, limitBytes: 12 }), logTimestamp(5000).slice(0, 12));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a timeline notes the file growing, as it is written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mizzen-log-'));
+    try {
+      const file = join(dir, 'current.log');
+      writeFileSync(file, '');
+      const t = new LogTimeline(file);
+      t.start();
+      const before = Date.now();
+      appendFileSync(file, 'x\n');
+      const deadline = Date.now() + 5000;
+      while (t.seenBytes < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      const seen = t.timeOf(2);
+      t.stop();
+      assert.equal(t.seenBytes, 2, 'the growth was noted');
+      assert.ok(seen >= before && seen <= before + 2000, `seen ${seen - before} ms after the write`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
