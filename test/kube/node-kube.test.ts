@@ -269,6 +269,7 @@ describe('mizzen node: a real cluster schedules pods to it', { skip, timeout: 60
     spec: {terminationGracePeriodSeconds: 1, containers: [{name: app, image: node, command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done"]}]}
     `));
     await readyPod('app=ticker', 'ticker Running', 60_000);
+    await eventually(async () => /tick 3\n/.test(await cluster.kubectl(['logs', 'ticker'])), 60_000, 'three ticks');
     const attach = spawn(join(kubeBinDir()!, 'kubectl'), ['--kubeconfig', cluster.kubeconfig, 'attach', 'ticker'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let attached = '';
     attach.stdout.on('data', (c) => (attached += c));
