@@ -6,9 +6,11 @@
  * whichever certificate each side holds. A certificate not rotated into use would expire within
  * 2 minutes and every new handshake after that would fail.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { clientClusterStats } from './chaos-mesh.ts';
 import { meshManifests } from './manifests.ts';
-import { row, sleep, startLoad, type Scenario } from './scenario.ts';
+import { row, seconds, sleep, startLoad, type Scenario } from './scenario.ts';
 
 const RECYCLE = `apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -42,6 +44,60 @@ export const certificateRotation: Scenario = {
       nothingLost: r.failed === 0,
       expectZero: true,
       notes: [`client sidecar → server: upstream_cx_connect_fail +${(stats.upstream_cx_connect_fail ?? 0) - (statsBefore.upstream_cx_connect_fail ?? 0)}`],
+    });
+  },
+};
+
+/**
+ * A control-plane outage longer than the workload certificates live: discovery (and its CA)
+ * frozen for 3 minutes with 2-minute certificates. Open connections and the config the proxies
+ * hold keep working; renewals fail (the proxies log it and keep the still-valid certificate);
+ * once it has expired, new mTLS handshakes are refused. After SIGCONT the next renewal attempt
+ * (the rotator's backoff) brings the mesh back on its own.
+ */
+export const outagePastExpiry: Scenario = {
+  name: 'cp-outage-expiry',
+  title: 'control plane frozen 3 min with 2-minute certificates (outage past expiry)',
+  manifests: () => meshManifests({ secretTtl: '2m', extra: [RECYCLE] }),
+  async run(ctx) {
+    const warm = ctx.quick ? 3 : 10;
+    const outage = ctx.quick ? 10 : 180;
+    const total = warm + outage + (ctx.quick ? 10 : 60);
+    const load = startLoad(ctx, total);
+    await sleep(warm * 1000);
+    const pid = ctx.mesh.discoveryPid();
+    if (!pid) throw new Error('discovery is not running');
+    const frozenAt = Date.now();
+    process.kill(pid, 'SIGSTOP');
+    ctx.log(`  discovery (pid ${pid}) SIGSTOPped for ${outage} s`);
+    let resumedAt = 0;
+    try {
+      await sleep(outage * 1000);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+      resumedAt = Date.now();
+    }
+    const r = await load.result();
+    const after = r.failureTimes.filter((t) => t >= frozenAt);
+    const first = after.length > 0 ? Math.min(...after) : undefined;
+    const last = after.length > 0 ? Math.max(...after) : undefined;
+    const logs = join(ctx.mesh.stateDir, 'logs');
+    let renewalFailures = 0;
+    for (const f of readdirSync(logs).filter((n) => n.endsWith('istio-proxy.log'))) {
+      renewalFailures += (readFileSync(join(logs, f), 'utf8').match(/certificate renewal failed|cannot get a workload certificate/g) ?? []).length;
+    }
+    const codes = Object.entries(r.logged).map(([m, n]) => `${n}× "${m}"`).join(', ');
+    return row(ctx, {
+      scenario: `control plane frozen ${outage / 60} min, 2-minute certificates (outage past expiry)`,
+      seconds: total,
+      r,
+      recovery: first === undefined
+        ? `no request failed; ${renewalFailures} failed renewals logged by the sidecars`
+        : `requests failed from ${seconds(first - frozenAt)} into the outage (certificates expired) until ${seconds(last! - resumedAt)} after SIGCONT; ${renewalFailures} failed renewals logged by the sidecars`,
+      recoveryMs: last === undefined ? 0 : Math.max(0, last - resumedAt),
+      nothingLost: r.failed === 0,
+      expectZero: false,
+      notes: [codes ? `fortio logged ${codes}` : 'fortio logged nothing'],
     });
   },
 };
