@@ -81,7 +81,7 @@ describe('Bookinfo in ambient mode with a waypoint (Istio\'s ambient tasks)', { 
     await waitFor('reviews answered through the waypoint', async () => /x-envoy-upstream-service-time/i.test(await headersFrom('productpage-v1', 'http://reviews:9080/reviews/0')) || undefined, 60_000);
   });
 
-  it('splits reviews 90/10 by the HTTPRoute of the ambient guide (±5 % over 200 requests)', async () => {
+  it('splits reviews 90/10 by the HTTPRoute of the ambient guide (±5 % over 600 requests)', async () => {
     await apply(`${ISTIO_DATA}${SAMPLES}platform/kube/bookinfo-versions.yaml`, `${ISTIO_DATA}${SAMPLES}gateway-api/route-reviews-90-10.yaml`);
     await waitFor('only v1/v2 reviews', async () => {
       const seen = new Set<string>();
@@ -89,13 +89,14 @@ describe('Bookinfo in ambient mode with a waypoint (Istio\'s ambient tasks)', { 
       return !seen.has('v3') && [...seen].every((v) => v === 'v1' || v === 'v2') ? seen : undefined;
     }, 90_000);
     const counts: Record<string, number> = {};
-    for (let i = 0; i < 200; i++) {
+    // 600 samples: at 200, ±5 % is only 2.4 standard deviations and a correct 90/10 split fails about 1 run in 60
+    for (let i = 0; i < 600; i++) {
       const r = await reviews();
       assert.equal(r.status, 200);
       counts[r.version] = (counts[r.version] ?? 0) + 1;
     }
-    assert.ok((counts.v1 ?? 0) >= 170 && (counts.v1 ?? 0) <= 190, `v1 ${counts.v1}/200 (${JSON.stringify(counts)})`);
-    assert.equal((counts.v1 ?? 0) + (counts.v2 ?? 0), 200, JSON.stringify(counts));
+    assert.ok((counts.v1 ?? 0) >= 510 && (counts.v1 ?? 0) <= 570, `v1 ${counts.v1}/600 (${JSON.stringify(counts)})`);
+    assert.equal((counts.v1 ?? 0) + (counts.v2 ?? 0), 600, JSON.stringify(counts));
   });
 
   it('lets productpage GET reviews and refuses DELETE with 403 (AuthorizationPolicy with targetRefs, at the waypoint)', async () => {

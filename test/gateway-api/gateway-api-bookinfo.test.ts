@@ -58,7 +58,7 @@ describe('Gateway API on Bookinfo with sidecars (Istio\'s samples)', { skip, tim
     assert.equal(static404.status, 404, 'PathPrefix /static matches whole segments only');
   });
 
-  it('splits reviews 90/10 by an HTTPRoute with a Service parent (±5 % over 200 requests)', async () => {
+  it('splits reviews 90/10 by an HTTPRoute with a Service parent (±5 % over 600 requests)', async () => {
     for (const f of ['platform/kube/bookinfo-versions.yaml', 'gateway-api/route-reviews-90-10.yaml']) {
       const r = await cli(['apply', '-f', `${ISTIO_DATA}${SAMPLES}${f}`], dir);
       assert.equal(r.code, 0, r.stderr);
@@ -70,13 +70,14 @@ describe('Gateway API on Bookinfo with sidecars (Istio\'s samples)', { skip, tim
       return !seen.has('reviews-v3') && !seen.has('?');
     }, 90_000);
     const counts: Record<string, number> = {};
-    for (let i = 0; i < 200; i++) {
+    // 600 samples: at 200, ±5 % is only 2.4 standard deviations and a correct 90/10 split fails about 1 run in 60
+    for (let i = 0; i < 600; i++) {
       const p = await page();
       assert.ok(p.startsWith('200'), p.slice(0, 200));
       const v = /<u>(reviews-v\d)/.exec(p)?.[1] ?? '?';
       counts[v] = (counts[v] ?? 0) + 1;
     }
-    assert.ok((counts['reviews-v1'] ?? 0) >= 170 && (counts['reviews-v1'] ?? 0) <= 190, `v1 ${counts['reviews-v1']}/200 (${JSON.stringify(counts)})`);
-    assert.equal((counts['reviews-v1'] ?? 0) + (counts['reviews-v2'] ?? 0), 200, JSON.stringify(counts));
+    assert.ok((counts['reviews-v1'] ?? 0) >= 510 && (counts['reviews-v1'] ?? 0) <= 570, `v1 ${counts['reviews-v1']}/600 (${JSON.stringify(counts)})`);
+    assert.equal((counts['reviews-v1'] ?? 0) + (counts['reviews-v2'] ?? 0), 600, JSON.stringify(counts));
   });
 });
