@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import protobuf from 'protobufjs';
 
@@ -50,6 +51,12 @@ export const ENVOY_PROTO_FILES: readonly string[] = [
   'envoy/admin/v3/config_dump.proto',
 ];
 
+/**
+ * Istio's own extension configs that istiod sends as typed `Any`s (not TypedStruct), by absolute
+ * path: the `istio.alpn` filter. Discovery encodes them; the proxy's pruned Root leaves them out.
+ */
+export const ISTIO_PROTO_FILES: readonly string[] = [join(dirname(fileURLToPath(import.meta.url)), 'proto', 'istio-alpn.proto')];
+
 function depsDir(): string {
   const require = createRequire(import.meta.url);
   const pkg = require.resolve('@grpc/grpc-js-xds/package.json');
@@ -77,7 +84,7 @@ export function loadEnvoyRoot(extraFiles: readonly string[] = []): protobuf.Root
     // google/protobuf/*.proto are bundled with protobufjs; let it resolve them itself.
     return protobuf.util.path.resolve(origin, target);
   };
-  root.loadSync([...ENVOY_PROTO_FILES, ...extraFiles], { keepCase: false });
+  root.loadSync([...ENVOY_PROTO_FILES, ...ISTIO_PROTO_FILES, ...extraFiles], { keepCase: false });
   root.resolveAll();
   return root;
 }

@@ -25,6 +25,7 @@ export const EXT = Object.freeze({
   previousHosts: { name: 'envoy.retry_host_predicates.previous_hosts', type: `${T}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate` },
   httpProtocolOptions: { name: 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions', type: `${T}envoy.extensions.upstreams.http.v3.HttpProtocolOptions` },
   grpcStats: { name: 'envoy.filters.http.grpc_stats', type: `${T}envoy.extensions.filters.http.grpc_stats.v3.FilterConfig` },
+  istioAlpn: { name: 'istio.alpn', type: `${T}istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig` },
   uuidRequestId: { name: 'envoy.request_id.uuid', type: `${T}envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig` },
 });
 

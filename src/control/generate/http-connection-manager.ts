@@ -91,13 +91,28 @@ export function statsFilter(inbound: boolean, config?: JsonObject): JsonObject {
 /** istiod's grpc_stats filter: per-message counts into filter state (for telemetry), no per-method stats. */
 export const GRPC_STATS_FILTER: JsonObject = typedFilter(EXT.grpcStats, { emitFilterState: true, statsForAllMethods: false });
 
-/** HTTP filters in Istio's order: metadata exchange, authn/authz, gRPC stats, fault, CORS, stats, router last. */
+/**
+ * istiod's `istio.alpn` on outbound HTTP (sidecar outbound and gateways, never inbound): over mesh
+ * mTLS, an upstream connection offers `istio-http/1.0`, `istio-http/1.1` or `istio-h2` for its
+ * HTTP version, so the server's filter chains can tell HTTP from other mesh TCP. Mizzen's proxy
+ * does the same for every mesh-mTLS HTTP pool (data/tls/istio-alpn.ts) and ignores this config.
+ */
+export const ISTIO_ALPN_FILTER: JsonObject = typedFilter(EXT.istioAlpn, {
+  alpnOverride: [
+    { upstreamProtocol: 'HTTP10', alpnOverride: ['istio-http/1.0', 'istio', 'http/1.0'] },
+    { upstreamProtocol: 'HTTP11', alpnOverride: ['istio-http/1.1', 'istio', 'http/1.1'] },
+    { upstreamProtocol: 'HTTP2', alpnOverride: ['istio-h2', 'istio', 'h2'] },
+  ],
+});
+
+/** HTTP filters in Istio's order: metadata exchange, authn/authz, gRPC stats, ALPN (outbound), fault, CORS, stats, router last. */
 export function httpFilters(opts: Pick<HcmOptions, 'preFilters' | 'grpc' | 'inbound' | 'telemetry'>): JsonObject[] {
   // gRPC implements Envoy's fault filter (gRFC A33): VirtualService faults reach proxyless clients.
   if (opts.grpc) return [...(opts.preFilters ?? []), typedFilter(EXT.fault), typedFilter(EXT.router)];
   const inbound = opts.inbound === true;
   const stats = opts.telemetry ? (opts.telemetry.stats ? [statsFilter(inbound, opts.telemetry.stats)] : []) : [statsFilter(inbound)];
-  return [metadataExchangeFilter(inbound), ...(opts.preFilters ?? []), GRPC_STATS_FILTER, typedFilter(EXT.fault), typedFilter(EXT.cors), ...stats, typedFilter(EXT.router)];
+  const alpn = inbound ? [] : [ISTIO_ALPN_FILTER];
+  return [metadataExchangeFilter(inbound), ...(opts.preFilters ?? []), GRPC_STATS_FILTER, ...alpn, typedFilter(EXT.fault), typedFilter(EXT.cors), ...stats, typedFilter(EXT.router)];
 }
 
 /** The HttpConnectionManager typed config (the `Any` body). */
