@@ -84,6 +84,19 @@ export async function leftovers(prefix: string, pids: readonly number[], cidrs: 
   for (const pid of pids) if (processAlive(pid)) out.push(`process ${pid}`);
   if (existsSync(join(DEFAULT_GUARD_DIR, `${prefix}.holder`))) out.push(`guard holder ${prefix}`);
   if (existsSync(join('/run/mizzen', prefix))) out.push(`/run/mizzen/${prefix}`);
+  // Read without the guard lock: a mesh of another test file that is being taken down right now
+  // has dropped its holder and not yet its route (or is adding both). Only a route that stays
+  // without a live holder for 10 s is a leftover.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const orphaned = await orphanedGuardRoutes(cidrs);
+    if (orphaned.length === 0 || Date.now() > deadline) return [...out, ...orphaned];
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function orphanedGuardRoutes(cidrs: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
   const live = (await readGuardHolders()).filter((h) => processRunning(h.process));
   for (const cidr of cidrs) {
     if (!(await hasGuardRoute(cidr))) continue;
