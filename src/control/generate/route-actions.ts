@@ -18,17 +18,17 @@ export const UNKNOWN_SERVICE_CLUSTER = 'UnknownService';
 /** Istio's default retry policy for HTTP routes. */
 export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 
-/** The status codes `retriable-status-codes` retries in Istio's default policy: 503 (a killed or overloaded upstream). */
-export const DEFAULT_RETRIABLE_STATUS_CODES: readonly number[] = [503];
-
 /**
  * Istio's default retry policy (pilot's retry.DefaultPolicy): 2 retries on connect failures,
- * refused streams, gRPC unavailable/cancelled and 503; on a retry prefer a host not tried yet
+ * refused streams, gRPC unavailable/cancelled; `retriable-status-codes` with no codes, exactly as
+ * the real istiod sends it (bench/fidelity), so a 503 answered by the upstream's sidecar is not
+ * retried unless the request's `x-envoy-retriable-status-codes` or a VirtualService's `retryOn`
+ * names it. On a retry prefer a host not tried yet
  * (`previous_hosts`), except when the route hashes to a host (consistent hash), where retrying
  * elsewhere would break affinity.
  */
 export function defaultRetryPolicy(consistentHash = false): JsonObject {
-  return { retryOn: DEFAULT_RETRY_ON, numRetries: 2, retriableStatusCodes: [...DEFAULT_RETRIABLE_STATUS_CODES], ...hostSelection(consistentHash) };
+  return { retryOn: DEFAULT_RETRY_ON, numRetries: 2, ...hostSelection(consistentHash) };
 }
 
 /** How a retry picks its host (Envoy sidecars; proxyless gRPC has no host predicates). */
@@ -116,7 +116,7 @@ function retryPolicy(retries: HTTPRetry | undefined, grpc: boolean, consistentHa
   const out: JsonObject = { numRetries: retries.attempts };
   // as Istio's ConvertPolicy: the default policy with overrides; a retryOn replaces its conditions and codes
   const on = (retries.retryOn || DEFAULT_RETRY_ON).split(',').map((s) => s.trim()).filter(Boolean);
-  const codes = retries.retryOn ? on.filter((s) => /^\d+$/.test(s)).map(Number) : [...DEFAULT_RETRIABLE_STATUS_CODES];
+  const codes = on.filter((s) => /^\d+$/.test(s)).map(Number);
   const policies = on.filter((s) => !/^\d+$/.test(s));
   if (codes.length > 0 && !policies.includes('retriable-status-codes')) policies.push('retriable-status-codes');
   out.retryOn = policies.join(',');
