@@ -99,7 +99,8 @@ export const GRPC_STATS_FILTER: JsonObject = typedFilter(EXT.grpcStats, { emitFi
  */
 export const ISTIO_ALPN_FILTER: JsonObject = typedFilter(EXT.istioAlpn, {
   alpnOverride: [
-    { upstreamProtocol: 'HTTP10', alpnOverride: ['istio-http/1.0', 'istio', 'http/1.0'] },
+    // HTTP10 is the enum's zero value: left unset, as on istiod's wire
+    { alpnOverride: ['istio-http/1.0', 'istio', 'http/1.0'] },
     { upstreamProtocol: 'HTTP11', alpnOverride: ['istio-http/1.1', 'istio', 'http/1.1'] },
     { upstreamProtocol: 'HTTP2', alpnOverride: ['istio-h2', 'istio', 'h2'] },
   ],
