@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clientClusterStats } from './chaos-mesh.ts';
 import { meshManifests } from './manifests.ts';
-import { row, seconds, sleep, startLoad, type Scenario } from './scenario.ts';
+import { freezeDiscovery, row, seconds, sleep, startLoad, type Scenario } from './scenario.ts';
 
 const RECYCLE = `apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -65,18 +65,7 @@ export const outagePastExpiry: Scenario = {
     const total = warm + outage + (ctx.quick ? 10 : 60);
     const load = startLoad(ctx, total);
     await sleep(warm * 1000);
-    const pid = ctx.mesh.discoveryPid();
-    if (!pid) throw new Error('discovery is not running');
-    const frozenAt = Date.now();
-    process.kill(pid, 'SIGSTOP');
-    ctx.log(`  discovery (pid ${pid}) SIGSTOPped for ${outage} s`);
-    let resumedAt = 0;
-    try {
-      await sleep(outage * 1000);
-    } finally {
-      process.kill(pid, 'SIGCONT');
-      resumedAt = Date.now();
-    }
+    const { frozenAt, resumedAt } = await freezeDiscovery(ctx, outage);
     const r = await load.result();
     const after = r.failureTimes.filter((t) => t >= frozenAt);
     const first = after.length > 0 ? Math.min(...after) : undefined;

@@ -5,7 +5,7 @@
  * reconnected and synced.
  */
 import { meshManifests } from './manifests.ts';
-import { failuresAfter, row, seconds, sleep, startLoad, until, type Scenario, type ScenarioContext } from './scenario.ts';
+import { failuresAfter, freezeDiscovery, row, seconds, sleep, startLoad, until, type Scenario, type ScenarioContext } from './scenario.ts';
 
 const TYPES = ['cds', 'lds', 'eds', 'rds'] as const;
 
@@ -76,18 +76,7 @@ export const controlPlaneFreeze: Scenario = {
     await synced(ctx, 2, 60_000);
     const load = startLoad(ctx, total);
     await sleep(warm * 1000);
-    const pid = ctx.mesh.discoveryPid();
-    if (!pid) throw new Error('discovery is not running');
-    const frozenAt = Date.now();
-    process.kill(pid, 'SIGSTOP');
-    ctx.log(`  discovery (pid ${pid}) SIGSTOPped for ${freeze} s`);
-    let resumedAt = 0;
-    try {
-      await sleep(freeze * 1000);
-    } finally {
-      process.kill(pid, 'SIGCONT');
-      resumedAt = Date.now();
-    }
+    const { pid, frozenAt, resumedAt } = await freezeDiscovery(ctx, freeze);
     const back = await synced(ctx, 2, 120_000);
     const samePid = ctx.mesh.discoveryPid() === pid;
     const reconnected = (await ctx.mesh.syncz()).filter((p) => Date.parse(p.connectedAt) >= frozenAt).length;

@@ -16,7 +16,7 @@ import { listNetns } from '../src/runtime/netns.ts';
 import { meshRunDir } from '../src/runtime/runtime-state.ts';
 import { ChaosMesh, REPO } from './chaos-mesh.ts';
 import { FORTIO, killLabelled } from './fortio-load.ts';
-import { loadAverage, type Scenario, type ScenarioContext, type ScenarioResult } from './scenario.ts';
+import { loadAverage, type ScenarioContext, type ScenarioResult } from './scenario.ts';
 import { SCENARIOS } from './scenarios.ts';
 
 const { values } = parseArgs({

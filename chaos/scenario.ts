@@ -83,6 +83,21 @@ export function failuresAfter(r: LoadResult, fromMs: number): { count: number; l
   return { count: after.length, lastMs: after.length > 0 ? Math.max(...after) : undefined };
 }
 
+/** SIGSTOPs discovery for `forSeconds`, SIGCONTs it whatever happens; when it froze and resumed. */
+export async function freezeDiscovery(ctx: ScenarioContext, forSeconds: number): Promise<{ pid: number; frozenAt: number; resumedAt: number }> {
+  const pid = ctx.mesh.discoveryPid();
+  if (!pid) throw new Error('discovery is not running');
+  const frozenAt = Date.now();
+  process.kill(pid, 'SIGSTOP');
+  ctx.log(`  discovery (pid ${pid}) SIGSTOPped for ${forSeconds} s`);
+  try {
+    await sleep(forSeconds * 1000);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  return { pid, frozenAt, resumedAt: Date.now() };
+}
+
 export const seconds = (ms: number | undefined): string => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(1)} s`);
 
 /** A row from a load result and a recovery. */

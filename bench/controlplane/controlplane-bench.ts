@@ -61,7 +61,8 @@ function lines(child: ChildProcess): Interface {
   return createInterface({ input: child.stdout! });
 }
 
-function waitForLine(rl: Interface, predicate: (l: string) => boolean, timeoutMs: number, what: string): Promise<string> {
+/** The first line of `rl` matching `predicate`, or an error naming `what` after `timeoutMs`. */
+export function waitForLine(rl: Interface, predicate: (l: string) => boolean, timeoutMs: number, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       rl.off('line', onLine);
@@ -77,7 +78,8 @@ function waitForLine(rl: Interface, predicate: (l: string) => boolean, timeoutMs
   });
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port free at the time of asking. */
+export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');
   return new Promise((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {

@@ -22,10 +22,11 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface, type Interface } from 'node:readline';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { cpuSeconds } from '../dataplane/process-stats.ts';
+import { freePort, waitForLine } from './controlplane-bench.ts';
 import { virtualService, workloadEntry, writeMesh, type MeshShape } from './mesh-config-files.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -70,16 +71,6 @@ function peakRssMb(pid: number): number {
   return m ? Math.round(Number(m[1]) / 1024) : 0;
 }
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 async function waitReady(url: string, child: ChildProcess, seconds: number, what: string): Promise<void> {
   const deadline = Date.now() + seconds * 1000;
   while (Date.now() < deadline) {
@@ -88,22 +79,6 @@ async function waitReady(url: string, child: ChildProcess, seconds: number, what
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${what} not ready in ${seconds} s`);
-}
-
-function nextLine(rl: Interface, pred: (l: string) => boolean, timeoutMs: number, what: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      rl.off('line', on);
-      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
-    }, timeoutMs);
-    const on = (l: string): void => {
-      if (!pred(l)) return;
-      clearTimeout(timer);
-      rl.off('line', on);
-      resolve(l);
-    };
-    rl.on('line', on);
-  });
 }
 
 const kubeScript = join(repo, 'scripts', 'kube-cluster.sh');
@@ -168,7 +143,7 @@ try {
       t = performance.now();
       sim = spawn(process.execPath, ['--max-old-space-size=8192', join(here, 'ads-simulator.ts'), JSON.stringify({ address: grpc, proxies: n, channels: Math.max(1, Math.ceil(n / perConnection)), namespace: shape.namespace, subscribe })], { stdio: ['pipe', 'pipe', 'inherit'] });
       const rl = createInterface({ input: sim.stdout! });
-      const synced = await nextLine(rl, (l) => l.startsWith('synced'), 900_000, `${n} proxies to sync with ${which}`);
+      const synced = await waitForLine(rl, (l) => l.startsWith('synced'), 900_000, `${n} proxies to sync with ${which}`);
       const syncS = (performance.now() - t) / 1000;
       const syncCpu = cpuSeconds(child.pid!) - c0;
       const bytes = (JSON.parse(synced.slice('synced'.length)) as { bytes: Record<string, number> }).bytes;
@@ -176,10 +151,10 @@ try {
       log(`${which}: ${n} proxies (${subscribe}) synced in ${syncS.toFixed(1)} s, ${syncCpu.toFixed(1)} CPU-s; KiB per proxy ${JSON.stringify(kib)}; load ${load0.map((x) => x.toFixed(1)).join(' ')}`);
       const measure = async (type: 'rds' | 'eds', apply: () => Promise<unknown>): Promise<{ p50: number; p99: number; cpu: number; converged: number }> => {
         sim!.stdin!.write(`watch ${type}\n`);
-        await nextLine(rl, (l) => l === 'watching', 10_000, 'the simulator to arm');
+        await waitForLine(rl, (l) => l === 'watching', 10_000, 'the simulator to arm');
         const cpu0 = cpuSeconds(child.pid!);
         await apply();
-        const r = JSON.parse(await nextLine(rl, (l) => l.startsWith('{'), 180_000, `${type} convergence`)) as { converged: number; p50_ms: number; p99_ms: number };
+        const r = JSON.parse(await waitForLine(rl, (l) => l.startsWith('{'), 180_000, `${type} convergence`)) as { converged: number; p50_ms: number; p99_ms: number };
         return { p50: Math.round(r.p50_ms), p99: Math.round(r.p99_ms), cpu: Number((cpuSeconds(child.pid!) - cpu0).toFixed(2)), converged: r.converged };
       };
       vsWeight = vsWeight === 90 ? 50 : 90;

@@ -1,33 +1,12 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as http from 'node:http';
-import net from 'node:net';
 import { join } from 'node:path';
-import { CLI_ENTRY } from './netns-test-support.ts';
+export { cli, freePort } from './netns-test-support.ts';
 
 /** Where scripts/tracing-backends.sh caches the real backends. */
 export const CACHE = '/var/cache/mizzen';
 export const ZIPKIN_JAR = join(CACHE, 'zipkin-server-3.5.1-exec.jar');
 export const OTELCOL = join(CACHE, 'otelcol-0.165.0/otelcol');
-
-export function cli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI_ENTRY, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
-
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** GET on a fresh connection (no keep-alive: each request meets the gateway's current config). */
 export function get(port: number, path: string): Promise<{ status: number; body: string }> {
