@@ -114,12 +114,18 @@ describe('Prometheus addon and the dashboard on a Bookinfo mesh with real traffi
   it("answers Istio's standard queries: request rate by destination, P90 latency, TCP bytes", async () => {
     // the client pod sends QPS requests per second to productpage: Prometheus' rate must say so
     const byDestination = 'sum(rate(istio_requests_total{reporter="destination"}[30s])) by (destination_service)';
+    let seen = {};
     const rates = await waitFor('request rates of Bookinfo', async () => {
       const r = await promQuery(byDestination);
       const of = (svc: string): number => Number(r.find((x) => x.metric.destination_service === `${svc}.default.svc.cluster.local`)?.value[1] ?? 0);
       const client = Number((await promQuery('sum(rate(istio_requests_total{reporter="destination",source_workload="loadgen",destination_service="productpage.default.svc.cluster.local"}[30s]))'))[0]?.value[1] ?? 0);
+      seen = { client, details: of('details'), reviews: of('reviews'), ratings: of('ratings') };
       return Math.abs(client - QPS) / QPS < 0.1 && of('details') > 0 && of('reviews') > 0 && of('ratings') > 0 ? { client, details: of('details'), reviews: of('reviews'), ratings: of('ratings') } : undefined;
-    }, 180_000);
+    }, 150_000).catch(async (err: Error) => {
+      // say what Prometheus had, and what the mesh looked like, instead of only timing out
+      const pods = await cli(['get', 'pods'], dir);
+      throw new Error(`${err.message}; last rates ${JSON.stringify(seen)} (loadgen target ${QPS} rps); pods:\n${pods.stdout}`);
+    });
     assert.ok(rates.details >= rates.client * 0.9, `every productpage request calls details (${JSON.stringify(rates)})`);
     const p90 = await promQuery('histogram_quantile(0.90, sum(rate(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload="productpage-v1"}[1m])) by (le))');
     const v = Number(p90[0]?.value[1]);
