@@ -14,7 +14,7 @@ import { DEFAULT_DRAIN_DURATION_MS, ListenerManager } from './listener/listener-
 import { registerPolicyFilters, type PolicyFilters } from './policy/policy-filters.ts';
 import type { AccessLogOptions } from './telemetry/access-log.ts';
 import { IstioTelemetry } from './telemetry/istio-telemetry.ts';
-import type { PeerLookup } from './telemetry/istio-labels.ts';
+import { serviceOfClusterMetadata, type PeerLookup, type ServiceRef } from './telemetry/istio-labels.ts';
 import type { AppScrapeTarget } from './telemetry/merged-metrics-server.ts';
 import type { AppProber } from './telemetry/app-health-prober.ts';
 import { NetworkFilterRegistry } from './listener/network-filter.ts';
@@ -123,6 +123,7 @@ export class Proxy implements AdminSource {
       this.httpFilters.ignoreType(t);
     // authorization, JWT and Istio telemetry (src/data/policy, src/data/telemetry)
     this.policyFilters = registerPolicyFilters(this.httpFilters, this.networkFilters, { now: () => clock.now(), clusters: this.clusters, root: this.codec.root });
+    const clusterServices = new WeakMap<object, ServiceRef | undefined>();
     this.telemetry = new IstioTelemetry({
       node: this.node,
       log: options.logs.component('telemetry'),
@@ -133,8 +134,11 @@ export class Proxy implements AdminSource {
       ...(options.peers ? { peers: options.peers } : {}),
       ...(options.appProbers ? { appProbers: options.appProbers, podIp: options.identity.ip } : {}),
       clusterService: (name) => {
-        const svc = (this.clusters.get(name)?.config.metadata.services as { host?: string; name?: string; namespace?: string }[] | undefined)?.[0];
-        return svc?.host ? { host: svc.host, name: svc.name ?? svc.host, namespace: svc.namespace ?? 'unknown' } : undefined;
+        // resolved once per cluster config (a CDS update replaces the object)
+        const config = this.clusters.get(name)?.config;
+        if (!config) return undefined;
+        if (!clusterServices.has(config)) clusterServices.set(config, serviceOfClusterMetadata(config.metadata));
+        return clusterServices.get(config);
       },
     });
     this.telemetry.registerFilters(this.httpFilters);

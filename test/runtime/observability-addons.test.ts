@@ -124,7 +124,9 @@ describe('Prometheus addon and the dashboard on a Bookinfo mesh with real traffi
     }, 150_000).catch(async (err: Error) => {
       // say what Prometheus had, and what the mesh looked like, instead of only timing out
       const pods = await cli(['get', 'pods'], dir);
-      throw new Error(`${err.message}; last rates ${JSON.stringify(seen)} (loadgen target ${QPS} rps); pods:\n${pods.stdout}`);
+      const inbound = await promQuery('sum(rate(istio_requests_total{reporter="destination",destination_workload="productpage-v1"}[30s])) by (source_workload, destination_service, response_code, connection_security_policy)').catch(() => []);
+      const series = inbound.map((x) => `${JSON.stringify(x.metric)} ${x.value[1]}`).join('\n');
+      throw new Error(`${err.message}; last rates ${JSON.stringify(seen)} (loadgen target ${QPS} rps); productpage's inbound series:\n${series}\npods:\n${pods.stdout}`);
     });
     assert.ok(rates.details >= rates.client * 0.9, `every productpage request calls details (${JSON.stringify(rates)})`);
     const p90 = await promQuery('histogram_quantile(0.90, sum(rate(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload="productpage-v1"}[1m])) by (le))');

@@ -31,4 +31,31 @@ describe('IstioMetrics labels', () => {
       assert.match(l, /response_code="403"/);
     }
   });
+
+  it('asks the live cluster for its service on every request: a cluster missing at the first request does not stay unknown', () => {
+    // seen under load: the first inbound request raced the inbound cluster, the miss was cached
+    // by name, and every later request fell back to the Host header ("productpage") for good
+    const self = { ...UNKNOWN_PEER, workload: 'productpage-v1', namespace: 'default', app: 'productpage' };
+    let cluster: { host: string; name: string; namespace: string } | undefined;
+    const m = new IstioMetrics({ self, selfPrincipal: 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage', clusterService: (name) => (name === 'inbound|9080||' ? cluster : undefined) });
+    const served = (): void => {
+      const info = new StreamInfo();
+      info.direction = 'INBOUND';
+      info.listenerName = 'virtualInbound';
+      info.protocol = 'HTTP/1.1';
+      info.authority = 'productpage:9080';
+      info.clusterName = 'inbound|9080||';
+      info.responseCode = 200;
+      info.filterState.set(STATS_KEY, { metrics: new Map(), readsHeaders: false, waypoint: false } satisfies StatsPolicy);
+      m.onStreamComplete(info);
+    };
+    served();
+    cluster = { host: 'productpage.default.svc.cluster.local', name: 'productpage', namespace: 'default' };
+    served();
+    served();
+    const lines = m.text().split('\n').filter((l) => l.startsWith('istio_requests_total{'));
+    const known = lines.find((l) => l.includes('destination_service="productpage.default.svc.cluster.local"'));
+    assert.ok(known, m.text());
+    assert.match(known, /} 2$/, 'both requests after the cluster arrived carry its service');
+  });
 });

@@ -35,6 +35,12 @@ export function namespaceOfPrincipal(p: string): string {
   return j < 0 ? p.slice(i + 4) : p.slice(i + 4, j);
 }
 
+/** The service of a cluster's `istio` metadata (`services[0]`). */
+export function serviceOfClusterMetadata(metadata: Record<string, unknown>): ServiceRef | undefined {
+  const svc = (metadata.services as { host?: string; name?: string; namespace?: string }[] | undefined)?.[0];
+  return svc?.host ? { host: svc.host, name: svc.name ?? svc.host, namespace: svc.namespace ?? U } : undefined;
+}
+
 /** Service from an Istio cluster name `outbound|PORT|SUBSET|HOST` (undefined for others). */
 export function serviceOfClusterName(cluster: string): ServiceRef | undefined {
   if (!cluster.startsWith('outbound|')) return undefined;

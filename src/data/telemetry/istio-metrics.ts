@@ -126,9 +126,16 @@ export class IstioMetrics implements StreamObserver {
     });
   }
 
+  /**
+   * The service behind a cluster: asked of the live cluster every time (a cluster that did not
+   * exist yet, or whose metadata a CDS update changed, must not stay unknown), else parsed from
+   * the name (a pure function of it, so cached).
+   */
   private serviceOf(cluster: string): ServiceRef | undefined {
+    const live = this.opts.clusterService?.(cluster);
+    if (live) return live;
     if (this.services.has(cluster)) return this.services.get(cluster);
-    const svc = this.opts.clusterService?.(cluster) ?? serviceOfClusterName(cluster);
+    const svc = serviceOfClusterName(cluster);
     if (this.services.size > 4096) this.services.clear();
     this.services.set(cluster, svc);
     return svc;
