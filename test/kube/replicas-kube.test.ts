@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { TYPE_URL } from '../../src/api/xds/type-urls.ts';
@@ -35,7 +35,9 @@ async function replica(name: string, kubeconfig: string, waitReady = true): Prom
   const [grpc, secure, http, webhook] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const child = spawn(process.execPath, [MIZZEN, 'discovery', '--kubeconfig', kubeconfig, '--grpc-addr', `127.0.0.1:${grpc}`, '--secure-grpc-addr', `127.0.0.1:${secure}`, '--http-addr', `127.0.0.1:${http}`, '--webhook-addr', `127.0.0.1:${webhook}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, POD_NAME: name, POD_NAMESPACE: 'istio-system', MIZZEN_LEASE_DURATION: '3s', MIZZEN_LOG: 'info' },
+    // TMPDIR in the cluster's directory: a SIGKILLed replica cannot remove its temporary CA
+    // directory (a CA key in it), so it goes where the cluster's teardown removes it
+    env: { ...process.env, TMPDIR: dirname(kubeconfig), POD_NAME: name, POD_NAMESPACE: 'istio-system', MIZZEN_LEASE_DURATION: '3s', MIZZEN_LOG: 'info' },
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
