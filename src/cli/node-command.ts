@@ -7,6 +7,7 @@ import { KubeApi, loadKubeConfig } from '../lib/kube/kube-api.ts';
 import { createLogFactory } from '../lib/log.ts';
 import { KubeNode } from '../node/kube-node.ts';
 import { requireHostTools, requireRootLinux } from '../runtime/runtime-config.ts';
+import { refreshStripCache } from './strip-cache-refresh.ts';
 import type { CliContext } from './cli-context.ts';
 import { nodeConfig, type NodeFlags } from './node-config.ts';
 
@@ -36,6 +37,8 @@ export function register(program: Command, ctx: CliContext): void {
         requireHostTools(ctx.env.PATH ? `${ctx.env.PATH}:/usr/sbin:/sbin` : undefined, existsSync);
         const c = nodeConfig(flags, ctx.env, ctx.cwd);
         const logs = createLogFactory({ levels: c.logLevels });
+        const failed = refreshStripCache(CLI_ENTRY);
+        if (failed) logs.component('node').warn({ err: failed }, 'could not refresh the type-stripped code cache: proxies will strip TypeScript at start (more memory each)');
         node = new KubeNode({
           api: new KubeApi(loadKubeConfig(c.kubeconfig)),
           name: c.name,

@@ -5,7 +5,9 @@ import { createWorkloadAgent, type WorkloadAgent } from '../agent/workload-agent
 import { cacheSecretProvider } from '../agent/cache-secret-provider.ts';
 import { systemClock } from '../lib/clock.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { createLogFactory } from '../lib/log.ts';
+import { startExecutableTrim } from '../lib/executable-pages.ts';
+import { libc } from '../lib/libc.ts';
+import { createLogFactory, type Logger } from '../lib/log.ts';
 import { getOriginalDestination } from '../lib/original-dst.ts';
 import type { OriginalDestination } from '../data/listener/original-destination.ts';
 import type { XdsTransport } from '../data/xds-client/ads-client.ts';
@@ -99,15 +101,18 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
   // One broken connection must not take the data plane down with every other connection.
   const onCrash = (err: unknown): void => log.error({ err }, 'unexpected error in a connection handler (kept running)');
   process.on('uncaughtException', onCrash);
+  let stopTrim: (() => void) | undefined;
   try {
     if (waypoint) await waypoint.start();
     else await proxy.start();
+    stopTrim = trimFilePages(c, logs.component('memory'));
     ctx.stdout(`mizzen proxy ${type} ${String(proxy.node.id)}: admin 127.0.0.1:${proxy.adminPort}${proxy.readinessPort !== undefined ? `, ready :${proxy.readinessPort}/healthz/ready` : ''}${waypoint ? `, HBONE :${waypoint.hbonePort}` : ''}, discovery ${c.discovery}\n`);
     await stopped;
     log.info('shutting down: draining connections');
     if (waypoint) await waypoint.drain(c.drainGraceMs);
     else await proxy.drain(c.drainGraceMs);
   } finally {
+    stopTrim?.();
     waypoint?.close();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
@@ -115,6 +120,28 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
     proxy.close();
     agent?.close();
   }
+}
+
+/**
+ * Keep the proxy's resident set to what it uses: the node binary's pages that only start-up and
+ * warm-up touched (~20-30 MB) are dropped from RSS (src/lib/executable-pages.ts).
+ */
+function trimFilePages(c: ProxyCommandConfig, log: Logger): (() => void) | undefined {
+  if (c.trimFilePagesMs === undefined || process.platform !== 'linux') return undefined;
+  let madvise: (addr: bigint, length: number, advice: number) => number;
+  try {
+    madvise = libc().madvise;
+  } catch (err) {
+    log.debug({ err }, 'file-page trim unavailable');
+    return undefined;
+  }
+  return startExecutableTrim({
+    firstMs: c.trimFilePagesMs.first,
+    everyMs: c.trimFilePagesMs.every,
+    madvise,
+    onTrim: (r) => log.debug({ mappings: r.mappings, rssBeforeKb: r.rssBeforeKb, rssAfterKb: r.rssAfterKb }, 'trimmed the node binary\'s resident pages'),
+    onError: (err) => log.debug({ err }, 'file-page trim failed; not retried'),
+  });
 }
 
 /** `mizzen proxy sidecar|router|waypoint`: the data plane, consuming Envoy xDS from discovery. */

@@ -18,6 +18,7 @@ import { baseProcessEnv, DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR, requireHostTool
 import { readMeshState } from '../runtime/runtime-state.ts';
 import { prepareSidecar } from '../runtime/sidecar-command.ts';
 import { alreadyRunningError, meshRunning } from '../runtime/state-claim.ts';
+import { refreshStripCache } from './strip-cache-refresh.ts';
 import type { CliContext } from './cli-context.ts';
 import { upKube } from './up-kube.ts';
 
@@ -138,6 +139,9 @@ async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
   let stop: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (stop = resolve));
   const caDir = join(config.stateDir, 'ca');
+  // sidecars, gateways and ztunnel run as 1337 and cannot update the cache themselves
+  const failed = refreshStripCache(CLI_ENTRY);
+  if (failed) logs.component('runtime').warn({ err: failed }, 'could not refresh the type-stripped code cache: proxies will strip TypeScript at start (more memory each)');
   const resourceValidator = new ResourceValidator();
   const validator = submittedValidator((r) => resourceValidator.validate(r));
   const mesh = new LocalMesh({

@@ -32,6 +32,8 @@ export interface Libc {
   ptsname_r(fd: number, buf: Buffer, len: number): number;
   /** ioctl(2) with a pointer argument (e.g. TIOCSWINSZ). */
   ioctlPtr(fd: number, request: number, arg: Buffer): number;
+  /** madvise(2) on this process's own mappings (src/lib/executable-pages.ts). */
+  madvise(addr: bigint, length: number, advice: number): number;
   errno(): number;
   /** Address of a Buffer's memory (to put pointers inside a struct). */
   address(buf: Buffer): bigint;
@@ -105,6 +107,7 @@ export function libc(): Libc {
       unlockpt: f('int unlockpt(int fd)') as Libc['unlockpt'],
       ptsname_r: f('int ptsname_r(int fd, _Out_ uint8_t *buf, size_t len)') as Libc['ptsname_r'],
       ioctlPtr: (fd, request, arg) => ioctl(fd, request, 'uint8_t *', arg),
+      madvise: f('int madvise(uintptr_t addr, size_t length, int advice)') as Libc['madvise'],
       errno: () => koffi.errno(),
       address: (buf) => koffi.address(buf) as bigint,
     };

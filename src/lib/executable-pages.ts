@@ -1,0 +1,95 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * Working-set trim for long-running Node processes (the proxy): drop this process's page-table
+ * entries for the read-only file pages of the `node` binary (its code, V8's snapshot and embedded
+ * builtins, ICU data, OpenSSL), so that what start-up touched once (bootstrap, snapshot
+ * deserialization, module compilation, the optimizing compilers during warm-up) stops counting in
+ * the process's RSS. The pages stay in the kernel's page cache, shared with every other process
+ * of the binary; the next access maps a page again (a minor fault, no I/O), so the pages the
+ * process keeps using come back and the rest stays out. Nothing changes for the program:
+ * MADV_DONTNEED on a private file mapping that was never written (no anonymous copy-on-write
+ * pages in it) re-reads exactly the file's bytes. Mappings that are writable, or that hold
+ * written pages (relocated RELRO), are never touched.
+ */
+
+export interface FileMapping {
+  start: bigint;
+  end: bigint;
+}
+
+const MAPPING = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \d+\s*(.*)$/;
+
+/** The mappings of `file` in a /proc/PID/smaps text that are read-only and hold no written pages. */
+export function trimmableMappings(smaps: string, file: string): FileMapping[] {
+  const out: FileMapping[] = [];
+  let current: { m: FileMapping; candidate: boolean; anonymousKb: number | undefined } | undefined;
+  const flush = (): void => {
+    if (current?.candidate && current.anonymousKb === 0) out.push(current.m);
+  };
+  for (const line of smaps.split('\n')) {
+    const m = MAPPING.exec(line);
+    if (m) {
+      flush();
+      const perms = m[3];
+      current = { m: { start: BigInt(`0x${m[1]}`), end: BigInt(`0x${m[2]}`) }, candidate: m[4] === file && !perms.includes('w') && perms[3] === 'p', anonymousKb: undefined };
+      continue;
+    }
+    if (current && line.startsWith('Anonymous:')) current.anonymousKb = Number(/(\d+)/.exec(line)?.[1] ?? NaN);
+  }
+  flush();
+  return out;
+}
+
+export interface TrimResult {
+  mappings: number;
+  /** Resident set before and after, in KiB (smaps_rollup `Rss`). */
+  rssBeforeKb: number;
+  rssAfterKb: number;
+}
+
+export const MADV_DONTNEED = 4;
+
+function rssKb(): number {
+  return Number(/^Rss:\s+(\d+)/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1] ?? NaN);
+}
+
+/**
+ * Drop the resident read-only pages of `file` (default: the running node binary). `madvise` is
+ * libc's; a mapping it refuses is skipped. Linux only (reads /proc/self/smaps).
+ */
+export function trimExecutablePages(madvise: (addr: bigint, length: number, advice: number) => number, file = process.execPath): TrimResult {
+  const rssBeforeKb = rssKb();
+  let mappings = 0;
+  for (const m of trimmableMappings(readFileSync('/proc/self/smaps', 'utf8'), file)) {
+    if (madvise(m.start, Number(m.end - m.start), MADV_DONTNEED) === 0) mappings++;
+  }
+  return { mappings, rssBeforeKb, rssAfterKb: rssKb() };
+}
+
+export interface ExecutableTrimOptions {
+  /** First trim this long after start (after start-up and the JIT's warm-up), then every `everyMs`. */
+  firstMs: number;
+  everyMs: number;
+  madvise: (addr: bigint, length: number, advice: number) => number;
+  onTrim: (r: TrimResult) => void;
+  onError: (err: unknown) => void;
+}
+
+/** Trim periodically on unref'd timers (they never keep the process alive); returns the stop function. */
+export function startExecutableTrim(o: ExecutableTrimOptions): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const run = (): void => {
+    try {
+      o.onTrim(trimExecutablePages(o.madvise));
+    } catch (err) {
+      o.onError(err);
+      return; // no /proc, no madvise: nothing to retry
+    }
+    timer = setTimeout(run, o.everyMs);
+    timer.unref();
+  };
+  timer = setTimeout(run, o.firstMs);
+  timer.unref();
+  return () => clearTimeout(timer);
+}
