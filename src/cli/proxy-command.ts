@@ -124,10 +124,10 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
 
 /**
  * Keep the proxy's resident set to what it uses: the node binary's pages that only start-up and
- * warm-up touched (~20-30 MB) are dropped from RSS (src/lib/executable-pages.ts).
+ * warm-up touched (~20-25 MB under load) are dropped from RSS (src/lib/executable-pages.ts).
  */
 function trimFilePages(c: ProxyCommandConfig, log: Logger): (() => void) | undefined {
-  if (c.trimFilePagesMs === undefined || process.platform !== 'linux') return undefined;
+  if (c.trimFilePagesAtMs.length === 0 || process.platform !== 'linux') return undefined;
   let madvise: (addr: bigint, length: number, advice: number) => number;
   try {
     madvise = libc().madvise;
@@ -136,11 +136,10 @@ function trimFilePages(c: ProxyCommandConfig, log: Logger): (() => void) | undef
     return undefined;
   }
   return startExecutableTrim({
-    firstMs: c.trimFilePagesMs.first,
-    everyMs: c.trimFilePagesMs.every,
+    atMs: c.trimFilePagesAtMs,
     madvise,
     onTrim: (r) => log.debug({ mappings: r.mappings, rssBeforeKb: r.rssBeforeKb, rssAfterKb: r.rssAfterKb }, 'trimmed the node binary\'s resident pages'),
-    onError: (err) => log.debug({ err }, 'file-page trim failed; not retried'),
+    onError: (err) => log.debug({ err }, 'file-page trim failed; not tried again'),
   });
 }
 

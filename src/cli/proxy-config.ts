@@ -68,10 +68,10 @@ export interface ProxyCommandConfig {
   trustDomain: string;
   logLevels: string | undefined;
   /**
-   * When to drop the node binary's start-up pages from RSS (src/lib/executable-pages.ts): first
-   * after `first` ms, then every `every` ms; MIZZEN_PROXY_TRIM_PAGES=off disables it.
+   * When (ms after start) to drop the node binary's start-up pages from RSS
+   * (src/lib/executable-pages.ts); MIZZEN_PROXY_TRIM_PAGES=off: never.
    */
-  trimFilePagesMs: { first: number; every: number } | undefined;
+  trimFilePagesAtMs: readonly number[];
   /** The proxy's environment, for Envoy's `environment` span tags (istio-proxy's CANONICAL_SERVICE, ...). */
   environment: Readonly<Record<string, string>>;
 }
@@ -195,7 +195,7 @@ export function proxyConfig(type: ProxyType, f: ProxyFlags, env: NodeJS.ProcessE
     secretTtlSeconds: Math.round(secretTtlMs / 1000),
     trustDomain: f.trustDomain ?? env.TRUST_DOMAIN ?? 'cluster.local',
     logLevels: env.MIZZEN_LOG,
-    trimFilePagesMs: env.MIZZEN_PROXY_TRIM_PAGES === 'off' ? undefined : { first: 20_000, every: 60_000 },
+    trimFilePagesAtMs: env.MIZZEN_PROXY_TRIM_PAGES === 'off' ? [] : [20_000, 120_000],
     environment: Object.freeze(Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined))),
   });
 }

@@ -68,28 +68,31 @@ export function trimExecutablePages(madvise: (addr: bigint, length: number, advi
 }
 
 export interface ExecutableTrimOptions {
-  /** First trim this long after start (after start-up and the JIT's warm-up), then every `everyMs`. */
-  firstMs: number;
-  everyMs: number;
+  /**
+   * When to trim, in ms after start: after start-up, and again after the JIT's warm-up under
+   * traffic (the optimizing compilers' pages). Not periodic: what the process keeps using stays.
+   */
+  atMs: readonly number[];
   madvise: (addr: bigint, length: number, advice: number) => number;
   onTrim: (r: TrimResult) => void;
   onError: (err: unknown) => void;
 }
 
-/** Trim periodically on unref'd timers (they never keep the process alive); returns the stop function. */
+/** Trim at the given times on unref'd timers (they never keep the process alive); returns the stop function. */
 export function startExecutableTrim(o: ExecutableTrimOptions): () => void {
-  let timer: NodeJS.Timeout | undefined;
-  const run = (): void => {
-    try {
-      o.onTrim(trimExecutablePages(o.madvise));
-    } catch (err) {
-      o.onError(err);
-      return; // no /proc, no madvise: nothing to retry
-    }
-    timer = setTimeout(run, o.everyMs);
-    timer.unref();
-  };
-  timer = setTimeout(run, o.firstMs);
-  timer.unref();
-  return () => clearTimeout(timer);
+  const timers: NodeJS.Timeout[] = [];
+  const stop = (): void => timers.forEach((t) => clearTimeout(t));
+  for (const ms of o.atMs) {
+    const t = setTimeout(() => {
+      try {
+        o.onTrim(trimExecutablePages(o.madvise));
+      } catch (err) {
+        stop(); // no /proc or no madvise here: do not try again
+        o.onError(err);
+      }
+    }, ms);
+    t.unref();
+    timers.push(t);
+  }
+  return stop;
 }
