@@ -14,6 +14,7 @@ import type { XdsTransport } from '../data/xds-client/ads-client.ts';
 import type { ProxyType } from '../data/xds-client/node-identity.ts';
 import { createRouter } from '../data/router.ts';
 import { createSidecar } from '../data/sidecar.ts';
+import { SidecarDns } from '../data/dns/sidecar-dns.ts';
 import { Waypoint } from '../data/waypoint.ts';
 import type { CliContext } from './cli-context.ts';
 import { proxyConfig, type ProxyCommandConfig, type ProxyFlags } from './proxy-config.ts';
@@ -90,6 +91,7 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
     portOverride: (name: string, p: number) => (name === 'virtualOutbound' && c.outboundPort !== undefined ? c.outboundPort : name === 'virtualInbound' && c.inboundPort !== undefined ? c.inboundPort : p),
     drainGraceMs: c.drainGraceMs,
     drainDurationMs: c.drainDurationMs,
+    ...(c.dns ? { dns: new SidecarDns({ namespace: c.namespace, upstreams: c.dns.upstreams, address: c.dns.address, port: c.dns.port }) } : {}),
     environment: c.environment,
     onQuit: () => stop?.(),
   };
@@ -106,7 +108,7 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
     if (waypoint) await waypoint.start();
     else await proxy.start();
     stopTrim = trimFilePages(c, logs.component('memory'));
-    ctx.stdout(`mizzen proxy ${type} ${String(proxy.node.id)}: admin 127.0.0.1:${proxy.adminPort}${proxy.readinessPort !== undefined ? `, ready :${proxy.readinessPort}/healthz/ready` : ''}${waypoint ? `, HBONE :${waypoint.hbonePort}` : ''}, discovery ${c.discovery}\n`);
+    ctx.stdout(`mizzen proxy ${type} ${String(proxy.node.id)}: admin 127.0.0.1:${proxy.adminPort}${proxy.readinessPort !== undefined ? `, ready :${proxy.readinessPort}/healthz/ready` : ''}${waypoint ? `, HBONE :${waypoint.hbonePort}` : ''}${c.dns ? `, DNS ${c.dns.address}:${opts.dns?.port}` : ''}, discovery ${c.discovery}\n`);
     await stopped;
     log.info('shutting down: draining connections');
     if (waypoint) await waypoint.drain(c.drainGraceMs);

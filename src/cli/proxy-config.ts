@@ -58,6 +58,8 @@ export interface ProxyCommandConfig {
   caRootPem: string | undefined;
   tokenFile: string | undefined;
   outboundPort: number | undefined;
+  /** ISTIO_META_DNS_CAPTURE (sidecars): the DNS proxy's address (DNS_PROXY_ADDR, default 127.0.0.1:15053) and the resolvers it forwards to (/etc/resolv.conf). */
+  dns: { address: string; port: number; upstreams: string[] } | undefined;
   inboundPort: number | undefined;
   xdsProtocol: 'delta' | 'sotw';
   drainGraceMs: number;
@@ -188,6 +190,7 @@ export function proxyConfig(type: ProxyType, f: ProxyFlags, env: NodeJS.ProcessE
     caRootPem,
     tokenFile: f.tokenFile ?? env.TOKEN_FILE,
     outboundPort: port(f.outboundPort, '--outbound-port'),
+    dns: type === 'sidecar' && /^(1|t|true)$/i.test(env.ISTIO_META_DNS_CAPTURE ?? '') ? dnsProxyConfig(env.DNS_PROXY_ADDR) : undefined,
     inboundPort: port(f.inboundPort, '--inbound-port'),
     xdsProtocol: proto,
     drainGraceMs: grace * 1000,
@@ -198,4 +201,23 @@ export function proxyConfig(type: ProxyType, f: ProxyFlags, env: NodeJS.ProcessE
     trimFilePagesAtMs: env.MIZZEN_PROXY_TRIM_PAGES === 'off' ? [] : [20_000, 120_000],
     environment: Object.freeze(Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined))),
   });
+}
+
+/** istio-agent's DNS proxy address (DNS_PROXY_ADDR, `localhost:15053`) and the pod's resolvers. */
+function dnsProxyConfig(addr: string | undefined): { address: string; port: number; upstreams: string[] } {
+  const text = addr ?? 'localhost:15053';
+  const m = /^(.*):(\d+)$/.exec(text);
+  const p = m ? Number(m[2]) : NaN;
+  if (!m || !(p >= 0 && p < 65536)) throw new MizzenError('USAGE', `DNS_PROXY_ADDR must be HOST:PORT (got ${text})`);
+  const host = m[1]!.replace(/^\[|\]$/g, '');
+  let upstreams: string[] = [];
+  try {
+    upstreams = readFileSync('/etc/resolv.conf', 'utf8')
+      .split('\n')
+      .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
+      .filter((n): n is string => n !== undefined);
+  } catch {
+    // no resolv.conf: names outside the mesh get SERVFAIL
+  }
+  return { address: host === 'localhost' || host === '' ? '127.0.0.1' : host, port: p, upstreams };
 }

@@ -1,9 +1,12 @@
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { LogFactory, Logger } from '../lib/log.ts';
 import { loadProxyEnvoyRoot } from '../api/xds/proxy-envoy-root.ts';
+import { NDS_PROTO_FILE } from '../api/xds/envoy-protos.ts';
 import { TYPE_URL } from '../api/xds/type-urls.ts';
 import { certsAdminView } from '../agent/certs-admin-view.ts';
 import { AdminServer, type AdminSource } from './admin/admin-server.ts';
+import type { NameTableEntry } from './dns/name-table.ts';
+import type { SidecarDns } from './dns/sidecar-dns.ts';
 import { buildConfigDump } from './admin/config-dump.ts';
 import { ProxyStats } from './admin/proxy-stats.ts';
 import { CORS_FILTER_TYPE, createCorsFilter } from './l7/cors-filter.ts';
@@ -70,6 +73,8 @@ export interface ProxyOptions {
   internalUpstreams?: ReadonlyMap<string, InternalUpstream>;
   /** A waypoint's workloads by IP, for the peers its `reporter="waypoint"` metrics name. */
   peers?: PeerLookup;
+  /** The sidecar's DNS proxy (ISTIO_META_DNS_CAPTURE): fed by NDS on the ADS stream, started and closed with the proxy. */
+  dns?: SidecarDns;
   /** Called once when the proxy closes (its composition root's own parts: HBONE pools). */
   onClose?: () => void;
 }
@@ -171,12 +176,22 @@ export class Proxy implements AdminSource {
     });
     const stats = this.stats;
     const applier = this.applier;
+    const dns = options.dns;
+    // Istio's NDS: not part of Envoy's API (istio-agent asks for it on the same stream)
+    if (dns) this.codec.root.loadSync(NDS_PROTO_FILE, { keepCase: false }).resolveAll();
     this.ads = new AdsClient({
       target: options.discovery,
       node: this.node,
       codec: this.codec,
+      ...(dns ? { extraWildcardTypes: [TYPE_URL.nameTable] } : {}),
       sink: {
         apply(u) {
+          if (u.typeUrl === TYPE_URL.nameTable) {
+            if (!dns) return `${TYPE_URL.nameTable} was not asked for`;
+            const table = u.resources[0]?.resource.table as Record<string, NameTableEntry> | undefined;
+            if (u.resources.length > 0 || u.stateOfTheWorld) dns.table.replace(table);
+            return undefined;
+          }
           const r = applier.apply(u);
           if (r === undefined) stats.xdsAcks++;
           else stats.xdsNacks++;
@@ -208,8 +223,9 @@ export class Proxy implements AdminSource {
     if (o.mergedMetricsPort !== undefined) {
       this.mergedMetricsPort = await this.telemetry.startMerged(o.readinessAddress ?? '0.0.0.0', o.mergedMetricsPort, () => this.statsPrometheus());
     }
+    if (o.dns) await o.dns.start();
     this.ads.start();
-    this.log.info({ node: this.node.id, discovery: o.discovery }, 'proxy started');
+    this.log.info({ node: this.node.id, discovery: o.discovery, ...(o.dns ? { dnsPort: o.dns.port } : {}) }, 'proxy started');
   }
 
   /** Resolves once the first full config is applied (clusters, listeners and their routes). */
@@ -244,6 +260,7 @@ export class Proxy implements AdminSource {
     this.readiness?.close();
     this.prometheus?.close();
     this.telemetry.close();
+    this.options.dns?.close();
     this.options.onClose?.();
   }
 

@@ -3,7 +3,8 @@
  * iptables, in the same order): inbound TCP → 15006 except the proxy's own ports; outbound TCP
  * → 15001 except traffic of the proxy's uid/gid 1337 and loopback traffic that is not the app
  * calling itself. Supported pod annotations: traffic.sidecar.istio.io/excludeInboundPorts,
- * excludeOutboundPorts, excludeOutboundIPRanges (comma-separated, as in Istio).
+ * excludeOutboundPorts, excludeOutboundIPRanges (comma-separated, as in Istio). With DNS capture,
+ * the app's DNS (port 53) → 15053.
  */
 export const CAPTURE_TABLE = 'mizzen_capture';
 export const PROXY_UID = 1337;
@@ -25,7 +26,15 @@ export interface CaptureOptions {
    * bypasses the sidecar) connect from there.
    */
   excludeInboundSources?: readonly string[];
+  /**
+   * istio-iptables `--redirect-dns` (the pod's ProxyConfig has ISTIO_META_DNS_CAPTURE): DNS the
+   * app sends (UDP and TCP port 53, IPv4) goes to the sidecar's DNS proxy on 127.0.0.1:15053;
+   * the proxy's own queries (uid/gid 1337) go out as they are.
+   */
+  redirectDns?: boolean;
 }
+
+export const DNS_CAPTURE_PORT = 15053;
 
 function parsePorts(value: string | undefined): number[] {
   if (!value) return [];
@@ -67,6 +76,12 @@ export function renderCaptureRules(options: CaptureOptions = {}): string {
     '  }',
     '  chain output {',
     '    type nat hook output priority -100; policy accept;',
+    ...(options.redirectDns
+      ? [
+        `    meta nfproto ipv4 udp dport 53 meta skuid != ${uid} meta skgid != ${gid} redirect to :${DNS_CAPTURE_PORT}`,
+        `    meta nfproto ipv4 tcp dport 53 meta skuid != ${uid} meta skgid != ${gid} redirect to :${DNS_CAPTURE_PORT}`,
+      ]
+      : []),
     '    meta l4proto tcp jump istio_output',
     '  }',
     '  chain istio_inbound {',

@@ -11,6 +11,7 @@ import { deploymentReplicas, podTemplateHash } from './deployment-pods.ts';
 import { GuardRoutes } from './guard-routes.ts';
 import { AddressPool } from './ipam.ts';
 import { deleteNetns } from './netns.ts';
+import { proxyMetadata } from './sidecar-command.ts';
 import { renderHosts, renderResolvConf } from './pod-dns-files.ts';
 import { PodInstance } from './pod-instance.ts';
 import { podInjection } from './pod-injection.ts';
@@ -391,6 +392,7 @@ export class MeshRuntime {
       nodeBinary: this.options.nodeBinary,
       sidecar,
       capture: !inj.gateway,
+      dnsCapture: inj.inject && !inj.gateway && /^(1|t|true)$/i.test(proxyMetadata(inj.proxyConfig).ISTIO_META_DNS_CAPTURE ?? ''),
       pathViewStage,
       beforeContainers: () => this.ambient.beforeContainers(pod),
       clock: this.options.clock,

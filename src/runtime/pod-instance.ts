@@ -47,6 +47,8 @@ export interface PodInstanceOptions {
   nodeBinary: string;
   /** Builds the sidecar command (may wait for the control plane); undefined: no sidecar. */
   sidecar: (() => Promise<SidecarCommand>) | undefined;
+  /** The sidecar proxies DNS (ProxyConfig ISTIO_META_DNS_CAPTURE): port 53 is redirected to its 15053. */
+  dnsCapture?: boolean;
   /** Install the capture rules with the sidecar (not for gateways). */
   capture?: boolean;
   /** Root-only directory for building path views (see path-view.ts). */
@@ -152,7 +154,7 @@ export class PodInstance {
     await writeNetnsEtcFile(o.netns, 'resolv.conf', etc.resolvConf);
     await writeNetnsEtcFile(o.netns, 'hostname', `${o.name}\n`);
     await this.applyServiceRules(serviceRules);
-    if (o.sidecar && o.capture !== false) await runInNetns(o.netns, 'nft', ['-f', '-'], { input: renderCaptureRules({ ...captureOptionsFromAnnotations(o.annotations), excludeInboundSources: [o.node.address] }) });
+    if (o.sidecar && o.capture !== false) await runInNetns(o.netns, 'nft', ['-f', '-'], { input: renderCaptureRules({ ...captureOptionsFromAnnotations(o.annotations), excludeInboundSources: [o.node.address], redirectDns: o.dnsCapture === true }) });
     // a gateway pod's proxy (uid 1337) binds its listeners' ports, 80 included (Istio's gateway template sets this sysctl)
     if (o.sidecar && o.capture === false) await runInNetns(o.netns, 'sysctl', ['-q', '-w', 'net.ipv4.ip_unprivileged_port_start=0']);
     if (o.beforeContainers) await o.beforeContainers();

@@ -9,6 +9,7 @@ import { delimiter, join } from 'node:path';
  *  - docker.io/mccutchen/go-httpbin (samples/httpbin), docker.io/kennethreitz/httpbin (the
  *    mirroring task's `gunicorn --access-logfile - -b 0.0.0.0:80 httpbin:app`): examples/httpbin;
  *  - registry.istio.io/testing/ext-authz (samples/extauthz): examples/extauthz;
+ *  - registry.istio.io/release/tcp-echo-server (samples/tcp-echo, `args: [PORTS, PREFIX]`): examples/tcp-echo;
  *  - docker.io/fortio/fortio (samples/httpbin/sample-client): the `fortio` binary on PATH or in
  *    Mizzen's cache (scripts/fortio.sh installs it), `fortio server` by default.
  *
@@ -62,7 +63,7 @@ export function fortioBinary(env: Readonly<Record<string, string | undefined>>):
   return fortioCache(env).find((p) => existsSync(p)) ?? onPath('fortio', env);
 }
 
-const KNOWN = new Set(['mccutchen/go-httpbin', 'kennethreitz/httpbin', 'testing/ext-authz', 'istio/ext-authz', 'fortio/fortio']);
+const KNOWN = new Set(['mccutchen/go-httpbin', 'kennethreitz/httpbin', 'testing/ext-authz', 'istio/ext-authz', 'fortio/fortio', 'release/tcp-echo-server', 'istio/tcp-echo-server']);
 
 /** An image `mizzen up` knows how to run without a command (see above). */
 export function knownSampleImage(image: unknown): boolean {
@@ -96,6 +97,11 @@ export function sampleCommand(image: string | undefined, command: readonly strin
       if (command.length > 0 && !command[0].includes('ext-authz') && !command[0].includes('extauthz')) return undefined;
       const pass = args.filter((a) => /^-{1,2}(http|grpc|allow_service_account)(=|$)/.test(a) || !a.startsWith('-'));
       return node('examples/extauthz/ext-authz.ts', pass);
+    }
+    case 'release/tcp-echo-server':
+    case 'istio/tcp-echo-server': {
+      if (command.length > 0) return undefined;
+      return node('examples/tcp-echo/tcp-echo.ts', args.length > 0 ? [...args] : ['9000', 'hello']);
     }
     case 'fortio/fortio': {
       const bin = fortioBinary(env);

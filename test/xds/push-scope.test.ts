@@ -68,9 +68,9 @@ describe('scopePush', () => {
     assert.deepEqual([r(pa), r(pb), r(pc)], ['all', 'all', 'all']);
   });
 
-  it('pushes only endpoint types for an endpoint-only change', () => {
+  it('pushes only endpoint types (EDS, workload addresses, the NDS name table of headless services) for an endpoint-only change', () => {
     const s = scope([change(res('WorkloadEntry', 'a', 'we', { address: '10.1.1.1' }))]);
-    assert.deepEqual(s(pa), [TYPE_URL.endpoint, TYPE_URL.workloadAddress]);
+    assert.deepEqual(s(pa), [TYPE_URL.endpoint, TYPE_URL.workloadAddress, TYPE_URL.nameTable]);
   });
 
   it('pushes EDS too when a VirtualService change comes with an endpoint or DestinationRule change', () => {

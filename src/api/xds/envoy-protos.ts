@@ -51,11 +51,14 @@ export const ENVOY_PROTO_FILES: readonly string[] = [
   'envoy/admin/v3/config_dump.proto',
 ];
 
+/** Istio's name table (NDS) for sidecar DNS proxies; the proxy loads it on its own when DNS capture is on. */
+export const NDS_PROTO_FILE = join(dirname(fileURLToPath(import.meta.url)), 'proto', 'nds.proto');
+
 /**
  * Istio's own extension configs that istiod sends as typed `Any`s (not TypedStruct), by absolute
- * path: the `istio.alpn` filter. Discovery encodes them; the proxy's pruned Root leaves them out.
+ * path: the `istio.alpn` filter, and the NDS name table. Discovery encodes them; the proxy's pruned Root leaves them out.
  */
-export const ISTIO_PROTO_FILES: readonly string[] = [join(dirname(fileURLToPath(import.meta.url)), 'proto', 'istio-alpn.proto')];
+export const ISTIO_PROTO_FILES: readonly string[] = [join(dirname(fileURLToPath(import.meta.url)), 'proto', 'istio-alpn.proto'), NDS_PROTO_FILE];
 
 function depsDir(): string {
   const require = createRequire(import.meta.url);

@@ -7,6 +7,8 @@ export const TYPE_URL = Object.freeze({
   secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
   workloadAddress: 'type.googleapis.com/istio.workload.Address',
   authorization: 'type.googleapis.com/istio.security.Authorization',
+  /** Istio's NDS: the DNS name table a sidecar's DNS proxy answers from (ISTIO_META_DNS_CAPTURE). */
+  nameTable: 'type.googleapis.com/istio.networking.nds.v1.NameTable',
 });
 
 export type TypeUrl = (typeof TYPE_URL)[keyof typeof TYPE_URL];

@@ -5,11 +5,13 @@ import { ClusterGenerator } from './cluster-generator.ts';
 import { EndpointGenerator } from './endpoint-generator.ts';
 import type { Generator } from './generator.ts';
 import { ListenerGenerator } from './listener-generator.ts';
+import { NameTableGenerator } from './name-table-generator.ts';
 import { RouteGenerator } from './route-generator.ts';
 
 /**
  * typeUrl → Generator. The same four Envoy generators serve every Envoy-speaking proxy kind
- * (they branch on the proxy: sidecar, router, proxyless gRPC); ztunnel gets Istio's workload API
+ * (they branch on the proxy: sidecar, router, proxyless gRPC), with Istio's NDS name table for
+ * the proxies that ask for it (DNS capture); ztunnel gets Istio's workload API
  * (Address, Authorization) and nothing else. A type URL without a generator is not served (the
  * server answers with no resources). Created by the composition root; stateless.
  */
@@ -19,7 +21,7 @@ export class GeneratorRegistry {
   private readonly waypoint: ReadonlyMap<string, Generator>;
 
   constructor(
-    generators: readonly Generator[] = [new ClusterGenerator(), new EndpointGenerator(), new ListenerGenerator(), new RouteGenerator()],
+    generators: readonly Generator[] = [new ClusterGenerator(), new EndpointGenerator(), new ListenerGenerator(), new RouteGenerator(), new NameTableGenerator()],
     workloadApi: readonly Generator[] = [new AddressGenerator(), new AuthorizationGenerator()],
   ) {
     this.byType = new Map(generators.map((g) => [g.typeUrl, g]));

@@ -11,6 +11,8 @@ import type { LocalityLoadBalancerSetting } from '../../api/istio/destination-ru
 import type { Locality, RegistrySnapshot, Service } from '../registry/service.ts';
 import { localityFromLabels } from '../registry/workload-labels.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
+import { autoAllocatedVips } from '../ambient/service-entry-vips.ts';
+import { wantsAutoAllocation, withAutoAllocatedAddresses } from './auto-allocation.ts';
 import { DestinationRuleIndex, type DestinationRuleView } from './destination-rule-index.ts';
 import { configOrder, exportedTo, labelsMatch } from './config-scope.ts';
 import { hostMatches, hostSpecificity, resolveShortName } from './host-match.ts';
@@ -151,7 +153,8 @@ export class PushContext {
     const sidecar = proxy.type === 'sidecar' ? this.sidecarFor(proxy) : undefined;
     const sidecarKey = sidecar ? `${sidecar.metadata.namespace}/${sidecar.metadata.name}` : '';
     const labels = this.labelSensitive || proxy.type === 'router' ? labelsKey(proxy.labels) : '';
-    return `${proxy.type}|${proxy.generator ?? ''}|${proxy.namespace}|${proxy.dnsDomain}|${sidecarKey}|${labels}`;
+    const auto = wantsAutoAllocation(proxy);
+    return `${proxy.type}|${proxy.generator ?? ''}|${proxy.namespace}|${proxy.dnsDomain}|${sidecarKey}|${labels}${auto ? `|auto-${auto}` : ''}`;
   }
 
   /**
@@ -183,16 +186,24 @@ export class PushContext {
    */
   servicesVisibleTo(proxy: ProxyInfo): readonly Service[] {
     const sidecar = proxy.type === 'sidecar' ? this.sidecarFor(proxy) : undefined;
-    const key = `${proxy.namespace}|${sidecar ? `${sidecar.metadata.namespace}/${sidecar.metadata.name}` : ''}`;
+    const auto = wantsAutoAllocation(proxy);
+    const key = `${proxy.namespace}|${sidecar ? `${sidecar.metadata.namespace}/${sidecar.metadata.name}` : ''}|${auto}`;
     const cached = this.visibleCache.get(key);
     if (cached) return cached;
     const egress = sidecar?.spec.egress;
-    const out = this.registry.services
+    const visible = this.registry.services
       .filter((s) => serviceExportedTo(s, proxy.namespace))
       .filter((s) => !egress || egress.length === 0 || egressAdmits(egress, proxy.namespace, s.hostname, s.namespace))
       .sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : a.namespace < b.namespace ? -1 : 1));
+    const scoped = oneServicePerHost(visible, proxy.namespace);
+    const out = auto ? withAutoAllocatedAddresses(scoped, this.autoAllocatedVips(), auto) : scoped;
     this.visibleCache.set(key, out);
     return out;
+  }
+
+  /** Istio's auto-allocated addresses (240.240.0.0/16, 2001:2::/48) of ServiceEntry hosts without addresses, by `namespace/hostname`. */
+  autoAllocatedVips(): ReadonlyMap<string, [string, string]> {
+    return this.cached('auto-allocated-vips', () => autoAllocatedVips(this.registry.services));
   }
 
   /** The service a hostname names for this proxy (its own namespace's declaration first). */
@@ -334,6 +345,21 @@ export class PushContext {
         return true;
     }
   }
+}
+
+/**
+ * One service per hostname, as Istio's sidecar scope keeps them: the proxy's own namespace's
+ * declaration wins (a ServiceEntry next to the workload shadows a Kubernetes Service of the same
+ * name elsewhere), else the first. Order is kept.
+ */
+function oneServicePerHost(services: readonly Service[], namespace: string): readonly Service[] {
+  const chosen = new Map<string, Service>();
+  for (const s of services) {
+    const have = chosen.get(s.hostname);
+    if (!have || (have.namespace !== namespace && s.namespace === namespace)) chosen.set(s.hostname, s);
+  }
+  if (chosen.size === services.length) return services;
+  return services.filter((s) => chosen.get(s.hostname) === s);
 }
 
 /** Stable text of a label set. */

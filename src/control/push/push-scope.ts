@@ -9,8 +9,8 @@ export interface DependencyView {
   dependsOn(proxy: ProxyInfo, ref: { kind: string; namespace?: string; name: string }, resource?: ConfigResource): boolean;
 }
 
-/** Types an endpoint-only change pushes. */
-export const ENDPOINT_TYPES: readonly string[] = [TYPE_URL.endpoint, TYPE_URL.workloadAddress];
+/** Types an endpoint-only change pushes (the name table answers headless services with their endpoints). */
+export const ENDPOINT_TYPES: readonly string[] = [TYPE_URL.endpoint, TYPE_URL.workloadAddress, TYPE_URL.nameTable];
 
 /**
  * Config kinds that cannot change a sidecar's or gateway's endpoints (Istio's skippedEdsConfigs):

@@ -2,12 +2,13 @@ import { TYPE_URL } from '../../api/xds/type-urls.ts';
 import type { GeneratedResource } from '../generate/generator.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import type { RegistrySnapshot } from '../registry/service.ts';
+import { wantsAutoAllocation } from './auto-allocation.ts';
 
 /**
  * Proxies that the generators cannot tell apart get the same resources: within one push
  * context, generation is memoized per (type URL, requested names, proxy "shape"). The shape is
  * every ProxyInfo field the generators read — type, proxyless generator, namespace, DNS domain,
- * labels, metadata HTTP10 (listeners accept HTTP/1.0), and for listeners/clusters (inbound side) those of the proxy's IPs that are workload
+ * labels, metadata HTTP10 (listeners accept HTTP/1.0), DNS_CAPTURE + DNS_AUTO_ALLOCATE, and for listeners/clusters (inbound side) those of the proxy's IPs that are workload
  * or endpoint addresses in this push (others cannot match anything). Sharing the result also
  * shares the resource objects, so the encoder serializes each once for all those proxies.
  * If a generator starts reading another proxy field, it must be added here.
@@ -27,7 +28,9 @@ export function proxyShapeKey(proxy: ProxyInfo, typeUrl: string, workloadAddress
     perInstance = `|${ips.sort().join(',')}`;
   }
   const http10 = typeUrl === TYPE_URL.listener && proxy.metadata.HTTP10 === '1' ? '|http10' : '';
-  return `${proxy.type}|${proxy.generator ?? ''}|${proxy.namespace}|${proxy.dnsDomain}|${labels}${perInstance}${http10}`;
+  // DNS_CAPTURE + DNS_AUTO_ALLOCATE: ServiceEntry hosts at their auto-allocated addresses (listeners, routes)
+  const auto = wantsAutoAllocation(proxy);
+  return `${proxy.type}|${proxy.generator ?? ''}|${proxy.namespace}|${proxy.dnsDomain}|${labels}${perInstance}${http10}${auto ? `|auto-${auto}` : ''}`;
 }
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set([TYPE_URL.listener, TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.route]);

@@ -31,7 +31,7 @@ export interface StreamDeps {
 }
 
 /** Types a client may subscribe to with no names (everything it should see). */
-export const WILDCARD_TYPES: ReadonlySet<string> = new Set([TYPE_URL.listener, TYPE_URL.cluster, TYPE_URL.workloadAddress, TYPE_URL.authorization]);
+export const WILDCARD_TYPES: ReadonlySet<string> = new Set([TYPE_URL.listener, TYPE_URL.cluster, TYPE_URL.workloadAddress, TYPE_URL.authorization, TYPE_URL.nameTable]);
 
 /** Order types the way Envoy wants them (CDS, EDS, LDS, RDS, then the rest). */
 export function orderTypes(types: Iterable<string>): string[] {

@@ -54,6 +54,8 @@ export interface AdsClientOptions {
   log: Logger;
   protocol?: 'delta' | 'sotw';
   transport?: XdsTransport;
+  /** Further wildcard types to subscribe to after Envoy's (Istio's NDS name table, when DNS capture is on). */
+  extraWildcardTypes?: readonly string[];
   /** Reconnect backoff: first delay and cap (ms). */
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -109,6 +111,8 @@ export class AdsClient {
   private backoffMs: number;
   private closed = false;
   private sentNames = new Map<string, string[]>();
+  private readonly wildcard: ReadonlySet<string>;
+  private readonly subscribed: readonly string[];
   private versions = new Map<string, Map<string, string>>();
   readonly status = new Map<string, XdsTypeStatus>();
   connected = false;
@@ -123,7 +127,10 @@ export class AdsClient {
     this.respType = t('DiscoveryResponse');
     this.deltaReqType = t('DeltaDiscoveryRequest');
     this.deltaRespType = t('DeltaDiscoveryResponse');
-    for (const tu of SUBSCRIBED) this.status.set(tu, { acceptedVersion: '', lastNonce: '', acks: 0, nacks: 0, lastNack: undefined });
+    const extra = opts.extraWildcardTypes ?? [];
+    this.wildcard = new Set([...WILDCARD, ...extra]);
+    this.subscribed = [...SUBSCRIBED, ...extra];
+    for (const tu of this.subscribed) this.status.set(tu, { acceptedVersion: '', lastNonce: '', acks: 0, nacks: 0, lastNack: undefined });
   }
 
   get activeProtocol(): 'delta' | 'sotw' {
@@ -150,8 +157,8 @@ export class AdsClient {
   /** Re-send subscriptions that changed (call after the sink applied something). */
   refreshSubscriptions(): void {
     if (!this.stream) return;
-    for (const tu of SUBSCRIBED) {
-      if (WILDCARD.has(tu)) continue;
+    for (const tu of this.subscribed) {
+      if (this.wildcard.has(tu)) continue;
       this.subscribe(tu, false);
     }
   }
@@ -206,7 +213,7 @@ export class AdsClient {
       },
     });
     // Wildcard types first (clusters before listeners), then whatever we already know we need.
-    for (const tu of SUBSCRIBED) this.subscribe(tu, true);
+    for (const tu of this.subscribed) this.subscribe(tu, true);
   }
 
   private lost(stream: Stream): void {
@@ -228,7 +235,7 @@ export class AdsClient {
   private subscribe(typeUrl: string, initial: boolean): void {
     const stream = this.stream;
     if (!stream) return;
-    const wildcard = WILDCARD.has(typeUrl);
+    const wildcard = this.wildcard.has(typeUrl);
     const names = wildcard ? [] : [...this.opts.sink.subscriptions(typeUrl)].sort();
     const prev = this.sentNames.get(typeUrl);
     if (!wildcard && prev === undefined && names.length === 0) return; // nothing wanted yet
@@ -297,12 +304,12 @@ export class AdsClient {
         decodeError = `cannot decode ${typeUrl}: ${(err as Error).message}`;
       }
     }
-    const update: XdsUpdate = { typeUrl, versionInfo: m.versionInfo, resources, removed: [], stateOfTheWorld: WILDCARD.has(typeUrl) };
+    const update: XdsUpdate = { typeUrl, versionInfo: m.versionInfo, resources, removed: [], stateOfTheWorld: this.wildcard.has(typeUrl) };
     const error = decodeError ?? this.applyUpdate(update);
     const st = this.status.get(typeUrl);
     if (st) st.lastNonce = m.nonce;
     this.record(typeUrl, m.nonce, m.versionInfo, error);
-    const names = WILDCARD.has(typeUrl) ? [] : [...this.opts.sink.subscriptions(typeUrl)].sort();
+    const names = this.wildcard.has(typeUrl) ? [] : [...this.opts.sink.subscriptions(typeUrl)].sort();
     this.sentNames.set(typeUrl, names);
     this.stream?.write(error === undefined
       ? { node: this.opts.node, typeUrl, versionInfo: m.versionInfo, resourceNames: names, responseNonce: m.nonce }

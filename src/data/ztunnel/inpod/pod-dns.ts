@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { forwardUdp } from '../../dns/dns-forwarder.ts';
 import { DnsProxy, type DnsCounters } from '../../dns/dns-proxy.ts';
 import type { DnsResolver } from '../../dns/dns-resolver.ts';
 import type { PodIdentity } from '../outbound-proxy.ts';
@@ -45,29 +46,7 @@ export class PodDns {
   }
 
   private forward(query: Buffer, upstreams: readonly string[]): Promise<Buffer | undefined> {
-    const upstream = upstreams[0];
-    if (!upstream) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      let done = false;
-      const finish = (b: Buffer | undefined): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        try {
-          sock.close();
-        } catch {
-          // closed
-        }
-        resolve(b);
-      };
-      const timer = setTimeout(() => finish(undefined), 2000);
-      const sock = this.sockets.udp(0, '0.0.0.0', (err) => {
-        if (err) return finish(undefined);
-        sock.send(query, 53, upstream, (e) => e && finish(undefined));
-      });
-      sock.on('message', (m) => finish(m));
-      sock.on('error', () => finish(undefined));
-    });
+    return forwardUdp(query, upstreams, (port, address, cb) => this.sockets.udp(port, address, cb));
   }
 
   close(): void {
