@@ -5,7 +5,7 @@ import { createWorkloadAgent, type WorkloadAgent } from '../agent/workload-agent
 import { cacheSecretProvider } from '../agent/cache-secret-provider.ts';
 import { systemClock } from '../lib/clock.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { startExecutableTrim } from '../lib/executable-pages.ts';
+import { startExecutableTrim, type TrimCalls } from '../lib/executable-pages.ts';
 import { libc } from '../lib/libc.ts';
 import { createLogFactory, type Logger } from '../lib/log.ts';
 import { getOriginalDestination } from '../lib/original-dst.ts';
@@ -125,22 +125,22 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
 }
 
 /**
- * Keep the proxy's resident set to what it uses: the node binary's pages that only start-up and
- * warm-up touched (~20-25 MB under load) are dropped from RSS (src/lib/executable-pages.ts).
+ * Keep the proxy's resident set to what it uses: malloc's free memory and the node binary's pages
+ * that only start-up and warm-up touched (~30 MB under load) leave RSS (src/lib/executable-pages.ts).
  */
 function trimFilePages(c: ProxyCommandConfig, log: Logger): (() => void) | undefined {
   if (c.trimFilePagesAtMs.length === 0 || process.platform !== 'linux') return undefined;
-  let madvise: (addr: bigint, length: number, advice: number) => number;
+  let calls: TrimCalls;
   try {
-    madvise = libc().madvise;
+    calls = libc();
   } catch (err) {
     log.debug({ err }, 'file-page trim unavailable');
     return undefined;
   }
   return startExecutableTrim({
     atMs: c.trimFilePagesAtMs,
-    madvise,
-    onTrim: (r) => log.debug({ mappings: r.mappings, rssBeforeKb: r.rssBeforeKb, rssAfterKb: r.rssAfterKb }, 'trimmed the node binary\'s resident pages'),
+    calls,
+    onTrim: (r) => log.debug({ mappings: r.mappings, rssBeforeKb: r.rssBeforeKb, rssAfterKb: r.rssAfterKb }, 'gave back free malloc memory and the node binary\'s start-up pages'),
     onError: (err) => log.debug({ err }, 'file-page trim failed; not tried again'),
   });
 }

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * Working-set trim for long-running Node processes (the proxy): drop this process's page-table
+ * Working-set trim for long-running Node processes (the proxy). First, malloc_trim(0): the free
+ * memory inside glibc's malloc arenas (V8's compiler zones and OpenSSL's buffers of the warm-up,
+ * freed but kept by the allocator, ~10 MB in a sidecar) goes back to the kernel. Then drop this process's page-table
  * entries for the read-only file pages of the `node` binary (its code, V8's snapshot and embedded
  * builtins, ICU data, OpenSSL), so that what start-up touched once (bootstrap, snapshot
  * deserialization, module compilation, the optimizing compilers during warm-up) stops counting in
@@ -42,6 +44,7 @@ export function trimmableMappings(smaps: string, file: string): FileMapping[] {
 }
 
 export interface TrimResult {
+  /** Read-only mappings of the binary whose pages were dropped. */
   mappings: number;
   /** Resident set before and after, in KiB (smaps_rollup `Rss`). */
   rssBeforeKb: number;
@@ -54,15 +57,22 @@ function rssKb(): number {
   return Number(/^Rss:\s+(\d+)/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1] ?? NaN);
 }
 
+/** What the trim calls in libc (src/lib/libc.ts). */
+export interface TrimCalls {
+  madvise(addr: bigint, length: number, advice: number): number;
+  malloc_trim(pad: number): number;
+}
+
 /**
- * Drop the resident read-only pages of `file` (default: the running node binary). `madvise` is
- * libc's; a mapping it refuses is skipped. Linux only (reads /proc/self/smaps).
+ * Give back malloc's free memory, then drop the resident read-only pages of `file` (default: the
+ * running node binary); a mapping madvise refuses is skipped. Linux only (reads /proc/self/smaps).
  */
-export function trimExecutablePages(madvise: (addr: bigint, length: number, advice: number) => number, file = process.execPath): TrimResult {
+export function trimExecutablePages(calls: TrimCalls, file = process.execPath): TrimResult {
   const rssBeforeKb = rssKb();
+  calls.malloc_trim(0);
   let mappings = 0;
   for (const m of trimmableMappings(readFileSync('/proc/self/smaps', 'utf8'), file)) {
-    if (madvise(m.start, Number(m.end - m.start), MADV_DONTNEED) === 0) mappings++;
+    if (calls.madvise(m.start, Number(m.end - m.start), MADV_DONTNEED) === 0) mappings++;
   }
   return { mappings, rssBeforeKb, rssAfterKb: rssKb() };
 }
@@ -73,7 +83,7 @@ export interface ExecutableTrimOptions {
    * traffic (the optimizing compilers' pages). Not periodic: what the process keeps using stays.
    */
   atMs: readonly number[];
-  madvise: (addr: bigint, length: number, advice: number) => number;
+  calls: TrimCalls;
   onTrim: (r: TrimResult) => void;
   onError: (err: unknown) => void;
 }
@@ -85,7 +95,7 @@ export function startExecutableTrim(o: ExecutableTrimOptions): () => void {
   for (const ms of o.atMs) {
     const t = setTimeout(() => {
       try {
-        o.onTrim(trimExecutablePages(o.madvise));
+        o.onTrim(trimExecutablePages(o.calls));
       } catch (err) {
         stop(); // no /proc or no madvise here: do not try again
         o.onError(err);

@@ -34,6 +34,8 @@ export interface Libc {
   ioctlPtr(fd: number, request: number, arg: Buffer): number;
   /** madvise(2) on this process's own mappings (src/lib/executable-pages.ts). */
   madvise(addr: bigint, length: number, advice: number): number;
+  /** malloc_trim(3): give free heap memory of every malloc arena back to the kernel. */
+  malloc_trim(pad: number): number;
   errno(): number;
   /** Address of a Buffer's memory (to put pointers inside a struct). */
   address(buf: Buffer): bigint;
@@ -108,6 +110,7 @@ export function libc(): Libc {
       ptsname_r: f('int ptsname_r(int fd, _Out_ uint8_t *buf, size_t len)') as Libc['ptsname_r'],
       ioctlPtr: (fd, request, arg) => ioctl(fd, request, 'uint8_t *', arg),
       madvise: f('int madvise(uintptr_t addr, size_t length, int advice)') as Libc['madvise'],
+      malloc_trim: f('int malloc_trim(size_t pad)') as Libc['malloc_trim'],
       errno: () => koffi.errno(),
       address: (buf) => koffi.address(buf) as bigint,
     };
