@@ -2,6 +2,7 @@ import { createServer, type Http2Server, type Http2Session, type IncomingHttpHea
 import { createServer as createTcpServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { AlwaysReadingSocket } from './always-reading-socket.ts';
+import { SessionReadKicker } from './session-read-kicker.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { GrpcMetadata } from './grpc-metadata.ts';
@@ -51,6 +52,8 @@ interface Listener {
   server: NetServer | TlsServer;
   h2: Http2Server;
   sessions: Set<Http2Session>;
+  /** Keeps its sessions reading while their writes wait (see SessionReadKicker). */
+  kicker: SessionReadKicker;
   unsubscribe?: () => void;
 }
 
@@ -100,8 +103,12 @@ export class GrpcServer {
     /** The socket under each session (peer address, client certificate). */
     const sockets = new WeakMap<Http2Session, Socket | TLSSocket>();
     let attaching: Socket | TLSSocket | undefined;
+    const kicker = new SessionReadKicker();
     h2.on('session', (session: Http2Session) => {
-      if (attaching) sockets.set(session, attaching);
+      if (attaching) {
+        sockets.set(session, attaching);
+        kicker.add(session, attaching);
+      }
       sessions.add(session);
       session.on('close', () => sessions.delete(session));
       session.on('error', () => {});
@@ -112,17 +119,23 @@ export class GrpcServer {
       }
     });
     h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-      const socket = stream.session ? sockets.get(stream.session) : undefined;
+      const session = stream.session;
+      const socket = session ? sockets.get(session) : undefined;
+      if (session) {
+        kicker.streamOpened(session);
+        stream.once('close', () => kicker.streamClosed(session));
+      }
       this.onStream(stream, headers, peerOf(socket, tls !== undefined, unixPath));
     });
     h2.on('sessionError', () => {});
-    // HTTP/2 over a stream that keeps reading the socket (see AlwaysReadingSocket): many busy
-    // streams on one connection cannot deadlock against a Node client.
+    // Sessions keep reading their socket while a write waits (SessionReadKicker on the native
+    // stream; AlwaysReadingSocket, slower, where there is none): many busy streams on one
+    // connection cannot deadlock against a Node client.
     const attach = (socket: Socket | TLSSocket): void => {
       socket.on('error', () => {});
       attaching = socket;
       try {
-        h2.emit('connection', new AlwaysReadingSocket(socket));
+        h2.emit('connection', SessionReadKicker.canKick(socket) ? socket : new AlwaysReadingSocket(socket));
       } finally {
         attaching = undefined;
       }
@@ -147,7 +160,7 @@ export class GrpcServer {
     } else {
       server = createTcpServer(attach);
     }
-    const listener: Listener = { server, h2, sessions };
+    const listener: Listener = { server, h2, sessions, kicker };
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       const done = (): void => {
@@ -200,6 +213,7 @@ export class GrpcServer {
   forceClose(): void {
     for (const l of this.listeners.splice(0)) {
       l.unsubscribe?.();
+      l.kicker.close();
       l.server.close();
       for (const s of l.sessions) s.destroy();
     }
