@@ -13,12 +13,16 @@
  * alike: same version and size, same names).
  *
  * argv: JSON {address, proxies, channels, namespace, subscribe?}
- * stdin: `watch TYPE` (TYPE: cds|eds|lds|rds) starts a convergence measurement from now;
+ * stdin: `watch TYPE [TIMEOUT_MS]` (TYPE: cds|eds|lds|rds) starts a convergence measurement from
+ * now; `quiet MS [MAX_MS]` waits until no response of any type has arrived for MS ms (a control
+ * plane still working through earlier pushes would otherwise be measured mid-push).
  * stdout: `synced {"bytes": {TYPE: N}}` once every stream has had a response of every type (bytes:
  * response bytes received so far per type); then per watch a JSON line
  * {type, proxies, converged, p50_ms, p99_ms, max_ms, responses, resources_per_response, versions} one
- * second after every proxy has ACKed a new response of that type (or after 60 s, with converged <
- * proxies); `responses` counts the responses of every type received meanwhile.
+ * second after every proxy has ACKed a new response of that type (or after TIMEOUT_MS, default
+ * 60 s, with converged < proxies); `responses` counts the responses of every type received
+ * meanwhile. Per quiet: `quiet {"quiet": true|false, "waited_ms", "responses"}` (false: MAX_MS,
+ * default 600 s, passed first; responses: how many arrived while waiting).
  */
 import { createInterface } from 'node:readline';
 import { loadEnvoyRoot } from '../../src/api/xds/envoy-protos.ts';
@@ -118,6 +122,9 @@ interface Watch {
   versions: Set<string>;
 }
 let watch: Watch | undefined;
+/** When the last response of any type arrived, and how many arrived in all (for `quiet`). */
+let lastResponseAt = performance.now();
+let responsesTotal = 0;
 const streams: GrpcClientStream[] = [];
 
 function ipOf(i: number): string {
@@ -187,6 +194,8 @@ function openStream(i: number): void {
     stream.write(request(typeUrl, names, last.get(typeUrl)));
   }
   function onResponse(r: ResponseHead): void {
+    lastResponseAt = performance.now();
+    responsesTotal++;
     const short = SHORT.get(r.typeUrl);
     const ack = { version: r.versionInfo, nonce: r.nonce };
     last.set(r.typeUrl, ack);
@@ -256,8 +265,8 @@ function report(): void {
 }
 
 createInterface({ input: process.stdin }).on('line', (line) => {
-  const [cmd, arg] = line.trim().split(/\s+/);
-  if (cmd === 'watch' && arg in TYPES) {
+  const [cmd, arg, arg2] = line.trim().split(/\s+/);
+  if (cmd === 'watch' && arg !== undefined && arg in TYPES) {
     watch = {
       type: arg as Short,
       t0: performance.now(),
@@ -270,7 +279,19 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     };
     const mine = watch;
     process.stdout.write('watching\n');
-    setTimeout(() => watch === mine && report(), 60_000).unref();
+    setTimeout(() => watch === mine && report(), Number(arg2 ?? 60_000)).unref();
+  } else if (cmd === 'quiet') {
+    const quietMs = Number(arg ?? 3000);
+    const maxMs = Number(arg2 ?? 600_000);
+    const t0 = performance.now();
+    const before = responsesTotal;
+    const poll = setInterval(() => {
+      const now = performance.now();
+      const quiet = now - lastResponseAt >= quietMs;
+      if (!quiet && now - t0 < maxMs) return;
+      clearInterval(poll);
+      process.stdout.write(`quiet ${JSON.stringify({ quiet, waited_ms: Math.round(now - t0), responses: responsesTotal - before })}\n`);
+    }, 100);
   } else if (cmd === 'exit') {
     exiting = true;
     for (const s of streams) s.cancel();

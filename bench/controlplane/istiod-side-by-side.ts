@@ -11,7 +11,15 @@
  * proxy has received and ACKed the new RDS / EDS.
  *
  *   node bench/controlplane/istiod-side-by-side.ts [--proxies 100,1000] [--services 1000] [--endpoints 10]
- *     [--subscribe named|wildcard] [--streams-per-connection 100] [--json FILE]
+ *     [--subscribe named|wildcard] [--streams-per-connection 100] [--watch-timeout 600] [--quiet 5]
+ *     [--planes istiod,mizzen] [--json FILE]
+ *
+ * Before each edit the simulator waits until no response of any type has arrived for --quiet
+ * seconds (a plane still working through its initial pushes is not measured mid-push: at 1,000
+ * proxies istiod keeps pushing for minutes after the last proxy first synced), and each edit may
+ * take --watch-timeout seconds to converge (a VirtualService edit costs istiod ~70 CPU-s at 1,000
+ * proxies: more than the simulator's former fixed 60 s on two shared cores). A plane that fails
+ * (not ready, not synced in 15 minutes) is reported as such and the run goes on with the next.
  *
  * Rows per plane and N: initial sync (simulator start → every proxy has CDS, EDS, LDS, RDS) and
  * the plane's CPU-s for it, convergence P50/P99 and the plane's CPU-s per change, peak RSS
@@ -38,12 +46,18 @@ const { values } = parseArgs({
     endpoints: { type: 'string', default: '10' },
     subscribe: { type: 'string', default: 'named' },
     'streams-per-connection': { type: 'string', default: '100' },
+    'watch-timeout': { type: 'string', default: '600' },
+    quiet: { type: 'string', default: '5' },
+    planes: { type: 'string', default: 'istiod,mizzen' },
     json: { type: 'string' },
   },
 });
 const shape: MeshShape = { services: Number(values.services), endpointsPerService: Number(values.endpoints), namespace: 'bench' };
 const subscribe = values.subscribe === 'wildcard' ? 'wildcard' : 'named';
 const perConnection = Number(values['streams-per-connection']);
+const watchTimeoutMs = Number(values['watch-timeout']) * 1000;
+const quietMs = Number(values.quiet) * 1000;
+const planes = values.planes.split(',').filter((p): p is Plane => p === 'istiod' || p === 'mizzen');
 const log = (s: string): void => void process.stdout.write(`${s}\n`);
 type Plane = 'istiod' | 'mizzen';
 
@@ -62,6 +76,13 @@ export interface SideBySideRow {
   endpoint_p99_ms: number;
   endpoint_cpu_s: number;
   converged: string;
+  /** Seconds the plane kept pushing after the initial sync, before the first edit (quiet wait). */
+  settle_s: number;
+  /** Responses of each type the simulator received during each edit's measurement (all proxies). */
+  vs_responses: Record<string, number>;
+  endpoint_responses: Record<string, number>;
+  /** Streams the plane closed (e.g. istiod's rate limiter) that the simulator re-opened. */
+  reopened: number;
   peak_rss_mb: number;
   load_average: number[];
 }
@@ -121,6 +142,7 @@ try {
         stdio: ['ignore', 'ignore', 'ignore'],
         env: { ...process.env, POD_NAME: 'istiod-bench', POD_NAMESPACE: 'istio-system', REVISION: 'default', CLUSTER_ID: 'Kubernetes', ENABLE_CA_SERVER: 'true', PILOT_CERT_PROVIDER: 'istiod', JWT_POLICY: 'third-party-jwt', KUBECONFIG: kubeconfig, PILOT_MAX_REQUESTS_PER_SECOND: '100000' },
       });
+      plane = child;
       await waitReady(`http://127.0.0.1:${http}/ready`, child, 180, 'istiod');
       return { child, grpc: `127.0.0.1:${grpc}` };
     }
@@ -128,60 +150,98 @@ try {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, MIZZEN_LOG: 'error' },
     });
+    plane = child;
     await waitReady(`http://127.0.0.1:${http}/ready`, child, 180, 'mizzen discovery');
     return { child, grpc: `127.0.0.1:${grpc}` };
   };
 
+  const writeRows = (): void => {
+    if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2) + '\n');
+  };
+  /** One plane at N proxies: start it, sync, settle, the two edits; the plane is left running (see `plane`). */
+  const runPlane = async (n: number, which: Plane): Promise<SideBySideRow> => {
+    const { child, grpc } = await start(which);
+    // Both planes debounce their first push; give it the same second.
+    await new Promise((r) => setTimeout(r, 2000));
+    const load0 = loadavg();
+    const c0 = cpuSeconds(child.pid!);
+    t = performance.now();
+    sim = spawn(process.execPath, ['--max-old-space-size=8192', join(here, 'ads-simulator.ts'), JSON.stringify({ address: grpc, proxies: n, channels: Math.max(1, Math.ceil(n / perConnection)), namespace: shape.namespace, subscribe })], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const rl = createInterface({ input: sim.stdout! });
+    const quiet = async (): Promise<number> => {
+      sim!.stdin!.write(`quiet ${quietMs} ${watchTimeoutMs}\n`);
+      const q = JSON.parse((await waitForLine(rl, (l) => l.startsWith('quiet '), watchTimeoutMs + 60_000, `${which} to stop pushing`)).slice(6)) as { quiet: boolean; waited_ms: number; responses: number };
+      log(`${which}: ${q.quiet ? 'quiet' : 'STILL PUSHING'} after ${(q.waited_ms / 1000).toFixed(1)} s (${q.responses} responses meanwhile)`);
+      return q.waited_ms / 1000;
+    };
+    const synced = await waitForLine(rl, (l) => l.startsWith('synced'), 900_000, `${n} proxies to sync with ${which}`);
+    const syncS = (performance.now() - t) / 1000;
+    const syncCpu = cpuSeconds(child.pid!) - c0;
+    const bytes = (JSON.parse(synced.slice('synced'.length)) as { bytes: Record<string, number> }).bytes;
+    const kib = Object.fromEntries(Object.entries(bytes).map(([k, b]) => [k, Math.round(b / n / 1024)]));
+    log(`${which}: ${n} proxies (${subscribe}) synced in ${syncS.toFixed(1)} s, ${syncCpu.toFixed(1)} CPU-s; KiB per proxy ${JSON.stringify(kib)}; load ${load0.map((x) => x.toFixed(1)).join(' ')}`);
+    const settle = await quiet();
+    type Measured = { p50: number; p99: number; cpu: number; converged: number; responses: Record<string, number>; reopened: number };
+    const measure = async (type: 'rds' | 'eds', apply: () => Promise<unknown>): Promise<Measured> => {
+      sim!.stdin!.write(`watch ${type} ${watchTimeoutMs}\n`);
+      await waitForLine(rl, (l) => l === 'watching', 10_000, 'the simulator to arm');
+      const cpu0 = cpuSeconds(child.pid!);
+      await apply();
+      const r = JSON.parse(await waitForLine(rl, (l) => l.startsWith('{'), watchTimeoutMs + 60_000, `${type} convergence`)) as { converged: number; p50_ms: number; p99_ms: number; responses: Record<string, number>; reopened: number };
+      return { p50: Math.round(r.p50_ms), p99: Math.round(r.p99_ms), cpu: Number((cpuSeconds(child.pid!) - cpu0).toFixed(2)), converged: r.converged, responses: r.responses, reopened: r.reopened };
+    };
+    vsWeight = vsWeight === 90 ? 50 : 90;
+    const vs = await measure('rds', () => kubectl(['apply', '-f', '-'], virtualService(shape, vsWeight)));
+    await quiet();
+    endpointShift = endpointShift === 1 ? 2 : 1;
+    const ep = await measure('eds', () => kubectl(['apply', '-f', '-'], workloadEntry(shape, endpointShift)));
+    const row: SideBySideRow = {
+      plane: which, proxies: n, subscribe,
+      initial_sync_s: Number(syncS.toFixed(1)), initial_sync_cpu_s: Number(syncCpu.toFixed(1)), kib_per_proxy: kib,
+      vs_p50_ms: vs.p50, vs_p99_ms: vs.p99, vs_cpu_s: vs.cpu,
+      endpoint_p50_ms: ep.p50, endpoint_p99_ms: ep.p99, endpoint_cpu_s: ep.cpu,
+      converged: `${vs.converged}/${ep.converged} of ${n}`,
+      settle_s: Number(settle.toFixed(1)),
+      vs_responses: vs.responses,
+      endpoint_responses: ep.responses,
+      reopened: ep.reopened,
+      peak_rss_mb: peakRssMb(child.pid!),
+      load_average: loadavg().map((x) => Number(x.toFixed(1))),
+    };
+    log(`${which}: ${n} proxies: VirtualService p50 ${vs.p50} ms p99 ${vs.p99} ms (${vs.cpu} CPU-s, responses ${JSON.stringify(vs.responses)}); endpoint p50 ${ep.p50} ms p99 ${ep.p99} ms (${ep.cpu} CPU-s, responses ${JSON.stringify(ep.responses)}); converged ${row.converged}; streams re-opened ${ep.reopened}; peak RSS ${row.peak_rss_mb} MB; load ${row.load_average.join(' ')}`);
+    sim.stdin!.write('exit\n');
+    await new Promise((r) => (sim!.exitCode !== null ? r(null) : sim!.once('exit', r)));
+    sim = undefined;
+    return row;
+  };
+  const failures: string[] = [];
   for (const n of values.proxies.split(',').map(Number)) {
-    for (const which of ['istiod', 'mizzen'] as const) {
-      const { child, grpc } = await start(which);
-      plane = child;
-      // Both planes debounce their first push; give it the same second.
-      await new Promise((r) => setTimeout(r, 2000));
-      const load0 = loadavg();
-      const c0 = cpuSeconds(child.pid!);
-      t = performance.now();
-      sim = spawn(process.execPath, ['--max-old-space-size=8192', join(here, 'ads-simulator.ts'), JSON.stringify({ address: grpc, proxies: n, channels: Math.max(1, Math.ceil(n / perConnection)), namespace: shape.namespace, subscribe })], { stdio: ['pipe', 'pipe', 'inherit'] });
-      const rl = createInterface({ input: sim.stdout! });
-      const synced = await waitForLine(rl, (l) => l.startsWith('synced'), 900_000, `${n} proxies to sync with ${which}`);
-      const syncS = (performance.now() - t) / 1000;
-      const syncCpu = cpuSeconds(child.pid!) - c0;
-      const bytes = (JSON.parse(synced.slice('synced'.length)) as { bytes: Record<string, number> }).bytes;
-      const kib = Object.fromEntries(Object.entries(bytes).map(([k, b]) => [k, Math.round(b / n / 1024)]));
-      log(`${which}: ${n} proxies (${subscribe}) synced in ${syncS.toFixed(1)} s, ${syncCpu.toFixed(1)} CPU-s; KiB per proxy ${JSON.stringify(kib)}; load ${load0.map((x) => x.toFixed(1)).join(' ')}`);
-      const measure = async (type: 'rds' | 'eds', apply: () => Promise<unknown>): Promise<{ p50: number; p99: number; cpu: number; converged: number }> => {
-        sim!.stdin!.write(`watch ${type}\n`);
-        await waitForLine(rl, (l) => l === 'watching', 10_000, 'the simulator to arm');
-        const cpu0 = cpuSeconds(child.pid!);
-        await apply();
-        const r = JSON.parse(await waitForLine(rl, (l) => l.startsWith('{'), 180_000, `${type} convergence`)) as { converged: number; p50_ms: number; p99_ms: number };
-        return { p50: Math.round(r.p50_ms), p99: Math.round(r.p99_ms), cpu: Number((cpuSeconds(child.pid!) - cpu0).toFixed(2)), converged: r.converged };
-      };
-      vsWeight = vsWeight === 90 ? 50 : 90;
-      const vs = await measure('rds', () => kubectl(['apply', '-f', '-'], virtualService(shape, vsWeight)));
-      endpointShift = endpointShift === 1 ? 2 : 1;
-      const ep = await measure('eds', () => kubectl(['apply', '-f', '-'], workloadEntry(shape, endpointShift)));
-      const row: SideBySideRow = {
-        plane: which, proxies: n, subscribe,
-        initial_sync_s: Number(syncS.toFixed(1)), initial_sync_cpu_s: Number(syncCpu.toFixed(1)), kib_per_proxy: kib,
-        vs_p50_ms: vs.p50, vs_p99_ms: vs.p99, vs_cpu_s: vs.cpu,
-        endpoint_p50_ms: ep.p50, endpoint_p99_ms: ep.p99, endpoint_cpu_s: ep.cpu,
-        converged: `${vs.converged}/${ep.converged} of ${n}`,
-        peak_rss_mb: peakRssMb(child.pid!),
-        load_average: loadavg().map((x) => Number(x.toFixed(1))),
-      };
-      rows.push(row);
-      log(`${which}: ${n} proxies: VirtualService p50 ${vs.p50} ms p99 ${vs.p99} ms (${vs.cpu} CPU-s); endpoint p50 ${ep.p50} ms p99 ${ep.p99} ms (${ep.cpu} CPU-s); converged ${row.converged}; peak RSS ${row.peak_rss_mb} MB; load ${row.load_average.join(' ')}`);
-      sim.stdin!.write('exit\n');
-      await new Promise((r) => (sim!.exitCode !== null ? r(null) : sim!.once('exit', r)));
-      sim = undefined;
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
-      plane = undefined;
+    for (const which of planes) {
+      try {
+        rows.push(await runPlane(n, which));
+        writeRows();
+      } catch (err) {
+        failures.push(`${which} at ${n} proxies: ${(err as Error).message}`);
+        log(`${which}: ${n} proxies FAILED: ${(err as Error).message}`);
+        sim?.kill('SIGKILL');
+        sim = undefined;
+      }
+      if (plane) {
+        const child = plane;
+        child.kill('SIGTERM');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+        clearTimeout(killer);
+        plane = undefined;
+      }
     }
   }
   log(`machine: ${cpus().length} × ${cpus()[0]?.model}; ${new Date().toISOString()}`);
-  if (values.json) writeFileSync(values.json, JSON.stringify(rows, null, 2) + '\n');
+  writeRows();
+  if (failures.length) {
+    log(`failed: ${failures.join('; ')}`);
+    process.exitCode = 1;
+  }
 } finally {
   sim?.kill('SIGKILL');
   if (plane && plane.exitCode === null) {
