@@ -5,6 +5,7 @@ import { TYPE_URL } from '../../src/api/xds/type-urls.ts';
 import { DECODE_OPTIONS } from '../../src/control/xds/ads-service.ts';
 import { DiscoveryRequestDecoder } from '../../src/control/xds/discovery-request-decoder.ts';
 import { NameInterner } from '../../src/control/xds/name-interner.ts';
+import { SubscriptionCache } from '../../src/control/xds/subscription-cache.ts';
 import { jsonToStruct } from '../../src/control/xds/proxy-info.ts';
 
 const root = loadEnvoyRoot();
@@ -76,5 +77,38 @@ describe('NameInterner', () => {
     assert.equal(i.size, 2);
     assert.notEqual(i.intern(new Set(['c'])), c, 'c was the least recently used');
     assert.equal(i.intern(new Set(['d'])), d);
+  });
+});
+
+describe('SubscriptionCache (names shared across streams)', () => {
+  it('gives every stream that sends the same names the same frozen array, set and sorted list', () => {
+    const shared = new SubscriptionCache(new NameInterner());
+    const wire = encode({ typeUrl: TYPE_URL.endpoint, resourceNames: names });
+    const a = new DiscoveryRequestDecoder(root, shared).decode(wire).resourceNames!;
+    const b = new DiscoveryRequestDecoder(root, shared).decode(wire).resourceNames!;
+    assert.equal(a, b, 'one array for two streams');
+    assert.ok(Object.isFrozen(a));
+    assert.deepEqual(a, names);
+    const sa = shared.subscription(a);
+    assert.equal(shared.subscription(b), sa);
+    assert.equal(sa.star, false);
+    assert.equal(sa.explicit.size, names.length);
+    assert.deepEqual(sa.nameList, [...names].sort());
+    // The same set in another order: another array, but the same interned sorted list.
+    const reversed = new DiscoveryRequestDecoder(root, shared).decode(encode({ typeUrl: TYPE_URL.endpoint, resourceNames: [...names].reverse() })).resourceNames!;
+    assert.notEqual(reversed, a);
+    assert.equal(shared.subscription(reversed).nameList, sa.nameList);
+    const star = shared.subscription(['*', 'x']);
+    assert.equal(star.star, true);
+    assert.deepEqual([...star.explicit], ['x']);
+  });
+
+  it('forgets the least recently used byte strings past its bound', () => {
+    const shared = new SubscriptionCache(new NameInterner(), 1);
+    const first = new DiscoveryRequestDecoder(root, shared).decode(encode({ typeUrl: TYPE_URL.endpoint, resourceNames: ['a'] })).resourceNames!;
+    new DiscoveryRequestDecoder(root, shared).decode(encode({ typeUrl: TYPE_URL.endpoint, resourceNames: ['b'] }));
+    const again = new DiscoveryRequestDecoder(root, shared).decode(encode({ typeUrl: TYPE_URL.endpoint, resourceNames: ['a'] })).resourceNames!;
+    assert.notEqual(again, first);
+    assert.deepEqual(again, ['a']);
   });
 });

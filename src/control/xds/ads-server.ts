@@ -7,6 +7,7 @@ import { errorMessage } from '../../lib/errors.ts';
 import { PushQueue } from '../push/push-queue.ts';
 import { ADS_DELTA_PATH, ADS_SOTW_PATH } from './ads-service.ts';
 import { ConnectionRegistry } from './connection-registry.ts';
+import { SubscriptionCache } from './subscription-cache.ts';
 import { NameInterner } from './name-interner.ts';
 import { DeltaStream } from './delta-stream.ts';
 import type { ProxyInfo } from './proxy-info.ts';
@@ -73,7 +74,7 @@ export class AdsServer {
       onError: (conn, err) => options.log.error({ proxy: conn.proxy.id, err: errorMessage(err) }, 'push failed'),
     });
     const prefix = Date.now().toString(36);
-    const interner = new NameInterner();
+    const subscriptions = new SubscriptionCache(new NameInterner());
     this.deps = {
       root: options.root,
       encoder: this.encoder,
@@ -85,7 +86,7 @@ export class AdsServer {
       currentSnapshot: () => this.snapshot,
       nextNonce: () => `${prefix}-${(++this.nonceCounter).toString(36)}`,
       nextConnectionId: (proxy) => `${proxy.id}-${++this.conCounter}`,
-      internNames: (names) => interner.intern(names),
+      subscriptions,
       register: (conn) => {
         this.connections.add(conn);
         options.log.info({ proxy: conn.proxy.id, conId: conn.conId, protocol: conn.protocol, peer: conn.peer }, 'ADS stream connected');

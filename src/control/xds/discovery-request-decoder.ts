@@ -1,10 +1,12 @@
 import protobuf from 'protobufjs';
 import { DECODE_OPTIONS } from './ads-service.ts';
 import type { AdsRequestHead } from './ads-stream.ts';
+import type { SubscriptionCache } from './subscription-cache.ts';
 
 export interface DiscoveryRequest extends AdsRequestHead {
   versionInfo?: string;
-  resourceNames?: string[];
+  /** Shared between streams (see SubscriptionCache): never mutate. */
+  resourceNames?: readonly string[];
   responseNonce?: string;
   errorDetail?: { code?: number; message?: string };
 }
@@ -12,7 +14,7 @@ export interface DiscoveryRequest extends AdsRequestHead {
 /** The names a stream last sent for one type, as bytes on the wire and decoded. */
 interface LastNames {
   raw: Buffer;
-  names: string[];
+  names: readonly string[];
 }
 
 /**
@@ -21,17 +23,20 @@ interface LastNames {
  * An Envoy repeats its whole subscription in every ACK: a thousand EDS cluster names, 40 KB, per
  * proxy per push. When the names' bytes are those the stream sent last time for the type, the
  * previous array is returned as is (compared byte for byte, never decoded again), so an ACK costs
- * a memcmp and the subscription check can see by identity that nothing changed.
- * Malformed input throws, as protobufjs does.
+ * a memcmp and the subscription check can see by identity that nothing changed. Names the stream
+ * has not sent before come from the server-wide SubscriptionCache when given (decoded once for
+ * every stream sending the same bytes). Malformed input throws, as protobufjs does.
  */
 export class DiscoveryRequestDecoder {
   private readonly nodeType: protobuf.Type;
   private readonly statusType: protobuf.Type;
   private readonly last = new Map<string, LastNames>();
+  private readonly shared: SubscriptionCache | undefined;
 
-  constructor(root: protobuf.Root) {
+  constructor(root: protobuf.Root, shared?: SubscriptionCache) {
     this.nodeType = root.lookupType('envoy.config.core.v3.Node');
     this.statusType = root.lookupType('google.rpc.Status');
+    this.shared = shared;
   }
 
   decode(buf: Buffer): DiscoveryRequest {
@@ -86,13 +91,17 @@ export class DiscoveryRequestDecoder {
       out.resourceNames = prev.names;
       return out;
     }
-    const names: string[] = [];
-    const nr = protobuf.Reader.create(buf);
-    while (nr.pos < nr.len) {
-      const tag = nr.uint32();
-      if (tag >>> 3 === 3) names.push(nr.string());
-      else nr.skipType(tag & 7);
-    }
+    const decodeNames = (): string[] => {
+      const names: string[] = [];
+      const nr = protobuf.Reader.create(buf);
+      while (nr.pos < nr.len) {
+        const tag = nr.uint32();
+        if (tag >>> 3 === 3) names.push(nr.string());
+        else nr.skipType(tag & 7);
+      }
+      return names;
+    };
+    const names = contiguous && this.shared ? this.shared.namesOf(raw, decodeNames) : decodeNames();
     out.resourceNames = names;
     if (contiguous) this.last.set(typeUrl, { raw: Buffer.from(raw), names });
     else this.last.delete(typeUrl);

@@ -21,7 +21,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
 
   constructor(call: GrpcServerStream, deps: StreamDeps) {
     super(call, deps, 'DiscoveryRequest');
-    this.decoder = new DiscoveryRequestDecoder(deps.root);
+    this.decoder = new DiscoveryRequestDecoder(deps.root, deps.subscriptions);
   }
 
   protected override decode(buf: Buffer): DiscoveryRequest {
@@ -44,14 +44,15 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
     // same (an ACK repeating a large subscription): nothing to compare.
     if (!first && names === w.namesFrom) return false;
     w.namesFrom = names;
-    const explicit = names.filter((n) => n !== '*');
+    // Shared by every stream that sent the same names (see SubscriptionCache).
+    const sub = this.deps.subscriptions.subscription(names);
     const legacy = names.length === 0 && (WILDCARD_TYPES.has(w.typeUrl) || first || (w.wildcard && w.names.size === 0));
-    const wildcard = names.includes('*') || legacy;
-    const changed = wildcard !== w.wildcard || explicit.length !== w.names.size || explicit.some((n) => !w.names.has(n));
-    if (!changed) return false;
+    const wildcard = sub.star || legacy;
+    const sameNames = sub.nameList === w.nameList || (sub.explicit.size === w.names.size && [...sub.explicit].every((n) => w.names.has(n)));
+    if (wildcard === w.wildcard && sameNames) return false;
     w.wildcard = wildcard;
-    w.names = new Set(explicit);
-    w.nameList = wildcard ? undefined : this.deps.internNames(w.names);
+    w.names = sub.explicit;
+    w.nameList = wildcard ? undefined : sub.nameList;
     return true;
   }
 
@@ -108,7 +109,7 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
       const w = this.watched.get(typeUrl);
       if (!w) continue;
       const t0 = process.hrtime.bigint();
-      const names = w.wildcard ? undefined : (w.nameList ??= this.deps.internNames(w.names));
+      const names = w.wildcard ? undefined : (w.nameList ??= this.deps.subscriptions.intern(w.names));
       const set = generateEncoded(this.deps, this.proxy, snapshot, typeUrl, names);
       if (!set) continue;
       if (skipUnchanged && set.signature === w.sentSignature) continue;

@@ -7,6 +7,7 @@ import type { EncodedResourceSet } from './response-encoding.ts';
 import type { XdsMetrics } from './xds-metrics.ts';
 import type { XdsSnapshot } from './xds-snapshot.ts';
 import type { XdsConnection } from './xds-connection.ts';
+import type { SubscriptionCache } from './subscription-cache.ts';
 import { TYPE_URL, PUSH_ORDER } from '../../api/xds/type-urls.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { ProxyInfo } from './proxy-info.ts';
@@ -24,8 +25,8 @@ export interface StreamDeps {
   currentSnapshot(): XdsSnapshot;
   nextNonce(): string;
   nextConnectionId(proxy: ProxyInfo): string;
-  /** A name set as a sorted array, the same array for every equal set (see NameInterner). */
-  internNames(names: ReadonlySet<string>): readonly string[];
+  /** SotW subscriptions shared across streams; interns name sets (see SubscriptionCache, NameInterner). */
+  subscriptions: SubscriptionCache;
   register(conn: XdsConnection): void;
   unregister(conn: XdsConnection): void;
 }

@@ -15,11 +15,14 @@ export interface WatchedResource {
   typeUrl: string;
   /** Subscribed to everything of this type (empty names on LDS/CDS, or `*`). */
   wildcard: boolean;
-  /** Names subscribed to explicitly. */
+  /**
+   * Names subscribed to explicitly. SotW: a set shared by every stream with the same
+   * subscription (SubscriptionCache), replaced, never mutated; delta: the stream's own.
+   */
   names: Set<string>;
   /**
    * SotW: `names` sorted, as one array shared by every stream with the same subscription (see
-   * StreamDeps.internNames), so per-push caches can key on it by identity.
+   * SubscriptionCache), so per-push caches can key on it by identity.
    */
   nameList?: readonly string[];
   /** SotW: the request name list `names` was last set from (the decoder reuses it when unchanged). */
