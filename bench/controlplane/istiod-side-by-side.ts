@@ -83,6 +83,13 @@ export interface SideBySideRow {
   endpoint_responses: Record<string, number>;
   /** Streams the plane closed (e.g. istiod's rate limiter) that the simulator re-opened. */
   reopened: number;
+  /**
+   * The simulator's CPU-s for the initial sync and per edit (it shares the cores: when it is near
+   * the wall time, the simulator, not the plane, set the pace).
+   */
+  sim_sync_cpu_s: number;
+  sim_vs_cpu_s: number;
+  sim_endpoint_cpu_s: number;
   peak_rss_mb: number;
   load_average: number[];
 }
@@ -177,18 +184,20 @@ try {
     const synced = await waitForLine(rl, (l) => l.startsWith('synced'), 900_000, `${n} proxies to sync with ${which}`);
     const syncS = (performance.now() - t) / 1000;
     const syncCpu = cpuSeconds(child.pid!) - c0;
+    const simSyncCpu = cpuSeconds(sim.pid!);
     const bytes = (JSON.parse(synced.slice('synced'.length)) as { bytes: Record<string, number> }).bytes;
     const kib = Object.fromEntries(Object.entries(bytes).map(([k, b]) => [k, Math.round(b / n / 1024)]));
-    log(`${which}: ${n} proxies (${subscribe}) synced in ${syncS.toFixed(1)} s, ${syncCpu.toFixed(1)} CPU-s; KiB per proxy ${JSON.stringify(kib)}; load ${load0.map((x) => x.toFixed(1)).join(' ')}`);
+    log(`${which}: ${n} proxies (${subscribe}) synced in ${syncS.toFixed(1)} s, ${syncCpu.toFixed(1)} CPU-s (simulator ${simSyncCpu.toFixed(1)}); KiB per proxy ${JSON.stringify(kib)}; load ${load0.map((x) => x.toFixed(1)).join(' ')}`);
     const settle = await quiet();
-    type Measured = { p50: number; p99: number; cpu: number; converged: number; responses: Record<string, number>; reopened: number };
+    type Measured = { p50: number; p99: number; cpu: number; simCpu: number; converged: number; responses: Record<string, number>; reopened: number };
     const measure = async (type: 'rds' | 'eds', apply: () => Promise<unknown>): Promise<Measured> => {
       sim!.stdin!.write(`watch ${type} ${watchTimeoutMs}\n`);
       await waitForLine(rl, (l) => l === 'watching', 10_000, 'the simulator to arm');
       const cpu0 = cpuSeconds(child.pid!);
+      const sim0 = cpuSeconds(sim!.pid!);
       await apply();
       const r = JSON.parse(await waitForLine(rl, (l) => l.startsWith('{'), watchTimeoutMs + 60_000, `${type} convergence`)) as { converged: number; p50_ms: number; p99_ms: number; responses: Record<string, number>; reopened: number };
-      return { p50: Math.round(r.p50_ms), p99: Math.round(r.p99_ms), cpu: Number((cpuSeconds(child.pid!) - cpu0).toFixed(2)), converged: r.converged, responses: r.responses, reopened: r.reopened };
+      return { p50: Math.round(r.p50_ms), p99: Math.round(r.p99_ms), cpu: Number((cpuSeconds(child.pid!) - cpu0).toFixed(2)), simCpu: Number((cpuSeconds(sim!.pid!) - sim0).toFixed(2)), converged: r.converged, responses: r.responses, reopened: r.reopened };
     };
     vsWeight = vsWeight === 90 ? 50 : 90;
     const vs = await measure('rds', () => kubectl(['apply', '-f', '-'], virtualService(shape, vsWeight)));
@@ -205,10 +214,13 @@ try {
       vs_responses: vs.responses,
       endpoint_responses: ep.responses,
       reopened: ep.reopened,
+      sim_sync_cpu_s: Number(simSyncCpu.toFixed(1)),
+      sim_vs_cpu_s: vs.simCpu,
+      sim_endpoint_cpu_s: ep.simCpu,
       peak_rss_mb: peakRssMb(child.pid!),
       load_average: loadavg().map((x) => Number(x.toFixed(1))),
     };
-    log(`${which}: ${n} proxies: VirtualService p50 ${vs.p50} ms p99 ${vs.p99} ms (${vs.cpu} CPU-s, responses ${JSON.stringify(vs.responses)}); endpoint p50 ${ep.p50} ms p99 ${ep.p99} ms (${ep.cpu} CPU-s, responses ${JSON.stringify(ep.responses)}); converged ${row.converged}; streams re-opened ${ep.reopened}; peak RSS ${row.peak_rss_mb} MB; load ${row.load_average.join(' ')}`);
+    log(`${which}: ${n} proxies: VirtualService p50 ${vs.p50} ms p99 ${vs.p99} ms (${vs.cpu} CPU-s, simulator ${vs.simCpu}, responses ${JSON.stringify(vs.responses)}); endpoint p50 ${ep.p50} ms p99 ${ep.p99} ms (${ep.cpu} CPU-s, simulator ${ep.simCpu}, responses ${JSON.stringify(ep.responses)}); converged ${row.converged}; streams re-opened ${ep.reopened}; peak RSS ${row.peak_rss_mb} MB; load ${row.load_average.join(' ')}`);
     sim.stdin!.write('exit\n');
     await new Promise((r) => (sim!.exitCode !== null ? r(null) : sim!.once('exit', r)));
     sim = undefined;
