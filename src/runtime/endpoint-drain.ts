@@ -24,21 +24,31 @@ export async function endpointsAcknowledged(socketPath: string): Promise<boolean
  * Before a terminating pod's processes are stopped: wait until discovery no longer lists its
  * address as a healthy endpoint and every proxy has acknowledged the endpoints it was sent (the
  * pod is out of every load balancer), then a short grace for requests already in flight. Bounded
- * by `timeoutMs` (a control plane that does not answer does not hold a pod forever).
+ * by `timeoutMs` (a control plane that does not answer does not hold a pod forever); false when
+ * the deadline came first.
  */
-export async function waitForEndpointDrain(socketPath: string, ip: string, options: { timeoutMs: number; graceMs: number; pollMs?: number }): Promise<void> {
+export async function waitForEndpointDrain(socketPath: string, ip: string, options: { timeoutMs: number; graceMs: number; pollMs?: number }): Promise<boolean> {
   const deadline = Date.now() + options.timeoutMs;
   const poll = options.pollMs ?? 100;
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  let removed = false;
   while (Date.now() < deadline) {
     const served = await discoveryServesEndpoint(socketPath, ip).catch(() => undefined);
-    if (served === false) break;
+    if (served === false) {
+      removed = true;
+      break;
+    }
     await sleep(poll);
   }
-  while (Date.now() < deadline) {
-    const acked = await endpointsAcknowledged(socketPath).catch(() => undefined);
-    if (acked !== false) break;
+  let acked = false;
+  while (removed && Date.now() < deadline) {
+    const a = await endpointsAcknowledged(socketPath).catch(() => undefined);
+    if (a !== false) {
+      acked = true;
+      break;
+    }
     await sleep(poll);
   }
   await sleep(Math.max(0, Math.min(options.graceMs, deadline - Date.now())));
+  return acked;
 }

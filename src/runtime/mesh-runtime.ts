@@ -342,7 +342,9 @@ export class MeshRuntime {
         if (!this.closed) await this.pushPodState();
       }).catch(() => {});
       if (this.discovery && !this.closed) {
-        await waitForEndpointDrain(join(this.options.stateDir, DISCOVERY_SOCKET), pod.ip, { timeoutMs: 10_000, graceMs: 1000 });
+        // bounded as Kubernetes' default terminationGracePeriodSeconds (30 s)
+        const drained = await waitForEndpointDrain(join(this.options.stateDir, DISCOVERY_SOCKET), pod.ip, { timeoutMs: 30_000, graceMs: 1000 });
+        if (!drained) this.log.warn({ pod: pod.key, ip: pod.ip }, 'stopping a terminating pod before every proxy acknowledged endpoints without it (30 s): requests in flight to it may fail');
       }
       await this.enqueue(async () => {
         if (this.pods.get(pod.key) === pod) await this.removePod(pod);

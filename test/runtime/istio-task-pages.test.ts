@@ -346,7 +346,8 @@ EOF`);
       while (!stop) {
         const p = await page().catch((err: Error) => ({ status: 0, html: err.message, ms: 0 }));
         requests++;
-        if (p.status !== 200 || p.html.includes('currently unavailable')) failures.push(`${p.status} ${p.html.slice(0, 80)}`);
+        // the failure as the page says it (which call failed) and how long the page took (Bookinfo's calls time out at 3 s)
+        if (p.status !== 200 || p.html.includes('currently unavailable')) failures.push(`${p.status} after ${p.ms} ms: ${/[^<>]*currently unavailable[^<>]*/.exec(p.html)?.[0] ?? p.html.slice(0, 80)}`);
       }
     })();
     try {
