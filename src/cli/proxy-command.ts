@@ -8,6 +8,7 @@ import { errorMessage } from '../lib/errors.ts';
 import { startExecutableTrim, type TrimCalls } from '../lib/executable-pages.ts';
 import { libc } from '../lib/libc.ts';
 import { createLogFactory, type Logger } from '../lib/log.ts';
+import { raiseOpenFilesLimit } from '../lib/open-files.ts';
 import { getOriginalDestination } from '../lib/original-dst.ts';
 import type { OriginalDestination } from '../data/listener/original-destination.ts';
 import type { XdsTransport } from '../data/xds-client/ads-client.ts';
@@ -57,6 +58,11 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
   const c = proxyConfig(type, flags, ctx.env);
   const logs = createLogFactory({ levels: c.logLevels });
   const log = logs.component('proxy');
+  // as Envoy's deployments run it (container runtimes give 1,048,576): every connection costs
+  // descriptors, one downstream and one upstream
+  const files = raiseOpenFilesLimit();
+  if (typeof files === 'string') log.warn({ err: files }, 'cannot read or raise the open-files limit');
+  else log.info({ openFilesLimit: files.after.soft, hardLimit: files.after.hard, raisedFrom: files.before.soft === files.after.soft ? undefined : files.before.soft }, files.after.soft < 65_536 ? 'open-files limit is low for a proxy (each connection uses two descriptors); raise the hard limit (ulimit -Hn / LimitNOFILE)' : 'open-files limit');
   let agent: WorkloadAgent | undefined;
   if (c.caAddress) {
     agent = createWorkloadAgent({

@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from '../lib/clock.ts';
 import type { LogFactory, Logger } from '../lib/log.ts';
+import { countOpenFiles, openFilesSoftLimitFromProc } from '../lib/open-files.ts';
 import { loadProxyEnvoyRoot } from '../api/xds/proxy-envoy-root.ts';
 import { NDS_PROTO_FILE } from '../api/xds/envoy-protos.ts';
 import { TYPE_URL } from '../api/xds/type-urls.ts';
@@ -13,7 +14,8 @@ import { CORS_FILTER_TYPE, createCorsFilter } from './l7/cors-filter.ts';
 import { FAULT_FILTER_TYPE, createFaultFilter } from './l7/fault-filter.ts';
 import { HttpFilterRegistry } from './l7/http-filter.ts';
 import type { StreamObserver } from './l7/stream-info.ts';
-import { DEFAULT_DRAIN_DURATION_MS, ListenerManager } from './listener/listener-manager.ts';
+import { DEFAULT_DRAIN_DURATION_MS, ListenerManager, type ListenerManagerDeps } from './listener/listener-manager.ts';
+import type { DescriptorSource } from './listener/descriptor-overload.ts';
 import { registerPolicyFilters, type PolicyFilters } from './policy/policy-filters.ts';
 import type { AccessLogOptions } from './telemetry/access-log.ts';
 import { IstioTelemetry } from './telemetry/istio-telemetry.ts';
@@ -77,6 +79,12 @@ export interface ProxyOptions {
   dns?: SidecarDns;
   /** Called once when the proxy closes (its composition root's own parts: HBONE pools). */
   onClose?: () => void;
+  /**
+   * Where the open-files overload monitor reads descriptor use (default: RLIMIT_NOFILE and
+   * /proc/self/fd of this process); false turns the monitor off.
+   */
+  descriptors?: DescriptorSource | false;
+  overload?: ListenerManagerDeps['overload'];
 }
 
 /**
@@ -166,6 +174,8 @@ export class Proxy implements AdminSource {
       portOverride: options.portOverride,
       tcpMetadataExchange: this.telemetry.tcpExchange,
       drainDurationMs: options.drainDurationMs,
+      descriptors: options.descriptors === false ? undefined : options.descriptors ?? { limit: openFilesSoftLimitFromProc, open: countOpenFiles },
+      overload: options.overload,
     });
     this.applier = new XdsConfigApplier({
       clusters: this.clusters,
@@ -316,7 +326,7 @@ export class Proxy implements AdminSource {
   }
 
   statsText(): string {
-    return this.stats.text(this.clusters);
+    return this.stats.text(this.clusters, this.listeners.overload?.statLines());
   }
 
   /** Envoy-style proxy counters followed by Istio's standard metrics. */

@@ -36,6 +36,9 @@ export interface Libc {
   madvise(addr: bigint, length: number, advice: number): number;
   /** malloc_trim(3): give free heap memory of every malloc arena back to the kernel. */
   malloc_trim(pad: number): number;
+  /** getrlimit(2)/setrlimit(2): `rlim` is a 16-byte struct rlimit (soft, hard as unsigned 64-bit). */
+  getrlimit(resource: number, rlim: Buffer): number;
+  setrlimit(resource: number, rlim: Buffer): number;
   errno(): number;
   /** Address of a Buffer's memory (to put pointers inside a struct). */
   address(buf: Buffer): bigint;
@@ -72,6 +75,7 @@ export const EINPROGRESS = 115;
 export const O_RDWR = 2;
 export const O_NOCTTY = 0o400;
 export const TIOCSWINSZ = 0x5414;
+export const RLIMIT_NOFILE = 7;
 
 let cached: Libc | MizzenError | undefined;
 
@@ -111,6 +115,8 @@ export function libc(): Libc {
       ioctlPtr: (fd, request, arg) => ioctl(fd, request, 'uint8_t *', arg),
       madvise: f('int madvise(uintptr_t addr, size_t length, int advice)') as Libc['madvise'],
       malloc_trim: f('int malloc_trim(size_t pad)') as Libc['malloc_trim'],
+      getrlimit: f('int getrlimit(int resource, _Out_ uint8_t *rlim)') as Libc['getrlimit'],
+      setrlimit: f('int setrlimit(int resource, const uint8_t *rlim)') as Libc['setrlimit'],
       errno: () => koffi.errno(),
       address: (buf) => koffi.address(buf) as bigint,
     };

@@ -27,8 +27,8 @@ export class ProxyStats implements StreamObserver {
   }
 
   /** Envoy-style `name: value` lines. */
-  text(clusters: ClusterManager): string {
-    const lines: string[] = [];
+  text(clusters: ClusterManager, extra: readonly string[] = []): string {
+    const lines: string[] = [...extra];
     for (const [name, c] of clusters.clusters) {
       const s = c.stats;
       const p = `cluster.${name}.`;

@@ -15,6 +15,7 @@ import { ChainConnection, ChainConnections } from './chain-drain.ts';
 import { selectFilterChain, type ConnectionFacts } from './filter-chain-selector.ts';
 import { listenerShapeKey, type FilterChainSpec, type ListenerSpec } from './listener-config.ts';
 import { runNetworkFilters } from './network-filter.ts';
+import { DescriptorOverload, type DescriptorOverloadOptions, type DescriptorSource } from './descriptor-overload.ts';
 import type { OriginalDestination } from './original-destination.ts';
 import { sniff } from './protocol-sniffer.ts';
 
@@ -43,6 +44,12 @@ export interface ListenerManagerDeps {
    * (Envoy's --drain-time-s, Istio's ProxyConfig drainDuration); default 45 s.
    */
   drainDurationMs?: number;
+  /**
+   * Where descriptor use is read (RLIMIT_NOFILE and /proc/self/fd): with it, the open-files
+   * overload monitor runs (idle connections closed under pressure, accept failures counted).
+   */
+  descriptors?: DescriptorSource;
+  overload?: Partial<Omit<DescriptorOverloadOptions, 'source' | 'connections' | 'log'>>;
 }
 
 /** What the maker of an internal connection knows about it. */
@@ -88,6 +95,8 @@ export class ListenerManager {
   private readonly tlsServer = new tls.Server();
   /** Number of bind operations still in progress (for readiness). */
   pendingBinds = 0;
+  /** The open-files overload monitor (undefined without `deps.descriptors`). */
+  readonly overload: DescriptorOverload | undefined;
 
   /**
    * HTTP/2 downstream (and with it node:http2) is loaded on the first HTTP/2 connection: a mesh of
@@ -98,6 +107,10 @@ export class ListenerManager {
 
   constructor(deps: ListenerManagerDeps) {
     this.deps = deps;
+    if (deps.descriptors) {
+      this.overload = new DescriptorOverload({ ...deps.overload, source: deps.descriptors, connections: () => this.sockets, log: deps.log });
+      this.overload.start();
+    }
   }
 
   /** Hand a connection to the HTTP/2 gateway; bytes arriving while it loads are replayed to it. */
@@ -226,6 +239,12 @@ export class ListenerManager {
       this.deps.log.info({ listener: spec.name, address: host, port: active.boundPort }, 'listener bound');
     });
     server.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.syscall === 'accept') {
+        // the listening socket is fine: libuv goes on accepting once descriptors are free
+        if (this.overload) this.overload.acceptFailed(spec.name, err);
+        else this.deps.log.error({ listener: spec.name, err: err.code ?? err.message }, 'listener accept failed');
+        return;
+      }
       this.pendingBinds = Math.max(0, this.pendingBinds - 1);
       this.deps.log.error({ listener: spec.name, address: host, port, err: err.message }, `cannot bind listener (is port ${port} in use?)`);
       if (active.server === server) active.server = undefined;
@@ -491,6 +510,7 @@ export class ListenerManager {
 
   close(): void {
     this.draining = true;
+    this.overload?.close();
     for (const c of [...this.drainingChains]) c.finish();
     this.drainingChains.clear();
     this.h2?.close();
