@@ -185,10 +185,15 @@ export class ChaosMesh {
 
 /** The client sidecar's cluster stats for the server (admin :15000/stats, Envoy's names): counter → value. */
 export async function clientClusterStats(mesh: ChaosMesh): Promise<Record<string, number>> {
+  return clientStats(mesh, /^cluster\.outbound\|8080\|\|server\.default\.svc\.cluster\.local\.([a-z_.]+): (\d+)$/);
+}
+
+/** The client sidecar's admin /stats lines whose name `pattern` matches (group 1: the key, group 2: the value). */
+export async function clientStats(mesh: ChaosMesh, pattern: RegExp): Promise<Record<string, number>> {
   const r = await mizzen(['exec', 'deploy/client', '--', 'curl', '-s', 'http://127.0.0.1:15000/stats'], mesh.dir);
   const out: Record<string, number> = {};
   for (const line of r.stdout.split('\n')) {
-    const m = /^cluster\.outbound\|8080\|\|server\.default\.svc\.cluster\.local\.([a-z_.]+): (\d+)$/.exec(line.trim());
+    const m = pattern.exec(line.trim());
     if (m) out[m[1]] = Number(m[2]);
   }
   return out;

@@ -108,6 +108,24 @@ describe('retries, timeouts, faults, mirroring and CORS', () => {
     assert.equal(e.body, 'no healthy upstream');
   });
 
+  it("charges cluster response codes as Envoy's router: upstream responses and upstream aborts (UF, UT), not no-healthy-upstream", async () => {
+    const stat = (cluster: string, name: string): number => Number(new RegExp(`^cluster\\.${cluster}\\.${name}: (\\d+)$`, 'm').exec(h.proxy.statsText())?.[1] ?? 0);
+    const before = { dead5xx: stat('dead', 'upstream_rq_5xx'), dead503: stat('dead', 'upstream_rq_503'), empty5xx: stat('empty', 'upstream_rq_5xx'), emptyNone: stat('empty', 'upstream_cx_none_healthy'), slow504: stat('slow', 'upstream_rq_504'), flaky5xx: stat('flaky', 'upstream_rq_5xx') };
+    assert.equal((await request(port, { path: '/dead' })).status, 503);
+    assert.equal((await request(port, { path: '/empty' })).status, 503);
+    assert.equal((await request(port, { path: '/timeout?delay=1000' })).status, 504);
+    // the upstream's own 503 (flaky answers 503 to 2 of every 3 requests): charged as it comes
+    let upstream503 = 0;
+    for (let i = 0; i < 3; i++) if ((await request(port, { path: '/noretry' })).status === 503) upstream503++;
+    assert.equal(stat('dead', 'upstream_rq_5xx') - before.dead5xx, 1, 'a connection failure is charged 503 to the cluster (chargeUpstreamAbort)');
+    assert.equal(stat('dead', 'upstream_rq_503') - before.dead503, 1);
+    assert.equal(stat('slow', 'upstream_rq_504') - before.slow504, 1, 'a route timeout is charged 504');
+    assert.equal(stat('empty', 'upstream_rq_5xx') - before.empty5xx, 0, 'no upstream host: not an upstream response');
+    assert.equal(stat('empty', 'upstream_cx_none_healthy') - before.emptyNone, 1);
+    assert.equal(stat('flaky', 'upstream_rq_5xx') - before.flaky5xx, upstream503);
+    assert.match(await h.proxy.statsPrometheus(), /envoy_cluster_upstream_rq_xx\{envoy_response_code_class="5",envoy_cluster_name="dead"\} [1-9]/);
+  });
+
   it('injects aborts and delays (fault filter), honouring percentages', async () => {
     const a = await request(port, { path: '/abort' });
     assert.equal(a.status, 418);

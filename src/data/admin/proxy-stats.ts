@@ -41,7 +41,8 @@ export class ProxyStats implements StreamObserver {
         `${p}upstream_cx_overflow: ${s.cxOverflow}`, `${p}upstream_cx_active: ${c.breaker.connections}`,
         `${p}upstream_rq_active: ${c.breaker.requests}`, `${p}upstream_rq_pending_active: ${c.breaker.pending}`,
         `${p}outlier_detection.ejections_total: ${s.outlierEjections}`, `${p}upstream_cx_none_healthy: ${s.noHealthyHost}`,
-        `${p}membership_total: ${c.hosts.length}`,
+        `${p}membership_total: ${c.hosts.length}`, `${p}upstream_rq_completed: ${s.rqCompleted}`,
+        ...[...s.rqCodes].map(([code, n]) => `${p}upstream_rq_${code}: ${n}`),
       );
       const od = c.outlierDetector;
       if (od) {
@@ -70,6 +71,17 @@ export class ProxyStats implements StreamObserver {
       [...clusters.clusters].map(([n, c]) => [`{envoy_cluster_name="${n.replace(/["\\]/g, '_')}"}`, pick(c)]);
     metric('envoy_cluster_upstream_rq_total', 'counter', per((c) => c.stats.rqTotal));
     metric('envoy_cluster_upstream_rq_retry', 'counter', per((c) => c.stats.rqRetry));
+    const classes: [string, number][] = [];
+    const codes: [string, number][] = [];
+    for (const [n, c] of clusters.clusters) {
+      const label = `envoy_cluster_name="${n.replace(/["\\]/g, '_')}"`;
+      const s = c.stats;
+      for (const [k, v] of [['2', s.rq2xx], ['3', s.rq3xx], ['4', s.rq4xx], ['5', s.rq5xx]] as const) classes.push([`{envoy_response_code_class="${k}",${label}}`, v]);
+      for (const [code, v] of s.rqCodes) codes.push([`{envoy_response_code="${code}",${label}}`, v]);
+    }
+    metric('envoy_cluster_upstream_rq_xx', 'counter', classes);
+    metric('envoy_cluster_upstream_rq', 'counter', codes);
+    metric('envoy_cluster_upstream_rq_completed', 'counter', per((c) => c.stats.rqCompleted));
     metric('envoy_cluster_upstream_rq_timeout', 'counter', per((c) => c.stats.rqTimeout));
     metric('envoy_cluster_upstream_rq_pending_overflow', 'counter', per((c) => c.stats.rqPendingOverflow));
     metric('envoy_cluster_upstream_cx_total', 'counter', per((c) => c.stats.cxTotal));

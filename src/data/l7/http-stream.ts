@@ -302,6 +302,8 @@ export class HttpStream extends RouterStream implements FilterContext {
       this.complete();
       return;
     }
+    // an attempt was under way: Envoy charges the 504 to the cluster (chargeUpstreamAbort)
+    if (this.cluster && this.host) this.cluster.countResponse(LOCAL_REPLY.timeout.status);
     this.localReply(LOCAL_REPLY.timeout);
   }
 

@@ -71,6 +71,7 @@ export function forwardHttp2(o: Http2ForwardOptions): void {
   const attempt = (): void => {
     if (cluster.breaker.requests >= cluster.config.limits.maxRequests) {
       cluster.stats.rqOverflow++;
+      cluster.countResponse(LOCAL_REPLY.overflow.status);
       return o.local(LOCAL_REPLY.overflow);
     }
     const h = cluster.hostFor(info.originalDestination || `${info.downstreamLocalAddress}:${info.downstreamLocalPort}`, o.hash, retry?.otherHost ? host : undefined);
@@ -116,6 +117,7 @@ export function forwardHttp2(o: Http2ForwardOptions): void {
         if (!o.body.attach(a)) {
           // the body's start is gone (a retry of a request over 64 KiB): cannot be sent again
           abandon();
+          cluster.countResponse(LOCAL_REPLY.connectionTermination.status);
           o.local(LOCAL_REPLY.connectionTermination);
         }
       },
@@ -127,7 +129,9 @@ export function forwardHttp2(o: Http2ForwardOptions): void {
         cluster.recordResult(h, 503, true);
         if (stream.headersSent) return stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
         if ((beforeRequest ? retry?.onConnectFailure : retry?.onReset) && canRetry()) return schedule();
-        o.local(beforeRequest ? LOCAL_REPLY.connectFailure : LOCAL_REPLY.connectionTermination);
+        const reply = beforeRequest ? LOCAL_REPLY.connectFailure : LOCAL_REPLY.connectionTermination;
+        cluster.countResponse(reply.status);
+        o.local(reply);
       },
       response(status, headers, grpcStatus) {
         if (!live) return;
@@ -154,6 +158,7 @@ export function forwardHttp2(o: Http2ForwardOptions): void {
         cluster.recordResult(h, 504, true);
         if ((retry.on5xx || retry.onGatewayError || retry.onReset) && canRetry()) return schedule();
         cluster.stats.rqTimeout++;
+        cluster.countResponse(LOCAL_REPLY.timeout.status);
         o.local(LOCAL_REPLY.timeout);
       }, retry.perTryTimeoutMs);
       tryTimer.unref();

@@ -190,7 +190,10 @@ export class Http2Gateway {
     if (timeoutMs > 0) {
       timer = setTimeout(() => {
         cluster.stats.rqTimeout++;
-        if (!stream.headersSent) local(LOCAL_REPLY.timeout);
+        if (!stream.headersSent) {
+          cluster.countResponse(LOCAL_REPLY.timeout.status);
+          local(LOCAL_REPLY.timeout);
+        }
         else stream.close(http2.constants.NGHTTP2_CANCEL);
       }, timeoutMs);
       timer.unref();

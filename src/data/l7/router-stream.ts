@@ -85,6 +85,7 @@ export abstract class RouterStream implements PoolWaiter, UpstreamResponseHandle
     const cb = cluster.breaker;
     if (cb.requests >= cluster.config.limits.maxRequests) {
       cluster.stats.rqOverflow++;
+      cluster.countResponse(LOCAL_REPLY.overflow.status);
       return this.localReply(LOCAL_REPLY.overflow);
     }
     let host: Host | undefined;
@@ -176,12 +177,16 @@ export abstract class RouterStream implements PoolWaiter, UpstreamResponseHandle
     const cluster = this.cluster!;
     const host = this.host!;
     this.endAttempt();
-    if (kind === 'overflow') return this.localReply(LOCAL_REPLY.overflow);
+    if (kind === 'overflow') {
+      cluster.countResponse(LOCAL_REPLY.overflow.status);
+      return this.localReply(LOCAL_REPLY.overflow);
+    }
     this.info.upstreamTransportFailureReason = detail;
     cluster.recordResult(host, 503, true);
     if (this.retry?.onConnectFailure && this.canRetry()) return this.scheduleRetry();
     if (kind === 'connect-timeout') this.info.upstreamTransportFailureReason = 'connect timeout';
     const body = `${LOCAL_REPLY.connectFailure.body}${kind === 'tls-failure' ? `, transport failure reason: TLS_error: ${detail}` : ''}`;
+    cluster.countResponse(LOCAL_REPLY.connectFailure.status);
     this.localReply({ ...LOCAL_REPLY.connectFailure, body });
   }
 
@@ -326,6 +331,7 @@ export abstract class RouterStream implements PoolWaiter, UpstreamResponseHandle
       }
       this.cluster?.recordResult(this.host!, 503, true);
       if (this.retry?.onReset && this.canRetry()) return this.scheduleRetry();
+      this.cluster?.countResponse(LOCAL_REPLY.connectionTermination.status);
       return this.localReply(LOCAL_REPLY.connectionTermination);
     }
     this.info.addFlag('UR');
@@ -346,7 +352,10 @@ export abstract class RouterStream implements PoolWaiter, UpstreamResponseHandle
     if (this.cluster && this.host) this.cluster.recordResult(this.host, 504, true);
     const r = this.retry!;
     if ((r.on5xx || r.onGatewayError || r.onReset) && this.canRetry()) return this.scheduleRetry();
-    if (this.cluster) this.cluster.stats.rqTimeout++;
+    if (this.cluster) {
+      this.cluster.stats.rqTimeout++;
+      this.cluster.countResponse(LOCAL_REPLY.timeout.status);
+    }
     this.localReply(LOCAL_REPLY.timeout);
   }
 }

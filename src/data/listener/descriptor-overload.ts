@@ -40,7 +40,9 @@ const LOG_EVERY_MS = 10_000;
  * proxy's descriptor use against RLIMIT_NOFILE is sampled; between the scaling and saturation
  * thresholds the downstream idle timeout shrinks linearly from `idleTimeoutMs` to
  * `minIdleTimeoutMs`, and connections idle longer (no byte either way) are closed, least recently
- * active first, so idle connections make room before new ones starve. Accept failures (EMFILE /
+ * active first, until descriptor use is back under the scaling threshold, so idle connections
+ * make room before new ones starve (Envoy's scaled timers would fire all of them at once; closing
+ * only what is needed keeps the others). Accept failures (EMFILE /
  * ENFILE: libuv closes what the kernel had queued) are counted per listener as
  * `downstream_cx_overflow`, logged at most once per 10 s per listener, and trigger a sample at
  * once. Accepting carries on by itself once descriptors are free again.
@@ -140,10 +142,14 @@ export class DescriptorOverload {
     if (this.scale > 0 && !wasActive) this.o.log.warn({ openFiles: open, limit, pressure: Math.round(this.pressure * 100) / 100, idleTimeoutMs: Math.round(timeout) }, 'open files under pressure: reducing idle timeouts (overload action reduce_timeouts)');
     if (this.scale === 0 && wasActive) this.o.log.info({ openFiles: open, limit, idleClosed: this.idleClosed }, 'open files back under the scaling threshold');
     if (idle.length === 0) return;
+    // least recently active first, until use is back under the scaling threshold (a closed
+    // connection frees its downstream and, mostly, its upstream descriptor)
     idle.sort((a, b) => a[1] - b[1]);
-    for (const [s] of idle) s.destroy();
-    this.idleClosed += idle.length;
-    this.o.log.warn({ closed: idle.length, idleTimeoutMs: Math.round(timeout), openFiles: open, limit }, 'open files under pressure: closed idle connections');
+    const excess = open - Math.floor(lo * limit);
+    const n = Math.min(idle.length, Math.max(1, Math.ceil(excess / 2)));
+    for (let i = 0; i < n; i++) idle[i][0].destroy();
+    this.idleClosed += n;
+    this.o.log.warn({ closed: n, idleCandidates: idle.length, idleTimeoutMs: Math.round(timeout), openFiles: open, limit }, 'open files under pressure: closed the least recently active idle connections');
   }
 
   /** Envoy-style stat lines (`overload.*`, `listener.NAME.downstream_cx_overflow`). */

@@ -34,6 +34,10 @@ export interface ClusterStats {
   cxOverflow: number;
   outlierEjections: number;
   noHealthyHost: number;
+  /** upstream_rq_completed: requests charged a response code (upstream's or an upstream abort's). */
+  rqCompleted: number;
+  /** upstream_rq_<code> (Envoy's specific response code counters). */
+  rqCodes: Map<number, number>;
 }
 
 /** ORIGINAL_DST clusters keep at most this many destination hosts (oldest evicted first). */
@@ -66,6 +70,7 @@ export class Cluster {
   readonly stats: ClusterStats = {
     rqTotal: 0, rq2xx: 0, rq3xx: 0, rq4xx: 0, rq5xx: 0, rqTimeout: 0, rqRetry: 0, rqRetryOverflow: 0,
     rqPendingOverflow: 0, rqOverflow: 0, cxTotal: 0, cxConnectFail: 0, cxOverflow: 0, outlierEjections: 0, noHealthyHost: 0,
+    rqCompleted: 0, rqCodes: new Map(),
   };
   /** Whether endpoints have been delivered (EDS clusters warm until then). */
   warmed: boolean;
@@ -262,9 +267,17 @@ export class Cluster {
     return b.retries < max;
   }
 
-  /** Count an upstream response by status class. */
+  /**
+   * Charge a response code to the cluster (upstream_rq_<code>, upstream_rq_<class>xx,
+   * upstream_rq_completed), as Envoy's router does: for the upstream's own final response, and for
+   * the 503/504 it answers itself when an attempt was aborted (connection failure, reset,
+   * overflow, timeout: chargeUpstreamAbort). A 503 with no upstream host at all (no healthy
+   * upstream, no cluster) is not charged: Envoy counts it as upstream_cx_none_healthy only.
+   */
   countResponse(status: number): void {
     const s = this.stats;
+    s.rqCompleted++;
+    s.rqCodes.set(status, (s.rqCodes.get(status) ?? 0) + 1);
     if (status < 300) s.rq2xx++;
     else if (status < 400) s.rq3xx++;
     else if (status < 500) s.rq4xx++;
