@@ -14,25 +14,46 @@ export interface TlsUnavailable {
  * Builds and caches `tls.SecureContext`s for compiled TLS specs from the secret provider; a secret
  * change (rotation) drops the cached contexts that used it, so new connections pick up the new
  * certificate while existing ones keep going.
+ *
+ * TLS sessions survive a rotation of the proxy's own certificate but not a change of what it
+ * trusts: a context rebuilt with the same trusted CAs takes over the session ticket keys of the
+ * one it replaces (server side), and `trustTag` (what the client's session cache is keyed by)
+ * changes only with the trusted CAs. So when one side of a connection has renewed its certificate
+ * and the other not yet, connections between them still resume the sessions both verified, as
+ * they did before the renewal, instead of failing full handshakes against a peer certificate that
+ * expired while the CA was unreachable.
  */
 export class TlsContextFactory {
   private readonly secrets: SecretProvider;
-  private readonly cache = new Map<string, { ctx: tls.SecureContext; uses: string[] }>();
+  private readonly cache = new Map<string, { ctx: tls.SecureContext; uses: string[]; trust: string }>();
+  /** Ticket keys and trust of contexts dropped by a secret change, for their successors. */
+  private readonly retired = new Map<string, { ticketKeys: Buffer; trust: string }>();
   private readonly off: () => void;
-  /** Bumped on every secret change, so pools can tell their sessions are stale. */
+  /** Bumped on every secret change. */
   generation = 0;
 
   constructor(secrets: SecretProvider) {
     this.secrets = secrets;
     this.off = secrets.onChange((name) => {
       this.generation++;
-      for (const [k, v] of this.cache) if (v.uses.includes(name)) this.cache.delete(k);
+      for (const [k, v] of this.cache) {
+        if (!v.uses.includes(name)) continue;
+        const keys = ticketKeysOf(v.ctx);
+        if (keys) this.retired.set(k, { ticketKeys: keys, trust: v.trust });
+        this.cache.delete(k);
+      }
     });
   }
 
   close(): void {
     this.off();
     this.cache.clear();
+    this.retired.clear();
+  }
+
+  /** What the context of `spec` trusts (a digest of its CAs and CRL); '' before it is built. */
+  trustTag(spec: TlsSpec): string {
+    return this.cache.get(spec.key)?.trust ?? '';
   }
 
   secureContext(spec: TlsSpec): tls.SecureContext | TlsUnavailable {
@@ -65,9 +86,29 @@ export class TlsContextFactory {
     }
     if (spec.crl) opts.crl = spec.crl;
     const ctx = tls.createSecureContext(opts);
-    this.cache.set(spec.key, { ctx, uses });
+    const trust = createHash('sha256').update(JSON.stringify([opts.ca ?? null, opts.crl ?? null])).digest('hex');
+    const before = this.retired.get(spec.key);
+    if (before) {
+      this.retired.delete(spec.key);
+      if (before.trust === trust) setTicketKeys(ctx, before.ticketKeys);
+    }
+    this.cache.set(spec.key, { ctx, uses, trust });
     return ctx;
   }
+}
+
+/** The native context's session ticket keys (node's tls.Server get/setTicketKeys do the same on theirs). */
+interface NativeTicketKeys {
+  getTicketKeys?: () => Buffer;
+  setTicketKeys?: (keys: Buffer) => void;
+}
+
+function ticketKeysOf(ctx: tls.SecureContext): Buffer | undefined {
+  return (ctx.context as NativeTicketKeys | undefined)?.getTicketKeys?.();
+}
+
+function setTicketKeys(ctx: tls.SecureContext, keys: Buffer): void {
+  (ctx.context as NativeTicketKeys | undefined)?.setTicketKeys?.(keys);
 }
 
 /** SANs of a peer certificate, read from its DER: `[['URI', 'spiffe://...'], ['DNS', 'a.b'], ['IP Address', '10.0.0.1']]`. */

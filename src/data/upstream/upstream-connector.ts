@@ -29,11 +29,11 @@ export interface UpstreamTarget {
  */
 export class UpstreamConnector {
   private readonly tlsFactory: TlsContextFactory;
-  private readonly sessions: Map<string, { session: Buffer; generation: number }>;
+  private readonly sessions: Map<string, { session: Buffer; generation: string }>;
   private readonly bind: UpstreamBind | undefined;
   private readonly internal: ReadonlyMap<string, InternalUpstream>;
 
-  constructor(tlsFactory: TlsContextFactory, bind?: UpstreamBind, sessions?: Map<string, { session: Buffer; generation: number }>, internal: ReadonlyMap<string, InternalUpstream> = new Map()) {
+  constructor(tlsFactory: TlsContextFactory, bind?: UpstreamBind, sessions?: Map<string, { session: Buffer; generation: string }>, internal: ReadonlyMap<string, InternalUpstream> = new Map()) {
     this.tlsFactory = tlsFactory;
     this.bind = bind;
     this.sessions = sessions ?? new Map();
@@ -99,7 +99,8 @@ export class UpstreamConnector {
     }
     const sessionKey = `${address}:${port}|${spec.key}`;
     const cached = this.sessions.get(sessionKey);
-    const generation = this.tlsFactory.generation;
+    // sessions stay good across our own certificate's rotation, not across a change of trust
+    const generation = this.tlsFactory.trustTag(spec);
     const s = tls.connect({
       host: address,
       port,
