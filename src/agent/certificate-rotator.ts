@@ -11,7 +11,8 @@ import { createWorkloadCsr, generateWorkloadKey } from './workload-key.ts';
 /**
  * Keeps a workload certificate in the SecretCache, as istio-agent's SecretManager does: a new key
  * and CSR per rotation, renewal at 50 % of the lifetime minus a random jitter, exponential
- * backoff when the CA fails, and the still-valid certificate kept (and served) meanwhile.
+ * backoff when the CA fails (never longer than a quarter of the validity left, 5 s once expired:
+ * `retryCeiling`), and the still-valid certificate kept (and served) meanwhile.
  * Renewal authenticates with the current certificate over mTLS when the CA connection is TLS,
  * and with the token when one is available.
  */
@@ -106,8 +107,9 @@ export class CertificateRotator {
     } catch (err) {
       if (this.closed) return;
       const current = this.o.cache.current();
-      const keptCurrent = current !== undefined && current.notAfter > this.o.clock.now();
-      const retryInMs = this.backoff.next();
+      const now = this.o.clock.now();
+      const keptCurrent = current !== undefined && current.notAfter > now;
+      const retryInMs = Math.min(this.backoff.next(), retryCeiling(current && current.notAfter - now));
       this.o.log.warn(
         { err: errorMessage(err), retryInMs, keptCurrent, currentNotAfter: current && new Date(current.notAfter).toISOString() },
         keptCurrent ? 'certificate renewal failed; keeping the still-valid certificate' : 'cannot get a workload certificate',
@@ -133,6 +135,21 @@ export class CertificateRotator {
     });
     return secretFromChain(chain, key.publicKey.export({ format: 'der', type: 'spki' }), key.privateKeyPem);
   }
+}
+
+/** Longest wait between renewal attempts once the certificate has expired (or there is none yet). */
+export const EXPIRED_RETRY_MAX_MS = 5000;
+
+/**
+ * The backoff's ceiling for a certificate with `remainingMs` of validity left: a quarter of it
+ * (at least 1 s), so attempts get closer as expiry nears; 5 s once it has expired or when there is
+ * none. The CA answering again is then noticed within seconds, not after a full 60 s backoff:
+ * with 2-minute certificates and a 3-minute CA outage, each sidecar's next attempt came 47-58 s
+ * after the CA was back.
+ */
+export function retryCeiling(remainingMs: number | undefined): number {
+  if (remainingMs === undefined || remainingMs <= 0) return EXPIRED_RETRY_MAX_MS;
+  return Math.max(1000, remainingMs / 4);
 }
 
 /** Check a CA answer (our key, a chain that links up) and turn it into a WorkloadSecret. */

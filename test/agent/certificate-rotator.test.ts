@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { CaClient } from '../../src/agent/ca-client.ts';
-import { CertificateRotator, type RotatorEvent } from '../../src/agent/certificate-rotator.ts';
+import { CertificateRotator, EXPIRED_RETRY_MAX_MS, retryCeiling, type RotatorEvent } from '../../src/agent/certificate-rotator.ts';
 import { SecretCache, type WorkloadSecret } from '../../src/agent/secret-cache.ts';
 import { loadOrCreateTokenKey, mintServiceAccountToken } from '../../src/control/ca/service-account-token.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
@@ -155,5 +155,33 @@ describe('CertificateRotator', () => {
     assert.equal(failed.retryInMs, 500);
     rotator.close();
     await assert.rejects(ready, /closed/);
+  });
+
+  it('retries at most every quarter of the validity left, and every 5 s once expired (a CA back after an outage is noticed at once)', () => {
+    assert.equal(retryCeiling(undefined), EXPIRED_RETRY_MAX_MS, 'no certificate yet');
+    assert.equal(retryCeiling(-1), EXPIRED_RETRY_MAX_MS, 'expired');
+    assert.equal(retryCeiling(60_000), 15_000, '2-minute certificate at half-life');
+    assert.equal(retryCeiling(2000), 1000, 'never below 1 s');
+    assert.equal(Math.min(60_000, retryCeiling(12 * 3600_000)), 60_000, 'a day-long certificate keeps the 60 s backoff');
+  });
+
+  it('caps a long backoff at 5 s while it has no valid certificate', async () => {
+    const events = new Events();
+    const rotator = new CertificateRotator({
+      client: new CaClient({ address: '127.0.0.1:1', timeoutMs: 5000 }),
+      cache: new SecretCache(),
+      clock,
+      log: silentLogger(),
+      token: () => goodToken,
+      backoff: { initialMs: 60_000, jitter: 0 },
+      onEvent: events.listener,
+    });
+    rotator.start();
+    try {
+      const failed = await events.next('failed');
+      assert.equal(failed.retryInMs, EXPIRED_RETRY_MAX_MS);
+    } finally {
+      rotator.close();
+    }
   });
 });
