@@ -185,7 +185,7 @@ export class ChaosMesh {
 
 /** The client sidecar's cluster stats for the server (admin :15000/stats, Envoy's names): counter → value. */
 export async function clientClusterStats(mesh: ChaosMesh): Promise<Record<string, number>> {
-  return clientStats(mesh, /^cluster\.outbound\|8080\|\|server\.default\.svc\.cluster\.local\.([a-z_.]+): (\d+)$/);
+  return clientStats(mesh, /^cluster\.outbound\|8080\|\|server\.default\.svc\.cluster\.local\.([a-z0-9_.]+): (\d+)$/);
 }
 
 /** The client sidecar's admin /stats lines whose name `pattern` matches (group 1: the key, group 2: the value). */

@@ -86,7 +86,7 @@ export const appKill: Scenario = {
       recoveryMs: windowMs,
       nothingLost: r.failed === 0,
       expectZero: false,
-      notes: [`client sidecar → server: upstream_rq_retry +${d('upstream_rq_retry')}, outlier ejections +${d('outlier_detection.ejections_total')}, upstream_rq_5xx +${d('upstream_rq_5xx')}, upstream_cx_connect_fail +${d('upstream_cx_connect_fail')}`],
+      notes: [`client sidecar → server: upstream_rq_retry +${d('upstream_rq_retry')}, outlier ejections +${d('outlier_detection.ejections_total')}, upstream_rq_5xx +${d('upstream_rq_5xx')} (503: +${d('upstream_rq_503')}), upstream_cx_connect_fail +${d('upstream_cx_connect_fail')}`],
     });
   },
 };
