@@ -15,7 +15,8 @@ export interface CaClientOptions {
   address: string;
   /** TLS to the CA; omitted → plaintext. */
   tls?: {
-    rootCertPem: string;
+    /** The roots to verify the CA with; a function is read for every call (the trusted roots change when the mesh root is rotated). */
+    rootCertPem: string | (() => string);
     /** Name to verify in the server certificate (default istiod.istio-system.svc). */
     serverName?: string;
   };
@@ -75,7 +76,7 @@ export class CaClient {
     const cc = tls ? creds.clientCertificate : undefined;
     const channel = new GrpcChannel({
       target: this.o.address,
-      tls: tls ? { rootCertPem: tls.rootCertPem, serverName: tls.serverName ?? 'istiod.istio-system.svc', clientKeyPem: cc?.privateKeyPem, clientCertPem: cc?.certChainPem } : undefined,
+      tls: tls ? { rootCertPem: typeof tls.rootCertPem === 'function' ? tls.rootCertPem() : tls.rootCertPem, serverName: tls.serverName ?? 'istiod.istio-system.svc', clientKeyPem: cc?.privateKeyPem, clientCertPem: cc?.certChainPem } : undefined,
     });
     let result;
     try {

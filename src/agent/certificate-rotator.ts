@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { ExponentialBackoff, type BackoffOptions } from '../lib/backoff.ts';
 import { certificateSans, certificateValidity } from '../lib/certificate-info.ts';
+import { splitCertificatePems } from '../lib/pem.ts';
 import type { Clock, TimerHandle } from '../lib/clock.ts';
 import { errorMessage, MizzenError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
@@ -152,14 +153,22 @@ export function retryCeiling(remainingMs: number | undefined): number {
   return Math.max(1000, remainingMs / 4);
 }
 
-/** Check a CA answer (our key, a chain that links up) and turn it into a WorkloadSecret. */
+/**
+ * Check a CA answer (our key, a chain that links up) and turn it into a WorkloadSecret. As
+ * istiod answers, the last element is the root bundle: one root, or several while a plug-in
+ * root is rotated (the chain links up to one of them; all of them become the trusted roots).
+ */
 export function secretFromChain(chain: readonly string[], spki: Buffer, privateKeyPem: string): WorkloadSecret {
   let certs: X509Certificate[];
+  let roots: X509Certificate[];
   try {
-    certs = chain.map((p) => new X509Certificate(p));
+    const lead = chain.length > 1 ? chain.slice(0, -1) : chain;
+    certs = lead.flatMap((p) => splitCertificatePems(p)).map((p) => new X509Certificate(p));
+    roots = splitCertificatePems(chain[chain.length - 1]).map((p) => new X509Certificate(p));
   } catch (err) {
     throw new MizzenError('CA_INTERNAL', `the CA returned an unreadable certificate: ${(err as Error).message}`);
   }
+  if (certs.length === 0 || roots.length === 0) throw new MizzenError('CA_INTERNAL', 'the CA returned an unreadable certificate: no PEM certificate');
   const leaf = certs[0];
   if (!leaf.publicKey.export({ format: 'der', type: 'spki' }).equals(spki)) {
     throw new MizzenError('CA_INTERNAL', 'the CA returned a certificate for a different key');
@@ -167,10 +176,13 @@ export function secretFromChain(chain: readonly string[], spki: Buffer, privateK
   for (let i = 0; i + 1 < certs.length; i++) {
     if (!certs[i].verify(certs[i + 1].publicKey)) throw new MizzenError('CA_INTERNAL', `certificate ${i} of the CA's chain is not signed by the next`);
   }
+  const top = certs[certs.length - 1];
+  if (chain.length > 1 && !roots.some((r) => top.verify(r.publicKey))) {
+    throw new MizzenError('CA_INTERNAL', `certificate ${certs.length - 1} of the CA's chain is not signed by any root the CA returned`);
+  }
   const identity = certificateSans(leaf).uris[0];
   if (!identity) throw new MizzenError('CA_INTERNAL', 'the CA returned a certificate without a URI SAN');
   const { notBefore, notAfter } = certificateValidity(leaf);
-  const pems = certs.map((c) => c.toString().trimEnd() + '\n');
-  const withoutRoot = pems.length > 1 ? pems.slice(0, -1) : pems;
-  return { identity, certChainPem: withoutRoot.join(''), privateKeyPem, rootCertPem: pems[pems.length - 1], notBefore, notAfter };
+  const pem = (c: X509Certificate): string => c.toString().trimEnd() + '\n';
+  return { identity, certChainPem: certs.map(pem).join(''), privateKeyPem, rootCertPem: (chain.length > 1 ? roots : certs.slice(-1)).map(pem).join(''), notBefore, notAfter };
 }

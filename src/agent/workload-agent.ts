@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
+import { splitCertificatePems } from '../lib/pem.ts';
 import { CaClient } from './ca-client.ts';
 import { CertificateRotator, type RotatorEvent } from './certificate-rotator.ts';
 import { SecretCache } from './secret-cache.ts';
@@ -36,11 +37,22 @@ export interface WorkloadAgent {
   close(): void;
 }
 
+/** `provisioned` and the certificates of `learnt` it does not hold yet, as one PEM bundle. */
+export function trustedRoots(provisioned: string, learnt: string | undefined): string {
+  const have = new Set(splitCertificatePems(provisioned));
+  const extra = splitCertificatePems(learnt ?? '').filter((p) => !have.has(p));
+  return extra.length === 0 ? provisioned : `${provisioned.trimEnd()}\n${extra.join('')}`;
+}
+
 export function createWorkloadAgent(o: WorkloadAgentOptions): WorkloadAgent {
   const cache = new SecretCache();
+  const provisioned = o.caRootCertPem;
   const client = new CaClient({
     address: o.caAddress,
-    tls: o.caRootCertPem ? { rootCertPem: o.caRootCertPem, serverName: o.caServerName } : undefined,
+    // the provisioned root plus the roots the CA last sent: after a root rotation moved the CA's
+    // serving certificate to the new root, renewals still verify it (istio-agent reads the
+    // mesh's root bundle, istio-ca-root-cert, the same way)
+    tls: provisioned ? { rootCertPem: () => trustedRoots(provisioned, cache.current()?.rootCertPem), serverName: o.caServerName } : undefined,
   });
   const token =
     typeof o.token === 'string'

@@ -78,7 +78,9 @@ export function createCertificateAuthority(o: CertificateAuthorityOptions): Cert
     if (o.tokenReviewer) authenticators.push(new KubeTokenReviewAuthenticator({ review: o.tokenReviewer, trustDomain }));
     const chainNotAfter = Math.min(Date.parse(authority.signingCert.validTo), Date.parse(authority.rootCert.validTo));
     const handler = createCertificateHandler({ authenticators, issuer, metrics, log: o.log, ...(o.nodeAuthorizer ? { nodeAuthorizer: o.nodeAuthorizer } : {}) });
-    return { authority, issuer, authenticators, chainNotAfter, handler, trustBundle: [...authority.chainPems].reverse().join('') };
+    // every trusted root, then the intermediates (root to signer)
+    const trustBundle = authority.rootCertPem + authority.chainPems.slice(0, -1).reverse().join('');
+    return { authority, issuer, authenticators, chainNotAfter, handler, trustBundle };
   };
   let state: ReturnType<typeof build> | undefined;
   const metrics = createCaMetrics(o.metrics, o.clock, () => ({ rootNotAfter: Date.parse(state!.authority.rootCert.validTo), chainNotAfter: state!.chainNotAfter }));
@@ -106,7 +108,7 @@ export function createCertificateAuthority(o: CertificateAuthorityOptions): Cert
     trustBundlePem: () => state!.trustBundle,
     reload(): boolean {
       const next = loadSigningAuthority({ caDir: o.caDir, trustDomain, now: o.clock.now(), log: o.log });
-      const same = next.chainPems.join('') === state!.authority.chainPems.join('') && next.signingKey.equals(state!.authority.signingKey);
+      const same = next.chainPems.join('') === state!.authority.chainPems.join('') && next.rootCertPem === state!.authority.rootCertPem && next.signingKey.equals(state!.authority.signingKey);
       if (same) return false;
       state = build(next);
       for (const p of providers) p.reissue(state.issuer, state.trustBundle);

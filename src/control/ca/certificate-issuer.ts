@@ -116,7 +116,9 @@ export class CertificateIssuer {
         algorithm: this.algorithm,
         extensions: [...this.workloadExtensions, subjectAltNameExtension(names, true)],
       });
-      return { ok: true, certChain: [toPem('CERTIFICATE', certDer), ...this.authority.chainPems], notBefore: now, notAfter };
+      // as istiod answers: the leaf, the intermediates, then the root bundle as one element (every
+      // root workloads should trust: two while a plug-in root is rotated)
+      return { ok: true, certChain: [toPem('CERTIFICATE', certDer), ...this.authority.chainPems.slice(0, -1), this.authority.rootCertPem], notBefore: now, notAfter };
     } catch (err) {
       return { ok: false, failure: 'sign-failed', reason: (err as Error).message };
     }

@@ -34,7 +34,9 @@ export interface SigningAuthority {
   authorityKeyId: Buffer;
   /** PEMs from the signing certificate up to and including the root. */
   chainPems: readonly string[];
+  /** Every root workloads trust (root-cert.pem: one, or the old and new roots while one is rotated). */
   rootCertPem: string;
+  /** The root of the signing chain. */
   rootCert: X509Certificate;
 }
 
@@ -105,7 +107,7 @@ function spkiOf(cert: X509Certificate): Buffer {
   return cert.publicKey.export({ format: 'der', type: 'spki' });
 }
 
-function authority(kind: SigningAuthority['kind'], key: KeyObject, chain: X509Certificate[]): SigningAuthority {
+function authority(kind: SigningAuthority['kind'], key: KeyObject, chain: X509Certificate[], rootBundle: X509Certificate[] = [chain[chain.length - 1]]): SigningAuthority {
   const signingCert = chain[0];
   const rootCert = chain[chain.length - 1];
   return {
@@ -115,11 +117,21 @@ function authority(kind: SigningAuthority['kind'], key: KeyObject, chain: X509Ce
     issuerName: subjectDer(signingCert),
     authorityKeyId: keyIdentifier(spkiOf(signingCert)),
     chainPems: chain.map((c) => c.toString().trimEnd() + '\n'),
-    rootCertPem: rootCert.toString().trimEnd() + '\n',
+    rootCertPem: rootBundle.map((c) => c.toString().trimEnd() + '\n').join(''),
     rootCert,
   };
 }
 
+function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+  return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+}
+
+/**
+ * root-cert.pem may hold several roots: Istio's plug-in CA root rotation distributes the new root
+ * beside the old one (workloads trust both) before the signing certificate moves to the new
+ * root and the old root is dropped. The chain ends with the root of root-cert.pem that issued
+ * it; the whole bundle is what workloads trust (`rootCertPem`).
+ */
 function loadPlugIn(dir: string): SigningAuthority {
   const missing = PLUG_IN_FILES.filter((f) => !existsSync(join(dir, f)));
   if (missing.length > 0) throw invalid(dir, `plug-in CA is missing ${missing.join(', ')}`);
@@ -129,19 +141,28 @@ function loadPlugIn(dir: string): SigningAuthority {
   const roots = parseCerts(dir, 'root-cert.pem', readText(dir, 'root-cert.pem'));
   if (!caCert.checkPrivateKey(key)) throw invalid(dir, 'ca-key.pem does not match ca-cert.pem');
   if (!caCert.ca) throw invalid(dir, 'ca-cert.pem is not a CA certificate (basicConstraints CA:TRUE)');
-  // Chain: ca-cert, then cert-chain.pem's certificates (Istio's includes ca-cert itself), then root.
+  for (const r of roots) if (!r.ca || !issuedBy(r, r)) throw invalid(dir, `root-cert.pem: ${oneLine(r.subject)} is not a self-signed CA certificate`);
+  // Chain: ca-cert, then cert-chain.pem's certificates (Istio's includes ca-cert itself), up to a root.
   const chain: X509Certificate[] = [];
-  for (const c of [caCert, ...chainCerts, roots[0]]) {
-    if (!chain.some((x) => x.fingerprint256 === c.fingerprint256)) chain.push(c);
+  for (const c of [caCert, ...chainCerts]) {
+    if (chain.some((x) => x.fingerprint256 === c.fingerprint256)) continue;
+    chain.push(c);
+    if (issuedBy(c, c)) break;
+  }
+  const top = chain[chain.length - 1];
+  if (!issuedBy(top, top)) {
+    const root = roots.find((r) => issuedBy(top, r));
+    if (!root) throw invalid(dir, `no certificate of root-cert.pem issued ${oneLine(top.subject)} (its issuer: ${oneLine(top.issuer)})`);
+    chain.push(root);
   }
   for (let i = 0; i + 1 < chain.length; i++) {
-    if (!chain[i].checkIssued(chain[i + 1]) || !chain[i].verify(chain[i + 1].publicKey)) {
+    if (!issuedBy(chain[i], chain[i + 1])) {
       throw invalid(dir, `certificate ${i} of the chain (${oneLine(chain[i].subject)}) is not signed by the next (${oneLine(chain[i + 1].subject)})`);
     }
   }
   const root = chain[chain.length - 1];
-  if (!root.verify(root.publicKey)) throw invalid(dir, 'the last certificate of the chain (root-cert.pem) is not self-signed');
-  return authority('plug-in', key, chain);
+  if (!roots.some((r) => r.fingerprint256 === root.fingerprint256)) throw invalid(dir, `root-cert.pem does not hold the root of the chain (${oneLine(root.subject)})`);
+  return authority('plug-in', key, chain, roots);
 }
 
 function oneLine(subject: string): string {
