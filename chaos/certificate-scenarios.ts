@@ -12,7 +12,8 @@ import { clientClusterStats } from './chaos-mesh.ts';
 import { meshManifests } from './manifests.ts';
 import { freezeDiscovery, row, seconds, sleep, startLoad, type Scenario } from './scenario.ts';
 
-const RECYCLE = `apiVersion: networking.istio.io/v1
+/** Client connections to the server recycled every 100 requests: new mTLS handshakes all along. */
+export const RECYCLE = `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: server, namespace: default}
 spec:

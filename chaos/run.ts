@@ -108,6 +108,7 @@ for (const s of selected) {
   try {
     mkdirSync(join(dir, 'mesh'));
     writeFileSync(join(dir, 'mesh', 'mesh.yaml'), s.manifests({ quick: ctx.quick }));
+    s.prepare?.(mesh.stateDir);
     await mesh.up(join(dir, 'mesh'));
     log(`  mesh ${mesh.prefix} up`);
     const r = { ...(await s.run(ctx)), mesh: mesh.prefix };

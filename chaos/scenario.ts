@@ -44,6 +44,8 @@ export interface Scenario {
   title: string;
   /** Manifests of its mesh (YAML documents), written to the mesh directory before `mizzen up`. */
   manifests: (ctx: { quick: boolean }) => string;
+  /** Before `mizzen up`: files its mesh starts with (e.g. a plug-in CA in STATE/ca). */
+  prepare?: (stateDir: string) => void;
   run: (ctx: ScenarioContext) => Promise<ScenarioResult>;
 }
 

@@ -12,6 +12,7 @@ import type { Clock } from '../lib/clock.ts';
 import { MizzenError, errorMessage } from '../lib/errors.ts';
 import { GrpcServer, type GrpcServerTls } from '../lib/grpc-wire/grpc-server.ts';
 import type { LogFactory, Logger } from '../lib/log.ts';
+import { CaDirectoryWatcher } from './ca/ca-directory-watcher.ts';
 import { createCertificateAuthority, type CertificateAuthority } from './ca/certificate-authority.ts';
 import { StoreNodeAuthorizer } from './ca/node-authorizer.ts';
 import type { ConfigChange, ConfigStoreReader } from './config/config-store-reader.ts';
@@ -110,6 +111,7 @@ export class Discovery {
   /** Reuses unchanged per-resource registry results (and the snapshot) between pushes. */
   private readonly registryBuilder = new RegistryBuilder();
   private ca: CertificateAuthority | undefined;
+  private caDirWatcher: CaDirectoryWatcher | undefined;
   private grpcServer: GrpcServer | undefined;
   private readonly debugServers: DebugServer[] = [];
   private ready = false;
@@ -246,6 +248,12 @@ export class Discovery {
         nodeAuthorizer: new StoreNodeAuthorizer(this.store, this.o.trustedNodeAccounts),
       });
       this.ca.addToServer(server);
+      // outside Kubernetes the CA directory is the mounted cacerts: watch it as istiod does
+      if (!this.kube) {
+        const ca = this.ca;
+        this.caDirWatcher = new CaDirectoryWatcher({ caDir, reload: () => ca.reload(), log: this.o.logs.component('ca') });
+        this.caDirWatcher.start();
+      }
     }
     const grpcAddr = await bindGrpc(server, this.o.grpcAddr, 15010);
     let secure: string | undefined;
@@ -354,6 +362,7 @@ export class Discovery {
     this.ads.close();
     // Every ADS stream is ended: GOAWAY lets clients finish and reconnect elsewhere; cut after 2 s.
     const grpcClosed = this.grpcServer?.close(2000);
+    this.caDirWatcher?.close();
     this.ca?.close();
     await Promise.all([grpcClosed, ...this.debugServers.map((s) => s.close())]);
     if (this.tempCaDir) rmSync(this.tempCaDir, { recursive: true, force: true });

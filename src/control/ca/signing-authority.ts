@@ -152,7 +152,7 @@ function loadPlugIn(dir: string): SigningAuthority {
   const top = chain[chain.length - 1];
   if (!issuedBy(top, top)) {
     const root = roots.find((r) => issuedBy(top, r));
-    if (!root) throw invalid(dir, `no certificate of root-cert.pem issued ${oneLine(top.subject)} (its issuer: ${oneLine(top.issuer)})`);
+    if (!root) throw invalid(dir, `certificate ${chain.length - 1} of the chain (${oneLine(top.subject)}) is not signed by any root in root-cert.pem (its issuer: ${oneLine(top.issuer)})`);
     chain.push(root);
   }
   for (let i = 0; i + 1 < chain.length; i++) {
