@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type * as net from 'node:net';
 import type { Command } from 'commander';
-import { createWorkloadAgent, type WorkloadAgent } from '../agent/workload-agent.ts';
+import { createWorkloadAgent, trustedRoots, type WorkloadAgent } from '../agent/workload-agent.ts';
 import { cacheSecretProvider } from '../agent/cache-secret-provider.ts';
 import { systemClock } from '../lib/clock.ts';
 import { errorMessage } from '../lib/errors.ts';
@@ -40,11 +40,14 @@ const kernelOriginalDestination: OriginalDestination = {
 const DISCOVERY_SERVER_NAME = 'istiod.istio-system.svc';
 
 /** Plaintext without a mesh root; else TLS to istiod's name, with the token (re-read per stream) as a Bearer. */
-function xdsTransport(c: ProxyCommandConfig): XdsTransport {
-  if (!c.caRootPem) return {};
+function xdsTransport(c: ProxyCommandConfig, learntRoots: () => string | undefined): XdsTransport {
+  const provisioned = c.caRootPem;
+  if (!provisioned) return {};
   const tokenFile = c.tokenFile;
   return {
-    tls: { rootCertPem: c.caRootPem, serverName: DISCOVERY_SERVER_NAME },
+    // read at every (re)connect: the provisioned root plus the roots the CA last sent, so a
+    // reconnect after a root rotation verifies discovery's certificate under the new root
+    tls: { get rootCertPem() { return trustedRoots(provisioned, learntRoots()); }, serverName: DISCOVERY_SERVER_NAME },
     metadata: tokenFile
       ? async (): Promise<Record<string, string>> => {
         const t = (await readFile(tokenFile, 'utf8')).trim();
@@ -82,7 +85,7 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
   const opts = {
     identity,
     discovery: c.discovery,
-    xdsTransport: xdsTransport(c),
+    xdsTransport: xdsTransport(c, () => agent?.cache.current()?.rootCertPem),
     xdsProtocol: c.xdsProtocol,
     logs,
     adminPort: c.adminPort,
