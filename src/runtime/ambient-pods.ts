@@ -120,6 +120,12 @@ export class AmbientPods {
     return res;
   }
 
+  /** What istio-cni writes on the pod: `ambient.istio.io/redirection` while it is enrolled (pending, then enabled). */
+  controllerAnnotations(pod: PodInstance): Record<string, string> {
+    const state = this.agent?.state(pod.key);
+    return state ? { [REDIRECTION_ANNOTATION]: state } : {};
+  }
+
   /** ztunnel's own Pod object once it runs (the addons discover it as a pod). */
   nodePods(): ConfigResource[] {
     return this.ztunnelPod ? [this.ztunnelPod] : [];

@@ -63,11 +63,14 @@ export class KubeObjectViews {
   private readonly pods: ReadonlyMap<string, PodInstance>;
   private readonly objects: ClusterObjects;
   private readonly exposures: () => readonly Exposure[];
+  /** Annotations controllers write on a running pod (istio-cni's `ambient.istio.io/redirection`). */
+  private readonly podAnnotations: (p: PodInstance) => Readonly<Record<string, string>>;
 
-  constructor(pods: ReadonlyMap<string, PodInstance>, objects: ClusterObjects, exposures: () => readonly Exposure[]) {
+  constructor(pods: ReadonlyMap<string, PodInstance>, objects: ClusterObjects, exposures: () => readonly Exposure[], podAnnotations: (p: PodInstance) => Readonly<Record<string, string>> = () => ({})) {
     this.pods = pods;
     this.objects = objects;
     this.exposures = exposures;
+    this.podAnnotations = podAnnotations;
   }
 
   /** Objects of one kind (all namespaces when `namespace` is undefined), sorted by namespace and name. */
@@ -95,6 +98,7 @@ export class KubeObjectViews {
     const meta = base.metadata as Obj;
     meta.creationTimestamp = iso(p.createdAt);
     meta.uid = uidOf(`${p.key}@${p.createdAt}`);
+    meta.annotations = { ...((meta.annotations as Record<string, string> | undefined) ?? {}), ...this.podAnnotations(p) };
     if (view.phase === 'Terminating') meta.deletionTimestamp = iso(Date.now());
     if (o.owner) {
       const rs = `${o.owner.split('/')[1]}-${o.templateHash}`;

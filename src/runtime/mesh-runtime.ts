@@ -82,7 +82,7 @@ export class MeshRuntime {
     this.config = new ConfigDirWriter(join(options.stateDir, 'config'));
     this.views = new MeshStatusViews(this.pods, this.objects);
     this.gatewayController = new GatewayDeploymentController(this.objects, this.config, this.views, options.clock);
-    this.objectViews = new KubeObjectViews(this.pods, this.objects, () => this.exposures);
+    this.objectViews = new KubeObjectViews(this.pods, this.objects, () => this.exposures, (p) => this.ambient.controllerAnnotations(p));
     this.ambient = new AmbientPods({
       prefix: options.prefix,
       stateDir: options.stateDir,
@@ -235,8 +235,9 @@ export class MeshRuntime {
     return result;
   }
 
-  /** `kubectl label`: set (value) or remove (null) labels of a stored object. */
+  /** `kubectl label`: set (value) or remove (null) labels of a stored object, or of a running pod. */
   label(ref: ObjectRef, labels: Readonly<Record<string, string | null>>, overwrite: boolean): Promise<ChangeResult> {
+    if (ref.kind === 'Pod' && ref.group === '') return this.enqueue(async () => this.labelPod(ref, labels, overwrite));
     return this.enqueue(async () => {
       const r = this.objects.get(resourceKey(this.objects.normalize(ref as ConfigResource)));
       if (!r) return { ok: false, errors: [`${plural(ref)} "${ref.metadata.name}" not found`], changes: [] };
@@ -252,6 +253,40 @@ export class MeshRuntime {
       const removed = Object.values(labels).every((v) => v === null);
       return { ok: true, errors: [], changes: [`${kindLabel(r)} ${changed ? (removed ? 'unlabeled' : 'labeled') : 'not labeled'}`] };
     });
+  }
+
+  /**
+   * `kubectl label pod`: the running pod's labels change in place, without a restart, as on
+   * Kubernetes. Services select it or not by its new labels, and ambient mode follows at once
+   * (`istio.io/dataplane-mode=ambient|none`, or the label removed to fall back on the namespace's):
+   * the pod is enrolled or released as istio-cni's informer does. A Deployment pod's selector
+   * labels are refused (Kubernetes would orphan the pod and start a replacement; not modelled).
+   */
+  private labelPod(ref: ObjectRef, labels: Readonly<Record<string, string | null>>, overwrite: boolean): ChangeResult {
+    const key = `${ref.metadata.namespace ?? 'default'}/${ref.metadata.name}`;
+    const pod = this.pods.get(key);
+    const bare = this.objects.get(resourceKey(this.objects.normalize(ref as ConfigResource)));
+    if ((!pod || pod.isTerminating) && !bare) return { ok: false, errors: [`pods "${ref.metadata.name}" not found`], changes: [] };
+    const current = pod ? pod.options.labels : ((bare!.metadata.labels as Record<string, string> | undefined) ?? {});
+    const edited = relabel({ apiVersion: 'v1', kind: 'Pod', group: '', version: 'v1', metadata: { name: ref.metadata.name, namespace: ref.metadata.namespace, labels: current }, spec: {}, raw: {} }, labels, overwrite);
+    if ('error' in edited) return { ok: false, errors: [edited.error], changes: [] };
+    const next = (edited.resource.metadata.labels as Record<string, string>) ?? {};
+    const owner = pod?.options.owner ? this.objects.get(`apps/Deployment/${pod.options.owner}`) : undefined;
+    const selector = { ...(((owner?.spec as DeploymentSpec | undefined)?.selector?.matchLabels as Record<string, string> | undefined) ?? {}), ...(pod?.options.owner ? { 'pod-template-hash': '' } : {}) };
+    const orphaning = Object.keys(labels).find((k) => k in selector && next[k] !== current[k]);
+    if (orphaning) return { ok: false, errors: [`pods "${ref.metadata.name}": label ${orphaning} is in the selector of deployment.apps/${pod!.options.owner!.split('/')[1]}: changing it would orphan the pod from its ReplicaSet, which mizzen up does not model (change the Deployment's template instead)`], changes: [] };
+    const changed = JSON.stringify(Object.entries(next).sort()) !== JSON.stringify(Object.entries(current).sort());
+    if (changed) {
+      if (bare) {
+        const stored = relabel(bare, labels, true);
+        if ('resource' in stored) this.objects.put(stored.resource);
+      }
+      pod?.setLabels(next);
+      this.ambient.reconcile(this.pods.values());
+      this.scheduleRefresh(0);
+    }
+    const removed = Object.values(labels).every((v) => v === null);
+    return { ok: true, errors: [], changes: [`pod/${ref.metadata.name} ${changed ? (removed ? 'unlabeled' : 'labeled') : 'not labeled'}`] };
   }
 
   /**
@@ -299,6 +334,8 @@ export class MeshRuntime {
       if (!owner) {
         const b = barePods.get(pod.key);
         if (!b || barePodHash(b) !== pod.options.templateHash) bareStops.push(this.removePod(pod));
+        // only its labels changed (apply): updated in place, as Kubernetes does
+        else pod.setLabels((b.metadata.labels as Record<string, string> | undefined) ?? {});
       } else if (!owners.has(owner)) terminations.push(this.terminatePod(pod));
     }
     for (const [owner, d] of owners) {

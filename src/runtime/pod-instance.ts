@@ -139,6 +139,11 @@ export class PodInstance {
     return `${this.options.namespace}/${this.options.name}`;
   }
 
+  /** `kubectl label pod`: a running pod's labels change in place (Services, ambient enrollment and the Pod object follow; the processes keep running). */
+  setLabels(labels: Record<string, string>): void {
+    this.options.labels = { ...labels };
+  }
+
   get appUser(): { uid: number; gid: number } {
     const sc = this.options.spec.containers?.[0]?.securityContext;
     const uid = sc?.runAsUser ?? 0;
