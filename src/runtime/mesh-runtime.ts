@@ -12,6 +12,7 @@ import { GuardRoutes } from './guard-routes.ts';
 import { AddressPool } from './ipam.ts';
 import { deleteNetns } from './netns.ts';
 import { proxyMetadata } from './sidecar-command.ts';
+import { corednsHosts } from './coredns-hosts.ts';
 import { renderHosts, renderResolvConf } from './pod-dns-files.ts';
 import { PodInstance } from './pod-instance.ts';
 import { podInjection } from './pod-injection.ts';
@@ -441,7 +442,7 @@ export class MeshRuntime {
     });
     this.pods.set(key, pod);
     try {
-      await pod.start({ hosts: renderHosts(pod, this.serviceNames()), resolvConf: renderResolvConf(ns) }, this.serviceRules());
+      await pod.start({ hosts: renderHosts(pod, this.serviceNames(), 'cluster.local', corednsHosts(this.objects.list('ConfigMap'))), resolvConf: renderResolvConf(ns) }, this.serviceRules());
     } catch (err) {
       this.log.error({ pod: key, err: (err as Error).message }, 'pod failed to start');
       await this.removePod(pod);
@@ -494,11 +495,12 @@ export class MeshRuntime {
   private async pushPodState(): Promise<void> {
     const rules = this.serviceRules();
     const names = this.serviceNames();
+    const extra = corednsHosts(this.objects.list('ConfigMap'));
     const objects: ConfigResource[] = [];
     for (const pod of this.pods.values()) {
       const res = this.ambient.podObject(pod);
       objects.push(res);
-      const network = `\n${rules}\n${renderHosts(pod, names)}`;
+      const network = `\n${rules}\n${renderHosts(pod, names, 'cluster.local', extra)}`;
       const cache = JSON.stringify(res.raw) + network;
       const prev = this.written.get(pod.key);
       if (prev === cache) continue;

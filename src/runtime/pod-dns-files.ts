@@ -1,7 +1,8 @@
 /**
  * The files `ip netns exec` bind-mounts over /etc for a pod's processes: `hosts` resolving
  * Services as Kubernetes DNS would (`svc` within the pod's namespace, `svc.ns`, `svc.ns.svc`,
- * `svc.ns.svc.cluster.local` everywhere) plus the pod's own name, and `resolv.conf` with the
+ * `svc.ns.svc.cluster.local` everywhere) plus the pod's own name and the cluster DNS's extra
+ * names (CoreDNS `hosts` entries, runtime/coredns-hosts.ts), and `resolv.conf` with the
  * Kubernetes search path. They are rewritten in place (same inode) when Services change, so
  * running processes see the new names on their next lookup.
  */
@@ -17,7 +18,7 @@ export interface PodIdentity {
   ip: string;
 }
 
-export function renderHosts(pod: PodIdentity, services: readonly ServiceName[], clusterDomain = 'cluster.local'): string {
+export function renderHosts(pod: PodIdentity, services: readonly ServiceName[], clusterDomain = 'cluster.local', extra: readonly { ip: string; names: readonly string[] }[] = []): string {
   const lines = ['# Managed by mizzen up', '127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `${pod.ip}\t${pod.name}`];
   const sorted = [...services].sort((a, b) => (a.namespace + '/' + a.name < b.namespace + '/' + b.name ? -1 : 1));
   for (const s of sorted) {
@@ -25,6 +26,7 @@ export function renderHosts(pod: PodIdentity, services: readonly ServiceName[], 
     if (s.namespace === pod.namespace) names.push(s.name);
     lines.push(`${s.vip}\t${names.join(' ')}`);
   }
+  for (const e of extra) lines.push(`${e.ip}\t${e.names.join(' ')}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -9,18 +9,21 @@ function podEnded(status: PodStatusView): 'Succeeded' | 'Failed' | undefined {
 
 /**
  * The Pod object the control plane sees for a running pod (its registry derives workloads and
- * endpoints from Pods): labels (plus `security.istio.io/tlsMode: istio` when injected, as
- * Istio's injector adds), service account, container ports, and status with podIP and Ready.
+ * endpoints from Pods): labels (plus `security.istio.io/tlsMode: istio` when injected with a
+ * sidecar, as Istio's injector adds; not for its gateway template), service account, container ports, and status with podIP and Ready.
  */
 export function podResource(status: PodStatusView, options: PodInstanceOptions): ConfigResource {
   const labels: Record<string, string> = { ...options.labels };
   const annotations: Record<string, string> = { ...options.annotations };
   const containers: Record<string, unknown>[] = (options.spec.containers ?? []).map((c) => ({ name: c.name, image: c.image ?? 'local', ports: c.ports ?? [] }));
   if (options.sidecar) {
-    labels['security.istio.io/tlsMode'] = 'istio';
+    // Istio's gateway template (no capture: the pod is the proxy) sets no tlsMode label, so
+    // sidecars reach gateways (an egress gateway's plaintext HTTP server) without auto mTLS.
+    const gateway = options.capture === false;
+    if (!gateway) labels['security.istio.io/tlsMode'] = 'istio';
     labels['service.istio.io/canonical-name'] ??= options.labels['app'] ?? options.owner?.split('/')[1] ?? options.name;
     labels['service.istio.io/canonical-revision'] ??= options.labels['version'] ?? 'latest';
-    annotations['sidecar.istio.io/status'] = JSON.stringify({ containers: ['istio-proxy'], initContainers: ['istio-init'] });
+    annotations['sidecar.istio.io/status'] = JSON.stringify({ containers: ['istio-proxy'], initContainers: gateway ? null : ['istio-init'] });
     containers.push({ name: 'istio-proxy', image: 'mizzen/proxy', ports: [{ name: 'http-envoy-prom', containerPort: 15090 }] });
   }
   const metadata = { name: options.name, namespace: options.namespace, labels, annotations };

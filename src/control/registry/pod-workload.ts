@@ -39,7 +39,8 @@ function podGone(r: ConfigResource): boolean {
 /**
  * A Pod as a workload: IP, labels, service account (`default` when unset, as Kubernetes does),
  * named container ports, locality from its labels or else its Node's, network from its labels, and tlsMode `istio` when it
- * carries Istio's label (or the injector's status annotation). Pods without an IP, or that
+ * carries Istio's label (or the injector's status annotation of a sidecar; its gateway template,
+ * `initContainers: null`, gives no tlsMode). Pods without an IP, or that
  * have terminated, are not workloads.
  */
 export function workloadFromPod(r: ConfigResource, nodeLocality: ReadonlyMap<string, Locality> = new Map()): Workload | undefined {
@@ -51,7 +52,7 @@ export function workloadFromPod(r: ConfigResource, nodeLocality: ReadonlyMap<str
   for (const c of spec.containers ?? []) {
     for (const p of c.ports ?? []) if (p.name && Number.isInteger(p.containerPort)) ports[p.name] = p.containerPort;
   }
-  const injected = r.metadata.annotations?.[SIDECAR_STATUS_ANNOTATION] !== undefined;
+  const injected = hasSidecar(r.metadata.annotations?.[SIDECAR_STATUS_ANNOTATION]);
   const w: Workload = {
     kind: 'Pod',
     name: r.metadata.name,
@@ -69,4 +70,15 @@ export function workloadFromPod(r: ConfigResource, nodeLocality: ReadonlyMap<str
   if (locality) w.locality = locality;
   if (labels[NETWORK_LABEL]) w.network = labels[NETWORK_LABEL];
   return w;
+}
+
+/** The injector's status annotation says a sidecar was injected (not Istio's gateway template, whose initContainers are null). */
+function hasSidecar(status: string | undefined): boolean {
+  if (status === undefined) return false;
+  try {
+    const v = JSON.parse(status) as { initContainers?: unknown; containers?: unknown };
+    return !(v && typeof v === 'object' && 'initContainers' in v && v.initContainers === null);
+  } catch {
+    return true;
+  }
 }
