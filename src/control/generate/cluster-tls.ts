@@ -40,7 +40,8 @@ function tlsSocket(context: JsonObject): JsonObject {
 /** Cluster fields for TLS: DestinationRule tls if set, else auto mTLS for mesh-internal services. */
 export function clusterTlsFields(tls: ClientTLSSettings | undefined, opts: { sni: string; sans: readonly string[]; autoMtls: boolean; host: string }): JsonObject {
   // Mesh mTLS clusters carry Istio's upstream TCP metadata exchange (active only when the peer negotiates istio-peer-exchange).
-  if (tls?.mode === 'ISTIO_MUTUAL') return { transportSocket: tlsSocket(istioMutualContext(opts.sni, tls.subjectAltNames?.length ? tls.subjectAltNames : opts.sans)), filters: [tcpMetadataExchangeFilter()] };
+  // ISTIO_MUTUAL with `sni` (an egress gateway's server chosen by the external host's name) sends that name, as istiod
+  if (tls?.mode === 'ISTIO_MUTUAL') return { transportSocket: tlsSocket(istioMutualContext(tls.sni || opts.sni, tls.subjectAltNames?.length ? tls.subjectAltNames : opts.sans)), filters: [tcpMetadataExchangeFilter()] };
   if (tls?.mode === 'SIMPLE' || tls?.mode === 'MUTUAL') return { transportSocket: tlsSocket(originatedTlsContext(tls, opts.host)) };
   if (tls?.mode === 'DISABLE' || !opts.autoMtls) return {};
   return {

@@ -1,6 +1,6 @@
 import type { PushContext } from '../push/push-context.ts';
 import { hostMatches } from '../push/host-match.ts';
-import type { VirtualServiceView } from '../push/virtual-service-index.ts';
+import { resolveGatewayName, type VirtualServiceView } from '../push/virtual-service-index.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { BLACKHOLE_CLUSTER } from './cluster-names.ts';
 import { EXT, sdsSecret, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
@@ -107,12 +107,18 @@ export function serverAdmits(s: BoundServer, host: string, vsNs: string): boolea
   return s.hosts.some((h) => (h.namespace === '*' || h.namespace === vsNs) && (hostMatches(h.host, host) || hostMatches(host, h.host)));
 }
 
+/** A route match's `gateways` (resolved from the VirtualService's namespace) admit this gateway; none listed admits all. */
+function matchNamesGateway(gateways: readonly string[] | undefined, gateway: string, vsNamespace: string): boolean {
+  return !gateways?.length || gateways.some((g) => resolveGatewayName(g, vsNamespace) === gateway);
+}
+
 function passthroughChains(proxy: ProxyInfo, push: PushContext, s: BoundServer): JsonObject[] {
   const chains: JsonObject[] = [];
   for (const vs of virtualServicesForServer(proxy, push, s)) {
     for (const route of vs.spec.tls ?? []) {
       for (const m of route.match ?? []) {
         if (m.port !== undefined && m.port !== s.serverPort) continue;
+        if (!matchNamesGateway(m.gateways, s.gateway, vs.namespace)) continue;
         const snis = (m.sniHosts ?? []).map((h) => push.resolveHost(h, vs.namespace));
         if (!route.route?.length || snis.length === 0) continue;
         const target = tcpRouteClusters(route.route, s.serverPort, vs.namespace, push);
@@ -126,7 +132,7 @@ function passthroughChains(proxy: ProxyInfo, push: PushContext, s: BoundServer):
 function tcpTarget(proxy: ProxyInfo, push: PushContext, s: BoundServer): string | { name: string; weight: number }[] | undefined {
   for (const vs of virtualServicesForServer(proxy, push, s)) {
     for (const route of vs.spec.tcp ?? []) {
-      const applies = (route.match ?? []).length === 0 || route.match!.some((m) => m.port === undefined || m.port === s.serverPort);
+      const applies = (route.match ?? []).length === 0 || route.match!.some((m) => (m.port === undefined || m.port === s.serverPort) && matchNamesGateway(m.gateways, s.gateway, vs.namespace));
       if (applies && route.route?.length) return tcpRouteClusters(route.route, s.serverPort, vs.namespace, push);
     }
   }

@@ -1,4 +1,5 @@
 import type { RouteDestination } from '../../api/istio/virtual-service.ts';
+import { MESH_GATEWAY } from '../push/virtual-service-index.ts';
 import type { PushContext } from '../push/push-context.ts';
 import type { Service } from '../registry/service.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
@@ -141,7 +142,9 @@ function virtualOutbound(proxy: ProxyInfo, push: PushContext): JsonObject {
 /** Where a TCP service port's connections go: its cluster, or a VirtualService tcp route's clusters. */
 function tcpTarget(proxy: ProxyInfo, push: PushContext, s: Service, port: number): string | { name: string; weight: number }[] {
   const vs = push.virtualServiceForHost(proxy, s.hostname);
-  const labelsOk = (m: { sourceLabels?: Record<string, string> }): boolean => !m.sourceLabels || Object.entries(m.sourceLabels).every(([k, v]) => proxy.labels[k] === v);
+  // a match naming gateways applies to sidecars only when it names `mesh`
+  const labelsOk = (m: { sourceLabels?: Record<string, string>; gateways?: string[] }): boolean =>
+    (!m.sourceLabels || Object.entries(m.sourceLabels).every(([k, v]) => proxy.labels[k] === v)) && (!m.gateways?.length || m.gateways.includes(MESH_GATEWAY));
   // tls routes by SNI (the service host), then tcp routes, first match wins.
   const tls = vs?.spec.tls?.find((r) => (r.match ?? []).some((m) => (m.port === undefined || m.port === port) && labelsOk(m) && (m.sniHosts ?? []).some((h) => push.resolveHost(h, vs.namespace) === s.hostname)));
   const tcp = vs?.spec.tcp?.find((r) => (r.match ?? []).length === 0 || r.match!.some((m) => (m.port === undefined || m.port === port) && labelsOk(m)));

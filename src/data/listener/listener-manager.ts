@@ -400,7 +400,9 @@ export class ListenerManager {
       secureContext: ctx,
       requestCert: spec2.requireClientCert || spec2.ca !== undefined,
       rejectUnauthorized: spec2.requireClientCert,
-      ALPNProtocols: spec2.alpn.length > 0 ? [...spec2.alpn] : undefined,
+      // As Envoy: a client offering none of the listed protocols (a sidecar's `istio` ALPN to a
+      // gateway's h2/http1.1) is served without ALPN, not refused (Node would send no_application_protocol).
+      ALPNProtocols: spec2.alpn.length > 0 && (facts.applicationProtocols.length === 0 || spec2.alpn.some((p) => facts.applicationProtocols.includes(p))) ? [...spec2.alpn] : undefined,
       server: this.tlsServer,
     });
     tracked.addSocket(t);

@@ -6,13 +6,14 @@ import { injectedNamespace, meshConfigMap } from '../task-mesh.ts';
  * The YAML of Istio's egress gateway pages (unchanged) and what stands in for the Internet and
  * for Istio's installation in test/runtime/egress-gateway-task.test.ts.
  */
-export const ORIGIN_VIP = '10.96.250.80';
-
-export function manifests(dir: string): Record<string, string> {
-  return {
-    'mesh.yaml': meshConfigMap('accessLogFile: /dev/stdout\n'),
-    'default.yaml': injectedNamespace('default'),
-    'coredns.yaml': `apiVersion: v1
+/**
+ * CoreDNS's Corefile with a `hosts` entry: how a cluster admin points a name at an address for
+ * every pod (mizzen up writes the entry into pods' hosts files). The site's pod IP stands in for
+ * the Internet's address of edition.cnn.com (not a Service VIP: sidecars must see an address
+ * no mesh service claims, as with a real site).
+ */
+export function corednsConfigMap(ip: string): string {
+  return `apiVersion: v1
 kind: Namespace
 metadata:
   name: kube-system
@@ -28,28 +29,22 @@ data:
         errors
         kubernetes cluster.local in-addr.arpa ip6.arpa
         hosts {
-           ${ORIGIN_VIP} edition.cnn.com
+           ${ip} edition.cnn.com
            fallthrough
         }
         forward . /etc/resolv.conf
     }
-`,
+`;
+}
+
+export function manifests(dir: string): Record<string, string> {
+  return {
+    'mesh.yaml': meshConfigMap('accessLogFile: /dev/stdout\n'),
+    'default.yaml': injectedNamespace('default'),
     'external.yaml': `apiVersion: v1
 kind: Namespace
 metadata:
   name: external
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: cnn-origin
-  namespace: external
-spec:
-  clusterIP: ${ORIGIN_VIP}
-  selector: {app: cnn-origin}
-  ports:
-  - {name: http, port: 80}
-  - {name: https, port: 443}
 ---
 apiVersion: apps/v1
 kind: Deployment
