@@ -137,7 +137,8 @@ export async function runControlplaneBench(options: {
         { stdio: ['pipe', 'pipe', 'inherit'] },
       );
       const rl = lines(sim);
-      const syncLine = await waitForLine(rl, (l) => l.startsWith('synced'), 600_000, `${n} proxies to sync`);
+      // 10 minutes, plus 0.1 s per proxy beyond 1,000 (10,000 proxies on a loaded 2-core machine need more).
+      const syncLine = await waitForLine(rl, (l) => l.startsWith('synced'), 600_000 + Math.max(0, n - 1000) * 100, `${n} proxies to sync`);
       const initialSync = (performance.now() - t0) / 1000;
       const syncBytes = (JSON.parse(syncLine.slice('synced'.length)) as { bytes: Record<string, number> }).bytes;
       const perProxy = Object.entries(syncBytes).map(([t, b]) => `${t} ${(b / n / 1024).toFixed(0)} KB`).join(', ');
