@@ -79,19 +79,61 @@ export function getJson(url: string, headers: Record<string, string>, timeoutMs:
   });
 }
 
-/** Listen on PORT (default 9080) on all addresses and stop cleanly on SIGTERM. */
+/** After SIGTERM, stop once no request has come for this long (the lame-duck period). */
+const QUIET_MS = 1000;
+/** ...but never later than this after SIGTERM. */
+const LAME_DUCK_MAX_MS = 15_000;
+
+/**
+ * Listen on PORT (default 9080) on all addresses; on SIGTERM stop as a server meant for
+ * Kubernetes does. The kubelet signals a deleted pod while its endpoint is still being removed
+ * from the clients' load balancers (EndpointSlice → discovery → every sidecar's EDS), so requests
+ * keep arriving for a moment: keep serving until none has come for QUIET_MS (at most
+ * LAME_DUCK_MAX_MS), then close the listener, let requests in flight finish and exit. Where the
+ * pod was taken out of every proxy's endpoints before the signal (`mizzen up`'s rollouts), that
+ * costs QUIET_MS. SIGINT stops at once.
+ */
 export function serve(name: string, handler: http.RequestListener): void {
   const port = Number(process.env.PORT ?? 9080);
-  const server = http.createServer(handler);
+  let inFlight = 0;
+  let lastRequest = 0;
+  const server = http.createServer((req, res) => {
+    inFlight++;
+    lastRequest = Date.now();
+    res.once('close', () => {
+      inFlight--;
+      lastRequest = Date.now();
+    });
+    return handler(req, res);
+  });
   server.keepAliveTimeout = 30_000;
   server.listen(port, '0.0.0.0', () => process.stdout.write(`${name} listening on ${port}\n`));
-  const stop = (): void => {
+  const stopNow = (): void => {
     server.close();
     server.closeAllConnections();
     process.exit(0);
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  let stopping = false;
+  const stopGracefully = (): void => {
+    if (stopping) return;
+    stopping = true;
+    const signalled = Date.now();
+    lastRequest = Math.max(lastRequest, signalled);
+    const check = (): void => {
+      const now = Date.now();
+      if ((inFlight > 0 || now - lastRequest < QUIET_MS) && now - signalled < LAME_DUCK_MAX_MS) {
+        setTimeout(check, 100);
+        return;
+      }
+      // No new connections; idle keep-alive connections close now, busy ones after their response.
+      server.close(() => process.exit(0));
+      server.closeIdleConnections();
+      setTimeout(stopNow, 5000).unref();
+    };
+    check();
+  };
+  process.on('SIGTERM', stopGracefully);
+  process.on('SIGINT', stopNow);
 }
 
 /** The numeric product id at the end of a path, or undefined. */

@@ -80,8 +80,8 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
     agent.start();
   }
   const identity = { id: c.nodeId, ip: c.ip, podName: c.podName, namespace: c.namespace, serviceAccount: c.serviceAccount, labels: c.labels, meta: c.meta, trustDomain: c.trustDomain };
-  let stop: (() => void) | undefined;
-  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  let stop: ((signal?: NodeJS.Signals) => void) | undefined;
+  const stopped = new Promise<NodeJS.Signals | undefined>((resolve) => (stop = resolve));
   const opts = {
     identity,
     discovery: c.discovery,
@@ -106,7 +106,7 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
   };
   const waypoint = type === 'waypoint' ? new Waypoint(opts) : undefined;
   const proxy = waypoint ? waypoint.proxy : type === 'router' ? createRouter(opts) : createSidecar(opts);
-  const onSignal = (): void => stop?.();
+  const onSignal = (signal: NodeJS.Signals): void => stop?.(signal);
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   // One broken connection must not take the data plane down with every other connection.
@@ -118,9 +118,12 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
     else await proxy.start();
     stopTrim = trimFilePages(c, logs.component('memory'));
     ctx.stdout(`mizzen proxy ${type} ${String(proxy.node.id)}: admin 127.0.0.1:${proxy.adminPort}${proxy.readinessPort !== undefined ? `, ready :${proxy.readinessPort}/healthz/ready` : ''}${waypoint ? `, HBONE :${waypoint.hbonePort}` : ''}${c.dns ? `, DNS ${c.dns.address}:${opts.dns?.port}` : ''}, discovery ${c.discovery}\n`);
-    await stopped;
-    log.info('shutting down: draining connections');
+    const signal = await stopped;
+    log.info({ signal }, 'shutting down: draining connections');
     if (waypoint) await waypoint.drain(c.drainGraceMs);
+    // A sidecar told to terminate (the kubelet's SIGTERM) keeps serving inbound connections while
+    // they still come, as Istio's agent does; SIGINT and /quitquitquit stop accepting at once.
+    else if (type === 'sidecar' && signal === 'SIGTERM') await proxy.terminate(c.drainGraceMs);
     else await proxy.drain(c.drainGraceMs);
   } finally {
     stopTrim?.();

@@ -251,7 +251,19 @@ export class Proxy implements AdminSource {
     return this.listeners.boundPort(listenerName);
   }
 
-  /** SIGTERM: stop accepting, let in-flight requests finish within the grace period, then close. */
+  /**
+   * SIGTERM as Istio's agent handles it: inbound connections drained while the listeners keep
+   * accepting, until no inbound connection has come for `quietMs` (within the grace period),
+   * then drain() with what is left of it.
+   */
+  async terminate(graceMs = this.options.drainGraceMs ?? 5000, quietMs = 1000): Promise<void> {
+    const start = Date.now();
+    this.log.info({ graceMs, quietMs }, 'terminating: draining inbound connections while still accepting');
+    await this.listeners.drainInboundGracefully(quietMs, graceMs);
+    await this.drain(Math.max(1000, graceMs - (Date.now() - start)));
+  }
+
+  /** Stop accepting, let in-flight requests finish within the grace period, then close. */
   async drain(graceMs = this.options.drainGraceMs ?? 5000): Promise<void> {
     this.log.info({ graceMs }, 'draining');
     await this.listeners.drain(graceMs);

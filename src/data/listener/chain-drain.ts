@@ -85,6 +85,11 @@ export class ChainConnections {
     this.timer.unref();
   }
 
+  /** Drain every open connection without a period or closing them (the proxy's graceful termination). */
+  drainOpen(): void {
+    for (const c of this.open) c.drain();
+  }
+
   /** End the drain now (proxy shutdown): close every connection. */
   finish(): void {
     if (this.timer) clearTimeout(this.timer);

@@ -89,6 +89,10 @@ export class ListenerManager {
   private readonly drainingChains = new Set<ChainConnections>();
   private readonly sockets = new Set<net.Socket>();
   private draining = false;
+  /** SIGTERM's graceful phase: connections on inbound chains are drained as they come. */
+  private drainingInbound = false;
+  /** When an inbound connection was last accepted (graceful termination waits for quiet). */
+  private lastInboundAccept = 0;
   /** admin /drain_listeners: listeners of these directions stay closed (ALL: every listener). */
   private stopped: 'ALL' | 'INBOUND' | undefined;
   /** Standalone TLSSockets only verify client certificates when attached to a server object. */
@@ -277,6 +281,7 @@ export class ListenerManager {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => undefined);
+    if (receiving.spec.direction === 'INBOUND') this.lastInboundAccept = Date.now();
     const od = receiving.spec.useOriginalDst || receiving.spec.originalDstFilter ? this.deps.originalDst.lookup(socket) : undefined;
     const destIp = od ? od.address : plainIp(socket.localAddress ?? '');
     const destPort = od ? od.port : socket.localPort ?? 0;
@@ -365,6 +370,7 @@ export class ListenerManager {
     }
     const tracked = new ChainConnection(socket);
     this.connectionsOf(chain).add(tracked, socket);
+    if (this.drainingInbound && spec.direction === 'INBOUND') tracked.drain();
     if (socket.destroyed) return;
     const conn: DownstreamConnectionInfo = {
       listenerName: spec.name,
@@ -498,6 +504,27 @@ export class ListenerManager {
       n++;
     }
     return n;
+  }
+
+  /**
+   * Istio's agent on SIGTERM (`drain_listeners?inboundonly&graceful`, then its
+   * terminationDrainDuration): listeners keep accepting, every connection on an inbound chain is
+   * drained (HTTP/1.1: `connection: close` on its next response; HTTP/2: GOAWAY) and so is each
+   * new one, so clients reconnect and their load balancers move on once the pod's endpoint is
+   * gone (on Kubernetes the kubelet signals while the EndpointSlice change is still on its way);
+   * outbound listeners are untouched, so the application can still call out. Resolves once no
+   * inbound connection has been accepted for `quietMs` (Istio waits the whole period), at the
+   * latest after `maxMs`.
+   */
+  async drainInboundGracefully(quietMs: number, maxMs: number): Promise<void> {
+    this.drainingInbound = true;
+    for (const l of this.listeners.values()) {
+      if (l.spec.direction !== 'INBOUND') continue;
+      for (const chain of chainsOf(l.spec)) this.connectionsOf(chain).drainOpen();
+    }
+    const start = Date.now();
+    this.lastInboundAccept = Math.max(this.lastInboundAccept, start);
+    while (Date.now() - start < maxMs && Date.now() - this.lastInboundAccept < quietMs) await new Promise((r) => setTimeout(r, 50));
   }
 
   /** Stop accepting; close idle HTTP connections; resolve when all connections ended or after `graceMs`. */
