@@ -54,8 +54,7 @@ function upConfig(dir: string, flags: UpFlags, ctx: CliContext) {
   const timeoutSeconds = Number(timeout.replace(/s$/, ''));
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new MizzenError('USAGE', `--timeout must be seconds, e.g. 120s (got ${timeout})`);
   if (flags.kube) {
-    const unsupported = [flags.expose.length > 0 && '--expose', flags.ingressGateway && '--ingress-gateway', flags.addons.length > 0 && '--addons'].filter(Boolean);
-    if (unsupported.length > 0) throw new MizzenError('USAGE', `${unsupported.join(', ')}: not available with --kube yet`, { hint: 'use kubectl port-forward, and kubectl apply the ingress gateway' });
+    if (flags.addons.length > 0) throw new MizzenError('USAGE', '--addons: not available with --kube yet', { hint: 'the addons run beside file-mode meshes only; on Kubernetes, kubectl apply Istio\'s samples/addons' });
   } else if (flags.kubeconfig) throw new MizzenError('USAGE', '--kubeconfig goes with --kube');
   const env = baseProcessEnv(ctx.env);
   env.PATH = `${dirname(process.execPath)}:${env.PATH}`;
@@ -112,7 +111,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (!existsSync(config.dir)) throw new MizzenError('USAGE', `${dir}: no such file or directory`);
         if (flags.kube) {
           const kubeconfig = flags.kubeconfig ? resolve(ctx.cwd, flags.kubeconfig) : undefined;
-          await upKube({ dir: config.dir, stateDir: config.stateDir, ...(kubeconfig ? { kubeconfig } : {}), clusterCidr: config.podCidr, timeoutMs: config.timeoutMs, detach: flags.detach === true, cliEntry: CLI_ENTRY }, ctx);
+          await upKube({ dir: config.dir, stateDir: config.stateDir, ...(kubeconfig ? { kubeconfig } : {}), clusterCidr: config.podCidr, timeoutMs: config.timeoutMs, detach: flags.detach === true, cliEntry: CLI_ENTRY, exposes: config.exposes, ingressGateway: flags.ingressGateway === true }, ctx);
           return;
         }
         if (flags.detach) await detached(config, ctx);

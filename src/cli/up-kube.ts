@@ -1,10 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { errorMessage, MizzenError } from '../lib/errors.ts';
 import { KubeApi, loadKubeConfig } from '../lib/kube/kube-api.ts';
+import { INGRESS_GATEWAY, ingressGatewayManifests } from '../runtime/ingress-gateway.ts';
+import type { ExposeSpec } from '../runtime/port-forwarder.ts';
 import type { CliContext } from './cli-context.ts';
+import { anyFreePort, type KubeForward, localPortFree, startKubeForward, stopKubeForward } from './kube-forwards.ts';
 
 type Obj = Record<string, any>;
 
@@ -18,6 +20,10 @@ export interface UpKubeConfig {
   timeoutMs: number;
   detach: boolean;
   cliEntry: string;
+  /** `--expose NS/SVC:PORT=LOCAL`: kubectl port-forward, supervised. */
+  exposes: readonly ExposeSpec[];
+  /** `--ingress-gateway`: Istio's default ingress gateway applied, its 80/443 forwarded from 127.0.0.1. */
+  ingressGateway: boolean;
 }
 
 /** What `mizzen down` needs to remove it (STATE_DIR/kube.json). */
@@ -26,6 +32,8 @@ interface KubeState {
   cluster?: string;
   nodePid?: number;
   kubeconfig: string;
+  /** Local ports forwarded into the cluster (`--expose`, `--ingress-gateway`). */
+  forwards?: KubeForward[];
 }
 
 const NODE_NAME = 'mizzen-node';
@@ -45,24 +53,8 @@ function alive(pid: number | undefined): boolean {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject).listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function portsFree(base: number, n: number): Promise<boolean> {
-  const one = (port: number): Promise<boolean> =>
-    new Promise((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-  return Promise.all(Array.from({ length: n }, (_, i) => one(base + i))).then((r) => r.every(Boolean));
+  return Promise.all(Array.from({ length: n }, (_, i) => localPortFree(base + i))).then((r) => r.every(Boolean));
 }
 
 async function until<T>(what: string, deadline: number, check: () => Promise<T | undefined | false>, failed?: () => string | undefined): Promise<T> {
@@ -124,7 +116,8 @@ export async function upKube(c: UpKubeConfig, ctx: CliContext): Promise<void> {
 
   const nodeLog = join(c.stateDir, 'node.log');
   const fd = openSync(nodeLog, 'a');
-  const kubeletPort = await freePort();
+  for (const e of c.exposes) if (!(await localPortFree(e.localPort))) throw new MizzenError('USAGE', `--expose ${e.namespace}/${e.service}:${e.port}=${e.localPort}: 127.0.0.1:${e.localPort} is in use`);
+  const kubeletPort = await anyFreePort();
   const node = spawn(process.execPath, [c.cliEntry, 'node', '--kubeconfig', kubeconfig, '--name', NODE_NAME, '--state-dir', join(c.stateDir, 'node'), '--workdir', c.dir, '--cluster-cidr', c.clusterCidr, '--kubelet-port', String(kubeletPort)], {
     detached: true,
     stdio: ['ignore', fd, fd],
@@ -147,6 +140,11 @@ export async function upKube(c: UpKubeConfig, ctx: CliContext): Promise<void> {
     return pods.items.some(podReady);
   }, failed);
 
+  if (c.ingressGateway) {
+    ctx.stdout(`applying Istio's default ingress gateway (${INGRESS_GATEWAY.namespace}/${INGRESS_GATEWAY.service})\n`);
+    const gw = spawnSync(kubectl, ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], { encoding: 'utf8', input: ingressGatewayManifests().text });
+    if (gw.status !== 0) throw new MizzenError('RUNTIME_FAILED', `kubectl apply of the ingress gateway failed: ${gw.stderr.trim()}`);
+  }
   ctx.stdout(`applying ${c.dir} (kubectl apply -f)\n`);
   const apply = spawnSync(kubectl, ['--kubeconfig', kubeconfig, 'apply', '-f', c.dir], { encoding: 'utf8' });
   if (apply.status !== 0) throw new MizzenError('RUNTIME_FAILED', `kubectl apply -f ${c.dir} failed: ${apply.stderr.trim()}`);
@@ -168,6 +166,7 @@ export async function upKube(c: UpKubeConfig, ctx: CliContext): Promise<void> {
     });
   });
   ctx.stdout(`${waiting.length} pods are ready. kubeconfig: ${kubeconfig}\n  kubectl --kubeconfig ${kubeconfig} get pods -A\n`);
+  await forwardPorts(c, state, kubectl, save, deadline, ctx);
   if (c.detach) {
     ctx.stdout(`\`mizzen down --state-dir ${c.stateDir}\` stops the node and the cluster\n`);
     return;
@@ -178,6 +177,31 @@ export async function upKube(c: UpKubeConfig, ctx: CliContext): Promise<void> {
     process.once('SIGTERM', () => resolve());
   });
   await downKube(c.stateDir, c.cliEntry, ctx);
+}
+
+/** `--expose` and `--ingress-gateway`'s local ports, each a supervised `kubectl port-forward`. */
+async function forwardPorts(c: UpKubeConfig, state: KubeState, kubectl: string, save: () => void, deadline: number, ctx: CliContext): Promise<void> {
+  const wanted: KubeForward[] = c.exposes.map((e) => ({ ...e }));
+  const gateway: Record<number, number> = {};
+  if (c.ingressGateway) {
+    // A LoadBalancer on 127.0.0.1 (its EXTERNAL-IP, as file mode shows it): Istio's INGRESS_HOST steps work.
+    const patch = spawnSync(kubectl, ['--kubeconfig', state.kubeconfig, 'patch', 'service', INGRESS_GATEWAY.service, '-n', INGRESS_GATEWAY.namespace, '--subresource=status', '--type=merge', '-p', '{"status":{"loadBalancer":{"ingress":[{"ip":"127.0.0.1"}]}}}'], { encoding: 'utf8' });
+    if (patch.status !== 0) ctx.stderr(`warning: the ingress gateway's EXTERNAL-IP was not set: ${patch.stderr.trim()}\n`);
+    for (const port of INGRESS_GATEWAY.ports) {
+      gateway[port] = (await localPortFree(port)) ? port : await anyFreePort();
+      wanted.push({ namespace: INGRESS_GATEWAY.namespace, service: INGRESS_GATEWAY.service, port, localPort: gateway[port]! });
+    }
+  }
+  state.forwards = [];
+  for (const f of wanted) {
+    state.forwards.push(await startKubeForward(f, kubectl, state.kubeconfig, join(c.stateDir, 'port-forward.log'), deadline));
+    save();
+    if (!(f.namespace === INGRESS_GATEWAY.namespace && f.service === INGRESS_GATEWAY.service)) ctx.stdout(`  127.0.0.1:${f.localPort} → ${f.namespace}/${f.service}:${f.port} (kubectl port-forward)   e.g. curl http://127.0.0.1:${f.localPort}/\n`);
+  }
+  if (c.ingressGateway) {
+    const http = `127.0.0.1:${gateway[80]}`;
+    ctx.stdout(`ingress gateway: http://${http} (TLS: https://127.0.0.1:${gateway[443]}); e.g. export GATEWAY_URL=${http}\n`);
+  }
 }
 
 function podReady(p: Obj): boolean {
@@ -196,6 +220,7 @@ function readKubeState(stateDir: string): KubeState | undefined {
 export async function downKube(stateDir: string, cliEntry: string, ctx: CliContext): Promise<boolean> {
   const state = readKubeState(stateDir);
   if (!state) return false;
+  for (const f of state.forwards ?? []) stopKubeForward(f);
   if (state.nodePid && alive(state.nodePid)) {
     process.kill(state.nodePid, 'SIGTERM');
     const deadline = Date.now() + 120_000;
@@ -208,7 +233,7 @@ export async function downKube(stateDir: string, cliEntry: string, ctx: CliConte
     rmSync(state.cluster, { recursive: true, force: true });
     ctx.stdout('cluster stopped\n');
   }
-  for (const f of ['kube.json', 'kubeconfig', 'node.log']) rmSync(join(stateDir, f), { force: true });
+  for (const f of ['kube.json', 'kubeconfig', 'node.log', 'port-forward.log']) rmSync(join(stateDir, f), { force: true });
   rmSync(join(stateDir, 'node'), { recursive: true, force: true });
   return true;
 }
