@@ -75,6 +75,20 @@ describe('mizzen kube-inject', () => {
     assert.equal(pod({ 'prometheus.istio.io/merge-metrics': 'false' }).metadata.annotations['prometheus.io/port'], undefined);
   });
 
+  it("the gateway template keeps the proxy's mounts beside the service account token the API server added", () => {
+    const pod = injectPod({
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: 'gw', labels: { 'sidecar.istio.io/inject': 'true' }, annotations: { 'inject.istio.io/templates': 'gateway' } },
+      spec: { containers: [{ name: 'istio-proxy', image: 'auto', volumeMounts: [{ name: 'kube-api-access-x', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }] }], volumes: [{ name: 'kube-api-access-x', projected: { sources: [] } }] },
+    } as never, 'istio-system', defaultInjectionSettings());
+    const proxy = (pod.spec.containers as Obj[])[0]!;
+    assert.deepEqual(proxy.command, ['mizzen', 'proxy', 'router']);
+    const mounts = (proxy.volumeMounts as Obj[]).map((m) => m.mountPath);
+    for (const path of ['/var/run/secrets/istio', '/var/run/secrets/tokens', '/var/run/secrets/kubernetes.io/serviceaccount']) assert.ok(mounts.includes(path), `${path} in ${mounts.join(' ')}`);
+    const volumes = (pod.spec.volumes as Obj[]).map((v) => v.name);
+    for (const name of ['istiod-ca-cert', 'istio-token', 'kube-api-access-x']) assert.ok(volumes.includes(name), name);
+  });
+
   it('applies the init container flags through mizzen istio-iptables (dry run shows the nft rules)', async () => {
     const r = await cli(['istio-iptables', '-p', '15001', '-z', '15006', '-u', '1337', '-m', 'REDIRECT', '-i', '*', '-x', '10.1.0.0/16', '-b', '*', '-d', '15090,15021,15020', '-o', '5432', '--dry-run']);
     assert.equal(r.code, 0, r.err);

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { anyFreePort } from '../../src/cli/kube-forwards.ts';
 import { runHostCommand } from '../../src/runtime/host-command.ts';
 import { fortioBinary } from '../../src/runtime/sample-images.ts';
 import { cli, REPO, rootSkipReason, waitFor } from '../runtime/netns-test-support.ts';
@@ -44,6 +45,7 @@ describe('mizzen up --kube: Bookinfo with kubectl on one machine', { skip, timeo
   let up: { code: number; stdout: string; stderr: string };
   let down: { code: number; stdout: string; stderr: string } | undefined;
   let prefix = '';
+  let exposePort = 0;
   const clusterPids: number[] = [];
   const kubectl = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
     new Promise((resolve) => {
@@ -51,7 +53,8 @@ describe('mizzen up --kube: Bookinfo with kubectl on one machine', { skip, timeo
     });
 
   before(async () => {
-    up = await cli(['up', '--kube', 'examples/bookinfo', '-d', '--state-dir', state, '--pod-cidr', cidr, '--timeout', '600s'], REPO);
+    exposePort = await anyFreePort();
+    up = await cli(['up', '--kube', 'examples/bookinfo', '-d', '--state-dir', state, '--pod-cidr', cidr, '--timeout', '600s', '--ingress-gateway', '--expose', `default/productpage:9080=${exposePort}`], REPO);
     const nodeState = join(state, 'node', 'node.json');
     if (existsSync(nodeState)) prefix = String((JSON.parse(readFileSync(nodeState, 'utf8')) as Obj).prefix);
     const clusterDir = join(state, 'cluster');
@@ -92,6 +95,22 @@ describe('mizzen up --kube: Bookinfo with kubectl on one machine', { skip, timeo
     assert.match(r.stdout, /^200 envoy /);
     assert.match(r.stdout, /Book Details/);
     assert.match(r.stdout, /Book Reviews/);
+  });
+
+  it("--expose and --ingress-gateway: productpage on 127.0.0.1, Istio's bookinfo-gateway.yaml through the gateway's LoadBalancer", { skip: samplesMissing }, async () => {
+    assert.match(up.stdout, new RegExp(`127\\.0\\.0\\.1:${exposePort} → default/productpage:9080`));
+    const page = await fetch(`http://127.0.0.1:${exposePort}/productpage`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /Book Details/);
+    const url = /ingress gateway: (http:\/\/127\.0\.0\.1:\d+)/.exec(up.stdout)?.[1];
+    assert.ok(url, up.stdout);
+    const svc = (await kubectl(['get', 'svc', '-n', 'istio-system', 'istio-ingressgateway', '--no-headers'])).stdout;
+    assert.match(svc, /^istio-ingressgateway\s+LoadBalancer\s+\S+\s+127\.0\.0\.1\s/);
+    const gw = (await kubectl(['get', 'pods', '-n', 'istio-system', '-l', 'istio=ingressgateway', '--no-headers'])).stdout;
+    assert.match(gw, /\s1\/1\s+Running\s/);
+    const applied = await kubectl(['apply', '-f', join(NETWORKING, 'bookinfo-gateway.yaml')]);
+    assert.equal(applied.code, 0, applied.stderr);
+    await waitFor('the gateway routes /productpage', async () => (await fetch(`${url}/productpage`).then((r) => r.status, () => 0)) === 200, 60_000);
   });
 
   /** Calls to productpage's reviews API from the ratings pod (through its sidecar), as `user`. */
@@ -219,5 +238,6 @@ describe('mizzen up --kube: Bookinfo with kubectl on one machine', { skip, timeo
     }
     assert.equal(existsSync(join(state, 'cluster')), false);
     assert.equal(existsSync(kubeconfig), false);
+    await assert.rejects(fetch(`http://127.0.0.1:${exposePort}/productpage`), 'the forwarded port is closed');
   });
 });

@@ -189,7 +189,11 @@ export function injectPod(input: PodLike, namespace: string, s: InjectionSetting
   if (gateway) {
     // The gateway template: the user's istio-proxy container (often `image: auto`) becomes the router.
     const i = containers.findIndex((c) => c.name === PROXY_CONTAINER);
-    const merged = i >= 0 ? { ...proxy, ...stripAuto(containers[i]), env: [...env, ...((containers[i].env ?? []) as Obj[])], image: containers[i].image && containers[i].image !== 'auto' ? containers[i].image : image } : proxy;
+    // Lists merge as a strategic merge patch does (by mountPath): the API server has already added
+    // the service account token's mount to the user's container when the webhook sees the pod.
+    const own = (proxy.volumeMounts ?? []) as Obj[];
+    const mounts = (c: Obj): Obj[] => [...own, ...((c.volumeMounts ?? []) as Obj[]).filter((m) => !own.some((p) => p.mountPath === m.mountPath))];
+    const merged = i >= 0 ? { ...proxy, ...stripAuto(containers[i]), env: [...env, ...((containers[i].env ?? []) as Obj[])], volumeMounts: mounts(containers[i]), image: containers[i].image && containers[i].image !== 'auto' ? containers[i].image : image } : proxy;
     merged.command = ['mizzen', 'proxy', 'router'];
     if (i >= 0) containers[i] = merged;
     else containers.push(merged);
