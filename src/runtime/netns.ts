@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { runHostCommand } from './host-command.ts';
 
@@ -11,17 +10,9 @@ export async function createNetns(name: string): Promise<void> {
   await runHostCommand('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
 }
 
-/**
- * Delete a namespace and its /etc/netns directory; absent ones are fine. `ip netns delete` can
- * fail for a moment (EBUSY) while the last processes of the namespace are still being torn down
- * on a loaded machine: it is tried again for up to ~3 s before giving up quietly, as before.
- */
+/** Delete a namespace and its /etc/netns directory; absent ones are fine. */
 export async function deleteNetns(name: string): Promise<void> {
-  for (let attempt = 0; attempt < 15; attempt++) {
-    const r = await runHostCommand('ip', ['netns', 'delete', name], { allowFailure: true });
-    if (r.code === 0 || !existsSync(`/run/netns/${name}`)) break;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  await runHostCommand('ip', ['netns', 'delete', name], { allowFailure: true });
   await rm(`/etc/netns/${name}`, { recursive: true, force: true });
 }
 
