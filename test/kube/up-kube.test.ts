@@ -196,8 +196,8 @@ describe('mizzen up --kube: Bookinfo with kubectl on one machine', { skip, timeo
     }
     const from = async (ns: string): Promise<string> => (await kubectl(['exec', '-n', ns, `deploy/${app}`, '-c', app, '--', 'curl', '-s', '-m', '5', '-o', '/dev/null', '-w', '%{http_code}', 'http://productpage.default:9080/productpage'])).stdout;
     await eventually('legacy (1/1) and bye (2/2) reach productpage', async () => (await from('legacy')) === '200' && (await from('bye')) === '200', 180_000);
-    const table = (await kubectl(['get', 'pods', '-n', 'bye', '--no-headers'])).stdout;
-    assert.match(table, /\s2\/2\s+Running\s/);
+    // Its sidecar's readiness reaches the pod status a little after it first serves.
+    await eventually('curl in bye 2/2 Running', async () => /\s2\/2\s+Running\s/.test((await kubectl(['get', 'pods', '-n', 'bye', '--no-headers'])).stdout), 60_000);
     const strict = await new Promise<{ code: number | null; err: string }>((resolve) => {
       const p = execFile(join(kubeBinDir()!, 'kubectl'), ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], (err, _o, stderr) => resolve({ code: err ? 1 : 0, err: stderr }));
       p.stdin!.end('apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: default\n  namespace: istio-system\nspec:\n  mtls:\n    mode: STRICT\n');
