@@ -87,6 +87,10 @@ describe('mizzen kube-inject', () => {
     for (const path of ['/var/run/secrets/istio', '/var/run/secrets/tokens', '/var/run/secrets/kubernetes.io/serviceaccount']) assert.ok(mounts.includes(path), `${path} in ${mounts.join(' ')}`);
     const volumes = (pod.spec.volumes as Obj[]).map((v) => v.name);
     for (const name of ['istiod-ca-cert', 'istio-token', 'kube-api-access-x']) assert.ok(volumes.includes(name), name);
+    // Istio's gateway-injection-template sets the canonical labels but no tlsMode: sidecars do
+    // not auto-mTLS to a gateway (its servers say what it accepts)
+    assert.equal(pod.metadata.labels['security.istio.io/tlsMode'], undefined);
+    assert.equal(pod.metadata.labels['service.istio.io/canonical-name'], 'gw');
   });
 
   it('applies the init container flags through mizzen istio-iptables (dry run shows the nft rules)', async () => {

@@ -222,7 +222,9 @@ export function injectPod(input: PodLike, namespace: string, s: InjectionSetting
   spec.volumes = [...((spec.volumes ?? []) as Obj[]).filter((v) => !volumes.some((x) => x.name === v.name)), ...volumes];
   if (!spec.securityContext?.fsGroup) spec.securityContext = { ...(spec.securityContext ?? {}), fsGroup: PROXY_GID };
 
-  labels['security.istio.io/tlsMode'] = 'istio';
+  // Istio's sidecar template keeps a tlsMode the pod sets; its gateway template sets none (a
+  // gateway's endpoints do not take auto mTLS: clients reach it as the Gateway's servers say)
+  if (!gateway) labels['security.istio.io/tlsMode'] ??= 'istio';
   labels['service.istio.io/canonical-name'] = canonicalName(pod, workload);
   labels['service.istio.io/canonical-revision'] = canonicalRevision(pod);
   if (s.revision !== 'default' || labels['istio.io/rev'] === undefined) labels['istio.io/rev'] ??= s.revision;
