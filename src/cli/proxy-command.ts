@@ -16,6 +16,7 @@ import type { ProxyType } from '../data/xds-client/node-identity.ts';
 import { createRouter } from '../data/router.ts';
 import { createSidecar } from '../data/sidecar.ts';
 import { SidecarDns } from '../data/dns/sidecar-dns.ts';
+import { HBONE_PORT } from '../data/hbone/hbone-settings.ts';
 import { Waypoint } from '../data/waypoint.ts';
 import type { CliContext } from './cli-context.ts';
 import { proxyConfig, type ProxyCommandConfig, type ProxyFlags } from './proxy-config.ts';
@@ -105,7 +106,9 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
     onQuit: () => stop?.(),
   };
   const waypoint = type === 'waypoint' ? new Waypoint(opts) : undefined;
-  const proxy = waypoint ? waypoint.proxy : type === 'router' ? createRouter(opts) : createSidecar(opts);
+  // As istiod for ISTIO_META_ENABLE_HBONE=true: a sidecar also accepts HBONE on 15008 (connect_terminate)
+  const hbonePort = type === 'sidecar' && /^true$/i.test(c.meta.ENABLE_HBONE ?? '') ? HBONE_PORT : undefined;
+  const proxy = waypoint ? waypoint.proxy : type === 'router' ? createRouter(opts) : createSidecar({ ...opts, ...(hbonePort !== undefined ? { hbonePort } : {}) });
   const onSignal = (signal: NodeJS.Signals): void => stop?.(signal);
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
@@ -117,7 +120,7 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
     if (waypoint) await waypoint.start();
     else await proxy.start();
     stopTrim = trimFilePages(c, logs.component('memory'));
-    ctx.stdout(`mizzen proxy ${type} ${String(proxy.node.id)}: admin 127.0.0.1:${proxy.adminPort}${proxy.readinessPort !== undefined ? `, ready :${proxy.readinessPort}/healthz/ready` : ''}${waypoint ? `, HBONE :${waypoint.hbonePort}` : ''}${c.dns ? `, DNS ${c.dns.address}:${opts.dns?.port}` : ''}, discovery ${c.discovery}\n`);
+    ctx.stdout(`mizzen proxy ${type} ${String(proxy.node.id)}: admin 127.0.0.1:${proxy.adminPort}${proxy.readinessPort !== undefined ? `, ready :${proxy.readinessPort}/healthz/ready` : ''}${waypoint ? `, HBONE :${waypoint.hbonePort}` : hbonePort !== undefined ? `, HBONE :${hbonePort}` : ''}${c.dns ? `, DNS ${c.dns.address}:${opts.dns?.port}` : ''}, discovery ${c.discovery}\n`);
     const signal = await stopped;
     log.info({ signal }, 'shutting down: draining connections');
     if (waypoint) await waypoint.drain(c.drainGraceMs);

@@ -36,6 +36,7 @@ interface UpFlags {
   ingressGateway?: boolean;
   addons: string[];
   dashboardPort: string;
+  ztunnelBinary?: string;
 }
 
 /** Kiali's port: where the dashboard listens unless told otherwise (a free one when it is taken). */
@@ -63,6 +64,8 @@ function upConfig(dir: string, flags: UpFlags, ctx: CliContext) {
   if (addons.includes('prometheus') && !findPrometheus(env.PATH)) {
     throw new MizzenError('USAGE', 'the prometheus addon needs Prometheus, which is not installed', { hint: 'apt-get install prometheus (Debian/Ubuntu), or put a prometheus binary on PATH' });
   }
+  const istioZtunnel = flags.ztunnelBinary ? resolve(ctx.cwd, flags.ztunnelBinary) : undefined;
+  if (istioZtunnel && !existsSync(istioZtunnel)) throw new MizzenError('USAGE', `--ztunnel-binary ${flags.ztunnelBinary}: no such file`, { hint: 'build Istio\'s ztunnel with scripts/ztunnel.sh SRC_DIR (it lands in /var/cache/mizzen/ztunnel/ztunnel)' });
   const dashboardPort = flags.dashboardPort === 'none' ? undefined : Number(flags.dashboardPort);
   if (dashboardPort !== undefined && (!Number.isInteger(dashboardPort) || dashboardPort < 0 || dashboardPort > 65535)) throw new MizzenError('USAGE', `--dashboard-port must be a port, 0 (any) or none (got ${flags.dashboardPort})`);
   return Object.freeze({
@@ -79,6 +82,7 @@ function upConfig(dir: string, flags: UpFlags, ctx: CliContext) {
     dashboard: dashboardPort === undefined ? undefined : { port: dashboardPort, fallbackToAnyPort: flags.dashboardPort === String(DEFAULT_DASHBOARD_PORT) },
     logLevels: ctx.env.MIZZEN_LOG,
     env,
+    istioZtunnel,
   });
 }
 
@@ -102,6 +106,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--kube', 'the kubectl flow: start a local Kubernetes control plane (scripts/kube-cluster.sh), mizzen install, one mizzen node, kubectl apply DIR; kubeconfig in STATE_DIR/kubeconfig')
     .option('--kubeconfig <file>', 'with --kube: use this cluster instead of starting one')
     .option('--addons <names>', `run addons beside the mesh (comma-separated: ${ADDONS.join(', ')})`, collect, [])
+    .option('--ztunnel-binary <path>', "ambient mode with Istio's own ztunnel (the Rust binary scripts/ztunnel.sh builds) as the node's ztunnel instead of mizzen's (interop)")
     .option('--dashboard-port <port>', `the dashboard's local port (\`mizzen dashboard\`); 0: any free port, none: no dashboard (default ${DEFAULT_DASHBOARD_PORT}, or a free port when it is taken)`, String(DEFAULT_DASHBOARD_PORT))
     .action(async (dir: string, flags: UpFlags) => {
       try {
@@ -165,6 +170,7 @@ async function foreground(config: UpConfig, ctx: CliContext): Promise<void> {
     ...(config.dashboard ? { dashboard: config.dashboard } : {}),
     ambient: {
       mintToken: async (namespace, serviceAccount, pod) => mintServiceAccountToken({ key: loadOrCreateTokenKey(caDir).privateKey, namespace, serviceAccount, pod }),
+      ...(config.istioZtunnel ? { istioZtunnel: config.istioZtunnel } : {}),
     },
     sidecar: config.sidecars
       ? (podCtx) =>

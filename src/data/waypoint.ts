@@ -3,7 +3,7 @@ import { HbonePool } from './hbone/hbone-pool.ts';
 import { HBONE_PORT, type HboneCredentials } from './hbone/hbone-settings.ts';
 import { Proxy, type ProxyOptions } from './proxy.ts';
 import { CONNECT_ORIGINATE, connectOriginate } from './waypoint/connect-originate.ts';
-import { ConnectTerminate } from './waypoint/connect-terminate.ts';
+import { ConnectTerminate } from './hbone/connect-terminate.ts';
 import { WorkloadPeers } from './waypoint/workload-peers.ts';
 import { systemClock } from '../lib/clock.ts';
 

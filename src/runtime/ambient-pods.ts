@@ -29,6 +29,8 @@ export interface AmbientPodsOptions {
   config: ConfigDirWriter;
   /** Mint ztunnel's token bound to its Pod object; undefined: ambient labels are ignored (with a warning). */
   mintToken?: (namespace: string, serviceAccount: string, pod: { name: string; uid: string }) => Promise<string>;
+  /** Istio's ztunnel binary to run instead of mizzen's (interop). */
+  istioZtunnel?: string;
   namespaceLabels: (ns: string) => Record<string, string>;
   waitForControlPlane: (timeoutMs: number) => Promise<void>;
   /** Enrollment state changed or ztunnel started: pod state should be pushed again. */
@@ -104,6 +106,7 @@ export class AmbientPods {
       clock: o.clock,
       log: o.log,
       backoff: o.backoff,
+      ...(o.istioZtunnel ? { istioBinary: o.istioZtunnel } : {}),
     });
     this.ztunnel.start();
     o.onChange(20);

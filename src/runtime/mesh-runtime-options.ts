@@ -30,7 +30,11 @@ export interface MeshRuntimeOptions {
    * Ambient mode (pods labelled `istio.io/dataplane-mode=ambient`): the node's ztunnel is started
    * with a token bound to its Pod object; undefined: ambient labels are ignored (with a warning).
    */
-  ambient?: { mintToken: (namespace: string, serviceAccount: string, pod: { name: string; uid: string }) => Promise<string> };
+  ambient?: {
+    mintToken: (namespace: string, serviceAccount: string, pod: { name: string; uid: string }) => Promise<string>;
+    /** Run Istio's own ztunnel (the Rust binary at this path) as the node's ztunnel instead of `mizzen proxy ztunnel`. */
+    istioZtunnel?: string;
+  };
   /** Called with every running pod's Pod object each time the runtime pushes pod state (addons discover pods from them). */
   onPodObjects?: (pods: readonly ConfigResource[]) => void;
 }

@@ -34,6 +34,7 @@ import { deletedLine, kindLabel, plural, relabel, withRestartStamp, type ObjectR
 import { barePodHash, barePodKey, isBarePod } from './bare-pods.ts';
 import { barePodPlan, deploymentPodPlan, type PodPlan } from './pod-plan.ts';
 import { GatewayDeploymentController } from './gateway-deployment-controller.ts';
+import { sidecarEnablesHbone } from './sidecar-command.ts';
 
 
 
@@ -97,7 +98,7 @@ export class MeshRuntime {
       backoff: options.backoff,
       log: this.log,
       config: this.config,
-      ...(options.ambient && options.controlPlane ? { mintToken: options.ambient.mintToken } : {}),
+      ...(options.ambient && options.controlPlane ? { mintToken: options.ambient.mintToken, ...(options.ambient.istioZtunnel ? { istioZtunnel: options.ambient.istioZtunnel } : {}) } : {}),
       namespaceLabels: (ns) => this.objects.namespaceLabels(ns),
       waitForControlPlane: (ms) => this.waitForControlPlane(ms),
       onChange: (ms) => this.scheduleRefresh(ms),
@@ -433,6 +434,7 @@ export class MeshRuntime {
       sidecar,
       capture: !inj.gateway,
       dnsCapture: inj.inject && !inj.gateway && /^(1|t|true)$/i.test(proxyMetadata(inj.proxyConfig).ISTIO_META_DNS_CAPTURE ?? ''),
+      hboneInbound: sidecar !== undefined && !inj.gateway && !inj.waypoint && sidecarEnablesHbone(inj.proxyConfig),
       pathViewStage,
       beforeContainers: () => this.ambient.beforeContainers(pod),
       clock: this.options.clock,

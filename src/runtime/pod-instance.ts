@@ -51,6 +51,8 @@ export interface PodInstanceOptions {
   dnsCapture?: boolean;
   /** Install the capture rules with the sidecar (not for gateways). */
   capture?: boolean;
+  /** The sidecar accepts HBONE on 15008 (`ISTIO_META_ENABLE_HBONE=true`): the pod is labelled `networking.istio.io/tunnel: http`. */
+  hboneInbound?: boolean;
   /** Root-only directory for building path views (see path-view.ts). */
   pathViewStage: string;
   /**

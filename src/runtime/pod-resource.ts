@@ -10,7 +10,8 @@ function podEnded(status: PodStatusView): 'Succeeded' | 'Failed' | undefined {
 /**
  * The Pod object the control plane sees for a running pod (its registry derives workloads and
  * endpoints from Pods): labels (plus `security.istio.io/tlsMode: istio` when injected with a
- * sidecar, as Istio's injector adds; not for its gateway template), service account, container ports, and status with podIP and Ready.
+ * sidecar, as Istio's injector adds; not for its gateway template; and `networking.istio.io/tunnel:
+ * http` for a sidecar that takes HBONE), service account, container ports, and status with podIP and Ready.
  */
 export function podResource(status: PodStatusView, options: PodInstanceOptions): ConfigResource {
   const labels: Record<string, string> = { ...options.labels };
@@ -23,6 +24,8 @@ export function podResource(status: PodStatusView, options: PodInstanceOptions):
     if (!gateway) labels['security.istio.io/tlsMode'] = 'istio';
     labels['service.istio.io/canonical-name'] ??= options.labels['app'] ?? options.owner?.split('/')[1] ?? options.name;
     labels['service.istio.io/canonical-revision'] ??= options.labels['version'] ?? 'latest';
+    // as Istio's injector for a sidecar with ISTIO_META_ENABLE_HBONE=true: it takes HBONE on 15008
+    if (options.hboneInbound) labels['networking.istio.io/tunnel'] ??= 'http';
     annotations['sidecar.istio.io/status'] = JSON.stringify({ containers: ['istio-proxy'], initContainers: gateway ? null : ['istio-init'] });
     containers.push({ name: 'istio-proxy', image: 'mizzen/proxy', ports: [{ name: 'http-envoy-prom', containerPort: 15090 }] });
   }

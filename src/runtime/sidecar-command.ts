@@ -77,6 +77,15 @@ export async function prepareSidecar(ctx: SidecarContext, options: SidecarComman
   return { argv, env, ready: sidecarReadyCheck(ctx.ip) };
 }
 
+/**
+ * Does this pod's sidecar run with `ISTIO_META_ENABLE_HBONE=true` (the default here, as Istio's
+ * ambient profile; ProxyConfig `proxyMetadata` may turn it off)? Istio's injector then labels the pod
+ * `networking.istio.io/tunnel: http`, and istiod tells ztunnel the pod takes HBONE.
+ */
+export function sidecarEnablesHbone(proxyConfig: Readonly<Record<string, unknown>>): boolean {
+  return /^true$/i.test(proxyMetadata(proxyConfig).ISTIO_META_ENABLE_HBONE ?? 'true');
+}
+
 /** ProxyConfig `proxyMetadata`: environment variables for the proxy, as istio-agent applies them. */
 export function proxyMetadata(proxyConfig: Readonly<Record<string, unknown>>): Record<string, string> {
   const m = proxyConfig.proxyMetadata;

@@ -25,13 +25,21 @@ export interface ZtunnelProcessOptions {
   clock: Clock;
   log: Logger;
   backoff?: BackoffOptions;
+  /**
+   * Istio's ztunnel (the Rust binary, e.g. from scripts/ztunnel.sh) instead of `mizzen proxy
+   * ztunnel`, configured as Istio's ztunnel chart does through its environment: discovery and
+   * CA on 15012 (istiod's name for TLS), the root cert, the pod-bound token, the ZDS socket, and
+   * the pod's identity. Its access log goes to its own log (ztunnel.log), not ztunnel-access.log.
+   */
+  istioBinary?: string;
 }
 
 export class ZtunnelProcess {
   private readonly process: NodeProcess;
 
   constructor(o: ZtunnelProcessOptions) {
-    const argv = [
+    const istio = o.istioBinary ? istioZtunnelEnv(o) : undefined;
+    const argv = o.istioBinary ? [o.istioBinary] : [
       o.nodeBinary,
       o.cliEntry,
       'proxy',
@@ -61,7 +69,7 @@ export class ZtunnelProcess {
       label: 'ztunnel',
       netns: o.netns,
       argv,
-      env: o.env,
+      env: istio ? { ...o.env, ...istio } : o.env,
       cwd: dirname(dirname(o.cliEntry)),
       logFile: join(o.logDir, 'ztunnel.log'),
       ready: { host: '127.0.0.1', port: 15021, path: '/healthz/ready', periodMs: 1000 },
@@ -82,4 +90,28 @@ export class ZtunnelProcess {
   async stop(): Promise<void> {
     await this.process.stop();
   }
+}
+
+/** Istio's ztunnel settings (its src/config.rs names), as the ztunnel Helm chart sets them. */
+function istioZtunnelEnv(o: ZtunnelProcessOptions): Record<string, string> {
+  const discovery = `https://${o.discoveryAddress}:15012`;
+  return {
+    XDS_ADDRESS: discovery,
+    CA_ADDRESS: discovery,
+    XDS_ROOT_CA: o.caRootFile,
+    CA_ROOT_CA: o.caRootFile,
+    // our discovery's serving certificate names istiod's Service, not the node address
+    ALT_XDS_HOSTNAME: 'istiod.istio-system.svc',
+    ALT_CA_HOSTNAME: 'istiod.istio-system.svc',
+    AUTH_TOKEN: o.tokenFile,
+    INPOD_UDS: o.zdsSocket,
+    NODE_NAME: o.nodeName,
+    POD_NAME: o.podName,
+    POD_NAMESPACE: 'istio-system',
+    INSTANCE_IP: o.podIp,
+    SERVICE_ACCOUNT: 'ztunnel',
+    CLUSTER_ID: 'Kubernetes',
+    ISTIO_META_DNS_CAPTURE: 'true',
+    RUST_LOG: 'info',
+  };
 }

@@ -5,7 +5,7 @@ import { parseClusterName } from './cluster-names.ts';
 import type { JsonObject } from './envoy-extensions.ts';
 import type { GeneratedResource, GenerateRequest, Generator } from './generator.ts';
 import { effectivePolicy } from './cluster-traffic-policy.ts';
-import { hboneAt, ingressWaypointEndpoints, sendsHbone } from './hbone-endpoints.ts';
+import { ingressWaypointEndpoints, proxyHboneAt, sendsHbone } from './hbone-endpoints.ts';
 import { localityGroups, localityGroupsJson } from './load-assignment.ts';
 import { applyLocalityLb, effectiveLocalityLb, withLocalityLabels, type LocalityGroup } from './locality-lb.ts';
 import type { Subset } from '../../api/istio/destination-rule.ts';
@@ -66,7 +66,7 @@ export function loadAssignment(proxy: ProxyInfo, push: PushContext, clusterName:
   }
   const viaWaypoint = ingressWaypointEndpoints(proxy, push, service, parsed.port);
   if (viaWaypoint) return { clusterName, endpoints: viaWaypoint };
-  const hbone = sendsHbone(proxy) ? hboneAt(push) : undefined;
+  const hbone = sendsHbone(proxy) ? proxyHboneAt(push) : undefined;
   const opts = { grpc, ...(hbone ? { hbone } : {}) };
   const policy = effectivePolicy(dr?.spec.trafficPolicy, subset?.trafficPolicy, parsed.port);
   const setting = effectiveLocalityLb(push.mesh.localityLbSetting, policy.loadBalancer?.localityLbSetting);

@@ -20,6 +20,25 @@ export function sendsHbone(proxy: ProxyInfo): boolean {
   return String(proxy.metadata.ENABLE_HBONE ?? '').toLowerCase() === 'true';
 }
 
+/**
+ * What a sidecar or gateway tunnels to: ambient-captured workloads and waypoints, not other
+ * sidecars. Istio sends HBONE between two sidecars that both run with ENABLE_HBONE (the injector
+ * labels such pods `networking.istio.io/tunnel: http`); Mizzen keeps sidecar-to-sidecar traffic on
+ * Istio mTLS with metadata exchange (its telemetry needs the peer's metadata, which Mizzen's
+ * sidecars do not get over HBONE yet), while ztunnel and waypoints do reach sidecars over HBONE.
+ */
+export function proxyHboneAt(push: PushContext): (address: string) => boolean {
+  return push.cached('hbone-at-proxy', () => {
+    const all = hboneAt(push);
+    const sidecars = new Set<string>();
+    for (const r of push.config.list('Pod')) {
+      const ip = podIP(r);
+      if (ip && r.metadata.annotations?.['sidecar.istio.io/status'] !== undefined) sidecars.add(ip);
+    }
+    return (address: string) => all(address) && !sidecars.has(address);
+  });
+}
+
 /** Does the workload at this address take HBONE (ambient-captured, or a native HBONE speaker)? */
 export function hboneAt(push: PushContext): (address: string) => boolean {
   return push.cached('hbone-at', () => {

@@ -80,6 +80,42 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
   };
 }
 
+/** The internal listener HBONE tunnels are handed to (Istio's name, as for waypoints). */
+export const MAIN_INTERNAL = 'main_internal';
+
+/**
+ * A sidecar's HBONE inbound (istiod's buildInboundHBONEListeners, for proxies with
+ * `ISTIO_META_ENABLE_HBONE=true`): the tunnels its `connect_terminate` end accepts on 15008 (mTLS
+ * with the client's own identity, e.g. from ztunnel) arrive on the internal listener
+ * `main_internal` with the CONNECT authority as destination. Its chains are the workload's
+ * inbound chains without TLS (the tunnel was the mTLS, so PeerAuthentication has nothing left to
+ * refuse; AuthorizationPolicy sees the tunnel's peer principal), matched on destination port and
+ * the workload's own addresses only, then the passthrough chains for undeclared ports.
+ */
+export function hboneInboundListener(proxy: ProxyInfo, push: PushContext): JsonObject {
+  const policy = policyFiltersFor(proxy, push);
+  const settings: InboundHcmSettings = { ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'inbound') };
+  const prefixRanges = proxy.ipAddresses.map((a) => ({ addressPrefix: a, prefixLen: a.includes(':') ? 128 : 32 }));
+  const chains: JsonObject[] = [];
+  for (const ip of inboundPorts(proxy, push)) {
+    const name = `0.0.0.0_${ip.port}`;
+    const portHttp = (): JsonObject[] => httpFilters({ cluster: inboundClusterName(ip.port), vhost: `inbound|http|${ip.port}`, operation: `${ip.service.hostname}:${ip.servicePort}/*`, statPrefix: `inbound_0.0.0.0_${ip.port}`, http2: ip.protocol === 'HTTP2' || ip.protocol === 'GRPC' }, policy, settings);
+    if (isSniffed(ip.protocol)) chains.push({ name, filterChainMatch: { prefixRanges, destinationPort: ip.port, applicationProtocols: SNIFFED_HTTP }, filters: portHttp() });
+    chains.push({ name, filterChainMatch: { prefixRanges, destinationPort: ip.port }, filters: isHttpProtocol(ip.protocol) ? portHttp() : tcpFilters(ip, policy) });
+  }
+  const catchAllHttp = httpFilters({ cluster: INBOUND_PASSTHROUGH_CLUSTER, vhost: 'inbound|http|0', operation: ':0/*', statPrefix: INBOUND_PASSTHROUGH_CLUSTER, http2: false }, policy, settings);
+  chains.push({ name: 'virtualInbound-catchall-http', filterChainMatch: { prefixRanges, applicationProtocols: SNIFFED_HTTP }, filters: catchAllHttp });
+  chains.push({ name: VIRTUAL_INBOUND, filterChainMatch: { prefixRanges }, filters: [tcpMetadataExchangeFilter(), ...policy.tcp, tcpProxyFilter(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER)] });
+  return {
+    name: MAIN_INTERNAL,
+    internalListener: {},
+    trafficDirection: 'INBOUND',
+    listenerFilters: [typedFilter(EXT.originalDst), typedFilter(EXT.httpInspector)],
+    continueOnListenerFiltersTimeout: true,
+    filterChains: chains,
+  };
+}
+
 /** ALPN an Envoy client offers for HTTP over mesh mTLS (istio.alpn filter). */
 const ISTIO_HTTP_ALPN = ['istio-http/1.0', 'istio-http/1.1', 'istio-h2'];
 /** ALPN that marks a declared port's TLS as the mesh's under PERMISSIVE. */

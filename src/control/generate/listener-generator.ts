@@ -5,13 +5,14 @@ import type { GeneratedResource, GenerateRequest, Generator } from './generator.
 import { gatewayListeners } from './gateway-listeners.ts';
 import { grpcListener, grpcTargets } from './grpc-resources.ts';
 import { grpcServerListener, isGrpcServerListenerName } from './grpc-security.ts';
-import { inboundListener } from './inbound-listeners.ts';
+import { hboneInboundListener, inboundListener } from './inbound-listeners.ts';
+import { sendsHbone } from './hbone-endpoints.ts';
 import { outboundListeners } from './outbound-listeners.ts';
 import { toResources } from './resource-list.ts';
 import { waypointListeners } from './waypoint-resources.ts';
 import { outboundTelemetryKey } from './telemetry-hcm.ts';
 
-/** LDS: sidecar (virtualOutbound, virtualInbound, per-port outbound), router (gateway servers), waypoint (`main_internal`), proxyless gRPC (`HOST:PORT` api listeners). */
+/** LDS: sidecar (virtualOutbound, virtualInbound, per-port outbound, `main_internal` for HBONE in), router (gateway servers), waypoint (`main_internal`), proxyless gRPC (`HOST:PORT` api listeners). */
 export class ListenerGenerator implements Generator {
   readonly typeUrl = TYPE_URL.listener;
 
@@ -29,6 +30,9 @@ export class ListenerGenerator implements Generator {
     // Outbound listeners are shared within a scope; the inbound one depends on the workload itself.
     const inboundKey = `lds-in|${proxy.namespace}|${proxy.ipAddresses.join(',')}|${labelsKey(proxy.labels)}`;
     const outKey = `lds|${scope}|${outboundTelemetryKey(push, proxy)}`;
-    return toResources([...push.cached(outKey, () => outboundListeners(proxy, push)), push.cached(inboundKey, () => inboundListener(proxy, push))], request.names);
+    const inbound = [push.cached(inboundKey, () => inboundListener(proxy, push))];
+    // HBONE in (istiod: only for proxies that say ISTIO_META_ENABLE_HBONE=true; sidecars, not gateways)
+    if (proxy.type === 'sidecar' && sendsHbone(proxy)) inbound.push(push.cached(`${inboundKey}|hbone`, () => hboneInboundListener(proxy, push)));
+    return toResources([...push.cached(outKey, () => outboundListeners(proxy, push)), ...inbound], request.names);
   }
 }

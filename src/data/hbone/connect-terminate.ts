@@ -1,7 +1,7 @@
 import type { Logger } from '../../lib/log.ts';
 import { socketPair } from '../../lib/socket-pair.ts';
-import { HboneServer, respondError, type HboneRequest } from '../hbone/hbone-server.ts';
-import type { HboneCredentials } from '../hbone/hbone-settings.ts';
+import { HboneServer, respondError, type HboneRequest } from './hbone-server.ts';
+import type { HboneCredentials } from './hbone-settings.ts';
 import type { ListenerManager } from '../listener/listener-manager.ts';
 import { relay } from '../ztunnel/relay.ts';
 
@@ -9,11 +9,11 @@ import { relay } from '../ztunnel/relay.ts';
 export const MAIN_INTERNAL = 'main_internal';
 
 /**
- * The waypoint's `connect_terminate` (Istio: a 15008 listener with an HCM that accepts CONNECT and
- * routes it to the internal listener `main_internal`): HBONE in — mutual TLS with the waypoint's
- * own certificate, HTTP/2, CONNECT `IP:PORT` only — and each tunnel handed to `main_internal` as a
- * connection whose destination is the CONNECT authority (a service VIP and port, or a workload
- * address), whose source is the client of the `Forwarded: for=` header (else the tunnel's peer)
+ * `connect_terminate` of a waypoint or an HBONE-enabled sidecar (Istio: a 15008 listener with an
+ * HCM that accepts CONNECT and routes it to the internal listener `main_internal`): HBONE in —
+ * mutual TLS with the proxy's own certificate, HTTP/2, CONNECT `IP:PORT` only — and each tunnel
+ * handed to `main_internal` as a connection whose destination is the CONNECT authority (a service
+ * VIP and port, or a workload address), whose source is the client of the `Forwarded: for=` header (else the tunnel's peer)
  * and whose peer principal is the identity the client presented (the source workload's own, as
  * ztunnel connects with it). 503 when there is no `main_internal` listener (no config yet).
  */

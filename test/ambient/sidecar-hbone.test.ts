@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { readMeshState } from '../../src/runtime/runtime-state.ts';
+import { cli, leftovers, REPO, rootSkipReason, tempDir, waitFor } from '../runtime/netns-test-support.ts';
+
+/**
+ * Ambient clients to a sidecar server, as Istio's ambient profile runs sidecars
+ * (`ISTIO_META_ENABLE_HBONE=true`): the injected pod is labelled `networking.istio.io/tunnel: http`,
+ * discovery tells ztunnel it takes HBONE, and the sidecar terminates HBONE on 15008 into its
+ * inbound chains (`main_internal`). So under PeerAuthentication STRICT an ambient client reaches
+ * the sidecar with its own SPIFFE identity (plaintext from ztunnel would be refused), an
+ * AuthorizationPolicy on the sidecar tells two ambient clients apart by that identity, and a
+ * client outside the mesh is still refused.
+ */
+const skip = await rootSkipReason();
+const ECHO = join(REPO, 'test/runtime/fixtures/echo-server.ts');
+
+const sleeper = (ns: string, name: string): string => `apiVersion: v1
+kind: ServiceAccount
+metadata: {name: ${name}, namespace: ${ns}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}}}
+    spec:
+      serviceAccountName: ${name}
+      containers: [{name: main, image: curl, command: [sleep, infinity]}]
+`;
+
+const MESH = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: ambient
+  labels: {istio.io/dataplane-mode: ambient}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: legacy
+  labels: {istio-injection: enabled}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: plain}
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: strict, namespace: legacy}
+spec:
+  mtls: {mode: STRICT}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: only-client, namespace: legacy}
+spec:
+  selector: {matchLabels: {app: web}}
+  action: ALLOW
+  rules: [{from: [{source: {principals: ["cluster.local/ns/ambient/sa/client"]}}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: legacy}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: legacy}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: echo, command: ["node", "${ECHO}"], ports: [{containerPort: 8080}]}]
+---
+${sleeper('ambient', 'client')}---
+${sleeper('ambient', 'other')}---
+${sleeper('plain', 'outsider')}`;
+
+describe('ambient clients to a sidecar server over HBONE (STRICT)', { skip, timeout: 300_000 }, () => {
+  let dir: string;
+  let prefix = '';
+  const pods: Record<string, string> = {};
+
+  const accessLog = (): string[] => {
+    const f = join(dir, '.mizzen', 'logs', 'ztunnel-access.log');
+    return existsSync(f) ? readFileSync(f, 'utf8').split('\n') : [];
+  };
+  const curl = async (ns: string, app: string): Promise<{ code: string; body: string }> => {
+    const r = await cli(['exec', '-n', ns, pods[app]!, '-c', 'main', '--', 'curl', '-s', '--max-time', '5', '-w', '\n%{http_code}', 'http://web.legacy/hello'], dir);
+    const lines = r.stdout.split('\n');
+    return { code: lines.at(-1)!.trim(), body: lines.slice(0, -1).join('\n') };
+  };
+
+  before(() => {
+    dir = tempDir('sidecar-hbone');
+    mkdirSync(join(dir, 'mesh'));
+    writeFileSync(join(dir, 'mesh', 'mesh.yaml'), MESH);
+  });
+
+  after(async () => {
+    if (!dir) return;
+    if (existsSync(join(dir, '.mizzen'))) await cli(['down'], dir);
+    if (prefix) assert.deepEqual(await leftovers(prefix, []), []);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('labels the injected pod networking.istio.io/tunnel=http', async () => {
+    const up = await cli(['up', '-d', join(dir, 'mesh'), '--timeout', '240s'], dir);
+    assert.equal(up.code, 0, up.stderr);
+    prefix = readMeshState(join(dir, '.mizzen'))?.prefix ?? '';
+    for (const ns of ['ambient', 'legacy', 'plain']) {
+      const list = JSON.parse((await cli(['get', 'pods', '-n', ns, '-o', 'json'], dir)).stdout) as { items: { metadata: { name: string; labels: Record<string, string> } }[] };
+      for (const p of list.items) pods[p.metadata.labels.app!] = p.metadata.name;
+    }
+    const web = JSON.parse((await cli(['get', 'pod', pods.web!, '-n', 'legacy', '-o', 'json'], dir)).stdout) as { metadata: { labels: Record<string, string> } };
+    assert.equal(web.metadata.labels['networking.istio.io/tunnel'], 'http');
+  });
+
+  it('lets an ambient client reach the sidecar under STRICT, over HBONE to 15008 with its own identity', async () => {
+    const r = await waitFor('200 from the sidecar server', async () => {
+      const c = await curl('ambient', 'client');
+      return c.code === '200' ? c : undefined;
+    }, 90_000);
+    assert.match(r.body, /"path":"\/hello"/);
+    const line = await waitFor('ztunnel logs the HBONE connection to the sidecar', () => accessLog().find((l) => l.includes('direction="outbound"') && l.includes('src.identity="spiffe://cluster.local/ns/ambient/sa/client"') && /dst\.addr=[0-9.]+:15008 dst\.hbone_addr=[0-9.]+:8080 /.test(l) && l.includes('dst.workload="web-'))).catch((err: Error) => {
+      throw new Error(`${err.message}; ztunnel's lines: ${accessLog().filter((l) => l.includes('direction="outbound"')).join('\n')}`);
+    });
+    assert.match(line, /dst\.identity="spiffe:\/\/cluster\.local\/ns\/legacy\/sa\/default"/);
+  });
+
+  it('lets the sidecar\'s AuthorizationPolicy tell ambient clients apart by identity', async () => {
+    const denied = await curl('ambient', 'other');
+    assert.equal(denied.code, '403', denied.body);
+    assert.match(denied.body, /RBAC: access denied/);
+    assert.equal((await curl('ambient', 'client')).code, '200');
+  });
+
+  it('still refuses a client outside the mesh (STRICT)', async () => {
+    const r = await curl('plain', 'outsider');
+    assert.equal(r.code, '000', r.body);
+  });
+});
