@@ -221,6 +221,7 @@ async function detached(config: UpConfig, ctx: CliContext): Promise<void> {
   const args = [CLI_ENTRY, 'up', config.dir, '--state-dir', config.stateDir, '--pod-cidr', config.podCidr, '--service-cidr', config.serviceCidr, '--sidecars', config.sidecars ? 'on' : 'off'];
   if (!config.controlPlane) args.push('--no-control-plane');
   if (config.ingressGateway) args.push('--ingress-gateway');
+  if (config.istioZtunnel) args.push('--ztunnel-binary', config.istioZtunnel);
   if (config.addons.length > 0) args.push('--addons', config.addons.join(','));
   args.push('--dashboard-port', config.dashboard ? String(config.dashboard.port) : 'none');
   for (const e of config.exposes) args.push('--expose', `${e.namespace}/${e.service}:${e.port}=${e.localPort}`);
