@@ -27,7 +27,7 @@ export const certificateRotation: Scenario = {
   title: 'workload certificates of 2 minutes rotated under load',
   manifests: () => meshManifests({ secretTtl: '2m', extra: [RECYCLE] }),
   async run(ctx) {
-    const total = ctx.quick ? 20 : 330;
+    const total = ctx.quick ? 20 : 600;
     const issuedBefore = await ctx.mesh.discoveryCounter('citadel_server_success_cert_issuance_count');
     const statsBefore = await clientClusterStats(ctx.mesh);
     const load = startLoad(ctx, total);

@@ -19,7 +19,7 @@ import { podInjection } from './pod-injection.ts';
 import { createNodeNetwork, type NodeNetwork } from './pod-network.ts';
 import { makePodRunDirs, podRunDir } from './runtime-state.ts';
 import { renderServiceNatRules } from './service-nat-rules.ts';
-import { serviceNatEntries } from './service-endpoints.ts';
+import { selects, serviceNatEntries } from './service-endpoints.ts';
 import { MeshStatusViews } from './mesh-status-views.ts';
 import { AmbientPods } from './ambient-pods.ts';
 import { ControlPlaneProcess } from './control-plane-process.ts';
@@ -28,6 +28,7 @@ import { containerProblems, type ContainerProblem } from './container-problems.t
 import { accessBlocker } from './path-view.ts';
 import { rolloutStep } from './deployment-rollout.ts';
 import { waitForEndpointDrain } from './endpoint-drain.ts';
+import { waitForEndpointRegistration } from './endpoint-registration.ts';
 import { KubeObjectViews, type Exposure } from './kube-object-views.ts';
 import { DISCOVERY_SOCKET } from './control-plane-process.ts';
 import { deletedLine, kindLabel, plural, relabel, withRestartStamp, type ObjectRef } from './object-edits.ts';
@@ -406,6 +407,7 @@ export class MeshRuntime {
     const sidecar = inj.inject && build
       ? async () => {
           await this.waitForControlPlane(120_000);
+          await this.registerBeforeSidecar(key, ip, labels, ns);
           const { serviceAccount, proxyConfig, prometheusAnnotations } = inj;
           const cmd = await build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels, workload: plan.workload, proxyType: inj.waypoint ? 'waypoint' : inj.gateway ? 'router' : 'sidecar', proxyConfig, ...(prometheusAnnotations ? { prometheusAnnotations } : {}) });
           // The sidecar (uid 1337) reads mizzen's code wherever the checkout lives.
@@ -450,6 +452,15 @@ export class MeshRuntime {
       await this.removePod(pod);
       throw err;
     }
+  }
+
+  /** The control plane knows a Service-selected pod before its sidecar asks for config (endpoint-registration.ts). */
+  private async registerBeforeSidecar(key: string, ip: string, labels: Readonly<Record<string, string>>, ns: string): Promise<void> {
+    const pod = this.pods.get(key);
+    if (!pod || !this.discovery || !this.objects.serviceViews().some((s) => s.namespace === ns && selects(s.spec.selector, labels))) return;
+    this.config.write(this.ambient.podObject(pod));
+    const known = await waitForEndpointRegistration(join(this.options.stateDir, DISCOVERY_SOCKET), ip, { timeoutMs: 30_000 });
+    if (!known) this.log.warn({ pod: key, ip }, 'the sidecar starts before discovery lists the pod as an endpoint (30 s): its first config may lack the inbound listeners');
   }
 
   private async removePod(pod: PodInstance): Promise<void> {
