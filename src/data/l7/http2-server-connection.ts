@@ -145,7 +145,8 @@ export class Http2Gateway {
       }
     });
     const local = (r: LocalReply): void => {
-      if (stream.destroyed || stream.headersSent) return;
+      // closed: the peer reset the stream (or ended the session) before our reply; respond() would throw
+      if (stream.destroyed || stream.closed || stream.headersSent) return;
       if (r.flag) info.addFlag(r.flag);
       info.responseCode = r.status;
       info.responseCodeDetails = r.details ?? 'local_reply';
