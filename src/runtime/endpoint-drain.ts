@@ -8,10 +8,10 @@ interface SyncEntry {
   types?: { typeUrl: string; nonceSent?: string; nonceAcked?: string }[];
 }
 
-/** Whether `ip` is still a healthy endpoint of some service in discovery's registry. */
-export async function discoveryServesEndpoint(socketPath: string, ip: string): Promise<boolean> {
+/** Whether `ip` is an endpoint of some service in discovery's registry (healthy only, unless `anyHealth`). */
+export async function discoveryServesEndpoint(socketPath: string, ip: string, anyHealth = false): Promise<boolean> {
   const services = (await discoveryJson(socketPath, '/debug/registryz', 2000)) as RegistryEntry[];
-  return services.some((s) => (s.ports ?? []).some((p) => (p.endpoints ?? []).some((e) => e.address === ip && e.healthy !== false)));
+  return services.some((s) => (s.ports ?? []).some((p) => (p.endpoints ?? []).some((e) => e.address === ip && (anyHealth || e.healthy !== false))));
 }
 
 /** Every connected proxy has acknowledged the last endpoints (EDS) response it was sent. */

@@ -1,14 +1,4 @@
-import { discoveryJson } from './discovery-json.ts';
-
-interface RegistryEntry {
-  ports?: { endpoints?: { address?: string }[] }[];
-}
-
-/** Whether `ip` is an endpoint (ready or not) of some service in discovery's registry. */
-async function discoveryListsEndpoint(socketPath: string, ip: string): Promise<boolean> {
-  const services = (await discoveryJson(socketPath, '/debug/registryz', 2000)) as RegistryEntry[];
-  return services.some((s) => (s.ports ?? []).some((p) => (p.endpoints ?? []).some((e) => e.address === ip)));
-}
+import { discoveryServesEndpoint } from './endpoint-drain.ts';
 
 /**
  * Before a pod's sidecar connects: wait until discovery lists the pod's address as an endpoint of
@@ -22,7 +12,7 @@ async function discoveryListsEndpoint(socketPath: string, ip: string): Promise<b
 export async function waitForEndpointRegistration(socketPath: string, ip: string, options: { timeoutMs: number; pollMs?: number }): Promise<boolean> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
-    if (await discoveryListsEndpoint(socketPath, ip).catch(() => false)) return true;
+    if (await discoveryServesEndpoint(socketPath, ip, true).catch(() => false)) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, options.pollMs ?? 50));
   }
