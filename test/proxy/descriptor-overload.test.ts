@@ -3,6 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
+import { DescriptorOverload } from '../../src/data/listener/descriptor-overload.ts';
+import { silentLogger } from '../../src/lib/log.ts';
 import { countOpenFiles, openFilesLimit, setOpenFilesSoftLimit } from '../../src/lib/open-files.ts';
 import { address, staticCluster, tcpProxy } from './support/envoy-builders.ts';
 import { startHarness, waitUntil, type Harness } from './support/proxy-harness.ts';
@@ -86,6 +88,43 @@ describe('open files exhausted by idle connections', () => {
     assert.match(stats, /overload\.mizzen\.idle_connections_closed: [1-9]/);
     assert.match(stats, /overload\.mizzen\.resource_monitors\.open_files\.pressure: \d+/);
     assert.match(stats, /server\.open_files_limit: \d+/);
+  });
+});
+
+describe('DescriptorOverload at the limit itself', () => {
+  it('reads a failed count (EMFILE: reading /proc needs a descriptor) as every descriptor in use, and closes idle connections', () => {
+    let t = 0;
+    let reads: { limit: number | undefined; open: number | undefined } = { limit: 100, open: 70 };
+    const sockets = Array.from({ length: 10 }, () => {
+      const s = { bytesRead: 5, bytesWritten: 5, destroyed: false, destroy() { s.destroyed = true; } };
+      return s;
+    });
+    const m = new DescriptorOverload({
+      source: { limit: () => reads.limit, open: () => reads.open },
+      connections: () => sockets.filter((s) => !s.destroyed) as unknown as net.Socket[],
+      log: silentLogger(),
+      minIdleTimeoutMs: 500,
+      now: () => t,
+    });
+    m.sample(true); // 70 %: connections are watched, nothing is closed
+    assert.equal(m.idleClosed, 0);
+    reads = { limit: undefined, open: undefined }; // both reads fail at the limit
+    t = 1000;
+    m.sample(true);
+    assert.equal(m.pressure, 1, 'at the limit: saturated');
+    assert.equal(m.scale, 1);
+    assert.ok(m.idleClosed > 0, 'idle connections closed although /proc could not be read');
+    assert.equal(sockets.filter((s) => s.destroyed).length, m.idleClosed);
+  });
+
+  it('does nothing where descriptors were never readable (no procfs)', () => {
+    const m = new DescriptorOverload({
+      source: { limit: () => undefined, open: () => undefined },
+      connections: () => [],
+      log: silentLogger(),
+    });
+    m.sample(true);
+    assert.equal(m.pressure, 0);
   });
 });
 

@@ -130,14 +130,18 @@ export class DescriptorOverload {
     const now = this.o.now();
     let downstream = 0;
     for (const _ of this.o.connections()) downstream++;
+    // Reading the limit (/proc/self/limits) and the count (/proc/self/fd) each need a descriptor
+    // of their own, so at the limit both fail (EMFILE). Once they have been read, a failed read
+    // means exactly that: the limit is the last one read and every descriptor is in use.
+    const known = this.lastLimit > 0;
+    const limit = this.o.source.limit() ?? (known ? this.lastLimit : undefined);
     let open: number | undefined;
     if (exact || now - this.exactAt >= EXACT_EVERY_MS) {
-      open = this.o.source.open();
+      open = this.o.source.open() ?? (known ? limit : undefined);
       this.exactAt = now;
       this.exactOpen = open ?? 0;
       this.exactDownstream = downstream;
     } else open = Math.max(0, this.exactOpen + 2 * (downstream - this.exactDownstream));
-    const limit = this.o.source.limit();
     if (limit === undefined || open === undefined || !Number.isFinite(limit) || limit <= 0) return;
     this.lastOpen = open;
     this.lastLimit = limit;
