@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { mkdir, open } from 'node:fs/promises';
 import { runHostCommand } from './host-command.ts';
 import { createNetns, deleteNetns } from './netns.ts';
@@ -58,15 +59,23 @@ export async function detachPodNetwork(pod: Pick<PodNetwork, 'netns'>): Promise<
 
 /**
  * Write one of the files `ip netns exec` bind-mounts over /etc. The file is rewritten in place
- * (truncate + write on the same inode) so processes already running see the new content.
+ * (the same inode: a bind mount follows the inode, so a rename would not reach processes already
+ * running) and only when its content changes. Running processes read it on every lookup (glibc
+ * re-reads /etc/hosts), so it is never truncated first: the new content goes in one write at
+ * offset 0 and the file is cut to its length afterwards. A reader racing the write sees the old
+ * or the new names, never an empty file (an empty hosts file failed a lookup of a Service name
+ * mid-rollout: "details are currently unavailable").
  */
 export async function writeNetnsEtcFile(netns: string, name: string, content: string): Promise<void> {
   const dir = `/etc/netns/${netns}`;
   await mkdir(dir, { recursive: true });
-  const fh = await open(`${dir}/${name}`, 'a+');
+  const fh = await open(`${dir}/${name}`, constants.O_RDWR | constants.O_CREAT, 0o644);
   try {
-    await fh.truncate(0);
-    await fh.write(content, 0, 'utf8');
+    const bytes = Buffer.from(content, 'utf8');
+    const current = await fh.readFile();
+    if (current.equals(bytes)) return;
+    await fh.write(bytes, 0, bytes.length, 0);
+    if (current.length > bytes.length) await fh.truncate(bytes.length);
   } finally {
     await fh.close();
   }
