@@ -39,6 +39,7 @@ export interface EndpointSpec {
   healthy?: boolean;
   tlsMode?: 'istio' | 'disabled';
   workloadName?: string;
+  network?: string;
 }
 
 /** RegistrySnapshot over fixed records (the registry builder is tested on its own). */
@@ -80,6 +81,7 @@ export function staticRegistry(serviceSpecs: readonly ServiceSpec[], endpointSpe
         healthy: e.healthy ?? true,
         tlsMode: e.tlsMode ?? 'istio',
         workloadName: e.workloadName,
+        ...(e.network ? { network: e.network } : {}),
       });
     }
   }

@@ -8,10 +8,12 @@ import { inboundClusters } from './inbound-listeners.ts';
 import { outboundClusters, serviceClusters, specialClusters } from './outbound-clusters.ts';
 import { filterNames, toResources } from './resource-list.ts';
 import { waypointClusters } from './waypoint-resources.ts';
+import { sniDnatClusters } from './auto-passthrough.ts';
 
 /**
  * CDS: `outbound|PORT|SUBSET|HOST` for every visible service port and DestinationRule subset,
- * plus (sidecars) `inbound|PORT||` clusters and BlackHole/Passthrough. Proxyless gRPC clients get
+ * plus (sidecars) `inbound|PORT||` clusters and BlackHole/Passthrough, (gateways with an
+ * AUTO_PASSTHROUGH server) the SNI-DNAT clusters `outbound_.PORT_.SUBSET_.HOST`. Proxyless gRPC clients get
  * EDS clusters only, for the names they ask for.
  */
 export class ClusterGenerator implements Generator {
@@ -21,7 +23,7 @@ export class ClusterGenerator implements Generator {
     if (proxy.generator === 'grpc') return toResources(grpcClusters(proxy, push, request.names), request.names);
     if (proxy.type === 'waypoint') return filterNames(push.cached(`cds-res-wp|${push.scopeKey(proxy)}`, () => toResources([...waypointClusters(proxy, push), ...specialClusters()], undefined)), request.names);
     // The outbound part is shared by the proxies of a scope (wrapped once); inbound is per workload.
-    const shared = push.cached(`cds-res|${push.scopeKey(proxy)}`, () => toResources([...outboundClusters(proxy, push, { grpc: false }), ...specialClusters(proxy.type !== 'router')], undefined));
+    const shared = push.cached(`cds-res|${push.scopeKey(proxy)}`, () => toResources([...outboundClusters(proxy, push, { grpc: false }), ...sniDnatClusters(proxy, push), ...specialClusters(proxy.type !== 'router')], undefined));
     const own = proxy.type === 'sidecar' ? toResources(inboundClusters(proxy, push), undefined) : [];
     return filterNames([...shared, ...own], request.names);
   }

@@ -12,6 +12,8 @@ import type { Subset } from '../../api/istio/destination-rule.ts';
 import { outboundClusters, subsetEndpoints } from './outbound-clusters.ts';
 import { toResources } from './resource-list.ts';
 import { waypointEdsNames, waypointLoadAssignment } from './waypoint-resources.ts';
+import { parseSniDnatClusterName, sniDnatClusters } from './auto-passthrough.ts';
+import { splitHorizon, splitHorizonKey } from './split-horizon.ts';
 
 /**
  * EDS: a ClusterLoadAssignment per requested EDS cluster (all of the proxy's EDS clusters when
@@ -31,7 +33,7 @@ export class EndpointGenerator implements Generator {
     // locality load balancing makes assignments depend on the proxy's locality (and labels, with failoverPriority)
     const l = push.proxyLocality(proxy);
     const where = `${l.region ?? ''}/${l.zone ?? ''}/${l.subzone ?? ''}${push.localityLabelSensitive ? `|${labelsKey(proxy.labels)}` : ''}`;
-    const key = `eds-res|${push.scopeKey(proxy)}|${sendsHbone(proxy)}|${where}|${names ? names.join('\n') : '*'}`;
+    const key = `eds-res|${push.scopeKey(proxy)}|${sendsHbone(proxy)}|${where}|${splitHorizonKey(proxy, push)}|${names ? names.join('\n') : '*'}`;
     return [...push.cached(key, () => this.build(proxy, push, names, grpc))];
   }
 
@@ -40,7 +42,7 @@ export class EndpointGenerator implements Generator {
     const names =
       request.names && request.names.length > 0
         ? request.names
-        : push.cached(`eds-names|${grpc}|${push.scopeKey(proxy)}`, () => outboundClusters(proxy, push, { grpc }).filter((c) => c.type === 'EDS').map((c) => c.name as string));
+        : push.cached(`eds-names|${grpc}|${push.scopeKey(proxy)}`, () => [...outboundClusters(proxy, push, { grpc }), ...(grpc ? [] : sniDnatClusters(proxy, push))].filter((c) => c.type === 'EDS').map((c) => c.name as string));
     const out: JsonObject[] = [];
     for (const name of names) {
       const cla = loadAssignment(proxy, push, name, grpc);
@@ -50,9 +52,12 @@ export class EndpointGenerator implements Generator {
   }
 }
 
-/** The ClusterLoadAssignment of one `outbound|PORT|SUBSET|HOST` cluster, or undefined when unknown. */
+/**
+ * The ClusterLoadAssignment of one `outbound|PORT|SUBSET|HOST` cluster (or a gateway's SNI-DNAT
+ * `outbound_.PORT_.SUBSET_.HOST`), or undefined when unknown; split-horizon when networks have gateways.
+ */
 export function loadAssignment(proxy: ProxyInfo, push: PushContext, clusterName: string, grpc: boolean): JsonObject | undefined {
-  const parsed = parseClusterName(clusterName);
+  const parsed = parseClusterName(clusterName) ?? parseSniDnatClusterName(clusterName);
   if (!parsed || parsed.direction !== 'outbound') return undefined;
   const service = push.serviceFor(proxy, parsed.host);
   if (!service || !service.ports.some((p) => p.port === parsed.port)) return undefined;
@@ -71,8 +76,12 @@ export function loadAssignment(proxy: ProxyInfo, push: PushContext, clusterName:
   const policy = effectivePolicy(dr?.spec.trafficPolicy, subset?.trafficPolicy, parsed.port);
   const setting = effectiveLocalityLb(push.mesh.localityLbSetting, policy.loadBalancer?.localityLbSetting);
   const outlier = policy.outlierDetection !== undefined;
-  const shared = `eds|${grpc}|${hbone !== undefined}|${service.namespace}|${clusterName}|${labelsKey(labels ?? {})}`;
-  const groups = (): LocalityGroup[] => push.cached(`${shared}|groups`, () => localityGroups(subsetEndpoints(push, service, parsed.port, labels)));
+  const net = splitHorizonKey(proxy, push);
+  const shared = `eds|${grpc}|${hbone !== undefined}|${service.namespace}|${clusterName}|${labelsKey(labels ?? {})}${net ? `|${net}` : ''}`;
+  const groups = (): LocalityGroup[] => push.cached(`${shared}|groups`, () => {
+    const all = localityGroups(subsetEndpoints(push, service, parsed.port, labels));
+    return net ? splitHorizon(all, proxy, push) : all;
+  });
   if (!setting || (!outlier && !(setting.distribute && setting.distribute.length > 0))) {
     // Shared by every proxy that resolves the same subset labels for this cluster.
     return push.cached(shared, () => ({ clusterName, endpoints: localityGroupsJson(groups(), opts) }));

@@ -9,12 +9,14 @@ import { httpConnectionManagerFilter, listenerHcmSettings, tcpProxyFilter } from
 import { hcmTelemetry } from './telemetry-hcm.ts';
 import { tcpRouteClusters } from './outbound-listeners.ts';
 import { policyFiltersFor } from './policy-filters.ts';
+import { autoPassthroughChains } from './auto-passthrough.ts';
 
 /**
  * A gateway's listeners: one `0.0.0.0_PORT` per server port. Plain HTTP servers share one chain
  * with RDS `http.PORT`; HTTPS servers terminate TLS with the credentialName served over SDS
  * (chain matched on SNI) and route through their own route config; PASSTHROUGH servers
- * forward by SNI to the clusters of VirtualService `tls` routes; TCP servers use `tcp` routes.
+ * forward by SNI to the clusters of VirtualService `tls` routes (AUTO_PASSTHROUGH: to the service
+ * port named by the mesh mTLS SNI, auto-passthrough.ts); TCP servers use `tcp` routes.
  * AuthorizationPolicies and RequestAuthentications selecting the gateway's pod run on every
  * chain, as on a sidecar's inbound (HTTP: jwt_authn + RBAC; TCP and passthrough: network RBAC).
  */
@@ -37,7 +39,8 @@ export function gatewayListeners(proxy: ProxyInfo, push: PushContext): JsonObjec
         });
       } else if (s.protocol === 'TLS' || s.protocol === 'HTTPS') {
         needsTlsInspector = true;
-        chains.push(...passthroughChains(proxy, push, s).map((c) => ({ ...c, filterChainMatch: { ...(c.filterChainMatch as JsonObject), transportProtocol: 'tls' }, filters: [...policy.tcp, ...(c.filters as JsonObject[])] })));
+        const byVirtualService = s.server.tls?.mode === 'AUTO_PASSTHROUGH' ? autoPassthroughChains(proxy, push, s) : passthroughChains(proxy, push, s);
+        chains.push(...byVirtualService.map((c) => ({ ...c, filterChainMatch: { ...(c.filterChainMatch as JsonObject), transportProtocol: 'tls' }, filters: [...policy.tcp, ...(c.filters as JsonObject[])] })));
       } else if (!serverIsHttp(s)) {
         const target = tcpTarget(proxy, push, s);
         if (target) chains.push({ filters: [...policy.tcp, tcpProxyFilter(typeof target === 'string' ? target : `${s.gateway}:${port}`, target)] });

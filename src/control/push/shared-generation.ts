@@ -8,7 +8,7 @@ import { wantsAutoAllocation } from './auto-allocation.ts';
  * Proxies that the generators cannot tell apart get the same resources: within one push
  * context, generation is memoized per (type URL, requested names, proxy "shape"). The shape is
  * every ProxyInfo field the generators read — type, proxyless generator, namespace, DNS domain,
- * labels, metadata HTTP10 (listeners accept HTTP/1.0), DNS_CAPTURE + DNS_AUTO_ALLOCATE, and for listeners/clusters (inbound side) those of the proxy's IPs that are workload
+ * labels, metadata HTTP10 (listeners accept HTTP/1.0), NETWORK and REQUESTED_NETWORK_VIEW (endpoints), DNS_CAPTURE + DNS_AUTO_ALLOCATE, and for listeners/clusters (inbound side) those of the proxy's IPs that are workload
  * or endpoint addresses in this push (others cannot match anything). Sharing the result also
  * shares the resource objects, so the encoder serializes each once for all those proxies.
  * If a generator starts reading another proxy field, it must be added here.
@@ -28,9 +28,11 @@ export function proxyShapeKey(proxy: ProxyInfo, typeUrl: string, workloadAddress
     perInstance = `|${ips.sort().join(',')}`;
   }
   const http10 = typeUrl === TYPE_URL.listener && proxy.metadata.HTTP10 === '1' ? '|http10' : '';
+  // split-horizon EDS: the proxy's network and requested network view (its labels are in the key already)
+  const network = typeUrl === TYPE_URL.endpoint && (proxy.metadata.NETWORK !== undefined || proxy.metadata.REQUESTED_NETWORK_VIEW !== undefined) ? `|net=${String(proxy.metadata.NETWORK ?? '')}/${String(proxy.metadata.REQUESTED_NETWORK_VIEW ?? '')}` : '';
   // DNS_CAPTURE + DNS_AUTO_ALLOCATE: ServiceEntry hosts at their auto-allocated addresses (listeners, routes)
   const auto = wantsAutoAllocation(proxy);
-  return `${proxy.type}|${proxy.generator ?? ''}|${proxy.namespace}|${proxy.dnsDomain}|${labels}${perInstance}${http10}${auto ? `|auto-${auto}` : ''}`;
+  return `${proxy.type}|${proxy.generator ?? ''}|${proxy.namespace}|${proxy.dnsDomain}|${labels}${perInstance}${http10}${network}${auto ? `|auto-${auto}` : ''}`;
 }
 
 const KNOWN_TYPES: ReadonlySet<string> = new Set([TYPE_URL.listener, TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.route]);

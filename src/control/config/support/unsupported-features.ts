@@ -111,15 +111,6 @@ export const UNSUPPORTED_FEATURES: readonly UnsupportedFeature[] = [
   {
     kind: 'Gateway',
     level: 'warn',
-    fields: ['spec.servers[*].tls.mode'],
-    when: (v) => v === 'AUTO_PASSTHROUGH',
-    what: 'AUTO_PASSTHROUGH (multi-network east-west gateways) is not implemented',
-    ifServed: 'the server forwards nothing',
-    example: { servers: [{ port: { number: 15443, name: 'tls', protocol: 'TLS' }, hosts: ['*.local'], tls: { mode: 'AUTO_PASSTHROUGH' } }] },
-  },
-  {
-    kind: 'Gateway',
-    level: 'warn',
     fields: ['spec.servers[*].tls.cipherSuites', 'spec.servers[*].tls.credentialNames', 'spec.servers[*].tls.caCertCredentialName'],
     what: 'cipherSuites, credentialNames and caCertCredentialName are not implemented (OpenSSL defaults; one credentialName and its NAME-cacert)',
     ifServed: 'these fields are ignored',

@@ -1,0 +1,79 @@
+import type { ConfigResource } from '../../api/config-resource.ts';
+import type { PushContext } from '../push/push-context.ts';
+import { NETWORK_LABEL } from '../registry/workload-labels.ts';
+import type { ProxyInfo } from '../xds/proxy-info.ts';
+
+/** Istio's label on a gateway Service naming the port its network's traffic enters on. */
+export const GATEWAY_PORT_LABEL = 'networking.istio.io/gatewayPort';
+/** The port of an east-west gateway when its Service does not say (Istio's AUTO_PASSTHROUGH 15443). */
+export const DEFAULT_GATEWAY_PORT = 15443;
+
+/** Where another network's traffic for this network enters: a gateway address and port. */
+export interface NetworkGateway {
+  network: string;
+  address: string;
+  port: number;
+}
+
+/**
+ * The network gateways of a push, by network, as istiod's NetworkManager finds them on
+ * Kubernetes: every Service labelled `topology.istio.io/network` is a gateway of that network
+ * at each of its external addresses (load balancer ingress IPs, `externalIPs`), on the port its
+ * `networking.istio.io/gatewayPort` label names, else 15443. Host names (a cloud LB's DNS name)
+ * are skipped, as istiod skips gateways whose address is not an IP. Sorted (address, port).
+ */
+export function networkGateways(push: PushContext): ReadonlyMap<string, readonly NetworkGateway[]> {
+  return push.cached('network-gateways', () => {
+    const out = new Map<string, NetworkGateway[]>();
+    for (const s of push.config.list('Service')) {
+      if (s.group !== '') continue;
+      const network = s.metadata.labels?.[NETWORK_LABEL];
+      if (!network) continue;
+      const port = gatewayPort(s);
+      for (const address of externalAddresses(s)) {
+        const list = out.get(network) ?? [];
+        if (!list.some((g) => g.address === address && g.port === port)) list.push({ network, address, port });
+        out.set(network, list);
+      }
+    }
+    for (const list of out.values()) list.sort((a, b) => (a.address === b.address ? a.port - b.port : a.address < b.address ? -1 : 1));
+    return out;
+  });
+}
+
+function gatewayPort(s: ConfigResource): number {
+  const n = Number(s.metadata.labels?.[GATEWAY_PORT_LABEL]);
+  return Number.isInteger(n) && n > 0 && n <= 65535 ? n : DEFAULT_GATEWAY_PORT;
+}
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+function externalAddresses(s: ConfigResource): string[] {
+  const status = (s.raw.status ?? {}) as { loadBalancer?: { ingress?: { ip?: string }[] } };
+  const spec = s.spec as { externalIPs?: string[] };
+  const all = [...(status.loadBalancer?.ingress ?? []).map((i) => i.ip), ...(spec.externalIPs ?? [])];
+  return all.filter((a): a is string => typeof a === 'string' && (IPV4.test(a) || a.includes(':')));
+}
+
+/**
+ * The proxy's network, as istiod's model.Proxy metadata: `NETWORK` (the injector sets
+ * ISTIO_META_NETWORK from the pod's `topology.istio.io/network` label), else that label among
+ * the proxy's own labels; '' when none (the default network).
+ */
+export function proxyNetwork(proxy: ProxyInfo): string {
+  const meta = proxy.metadata.NETWORK;
+  if (typeof meta === 'string' && meta !== '') return meta;
+  return proxy.labels[NETWORK_LABEL] ?? '';
+}
+
+/**
+ * The networks whose endpoints the proxy asked to see (`REQUESTED_NETWORK_VIEW`, comma
+ * separated, as Istio's east-west gateways set to their own network), undefined when it did not
+ * ask (every network is visible). Endpoints without a network are always visible.
+ */
+export function requestedNetworkView(proxy: ProxyInfo): ReadonlySet<string> | undefined {
+  const v = proxy.metadata.REQUESTED_NETWORK_VIEW;
+  const list = Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v.split(',') : [];
+  const names = list.map((s) => s.trim()).filter((s) => s !== '');
+  return names.length > 0 ? new Set(['', ...names]) : undefined;
+}
