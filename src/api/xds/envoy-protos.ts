@@ -38,6 +38,7 @@ export const ENVOY_PROTO_FILES: readonly string[] = [
   'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto',
+  'envoy/extensions/transport_sockets/proxy_protocol/v3/upstream_proxy_protocol.proto',
   'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
   // TypedStruct carries extension configs Envoy's API does not define (Istio's peer_metadata, stats)
   'udpa/type/v1/typed_struct.proto',

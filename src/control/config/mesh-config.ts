@@ -57,6 +57,8 @@ export interface MeshConfig {
   proxyInboundListenPort: number;
   proxyHttpPort?: number;
   connectTimeout: string;
+  /** Upgrade HTTP/1.1 to HTTP/2 on the outbound clusters of HTTP ports (a DestinationRule's h2UpgradePolicy overrides it). */
+  h2UpgradePolicy?: 'DO_NOT_UPGRADE' | 'UPGRADE';
   protocolDetectionTimeout: string;
   enableAutoMtls: boolean;
   enableTracing: boolean;
@@ -161,6 +163,7 @@ const CHECKS: Record<string, Check> = {
   proxyInboundListenPort: port,
   proxyHttpPort: port,
   connectTimeout: duration,
+  h2UpgradePolicy: oneOf('DO_NOT_UPGRADE', 'UPGRADE'),
   protocolDetectionTimeout: duration,
   dnsRefreshRate: duration,
   enableAutoMtls: bool,

@@ -11,6 +11,10 @@ export interface EffectivePolicy {
   connectionPool?: ConnectionPoolSettings;
   outlierDetection?: OutlierDetection;
   tls?: ClientTLSSettings;
+  /** TrafficPolicy.proxyProtocol (rule, then subset; not port-level, as istiod). */
+  proxyProtocol?: TrafficPolicy['proxyProtocol'];
+  /** TrafficPolicy.tunnel (rule, then subset). */
+  tunnel?: TrafficPolicy['tunnel'];
 }
 
 /**
@@ -23,6 +27,8 @@ export function effectivePolicy(top: TrafficPolicy | undefined, subset: TrafficP
     if (!p) continue;
     apply(out, p);
     if (p.retryBudget) out.retryBudget = p.retryBudget;
+    if (p.proxyProtocol) out.proxyProtocol = p.proxyProtocol;
+    if (p.tunnel) out.tunnel = p.tunnel;
     const portLevel = p.portLevelSettings?.find((s) => s.port?.number === port);
     if (portLevel) apply(out, portLevel);
   }
@@ -34,6 +40,26 @@ function apply(out: EffectivePolicy, p: EffectivePolicy): void {
   if (p.connectionPool) out.connectionPool = p.connectionPool;
   if (p.outlierDetection) out.outlierDetection = p.outlierDetection;
   if (p.tls) out.tls = p.tls;
+}
+
+/**
+ * istiod's applyUpstreamProxyProtocol: the cluster's transport socket (raw buffer when it has
+ * none) and each transport_socket_matches socket wrapped in Envoy's upstream_proxy_protocol
+ * socket, so every upstream connection starts with a PROXY header (v1 text or v2 binary).
+ */
+export function wrapProxyProtocol(cluster: JsonObject, pp: TrafficPolicy['proxyProtocol']): void {
+  if (!pp) return;
+  const wrap = (inner: JsonObject): JsonObject => ({
+    name: EXT.upstreamProxyProtocol.name,
+    typedConfig: { '@type': EXT.upstreamProxyProtocol.type, config: { version: pp.version === 'V2' ? 'V2' : 'V1' }, transportSocket: inner },
+  });
+  const matches = cluster.transportSocketMatches as JsonObject[] | undefined;
+  if (!cluster.transportSocket && !(matches && matches.length > 0)) {
+    cluster.transportSocket = wrap({ name: EXT.rawBuffer.name, typedConfig: { '@type': EXT.rawBuffer.type } });
+    return;
+  }
+  if (cluster.transportSocket) cluster.transportSocket = wrap(cluster.transportSocket as JsonObject);
+  for (const m of matches ?? []) m.transportSocket = wrap(m.transportSocket as JsonObject);
 }
 
 const MAX = 4294967295;
@@ -71,8 +97,24 @@ export function loadBalancerFields(lb: LoadBalancerSettings | undefined): JsonOb
   }
 }
 
-/** circuit_breakers, connect timeout, per-connection limits, idle timeouts (Istio's defaults: no limits). */
-export function connectionPoolFields(pool: ConnectionPoolSettings | undefined, http2: boolean, defaultConnectTimeout = '10s', downstreamProtocol = false, retryBudget?: RetryBudget): JsonObject {
+/**
+ * istiod's shouldH2Upgrade for an outbound cluster: never with useClientProtocol; the
+ * DestinationRule's UPGRADE / DO_NOT_UPGRADE decide; else MeshConfig's h2UpgradePolicy, for HTTP
+ * ports only (a sniffed port keeps the downstream's protocol).
+ */
+export function shouldH2Upgrade(pool: ConnectionPoolSettings | undefined, httpPort: boolean, meshPolicy: string | undefined): boolean {
+  const http = pool?.http;
+  if (http?.useClientProtocol) return false;
+  if (http?.h2UpgradePolicy === 'UPGRADE') return true;
+  if (http?.h2UpgradePolicy === 'DO_NOT_UPGRADE') return false;
+  return httpPort && meshPolicy === 'UPGRADE';
+}
+
+/**
+ * circuit_breakers, connect timeout, per-connection limits, idle timeouts (Istio's defaults: no
+ * limits). `upgrade`: shouldH2Upgrade's answer (outbound clusters only).
+ */
+export function connectionPoolFields(pool: ConnectionPoolSettings | undefined, http2: boolean, defaultConnectTimeout = '10s', downstreamProtocol = false, retryBudget?: RetryBudget, upgrade = pool?.http?.h2UpgradePolicy === 'UPGRADE' && pool.http.useClientProtocol !== true): JsonObject {
   const thresholds: JsonObject = {
     maxConnections: pool?.tcp?.maxConnections ?? MAX,
     maxPendingRequests: pool?.http?.http1MaxPendingRequests ?? MAX,
@@ -88,13 +130,18 @@ export function connectionPoolFields(pool: ConnectionPoolSettings | undefined, h
   const maxConnDuration = duration(pool?.tcp?.maxConnectionDuration);
   if (maxConnDuration) common.maxConnectionDuration = maxConnDuration;
   if (pool?.http?.maxRequestsPerConnection) common.maxRequestsPerConnection = pool.http.maxRequestsPerConnection;
-  const upgrade = pool?.http?.h2UpgradePolicy === 'UPGRADE';
   const followDownstream = pool?.http?.useClientProtocol === true || (downstreamProtocol && !http2 && !upgrade);
+  // http2KeepAlive: HTTP/2 PINGs on the cluster's HTTP/2 connections (Envoy's connection_keepalive)
+  const ka2 = pool?.http?.http2KeepAlive;
+  const keepalive: JsonObject = {};
+  if (duration(ka2?.interval)) keepalive.interval = duration(ka2?.interval);
+  if (duration(ka2?.timeout)) keepalive.timeout = duration(ka2?.timeout);
+  const h2Options = (extra: JsonObject): JsonObject => ({ ...extra, ...(Object.keys(keepalive).length > 0 ? { connectionKeepalive: keepalive } : {}) });
   if (http2 || upgrade || followDownstream || Object.keys(common).length > 0) {
     const protocol: JsonObject = { '@type': EXT.httpProtocolOptions.type };
     if (Object.keys(common).length > 0) protocol.commonHttpProtocolOptions = common;
-    if (followDownstream) protocol.useDownstreamProtocolConfig = { httpProtocolOptions: {}, http2ProtocolOptions: {} };
-    else protocol.explicitHttpConfig = http2 || upgrade ? { http2ProtocolOptions: pool?.http?.maxConcurrentStreams ? { maxConcurrentStreams: pool.http.maxConcurrentStreams } : {} } : { httpProtocolOptions: {} };
+    if (followDownstream) protocol.useDownstreamProtocolConfig = { httpProtocolOptions: {}, http2ProtocolOptions: h2Options({}) };
+    else protocol.explicitHttpConfig = http2 || upgrade ? { http2ProtocolOptions: h2Options(pool?.http?.maxConcurrentStreams ? { maxConcurrentStreams: pool.http.maxConcurrentStreams } : {}) } : { httpProtocolOptions: {} };
     out.typedExtensionProtocolOptions = { [EXT.httpProtocolOptions.name]: protocol };
   }
   const ka = pool?.tcp?.tcpKeepalive;

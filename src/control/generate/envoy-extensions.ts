@@ -22,6 +22,7 @@ export const EXT = Object.freeze({
   httpInspector: { name: 'envoy.filters.listener.http_inspector', type: `${T}envoy.extensions.filters.listener.http_inspector.v3.HttpInspector` },
   tlsTransport: { name: 'envoy.transport_sockets.tls', upstream: `${T}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`, downstream: `${T}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext` },
   rawBuffer: { name: 'envoy.transport_sockets.raw_buffer', type: `${T}envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer` },
+  upstreamProxyProtocol: { name: 'envoy.transport_sockets.upstream_proxy_protocol', type: `${T}envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport` },
   previousHosts: { name: 'envoy.retry_host_predicates.previous_hosts', type: `${T}envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate` },
   httpProtocolOptions: { name: 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions', type: `${T}envoy.extensions.upstreams.http.v3.HttpProtocolOptions` },
   grpcStats: { name: 'envoy.filters.http.grpc_stats', type: `${T}envoy.extensions.filters.http.grpc_stats.v3.FilterConfig` },

@@ -5,7 +5,7 @@ import type { Endpoint, Service, ServicePort } from '../registry/service.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, outboundClusterName } from './cluster-names.ts';
 import { clusterTlsFields, istioSni } from './cluster-tls.ts';
-import { connectionPoolFields, effectivePolicy, loadBalancerFields, outlierDetectionFields } from './cluster-traffic-policy.ts';
+import { connectionPoolFields, effectivePolicy, loadBalancerFields, outlierDetectionFields, shouldH2Upgrade, wrapProxyProtocol } from './cluster-traffic-policy.ts';
 import { EXT, adsConfigSource, type JsonObject } from './envoy-extensions.ts';
 import { tcpMetadataExchangeFilter } from './tcp-metadata-exchange-filter.ts';
 import { grpcUpstreamTls } from './grpc-security.ts';
@@ -15,6 +15,8 @@ import { serviceIdentities } from '../registry/service-identities.ts';
 import { isSniffed } from './virtual-hosts.ts';
 
 const HTTP2_PROTOCOLS = new Set(['HTTP2', 'GRPC']);
+/** Istio's Protocol.IsHTTP(): the ports MeshConfig's h2UpgradePolicy upgrades. */
+const HTTP_PROTOCOLS = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-Web']);
 
 export interface ClusterOptions {
   /** Proxyless gRPC clients: EDS only, no TLS sockets or Envoy-only extensions. */
@@ -98,7 +100,8 @@ function buildCluster(push: PushContext, service: Service, port: ServicePort, su
   } else {
     Object.assign(cluster, lb, { type: 'EDS', edsClusterConfig: { edsConfig: adsConfigSource(), serviceName: name } });
   }
-  Object.assign(cluster, connectionPoolFields(policy.connectionPool, HTTP2_PROTOCOLS.has(port.protocol), push.mesh.connectTimeout, opts.downstreamProtocol, policy.retryBudget));
+  const upgrade = shouldH2Upgrade(policy.connectionPool, HTTP_PROTOCOLS.has(port.protocol), push.mesh.h2UpgradePolicy);
+  Object.assign(cluster, connectionPoolFields(policy.connectionPool, HTTP2_PROTOCOLS.has(port.protocol), push.mesh.connectTimeout, opts.downstreamProtocol, policy.retryBudget, upgrade));
   Object.assign(cluster, outlierDetectionFields(policy.outlierDetection));
   // As istiod: panic mode off (no traffic to unhealthy hosts when few are healthy).
   if (!passthrough && cluster.commonLbConfig === undefined) cluster.commonLbConfig = { healthyPanicThreshold: {} };
@@ -107,6 +110,7 @@ function buildCluster(push: PushContext, service: Service, port: ServicePort, su
   }
   const sans = serviceAccountsOf(push, service);
   if (!opts.waypoint) Object.assign(cluster, clusterTlsFields(policy.tls, { sni: istioSni(port.port, subset?.name, service.hostname), sans, autoMtls: push.mesh.enableAutoMtls !== false && service.location === 'MESH_INTERNAL' && !passthrough, host: service.hostname }));
+  if (!opts.waypoint) wrapProxyProtocol(cluster, policy.proxyProtocol);
   const configRef = dr ? { config: `/apis/networking.istio.io/v1/namespaces/${dr.namespace}/destination-rule/${dr.name}` } : {};
   cluster.metadata = { filterMetadata: { istio: { ...configRef, services: [{ host: service.hostname, name: service.name ?? service.hostname, namespace: service.namespace }], ...(subset?.name ? { subset: subset.name } : {}) } } };
   return cluster;

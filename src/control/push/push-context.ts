@@ -33,6 +33,8 @@ export interface PushMeshConfig {
   enableAutoMtls?: boolean;
   /** Default cluster connect timeout (`10s`). */
   connectTimeout?: string;
+  /** MeshConfig.h2UpgradePolicy (outbound clusters of HTTP ports). */
+  h2UpgradePolicy?: string;
   /** Other trust domains whose identities count as the mesh's (authorization principals). */
   trustDomainAliases?: readonly string[];
   /** meshConfig access log: HCMs get an envoy.access_loggers.file entry when a file is set. */

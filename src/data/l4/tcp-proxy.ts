@@ -84,6 +84,8 @@ export function proxyTcp(
   host.cxActive++;
   const h = host;
   let attempts = 0;
+  // tcp_proxy hands the PROXY header the downstream connection's ends (Envoy's proxy-protocol filter state)
+  const proxyHeader = cluster.proxyHeaderFor(h, { source: { address: info.downstreamRemoteAddress, port: info.downstreamRemotePort }, destination: downstreamDestination(info) });
   const connectOnce = (): void => {
     attempts++;
     cluster.connector.connectHost(h, cluster.tlsFor(h), cluster.config.connectTimeoutMs, (err, upstream) => {
@@ -123,7 +125,7 @@ export function proxyTcp(
         return;
       }
       relay(upstream, undefined);
-    }, true);
+    }, true, proxyHeader);
   };
   /** One socket closed: a clean close (both directions ended) only ends the other; anything else (error, idle, drain) tears it down. */
   const closeOther = (closed: net.Socket, other: net.Socket): void => {
@@ -165,4 +167,12 @@ export function proxyTcp(
   };
   downstream.on('error', () => undefined);
   connectOnce();
+}
+
+/** The downstream connection's destination: the original destination of a captured connection, else its local address. */
+function downstreamDestination(info: StreamInfo): { address: string; port: number } {
+  const od = info.originalDestination;
+  const colon = od.lastIndexOf(':');
+  if (colon > 0) return { address: od.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(od.slice(colon + 1)) };
+  return { address: info.downstreamLocalAddress, port: info.downstreamLocalPort };
 }

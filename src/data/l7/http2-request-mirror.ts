@@ -51,7 +51,7 @@ export function mirrorHttp2(pool: Http2UpstreamPool, cluster: Cluster, req: Filt
     });
     sink.connect({ write: (b) => up.write(b), end: () => up.end() }, () => socket.destroy());
     up.on('drain', () => sink.flush());
-  });
+  }, false, cluster.proxyHeaderFor(h));
 }
 
 /** The mirror's end of the request body: queued until its upstream request exists. */

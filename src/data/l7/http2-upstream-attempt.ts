@@ -158,5 +158,5 @@ export function openHttp1Attempt(cluster: Cluster, h: Host, req: FilterRequest, 
         res?.pipe(stream);
       },
     });
-  });
+  }, false, cluster.proxyHeaderFor(h));
 }

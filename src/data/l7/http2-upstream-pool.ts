@@ -39,7 +39,9 @@ export class Http2UpstreamPool {
       }
       const session = http2.connect(`http://${host.key}`, { createConnection: () => socket });
       session.on('error', () => undefined);
+      const stopKeepalive = cluster.config.http2Keepalive ? keepalive(session, cluster.config.http2Keepalive) : undefined;
       session.once('close', () => {
+        stopKeepalive?.();
         cluster.breaker.connections--;
         if (this.sessions.get(key) === session) this.sessions.delete(key);
       });
@@ -48,11 +50,38 @@ export class Http2UpstreamPool {
       });
       this.sessions.set(key, session);
       for (const d of list) d(session, '');
-    });
+    }, false, cluster.proxyHeaderFor(host));
   }
 
   close(): void {
     for (const s of this.sessions.values()) s.close();
     this.sessions.clear();
   }
+}
+
+/**
+ * Envoy's connection_keepalive: a PING every `intervalMs`; a PING unanswered for `timeoutMs`
+ * closes the connection (its streams fail, the next request opens a new one). Returns the stop.
+ */
+function keepalive(session: http2.ClientHttp2Session, ka: { intervalMs: number; timeoutMs: number }): () => void {
+  let deadline: NodeJS.Timeout | undefined;
+  const tick = setInterval(() => {
+    if (deadline || session.destroyed) return;
+    deadline = setTimeout(() => session.destroy(), ka.timeoutMs);
+    deadline.unref();
+    const sent = session.ping((err) => {
+      if (err) return;
+      clearTimeout(deadline);
+      deadline = undefined;
+    });
+    if (!sent) {
+      clearTimeout(deadline);
+      deadline = undefined;
+    }
+  }, ka.intervalMs);
+  tick.unref();
+  return () => {
+    clearInterval(tick);
+    clearTimeout(deadline);
+  };
 }

@@ -40,8 +40,12 @@ export interface ClusterConfig {
   outlier: OutlierConfig | undefined;
   tls: TlsSpec | undefined;
   /** transport_socket_matches in order; an endpoint whose metadata matches takes that socket. */
-  tlsMatches: readonly { name: string; match: Readonly<Record<string, unknown>>; tls: TlsSpec | undefined }[];
+  tlsMatches: readonly { name: string; match: Readonly<Record<string, unknown>>; tls: TlsSpec | undefined; proxyProtocol: 1 | 2 | undefined }[];
+  /** The transport socket is wrapped in upstream_proxy_protocol: each connection starts with a PROXY header of this version. */
+  proxyProtocol: 1 | 2 | undefined;
   http2: boolean;
+  /** http2_protocol_options.connection_keepalive: PING every intervalMs, close when unanswered for timeoutMs. */
+  http2Keepalive: { intervalMs: number; timeoutMs: number } | undefined;
   useDownstreamProtocol: boolean;
   idleTimeoutMs: number;
   maxRequestsPerConnection: number;
@@ -67,6 +71,24 @@ const CLUSTER_FIELDS = [
 
 const DEFAULT_LIMITS: CircuitBreakerLimits = { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 };
 
+/**
+ * An upstream transport socket: TLS or raw, possibly wrapped in Envoy's upstream_proxy_protocol
+ * socket (a PROXY header first, then the inner socket; no TLVs are passed through).
+ */
+function compileUpstreamTransport(ts: unknown, path: string): { tls: TlsSpec | undefined; proxyProtocol: 1 | 2 | undefined } {
+  const tc = asObj(asObj(ts).typedConfig);
+  if (messageNameOf(asString(tc['@type'] ?? tc.typeUrl)) !== 'envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport') {
+    return { tls: compileTransportSocket(ts, path, 'upstream'), proxyProtocol: undefined };
+  }
+  const p = `${path}.typedConfig`;
+  onlyFields(tc, p, ['@type', 'config', 'transportSocket', 'allowUnspecifiedAddress', 'tlvAsPoolKey']);
+  const config = asObj(tc.config);
+  onlyFields(config, `${p}.config`, ['version', 'passThroughTlvs']);
+  if (config.passThroughTlvs !== undefined) reject(`${p}.config.passThroughTlvs`, 'passing TLVs through is not supported');
+  const version = config.version === 'V2' || config.version === 1 ? 2 : 1;
+  return { tls: compileTransportSocket(tc.transportSocket, `${p}.transportSocket`, 'upstream'), proxyProtocol: version };
+}
+
 function compileLimits(cb: unknown, path: string): CircuitBreakerLimits {
   const o = asObj(cb);
   onlyFields(o, path, ['thresholds', 'perHostThresholds']);
@@ -90,8 +112,16 @@ function compileRetryBudget(rb: unknown, path: string): { percent: number; minCo
   return { percent: typeof bp === 'number' ? bp : 20, minConcurrency: wrapped(o.minRetryConcurrency) ?? 3 };
 }
 
-function compileProtocolOptions(c: Obj, path: string): { http2: boolean; useDownstream: boolean; idleTimeoutMs: number; maxRequestsPerConnection: number } {
+/** connection_keepalive of HTTP/2 protocol options (a missing timeout: the interval). */
+function compileKeepalive(h2: unknown): { intervalMs: number; timeoutMs: number } | undefined {
+  const ka = asObj(asObj(h2).connectionKeepalive);
+  const intervalMs = durationMs(ka.interval) ?? 0;
+  return intervalMs > 0 ? { intervalMs, timeoutMs: durationMs(ka.timeout) || intervalMs } : undefined;
+}
+
+function compileProtocolOptions(c: Obj, path: string): { http2: boolean; http2Keepalive: { intervalMs: number; timeoutMs: number } | undefined; useDownstream: boolean; idleTimeoutMs: number; maxRequestsPerConnection: number } {
   let http2 = c.http2ProtocolOptions !== undefined;
+  let http2Keepalive = compileKeepalive(c.http2ProtocolOptions);
   let useDownstream = false;
   let idleTimeoutMs = durationMs(asObj(c.commonHttpProtocolOptions).idleTimeout) ?? 3_600_000;
   let maxReq = wrapped(c.maxRequestsPerConnection) ?? 0;
@@ -107,10 +137,11 @@ function compileProtocolOptions(c: Obj, path: string): { http2: boolean; useDown
     const explicit = asObj(o.explicitHttpConfig);
     if (explicit.http2ProtocolOptions !== undefined) http2 = true;
     if (o.useDownstreamProtocolConfig !== undefined) useDownstream = true;
+    http2Keepalive = compileKeepalive(explicit.http2ProtocolOptions) ?? compileKeepalive(asObj(o.useDownstreamProtocolConfig).http2ProtocolOptions) ?? http2Keepalive;
     if (o.autoConfig !== undefined) useDownstream = true;
   }
   if (c.protocolSelection === 'USE_DOWNSTREAM_PROTOCOL') useDownstream = true;
-  return { http2, useDownstream, idleTimeoutMs, maxRequestsPerConnection: maxReq };
+  return { http2, http2Keepalive, useDownstream, idleTimeoutMs, maxRequestsPerConnection: maxReq };
 }
 
 export function compileCluster(c: Obj): ClusterConfig {
@@ -138,9 +169,10 @@ export function compileCluster(c: Obj): ClusterConfig {
     const fields = asObj(match.fields);
     const plain: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(fields)) plain[k] = asObj(v).stringValue ?? asObj(v).boolValue ?? asObj(v).numberValue;
-    return { name: asString(m.name), match: plain, tls: compileTransportSocket(m.transportSocket, `${p}.transportSocket`, 'upstream') };
+    return { name: asString(m.name), match: plain, ...compileUpstreamTransport(m.transportSocket, `${p}.transportSocket`) };
   });
   const proto = compileProtocolOptions(c, path);
+  const transport = compileUpstreamTransport(c.transportSocket, `${path}.transportSocket`);
   const panic = asObj(c.commonLbConfig).healthyPanicThreshold;
   let staticEndpoints: EndpointSpec[] | undefined;
   if (type === 'STATIC' || type === 'STRICT_DNS' || type === 'LOGICAL_DNS') {
@@ -161,9 +193,11 @@ export function compileCluster(c: Obj): ClusterConfig {
     localityWeighted: asObj(c.commonLbConfig).localityWeightedLbConfig !== undefined,
     limits: c.circuitBreakers === undefined ? DEFAULT_LIMITS : compileLimits(c.circuitBreakers, `${path}.circuitBreakers`),
     outlier: compileOutlier(c.outlierDetection, `${path}.outlierDetection`),
-    tls: compileTransportSocket(c.transportSocket, `${path}.transportSocket`, 'upstream'),
+    tls: transport.tls,
+    proxyProtocol: transport.proxyProtocol,
     tlsMatches,
     http2: proto.http2,
+    http2Keepalive: proto.http2Keepalive,
     useDownstreamProtocol: proto.useDownstream,
     idleTimeoutMs: proto.idleTimeoutMs,
     maxRequestsPerConnection: proto.maxRequestsPerConnection,

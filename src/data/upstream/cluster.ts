@@ -9,6 +9,7 @@ import { OutlierDetector } from './outlier-detector.ts';
 import { PrioritySet } from './priority-set.ts';
 import { pickWarmingUp } from './slow-start.ts';
 import type { UpstreamConnector } from './upstream-connector.ts';
+import type { ProxyAddress, ProxyHeaderSpec } from './proxy-protocol-header.ts';
 
 /** Live circuit-breaker counters of a cluster (limits are in config.limits). */
 export interface BreakerState {
@@ -147,12 +148,23 @@ export class Cluster {
 
   /** The transport socket for a host: first transport_socket_match whose metadata matches, else the default. */
   tlsFor(host: Host): TlsSpec | undefined {
-    for (const m of this.config.tlsMatches) {
-      let ok = true;
-      for (const [k, v] of Object.entries(m.match)) if (host.metadata[k] !== v) { ok = false; break; }
-      if (ok) return m.tls;
-    }
-    return this.config.tls;
+    const m = this.socketMatchFor(host);
+    return m ? m.tls : this.config.tls;
+  }
+
+  /**
+   * The PROXY header a host's connections start with (undefined: its transport socket has none):
+   * the downstream connection's ends when given (tcp_proxy), else the upstream socket's own.
+   */
+  proxyHeaderFor(host: Host, downstream?: { source: ProxyAddress; destination: ProxyAddress }): ProxyHeaderSpec | undefined {
+    const m = this.socketMatchFor(host);
+    const version = m ? m.proxyProtocol : this.config.proxyProtocol;
+    return version === undefined ? undefined : { version, ...downstream };
+  }
+
+  /** The first transport_socket_matches entry the host's metadata matches. */
+  private socketMatchFor(host: Host): ClusterConfig['tlsMatches'][number] | undefined {
+    return this.config.tlsMatches.find((m) => Object.entries(m.match).every(([k, v]) => host.metadata[k] === v));
   }
 
   pool(host: Host): Http1Pool {

@@ -97,7 +97,7 @@ export class Http1Pool implements ConnectionOwner {
       const conn = new Http1UpstreamConnection(socket, this.host, this);
       this.all.add(conn);
       this.release(conn);
-    });
+    }, false, this.cluster.proxyHeaderFor(this.host));
   }
 
   /** Hand a connection back after a complete exchange (or a fresh one). */

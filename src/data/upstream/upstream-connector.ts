@@ -3,6 +3,7 @@ import * as tls from 'node:tls';
 import { checkSans, TlsContextFactory } from '../tls/tls-context-factory.ts';
 import type { TlsSpec } from '../tls/tls-context-config.ts';
 import { sourceFor, type UpstreamBind } from './upstream-bind-config.ts';
+import { proxyProtocolHeader, type ProxyHeaderSpec } from './proxy-protocol-header.ts';
 
 export type ConnectFailure = { kind: 'connect-failure' | 'connect-timeout' | 'tls-failure'; detail: string };
 
@@ -47,9 +48,9 @@ export class UpstreamConnector {
   }
 
   /** A connection to a host: through its internal listener when it has one, else `connect`. */
-  connectHost(h: UpstreamTarget, spec: TlsSpec | undefined, timeoutMs: number, done: (err: ConnectFailure | undefined, socket: net.Socket | undefined) => void, halfOpen = false): void {
+  connectHost(h: UpstreamTarget, spec: TlsSpec | undefined, timeoutMs: number, done: (err: ConnectFailure | undefined, socket: net.Socket | undefined) => void, halfOpen = false, proxy?: ProxyHeaderSpec): void {
     if (!h.internalListener) {
-      this.connect(h.address, h.port, spec, timeoutMs, done, halfOpen);
+      this.connect(h.address, h.port, spec, timeoutMs, done, halfOpen, proxy);
       return;
     }
     const upstream = this.internal.get(h.internalListener);
@@ -66,8 +67,10 @@ export class UpstreamConnector {
   /**
    * `halfOpen`: the socket keeps its write side open after the peer's FIN (tcp_proxy propagates
    * half-close itself); HTTP pools leave it false (node's default: end on the peer's end).
+   * `proxy`: the connection starts with a PROXY header (before any TLS handshake), as Envoy's
+   * upstream_proxy_protocol transport socket.
    */
-  connect(address: string, port: number, spec: TlsSpec | undefined, timeoutMs: number, done: (err: ConnectFailure | undefined, socket: net.Socket | undefined) => void, halfOpen = false): void {
+  connect(address: string, port: number, spec: TlsSpec | undefined, timeoutMs: number, done: (err: ConnectFailure | undefined, socket: net.Socket | undefined) => void, halfOpen = false, proxy?: ProxyHeaderSpec): void {
     let finished = false;
     const finish = (err: ConnectFailure | undefined, s: net.Socket | undefined): void => {
       if (finished) return;
@@ -77,21 +80,21 @@ export class UpstreamConnector {
     const source = this.bind ? sourceFor(this.bind, address) : undefined;
     const local = source ? { localAddress: source.address, ...(source.port !== 0 ? { localPort: source.port } : {}) } : {};
     if (!spec) {
-      const s = net.connect({ host: address, port, noDelay: true, allowHalfOpen: halfOpen, ...local });
-      s.setTimeout(timeoutMs);
-      s.once('timeout', () => {
-        s.destroy();
-        finish({ kind: 'connect-timeout', detail: `connect timeout after ${timeoutMs} ms` }, undefined);
-      });
-      s.once('error', (e: NodeJS.ErrnoException) => finish({ kind: 'connect-failure', detail: e.code ?? e.message }, undefined));
-      s.once('connect', () => {
-        s.setTimeout(0);
-        s.removeAllListeners('timeout');
-        s.removeAllListeners('error');
-        finish(undefined, s);
+      rawConnect(address, port, local, timeoutMs, halfOpen, proxy, finish);
+      return;
+    }
+    if (proxy) {
+      // the PROXY header goes first, in the clear; the TLS handshake follows on the same socket
+      rawConnect(address, port, local, timeoutMs, halfOpen, proxy, (err, raw) => {
+        if (err || !raw) return finish(err, undefined);
+        this.tlsConnect(address, port, spec, timeoutMs, halfOpen, { socket: raw }, finish);
       });
       return;
     }
+    this.tlsConnect(address, port, spec, timeoutMs, halfOpen, { host: address, port, ...local }, finish);
+  }
+
+  private tlsConnect(address: string, port: number, spec: TlsSpec, timeoutMs: number, halfOpen: boolean, target: tls.ConnectionOptions, finish: (err: ConnectFailure | undefined, s: net.Socket | undefined) => void): void {
     const ctx = this.tlsFactory.secureContext(spec);
     if (!(ctx instanceof Object) || 'missing' in ctx) {
       queueMicrotask(() => finish({ kind: 'tls-failure', detail: `secret ${(ctx as { missing: string }).missing} not available` }, undefined));
@@ -102,9 +105,7 @@ export class UpstreamConnector {
     // sessions stay good across our own certificate's rotation, not across a change of trust
     const generation = this.tlsFactory.trustTag(spec);
     const s = tls.connect({
-      host: address,
-      port,
-      ...local,
+      ...target,
       secureContext: ctx,
       servername: spec.sni,
       ALPNProtocols: spec.alpn.length > 0 ? [...spec.alpn] : undefined,
@@ -134,4 +135,26 @@ export class UpstreamConnector {
       finish(undefined, s);
     });
   }
+}
+
+/** A plain TCP connection (`connect-timeout` after `timeoutMs`), the PROXY header written first when asked. */
+function rawConnect(address: string, port: number, local: { localAddress?: string; localPort?: number }, timeoutMs: number, halfOpen: boolean, proxy: ProxyHeaderSpec | undefined, finish: (err: ConnectFailure | undefined, s: net.Socket | undefined) => void): void {
+  const s = net.connect({ host: address, port, noDelay: true, allowHalfOpen: halfOpen, ...local });
+  s.setTimeout(timeoutMs);
+  s.once('timeout', () => {
+    s.destroy();
+    finish({ kind: 'connect-timeout', detail: `connect timeout after ${timeoutMs} ms` }, undefined);
+  });
+  s.once('error', (e: NodeJS.ErrnoException) => finish({ kind: 'connect-failure', detail: e.code ?? e.message }, undefined));
+  s.once('connect', () => {
+    s.setTimeout(0);
+    s.removeAllListeners('timeout');
+    s.removeAllListeners('error');
+    if (proxy) {
+      const self = { address: s.localAddress ?? '', port: s.localPort ?? 0 };
+      const peer = { address: s.remoteAddress ?? address, port: s.remotePort ?? port };
+      s.write(proxyProtocolHeader(proxy.version, proxy.source ?? self, proxy.destination ?? peer));
+    }
+    finish(undefined, s);
+  });
 }

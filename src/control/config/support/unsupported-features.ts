@@ -119,13 +119,19 @@ export const UNSUPPORTED_FEATURES: readonly UnsupportedFeature[] = [
   {
     kind: 'DestinationRule',
     level: 'warn',
-    fields: [
-      ...under(TRAFFIC_POLICIES, 'tunnel'), ...under(TRAFFIC_POLICIES, 'proxyProtocol'), ...under(TRAFFIC_POLICIES, 'retryBudget.budgetInterval'),
-      ...under(TRAFFIC_POLICIES, 'connectionPool.http.http2KeepAlive'),
-    ],
-    what: 'tunnel, proxyProtocol, retryBudget.budgetInterval (istiod does not translate it either), and http2KeepAlive are not implemented',
+    fields: [...under(TRAFFIC_POLICIES, 'tunnel'), ...under(TRAFFIC_POLICIES, 'retryBudget.budgetInterval')],
+    what: 'tunnel and retryBudget.budgetInterval (istiod does not translate it either) are not implemented',
     ifServed: 'these fields are ignored',
-    example: { host: 'reviews', trafficPolicy: { connectionPool: { http: { http2KeepAlive: { interval: '60s' } } } } },
+    example: { host: 'reviews', trafficPolicy: { retryBudget: { percent: 10, budgetInterval: '10s' } } },
+  },
+  {
+    kind: 'DestinationRule',
+    level: 'warn',
+    fields: under(TRAFFIC_POLICIES, 'connectionPool.http.h2UpgradePolicy'),
+    when: (v) => v === 'UPGRADE',
+    what: 'h2UpgradePolicy UPGRADE reaches HTTP/2 clients\' requests only: requests from HTTP/1.1 clients still go upstream over HTTP/1.1 (the cluster is generated with HTTP/2 options as istiod does)',
+    ifServed: 'HTTP/1.1 clients are not upgraded',
+    example: { host: 'reviews', trafficPolicy: { connectionPool: { http: { h2UpgradePolicy: 'UPGRADE' } } } },
   },
   {
     kind: 'VirtualService',
