@@ -34,7 +34,10 @@ describe('HTTP/2 connection keepalive honoured by the proxy (real sockets)', () 
   before(async () => {
     server = http2.createServer();
     server.on('session', (s) => s.on('ping', () => pings++));
-    server.on('stream', (st) => st.respond({ ':status': 200 }) || st.end('ok'));
+    server.on('stream', (st: http2.ServerHttp2Stream) => {
+      st.respond({ ':status': 200 });
+      st.end('ok');
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     // a TCP relay in front of the server that can stop carrying the server's bytes (PING acks lost)
     relay = net.createServer((down) => {
