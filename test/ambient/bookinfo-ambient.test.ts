@@ -121,7 +121,7 @@ describe('Bookinfo in ambient mode (no sidecars)', { skip, timeout: 300_000 }, (
 
     // Lines are written when connections close (keep-alive ones after their idle timeout).
     const hop = (from: string, to: string, svc: string, direction: string): RegExp =>
-      new RegExp(`src\\.identity="spiffe://cluster\\.local/ns/default/sa/bookinfo-${from}" dst\\.addr=\\S+:15008 dst\\.hbone_addr=\\S+:9080 dst\\.service="${svc}\\.default\\.svc\\.cluster\\.local" dst\\.workload="${to}-\\S+" dst\\.namespace="default" dst\\.identity="spiffe://cluster\\.local/ns/default/sa/bookinfo-${to}" direction="${direction}"`);
+      new RegExp(`src\\.identity="spiffe://cluster\\.local/ns/default/sa/bookinfo-${from}" src\\.cluster="Kubernetes" dst\\.addr=\\S+:15008 dst\\.hbone_addr=\\S+:9080 dst\\.service="${svc}\\.default\\.svc\\.cluster\\.local" dst\\.workload="${to}-\\S+" dst\\.namespace="default" dst\\.identity="spiffe://cluster\\.local/ns/default/sa/bookinfo-${to}" dst\\.cluster="Kubernetes" direction="${direction}"`);
     const hops = [['productpage', 'reviews', 'reviews'], ['productpage', 'details', 'details'], ['reviews', 'ratings', 'ratings']] as const;
     await waitFor('every hop in ztunnel\'s access log', async () => {
       await page();

@@ -82,7 +82,7 @@ spec:
       const text = readFileSync(lab.accessLog, 'utf8');
       return text.includes('direction="inbound"') && text.includes('direction="outbound"') ? text : undefined;
     });
-    assert.match(log, /connection complete\tsrc\.addr=\S+ src\.workload="client" src\.namespace="demo" src\.identity="spiffe:\/\/cluster\.local\/ns\/demo\/sa\/client" dst\.addr=\S+:15008 dst\.hbone_addr=\S+:8080 dst\.service="echo\.demo\.svc\.cluster\.local" dst\.workload="server" dst\.namespace="demo" dst\.identity="spiffe:\/\/cluster\.local\/ns\/demo\/sa\/server" direction="outbound"/);
+    assert.match(log, /connection complete\tsrc\.addr=\S+ src\.workload="client" src\.namespace="demo" src\.identity="spiffe:\/\/cluster\.local\/ns\/demo\/sa\/client" src\.cluster="Kubernetes" dst\.addr=\S+:15008 dst\.hbone_addr=\S+:8080 dst\.service="echo\.demo\.svc\.cluster\.local" dst\.workload="server" dst\.namespace="demo" dst\.identity="spiffe:\/\/cluster\.local\/ns\/demo\/sa\/server" dst\.cluster="Kubernetes" direction="outbound"/);
   });
 
   it('enforces L4 AuthorizationPolicy (new connections, and open ones when the policy changes)', async () => {

@@ -1,4 +1,5 @@
 import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import type { Logger } from '../../lib/log.ts';
@@ -114,7 +115,8 @@ export class HbonePool {
         if (status === 200) resolve({ stream, responseHeaders: h, peerIdentity: c.peerIdentity });
         else {
           stream.close(constants.NGHTTP2_CANCEL);
-          reject(new HboneError('REFUSED', `HBONE CONNECT ${authority} via ${d.address}:${d.port} answered ${status}`, status));
+          // ztunnel's text for it (Error::HttpStatus), which its access log carries as `error`
+          reject(new HboneError('REFUSED', `http status: ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd(), status));
         }
       });
     });

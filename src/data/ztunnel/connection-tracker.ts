@@ -78,7 +78,7 @@ export class ConnectionTracker {
       if (!d.allowed) {
         this.log.info({ src: t.srcAddr, dst: t.dstAddr, reason: d.reason }, 'connection closed due to policy rejection');
         t.authz.close(d.reason);
-        this.finish(t, 'DENY', 'connection closed due to policy rejection');
+        this.finish(t, 'DENY', 'connection closed due to policy change');
       }
     }
   }
@@ -104,20 +104,25 @@ export function accessLogLine(t: TrackedConnection, error?: string): string {
   const src = l.source;
   const dst = l.destination;
   const svc = l.destinationService;
+  const outbound = l.reporter === 'source';
   const fields: [string, string | undefined][] = [
     ['src.addr', t.srcAddr],
     ['src.workload', q(t.srcWorkloadName ?? src?.name ?? src?.canonicalName)],
     ['src.namespace', q(src?.namespace)],
     ['src.identity', mtls ? q(l.sourcePrincipal) : undefined],
+    ['src.cluster', q(src?.clusterId)],
     ['dst.addr', t.dstAddr],
     ['dst.hbone_addr', t.hboneAddr],
     ['dst.service', q(svc?.hostname)],
     ['dst.workload', q(t.dstWorkloadName ?? dst?.name ?? dst?.canonicalName)],
     ['dst.namespace', q(dst?.namespace)],
     ['dst.identity', mtls ? q(dst?.identity) : undefined],
-    ['direction', q(l.reporter === 'source' ? 'outbound' : 'inbound')],
-    ['bytes_sent', String(t.sent)],
-    ['bytes_recv', String(t.received)],
+    ['dst.cluster', q(dst?.clusterId)],
+    ['direction', q(outbound ? 'outbound' : 'inbound')],
+    // ztunnel flips the byte counters of a source-reported connection in its metrics (istio#32399)
+    // and unflips them for its log: outbound, bytes_sent is what the client sent
+    ['bytes_sent', String(outbound ? t.received : t.sent)],
+    ['bytes_recv', String(outbound ? t.sent : t.received)],
     ['duration', q(`${Date.now() - t.startedAt}ms`)],
     ['error', q(error)],
   ];

@@ -69,7 +69,7 @@ export class InboundPassthroughProxy {
     const decision = this.ctx.authorizer.check(dest, conn);
     if (!decision.allowed) {
       down.resetAndDestroy();
-      this.ctx.tracker.finish(t, 'DENY', `connection rejected by policy: ${decision.reason}`);
+      this.ctx.tracker.finish(t, 'DENY', `connection closed due to policy rejection: ${decision.reason}`);
       return;
     }
     const up = this.sockets.connect(od.address, od.port, srcIp);

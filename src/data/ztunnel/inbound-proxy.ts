@@ -69,7 +69,7 @@ export class InboundProxy {
     const decision = this.ctx.authorizer.check(dest, conn);
     if (!decision.allowed) {
       respondError(req.stream, 401);
-      this.ctx.tracker.finish(t, 'DENY', `connection rejected by policy: ${decision.reason}`);
+      this.ctx.tracker.finish(t, 'DENY', `connection closed due to policy rejection: ${decision.reason}`);
       return;
     }
     const up = this.sockets.connect(req.target.host, req.target.port, srcIp);

@@ -143,7 +143,10 @@ export class OutboundProxy {
     } catch (err) {
       down.destroy();
       const e = err as Error;
-      const flag: ResponseFlag = e instanceof HboneError ? (e.status === 401 ? 'DENY' : e.flag === 'REFUSED' ? 'CONNECT' : e.flag) : 'CONNECT';
+      // as ztunnel: a status other than 200 from the destination (a 401 for its policy included)
+      // is a connection failure at the source (Error::HttpStatus → CONNECT); DENY is the
+      // destination's flag
+      const flag: ResponseFlag = e instanceof HboneError ? (e.flag === 'REFUSED' ? 'CONNECT' : e.flag) : 'CONNECT';
       this.ctx.tracker.finish(t, flag, e.message);
       return;
     }

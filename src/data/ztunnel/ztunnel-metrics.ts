@@ -6,8 +6,8 @@ import type { ZService, ZWorkload } from './workload-model.ts';
  * `istio_tcp_connections_opened_total`, `_closed_total`, `istio_tcp_received_bytes_total`,
  * `istio_tcp_sent_bytes_total`, `istio_tcp_connections_failed_total`, gauge
  * `istio_tcp_sockets_open`; labels reporter, source_* and destination_* workload attributes,
- * destination_service*, request_protocol, response_flags, connection_security_policy (missing
- * values are `unknown`). Plus the in-pod workload manager gauges and counters.
+ * destination_service*, request_protocol, response_flags, connection_security_policy, then
+ * source_/destination_ region and zone when a workload is known (missing values are `unknown`). Plus the in-pod workload manager gauges and counters.
  */
 export type Reporter = 'source' | 'destination';
 export type ResponseFlag = '-' | 'DENY' | 'CONNECT' | 'TLS_FAILURE' | 'H2_HANDSHAKE_FAILURE' | 'NETWORK_POLICY' | 'IDENTITY_ERROR';
@@ -28,6 +28,7 @@ const U = 'unknown';
 export class ConnectionSeries {
   readonly labels: ConnectionLabels;
   private readonly base: Record<string, string>;
+  private readonly locality: Record<string, string>;
 
   constructor(labels: ConnectionLabels) {
     this.labels = labels;
@@ -57,10 +58,12 @@ export class ConnectionSeries {
       destination_cluster: d?.clusterId || U,
       request_protocol: 'tcp',
     };
+    // ztunnel (since 1.26) appends the localities once either workload is known
+    this.locality = s || d ? { source_region: s?.locality?.region || U, source_zone: s?.locality?.zone || U, destination_region: d?.locality?.region || U, destination_zone: d?.locality?.zone || U } : {};
   }
 
   key(flag: ResponseFlag): string {
-    return formatLabels({ ...this.base, response_flags: flag, connection_security_policy: this.labels.mtls ? 'mutual_tls' : 'unknown' });
+    return formatLabels({ ...this.base, response_flags: flag, connection_security_policy: this.labels.mtls ? 'mutual_tls' : 'unknown', ...this.locality });
   }
 }
 

@@ -37,7 +37,12 @@ export interface LabPod {
   serviceAccount: string;
   labels: Record<string, string>;
   enrolled: boolean;
+  /** The node (Pod spec.nodeName) whose ztunnel serves the pod: `lab-node` unless added with another. */
+  node: string;
 }
+
+/** The node our ztunnel serves; `addNode` adds others (each with its own ZDS socket). */
+export const LAB_NODE = 'lab-node';
 
 export class AmbientLab {
   readonly id = randomBytes(3).toString('hex');
@@ -51,7 +56,11 @@ export class AmbientLab {
   readonly home = NetworkNamespace.current();
   discovery!: Discovery;
   grpc = '';
+  /** Discovery's TLS gRPC address (istiod's 15012: XDS and CA for a ztunnel with a token). */
+  secureGrpc = '';
   zds!: ZdsServer;
+  /** The node agent's ZDS server per node (LAB_NODE's is `zds`). */
+  readonly nodeAgents = new Map<string, ZdsServer>();
   ztunnel: ChildProcess | undefined;
   ztunnelOut = '';
   ports: { admin?: number; ready?: number; metrics?: number } = {};
@@ -78,7 +87,7 @@ export class AmbientLab {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(this.configDir, { recursive: true });
     writeFileSync(join(this.configDir, 'base.yaml'), config);
-    writeFileSync(join(this.configDir, 'ztunnel.yaml'), podYaml({ name: 'ztunnel-lab', namespace: 'istio-system', ip: `${this.subnet}.254`, serviceAccount: 'ztunnel', labels: { app: 'ztunnel' }, enrolled: false }, 'uid-ztunnel-lab'));
+    writeFileSync(join(this.configDir, 'ztunnel.yaml'), podYaml({ name: 'ztunnel-lab', namespace: 'istio-system', ip: `${this.subnet}.254`, serviceAccount: 'ztunnel', labels: { app: 'ztunnel' }, enrolled: false, node: LAB_NODE }, 'uid-ztunnel-lab'));
     this.discovery = new Discovery({
       configPaths: [this.configDir],
       caDir: join(this.dir, 'ca'),
@@ -91,14 +100,33 @@ export class AmbientLab {
       clock: systemClock,
       logs: createLogFactory({ levels: 'silent' }),
       rescanIntervalMs: 100,
+      // as istiod's serving certificate: a ztunnel outside this process dials it by that name
+      servingHosts: ['localhost', '127.0.0.1', 'istiod.istio-system.svc'],
     });
-    this.grpc = (await this.discovery.start()).grpc;
+    const addresses = await this.discovery.start();
+    this.grpc = addresses.grpc;
+    this.secureGrpc = addresses.secureGrpc ?? '';
     this.zds = new ZdsServer({ path: join(this.dir, 'ztunnel.sock') });
     this.zds.start();
+    this.nodeAgents.set(LAB_NODE, this.zds);
+  }
+
+  /** Another node: its own ZDS socket (for the ztunnel that serves it); pods join it with `addPod(..., {node})`. */
+  addNode(name: string): ZdsServer {
+    const zds = new ZdsServer({ path: join(this.dir, `${name}.sock`) });
+    zds.start();
+    this.nodeAgents.set(name, zds);
+    return zds;
+  }
+
+  private agentOf(pod: LabPod): ZdsServer {
+    const zds = this.nodeAgents.get(pod.node);
+    if (!zds) throw new Error(`pod ${pod.name}: no node ${pod.node} in this lab (addNode first)`);
+    return zds;
   }
 
   /** A pod namespace on the bridge, and its Pod object for discovery. */
-  async addPod(name: string, o: { namespace?: string; serviceAccount?: string; labels?: Record<string, string>; enrolled?: boolean } = {}): Promise<LabPod> {
+  async addPod(name: string, o: { namespace?: string; serviceAccount?: string; labels?: Record<string, string>; enrolled?: boolean; node?: string } = {}): Promise<LabPod> {
     const pod: LabPod = {
       name,
       namespace: o.namespace ?? 'demo',
@@ -108,6 +136,7 @@ export class AmbientLab {
       serviceAccount: o.serviceAccount ?? name,
       labels: o.labels ?? { app: name },
       enrolled: o.enrolled ?? true,
+      node: o.node ?? LAB_NODE,
     };
     await attachPodNetwork(this.node, { netns: pod.netns, hostVeth: pod.hostVeth, address: pod.ip });
     this.pods.set(name, pod);
@@ -124,7 +153,7 @@ export class AmbientLab {
   async enroll(pod: LabPod): Promise<void> {
     await runInNetns(pod.netns, 'nft', ['-f', '-'], { input: renderInpodRules({ exemptSources: [this.node.address], dnsCapture: this.dnsCapture }) });
     for (const args of inpodRouteCommands()) await runInNetns(pod.netns, 'ip', args, { allowFailure: true });
-    await this.zds.add({ uid: `uid-${pod.name}`, info: { name: pod.name, namespace: pod.namespace, serviceAccount: pod.serviceAccount }, netnsPath: `/var/run/netns/${pod.netns}` });
+    await this.agentOf(pod).add({ uid: `uid-${pod.name}`, info: { name: pod.name, namespace: pod.namespace, serviceAccount: pod.serviceAccount }, netnsPath: `/var/run/netns/${pod.netns}` });
     pod.enrolled = true;
     this.writePod(pod);
   }
@@ -132,7 +161,7 @@ export class AmbientLab {
   async unenroll(pod: LabPod): Promise<void> {
     await runInNetns(pod.netns, 'nft', ['-f', '-'], { input: renderInpodRemoval(), allowFailure: true });
     for (const args of inpodRouteRemovalCommands()) await runInNetns(pod.netns, 'ip', args, { allowFailure: true });
-    await this.zds.remove(`uid-${pod.name}`);
+    await this.agentOf(pod).remove(`uid-${pod.name}`);
     pod.enrolled = false;
     this.writePod(pod);
   }
@@ -141,7 +170,7 @@ export class AmbientLab {
     const token = await mintServiceAccountToken({ key: loadOrCreateTokenKey(join(this.dir, 'ca')).privateKey, namespace: 'istio-system', serviceAccount: 'ztunnel', pod: { name: 'ztunnel-lab', uid: 'uid-ztunnel-lab' } });
     const tokenFile = join(this.dir, 'ztunnel-token');
     writeFileSync(tokenFile, token);
-    const child = spawn(process.execPath, [CLI, 'proxy', 'ztunnel', '--discovery', this.grpc, '--token-file', tokenFile, '--node', 'lab-node', '--zds-socket', this.zds.path, '--admin-port', '0', '--readiness-port', '0', '--metrics-port', '0', '--access-log-file', this.accessLog, ...extra], {
+    const child = spawn(process.execPath, [CLI, 'proxy', 'ztunnel', '--discovery', this.grpc, '--token-file', tokenFile, '--node', LAB_NODE, '--zds-socket', this.zds.path, '--admin-port', '0', '--readiness-port', '0', '--metrics-port', '0', '--access-log-file', this.accessLog, ...extra], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, MIZZEN_LOG: process.env.MIZZEN_LAB_LOG ?? 'warn' },
     });
@@ -271,7 +300,7 @@ export class AmbientLab {
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
       if (this.ztunnel.exitCode === null) this.ztunnel.kill('SIGKILL');
     }
-    this.zds?.close();
+    for (const zds of this.nodeAgents.values()) zds.close();
     await this.discovery?.close();
     for (const p of this.pods.values()) await detachPodNetwork({ netns: p.netns });
     await runHostCommand('ip', ['netns', 'delete', this.node.netns], { allowFailure: true });
@@ -281,7 +310,7 @@ export class AmbientLab {
   }
 }
 
-function podYaml(p: Pick<LabPod, 'name' | 'namespace' | 'ip' | 'serviceAccount' | 'labels' | 'enrolled'>, uid: string): string {
+export function podYaml(p: Pick<LabPod, 'name' | 'namespace' | 'ip' | 'serviceAccount' | 'labels' | 'enrolled' | 'node'>, uid: string): string {
   const annotations = p.enrolled ? { 'ambient.istio.io/redirection': 'enabled' } : {};
   return `apiVersion: v1
 kind: Pod
@@ -293,7 +322,7 @@ metadata:
   annotations: ${JSON.stringify(annotations)}
 spec:
   serviceAccountName: ${p.serviceAccount}
-  nodeName: lab-node
+  nodeName: ${p.node}
   containers: [{name: app, image: app, ports: [{name: tcp, containerPort: 8080}]}]
 status:
   podIP: ${p.ip}
