@@ -55,6 +55,13 @@ export class MeshRuntime {
   /** Read-only views of pods, Services and Deployments (kubectl get, port forwards, readiness). */
   readonly views: MeshStatusViews;
   private readonly written = new Map<string, string>();
+  /**
+   * Readiness as last written to the control plane, by pod key. A rollout counts a new pod as
+   * ready only once discovery has been told (Kubernetes' deployment controller reads the same Pod
+   * status the endpoints controller does), or an old pod's removal could reach the proxies before
+   * its replacement's readiness: a moment with no healthy endpoint (a no-healthy-upstream 503).
+   */
+  private readonly publishedReady = new Map<string, boolean>();
   /** Pods being terminated (drained, then stopped), by key. */
   private readonly terminating = new Map<string, Promise<void>>();
   private readonly exposures: Exposure[] = [];
@@ -346,7 +353,7 @@ export class MeshRuntime {
       const mine = [...this.pods.values()].filter((p) => p.options.owner === owner && !p.isTerminating);
       // Between changes, only rollouts in progress move on (a stalled one waits for the next change).
       if (options.rolloutsOnly && (this.stalledRollouts.has(owner) || mine.every((p) => p.options.templateHash === hash))) continue;
-      const step = rolloutStep(deploymentReplicas(d), hash, mine.map((p) => ({ key: p.key, templateHash: p.options.templateHash, ready: p.isReady() })));
+      const step = rolloutStep(deploymentReplicas(d), hash, mine.map((p) => ({ key: p.key, templateHash: p.options.templateHash, ready: p.isReady() && this.publishedReady.get(p.key) === true })));
       for (const key of step.terminate) terminations.push(this.terminatePod(this.pods.get(key)!));
       for (let i = 0; i < step.create; i++) {
         creations.push(this.createPod(deploymentPodPlan(d, hash)).catch((err: unknown) => {
@@ -471,6 +478,7 @@ export class MeshRuntime {
     rmSync(podRunDir(this.options.prefix, pod.namespace, pod.name), { recursive: true, force: true });
     this.config.remove({ kind: 'Pod', group: '', metadata: { name: pod.name, namespace: pod.namespace } });
     this.written.delete(pod.key);
+    this.publishedReady.delete(pod.key);
   }
 
   private serviceNames(): { name: string; namespace: string; vip: string }[] {
@@ -510,7 +518,11 @@ export class MeshRuntime {
     const names = this.serviceNames();
     const extra = corednsHosts(this.objects.list('ConfigMap'));
     const objects: ConfigResource[] = [];
-    for (const pod of this.pods.values()) {
+    // pods gaining readiness are written before pods losing it (a rollout's replacement before
+    // the pod it replaces), so no push in between sees neither as ready
+    const pods = [...this.pods.values()].sort((a, b) => Number(b.isReady()) - Number(a.isReady()));
+    for (const pod of pods) {
+      this.publishedReady.set(pod.key, pod.isReady());
       const res = this.ambient.podObject(pod);
       objects.push(res);
       const network = `\n${rules}\n${renderHosts(pod, names, 'cluster.local', extra)}`;
