@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { readMeshState } from '../../src/runtime/runtime-state.ts';
-import { freePort, leftovers, rootSkipReason, tempDir, waitFor, cli } from '../runtime/netns-test-support.ts';
+import { freePort, rootSkipReason, waitFor } from '../runtime/netns-test-support.ts';
+import { AmbientMesh } from './support/ambient-mesh.ts';
 
 /**
  * Sidecars and gateways toward ambient pods, through the real CLI in network namespaces, as
@@ -97,8 +95,7 @@ spec:
 const VIA_WAYPOINT = 'By=spiffe://cluster.local/ns/default/sa/waypoint';
 
 describe('sidecars and gateways to ambient pods over HBONE (STRICT), ingress-use-waypoint', { skip, timeout: 300_000 }, () => {
-  let dir: string;
-  let prefix = '';
+  const mesh = new AmbientMesh('hbone-interop');
   let gatewayPort = 0;
 
   const gateway = async (path: string): Promise<{ status: number; body: string }> => {
@@ -109,34 +106,20 @@ describe('sidecars and gateways to ambient pods over HBONE (STRICT), ingress-use
       return { status: 0, body: '' };
     }
   };
-  const accessLog = (): string[] => {
-    const f = join(dir, '.mizzen', 'logs', 'ztunnel-access.log');
-    return existsSync(f) ? readFileSync(f, 'utf8').split('\n') : [];
-  };
+  const accessLog = (): string[] => mesh.accessLog();
 
   before(async () => {
-    dir = tempDir('hbone-interop');
     gatewayPort = await freePort();
-    mkdirSync(join(dir, 'mesh'));
-    writeFileSync(join(dir, 'mesh', 'mesh.yaml'), MESH);
+    mesh.create(MESH);
   });
-
-  after(async () => {
-    if (!dir) return;
-    if (existsSync(join(dir, '.mizzen'))) await cli(['down'], dir);
-    if (prefix) assert.deepEqual(await leftovers(prefix, []), []);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => mesh.down());
 
   it('lets a sidecar client reach an ambient server under STRICT, over HBONE with the sidecar\'s identity', async () => {
-    const up = await cli(['up', '-d', join(dir, 'mesh'), '--ingress-gateway', '--expose', `istio-system/istio-ingressgateway:80=${gatewayPort}`, '--timeout', '240s'], dir);
-    assert.equal(up.code, 0, up.stderr);
-    prefix = readMeshState(join(dir, '.mizzen'))?.prefix ?? '';
-    const pods = JSON.parse((await cli(['get', 'pods', '-n', 'legacy', '-o', 'json'], dir)).stdout) as { items: { metadata: { name: string } }[] };
-    const sleep = pods.items.find((p) => p.metadata.name.startsWith('sleep-'))!.metadata.name;
+    await mesh.up(['--ingress-gateway', '--expose', `istio-system/istio-ingressgateway:80=${gatewayPort}`]);
+    const sleep = (await mesh.pods('legacy')).find((p) => p.name.startsWith('sleep-'))!.name;
     await waitFor('the sidecar client gets 200 from the ambient server', async () => {
-      const r = await cli(['exec', '-n', 'legacy', sleep, '-c', 'sleep', '--', 'curl', '-s', '--max-time', '5', '-o', '/dev/null', '-w', '%{http_code}', 'http://httpbin.default:8000/get'], dir);
-      return r.stdout.trim() === '200';
+      const r = await mesh.curl({ namespace: 'legacy', pod: sleep, container: 'sleep' }, ['-o', '/dev/null', 'http://httpbin.default:8000/get']);
+      return r.status === '200';
     }, 60_000);
     const inbound = await waitFor('ztunnel logs the HBONE connection with the sidecar\'s identity', () => accessLog().find((l) => l.includes('src.identity="spiffe://cluster.local/ns/legacy/sa/default"') && l.includes('direction="inbound"')));
     assert.match(inbound, /dst\.workload="httpbin-/);
@@ -152,9 +135,7 @@ describe('sidecars and gateways to ambient pods over HBONE (STRICT), ingress-use
   });
 
   it('sends ingress traffic through the service\'s waypoint with istio.io/ingress-use-waypoint', async () => {
-    const f = join(dir, 'svc.yaml');
-    writeFileSync(f, service(true));
-    assert.equal((await cli(['apply', '-f', f], dir)).code, 0);
+    await mesh.apply(service(true));
     const r = await waitFor('the gateway goes through the waypoint', async () => {
       const g = await gateway('/headers');
       return g.status === 200 && g.body.includes(VIA_WAYPOINT) ? g : undefined;

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { readMeshState } from '../../src/runtime/runtime-state.ts';
-import { cli, leftovers, REPO, rootSkipReason, tempDir, waitFor } from '../runtime/netns-test-support.ts';
+import { rootSkipReason, waitFor } from '../runtime/netns-test-support.ts';
+import { AmbientMesh, appManifest, ECHO_SERVER } from './support/ambient-mesh.ts';
 
 /**
  * Ambient clients to a sidecar server, as Istio's ambient profile runs sidecars
@@ -15,23 +13,7 @@ import { cli, leftovers, REPO, rootSkipReason, tempDir, waitFor } from '../runti
  * client outside the mesh is still refused.
  */
 const skip = await rootSkipReason();
-const ECHO = join(REPO, 'test/runtime/fixtures/echo-server.ts');
-
-const sleeper = (ns: string, name: string): string => `apiVersion: v1
-kind: ServiceAccount
-metadata: {name: ${name}, namespace: ${ns}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ${name}, namespace: ${ns}}
-spec:
-  selector: {matchLabels: {app: ${name}}}
-  template:
-    metadata: {labels: {app: ${name}}}
-    spec:
-      serviceAccountName: ${name}
-      containers: [{name: main, image: curl, command: [sleep, infinity]}]
-`;
+const sleeper = (ns: string, name: string): string => appManifest(ns, name, 'sleep');
 
 const MESH = `apiVersion: v1
 kind: Namespace
@@ -78,49 +60,29 @@ spec:
   template:
     metadata: {labels: {app: web}}
     spec:
-      containers: [{name: echo, command: ["node", "${ECHO}"], ports: [{containerPort: 8080}]}]
+      containers: [{name: echo, command: ["node", "${ECHO_SERVER}"], ports: [{containerPort: 8080}]}]
 ---
 ${sleeper('ambient', 'client')}---
 ${sleeper('ambient', 'other')}---
 ${sleeper('plain', 'outsider')}`;
 
 describe('ambient clients to a sidecar server over HBONE (STRICT)', { skip, timeout: 300_000 }, () => {
-  let dir: string;
-  let prefix = '';
-  const pods: Record<string, string> = {};
+  const mesh = new AmbientMesh('sidecar-hbone');
+  let pods: Record<string, string> = {};
 
-  const accessLog = (): string[] => {
-    const f = join(dir, '.mizzen', 'logs', 'ztunnel-access.log');
-    return existsSync(f) ? readFileSync(f, 'utf8').split('\n') : [];
-  };
+  const accessLog = (): string[] => mesh.accessLog();
   const curl = async (ns: string, app: string): Promise<{ code: string; body: string }> => {
-    const r = await cli(['exec', '-n', ns, pods[app]!, '-c', 'main', '--', 'curl', '-s', '--max-time', '5', '-w', '\n%{http_code}', 'http://web.legacy/hello'], dir);
-    const lines = r.stdout.split('\n');
-    return { code: lines.at(-1)!.trim(), body: lines.slice(0, -1).join('\n') };
+    const r = await mesh.curl({ namespace: ns, pod: pods[app]!, container: 'main' }, ['http://web.legacy/hello']);
+    return { code: r.status, body: r.body };
   };
 
-  before(() => {
-    dir = tempDir('sidecar-hbone');
-    mkdirSync(join(dir, 'mesh'));
-    writeFileSync(join(dir, 'mesh', 'mesh.yaml'), MESH);
-  });
-
-  after(async () => {
-    if (!dir) return;
-    if (existsSync(join(dir, '.mizzen'))) await cli(['down'], dir);
-    if (prefix) assert.deepEqual(await leftovers(prefix, []), []);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  before(() => mesh.create(MESH));
+  after(() => mesh.down());
 
   it('labels the injected pod networking.istio.io/tunnel=http', async () => {
-    const up = await cli(['up', '-d', join(dir, 'mesh'), '--timeout', '240s'], dir);
-    assert.equal(up.code, 0, up.stderr);
-    prefix = readMeshState(join(dir, '.mizzen'))?.prefix ?? '';
-    for (const ns of ['ambient', 'legacy', 'plain']) {
-      const list = JSON.parse((await cli(['get', 'pods', '-n', ns, '-o', 'json'], dir)).stdout) as { items: { metadata: { name: string; labels: Record<string, string> } }[] };
-      for (const p of list.items) pods[p.metadata.labels.app!] = p.metadata.name;
-    }
-    const web = JSON.parse((await cli(['get', 'pod', pods.web!, '-n', 'legacy', '-o', 'json'], dir)).stdout) as { metadata: { labels: Record<string, string> } };
+    await mesh.up();
+    pods = await mesh.podsByApp(['ambient', 'legacy', 'plain']);
+    const web = JSON.parse((await mesh.cli(['get', 'pod', pods.web!, '-n', 'legacy', '-o', 'json'])).stdout) as { metadata: { labels: Record<string, string> } };
     assert.equal(web.metadata.labels['networking.istio.io/tunnel'], 'http');
   });
 

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { readMeshState } from '../../src/runtime/runtime-state.ts';
-import { leftovers, rootSkipReason, tempDir, waitFor, cli } from '../runtime/netns-test-support.ts';
+import { rootSkipReason, waitFor } from '../runtime/netns-test-support.ts';
+import { AmbientMesh } from './support/ambient-mesh.ts';
 
 /**
  * Workload-addressed waypoints through the real CLI, in network namespaces (Istio's
@@ -76,35 +74,18 @@ spec:
 const VIA_WAYPOINT = /By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/waypoint;.*URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/default/;
 
 describe('ambient waypoint for workload-addressed traffic (waypoint-for: workload)', { skip, timeout: 300_000 }, () => {
-  let dir: string;
-  let prefix = '';
+  const mesh = new AmbientMesh('waypoint-workload');
   const ips = new Map<string, string>();
 
-  const curl = async (target: string): Promise<{ status: string; body: string }> => {
-    const r = await cli(['exec', 'client', '--', 'curl', '-s', '--max-time', '5', '-w', '\n%{http_code}', `http://${target}`], dir);
-    const i = r.stdout.lastIndexOf('\n');
-    return { status: r.stdout.slice(i + 1).trim() || '000', body: r.stdout.slice(0, Math.max(i, 0)) };
-  };
+  const curl = (target: string): Promise<{ status: string; body: string }> => mesh.curl({ pod: 'client' }, [`http://${target}`]);
 
-  before(() => {
-    dir = tempDir('waypoint-workload');
-    mkdirSync(join(dir, 'mesh'));
-    writeFileSync(join(dir, 'mesh', 'mesh.yaml'), MESH);
-  });
-
-  after(async () => {
-    if (!dir) return;
-    if (existsSync(join(dir, '.mizzen'))) await cli(['down'], dir);
-    if (prefix) assert.deepEqual(await leftovers(prefix, []), []);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  before(() => mesh.create(MESH));
+  after(() => mesh.down());
 
   it('sends traffic addressed to a bound pod through the waypoint, with the client\'s identity', async () => {
-    const up = await cli(['up', '-d', join(dir, 'mesh'), '--timeout', '240s'], dir);
-    assert.equal(up.code, 0, up.stderr);
-    prefix = readMeshState(join(dir, '.mizzen'))?.prefix ?? '';
+    await mesh.up();
     // kubectl's List of Pods
-    const pods = JSON.parse((await cli(['get', 'pods', '-o', 'json'], dir)).stdout) as { items: { metadata: { name: string }; status: { podIP: string } }[] };
+    const pods = JSON.parse((await mesh.cli(['get', 'pods', '-o', 'json'])).stdout) as { items: { metadata: { name: string }; status: { podIP: string } }[] };
     for (const p of pods.items) ips.set(p.metadata.name.replace(/-\w+-\w+$/, ''), p.status.podIP);
     assert.ok(ips.get('httpbin') && ips.get('optout'), JSON.stringify(pods.items));
     const res = await waitFor('the httpbin pod through the waypoint', async () => {
@@ -127,23 +108,21 @@ describe('ambient waypoint for workload-addressed traffic (waypoint-for: workloa
   });
 
   it('carries non-HTTP bytes to a bound pod through the waypoint\'s TCP chain (tcp_proxy to encap)', async () => {
-    const pods = JSON.parse((await cli(['get', 'pods', '-o', 'json'], dir)).stdout) as { items: { metadata: { name: string } }[] };
+    const pods = JSON.parse((await mesh.cli(['get', 'pods', '-o', 'json'])).stdout) as { items: { metadata: { name: string } }[] };
     const waypoint = pods.items.find((p) => p.metadata.name.startsWith('waypoint-'))!.metadata.name;
     const tcpConnections = async (): Promise<number> => {
-      const stats = (await cli(['exec', waypoint, '--', 'curl', '-s', '--max-time', '5', 'http://127.0.0.1:15000/stats'], dir)).stdout;
+      const stats = (await mesh.cli(['exec', waypoint, '--', 'curl', '-s', '--max-time', '5', 'http://127.0.0.1:15000/stats'])).stdout;
       return Number(/^tcp\.downstream_cx_total: (\d+)$/m.exec(stats)?.[1] ?? 0);
     };
     const before = await tcpConnections();
     // not HTTP: the sniffer sends it to direct-tcp; go-httpbin answers the garbage with a 400
-    const r = await cli(['exec', 'client', '--', 'bash', '-c', `exec 3<>/dev/tcp/${ips.get('httpbin')}/8080; printf 'XYZ\\r\\n\\r\\n' >&3; timeout 5 head -c 12 <&3`], dir);
+    const r = await mesh.cli(['exec', 'client', '--', 'bash', '-c', `exec 3<>/dev/tcp/${ips.get('httpbin')}/8080; printf 'XYZ\\r\\n\\r\\n' >&3; timeout 5 head -c 12 <&3`]);
     assert.equal(r.stdout, 'HTTP/1.1 400');
     assert.equal(await tcpConnections(), before + 1);
   });
 
   it('enforces the waypoint\'s AuthorizationPolicy on workload-addressed HTTP (403 for the denied path only)', async () => {
-    const f = join(dir, 'deny.yaml');
-    writeFileSync(f, DENY_HEADERS);
-    assert.equal((await cli(['apply', '-f', f], dir)).code, 0);
+    await mesh.apply(DENY_HEADERS);
     const denied = await waitFor('403 for /headers', async () => {
       const r = await curl(`${ips.get('httpbin')}:8080/headers`);
       return r.status === '403' ? r : undefined;

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { readMeshState } from '../../src/runtime/runtime-state.ts';
-import { CLI_ENTRY, leftovers, rootSkipReason, tempDir, waitFor, cli } from '../runtime/netns-test-support.ts';
+import { rootSkipReason, waitFor } from '../runtime/netns-test-support.ts';
+import { AmbientMesh } from './support/ambient-mesh.ts';
 
 /**
  * Issue 17's first slice through the real CLI, in network namespaces: an ambient client calls a
@@ -72,43 +70,18 @@ spec:
 `;
 
 describe('ambient waypoint (ztunnel → waypoint → ztunnel)', { skip, timeout: 300_000 }, () => {
-  let dir: string;
-  let prefix = '';
+  const mesh = new AmbientMesh('waypoint');
 
-  const apply = async (yaml: string): Promise<void> => {
-    const f = join(dir, `apply-${Date.now()}-${Math.random().toString(36).slice(2)}.yaml`);
-    writeFileSync(f, yaml);
-    const r = await cli(['apply', '-f', f], dir);
-    assert.equal(r.code, 0, r.stderr);
-  };
+  const apply = (yaml: string): Promise<void> => mesh.apply(yaml);
   /** curl from the client pod (as its application would): status and body, status 000 when the connection failed. */
-  const curl = async (path: string): Promise<{ status: string; body: string }> => {
-    const r = await cli(['exec', 'client', '--', 'curl', '-s', '--max-time', '5', '-w', '\n%{http_code}', `http://httpbin:8000${path}`], dir);
-    const i = r.stdout.lastIndexOf('\n');
-    return { status: r.stdout.slice(i + 1).trim() || '000', body: r.stdout.slice(0, Math.max(i, 0)) };
-  };
-  const accessLog = (): string[] => {
-    const f = join(dir, '.mizzen', 'logs', 'ztunnel-access.log');
-    return existsSync(f) ? readFileSync(f, 'utf8').split('\n') : [];
-  };
+  const curl = (path: string): Promise<{ status: string; body: string }> => mesh.curl({ pod: 'client' }, [`http://httpbin:8000${path}`]);
+  const accessLog = (): string[] => mesh.accessLog();
 
-  before(() => {
-    dir = tempDir('waypoint');
-    mkdirSync(join(dir, 'mesh'));
-    writeFileSync(join(dir, 'mesh', 'mesh.yaml'), MESH);
-  });
-
-  after(async () => {
-    if (!dir) return;
-    if (existsSync(join(dir, '.mizzen'))) await cli(['down'], dir);
-    if (prefix) assert.deepEqual(await leftovers(prefix, []), []);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  before(() => mesh.create(MESH));
+  after(() => mesh.down());
 
   it('carries the client\'s requests through the waypoint over HBONE, with the client\'s identity', async () => {
-    const up = await cli(['up', '-d', join(dir, 'mesh'), '--timeout', '240s'], dir);
-    assert.equal(up.code, 0, up.stderr);
-    prefix = readMeshState(join(dir, '.mizzen'))?.prefix ?? '';
+    await mesh.up();
     // The waypoint adds what an L7 proxy adds: a request id, and the client certificate details of the tunnel it terminated.
     const res = await waitFor('httpbin through the waypoint', async () => {
       const r = await curl('/headers');
@@ -128,10 +101,10 @@ describe('ambient waypoint (ztunnel → waypoint → ztunnel)', { skip, timeout:
   });
 
   it('reports the requests it carries as Istio\'s waypoints do (istio_requests_total, reporter="waypoint")', async () => {
-    const pods = JSON.parse((await cli(['get', 'pods', '-o', 'json'], dir)).stdout) as { items: { metadata: { name: string } }[] };
+    const pods = JSON.parse((await mesh.cli(['get', 'pods', '-o', 'json'])).stdout) as { items: { metadata: { name: string } }[] };
     const waypoint = pods.items.find((p) => p.metadata.name.startsWith('waypoint-'))!.metadata.name;
     const series = await waitFor('a reporter="waypoint" series naming both workloads', async () => {
-      const m = (await cli(['exec', waypoint, '--', 'curl', '-s', '--max-time', '5', 'http://127.0.0.1:15090/stats/prometheus'], dir)).stdout;
+      const m = (await mesh.cli(['exec', waypoint, '--', 'curl', '-s', '--max-time', '5', 'http://127.0.0.1:15090/stats/prometheus'])).stdout;
       return m.split('\n').find((l) => l.startsWith('istio_requests_total{reporter="waypoint"') && l.includes('source_workload="client"') && l.includes('destination_workload="httpbin"') && l.includes('response_code="200"'));
     });
     assert.match(series, /source_principal="spiffe:\/\/cluster\.local\/ns\/default\/sa\/default"/);
