@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import net from 'node:net';
 import { isAbsolute, join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -8,9 +10,11 @@ import { ControlClient } from '../runtime/control-client.ts';
 import type { SubmittedFile } from '../runtime/control-server.ts';
 import { readSubmittedFiles } from '../runtime/local-mesh.ts';
 import type { ObjectRef } from '../runtime/object-edits.ts';
-import { stateDirFrom } from '../runtime/runtime-config.ts';
-import { netnsExecArgv } from '../runtime/netns.ts';
+import type { PodStatusView } from '../runtime/pod-instance.ts';
+import { requireRootLinux, stateDirFrom } from '../runtime/runtime-config.ts';
+import { asUserArgv, netnsExecArgv } from '../runtime/netns.ts';
 import { runHostCommand } from '../runtime/host-command.ts';
+import { KubeClusterAccess } from './kube-cluster-access.ts';
 
 /** What a change did, in kubectl's words: `deployment.apps/x configured`, errors to report. */
 export interface ChangeOutcome {
@@ -27,9 +31,9 @@ export type { ObjectRef, SubmittedFile };
 
 /**
  * The cluster the kubectl-style verbs (get, apply, delete, label, rollout, create) act on. The
- * file-mode mesh of `mizzen up` implements it over its control socket (LocalClusterAccess); a
- * Kubernetes API server can implement the same (`mizzen up --kube`). Objects come back as the
- * Kubernetes API shows them, so every printer works on either.
+ * file-mode mesh of `mizzen up` implements it over its control socket (LocalClusterAccess), the
+ * API server of `mizzen up --kube` through its REST API and pod subresources (KubeClusterAccess).
+ * Objects come back as the Kubernetes API shows them, so every printer works on either.
  */
 export interface ClusterAccess {
   list(kind: KindInfo, namespace: string | undefined): Promise<KubeObject[]>;
@@ -45,6 +49,26 @@ export interface ClusterAccess {
    * (istioctl does `kubectl exec ... pilot-agent request`): `POD` or `deploy/NAME`.
    */
   proxyAdmin(namespace: string, pod: string, method: 'GET' | 'POST', path: string): Promise<{ pod: string; body: string }>;
+  /** A container's log (`kubectl logs`), handed to `out` as it comes; with `follow`, until `signal` aborts or the container ends. */
+  logs(pod: KubeObject, container: string, o: LogOptions, out: (text: string) => void): Promise<void>;
+  /** Run a command in a container (`kubectl exec`); resolves with its exit code. */
+  exec(pod: KubeObject, container: string, command: readonly string[], io: ExecIo): Promise<number>;
+}
+
+export interface LogOptions {
+  follow: boolean;
+  /** Only the last N lines. */
+  tail?: number;
+  signal: AbortSignal;
+}
+
+export interface ExecIo {
+  /** `-i`: the command's standard input. */
+  stdin: boolean;
+  /** `-t`: the terminal is the command's (raw, resized). */
+  tty: boolean;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
 }
 
 /** The local mesh (`mizzen up`) behind its control socket. */
@@ -90,6 +114,32 @@ export class LocalClusterAccess implements ClusterAccess {
     return { pod: view.name, body: r.stdout };
   }
 
+  async logs(pod: KubeObject, container: string, o: LogOptions, out: (text: string) => void): Promise<void> {
+    const r = await this.client.get<{ text: string; file: string }>('/logs', { namespace: pod.metadata?.namespace, ref: pod.metadata?.name, container });
+    const lines = r.text.split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    const shown = o.tail === undefined ? lines : lines.slice(Math.max(0, lines.length - o.tail));
+    if (shown.length > 0) out(`${shown.join('\n')}\n`);
+    if (o.follow) await followFile(r.file, Buffer.byteLength(r.text), o.signal, out);
+  }
+
+  /** In the pod's network namespace as the app's user (its traffic captured as the app's); stdin is always passed. */
+  async exec(pod: KubeObject, _container: string, command: readonly string[], io: ExecIo): Promise<number> {
+    requireRootLinux('exec');
+    const view = await this.client.get<PodStatusView>('/pod', { namespace: pod.metadata?.namespace, ref: pod.metadata?.name });
+    const argv = netnsExecArgv(view.netns, asUserArgv(view.appUid, view.appGid, [...command]));
+    const child = spawn(argv[0], argv.slice(1), { stdio: io.tty ? 'inherit' : ['inherit', 'pipe', 'pipe'] });
+    child.stdout?.on('data', (d: Buffer) => io.stdout(d.toString('utf8')));
+    child.stderr?.on('data', (d: Buffer) => io.stderr(d.toString('utf8')));
+    return new Promise<number>((resolve) => {
+      child.on('error', (err) => {
+        io.stderr(`error: ${err.message}\n`);
+        resolve(127);
+      });
+      child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    });
+  }
+
   /** Through the mesh's node agent, which dials pod addresses from the node namespace (like the kubelet). */
   dialPod(pod: KubeObject, port: number): Promise<Duplex> {
     const ip = String(pod.status?.podIP ?? '');
@@ -120,9 +170,32 @@ export class LocalClusterAccess implements ClusterAccess {
   }
 }
 
-/** The cluster the current directory's mesh runs (`--state-dir`, default `.mizzen`). */
+/** Print what is appended to `file` from `offset` on, until `signal` aborts. */
+async function followFile(file: string, offset: number, signal: AbortSignal, out: (text: string) => void): Promise<void> {
+  const fh = await open(file, 'r');
+  try {
+    let pos = offset;
+    const buf = Buffer.alloc(65536);
+    while (!signal.aborted) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+      if (bytesRead > 0) {
+        pos += bytesRead;
+        out(buf.subarray(0, bytesRead).toString('utf8'));
+      } else await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The cluster of the state directory (`--state-dir`, default `.mizzen`): the API server of an
+ * `up --kube` mesh (its STATE_DIR/kube.json and kubeconfig), else the file-mode mesh.
+ */
 export function openClusterAccess(flags: { stateDir?: string }, cwd: string): ClusterAccess {
-  return new LocalClusterAccess(stateDirFrom(flags.stateDir, cwd));
+  const stateDir = stateDirFrom(flags.stateDir, cwd);
+  if (existsSync(join(stateDir, 'kube.json')) && existsSync(join(stateDir, 'kubeconfig'))) return new KubeClusterAccess(join(stateDir, 'kubeconfig'));
+  return new LocalClusterAccess(stateDir);
 }
 
 /** kubectl's name for standard input in messages. */

@@ -1,44 +1,34 @@
-import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { errorMessage, MizzenError } from '../lib/errors.ts';
-import { ControlClient } from '../runtime/control-client.ts';
-import { asUserArgv, netnsExecArgv } from '../runtime/netns.ts';
-import type { PodStatusView } from '../runtime/pod-instance.ts';
-import { requireRootLinux, stateDirFrom } from '../runtime/runtime-config.ts';
 import type { CliContext } from './cli-context.ts';
+import { openClusterAccess } from './cluster-access.ts';
+import { chooseContainer, resolvePod } from './pod-target.ts';
 
 /**
- * `mizzen exec`: run a command inside a pod's network namespace as the app's user, so its
- * traffic is captured exactly like the app's.
+ * `mizzen exec POD|deploy/NAME [-c C] [-i] [-t] -- CMD...`: run a command in a pod; the exit
+ * status is the command's. In file mode it runs in the pod's network namespace as the app's user
+ * (its traffic captured like the app's; stdin always passed); on an `up --kube` mesh through the
+ * API server's pod `exec` subresource in the chosen container (stdin with `-i`, as kubectl).
  */
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('exec')
-    .description('run a command in a pod of the local mesh (its network namespace, as the app user)')
+    .description('run a command in a pod of the mesh (kubectl exec)')
     .argument('<pod>', 'POD or deploy/NAME')
     .argument('<command...>', 'command and arguments (after --)')
     .option('-n, --namespace <ns>', 'namespace', 'default')
-    .option('-c, --container <name>', 'container (accepted for kubectl compatibility)')
-    .option('-i, --stdin', 'pass stdin to the command (it always is; kubectl compatibility)')
+    .option('-c, --container <name>', 'container; default: the only one, the pod\'s kubectl.kubernetes.io/default-container, else the first')
+    .option('-i, --stdin', 'pass stdin to the command (file mode always does)')
     .option('-t, --tty', 'attach the terminal directly (interactive shells)')
     .option('--state-dir <dir>', 'state directory (default .mizzen in the current directory)')
-    .action(async (pod: string, command: string[], flags: { namespace: string; stateDir?: string; tty?: boolean }) => {
+    .action(async (ref: string, command: string[], flags: { namespace: string; container?: string; stateDir?: string; stdin?: boolean; tty?: boolean }) => {
       try {
-        requireRootLinux('exec');
-        const client = new ControlClient(stateDirFrom(flags.stateDir, ctx.cwd));
-        const view = await client.get<PodStatusView>('/pod', { namespace: flags.namespace, ref: pod });
         if (command.length === 0) throw new MizzenError('USAGE', 'no command given: mizzen exec POD -- CMD ...');
-        const argv = netnsExecArgv(view.netns, asUserArgv(view.appUid, view.appGid, command));
-        const child = spawn(argv[0], argv.slice(1), { stdio: flags.tty ? 'inherit' : ['inherit', 'pipe', 'pipe'] });
-        child.stdout?.on('data', (d: Buffer) => ctx.stdout(d.toString('utf8')));
-        child.stderr?.on('data', (d: Buffer) => ctx.stderr(d.toString('utf8')));
-        ctx.exitCode = await new Promise<number>((resolve) => {
-          child.on('error', (err) => {
-            ctx.stderr(`error: ${err.message}\n`);
-            resolve(127);
-          });
-          child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-        });
+        const access = openClusterAccess(flags, ctx.cwd);
+        const note = (line: string): void => ctx.stderr(`${line}\n`);
+        const pod = await resolvePod(access, flags.namespace, ref, note);
+        const container = chooseContainer(pod, flags.container, note);
+        ctx.exitCode = await access.exec(pod, container, command, { stdin: flags.stdin === true, tty: flags.tty === true, stdout: ctx.stdout, stderr: ctx.stderr });
       } catch (err) {
         ctx.stderr(`error: ${errorMessage(err)}\n`);
         ctx.exitCode = 1;

@@ -42,6 +42,9 @@ const COMMAND_MODULES: Readonly<Record<string, string>> = {
   waypoint: './waypoint-command.ts',
 };
 
+/** Commands whose verbs are subcommands (`rollout restart`, `waypoint apply`). */
+const COMMANDS_WITH_SUBCOMMANDS = new Set(['rollout', 'waypoint']);
+
 /** Flags kubectl and istioctl take before the verb (`kubectl -n istio-system get svc`), with their value. */
 const GLOBAL_FLAGS_WITH_VALUE = new Set(['-n', '--namespace', '--state-dir', '--kubeconfig', '--context']);
 
@@ -66,7 +69,9 @@ export function hoistGlobalFlags(argv: readonly string[]): string[] {
     } else break;
   }
   if (moved.length === 0 || i >= argv.length) return [...argv];
-  return [...head, argv[i], ...moved, ...argv.slice(i + 1)];
+  // `mizzen -n ns rollout restart deploy/x`: the flags belong to the subcommand.
+  const verb = COMMANDS_WITH_SUBCOMMANDS.has(argv[i]) && i + 1 < argv.length && !argv[i + 1].startsWith('-') ? 2 : 1;
+  return [...head, ...argv.slice(i, i + verb), ...moved, ...argv.slice(i + verb)];
 }
 
 /**

@@ -45,5 +45,8 @@ export function podInjection(plan: PodPlan, namespaceLabels: Readonly<Record<str
   const proxyConfig = podProxyConfig(configMaps, annotations);
   const statusPort = typeof proxyConfig.statusPort === 'number' ? proxyConfig.statusPort : 15020;
   const merge = inject ? applyPrometheusMerge(annotations, meshPrometheusMerge(configMaps), statusPort) : { annotations: { ...annotations } };
+  // As Istio's injector: kubectl logs/exec without -c pick the app, not the injected proxy.
+  const app = (spec.containers ?? []).find((c) => c.name !== 'istio-proxy');
+  if (inject && !gateway && app && merge.annotations['kubectl.kubernetes.io/default-container'] === undefined) merge.annotations['kubectl.kubernetes.io/default-container'] = app.name;
   return { gateway, waypoint, spec, serviceAccount, inject, wanted, proxyConfig, annotations: merge.annotations, ...(merge.env ? { prometheusAnnotations: merge.env } : {}) };
 }

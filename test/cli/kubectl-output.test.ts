@@ -92,6 +92,7 @@ describe('kubectl arguments', () => {
   it('moves flags given before the verb behind it, as kubectl -n NS get ...', () => {
     assert.deepEqual(hoistGlobalFlags(['node', 'mizzen', '-n', 'istio-system', 'get', 'svc', 'x']), ['node', 'mizzen', 'get', '-n', 'istio-system', 'svc', 'x']);
     assert.deepEqual(hoistGlobalFlags(['node', 'mizzen', '--namespace=foo', 'exec', 'p']), ['node', 'mizzen', 'exec', '--namespace=foo', 'p']);
+    assert.deepEqual(hoistGlobalFlags(['node', 'mizzen', '-n', 'foo', 'rollout', 'restart', 'deploy/x']), ['node', 'mizzen', 'rollout', 'restart', '-n', 'foo', 'deploy/x']);
     assert.deepEqual(hoistGlobalFlags(['node', 'mizzen', 'get', 'pods', '-n', 'x']), ['node', 'mizzen', 'get', 'pods', '-n', 'x']);
     assert.deepEqual(hoistGlobalFlags(['node', 'mizzen', '--version']), ['node', 'mizzen', '--version']);
   });

@@ -119,6 +119,35 @@ export class KubeApi {
   }
 
   /**
+   * A GET whose body is read as it arrives (a pod's `log` with `follow`): no timeout of its own,
+   * only `signal`. A non-2xx answer throws KubeApiError with the Status' reason and message.
+   */
+  async getStream(path: string, query: Record<string, string | number | boolean | undefined>, signal: AbortSignal): Promise<Readable> {
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
+    const ctx = new RequestContext(url.toString(), HttpMethod.GET);
+    await this.config.applySecurityAuthentication(ctx);
+    let res;
+    try {
+      res = await fetch(url, { method: 'GET', headers: ctx.getHeaders(), dispatcher: ctx.getDispatcher(), signal });
+    } catch (err) {
+      const cause = (err as { cause?: unknown }).cause;
+      throw new KubeApiError(0, 'Unreachable', `GET ${this.server}${path}: ${errorMessage(cause ?? err)}`);
+    }
+    if (res.status < 200 || res.status >= 300 || !res.body) {
+      const text = await res.text().catch(() => '');
+      let status: { reason?: string; message?: string } = {};
+      try {
+        status = JSON.parse(text) as typeof status;
+      } catch {
+        status = { message: text.slice(0, 300) };
+      }
+      throw new KubeApiError(res.status, status.reason ?? res.statusText, status.message ?? `${res.status}`);
+    }
+    return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+  }
+
+  /**
    * Start a watch; `onEvent` gets each event, `onDone` once when the stream ends (error or not).
    * `inactivityMs` ends a stream that carries nothing (no event, no bookmark) for that long:
    * a watch whose TCP connection died silently is noticed. `onOpen` runs once the API server
