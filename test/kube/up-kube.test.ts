@@ -169,7 +169,12 @@ describe('mizzen up --kube: Bookinfo with kubectl on one machine', { skip, timeo
     const result = JSON.parse(readFileSync(report, 'utf8')) as { RetCodes: Record<string, number>; ActualQPS: number };
     const calls = Object.values(result.RetCodes).reduce((a, b) => a + b, 0);
     process.stderr.write(`rollout restart under fortio: ${JSON.stringify(result.RetCodes)} at ${result.ActualQPS.toFixed(1)} qps\n`);
-    assert.deepEqual(Object.keys(result.RetCodes), ['200'], `${JSON.stringify(result.RetCodes)}\n${fortioErr.slice(-1500)}`);
+    if (Object.keys(result.RetCodes).join() !== '200') {
+      // which hop failed: productpage's sidecar's counters for reviews (none_healthy, connect_fail, reset, ...)
+      const stats = await kubectl(['exec', productpage.metadata.name, '-c', 'istio-proxy', '--', 'curl', '-s', 'localhost:15000/stats']);
+      const counters = stats.stdout.split('\n').filter((l) => l.includes('reviews') && !/: 0$/.test(l)).join('\n');
+      assert.fail(`${JSON.stringify(result.RetCodes)}\nproductpage's sidecar, reviews counters:\n${counters || stats.stderr}\n${fortioErr.slice(-1500)}`);
+    }
     assert.ok(calls >= 300, `${calls} calls`);
   });
 
