@@ -6,6 +6,7 @@ import { BLACKHOLE_CLUSTER } from './cluster-names.ts';
 import { EXT, sdsSecret, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
 import { gatewayRouteName, serverIsHttp, serversByPort, type BoundServer } from './gateway-servers.ts';
 import { httpConnectionManagerFilter, listenerHcmSettings, tcpProxyFilter } from './http-connection-manager.ts';
+import { tunnelingConfig } from './tunneling-config.ts';
 import { hcmTelemetry } from './telemetry-hcm.ts';
 import { tcpRouteClusters } from './outbound-listeners.ts';
 import { policyFiltersFor } from './policy-filters.ts';
@@ -43,7 +44,7 @@ export function gatewayListeners(proxy: ProxyInfo, push: PushContext): JsonObjec
         chains.push(...byVirtualService.map((c) => ({ ...c, filterChainMatch: { ...(c.filterChainMatch as JsonObject), transportProtocol: 'tls' }, filters: [...policy.tcp, ...(c.filters as JsonObject[])] })));
       } else if (!serverIsHttp(s)) {
         const target = tcpTarget(proxy, push, s);
-        if (target) chains.push({ filters: [...policy.tcp, tcpProxyFilter(typeof target === 'string' ? target : `${s.gateway}:${port}`, target)] });
+        if (target) chains.push({ filters: [...policy.tcp, tcpProxyFilter(typeof target === 'string' ? target : `${s.gateway}:${port}`, target, tunnelingConfig(proxy, push, target))] });
       }
     }
     if (chains.length === 0) continue;
@@ -125,7 +126,7 @@ function passthroughChains(proxy: ProxyInfo, push: PushContext, s: BoundServer):
         const snis = (m.sniHosts ?? []).map((h) => push.resolveHost(h, vs.namespace));
         if (!route.route?.length || snis.length === 0) continue;
         const target = tcpRouteClusters(route.route, s.serverPort, vs.namespace, push);
-        chains.push({ filterChainMatch: { serverNames: snis }, filters: [tcpProxyFilter(typeof target === 'string' ? target : `${vs.name}.${vs.namespace}`, target)] });
+        chains.push({ filterChainMatch: { serverNames: snis }, filters: [tcpProxyFilter(typeof target === 'string' ? target : `${vs.name}.${vs.namespace}`, target, tunnelingConfig(proxy, push, target))] });
       }
     }
   }

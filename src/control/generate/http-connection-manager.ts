@@ -175,10 +175,11 @@ export function httpConnectionManagerFilter(opts: HcmOptions): JsonObject {
   return { name: EXT.httpConnectionManager.name, typedConfig: httpConnectionManagerConfig(opts) };
 }
 
-/** tcp_proxy to one cluster or weighted clusters. */
-export function tcpProxyFilter(statPrefix: string, target: string | { name: string; weight: number }[]): JsonObject {
+/** tcp_proxy to one cluster or weighted clusters (`tunnelingConfig`: a DestinationRule's tunnel, see tunneling-config.ts). */
+export function tcpProxyFilter(statPrefix: string, target: string | { name: string; weight: number }[], tunnelingConfig?: JsonObject): JsonObject {
   const config: JsonObject = { '@type': EXT.tcpProxy.type, statPrefix };
   if (typeof target === 'string') config.cluster = target;
   else config.weightedClusters = { clusters: target };
+  if (tunnelingConfig) config.tunnelingConfig = tunnelingConfig;
   return { name: EXT.tcpProxy.name, typedConfig: config };
 }

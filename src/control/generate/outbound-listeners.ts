@@ -6,6 +6,7 @@ import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, outboundClusterName } from './cluster-names.ts';
 import { EXT, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
 import { httpConnectionManagerFilter, listenerHcmSettings, tcpProxyFilter } from './http-connection-manager.ts';
+import { tunnelingConfig } from './tunneling-config.ts';
 import { hcmTelemetry } from './telemetry-hcm.ts';
 import { normalizeWeights } from './route-actions.ts';
 import { isHttpProtocol, isSniffed, sniffedRouteName } from './virtual-hosts.ts';
@@ -89,7 +90,7 @@ interface TcpEntry {
 function tcpListener(proxy: ProxyInfo, push: PushContext, name: string, ip: string, port: number, entries: TcpEntry[]): JsonObject {
   const chain = (s: Service): JsonObject => {
     const target = tcpTarget(proxy, push, s, port);
-    return { transportSocketConnectTimeout: TRANSPORT_SOCKET_CONNECT_TIMEOUT, filters: [tcpProxyFilter(typeof target === 'string' ? target : `${s.hostname}:${port}`, target)] };
+    return { transportSocketConnectTimeout: TRANSPORT_SOCKET_CONNECT_TIMEOUT, filters: [tcpProxyFilter(typeof target === 'string' ? target : `${s.hostname}:${port}`, target, tunnelingConfig(proxy, push, target))] };
   };
   const listener: JsonObject = { name, address: socketAddress(ip, port), bindToPort: false, trafficDirection: 'OUTBOUND', listenerFiltersTimeout: '0s', continueOnListenerFiltersTimeout: true };
   const byCidr = entries.filter((e) => e.cidrs.length > 0);

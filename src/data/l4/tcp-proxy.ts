@@ -1,4 +1,6 @@
 import type * as net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { openTunnel } from './tcp-tunnel.ts';
 import type { ClusterManager } from '../upstream/cluster-manager.ts';
 import { notifyObservers, type StreamInfo, type StreamObserver } from '../l7/stream-info.ts';
 import type { TcpProxyConfig } from './tcp-proxy-config.ts';
@@ -109,6 +111,22 @@ export function proxyTcp(
         return;
       }
       cluster.recordConnectSuccess(h);
+      if (cfg.tunneling) {
+        openTunnel(upstream, cfg.tunneling, cluster.config.http2, (terr, stream) => {
+          if (terr || !stream || downstream.destroyed) {
+            stream?.destroy();
+            cluster.breaker.connections--;
+            h.cxActive--;
+            info.addFlag('UF');
+            info.upstreamTransportFailureReason = terr ?? '';
+            downstream.destroy();
+            finish();
+            return;
+          }
+          relay(stream, undefined);
+        });
+        return;
+      }
       if (mx && cluster.config.metadataExchange && mx.negotiated(upstream)) {
         upstream.on('error', () => undefined);
         mx.upstream(upstream, info, (ok, rest) => {
@@ -128,12 +146,12 @@ export function proxyTcp(
     }, true, proxyHeader);
   };
   /** One socket closed: a clean close (both directions ended) only ends the other; anything else (error, idle, drain) tears it down. */
-  const closeOther = (closed: net.Socket, other: net.Socket): void => {
+  const closeOther = (closed: Duplex, other: Duplex): void => {
     if (other.destroyed) return;
     if (closed.readableEnded && closed.writableFinished) other.end();
     else other.destroy();
   };
-  const relay = (upstream: net.Socket, fromUpstream: Buffer | undefined): void => {
+  const relay = (upstream: Duplex, fromUpstream: Buffer | undefined): void => {
     start();
     // bytes sent count from here (not the metadata header written to an inbound peer)
     const sentBase = downstream.bytesWritten;

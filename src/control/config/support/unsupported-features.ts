@@ -119,8 +119,8 @@ export const UNSUPPORTED_FEATURES: readonly UnsupportedFeature[] = [
   {
     kind: 'DestinationRule',
     level: 'warn',
-    fields: [...under(TRAFFIC_POLICIES, 'tunnel'), ...under(TRAFFIC_POLICIES, 'retryBudget.budgetInterval')],
-    what: 'tunnel and retryBudget.budgetInterval (istiod does not translate it either) are not implemented',
+    fields: [...under(TRAFFIC_POLICIES.filter((b) => b.endsWith('portLevelSettings[*]')), 'tunnel'), ...under(TRAFFIC_POLICIES, 'retryBudget.budgetInterval')],
+    what: 'a port-level tunnel (istiod reads the rule\'s and the subset\'s only) and retryBudget.budgetInterval (istiod does not translate it either) are not implemented',
     ifServed: 'these fields are ignored',
     example: { host: 'reviews', trafficPolicy: { retryBudget: { percent: 10, budgetInterval: '10s' } } },
   },
