@@ -106,6 +106,9 @@ spec:
     await closed;
     const metrics = await lab.metrics();
     assert.match(metrics, /istio_tcp_connections_closed_total\{reporter="destination"[^}]*response_flags="DENY"/);
+    // as ztunnel logs a late rejection: with the bytes the connection carried until then ('hello\n' at least)
+    const late = await waitFor('the late rejection logged', () => readFileSync(lab.accessLog, 'utf8').split('\n').find((l) => l.includes('direction="inbound"') && l.includes('error="connection closed due to policy change"')));
+    assert.match(late, /bytes_sent=[1-9]\d* bytes_recv=([6-9]|[1-9]\d+) /);
     lab.write('authz.yaml', `apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: only-other, namespace: demo}

@@ -19,6 +19,15 @@ const NODE_B = 'node-b';
 const id = (sa: string): string => `spiffe://cluster.local/ns/demo/sa/${sa}`;
 /** An access log line's field names with the byte counts (addresses, times and direction differ by side). */
 const logFields = (line: string): string[] => [...line.matchAll(/ ([a-z_.]+)=/g)].map((m) => m[1]!).filter((k) => k !== 'direction').concat(/bytes_sent=\d+ bytes_recv=\d+/.exec(line)?.[0] ?? 'no bytes');
+/** server's L4 policy: ALLOW only client's principal. */
+const only = (server: string, client: string): string => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ${server}, namespace: demo}
+spec:
+  selector: {matchLabels: {app: ${server}}}
+  action: ALLOW
+  rules: [{from: [{source: {principals: [cluster.local/ns/demo/sa/${client}]}}]}]
+`;
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 describe("our ztunnel ↔ Istio's ztunnel on two nodes (HBONE, STRICT, L4 authorization)", { skip, timeout: 300_000 }, () => {
@@ -27,14 +36,6 @@ describe("our ztunnel ↔ Istio's ztunnel on two nodes (HBONE, STRICT, L4 author
   const pods: Record<string, LabPod> = {};
 
   before(async () => {
-    const only = (server: string, client: string): string => `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: ${server}, namespace: demo}
-spec:
-  selector: {matchLabels: {app: ${server}}}
-  action: ALLOW
-  rules: [{from: [{source: {principals: [cluster.local/ns/demo/sa/${client}]}}]}]
-`;
     const svc = (name: string, vip: string): string => `apiVersion: v1
 kind: Service
 metadata: {name: ${name}, namespace: demo}
@@ -55,9 +56,8 @@ spec: {mtls: {mode: STRICT}}
 `,
       svc('server-a', lab.vip(10)),
       svc('server-b', lab.vip(11)),
-      only('server-a', 'client-b'),
-      only('server-b', 'client-a'),
     ].join('---\n'));
+    lab.write('authz.yaml', [only('server-a', 'client-b'), only('server-b', 'client-a')].join('---\n'));
     await lab.startZtunnel();
     await istio.start();
     for (const name of ['client-a', 'other-a', 'server-a']) pods[name] = await lab.addPod(name);
@@ -148,5 +148,37 @@ spec: {mtls: {mode: STRICT}}
       const got = await lab.call(pods.outside!, pods[server]!.ip, 8080, 'plain\n', 3000).catch(() => '');
       assert.equal(got.includes('plain'), false, `${server} refuses plaintext under STRICT`);
     }
+  });
+
+  it('a policy change closes open connections on either ztunnel, and the other ztunnel closes its side (both directions)', async () => {
+    const warm = async (from: string, vip: string): Promise<{ closed: Promise<void>; ok: () => Promise<boolean> }> => {
+      const socket = await lab.open(pods[from]!, vip, 80);
+      let got = '';
+      socket.on('data', (d: Buffer) => (got += d.toString()));
+      const closed = new Promise<void>((r) => socket.once('close', () => r()));
+      let n = 0;
+      const ok = async (): Promise<boolean> => {
+        const marker = `${from}-${++n}`;
+        socket.write(`${marker}\n`);
+        return Boolean(await waitFor(`${from}'s open connection to echo ${marker}`, () => got.includes(marker), 30_000));
+      };
+      return { closed, ok };
+    };
+    const aToB = await warm('client-a', lab.vip(11));
+    const bToA = await warm('client-b', lab.vip(10));
+    assert.ok(await aToB.ok());
+    assert.ok(await bToA.ok());
+    lab.write('authz.yaml', [only('server-a', 'other-b'), only('server-b', 'other-a')].join('---\n'));
+    const closedWithin = (c: Promise<void>, what: string): Promise<void> => Promise.race([c, new Promise<void>((_, reject) => setTimeout(() => reject(new Error(`${what} still open 60 s after the policy change`)), 60_000).unref())]);
+    await closedWithin(aToB.closed, "client-a's connection (Istio's ztunnel re-checks it, ours closes the client's side)");
+    await closedWithin(bToA.closed, "client-b's connection (our ztunnel re-checks it, Istio's closes the client's side)");
+    const lateLine = (log: () => string, client: string): Promise<string> => waitFor(`the late rejection of ${client}'s connection logged`, () => log().split('\n').find((l) => l.includes(`src.identity="${id(client)}"`) && l.includes('direction="inbound"') && l.includes('error="connection closed due to policy change"')));
+    const theirs = await lateLine(() => istio.output, 'client-a');
+    const ours = await lateLine(() => readFileSync(lab.accessLog, 'utf8'), 'client-b');
+    assert.match(theirs, /bytes_sent=[1-9]\d* bytes_recv=[1-9]\d* /);
+    assert.deepEqual(logFields(ours), logFields(theirs), 'the same line, with the bytes carried until the policy changed');
+    assert.equal(await reaches('client-a', lab.vip(11), 'a-after-flip'), undefined, 'client-a is refused now');
+    assert.ok(await waitFor('other-a allowed by the new policy', () => reaches('other-a', lab.vip(11), 'other-a-after-flip')));
+    assert.ok(await waitFor('other-b allowed by the new policy', () => reaches('other-b', lab.vip(10), 'other-b-after-flip')));
   });
 });

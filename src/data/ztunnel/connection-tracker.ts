@@ -20,8 +20,8 @@ export interface TrackedConnection {
   startedAt: number;
   sent: number;
   received: number;
-  /** Inbound: re-checked on policy changes. */
-  authz?: { destination: ZWorkload; conn: L4Connection; close: (reason: string) => void };
+  /** Inbound: re-checked on policy changes (`bytes`: what has crossed so far, received from the client and sent to it). */
+  authz?: { destination: ZWorkload; conn: L4Connection; close: (reason: string) => void; bytes: () => [received: number, sent: number] };
   /** The pod whose proxy owns it (its connections close when the pod leaves). */
   podUid: string;
   done: boolean;
@@ -77,6 +77,8 @@ export class ConnectionTracker {
       const d = authorizer.check(dest, t.authz.conn);
       if (!d.allowed) {
         this.log.info({ src: t.srcAddr, dst: t.dstAddr, reason: d.reason }, 'connection closed due to policy rejection');
+        // as ztunnel's late rejection: the bytes it carried until then are still counted and logged
+        this.count(t, ...t.authz.bytes());
         t.authz.close(d.reason);
         this.finish(t, 'DENY', 'connection closed due to policy change');
       }

@@ -77,7 +77,7 @@ export class InboundPassthroughProxy {
     let connected = false;
     up.once('connect', () => {
       connected = true;
-      t.authz = { destination: dest, conn, close: () => { down.destroy(); up.destroy(); } };
+      t.authz = { destination: dest, conn, close: () => { down.destroy(); up.destroy(); }, bytes: () => [down.bytesRead, down.bytesWritten] };
       down.resume();
       relay(down, up, (error) => {
         this.ctx.tracker.count(t, down.bytesRead, down.bytesWritten);

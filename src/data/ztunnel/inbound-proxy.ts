@@ -83,7 +83,7 @@ export class InboundProxy {
         return;
       }
       req.stream.respond({ ':status': 200, baggage: baggageValue({ clusterId: dest.clusterId, namespace: dest.namespace, workloadType: dest.workloadType, workloadName: dest.workloadName, serviceName: dest.canonicalName, revision: dest.canonicalRevision }) });
-      t.authz = { destination: dest, conn, close: () => { req.stream.destroy(); up.destroy(); } };
+      t.authz = { destination: dest, conn, close: () => { req.stream.destroy(); up.destroy(); }, bytes: () => [up.bytesWritten, up.bytesRead] };
       relay(req.stream, up, (error) => {
         this.ctx.tracker.count(t, up.bytesWritten, up.bytesRead);
         this.ctx.tracker.finish(t, '-', error);
