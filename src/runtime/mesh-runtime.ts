@@ -18,8 +18,8 @@ import { PodInstance } from './pod-instance.ts';
 import { podInjection } from './pod-injection.ts';
 import { createNodeNetwork, type NodeNetwork } from './pod-network.ts';
 import { makePodRunDirs, podRunDir } from './runtime-state.ts';
-import { renderServiceNatRules } from './service-nat-rules.ts';
-import { selects, serviceNatEntries } from './service-endpoints.ts';
+import { selects } from './service-endpoints.ts';
+import { PodStatePublisher } from './pod-state-publisher.ts';
 import { MeshStatusViews } from './mesh-status-views.ts';
 import { AmbientPods } from './ambient-pods.ts';
 import { ControlPlaneProcess } from './control-plane-process.ts';
@@ -37,8 +37,6 @@ import { barePodPlan, deploymentPodPlan, type PodPlan } from './pod-plan.ts';
 import { GatewayDeploymentController } from './gateway-deployment-controller.ts';
 import { sidecarEnablesHbone } from './sidecar-command.ts';
 
-
-
 /**
  * The composition of a local mesh: desired objects (Kubernetes + Istio), the node network,
  * the control plane, and pods reconciled from Deployments. Every change goes through one queue.
@@ -54,14 +52,8 @@ export class MeshRuntime {
   private readonly config: ConfigDirWriter;
   /** Read-only views of pods, Services and Deployments (kubectl get, port forwards, readiness). */
   readonly views: MeshStatusViews;
-  private readonly written = new Map<string, string>();
-  /**
-   * Readiness as last written to the control plane, by pod key. A rollout counts a new pod as
-   * ready only once discovery has been told (Kubernetes' deployment controller reads the same Pod
-   * status the endpoints controller does), or an old pod's removal could reach the proxies before
-   * its replacement's readiness: a moment with no healthy endpoint (a no-healthy-upstream 503).
-   */
-  private readonly publishedReady = new Map<string, boolean>();
+  /** Pod objects, Service rules and hosts files published from the running pods. */
+  private readonly podState: PodStatePublisher;
   /** Pods being terminated (drained, then stopped), by key. */
   private readonly terminating = new Map<string, Promise<void>>();
   private readonly exposures: Exposure[] = [];
@@ -111,6 +103,7 @@ export class MeshRuntime {
       waitForControlPlane: (ms) => this.waitForControlPlane(ms),
       onChange: (ms) => this.scheduleRefresh(ms),
     });
+    this.podState = new PodStatePublisher({ pods: this.pods, objects: this.objects, views: this.views, config: this.config, ambient: this.ambient, log: this.log, ...(options.onPodObjects ? { onPodObjects: options.onPodObjects } : {}) });
   }
 
   get discoveryAddress(): string {
@@ -353,7 +346,7 @@ export class MeshRuntime {
       const mine = [...this.pods.values()].filter((p) => p.options.owner === owner && !p.isTerminating);
       // Between changes, only rollouts in progress move on (a stalled one waits for the next change).
       if (options.rolloutsOnly && (this.stalledRollouts.has(owner) || mine.every((p) => p.options.templateHash === hash))) continue;
-      const step = rolloutStep(deploymentReplicas(d), hash, mine.map((p) => ({ key: p.key, templateHash: p.options.templateHash, ready: p.isReady() && this.publishedReady.get(p.key) === true })));
+      const step = rolloutStep(deploymentReplicas(d), hash, mine.map((p) => ({ key: p.key, templateHash: p.options.templateHash, ready: p.isReady() && this.podState.publishedReady(p.key) })));
       for (const key of step.terminate) terminations.push(this.terminatePod(this.pods.get(key)!));
       for (let i = 0; i < step.create; i++) {
         creations.push(this.createPod(deploymentPodPlan(d, hash)).catch((err: unknown) => {
@@ -386,7 +379,7 @@ export class MeshRuntime {
     pod.beginTermination();
     const done = (async () => {
       await this.enqueue(async () => {
-        if (!this.closed) await this.pushPodState();
+        if (!this.closed) await this.podState.publish();
       }).catch(() => {});
       if (this.discovery && !this.closed) {
         // bounded as Kubernetes' default terminationGracePeriodSeconds (30 s)
@@ -453,7 +446,7 @@ export class MeshRuntime {
     });
     this.pods.set(key, pod);
     try {
-      await pod.start({ hosts: renderHosts(pod, this.serviceNames(), 'cluster.local', corednsHosts(this.objects.list('ConfigMap'))), resolvConf: renderResolvConf(ns) }, this.serviceRules());
+      await pod.start({ hosts: renderHosts(pod, this.podState.serviceNames(), 'cluster.local', corednsHosts(this.objects.list('ConfigMap'))), resolvConf: renderResolvConf(ns) }, this.podState.serviceRules());
     } catch (err) {
       this.log.error({ pod: key, err: (err as Error).message }, 'pod failed to start');
       await this.removePod(pod);
@@ -477,17 +470,7 @@ export class MeshRuntime {
     this.podIps.release(pod.key);
     rmSync(podRunDir(this.options.prefix, pod.namespace, pod.name), { recursive: true, force: true });
     this.config.remove({ kind: 'Pod', group: '', metadata: { name: pod.name, namespace: pod.namespace } });
-    this.written.delete(pod.key);
-    this.publishedReady.delete(pod.key);
-  }
-
-  private serviceNames(): { name: string; namespace: string; vip: string }[] {
-    return this.objects.serviceViews().filter((s) => s.vip && s.vip !== 'None');
-  }
-
-
-  private serviceRules(): string {
-    return renderServiceNatRules(serviceNatEntries(this.objects.serviceViews(), this.views.endpointPods()), this.objects.vips.cidrText);
+    this.podState.forget(pod.key);
   }
 
   private scheduleRefresh(ms: number): void {
@@ -504,43 +487,13 @@ export class MeshRuntime {
     if (this.closed) return;
     const seq = this.changeSeq;
     try {
-      await this.pushPodState();
+      await this.podState.publish();
       this.gatewayController.writeStatuses();
       // Readiness changed: a rollout may take its next step (its terminations run on their own).
       await this.reconcile({ rolloutsOnly: true });
     } finally {
       this.appliedSeq = seq;
     }
-  }
-
-  private async pushPodState(): Promise<void> {
-    const rules = this.serviceRules();
-    const names = this.serviceNames();
-    const extra = corednsHosts(this.objects.list('ConfigMap'));
-    const objects: ConfigResource[] = [];
-    // pods gaining readiness are written before pods losing it (a rollout's replacement before
-    // the pod it replaces), so no push in between sees neither as ready
-    const pods = [...this.pods.values()].sort((a, b) => Number(b.isReady()) - Number(a.isReady()));
-    for (const pod of pods) {
-      this.publishedReady.set(pod.key, pod.isReady());
-      const res = this.ambient.podObject(pod);
-      objects.push(res);
-      const network = `\n${rules}\n${renderHosts(pod, names, 'cluster.local', extra)}`;
-      const cache = JSON.stringify(res.raw) + network;
-      const prev = this.written.get(pod.key);
-      if (prev === cache) continue;
-      this.config.write(res);
-      try {
-        if (!prev || !prev.endsWith(network)) {
-          await pod.applyServiceRules(rules);
-          await pod.updateEtc({ hosts: network.slice(rules.length + 2) });
-        }
-        this.written.set(pod.key, cache);
-      } catch (err) {
-        this.log.warn({ pod: pod.key, err: (err as Error).message }, 'cannot update pod network');
-      }
-    }
-    this.options.onPodObjects?.([...this.ambient.nodePods(), ...objects]);
   }
 
   /** Every pod ready and, when it runs, the control plane ready; failing containers with their cause. */
