@@ -142,7 +142,7 @@ export class KubeObjectViews {
     };
   }
 
-  /** Forwarded ports of a LoadBalancer Service show as its load balancer (127.0.0.1, node port = local port). */
+  /** Forwarded ports of a LoadBalancer Service show as its load balancer (127.0.0.1, node port = local port), else the address the mesh gave it. */
   private serviceStatus(s: ConfigResource, raw: Obj): void {
     const spec = raw.spec as ServiceSpec;
     const forwarded = this.exposures().filter((e) => e.namespace === s.metadata.namespace && e.service === s.metadata.name);
@@ -152,7 +152,9 @@ export class KubeObjectViews {
         if (f && spec.type === 'LoadBalancer') p.nodePort = f.localPort;
       }
     }
-    raw.status = { loadBalancer: spec.type === 'LoadBalancer' && forwarded.length > 0 ? { ingress: [{ ip: '127.0.0.1' }] } : {} };
+    // else the address the mesh gave it (a network's east-west gateway, mesh-networks.ts)
+    const given = (s.raw.status as { loadBalancer?: Obj } | undefined)?.loadBalancer;
+    raw.status = { loadBalancer: spec.type === 'LoadBalancer' && forwarded.length > 0 ? { ingress: [{ ip: '127.0.0.1' }] } : (given ?? {}) };
   }
 }
 

@@ -20,6 +20,7 @@ import { createNodeNetwork, type NodeNetwork } from './pod-network.ts';
 import { makePodRunDirs, podRunDir } from './runtime-state.ts';
 import { selects } from './service-endpoints.ts';
 import { PodStatePublisher } from './pod-state-publisher.ts';
+import { MeshNetworks, NETWORK_LABEL } from './mesh-networks.ts';
 import { MeshStatusViews } from './mesh-status-views.ts';
 import { AmbientPods } from './ambient-pods.ts';
 import { ControlPlaneProcess } from './control-plane-process.ts';
@@ -54,6 +55,8 @@ export class MeshRuntime {
   readonly views: MeshStatusViews;
   /** Pod objects, Service rules and hosts files published from the running pods. */
   private readonly podState: PodStatePublisher;
+  /** Other networks than the node's (Istio multi-network): their nodes, links and gateway addresses. */
+  private readonly networks: MeshNetworks;
   /** Pods being terminated (drained, then stopped), by key. */
   private readonly terminating = new Map<string, Promise<void>>();
   private readonly exposures: Exposure[] = [];
@@ -80,6 +83,7 @@ export class MeshRuntime {
     this.objects = new ClusterObjects(options.serviceCidr, () => options.clock.now());
     this.node = { netns: `${options.prefix}-node`, bridge: 'mzbr0', address: this.podIps.addressAt(1), prefixLength: Number(options.podCidr.split('/')[1]) };
     this.podIps.reserve('node', this.node.address);
+    this.networks = new MeshNetworks({ prefix: options.prefix, podCidr: options.podCidr, defaultNode: this.node, defaultPool: this.podIps, log: this.log });
     this.guard = new GuardRoutes({ cidrs: [this.podIps.cidrText, this.objects.vips.cidrText], owner: options.prefix });
     this.config = new ConfigDirWriter(join(options.stateDir, 'config'));
     this.views = new MeshStatusViews(this.pods, this.objects);
@@ -157,7 +161,13 @@ export class MeshRuntime {
       if (errors.length > 0) return { result: { ok: false, errors, changes: [] }, terminations: [] };
       const changes: string[] = [];
       for (const r of normalized) {
-        const { stored, prev, changed } = this.objects.put(r);
+        const put = this.objects.put(r);
+        const { prev, changed } = put;
+        this.networks.setDefaultName(this.objects.namespaceLabels('istio-system')[NETWORK_LABEL]);
+        // a network's LoadBalancer Service gets that network's address (mesh-networks.ts)
+        const lb = changed ? this.networks.loadBalancerStatus(put.stored) : undefined;
+        const stored = lb ? (this.objects.putStatus(resourceKey(put.stored), lb) ?? put.stored) : put.stored;
+        if (stored.kind === 'Service') this.networks.noteService(stored);
         // A bare Pod reaches the control plane as the running pod (pushPodState), not as its manifest.
         if (changed && !isBarePod(stored)) this.config.write(stored);
         const recreated = isBarePod(stored) && prev !== undefined && barePodHash(prev) !== barePodHash(stored);
@@ -396,12 +406,16 @@ export class MeshRuntime {
 
   /** Create and start one pod (of a Deployment, or a bare Pod when `owner` is undefined). */
   private async createPod(plan: PodPlan): Promise<void> {
-    const { name, labels, hash } = plan;
+    const { name, hash } = plan;
     const ns = plan.namespace;
     const key = `${ns}/${name}`;
+    // Its network's node (Istio multi-network); the pod carries the network it was placed on.
+    const network = this.networks.networkOf(plan.labels, this.objects.namespaceLabels(ns));
+    const place = await this.networks.placement(network);
+    const labels = network !== '' && plan.labels[NETWORK_LABEL] === undefined ? { ...plan.labels, [NETWORK_LABEL]: network } : plan.labels;
     const build = this.options.sidecar;
     const inj = podInjection(plan, this.objects.namespaceLabels(ns), this.objects.list('ConfigMap'), build !== undefined);
-    const ip = this.podIps.allocate(key);
+    const ip = place.pool.allocate(key);
     const { podDir, pathViewStage } = makePodRunDirs(this.options.prefix, ns, name);
     // The pod's network and rules are made at once; its sidecar waits for the control plane.
     const sidecar = inj.inject && build
@@ -409,7 +423,7 @@ export class MeshRuntime {
           await this.waitForControlPlane(120_000);
           await this.registerBeforeSidecar(key, ip, labels, ns);
           const { serviceAccount, proxyConfig, prometheusAnnotations } = inj;
-          const cmd = await build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: this.discoveryAddress, podDir, labels, workload: plan.workload, proxyType: inj.waypoint ? 'waypoint' : inj.gateway ? 'router' : 'sidecar', proxyConfig, ...(prometheusAnnotations ? { prometheusAnnotations } : {}) });
+          const cmd = await build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: place.discoveryAddress, podDir, labels, workload: plan.workload, proxyType: inj.waypoint ? 'waypoint' : inj.gateway ? 'router' : 'sidecar', proxyConfig, ...(prometheusAnnotations ? { prometheusAnnotations } : {}) });
           // The sidecar (uid 1337) reads mizzen's code wherever the checkout lives.
           const reads = cmd.reads ?? cmd.argv.filter((a) => isAbsolute(a)).map((a) => dirname(a));
           return { ...cmd, reads: [...reads, dirname(dirname(this.options.cliEntry))] };
@@ -428,7 +442,7 @@ export class MeshRuntime {
       ip,
       netns: `${this.options.prefix}-${ns}.${name}`,
       hostVeth: `vp${++this.vethSeq}`,
-      node: this.node,
+      node: place.node,
       baseDir: plan.origin ? dirname(plan.origin) : process.cwd(),
       logDir: join(this.options.stateDir, 'logs'),
       baseEnv: this.options.baseEnv,
@@ -467,7 +481,7 @@ export class MeshRuntime {
     this.pods.delete(pod.key);
     await this.ambient.release(pod);
     await pod.stop().catch((err: Error) => this.log.warn({ pod: pod.key, err: err.message }, 'pod stop failed'));
-    this.podIps.release(pod.key);
+    this.networks.release(pod.key);
     rmSync(podRunDir(this.options.prefix, pod.namespace, pod.name), { recursive: true, force: true });
     this.config.remove({ kind: 'Pod', group: '', metadata: { name: pod.name, namespace: pod.namespace } });
     this.podState.forget(pod.key);
@@ -488,6 +502,7 @@ export class MeshRuntime {
     const seq = this.changeSeq;
     try {
       await this.podState.publish();
+      await this.networks.syncRules(this.objects.serviceViews(), this.views.endpointPods());
       this.gatewayController.writeStatuses();
       // Readiness changed: a rollout may take its next step (its terminations run on their own).
       await this.reconcile({ rolloutsOnly: true });
@@ -523,6 +538,7 @@ export class MeshRuntime {
       await Promise.all([...this.pods.values()].map((p) => this.removePod(p)));
       await this.ambient.close();
       await this.discovery?.stop();
+      await this.networks.close();
       await deleteNetns(this.node.netns);
       await this.guard.release();
     });
