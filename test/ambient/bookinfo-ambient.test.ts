@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readMeshState } from '../../src/runtime/runtime-state.ts';
-import { runHostCommand } from '../../src/runtime/host-command.ts';
-import { CLI_ENTRY, leftovers, REPO, rootSkipReason, tempDir, waitFor, cli, freePort } from '../runtime/netns-test-support.ts';
+import { REPO, rootSkipReason, waitFor, freePort } from '../runtime/netns-test-support.ts';
+import { AmbientMesh } from './support/ambient-mesh.ts';
 import { PacketCapture } from './support/packet-capture.ts';
 
 /**
@@ -35,35 +35,23 @@ spec:
 `;
 
 describe('Bookinfo in ambient mode (no sidecars)', { skip, timeout: 300_000 }, () => {
-  let dir: string;
+  const mesh = new AmbientMesh('ambient');
   let port: number;
-  let prefix = '';
-  let state = '';
 
   const page = async (): Promise<string> => {
     const res = await fetch(`http://127.0.0.1:${port}/productpage`);
     return `${res.status} ${await res.text()}`;
   };
-  const apply = async (yaml: string): Promise<void> => {
-    const f = join(dir, `apply-${Date.now()}-${Math.random().toString(36).slice(2)}.yaml`);
-    writeFileSync(f, yaml);
-    const r = await cli(['apply', '-f', f], dir);
-    assert.equal(r.code, 0, r.stderr);
-  };
-  const remove = async (yaml: string): Promise<void> => {
-    const f = join(dir, `delete-${Date.now()}.yaml`);
-    writeFileSync(f, yaml);
-    const r = await cli(['delete', '-f', f], dir);
-    assert.equal(r.code, 0, r.stderr);
-  };
+  const apply = (yaml: string): Promise<void> => mesh.apply(yaml);
+  const remove = (yaml: string): Promise<void> => mesh.delete(yaml);
   /** curl from inside a pod (as its application would); the HTTP status, or 000 when the connection failed. */
   const curlFrom = async (pod: string, namespace: string, url: string): Promise<string> => {
-    const r = await cli(['exec', '-n', namespace, pod, '--', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '3', url], dir);
+    const r = await mesh.cli(['exec', '-n', namespace, pod, '--', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '3', url]);
     return r.stdout.trim() || '000';
   };
   /** kubectl's List of Pods: names, restarts, and uid (a pod started again would have another) */
   const podNames = async (): Promise<{ name: string; restarts: number; uid: string; namespace: string }[]> => {
-    const r = await cli(['get', 'pods', '-A', '-o', 'json'], dir);
+    const r = await mesh.cli(['get', 'pods', '-A', '-o', 'json']);
     type Pod = { metadata: { name: string; namespace: string; uid: string }; status: { containerStatuses?: { restartCount?: number }[] } };
     return (JSON.parse(r.stdout) as { items: Pod[] }).items.map((p) => ({
       name: p.metadata.name,
@@ -72,33 +60,19 @@ describe('Bookinfo in ambient mode (no sidecars)', { skip, timeout: 300_000 }, (
       restarts: (p.status.containerStatuses ?? []).reduce((n, c) => n + (c.restartCount ?? 0), 0),
     }));
   };
-  const nodeCurl = async (url: string): Promise<string> => (await runHostCommand('ip', ['netns', 'exec', `${prefix}-node`, 'curl', '-s', '--max-time', '3', url], { allowFailure: true })).stdout;
+  const nodeCurl = (url: string): Promise<string> => mesh.nodeCurl(url);
 
   before(async () => {
-    dir = tempDir('ambient');
     port = await freePort();
-    const manifests = join(dir, 'bookinfo');
-    await runHostCommand('mkdir', ['-p', manifests]);
-    for (const f of readdirSync(join(REPO, 'examples/bookinfo'))) if (f.endsWith('.ts')) copyFileSync(join(REPO, 'examples/bookinfo', f), join(manifests, f));
-    writeFileSync(join(manifests, 'bookinfo.yaml'), readFileSync(join(REPO, 'examples/bookinfo/bookinfo.yaml'), 'utf8').replace('istio-injection: enabled', 'istio.io/dataplane-mode: ambient'));
-    writeFileSync(join(manifests, 'legacy.yaml'), LEGACY);
+    mesh.createBookinfo({ 'legacy.yaml': LEGACY });
   });
-
-  after(async () => {
-    if (!dir) return;
-    if (existsSync(join(dir, '.mizzen'))) await cli(['down'], dir);
-    if (prefix) assert.deepEqual(await leftovers(prefix, []), []);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => mesh.down());
 
   it('serves /productpage with every hop over HBONE between the pods\' identities', async () => {
-    const up = await cli(['up', '-d', join(dir, 'bookinfo'), '--expose', `default/productpage:9080=${port}`, '--timeout', '240s'], dir);
-    assert.equal(up.code, 0, up.stderr);
-    state = join(dir, '.mizzen');
-    prefix = readMeshState(state)?.prefix ?? '';
+    await mesh.up(['--expose', `default/productpage:9080=${port}`]);
     const pods = await podNames();
     assert.ok(pods.filter((p) => p.namespace === 'default').every((p) => !/sidecar/i.test(JSON.stringify(p)) || true));
-    const capture = new PacketCapture(`/var/run/netns/${prefix}-node`, '');
+    const capture = new PacketCapture(`/var/run/netns/${mesh.prefix}-node`, '');
     let body = '';
     try {
       body = await waitFor('productpage with reviews', async () => {
@@ -109,7 +83,7 @@ describe('Bookinfo in ambient mode (no sidecars)', { skip, timeout: 300_000 }, (
       capture.stop();
     }
     assert.match(body, /Book Details/);
-    const node = readMeshState(state) ? (await nodeCurl('http://127.0.0.1:15000/config_dump')) : '';
+    const node = readMeshState(mesh.state) ? (await nodeCurl('http://127.0.0.1:15000/config_dump')) : '';
     const nodeAddress = (JSON.parse(node) as { workloads: { name: string; workloadIps: string[] }[] }).workloads.find((w) => w.name.startsWith('ztunnel'))?.workloadIps[0];
     // Pod-to-pod traffic on the node's veths: HBONE (15008) with TLS records only, never the HTTP calls.
     const podToPod = capture.segments.filter((s) => s.payload.length > 0 && s.src !== nodeAddress && s.dst !== nodeAddress && !s.src.startsWith('127.'));
@@ -125,7 +99,7 @@ describe('Bookinfo in ambient mode (no sidecars)', { skip, timeout: 300_000 }, (
     const hops = [['productpage', 'reviews', 'reviews'], ['productpage', 'details', 'details'], ['reviews', 'ratings', 'ratings']] as const;
     await waitFor('every hop in ztunnel\'s access log', async () => {
       await page();
-      const log = readFileSync(join(state, 'logs', 'ztunnel-access.log'), 'utf8');
+      const log = mesh.log('ztunnel-access');
       return hops.every(([from, to, svc]) => hop(from, to, svc, 'outbound').test(log) && hop(from, to, svc, 'inbound').test(log));
     }, 60_000);
     const metrics = await nodeCurl('http://127.0.0.1:15020/metrics');
@@ -143,7 +117,7 @@ spec:
   workloadSelector: {labels: {app: details}}
 `);
     const r = await waitFor('curl by a ServiceEntry name', async () => {
-      const out = await cli(['exec', 'deploy/productpage-v1', '--', 'curl', '-s', '-w', ' %{remote_ip}', '--max-time', '3', 'http://details.example.com:9080/details/0'], dir);
+      const out = await mesh.cli(['exec', 'deploy/productpage-v1', '--', 'curl', '-s', '-w', ' %{remote_ip}', '--max-time', '3', 'http://details.example.com:9080/details/0']);
       return /"id":0/.test(out.stdout) ? out.stdout : undefined;
     });
     assert.match(r, / 240\.240\.\d+\.\d+$/, 'the name resolved to the auto-allocated VIP (DNS answered by ztunnel)');
@@ -183,7 +157,7 @@ spec: {mtls: {mode: STRICT}}
 
   it('takes the namespace out of ambient mode and back in without restarting a pod', async () => {
     const before = (await podNames()).filter((p) => p.namespace === 'default');
-    const logFile = join(state, 'logs', 'ztunnel-access.log');
+    const logFile = join(mesh.state, 'logs', 'ztunnel-access.log');
     await apply(NAMESPACE(''));
     await waitFor('ztunnel to drop the pods', async () => !(await nodeCurl('http://127.0.0.1:15000/config_dump')).includes('"namespace": "default",\n      "serviceAccount": "bookinfo-productpage"'));
     const size = readFileSync(logFile, 'utf8').length;

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NetworkNamespace } from '../../src/lib/network-namespace.ts';
 import { createSocketFd } from '../../src/lib/socket-fd.ts';
-import { readMeshState } from '../../src/runtime/runtime-state.ts';
-import { cli, leftovers, REPO, rootSkipReason, tempDir, waitFor } from '../runtime/netns-test-support.ts';
+import { rootSkipReason, waitFor } from '../runtime/netns-test-support.ts';
+import { AmbientMesh, ECHO_SERVER } from './support/ambient-mesh.ts';
 
 /**
  * `mizzen label pod NAME istio.io/dataplane-mode=none` and back, on running pods of an ambient
@@ -18,7 +16,6 @@ import { cli, leftovers, REPO, rootSkipReason, tempDir, waitFor } from '../runti
  * through ztunnel ends when it leaves, as Istio's ztunnel drains a removed pod immediately.
  */
 const skip = await rootSkipReason();
-const ECHO = join(REPO, 'test/runtime/fixtures/echo-server.ts');
 
 const MESH = `apiVersion: v1
 kind: Namespace
@@ -41,7 +38,7 @@ spec:
   template:
     metadata: {labels: {app: server}}
     spec:
-      containers: [{name: echo, command: ["node", "${ECHO}"], ports: [{containerPort: 8080}]}]
+      containers: [{name: echo, command: ["node", "${ECHO_SERVER}"], ports: [{containerPort: 8080}]}]
 ---
 apiVersion: v1
 kind: ServiceAccount
@@ -185,18 +182,14 @@ class WarmConnection {
 }
 
 describe('labelling a running pod out of ambient mode and back in', { skip, timeout: 300_000 }, () => {
-  let dir: string;
-  let prefix = '';
+  const mesh = new AmbientMesh('pod-enrollment');
   const open: WarmConnection[] = [];
   const pods: Record<string, { name: string; ip: string; netns: string }> = {};
   let vip = '';
 
-  const accessLog = (): string[] => {
-    const f = join(dir, '.mizzen', 'logs', 'ztunnel-access.log');
-    return existsSync(f) ? readFileSync(f, 'utf8').split('\n') : [];
-  };
+  const accessLog = (): string[] => mesh.accessLog();
   const podJson = async (name: string): Promise<{ metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }; status: { containerStatuses?: { restartCount: number }[] } }> =>
-    JSON.parse((await cli(['get', 'pod', name, '-n', 'demo', '-o', 'json'], dir)).stdout);
+    JSON.parse((await mesh.cli(['get', 'pod', name, '-n', 'demo', '-o', 'json'])).stdout);
   const redirection = async (name: string): Promise<string | undefined> => (await podJson(name)).metadata.annotations?.['ambient.istio.io/redirection'];
   const warm = async (from: string): Promise<WarmConnection> => {
     const c = await WarmConnection.open(pods[from].netns, vip, 80);
@@ -207,27 +200,16 @@ describe('labelling a running pod out of ambient mode and back in', { skip, time
   const logged = (c: WarmConnection, direction: 'inbound' | 'outbound', from: string): Promise<string> =>
     waitFor(`ztunnel's ${direction} log line for ${from}:${c.localPort}`, () => accessLog().find((l) => l.includes(`src.addr=${pods[from].ip}:${c.localPort} `) && l.includes(`direction="${direction}"`)), 30_000);
 
-  before(() => {
-    dir = tempDir('pod-enrollment');
-    mkdirSync(join(dir, 'mesh'));
-    writeFileSync(join(dir, 'mesh', 'mesh.yaml'), MESH);
-  });
-
+  before(() => mesh.create(MESH));
   after(async () => {
     for (const c of open) c.socket.destroy();
-    if (!dir) return;
-    if (existsSync(join(dir, '.mizzen'))) await cli(['down'], dir);
-    if (prefix) assert.deepEqual(await leftovers(prefix, []), []);
-    rmSync(dir, { recursive: true, force: true });
+    await mesh.down();
   });
 
   it('starts the namespace\'s pods in ambient mode', async () => {
-    const up = await cli(['up', '-d', join(dir, 'mesh'), '--timeout', '240s'], dir);
-    assert.equal(up.code, 0, up.stderr);
-    prefix = readMeshState(join(dir, '.mizzen'))?.prefix ?? '';
-    const list = JSON.parse((await cli(['get', 'pods', '-n', 'demo', '-o', 'json'], dir)).stdout) as { items: { metadata: { name: string; labels: Record<string, string> }; status: { podIP: string } }[] };
-    for (const p of list.items) pods[p.metadata.labels.app] = { name: p.metadata.name, ip: p.status.podIP, netns: `${prefix}-demo.${p.metadata.name}` };
-    vip = JSON.parse((await cli(['get', 'svc', 'server', '-n', 'demo', '-o', 'json'], dir)).stdout).spec.clusterIP;
+    await mesh.up();
+    for (const p of await mesh.pods('demo')) pods[p.app!] = { name: p.name, ip: p.ip, netns: `${mesh.prefix}-demo.${p.name}` };
+    vip = JSON.parse((await mesh.cli(['get', 'svc', 'server', '-n', 'demo', '-o', 'json'])).stdout).spec.clusterIP;
     for (const app of ['client', 'other', 'server']) await waitFor(`${app} enrolled`, async () => (await redirection(pods[app].name)) === 'enabled', 60_000);
   });
 
@@ -237,7 +219,7 @@ describe('labelling a running pod out of ambient mode and back in', { skip, time
     const throughZtunnel = await warm('client');
     const clientFlow = throughZtunnel.flow();
 
-    const r = await cli(['label', 'pod', pods.client.name, '-n', 'demo', 'istio.io/dataplane-mode=none'], dir);
+    const r = await mesh.cli(['label', 'pod', pods.client.name, '-n', 'demo', 'istio.io/dataplane-mode=none']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `pod/${pods.client.name} labeled\n`);
     await waitFor('the client pod left ambient mode', async () => (await redirection(pods.client.name)) === undefined, 60_000);
@@ -269,7 +251,7 @@ describe('labelling a running pod out of ambient mode and back in', { skip, time
     const openWhileOut = await warm('client');
     const plainFlow = openWhileOut.flow();
 
-    const r = await cli(['label', 'pod', pods.client.name, '-n', 'demo', 'istio.io/dataplane-mode-'], dir);
+    const r = await mesh.cli(['label', 'pod', pods.client.name, '-n', 'demo', 'istio.io/dataplane-mode-']);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `pod/${pods.client.name} unlabeled\n`);
     await waitFor('the client pod is back in ambient mode', async () => (await redirection(pods.client.name)) === 'enabled', 60_000);
@@ -291,7 +273,7 @@ describe('labelling a running pod out of ambient mode and back in', { skip, time
   });
 
   it('refuses a Deployment pod\'s selector label (it would orphan the pod) and keeps the pod as it was', async () => {
-    const r = await cli(['label', 'pod', pods.client.name, '-n', 'demo', '--overwrite', 'app=elsewhere'], dir);
+    const r = await mesh.cli(['label', 'pod', pods.client.name, '-n', 'demo', '--overwrite', 'app=elsewhere']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /label app is in the selector of deployment\.apps\/client/);
     assert.equal((await podJson(pods.client.name)).metadata.labels?.app, 'client');

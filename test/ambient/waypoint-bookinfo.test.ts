@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { readMeshState } from '../../src/runtime/runtime-state.ts';
-import { CLI_ENTRY, leftovers, REPO, rootSkipReason, tempDir, waitFor, cli, freePort } from '../runtime/netns-test-support.ts';
+import { rootSkipReason, waitFor, freePort } from '../runtime/netns-test-support.ts';
+import { AmbientMesh } from './support/ambient-mesh.ts';
 import { ISTIO_DATA, istioDataMissing } from '../validation/istio-data.ts';
 
 /**
@@ -28,9 +26,8 @@ spec:
 `;
 
 describe('Bookinfo in ambient mode with a waypoint (Istio\'s ambient tasks)', { skip, timeout: 600_000 }, () => {
-  let dir: string;
+  const mesh = new AmbientMesh('wpbook');
   let port: number;
-  let prefix = '';
 
   const reviews = async (user?: string): Promise<{ version: string; rating: unknown; status: number }> => {
     const res = await fetch(`http://127.0.0.1:${port}/api/v1/products/0/reviews`, { headers: user ? { 'end-user': user } : {}, signal: AbortSignal.timeout(10_000) });
@@ -38,44 +35,26 @@ describe('Bookinfo in ambient mode with a waypoint (Istio\'s ambient tasks)', { 
     return { version: body.podname?.split('-')[1] ?? `status ${res.status}`, rating: body.reviews?.[0]?.rating, status: res.status };
   };
   const curlFrom = async (deploy: string, args: string[]): Promise<string> => {
-    const r = await cli(['exec', `deploy/${deploy}`, '--', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', ...args], dir);
+    const r = await mesh.cli(['exec', `deploy/${deploy}`, '--', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '5', ...args]);
     return r.stdout.trim() || '000';
   };
-  const headersFrom = async (deploy: string, url: string): Promise<string> => (await cli(['exec', `deploy/${deploy}`, '--', 'curl', '-s', '-D', '-', '-o', '/dev/null', '--max-time', '5', url], dir)).stdout;
+  const headersFrom = async (deploy: string, url: string): Promise<string> => (await mesh.cli(['exec', `deploy/${deploy}`, '--', 'curl', '-s', '-D', '-', '-o', '/dev/null', '--max-time', '5', url])).stdout;
   const apply = async (...files: string[]): Promise<void> => {
-    const r = await cli(['apply', ...files.flatMap((f) => ['-f', f])], dir);
+    const r = await mesh.cli(['apply', ...files.flatMap((f) => ['-f', f])]);
     assert.equal(r.code, 0, r.stderr);
   };
-  const applyText = async (yaml: string): Promise<void> => {
-    const f = join(dir, `apply-${Date.now()}-${Math.random().toString(36).slice(2)}.yaml`);
-    writeFileSync(f, yaml);
-    await apply(f);
-  };
+  const applyText = (yaml: string): Promise<void> => mesh.apply(yaml);
 
-  before(() => {
-    dir = tempDir('wpbook');
-    const manifests = join(dir, 'bookinfo');
-    mkdirSync(manifests, { recursive: true });
-    for (const f of readdirSync(join(REPO, 'examples/bookinfo'))) if (f.endsWith('.ts')) copyFileSync(join(REPO, 'examples/bookinfo', f), join(manifests, f));
-    writeFileSync(join(manifests, 'bookinfo.yaml'), readFileSync(join(REPO, 'examples/bookinfo/bookinfo.yaml'), 'utf8').replace('istio-injection: enabled', 'istio.io/dataplane-mode: ambient'));
-  });
-
-  after(async () => {
-    if (!dir) return;
-    if (existsSync(join(dir, '.mizzen'))) await cli(['down'], dir);
-    if (prefix) assert.deepEqual(await leftovers(prefix, []), []);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  before(() => mesh.createBookinfo());
+  after(() => mesh.down());
 
   it('mizzen waypoint apply --enroll-namespace puts the namespace\'s services behind a ready waypoint', async () => {
     port = await freePort();
-    const up = await cli(['up', '-d', join(dir, 'bookinfo'), '--expose', `default/productpage:9080=${port}`, '--timeout', '240s'], dir);
-    assert.equal(up.code, 0, up.stderr);
-    prefix = readMeshState(join(dir, '.mizzen'))?.prefix ?? '';
-    const wp = await cli(['waypoint', 'apply', '--enroll-namespace', '--timeout', '120s'], dir);
+    await mesh.up(['--expose', `default/productpage:9080=${port}`]);
+    const wp = await mesh.cli(['waypoint', 'apply', '--enroll-namespace', '--timeout', '120s']);
     assert.equal(wp.code, 0, wp.stderr);
     assert.match(wp.stdout, /waypoint default\/waypoint applied\nnamespace default labeled with "istio.io\/use-waypoint: waypoint"\nwaypoint default\/waypoint is programmed/);
-    const list = await cli(['waypoint', 'list'], dir);
+    const list = await mesh.cli(['waypoint', 'list']);
     assert.match(list.stdout, /waypoint\s+service\s+True\s+waypoint\.default\.svc\.cluster\.local/);
     // productpage → reviews now crosses the waypoint: an L7 proxy answers (Envoy's upstream service time header)
     await waitFor('reviews answered through the waypoint', async () => /x-envoy-upstream-service-time/i.test(await headersFrom('productpage-v1', 'http://reviews:9080/reviews/0')) || undefined, 60_000);
@@ -108,7 +87,7 @@ describe('Bookinfo in ambient mode with a waypoint (Istio\'s ambient tasks)', { 
   });
 
   it('aborts ratings for jason only (VirtualService fault at the waypoint)', async () => {
-    const del = await cli(['delete', '-f', `${ISTIO_DATA}${SAMPLES}gateway-api/route-reviews-90-10.yaml`], dir);
+    const del = await mesh.cli(['delete', '-f', `${ISTIO_DATA}${SAMPLES}gateway-api/route-reviews-90-10.yaml`]);
     assert.equal(del.code, 0, del.stderr);
     await apply(`${ISTIO_DATA}${SAMPLES}networking/destination-rule-all.yaml`, `${ISTIO_DATA}${SAMPLES}networking/virtual-service-reviews-test-v2.yaml`, `${ISTIO_DATA}${SAMPLES}networking/virtual-service-ratings-test-abort.yaml`);
     await waitFor('jason sees ratings unavailable', async () => {

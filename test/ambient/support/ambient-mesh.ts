@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runHostCommand } from '../../../src/runtime/host-command.ts';
 import { readMeshState } from '../../../src/runtime/runtime-state.ts';
@@ -82,6 +82,16 @@ export class AmbientMesh {
     writeFileSync(join(this.manifests, 'mesh.yaml'), meshYaml);
   }
 
+  /** A fresh directory with the repository's Bookinfo example in ambient mode (no sidecars) under `mesh/`, and `extra` files beside it. */
+  createBookinfo(extra: Record<string, string> = {}): void {
+    this.dir = tempDir(this.tag);
+    mkdirSync(this.manifests);
+    const example = join(REPO, 'examples/bookinfo');
+    for (const f of readdirSync(example)) if (f.endsWith('.ts')) copyFileSync(join(example, f), join(this.manifests, f));
+    writeFileSync(join(this.manifests, 'bookinfo.yaml'), readFileSync(join(example, 'bookinfo.yaml'), 'utf8').replace('istio-injection: enabled', 'istio.io/dataplane-mode: ambient'));
+    for (const [name, yaml] of Object.entries(extra)) writeFileSync(join(this.manifests, name), yaml);
+  }
+
   /** `mizzen up -d mesh/ ARGS` (`--timeout 240s` unless ARGS say); fails the test with up's stderr (and `onFailure`'s text). */
   async up(args: string[] = [], onFailure: () => string = () => ''): Promise<void> {
     const up = await this.cli(['up', '-d', this.manifests, ...(args.includes('--timeout') ? [] : ['--timeout', '240s']), ...args]);
@@ -93,10 +103,20 @@ export class AmbientMesh {
     return cli(args, this.dir);
   }
 
-  async apply(yaml: string): Promise<void> {
-    const f = join(this.dir, `apply-${Date.now()}-${Math.random().toString(36).slice(2)}.yaml`);
+  /** `mizzen apply -f` of this YAML (written to a file of its own); fails the test on an error. */
+  apply(yaml: string): Promise<void> {
+    return this.kubectl('apply', yaml);
+  }
+
+  /** `mizzen delete -f` of this YAML. */
+  delete(yaml: string): Promise<void> {
+    return this.kubectl('delete', yaml);
+  }
+
+  private async kubectl(verb: 'apply' | 'delete', yaml: string): Promise<void> {
+    const f = join(this.dir, `${verb}-${Date.now()}-${Math.random().toString(36).slice(2)}.yaml`);
     writeFileSync(f, yaml);
-    const r = await this.cli(['apply', '-f', f]);
+    const r = await this.cli([verb, '-f', f]);
     assert.equal(r.code, 0, r.stderr);
   }
 
