@@ -165,11 +165,11 @@ describe("Istio's authorization and mTLS migration tasks on a mesh carrying traf
   });
 
   it('applies what Mizzen does not implement outside security policy with a warning naming file, resource and field', async () => {
-    const sidecar = file('sidecar', 'apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: ingress\n  namespace: default\nspec:\n  workloadSelector:\n    labels:\n      app: nothing-runs-this\n  ingress:\n  - port:\n      number: 9080\n      protocol: HTTP\n      name: http\n    captureMode: NONE\n    defaultEndpoint: 127.0.0.1:9080\n');
+    const sidecar = file('sidecar', 'apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata:\n  name: ingress\n  namespace: default\nspec:\n  workloadSelector:\n    labels:\n      app: nothing-runs-this\n  ingress:\n  - port:\n      number: 9080\n      protocol: HTTP\n      name: http\n    defaultEndpoint: unix:///var/run/app.sock\n');
     const w = await cli(['apply', '-f', sidecar], dir);
     assert.equal(w.code, 0, w.stderr);
-    // kubectl's `Warning:` and the field's own line (`captureMode:` is line 15)
-    assert.match(w.stderr, /^Warning: .*sidecar\.yaml:15: Sidecar default\/ingress: spec\.ingress\[0\]\.captureMode: not supported by Mizzen: Sidecar ingress captureMode NONE/m);
+    // kubectl's `Warning:` and the field's own line (`defaultEndpoint:` is line 15)
+    assert.match(w.stderr, /^Warning: .*sidecar\.yaml:15: Sidecar default\/ingress: spec\.ingress\[0\]\.defaultEndpoint: not supported by Mizzen: Sidecar ingress defaultEndpoint on a Unix domain socket/m);
     await remove(sidecar);
   });
 

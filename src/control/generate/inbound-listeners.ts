@@ -46,26 +46,7 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
   if (mode !== 'STRICT') chains.push({ name: VIRTUAL_INBOUND, filterChainMatch: { transportProtocol: 'raw_buffer' }, filters: catchAllTcp });
   chains.push({ name: VIRTUAL_INBOUND, filterChainMatch: { transportProtocol: 'tls' }, filters: catchAllTcp, ...(mode === 'STRICT' ? { transportSocket: downstreamTls(false, trust) } : {}) });
   for (const ip of inboundPorts(proxy, push)) {
-    const portMode = mtls.ports.get(ip.port) ?? mode;
-    const http = isHttpProtocol(ip.protocol);
-    const name = `0.0.0.0_${ip.port}`;
-    const portHttp = (): JsonObject[] => httpFilters({ cluster: inboundClusterName(ip.port), vhost: `inbound|http|${ip.port}`, operation: `${ip.service.hostname}:${ip.servicePort}/*`, statPrefix: `inbound_0.0.0.0_${ip.port}`, http2: ip.protocol === 'HTTP2' || ip.protocol === 'GRPC' }, policy, settings);
-    const filters = http ? portHttp() : tcpFilters(ip, policy);
-    if (portMode !== 'DISABLE') {
-      // Undeclared protocol over mesh mTLS, as istiod: an Envoy client sending HTTP offers Istio's
-      // HTTP ALPN and gets the HTTP chain; other mesh TLS (istio, istio-peer-exchange) the TCP one.
-      const sniffed = isSniffed(ip.protocol);
-      if (sniffed) chains.push({ name, filterChainMatch: { destinationPort: ip.port, transportProtocol: 'tls', applicationProtocols: ISTIO_HTTP_ALPN }, filters: portHttp(), transportSocket: downstreamTls(true, trust) });
-      // PERMISSIVE: only the mesh's TLS (Istio's ALPN) is terminated here; other TLS passes through.
-      const alpn = sniffed ? ISTIO_ALPN : ISTIO_ALPN_PORT;
-      const match: JsonObject = { destinationPort: ip.port, transportProtocol: 'tls', ...(portMode === 'PERMISSIVE' ? { applicationProtocols: [...alpn] } : {}) };
-      chains.push({ name, filterChainMatch: match, filters, transportSocket: downstreamTls(http, trust) });
-    }
-    if (portMode !== 'STRICT') {
-      // Undeclared protocol in plaintext: HTTP (seen by http_inspector) gets the HTTP chain.
-      if (isSniffed(ip.protocol)) chains.push({ name, filterChainMatch: { destinationPort: ip.port, transportProtocol: 'raw_buffer', applicationProtocols: SNIFFED_HTTP }, filters: portHttp() });
-      chains.push({ name, filterChainMatch: { destinationPort: ip.port, transportProtocol: 'raw_buffer' }, filters });
-    }
+    if (!ip.bindToPort) chains.push(...portChains(ip, mtls, policy, settings, trust));
   }
   return {
     name: VIRTUAL_INBOUND,
@@ -78,6 +59,65 @@ export function inboundListener(proxy: ProxyInfo, push: PushContext): JsonObject
     maxConnectionsToAcceptPerSocketEvent: 1,
     filterChains: chains,
   };
+}
+
+/** The chains of one workload port (`BIND_PORT`, bind 0.0.0.0 unless a Sidecar ingress says), matched on destination port and transport as its mTLS mode says. */
+function portChains(ip: InboundPort, mtls: ReturnType<PushContext['mtlsFor']>, policy: PolicyFilters, settings: InboundHcmSettings, trust: readonly string[]): JsonObject[] {
+  const chains: JsonObject[] = [];
+  const portMode = mtls.ports.get(ip.port) ?? mtls.mode;
+  const http = isHttpProtocol(ip.protocol);
+  const name = `${ip.bind ?? '0.0.0.0'}_${ip.port}`;
+  const portHttp = (): JsonObject[] => httpFilters({ cluster: inboundClusterName(ip.port), vhost: `inbound|http|${ip.port}`, operation: `${ip.service.hostname}:${ip.servicePort}/*`, statPrefix: `inbound_${name}`, http2: ip.protocol === 'HTTP2' || ip.protocol === 'GRPC' }, policy, settings);
+  const filters = http ? portHttp() : tcpFilters(ip, policy);
+  if (portMode !== 'DISABLE') {
+    // Undeclared protocol over mesh mTLS, as istiod: an Envoy client sending HTTP offers Istio's
+    // HTTP ALPN and gets the HTTP chain; other mesh TLS (istio, istio-peer-exchange) the TCP one.
+    const sniffed = isSniffed(ip.protocol);
+    if (sniffed) chains.push({ name, filterChainMatch: { destinationPort: ip.port, transportProtocol: 'tls', applicationProtocols: ISTIO_HTTP_ALPN }, filters: portHttp(), transportSocket: downstreamTls(true, trust) });
+    // PERMISSIVE: only the mesh's TLS (Istio's ALPN) is terminated here; other TLS passes through.
+    const alpn = sniffed ? ISTIO_ALPN : ISTIO_ALPN_PORT;
+    const match: JsonObject = { destinationPort: ip.port, transportProtocol: 'tls', ...(portMode === 'PERMISSIVE' ? { applicationProtocols: [...alpn] } : {}) };
+    chains.push({ name, filterChainMatch: match, filters, transportSocket: downstreamTls(http, trust) });
+  }
+  if (portMode !== 'STRICT') {
+    // Undeclared protocol in plaintext: HTTP (seen by http_inspector) gets the HTTP chain.
+    if (isSniffed(ip.protocol)) chains.push({ name, filterChainMatch: { destinationPort: ip.port, transportProtocol: 'raw_buffer', applicationProtocols: SNIFFED_HTTP }, filters: portHttp() });
+    chains.push({ name, filterChainMatch: { destinationPort: ip.port, transportProtocol: 'raw_buffer' }, filters });
+  }
+  return chains;
+}
+
+/**
+ * Sidecar ingress ports with `captureMode: NONE`, as istiod's inboundCustomListener: a listener
+ * of their own, `BIND_PORT` bound on the ingress `bind` (else the workload's IP), that the
+ * application's clients reach without capture: the port's chains, no original_dst (the
+ * destination is the listener's own), the inspectors the chains need.
+ */
+export function boundInboundListeners(proxy: ProxyInfo, push: PushContext): JsonObject[] {
+  const bound = inboundPorts(proxy, push).filter((ip) => ip.bindToPort);
+  if (bound.length === 0) return [];
+  const mtls = push.mtlsFor(proxy);
+  const policy = policyFiltersFor(proxy, push);
+  const trust = [...new Set([push.mesh.trustDomain, ...(push.mesh.trustDomainAliases ?? [])])];
+  const settings: InboundHcmSettings = { ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'inbound') };
+  return bound.map((ip) => {
+    const chains = portChains(ip, mtls, policy, settings, trust);
+    const match = (c: JsonObject): JsonObject => c.filterChainMatch as JsonObject;
+    const listenerFilters = [
+      ...(chains.some((c) => match(c).transportProtocol === 'tls') ? [typedFilter(EXT.tlsInspector)] : []),
+      ...(chains.some((c) => ((match(c).applicationProtocols as string[] | undefined) ?? []).some((p) => SNIFFED_HTTP.includes(p))) ? [typedFilter(EXT.httpInspector)] : []),
+    ];
+    return {
+      name: `${ip.bind}_${ip.port}`,
+      address: socketAddress(ip.bind!, ip.port),
+      trafficDirection: 'INBOUND',
+      continueOnListenerFiltersTimeout: true,
+      maxConnectionsToAcceptPerSocketEvent: 1,
+      ...(listenerFilters.length > 0 ? { listenerFilters } : {}),
+      listenerFiltersTimeout: '0s',
+      filterChains: chains,
+    };
+  });
 }
 
 /** The internal listener HBONE tunnels are handed to (Istio's name, as for waypoints). */

@@ -15,6 +15,10 @@ export interface InboundPort {
   defaultEndpoint?: string;
   /** Sidecar ingress `connectionPool`, else the Sidecar's `inboundConnectionPool`. */
   connectionPool?: ConnectionPoolSettings;
+  /** Sidecar ingress `bind` (captureMode NONE without one: the workload's IP, as istiod): names the chains `BIND_PORT`. */
+  bind?: string;
+  /** Sidecar ingress `captureMode: NONE`: a listener of its own bound on `bind`:PORT, not a chain of virtualInbound. */
+  bindToPort?: boolean;
 }
 
 /**
@@ -48,6 +52,8 @@ export function inboundPorts(proxy: ProxyInfo, push: PushContext): InboundPort[]
     const namespace = sidecar!.metadata.namespace ?? proxy.namespace;
     const service = byPort.get(n)?.service ?? { hostname: `${name}.${namespace}`, name, namespace };
     const connectionPool = l.connectionPool ?? pool;
+    const bindToPort = l.captureMode === 'NONE';
+    const bind = l.bind || (bindToPort ? proxy.ipAddresses[0] ?? '0.0.0.0' : undefined);
     out.set(n, {
       port: n,
       servicePort: n,
@@ -55,6 +61,8 @@ export function inboundPorts(proxy: ProxyInfo, push: PushContext): InboundPort[]
       service,
       ...(l.defaultEndpoint ? { defaultEndpoint: l.defaultEndpoint } : {}),
       ...(connectionPool ? { connectionPool } : {}),
+      ...(bind ? { bind } : {}),
+      ...(bindToPort ? { bindToPort } : {}),
     });
   }
   return [...out.values()].sort((a, b) => a.port - b.port);

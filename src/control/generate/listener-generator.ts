@@ -5,7 +5,7 @@ import type { GeneratedResource, GenerateRequest, Generator } from './generator.
 import { gatewayListeners } from './gateway-listeners.ts';
 import { grpcListener, grpcTargets } from './grpc-resources.ts';
 import { grpcServerListener, isGrpcServerListenerName } from './grpc-security.ts';
-import { hboneInboundListener, inboundListener } from './inbound-listeners.ts';
+import { boundInboundListeners, hboneInboundListener, inboundListener } from './inbound-listeners.ts';
 import { sendsHbone } from './hbone-endpoints.ts';
 import { outboundListeners } from './outbound-listeners.ts';
 import { toResources } from './resource-list.ts';
@@ -30,7 +30,7 @@ export class ListenerGenerator implements Generator {
     // Outbound listeners are shared within a scope; the inbound one depends on the workload itself.
     const inboundKey = `lds-in|${proxy.namespace}|${proxy.ipAddresses.join(',')}|${labelsKey(proxy.labels)}`;
     const outKey = `lds|${scope}|${outboundTelemetryKey(push, proxy)}`;
-    const inbound = [push.cached(inboundKey, () => inboundListener(proxy, push))];
+    const inbound = [push.cached(inboundKey, () => inboundListener(proxy, push)), ...push.cached(`${inboundKey}|bound`, () => boundInboundListeners(proxy, push))];
     // HBONE in (istiod: only for proxies that say ISTIO_META_ENABLE_HBONE=true; sidecars, not gateways)
     if (proxy.type === 'sidecar' && sendsHbone(proxy)) inbound.push(push.cached(`${inboundKey}|hbone`, () => hboneInboundListener(proxy, push)));
     return toResources([...push.cached(outKey, () => outboundListeners(proxy, push)), ...inbound], request.names);

@@ -168,8 +168,9 @@ export function compileListener(l: Obj, deps: ListenerCompileDeps): ListenerSpec
   });
   const filterChains = asArray(l.filterChains).map((fc, i) => compileChain(fc, `${path}.filterChains[${i}]`, deps));
   const defaultChain = l.defaultFilterChain !== undefined ? compileChain(asObj(l.defaultFilterChain), `${path}.defaultFilterChain`, deps) : undefined;
-  // a chain needs sniffing when it matches on transport or application protocol or SNI
-  if (!sniff && [...filterChains].some((c) => c.match.transportProtocol || c.match.applicationProtocols.length > 0 || c.match.serverNames.length > 0)) {
+  // a chain needs sniffing when it matches on transport or application protocol or SNI (without
+  // inspectors a connection's transport is raw_buffer, as Envoy's default: that match needs none)
+  if (!sniff && [...filterChains].some((c) => (c.match.transportProtocol && c.match.transportProtocol !== 'raw_buffer') || c.match.applicationProtocols.length > 0 || c.match.serverNames.length > 0)) {
     reject(`${path}.listenerFilters`, 'filter chains match on transport/application protocol or SNI but no tls_inspector/http_inspector is configured');
   }
   const deprecatedBind = asObj(l.deprecatedV1).bindToPort;
