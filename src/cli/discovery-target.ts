@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { MizzenError } from '../lib/errors.ts';
 import type { CliContext } from './cli-context.ts';
+import { stateDirFrom } from '../runtime/runtime-config.ts';
 import { defaultDiscoveryAddress } from './discovery-debug-client.ts';
 
 /** The flags that say where discovery is (istioctl's names for the Kubernetes ones). */
@@ -13,6 +14,7 @@ export interface DiscoveryTargetFlags {
   context?: string;
   istioNamespace?: string;
   revision?: string;
+  stateDir?: string;
 }
 
 /** istioctl's flags to reach the control plane through the API server. */
@@ -45,9 +47,13 @@ export async function openDiscoveryTarget(flags: DiscoveryTargetFlags, ctx: CliC
   const plain = (address: string): DiscoveryTarget => ({ address, close: async () => {} });
   if (flags.discoveryAddress) return plain(flags.discoveryAddress);
   const fromEnv = ctx.env.KUBECONFIG?.split(':').find((f) => f !== '');
-  const userConfig = flags.kubeconfig ?? fromEnv ?? join(ctx.env.HOME ?? homedir(), '.kube', 'config');
-  const explicit = flags.kubeconfig !== undefined || flags.context !== undefined;
-  const local = defaultDiscoveryAddress(ctx.cwd);
+  // An `up --kube` state directory: its cluster.
+  const stateDir = stateDirFrom(flags.stateDir, ctx.cwd);
+  const upKube = flags.kubeconfig === undefined && existsSync(join(stateDir, 'kube.json')) && existsSync(join(stateDir, 'kubeconfig')) ? join(stateDir, 'kubeconfig') : undefined;
+  const userConfig = flags.kubeconfig ?? upKube ?? fromEnv ?? join(ctx.env.HOME ?? homedir(), '.kube', 'config');
+  const explicit = flags.kubeconfig !== undefined || flags.context !== undefined || upKube !== undefined;
+  const fileMode = join(stateDir, 'discovery.sock');
+  const local = flags.stateDir !== undefined && existsSync(fileMode) ? `unix:${fileMode}` : defaultDiscoveryAddress(ctx.cwd);
   if (!explicit && (local.startsWith('unix:') || !existsSync(userConfig))) return plain(local);
   // @kubernetes/client-node is loaded only when the API server is used.
   const { KubeApi, loadKubeConfig } = await import('../lib/kube/kube-api.ts');

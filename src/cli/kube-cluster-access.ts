@@ -8,6 +8,7 @@ import type { KubeApi } from '../lib/kube/kube-api.ts';
 import { deletedLine, kindLabel, type ObjectRef } from '../runtime/object-edits.ts';
 import type { ChangeOutcome, ClusterAccess, ExecIo, KubeObject, LogOptions, SubmittedFile } from './cluster-access.ts';
 import { KubeResourceMapper, resourcePath, type ResourceMapping } from './kube-resource-mapper.ts';
+import type { KubectlPodDialer } from './kube-port-forward.ts';
 import { resolvePod } from './pod-target.ts';
 
 /** The field manager of `mizzen apply`'s server-side apply. */
@@ -40,6 +41,7 @@ const pluralOf = (m: ResourceMapping, group: string): string => (group ? `${m.pl
 export class KubeClusterAccess implements ClusterAccess {
   private readonly kubeconfig: string;
   private session: Promise<{ api: KubeApi; mapper: KubeResourceMapper }> | undefined;
+  private dialer: KubectlPodDialer | undefined;
 
   constructor(kubeconfig: string) {
     this.kubeconfig = kubeconfig;
@@ -215,13 +217,11 @@ export class KubeClusterAccess implements ClusterAccess {
     }
   }
 
-  /** Not served here: the node's port-forward speaks SPDY, for which the CLI has no client side. */
-  dialPod(pod: KubeObject): Promise<Duplex> {
-    return Promise.reject(
-      new MizzenError('USAGE', 'mizzen port-forward does not reach the pods of an `up --kube` mesh', {
-        hint: `use kubectl: kubectl --kubeconfig ${this.kubeconfig} port-forward -n ${pod.metadata?.namespace} pod/${pod.metadata?.name} PORT (or up --kube --expose)`,
-      }),
-    );
+  /** Through a real `kubectl port-forward` to the pod (kube-port-forward.ts), as `up --kube --expose` forwards. */
+  async dialPod(pod: KubeObject, port: number): Promise<Duplex> {
+    const { KubectlPodDialer } = await import('./kube-port-forward.ts');
+    this.dialer ??= new KubectlPodDialer(this.kubeconfig);
+    return this.dialer.dial(String(pod.metadata?.namespace), String(pod.metadata?.name), port);
   }
 
   /** istioctl's `kubectl exec ... pilot-agent request`: curl on the proxy's admin port inside the istio-proxy container. */

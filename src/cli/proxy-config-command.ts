@@ -57,7 +57,9 @@ function podAndNamespace(pod: string, flagNs: string | undefined): { pod: string
  * (`--discovery-address`, or discovery's default address when no mesh runs here).
  */
 async function configDump(kind: Kind, pod: string, flags: Flags, ctx: CliContext): Promise<{ dump: Obj; from: string }> {
-  const local = !flags.discoveryAddress && flags.kubeconfig === undefined && flags.context === undefined && existsSync(join(stateDirFrom(flags.stateDir, ctx.cwd), CONTROL_SOCKET));
+  // The local mesh, or an `up --kube` state (the proxy's admin through the pod's exec subresource, as istioctl).
+  const stateDir = stateDirFrom(flags.stateDir, ctx.cwd);
+  const local = !flags.discoveryAddress && flags.kubeconfig === undefined && flags.context === undefined && (existsSync(join(stateDir, CONTROL_SOCKET)) || existsSync(join(stateDir, 'kube.json')));
   const { pod: name, namespace } = podAndNamespace(pod, flags.namespace);
   if (local && !pod.includes('~')) {
     const access = openClusterAccess(flags, ctx.cwd);

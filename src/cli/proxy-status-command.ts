@@ -19,7 +19,8 @@ export function register(program: Command, ctx: CliContext): void {
     .description("show each connected proxy's xDS sync state (SYNCED, STALE, NOT SENT) from discovery's /debug/syncz")
     .argument('[pod]', 'only this proxy (POD or POD.NAMESPACE)')
     .option('--discovery-address <addr>', "discovery's debug/metrics address (HOST:PORT or unix:/path; default: the local mesh's .mizzen/discovery.sock when present, else the discovery pods through the API server of --kubeconfig, $KUBECONFIG or ~/.kube/config when there is one, else 127.0.0.1:15014)")
-    .option('-o, --output <format>', 'output format: table (default) or json');
+    .option('-o, --output <format>', 'output format: table (default) or json')
+    .option('--state-dir <dir>', 'state directory of the mesh (default .mizzen in the current directory; an `up --kube` one is reached through its API server)');
   addKubeDiscoveryOptions(command)
     .action(async (pod: string | undefined, flags: Flags) => {
       if (flags.output !== undefined && flags.output !== 'json' && flags.output !== 'table') {

@@ -8,7 +8,7 @@ import { CLI_ENTRY, cli, REPO, rootSkipReason, waitFor } from '../runtime/netns-
 import { kubeSkipReason } from './support/kube-cluster.ts';
 
 /**
- * `mizzen get/logs/exec/apply/delete/label/rollout` on an `up --kube` mesh: the same verbs as in
+ * `mizzen get/logs/exec/apply/delete/label/rollout/port-forward` on an `up --kube` mesh: the same verbs as in
  * file mode, through the API server (pod logs and exec through its `log` and `exec`
  * subresources). One mesh (a small app: an injected Deployment `hello`, a one-container
  * Deployment `solo`) serves every case. About 2 minutes on a quiet machine, 3-5 loaded.
@@ -201,6 +201,38 @@ describe('mizzen verbs on an up --kube mesh', { skip, timeout: 900_000 }, () => 
       child.kill('SIGINT');
     }
     assert.equal(await closed, 0);
+  });
+
+  it('port-forward svc/NAME :PORT: a local port to a pod of the Service (through kubectl port-forward), until interrupted', async () => {
+    const child = spawn(process.execPath, [CLI_ENTRY, '--state-dir', state, 'port-forward', 'svc/hello', ':8080'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const closed = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    try {
+      const port = await waitFor('Forwarding from', () => /Forwarding from 127\.0\.0\.1:(\d+) -> 8080/.exec(out)?.[1], 60_000);
+      for (let i = 0; i < 2; i++) {
+        const r = await fetch(`http://127.0.0.1:${port}/forwarded`);
+        assert.equal(r.status, 200);
+        assert.match(await r.text(), /^hello from /);
+      }
+      assert.match(out, /Handling connection for \d+/);
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await closed, 0, err);
+  });
+
+  it("proxy-status and proxy-config: discovery's pods through the API server, the proxy's own admin through exec", async () => {
+    const status = await mizzen(['proxy-status']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /\nhello-[a-z0-9]+-[a-z0-9]+\.default\s.*SYNCED/);
+    const clusters = await mizzen(['proxy-config', 'clusters', 'deploy/hello', '--fqdn', 'hello.default.svc.cluster.local']);
+    assert.equal(clusters.code, 0, clusters.stderr);
+    assert.match(clusters.stdout, /hello\.default\.svc\.cluster\.local\s+8080\s+-\s+outbound\s+EDS/);
+    const secret = await mizzen(['proxy-config', 'secret', 'deploy/hello']);
+    assert.match(secret.stdout, /\ndefault\s+Cert Chain\s+ACTIVE\s/, 'the workload certificate lives in the proxy, not in discovery');
   });
 
   it('apply -f / delete -f: created, unchanged, configured, errors naming file and line; get vs', async () => {
