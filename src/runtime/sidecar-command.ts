@@ -63,6 +63,8 @@ export async function prepareSidecar(ctx: SidecarContext, options: SidecarComman
     ISTIO_META_APP_CONTAINERS: '',
     ISTIO_META_INTERCEPTION_MODE: 'REDIRECT',
     ISTIO_META_LABELS: JSON.stringify(ctx.labels),
+    // as Istio's injector: the pod's network (mizzen up labels each pod with the network it runs on)
+    ...(ctx.labels['topology.istio.io/network'] ? { ISTIO_META_NETWORK: ctx.labels['topology.istio.io/network'] } : {}),
     // as Istio's injector: the canonical service and revision (span tags of outbound HCMs read them)
     CANONICAL_SERVICE: ctx.labels['service.istio.io/canonical-name'] ?? ctx.labels['app.kubernetes.io/name'] ?? ctx.labels.app ?? ctx.workload,
     CANONICAL_REVISION: ctx.labels['service.istio.io/canonical-revision'] ?? ctx.labels['app.kubernetes.io/version'] ?? ctx.labels.version ?? 'latest',

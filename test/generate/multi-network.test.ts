@@ -125,6 +125,16 @@ describe('multi-network: split-horizon EDS (istiod EndpointsByNetworkFilter)', (
     assert.ok(endpointsOf(labelled, gatewayService('network2', ['192.0.2.10'])).has('192.0.2.10:15443'));
   });
 
+  it("endpoints and proxies without a network are on the cluster's: istio-system's topology.istio.io/network label (istiod's network for the registry)", () => {
+    const ns = 'apiVersion: v1\nkind: Namespace\nmetadata: { name: istio-system, labels: { topology.istio.io/network: network1 } }\n---\n';
+    const gateways = ns + gatewayService('network1', ['192.0.2.20']) + gatewayService('network2', ['192.0.2.10']);
+    const fromNetwork2 = endpointsOf(on('network2'), gateways);
+    assert.equal(fromNetwork2.has('10.244.0.40:5000'), false, 'the unlabelled endpoint is on network1');
+    assert.equal(fromNetwork2.get('192.0.2.20:15443'), 2, "network1's gateway stands for 10.244.0.11 and 10.244.0.40");
+    const unlabelled = endpointsOf(proxy({ namespace: 'sample', labels: { app: 'sleep' } }), gateways);
+    assert.ok(unlabelled.has('10.244.0.40:5000') && unlabelled.has('10.244.0.11:5000') && unlabelled.has('192.0.2.10:15443'), 'a proxy without a network is on network1');
+  });
+
   it('REQUESTED_NETWORK_VIEW (an east-west gateway) limits the endpoints to those networks (and endpoints with none)', () => {
     const gw = on('network2', proxy({ type: 'router', namespace: 'istio-system', labels: { istio: 'eastwestgateway', 'topology.istio.io/network': 'network2' } }), { REQUESTED_NETWORK_VIEW: 'network2' });
     const seen = endpointsOf(gw, gatewayService('network1', ['192.0.2.20']) + gatewayService('network2', ['192.0.2.10']) + CROSS_NETWORK_GATEWAY, SNI);

@@ -81,11 +81,11 @@ spec:
   selector: { app: ${name} }
 `;
 
-const app = (name: string, version: string, network: string): string => `apiVersion: apps/v1
+const app = (name: string, version: string, network: string, replicas = 1): string => `apiVersion: apps/v1
 kind: Deployment
 metadata: { name: ${name}-${version}, namespace: sample }
 spec:
-  replicas: 1
+  replicas: ${replicas}
   selector: { matchLabels: { app: ${name}, version: ${version} } }
   template:
     metadata:
@@ -113,7 +113,7 @@ describe('multi-network east-west gateway (AUTO_PASSTHROUGH) through mizzen up',
     mesh = await TaskMesh.up('multi-network', { 'namespaces.yaml': NAMESPACES });
     await mesh.apply(eastwest('network1') + '---\n' + eastwest('network2'));
     await mesh.apply(EXPOSE, 'istio-system');
-    await mesh.apply([service('remote'), app('remote', 'v1', 'network2'), service('helloworld'), app('helloworld', 'v1', 'network1'), app('helloworld', 'v2', 'network2')].join('---\n'));
+    await mesh.apply([service('remote'), app('remote', 'v1', 'network2'), service('helloworld'), app('helloworld', 'v1', 'network1'), app('helloworld', 'v2', 'network2', 2)].join('---\n'));
     await mesh.apply(readFileSync(join(SAMPLES, 'sleep/sleep.yaml'), 'utf8'), 'sample');
   });
 
@@ -166,7 +166,16 @@ describe('multi-network east-west gateway (AUTO_PASSTHROUGH) through mizzen up',
     assert.match(line, /source_principal="spiffe:\/\/cluster\.local\/ns\/sample\/sa\/sleep"/);
   });
 
-  it('helloworld with a version on each network: both answer (the local endpoint and the gateway, weight 1 each)', async () => {
+  it("helloworld with one pod on network1 and two on network2: sleep's proxy has the local pod at weight 1 and network2's gateway at weight 2; both versions answer", async () => {
+    const sleep = (await pods('sample')).find((p) => p.name.startsWith('sleep-'))!;
+    const v1 = (await pods('sample')).find((p) => p.name.startsWith('helloworld-v1-'))!;
+    type Clusters = { clusterStatuses: { name: string; hostStatuses: { address: { socketAddress: { address: string; portValue: number } }; weight: number }[] }[] };
+    await mesh.settles('split-horizon weights reach sleep', async () => {
+      const dump = JSON.parse(await inPod('sample', sleep.name, ['curl', '-sS', '127.0.0.1:15000/clusters?format=json'])) as Clusters;
+      const hosts = dump.clusterStatuses.find((c) => c.name === 'outbound|5000||helloworld.sample.svc.cluster.local')?.hostStatuses ?? [];
+      const weights = hosts.map((h) => `${h.address.socketAddress.address}:${h.address.socketAddress.portValue}=${h.weight}`).sort();
+      return JSON.stringify(weights) === JSON.stringify([`${v1.ip}:5000=1`, '10.245.255.254:15443=2'].sort());
+    }, 120_000, 2);
     const seen = new Map<string, number>();
     await waitFor('both helloworld versions answer', async () => {
       for (let i = 0; i < 10; i++) {

@@ -58,12 +58,21 @@ function externalAddresses(s: ConfigResource): string[] {
 /**
  * The proxy's network, as istiod's model.Proxy metadata: `NETWORK` (the injector sets
  * ISTIO_META_NETWORK from the pod's `topology.istio.io/network` label), else that label among
- * the proxy's own labels; '' when none (the default network).
+ * the proxy's own labels, else the cluster's network (systemNetwork).
  */
-export function proxyNetwork(proxy: ProxyInfo): string {
+export function proxyNetwork(proxy: ProxyInfo, push: PushContext): string {
   const meta = proxy.metadata.NETWORK;
   if (typeof meta === 'string' && meta !== '') return meta;
-  return proxy.labels[NETWORK_LABEL] ?? '';
+  return proxy.labels[NETWORK_LABEL] ?? systemNetwork(push);
+}
+
+/**
+ * The cluster's network: the `topology.istio.io/network` label of istiod's namespace (the root
+ * namespace here), which istiod gives every endpoint of the cluster whose pod names none; '' when
+ * unlabelled (the default network).
+ */
+export function systemNetwork(push: PushContext): string {
+  return push.cached('system-network', () => push.config.get('Namespace', undefined, push.mesh.rootNamespace)?.metadata.labels?.[NETWORK_LABEL] ?? '');
 }
 
 /**
