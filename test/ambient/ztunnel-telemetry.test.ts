@@ -1,8 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { accessLogLine, type TrackedConnection } from '../../src/data/ztunnel/connection-tracker.ts';
+import { accessLogLine, ConnectionTracker, type TrackedConnection } from '../../src/data/ztunnel/connection-tracker.ts';
+import { silentLogger } from '../../src/lib/log.ts';
 import type { ZService, ZWorkload } from '../../src/data/ztunnel/workload-model.ts';
-import { ConnectionSeries, type ConnectionLabels } from '../../src/data/ztunnel/ztunnel-metrics.ts';
+import { ConnectionSeries, ZtunnelMetrics, type ConnectionLabels } from '../../src/data/ztunnel/ztunnel-metrics.ts';
 
 /**
  * ztunnel's access log line and metric labels, field for field as Istio's ztunnel writes them for
@@ -40,5 +41,20 @@ describe("ztunnel's access log and metric labels (as Istio's ztunnel)", () => {
     assert.match(key, /connection_security_policy="mutual_tls",source_region="unknown",source_zone="unknown",destination_region="r1",destination_zone="z1"$/);
     const none = new ConnectionSeries({ reporter: 'destination', source: undefined, sourcePrincipal: undefined, destination: undefined, destinationService: undefined, mtls: false }).key('DENY');
     assert.match(none, /connection_security_policy="unknown"$/, 'no locality labels without a workload (as ztunnel)');
+  });
+
+  it('counts bytes on the series the connection opened with, whatever ends it (as ztunnel), from the start', () => {
+    const metrics = new ZtunnelMetrics();
+    const lines: string[] = [];
+    const tracker = new ConnectionTracker({ metrics, log: silentLogger(), accessLog: { write: (l) => lines.push(l) } });
+    const { series, srcAddr, dstAddr, podUid } = tracked({ reporter: 'destination' }, 0, 0);
+    const t = tracker.start({ series, srcAddr, dstAddr, podUid });
+    assert.deepEqual([...metrics.received.keys()], [series.key('-')], 'the byte series exists once the connection is open');
+    tracker.count(t, 11, 31);
+    tracker.finish(t, 'DENY', 'connection closed due to policy change');
+    assert.deepEqual([...metrics.received], [[series.key('-'), 11]]);
+    assert.deepEqual([...metrics.sent], [[series.key('-'), 31]]);
+    assert.deepEqual([...metrics.closed], [[series.key('DENY'), 1]]);
+    assert.match(lines[0]!, /bytes_sent=31 bytes_recv=11 /);
   });
 });

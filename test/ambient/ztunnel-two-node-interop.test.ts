@@ -181,4 +181,22 @@ spec: {mtls: {mode: STRICT}}
     assert.ok(await waitFor('other-a allowed by the new policy', () => reaches('other-a', lab.vip(11), 'other-a-after-flip')));
     assert.ok(await waitFor('other-b allowed by the new policy', () => reaches('other-b', lab.vip(10), 'other-b-after-flip')));
   });
+
+  it('both ztunnels label one connection alike (but for the reporter), and count bytes on the series it opened with', async () => {
+    const series = (text: string, name: string, src: string, dst: string): Record<string, string>[] =>
+      text.split('\n').filter((l) => l.startsWith(`${name}{`) && l.includes(`source_workload="${src}"`) && l.includes(`destination_workload="${dst}"`)).map((l) => Object.fromEntries([...l.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!])));
+    const [ours, theirs] = [await lab.metrics(), await istio.metrics()];
+    for (const [src, dst] of [['client-a', 'server-b'], ['client-b', 'server-a']] as const) {
+      const o = series(ours, 'istio_tcp_connections_opened_total', src, dst);
+      const t = series(theirs, 'istio_tcp_connections_opened_total', src, dst);
+      assert.equal(o.length, 1, `${src}→${dst}: one series of ours`);
+      assert.equal(t.length, 1, `${src}→${dst}: one series of Istio's`);
+      assert.deepEqual({ ...o[0], reporter: '' }, { ...t[0], reporter: '' }, `${src}→${dst}: the same labels at both ends`);
+      assert.notEqual(o[0]!.reporter, t[0]!.reporter);
+      for (const [text, who] of [[ours, 'ours'], [theirs, "Istio's"]] as const) {
+        const flags = series(text, 'istio_tcp_received_bytes_total', src, dst).map((l) => l.response_flags);
+        assert.deepEqual(flags, ['-'], `${who}: ${src}→${dst} bytes on the "-" series only (a late rejection included)`);
+      }
+    }
+  });
 });

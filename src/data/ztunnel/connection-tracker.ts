@@ -45,7 +45,10 @@ export class ConnectionTracker {
 
   start(c: Omit<TrackedConnection, 'startedAt' | 'sent' | 'received' | 'done'>): TrackedConnection {
     const t: TrackedConnection = { ...c, startedAt: Date.now(), sent: 0, received: 0, done: false };
-    this.metrics.add(this.metrics.opened, t.series.key('-'), 1);
+    const opened = t.series.key('-');
+    this.metrics.add(this.metrics.opened, opened, 1);
+    this.metrics.add(this.metrics.received, opened, 0);
+    this.metrics.add(this.metrics.sent, opened, 0);
     this.open.add(t);
     return t;
   }
@@ -64,8 +67,11 @@ export class ConnectionTracker {
     const key = t.series.key(flag);
     this.metrics.add(this.metrics.closed, key, 1);
     if (flag !== '-') this.metrics.add(this.metrics.failed, key, 1);
-    if (t.received > 0) this.metrics.add(this.metrics.received, key, t.received);
-    if (t.sent > 0) this.metrics.add(this.metrics.sent, key, t.sent);
+    // ztunnel counts bytes on the series the connection opened with (response_flags "-"), whatever
+    // ends it, and shows that series from the start (0 when nothing crossed)
+    const opened = t.series.key('-');
+    this.metrics.add(this.metrics.received, opened, t.received);
+    this.metrics.add(this.metrics.sent, opened, t.sent);
     this.accessLog?.write(accessLogLine(t, error));
   }
 
