@@ -3,6 +3,7 @@ import type * as net from 'node:net';
 import type { Command } from 'commander';
 import { createWorkloadAgent, trustedRoots, type WorkloadAgent } from '../agent/workload-agent.ts';
 import { cacheSecretProvider } from '../agent/cache-secret-provider.ts';
+import { FileSecretProvider } from '../agent/file-secret-provider.ts';
 import { systemClock } from '../lib/clock.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { startExecutableTrim, type TrimCalls } from '../lib/executable-pages.ts';
@@ -17,6 +18,7 @@ import { createRouter } from '../data/router.ts';
 import { createSidecar } from '../data/sidecar.ts';
 import { SidecarDns } from '../data/dns/sidecar-dns.ts';
 import { HBONE_PORT } from '../data/hbone/hbone-settings.ts';
+import { ChainedSecretProvider } from '../data/tls/secret-provider.ts';
 import { Waypoint } from '../data/waypoint.ts';
 import type { CliContext } from './cli-context.ts';
 import { proxyConfig, type ProxyCommandConfig, type ProxyFlags } from './proxy-config.ts';
@@ -68,6 +70,8 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
   if (typeof files === 'string') log.warn({ err: files }, 'cannot read or raise the open-files limit');
   else log.info({ openFilesLimit: files.after.soft, hardLimit: files.after.hard, raisedFrom: files.before.soft === files.after.soft ? undefined : files.before.soft }, files.after.soft < 65_536 ? 'open-files limit is low for a proxy (each connection uses two descriptors); raise the hard limit (ulimit -Hn / LimitNOFILE)' : 'open-files limit');
   let agent: WorkloadAgent | undefined;
+  // DestinationRule CA/certificate files and the OS roots, served by name as istio-agent's SDS does
+  const fileSecrets = new FileSecretProvider({ systemBundle: c.systemCaFile });
   if (c.caAddress) {
     agent = createWorkloadAgent({
       caAddress: c.caAddress,
@@ -96,7 +100,7 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
     appMetrics: c.appMetrics,
     ...(c.appProbers ? { appProbers: c.appProbers } : {}),
     accessLog: c.accessLog,
-    secrets: agent ? cacheSecretProvider(agent.cache) : undefined,
+    secrets: new ChainedSecretProvider([...(agent ? [cacheSecretProvider(agent.cache)] : []), fileSecrets]),
     originalDestination: kernelOriginalDestination,
     portOverride: (name: string, p: number) => (name === 'virtualOutbound' && c.outboundPort !== undefined ? c.outboundPort : name === 'virtualInbound' && c.inboundPort !== undefined ? c.inboundPort : p),
     drainGraceMs: c.drainGraceMs,
@@ -136,6 +140,7 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
     process.off('uncaughtException', onCrash);
     proxy.close();
     agent?.close();
+    fileSecrets.close();
   }
 }
 

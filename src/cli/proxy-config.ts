@@ -67,6 +67,8 @@ export interface ProxyCommandConfig {
   drainDurationMs: number;
   /** The workload certificate lifetime asked of the CA (istio-agent's SECRET_TTL); 0: the CA's default (24h). */
   secretTtlSeconds: number;
+  /** The OS CA bundle for `file-root:system` (OpenSSL's SSL_CERT_FILE); undefined: istio-agent's search list. */
+  systemCaFile: string | undefined;
   trustDomain: string;
   logLevels: string | undefined;
   /**
@@ -196,6 +198,7 @@ export function proxyConfig(type: ProxyType, f: ProxyFlags, env: NodeJS.ProcessE
     drainGraceMs: grace * 1000,
     drainDurationMs,
     secretTtlSeconds: Math.round(secretTtlMs / 1000),
+    systemCaFile: env.SSL_CERT_FILE || undefined,
     trustDomain: f.trustDomain ?? env.TRUST_DOMAIN ?? 'cluster.local',
     logLevels: env.MIZZEN_LOG,
     trimFilePagesAtMs: env.MIZZEN_PROXY_TRIM_PAGES === 'off' ? [] : [20_000, 120_000],

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { rootCertificates } from 'node:tls';
 import { rootSkipReason, tempDir } from './netns-test-support.ts';
 import { SAMPLES, TaskMesh } from './task-mesh.ts';
 import { corednsConfigMap, HTTP_GATEWAY, HTTP_VIRTUAL_SERVICE, manifests, SERVICE_ENTRY_HTTP, SERVICE_ENTRY_TLS, TLS_ORIGINATION, TLS_PASSTHROUGH } from './support/egress-task-manifests.ts';
@@ -39,6 +40,9 @@ describe("Istio's egress gateway tasks (HTTP, TLS passthrough, TLS origination) 
     ssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=Egress test CA', '-keyout', 'ca-key.pem', '-out', 'ca.pem']);
     ssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=edition.cnn.com', '-keyout', 'cnn-key.pem', '-out', 'cnn.csr']);
     execFileSync('sh', ['-c', "printf 'subjectAltName=DNS:edition.cnn.com\\n' > ext.cnf && openssl x509 -req -in cnn.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 -extfile ext.cnf -out cnn.pem"], { cwd: dir, stdio: 'ignore' });
+    // the egress gateway's OS roots plus that CA (its SSL_CERT_FILE), readable by the proxy's uid
+    writeFileSync(join(dir, 'trust-bundle.pem'), `${rootCertificates.join('\n')}\n${readFileSync(join(dir, 'ca.pem'), 'utf8')}`, { mode: 0o644 });
+    chmodSync(dir, 0o755);
     mesh = await TaskMesh.up('egress-task', manifests(dir));
   });
 

@@ -2,6 +2,8 @@ import type { ClientTLSSettings } from '../../api/istio/tls-settings.ts';
 import { EXT, sdsSecret, type JsonObject } from './envoy-extensions.ts';
 import { tcpMetadataExchangeFilter } from './tcp-metadata-exchange-filter.ts';
 
+/** The SDS name istiod gives the OS trust bundle (istio-agent serves it from the pod's filesystem). */
+export const SYSTEM_ROOTS_SECRET = 'file-root:system';
 /** SDS secret names the agent serves: the workload certificate and the mesh root. */
 export const SDS_DEFAULT = 'default';
 export const SDS_ROOTCA = 'ROOTCA';
@@ -64,6 +66,9 @@ function originatedTlsContext(tls: ClientTLSSettings, host: string): JsonObject 
       common.tlsCertificates = [{ certificateChain: { filename: tls.clientCertificate }, privateKey: { filename: tls.privateKey } }];
     }
     if (tls.caCertificates && !tls.insecureSkipVerify) common.validationContext = { trustedCa: { filename: tls.caCertificates }, ...sanMatch(tls), ...(tls.caCrl ? { crl: { filename: tls.caCrl } } : {}) };
+    // istiod with VERIFY_CERTIFICATE_AT_CLIENT (on by default since Istio 1.21): no caCertificates
+    // means the OS roots, asked of the agent's SDS as `file-root:system`
+    else if (!tls.insecureSkipVerify) common.combinedValidationContext = { defaultValidationContext: sanMatch(tls), validationContextSdsSecretConfig: sdsSecret(SYSTEM_ROOTS_SECRET) };
   }
   return { '@type': EXT.tlsTransport.upstream, commonTlsContext: common, sni: tls.sni ?? (host.startsWith('*') ? '' : host) };
 }

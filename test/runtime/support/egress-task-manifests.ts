@@ -106,6 +106,11 @@ spec:
       containers:
       - name: istio-proxy
         image: auto
+        # the stand-in site's CA among the OS roots, as an image with that CA installed would
+        # have it: SIMPLE origination without caCertificates verifies against these (Istio's
+        # VERIFY_CERTIFICATE_AT_CLIENT)
+        env:
+        - {name: SSL_CERT_FILE, value: ${dir}/trust-bundle.pem}
 `,
   };
 }
