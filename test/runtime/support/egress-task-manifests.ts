@@ -100,17 +100,17 @@ spec:
   template:
     metadata:
       labels: {app: istio-egressgateway, istio: egressgateway, sidecar.istio.io/inject: "true"}
-      annotations: {inject.istio.io/templates: gateway}
+      # the stand-in site's CA among the proxy's OS roots (ProxyConfig proxyMetadata sets the
+      # agent's environment), as an image with that CA installed would have it: SIMPLE origination
+      # without caCertificates verifies against these (Istio's VERIFY_CERTIFICATE_AT_CLIENT)
+      annotations:
+        inject.istio.io/templates: gateway
+        proxy.istio.io/config: '{"proxyMetadata": {"SSL_CERT_FILE": "${dir}/trust-bundle.pem"}}'
     spec:
       serviceAccountName: istio-egressgateway
       containers:
       - name: istio-proxy
         image: auto
-        # the stand-in site's CA among the OS roots, as an image with that CA installed would
-        # have it: SIMPLE origination without caCertificates verifies against these (Istio's
-        # VERIFY_CERTIFICATE_AT_CLIENT)
-        env:
-        - {name: SSL_CERT_FILE, value: ${dir}/trust-bundle.pem}
 `,
   };
 }
