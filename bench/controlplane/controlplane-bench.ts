@@ -104,6 +104,8 @@ export async function runControlplaneBench(options: {
   subscribe?: 'named' | 'wildcard';
   /** ADS streams per simulator connection (default 100). */
   streamsPerConnection?: number;
+  /** How many times each of the two edits is made, alternating (default 1): more samples per sync. */
+  edits?: number;
 }): Promise<ControlplaneRow[]> {
   const rows: ControlplaneRow[] = [];
   const subscribe = options.subscribe ?? 'named';
@@ -143,10 +145,14 @@ export async function runControlplaneBench(options: {
       const syncBytes = (JSON.parse(syncLine.slice('synced'.length)) as { bytes: Record<string, number> }).bytes;
       const perProxy = Object.entries(syncBytes).map(([t, b]) => `${t} ${(b / n / 1024).toFixed(0)} KB`).join(', ');
       options.log(`  ${n} proxies (${subscribe}, ${perConnection} streams per connection) synced in ${initialSync.toFixed(1)} s (per proxy: ${perProxy}); discovery rss ${Math.round(rssMb(discovery.pid!))} MB`);
-      const changes: [ControlplaneRow['change'], 'rds' | 'eds', () => void][] = [
-        ['virtualservice', 'rds', () => writeFileSync(join(dir, 'virtual-service.yaml'), virtualService(options.shape, 50))],
-        ['endpoint', 'eds', () => writeFileSync(join(dir, 'workload-entry.yaml'), workloadEntry(options.shape, 2))],
-      ];
+      const changes: [ControlplaneRow['change'], 'rds' | 'eds', () => void][] = [];
+      for (let i = 0; i < (options.edits ?? 1); i++) {
+        // Alternate away from the written mesh (weight 90, address n = 1) and back.
+        changes.push(
+          ['virtualservice', 'rds', () => writeFileSync(join(dir, 'virtual-service.yaml'), virtualService(options.shape, i % 2 === 0 ? 50 : 90))],
+          ['endpoint', 'eds', () => writeFileSync(join(dir, 'workload-entry.yaml'), workloadEntry(options.shape, i % 2 === 0 ? 2 : 1))],
+        );
+      }
       for (const [change, type, apply] of changes) {
         sim.stdin!.write(`watch ${type}\n`);
         await waitForLine(rl, (l) => l === 'watching', 10_000, 'the simulator to arm');

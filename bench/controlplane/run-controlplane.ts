@@ -1,5 +1,5 @@
 /**
- * `node bench/controlplane/run-controlplane.ts [N ...] [--services M] [--endpoints E] [--cpu-prof DIR] [--node-arg FLAG]... [--discovery-stdout FILE] [--json FILE] [--mizzen PATH/bin/mizzen.js] [--subscribe named|wildcard] [--streams-per-connection K]`:
+ * `node bench/controlplane/run-controlplane.ts [N ...] [--services M] [--endpoints E] [--cpu-prof DIR] [--node-arg FLAG]... [--discovery-stdout FILE] [--json FILE] [--mizzen PATH/bin/mizzen.js] [--subscribe named|wildcard] [--streams-per-connection K] [--edits K]`:
  * the control-plane convergence benchmark alone (no root needed), e.g. for profiling discovery.
  */
 import { writeFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ const { values, positionals } = parseArgs({
     mizzen: { type: 'string' },
     subscribe: { type: 'string', default: 'named' },
     'streams-per-connection': { type: 'string', default: '100' },
+    edits: { type: 'string', default: '1' },
   },
 });
 const proxies = positionals.length ? positionals.map(Number) : [100];
@@ -30,6 +31,7 @@ const rows = await runControlplaneBench({
   log,
   subscribe: values.subscribe === 'wildcard' ? 'wildcard' : 'named',
   streamsPerConnection: Number(values['streams-per-connection']),
+  edits: Number(values.edits),
   ...(values['cpu-prof'] ? { cpuProfDir: values['cpu-prof'] } : {}),
   ...(values['node-arg'] ? { discoveryNodeArgs: values['node-arg'] } : {}),
   ...(values['discovery-stdout'] ? { discoveryStdout: values['discovery-stdout'] } : {}),

@@ -29,6 +29,7 @@ const Client = grpc.makeGenericClientConstructor(
     Hold: { path: '/test.Wire/Hold', requestStream: true, responseStream: true, ...raw },
     Big: { path: '/test.Wire/Big', requestStream: true, responseStream: true, ...raw },
     Shared: { path: '/test.Wire/Shared', requestStream: true, responseStream: true, ...raw },
+    Transient: { path: '/test.Wire/Transient', requestStream: true, responseStream: true, ...raw },
   },
   'Wire',
 );
@@ -136,6 +137,11 @@ describe('GrpcServer (plaintext, grpc-js clients)', () => {
         next();
       });
     });
+    // Messages assembled in memory shared by the server's streams: read during the event only.
+    server.addStream('/test.Wire/Transient', (s: GrpcServerStream) => {
+      s.on('message', (m: Buffer) => s.write([Buffer.from(sha(m))]));
+      s.on('end', () => s.end(GrpcStatus.OK));
+    }, { transientMessages: true });
     address = await server.listen({ host: '127.0.0.1', port: 0 });
     client = new Client(address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 }) as unknown as AnyClient;
   });
@@ -197,6 +203,27 @@ describe('GrpcServer (plaintext, grpc-js clients)', () => {
     assert.ok(got[1]!.equals(big), 'the 10 MB echo arrives intact');
     assert.ok(seen.sawBackpressure, 'a 10 MB write reports backpressure');
     await waitFor(() => seen.drains > 0, "'drain' after the client read it");
+  });
+
+  it('delivers multi-frame messages intact to a transientMessages route, many streams interleaved', async () => {
+    // 40 KB (an Envoy's EDS ACK: three DATA frames), 200 KB, and 2 MB (beyond the shared memory's bound).
+    const sizes = [40 * 1024, 200 * 1024, 40 * 1024 + 7, 2 * 1024 * 1024, 40 * 1024];
+    const results = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const call = (client as unknown as { Transient(): Duplex }).Transient();
+        const got: string[] = [];
+        call.on('data', (b: Buffer) => got.push(b.toString()));
+        const status = duplexStatus(call);
+        const sent = sizes.map((n) => randomBytes(n + i));
+        for (const m of sent) call.write(m);
+        call.end();
+        return { st: await status, got, want: sent.map(sha) };
+      }),
+    );
+    for (const { st, got, want } of results) {
+      assert.equal(st.code, grpc.status.OK);
+      assert.deepEqual(got, want);
+    }
   });
 
   it('refuses a message over the receive limit with RESOURCE_EXHAUSTED', async () => {

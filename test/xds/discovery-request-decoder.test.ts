@@ -55,6 +55,34 @@ describe('DiscoveryRequestDecoder (SotW requests, names reused when unchanged)',
     assert.deepEqual(d.decode(split).resourceNames, ['a', 'b']);
   });
 
+  it('reads an ACK repeating the last names of any type by one comparison, and still sees names added after them', () => {
+    const d = new DiscoveryRequestDecoder(root);
+    const eds = d.decode(encode({ typeUrl: TYPE_URL.endpoint, resourceNames: names })).resourceNames!;
+    const rds = d.decode(encode({ typeUrl: TYPE_URL.route, resourceNames: ['8080'] })).resourceNames!;
+    // The request's memory is reused for the next one (transient gRPC messages): nothing may point into it.
+    const wire = encode({ versionInfo: 'v1', typeUrl: TYPE_URL.endpoint, responseNonce: 'n1', resourceNames: names });
+    const req = d.decode(wire);
+    wire.fill(0);
+    assert.equal(req.resourceNames, eds);
+    assert.deepEqual({ ...req, resourceNames: undefined }, { versionInfo: 'v1', typeUrl: TYPE_URL.endpoint, responseNonce: 'n1', resourceNames: undefined });
+    assert.equal(d.decode(encode({ typeUrl: TYPE_URL.route, responseNonce: 'n2', resourceNames: ['8080'] })).resourceNames, rds);
+    // The last EDS names followed by one more: the longer run is decoded.
+    const more = d.decode(encode({ typeUrl: TYPE_URL.endpoint, responseNonce: 'n3', resourceNames: [...names, 'extra'] })).resourceNames!;
+    assert.deepEqual(more, [...names, 'extra']);
+    // The last RDS names sent as an EDS subscription: RDS's bytes match, but they are not EDS's last names.
+    const asEds = d.decode(encode({ typeUrl: TYPE_URL.endpoint, resourceNames: ['8080'] })).resourceNames!;
+    assert.deepEqual(asEds, ['8080']);
+    assert.notEqual(asEds, rds);
+    // The EDS names again (now the last EDS names are ['8080']), then split by another field.
+    const split = Buffer.concat([encode({ resourceNames: ['8080'] }), encode({ typeUrl: TYPE_URL.endpoint }), encode({ resourceNames: ['b'] })]);
+    assert.deepEqual(d.decode(split).resourceNames, ['8080', 'b']);
+    // A NACK's error detail (with Any bytes) does not point into the request either.
+    const nack = encode({ typeUrl: TYPE_URL.route, responseNonce: 'n4', resourceNames: ['8080'], errorDetail: { code: 3, message: 'bad', details: [{ typeUrl: 'x', value: Buffer.from('abc') }] } });
+    const decoded = d.decode(nack);
+    nack.fill(0);
+    assert.deepEqual((decoded.errorDetail as { details: { value: Buffer }[] }).details[0]!.value, Buffer.from('abc'));
+  });
+
   it('throws on malformed input, as protobufjs does', () => {
     const d = new DiscoveryRequestDecoder(root);
     const wire = encode({ typeUrl: TYPE_URL.endpoint, resourceNames: names.slice(0, 5) });

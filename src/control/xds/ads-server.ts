@@ -101,7 +101,9 @@ export class AdsServer {
 
   /** Add the AggregatedDiscoveryService (SotW and delta) to a gRPC server. */
   addToServer(server: GrpcServer): void {
-    server.addStream(ADS_SOTW_PATH, (call) => this.track(new SotwStream(call, this.deps), call));
+    // SotW requests are decoded as they arrive and nothing keeps their bytes (the decoder copies
+    // the names it compares later): an ACK repeating 40 KB of EDS names needs no buffer of its own.
+    server.addStream(ADS_SOTW_PATH, (call) => this.track(new SotwStream(call, this.deps), call), { transientMessages: true });
     server.addStream(ADS_DELTA_PATH, (call) => this.track(new DeltaStream(call, this.deps), call));
   }
 

@@ -45,6 +45,7 @@ export class DiscoveryRequestDecoder {
     let namesStart = -1;
     let namesEnd = -1;
     let contiguous = true;
+    let matched: LastNames | undefined;
     while (r.pos < r.len) {
       const tagAt = r.pos;
       const tag = r.uint32();
@@ -64,8 +65,18 @@ export class DiscoveryRequestDecoder {
           out.node = this.nodeType.toObject(this.nodeType.decode(r.bytes()), DECODE_OPTIONS) as DiscoveryRequest['node'];
           break;
         case 3:
-          if (namesStart < 0) namesStart = tagAt;
-          else if (namesEnd !== tagAt) contiguous = false;
+          if (namesStart < 0) {
+            namesStart = tagAt;
+            // An ACK repeating the names last sent: their bytes are here again, in one run that
+            // is checked with one memcmp instead of skipped name by name (a following name, if
+            // any, lands in the branch below and makes the run longer than the last one).
+            // The type URL comes after the names: try the stream's last names of each type.
+            matched = this.repeated(buf, tagAt);
+            if (matched) {
+              r.pos = namesEnd = tagAt + matched.raw.length;
+              break;
+            }
+          } else if (namesEnd !== tagAt) contiguous = false;
           r.skipType(2);
           namesEnd = r.pos;
           break;
@@ -76,7 +87,8 @@ export class DiscoveryRequestDecoder {
           out.responseNonce = r.string();
           break;
         case 6:
-          out.errorDetail = this.statusType.toObject(this.statusType.decode(r.bytes()), DECODE_OPTIONS) as DiscoveryRequest['errorDetail'];
+          // A copy: the request may be in memory the next request reuses (transient gRPC messages).
+          out.errorDetail = this.statusType.toObject(this.statusType.decode(Buffer.from(r.bytes())), DECODE_OPTIONS) as DiscoveryRequest['errorDetail'];
           break;
       }
     }
@@ -87,7 +99,7 @@ export class DiscoveryRequestDecoder {
     const raw = buf.subarray(namesStart, namesEnd);
     const typeUrl = out.typeUrl ?? '';
     const prev = this.last.get(typeUrl);
-    if (contiguous && prev && prev.raw.equals(raw)) {
+    if (contiguous && prev && (prev === matched ? raw.length === prev.raw.length : prev.raw.equals(raw))) {
       out.resourceNames = prev.names;
       return out;
     }
@@ -106,5 +118,14 @@ export class DiscoveryRequestDecoder {
     if (contiguous) this.last.set(typeUrl, { raw: Buffer.from(raw), names });
     else this.last.delete(typeUrl);
     return out;
+  }
+
+  /** The last names (of any type) whose bytes are at `at` in `buf` again. */
+  private repeated(buf: Buffer, at: number): LastNames | undefined {
+    for (const prev of this.last.values()) {
+      const end = at + prev.raw.length;
+      if (end <= buf.length && buf.compare(prev.raw, 0, prev.raw.length, at, end) === 0) return prev;
+    }
+    return undefined;
   }
 }

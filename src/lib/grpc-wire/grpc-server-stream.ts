@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ServerHttp2Stream } from 'node:http2';
 import type { GrpcMetadata } from './grpc-metadata.ts';
-import { GrpcMessageReader, frameHeader, isFramingError } from './grpc-message-framing.ts';
+import { GrpcMessageReader, frameHeader, isFramingError, type AssemblyBuffer } from './grpc-message-framing.ts';
 import { GrpcStatus, encodeGrpcMessage } from './grpc-status.ts';
 
 /** Who is calling: the remote address and, over TLS, the client certificate TLS verified. */
@@ -18,6 +18,8 @@ export interface GrpcServerStreamInit {
   metadata: GrpcMetadata;
   peer: GrpcPeer;
   maxReceiveMessageBytes: number;
+  /** Assemble messages spread over DATA frames in this shared memory: each 'message' buffer is then valid only while its listeners run. */
+  assembly?: AssemblyBuffer;
 }
 
 /**
@@ -25,7 +27,8 @@ export interface GrpcServerStreamInit {
  * messages written as lists of buffers (framed here, never joined: a shared body is handed to
  * HTTP/2 by reference), and the final status in trailers (or trailers-only when nothing was sent).
  *
- * Events: 'message' (Buffer: one request message), 'end' (the client half-closed), 'cancelled'
+ * Events: 'message' (Buffer: one request message; with `assembly`, valid only during the event:
+ * copy what is kept), 'end' (the client half-closed), 'cancelled'
  * (the stream went away before the server ended it: client RST_STREAM, disconnect, shutdown),
  * 'drain' (writable again after write returned false), 'close' (always, once, last).
  */
@@ -47,7 +50,7 @@ export class GrpcServerStream extends EventEmitter {
     this.metadata = init.metadata;
     this.peer = init.peer;
     this.stream = init.stream;
-    this.reader = new GrpcMessageReader({ maxMessageBytes: init.maxReceiveMessageBytes });
+    this.reader = new GrpcMessageReader({ maxMessageBytes: init.maxReceiveMessageBytes, ...(init.assembly ? { assembly: init.assembly } : {}) });
     const s = init.stream;
     s.on('data', (chunk: Buffer) => this.onData(chunk));
     s.on('end', () => this.onEnd());

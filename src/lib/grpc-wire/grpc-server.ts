@@ -7,6 +7,7 @@ import { systemClock, type Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { GrpcMetadata } from './grpc-metadata.ts';
 import { GrpcServerStream, type GrpcPeer } from './grpc-server-stream.ts';
+import { AssemblyBuffer } from './grpc-message-framing.ts';
 import { GrpcStatus, type GrpcCallStatus } from './grpc-status.ts';
 import { parseGrpcTimeout } from './grpc-timeout.ts';
 
@@ -57,7 +58,16 @@ interface Listener {
   unsubscribe?: () => void;
 }
 
-type Route = { kind: 'unary'; handler: GrpcUnaryHandler } | { kind: 'stream'; handler: GrpcStreamHandler };
+type Route = { kind: 'unary'; handler: GrpcUnaryHandler } | { kind: 'stream'; handler: GrpcStreamHandler; transientMessages: boolean };
+
+export interface GrpcStreamRouteOptions {
+  /**
+   * The handler consumes each 'message' buffer while the event runs and copies what it keeps:
+   * messages spread over several DATA frames are then assembled in memory shared by the
+   * server's streams, not in a new buffer each (see AssemblyBuffer).
+   */
+  transientMessages?: boolean;
+}
 
 /**
  * A gRPC server over node:http2, plaintext (h2c) or TLS (ALPN h2), on TCP or Unix sockets: routes
@@ -73,6 +83,8 @@ export class GrpcServer {
   private readonly maxReceive: number;
   private readonly window: number;
   private readonly settings: Settings;
+  /** Where streams of `transientMessages` routes assemble their messages (one at a time). */
+  private readonly assembly = new AssemblyBuffer();
 
   constructor(options: GrpcServerOptions = {}) {
     this.log = options.log;
@@ -86,8 +98,8 @@ export class GrpcServer {
     this.addRoute(path, { kind: 'unary', handler });
   }
 
-  addStream(path: string, handler: GrpcStreamHandler): void {
-    this.addRoute(path, { kind: 'stream', handler });
+  addStream(path: string, handler: GrpcStreamHandler, options: GrpcStreamRouteOptions = {}): void {
+    this.addRoute(path, { kind: 'stream', handler, transientMessages: options.transientMessages ?? false });
   }
 
   private addRoute(path: string, route: Route): void {
@@ -231,8 +243,9 @@ export class GrpcServer {
       return;
     }
     const path = headers[':path'] ?? '';
-    const call = new GrpcServerStream({ stream, path, metadata: new GrpcMetadata(headers), peer, maxReceiveMessageBytes: this.maxReceive });
     const route = this.routes.get(path);
+    const transient = route?.kind === 'stream' && route.transientMessages;
+    const call = new GrpcServerStream({ stream, path, metadata: new GrpcMetadata(headers), peer, maxReceiveMessageBytes: this.maxReceive, ...(transient ? { assembly: this.assembly } : {}) });
     if (!route) {
       call.end(GrpcStatus.UNIMPLEMENTED, `unknown method ${path}`);
       return;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { frameHeader, frameMessage, GrpcMessageReader, isFramingError } from './grpc-message-framing.ts';
+import { AssemblyBuffer, frameHeader, frameMessage, GrpcMessageReader, isFramingError } from './grpc-message-framing.ts';
 import { decodeGrpcMessage, encodeGrpcMessage, GrpcStatus, grpcStatusFromHttp, grpcStatusName } from './grpc-status.ts';
 import { formatGrpcTimeout, parseGrpcTimeout } from './grpc-timeout.ts';
 
@@ -12,6 +12,14 @@ function messages(reader: GrpcMessageReader, chunks: Buffer[]): string[] {
     for (const m of r) out.push(m.toString());
   }
   return out;
+}
+
+/** The one message of `wire`, pushed in two chunks (so it is assembled). */
+function messages2(reader: GrpcMessageReader, wire: Buffer): Buffer {
+  assert.deepEqual(reader.push(wire.subarray(0, 7)), []);
+  const r = reader.push(wire.subarray(7));
+  assert.ok(!isFramingError(r) && r.length === 1);
+  return r[0]!;
 }
 
 describe('GrpcMessageReader', () => {
@@ -31,6 +39,40 @@ describe('GrpcMessageReader', () => {
     const r = new GrpcMessageReader();
     const single = [...wire].map((b) => Buffer.from([b]));
     assert.deepEqual(messages(r, single), payload.map((p) => p.toString()));
+  });
+
+  it('assembles split messages in a shared AssemblyBuffer, reused message after message, at every split', () => {
+    const payload = [Buffer.from('a'.repeat(300)), Buffer.from('bc'), Buffer.from('d'.repeat(200)), Buffer.alloc(0)];
+    const wire = Buffer.concat(payload.map((p) => frameMessage(p)));
+    for (let cut = 1; cut < wire.length; cut++) {
+      // Two readers sharing one buffer, taking turns as a server's streams do.
+      const shared = new AssemblyBuffer(1024);
+      const a = new GrpcMessageReader({ assembly: shared });
+      const b = new GrpcMessageReader({ assembly: shared });
+      const seen = new Map<GrpcMessageReader, string[]>([[a, []], [b, []]]);
+      for (const chunk of [wire.subarray(0, cut), wire.subarray(cut)]) {
+        for (const reader of [a, b]) {
+          const r = reader.push(chunk);
+          assert.ok(!isFramingError(r));
+          // Consumed while valid (the next push may overwrite an assembled message).
+          for (const m of r) seen.get(reader)!.push(m.toString());
+        }
+      }
+      const want = payload.map((p) => p.toString());
+      assert.deepEqual(seen.get(a), want, `cut at ${cut}`);
+      assert.deepEqual(seen.get(b), want, `cut at ${cut}`);
+    }
+    // Consecutive assembled messages share the memory; one larger than the buffer's bound gets its own.
+    const shared = new AssemblyBuffer(64);
+    const r = new GrpcMessageReader({ assembly: shared });
+    const first = messages2(r, frameMessage(Buffer.from('x'.repeat(40))));
+    const second = messages2(r, frameMessage(Buffer.from('y'.repeat(40))));
+    assert.ok(second.buffer === first.buffer && second.byteOffset === first.byteOffset, 'the same memory');
+    assert.equal(second.toString(), 'y'.repeat(40));
+    assert.equal(first.toString(), 'y'.repeat(40), 'overwritten by the next message: valid only until the next push');
+    const large = messages2(r, frameMessage(Buffer.from('z'.repeat(100))));
+    assert.equal(large.toString(), 'z'.repeat(100));
+    assert.equal(first.toString(), 'y'.repeat(40), 'a large message leaves the shared memory alone');
   });
 
   it('cuts the same stream into uncopied message parts at every split (pushParts)', () => {
