@@ -126,6 +126,14 @@ describe('SubscriptionCache (names shared across streams)', () => {
     const reversed = new DiscoveryRequestDecoder(root, shared).decode(encode({ typeUrl: TYPE_URL.endpoint, resourceNames: [...names].reverse() })).resourceNames!;
     assert.notEqual(reversed, a);
     assert.equal(shared.subscription(reversed).nameList, sa.nameList);
+    // One copy of the names' bytes for every stream that sent them, not a view of the request.
+    const bytes = Buffer.from('\x1a\x01a');
+    const once = shared.namesOf(bytes, () => ['a']);
+    const twice = shared.namesOf(Buffer.from(bytes), () => assert.fail('decoded again'));
+    assert.equal(twice.raw, once.raw);
+    bytes.fill(0);
+    assert.deepEqual(once.raw, Buffer.from('\x1a\x01a'), 'a copy');
+    assert.equal(twice.names, once.names);
     const star = shared.subscription(['*', 'x']);
     assert.equal(star.star, true);
     assert.deepEqual([...star.explicit], ['x']);

@@ -11,10 +11,10 @@ export interface DiscoveryRequest extends AdsRequestHead {
   errorDetail?: { code?: number; message?: string };
 }
 
-/** The names a stream last sent for one type, as bytes on the wire and decoded. */
+/** The names a stream last sent for one type, as bytes on the wire (a copy, shared via the SubscriptionCache) and decoded. */
 interface LastNames {
-  raw: Buffer;
-  names: readonly string[];
+  readonly raw: Buffer;
+  readonly names: readonly string[];
 }
 
 /**
@@ -113,10 +113,14 @@ export class DiscoveryRequestDecoder {
       }
       return names;
     };
-    const names = contiguous && this.shared ? this.shared.namesOf(raw, decodeNames) : decodeNames();
-    out.resourceNames = names;
-    if (contiguous) this.last.set(typeUrl, { raw: Buffer.from(raw), names });
-    else this.last.delete(typeUrl);
+    if (!contiguous) {
+      out.resourceNames = decodeNames();
+      this.last.delete(typeUrl);
+      return out;
+    }
+    const last = this.shared ? this.shared.namesOf(raw, decodeNames) : { names: decodeNames(), raw: Buffer.from(raw) };
+    out.resourceNames = last.names;
+    this.last.set(typeUrl, last);
     return out;
   }
 

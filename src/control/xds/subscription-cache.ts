@@ -10,6 +10,12 @@ export interface SharedSubscription {
   readonly nameList: readonly string[];
 }
 
+/** Decoded names and the request bytes they came from (a copy owned by the cache). */
+export interface SharedNames {
+  readonly names: readonly string[];
+  readonly raw: Buffer;
+}
+
 /**
  * SotW subscriptions shared across streams. A thousand sidecars of one namespace subscribe to the
  * same thousand EDS clusters with the same 40 KB of names, byte for byte: decoded once here (by
@@ -19,7 +25,7 @@ export interface SharedSubscription {
  * their arrays; only later sharing is lost).
  */
 export class SubscriptionCache {
-  private readonly byBytes = new Map<string, readonly string[]>();
+  private readonly byBytes = new Map<string, SharedNames>();
   private readonly derived = new WeakMap<readonly string[], SharedSubscription>();
   private readonly interner: NameInterner;
   private readonly maxEntries: number;
@@ -29,8 +35,12 @@ export class SubscriptionCache {
     this.maxEntries = maxEntries;
   }
 
-  /** The names `raw` encodes (decoded by `decode` on a miss), the same frozen array for the same bytes. */
-  namesOf(raw: Buffer, decode: () => string[]): readonly string[] {
+  /**
+   * The names `raw` encodes (decoded by `decode` on a miss), the same frozen array for the same
+   * bytes, with one copy of those bytes that every stream sending them keeps to compare the next
+   * request with (10,000 sidecars would otherwise hold 10,000 copies of the same 40 KB).
+   */
+  namesOf(raw: Buffer, decode: () => string[]): SharedNames {
     const key = raw.toString('latin1');
     const known = this.byBytes.get(key);
     if (known) {
@@ -38,10 +48,10 @@ export class SubscriptionCache {
       this.byBytes.set(key, known);
       return known;
     }
-    const names = Object.freeze(decode());
-    this.byBytes.set(key, names);
+    const entry: SharedNames = { names: Object.freeze(decode()), raw: Buffer.from(raw) };
+    this.byBytes.set(key, entry);
     if (this.byBytes.size > this.maxEntries) this.byBytes.delete(this.byBytes.keys().next().value!);
-    return names;
+    return entry;
   }
 
   /** What a request's names mean (derived once per array). */
