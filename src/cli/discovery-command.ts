@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { setFlagsFromString } from 'node:v8';
 import { Discovery } from '../control/discovery.ts';
 import { systemClock } from '../lib/clock.ts';
 import { errorMessage } from '../lib/errors.ts';
@@ -27,6 +28,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--revision <rev>', 'Istio revision this control plane serves (env REVISION; default "default")')
     .addHelpText('after', '\nEnvironment: PILOT_DEBOUNCE_AFTER (100ms), PILOT_DEBOUNCE_MAX (10s), PILOT_PUSH_THROTTLE (100), MIZZEN_LOG (e.g. info,xds=debug);\nwith --kube: POD_NAME (lease identity), POD_NAMESPACE (istio-system), REVISION, MIZZEN_LEASE_DURATION (30s)\n')
     .action(async (flags: DiscoveryFlags) => {
+      // Count external memory (Buffers, socket reads) in V8's global heap limit instead of starting
+      // a full collection every 64 MB of it: every Envoy ACK of an endpoint push repeats its 40 KB
+      // of EDS names, so a push to 10,000 proxies reads 400 MB that die young, and each of those
+      // full collections walks the whole heap (BENCHMARKS.md, control plane, session 5). A V8
+      // heuristic, not a semantic flag: unknown flags are ignored here, so a Node without it runs as before.
+      setFlagsFromString('--external-memory-accounted-in-global-limit');
       let discovery: Discovery | undefined;
       let stop: (() => void) | undefined;
       const stopped = new Promise<void>((resolve) => (stop = resolve));
