@@ -32,7 +32,7 @@ export function register(program: Command, ctx: CliContext): void {
       // a full collection every 64 MB of it: every Envoy ACK of an endpoint push repeats its 40 KB
       // of EDS names, so a push to 10,000 proxies reads 400 MB that die young, and each of those
       // full collections walks the whole heap (BENCHMARKS.md, control plane, session 5). A V8
-      // heuristic, not a semantic flag: unknown flags are ignored here, so a Node without it runs as before.
+      // heuristic, not a semantic flag: a Node without it reports the unknown flag on stderr and runs as before.
       setFlagsFromString('--external-memory-accounted-in-global-limit');
       let discovery: Discovery | undefined;
       let stop: (() => void) | undefined;
