@@ -198,3 +198,63 @@ describe('SotW ADS stream', () => {
     assert.equal(h.ads.encoder.encodes - before, 1);
   });
 });
+
+describe('SotW ADS streams with large subscriptions (requests over several HTTP/2 frames)', () => {
+  // 600 clusters with long names: a 400-name subscription is ~25 KB, two DATA frames or more, and
+  // the server assembles such requests in memory its streams share (transientMessages).
+  const name = (i: number): string => `outbound|8080||service-${String(i).padStart(4, '0')}.namespace-with-a-long-name.svc.cluster.local`;
+  const world = new TestWorld();
+  for (let i = 0; i < 600; i++) world.endpoints(name(i), 10000 + i);
+  const groupA = Array.from({ length: 400 }, (_, i) => name(i));
+  const groupB = Array.from({ length: 400 }, (_, i) => name(i + 200));
+  let h: Awaited<ReturnType<typeof startAds>>;
+  const clients: AdsTestClient[] = [];
+  before(async () => {
+    h = await startAds(world.snapshot());
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await h.close();
+  });
+
+  it('gives every stream its own names, interleaved on one connection, change after change', async () => {
+    const subs = [groupA, groupB, groupA, groupB, groupA, groupB];
+    const cs = subs.map(() => {
+      const c = new AdsTestClient(envoyRoot(), h.address, 'sotw');
+      clients.push(c);
+      return c;
+    });
+    const names = (r: Awaited<ReturnType<AdsTestClient['next']>>, c: AdsTestClient): string[] => c.decode(r).map((x) => x.clusterName as string).sort();
+    cs.forEach((c, i) => c.send({ node: sidecarNode(`big-${i}`, 'ns1'), typeUrl: TYPE_URL.endpoint, resourceNames: subs[i] }));
+    const first = await Promise.all(cs.map((c) => c.next()));
+    first.forEach((r, i) => assert.deepEqual(names(r, cs[i]!), [...subs[i]!].sort(), `stream ${i}: its own subscription`));
+    // ACKs repeating the whole subscription (as Envoy), all at once.
+    cs.forEach((c, i) => c.send({ typeUrl: TYPE_URL.endpoint, versionInfo: first[i]!.versionInfo, responseNonce: first[i]!.nonce, resourceNames: subs[i] }));
+    await waitFor(() => cs.every((_, i) => h.ads.connections.find(`big-${i}.ns1`)[0]?.watched.get(TYPE_URL.endpoint)?.nonceAcked === first[i]!.nonce), 5000, 'ACKs recorded');
+    // One change only group A sees, one both see, one only group B sees.
+    world.endpoints(name(10), 20010).endpoints(name(300), 20300).endpoints(name(500), 20500);
+    h.ads.push(world.snapshot(), (p) => (p.podName.startsWith('big-') ? [TYPE_URL.endpoint] : undefined));
+    const second = await Promise.all(cs.map((c) => c.next()));
+    second.forEach((r, i) => assert.deepEqual(names(r, cs[i]!), i % 2 === 0 ? [name(10), name(300)] : [name(300), name(500)], `stream ${i}: only its changed endpoints`));
+    cs.forEach((c, i) => c.send({ typeUrl: TYPE_URL.endpoint, versionInfo: second[i]!.versionInfo, responseNonce: second[i]!.nonce, resourceNames: subs[i] }));
+    // Group B now asks for group A's names in an ACK (the bytes another stream sent): a new subscription.
+    cs.forEach((c, i) => i % 2 === 1 && c.send({ typeUrl: TYPE_URL.endpoint, versionInfo: second[i]!.versionInfo, responseNonce: second[i]!.nonce, resourceNames: groupA }));
+    const third = new Map<number, Awaited<ReturnType<AdsTestClient['next']>>>();
+    for (const [i, c] of cs.entries()) {
+      if (i % 2 === 0) continue;
+      third.set(i, await c.next());
+      assert.deepEqual(names(third.get(i)!, c), [...groupA].sort(), `stream ${i}: the new subscription`);
+    }
+    assert.ok(cs.filter((_, i) => i % 2 === 0).every((c) => c.buffered === 0), 'group A got nothing more');
+    // One stream moves through names first sent in ACKs (no node before them: the same offsets
+    // in every request): each move is seen, whatever memory the previous request was read from.
+    const groupC = Array.from({ length: 400 }, (_, i) => name(i + 100));
+    const c1 = cs[1]!;
+    let last = third.get(1)!;
+    for (const next of [groupC, groupB, groupC, groupB]) {
+      c1.send({ typeUrl: TYPE_URL.endpoint, versionInfo: last.versionInfo, responseNonce: last.nonce, resourceNames: next });
+      last = await c1.next();
+      assert.deepEqual(names(last, c1), [...next].sort());
+    }
+  });
+});
