@@ -5,6 +5,9 @@ import { effectivePolicy, wrapProxyProtocol } from '../../src/control/generate/c
 import { httpListener, route, routeConfig, staticCluster, tcpProxy, vhost, address } from './support/envoy-builders.ts';
 import { request } from './support/http-client.ts';
 import { startHarness, type Harness } from './support/proxy-harness.ts';
+import * as tls from 'node:tls';
+import { issueWith, makeCa } from './support/test-pki.ts';
+import { UPSTREAM_TLS } from './support/envoy-builders.ts';
 
 const PP = 'type.googleapis.com/envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport';
 const RAW = { name: 'envoy.transport_sockets.raw_buffer', typedConfig: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer' } };
@@ -54,9 +57,34 @@ describe('DestinationRule proxyProtocol → upstream_proxy_protocol transport so
   });
 });
 
+/** A TLS server behind a PROXY v1 header: reads the header line in the clear, then handshakes on the same socket. */
+async function tlsBehindProxyHeader(cert: { certPem: string; keyPem: string }, heads: string[]): Promise<net.Server> {
+  const server = net.createServer((raw) => {
+    let buf = Buffer.alloc(0);
+    const onData = (d: Buffer): void => {
+      buf = Buffer.concat([buf, d]);
+      const end = buf.indexOf('\r\n');
+      if (end < 0) return;
+      raw.off('data', onData);
+      raw.pause();
+      heads.push(buf.subarray(0, end + 2).toString());
+      raw.unshift(buf.subarray(end + 2));
+      const t = new tls.TLSSocket(raw, { isServer: true, cert: cert.certPem, key: cert.keyPem });
+      t.on('data', (x: Buffer) => t.end(x.toString().toUpperCase()));
+      t.on('error', () => undefined);
+    };
+    raw.on('data', onData);
+    raw.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return server;
+}
+
 describe('upstream PROXY protocol honoured by the proxy (real sockets)', () => {
   let h: Harness;
   let up: HeaderRecorder;
+  let tlsServer: net.Server;
+  const tlsHeads: string[] = [];
 
   before(async () => {
     up = await new HeaderRecorder().start();
@@ -65,10 +93,17 @@ describe('upstream PROXY protocol honoured by the proxy (real sockets)', () => {
     wrapProxyProtocol(v1, { version: 'V1' });
     const v2 = staticCluster('v2', [['127.0.0.1', up.port]]);
     wrapProxyProtocol(v2, { version: 'V2' });
+    const ca = await makeCa('site-ca');
+    tlsServer = await tlsBehindProxyHeader(issueWith(ca, { dns: ['site.example'] }), tlsHeads);
+    const overTls = staticCluster('tls', [['127.0.0.1', (tlsServer.address() as net.AddressInfo).port]], {
+      transportSocket: { name: 'envoy.transport_sockets.tls', typedConfig: { '@type': UPSTREAM_TLS, sni: 'site.example', commonTlsContext: { validationContext: { trustedCa: { inlineString: ca.certPem }, matchSubjectAltNames: [{ exact: 'site.example' }] } } } },
+    });
+    wrapProxyProtocol(overTls, { version: 'V1' });
     await h.push({
-      clusters: [v1, v2],
+      clusters: [v1, v2, overTls],
       listeners: [
         { name: 'tcp', address: address('127.0.0.1', 0), filterChains: [{ filters: [tcpProxy('v1')] }] },
+        { name: 'tls', address: address('127.0.0.1', 0), filterChains: [{ filters: [tcpProxy('tls')] }] },
         httpListener('web', 0, 'web'),
       ],
       routes: [routeConfig('web', [vhost('all', ['*'], [route({ prefix: '/' }, { cluster: 'v2' })])])],
@@ -78,6 +113,18 @@ describe('upstream PROXY protocol honoured by the proxy (real sockets)', () => {
   after(async () => {
     await h.close();
     await new Promise<void>((r) => up.server.close(() => r()));
+    tlsServer.close();
+  });
+
+  it('TLS upstream: the header goes first in the clear, then the TLS handshake on the same connection', async () => {
+    const port = h.port('tls');
+    const c = net.connect({ host: '127.0.0.1', port });
+    await new Promise<void>((r) => c.once('connect', r));
+    const clientPort = c.localPort!;
+    c.write('secret');
+    const reply = await new Promise<string>((r) => { let s = ''; c.on('data', (d) => (s += d)); c.on('end', () => r(s)); });
+    assert.equal(reply, 'SECRET', 'answered over the TLS session that followed the header');
+    assert.deepEqual(tlsHeads, [`PROXY TCP4 127.0.0.1 127.0.0.1 ${clientPort} ${port}\r\n`]);
   });
 
   it('tcp_proxy: a v1 header with the downstream connection\'s source and destination, then the bytes', async () => {
