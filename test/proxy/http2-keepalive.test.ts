@@ -5,6 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import { connectionPoolFields, shouldH2Upgrade } from '../../src/control/generate/cluster-traffic-policy.ts';
 import { httpListener, route, routeConfig, staticCluster, vhost } from './support/envoy-builders.ts';
 import { startHarness, waitUntil, type Harness } from './support/proxy-harness.ts';
+import { request } from './support/http-client.ts';
+import * as http from 'node:http';
 
 type Obj = Record<string, unknown>;
 const options = (fields: Obj): Obj => ((fields.typedExtensionProtocolOptions as Obj)['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'] as Obj);
@@ -80,5 +82,51 @@ describe('HTTP/2 connection keepalive honoured by the proxy (real sockets)', () 
     frozen = true;
     await waitUntil(() => upstreamClosed === 1, 'the proxy closing the connection whose PING went unanswered', 20_000);
     client.close();
+  });
+});
+
+describe('HTTP/1.1 clients of an HTTP/2 cluster (h2UpgradePolicy UPGRADE) go upstream over HTTP/2 (real sockets)', () => {
+  let h: Harness;
+  let server: http2.Http2Server;
+  const seen: string[] = [];
+  let sessions = 0;
+
+  before(async () => {
+    server = http2.createServer();
+    server.on('session', () => sessions++);
+    server.on('stream', (st: http2.ServerHttp2Stream, hd: http2.IncomingHttpHeaders) => {
+      let body = '';
+      st.on('data', (d) => (body += d));
+      st.on('end', () => {
+        seen.push(`${hd[':method']} ${hd[':path']} ${hd[':authority']} ${body}`);
+        st.respond({ ':status': 201, 'x-upstream': 'h2' });
+        st.end(`h2 saw ${body || hd[':path']}`);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    h = await startHarness();
+    await h.push({
+      clusters: [staticCluster('up', [['127.0.0.1', (server.address() as net.AddressInfo).port]], { typedExtensionProtocolOptions: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicitHttpConfig: { http2ProtocolOptions: {} } } } })],
+      listeners: [httpListener('web', 0, 'web')],
+      routes: [routeConfig('web', [vhost('all', ['*'], [route({ prefix: '/' }, { cluster: 'up' })])])],
+    });
+  });
+
+  after(async () => {
+    await h.close();
+    server.close();
+  });
+
+  it('sends GET and POST (with its body) as HTTP/2 streams on one connection and answers the client in HTTP/1.1', async () => {
+    const agent = new http.Agent({ keepAlive: true });
+    const get = await request(h.port('web'), { path: '/a', agent });
+    assert.equal(get.status, 201);
+    assert.equal(get.body, 'h2 saw /a');
+    assert.equal(get.headers['x-upstream'], 'h2');
+    const post = await request(h.port('web'), { path: '/b', method: 'POST', body: 'payload', agent });
+    assert.equal(post.body, 'h2 saw payload');
+    assert.deepEqual(seen.map((s) => s.split(' ').slice(0, 2).join(' ')), ['GET /a', 'POST /b']);
+    assert.equal(sessions, 1, 'one HTTP/2 connection for both');
+    agent.destroy();
   });
 });

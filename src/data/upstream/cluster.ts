@@ -4,6 +4,7 @@ import type { ClusterConfig } from './cluster-config.ts';
 import type { EndpointSpec } from './endpoint-config.ts';
 import { Host } from './host.ts';
 import { Http1Pool } from './http1-pool.ts';
+import { Http2Bridge } from './http2-bridge.ts';
 import { createLoadBalancer, type LoadBalancer } from './load-balancer.ts';
 import { OutlierDetector } from './outlier-detector.ts';
 import { PrioritySet } from './priority-set.ts';
@@ -65,6 +66,8 @@ export class Cluster {
   private overprovisioning = 1.4;
   private nextUnejectAt = Infinity;
   private lb: LoadBalancer;
+  /** HTTP/1.1 requests onto this HTTP/2 cluster's sessions (created on first use). */
+  private bridge: Http2Bridge | undefined;
   /** Envoy's outlier detector when the cluster has outlier_detection. */
   outlierDetector: OutlierDetector | undefined;
   readonly breaker: BreakerState = { connections: 0, pending: 0, requests: 0, retries: 0 };
@@ -168,7 +171,11 @@ export class Cluster {
   }
 
   pool(host: Host): Http1Pool {
-    if (!host.pool) host.pool = new Http1Pool(host, this, this.tlsFor(host));
+    if (!host.pool) {
+      // HTTP/1.1 requests to an HTTP/2 cluster (h2UpgradePolicy UPGRADE, HTTP2/GRPC ports) go upstream as HTTP/2
+      if (this.config.http2 && !this.config.useDownstreamProtocol) this.bridge ??= new Http2Bridge(this);
+      host.pool = new Http1Pool(host, this, this.tlsFor(host), this.config.http2 && !this.config.useDownstreamProtocol ? this.bridge : undefined);
+    }
     return host.pool;
   }
 
@@ -297,6 +304,7 @@ export class Cluster {
   }
 
   close(): void {
+    this.bridge?.close();
     this.outlierDetector?.close();
     for (const h of this.hosts) h.pool?.drain();
   }
