@@ -7,6 +7,7 @@ import { DescriptorOverload } from '../../src/data/listener/descriptor-overload.
 import { silentLogger } from '../../src/lib/log.ts';
 import { countOpenFiles, openFilesLimit, setOpenFilesSoftLimit } from '../../src/lib/open-files.ts';
 import { address, staticCluster, tcpProxy } from './support/envoy-builders.ts';
+import { echoOnce } from './support/echo-once.ts';
 import { startHarness, waitUntil, type Harness } from './support/proxy-harness.ts';
 
 /**
@@ -127,21 +128,3 @@ describe('DescriptorOverload at the limit itself', () => {
     assert.equal(m.pressure, 0);
   });
 });
-
-/** Connect, send `ping`, resolve with what came back within 2 s ('' on any failure). */
-function echoOnce(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    let got = '';
-    const c = net.connect({ port, host: '127.0.0.1' }, () => c.write('ping'));
-    const timer = setTimeout(() => c.destroy(), 2000);
-    c.on('data', (d: Buffer) => {
-      got += d.toString();
-      if (got === 'ping') c.end();
-    });
-    c.on('error', () => undefined);
-    c.on('close', () => {
-      clearTimeout(timer);
-      resolve(got);
-    });
-  });
-}

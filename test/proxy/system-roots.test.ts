@@ -8,6 +8,7 @@ import * as tls from 'node:tls';
 import { FileSecretProvider } from '../../src/agent/file-secret-provider.ts';
 import { clusterTlsFields, SYSTEM_ROOTS_SECRET } from '../../src/control/generate/cluster-tls.ts';
 import { address, staticCluster, tcpProxy } from './support/envoy-builders.ts';
+import { echoOnce } from './support/echo-once.ts';
 import { startHarness, type Harness } from './support/proxy-harness.ts';
 import { issue, makeCa, type TestCa } from './support/test-pki.ts';
 
@@ -76,21 +77,3 @@ describe('SIMPLE origination verifies the server against the OS roots', () => {
     assert.equal(reply, 'ping', 'the CA added to the bundle is trusted (the file change reached the proxy)');
   });
 });
-
-/** Connect, send `ping`, resolve with what came back within 2 s ('' on any failure). */
-function echoOnce(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    let got = '';
-    const c = net.connect({ port, host: '127.0.0.1' }, () => c.write('ping'));
-    const timer = setTimeout(() => c.destroy(), 2000);
-    c.on('data', (d: Buffer) => {
-      got += d.toString();
-      if (got === 'ping') c.end();
-    });
-    c.on('error', () => undefined);
-    c.on('close', () => {
-      clearTimeout(timer);
-      resolve(got);
-    });
-  });
-}
