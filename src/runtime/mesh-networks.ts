@@ -44,8 +44,8 @@ export interface MeshNetworksOptions {
  * route for the other networks' CIDRs, so pod addresses across networks cannot be reached;
  * traffic leaving over a link is masqueraded (replies need no route back). A network's link
  * address is its load-balancer address: a `LoadBalancer` Service labelled with a network gets it
- * as `status.loadBalancer.ingress`, and that node DNATs the Service's ports there to a ready pod
- * of it (Istio's east-west gateway: its address is what split-horizon EDS hands other networks).
+ * as `status.loadBalancer.ingress`, and that node DNATs the Service's ports there to its ready
+ * pods (random per connection) (Istio's east-west gateway: its address is what split-horizon EDS hands other networks).
  * Discovery runs in the default node: other networks' pods reach it at the default node's link
  * address, as a remote network reaches istiod through a gateway.
  */
@@ -164,8 +164,10 @@ export class MeshNetworks {
         if (this.serviceNetwork(s) !== node.network) continue;
         for (const port of s.spec.ports ?? []) {
           const here = serviceBackends(s, port, pods.filter((p) => node.pool?.contains(p.ip)));
-          const b = here[0];
-          if (b) dnat.push(`    ip daddr ${node.address} tcp dport ${port.port} dnat to ${b.address}:${b.port}`);
+          const rule = `    ip daddr ${node.address} tcp dport ${port.port} dnat ip to`;
+          if (here.length === 1) dnat.push(`${rule} ${here[0]!.address}:${here[0]!.port}`);
+          // as a cloud load balancer spreads connections over the gateway's pods
+          else if (here.length > 1) dnat.push(`${rule} numgen random mod ${here.length} map { ${here.map((b, i) => `${i} : ${b.address} . ${b.port}`).join(', ')} }`);
         }
       }
       const text = [
@@ -184,8 +186,12 @@ export class MeshNetworks {
         '',
       ].join('\n');
       if (this.appliedRules.get(node.netns) === text) continue;
-      await runInNetns(node.netns, 'nft', ['-f', '-'], { input: text });
-      this.appliedRules.set(node.netns, text);
+      try {
+        await runInNetns(node.netns, 'nft', ['-f', '-'], { input: text });
+        this.appliedRules.set(node.netns, text);
+      } catch (err) {
+        this.o.log.warn({ netns: node.netns, err: (err as Error).message }, 'cannot update the network node rules (gateway DNAT, link masquerade)');
+      }
     }
   }
 
