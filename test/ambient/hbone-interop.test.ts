@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { freePort, rootSkipReason, waitFor } from '../runtime/netns-test-support.ts';
-import { AmbientMesh } from './support/ambient-mesh.ts';
+import { AmbientMesh, namespaceManifest, strictManifest } from './support/ambient-mesh.ts';
 
 /**
  * Sidecars and gateways toward ambient pods, through the real CLI in network namespaces, as
@@ -23,24 +23,9 @@ spec:
   selector: {app: httpbin}
 `;
 
-const MESH = `apiVersion: v1
-kind: Namespace
-metadata:
-  name: default
-  labels: {istio.io/dataplane-mode: ambient}
----
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: legacy
-  labels: {istio-injection: enabled}
----
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: strict, namespace: default}
-spec:
-  mtls: {mode: STRICT}
----
+const MESH = `${namespaceManifest('default', 'ambient')}---
+${namespaceManifest('legacy', 'injected')}---
+${strictManifest('default')}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: waypoint, namespace: default}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { rootSkipReason, waitFor } from '../runtime/netns-test-support.ts';
-import { AmbientMesh, appManifest } from './support/ambient-mesh.ts';
+import { AmbientMesh, appManifest, namespaceManifest, strictManifest } from './support/ambient-mesh.ts';
 import { ISTIO_ZTUNNEL, istioZtunnelSkipReason } from './support/istio-ztunnel-node.ts';
 
 /**
@@ -16,24 +16,9 @@ import { ISTIO_ZTUNNEL, istioZtunnelSkipReason } from './support/istio-ztunnel-n
 const skip = (await rootSkipReason()) || istioZtunnelSkipReason();
 const app = (ns: string, name: string, echo: boolean): string => appManifest(ns, name, echo ? 'echo' : 'sleep');
 
-const MESH = `apiVersion: v1
-kind: Namespace
-metadata:
-  name: ambient
-  labels: {istio.io/dataplane-mode: ambient}
----
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: legacy
-  labels: {istio-injection: enabled}
----
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: strict, namespace: istio-system}
-spec:
-  mtls: {mode: STRICT}
----
+const MESH = `${namespaceManifest('ambient', 'ambient')}---
+${namespaceManifest('legacy', 'injected')}---
+${strictManifest('istio-system')}---
 ${app('ambient', 'client', false)}---
 ${app('ambient', 'server', true)}---
 ${app('legacy', 'web', true)}---

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { rootSkipReason, waitFor } from '../runtime/netns-test-support.ts';
-import { AmbientMesh, appManifest, ECHO_SERVER } from './support/ambient-mesh.ts';
+import { AmbientMesh, appManifest, ECHO_SERVER, namespaceManifest, strictManifest } from './support/ambient-mesh.ts';
 
 /**
  * Ambient clients to a sidecar server, as Istio's ambient profile runs sidecars
@@ -15,28 +15,10 @@ import { AmbientMesh, appManifest, ECHO_SERVER } from './support/ambient-mesh.ts
 const skip = await rootSkipReason();
 const sleeper = (ns: string, name: string): string => appManifest(ns, name, 'sleep');
 
-const MESH = `apiVersion: v1
-kind: Namespace
-metadata:
-  name: ambient
-  labels: {istio.io/dataplane-mode: ambient}
----
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: legacy
-  labels: {istio-injection: enabled}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: plain}
----
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: {name: strict, namespace: legacy}
-spec:
-  mtls: {mode: STRICT}
----
+const MESH = `${namespaceManifest('ambient', 'ambient')}---
+${namespaceManifest('legacy', 'injected')}---
+${namespaceManifest('plain')}---
+${strictManifest('legacy')}---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: only-client, namespace: legacy}

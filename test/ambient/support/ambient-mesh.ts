@@ -45,6 +45,26 @@ spec:
 ` : ''}`;
 }
 
+/** A Namespace; `ambient`: labelled `istio.io/dataplane-mode: ambient`, `injected`: `istio-injection: enabled`. */
+export function namespaceManifest(name: string, mode?: 'ambient' | 'injected'): string {
+  const labels = mode === 'ambient' ? '\n  labels: {istio.io/dataplane-mode: ambient}' : mode === 'injected' ? '\n  labels: {istio-injection: enabled}' : '';
+  return `apiVersion: v1
+kind: Namespace
+metadata:
+  name: ${name}${labels}
+`;
+}
+
+/** PeerAuthentication `strict` with mode STRICT in `ns` (istio-system: the whole mesh). */
+export function strictManifest(ns: string): string {
+  return `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: strict, namespace: ${ns}}
+spec:
+  mtls: {mode: STRICT}
+`;
+}
+
 export interface MeshPod {
   name: string;
   namespace: string;
