@@ -58,6 +58,7 @@ export function register(program: Command, ctx: CliContext): void {
           debounceMaxMs: c.debounceMaxMs,
           pushConcurrency: c.pushConcurrency,
           trustedNodeAccounts: c.trustedNodeAccounts,
+          tlsOnSidecarIngress: c.tlsOnSidecarIngress,
           clock: systemClock,
           logs,
           ...(c.kube && kubeApi

@@ -24,6 +24,7 @@ export interface DiscoveryFlags {
 /** Everything the command needs, parsed once from flags and the environment. */
 export interface DiscoveryConfig {
   readonly configPaths: readonly string[];
+  readonly tlsOnSidecarIngress: boolean;
   readonly caDir: string | undefined;
   readonly trustDomain: string;
   readonly grpcAddr: string;
@@ -70,7 +71,7 @@ function kubeConfigSource(flags: DiscoveryFlags, env: NodeJS.ProcessEnv): KubeCo
 
 /**
  * The only place `mizzen discovery` reads the environment (PILOT_DEBOUNCE_*, PILOT_PUSH_THROTTLE,
- * MIZZEN_LOG; with --kube also POD_NAME, POD_NAMESPACE, REVISION, KUBECONFIG,
+ * MIZZEN_LOG, ENABLE_TLS_ON_SIDECAR_INGRESS; with --kube also POD_NAME, POD_NAMESPACE, REVISION, KUBECONFIG,
  * KUBERNETES_SERVICE_HOST, MIZZEN_LEASE_DURATION).
  */
 export function discoveryConfig(flags: DiscoveryFlags, env: NodeJS.ProcessEnv): DiscoveryConfig {
@@ -101,6 +102,7 @@ export function discoveryConfig(flags: DiscoveryFlags, env: NodeJS.ProcessEnv): 
     debounceAfterMs: envDuration(env, 'PILOT_DEBOUNCE_AFTER', 100),
     debounceMaxMs: envDuration(env, 'PILOT_DEBOUNCE_MAX', 10_000),
     pushConcurrency: throttle,
+    tlsOnSidecarIngress: env.ENABLE_TLS_ON_SIDECAR_INGRESS === 'true' || env.ENABLE_TLS_ON_SIDECAR_INGRESS === '1',
     logLevels: env.MIZZEN_LOG,
     trustedNodeAccounts: Object.freeze(
       env.CA_TRUSTED_NODE_ACCOUNTS !== undefined

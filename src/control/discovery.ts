@@ -70,6 +70,8 @@ export interface DiscoveryOptions {
   rescanIntervalMs?: number;
   /** `NS/SA` accounts allowed to request certificates for pods on their node (CA_TRUSTED_NODE_ACCOUNTS). */
   trustedNodeAccounts?: readonly string[];
+  /** istiod's ENABLE_TLS_ON_SIDECAR_INGRESS: Sidecar ingress `tls` terminates on the port (off by default). */
+  tlsOnSidecarIngress?: boolean;
   /** Kubernetes mode (`--kube`): the API server as one more config source, webhooks, CA keys. */
   kube?: Omit<KubeModeOptions, 'store' | 'validate' | 'mesh' | 'logs' | 'trustDomain'>;
 }
@@ -176,7 +178,7 @@ export class Discovery {
     const version = `${new Date(this.o.clock.now()).toISOString()}/${++this.pushCounter}`;
     const view = new GatewayApiConfigView(this.store, 'cluster.local');
     this.reportGatewayApiProblems(view.translation.problems);
-    const push = new PushContext({ config: view, registry, mesh, version });
+    const push = new PushContext({ config: view, registry, mesh: { ...mesh, enableTlsOnSidecarIngress: this.o.tlsOnSidecarIngress === true }, version });
     this.pushContext = push;
     const generators = this.generators;
     const generate = sharedGeneration((proxy, typeUrl, names) => {
@@ -334,7 +336,7 @@ export class Discovery {
     const mesh = this.mesh;
     const context = (config: ConfigStoreReader, version: string): PushContext => {
       const registry = this.o.buildRegistry ? this.o.buildRegistry(config, mesh) : new RegistryBuilder().build(config, mesh);
-      return new PushContext({ config: new GatewayApiConfigView(config, 'cluster.local'), registry, mesh, version });
+      return new PushContext({ config: new GatewayApiConfigView(config, 'cluster.local'), registry, mesh: { ...mesh, enableTlsOnSidecarIngress: this.o.tlsOnSidecarIngress === true }, version });
     };
     const before = context(this.store, 'before');
     const after = context(new OverlayConfig(this.store, resources), 'what-if');

@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
+import * as https from 'node:https';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { issueWith, makeCa } from '../proxy/support/test-pki.ts';
 import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { generateAll, proxy, pushContext } from '../support/generate-fixture.ts';
@@ -85,5 +90,58 @@ describe('a captureMode NONE listener served by the proxy (real sockets)', () =>
     const res = await request(port, { path: '/direct' });
     assert.equal(res.status, 200);
     assert.equal(res.body, 'app saw /direct');
+  });
+});
+
+describe('Sidecar ingress tls with ENABLE_TLS_ON_SIDECAR_INGRESS (real sockets)', () => {
+  let h: Harness;
+  let app: http.Server;
+  let dir: string;
+  let port = 0;
+  let caPem = '';
+
+  before(async () => {
+    app = http.createServer((req, res) => res.end(`app saw ${req.url}`));
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    const ca = await makeCa('ingress-ca');
+    caPem = ca.certPem;
+    const cert = issueWith(ca, { dns: ['reviews.example'] });
+    dir = mkdtempSync(join(tmpdir(), 'mizzen-ingress-tls-'));
+    writeFileSync(join(dir, 'tls.crt'), cert.certPem);
+    writeFileSync(join(dir, 'tls.key'), cert.keyPem);
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const yaml = config(port, (app.address() as net.AddressInfo).port, '127.0.0.1')
+      .replace('protocol: HTTP, name: http }\n    captureMode: NONE', `protocol: HTTPS, name: https }\n    captureMode: NONE\n    tls: { mode: SIMPLE, serverCertificate: ${join(dir, 'tls.crt')}, privateKey: ${join(dir, 'tls.key')} }`);
+    const off = generateAll(REVIEWS, pushContext(yaml, RICH_SERVICES, RICH_ENDPOINTS));
+    assert.equal(JSON.stringify(off.listeners).includes('tls.crt'), false, 'ignored without the feature, as istiod');
+    const generated = generateAll(REVIEWS, pushContext(yaml, RICH_SERVICES, RICH_ENDPOINTS, { enableTlsOnSidecarIngress: true }));
+    const name = `127.0.0.1_${port}`;
+    h = await startHarness({ portOverride: (n, p) => (n === name ? p : 0) });
+    await h.push({
+      clusters: generated.clusters.filter((c) => c.name === `inbound|${port}||`).map((c) => protoJsonToObject(codec().type('envoy.config.cluster.v3.Cluster'), c.resource).object),
+      listeners: generated.listeners.filter((l) => l.name === name).map((l) => protoJsonToObject(codec().type('envoy.config.listener.v3.Listener'), l.resource).object),
+    });
+  });
+
+  after(async () => {
+    await h?.close();
+    app.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('terminates the client\'s TLS with the ingress certificate and routes the HTTP inside', async () => {
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = https.request({ host: '127.0.0.1', port, path: '/secure', ca: caPem, servername: 'reviews.example' }, (res) => {
+        let s = '';
+        res.on('data', (d) => (s += d));
+        res.on('end', () => resolve(s));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(body, 'app saw /secure');
   });
 });

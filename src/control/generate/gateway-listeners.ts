@@ -3,7 +3,7 @@ import { hostMatches } from '../push/host-match.ts';
 import { resolveGatewayName, type VirtualServiceView } from '../push/virtual-service-index.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import { BLACKHOLE_CLUSTER } from './cluster-names.ts';
-import { EXT, sdsSecret, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
+import { EXT, socketAddress, typedFilter, type JsonObject } from './envoy-extensions.ts';
 import { gatewayRouteName, serverIsHttp, serversByPort, type BoundServer } from './gateway-servers.ts';
 import { httpConnectionManagerFilter, listenerHcmSettings, tcpProxyFilter } from './http-connection-manager.ts';
 import { tunnelingConfig } from './tunneling-config.ts';
@@ -11,6 +11,7 @@ import { hcmTelemetry } from './telemetry-hcm.ts';
 import { tcpRouteClusters } from './outbound-listeners.ts';
 import { policyFiltersFor } from './policy-filters.ts';
 import { autoPassthroughChains } from './auto-passthrough.ts';
+import { serverTlsSocket } from './server-tls-socket.ts';
 
 /**
  * A gateway's listeners: one `0.0.0.0_PORT` per server port. Plain HTTP servers share one chain
@@ -36,7 +37,7 @@ export function gatewayListeners(proxy: ProxyInfo, push: PushContext): JsonObjec
           name: gatewayRouteName(s),
           filterChainMatch: { ...sniMatch(s), transportProtocol: 'tls' },
           filters: [httpConnectionManagerFilter({ statPrefix: `outbound_0.0.0.0_${port}`, rds: gatewayRouteName(s), preFilters: policy.http, ...listenerHcmSettings(proxy, push.mesh), telemetry: hcmTelemetry(push, proxy, 'gateway'), gateway: true })],
-          transportSocket: terminatingTls(s),
+          transportSocket: serverTlsSocket(s.server.tls ?? {}),
         });
       } else if (s.protocol === 'TLS' || s.protocol === 'HTTPS') {
         needsTlsInspector = true;
@@ -69,36 +70,6 @@ export function gatewayListeners(proxy: ProxyInfo, push: PushContext): JsonObjec
 function sniMatch(s: BoundServer): JsonObject {
   const names = s.hosts.map((h) => h.host).filter((h) => h !== '*');
   return names.length > 0 ? { serverNames: names } : {};
-}
-
-const TLS_VERSIONS: Record<string, string> = { TLSV1_0: 'TLSv1_0', TLSV1_1: 'TLSv1_1', TLSV1_2: 'TLSv1_2', TLSV1_3: 'TLSv1_3' };
-
-function terminatingTls(s: BoundServer): JsonObject {
-  const tls = s.server.tls ?? {};
-  const common: JsonObject = { alpnProtocols: ['h2', 'http/1.1'] };
-  if (tls.credentialName) {
-    common.tlsCertificateSdsSecretConfigs = [sdsSecret(`kubernetes://${tls.credentialName}`)];
-    if (tls.mode === 'MUTUAL') common.combinedValidationContext = { defaultValidationContext: {}, validationContextSdsSecretConfig: sdsSecret(`kubernetes://${tls.credentialName}-cacert`) };
-  } else if (tls.mode === 'ISTIO_MUTUAL') {
-    common.tlsCertificateSdsSecretConfigs = [sdsSecret('default')];
-    common.combinedValidationContext = { defaultValidationContext: {}, validationContextSdsSecretConfig: sdsSecret('ROOTCA') };
-  } else if (tls.serverCertificate && tls.privateKey) {
-    common.tlsCertificates = [{ certificateChain: { filename: tls.serverCertificate }, privateKey: { filename: tls.privateKey } }];
-    if (tls.mode === 'MUTUAL' && tls.caCertificates) common.validationContext = { trustedCa: { filename: tls.caCertificates }, ...(tls.caCrl ? { crl: { filename: tls.caCrl } } : {}) };
-  }
-  const mutual = tls.mode === 'MUTUAL' || tls.mode === 'ISTIO_MUTUAL';
-  // As istiod: the client certificate must carry one of subjectAltNames; TLS versions bounded as set.
-  if (mutual && tls.subjectAltNames?.length) {
-    const cv = (common.combinedValidationContext ?? common.validationContext) as JsonObject | undefined;
-    const sans = { matchSubjectAltNames: tls.subjectAltNames.map((exact) => ({ exact })) };
-    if (cv && common.combinedValidationContext) cv.defaultValidationContext = { ...(cv.defaultValidationContext as JsonObject), ...sans };
-    else if (cv) Object.assign(cv, sans);
-  }
-  const params: JsonObject = {};
-  if (tls.minProtocolVersion && tls.minProtocolVersion !== 'TLS_AUTO') params.tlsMinimumProtocolVersion = TLS_VERSIONS[tls.minProtocolVersion];
-  if (tls.maxProtocolVersion && tls.maxProtocolVersion !== 'TLS_AUTO') params.tlsMaximumProtocolVersion = TLS_VERSIONS[tls.maxProtocolVersion];
-  if (Object.keys(params).length > 0) common.tlsParams = params;
-  return { name: EXT.tlsTransport.name, typedConfig: { '@type': EXT.tlsTransport.downstream, commonTlsContext: common, requireClientCertificate: mutual } };
 }
 
 /** VirtualServices bound to this server's gateway whose hosts the server admits. */

@@ -11,6 +11,7 @@ import { PASSTHROUGH_PROTOCOL_OPTIONS } from './outbound-clusters.ts';
 import { connectionPoolFields } from './cluster-traffic-policy.ts';
 import { policyFiltersFor, type PolicyFilters } from './policy-filters.ts';
 import { isHttpProtocol, isSniffed } from './virtual-hosts.ts';
+import { serverTlsSocket } from './server-tls-socket.ts';
 
 export const VIRTUAL_INBOUND = 'virtualInbound';
 export const VIRTUAL_INBOUND_PORT = 15006;
@@ -69,6 +70,8 @@ function portChains(ip: InboundPort, mtls: ReturnType<PushContext['mtlsFor']>, p
   const name = `${ip.bind ?? '0.0.0.0'}_${ip.port}`;
   const portHttp = (): JsonObject[] => httpFilters({ cluster: inboundClusterName(ip.port), vhost: `inbound|http|${ip.port}`, operation: `${ip.service.hostname}:${ip.servicePort}/*`, statPrefix: `inbound_${name}`, http2: ip.protocol === 'HTTP2' || ip.protocol === 'GRPC' }, policy, settings);
   const filters = http ? portHttp() : tcpFilters(ip, policy);
+  // Sidecar ingress `tls` (ENABLE_TLS_ON_SIDECAR_INGRESS), only where mesh mTLS is off, as istiod
+  if (ip.tls && portMode === 'DISABLE') return [{ name, filterChainMatch: { destinationPort: ip.port, transportProtocol: 'tls' }, filters, transportSocket: serverTlsSocket(ip.tls) }];
   if (portMode !== 'DISABLE') {
     // Undeclared protocol over mesh mTLS, as istiod: an Envoy client sending HTTP offers Istio's
     // HTTP ALPN and gets the HTTP chain; other mesh TLS (istio, istio-peer-exchange) the TCP one.

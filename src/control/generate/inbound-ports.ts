@@ -1,4 +1,5 @@
 import type { ConnectionPoolSettings } from '../../api/istio/connection-pool.ts';
+import type { ServerTLSSettings } from '../../api/istio/tls-settings.ts';
 import type { PushContext } from '../push/push-context.ts';
 import type { Service } from '../registry/service.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
@@ -19,6 +20,8 @@ export interface InboundPort {
   bind?: string;
   /** Sidecar ingress `captureMode: NONE`: a listener of its own bound on `bind`:PORT, not a chain of virtualInbound. */
   bindToPort?: boolean;
+  /** Sidecar ingress `tls` (with ENABLE_TLS_ON_SIDECAR_INGRESS): terminated on the port when its mesh mTLS is DISABLE. */
+  tls?: ServerTLSSettings;
 }
 
 /**
@@ -54,10 +57,14 @@ export function inboundPorts(proxy: ProxyInfo, push: PushContext): InboundPort[]
     const connectionPool = l.connectionPool ?? pool;
     const bindToPort = l.captureMode === 'NONE';
     const bind = l.bind || (bindToPort ? proxy.ipAddresses[0] ?? '0.0.0.0' : undefined);
+    const tls = l.tls && push.mesh.enableTlsOnSidecarIngress ? l.tls : undefined;
+    const declared = (l.port?.protocol ?? 'TCP').toUpperCase();
     out.set(n, {
       port: n,
       servicePort: n,
-      protocol: (l.port?.protocol ?? 'TCP').toUpperCase(),
+      // istiod's AfterTLSTermination: what is inside the user's TLS
+      protocol: tls ? (declared === 'HTTPS' ? 'HTTP' : declared === 'TLS' ? 'TCP' : declared) : declared,
+      ...(tls ? { tls } : {}),
       service,
       ...(l.defaultEndpoint ? { defaultEndpoint: l.defaultEndpoint } : {}),
       ...(connectionPool ? { connectionPool } : {}),

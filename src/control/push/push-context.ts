@@ -33,6 +33,8 @@ export interface PushMeshConfig {
   enableAutoMtls?: boolean;
   /** Default cluster connect timeout (`10s`). */
   connectTimeout?: string;
+  /** istiod's ENABLE_TLS_ON_SIDECAR_INGRESS feature (discovery's environment): Sidecar ingress `tls` is applied. */
+  enableTlsOnSidecarIngress?: boolean;
   /** MeshConfig.h2UpgradePolicy (outbound clusters of HTTP ports). */
   h2UpgradePolicy?: string;
   /** Other trust domains whose identities count as the mesh's (authorization principals). */

@@ -86,8 +86,8 @@ export const UNSUPPORTED_FEATURES: readonly UnsupportedFeature[] = [
     kind: 'Sidecar',
     level: 'warn',
     fields: ['spec.ingress[*].tls', 'spec.outboundTrafficPolicy.egressProxy'],
-    what: 'Sidecar ingress tls (istiod too ignores it unless ENABLE_TLS_ON_SIDECAR_INGRESS) and outboundTrafficPolicy.egressProxy are not implemented',
-    ifServed: 'these fields are ignored: the ingress port is served in plaintext or mesh mTLS, unmatched outbound traffic is not sent to the egress proxy',
+    what: 'Sidecar ingress tls applies only when discovery runs with ENABLE_TLS_ON_SIDECAR_INGRESS=true and the port\'s mesh mTLS is DISABLE (as istiod, whose flag is off by default); outboundTrafficPolicy.egressProxy is not implemented',
+    ifServed: 'without the flag the ingress port is served in plaintext or mesh mTLS; unmatched outbound traffic is not sent to the egress proxy',
     example: { ingress: [{ port: { number: 9080, protocol: 'HTTP', name: 'http' }, tls: { mode: 'SIMPLE', serverCertificate: '/etc/istio/ingress/tls.crt', privateKey: '/etc/istio/ingress/tls.key' }, defaultEndpoint: '127.0.0.1:8080' }] },
   },
   {
