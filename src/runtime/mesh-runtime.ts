@@ -160,10 +160,12 @@ export class MeshRuntime {
       const normalized = resources.map((r) => this.objects.normalize(r));
       if (errors.length > 0) return { result: { ok: false, errors, changes: [] }, terminations: [] };
       const changes: string[] = [];
+      // the default network (istio-system's label) is known before any Service of this batch gets its network's address
+      const system = normalized.find((r) => r.kind === 'Namespace' && r.group === '' && r.metadata.name === 'istio-system');
+      this.networks.setDefaultName((system?.metadata.labels as Record<string, string> | undefined)?.[NETWORK_LABEL] ?? this.objects.namespaceLabels('istio-system')[NETWORK_LABEL]);
       for (const r of normalized) {
         const put = this.objects.put(r);
         const { prev, changed } = put;
-        this.networks.setDefaultName(this.objects.namespaceLabels('istio-system')[NETWORK_LABEL]);
         // a network's LoadBalancer Service gets that network's address (mesh-networks.ts)
         const lb = changed ? this.networks.loadBalancerStatus(put.stored) : undefined;
         const stored = lb ? (this.objects.putStatus(resourceKey(put.stored), lb) ?? put.stored) : put.stored;
@@ -257,6 +259,8 @@ export class MeshRuntime {
       const edited = relabel(r, labels, overwrite);
       if ('error' in edited) return { ok: false, errors: [edited.error], changes: [] };
       const { stored, changed } = this.objects.put(edited.resource);
+      // `kubectl label namespace istio-system topology.istio.io/network=...` names the default network (Istio's install pages)
+      if (stored.kind === 'Namespace') this.networks.setDefaultName(this.objects.namespaceLabels('istio-system')[NETWORK_LABEL]);
       if (changed) {
         this.config.write(stored);
         // as an apply: a Gateway's objects follow its labels, running pods enter or leave ambient mode with their namespace's

@@ -9,8 +9,8 @@ import { SAMPLES, TaskMesh } from './task-mesh.ts';
 
 /**
  * Istio's multi-network mesh ("Install Multi-Primary / Primary-Remote on different networks")
- * through `mizzen up`: istio-system labelled `topology.istio.io/network: network1` (the default
- * network, the mesh's node), pods labelled `network2` on a second node namespace with its own pod
+ * through `mizzen up`: istio-system labelled `topology.istio.io/network=network1` as the pages do
+ * (`mizzen label namespace`; the default network, the mesh's node), pods labelled `network2` on a second node namespace with its own pod
  * CIDR, an east-west gateway per network as Istio's samples deploy it (`istio: eastwestgateway`,
  * the network label, ISTIO_META_REQUESTED_NETWORK_VIEW) and Istio's expose-services.yaml
  * (AUTO_PASSTHROUGH on 15443). sleep on network1 calls a service whose only endpoint is on
@@ -26,7 +26,6 @@ const NAMESPACES = `apiVersion: v1
 kind: Namespace
 metadata:
   name: istio-system
-  labels: { topology.istio.io/network: network1 }
 ---
 apiVersion: v1
 kind: Namespace
@@ -121,6 +120,9 @@ describe('multi-network east-west gateway (AUTO_PASSTHROUGH) through mizzen up',
 
   before(async () => {
     mesh = await TaskMesh.up('multi-network', { 'namespaces.yaml': NAMESPACES });
+    // as Istio's install pages: "kubectl label namespace istio-system topology.istio.io/network=network1"
+    const label = await mesh.cli(['label', 'namespace', 'istio-system', 'topology.istio.io/network=network1']);
+    assert.equal(label.code, 0, label.stderr);
     await mesh.apply(eastwest('network1') + '---\n' + eastwest('network2', 2));
     await mesh.apply(EXPOSE, 'istio-system');
     await mesh.apply([service('remote'), app('remote', 'v1', 'network2'), service('helloworld'), app('helloworld', 'v1', 'network1'), app('helloworld', 'v2', 'network2', 2)].join('---\n'));
