@@ -135,6 +135,45 @@ describe('multi-network: split-horizon EDS (istiod EndpointsByNetworkFilter)', (
     assert.ok(unlabelled.has('10.244.0.40:5000') && unlabelled.has('10.244.0.11:5000') && unlabelled.has('192.0.2.10:15443'), 'a proxy without a network is on network1');
   });
 
+  it("MeshNetworks (the istio ConfigMap's meshNetworks): gateways by address or registryServiceName, endpoints fromRegistry / fromCidr", () => {
+    const meshNetworks = (networks: string): string => `apiVersion: v1
+kind: ConfigMap
+metadata: { name: istio, namespace: istio-system }
+data:
+  meshNetworks: |
+${networks.split('\n').map((l) => `    ${l}`).join('\n')}
+---
+apiVersion: v1
+kind: Service
+metadata: { name: istio-eastwestgateway, namespace: istio-system }
+spec: { type: LoadBalancer, selector: { istio: eastwestgateway }, ports: [{ name: tls, port: 15443 }] }
+status: { loadBalancer: { ingress: [{ ip: 192.0.2.20 }] } }
+---
+`;
+    const byRegistry = meshNetworks(`networks:
+  network1:
+    endpoints: [{ fromRegistry: Kubernetes }]
+    gateways: [{ registryServiceName: istio-eastwestgateway.istio-system.svc.cluster.local, port: 15443 }]
+  network2:
+    endpoints: [{ fromCidr: 10.245.0.0/16 }]
+    gateways: [{ address: 192.0.2.30, port: 16443 }]`);
+    assert.deepEqual([...endpointsOf(on('network1'), byRegistry).entries()].sort(), [
+      ['10.244.0.11:5000', 1],
+      ['10.244.0.40:5000', 1],
+      ['10.246.0.31:5000', 1],
+      ['192.0.2.30:16443', 4],
+    ]);
+    // the unlabelled 10.244.0.40 is on network1 (fromRegistry: the cluster's network), behind its registry service's address
+    assert.equal(endpointsOf(on('network2'), byRegistry).get('192.0.2.20:15443'), 2);
+    const byCidr = meshNetworks(`networks:
+  network1:
+    endpoints: [{ fromCidr: 10.244.0.0/16 }]
+    gateways: [{ address: 192.0.2.20, port: 15443 }]`);
+    const seen = endpointsOf(on('network2'), byCidr);
+    assert.equal(seen.has('10.244.0.40:5000'), false, 'the unlabelled endpoint in 10.244.0.0/16 is on network1');
+    assert.equal(seen.get('192.0.2.20:15443'), 2);
+  });
+
   it('REQUESTED_NETWORK_VIEW (an east-west gateway) limits the endpoints to those networks (and endpoints with none)', () => {
     const gw = on('network2', proxy({ type: 'router', namespace: 'istio-system', labels: { istio: 'eastwestgateway', 'topology.istio.io/network': 'network2' } }), { REQUESTED_NETWORK_VIEW: 'network2' });
     const seen = endpointsOf(gw, gatewayService('network1', ['192.0.2.20']) + gatewayService('network2', ['192.0.2.10']) + CROSS_NETWORK_GATEWAY, SNI);

@@ -3,7 +3,7 @@ import type { Endpoint } from '../registry/service.ts';
 import { NETWORK_LABEL } from '../registry/workload-labels.ts';
 import type { ProxyInfo } from '../xds/proxy-info.ts';
 import type { LocalityGroup } from './locality-lb.ts';
-import { networkGateways, proxyNetwork, requestedNetworkView, systemNetwork, type NetworkGateway } from './network-gateways.ts';
+import { endpointNetworks, networkGateways, proxyNetwork, requestedNetworkView, type NetworkGateway } from './network-gateways.ts';
 
 /**
  * What split-horizon EDS depends on for a proxy: '' when the mesh has no network gateway (every
@@ -18,7 +18,8 @@ export function splitHorizonKey(proxy: ProxyInfo, push: PushContext): string {
 /**
  * istiod's split-horizon EDS (EndpointsByNetworkFilter), applied before locality load balancing:
  * once some network has a gateway, a proxy gets the endpoints of its own network (an endpoint
- * without one is on the cluster's, systemNetwork; '' matches every network), or of a network
+ * without a label is on the cluster's or its MeshNetworks `fromCidr` one, endpointNetworks; ''
+ * matches every network), or of a network
  * without a gateway, directly, and in place of each other network's endpoints
  * that gateway (address and port, mTLS as `tlsMode: istio`), weighted by the endpoints it stands
  * for. Remote endpoints without mesh mTLS (or not ready) are dropped: the gateway routes by the mTLS SNI. A
@@ -30,7 +31,7 @@ export function splitHorizon(groups: readonly LocalityGroup[], proxy: ProxyInfo,
   const gateways = networkGateways(push);
   if (gateways.size === 0) return [...groups];
   const own = proxyNetwork(proxy, push);
-  const cluster = systemNetwork(push);
+  const networkOf = endpointNetworks(push);
   const view = requestedNetworkView(proxy);
   const scale = [...gateways.values()].reduce((m, list) => lcm(m, list.length), 1);
   const out: LocalityGroup[] = [];
@@ -38,7 +39,7 @@ export function splitHorizon(groups: readonly LocalityGroup[], proxy: ProxyInfo,
     const endpoints: Endpoint[] = [];
     const viaGateway = new Map<NetworkGateway, { weight: number; sample: Endpoint }>();
     for (const e of g.endpoints) {
-      const network = e.network ?? cluster;
+      const network = networkOf(e);
       if (view && !view.has(network)) continue;
       const weight = Math.min((e.weight ?? 1) * scale, 0xffffffff);
       const remote = gateways.get(network) ?? [];
