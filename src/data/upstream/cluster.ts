@@ -117,10 +117,12 @@ export class Cluster {
     const tlsChanged = JSON.stringify(config.raw.transportSocket) !== JSON.stringify(this.config.raw.transportSocket)
       || JSON.stringify(config.raw.transportSocketMatches) !== JSON.stringify(this.config.raw.transportSocketMatches);
     const bindChanged = JSON.stringify(config.bind) !== JSON.stringify(this.config.bind);
+    // HTTP/1.1 pools of a cluster that now speaks HTTP/2 (or no longer does) are rebuilt, bridged or not
+    const protocolChanged = config.http2 !== this.config.http2 || config.useDownstreamProtocol !== this.config.useDownstreamProtocol;
     this.config = config;
     this.lb = createLoadBalancer(config.lbPolicy, config);
     if (bindChanged) this.connector = this.baseConnector.withBind(config.bind);
-    if (tlsChanged || bindChanged) for (const h of this.hosts) { h.pool?.drain(); h.pool = undefined; }
+    if (tlsChanged || bindChanged || protocolChanged) for (const h of this.hosts) { h.pool?.drain(); h.pool = undefined; }
     if (config.staticEndpoints && config.type === 'STATIC') this.setEndpoints(config.staticEndpoints);
     this.configureOutlierDetection();
     this.usableStale = true;
