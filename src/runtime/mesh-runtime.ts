@@ -5,7 +5,7 @@ import { issueLines } from './issue-lines.ts';
 import { MizzenError } from '../lib/errors.ts';
 import type { DeploymentSpec } from '../api/kube/deployment.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
-import type { ChangeResult, MeshRuntimeOptions, SidecarContext } from './mesh-runtime-options.ts';
+import type { ChangeResult, MeshRuntimeOptions } from './mesh-runtime-options.ts';
 import { ConfigDirWriter } from './config-dir-writer.ts';
 import { deploymentReplicas, podTemplateHash } from './deployment-pods.ts';
 import { GuardRoutes } from './guard-routes.ts';
@@ -21,6 +21,7 @@ import { makePodRunDirs, podRunDir } from './runtime-state.ts';
 import { selects } from './service-endpoints.ts';
 import { PodStatePublisher } from './pod-state-publisher.ts';
 import { MeshNetworks, NETWORK_LABEL } from './mesh-networks.ts';
+import { MeshLabels } from './mesh-labels.ts';
 import { MeshStatusViews } from './mesh-status-views.ts';
 import { AmbientPods } from './ambient-pods.ts';
 import { ControlPlaneProcess } from './control-plane-process.ts';
@@ -32,7 +33,7 @@ import { waitForEndpointDrain } from './endpoint-drain.ts';
 import { waitForEndpointRegistration } from './endpoint-registration.ts';
 import { KubeObjectViews, type Exposure } from './kube-object-views.ts';
 import { DISCOVERY_SOCKET } from './control-plane-process.ts';
-import { deletedLine, kindLabel, plural, relabel, withRestartStamp, type ObjectRef } from './object-edits.ts';
+import { deletedLine, kindLabel, plural, withRestartStamp, type ObjectRef } from './object-edits.ts';
 import { barePodHash, barePodKey, isBarePod } from './bare-pods.ts';
 import { barePodPlan, deploymentPodPlan, type PodPlan } from './pod-plan.ts';
 import { GatewayDeploymentController } from './gateway-deployment-controller.ts';
@@ -55,6 +56,8 @@ export class MeshRuntime {
   readonly views: MeshStatusViews;
   /** Pod objects, Service rules and hosts files published from the running pods. */
   private readonly podState: PodStatePublisher;
+  /** `kubectl label` on stored objects and running pods. */
+  private readonly labels: MeshLabels;
   /** Other networks than the node's (Istio multi-network): their nodes, links and gateway addresses. */
   private readonly networks: MeshNetworks;
   /** Pods being terminated (drained, then stopped), by key. */
@@ -107,6 +110,7 @@ export class MeshRuntime {
       waitForControlPlane: (ms) => this.waitForControlPlane(ms),
       onChange: (ms) => this.scheduleRefresh(ms),
     });
+    this.labels = new MeshLabels({ objects: this.objects, config: this.config, pods: this.pods, gatewayController: this.gatewayController, ambient: this.ambient, networks: this.networks, scheduleRefresh: (ms) => this.scheduleRefresh(ms) });
     this.podState = new PodStatePublisher({ pods: this.pods, objects: this.objects, views: this.views, config: this.config, ambient: this.ambient, log: this.log, ...(options.onPodObjects ? { onPodObjects: options.onPodObjects } : {}) });
   }
 
@@ -250,60 +254,9 @@ export class MeshRuntime {
     return result;
   }
 
-  /** `kubectl label`: set (value) or remove (null) labels of a stored object, or of a running pod. */
+  /** `kubectl label`: set (value) or remove (null) labels of a stored object, or of a running pod (mesh-labels.ts). */
   label(ref: ObjectRef, labels: Readonly<Record<string, string | null>>, overwrite: boolean): Promise<ChangeResult> {
-    if (ref.kind === 'Pod' && ref.group === '') return this.enqueue(async () => this.labelPod(ref, labels, overwrite));
-    return this.enqueue(async () => {
-      const r = this.objects.get(resourceKey(this.objects.normalize(ref as ConfigResource)));
-      if (!r) return { ok: false, errors: [`${plural(ref)} "${ref.metadata.name}" not found`], changes: [] };
-      const edited = relabel(r, labels, overwrite);
-      if ('error' in edited) return { ok: false, errors: [edited.error], changes: [] };
-      const { stored, changed } = this.objects.put(edited.resource);
-      // `kubectl label namespace istio-system topology.istio.io/network=...` names the default network (Istio's install pages)
-      if (stored.kind === 'Namespace') this.networks.setDefaultName(this.objects.namespaceLabels('istio-system')[NETWORK_LABEL]);
-      if (changed) {
-        this.config.write(stored);
-        // as an apply: a Gateway's objects follow its labels, running pods enter or leave ambient mode with their namespace's
-        this.gatewayController.sync();
-        this.ambient.reconcile(this.pods.values());
-      }
-      const removed = Object.values(labels).every((v) => v === null);
-      return { ok: true, errors: [], changes: [`${kindLabel(r)} ${changed ? (removed ? 'unlabeled' : 'labeled') : 'not labeled'}`] };
-    });
-  }
-
-  /**
-   * `kubectl label pod`: the running pod's labels change in place, without a restart, as on
-   * Kubernetes. Services select it or not by its new labels, and ambient mode follows at once
-   * (`istio.io/dataplane-mode=ambient|none`, or the label removed to fall back on the namespace's):
-   * the pod is enrolled or released as istio-cni's informer does. A Deployment pod's selector
-   * labels are refused (Kubernetes would orphan the pod and start a replacement; not modelled).
-   */
-  private labelPod(ref: ObjectRef, labels: Readonly<Record<string, string | null>>, overwrite: boolean): ChangeResult {
-    const key = `${ref.metadata.namespace ?? 'default'}/${ref.metadata.name}`;
-    const pod = this.pods.get(key);
-    const bare = this.objects.get(resourceKey(this.objects.normalize(ref as ConfigResource)));
-    if ((!pod || pod.isTerminating) && !bare) return { ok: false, errors: [`pods "${ref.metadata.name}" not found`], changes: [] };
-    const current = pod ? pod.options.labels : ((bare!.metadata.labels as Record<string, string> | undefined) ?? {});
-    const edited = relabel({ apiVersion: 'v1', kind: 'Pod', group: '', version: 'v1', metadata: { name: ref.metadata.name, namespace: ref.metadata.namespace, labels: current }, spec: {}, raw: {} }, labels, overwrite);
-    if ('error' in edited) return { ok: false, errors: [edited.error], changes: [] };
-    const next = (edited.resource.metadata.labels as Record<string, string>) ?? {};
-    const owner = pod?.options.owner ? this.objects.get(`apps/Deployment/${pod.options.owner}`) : undefined;
-    const selector = { ...(((owner?.spec as DeploymentSpec | undefined)?.selector?.matchLabels as Record<string, string> | undefined) ?? {}), ...(pod?.options.owner ? { 'pod-template-hash': '' } : {}) };
-    const orphaning = Object.keys(labels).find((k) => k in selector && next[k] !== current[k]);
-    if (orphaning) return { ok: false, errors: [`pods "${ref.metadata.name}": label ${orphaning} is in the selector of deployment.apps/${pod!.options.owner!.split('/')[1]}: changing it would orphan the pod from its ReplicaSet, which mizzen up does not model (change the Deployment's template instead)`], changes: [] };
-    const changed = JSON.stringify(Object.entries(next).sort()) !== JSON.stringify(Object.entries(current).sort());
-    if (changed) {
-      if (bare) {
-        const stored = relabel(bare, labels, true);
-        if ('resource' in stored) this.objects.put(stored.resource);
-      }
-      pod?.setLabels(next);
-      this.ambient.reconcile(this.pods.values());
-      this.scheduleRefresh(0);
-    }
-    const removed = Object.values(labels).every((v) => v === null);
-    return { ok: true, errors: [], changes: [`pod/${ref.metadata.name} ${changed ? (removed ? 'unlabeled' : 'labeled') : 'not labeled'}`] };
+    return this.enqueue(async () => this.labels.label(ref, labels, overwrite));
   }
 
   /**
