@@ -41,6 +41,21 @@ function listeners(yaml: string): Obj[] {
   return generateAll(REVIEWS, pushContext(yaml, RICH_SERVICES, RICH_ENDPOINTS)).listeners.map((l) => l.resource as Obj);
 }
 
+/**
+ * A proxy on `127.0.0.1_PORT` (that port, the rest ephemeral) given the generated inbound
+ * cluster and listener of `port`, discovery's proto-JSON ("10s" durations) converted to the
+ * objects the test ADS server encodes.
+ */
+async function proxyOf(generated: ReturnType<typeof generateAll>, port: number): Promise<Harness> {
+  const name = `127.0.0.1_${port}`;
+  const h = await startHarness({ portOverride: (n, p) => (n === name ? p : 0) });
+  await h.push({
+    clusters: generated.clusters.filter((c) => c.name === `inbound|${port}||`).map((c) => protoJsonToObject(codec().type('envoy.config.cluster.v3.Cluster'), c.resource).object),
+    listeners: generated.listeners.filter((l) => l.name === name).map((l) => protoJsonToObject(codec().type('envoy.config.listener.v3.Listener'), l.resource).object),
+  });
+  return h;
+}
+
 describe('Sidecar ingress captureMode NONE and bind, as istiod', () => {
   it('gives a NONE port a listener of its own on bind:PORT (else the workload IP), out of virtualInbound; bind alone names the chains', () => {
     const ls = listeners(config(9080, 8080, ''));
@@ -71,13 +86,7 @@ describe('a captureMode NONE listener served by the proxy (real sockets)', () =>
     port = (probe.address() as net.AddressInfo).port;
     await new Promise<void>((r) => probe.close(() => r()));
     const generated = generateAll(REVIEWS, pushContext(config(port, (app.address() as net.AddressInfo).port, '127.0.0.1'), RICH_SERVICES, RICH_ENDPOINTS));
-    const name = `127.0.0.1_${port}`;
-    h = await startHarness({ portOverride: (n, p) => (n === name ? p : 0) });
-    await h.push({
-      // discovery's proto-JSON ("10s" durations) as the objects the test ADS server encodes
-      clusters: generated.clusters.filter((c) => c.name === `inbound|${port}||`).map((c) => protoJsonToObject(codec().type('envoy.config.cluster.v3.Cluster'), c.resource).object),
-      listeners: generated.listeners.filter((l) => l.name === name).map((l) => protoJsonToObject(codec().type('envoy.config.listener.v3.Listener'), l.resource).object),
-    });
+    h = await proxyOf(generated, port);
   });
 
   after(async () => {
@@ -118,12 +127,7 @@ describe('Sidecar ingress tls with ENABLE_TLS_ON_SIDECAR_INGRESS (real sockets)'
     const off = generateAll(REVIEWS, pushContext(yaml, RICH_SERVICES, RICH_ENDPOINTS));
     assert.equal(JSON.stringify(off.listeners).includes('tls.crt'), false, 'ignored without the feature, as istiod');
     const generated = generateAll(REVIEWS, pushContext(yaml, RICH_SERVICES, RICH_ENDPOINTS, { enableTlsOnSidecarIngress: true }));
-    const name = `127.0.0.1_${port}`;
-    h = await startHarness({ portOverride: (n, p) => (n === name ? p : 0) });
-    await h.push({
-      clusters: generated.clusters.filter((c) => c.name === `inbound|${port}||`).map((c) => protoJsonToObject(codec().type('envoy.config.cluster.v3.Cluster'), c.resource).object),
-      listeners: generated.listeners.filter((l) => l.name === name).map((l) => protoJsonToObject(codec().type('envoy.config.listener.v3.Listener'), l.resource).object),
-    });
+    h = await proxyOf(generated, port);
   });
 
   after(async () => {
