@@ -1,8 +1,8 @@
 import { connect as h2connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
-import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import type { Logger } from '../../lib/log.ts';
+import { reasonPhrase } from '../http1/head-parser.ts';
 import { spiffeSans } from './peer-identity.ts';
 import { CONNECTION_WINDOW, HBONE_SETTINGS, MAX_STREAMS_PER_CONNECTION, POOL_UNUSED_RELEASE_MS, type HboneCredentials } from './hbone-settings.ts';
 
@@ -116,7 +116,7 @@ export class HbonePool {
         else {
           stream.close(constants.NGHTTP2_CANCEL);
           // ztunnel's text for it (Error::HttpStatus), which its access log carries as `error`
-          reject(new HboneError('REFUSED', `http status: ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd(), status));
+          reject(new HboneError('REFUSED', `http status: ${status} ${reasonPhrase(status)}`, status));
         }
       });
     });

@@ -1,6 +1,5 @@
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { openTunnel } from './tcp-tunnel.ts';
 import type { ClusterManager } from '../upstream/cluster-manager.ts';
 import { notifyObservers, type StreamInfo, type StreamObserver } from '../l7/stream-info.ts';
 import type { TcpProxyConfig } from './tcp-proxy-config.ts';
@@ -112,7 +111,9 @@ export function proxyTcp(
       }
       cluster.recordConnectSuccess(h);
       if (cfg.tunneling) {
-        openTunnel(upstream, cfg.tunneling, cluster.config.http2, (terr, stream) => {
+        // node:http and node:http2 load with the first tunnel, not with every proxy
+        const tunneling = cfg.tunneling;
+        void import('./tcp-tunnel.ts').then(({ openTunnel }) => openTunnel(upstream, tunneling, cluster.config.http2, (terr, stream) => {
           if (terr || !stream || downstream.destroyed) {
             stream?.destroy();
             cluster.breaker.connections--;
@@ -124,6 +125,14 @@ export function proxyTcp(
             return;
           }
           relay(stream, undefined);
+        }), (err: unknown) => {
+          upstream.destroy();
+          cluster.breaker.connections--;
+          h.cxActive--;
+          info.addFlag('UF');
+          info.upstreamTransportFailureReason = `tunnel: ${(err as Error).message}`;
+          downstream.destroy();
+          finish();
         });
         return;
       }

@@ -4,7 +4,6 @@ import type { ClusterConfig } from './cluster-config.ts';
 import type { EndpointSpec } from './endpoint-config.ts';
 import { Host } from './host.ts';
 import { Http1Pool } from './http1-pool.ts';
-import { Http2Bridge } from './http2-bridge.ts';
 import { createLoadBalancer, type LoadBalancer } from './load-balancer.ts';
 import { OutlierDetector } from './outlier-detector.ts';
 import { PrioritySet } from './priority-set.ts';
@@ -66,8 +65,6 @@ export class Cluster {
   private overprovisioning = 1.4;
   private nextUnejectAt = Infinity;
   private lb: LoadBalancer;
-  /** HTTP/1.1 requests onto this HTTP/2 cluster's sessions (created on first use). */
-  private bridge: Http2Bridge | undefined;
   /** Envoy's outlier detector when the cluster has outlier_detection. */
   outlierDetector: OutlierDetector | undefined;
   readonly breaker: BreakerState = { connections: 0, pending: 0, requests: 0, retries: 0 };
@@ -117,12 +114,10 @@ export class Cluster {
     const tlsChanged = JSON.stringify(config.raw.transportSocket) !== JSON.stringify(this.config.raw.transportSocket)
       || JSON.stringify(config.raw.transportSocketMatches) !== JSON.stringify(this.config.raw.transportSocketMatches);
     const bindChanged = JSON.stringify(config.bind) !== JSON.stringify(this.config.bind);
-    // HTTP/1.1 pools of a cluster that now speaks HTTP/2 (or no longer does) are rebuilt, bridged or not
-    const protocolChanged = config.http2 !== this.config.http2 || config.useDownstreamProtocol !== this.config.useDownstreamProtocol;
     this.config = config;
     this.lb = createLoadBalancer(config.lbPolicy, config);
     if (bindChanged) this.connector = this.baseConnector.withBind(config.bind);
-    if (tlsChanged || bindChanged || protocolChanged) for (const h of this.hosts) { h.pool?.drain(); h.pool = undefined; }
+    if (tlsChanged || bindChanged) for (const h of this.hosts) { h.pool?.drain(); h.pool = undefined; }
     if (config.staticEndpoints && config.type === 'STATIC') this.setEndpoints(config.staticEndpoints);
     this.configureOutlierDetection();
     this.usableStale = true;
@@ -173,11 +168,7 @@ export class Cluster {
   }
 
   pool(host: Host): Http1Pool {
-    if (!host.pool) {
-      // HTTP/1.1 requests to an HTTP/2 cluster (h2UpgradePolicy UPGRADE, HTTP2/GRPC ports) go upstream as HTTP/2
-      if (this.config.http2 && !this.config.useDownstreamProtocol) this.bridge ??= new Http2Bridge(this);
-      host.pool = new Http1Pool(host, this, this.tlsFor(host), this.config.http2 && !this.config.useDownstreamProtocol ? this.bridge : undefined);
-    }
+    if (!host.pool) host.pool = new Http1Pool(host, this, this.tlsFor(host));
     return host.pool;
   }
 
@@ -306,7 +297,6 @@ export class Cluster {
   }
 
   close(): void {
-    this.bridge?.close();
     this.outlierDetector?.close();
     for (const h of this.hosts) h.pool?.drain();
   }

@@ -4,8 +4,6 @@ import type { Cluster } from './cluster.ts';
 import type { Host } from './host.ts';
 import { Http1UpstreamConnection, type ConnectionOwner } from './http1-upstream-connection.ts';
 import type { ConnectFailure } from './upstream-connector.ts';
-import type { Http2Bridge } from './http2-bridge.ts';
-import type * as net from 'node:net';
 
 /** Someone waiting for a connection. */
 export interface PoolWaiter {
@@ -27,14 +25,11 @@ export class Http1Pool implements ConnectionOwner {
   private connecting = 0;
   readonly all = new Set<Http1UpstreamConnection>();
   private draining = false;
-  /** An HTTP/2 cluster: connections are bridged onto its HTTP/2 session, and max_connections counts that session, not them. */
-  private readonly bridge: Http2Bridge | undefined;
 
-  constructor(host: Host, cluster: Cluster, tls: TlsSpec | undefined, bridge?: Http2Bridge) {
+  constructor(host: Host, cluster: Cluster, tls: TlsSpec | undefined) {
     this.host = host;
     this.cluster = cluster;
     this.tls = istioHttpAlpn(tls, 'istio-http/1.1');
-    this.bridge = bridge;
   }
 
   get tlsSpec(): TlsSpec | undefined {
@@ -54,7 +49,7 @@ export class Http1Pool implements ConnectionOwner {
       return;
     }
     const cb = this.cluster.breaker;
-    if (this.waiting.length >= this.connecting && (this.bridge || cb.connections < this.cluster.config.limits.maxConnections)) {
+    if (this.waiting.length >= this.connecting && cb.connections < this.cluster.config.limits.maxConnections) {
       this.waiting.push(w);
       cb.pending++;
       this.open();
@@ -80,13 +75,6 @@ export class Http1Pool implements ConnectionOwner {
   }
 
   private open(): void {
-    if (this.bridge) {
-      // one HTTP/1.1 exchange at a time per bridged connection; the HTTP/2 session is the real one
-      const conn = new Http1UpstreamConnection(this.bridge.open(this.host) as net.Socket, this.host, this);
-      this.all.add(conn);
-      queueMicrotask(() => this.release(conn));
-      return;
-    }
     const cb = this.cluster.breaker;
     cb.connections++;
     this.connecting++;
@@ -136,11 +124,6 @@ export class Http1Pool implements ConnectionOwner {
 
   onConnectionClosed(conn: Http1UpstreamConnection): void {
     if (!this.all.delete(conn)) return;
-    const i0 = this.idle.indexOf(conn);
-    if (this.bridge) {
-      if (i0 >= 0) this.idle.splice(i0, 1);
-      return;
-    }
     this.cluster.breaker.connections--;
     this.host.cxActive--;
     const i = this.idle.indexOf(conn);

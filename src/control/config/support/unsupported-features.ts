@@ -124,6 +124,15 @@ export const UNSUPPORTED_FEATURES: readonly UnsupportedFeature[] = [
     example: { host: 'reviews', trafficPolicy: { retryBudget: { percent: 10, budgetInterval: '10s' } } },
   },
   {
+    kind: 'DestinationRule',
+    level: 'warn',
+    fields: under(TRAFFIC_POLICIES, 'connectionPool.http.h2UpgradePolicy'),
+    when: (v) => v === 'UPGRADE',
+    what: 'h2UpgradePolicy UPGRADE reaches HTTP/2 clients\' requests only: requests from HTTP/1.1 clients still go upstream over HTTP/1.1 (the cluster is generated with HTTP/2 options as istiod does)',
+    ifServed: 'HTTP/1.1 clients are not upgraded',
+    example: { host: 'reviews', trafficPolicy: { connectionPool: { http: { h2UpgradePolicy: 'UPGRADE' } } } },
+  },
+  {
     kind: 'VirtualService',
     level: 'warn',
     fields: [
