@@ -11,9 +11,10 @@ import { proxyTcp } from '../l4/tcp-proxy.ts';
 import type { TcpMetadataExchange } from '../telemetry/tcp-metadata-exchange.ts';
 import { plainIp } from '../matchers/cidr.ts';
 import { checkSans, peerUri, type TlsContextFactory } from '../tls/tls-context-factory.ts';
-import { ChainConnection, ChainConnections } from './chain-drain.ts';
+import { ChainConnection } from './chain-drain.ts';
 import { selectFilterChain, type ConnectionFacts } from './filter-chain-selector.ts';
-import { listenerShapeKey, type FilterChainSpec, type ListenerSpec } from './listener-config.ts';
+import type { FilterChainSpec, ListenerSpec } from './listener-config.ts';
+import { ListenerChains } from './listener-chains.ts';
 import { runNetworkFilters } from './network-filter.ts';
 import { DescriptorOverload, type DescriptorOverloadOptions, type DescriptorSource } from './descriptor-overload.ts';
 import type { OriginalDestination } from './original-destination.ts';
@@ -83,10 +84,8 @@ export class ListenerManager {
   private readonly deps: ListenerManagerDeps;
   readonly listeners = new Map<string, ActiveListener>();
   private readonly httpConns = new Set<Http1ServerConnection>();
-  /** Open connections per filter chain (a chain object is shared by old and new specs while unchanged). */
-  private readonly chainConns = new WeakMap<FilterChainSpec, ChainConnections>();
-  /** Chains draining now (closed at once on shutdown). */
-  private readonly drainingChains = new Set<ChainConnections>();
+  /** Filter chains and their connections across listener updates (drained as Envoy drains them). */
+  private readonly chains: ListenerChains;
   private readonly sockets = new Set<net.Socket>();
   private draining = false;
   /** SIGTERM's graceful phase: connections on inbound chains are drained as they come. */
@@ -111,6 +110,7 @@ export class ListenerManager {
 
   constructor(deps: ListenerManagerDeps) {
     this.deps = deps;
+    this.chains = new ListenerChains(deps.drainDurationMs ?? DEFAULT_DRAIN_DURATION_MS, deps.log);
     if (deps.descriptors) {
       this.overload = new DescriptorOverload({ ...deps.overload, source: deps.descriptors, connections: () => this.sockets, log: deps.log });
       this.overload.start();
@@ -159,14 +159,12 @@ export class ListenerManager {
         existing.versionInfo = version;
         if (JSON.stringify(existing.spec.raw) === JSON.stringify(incoming.raw)) continue;
         existing.lastUpdated = now;
-        const spec = listenerShapeKey(existing.spec) === listenerShapeKey(incoming) ? keepUnchangedChains(existing.spec, incoming) : incoming;
-        this.drainChains(existing.spec, chainsOf(spec));
-        existing.spec = spec;
+        existing.spec = this.chains.update(existing.spec, incoming);
         continue;
       }
       if (existing) {
         this.closeListener(existing);
-        this.drainChains(existing.spec, []);
+        this.chains.retire(existing.spec);
       }
       const active: ActiveListener = { spec: incoming, server: undefined, boundPort: incoming.port, versionInfo: version, lastUpdated: now };
       this.listeners.set(incoming.name, active);
@@ -177,51 +175,20 @@ export class ListenerManager {
       const l = this.listeners.get(n);
       if (l) {
         this.closeListener(l);
-        this.drainChains(l.spec, []);
+        this.chains.retire(l.spec);
       }
       this.listeners.delete(n);
     }
   }
 
-  /** Drain the chains of `old` that are not among `kept`. */
-  private drainChains(old: ListenerSpec, kept: readonly FilterChainSpec[]): void {
-    const keep = new Set(kept);
-    const period = this.deps.drainDurationMs ?? DEFAULT_DRAIN_DURATION_MS;
-    let connections = 0;
-    let chains = 0;
-    for (const chain of chainsOf(old)) {
-      if (keep.has(chain)) continue;
-      chains++;
-      const conns = this.connectionsOf(chain);
-      connections += conns.size;
-      this.drainingChains.add(conns);
-      conns.startDrain(period, () => this.drainingChains.delete(conns));
-    }
-    if (chains > 0) this.deps.log.info({ listener: old.name, chains, connections, drainMs: period }, 'listener update: draining filter chains');
-  }
-
-  private connectionsOf(chain: FilterChainSpec): ChainConnections {
-    let c = this.chainConns.get(chain);
-    if (!c) {
-      c = new ChainConnections();
-      this.chainConns.set(chain, c);
-    }
-    return c;
-  }
-
   /** Filter chains draining now (admin, tests). */
   get chainsDraining(): number {
-    return this.drainingChains.size;
+    return this.chains.drainingCount;
   }
 
   /** Open connections per listener and chain state (admin, tests). */
   connectionCounts(listener: string): { active: number; draining: number } {
-    const l = this.listeners.get(listener);
-    let active = 0;
-    for (const c of l ? chainsOf(l.spec) : []) active += this.chainConns.get(c)?.size ?? 0;
-    let draining = 0;
-    for (const c of this.drainingChains) draining += c.size;
-    return { active, draining };
+    return this.chains.counts(this.listeners.get(listener)?.spec);
   }
 
   /** The port a listener is bound to (after port overrides / ephemeral ports). */
@@ -369,7 +336,7 @@ export class ListenerManager {
       return;
     }
     const tracked = new ChainConnection(socket);
-    this.connectionsOf(chain).add(tracked, socket);
+    this.chains.of(chain).add(tracked, socket);
     if (this.drainingInbound && spec.direction === 'INBOUND') tracked.drain();
     if (socket.destroyed) return;
     const conn: DownstreamConnectionInfo = {
@@ -520,7 +487,7 @@ export class ListenerManager {
     this.drainingInbound = true;
     for (const l of this.listeners.values()) {
       if (l.spec.direction !== 'INBOUND') continue;
-      for (const chain of chainsOf(l.spec)) this.connectionsOf(chain).drainOpen();
+      this.chains.drainOpen(l.spec);
     }
     const start = Date.now();
     this.lastInboundAccept = Math.max(this.lastInboundAccept, start);
@@ -540,26 +507,9 @@ export class ListenerManager {
   close(): void {
     this.draining = true;
     this.overload?.close();
-    for (const c of [...this.drainingChains]) c.finish();
-    this.drainingChains.clear();
+    this.chains.finish();
     this.h2?.close();
     for (const l of this.listeners.values()) this.closeListener(l);
     for (const s of this.sockets) s.destroy();
   }
-}
-
-function chainsOf(l: ListenerSpec): FilterChainSpec[] {
-  return l.defaultChain ? [...l.filterChains, l.defaultChain] : [...l.filterChains];
-}
-
-/**
- * The incoming listener with each chain whose config did not change replaced by the chain object
- * already running (Envoy: "the corresponding filter chain runtime info survives"), so its
- * connections, filters and counters carry on.
- */
-function keepUnchangedChains(old: ListenerSpec, incoming: ListenerSpec): ListenerSpec {
-  const byKey = new Map<string, FilterChainSpec[]>();
-  for (const c of chainsOf(old)) byKey.set(c.key, [...(byKey.get(c.key) ?? []), c]);
-  const reuse = (c: FilterChainSpec): FilterChainSpec => byKey.get(c.key)?.shift() ?? c;
-  return { ...incoming, filterChains: incoming.filterChains.map(reuse), defaultChain: incoming.defaultChain ? reuse(incoming.defaultChain) : undefined };
 }
