@@ -39,6 +39,17 @@ describe('CertificateRotator', () => {
   let goodToken: string;
   let forgedToken: string;
 
+  /** A rotator whose CA cannot be reached (port 1), retrying from `initialMs` without jitter. */
+  const unreachableCa = (initialMs: number, events: Events): CertificateRotator => new CertificateRotator({
+    client: new CaClient({ address: '127.0.0.1:1', timeoutMs: 5000 }),
+    cache: new SecretCache(),
+    clock,
+    log: silentLogger(),
+    token: () => goodToken,
+    backoff: { initialMs, jitter: 0 },
+    onEvent: events.listener,
+  });
+
   before(async () => {
     fx = await startCa(dir.path, clock);
     const key = loadOrCreateTokenKey(dir.path).privateKey;
@@ -139,15 +150,7 @@ describe('CertificateRotator', () => {
 
   it('retries the first fetch while the CA is unreachable, and close() rejects ready()', async () => {
     const events = new Events();
-    const rotator = new CertificateRotator({
-      client: new CaClient({ address: '127.0.0.1:1', timeoutMs: 5000 }),
-      cache: new SecretCache(),
-      clock,
-      log: silentLogger(),
-      token: () => goodToken,
-      backoff: { initialMs: 500, jitter: 0 },
-      onEvent: events.listener,
-    });
+    const rotator = unreachableCa(500, events);
     const ready = rotator.ready();
     rotator.start();
     const failed = await events.next('failed');
@@ -167,15 +170,7 @@ describe('CertificateRotator', () => {
 
   it('caps a long backoff at 5 s while it has no valid certificate', async () => {
     const events = new Events();
-    const rotator = new CertificateRotator({
-      client: new CaClient({ address: '127.0.0.1:1', timeoutMs: 5000 }),
-      cache: new SecretCache(),
-      clock,
-      log: silentLogger(),
-      token: () => goodToken,
-      backoff: { initialMs: 60_000, jitter: 0 },
-      onEvent: events.listener,
-    });
+    const rotator = unreachableCa(60_000, events);
     rotator.start();
     try {
       const failed = await events.next('failed');
