@@ -76,7 +76,10 @@ describe('open files exhausted by idle connections', () => {
     assert.ok(overload, 'the proxy runs the open-files overload monitor');
 
     child!.stdin!.write(`open 150 ${h!.port('echo')}\n`);
-    await waitUntil(() => overload.idleClosed > 0, 'idle connections closed under pressure', 60_000);
+    const state = () => JSON.stringify({ pressure: overload.pressure, scale: overload.scale, open: overload.lastOpen, limit: overload.lastLimit, acceptFailures: [...overload.acceptFailures], child: lines });
+    await waitUntil(() => overload.idleClosed > 0, 'idle connections closed under pressure', 60_000).catch((e: Error) => {
+      throw new Error(`${e.message}; monitor: ${state()}`);
+    });
     await waitUntil(() => lines.some((l) => l.startsWith('opened ')), 'the child opened its connections', 60_000);
 
     // a new connection through the proxy is served once descriptors are free again
@@ -116,6 +119,24 @@ describe('DescriptorOverload at the limit itself', () => {
     assert.equal(m.scale, 1);
     assert.ok(m.idleClosed > 0, 'idle connections closed although /proc could not be read');
     assert.equal(sockets.filter((s) => s.destroyed).length, m.idleClosed);
+  });
+
+  it('knows the limit from its start, so a first timed sample at the limit (both reads failing) still acts', () => {
+    let reads: { limit: number | undefined; open: number | undefined } = { limit: 100, open: 10 };
+    const m = new DescriptorOverload({
+      source: { limit: () => reads.limit, open: () => reads.open },
+      connections: () => [],
+      log: silentLogger(),
+    });
+    m.start();
+    try {
+      reads = { limit: undefined, open: undefined };
+      m.sample(true);
+      assert.equal(m.pressure, 1, 'every descriptor in use');
+      assert.equal(m.lastLimit, 100);
+    } finally {
+      m.close();
+    }
   });
 
   it('does nothing where descriptors were never readable (no procfs)', () => {

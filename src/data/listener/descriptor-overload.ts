@@ -80,8 +80,14 @@ export class DescriptorOverload {
     };
   }
 
+  /**
+   * Sample once now, while the proxy is far from its limit, then on the timer: a monitor whose
+   * first timed sample came with every descriptor already in use could read neither the limit nor
+   * the count, never knew a limit, and so never acted (CI: idle connections were never closed).
+   */
   start(): void {
     if (this.closed || this.timer) return;
+    this.sample(true);
     this.schedule();
   }
 
