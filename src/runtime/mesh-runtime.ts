@@ -1,24 +1,15 @@
-import { rmSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { resourceKey, type ConfigResource } from '../api/config-resource.ts';
 import { issueLines } from './issue-lines.ts';
 import { MizzenError } from '../lib/errors.ts';
-import type { DeploymentSpec } from '../api/kube/deployment.ts';
 import { silentLogger, type Logger } from '../lib/log.ts';
 import type { ChangeResult, MeshRuntimeOptions } from './mesh-runtime-options.ts';
 import { ConfigDirWriter } from './config-dir-writer.ts';
-import { deploymentReplicas, podTemplateHash } from './deployment-pods.ts';
 import { GuardRoutes } from './guard-routes.ts';
 import { AddressPool } from './ipam.ts';
 import { deleteNetns } from './netns.ts';
-import { proxyMetadata } from './sidecar-command.ts';
-import { corednsHosts } from './coredns-hosts.ts';
-import { renderHosts, renderResolvConf } from './pod-dns-files.ts';
-import { PodInstance } from './pod-instance.ts';
-import { podInjection } from './pod-injection.ts';
+import type { PodInstance } from './pod-instance.ts';
 import { createNodeNetwork, type NodeNetwork } from './pod-network.ts';
-import { makePodRunDirs, podRunDir } from './runtime-state.ts';
-import { selects } from './service-endpoints.ts';
 import { PodStatePublisher } from './pod-state-publisher.ts';
 import { MeshNetworks, NETWORK_LABEL } from './mesh-networks.ts';
 import { MeshLabels } from './mesh-labels.ts';
@@ -28,16 +19,12 @@ import { ControlPlaneProcess } from './control-plane-process.ts';
 import { ClusterObjects, SYSTEM_NAMESPACES } from './cluster-objects.ts';
 import { containerProblems, type ContainerProblem } from './container-problems.ts';
 import { accessBlocker } from './path-view.ts';
-import { rolloutStep } from './deployment-rollout.ts';
-import { waitForEndpointDrain } from './endpoint-drain.ts';
-import { waitForEndpointRegistration } from './endpoint-registration.ts';
 import { KubeObjectViews, type Exposure } from './kube-object-views.ts';
-import { DISCOVERY_SOCKET } from './control-plane-process.ts';
 import { deletedLine, kindLabel, plural, withRestartStamp, type ObjectRef } from './object-edits.ts';
 import { barePodHash, barePodKey, isBarePod } from './bare-pods.ts';
-import { barePodPlan, deploymentPodPlan, type PodPlan } from './pod-plan.ts';
 import { GatewayDeploymentController } from './gateway-deployment-controller.ts';
-import { sidecarEnablesHbone } from './sidecar-command.ts';
+import { PodLauncher } from './pod-launcher.ts';
+import { PodReconciler } from './pod-reconciler.ts';
 
 /**
  * The composition of a local mesh: desired objects (Kubernetes + Istio), the node network,
@@ -60,15 +47,10 @@ export class MeshRuntime {
   private readonly labels: MeshLabels;
   /** Other networks than the node's (Istio multi-network): their nodes, links and gateway addresses. */
   private readonly networks: MeshNetworks;
-  /** Pods being terminated (drained, then stopped), by key. */
-  private readonly terminating = new Map<string, Promise<void>>();
   private readonly exposures: Exposure[] = [];
-  /** Deployments whose new pods failed to start: no further automatic steps until the next change. */
-  private readonly stalledRollouts = new Set<string>();
   private readonly objectViews: KubeObjectViews;
   private discovery: ControlPlaneProcess | undefined;
   private queue: Promise<unknown> = Promise.resolve();
-  private vethSeq = 0;
   /** Pod changes seen / pushed to Service rules, hosts files and Pod objects. */
   private changeSeq = 0;
   private appliedSeq = 0;
@@ -78,6 +60,10 @@ export class MeshRuntime {
   private readonly ambient: AmbientPods;
   /** istiod's gateway deployment controller and Gateway status writer (Gateway API). */
   private readonly gatewayController: GatewayDeploymentController;
+  /** The kubelet's part: pods created, terminated (drained) and removed (pod-launcher.ts). */
+  private readonly launcher: PodLauncher;
+  /** The Deployment and ReplicaSet controllers' part (pod-reconciler.ts). */
+  private readonly reconciler: PodReconciler;
 
   constructor(options: MeshRuntimeOptions) {
     this.options = options;
@@ -112,6 +98,22 @@ export class MeshRuntime {
     });
     this.labels = new MeshLabels({ objects: this.objects, config: this.config, pods: this.pods, gatewayController: this.gatewayController, ambient: this.ambient, networks: this.networks, scheduleRefresh: (ms) => this.scheduleRefresh(ms) });
     this.podState = new PodStatePublisher({ pods: this.pods, objects: this.objects, views: this.views, config: this.config, ambient: this.ambient, log: this.log, ...(options.onPodObjects ? { onPodObjects: options.onPodObjects } : {}) });
+    this.launcher = new PodLauncher({
+      runtime: options,
+      log: this.log,
+      pods: this.pods,
+      objects: this.objects,
+      networks: this.networks,
+      ambient: this.ambient,
+      podState: this.podState,
+      config: this.config,
+      enqueue: (fn) => this.enqueue(fn),
+      isClosed: () => this.closed,
+      controlPlaneRuns: () => this.discovery !== undefined,
+      waitForControlPlane: (ms) => this.waitForControlPlane(ms),
+      scheduleRefresh: (ms) => this.scheduleRefresh(ms),
+    });
+    this.reconciler = new PodReconciler({ objects: this.objects, pods: this.pods, launcher: this.launcher, podState: this.podState, ambient: this.ambient, isClosed: () => this.closed, scheduleRefresh: (ms) => this.scheduleRefresh(ms) });
   }
 
   get discoveryAddress(): string {
@@ -180,7 +182,7 @@ export class MeshRuntime {
         changes.push(`${kindLabel(r)} ${prev === undefined ? 'created' : !changed ? 'unchanged' : recreated ? 'recreated (a Pod spec cannot be updated in place)' : 'configured'}`);
       }
       this.gatewayController.sync();
-      return { result: { ok: true, errors: [], changes }, terminations: await this.reconcile() };
+      return { result: { ok: true, errors: [], changes }, terminations: await this.reconciler.reconcile() };
     });
     await Promise.all(terminations);
     return result;
@@ -224,7 +226,7 @@ export class MeshRuntime {
             errors.push(`${plural(ref)} "${ref.metadata.name}" not found`);
             continue;
           }
-          if (pod && !bare) podStops.push(this.terminatePod(pod));
+          if (pod && !bare) podStops.push(this.launcher.terminate(pod));
           changes.push(deletedLine(ref));
           continue;
         }
@@ -247,7 +249,7 @@ export class MeshRuntime {
         changes.push(deletedLine(prev));
       }
       this.gatewayController.sync();
-      const terminations = [...podStops, ...(await this.reconcile())];
+      const terminations = [...podStops, ...(await this.reconciler.reconcile())];
       return { result: { ok: errors.length === 0, errors, changes }, terminations };
     });
     await Promise.all(terminations);
@@ -269,7 +271,7 @@ export class MeshRuntime {
       if (!d) return { ok: false, errors: [`deployments.apps "${name}" not found`], changes: [] };
       const { stored } = this.objects.put(withRestartStamp(d, new Date(this.options.clock.now()).toISOString()));
       this.config.write(stored);
-      void this.reconcile().catch((err: Error) => this.log.warn({ err: err.message }, 'rollout failed'));
+      void this.reconciler.reconcile().catch((err: Error) => this.log.warn({ err: err.message }, 'rollout failed'));
       return { ok: true, errors: [], changes: [`${kindLabel(d)} restarted`] };
     });
   }
@@ -282,166 +284,6 @@ export class MeshRuntime {
   /** A Service port forwarded to 127.0.0.1 (shown as the Service's load balancer). */
   addExposure(e: Exposure): void {
     this.exposures.push(e);
-  }
-
-  /**
-   * Make the running pods match the Deployments and bare Pods: create, scale, roll out a changed
-   * template (RollingUpdate: surge, then drain), remove pods whose owner is gone. Returns the
-   * terminations it started (they finish outside the change queue).
-   */
-  private async reconcile(options: { rolloutsOnly?: boolean } = {}): Promise<Promise<void>[]> {
-    if (this.closed) return [];
-    if (!options.rolloutsOnly) this.stalledRollouts.clear();
-    const deployments = this.objects.list('Deployment').filter((d) => d.group === 'apps');
-    const owners = new Map(deployments.map((d) => [`${d.metadata.namespace}/${d.metadata.name}`, d]));
-    const terminations: Promise<void>[] = [];
-    const creations: Promise<void>[] = [];
-    const barePods = new Map(this.objects.list('Pod').filter(isBarePod).map((p) => [barePodKey(p), p]));
-    // A bare pod is recreated under the same name: its old instance must be gone first.
-    const bareStops: Promise<void>[] = [];
-    for (const pod of options.rolloutsOnly ? [] : [...this.pods.values()]) {
-      const owner = pod.options.owner;
-      if (!owner) {
-        const b = barePods.get(pod.key);
-        if (!b || barePodHash(b) !== pod.options.templateHash) bareStops.push(this.removePod(pod));
-        // only its labels changed (apply): updated in place, as Kubernetes does
-        else pod.setLabels((b.metadata.labels as Record<string, string> | undefined) ?? {});
-      } else if (!owners.has(owner)) terminations.push(this.terminatePod(pod));
-    }
-    for (const [owner, d] of owners) {
-      const hash = podTemplateHash(d.spec as DeploymentSpec);
-      const mine = [...this.pods.values()].filter((p) => p.options.owner === owner && !p.isTerminating);
-      // Between changes, only rollouts in progress move on (a stalled one waits for the next change).
-      if (options.rolloutsOnly && (this.stalledRollouts.has(owner) || mine.every((p) => p.options.templateHash === hash))) continue;
-      const step = rolloutStep(deploymentReplicas(d), hash, mine.map((p) => ({ key: p.key, templateHash: p.options.templateHash, ready: p.isReady() && this.podState.publishedReady(p.key) })));
-      for (const key of step.terminate) terminations.push(this.terminatePod(this.pods.get(key)!));
-      for (let i = 0; i < step.create; i++) {
-        creations.push(this.createPod(deploymentPodPlan(d, hash)).catch((err: unknown) => {
-          this.stalledRollouts.add(owner);
-          throw err;
-        }));
-      }
-    }
-    await Promise.allSettled(bareStops);
-    for (const [key, b] of options.rolloutsOnly ? [] : barePods) {
-      if (this.pods.has(key)) continue;
-      creations.push(this.createPod(barePodPlan(b)));
-    }
-    // Pods start in parallel (their namespaces and processes are independent).
-    const results = await Promise.allSettled(creations);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    this.ambient.reconcile(this.pods.values());
-    if (!options.rolloutsOnly || creations.length > 0 || terminations.length > 0) this.scheduleRefresh(0);
-    if (failed) throw failed.reason;
-    return terminations;
-  }
-
-  /**
-   * Take a pod out of service and stop it, as the kubelet and endpoints controller do: not ready
-   * at once (Pod status, Service rules), its address out of every proxy's endpoints (when a
-   * control plane runs), then its processes stopped. Runs outside the change queue.
-   */
-  private terminatePod(pod: PodInstance): Promise<void> {
-    if (pod.isTerminating) return this.terminating.get(pod.key) ?? Promise.resolve();
-    pod.beginTermination();
-    const done = (async () => {
-      await this.enqueue(async () => {
-        if (!this.closed) await this.podState.publish();
-      }).catch(() => {});
-      if (this.discovery && !this.closed) {
-        // bounded as Kubernetes' default terminationGracePeriodSeconds (30 s)
-        const drained = await waitForEndpointDrain(join(this.options.stateDir, DISCOVERY_SOCKET), pod.ip, { timeoutMs: 30_000, graceMs: 1000 });
-        if (!drained) this.log.warn({ pod: pod.key, ip: pod.ip }, 'stopping a terminating pod before every proxy acknowledged endpoints without it (30 s): requests in flight to it may fail');
-      }
-      await this.enqueue(async () => {
-        if (this.pods.get(pod.key) === pod) await this.removePod(pod);
-      });
-    })().finally(() => this.terminating.delete(pod.key));
-    this.terminating.set(pod.key, done);
-    return done;
-  }
-
-  /** Create and start one pod (of a Deployment, or a bare Pod when `owner` is undefined). */
-  private async createPod(plan: PodPlan): Promise<void> {
-    const { name, hash } = plan;
-    const ns = plan.namespace;
-    const key = `${ns}/${name}`;
-    // Its network's node (Istio multi-network); the pod carries the network it was placed on.
-    const network = this.networks.networkOf(plan.labels, this.objects.namespaceLabels(ns));
-    const place = await this.networks.placement(network);
-    const labels = network !== '' && plan.labels[NETWORK_LABEL] === undefined ? { ...plan.labels, [NETWORK_LABEL]: network } : plan.labels;
-    const build = this.options.sidecar;
-    const inj = podInjection(plan, this.objects.namespaceLabels(ns), this.objects.list('ConfigMap'), build !== undefined);
-    const ip = place.pool.allocate(key);
-    const { podDir, pathViewStage } = makePodRunDirs(this.options.prefix, ns, name);
-    // The pod's network and rules are made at once; its sidecar waits for the control plane.
-    const sidecar = inj.inject && build
-      ? async () => {
-          await this.waitForControlPlane(120_000);
-          await this.registerBeforeSidecar(key, ip, labels, ns);
-          const { serviceAccount, proxyConfig, prometheusAnnotations } = inj;
-          const cmd = await build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: place.discoveryAddress, podDir, labels, workload: plan.workload, proxyType: inj.waypoint ? 'waypoint' : inj.gateway ? 'router' : 'sidecar', proxyConfig, ...(prometheusAnnotations ? { prometheusAnnotations } : {}) });
-          // The sidecar (uid 1337) reads mizzen's code wherever the checkout lives.
-          const reads = cmd.reads ?? cmd.argv.filter((a) => isAbsolute(a)).map((a) => dirname(a));
-          return { ...cmd, reads: [...reads, dirname(dirname(this.options.cliEntry))] };
-        }
-      : undefined;
-    if (inj.wanted && !build) this.log.warn({ pod: key }, 'pod would be injected but sidecars are off: running without a sidecar');
-    const pod: PodInstance = new PodInstance({
-      name,
-      namespace: ns,
-      owner: plan.owner,
-      templateHash: hash,
-      labels,
-      annotations: inj.annotations,
-      spec: inj.spec,
-      serviceAccount: inj.serviceAccount,
-      ip,
-      netns: `${this.options.prefix}-${ns}.${name}`,
-      hostVeth: `vp${++this.vethSeq}`,
-      node: place.node,
-      baseDir: plan.origin ? dirname(plan.origin) : process.cwd(),
-      logDir: join(this.options.stateDir, 'logs'),
-      baseEnv: this.options.baseEnv,
-      nodeBinary: this.options.nodeBinary,
-      sidecar,
-      capture: !inj.gateway,
-      dnsCapture: inj.inject && !inj.gateway && /^(1|t|true)$/i.test(proxyMetadata(inj.proxyConfig).ISTIO_META_DNS_CAPTURE ?? ''),
-      hboneInbound: sidecar !== undefined && !inj.gateway && !inj.waypoint && sidecarEnablesHbone(inj.proxyConfig),
-      pathViewStage,
-      beforeContainers: () => this.ambient.beforeContainers(pod),
-      clock: this.options.clock,
-      backoff: this.options.backoff,
-      log: this.log,
-      onChange: () => this.scheduleRefresh(20),
-    });
-    this.pods.set(key, pod);
-    try {
-      await pod.start({ hosts: renderHosts(pod, this.podState.serviceNames(), 'cluster.local', corednsHosts(this.objects.list('ConfigMap'))), resolvConf: renderResolvConf(ns) }, this.podState.serviceRules());
-    } catch (err) {
-      this.log.error({ pod: key, err: (err as Error).message }, 'pod failed to start');
-      await this.removePod(pod);
-      throw err;
-    }
-  }
-
-  /** The control plane knows a Service-selected pod before its sidecar asks for config (endpoint-registration.ts). */
-  private async registerBeforeSidecar(key: string, ip: string, labels: Readonly<Record<string, string>>, ns: string): Promise<void> {
-    const pod = this.pods.get(key);
-    if (!pod || !this.discovery || !this.objects.serviceViews().some((s) => s.namespace === ns && selects(s.spec.selector, labels))) return;
-    this.config.write(this.ambient.podObject(pod));
-    const known = await waitForEndpointRegistration(join(this.options.stateDir, DISCOVERY_SOCKET), ip, { timeoutMs: 30_000 });
-    if (!known) this.log.warn({ pod: key, ip }, 'the sidecar starts before discovery lists the pod as an endpoint (30 s): its first config may lack the inbound listeners');
-  }
-
-  private async removePod(pod: PodInstance): Promise<void> {
-    this.pods.delete(pod.key);
-    await this.ambient.release(pod);
-    await pod.stop().catch((err: Error) => this.log.warn({ pod: pod.key, err: err.message }, 'pod stop failed'));
-    this.networks.release(pod.key);
-    rmSync(podRunDir(this.options.prefix, pod.namespace, pod.name), { recursive: true, force: true });
-    this.config.remove({ kind: 'Pod', group: '', metadata: { name: pod.name, namespace: pod.namespace } });
-    this.podState.forget(pod.key);
   }
 
   private scheduleRefresh(ms: number): void {
@@ -462,7 +304,7 @@ export class MeshRuntime {
       await this.networks.syncRules(this.objects.serviceViews(), this.views.endpointPods());
       this.gatewayController.writeStatuses();
       // Readiness changed: a rollout may take its next step (its terminations run on their own).
-      await this.reconcile({ rolloutsOnly: true });
+      await this.reconciler.reconcile({ rolloutsOnly: true });
     } finally {
       this.appliedSeq = seq;
     }
@@ -492,7 +334,7 @@ export class MeshRuntime {
     await this.enqueue(async () => {
       this.closed = true;
       this.refreshTimer?.cancel();
-      await Promise.all([...this.pods.values()].map((p) => this.removePod(p)));
+      await Promise.all([...this.pods.values()].map((p) => this.launcher.remove(p)));
       await this.ambient.close();
       await this.discovery?.stop();
       await this.networks.close();
