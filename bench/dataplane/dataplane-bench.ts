@@ -124,7 +124,19 @@ export interface DataplaneOptions {
   repeatsFor?: (mode: string) => number;
   seconds: number;
   warmupSeconds: number;
+  /** After a mode's last measured run, wait this long without load and log its proxies' memory again (default 0: no idle figure). */
+  idleSeconds?: number;
   log: (line: string) => void;
+}
+
+/** One line with each proxy's RSS, anonymous part and PSS (MB), and how long it has run. */
+function logMemory(options: DataplaneOptions, mode: string, when: string, setup: ModeSetup, startedAt: number): void {
+  if (setup.proxies.length === 0) return;
+  const each = setup.proxies.map((p) => {
+    const m = memoryMb(p.pid);
+    return `rss ${m.rss.toFixed(1)} anon ${m.anon.toFixed(1)} file ${m.file.toFixed(1)} pss ${m.pss.toFixed(1)}`;
+  });
+  options.log(`${mode.padEnd(16)} memory ${when} (${Math.round((Date.now() - startedAt) / 1000)} s after setup began): ${each.join(' | ')} MB  load ${loadavg()[0].toFixed(1)}`);
 }
 
 export async function runDataplaneBench(options: DataplaneOptions): Promise<DataplaneRow[]> {
@@ -144,6 +156,7 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
       const modePinnings = options.pinningsFor ? options.pinningsFor(mode.name, pinnings) : pinnings;
       if (modePinnings.length === 0) continue;
       let setup: ModeSetup;
+      const startedAt = Date.now();
       try {
         setup = await mode.setup(pair, backendPort);
       } catch (err) {
@@ -158,6 +171,7 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
         }
       }
       try {
+        logMemory(options, mode.name, 'idle, before load', setup, startedAt);
         if (setup.proxies.length > 0) {
           // JIT warm-up before the first measured run (V8 still compiles the hot path ~10 s into
           // load), so the first pinning measured does not pay it and the pinnings compare alike
@@ -177,6 +191,11 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
               }
             }
           }
+        }
+        logMemory(options, mode.name, 'after load', setup, startedAt);
+        if (options.idleSeconds && setup.proxies.length > 0) {
+          await new Promise((r) => setTimeout(r, options.idleSeconds! * 1000));
+          logMemory(options, mode.name, `idle ${options.idleSeconds} s after load`, setup, startedAt);
         }
       } finally {
         await setup.stop();

@@ -1,9 +1,10 @@
 /**
  * `node bench/dataplane/run-dataplane.ts [--modes direct,relay-floor,sidecar,...] [--rates 1000]
- * [--seconds 8] [--warmup 2] [--pinning per-pod,shared] [--loadgen fortio,node] [--repeats N] [--prof DIR]
+ * [--seconds 8] [--warmup 2] [--idle-seconds N] [--pinning per-pod,shared] [--loadgen fortio,node] [--repeats N] [--prof DIR]
  * [--proxy-flags='--node-flag ...'] [--variant NAME=CHECKOUT[,--node-flag...]]... [--json FILE]`:
  * the data-plane part of `npm run bench` alone (root: it creates network namespaces). --prof writes
- * the proxies' --cpu-prof files to DIR. --pinning: which CPU placements to measure every mode
+ * the proxies' --cpu-prof files to DIR. Each mode's proxies' memory is logged before load and after
+ * it, and with --idle-seconds N again after N s without load (modes `ztunnel-100pods`: 100 pods on one ztunnel). --pinning: which CPU placements to measure every mode
  * under (bench/dataplane/pinning.ts), in that order; rows carry `pinning`. --loadgen: fortio (Istio's
  * tool, fortio load → fortio server; built by scripts/fortio.sh) and/or the Node generator, interleaved;
  * --repeats: runs of each for the spread (summary: added P50/P90/P99 over `direct`). --variant adds a
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     loadgen: { type: 'string', default: 'fortio,node' },
     repeats: { type: 'string', default: '1' },
     variant: { type: 'string', multiple: true, default: [] },
+    'idle-seconds': { type: 'string', default: '0' },
   },
 });
 const log = (line: string): void => void process.stdout.write(line + '\n');
@@ -78,6 +80,7 @@ const rows = await runDataplaneBench({
   repeats: Number(values.repeats),
   seconds: Number(values.seconds),
   warmupSeconds: Number(values.warmup),
+  idleSeconds: Number(values['idle-seconds']),
   log,
 });
 log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);

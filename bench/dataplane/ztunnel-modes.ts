@@ -3,7 +3,9 @@
  * mode (Istio's in-pod rules, ZDS from this process with each pod's netns fd), `mizzen proxy
  * ztunnel` carrying the connection over HBONE (mutual TLS with the pods' own certificates from
  * the real discovery CA). `ztunnel`: one ztunnel serves both pods (Istio's anchor: one node);
- * `ztunnel-2node`: each pod has its own ztunnel (two nodes). Discovery and the ztunnels run in
+ * `ztunnel-2node`: each pod has its own ztunnel (two nodes); `ztunnel-100pods`: as `ztunnel`, with
+ * 98 more pods enrolled on the same ztunnel (each its own network namespace, address, service
+ * account and Service; no traffic), for the ztunnel's memory with 100 pods. Discovery and the ztunnels run in
  * the client pod's namespace and talk over 127.0.0.1 (never captured); a ztunnel reaches the pods
  * only through the namespaces it enters.
  */
@@ -33,8 +35,45 @@ function pod(name: string, ns: string, ip: string, nodeName: string, sa: string,
   };
 }
 
-export function ztunnelMode(name: 'ztunnel' | 'ztunnel-2node'): Mode {
+/** Idle pods of `ztunnel-100pods`: 98 beside the client and server pods. */
+const EXTRA_PODS = 98;
+
+/** The extra pods' network namespaces (a dummy interface with the pod's address, in the guarded pod CIDR). */
+function createIdlePods(pair: NetnsPair, count: number): { names: string[]; ips: string[]; destroy(): void } {
+  const tag = pair.client.replace(/-c$/, '');
+  const names: string[] = [];
+  const ips: string[] = [];
+  const destroy = (): void => {
+    for (const ns of names) {
+      try {
+        execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+      } catch {
+        // already gone
+      }
+    }
+  };
+  try {
+    for (let i = 0; i < count; i++) {
+      const ns = `${tag}-p${i}`;
+      const ip = `10.244.253.${i + 1}`;
+      execFileSync('ip', ['netns', 'add', ns], { stdio: 'ignore' });
+      names.push(ns);
+      ips.push(ip);
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up'], { stdio: 'ignore' });
+      execFileSync('ip', ['-n', ns, 'link', 'add', 'eth0', 'type', 'dummy'], { stdio: 'ignore' });
+      execFileSync('ip', ['-n', ns, 'addr', 'add', `${ip}/32`, 'dev', 'eth0'], { stdio: 'ignore' });
+      execFileSync('ip', ['-n', ns, 'link', 'set', 'eth0', 'up'], { stdio: 'ignore' });
+    }
+  } catch (err) {
+    destroy();
+    throw err;
+  }
+  return { names, ips, destroy };
+}
+
+export function ztunnelMode(name: 'ztunnel' | 'ztunnel-2node' | 'ztunnel-100pods'): Mode {
   const twoNodes = name === 'ztunnel-2node';
+  const extraPods = name === 'ztunnel-100pods' ? EXTRA_PODS : 0;
   return {
     name,
     async setup(pair: NetnsPair): Promise<ModeSetup> {
@@ -44,12 +83,18 @@ export function ztunnelMode(name: 'ztunnel' | 'ztunnel-2node'): Mode {
       mkdirSync(configDir);
       const nodes = twoNodes ? ['node-a', 'node-b'] : ['node-a'];
       const enabled = { 'ambient.istio.io/redirection': 'enabled' };
+      const idle = createIdlePods(pair, extraPods);
+      const idleDocs = idle.ips.flatMap((ip, i) => [
+        pod(`idle-${i}`, 'default', ip, nodes[0]!, `idle-${i}`, `uid-idle-${i}`, enabled),
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: `idle-${i}`, namespace: 'default' }, spec: { clusterIP: `10.96.253.${i + 1}`, selector: { app: `idle-${i}` }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }] } },
+      ]);
       const docs = [
         { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default', labels: { 'istio.io/dataplane-mode': 'ambient' } } },
         pod('client', 'default', pair.clientIp, nodes[0]!, 'client', 'uid-client', enabled),
         pod('server', 'default', pair.serverIp, nodes[nodes.length - 1]!, 'server', 'uid-server', enabled),
         ...nodes.map((n) => pod(`ztunnel-${n}`, 'istio-system', '127.0.0.1', n, 'ztunnel', `uid-ztunnel-${n}`)),
         { apiVersion: 'v1', kind: 'Service', metadata: { name: 'server', namespace: 'default' }, spec: { clusterIP: '10.96.254.10', selector: { app: 'server' }, ports: [{ name: 'http', port: 8080, targetPort: 8080 }, { name: 'http-fortio', port: FORTIO_PORT, targetPort: FORTIO_PORT }] } },
+        ...idleDocs,
       ];
       writeFileSync(join(configDir, 'mesh.yaml'), docs.map((d) => stringify(d)).join('---\n'));
       const started: Started[] = [];
@@ -57,6 +102,7 @@ export function ztunnelMode(name: 'ztunnel' | 'ztunnel-2node'): Mode {
       const stop = async (): Promise<void> => {
         for (const s of started.reverse()) await s.stop();
         for (const z of zds) z.close();
+        idle.destroy();
         for (const ns of [pair.client, pair.server]) {
           try {
             execFileSync('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'istio-ambient-nat'], { stdio: 'ignore' });
@@ -104,6 +150,11 @@ export function ztunnelMode(name: 'ztunnel' | 'ztunnel-2node'): Mode {
           for (const args of inpodRouteCommands()) execFileSync('ip', ['netns', 'exec', ns, 'ip', ...args], { stdio: 'ignore' });
           await zds[i]!.add({ uid: `uid-${podName}`, info: { name: podName, namespace: 'default', serviceAccount: podName }, netnsPath: `/var/run/netns/${ns}` });
         }
+        for (const [i, ns] of idle.names.entries()) {
+          execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: renderInpodRules({}), stdio: ['pipe', 'ignore', 'pipe'] });
+          for (const args of inpodRouteCommands()) execFileSync('ip', ['netns', 'exec', ns, 'ip', ...args], { stdio: 'ignore' });
+          await zds[0]!.add({ uid: `uid-idle-${i}`, info: { name: `idle-${i}`, namespace: 'default', serviceAccount: `idle-${i}` }, netnsPath: `/var/run/netns/${ns}` });
+        }
         await waitForPath(pair, 30_000);
         return {
           target: { host: pair.serverIp, port: 8080, hostHeader: 'server.default.svc.cluster.local:8080' },
@@ -134,4 +185,4 @@ async function waitForPath(pair: NetnsPair, deadlineMs: number): Promise<void> {
   throw new Error('the ambient path never answered 200');
 }
 
-export const ztunnelModes = (): Mode[] => [ztunnelMode('ztunnel'), ztunnelMode('ztunnel-2node')];
+export const ztunnelModes = (): Mode[] => [ztunnelMode('ztunnel'), ztunnelMode('ztunnel-2node'), ztunnelMode('ztunnel-100pods')];

@@ -6,8 +6,7 @@ import { cacheSecretProvider } from '../agent/cache-secret-provider.ts';
 import { FileSecretProvider } from '../agent/file-secret-provider.ts';
 import { systemClock } from '../lib/clock.ts';
 import { errorMessage } from '../lib/errors.ts';
-import { startExecutableTrim, type TrimCalls } from '../lib/executable-pages.ts';
-import { libc } from '../lib/libc.ts';
+import { startProxyTrim } from '../lib/executable-pages.ts';
 import { createLogFactory, type Logger } from '../lib/log.ts';
 import { raiseOpenFilesLimit } from '../lib/open-files.ts';
 import { getOriginalDestination } from '../lib/original-dst.ts';
@@ -123,7 +122,7 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
   try {
     if (waypoint) await waypoint.start();
     else await proxy.start();
-    stopTrim = trimFilePages(c, logs.component('memory'));
+    stopTrim = startProxyTrim(c.trimFilePagesAtMs, logs.component('memory'));
     ctx.stdout(`mizzen proxy ${type} ${String(proxy.node.id)}: admin 127.0.0.1:${proxy.adminPort}${proxy.readinessPort !== undefined ? `, ready :${proxy.readinessPort}/healthz/ready` : ''}${waypoint ? `, HBONE :${waypoint.hbonePort}` : hbonePort !== undefined ? `, HBONE :${hbonePort}` : ''}${c.dns ? `, DNS ${c.dns.address}:${opts.dns?.port}` : ''}, discovery ${c.discovery}\n`);
     const signal = await stopped;
     log.info({ signal }, 'shutting down: draining connections');
@@ -142,27 +141,6 @@ async function run(type: ProxyType, flags: ProxyFlags, ctx: CliContext): Promise
     agent?.close();
     fileSecrets.close();
   }
-}
-
-/**
- * Keep the proxy's resident set to what it uses: malloc's free memory and the node binary's pages
- * that only start-up and warm-up touched (~30 MB under load) leave RSS (src/lib/executable-pages.ts).
- */
-function trimFilePages(c: ProxyCommandConfig, log: Logger): (() => void) | undefined {
-  if (c.trimFilePagesAtMs.length === 0 || process.platform !== 'linux') return undefined;
-  let calls: TrimCalls;
-  try {
-    calls = libc();
-  } catch (err) {
-    log.debug({ err }, 'file-page trim unavailable');
-    return undefined;
-  }
-  return startExecutableTrim({
-    atMs: c.trimFilePagesAtMs,
-    calls,
-    onTrim: (r) => log.debug({ mappings: r.mappings, rssBeforeKb: r.rssBeforeKb, rssAfterKb: r.rssAfterKb }, 'gave back free malloc memory and the node binary\'s start-up pages'),
-    onError: (err) => log.debug({ err }, 'file-page trim failed; not tried again'),
-  });
 }
 
 /** `mizzen proxy sidecar|router|waypoint`: the data plane, consuming Envoy xDS from discovery. */

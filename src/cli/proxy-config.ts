@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDuration } from '../lib/duration.ts';
 import { MizzenError } from '../lib/errors.ts';
+import { trimSchedule } from '../lib/executable-pages.ts';
 import type { ProxyType } from '../data/xds-client/node-identity.ts';
 import { parseNodeId } from '../data/xds-client/node-identity.ts';
 import type { AccessLogOptions } from '../data/telemetry/access-log.ts';
@@ -201,7 +202,7 @@ export function proxyConfig(type: ProxyType, f: ProxyFlags, env: NodeJS.ProcessE
     systemCaFile: env.SSL_CERT_FILE || undefined,
     trustDomain: f.trustDomain ?? env.TRUST_DOMAIN ?? 'cluster.local',
     logLevels: env.MIZZEN_LOG,
-    trimFilePagesAtMs: env.MIZZEN_PROXY_TRIM_PAGES === 'off' ? [] : [20_000, 120_000],
+    trimFilePagesAtMs: trimSchedule(env.MIZZEN_PROXY_TRIM_PAGES),
     environment: Object.freeze(Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined))),
   });
 }

@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Ztunnel } from '../data/ztunnel.ts';
 import { systemClock } from '../lib/clock.ts';
+import { startProxyTrim } from '../lib/executable-pages.ts';
 import { createLogFactory } from '../lib/log.ts';
 import type { CliContext } from './cli-context.ts';
 import { ztunnelConfig, type ZtunnelFlags } from './ztunnel-config.ts';
@@ -50,11 +51,14 @@ export async function runZtunnel(flags: ZtunnelFlags, ctx: CliContext): Promise<
   process.once('SIGINT', onSignal);
   const onCrash = (err: unknown): void => logs.component('ztunnel').error({ err }, 'unexpected error in a connection handler (kept running)');
   process.on('uncaughtException', onCrash);
+  let stopTrim: (() => void) | undefined;
   try {
     await z.start();
+    stopTrim = startProxyTrim(c.trimFilePagesAtMs, logs.component('memory'));
     ctx.stdout(`mizzen proxy ztunnel: node ${c.nodeName || '(unnamed)'}, discovery ${c.discovery}, ZDS ${c.zdsSocket}, admin 127.0.0.1:${z.adminPort ?? '-'}, ready :${z.readinessPort ?? '-'}/healthz/ready, metrics :${z.metricsPort ?? '-'}\n`);
     await stopped;
   } finally {
+    stopTrim?.();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
     process.off('uncaughtException', onCrash);

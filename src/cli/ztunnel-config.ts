@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { MizzenError } from '../lib/errors.ts';
+import { trimSchedule } from '../lib/executable-pages.ts';
 
 /** Flags of `mizzen proxy ztunnel`. */
 export interface ZtunnelFlags {
@@ -45,6 +46,8 @@ export interface ZtunnelCommandConfig {
   dnsUpstreams: readonly string[];
   trustDomain: string;
   logLevels: string | undefined;
+  /** When (ms after start) to give back malloc's free memory and the node binary's start-up pages, as the sidecar does (src/lib/executable-pages.ts); MIZZEN_PROXY_TRIM_PAGES=off: never. */
+  trimFilePagesAtMs: readonly number[];
 }
 
 /** The resolvers of this process's resolv.conf (ztunnel forwards names it does not know there). */
@@ -102,5 +105,6 @@ export function ztunnelConfig(f: ZtunnelFlags, env: NodeJS.ProcessEnv): ZtunnelC
     dnsUpstreams: resolvConfServers(),
     trustDomain: f.trustDomain ?? env.TRUST_DOMAIN ?? 'cluster.local',
     logLevels: env.MIZZEN_LOG,
+    trimFilePagesAtMs: trimSchedule(env.MIZZEN_PROXY_TRIM_PAGES),
   });
 }

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
+import { libc } from './libc.ts';
+import type { Logger } from './log.ts';
 
 /**
- * Working-set trim for long-running Node processes (the proxy). First, malloc_trim(0): the free
+ * Working-set trim for long-running Node processes (the proxies: sidecar, gateway, waypoint and ztunnel). First, malloc_trim(0): the free
  * memory inside glibc's malloc arenas (V8's compiler zones and OpenSSL's buffers of the warm-up,
  * freed but kept by the allocator, ~10 MB in a sidecar) goes back to the kernel. Then drop this process's page-table
  * entries for the read-only file pages of the `node` binary (its code, V8's snapshot and embedded
@@ -105,4 +107,35 @@ export function startExecutableTrim(o: ExecutableTrimOptions): () => void {
     timers.push(t);
   }
   return stop;
+}
+
+/**
+ * When a long-running proxy trims (ms after start): after start-up, and after the JIT's warm-up
+ * under traffic. `MIZZEN_PROXY_TRIM_PAGES=off` (the value given here by a command's config module): never.
+ */
+export function trimSchedule(setting: string | undefined): readonly number[] {
+  return setting === 'off' ? [] : [20_000, 120_000];
+}
+
+/**
+ * Keep a proxy's resident set to what it uses: malloc's free memory and the node binary's pages
+ * that only start-up and warm-up touched (~30 MB under load) leave RSS. The composition roots of
+ * `mizzen proxy sidecar|router|waypoint` and `mizzen proxy ztunnel` call this; returns the stop
+ * function, or undefined when there is nothing to do (empty schedule, not Linux, no libc calls).
+ */
+export function startProxyTrim(atMs: readonly number[], log: Logger, calls?: TrimCalls): (() => void) | undefined {
+  if (atMs.length === 0 || process.platform !== 'linux') return undefined;
+  let c: TrimCalls;
+  try {
+    c = calls ?? libc();
+  } catch (err) {
+    log.debug({ err }, 'file-page trim unavailable');
+    return undefined;
+  }
+  return startExecutableTrim({
+    atMs,
+    calls: c,
+    onTrim: (r) => log.debug({ mappings: r.mappings, rssBeforeKb: r.rssBeforeKb, rssAfterKb: r.rssAfterKb }, "gave back free malloc memory and the node binary's start-up pages"),
+    onError: (err) => log.debug({ err }, 'file-page trim failed; not tried again'),
+  });
 }
