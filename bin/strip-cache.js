@@ -94,4 +94,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { proxyEnvoyDescriptor, PROXY_ENVOY_ROOT_CACHE } = await import('../src/api/xds/proxy-envoy-root.ts');
   const { built } = proxyEnvoyDescriptor();
   process.stdout.write(`${built ? 'wrote' : 'kept'} the proxy's Envoy descriptor ${PROXY_ENVOY_ROOT_CACHE}\n`);
+  // and the discovery messages alone, for ztunnel and the waypoint's workload-API client
+  const { discoveryEnvoyDescriptor, DISCOVERY_ENVOY_ROOT_CACHE } = await import('../src/api/xds/proxy-envoy-root.ts');
+  const small = discoveryEnvoyDescriptor();
+  process.stdout.write(`${small.built ? 'wrote' : 'kept'} the workload-API client's Envoy descriptor ${DISCOVERY_ENVOY_ROOT_CACHE}\n`);
 }

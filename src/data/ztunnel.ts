@@ -1,7 +1,7 @@
 import type { Clock } from '../lib/clock.ts';
 import type { LogFactory, Logger } from '../lib/log.ts';
 import { loadWorkloadRoot } from '../api/workload/workload-protos.ts';
-import { loadProxyEnvoyRoot } from '../api/xds/proxy-envoy-root.ts';
+import { loadDiscoveryEnvoyRoot } from '../api/xds/proxy-envoy-root.ts';
 import { HbonePool } from './hbone/hbone-pool.ts';
 import type { XdsTransport } from './xds-client/ads-client.ts';
 import { jsonToStruct } from './xds-client/proto-values.ts';
@@ -75,7 +75,7 @@ export class Ztunnel {
     this.xds = new WorkloadXdsClient({
       target: o.discovery,
       node,
-      envoyRoot: loadProxyEnvoyRoot(),
+      envoyRoot: loadDiscoveryEnvoyRoot(),
       workloadRoot: loadWorkloadRoot(),
       store: this.store,
       clock: o.clock,

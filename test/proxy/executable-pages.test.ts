@@ -3,7 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { proxyConfig, type ProxyFlags } from '../../src/cli/proxy-config.ts';
-import { trimmableMappings } from '../../src/lib/executable-pages.ts';
+import { ztunnelConfig } from '../../src/cli/ztunnel-config.ts';
+import { startProxyTrim, trimmableMappings } from '../../src/lib/executable-pages.ts';
+import type { Logger } from '../../src/lib/log.ts';
 
 const FLAGS: ProxyFlags = { discovery: '127.0.0.1:15010', adminPort: '15000', readinessPort: '15021', prometheusPort: '15090', ca: false, xdsProtocol: 'delta', drainGrace: '5' };
 
@@ -51,5 +53,25 @@ describe("the proxy's working-set trim (node binary pages that only start-up tou
   it('is on by default (20 s and 120 s after start); MIZZEN_PROXY_TRIM_PAGES=off turns it off', () => {
     assert.deepEqual(proxyConfig('sidecar', FLAGS, {}).trimFilePagesAtMs, [20_000, 120_000]);
     assert.deepEqual(proxyConfig('sidecar', FLAGS, { MIZZEN_PROXY_TRIM_PAGES: 'off' }).trimFilePagesAtMs, []);
+  });
+
+  it('ztunnel trims on the same schedule and switch as the sidecar', () => {
+    assert.deepEqual(ztunnelConfig({ discovery: '127.0.0.1:15010', adminPort: '15000', readinessPort: '15021', metricsPort: '15020' }, {}).trimFilePagesAtMs, [20_000, 120_000]);
+    assert.deepEqual(ztunnelConfig({ discovery: '127.0.0.1:15010', adminPort: '15000', readinessPort: '15021', metricsPort: '15020' }, { MIZZEN_PROXY_TRIM_PAGES: 'off' }).trimFilePagesAtMs, []);
+  });
+
+  it('startProxyTrim runs the trim at each scheduled time and logs what it gave back; an empty schedule does nothing', async () => {
+    const lines: string[] = [];
+    const log = { debug: (_o: unknown, msg: string) => void lines.push(msg) } as unknown as Logger;
+    let trims = 0;
+    const calls = { malloc_trim: () => ((trims += 1), 1), madvise: () => -1 };
+    assert.equal(startProxyTrim([], log, calls), undefined);
+    const stop = startProxyTrim([1, 5], log, calls);
+    assert.ok(stop);
+    const until = Date.now() + 10_000;
+    while (trims < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    stop();
+    assert.equal(trims, 2);
+    assert.equal(lines.filter((l) => l.startsWith('gave back free malloc memory')).length, 2);
   });
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import protobuf from 'protobufjs';
 import { loadEnvoyRoot } from '../../src/api/xds/envoy-protos.ts';
-import { loadProxyEnvoyRoot, PROXY_ENVOY_FILES, proxyEnvoyDescriptor } from '../../src/api/xds/proxy-envoy-root.ts';
+import { discoveryEnvoyDescriptor, loadDiscoveryEnvoyRoot, loadProxyEnvoyRoot, PROXY_ENVOY_FILES, proxyEnvoyDescriptor } from '../../src/api/xds/proxy-envoy-root.ts';
 import { TYPE_URL } from '../../src/api/xds/type-urls.ts';
 import { EnvoyCodec } from '../../src/data/xds-client/envoy-codec.ts';
 import { address, DOWNSTREAM_TLS, hcm, route, routeConfig, staticCluster, tcpProxy, UPSTREAM_TLS, vhost } from './support/envoy-builders.ts';
@@ -80,5 +80,41 @@ describe('the proxy Envoy root (pruned descriptor)', () => {
     const r = proxyEnvoyDescriptor(join(dir, 'missing-dir-file', '\0bad'));
     assert.equal(r.built, true);
     assert.ok(protobuf.Root.fromJSON(r.descriptor).lookupType('envoy.config.cluster.v3.Cluster'));
+  });
+});
+
+describe("the workload-API client's Envoy root (discovery messages only: ztunnel, the waypoint's peers)", () => {
+  const full = loadEnvoyRoot();
+  const proxyCache = join(dir, 'proxy-root-for-discovery.json');
+  const cacheFile = join(dir, 'discovery-root.json');
+  const small = loadDiscoveryEnvoyRoot(cacheFile, proxyCache);
+
+  it('holds the delta discovery messages and what they reference, not the xDS resources', () => {
+    const names = typeNames(small);
+    for (const n of ['.envoy.service.discovery.v3.DeltaDiscoveryRequest', '.envoy.service.discovery.v3.DeltaDiscoveryResponse', '.envoy.service.discovery.v3.Resource', '.envoy.config.core.v3.Node', '.google.rpc.Status', '.google.protobuf.Any', '.google.protobuf.Struct']) assert.ok(names.has(n), `${n} kept`);
+    for (const n of ['.envoy.config.cluster.v3.Cluster', '.envoy.config.listener.v3.Listener', '.envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext']) assert.ok(!names.has(n), `${n} dropped`);
+    assert.ok(names.size * 10 < typeNames(loadProxyEnvoyRoot(proxyCache)).size, `${names.size} types`);
+  });
+
+  it('encodes and decodes requests and responses byte for byte as the full root', () => {
+    const pairs: [string, Record<string, unknown>][] = [
+      ['envoy.service.discovery.v3.DeltaDiscoveryRequest', { node: { id: 'ztunnel~10.0.0.1~z.istio-system~istio-system.svc.cluster.local', metadata: { fields: { NODE_NAME: { stringValue: 'node-a' } } } }, typeUrl: 'type.googleapis.com/istio.workload.Address', resourceNamesSubscribe: ['10.0.0.2'], responseNonce: 'n1', errorDetail: { code: 3, message: 'bad' }, initialResourceVersions: { a: '1' } }],
+      ['envoy.service.discovery.v3.DeltaDiscoveryResponse', { systemVersionInfo: 'v', typeUrl: 'type.googleapis.com/istio.workload.Address', nonce: 'n2', removedResources: ['x'], resources: [{ name: 'default/w', version: '3', aliases: ['10.0.0.2'], resource: { typeUrl: 'type.googleapis.com/istio.workload.Address', value: Buffer.from([10, 2, 8, 1]) } }] }],
+    ];
+    for (const [name, msg] of pairs) {
+      const a = full.lookupType(name);
+      const b = small.lookupType(name);
+      const bytes = Buffer.from(a.encode(a.fromObject(msg)).finish());
+      assert.deepEqual(Buffer.from(b.encode(b.fromObject(msg)).finish()), bytes, name);
+      assert.deepEqual(b.toObject(b.decode(bytes), { longs: String, bytes: Buffer }), a.toObject(a.decode(bytes), { longs: String, bytes: Buffer }), name);
+    }
+  });
+
+  it('is cached beside the proxy descriptor and rebuilt when stale', () => {
+    assert.equal(discoveryEnvoyDescriptor(cacheFile, proxyCache).built, false);
+    const cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as { key: string };
+    writeFileSync(cacheFile, JSON.stringify({ ...cached, key: 'stale' }));
+    assert.equal(discoveryEnvoyDescriptor(cacheFile, proxyCache).built, true);
+    assert.equal(discoveryEnvoyDescriptor(cacheFile, proxyCache).built, false);
   });
 });

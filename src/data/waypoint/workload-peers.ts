@@ -1,7 +1,7 @@
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import { loadWorkloadRoot } from '../../api/workload/workload-protos.ts';
-import { loadProxyEnvoyRoot } from '../../api/xds/proxy-envoy-root.ts';
+import { loadDiscoveryEnvoyRoot } from '../../api/xds/proxy-envoy-root.ts';
 import type { PeerInfo } from '../telemetry/peer-metadata.ts';
 import type { XdsTransport } from '../xds-client/ads-client.ts';
 import { WorkloadStore } from '../ztunnel/workload-store.ts';
@@ -24,7 +24,7 @@ export class WorkloadPeers {
     this.client = new WorkloadXdsClient({
       target: o.discovery,
       node: o.node,
-      envoyRoot: loadProxyEnvoyRoot(),
+      envoyRoot: loadDiscoveryEnvoyRoot(),
       workloadRoot: loadWorkloadRoot(),
       store: this.store,
       clock: o.clock,
