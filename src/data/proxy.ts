@@ -6,9 +6,9 @@ import { NDS_PROTO_FILE } from '../api/xds/envoy-protos.ts';
 import { TYPE_URL } from '../api/xds/type-urls.ts';
 import { certsAdminView } from '../agent/certs-admin-view.ts';
 import { AdminServer, type AdminSource } from './admin/admin-server.ts';
-import type { NameTableEntry } from './dns/name-table.ts';
 import type { SidecarDns } from './dns/sidecar-dns.ts';
 import { buildConfigDump } from './admin/config-dump.ts';
+import { clustersAdminText } from './admin/clusters-admin-text.ts';
 import { ProxyStats } from './admin/proxy-stats.ts';
 import { CORS_FILTER_TYPE, createCorsFilter } from './l7/cors-filter.ts';
 import { FAULT_FILTER_TYPE, createFaultFilter } from './l7/fault-filter.ts';
@@ -30,6 +30,7 @@ import { ClusterManager } from './upstream/cluster-manager.ts';
 import { UpstreamConnector, type InternalUpstream } from './upstream/upstream-connector.ts';
 import { AdsClient, type XdsTransport } from './xds-client/ads-client.ts';
 import { XdsConfigApplier } from './xds-client/config-applier.ts';
+import { proxyResourceSink } from './xds-client/proxy-resource-sink.ts';
 import { EnvoyCodec } from './xds-client/envoy-codec.ts';
 import { buildNode, type NodeIdentity } from './xds-client/node-identity.ts';
 
@@ -184,8 +185,6 @@ export class Proxy implements AdminSource {
       compileDeps: { httpFilters: this.httpFilters, networkFilters: this.networkFilters },
       log: options.logs.component('xds'),
     });
-    const stats = this.stats;
-    const applier = this.applier;
     const dns = options.dns;
     // Istio's NDS: not part of Envoy's API (istio-agent asks for it on the same stream)
     if (dns) this.codec.root.loadSync(NDS_PROTO_FILE, { keepCase: false }).resolveAll();
@@ -194,21 +193,7 @@ export class Proxy implements AdminSource {
       node: this.node,
       codec: this.codec,
       ...(dns ? { extraWildcardTypes: [TYPE_URL.nameTable] } : {}),
-      sink: {
-        apply(u) {
-          if (u.typeUrl === TYPE_URL.nameTable) {
-            if (!dns) return `${TYPE_URL.nameTable} was not asked for`;
-            const table = u.resources[0]?.resource.table as Record<string, NameTableEntry> | undefined;
-            if (u.resources.length > 0 || u.stateOfTheWorld) dns.table.replace(table);
-            return undefined;
-          }
-          const r = applier.apply(u);
-          if (r === undefined) stats.xdsAcks++;
-          else stats.xdsNacks++;
-          return r;
-        },
-        subscriptions: (t) => applier.subscriptions(t),
-      },
+      sink: proxyResourceSink(this.applier, this.stats, dns),
       clock,
       log: options.logs.component('xds'),
       protocol: options.xdsProtocol,
@@ -305,36 +290,7 @@ export class Proxy implements AdminSource {
   }
 
   clustersText(json: boolean): string {
-    if (json) {
-      return `${JSON.stringify({
-        clusterStatuses: [...this.clusters.clusters.values()].map((c) => ({
-          name: c.config.name,
-          hostStatuses: c.hosts.map((h) => ({
-            address: { socketAddress: { address: h.address, portValue: h.port } },
-            stats: [{ name: 'rq_total', value: h.rqTotal }, { name: 'cx_active', value: h.cxActive }, { name: 'rq_active', value: h.activeRequests }],
-            healthStatus: { edsHealthStatus: h.healthy ? 'HEALTHY' : 'UNHEALTHY', failedOutlierCheck: h.ejectedUntil > Date.now() },
-            weight: h.weight,
-          })),
-        })),
-      }, null, 2)}\n`;
-    }
-    const lines: string[] = [];
-    const now = Date.now();
-    for (const c of this.clusters.clusters.values()) {
-      const l = c.config.limits;
-      lines.push(`${c.config.name}::default_priority::max_connections::${l.maxConnections}`, `${c.config.name}::default_priority::max_pending_requests::${l.maxPendingRequests}`, `${c.config.name}::default_priority::max_requests::${l.maxRequests}`, `${c.config.name}::default_priority::max_retries::${l.maxRetries}`);
-      const od = c.outlierDetector;
-      if (od) {
-        const o = `${c.config.name}::outlier::`;
-        lines.push(`${o}success_rate_average::${od.external.average}`, `${o}success_rate_ejection_threshold::${od.external.ejectionThreshold}`, `${o}local_origin_success_rate_average::${od.local.average}`, `${o}local_origin_success_rate_ejection_threshold::${od.local.ejectionThreshold}`);
-      }
-      for (const h of c.hosts) {
-        const p = `${c.config.name}::${h.key}::`;
-        const flags = [h.healthy ? 'healthy' : '/eds_health_failed', ...(h.ejectedUntil > now ? ['/failed_outlier_check'] : [])];
-        lines.push(`${p}cx_active::${h.cxActive}`, `${p}rq_active::${h.activeRequests}`, `${p}rq_total::${h.rqTotal}`, `${p}weight::${h.weight}`, `${p}health_flags::${flags.join('')}`, `${p}region::${h.locality.split('/')[0] ?? ''}`, `${p}success_rate::${h.outlierCounters.externalSuccessRate}`, `${p}local_origin_success_rate::${h.outlierCounters.localSuccessRate}`);
-      }
-    }
-    return `${lines.join('\n')}\n`;
+    return clustersAdminText(this.clusters, json);
   }
 
   statsText(): string {
