@@ -1,24 +1,18 @@
 import * as net from 'node:net';
-import * as tls from 'node:tls';
 import type { Logger } from '../../lib/log.ts';
-import { Http1ServerConnection } from '../l7/http1-server-connection.ts';
 import type { DownstreamConnectionInfo } from '../l7/downstream-connection-info.ts';
-import type { HcmConfig } from '../l7/hcm-config.ts';
-import type { Http2Gateway } from '../l7/http2-server-connection.ts';
 import type { HttpRuntime } from '../l7/http-stream.ts';
-import { StreamInfo } from '../l7/stream-info.ts';
-import { proxyTcp } from '../l4/tcp-proxy.ts';
 import type { TcpMetadataExchange } from '../telemetry/tcp-metadata-exchange.ts';
 import { plainIp } from '../matchers/cidr.ts';
-import { checkSans, peerUri, type TlsContextFactory } from '../tls/tls-context-factory.ts';
+import type { TlsContextFactory } from '../tls/tls-context-factory.ts';
 import { ChainConnection } from './chain-drain.ts';
 import { selectFilterChain, type ConnectionFacts } from './filter-chain-selector.ts';
-import type { FilterChainSpec, ListenerSpec } from './listener-config.ts';
+import type { ListenerSpec } from './listener-config.ts';
 import { ListenerChains } from './listener-chains.ts';
-import { runNetworkFilters } from './network-filter.ts';
 import { DescriptorOverload, type DescriptorOverloadOptions, type DescriptorSource } from './descriptor-overload.ts';
 import type { OriginalDestination } from './original-destination.ts';
 import { sniff } from './protocol-sniffer.ts';
+import { FilterChainServer } from './filter-chain-server.ts';
 
 interface ActiveListener {
   spec: ListenerSpec;
@@ -83,9 +77,10 @@ export const DEFAULT_DRAIN_DURATION_MS = 45_000;
 export class ListenerManager {
   private readonly deps: ListenerManagerDeps;
   readonly listeners = new Map<string, ActiveListener>();
-  private readonly httpConns = new Set<Http1ServerConnection>();
   /** Filter chains and their connections across listener updates (drained as Envoy drains them). */
   private readonly chains: ListenerChains;
+  /** A connection on its chain: TLS, network filters, tcp_proxy or HTTP (filter-chain-server.ts). */
+  private readonly server: FilterChainServer;
   private readonly sockets = new Set<net.Socket>();
   private draining = false;
   /** SIGTERM's graceful phase: connections on inbound chains are drained as they come. */
@@ -94,60 +89,20 @@ export class ListenerManager {
   private lastInboundAccept = 0;
   /** admin /drain_listeners: listeners of these directions stay closed (ALL: every listener). */
   private stopped: 'ALL' | 'INBOUND' | undefined;
-  /** Standalone TLSSockets only verify client certificates when attached to a server object. */
-  private readonly tlsServer = new tls.Server();
   /** Number of bind operations still in progress (for readiness). */
   pendingBinds = 0;
   /** The open-files overload monitor (undefined without `deps.descriptors`). */
   readonly overload: DescriptorOverload | undefined;
 
-  /**
-   * HTTP/2 downstream (and with it node:http2) is loaded on the first HTTP/2 connection: a mesh of
-   * HTTP/1.1 services never pays for it.
-   */
-  private h2: Http2Gateway | undefined;
-  private h2Loading: Promise<Http2Gateway> | undefined;
 
   constructor(deps: ListenerManagerDeps) {
     this.deps = deps;
     this.chains = new ListenerChains(deps.drainDurationMs ?? DEFAULT_DRAIN_DURATION_MS, deps.log);
+    this.server = new FilterChainServer({ runtime: deps.runtime, tls: deps.tls, log: deps.log, tcpMetadataExchange: deps.tcpMetadataExchange, isDraining: () => this.draining });
     if (deps.descriptors) {
       this.overload = new DescriptorOverload({ ...deps.overload, source: deps.descriptors, connections: () => this.sockets, log: deps.log });
       this.overload.start();
     }
-  }
-
-  /** Hand a connection to the HTTP/2 gateway; bytes arriving while it loads are replayed to it. */
-  private serveHttp2(socket: net.Socket, hcm: HcmConfig, conn: DownstreamConnectionInfo, initial: Buffer | undefined, tracked: ChainConnection): void {
-    // node:http2 sessions expect node's default: our write side ends when the client's does
-    socket.allowHalfOpen = false;
-    // a drain before the session exists: GOAWAY as soon as it does
-    tracked.onDrain(() => undefined);
-    if (this.h2) {
-      const session = this.h2.serve(socket, hcm, conn, initial);
-      tracked.onDrain(() => session.drain(), () => session.close());
-      return;
-    }
-    const chunks: Buffer[] = initial && initial.length > 0 ? [initial] : [];
-    const early = (c: Buffer): void => void chunks.push(c);
-    socket.on('data', early);
-    this.h2Loading ??= import('../l7/http2-server-connection.ts').then((m) => (this.h2 = new m.Http2Gateway(this.deps.runtime)));
-    this.h2Loading.then(
-      (gw) => {
-        socket.off('data', early);
-        socket.pause();
-        if (socket.destroyed || this.draining) {
-          socket.destroy();
-          return;
-        }
-        const session = gw.serve(socket, hcm, conn, chunks.length === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
-        tracked.onDrain(() => session.drain(), () => session.close());
-      },
-      (err: unknown) => {
-        this.deps.log.error({ err }, 'HTTP/2 support failed to load');
-        socket.destroy();
-      },
-    );
   }
 
   apply(specs: readonly ListenerSpec[], removed: readonly string[], full: boolean, version: string): void {
@@ -353,104 +308,7 @@ export class ListenerManager {
       localPrincipal: '',
       ...internal,
     };
-    if (!chain.tls || internal) {
-      this.runChain(chain, socket, conn, initial, tracked);
-      return;
-    }
-    const ctx = this.deps.tls.secureContext(chain.tls);
-    if ('missing' in ctx) {
-      this.deps.log.warn({ listener: spec.name, secret: ctx.missing }, 'TLS secret not available; closing connection');
-      socket.destroy();
-      return;
-    }
-    if (initial) {
-      socket.pause();
-      socket.unshift(initial);
-    }
-    const spec2 = chain.tls;
-    const t = new tls.TLSSocket(socket, {
-      isServer: true,
-      secureContext: ctx,
-      requestCert: spec2.requireClientCert || spec2.ca !== undefined,
-      rejectUnauthorized: spec2.requireClientCert,
-      // As Envoy: a client offering none of the listed protocols (a sidecar's `istio` ALPN to a
-      // gateway's h2/http1.1) is served without ALPN, not refused (Node would send no_application_protocol).
-      ALPNProtocols: spec2.alpn.length > 0 && (facts.applicationProtocols.length === 0 || spec2.alpn.some((p) => facts.applicationProtocols.includes(p))) ? [...spec2.alpn] : undefined,
-      server: this.tlsServer,
-    });
-    tracked.addSocket(t);
-    t.on('error', () => socket.destroy());
-    const handshakeTimer = chain.tlsHandshakeTimeoutMs > 0 ? setTimeout(() => t.destroy(), chain.tlsHandshakeTimeoutMs) : undefined;
-    t.once('close', () => clearTimeout(handshakeTimer));
-    t.once('secure', () => {
-      clearTimeout(handshakeTimer);
-      if (t.destroyed) return;
-      const peer = t.getPeerCertificate();
-      const hasPeer = peer && Object.keys(peer).length > 0;
-      // A standalone TLSSocket leaves chain verification to the caller: ask OpenSSL's verdict.
-      const verifyError = hasPeer ? (t as unknown as { _handle?: { verifyError?: () => Error | null } })._handle?.verifyError?.() ?? null : new Error('no client certificate');
-      const authorized = hasPeer && verifyError === null;
-      if (spec2.requireClientCert && !authorized) {
-        this.deps.log.debug({ listener: spec.name, err: verifyError?.message }, 'client certificate rejected');
-        t.destroy();
-        return;
-      }
-      if (hasPeer && spec2.sanMatchers.length > 0) {
-        const err = checkSans(spec2, peer);
-        if (err) {
-          this.deps.log.debug({ listener: spec.name, err }, 'client certificate SAN rejected');
-          t.destroy();
-          return;
-        }
-      }
-      conn.tls = true;
-      conn.peerPrincipal = authorized ? peerUri(peer) ?? '' : '';
-      if (authorized) conn.peerCertificate = peer;
-      conn.localPrincipal = peerUri(t.getCertificate() as tls.PeerCertificate | undefined) ?? '';
-      conn.requestedServerName = (t as unknown as { servername?: string }).servername || conn.requestedServerName;
-      this.runChain(chain, t, conn, undefined, tracked);
-    });
-  }
-
-  private runChain(chain: FilterChainSpec, socket: net.Socket, conn: DownstreamConnectionInfo, initial: Buffer | undefined, tracked: ChainConnection): void {
-    const rt = this.deps.runtime;
-    if (chain.networkFilters.length > 0 || chain.terminal.kind === 'tcp') {
-      const info = new StreamInfo();
-      info.resetForRequest(performance.now());
-      info.setDownstream(conn);
-      runNetworkFilters(chain.networkFilters, info, socket, () => {
-        if (chain.terminal.kind === 'tcp') {
-          const tcp = chain.terminal.tcp;
-          const mx = this.deps.tcpMetadataExchange;
-          if (chain.metadataExchange && mx && mx.negotiated(socket)) {
-            mx.downstream(socket, initial, info, (rest) => proxyTcp(socket, rest, tcp, rt.clusters, info, rt.observers, mx));
-            if (socket.isPaused()) socket.resume(); // held by an asynchronous network filter (ext_authz)
-            return;
-          }
-          proxyTcp(socket, initial, tcp, rt.clusters, info, rt.observers, mx);
-          return;
-        }
-        this.runHttp(chain, socket, conn, initial, tracked);
-      });
-      return;
-    }
-    this.runHttp(chain, socket, conn, initial, tracked);
-  }
-
-  private runHttp(chain: FilterChainSpec, socket: net.Socket, conn: DownstreamConnectionInfo, initial: Buffer | undefined, tracked: ChainConnection): void {
-    const rt = this.deps.runtime;
-    if (chain.terminal.kind !== 'http') return;
-    const hcm = chain.terminal.hcm;
-    const alpn = (socket as tls.TLSSocket).alpnProtocol;
-    if (hcm.codec === 'HTTP2' || alpn === 'h2' || (initial && initial.toString('latin1', 0, 3) === 'PRI')) {
-      this.serveHttp2(socket, hcm, conn, initial, tracked);
-      return;
-    }
-    const c = new Http1ServerConnection(socket, hcm, rt, conn, initial, this.draining ? (x) => x.shutdown() : undefined, (buf) => this.serveHttp2(socket, hcm, conn, buf, tracked));
-    tracked.onDrain(() => c.drainClose());
-    this.httpConns.add(c);
-    socket.once('close', () => this.httpConns.delete(c));
-    if (socket.isPaused()) socket.resume();
+    this.server.serve(chain, socket, conn, { initial, tracked, offeredAlpn: facts.applicationProtocols, terminateTls: internal === undefined });
   }
 
   private isStopped(l: ListenerSpec): boolean {
@@ -498,7 +356,7 @@ export class ListenerManager {
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
     for (const l of this.listeners.values()) this.closeListener(l);
-    for (const c of this.httpConns) c.shutdown();
+    this.server.shutdownHttp();
     const deadline = Date.now() + graceMs;
     while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const s of this.sockets) s.destroy();
@@ -508,7 +366,7 @@ export class ListenerManager {
     this.draining = true;
     this.overload?.close();
     this.chains.finish();
-    this.h2?.close();
+    this.server.close();
     for (const l of this.listeners.values()) this.closeListener(l);
     for (const s of this.sockets) s.destroy();
   }
