@@ -32,11 +32,13 @@ import { Debouncer } from './push/debouncer.ts';
 import { PushContext } from './push/push-context.ts';
 import { fullPushRequest, mergePushRequests, requestFromChanges, type ChangeClass, type PushRequest } from './push/push-request.ts';
 import { scopePush } from './push/push-scope.ts';
+import { partialEndpointPush } from './push/partial-eds.ts';
 import { sharedGeneration } from './push/shared-generation.ts';
 import type { RegistrySnapshot } from './registry/service.ts';
 import { RegistryBuilder } from './registry/registry-builder.ts';
 import { classifyChange } from './registry/classify-change.ts';
 import { servicesWithChangedIdentities } from './registry/service-identities.ts';
+import { hostsWithChangedEndpoints } from './registry/changed-endpoints.ts';
 import { AdsServer } from './xds/ads-server.ts';
 import { XdsMetrics } from './xds/xds-metrics.ts';
 // Kubernetes mode loads @kubernetes/client-node (~90 MB, seconds to import): only with --kube.
@@ -206,8 +208,14 @@ export class Discovery {
       this.log.error({ err: errorMessage(err) }, 'building the push context failed; proxies keep their config');
       return;
     }
-    const queued = this.ads.push(snapshot, scopePush(withIdentityChanges(req, before, this.pushContext!.registry), this.pushContext!, this.classify), req.startedAt);
-    this.log.debug({ version: snapshot.version, full: req.full, changes: req.changes.length, queued }, 'push');
+    const after = this.pushContext!.registry;
+    // An endpoint-only push concerns the services whose endpoints moved (Istio's EDSUpdate per service).
+    const moved = !req.full && before ? hostsWithChangedEndpoints(before, after) : undefined;
+    const scoped = withIdentityChanges(req, before, after, moved);
+    // Endpoint-only: EDS of those services alone, the rest stays as sent (Istio's incremental EDS).
+    const partial = partialEndpointPush(scoped, moved);
+    const queued = this.ads.push(snapshot, scopePush(scoped, this.pushContext!, this.classify), req.startedAt, partial);
+    this.log.debug({ version: snapshot.version, full: req.full, changes: req.changes.length, partial: partial !== undefined, queued }, 'push');
   }
 
   async start(): Promise<DiscoveryAddresses> {
@@ -386,9 +394,9 @@ async function bindGrpc(server: GrpcServer, address: string, defaultPort: number
  * one gone) becomes a config push for that service, as istiod makes it a full push: the SAN lists
  * of its clusters change, not only its endpoints.
  */
-function withIdentityChanges(req: PushRequest, before: RegistrySnapshot | undefined, after: RegistrySnapshot): PushRequest {
+function withIdentityChanges(req: PushRequest, before: RegistrySnapshot | undefined, after: RegistrySnapshot, moved: ReadonlySet<string> | undefined): PushRequest {
   if (req.full || !before) return req;
-  const changed = servicesWithChangedIdentities(before, after);
+  const changed = servicesWithChangedIdentities(before, after, moved);
   if (changed.length === 0) return req;
   const services: ConfigChange[] = changed.map((s) => ({ kind: 'Service', group: '', namespace: s.namespace, name: s.name ?? s.hostname, old: undefined, new: undefined }));
   return { ...req, full: true, changes: [...req.changes, ...services], reasons: { ...req.reasons, serviceaccount: changed.length } };

@@ -5,6 +5,8 @@ import { TYPE_URL } from '../../src/api/xds/type-urls.ts';
 import { AdsTestClient, sidecarNode } from './support/ads-test-client.ts';
 import { envoyRoot, startAds, waitFor } from './support/ads-harness.ts';
 import { TestWorld } from './support/test-world.ts';
+import { mergePartialPushes, type PartialPush } from '../../src/control/xds/partial-push.ts';
+import type { XdsSnapshot } from '../../src/control/xds/xds-snapshot.ts';
 
 describe('SotW ADS stream', () => {
   const world = new TestWorld().cluster('c1').cluster('c2').endpoints('c1', 8001).endpoints('c2', 8002).listener('l1', 9080).route('9080', 'c1');
@@ -185,6 +187,46 @@ describe('SotW ADS stream', () => {
       const w = h.ads.connections.find(`inc2-${i}.ns1`)[0]!.watched.get(TYPE_URL.endpoint)!;
       assert.deepEqual([...w.lastResources.keys()].sort(), ['c1', 'c2']);
     }
+  });
+
+  it('a partial push generates and sends only the picked names; after a NACK, the whole set', async () => {
+    const c = client();
+    const names = ['c1', 'c2'];
+    c.send({ node: sidecarNode('part', 'ns1'), typeUrl: TYPE_URL.endpoint, resourceNames: names });
+    const r1 = await c.next();
+    c.send({ typeUrl: TYPE_URL.endpoint, versionInfo: r1.versionInfo, responseNonce: r1.nonce, resourceNames: names });
+    const asked: (readonly string[] | undefined)[] = [];
+    const recording = (): XdsSnapshot => {
+      const snap = world.snapshot();
+      return { version: snap.version, generate: (p, t, n) => (asked.push(n), snap.generate(p, t, n)) };
+    };
+    const mine = (p: { podName: string }) => (p.podName === 'part' ? [TYPE_URL.endpoint] : undefined);
+    const only = (name: string): PartialPush => ({ typeUrl: TYPE_URL.endpoint, pick: (_p, list) => list.filter((n) => n === name) });
+    world.endpoints('c2', 9921);
+    h.ads.push(recording(), mine, undefined, only('c2'));
+    const r2 = await c.next();
+    assert.deepEqual(c.decode(r2).map((x) => x.clusterName), ['c2']);
+    assert.deepEqual(asked, [['c2']], 'c1 was not generated');
+    const w = h.ads.connections.find('part.ns1')[0]!.watched.get(TYPE_URL.endpoint)!;
+    assert.deepEqual([...w.lastResources.keys()].sort(), names, 'the proxy still has both');
+    // Rejected: the client kept older endpoints than the server thinks; the next push sends all.
+    c.send({ typeUrl: TYPE_URL.endpoint, versionInfo: r1.versionInfo, responseNonce: r2.nonce, resourceNames: names, errorDetail: { code: 3, message: 'rejected' } });
+    await waitFor(() => w.lastNack !== undefined);
+    asked.length = 0;
+    world.endpoints('c1', 9922);
+    h.ads.push(recording(), mine, undefined, only('c1'));
+    const r3 = await c.next();
+    assert.deepEqual(c.decode(r3).map((x) => x.clusterName).sort(), names);
+    assert.deepEqual(asked, [names]);
+  });
+
+  it('two queued partial pushes to one proxy send what either picked', async () => {
+    const a = mergePartialPushes({ types: new Set([TYPE_URL.endpoint]), partial: { typeUrl: TYPE_URL.endpoint, pick: () => ['c1'] } }, { types: new Set([TYPE_URL.endpoint]), partial: { typeUrl: TYPE_URL.endpoint, pick: () => ['c2'] } });
+    const proxy = h.ads.connections.list()[0]!.proxy;
+    assert.deepEqual(a?.pick(proxy, ['c1', 'c2', 'c3']), ['c1', 'c2']);
+    assert.equal(mergePartialPushes({ types: 'all', partial: undefined }, { types: new Set([TYPE_URL.endpoint]), partial: { typeUrl: TYPE_URL.endpoint, pick: () => ['c2'] } }), undefined, 'after a full push: whole sets');
+    const routesOnly = mergePartialPushes({ types: new Set([TYPE_URL.route]), partial: undefined }, { types: new Set([TYPE_URL.endpoint]), partial: { typeUrl: TYPE_URL.endpoint, pick: () => ['c2'] } });
+    assert.deepEqual(routesOnly?.pick(proxy, ['c1', 'c2']), ['c2'], 'a push without EDS leaves the partial one as it is');
   });
 
   it('encodes a resource shared by many proxies once', async () => {

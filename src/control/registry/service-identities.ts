@@ -27,30 +27,43 @@ function indexOf(registry: RegistrySnapshot): Map<string, ServiceIdentities> {
   let index = memo.get(registry);
   if (index) return index;
   index = new Map();
-  for (const s of registry.services) {
-    const accounts = new Set<string>();
-    for (const p of s.ports) {
-      for (const e of registry.endpoints(s.hostname, p.port, s.namespace)) if (e.serviceAccount) accounts.add(`${e.namespace}/${e.serviceAccount}`);
-    }
-    index.set(keyOf(s), { accounts: [...accounts].sort(), subjectAltNames: [...(s.subjectAltNames ?? [])] });
-  }
+  for (const s of registry.services) index.set(keyOf(s), identitiesOf(registry, s));
   memo.set(registry, index);
   return index;
+}
+
+function identitiesOf(registry: RegistrySnapshot, s: Service): ServiceIdentities {
+  const accounts = new Set<string>();
+  for (const p of s.ports) {
+    for (const e of registry.endpoints(s.hostname, p.port, s.namespace)) if (e.serviceAccount) accounts.add(`${e.namespace}/${e.serviceAccount}`);
+  }
+  return { accounts: [...accounts].sort(), subjectAltNames: [...(s.subjectAltNames ?? [])] };
+}
+
+/** One service's identities, from the snapshot's index when it has one (else without building it). */
+function lookup(registry: RegistrySnapshot, s: Service): ServiceIdentities | undefined {
+  const index = memo.get(registry);
+  if (index) return index.get(keyOf(s));
+  const same = registry.servicesByHost(s.hostname).find((x) => x.namespace === s.namespace);
+  return same ? identitiesOf(registry, same) : undefined;
 }
 
 /**
  * Services present in both snapshots whose identities differ: their clusters' SAN lists change,
  * so an endpoint change that brings a new service account needs a full push (istiod's
- * "service accounts changed"), not EDS alone.
+ * "service accounts changed"), not EDS alone. With `onlyHosts` (the services whose endpoints
+ * moved, the others being the same objects in both), only those are compared: no index of every
+ * service is built on an endpoint-only push.
  */
-export function servicesWithChangedIdentities(before: RegistrySnapshot, after: RegistrySnapshot): Service[] {
+export function servicesWithChangedIdentities(before: RegistrySnapshot, after: RegistrySnapshot, onlyHosts?: ReadonlySet<string>): Service[] {
   if (before === after) return [];
-  const old = indexOf(before);
+  const candidates = onlyHosts ? [...onlyHosts].flatMap((h) => after.servicesByHost(h)) : after.services;
+  const old = onlyHosts ? undefined : indexOf(before);
   const out: Service[] = [];
-  for (const s of after.services) {
-    const was = old.get(keyOf(s));
+  for (const s of candidates) {
+    const was = old ? old.get(keyOf(s)) : lookup(before, s);
     if (!was) continue;
-    const now = serviceIdentities(after, s);
+    const now = onlyHosts ? (lookup(after, s) ?? NONE) : serviceIdentities(after, s);
     if (was.accounts.join() !== now.accounts.join() || was.subjectAltNames.join() !== now.subjectAltNames.join()) out.push(s);
   }
   return out;

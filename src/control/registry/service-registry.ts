@@ -71,6 +71,11 @@ export class ServiceRegistry implements RegistrySnapshot {
     }
   }
 
+  /** A service's endpoints per service port (the object the builder produced: compare by identity first). */
+  endpointsByPort(service: Service): ReadonlyMap<number, readonly Endpoint[]> | undefined {
+    return this.endpointsById.get(serviceId(service));
+  }
+
   servicesByHost(hostname: string): readonly Service[] {
     return this.byHost.get(hostname) ?? [];
   }

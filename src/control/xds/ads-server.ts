@@ -13,6 +13,7 @@ import { DeltaStream } from './delta-stream.ts';
 import type { ProxyInfo } from './proxy-info.ts';
 import { ResourceEncoder } from './resource-encoder.ts';
 import { SotwStream } from './sotw-stream.ts';
+import { mergePartialPushes, type PartialPush } from './partial-push.ts';
 import type { StreamDeps } from './stream-deps.ts';
 import type { XdsConnection } from './xds-connection.ts';
 import type { XdsMetrics } from './xds-metrics.ts';
@@ -40,6 +41,8 @@ interface QueuedPush {
   types: Set<string> | 'all';
   snapshot: XdsSnapshot;
   startedAt: number;
+  /** Only some resources of one type changed since the previous snapshot (see PartialPush). */
+  partial: PartialPush | undefined;
 }
 
 /**
@@ -69,8 +72,9 @@ export class AdsServer {
         types: a.types === 'all' || b.types === 'all' ? 'all' : new Set([...a.types, ...b.types]),
         snapshot: b.snapshot,
         startedAt: Math.min(a.startedAt, b.startedAt),
+        partial: mergePartialPushes(a, b),
       }),
-      process: (conn, req) => conn.push(req.snapshot, req.types === 'all' ? 'all' : [...req.types], req.startedAt),
+      process: (conn, req) => conn.push(req.snapshot, req.types === 'all' ? 'all' : [...req.types], req.startedAt, req.partial),
       onError: (conn, err) => options.log.error({ proxy: conn.proxy.id, err: errorMessage(err) }, 'push failed'),
     });
     const prefix = Date.now().toString(36);
@@ -119,14 +123,15 @@ export class AdsServer {
   /**
    * Make `snapshot` current and queue a push of the selected types to every connection the
    * selector picks. `startedAt` is when the change that caused it happened (convergence metric).
+   * `partial`: what changed since the previous snapshot is only some resources of one type.
    */
-  push(snapshot: XdsSnapshot, select: PushSelector, startedAt: number = this.options.clock.now()): number {
+  push(snapshot: XdsSnapshot, select: PushSelector, startedAt: number = this.options.clock.now(), partial?: PartialPush): number {
     this.snapshot = snapshot;
     let queued = 0;
     for (const conn of this.connections.list()) {
       const types = select(conn.proxy);
       if (types === undefined || (types !== 'all' && types.length === 0)) continue;
-      this.queue.enqueue(conn, { types: types === 'all' ? 'all' : new Set(types), snapshot, startedAt });
+      this.queue.enqueue(conn, { types: types === 'all' ? 'all' : new Set(types), snapshot, startedAt, partial });
       queued++;
     }
     return queued;

@@ -4,6 +4,7 @@ import { GrpcStatus } from '../../lib/grpc-wire/grpc-status.ts';
 import { parseProxyInfo, type ProxyInfo } from './proxy-info.ts';
 import type { WatchedResource, XdsConnection } from './xds-connection.ts';
 import type { XdsSnapshot } from './xds-snapshot.ts';
+import type { PartialPush } from './partial-push.ts';
 import { DECODE_OPTIONS } from './ads-service.ts';
 import type { StreamDeps } from './stream-deps.ts';
 
@@ -68,7 +69,7 @@ export abstract class AdsStream<Req extends AdsRequestHead> implements XdsConnec
     this.finish();
   }
 
-  abstract push(snapshot: XdsSnapshot, types: readonly string[] | 'all', startedAt: number): Promise<void>;
+  abstract push(snapshot: XdsSnapshot, types: readonly string[] | 'all', startedAt: number, partial?: PartialPush): Promise<void>;
 
   /** Decode one request (throws on malformed input). */
   protected decode(buf: Buffer): Req {

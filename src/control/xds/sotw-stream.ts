@@ -7,6 +7,7 @@ import { encodeDiscoveryResponse, encodeResourceSet, type EncodedResourceSet } f
 import type { SentResources } from './sent-resources.ts';
 import { WILDCARD_TYPES, generateEncoded, orderTypes, type StreamDeps } from './stream-deps.ts';
 import { shortType } from './xds-metrics.ts';
+import type { PartialPush } from './partial-push.ts';
 
 
 /**
@@ -93,9 +94,9 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
     return this.setSubscription(w, names);
   }
 
-  push(snapshot: XdsSnapshot, types: readonly string[] | 'all', startedAt: number): Promise<void> {
+  push(snapshot: XdsSnapshot, types: readonly string[] | 'all', startedAt: number, partial?: PartialPush): Promise<void> {
     const wanted = types === 'all' ? [...this.watched.keys()] : types.filter((t) => this.watched.has(t));
-    return this.pushTypes(snapshot, orderTypes(wanted), startedAt, true);
+    return this.pushTypes(snapshot, orderTypes(wanted), startedAt, true, partial);
   }
 
   /**
@@ -103,13 +104,18 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
    * resources are exactly those last sent (same names, same content versions): the proxy has
    * them already, so a VirtualService edit sends RDS, not every cluster again.
    */
-  private async pushTypes(snapshot: XdsSnapshot, types: readonly string[], startedAt: number, skipUnchanged: boolean): Promise<void> {
+  private async pushTypes(snapshot: XdsSnapshot, types: readonly string[], startedAt: number, skipUnchanged: boolean, partial?: PartialPush): Promise<void> {
     for (const typeUrl of types) {
       if (this.closed) return;
       const w = this.watched.get(typeUrl);
       if (!w) continue;
       const t0 = process.hrtime.bigint();
       const names = w.wildcard ? undefined : (w.nameList ??= this.deps.subscriptions.intern(w.names));
+      const picked = partial?.typeUrl === typeUrl && skipUnchanged && names !== undefined && holdsLastSet(w) ? partial.pick(this.proxy, names) : undefined;
+      if (picked !== undefined) {
+        if (!(await this.pushPart(snapshot, w, picked, startedAt, t0))) return;
+        continue;
+      }
       const set = generateEncoded(this.deps, this.proxy, snapshot, typeUrl, names);
       if (!set) continue;
       if (skipUnchanged && set.signature === w.sentSignature) continue;
@@ -135,6 +141,54 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
       this.deps.metrics.pushTime.observe({ type }, Number(process.hrtime.bigint() - t0) / 1e9);
     }
   }
+
+  /**
+   * A partial push (Istio's incremental EDS): generate only the picked names and send those whose
+   * content changed; the client keeps the rest. False when the stream closed meanwhile.
+   */
+  private async pushPart(snapshot: XdsSnapshot, w: WatchedResource, picked: readonly string[], startedAt: number, t0: bigint): Promise<boolean> {
+    if (picked.length === 0) return true;
+    const typeUrl = w.typeUrl;
+    const part = generateEncoded(this.deps, this.proxy, snapshot, typeUrl, picked);
+    if (!part) return true;
+    const send = changedIn(typeUrl, part, w.lastResources);
+    if (!send) return true;
+    const type = shortType(typeUrl);
+    const written = await this.write(send.body.length, () => {
+      const nonce = this.deps.nextNonce();
+      const msg = encodeDiscoveryResponse(snapshot.version, typeUrl, nonce, this.deps.controlPlaneId, send);
+      w.nonceSent = nonce;
+      w.versionSent = snapshot.version;
+      w.sentAt = this.deps.clock.now();
+      w.pushStartedAt.set(nonce, startedAt);
+      for (const e of send.resources) w.lastResources.set(e);
+      // The client's set is no longer one generated set: the next full push compares by resource.
+      w.sentSignature = undefined;
+      this.deps.metrics.configSize.observe({ type }, send.size);
+      return msg;
+    });
+    if (!written) return false;
+    this.deps.metrics.lastWrite.set({ type }, Math.max(0, this.deps.clock.now() - startedAt) / 1000);
+    this.deps.metrics.pushes.inc({ type });
+    this.deps.metrics.pushTime.observe({ type }, Number(process.hrtime.bigint() - t0) / 1e9);
+    return true;
+  }
+}
+
+/**
+ * Does the client hold what it was last sent of a per-resource type (so a partial push can
+ * build on it)? Not before a first response, not after a NACK of the last one.
+ */
+function holdsLastSet(w: WatchedResource): boolean {
+  if (WILDCARD_TYPES.has(w.typeUrl) || w.nonceSent === undefined || w.lastResources.size === 0) return false;
+  return w.lastNack === undefined || w.lastNack.nonce !== w.nonceSent;
+}
+
+/** The resources of `part` the client lacks or has in another version (the set itself when all), or undefined when none. */
+function changedIn(typeUrl: string, part: EncodedResourceSet, last: SentResources): EncodedResourceSet | undefined {
+  const changed = part.resources.filter((e) => last.get(e.name)?.version !== e.version);
+  if (changed.length === 0) return undefined;
+  return changed.length === part.resources.length ? part : encodeResourceSet(typeUrl, changed);
 }
 
 /**

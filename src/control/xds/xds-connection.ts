@@ -1,5 +1,6 @@
 import type { ProxyInfo } from './proxy-info.ts';
 import type { XdsSnapshot } from './xds-snapshot.ts';
+import type { PartialPush } from './partial-push.ts';
 import { SentResources } from './sent-resources.ts';
 
 export interface NackRecord {
@@ -74,8 +75,11 @@ export interface XdsConnection {
   readonly peer: string;
   readonly connectedAt: number;
   readonly watched: ReadonlyMap<string, WatchedResource>;
-  /** Send the given types (all watched types when 'all') from this snapshot. */
-  push(snapshot: XdsSnapshot, types: readonly string[] | 'all', startedAt: number): Promise<void>;
+  /**
+   * Send the given types (all watched types when 'all') from this snapshot; with `partial`, only
+   * the resources of its type that it picks changed since the previous snapshot.
+   */
+  push(snapshot: XdsSnapshot, types: readonly string[] | 'all', startedAt: number, partial?: PartialPush): Promise<void>;
   /** Close the stream (server shutdown). */
   close(): void;
 }
