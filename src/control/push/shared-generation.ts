@@ -66,7 +66,9 @@ export function sharedGeneration(generate: GenerateFn, registry?: RegistrySnapsh
     return addresses;
   };
   return (proxy, typeUrl, names) => {
-    const key = `${typeUrl}\n${proxyShapeKey(proxy, typeUrl, workloadAddresses())}\n${names === undefined ? '*' : namesKey(names)}`;
+    // Only listeners and clusters read the workload addresses (a scan of every endpoint, once per push).
+    const addresses = typeUrl === TYPE_URL.listener || typeUrl === TYPE_URL.cluster ? workloadAddresses() : undefined;
+    const key = `${typeUrl}\n${proxyShapeKey(proxy, typeUrl, addresses)}\n${names === undefined ? '*' : namesKey(names)}`;
     let out = memo.get(key);
     if (!out) {
       out = generate(proxy, typeUrl, names);
