@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ConfigResource } from '../api/config-resource.ts';
 import type { DeploymentSpec } from '../api/kube/deployment.ts';
+import { overlayContainer } from '../api/kube/container-overlay.ts';
 import type { ServiceSpec } from '../api/kube/service.ts';
 import type { ClusterObjects } from './cluster-objects.ts';
 import { deploymentReplicas, podTemplateHash } from './deployment-pods.ts';
@@ -109,7 +110,9 @@ export class KubeObjectViews {
     const spec = { ...structuredClone(o.spec), serviceAccountName: o.serviceAccount, nodeName: 'mizzen-node' };
     // The injected proxy is a container of the pod, as after Istio's injection.
     if (view.sidecar && !(spec.containers ?? []).some((c) => c.name === 'istio-proxy')) {
-      spec.containers = [...(spec.containers ?? []), { name: 'istio-proxy', image: 'mizzen/proxy', args: ['proxy', o.capture === false ? 'router' : 'sidecar'] }];
+      const proxy = { name: 'istio-proxy', image: 'mizzen/proxy', args: ['proxy', o.capture === false ? 'router' : 'sidecar'], ports: [{ name: 'http-envoy-prom', containerPort: 15090 }] };
+      // a gateway's placeholder istio-proxy container merged over it, as Istio's injector does
+      spec.containers = [...(spec.containers ?? []), o.proxyOverrides ? overlayContainer(proxy, o.proxyOverrides) : proxy];
     }
     const status = base.status as Obj;
     const started = view.containers.map((c) => c.status.startedAt).filter((t): t is number => t !== undefined);

@@ -1,5 +1,6 @@
 import type { ConfigResource } from '../api/config-resource.ts';
 import type { Clock } from '../lib/clock.ts';
+import type { Container } from '../api/kube/pod.ts';
 import type { Logger } from '../lib/log.ts';
 import type { SidecarCommand } from './pod-instance.ts';
 import type { BackoffOptions } from './supervised-process.ts';
@@ -56,6 +57,8 @@ export interface SidecarContext {
   proxyConfig: Record<string, unknown>;
   /** The app's own prometheus.io/* settings (JSON) when metrics merging moved them (ISTIO_PROMETHEUS_ANNOTATIONS). */
   prometheusAnnotations?: string;
+  /** The pod's own `istio-proxy` container (a gateway's placeholder): its env is applied over the injected proxy's. */
+  proxyOverrides?: Container;
 }
 
 export interface ChangeResult {

@@ -1,5 +1,5 @@
 import type { ConfigResource } from '../api/config-resource.ts';
-import type { PodSpec } from '../api/kube/pod.ts';
+import type { Container, PodSpec } from '../api/kube/pod.ts';
 import type { PodPlan } from './pod-plan.ts';
 import { podProxyConfig } from './pod-proxy-config.ts';
 import { applyPrometheusMerge, meshPrometheusMerge } from './prometheus-merge.ts';
@@ -13,6 +13,11 @@ export interface PodInjection {
   waypoint: boolean;
   /** The spec to run: a gateway's placeholder `istio-proxy` container removed. */
   spec: PodSpec;
+  /**
+   * A gateway's placeholder `istio-proxy` container (`image: auto`): its fields apply over the
+   * injected proxy's, as Istio's injector merges them (its env reaches the proxy's environment).
+   */
+  proxyOverrides?: Container;
   serviceAccount: string;
   /** The pod gets a sidecar (by Istio's injection rules and when sidecars are on). */
   inject: boolean;
@@ -39,6 +44,7 @@ export function podInjection(plan: PodPlan, namespaceLabels: Readonly<Record<str
   const waypoint = templates.includes('waypoint');
   const gateway = templates.includes('gateway') || waypoint;
   const spec = gateway ? { ...plan.spec, containers: (plan.spec.containers ?? []).filter((c) => c.name !== 'istio-proxy') } : plan.spec;
+  const proxyOverrides = gateway ? plan.spec.containers?.find((c) => c.name === 'istio-proxy') : undefined;
   const serviceAccount = spec.serviceAccountName ?? spec.serviceAccount ?? 'default';
   const wanted = decideInjection({ namespace: plan.namespace, namespaceLabels, podLabels: labels, podAnnotations: annotations, hostNetwork: spec.hostNetwork }).inject;
   const inject = wanted && sidecarsOn;
@@ -48,5 +54,5 @@ export function podInjection(plan: PodPlan, namespaceLabels: Readonly<Record<str
   // As Istio's injector: kubectl logs/exec without -c pick the app, not the injected proxy.
   const app = (spec.containers ?? []).find((c) => c.name !== 'istio-proxy');
   if (inject && !gateway && app && merge.annotations['kubectl.kubernetes.io/default-container'] === undefined) merge.annotations['kubectl.kubernetes.io/default-container'] = app.name;
-  return { gateway, waypoint, spec, serviceAccount, inject, wanted, proxyConfig, annotations: merge.annotations, ...(merge.env ? { prometheusAnnotations: merge.env } : {}) };
+  return { gateway, waypoint, spec, ...(proxyOverrides ? { proxyOverrides } : {}), serviceAccount, inject, wanted, proxyConfig, annotations: merge.annotations, ...(merge.env ? { prometheusAnnotations: merge.env } : {}) };
 }

@@ -1,4 +1,5 @@
 import { sampleCommand } from './sample-images.ts';
+import { containerEnv } from './container-env.ts';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Container, PodSpec } from '../api/kube/pod.ts';
 import type { Clock } from '../lib/clock.ts';
@@ -47,6 +48,8 @@ export interface PodInstanceOptions {
   nodeBinary: string;
   /** Builds the sidecar command (may wait for the control plane); undefined: no sidecar. */
   sidecar: (() => Promise<SidecarCommand>) | undefined;
+  /** The pod's own `istio-proxy` container (a gateway's placeholder), merged over the injected proxy in the Pod object. */
+  proxyOverrides?: Container;
   /** The sidecar proxies DNS (ProxyConfig ISTIO_META_DNS_CAPTURE): port 53 is redirected to its 15053. */
   dnsCapture?: boolean;
   /** Install the capture rules with the sidecar (not for gateways). */
@@ -261,22 +264,7 @@ export class PodInstance {
 
   private containerEnv(c: Container): Record<string, string> {
     const o = this.options;
-    const env: Record<string, string> = { ...o.baseEnv, HOSTNAME: o.name };
-    const fields: Record<string, string> = {
-      'metadata.name': o.name,
-      'metadata.namespace': o.namespace,
-      'status.podIP': o.ip,
-      'spec.serviceAccountName': o.serviceAccount,
-      'spec.nodeName': 'mizzen-node',
-    };
-    for (const e of c.env ?? []) {
-      if (e.value !== undefined) env[e.name] = expandVars(String(e.value), env);
-      else {
-        const ref = (e.valueFrom as { fieldRef?: { fieldPath?: string } } | undefined)?.fieldRef?.fieldPath;
-        if (ref && fields[ref] !== undefined) env[e.name] = fields[ref];
-      }
-    }
-    return env;
+    return containerEnv(c.env, { ...o.baseEnv, HOSTNAME: o.name }, { name: o.name, namespace: o.namespace, ip: o.ip, serviceAccount: o.serviceAccount });
   }
 
   private launch(name: string, argv: string[], env: Record<string, string>, uid: number, gid: number, cwd: string, check: ProbeCheck, c: Container | undefined, restartPolicy: RestartPolicy, reads?: string[]): Running {
@@ -317,9 +305,4 @@ export class PodInstance {
     process.start();
     return running;
   }
-}
-
-/** Kubernetes `$(VAR)` expansion in env values. */
-function expandVars(value: string, env: Record<string, string>): string {
-  return value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name: string) => env[name] ?? m);
 }

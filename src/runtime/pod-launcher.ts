@@ -100,8 +100,8 @@ export class PodLauncher {
       ? async () => {
           await o.waitForControlPlane(120_000);
           await this.registerBeforeSidecar(key, ip, labels, ns);
-          const { serviceAccount, proxyConfig, prometheusAnnotations } = inj;
-          const cmd = await build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: place.discoveryAddress, podDir, labels, workload: plan.workload, proxyType: inj.waypoint ? 'waypoint' : inj.gateway ? 'router' : 'sidecar', proxyConfig, ...(prometheusAnnotations ? { prometheusAnnotations } : {}) });
+          const { serviceAccount, proxyConfig, prometheusAnnotations, proxyOverrides } = inj;
+          const cmd = await build({ pod: name, namespace: ns, ip, serviceAccount, discoveryAddress: place.discoveryAddress, podDir, labels, workload: plan.workload, proxyType: inj.waypoint ? 'waypoint' : inj.gateway ? 'router' : 'sidecar', proxyConfig, ...(prometheusAnnotations ? { prometheusAnnotations } : {}), ...(proxyOverrides ? { proxyOverrides } : {}) });
           // The sidecar (uid 1337) reads mizzen's code wherever the checkout lives.
           const reads = cmd.reads ?? cmd.argv.filter((a) => isAbsolute(a)).map((a) => dirname(a));
           return { ...cmd, reads: [...reads, dirname(dirname(r.cliEntry))] };
@@ -126,6 +126,7 @@ export class PodLauncher {
       baseEnv: r.baseEnv,
       nodeBinary: r.nodeBinary,
       sidecar,
+      ...(sidecar && inj.proxyOverrides ? { proxyOverrides: inj.proxyOverrides } : {}),
       capture: !inj.gateway,
       dnsCapture: inj.inject && !inj.gateway && /^(1|t|true)$/i.test(proxyMetadata(inj.proxyConfig).ISTIO_META_DNS_CAPTURE ?? ''),
       hboneInbound: sidecar !== undefined && !inj.gateway && !inj.waypoint && sidecarEnablesHbone(inj.proxyConfig),

@@ -1,4 +1,5 @@
 import type { ConfigResource } from '../api/config-resource.ts';
+import { overlayContainer } from '../api/kube/container-overlay.ts';
 import type { PodInstanceOptions, PodStatusView } from './pod-instance.ts';
 
 function podEnded(status: PodStatusView): 'Succeeded' | 'Failed' | undefined {
@@ -27,7 +28,9 @@ export function podResource(status: PodStatusView, options: PodInstanceOptions):
     // as Istio's injector for a sidecar with ISTIO_META_ENABLE_HBONE=true: it takes HBONE on 15008
     if (options.hboneInbound) labels['networking.istio.io/tunnel'] ??= 'http';
     annotations['sidecar.istio.io/status'] = JSON.stringify({ containers: ['istio-proxy'], initContainers: gateway ? null : ['istio-init'] });
-    containers.push({ name: 'istio-proxy', image: 'mizzen/proxy', ports: [{ name: 'http-envoy-prom', containerPort: 15090 }] });
+    // a gateway's placeholder container merged over the injected proxy (its ports, by containerPort)
+    const proxy = { name: 'istio-proxy', image: 'mizzen/proxy', ports: [{ name: 'http-envoy-prom', containerPort: 15090 }] };
+    containers.push(options.proxyOverrides ? overlayContainer(proxy, { ports: options.proxyOverrides.ports ?? [] }) : proxy);
   }
   const metadata = { name: options.name, namespace: options.namespace, labels, annotations };
   const spec = { serviceAccountName: options.serviceAccount, nodeName: 'mizzen-node', containers };

@@ -4,6 +4,7 @@ import type { ProbeCheck } from './readiness-probe.ts';
 import type { SidecarCommand } from './pod-instance.ts';
 import type { SidecarContext } from './mesh-runtime-options.ts';
 import { PROXY_GID, PROXY_UID } from './capture-rules.ts';
+import { containerEnv } from './container-env.ts';
 
 export interface SidecarCommandOptions {
   nodeBinary: string;
@@ -50,7 +51,7 @@ export async function prepareSidecar(ctx: SidecarContext, options: SidecarComman
     tokenFile,
     ...(caRoot ? ['--ca-root', caRoot] : []),
   ];
-  const env = {
+  const injected = {
     ...options.baseEnv,
     POD_NAME: ctx.pod,
     POD_NAMESPACE: ctx.namespace,
@@ -76,6 +77,9 @@ export async function prepareSidecar(ctx: SidecarContext, options: SidecarComman
     ISTIO_META_ENABLE_HBONE: 'true',
     ...proxyMetadata(ctx.proxyConfig),
   };
+  // A gateway's placeholder istio-proxy container: its env applies over the template's (the user's
+  // values win, as Istio's injector merges that container), fieldRefs and $(VAR) as the kubelet resolves them.
+  const env = containerEnv(ctx.proxyOverrides?.env, injected, { name: ctx.pod, namespace: ctx.namespace, ip: ctx.ip, serviceAccount: ctx.serviceAccount });
   return { argv, env, ready: sidecarReadyCheck(ctx.ip) };
 }
 

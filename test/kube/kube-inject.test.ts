@@ -93,6 +93,48 @@ describe('mizzen kube-inject', () => {
     assert.equal(pod.metadata.labels['service.istio.io/canonical-name'], 'gw');
   });
 
+  it("the gateway template merges the user's istio-proxy container over the injected one, the user's values winning (Istio's reapplyOverwrittenContainers)", () => {
+    const pod = injectPod({
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: 'gw', labels: { 'sidecar.istio.io/inject': 'true' }, annotations: { 'inject.istio.io/templates': 'gateway' } },
+      spec: {
+        containers: [{
+          name: 'istio-proxy',
+          image: 'auto',
+          env: [{ name: 'ISTIO_META_ROUTER_NOTE', value: 'mine' }, { name: 'ISTIO_META_INTERCEPTION_MODE', value: 'NONE' }],
+          ports: [{ name: 'http2', containerPort: 8080 }],
+          resources: { limits: { cpu: '3' } },
+        }],
+      },
+    } as never, 'istio-system', defaultInjectionSettings());
+    const proxy = (pod.spec.containers as Obj[])[0]!;
+    assert.equal(proxy.image, defaultInjectionSettings().image, 'image: auto takes the injector\'s image');
+    const env = proxy.env as Obj[];
+    assert.deepEqual(env.filter((e) => e.name === 'ISTIO_META_ROUTER_NOTE'), [{ name: 'ISTIO_META_ROUTER_NOTE', value: 'mine' }]);
+    // by name, in place: one entry, the user's value (no duplicate the API server would warn about)
+    assert.deepEqual(env.filter((e) => e.name === 'ISTIO_META_INTERCEPTION_MODE'), [{ name: 'ISTIO_META_INTERCEPTION_MODE', value: 'NONE' }]);
+    assert.ok(env.some((e) => e.name === 'POD_NAME'), "the template's env stays");
+    // ports by containerPort: the template's Prometheus port beside the user's
+    assert.deepEqual((proxy.ports as Obj[]).map((p) => p.containerPort).sort(), [15090, 8080].sort());
+    // maps field by field: the user's CPU limit, the template's requests and memory limit
+    assert.equal(proxy.resources.limits.cpu, '3');
+    assert.ok(proxy.resources.requests.cpu);
+    assert.ok(proxy.resources.limits.memory);
+  });
+
+  it("merges a sidecar pod's own istio-proxy container over the injected sidecar (Istio's customizing injection) instead of adding a second", () => {
+    const pod = injectPod({
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: 'web' },
+      spec: { containers: [{ name: 'web', image: 'w' }, { name: 'istio-proxy', image: 'auto', env: [{ name: 'ISTIO_META_NOTE', value: 'mine' }], resources: { limits: { memory: '1Gi' } } }] },
+    } as never, 'ns', defaultInjectionSettings());
+    const proxies = (pod.spec.containers as Obj[]).filter((c) => c.name === 'istio-proxy');
+    assert.equal(proxies.length, 1);
+    assert.deepEqual(proxies[0]!.command, ['mizzen', 'proxy', 'sidecar']);
+    assert.ok((proxies[0]!.env as Obj[]).some((e) => e.name === 'ISTIO_META_NOTE' && e.value === 'mine'));
+    assert.equal(proxies[0]!.resources.limits.memory, '1Gi');
+  });
+
   it('applies the init container flags through mizzen istio-iptables (dry run shows the nft rules)', async () => {
     const r = await cli(['istio-iptables', '-p', '15001', '-z', '15006', '-u', '1337', '-m', 'REDIRECT', '-i', '*', '-x', '10.1.0.0/16', '-b', '*', '-d', '15090,15021,15020', '-o', '5432', '--dry-run']);
     assert.equal(r.code, 0, r.err);

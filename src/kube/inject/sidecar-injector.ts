@@ -1,5 +1,6 @@
 import { applyPrometheusMerge } from '../../runtime/prometheus-merge.ts';
 import { INBOUND_CAPTURE_PORT, INBOUND_EXCLUDED_PORTS, OUTBOUND_CAPTURE_PORT, PROXY_GID, PROXY_UID } from '../../runtime/capture-rules.ts';
+import { overlayContainer } from '../../api/kube/container-overlay.ts';
 import type { InjectionSettings } from './injection-settings.ts';
 import { STATUS_ANNOTATION, type PodLike } from './injection-policy.ts';
 import { rewriteAppProbes } from './probe-rewrite.ts';
@@ -187,13 +188,12 @@ export function injectPod(input: PodLike, namespace: string, s: InjectionSetting
   const initNames: string[] = [];
   const containers = (spec.containers ?? []) as Obj[];
   if (gateway) {
-    // The gateway template: the user's istio-proxy container (often `image: auto`) becomes the router.
+    // The gateway template: the user's istio-proxy container (often `image: auto`) becomes the router,
+    // its fields applied over the template's as Istio does (env by name, ports by containerPort,
+    // mounts by mountPath: the API server has already added the service account token's mount to
+    // the user's container when the webhook sees the pod).
     const i = containers.findIndex((c) => c.name === PROXY_CONTAINER);
-    // Lists merge as a strategic merge patch does (by mountPath): the API server has already added
-    // the service account token's mount to the user's container when the webhook sees the pod.
-    const own = (proxy.volumeMounts ?? []) as Obj[];
-    const mounts = (c: Obj): Obj[] => [...own, ...((c.volumeMounts ?? []) as Obj[]).filter((m) => !own.some((p) => p.mountPath === m.mountPath))];
-    const merged = i >= 0 ? { ...proxy, ...stripAuto(containers[i]), env: [...env, ...((containers[i].env ?? []) as Obj[])], volumeMounts: mounts(containers[i]), image: containers[i].image && containers[i].image !== 'auto' ? containers[i].image : image } : proxy;
+    const merged = i >= 0 ? overlayContainer(proxy, containers[i]) : proxy;
     merged.command = ['mizzen', 'proxy', 'router'];
     if (i >= 0) containers[i] = merged;
     else containers.push(merged);
@@ -210,13 +210,19 @@ export function injectPod(input: PodLike, namespace: string, s: InjectionSetting
     };
     const inits = (spec.initContainers ?? []) as Obj[];
     initNames.push(INIT_CONTAINER);
+    // Istio's "customizing injection": a container of the pod named istio-proxy is merged over the
+    // injected one (the user's values win) rather than kept beside it.
+    const own = containers.find((c) => c.name === PROXY_CONTAINER);
+    const sidecar = own ? overlayContainer(proxy, own) : proxy;
+    const others = containers.filter((c) => c !== own);
     if (s.nativeSidecar) {
-      spec.initContainers = [init, { ...proxy, restartPolicy: 'Always', startupProbe: { httpGet: { path: '/healthz/ready', port: 15021 }, periodSeconds: 1, failureThreshold: 600 } }, ...inits];
+      spec.initContainers = [init, { ...sidecar, restartPolicy: 'Always', startupProbe: { httpGet: { path: '/healthz/ready', port: 15021 }, periodSeconds: 1, failureThreshold: 600 } }, ...inits];
       initNames.push(PROXY_CONTAINER);
+      spec.containers = others;
     } else {
       spec.initContainers = [init, ...inits];
       // holdApplicationUntilProxyStarts: the proxy is the first container (started first).
-      spec.containers = hold ? [proxy, ...containers] : [...containers, proxy];
+      spec.containers = hold ? [sidecar, ...others] : [...others, sidecar];
     }
   }
   spec.volumes = [...((spec.volumes ?? []) as Obj[]).filter((v) => !volumes.some((x) => x.name === v.name)), ...volumes];
@@ -242,7 +248,3 @@ export function injectPod(input: PodLike, namespace: string, s: InjectionSetting
   return pod;
 }
 
-function stripAuto(c: Obj): Obj {
-  const { image: _image, ...rest } = c;
-  return rest;
-}
