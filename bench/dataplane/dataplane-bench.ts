@@ -140,7 +140,7 @@ function logMemory(options: DataplaneOptions, mode: string, when: string, setup:
 }
 
 export async function runDataplaneBench(options: DataplaneOptions): Promise<DataplaneRow[]> {
-  const pair = createNetnsPair(String(process.pid % 100000));
+  const pair = await createNetnsPair(String(process.pid % 100000));
   const rows: DataplaneRow[] = [];
   let backend: Started | undefined;
   let fortioServer: Started | undefined;
@@ -204,7 +204,7 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
   } finally {
     await backend?.stop();
     await fortioServer?.stop();
-    pair.destroy();
+    await pair.destroy();
   }
   return rows;
 }

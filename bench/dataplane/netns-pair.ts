@@ -1,9 +1,12 @@
 /**
  * Two network namespaces ("client pod" and "server pod") joined by a veth pair, for the data-plane
  * benchmark. Guarded: the pod CIDR is made unreachable in the root namespace first, so no packet
- * for these addresses can leave the machine; everything made here is removed by `destroy()`.
+ * for these addresses can leave the machine; everything made here is removed by `destroy()`. The
+ * guard is taken as `mizzen up` takes it (a registered holder under /run/mizzen/guards), so a mesh
+ * or a test running meanwhile shares the route instead of finding one with no live holder.
  */
 import { execFileSync } from 'node:child_process';
+import { GuardRoutes } from '../../src/runtime/guard-routes.ts';
 
 const POD_CIDR = '10.244.0.0/16';
 
@@ -16,20 +19,17 @@ export interface NetnsPair {
   server: string;
   clientIp: string;
   serverIp: string;
-  destroy(): void;
+  destroy(): Promise<void>;
 }
 
-export function createNetnsPair(tag: string): NetnsPair {
-  let addedGuard = false;
-  if (!ip('route', 'show', 'type', 'unreachable').includes(POD_CIDR.split('/')[0])) {
-    ip('route', 'add', 'unreachable', POD_CIDR);
-    addedGuard = true;
-  }
+export async function createNetnsPair(tag: string): Promise<NetnsPair> {
+  const guard = new GuardRoutes({ cidrs: [POD_CIDR], owner: `bench-netns-pair-${tag}` });
+  await guard.acquire();
   const client = `mzb-${tag}-c`;
   const server = `mzb-${tag}-s`;
   const clientIp = '10.244.254.1';
   const serverIp = '10.244.254.2';
-  const destroy = (): void => {
+  const destroy = async (): Promise<void> => {
     for (const ns of [client, server]) {
       try {
         ip('netns', 'del', ns);
@@ -37,13 +37,7 @@ export function createNetnsPair(tag: string): NetnsPair {
         // already gone
       }
     }
-    if (addedGuard) {
-      try {
-        ip('route', 'del', 'unreachable', POD_CIDR);
-      } catch {
-        // already gone
-      }
-    }
+    await guard.release();
   };
   try {
     ip('netns', 'add', client);
@@ -58,7 +52,7 @@ export function createNetnsPair(tag: string): NetnsPair {
       ip('-n', ns, 'link', 'set', dev, 'up');
     }
   } catch (err) {
-    destroy();
+    await destroy();
     throw err;
   }
   return { client, server, clientIp, serverIp, destroy };
