@@ -23,7 +23,8 @@
  *
  * Rows per plane and N: initial sync (simulator start → every proxy has CDS, EDS, LDS, RDS) and
  * the plane's CPU-s for it, convergence P50/P99 and the plane's CPU-s per change, peak RSS
- * (VmHWM), response bytes per proxy per type. istiod runs with PILOT_MAX_REQUESTS_PER_SECOND
+ * (VmHWM), response bytes per proxy per type, and how long each edit's kubectl ran (included in
+ * its convergence; compare planes on convergence minus it when the machine is loaded). istiod runs with PILOT_MAX_REQUESTS_PER_SECOND
  * raised (its default admits 25 new connections per second on 2 cores).
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -75,6 +76,12 @@ export interface SideBySideRow {
   endpoint_p50_ms: number;
   endpoint_p99_ms: number;
   endpoint_cpu_s: number;
+  /**
+   * How long each edit's `kubectl apply` ran (start-up, OpenAPI, GET, PATCH): part of every
+   * convergence figure above, the same work for both planes, and slower on a loaded machine.
+   */
+  vs_apply_ms: number;
+  endpoint_apply_ms: number;
   converged: string;
   /** Seconds the plane kept pushing after the initial sync, before the first edit (quiet wait). */
   settle_s: number;
@@ -189,15 +196,17 @@ try {
     const kib = Object.fromEntries(Object.entries(bytes).map(([k, b]) => [k, Math.round(b / n / 1024)]));
     log(`${which}: ${n} proxies (${subscribe}) synced in ${syncS.toFixed(1)} s, ${syncCpu.toFixed(1)} CPU-s (simulator ${simSyncCpu.toFixed(1)}); KiB per proxy ${JSON.stringify(kib)}; load ${load0.map((x) => x.toFixed(1)).join(' ')}`);
     const settle = await quiet();
-    type Measured = { p50: number; p99: number; cpu: number; simCpu: number; converged: number; responses: Record<string, number>; reopened: number };
+    type Measured = { p50: number; p99: number; cpu: number; simCpu: number; applyMs: number; converged: number; responses: Record<string, number>; reopened: number };
     const measure = async (type: 'rds' | 'eds', apply: () => Promise<unknown>): Promise<Measured> => {
       sim!.stdin!.write(`watch ${type} ${watchTimeoutMs}\n`);
       await waitForLine(rl, (l) => l === 'watching', 10_000, 'the simulator to arm');
       const cpu0 = cpuSeconds(child.pid!);
       const sim0 = cpuSeconds(sim!.pid!);
+      const a0 = performance.now();
       await apply();
+      const applyMs = Math.round(performance.now() - a0);
       const r = JSON.parse(await waitForLine(rl, (l) => l.startsWith('{'), watchTimeoutMs + 60_000, `${type} convergence`)) as { converged: number; p50_ms: number; p99_ms: number; responses: Record<string, number>; reopened: number };
-      return { p50: Math.round(r.p50_ms), p99: Math.round(r.p99_ms), cpu: Number((cpuSeconds(child.pid!) - cpu0).toFixed(2)), simCpu: Number((cpuSeconds(sim!.pid!) - sim0).toFixed(2)), converged: r.converged, responses: r.responses, reopened: r.reopened };
+      return { p50: Math.round(r.p50_ms), p99: Math.round(r.p99_ms), cpu: Number((cpuSeconds(child.pid!) - cpu0).toFixed(2)), simCpu: Number((cpuSeconds(sim!.pid!) - sim0).toFixed(2)), applyMs, converged: r.converged, responses: r.responses, reopened: r.reopened };
     };
     vsWeight = vsWeight === 90 ? 50 : 90;
     const vs = await measure('rds', () => kubectl(['apply', '-f', '-'], virtualService(shape, vsWeight)));
@@ -209,6 +218,7 @@ try {
       initial_sync_s: Number(syncS.toFixed(1)), initial_sync_cpu_s: Number(syncCpu.toFixed(1)), kib_per_proxy: kib,
       vs_p50_ms: vs.p50, vs_p99_ms: vs.p99, vs_cpu_s: vs.cpu,
       endpoint_p50_ms: ep.p50, endpoint_p99_ms: ep.p99, endpoint_cpu_s: ep.cpu,
+      vs_apply_ms: vs.applyMs, endpoint_apply_ms: ep.applyMs,
       converged: `${vs.converged}/${ep.converged} of ${n}`,
       settle_s: Number(settle.toFixed(1)),
       vs_responses: vs.responses,
@@ -220,7 +230,7 @@ try {
       peak_rss_mb: peakRssMb(child.pid!),
       load_average: loadavg().map((x) => Number(x.toFixed(1))),
     };
-    log(`${which}: ${n} proxies: VirtualService p50 ${vs.p50} ms p99 ${vs.p99} ms (${vs.cpu} CPU-s, simulator ${vs.simCpu}, responses ${JSON.stringify(vs.responses)}); endpoint p50 ${ep.p50} ms p99 ${ep.p99} ms (${ep.cpu} CPU-s, simulator ${ep.simCpu}, responses ${JSON.stringify(ep.responses)}); converged ${row.converged}; streams re-opened ${ep.reopened}; peak RSS ${row.peak_rss_mb} MB; load ${row.load_average.join(' ')}`);
+    log(`${which}: ${n} proxies: VirtualService p50 ${vs.p50} ms p99 ${vs.p99} ms (kubectl ${vs.applyMs} ms; ${vs.cpu} CPU-s, simulator ${vs.simCpu}, responses ${JSON.stringify(vs.responses)}); endpoint p50 ${ep.p50} ms p99 ${ep.p99} ms (kubectl ${ep.applyMs} ms; ${ep.cpu} CPU-s, simulator ${ep.simCpu}, responses ${JSON.stringify(ep.responses)}); converged ${row.converged}; streams re-opened ${ep.reopened}; peak RSS ${row.peak_rss_mb} MB; load ${row.load_average.join(' ')}`);
     sim.stdin!.write('exit\n');
     await new Promise((r) => (sim!.exitCode !== null ? r(null) : sim!.once('exit', r)));
     sim = undefined;
