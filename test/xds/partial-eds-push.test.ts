@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -59,6 +59,11 @@ describe('a WorkloadEntry change pushes EDS of the affected service only', () =>
     assert.equal(r.typeUrl, TYPE_URL.endpoint, 'only EDS is pushed');
     return r;
   };
+  /** Replace a config file in one step (a rescan never sees it truncated, i.e. the resource deleted). */
+  const replace = (name: string, text: string): void => {
+    writeFileSync(join(dir, `${name}.tmp`), text);
+    renameSync(join(dir, `${name}.tmp`), join(dir, name));
+  };
   const triggers = async (): Promise<number> => (await d.metricsRegistry.getSingleMetric('pilot_push_triggers')!.get()).values.reduce((n, v) => n + v.value, 0);
   /** Until a push happened since `before` (counted) and the push queue is empty. */
   const pushed = async (before: number): Promise<void> => {
@@ -91,7 +96,7 @@ describe('a WorkloadEntry change pushes EDS of the affected service only', () =>
     const t0 = await triggers();
     const hits = d.ads.encoder.hits;
     const encodes = d.ads.encoder.encodes;
-    writeFileSync(join(dir, 'moving.yaml'), workloadEntry('moving', '10.250.0.2'));
+    replace('moving.yaml', workloadEntry('moving', '10.250.0.2'));
     const r = await nextEds();
     const sent = c.decode(r);
     assert.deepEqual(sent.map((x) => x.clusterName), [cluster('moving')]);
@@ -105,7 +110,7 @@ describe('a WorkloadEntry change pushes EDS of the affected service only', () =>
   it('a later full push compares with what the client holds after the partial one', async () => {
     await d.ads.idle();
     // A ServiceEntry edit is a config change: EDS is generated whole and diffed by resource.
-    writeFileSync(join(dir, 'services.yaml'), [...Array.from({ length: SERVICES }, (_, i) => inline(i, i === 3 ? 9090 : 8080)), selecting('moving'), selecting('steady')].join('---\n'));
+    replace('services.yaml', [...Array.from({ length: SERVICES }, (_, i) => inline(i, i === 3 ? 9090 : 8080)), selecting('moving'), selecting('steady')].join('---\n'));
     let eds: DecodedResponse | undefined;
     for (let i = 0; i < 10 && !eds; i++) {
       const r = await c.next(20_000);
@@ -120,7 +125,7 @@ describe('a WorkloadEntry change pushes EDS of the affected service only', () =>
     await d.ads.idle();
     const t0 = await triggers();
     // Same address, another annotation: the WorkloadEntry changed, its endpoint did not.
-    writeFileSync(join(dir, 'steady.yaml'), workloadEntry('steady', '10.251.0.1').replace('metadata: {', 'metadata: {annotations: {note: x}, '));
+    replace('steady.yaml', workloadEntry('steady', '10.251.0.1').replace('metadata: {', 'metadata: {annotations: {note: x}, '));
     await pushed(t0);
     assert.equal(c.buffered, 0);
   });
