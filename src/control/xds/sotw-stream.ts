@@ -123,16 +123,10 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
       w.sentSignature = set.signature;
       const type = shortType(typeUrl);
       const written = await this.write(send.body.length, () => {
-        const nonce = this.deps.nextNonce();
-        const msg = encodeDiscoveryResponse(snapshot.version, typeUrl, nonce, this.deps.controlPlaneId, send);
-        w.nonceSent = nonce;
-        w.versionSent = snapshot.version;
-        w.sentAt = this.deps.clock.now();
-        w.pushStartedAt.set(nonce, startedAt);
+        const msg = this.encodeSent(snapshot, w, send, startedAt);
         // A changed-only response leaves the client with exactly `set` too (changedOnly sends
         // every resource it lacks or has in another version, and falls back when one went away).
         w.lastResources.replace(set);
-        this.deps.metrics.configSize.observe({ type }, send.size);
         return msg;
       });
       if (!written) return;
@@ -140,6 +134,18 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
       this.deps.metrics.pushes.inc({ type });
       this.deps.metrics.pushTime.observe({ type }, Number(process.hrtime.bigint() - t0) / 1e9);
     }
+  }
+
+  /** Encode a response to `w` under a new nonce and record it as sent (nonce, version, time, size). */
+  private encodeSent(snapshot: XdsSnapshot, w: WatchedResource, send: EncodedResourceSet, startedAt: number): [Uint8Array, Uint8Array, Uint8Array] {
+    const nonce = this.deps.nextNonce();
+    const msg = encodeDiscoveryResponse(snapshot.version, w.typeUrl, nonce, this.deps.controlPlaneId, send);
+    w.nonceSent = nonce;
+    w.versionSent = snapshot.version;
+    w.sentAt = this.deps.clock.now();
+    w.pushStartedAt.set(nonce, startedAt);
+    this.deps.metrics.configSize.observe({ type: shortType(w.typeUrl) }, send.size);
+    return msg;
   }
 
   /**
@@ -155,16 +161,10 @@ export class SotwStream extends AdsStream<DiscoveryRequest> {
     if (!send) return true;
     const type = shortType(typeUrl);
     const written = await this.write(send.body.length, () => {
-      const nonce = this.deps.nextNonce();
-      const msg = encodeDiscoveryResponse(snapshot.version, typeUrl, nonce, this.deps.controlPlaneId, send);
-      w.nonceSent = nonce;
-      w.versionSent = snapshot.version;
-      w.sentAt = this.deps.clock.now();
-      w.pushStartedAt.set(nonce, startedAt);
+      const msg = this.encodeSent(snapshot, w, send, startedAt);
       for (const e of send.resources) w.lastResources.set(e);
       // The client's set is no longer one generated set: the next full push compares by resource.
       w.sentSignature = undefined;
-      this.deps.metrics.configSize.observe({ type }, send.size);
       return msg;
     });
     if (!written) return false;
