@@ -75,6 +75,8 @@ export interface ModeSetup {
 
 export interface Mode {
   name: string;
+  /** Why this mode cannot run here (an optional third-party part is missing), or false. */
+  skipReason?(): string | false;
   setup(pair: NetnsPair, backendPort: number): Promise<ModeSetup>;
 }
 
@@ -155,6 +157,11 @@ export async function runDataplaneBench(options: DataplaneOptions): Promise<Data
     for (const mode of options.modes) {
       const modePinnings = options.pinningsFor ? options.pinningsFor(mode.name, pinnings) : pinnings;
       if (modePinnings.length === 0) continue;
+      const skip = mode.skipReason?.();
+      if (skip) {
+        options.log(`${mode.name}: skipped: ${skip}`);
+        continue;
+      }
       let setup: ModeSetup;
       const startedAt = Date.now();
       try {

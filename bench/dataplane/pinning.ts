@@ -8,13 +8,17 @@
  * - `shared`: every proxy and the backend on CPU 0, the load generator alone on CPU 1 (the
  *   pinning of the earlier runs: the load generator kept away from the proxies).
  *
- * Discovery (control plane, idle during the measurement) stays on CPU 0 in both.
+ * - `unpinned`: every process may run on both CPUs (as on a kind node, where the issue's Istio
+ *   figures were taken): a multi-threaded proxy (Istio's ztunnel, 2 tokio workers) can run its
+ *   threads in parallel, which the two pinnings above prevent (taskset -a moves every thread).
+ *
+ * Discovery (control plane, idle during the measurement) stays on CPU 0 in all of them.
  */
 import { execFileSync } from 'node:child_process';
 import type { Started } from './spawn-in-netns.ts';
 
 export interface Pinning {
-  name: 'per-pod' | 'shared';
+  name: 'per-pod' | 'shared' | 'unpinned';
   /** CPU list (taskset -c) for the client pod's proxy. */
   client: string;
   /** CPU list for the server pod's proxy and the backend. */
@@ -26,6 +30,7 @@ export interface Pinning {
 export const PINNINGS: Record<Pinning['name'], Pinning> = {
   'per-pod': { name: 'per-pod', client: '1', server: '0', loadgen: '1' },
   shared: { name: 'shared', client: '0', server: '0', loadgen: '1' },
+  unpinned: { name: 'unpinned', client: '0-1', server: '0-1', loadgen: '0-1' },
 };
 
 export function pinningsFrom(list: string): Pinning[] {

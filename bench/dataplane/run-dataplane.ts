@@ -1,10 +1,11 @@
 /**
  * `node bench/dataplane/run-dataplane.ts [--modes direct,relay-floor,sidecar,...] [--rates 1000]
  * [--seconds 8] [--warmup 2] [--idle-seconds N] [--pinning per-pod,shared] [--loadgen fortio,node] [--repeats N] [--prof DIR]
- * [--proxy-flags='--node-flag ...'] [--variant NAME=CHECKOUT[,--node-flag...]]... [--json FILE]`:
+ * [--proxy-flags='--node-flag ...'] [--variant NAME=CHECKOUT[,--node-flag...]]... [--ztunnel-binary PATH] [--json FILE]`:
  * the data-plane part of `npm run bench` alone (root: it creates network namespaces). --prof writes
  * the proxies' --cpu-prof files to DIR. Each mode's proxies' memory is logged before load and after
- * it, and with --idle-seconds N again after N s without load (modes `ztunnel-100pods`: 100 pods on one ztunnel). --pinning: which CPU placements to measure every mode
+ * it, and with --idle-seconds N again after N s without load (modes `ztunnel-100pods`: 100 pods on one ztunnel;
+ * `istio-ztunnel`/`istio-ztunnel-1t`: Istio's ztunnel, --ztunnel-binary, with 2 or 1 worker threads). --pinning: which CPU placements to measure every mode
  * under (bench/dataplane/pinning.ts), in that order; rows carry `pinning`. --loadgen: fortio (Istio's
  * tool, fortio load → fortio server; built by scripts/fortio.sh) and/or the Node generator, interleaved;
  * --repeats: runs of each for the spread (summary: added P50/P90/P99 over `direct`). --variant adds a
@@ -18,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { runDataplaneBench, directMode, relayFloorMode, type Loadgen, type Mode } from './dataplane-bench.ts';
 import { sidecarMode, sidecarModes } from './sidecar-modes.ts';
 import { join, resolve } from 'node:path';
-import { ztunnelModes } from './ztunnel-modes.ts';
+import { ISTIO_ZTUNNEL_BINARY, ztunnelModes } from './ztunnel-modes.ts';
 import { waypointMode } from './waypoint-mode.ts';
 import { pinningsFrom } from './pinning.ts';
 import { findFortio } from './fortio-load.ts';
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     repeats: { type: 'string', default: '1' },
     variant: { type: 'string', multiple: true, default: [] },
     'idle-seconds': { type: 'string', default: '0' },
+    'ztunnel-binary': { type: 'string', default: ISTIO_ZTUNNEL_BINARY },
   },
 });
 const log = (line: string): void => void process.stdout.write(line + '\n');
@@ -61,7 +63,7 @@ const variants: Mode[] = values.variant.map((v) => {
     nodeFlags: () => [...nodeFlags(), ...flags],
   });
 });
-const all: Mode[] = [directMode, relayFloorMode, ...sidecarModes({ nodeFlags }), ...variants, ...ztunnelModes(), waypointMode()];
+const all: Mode[] = [directMode, relayFloorMode, ...sidecarModes({ nodeFlags }), ...variants, ...ztunnelModes({ istioBinary: values['ztunnel-binary'] }), waypointMode()];
 const wanted = values.modes.split(',');
 const modes = wanted.map((n) => {
   const m = all.find((x) => x.name === n);

@@ -5,18 +5,23 @@
  * the real discovery CA). `ztunnel`: one ztunnel serves both pods (Istio's anchor: one node);
  * `ztunnel-2node`: each pod has its own ztunnel (two nodes); `ztunnel-100pods`: as `ztunnel`, with
  * 98 more pods enrolled on the same ztunnel (each its own network namespace, address, service
- * account and Service; no traffic), for the ztunnel's memory with 100 pods. Discovery and the ztunnels run in
+ * account and Service; no traffic), for the ztunnel's memory with 100 pods. `istio-ztunnel` and
+ * `istio-ztunnel-1t`: as `ztunnel`, with Istio's own ztunnel (the Rust binary scripts/ztunnel.sh
+ * builds) as the node's ztunnel on the same discovery, CA and ZDS, configured as `mizzen up
+ * --ztunnel-binary` runs it, with its default 2 worker threads or ZTUNNEL_WORKER_THREADS=1 (the
+ * same-run anchor; skipped when the binary is absent). Discovery and the ztunnels run in
  * the client pod's namespace and talk over 127.0.0.1 (never captured); a ztunnel reaches the pods
  * only through the namespaces it enters.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { inpodRouteCommands, inpodRouteRemovalCommands, renderInpodRules } from '../../src/runtime/inpod-rules.ts';
 import { ZdsServer } from '../../src/runtime/zds-server.ts';
+import { istioZtunnelEnv } from '../../src/runtime/ztunnel-process.ts';
 import type { NetnsPair } from './netns-pair.ts';
 import { spawnInNetns, runInNetns, type Started } from './spawn-in-netns.ts';
 import { FORTIO_PORT, type Mode, type ModeSetup } from './dataplane-bench.ts';
@@ -69,11 +74,21 @@ function createIdlePods(pair: NetnsPair, count: number): { names: string[]; ips:
   return { names, ips, destroy };
 }
 
-export function ztunnelMode(name: 'ztunnel' | 'ztunnel-2node' | 'ztunnel-100pods'): Mode {
+/** Where scripts/ztunnel.sh leaves Istio's ztunnel. */
+export const ISTIO_ZTUNNEL_BINARY = '/var/cache/mizzen/ztunnel/ztunnel';
+
+/** Istio's ztunnel as the node's ztunnel: the binary and its tokio worker threads (ZTUNNEL_WORKER_THREADS; Istio's default 2). */
+export interface IstioZtunnel {
+  binary: string;
+  workerThreads: number;
+}
+
+export function ztunnelMode(name: 'ztunnel' | 'ztunnel-2node' | 'ztunnel-100pods' | 'istio-ztunnel' | 'istio-ztunnel-1t', istio?: IstioZtunnel): Mode {
   const twoNodes = name === 'ztunnel-2node';
   const extraPods = name === 'ztunnel-100pods' ? EXTRA_PODS : 0;
   return {
     name,
+    skipReason: () => (istio && !existsSync(istio.binary) ? `Istio's ztunnel is not built (${istio.binary}): scripts/ztunnel.sh SRC_DIR builds it from an istio/ztunnel checkout` : false),
     async setup(pair: NetnsPair): Promise<ModeSetup> {
       const work = mkdtempSync(join(tmpdir(), `mzb-${name}-`));
       const configDir = join(work, 'config');
@@ -137,8 +152,13 @@ export function ztunnelMode(name: 'ztunnel' | 'ztunnel-2node' | 'ztunnel-100pods
           `, '--input-type=module'], { encoding: 'utf8' });
           const tokenFile = join(work, `${n}-token`);
           writeFileSync(tokenFile, token, { mode: 0o600 });
-          const argv = [node, cli, 'proxy', 'ztunnel', '--discovery', '127.0.0.1:15010', '--token-file', tokenFile, '--node', n, '--pod', `ztunnel-${n}`, '--zds-socket', z.path, '--admin-port', 'none', '--readiness-port', 'none', '--metrics-port', 'none'];
-          const zt = await spawnInNetns(pair.client, argv, { readyText: 'mizzen proxy ztunnel:', env: { ...process.env, MIZZEN_LOG: process.env.MIZZEN_BENCH_PROXY_LOG ?? 'warn' }, cpu: '0' });
+          const zt = istio
+            ? await spawnIstioZtunnel(pair, istio, { discoveryAddress: '127.0.0.1', caRootFile: join(caDir, 'root-cert.pem'), tokenFile, zdsSocket: z.path, nodeName: n, podName: `ztunnel-${n}`, podIp: '127.0.0.1' })
+            : await spawnInNetns(pair.client, [node, cli, 'proxy', 'ztunnel', '--discovery', '127.0.0.1:15010', '--token-file', tokenFile, '--node', n, '--pod', `ztunnel-${n}`, '--zds-socket', z.path, '--admin-port', 'none', '--readiness-port', 'none', '--metrics-port', 'none'], {
+                readyText: 'mizzen proxy ztunnel:',
+                env: { ...process.env, MIZZEN_LOG: process.env.MIZZEN_BENCH_PROXY_LOG ?? 'warn' },
+                cpu: '0',
+              });
           started.push(zt);
           ztunnels.push(zt);
           if (!(await z.waitConnected(20_000))) throw new Error(`ztunnel ${n} did not connect over ZDS: ${zt.stderrTail()}`);
@@ -169,6 +189,18 @@ export function ztunnelMode(name: 'ztunnel' | 'ztunnel-2node' | 'ztunnel-100pods
   };
 }
 
+/**
+ * Istio's ztunnel in the client pod's namespace (as `mizzen proxy ztunnel` in the other modes),
+ * with the environment `mizzen up --ztunnel-binary` gives it (discovery and CA on 127.0.0.1:15012
+ * with our root, the pod-bound token, the ZDS socket), no DNS proxy (our ztunnel runs without
+ * one here), and the worker-thread count asked for. Its log (RUST_LOG=info: one access-log line
+ * per connection) goes to stdout, read until its configuration is printed and then discarded.
+ */
+function spawnIstioZtunnel(pair: NetnsPair, istio: IstioZtunnel, settings: Parameters<typeof istioZtunnelEnv>[0]): Promise<Started> {
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...istioZtunnelEnv(settings), ISTIO_META_DNS_CAPTURE: 'false', ZTUNNEL_WORKER_THREADS: String(istio.workerThreads) };
+  return spawnInNetns(pair.client, [istio.binary], { readyText: 'running with config', env, cpu: '0', timeoutMs: 30_000 });
+}
+
 async function waitForPath(pair: NetnsPair, deadlineMs: number): Promise<void> {
   const probe = `const s=require('net').connect(8080,'${pair.serverIp}',()=>s.write('GET /ready HTTP/1.1\\r\\nhost: server\\r\\nconnection: close\\r\\n\\r\\n'));let d='';s.on('data',c=>d+=c);s.on('close',()=>process.exit(d.startsWith('HTTP/1.1 200')?0:1));s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),2000);`;
   const until = Date.now() + deadlineMs;
@@ -183,4 +215,13 @@ async function waitForPath(pair: NetnsPair, deadlineMs: number): Promise<void> {
   throw new Error('the ambient path never answered 200');
 }
 
-export const ztunnelModes = (): Mode[] => [ztunnelMode('ztunnel'), ztunnelMode('ztunnel-2node'), ztunnelMode('ztunnel-100pods')];
+export const ztunnelModes = (o: { istioBinary?: string } = {}): Mode[] => {
+  const binary = o.istioBinary ?? ISTIO_ZTUNNEL_BINARY;
+  return [
+    ztunnelMode('ztunnel'),
+    ztunnelMode('ztunnel-2node'),
+    ztunnelMode('ztunnel-100pods'),
+    ztunnelMode('istio-ztunnel', { binary, workerThreads: 2 }),
+    ztunnelMode('istio-ztunnel-1t', { binary, workerThreads: 1 }),
+  ];
+};

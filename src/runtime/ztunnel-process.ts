@@ -92,8 +92,14 @@ export class ZtunnelProcess {
   }
 }
 
-/** Istio's ztunnel settings (its src/config.rs names), as the ztunnel Helm chart sets them. */
-function istioZtunnelEnv(o: ZtunnelProcessOptions): Record<string, string> {
+/** What Istio's ztunnel needs to know to run on our control plane as a node's ztunnel. */
+export type IstioZtunnelSettings = Pick<ZtunnelProcessOptions, 'discoveryAddress' | 'caRootFile' | 'tokenFile' | 'zdsSocket' | 'nodeName' | 'podName' | 'podIp'>;
+
+/**
+ * Istio's ztunnel settings (its src/config.rs names), as the ztunnel Helm chart sets them (also
+ * used by the data-plane benchmark's `istio-ztunnel` modes).
+ */
+export function istioZtunnelEnv(o: IstioZtunnelSettings): Record<string, string> {
   const discovery = `https://${o.discoveryAddress}:15012`;
   return {
     XDS_ADDRESS: discovery,
