@@ -10,7 +10,8 @@
  * builds) as the node's ztunnel on the same discovery, CA and ZDS, configured as `mizzen up
  * --ztunnel-binary` runs it, with its default 2 worker threads or ZTUNNEL_WORKER_THREADS=1 (the
  * same-run anchor; skipped when the binary is absent). Discovery and the ztunnels run in
- * the client pod's namespace and talk over 127.0.0.1 (never captured); a ztunnel reaches the pods
+ * the client pod's namespace (Istio's ztunnel: in one of its own) and talk over 127.0.0.1 (never
+ * captured); a ztunnel reaches the pods
  * only through the namespaces it enters.
  */
 import { execFileSync } from 'node:child_process';
@@ -110,12 +111,27 @@ export function ztunnelMode(name: 'ztunnel' | 'ztunnel-2node' | 'ztunnel-100pods
         ...idleDocs,
       ];
       writeFileSync(join(configDir, 'mesh.yaml'), docs.map((d) => stringify(d)).join('---\n'));
+      // Istio's ztunnel listens on 15008 in its own namespace too (its self-proxy, for the
+      // ztunnel's own identity), so it cannot share an enrolled pod's: it gets one of its own,
+      // as its DaemonSet pod has, with discovery beside it on 127.0.0.1
+      const home = istio ? `${pair.client.replace(/-c$/, '')}-zt` : pair.client;
+      if (istio) {
+        execFileSync('ip', ['netns', 'add', home], { stdio: 'ignore' });
+        execFileSync('ip', ['-n', home, 'link', 'set', 'lo', 'up'], { stdio: 'ignore' });
+      }
       const started: Started[] = [];
       const zds: ZdsServer[] = [];
       const stop = async (): Promise<void> => {
         for (const s of started.reverse()) await s.stop();
         for (const z of zds) z.close();
         idle.destroy();
+        if (home !== pair.client) {
+          try {
+            execFileSync('ip', ['netns', 'del', home], { stdio: 'ignore' });
+          } catch {
+            // already gone
+          }
+        }
         for (const ns of [pair.client, pair.server]) {
           try {
             execFileSync('ip', ['netns', 'exec', ns, 'nft', 'delete', 'table', 'inet', 'istio-ambient-nat'], { stdio: 'ignore' });
@@ -135,7 +151,7 @@ export function ztunnelMode(name: 'ztunnel' | 'ztunnel-2node' | 'ztunnel-100pods
         rmSync(work, { recursive: true, force: true });
       };
       try {
-        const discovery = await spawnInNetns(pair.client, [node, cli, 'discovery', '--config', configDir, '--ca-dir', caDir, '--grpc-addr', '127.0.0.1:15010', '--secure-grpc-addr', '127.0.0.1:15012', '--http-addr', '127.0.0.1:15014'], {
+        const discovery = await spawnInNetns(home, [node, cli, 'discovery', '--config', configDir, '--ca-dir', caDir, '--grpc-addr', '127.0.0.1:15010', '--secure-grpc-addr', '127.0.0.1:15012', '--http-addr', '127.0.0.1:15014'], {
           readyText: 'xDS+TLS',
           env: { ...process.env, MIZZEN_LOG: 'warn' },
           cpu: '0',
@@ -153,7 +169,7 @@ export function ztunnelMode(name: 'ztunnel' | 'ztunnel-2node' | 'ztunnel-100pods
           const tokenFile = join(work, `${n}-token`);
           writeFileSync(tokenFile, token, { mode: 0o600 });
           const zt = istio
-            ? await spawnIstioZtunnel(pair, istio, { discoveryAddress: '127.0.0.1', caRootFile: join(caDir, 'root-cert.pem'), tokenFile, zdsSocket: z.path, nodeName: n, podName: `ztunnel-${n}`, podIp: '127.0.0.1' })
+            ? await spawnIstioZtunnel(home, istio, { discoveryAddress: '127.0.0.1', caRootFile: join(caDir, 'root-cert.pem'), tokenFile, zdsSocket: z.path, nodeName: n, podName: `ztunnel-${n}`, podIp: '127.0.0.1' })
             : await spawnInNetns(pair.client, [node, cli, 'proxy', 'ztunnel', '--discovery', '127.0.0.1:15010', '--token-file', tokenFile, '--node', n, '--pod', `ztunnel-${n}`, '--zds-socket', z.path, '--admin-port', 'none', '--readiness-port', 'none', '--metrics-port', 'none'], {
                 readyText: 'mizzen proxy ztunnel:',
                 env: { ...process.env, MIZZEN_LOG: process.env.MIZZEN_BENCH_PROXY_LOG ?? 'warn' },
@@ -190,15 +206,14 @@ export function ztunnelMode(name: 'ztunnel' | 'ztunnel-2node' | 'ztunnel-100pods
 }
 
 /**
- * Istio's ztunnel in the client pod's namespace (as `mizzen proxy ztunnel` in the other modes),
- * with the environment `mizzen up --ztunnel-binary` gives it (discovery and CA on 127.0.0.1:15012
+ * Istio's ztunnel in a namespace of its own (beside discovery), with the environment `mizzen up --ztunnel-binary` gives it (discovery and CA on 127.0.0.1:15012
  * with our root, the pod-bound token, the ZDS socket), no DNS proxy (our ztunnel runs without
  * one here), and the worker-thread count asked for. Its log (RUST_LOG=info: one access-log line
  * per connection) goes to stdout, read until its configuration is printed and then discarded.
  */
-function spawnIstioZtunnel(pair: NetnsPair, istio: IstioZtunnel, settings: Parameters<typeof istioZtunnelEnv>[0]): Promise<Started> {
+function spawnIstioZtunnel(netns: string, istio: IstioZtunnel, settings: Parameters<typeof istioZtunnelEnv>[0]): Promise<Started> {
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', ...istioZtunnelEnv(settings), ISTIO_META_DNS_CAPTURE: 'false', ZTUNNEL_WORKER_THREADS: String(istio.workerThreads) };
-  return spawnInNetns(pair.client, [istio.binary], { readyText: 'running with config', env, cpu: '0', timeoutMs: 30_000 });
+  return spawnInNetns(netns, [istio.binary], { readyText: 'running with config', env, cpu: '0', timeoutMs: 30_000 });
 }
 
 async function waitForPath(pair: NetnsPair, deadlineMs: number): Promise<void> {
