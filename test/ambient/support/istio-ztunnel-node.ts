@@ -6,6 +6,7 @@ import { loadOrCreateTokenKey, mintServiceAccountToken } from '../../../src/cont
 import { NetworkNamespace } from '../../../src/lib/network-namespace.ts';
 import { createListenerFd } from '../../../src/lib/socket-fd.ts';
 import { runHostCommand } from '../../../src/runtime/host-command.ts';
+import { istioZtunnelEnv } from '../../../src/runtime/ztunnel-process.ts';
 import { attachPodNetwork, detachPodNetwork } from '../../../src/runtime/pod-network.ts';
 import type { AmbientLab } from './ambient-lab.ts';
 import { podYaml } from './ambient-lab.ts';
@@ -57,28 +58,20 @@ export class IstioZtunnelNode {
     writeFileSync(tokenFile, await mintServiceAccountToken({ key: loadOrCreateTokenKey(join(lab.dir, 'ca')).privateKey, namespace: 'istio-system', serviceAccount: 'ztunnel', pod: { name: this.podName, uid } }));
     const rootCert = join(work, 'root-cert.pem');
     writeFileSync(rootCert, lab.discovery.rootCertPem() ?? '');
-    const discovery = `https://${lab.node.address}:15012`;
+    // the product's settings for Istio's ztunnel, without its DNS proxy (this lab has no DNS to capture)
+    const { ISTIO_META_DNS_CAPTURE: _dns, ...settings } = istioZtunnelEnv({
+      discoveryAddress: lab.node.address,
+      caRootFile: rootCert,
+      tokenFile,
+      zdsSocket: zds.path,
+      nodeName: this.node,
+      podName: this.podName,
+      podIp: this.ip,
+    });
     const child = spawn('ip', ['netns', 'exec', this.netns, ISTIO_ZTUNNEL], {
       cwd: work,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        XDS_ADDRESS: discovery,
-        CA_ADDRESS: discovery,
-        XDS_ROOT_CA: rootCert,
-        CA_ROOT_CA: rootCert,
-        ALT_XDS_HOSTNAME: 'istiod.istio-system.svc',
-        ALT_CA_HOSTNAME: 'istiod.istio-system.svc',
-        AUTH_TOKEN: tokenFile,
-        INPOD_UDS: zds.path,
-        NODE_NAME: this.node,
-        POD_NAME: this.podName,
-        POD_NAMESPACE: 'istio-system',
-        INSTANCE_IP: this.ip,
-        SERVICE_ACCOUNT: 'ztunnel',
-        CLUSTER_ID: 'Kubernetes',
-        RUST_LOG: 'info',
-      },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...settings },
     });
     this.child = child;
     child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
