@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runHostCommand } from '../../src/runtime/host-command.ts';
 import { CLI_ENTRY, rootSkipReason } from '../runtime/netns-test-support.ts';
-import { eventually, kubeBinDir, kubeSkipReason, startTestCluster, type TestCluster } from './support/kube-cluster.ts';
+import { eventually, kubeBinDir, kubeSkipReason, startTestCluster, TEST_CLUSTER_CIDRS, type TestCluster } from './support/kube-cluster.ts';
 
 /**
  * `mizzen node` against a real control plane (etcd, kube-apiserver, kube-controller-manager,
@@ -166,7 +166,7 @@ describe('mizzen node: a real cluster schedules pods to it', { skip, timeout: 60
 
   before(async () => {
     // A /20 of its own inside 10.244.0.0/16: its nodes' /24s are routed from the root namespace.
-    const cidr = `10.244.${16 * (1 + Math.floor(Math.random() * 15))}.0/20`;
+    const cidr = TEST_CLUSTER_CIDRS.nodeKube;
     cluster = await startTestCluster({ clusterCidr: cidr });
     node = await startNode(name);
     prefix = node.prefix;

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLI_ENTRY, cli, REPO, rootSkipReason, waitFor } from '../runtime/netns-test-support.ts';
-import { kubeSkipReason } from './support/kube-cluster.ts';
+import { kubeSkipReason, TEST_CLUSTER_CIDRS } from './support/kube-cluster.ts';
 
 /**
  * `mizzen get/logs/exec/apply/delete/label/rollout/port-forward` on an `up --kube` mesh: the same verbs as in
@@ -97,7 +97,7 @@ type Run = { code: number; stdout: string; stderr: string };
 describe('mizzen verbs on an up --kube mesh', { skip, timeout: 900_000 }, () => {
   const state = mkdtempSync(join(tmpdir(), 'mizzen-upkube-verbs-'));
   const app = mkdtempSync(join(tmpdir(), 'mizzen-upkube-app-'));
-  const cidr = `10.244.${16 * (1 + Math.floor(Math.random() * 15))}.0/20`;
+  const cidr = TEST_CLUSTER_CIDRS.upKubeVerbs;
   let up: Run;
   /** `mizzen --state-dir STATE ARGS` (kubectl's global flag before the verb), with `input` on stdin when given. */
   const mizzen = (args: string[], input?: string): Promise<Run> =>

@@ -8,7 +8,7 @@ import { anyFreePort } from '../../src/cli/kube-forwards.ts';
 import { runHostCommand } from '../../src/runtime/host-command.ts';
 import { fortioBinary } from '../../src/runtime/sample-images.ts';
 import { cli, REPO, rootSkipReason, waitFor } from '../runtime/netns-test-support.ts';
-import { kubeBinDir, kubeSkipReason } from './support/kube-cluster.ts';
+import { kubeBinDir, kubeSkipReason, TEST_CLUSTER_CIDRS } from './support/kube-cluster.ts';
 
 /**
  * `mizzen up --kube examples/bookinfo -d`: the test cluster of scripts/kube-cluster.sh, `mizzen
@@ -41,7 +41,7 @@ describe('mizzen up --kube: Bookinfo with kubectl on one machine', { skip, timeo
   const state = mkdtempSync(join(tmpdir(), 'mizzen-upkube-'));
   const kubeconfig = join(state, 'kubeconfig');
   // A /20 of its own in 10.244.0.0/16 (other clusters' nodes may run at the same time).
-  const cidr = `10.244.${16 * (1 + Math.floor(Math.random() * 15))}.0/20`;
+  const cidr = TEST_CLUSTER_CIDRS.upKube;
   let up: { code: number; stdout: string; stderr: string };
   let down: { code: number; stdout: string; stderr: string } | undefined;
   let prefix = '';

@@ -50,6 +50,17 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
+/**
+ * The pod CIDR of each test file whose clusters run nodes: a /20 of its own in 10.244.0.0/16, fixed
+ * so that files running at the same time (npm test runs two at once) never pick the same one (a
+ * random pick of 15 did, 1 in 15: "pod CIDR ... is already routed on this machine").
+ */
+export const TEST_CLUSTER_CIDRS = {
+  nodeKube: '10.244.16.0/20',
+  upKubeVerbs: '10.244.32.0/20',
+  upKube: '10.244.48.0/20',
+} as const;
+
 /** `clusterCidr`: nodes' pod CIDRs come from it (one /24 each); clusters whose nodes run at once need distinct ones. */
 export async function startTestCluster(o: { controllers?: boolean; clusterCidr?: string } = {}): Promise<TestCluster> {
   const bin = kubeBinDir();
