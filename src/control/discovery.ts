@@ -33,11 +33,11 @@ import { PushContext } from './push/push-context.ts';
 import { fullPushRequest, mergePushRequests, requestFromChanges, type ChangeClass, type PushRequest } from './push/push-request.ts';
 import { scopePush } from './push/push-scope.ts';
 import { partialEndpointPush } from './push/partial-eds.ts';
+import { withIdentityChanges } from './push/identity-changes.ts';
 import { sharedGeneration } from './push/shared-generation.ts';
 import type { RegistrySnapshot } from './registry/service.ts';
 import { RegistryBuilder } from './registry/registry-builder.ts';
 import { classifyChange } from './registry/classify-change.ts';
-import { servicesWithChangedIdentities } from './registry/service-identities.ts';
 import { hostsWithChangedEndpoints } from './registry/changed-endpoints.ts';
 import { AdsServer } from './xds/ads-server.ts';
 import { XdsMetrics } from './xds/xds-metrics.ts';
@@ -387,17 +387,4 @@ async function bindGrpc(server: GrpcServer, address: string, defaultPort: number
   } catch (err) {
     throw new MizzenError('USAGE', `cannot listen on ${address} for gRPC: ${errorMessage(err)}`, { hint: 'is another discovery running? choose another address', cause: err });
   }
-}
-
-/**
- * An endpoint-only request whose endpoints changed who serves a service (a new service account,
- * one gone) becomes a config push for that service, as istiod makes it a full push: the SAN lists
- * of its clusters change, not only its endpoints.
- */
-function withIdentityChanges(req: PushRequest, before: RegistrySnapshot | undefined, after: RegistrySnapshot, moved: ReadonlySet<string> | undefined): PushRequest {
-  if (req.full || !before) return req;
-  const changed = servicesWithChangedIdentities(before, after, moved);
-  if (changed.length === 0) return req;
-  const services: ConfigChange[] = changed.map((s) => ({ kind: 'Service', group: '', namespace: s.namespace, name: s.name ?? s.hostname, old: undefined, new: undefined }));
-  return { ...req, full: true, changes: [...req.changes, ...services], reasons: { ...req.reasons, serviceaccount: changed.length } };
 }
